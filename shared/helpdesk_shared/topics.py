@@ -1,0 +1,97 @@
+"""Kafka topic names, their layout, and which topic each event type goes to (SPEC §4).
+
+`python -m helpdesk_shared.topics create` creates them (idempotently) on a broker.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+
+TICKETS = "helpdesk.tickets"
+SLA = "helpdesk.sla"
+ACCOUNTS = "helpdesk.accounts"
+NOTIFICATIONS = "helpdesk.notifications"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic's partitions and retention (-1 = kept forever)."""
+
+    name: str
+    partitions: int
+    retention_ms: int
+
+
+TOPICS = (
+    # The ticket log is what every read model is rebuilt from: never expire it.
+    TopicSpec(TICKETS, partitions=6, retention_ms=-1),
+    TopicSpec(SLA, partitions=6, retention_ms=-1),
+    TopicSpec(ACCOUNTS, partitions=1, retention_ms=-1),
+    # Notifications are an audit trail the timeline also reads; keep them a year.
+    TopicSpec(NOTIFICATIONS, partitions=3, retention_ms=365 * 24 * 3600 * 1000),
+)
+
+TOPIC_OF_EVENT = {
+    "TicketOpened": TICKETS,
+    "MessagePosted": TICKETS,
+    "TicketAssigned": TICKETS,
+    "CustomerAway": TICKETS,
+    "ResolutionConfirmed": TICKETS,
+    "TicketClosed": TICKETS,
+    "ResponseOverdue": SLA,
+    "AutoCloseWarning": SLA,
+    "AutoClosed": SLA,
+    "OrganisationRegistered": ACCOUNTS,
+    "UserRegistered": ACCOUNTS,
+    "AccessRequested": ACCOUNTS,
+    "AccessGranted": ACCOUNTS,
+    "TrainingRequested": ACCOUNTS,
+    "SpecialProcessAnnounced": ACCOUNTS,
+    "NotificationSent": NOTIFICATIONS,
+    "NotificationFailed": NOTIFICATIONS,
+}
+
+
+def create_topics(bootstrap: str, wait_seconds: float = 60.0, topics=TOPICS) -> list[str]:
+    """Create the missing topics; return the names created. Retries until the broker answers."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="mesa-topics")
+            break
+        except KafkaError:  # not answering yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    try:
+        existing = set(admin.list_topics())
+        new = [NewTopic(t.name, num_partitions=t.partitions, replication_factor=1,
+                        topic_configs={"retention.ms": str(t.retention_ms)})
+               for t in topics if t.name not in existing]
+        if new:
+            try:
+                admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another "up" raced us; the topic is there either way
+        return [t.name for t in new]
+    finally:
+        admin.close()
+
+
+def main(argv=None) -> None:
+    """CLI: `python -m helpdesk_shared.topics create --bootstrap HOST:PORT`."""
+    parser = argparse.ArgumentParser(prog="helpdesk_shared.topics")
+    parser.add_argument("command", choices=["create"])
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--wait", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    created = create_topics(args.bootstrap, args.wait)
+    print("topics created: " + (", ".join(created) if created else "none (all present)"))
+
+
+if __name__ == "__main__":
+    main()
