@@ -49,9 +49,10 @@ class Envelope:
 def new_event(type: str, stream_id: str, stream_version: int, data: dict, *, actor: Actor,
               occurred_at: datetime, correlation_id: uuid.UUID | None = None,
               causation_id: uuid.UUID | None = None) -> Envelope:
-    """Build an envelope; `occurred_at` is normalised to UTC."""
+    """Build an envelope with validated, serialised `data`; `occurred_at` is normalised to UTC."""
+    from .schemas import validate_data
     return Envelope(type=type, stream_id=stream_id, stream_version=stream_version,
-                    occurred_at=occurred_at.astimezone(timezone.utc), actor=actor, data=data,
+                    occurred_at=occurred_at.astimezone(timezone.utc), actor=actor, data=validate_data(type, data),
                     correlation_id=correlation_id, causation_id=causation_id)
 
 

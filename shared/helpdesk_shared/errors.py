@@ -33,6 +33,11 @@ class RuleViolation(Exception):
     def __str__(self) -> str:
         return f"{self.code}: {self.message.en}"
 
+    def with_extra(self, **extra) -> "RuleViolation":
+        """The same violation with machine-readable details added to its body."""
+        self.extra = {**self.extra, **extra}
+        return self
+
     def as_dict(self) -> dict:
         """The API's error body: `{code, field, message: {es, en}, ...extra}`."""
         return {"code": self.code, "field": self.field, "message": self.message.as_dict(), **self.extra}

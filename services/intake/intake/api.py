@@ -1,0 +1,113 @@
+"""Intake's HTTP API: JSON in, a command handled, a status code out."""
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, current_app, g, jsonify, request, send_file
+
+from helpdesk_shared import auth_tokens
+from helpdesk_shared.web import json_body, require_auth
+
+from . import attachments, handlers
+from .eventstore import VersionConflict
+from .messages import violation
+
+bp = Blueprint("intake", __name__, url_prefix="/api")
+
+
+def _ctx():
+    return current_app.extensions["intake"]
+
+
+def _now():
+    return _ctx().clock()
+
+
+auth = require_auth(lambda: _ctx().config.auth_secret, _now)
+
+
+def _correlation() -> uuid.UUID:
+    try:
+        return uuid.UUID(g.correlation_id)
+    except (ValueError, AttributeError):
+        return uuid.uuid4()
+
+
+@bp.post("/auth/login")
+def login():
+    """Exchange e-mail and password for a signed, expiring bearer token."""
+    body = json_body()
+    with _ctx().pool.connection() as conn:
+        claims = handlers.authenticate(conn, body.get("email"), body.get("password"))
+    cfg = _ctx().config
+    token = auth_tokens.issue(cfg.auth_secret, claims, _now(), cfg.token_ttl_seconds)
+    return jsonify({"token": token, "expires_in": cfg.token_ttl_seconds, "user": {
+        "id": claims.user_id, "name": claims.name, "role": claims.role,
+        "organisation_id": claims.organisation_id, "desks": list(claims.desks), "language": claims.language}})
+
+
+@bp.post("/tickets")
+@auth
+def open_ticket():
+    """Open a ticket; 201 with its number, or a rule violation (409 for a duplicate open case)."""
+    body = json_body()
+    with _ctx().pool.connection() as conn:
+        event = handlers.open_ticket(conn, g.user, body, _now(), _correlation())
+    number = event.data["number"]
+    return jsonify({"number": number, "ticket_id": event.stream_id, "urgency": event.data["urgency"],
+                    "link": f"/api/tickets/{number}"}), 201, {"Location": f"/api/tickets/{number}"}
+
+
+@bp.post("/tickets/<number>/messages")
+@auth
+def post_message(number: str):
+    """Post a message to a ticket; a closed ticket answers 409 with how to open a new one."""
+    body = json_body()
+    for attempt in range(3):
+        try:
+            with _ctx().pool.connection() as conn:
+                event = handlers.post_message(conn, g.user, number, body, _now(), _correlation())
+            break
+        except VersionConflict:
+            if attempt == 2:
+                raise  # re-validated against the fresh state twice; let the client retry
+    return jsonify({"number": number, "message_id": event.data["message_id"],
+                    "stream_version": event.stream_version}), 201
+
+
+@bp.post("/attachments")
+@auth
+def upload_attachment():
+    """Store an uploaded file (multipart field `file`) content-addressed; 201 with its hash to attach."""
+    file = request.files.get("file")
+    if file is None:
+        raise violation("INVALID_REQUEST", "file", status=400, detail="file")
+    content = file.stream.read(attachments.MAX_FILE_BYTES + 1)
+    content_type, name = attachments.check_upload(content, file.filename or "")
+    sha256 = _ctx().blobs.put(content)
+    with _ctx().pool.connection() as conn:
+        meta = handlers.record_upload(conn, g.user, sha256=sha256, name=name, size=len(content),
+                                      content_type=content_type, now=_now())
+    return jsonify(meta), 201
+
+
+@bp.get("/tickets/<number>/attachments/<sha256>")
+@auth
+def download_attachment(number: str, sha256: str):
+    """Download an attachment of a ticket the caller may see, never rendered inline."""
+    with _ctx().pool.connection() as conn:
+        meta = handlers.attachment_for_download(conn, g.user, number, sha256)
+    response = send_file(_ctx().blobs.path(sha256), mimetype=meta["content_type"], as_attachment=True,
+                         download_name=meta["name"])
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.post("/special-processes")
+@auth
+def announce_special_process():
+    """Announce a special process in advance (makes `announced_special_process` urgency possible)."""
+    with _ctx().pool.connection() as conn:
+        announcement_id = handlers.announce_special_process(conn, g.user, json_body(), _now())
+    return jsonify({"announcement_id": announcement_id}), 201

@@ -1,0 +1,49 @@
+"""Intake's composition root: `gunicorn 'intake.app:create_app()'`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from flask import Flask, jsonify
+from prometheus_client import CollectorRegistry
+from psycopg_pool import ConnectionPool
+
+from helpdesk_shared import logs, pg, web
+
+from . import api, openapi
+from .blobstore import BlobStore
+from .config import Config
+
+SCHEMA = Path(__file__).with_name("schema.sql")
+
+
+@dataclass
+class Intake:
+    """What the views need: config, a connection pool, the blob store and the clock."""
+
+    config: Config
+    pool: ConnectionPool
+    blobs: BlobStore
+    clock: Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC (the one place intake reads it)."""
+    return datetime.now(timezone.utc)
+
+
+def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now) -> Flask:
+    """Build the intake app; applies its schema at start."""
+    config = config or Config.from_env()
+    logs.setup("intake")
+    pg.apply_schema(config.database_url, SCHEMA)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 12 * 1024 * 1024  # one attachment plus form overhead
+    app.extensions["intake"] = Intake(config, pg.make_pool(config.database_url), BlobStore(config.attachments_dir),
+                                      clock)
+    web.install(app, "intake", CollectorRegistry())
+    app.register_blueprint(api.bp)
+    app.get("/openapi.json")(lambda: jsonify(openapi.document()))
+    return app

@@ -1,0 +1,28 @@
+"""Intake's configuration, read once from the environment."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, DEV_AUTH_SECRET, env
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything intake needs from outside; tests build one directly."""
+
+    database_url: str
+    kafka_bootstrap_servers: str
+    auth_secret: str
+    attachments_dir: str
+    public_url: str
+    token_ttl_seconds: int = 8 * 3600
+
+    @classmethod
+    def from_env(cls) -> "Config":
+        """DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, AUTH_SECRET, ATTACHMENTS_DIR, PUBLIC_URL, TOKEN_TTL_SECONDS."""
+        return cls(database_url=env("DATABASE_URL", DEFAULT_PG + "mesa_intake"),
+                   kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
+                   auth_secret=env("AUTH_SECRET", DEV_AUTH_SECRET),
+                   attachments_dir=env("ATTACHMENTS_DIR", ".run/attachments"),
+                   public_url=env("PUBLIC_URL", "http://127.0.0.1:8001"),
+                   token_ttl_seconds=int(env("TOKEN_TTL_SECONDS", str(8 * 3600))))

@@ -1,0 +1,182 @@
+"""Intake's rules for opening a ticket, pure: text in, normalised values or a RuleViolation out."""
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from helpdesk_shared.errors import Message
+
+from .catalog import URGENCIES
+from .messages import message, violation
+
+STOPWORDS = frozenset(
+    "de la el en y a e o u que con por para los las un una unos unas del al se no mi mis me "
+    "lo le les su sus es nos te ya".split()
+)
+# Words that say "help me" without saying what happened (compared without accents).
+VAGUE_WORDS = frozenset(
+    "urgente urgentes urgencia ayuda ayudar error errores problema problemas falla fallas "
+    "consulta consultas duda dudas pregunta preguntas pasaria pasa sucede favor hola "
+    "help urgent issue issues please".split()
+)
+MONTH_END_MODULES = frozenset({"NOMINA", "SENIAT", "CONTABILIDAD", "CXP"})
+_MONTHS_ES = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+              "septiembre", "octubre", "noviembre", "diciembre")
+_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December")
+
+_LETTER_WORD = re.compile(r"[^\W\d_]+")
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>.]{2,}$")
+_PHONE = re.compile(r"^\+?[\d\s().\-/]+$")
+_MEMBER_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,20}$")
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A special process an organisation announced: its window and when it was filed."""
+
+    announcement_id: str
+    starts_at: datetime
+    ends_at: datetime
+    announced_at: datetime
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents: "Facturación" -> "facturacion"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _meaningful_words(text: str) -> list[str]:
+    """Folded words of two letters or more that are not stopwords."""
+    return [w for w in _LETTER_WORD.findall(_fold(text)) if len(w) >= 2 and w not in STOPWORDS]
+
+
+def parse_subject(subject: str, modules: tuple[str, ...]) -> tuple[str, str]:
+    """Split "MÓDULO, caso" into (catalog module, case), refusing vague subjects (rule 4)."""
+    module_part, comma, case_part = (subject or "").partition(",")
+    case = " ".join(case_part.split())
+    if not comma or not module_part.strip() or not case:
+        raise violation("R4_SUBJECT_FORMAT", "subject")
+    by_folded = {_fold(m): m for m in modules}
+    module = by_folded.get(_fold(" ".join(module_part.split())))
+    if module is None:
+        raise violation("R4_UNKNOWN_MODULE", "subject", modules=modules)
+    words = _LETTER_WORD.findall(case)
+    meaningful = _meaningful_words(case)
+    shouting = sum(len(w) >= 2 for w in words) >= 2 and not any(ch.islower() for ch in case)
+    only_vague = all(w in VAGUE_WORDS for w in meaningful)
+    if shouting or only_vague or len(meaningful) < 3:
+        raise violation("R4_VAGUE_SUBJECT", "subject")
+    return module, case
+
+
+def check_description(text: str) -> str:
+    """The stripped description, refused when empty or without substance (rule 5)."""
+    description = (text or "").strip()
+    if not description:
+        raise violation("R5_DESCRIPTION_REQUIRED", "description")
+    words = _meaningful_words(description)
+    if len(words) < 8 or len(set(words)) < 5:
+        raise violation("R5_DESCRIPTION_THIN", "description")
+    return description
+
+
+def check_contact(contact: dict | None) -> dict:
+    """Normalised {name, email, phone}; all three are part of every ticket (rule 3)."""
+    if not isinstance(contact, dict):
+        raise violation("CONTACT_REQUIRED", "contact")
+    values = {}
+    for key in ("name", "email", "phone"):
+        value = contact.get(key)
+        value = " ".join(value.split()) if isinstance(value, str) else ""
+        if not value:
+            raise violation("CONTACT_REQUIRED", f"contact.{key}")
+        values[key] = value
+    email = values["email"].lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise violation("CONTACT_REQUIRED", "contact.email")
+    phone = values["phone"]
+    digits = re.sub(r"\D", "", phone)
+    if not _PHONE.match(phone) or not 7 <= len(digits) <= 15:
+        raise violation("CONTACT_REQUIRED", "contact.phone")
+    return {"name": values["name"][:200], "email": email, "phone": ("+" if phone.startswith("+") else "") + digits}
+
+
+def check_urgency(urgency: str, announcements: list[Announcement], now: datetime) -> str | None:
+    """The covering announcement's id for an announced special process, else None; refuse other urgencies."""
+    if urgency not in URGENCIES:
+        raise violation("URGENT_NOT_ALLOWED", "urgency")
+    if urgency != "announced_special_process":
+        return None
+    for announcement in announcements:
+        if announcement.announced_at < announcement.starts_at <= now < announcement.ends_at:
+            return announcement.announcement_id
+    raise violation("URGENT_NO_ANNOUNCEMENT", "urgency")
+
+
+def check_structured_fields(member_number=None, dates=None, vouchers=None, menu_path=None) -> dict:
+    """Light checks of the optional rule-5 fields; returns them normalised (absent ones as None)."""
+    if member_number not in (None, ""):
+        if not isinstance(member_number, str) or not _MEMBER_NUMBER.match(member_number.strip()):
+            raise violation("R5_FIELD_INVALID", "member_number")
+        member_number = member_number.strip()
+    if dates is not None:
+        if not isinstance(dates, list) or len(dates) > 50:
+            raise violation("R5_FIELD_INVALID", "dates")
+        try:
+            dates = [d.isoformat() if isinstance(d, date) else date.fromisoformat(d).isoformat() for d in dates]
+        except (TypeError, ValueError):
+            raise violation("R5_FIELD_INVALID", "dates") from None
+    if vouchers is not None:
+        if not isinstance(vouchers, list) or len(vouchers) > 50 or not all(
+            isinstance(v, str) and 0 < len(v.strip()) <= 50 for v in vouchers
+        ):
+            raise violation("R5_FIELD_INVALID", "vouchers")
+        vouchers = [v.strip() for v in vouchers]
+    if menu_path not in (None, ""):
+        if not isinstance(menu_path, str) or len(menu_path.strip()) > 300:
+            raise violation("R5_FIELD_INVALID", "menu_path")
+        menu_path = menu_path.strip()
+    return {"member_number": member_number or None, "dates": dates, "vouchers": vouchers,
+            "menu_path": menu_path or None}
+
+
+def _singular(word: str) -> str:
+    """Crude Spanish singular: "retenciones" -> "retencion", "reportes" -> "reporte"."""
+    if len(word) <= 4 or not word.endswith("s"):
+        return word
+    if word.endswith("es") and word[-3] in "lnrdzj":
+        return word[:-2]
+    return word[:-1]
+
+
+def _case_tokens(case: str) -> list[str]:
+    """A case reduced to comparable words: folded, no stopwords, singular."""
+    return [_singular(w) for w in _LETTER_WORD.findall(_fold(case)) if w not in STOPWORDS]
+
+
+def is_similar_case(a: str, b: str) -> bool:
+    """Whether two case summaries probably describe the same case (rule 6)."""
+    tokens_a, tokens_b = _case_tokens(a), _case_tokens(b)
+    if not tokens_a or not tokens_b:
+        return False
+    set_a, set_b = set(tokens_a), set(tokens_b)
+    if len(set_a & set_b) / len(set_a | set_b) >= 0.5:
+        return True
+    return difflib.SequenceMatcher(None, " ".join(tokens_a), " ".join(tokens_b)).ratio() >= 0.8
+
+
+def find_duplicate(case: str, open_cases: list[tuple[str, str]]) -> str | None:
+    """The number of the first open (number, case) similar to `case`, if any."""
+    return next((number for number, other in open_cases if is_similar_case(case, other)), None)
+
+
+def month_end_warning(module: str, today: date, business_days_left: int) -> Message | None:
+    """A warning when a payroll/SENIAT/accounting case is filed in the month's last business days."""
+    if module not in MONTH_END_MODULES or business_days_left > 2:
+        return None
+    return message("MONTH_END_WARNING", month_es=_MONTHS_ES[today.month - 1], month_en=_MONTHS_EN[today.month - 1])

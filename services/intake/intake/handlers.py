@@ -1,0 +1,248 @@
+"""Intake's command handlers: validate a command against the rules and the current state,
+then append the resulting events. Each receives its connection, clock value and caller."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import psycopg
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+
+from helpdesk_shared import lifecycle
+from helpdesk_shared.auth_tokens import Claims
+from helpdesk_shared.envelope import Actor, Envelope, new_event
+from helpdesk_shared.errors import NotFound
+
+from . import attachments, domain, eventstore
+from .catalog import DESKS
+from .messages import violation
+
+_hasher = PasswordHasher()
+
+
+def _actor(user: Claims) -> Actor:
+    return Actor(id=user.user_id, role=user.role)
+
+
+# ---------------------------------------------------------------- accounts
+
+def register_organisation(conn: psycopg.Connection, *, name: str, desks: list[str], now: datetime,
+                          tax_id: str | None = None, organisation_id: str | None = None,
+                          actor: Actor) -> str:
+    """Create a customer organisation (OrganisationRegistered)."""
+    organisation_id = organisation_id or str(uuid.uuid4())
+    event = new_event("OrganisationRegistered", f"org-{organisation_id}", 1,
+                      {"organisation_id": organisation_id, "name": name, "tax_id": tax_id, "desks": desks},
+                      actor=actor, occurred_at=now)
+    eventstore.append(conn, [event], expected_version=0)
+    conn.execute("insert into organisations (id, name, tax_id, desks) values (%s, %s, %s, %s)",
+                 (organisation_id, name, tax_id, desks))
+    return organisation_id
+
+
+def register_user(conn: psycopg.Connection, *, email: str, name: str, role: str, password: str,
+                  desks: list[str], now: datetime, actor: Actor, organisation_id: str | None = None,
+                  language: str = "es", phone: str | None = None) -> str:
+    """Create a user with an argon2-hashed password (UserRegistered)."""
+    user_id = str(uuid.uuid4())
+    event = new_event("UserRegistered", f"user-{user_id}", 1,
+                      {"user_id": user_id, "email": email.lower(), "name": name, "role": role,
+                       "organisation_id": organisation_id, "desks": desks, "language": language, "phone": phone},
+                      actor=actor, occurred_at=now)
+    eventstore.append(conn, [event], expected_version=0)
+    conn.execute("""insert into users (id, email, name, role, organisation_id, desks, language, phone, password_hash)
+                    values (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                 (user_id, email.lower(), name, role, organisation_id, desks, language, phone,
+                  _hasher.hash(password)))
+    return user_id
+
+
+def authenticate(conn: psycopg.Connection, email: str, password: str) -> Claims:
+    """The user's claims when the password matches; AUTH_INVALID otherwise (same answer for unknown e-mail)."""
+    row = conn.execute("select * from users where email = %s", ((email or "").strip().lower(),)).fetchone()
+    try:
+        if row is None:
+            raise VerificationError("unknown user")
+        _hasher.verify(row["password_hash"], password or "")
+    except VerificationError:
+        raise violation("AUTH_INVALID", "password", status=401) from None
+    return Claims(user_id=row["id"], role=row["role"], organisation_id=row["organisation_id"],
+                  desks=tuple(row["desks"]), name=row["name"], email=row["email"], language=row["language"])
+
+
+def announce_special_process(conn: psycopg.Connection, user: Claims, body: dict, now: datetime) -> str:
+    """File a special process (carnetización or other) in advance; it makes urgency possible in its window."""
+    organisation_id = _organisation_of(user, body)
+    announcement_id = str(uuid.uuid4())
+    stream_id = f"org-{organisation_id}"
+    version = eventstore.stream_version(conn, stream_id)
+    event = new_event("SpecialProcessAnnounced", stream_id, version + 1,
+                      {"announcement_id": announcement_id, "organisation_id": organisation_id,
+                       "kind": body.get("kind"), "description": body.get("description"),
+                       "starts_at": body.get("starts_at"), "ends_at": body.get("ends_at"),
+                       "announced_by": user.user_id}, actor=_actor(user), occurred_at=now)
+    if datetime.fromisoformat(event.data["starts_at"]) <= now:
+        raise violation("R5_FIELD_INVALID", "starts_at")  # announced in advance, not after the fact
+    eventstore.append(conn, [event], expected_version=version)
+    conn.execute("""insert into special_processes (announcement_id, organisation_id, starts_at, ends_at, announced_at)
+                    values (%s, %s, %s, %s, %s)""",
+                 (announcement_id, organisation_id, event.data["starts_at"], event.data["ends_at"], now))
+    return announcement_id
+
+
+# ---------------------------------------------------------------- uploads
+
+def record_upload(conn: psycopg.Connection, user: Claims, *, sha256: str, name: str, size: int,
+                  content_type: str, now: datetime) -> dict:
+    """Remember who uploaded which blob, so only they can attach it to a ticket."""
+    conn.execute("""insert into uploads (sha256, uploaded_by, organisation_id, name, size, content_type, uploaded_at)
+                    values (%s, %s, %s, %s, %s, %s, %s)
+                    on conflict (sha256, uploaded_by) do update set name = excluded.name""",
+                 (sha256, user.user_id, user.organisation_id, name, size, content_type, now))
+    return {"sha256": sha256, "name": name, "size": size, "content_type": content_type}
+
+
+def _attachments_of(conn: psycopg.Connection, user: Claims, hashes: list) -> list[dict]:
+    if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+        raise violation("ATTACHMENT_UNKNOWN", "attachments")
+    if len(hashes) > attachments.MAX_FILES_PER_MESSAGE:
+        raise violation("TOO_MANY_ATTACHMENTS", "attachments")
+    found = []
+    for sha256 in dict.fromkeys(hashes):
+        row = conn.execute("""select sha256, name, size, content_type from uploads
+                              where sha256 = %s and uploaded_by = %s""", (sha256, user.user_id)).fetchone()
+        if row is None:
+            raise violation("ATTACHMENT_UNKNOWN", "attachments")
+        found.append(dict(row))
+    return found
+
+
+# ---------------------------------------------------------------- tickets
+
+def _organisation_of(user: Claims, body: dict) -> str:
+    if user.role == "customer":
+        return user.organisation_id
+    organisation_id = body.get("organisation_id")
+    if not organisation_id:
+        raise violation("INVALID_REQUEST", "organisation_id", status=400,
+                        detail="organisation_id")
+    return organisation_id
+
+
+def _announcements(conn: psycopg.Connection, organisation_id: str) -> list[domain.Announcement]:
+    rows = conn.execute("""select announcement_id, starts_at, ends_at, announced_at from special_processes
+                           where organisation_id = %s""", (organisation_id,)).fetchall()
+    return [domain.Announcement(**r) for r in rows]
+
+
+def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetime,
+                correlation_id: uuid.UUID | None = None) -> Envelope:
+    """Open a ticket (TicketOpened) after every rule of SPEC §2 that concerns opening."""
+    desk = DESKS.get(body.get("desk"))
+    if desk is None or desk.name not in user.desks:
+        raise violation("DESK_NOT_ALLOWED", "desk", status=403)
+    organisation_id = _organisation_of(user, body)
+    if conn.execute("select 1 from organisations where id = %s", (organisation_id,)).fetchone() is None:
+        raise violation("INVALID_REQUEST", "organisation_id", status=400, detail="organisation_id")
+    module, case = domain.parse_subject(body.get("subject") or "", desk.modules)
+    description = domain.check_description(body.get("description") or "")
+    contact = domain.check_contact(body.get("contact"))
+    domain.check_structured_fields(body.get("member_number"), body.get("dates"), body.get("vouchers"),
+                                   body.get("menu_path"))
+    urgency = body.get("urgency") or "normal"
+    special_process_id = domain.check_urgency(urgency, _announcements(conn, organisation_id), now)
+    files = _attachments_of(conn, user, body.get("attachments") or [])
+    attachments.check_ticket_total([f["size"] for f in files])
+
+    previous = body.get("previous_ticket")
+    if previous:
+        row = conn.execute("select organisation_id, status from tickets where number = %s", (previous,)).fetchone()
+        if row is None or row["organisation_id"] != organisation_id or row["status"] != lifecycle.CLOSED:
+            raise violation("PREVIOUS_TICKET_INVALID", "previous_ticket")
+
+    # Serialise openings of one organisation's module, so two racing copies of the same
+    # case cannot both pass the duplicate check (released at commit).
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{organisation_id}/{desk.name}/{module}",))
+    if not body.get("confirmed_different_case"):
+        open_cases = conn.execute(
+            """select number, case_summary from tickets
+               where organisation_id = %s and desk = %s and module = %s and status <> 'closed'
+               order by number""", (organisation_id, desk.name, module)).fetchall()
+        duplicate = domain.find_duplicate(case, [(r["number"], r["case_summary"]) for r in open_cases])
+        if duplicate:
+            raise violation("R6_DUPLICATE_OPEN_CASE", "subject", status=409, number=duplicate).with_extra(
+                ticket=duplicate, link=f"/api/tickets/{duplicate}")
+
+    seq = conn.execute(f"select nextval('ticket_number_{desk.code.lower()}') as n").fetchone()["n"]
+    number = f"{desk.code}-{seq}"
+    ticket_id = str(uuid.uuid4())
+    event = new_event("TicketOpened", ticket_id, 1, {
+        "ticket_id": ticket_id, "number": number, "desk": desk.name, "organisation_id": organisation_id,
+        "opened_by": user.user_id, "module": module, "case": case, "subject": f"{module}, {case}",
+        "description": description, "urgency": urgency, "special_process_id": special_process_id,
+        "out_of_hours_requested": bool(body.get("out_of_hours_requested")), "contact": contact,
+        "member_number": body.get("member_number"), "dates": body.get("dates"), "vouchers": body.get("vouchers"),
+        "menu_path": body.get("menu_path"), "attachments": files, "previous_ticket": previous,
+        "confirmed_different_case": bool(body.get("confirmed_different_case")),
+        "language": user.language}, actor=_actor(user), occurred_at=now, correlation_id=correlation_id)
+    eventstore.append(conn, [event], expected_version=0)
+    conn.execute("""insert into tickets (ticket_id, number, desk, organisation_id, module, case_summary, status, version)
+                    values (%s, %s, %s, %s, %s, %s, %s, 1)""",
+                 (ticket_id, number, desk.name, organisation_id, module, case, lifecycle.OPEN))
+    return event
+
+
+def visible_ticket(conn: psycopg.Connection, user: Claims, number: str) -> tuple[lifecycle.TicketState, list[Envelope]]:
+    """The ticket's state and events, or NotFound when missing or not the caller's to see."""
+    row = conn.execute("select ticket_id, organisation_id, desk from tickets where number = %s", (number,)).fetchone()
+    if row is None or not _may_see(user, row["organisation_id"], row["desk"]):
+        raise NotFound("ticket")
+    events = eventstore.load_stream(conn, row["ticket_id"])
+    return lifecycle.fold(events), events
+
+
+def _may_see(user: Claims, organisation_id: str, desk: str) -> bool:
+    if user.role == "customer":
+        return user.organisation_id == organisation_id
+    return desk in user.desks
+
+
+def post_message(conn: psycopg.Connection, user: Claims, number: str, body: dict, now: datetime,
+                 correlation_id: uuid.UUID | None = None) -> Envelope:
+    """Post a public message or (agents only) an internal note (MessagePosted)."""
+    state, _ = visible_ticket(conn, user, number)
+    if state.is_closed:
+        raise violation("TICKET_CLOSED", None, status=409, number=number).with_extra(
+            ticket=number, new_ticket_hint={"previous_ticket": number})
+    internal = bool(body.get("internal"))
+    if internal and not user.is_staff:
+        raise violation("INTERNAL_NOTE_FORBIDDEN", "internal", status=403)
+    text = (body.get("body") or "").strip()
+    if not text:
+        raise violation("MESSAGE_BODY_REQUIRED", "body")
+    files = _attachments_of(conn, user, body.get("attachments") or [])
+    new_files = [f for f in files if f["sha256"] not in state.attachment_hashes]
+    attachments.check_ticket_total([state.attachment_bytes] + [f["size"] for f in new_files])
+    event = new_event("MessagePosted", state.ticket_id, state.version + 1, {
+        "message_id": str(uuid.uuid4()), "author_id": user.user_id, "author_role": user.role, "body": text,
+        "internal": internal, "attachments": files,
+        "out_of_hours_requested": bool(body.get("out_of_hours_requested"))},
+        actor=_actor(user), occurred_at=now, correlation_id=correlation_id)
+    eventstore.append(conn, [event], expected_version=state.version)
+    after = lifecycle.apply(state, event)
+    conn.execute("update tickets set status = %s, version = %s where ticket_id = %s",
+                 (after.status, after.version, state.ticket_id))
+    return event
+
+
+def attachment_for_download(conn: psycopg.Connection, user: Claims, number: str, sha256: str) -> dict:
+    """The attachment's metadata when it belongs to a ticket part the caller may see."""
+    _, events = visible_ticket(conn, user, number)
+    for event in events:
+        if event.data.get("internal") and not user.is_staff:
+            continue
+        for file in event.data.get("attachments") or []:
+            if file["sha256"] == sha256:
+                return file
+    raise NotFound("attachment")

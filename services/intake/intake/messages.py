@@ -1,0 +1,224 @@
+"""What intake tells people, Spanish first, keyed by rule code.
+
+Written in our own words; the rules page (`rules-page-es.txt`) is only the source of
+the rules, not of the texts.
+"""
+from __future__ import annotations
+
+from helpdesk_shared.errors import Message, RuleViolation
+
+_EXAMPLE = "BANCOS, Factura mal cargada en el banco Mercantil"
+
+# code -> (status, Spanish, English); `{name}` placeholders are filled by `violation`.
+TEXTS: dict[str, tuple[int, str, str]] = {
+    "R4_SUBJECT_FORMAT": (
+        422,
+        "El asunto debe identificar el módulo y el caso, separados por una coma (regla 4). "
+        f"Por ejemplo: «{_EXAMPLE}».",
+        "The subject must name the module and the case, separated by a comma (rule 4). "
+        f"For example: “{_EXAMPLE}”.",
+    ),
+    "R4_UNKNOWN_MODULE": (
+        422,
+        "El módulo indicado en el asunto no pertenece a esta mesa. Escoja uno de estos: "
+        f"{{modules}}. Por ejemplo: «{_EXAMPLE}».",
+        "The module named in the subject does not belong to this desk. Pick one of: "
+        f"{{modules}}. For example: “{_EXAMPLE}”.",
+    ),
+    "R4_VAGUE_SUBJECT": (
+        422,
+        "El asunto es demasiado general. La regla 4 pide identificar el módulo y resumir el "
+        "caso en pocas palabras concretas; evite asuntos como «Urgente», «¿Qué pasaría?» o "
+        f"escritos todo en mayúsculas. Por ejemplo: «{_EXAMPLE}».",
+        "The subject is too vague. Rule 4 asks you to name the module and sum up the case "
+        "in a few specific words; avoid subjects such as “Urgente”, “¿Qué pasaría?” or text "
+        f"written all in capitals. For example: “{_EXAMPLE}”.",
+    ),
+    "R5_DESCRIPTION_REQUIRED": (
+        422,
+        "Describa el caso: la descripción es obligatoria (regla 5).",
+        "Describe the case: the description is required (rule 5).",
+    ),
+    "R5_DESCRIPTION_THIN": (
+        422,
+        "La descripción no trae los datos necesarios para resolver el caso sin tener que "
+        "contactarlo (regla 5). Indique el número de acción, las fechas involucradas, los "
+        "comprobantes contables, la ruta completa del menú si se trata de un proceso o "
+        "reporte, y adjunte capturas de pantalla.",
+        "The description lacks the details needed to solve the case without contacting "
+        "you (rule 5). Give the member share number (número de acción), the dates involved, "
+        "the accounting vouchers (comprobantes), the full menu path of the process or "
+        "report, and attach screenshots.",
+    ),
+    "R5_FIELD_INVALID": (
+        422,
+        "Uno de los datos del caso no tiene un formato válido ({field}). Revíselo y vuelva "
+        "a enviarlo.",
+        "One of the case details is not valid ({field}). Check it and send it again.",
+    ),
+    "CONTACT_REQUIRED": (
+        422,
+        "El nombre, el correo electrónico y el teléfono de contacto forman parte de todo "
+        "ticket (regla 3): así no hace falta llamar y lo contactamos si es necesario. "
+        "Complete o corrija el dato ({field}).",
+        "Your name, e-mail and phone are part of every ticket (rule 3): that way there is "
+        "no need to call, and we contact you if needed. Fill in or correct the detail "
+        "({field}).",
+    ),
+    "URGENT_NOT_ALLOWED": (
+        422,
+        "Un caso es urgente única y exclusivamente cuando: (a) toda la plataforma está "
+        "parada; (b) la facturación a socios está detenida; o (c) su organización está en "
+        "un proceso especial, de carnetización u otro, avisado con antelación. Los pagos de "
+        "nómina, la emisión de cheques, los archivos del SENIAT y los informes contables no "
+        "son urgencias: no los deje para el último día.",
+        "A case is urgent only when: (a) the whole platform is down; (b) billing to members "
+        "has stopped; or (c) your organisation is running a special process, ID cards or "
+        "other, announced in advance. Payroll, cheques, SENIAT files and accounting reports "
+        "are not urgent: please don't leave them for the last day.",
+    ),
+    "URGENT_NO_ANNOUNCEMENT": (
+        422,
+        "Para tratar el caso como proceso especial, su organización debe haberlo avisado con "
+        "antelación y el aviso debe cubrir este momento. No encontramos un aviso vigente.",
+        "To treat the case as a special process, your organisation must have announced it "
+        "in advance, for a period that covers now. We found no such announcement.",
+    ),
+    "R6_DUPLICATE_OPEN_CASE": (
+        409,
+        "Ya existe un ticket abierto para este caso, el {number}. Continúe en ese ticket "
+        "(regla 6) o confirme que se trata de un caso distinto.",
+        "There is already an open ticket for this case, {number}. Carry on in that ticket "
+        "(rule 6), or confirm that this is a different case.",
+    ),
+    "TICKET_CLOSED": (
+        409,
+        "El ticket {number} está cerrado: no admite mensajes ni se reabre. Si el caso no "
+        "quedó resuelto, abra un ticket nuevo, documéntelo desde cero e indique el {number} "
+        "como ticket anterior.",
+        "Ticket {number} is closed: it takes no messages and is not reopened. If the case "
+        "is not solved, open a new ticket, document it from scratch and quote {number} as "
+        "the previous ticket.",
+    ),
+    "PREVIOUS_TICKET_INVALID": (
+        422,
+        "El ticket anterior debe ser un ticket cerrado de su organización.",
+        "The previous ticket must be a closed ticket of your organisation.",
+    ),
+    "DESK_NOT_ALLOWED": (
+        403,
+        "Su usuario no tiene acceso a esta mesa de ayuda.",
+        "Your user has no access to this desk.",
+    ),
+    "INTERNAL_NOTE_FORBIDDEN": (
+        403,
+        "Solo los agentes de soporte pueden escribir notas internas.",
+        "Only support agents can write internal notes.",
+    ),
+    "MESSAGE_BODY_REQUIRED": (
+        422,
+        "Escriba el texto del mensaje; no puede ir vacío.",
+        "Write the message text; it cannot be empty.",
+    ),
+    "ATTACHMENT_TOO_LARGE": (
+        413,
+        "El archivo supera el tamaño máximo de {limit_mb} MB por archivo.",
+        "The file is larger than the {limit_mb} MB limit per file.",
+    ),
+    "ATTACHMENTS_TOTAL_TOO_LARGE": (
+        413,
+        "Los adjuntos de este ticket superarían en total el máximo de {limit_mb} MB.",
+        "This ticket's attachments would exceed the {limit_mb} MB total limit.",
+    ),
+    "ATTACHMENT_TYPE_REFUSED": (
+        415,
+        "No aceptamos este tipo de archivo: se rechazan los programas ejecutables, las "
+        "páginas HTML y los scripts. Puede adjuntar imágenes, PDF, texto o CSV y documentos "
+        "de oficina (Word, Excel, PowerPoint, LibreOffice).",
+        "This file type is not accepted: executables, HTML pages and scripts are refused. "
+        "You may attach images, PDF, text or CSV files and office documents (Word, Excel, "
+        "PowerPoint, LibreOffice).",
+    ),
+    "ATTACHMENT_UNKNOWN": (
+        422,
+        "El adjunto indicado no existe o no fue cargado por usted.",
+        "The referenced upload does not exist or is not yours.",
+    ),
+    "TOO_MANY_ATTACHMENTS": (
+        422,
+        "Son demasiados adjuntos para un solo mensaje; repártalos en varios mensajes.",
+        "Too many attachments for one message; spread them over several messages.",
+    ),
+    "AUTH_REQUIRED": (
+        401,
+        "Inicie sesión para continuar.",
+        "Please log in to continue.",
+    ),
+    "AUTH_INVALID": (
+        401,
+        "El correo electrónico o la contraseña no son correctos.",
+        "Wrong e-mail or password.",
+    ),
+    "FORBIDDEN": (
+        403,
+        "No tiene permiso para realizar esta acción.",
+        "You are not allowed to do this.",
+    ),
+    "INVALID_REQUEST": (
+        400,
+        "La solicitud no es válida: {detail}",
+        "The request is not valid: {detail}",
+    ),
+    "VERSION_CONFLICT": (
+        409,
+        "El ticket cambió mientras usted escribía. Actualice la página y vuelva a intentarlo.",
+        "The ticket changed in the meantime. Reload it and try again.",
+    ),
+    # A warning, not a refusal: the ticket is still opened.
+    "MONTH_END_WARNING": (
+        200,
+        "Faltan pocos días hábiles para el cierre de {month_es}. Nómina, SENIAT, contabilidad "
+        "y cuentas por pagar no son casos urgentes: le recomendamos no dejarlos para los "
+        "últimos días del mes.",
+        "Only a few business days are left before the end of {month_en}. Payroll, SENIAT, "
+        "accounting and payables cases are not urgent: please don't leave them for the last "
+        "days of the month.",
+    ),
+}
+
+
+# How a field named in an error reads in each language (the API still returns the name).
+_FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "contact": ("datos de contacto", "contact details"),
+    "contact.name": ("nombre", "name"),
+    "contact.email": ("correo electrónico", "e-mail"),
+    "contact.phone": ("teléfono", "phone"),
+    "member_number": ("número de acción", "member share number"),
+    "dates": ("fechas", "dates"),
+    "vouchers": ("comprobantes", "vouchers"),
+    "menu_path": ("ruta del menú", "menu path"),
+}
+
+
+def _show(value: object) -> str:
+    """Render a format value for a reader: sequences become a comma-separated list."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def message(code: str, **fmt: object) -> Message:
+    """The Spanish and English texts of `code`, with `fmt` filled in."""
+    _, es, en = TEXTS[code]
+    shown = {name: _show(value) for name, value in fmt.items()}
+    field = shown.get("field", "")
+    label_es, label_en = _FIELD_LABELS.get(field, (field, field))
+    return Message(es=es.format(**{**shown, "field": label_es}), en=en.format(**{**shown, "field": label_en}))
+
+
+def violation(code: str, field: str | None = None, status: int | None = None, **fmt: object) -> RuleViolation:
+    """A RuleViolation for `code`; status defaults to the code's own, `fmt` also goes to `extra`."""
+    default_status, _, _ = TEXTS[code]
+    extra = {name: list(value) if isinstance(value, tuple) else value for name, value in fmt.items()}
+    text = message(code, **{"field": field or "", **fmt})
+    return RuleViolation(code=code, field=field, message=text, status=status or default_status, extra=extra)

@@ -1,0 +1,95 @@
+"""Intake's OpenAPI 3.1 document, served at /openapi.json."""
+from __future__ import annotations
+
+from .catalog import DESKS, URGENCIES
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_BEARER = [{"bearer": []}]
+
+
+def _errors(*codes: int) -> dict:
+    return {str(c): {"description": "refused; nothing stored", "content": {"application/json": {"schema": _ERROR}}}
+            for c in codes}
+
+
+def _json(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def document() -> dict:
+    """The whole document."""
+    modules = sorted({m for d in DESKS.values() for m in d.modules})
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Mesa intake", "version": "1",
+                 "description": "Command API of Mesa's help desk. Every refusal is "
+                                "`{code, field, message: {es, en}}` and stores nothing."},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "string"}, "field": {"type": ["string", "null"]},
+                    "message": {"type": "object", "properties": {"es": {"type": "string"}, "en": {"type": "string"}}}}},
+                "Contact": {"type": "object", "required": ["name", "email", "phone"], "properties": {
+                    "name": {"type": "string"}, "email": {"type": "string", "format": "email"},
+                    "phone": {"type": "string"}}},
+                "OpenTicket": {"type": "object", "required": ["desk", "subject", "description", "contact"],
+                               "properties": {
+                    "desk": {"enum": sorted(DESKS)},
+                    "subject": {"type": "string", "description": f"`MODULE, case`; modules: {', '.join(modules)}"},
+                    "description": {"type": "string"},
+                    "contact": {"$ref": "#/components/schemas/Contact"},
+                    "urgency": {"enum": list(URGENCIES), "default": "normal"},
+                    "organisation_id": {"type": "string", "description": "agents filing for a customer"},
+                    "member_number": {"type": "string", "description": "número de acción"},
+                    "dates": {"type": "array", "items": {"type": "string", "format": "date"}},
+                    "vouchers": {"type": "array", "items": {"type": "string"}},
+                    "menu_path": {"type": "string"},
+                    "attachments": {"type": "array", "items": {"type": "string", "description": "sha256 of an upload"}},
+                    "previous_ticket": {"type": "string"},
+                    "confirmed_different_case": {"type": "boolean"},
+                    "out_of_hours_requested": {"type": "boolean"}}},
+                "PostMessage": {"type": "object", "required": ["body"], "properties": {
+                    "body": {"type": "string"}, "internal": {"type": "boolean"},
+                    "attachments": {"type": "array", "items": {"type": "string"}},
+                    "out_of_hours_requested": {"type": "boolean"}}},
+            }},
+        "paths": {
+            "/api/auth/login": {"post": {
+                "summary": "Log in", "requestBody": _json({"type": "object", "required": ["email", "password"],
+                                                          "properties": {"email": {"type": "string"},
+                                                                         "password": {"type": "string"}}}),
+                "responses": {"200": {"description": "a bearer token"}, **_errors(400, 401)}}},
+            "/api/tickets": {"post": {
+                "summary": "Open a ticket", "security": _BEARER,
+                "requestBody": _json({"$ref": "#/components/schemas/OpenTicket"}),
+                "responses": {"201": {"description": "opened"}, **_errors(400, 401, 403, 409, 422)}}},
+            "/api/tickets/{number}/messages": {"post": {
+                "summary": "Post a message or internal note", "security": _BEARER,
+                "parameters": [{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": _json({"$ref": "#/components/schemas/PostMessage"}),
+                "responses": {"201": {"description": "posted"}, **_errors(400, 401, 403, 404, 409, 422)}}},
+            "/api/attachments": {"post": {
+                "summary": "Upload a file to attach", "security": _BEARER,
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+                "responses": {"201": {"description": "stored; attach it by its sha256"},
+                              **_errors(400, 401, 413, 415)}}},
+            "/api/tickets/{number}/attachments/{sha256}": {"get": {
+                "summary": "Download an attachment", "security": _BEARER,
+                "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                               for n in ("number", "sha256")],
+                "responses": {"200": {"description": "the file, as an attachment"}, **_errors(401, 404)}}},
+            "/api/special-processes": {"post": {
+                "summary": "Announce a special process in advance", "security": _BEARER,
+                "requestBody": _json({"type": "object", "required": ["kind", "description", "starts_at", "ends_at"],
+                                      "properties": {"kind": {"enum": ["carnetizacion", "other"]},
+                                                     "description": {"type": "string"},
+                                                     "starts_at": {"type": "string", "format": "date-time"},
+                                                     "ends_at": {"type": "string", "format": "date-time"},
+                                                     "organisation_id": {"type": "string"}}}),
+                "responses": {"201": {"description": "announced"}, **_errors(400, 401, 422)}}},
+            "/healthz": {"get": {"summary": "Health", "responses": {"200": {"description": "ok"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
+        },
+    }

@@ -1,0 +1,89 @@
+-- Intake's database: the event store, its outbox, and the write side's own lookups.
+
+-- One row per event. unique (stream_id, stream_version) is the optimistic concurrency
+-- check: two writers that read the same version cannot both append the next one.
+create table if not exists events (
+    global_position bigserial primary key,
+    event_id        uuid        not null unique,
+    stream_id       text        not null,
+    stream_version  int         not null check (stream_version >= 1),
+    type            text        not null,
+    schema_version  int         not null,
+    occurred_at     timestamptz not null,
+    correlation_id  uuid        not null,
+    causation_id    uuid,
+    actor           jsonb       not null,
+    data            jsonb       not null,
+    unique (stream_id, stream_version)
+);
+
+-- Written in the same transaction as the events; the relay publishes it to Kafka in id
+-- order and marks a row only after the broker acknowledged it.
+create table if not exists outbox (
+    id           bigserial primary key,
+    event_id     uuid        not null,
+    topic        text        not null,
+    key          text        not null,
+    payload      bytea       not null,
+    stored_at    timestamptz not null default now(),
+    published_at timestamptz
+);
+create index if not exists outbox_unpublished on outbox (id) where published_at is null;
+
+create table if not exists organisations (
+    id      text primary key,
+    name    text   not null,
+    tax_id  text,
+    desks   text[] not null
+);
+
+create table if not exists users (
+    id              text primary key,
+    email           text   not null unique,
+    name            text   not null,
+    role            text   not null check (role in ('customer', 'agent', 'supervisor')),
+    organisation_id text references organisations (id),
+    desks           text[] not null,
+    language        text   not null default 'es',
+    phone           text,
+    password_hash   text   not null,
+    check (role <> 'customer' or organisation_id is not null)
+);
+
+-- The write side's index of ticket streams, updated in the transaction of each append:
+-- number lookups, organisation checks and the "one case, one ticket" search (rule 6).
+create table if not exists tickets (
+    ticket_id       text primary key,
+    number          text not null unique,
+    desk            text not null,
+    organisation_id text not null,
+    module          text not null,
+    case_summary    text not null,
+    status          text not null,
+    version         int  not null
+);
+create index if not exists tickets_open_by_case on tickets (organisation_id, desk, module) where status <> 'closed';
+
+-- Uploaded files, content-addressed: the bytes live in ATTACHMENTS_DIR under their SHA-256.
+create table if not exists uploads (
+    sha256          text        not null,
+    uploaded_by     text        not null,
+    organisation_id text,
+    name            text        not null,
+    size            bigint      not null,
+    content_type    text        not null,
+    uploaded_at     timestamptz not null,
+    primary key (sha256, uploaded_by)
+);
+
+create table if not exists special_processes (
+    announcement_id text primary key,
+    organisation_id text        not null,
+    starts_at       timestamptz not null,
+    ends_at         timestamptz not null,
+    announced_at    timestamptz not null
+);
+
+-- Human ticket numbers: one sequence per desk (sequential, never reused).
+create sequence if not exists ticket_number_sop;
+create sequence if not exists ticket_number_imp;

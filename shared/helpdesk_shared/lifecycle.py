@@ -1,0 +1,85 @@
+"""The ticket lifecycle: a ticket's state as a fold over its events (pure).
+
+    open ──agent public message──▶ waiting_customer ──customer message──▶ open
+      │                                   │
+      └──────── TicketClosed ─────────────┴──▶ closed   (final: never reopened)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterable
+
+from .envelope import Envelope
+
+OPEN = "open"                          # the agents owe the next answer
+WAITING_CUSTOMER = "waiting_customer"  # an agent answered; the customer owes one
+CLOSED = "closed"
+
+STAFF_ROLES = ("agent", "supervisor")
+
+
+@dataclass(frozen=True)
+class TicketState:
+    """What the write side needs to decide on a ticket's next command."""
+
+    ticket_id: str
+    number: str
+    desk: str
+    organisation_id: str
+    module: str
+    case: str
+    urgency: str
+    status: str
+    version: int
+    assigned_to: str | None = None
+    customer_away: bool = False
+    attachment_bytes: int = 0
+    attachment_hashes: frozenset[str] = frozenset()
+    close_reason: str | None = None
+
+    @property
+    def is_closed(self) -> bool:
+        """A closed ticket takes no message and is never reopened."""
+        return self.status == CLOSED
+
+
+def _with_attachments(state: TicketState, attachments: list[dict]) -> TicketState:
+    return replace(state,
+                   attachment_bytes=state.attachment_bytes + sum(a["size"] for a in attachments),
+                   attachment_hashes=state.attachment_hashes | {a["sha256"] for a in attachments})
+
+
+def apply(state: TicketState | None, event: Envelope) -> TicketState:
+    """The state after one more event of the ticket's stream."""
+    d = event.data
+    if event.type == "TicketOpened":
+        opened = TicketState(ticket_id=d["ticket_id"], number=d["number"], desk=d["desk"],
+                             organisation_id=d["organisation_id"], module=d["module"], case=d["case"],
+                             urgency=d["urgency"], status=OPEN, version=event.stream_version)
+        return _with_attachments(opened, d.get("attachments") or [])
+    assert state is not None, f"{event.type} before TicketOpened in {event.stream_id}"
+    state = replace(state, version=event.stream_version)
+    if event.type == "MessagePosted":
+        state = _with_attachments(state, d.get("attachments") or [])
+        if d["internal"]:
+            return state
+        if d["author_role"] in STAFF_ROLES:
+            return replace(state, status=WAITING_CUSTOMER)
+        return replace(state, status=OPEN, customer_away=False)
+    if event.type == "TicketAssigned":
+        return replace(state, assigned_to=d["agent_id"])
+    if event.type == "CustomerAway":
+        return replace(state, customer_away=True)
+    if event.type == "ResolutionConfirmed":
+        return state if d["solved"] else replace(state, status=OPEN, customer_away=False)
+    if event.type == "TicketClosed":
+        return replace(state, status=CLOSED, close_reason=d["reason"])
+    return state
+
+
+def fold(events: Iterable[Envelope]) -> TicketState | None:
+    """A ticket's current state from its whole stream (None for an empty stream)."""
+    state = None
+    for event in events:
+        state = apply(state, event)
+    return state

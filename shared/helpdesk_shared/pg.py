@@ -1,0 +1,55 @@
+"""PostgreSQL adapters (psycopg 3): connections, pools, schema files, consumer offsets."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+OFFSETS_DDL = """
+create table if not exists consumer_offsets (
+    consumer    text   not null,
+    topic       text   not null,
+    partition   int    not null,
+    next_offset bigint not null,
+    primary key (consumer, topic, partition)
+);
+"""
+
+
+def connect(url: str, autocommit: bool = False) -> psycopg.Connection:
+    """A connection whose rows are dicts."""
+    return psycopg.connect(url, autocommit=autocommit, row_factory=dict_row)
+
+
+def make_pool(url: str, min_size: int = 2, max_size: int = 8) -> ConnectionPool:
+    """A pool for an HTTP app; opened now, checked on borrow."""
+    return ConnectionPool(url, min_size=min_size, max_size=max_size, open=True,
+                          kwargs={"row_factory": dict_row}, check=ConnectionPool.check_connection)
+
+
+def apply_schema(url: str, *sql_files: Path) -> None:
+    """Apply idempotent DDL files in order, under an advisory lock so racing starters wait."""
+    with connect(url) as conn:
+        # pg_advisory_xact_lock serialises concurrent "create if not exists" runs, which
+        # otherwise can fail on the catalog's unique indexes (PostgreSQL bug #16165 family).
+        conn.execute("select pg_advisory_xact_lock(727374)")
+        conn.execute(OFFSETS_DDL)
+        for path in sql_files:
+            conn.execute(Path(path).read_text())
+
+
+def load_offsets(conn: psycopg.Connection, consumer: str) -> dict[tuple[str, int], int]:
+    """The next offset to read per (topic, partition), as stored with the last applied batch."""
+    rows = conn.execute("select topic, partition, next_offset from consumer_offsets where consumer = %s",
+                        (consumer,)).fetchall()
+    return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+
+def save_offsets(conn: psycopg.Connection, consumer: str, offsets: dict[tuple[str, int], int]) -> None:
+    """Store next offsets; call inside the transaction that applied the batch."""
+    conn.cursor().executemany(
+        """insert into consumer_offsets (consumer, topic, partition, next_offset) values (%s, %s, %s, %s)
+           on conflict (consumer, topic, partition) do update set next_offset = excluded.next_offset""",
+        [(consumer, t, p, o) for (t, p), o in offsets.items()])

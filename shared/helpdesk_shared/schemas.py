@@ -1,0 +1,347 @@
+"""Marshmallow schemas for the envelope and for each event type's `data` (SPEC §4).
+
+An envelope's `data` is kept in its *serialised* form: plain JSON values, with dates and
+datetimes as ISO 8601 strings (datetimes in UTC) and defaults filled in. `validate_data`
+produces that form; `dump_envelope` and `load_envelope` both normalise `data` through it,
+so `load_envelope(dump_envelope(e)) == e` whenever `e.data` came from `validate_data`.
+"""
+from __future__ import annotations
+
+from datetime import timezone
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from .envelope import Actor, Envelope, UndecodableEvent
+from .topics import TOPIC_OF_EVENT
+
+SCHEMA_VERSION = 1  # the only version of every event type so far
+
+DESKS = ("SOPORTE", "IMPLANTACIONES")
+LANGUAGES = ("es", "en")
+ROLES = ("customer", "agent", "supervisor")
+ACTOR_ROLES = (*ROLES, "system")
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An aware datetime (naive ones are refused), converted to UTC both ways."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return super()._serialize(value.astimezone(timezone.utc), attr, obj, **kwargs)
+
+
+class Upper(fields.String):
+    """A non-empty string, stripped and upper-cased on load (module codes)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip().upper()
+
+
+def _str(**kwargs) -> fields.String:
+    """A required, non-empty string."""
+    return fields.String(required=True, validate=validate.Length(min=1), **kwargs)
+
+
+def _opt_str() -> fields.String:
+    """An optional string: may be absent or null."""
+    return fields.String(allow_none=True)
+
+
+def _one_of(choices, **kwargs) -> fields.String:
+    """A required string out of `choices`."""
+    return fields.String(required=True, validate=validate.OneOf(choices), **kwargs)
+
+
+def _version(**kwargs) -> fields.Integer:
+    """A stream or policy version: an integer >= 1."""
+    return fields.Integer(strict=True, validate=validate.Range(min=1), **kwargs)
+
+
+class AttachmentSchema(Schema):
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    name = _str()
+    size = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    content_type = _str()
+
+
+class ContactSchema(Schema):
+    name = _str()
+    email = fields.Email(required=True)
+    phone = _str()
+
+
+def _attachments() -> fields.List:
+    """A list of attachments, empty when absent."""
+    return fields.List(fields.Nested(AttachmentSchema), load_default=list)
+
+
+# --- helpdesk.tickets -------------------------------------------------------------------
+
+class TicketOpenedData(Schema):
+    ticket_id = _str()
+    number = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]+-[1-9][0-9]*$"))
+    desk = _one_of(DESKS)
+    organisation_id = _str()
+    opened_by = _str()
+    module = Upper(required=True, validate=validate.Length(min=1))
+    case = _str()
+    subject = _str()
+    description = _str()
+    urgency = _one_of(("normal", "platform_down", "member_billing_stopped",
+                       "announced_special_process"))
+    special_process_id = _opt_str()
+    out_of_hours_requested = fields.Boolean(load_default=False)
+    contact = fields.Nested(ContactSchema, required=True)
+    member_number = _opt_str()  # número de acción
+    dates = fields.List(fields.Date(), allow_none=True)
+    vouchers = fields.List(fields.String(), allow_none=True)
+    menu_path = _opt_str()
+    attachments = _attachments()
+    previous_ticket = _opt_str()
+    confirmed_different_case = fields.Boolean(load_default=False)
+    language = fields.String(validate=validate.OneOf(LANGUAGES), load_default="es")
+
+
+class MessagePostedData(Schema):
+    message_id = _str()
+    author_id = _str()
+    author_role = _one_of(ACTOR_ROLES)
+    body = _str()
+    internal = fields.Boolean(required=True)
+    attachments = _attachments()
+    out_of_hours_requested = fields.Boolean(load_default=False)
+
+
+class TicketAssignedData(Schema):
+    agent_id = _str()
+    assigned_by = _str()
+
+
+class CustomerAwayData(Schema):
+    back_at = UtcDateTime(allow_none=True)
+    note = _opt_str()
+
+
+class ResolutionConfirmedData(Schema):
+    solved = fields.Boolean(required=True)
+    body = _opt_str()
+
+
+class TicketClosedData(Schema):
+    reason = _one_of(("solved_by_customer", "auto_closed", "closed_by_agent", "needs_training"))
+    note = _opt_str()
+    based_on_version = _version(allow_none=True)
+
+
+# --- helpdesk.sla -----------------------------------------------------------------------
+
+class ResponseOverdueData(Schema):
+    clock = _one_of(("first_response", "next_response"))
+    due_at = UtcDateTime(required=True)
+    policy_version = _version(allow_none=True)
+
+
+class AutoCloseWarningData(Schema):
+    closes_at = UtcDateTime(required=True)
+    based_on_version = _version(required=True)
+
+
+class AutoClosedData(Schema):
+    based_on_version = _version(required=True)
+    due_at = UtcDateTime(required=True)
+
+
+# --- helpdesk.accounts ------------------------------------------------------------------
+
+def _desks() -> fields.List:
+    """A required list of desk names."""
+    return fields.List(fields.String(validate=validate.OneOf(DESKS)), required=True)
+
+
+class OrganisationRegisteredData(Schema):
+    organisation_id = _str()
+    name = _str()
+    tax_id = _opt_str()  # RIF
+    desks = _desks()
+
+
+class UserRegisteredData(Schema):
+    user_id = _str()
+    email = fields.Email(required=True)
+    name = _str()
+    role = _one_of(ROLES)
+    organisation_id = _opt_str()
+    desks = _desks()
+    language = _one_of(LANGUAGES)
+    phone = _opt_str()
+
+    @validates_schema
+    def _customer_belongs_to_an_organisation(self, data, **kwargs):
+        if data["role"] == "customer" and not data.get("organisation_id"):
+            raise ValidationError("A customer must belong to an organisation.",
+                                  field_name="organisation_id")
+
+
+class AccessRequestedData(Schema):
+    request_id = _str()
+    name = _str()
+    email = fields.Email(required=True)
+    phone = _str()
+    organisation_name = _str()
+    desk = _one_of(DESKS)
+    note = _opt_str()
+
+
+class AccessGrantedData(Schema):
+    request_id = _str()
+    user_id = _str()
+    granted_by = _str()
+
+
+class TrainingRequestedData(Schema):
+    organisation_id = _str()
+    requested_by = _str()
+    modules = fields.List(Upper(validate=validate.Length(min=1)), required=True,
+                          validate=validate.Length(min=1))
+    participants = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    note = _opt_str()
+
+
+class SpecialProcessAnnouncedData(Schema):
+    announcement_id = _str()
+    organisation_id = _str()
+    kind = _one_of(("carnetizacion", "other"))
+    description = _str()
+    starts_at = UtcDateTime(required=True)
+    ends_at = UtcDateTime(required=True)
+    announced_by = _str()
+
+    @validates_schema
+    def _ends_after_it_starts(self, data, **kwargs):
+        if data["ends_at"] <= data["starts_at"]:
+            raise ValidationError("A special process must end after it starts.",
+                                  field_name="ends_at")
+
+
+# --- helpdesk.notifications -------------------------------------------------------------
+
+class NotificationSentData(Schema):
+    cause_event_id = _str()
+    recipient = fields.Email(required=True)
+    template = _str()
+    message_id = _str()
+    ticket_id = _opt_str()
+
+
+class NotificationFailedData(Schema):
+    cause_event_id = _str()
+    # Not an Email field: a malformed address is one of the failures worth recording.
+    recipient = _str()
+    template = _str()
+    error = _str()
+    permanent = fields.Boolean(required=True)
+    ticket_id = _opt_str()
+
+
+EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
+    "TicketOpened": TicketOpenedData,
+    "MessagePosted": MessagePostedData,
+    "TicketAssigned": TicketAssignedData,
+    "CustomerAway": CustomerAwayData,
+    "ResolutionConfirmed": ResolutionConfirmedData,
+    "TicketClosed": TicketClosedData,
+    "ResponseOverdue": ResponseOverdueData,
+    "AutoCloseWarning": AutoCloseWarningData,
+    "AutoClosed": AutoClosedData,
+    "OrganisationRegistered": OrganisationRegisteredData,
+    "UserRegistered": UserRegisteredData,
+    "AccessRequested": AccessRequestedData,
+    "AccessGranted": AccessGrantedData,
+    "TrainingRequested": TrainingRequestedData,
+    "SpecialProcessAnnounced": SpecialProcessAnnouncedData,
+    "NotificationSent": NotificationSentData,
+    "NotificationFailed": NotificationFailedData,
+}
+
+# An event type with a topic but no schema (or the reverse) is a bug: fail at import.
+if EVENT_DATA_SCHEMAS.keys() != TOPIC_OF_EVENT.keys():
+    raise RuntimeError("EVENT_DATA_SCHEMAS and TOPIC_OF_EVENT disagree: "
+                       f"{sorted(EVENT_DATA_SCHEMAS.keys() ^ TOPIC_OF_EVENT.keys())}")
+
+
+# --- the envelope -----------------------------------------------------------------------
+
+class ActorSchema(Schema):
+    id = _str()
+    role = _one_of(ACTOR_ROLES)
+
+
+class EnvelopeSchema(Schema):
+    event_id = fields.UUID(required=True)
+    type = _str()
+    schema_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    stream_id = _str()
+    stream_version = _version(required=True)
+    occurred_at = UtcDateTime(required=True)
+    correlation_id = fields.UUID(required=True)
+    causation_id = fields.UUID(allow_none=True, load_default=None)
+    actor = fields.Nested(ActorSchema, required=True)
+    data = fields.Dict(required=True)
+
+
+def validate_data(type: str, data: Any) -> dict[str, Any]:
+    """Return `data` of event `type` in serialised form; raise `ValidationError` if invalid."""
+    schema_class = EVENT_DATA_SCHEMAS.get(type)
+    if schema_class is None:
+        raise ValidationError(f"Unknown event type {type!r}.", field_name="type")
+    schema = schema_class()
+    return schema.dump(schema.load(data))
+
+
+def dump_envelope(env: Envelope) -> dict[str, Any]:
+    """Return a JSON-ready dict of `env`; raise `ValueError` if it or its data is invalid."""
+    if env.schema_version != SCHEMA_VERSION:
+        raise ValueError(f"unknown schema_version {env.schema_version} for {env.type}")
+    try:
+        data = validate_data(env.type, env.data)
+    except ValidationError as exc:
+        raise ValueError(f"invalid {env.type} data: {exc.messages}") from exc
+    doc = EnvelopeSchema().dump({
+        "event_id": env.event_id, "type": env.type, "schema_version": env.schema_version,
+        "stream_id": env.stream_id, "stream_version": env.stream_version,
+        "occurred_at": env.occurred_at, "correlation_id": env.correlation_id,
+        "causation_id": env.causation_id, "actor": env.actor, "data": data,
+    })
+    errors = EnvelopeSchema().validate(doc)
+    if errors:
+        raise ValueError(f"invalid {env.type} envelope: {errors}")
+    return doc
+
+
+def load_envelope(doc: Any) -> Envelope:
+    """Build an `Envelope` from a decoded JSON document; raise `UndecodableEvent` if invalid."""
+    try:
+        fields_ = EnvelopeSchema().load(doc)
+    except ValidationError as exc:
+        raise UndecodableEvent(f"invalid envelope: {exc.messages}") from exc
+    type_ = fields_["type"]
+    if type_ not in EVENT_DATA_SCHEMAS:
+        raise UndecodableEvent(f"unknown event type {type_!r}")
+    if fields_["schema_version"] != SCHEMA_VERSION:
+        raise UndecodableEvent(f"unknown schema_version {fields_['schema_version']} of {type_}")
+    try:
+        data = validate_data(type_, fields_["data"])
+    except ValidationError as exc:
+        raise UndecodableEvent(f"invalid {type_} data: {exc.messages}") from exc
+    return Envelope(type=type_, stream_id=fields_["stream_id"],
+                    stream_version=fields_["stream_version"],
+                    occurred_at=fields_["occurred_at"], actor=Actor(**fields_["actor"]),
+                    data=data, event_id=fields_["event_id"],
+                    schema_version=fields_["schema_version"],
+                    correlation_id=fields_["correlation_id"],
+                    causation_id=fields_["causation_id"])

@@ -1,0 +1,92 @@
+"""Flask pieces every HTTP service shares: errors as `{code, field, message}`, bearer auth,
+correlation ids, /healthz and Prometheus /metrics."""
+from __future__ import annotations
+
+import functools
+import uuid
+from datetime import datetime, timezone
+from typing import Callable
+
+from flask import Flask, Response, g, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from werkzeug.exceptions import HTTPException
+
+from . import auth_tokens, logs
+from .errors import Message, RuleViolation
+
+AUTH_REQUIRED = RuleViolation("AUTH_REQUIRED", None, Message(
+    es="Debe iniciar sesión: falta el token de acceso o ya venció.",
+    en="You must log in: the access token is missing or has expired."), status=401)
+
+
+def install(app: Flask, service: str, registry: CollectorRegistry,
+            health: Callable[[], dict] | None = None) -> None:
+    """Register error handlers, correlation ids, /healthz and /metrics on `app`."""
+    requests_total = Counter("http_requests_total", "HTTP requests", ["method", "endpoint", "status"],
+                             registry=registry)
+    latency = Histogram("http_request_seconds", "HTTP request latency", ["endpoint"], registry=registry)
+
+    @app.before_request
+    def _start():
+        g.correlation_id = request.headers.get("X-Correlation-Id") or str(uuid.uuid4())
+        g.token = logs.correlation_id.set(g.correlation_id)
+        g.started = datetime.now(timezone.utc)
+
+    @app.after_request
+    def _finish(response):
+        response.headers["X-Correlation-Id"] = g.get("correlation_id", "")
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        requests_total.labels(request.method, endpoint, response.status_code).inc()
+        if "started" in g:
+            latency.labels(endpoint).observe((datetime.now(timezone.utc) - g.started).total_seconds())
+        return response
+
+    @app.errorhandler(RuleViolation)
+    def _rule(err: RuleViolation):
+        return jsonify(err.as_dict()), err.status
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        body = {"code": f"HTTP_{err.code}", "field": None,
+                "message": {"es": _HTTP_ES.get(err.code, "Solicitud no válida."), "en": err.description or err.name}}
+        return jsonify(body), err.code
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"service": service, "status": "ok", **(health() if health else {})})
+
+    @app.get("/metrics")
+    def metrics():
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+_HTTP_ES = {400: "Solicitud no válida.", 404: "No existe o no tiene acceso a este recurso.",
+            405: "Método no permitido.", 413: "El contenido es demasiado grande.",
+            415: "Tipo de contenido no admitido."}
+
+
+def require_auth(secret_of: Callable[[], str], clock: Callable[[], datetime]):
+    """Decorator: the view runs only with a valid bearer token; its claims land in `g.user`."""
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            if not header.startswith("Bearer "):
+                raise AUTH_REQUIRED
+            try:
+                g.user = auth_tokens.verify(secret_of(), header[7:].strip(), clock())
+            except auth_tokens.InvalidToken:
+                raise AUTH_REQUIRED from None
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+def json_body() -> dict:
+    """The request's JSON object, or a 400 rule violation in both languages."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise RuleViolation("INVALID_REQUEST", None, Message(
+            es="El cuerpo de la solicitud debe ser un objeto JSON.",
+            en="The request body must be a JSON object."), status=400)
+    return body

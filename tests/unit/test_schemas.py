@@ -1,0 +1,186 @@
+"""Every event type's envelope round-trips through JSON; invalid events are refused."""
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from marshmallow import ValidationError
+
+from helpdesk_shared.envelope import (Actor, Envelope, UndecodableEvent, from_json_bytes,
+                                      to_json_bytes)
+from helpdesk_shared.schemas import EVENT_DATA_SCHEMAS, dump_envelope, validate_data
+
+SHA = "ab" * 32
+ATTACHMENT = {"sha256": SHA, "name": "recibo.pdf", "size": 2048,
+              "content_type": "application/pdf"}
+
+# Each example is already in serialised form (defaults filled in, datetimes as UTC ISO).
+EXAMPLES = {
+    "TicketOpened": {
+        "ticket_id": "t-1", "number": "SOP-42", "desk": "SOPORTE", "organisation_id": "org-1",
+        "opened_by": "u-1", "module": "FACTURACION", "case": "recibo duplicado",
+        "subject": "Recibo duplicado", "description": "El socio recibió dos recibos.",
+        "urgency": "member_billing_stopped", "special_process_id": None,
+        "out_of_hours_requested": False,
+        "contact": {"name": "Ana", "email": "ana@club.example", "phone": "+58 212 555 0101"},
+        "member_number": "1234", "dates": ["2025-03-01", "2025-03-02"],
+        "vouchers": ["V-1"], "menu_path": "Socios > Facturación",
+        "attachments": [ATTACHMENT], "previous_ticket": "SOP-41",
+        "confirmed_different_case": True, "language": "es",
+    },
+    "MessagePosted": {"message_id": "m-1", "author_id": "u-2", "author_role": "agent",
+                      "body": "Revisando.", "internal": True, "attachments": [],
+                      "out_of_hours_requested": False},
+    "TicketAssigned": {"agent_id": "u-2", "assigned_by": "u-3"},
+    "CustomerAway": {"back_at": "2025-03-12T13:00:00+00:00", "note": "de viaje"},
+    "ResolutionConfirmed": {"solved": True, "body": None},
+    "TicketClosed": {"reason": "closed_by_agent", "note": "duplicado", "based_on_version": 7},
+    "ResponseOverdue": {"clock": "first_response", "due_at": "2025-03-10T14:00:00+00:00",
+                        "policy_version": 1},
+    "AutoCloseWarning": {"closes_at": "2025-03-14T14:00:00+00:00", "based_on_version": 5},
+    "AutoClosed": {"based_on_version": 5, "due_at": "2025-03-14T14:00:00+00:00"},
+    "OrganisationRegistered": {"organisation_id": "org-1", "name": "Club Altamira",
+                               "tax_id": "J-12345678-9", "desks": ["SOPORTE"]},
+    "UserRegistered": {"user_id": "u-1", "email": "ana@club.example", "name": "Ana",
+                       "role": "customer", "organisation_id": "org-1", "desks": ["SOPORTE"],
+                       "language": "es", "phone": None},
+    "AccessRequested": {"request_id": "r-1", "name": "Luis", "email": "luis@club.example",
+                        "phone": "+58 212 555 0102", "organisation_name": "Club Altamira",
+                        "desk": "IMPLANTACIONES", "note": "nuevo administrador"},
+    "AccessGranted": {"request_id": "r-1", "user_id": "u-4", "granted_by": "u-3"},
+    "TrainingRequested": {"organisation_id": "org-1", "requested_by": "u-1",
+                          "modules": ["FACTURACION", "SOCIOS"], "participants": 4,
+                          "note": None},
+    "SpecialProcessAnnounced": {"announcement_id": "a-1", "organisation_id": "org-1",
+                                "kind": "carnetizacion", "description": "Carnetización 2025",
+                                "starts_at": "2025-04-01T12:00:00+00:00",
+                                "ends_at": "2025-04-05T22:00:00+00:00",
+                                "announced_by": "u-1"},
+    "NotificationSent": {"cause_event_id": str(uuid.uuid4()), "recipient": "ana@club.example",
+                         "template": "ticket_opened", "message_id": "<x@mesa>",
+                         "ticket_id": "t-1"},
+    "NotificationFailed": {"cause_event_id": str(uuid.uuid4()), "recipient": "ana@",
+                           "template": "ticket_opened", "error": "550 no such user",
+                           "permanent": True},
+}
+
+OCCURRED_AT = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
+
+
+def envelope(type_: str, data: dict, **overrides) -> Envelope:
+    """An envelope of `type_` carrying `data`, with plausible identity fields."""
+    fields = dict(type=type_, stream_id="t-1", stream_version=3, occurred_at=OCCURRED_AT,
+                  actor=Actor(id="u-2", role="agent"), data=data,
+                  causation_id=uuid.uuid4())
+    return Envelope(**{**fields, **overrides})
+
+
+def raw(type_: str, **data_changes) -> bytes:
+    """The JSON bytes of a valid example of `type_` with `data_changes` applied to its data."""
+    doc = dump_envelope(envelope(type_, EXAMPLES[type_]))
+    doc["data"] = {**doc["data"], **data_changes}
+    return json.dumps(doc).encode()
+
+
+def test_the_examples_cover_every_event_type():
+    assert EXAMPLES.keys() == EVENT_DATA_SCHEMAS.keys()
+
+
+@pytest.mark.parametrize("type_", sorted(EVENT_DATA_SCHEMAS))
+def test_a_valid_event_round_trips_through_json_unchanged(type_):
+    event = envelope(type_, EXAMPLES[type_])
+    assert from_json_bytes(to_json_bytes(event)) == event
+
+
+def test_occurred_at_is_written_as_utc_iso_8601():
+    caracas = timezone(timedelta(hours=-4))
+    doc = dump_envelope(envelope("TicketAssigned", EXAMPLES["TicketAssigned"],
+                                 occurred_at=datetime(2025, 3, 10, 8, 0, tzinfo=caracas)))
+    assert doc["occurred_at"] == "2025-03-10T12:00:00+00:00"
+
+
+def test_validate_data_fills_defaults_and_writes_datetimes_in_utc():
+    data = validate_data("MessagePosted", {"message_id": "m-1", "author_id": "u-1",
+                                           "author_role": "customer", "body": "Hola",
+                                           "internal": False})
+    assert data["attachments"] == [] and data["out_of_hours_requested"] is False
+    away = validate_data("CustomerAway", {"back_at": "2025-03-12T09:00:00-04:00"})
+    assert away == {"back_at": "2025-03-12T13:00:00+00:00"}
+
+
+def test_an_event_missing_a_required_field_is_undecodable():
+    doc = json.loads(raw("TicketAssigned"))
+    del doc["data"]["agent_id"]
+    with pytest.raises(UndecodableEvent):
+        from_json_bytes(json.dumps(doc).encode())
+
+
+def test_an_envelope_missing_its_actor_is_undecodable():
+    doc = json.loads(raw("TicketAssigned"))
+    del doc["actor"]
+    with pytest.raises(UndecodableEvent):
+        from_json_bytes(json.dumps(doc).encode())
+
+
+def test_a_value_outside_its_enum_is_undecodable():
+    with pytest.raises(UndecodableEvent):
+        from_json_bytes(raw("TicketClosed", reason="gave_up"))
+
+
+def test_a_naive_datetime_in_data_is_undecodable():
+    with pytest.raises(UndecodableEvent):
+        from_json_bytes(raw("AutoClosed", due_at="2025-03-14T14:00:00"))
+
+
+def test_an_unknown_field_in_data_is_undecodable():
+    with pytest.raises(UndecodableEvent):
+        from_json_bytes(raw("TicketAssigned", colour="red"))
+
+
+def test_an_unknown_event_type_is_undecodable():
+    doc = json.loads(raw("TicketAssigned"))
+    doc["type"] = "TicketTeleported"
+    with pytest.raises(UndecodableEvent):
+        from_json_bytes(json.dumps(doc).encode())
+
+
+def test_an_unknown_schema_version_is_undecodable():
+    doc = json.loads(raw("TicketAssigned"))
+    doc["schema_version"] = 2
+    with pytest.raises(UndecodableEvent):
+        from_json_bytes(json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize("garbage", [b"\xff\xfe not json", b"[1, 2]", b"null", b"{}"])
+def test_garbage_bytes_are_undecodable(garbage):
+    with pytest.raises(UndecodableEvent):
+        from_json_bytes(garbage)
+
+
+def test_a_customer_registered_without_an_organisation_is_refused():
+    data = {**EXAMPLES["UserRegistered"], "organisation_id": None}
+    with pytest.raises(ValidationError) as exc:
+        validate_data("UserRegistered", data)
+    assert "organisation_id" in exc.value.messages
+
+
+def test_an_agent_may_be_registered_without_an_organisation():
+    data = {**EXAMPLES["UserRegistered"], "role": "agent", "organisation_id": None}
+    assert validate_data("UserRegistered", data)["organisation_id"] is None
+
+
+def test_a_special_process_ending_before_it_starts_is_refused():
+    data = {**EXAMPLES["SpecialProcessAnnounced"], "ends_at": "2025-03-31T12:00:00+00:00"}
+    with pytest.raises(ValidationError) as exc:
+        validate_data("SpecialProcessAnnounced", data)
+    assert "ends_at" in exc.value.messages
+
+
+def test_dumping_an_event_with_invalid_data_raises_value_error():
+    with pytest.raises(ValueError):
+        to_json_bytes(envelope("TicketAssigned", {"agent_id": "u-2"}))
+
+
+def test_validate_data_refuses_an_unknown_event_type():
+    with pytest.raises(ValidationError):
+        validate_data("TicketTeleported", {})
