@@ -53,8 +53,11 @@ TOPIC_OF_EVENT = {
 }
 
 
-def create_topics(bootstrap: str, wait_seconds: float = 60.0, topics=TOPICS) -> list[str]:
-    """Create the missing topics; return the names created. Retries until the broker answers."""
+def create_topics(bootstrap: str, wait_seconds: float = 60.0, prefix: str = "", topics=TOPICS) -> list[str]:
+    """Create the missing topics (names prefixed by `prefix`, see KAFKA_TOPIC_PREFIX); return those created.
+
+    Retries until the broker answers.
+    """
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -69,9 +72,9 @@ def create_topics(bootstrap: str, wait_seconds: float = 60.0, topics=TOPICS) -> 
             time.sleep(0.5)
     try:
         existing = set(admin.list_topics())
-        new = [NewTopic(t.name, num_partitions=t.partitions, replication_factor=1,
+        new = [NewTopic(prefix + t.name, num_partitions=t.partitions, replication_factor=1,
                         topic_configs={"retention.ms": str(t.retention_ms)})
-               for t in topics if t.name not in existing]
+               for t in topics if prefix + t.name not in existing]
         if new:
             try:
                 admin.create_topics(new)
@@ -88,8 +91,9 @@ def main(argv=None) -> None:
     parser.add_argument("command", choices=["create"])
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--wait", type=float, default=60.0)
+    parser.add_argument("--prefix", default="")
     args = parser.parse_args(argv)
-    created = create_topics(args.bootstrap, args.wait)
+    created = create_topics(args.bootstrap, args.wait, args.prefix)
     print("topics created: " + (", ".join(created) if created else "none (all present)"))
 
 

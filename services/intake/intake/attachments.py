@@ -93,7 +93,7 @@ def _looks_like_csv(text: str) -> bool:
         return False
     for delimiter in (",", ";"):
         count, lines_with_it = Counter(line.count(delimiter) for line in lines).most_common(1)[0]
-        if count >= 1 and lines_with_it * 5 >= len(lines) * 4:
+        if count >= 1 and lines_with_it * 2 > len(lines):
             return True
     return False
 

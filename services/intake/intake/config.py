@@ -16,6 +16,7 @@ class Config:
     attachments_dir: str
     public_url: str
     token_ttl_seconds: int = 8 * 3600
+    kafka_topic_prefix: str = ""  # isolates test runs sharing one broker; empty in production
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -23,6 +24,7 @@ class Config:
         return cls(database_url=env("DATABASE_URL", DEFAULT_PG + "mesa_intake"),
                    kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
                    auth_secret=env("AUTH_SECRET", DEV_AUTH_SECRET),
+                   kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""),
                    attachments_dir=env("ATTACHMENTS_DIR", ".run/attachments"),
                    public_url=env("PUBLIC_URL", "http://127.0.0.1:8001"),
                    token_ttl_seconds=int(env("TOKEN_TTL_SECONDS", str(8 * 3600))))

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 RELAY_LOCK = 4_242_001
 
 
-def relay_once(conn: psycopg.Connection, producer: KafkaProducer, batch: int = 500,
+def relay_once(conn: psycopg.Connection, producer: KafkaProducer, batch: int = 500, topic_prefix: str = "",
                after_send: Callable[[list[int]], None] | None = None) -> int:
     """Publish one batch of unpublished rows; return how many were published."""
     with conn.transaction():
@@ -34,7 +34,7 @@ def relay_once(conn: psycopg.Connection, producer: KafkaProducer, batch: int = 5
                                order by id limit %s""", (batch,)).fetchall()
     if not rows:
         return 0
-    futures = [producer.send(r["topic"], key=r["key"], value=bytes(r["payload"])) for r in rows]
+    futures = [producer.send(topic_prefix + r["topic"], key=r["key"], value=bytes(r["payload"])) for r in rows]
     producer.flush()
     for future in futures:
         future.get(timeout=30)  # raises if the broker did not acknowledge: nothing gets marked
@@ -58,7 +58,7 @@ def run(config: Config, stop: threading.Event) -> None:
                 return
         log.info("relay active")
         while not stop.is_set():
-            if relay_once(conn, producer) == 0:
+            if relay_once(conn, producer, topic_prefix=config.kafka_topic_prefix) == 0:
                 for _ in listener.notifies(timeout=0.5, stop_after=1):
                     pass
     finally:

@@ -1,0 +1,50 @@
+"""Query's composition root: `gunicorn 'query.app:create_app()'`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from flask import Flask
+from prometheus_client import CollectorRegistry
+from psycopg_pool import ConnectionPool
+
+from helpdesk_shared import logs, pg, web
+
+from . import api, store
+from .config import Config
+
+SCHEMA = Path(__file__).with_name("schema.sql")
+
+
+@dataclass
+class Query:
+    """What the views need."""
+
+    config: Config
+    pool: ConnectionPool
+    clock: Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now) -> Flask:
+    """Build the query app; applies its schema at start."""
+    config = config or Config.from_env()
+    logs.setup("query")
+    pg.apply_schema(config.database_url, SCHEMA)
+    app = Flask(__name__)
+    ctx = Query(config, pg.make_pool(config.database_url), clock)
+    app.extensions["query"] = ctx
+
+    def health() -> dict:
+        with ctx.pool.connection() as conn:
+            return store.stats(conn)
+
+    web.install(app, "query", CollectorRegistry(), health)
+    app.register_blueprint(api.bp)
+    return app

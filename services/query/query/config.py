@@ -1,0 +1,24 @@
+"""Query's configuration, read once from the environment."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, DEV_AUTH_SECRET, env
+
+
+@dataclass(frozen=True)
+class Config:
+    """DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, AUTH_SECRET."""
+
+    database_url: str
+    kafka_bootstrap_servers: str
+    auth_secret: str
+    kafka_topic_prefix: str = ""  # isolates test runs sharing one broker; empty in production
+
+    @classmethod
+    def from_env(cls) -> "Config":
+        """Read the variables (defaults fit `bin/stack up`)."""
+        return cls(database_url=env("DATABASE_URL", DEFAULT_PG + "mesa_query"),
+                   kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
+                   auth_secret=env("AUTH_SECRET", DEV_AUTH_SECRET),
+                   kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""))

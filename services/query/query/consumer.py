@@ -1,0 +1,35 @@
+"""Query's projector process (entry point `python -m query.consumer`): helpdesk.tickets → read model."""
+from __future__ import annotations
+
+import signal
+import threading
+
+from helpdesk_shared import logs, pg
+from helpdesk_shared.kafka import ConsumerLoop
+from helpdesk_shared.topics import TICKETS
+
+from . import store
+from .app import SCHEMA
+from .config import Config
+
+CONSUMER_NAME = "query-tickets"
+
+
+def build(config: Config) -> ConsumerLoop:
+    """The consumer loop that feeds the ticket read model."""
+    pg.apply_schema(config.database_url, SCHEMA)
+    return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
+                        consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + TICKETS], handle_batch=store.apply_batch)
+
+
+def main() -> None:
+    """Run until SIGTERM/SIGINT."""
+    logs.setup("query-consumer")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    build(Config.from_env()).run(stop)
+
+
+if __name__ == "__main__":
+    main()

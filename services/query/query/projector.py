@@ -1,0 +1,57 @@
+"""How each ticket event changes the read model (pure: event in, row changes out)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from helpdesk_shared import lifecycle
+from helpdesk_shared.envelope import Envelope
+
+
+@dataclass(frozen=True)
+class Change:
+    """Row changes for one event: a new ticket row, column updates, a thread entry."""
+
+    new_ticket: dict | None = None
+    ticket_updates: dict = field(default_factory=dict)
+    thread_entry: dict | None = None
+
+
+def _entry(event: Envelope, body: str | None = None, internal: bool = False, attachments=()) -> dict:
+    return {"type": event.type, "author_id": event.actor.id, "author_role": event.actor.role, "body": body,
+            "internal": internal, "attachments": list(attachments), "data": event.data}
+
+
+def project(event: Envelope, status: str | None) -> Change:
+    """The change an event makes, given the ticket's current status (None before it opens)."""
+    d = event.data
+    if event.type == "TicketOpened":
+        details = {k: d.get(k) for k in ("member_number", "dates", "vouchers", "menu_path", "previous_ticket")}
+        return Change(new_ticket={
+            "ticket_id": d["ticket_id"], "number": d["number"], "desk": d["desk"],
+            "organisation_id": d["organisation_id"], "module": d["module"], "case_summary": d["case"],
+            "subject": d["subject"], "description": d["description"], "urgency": d["urgency"],
+            "status": lifecycle.OPEN, "opened_by": d["opened_by"], "contact": d["contact"], "details": details,
+            "attachments": d.get("attachments") or [], "out_of_hours": d.get("out_of_hours_requested", False)},
+            thread_entry=_entry(event, d["description"], attachments=d.get("attachments") or []))
+    if event.type == "MessagePosted":
+        updates = {}
+        if not d["internal"]:
+            staff = d["author_role"] in lifecycle.STAFF_ROLES
+            updates["status"] = lifecycle.WAITING_CUSTOMER if staff else lifecycle.OPEN
+            if not staff:
+                updates["customer_away"] = False
+        if d.get("out_of_hours_requested"):
+            updates["out_of_hours"] = True
+        return Change(ticket_updates=updates,
+                      thread_entry=_entry(event, d["body"], d["internal"], d.get("attachments") or []))
+    if event.type == "TicketAssigned":
+        return Change(ticket_updates={"assigned_to": d["agent_id"]}, thread_entry=_entry(event, internal=True))
+    if event.type == "CustomerAway":
+        return Change(ticket_updates={"customer_away": True}, thread_entry=_entry(event, d.get("note")))
+    if event.type == "ResolutionConfirmed":
+        updates = {} if d["solved"] else {"status": lifecycle.OPEN, "customer_away": False}
+        return Change(ticket_updates=updates, thread_entry=_entry(event, d.get("body")))
+    if event.type == "TicketClosed":
+        return Change(ticket_updates={"status": lifecycle.CLOSED, "close_reason": d["reason"]},
+                      thread_entry=_entry(event, d.get("note")))
+    return Change()

@@ -1,0 +1,63 @@
+"""Applies projected changes to query's PostgreSQL read model (adapter).
+
+Each event is applied at most once: a ticket row remembers the last stream version it
+applied, and anything at or below it (a relay republish, a replay) is dropped.
+"""
+from __future__ import annotations
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from helpdesk_shared.kafka import Record
+
+from .projector import project
+
+_JSON_COLUMNS = {"contact", "details", "attachments"}
+
+
+def _value(column: str, value):
+    return Jsonb(value) if column in _JSON_COLUMNS else value
+
+
+def apply_event(conn: psycopg.Connection, record: Record) -> bool:
+    """Apply one ticket event; False when it was already applied (or arrives before its ticket)."""
+    event = record.event
+    row = conn.execute("select status, last_version from tickets where ticket_id = %s for update",
+                       (event.stream_id,)).fetchone()
+    if row is not None and event.stream_version <= row["last_version"]:
+        return False
+    if row is None and event.type != "TicketOpened":
+        raise RuntimeError(f"{event.type} v{event.stream_version} of {event.stream_id} before its TicketOpened")
+    if row is not None and event.stream_version != row["last_version"] + 1:
+        raise RuntimeError(f"gap in {event.stream_id}: v{event.stream_version} after v{row['last_version']}")
+    change = project(event, row["status"] if row else None)
+    if change.new_ticket:
+        cols = {**change.new_ticket, "opened_at": event.occurred_at, "updated_at": event.occurred_at,
+                "last_version": event.stream_version}
+        conn.execute(f"insert into tickets ({', '.join(cols)}) values ({', '.join(['%s'] * len(cols))})",
+                     [_value(c, v) for c, v in cols.items()])
+    else:
+        updates = {**change.ticket_updates, "updated_at": event.occurred_at, "last_version": event.stream_version}
+        conn.execute(f"update tickets set {', '.join(f'{c} = %s' for c in updates)} where ticket_id = %s",
+                     [_value(c, v) for c, v in updates.items()] + [event.stream_id])
+    if change.thread_entry:
+        e = change.thread_entry
+        conn.execute("""insert into thread (ticket_id, stream_version, type, author_id, author_role, body, internal,
+                                            attachments, data, occurred_at)
+                        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                     (event.stream_id, event.stream_version, e["type"], e["author_id"], e["author_role"], e["body"],
+                      e["internal"], Jsonb(e["attachments"]), Jsonb(e["data"]), event.occurred_at))
+    return True
+
+
+def apply_batch(conn: psycopg.Connection, records: list[Record]) -> None:
+    """Apply a polled batch (the consumer loop commits it with its offsets)."""
+    applied = sum(apply_event(conn, r) for r in records)
+    conn.execute("update projection_stats set applied = applied + %s, skipped = skipped + %s where name = 'tickets'",
+                 (applied, len(records) - applied))
+
+
+def stats(conn: psycopg.Connection) -> dict:
+    """Applied and skipped event counts."""
+    row = conn.execute("select applied, skipped from projection_stats where name = 'tickets'").fetchone()
+    return {"applied_events": row["applied"], "skipped_events": row["skipped"]}
