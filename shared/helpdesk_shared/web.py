@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from werkzeug.exceptions import HTTPException
 
@@ -19,9 +20,22 @@ AUTH_REQUIRED = RuleViolation("AUTH_REQUIRED", None, Message(
     en="You must log in: the access token is missing or has expired."), status=401)
 
 
+class IsoJSONProvider(DefaultJSONProvider):
+    """JSON with ISO 8601 datetimes (Flask's default is the e-mail date format)."""
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, datetime):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
+
+    sort_keys = False
+
+
 def install(app: Flask, service: str, registry: CollectorRegistry,
             health: Callable[[], dict] | None = None) -> None:
     """Register error handlers, correlation ids, /healthz and /metrics on `app`."""
+    app.json = IsoJSONProvider(app)
     requests_total = Counter("http_requests_total", "HTTP requests", ["method", "endpoint", "status"],
                              registry=registry)
     latency = Histogram("http_request_seconds", "HTTP request latency", ["endpoint"], registry=registry)
