@@ -16,6 +16,7 @@ from typing import Callable
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.serializer import Serializer
 
 from . import pg
 from .envelope import Envelope, UndecodableEvent, from_json_bytes
@@ -23,11 +24,18 @@ from .envelope import Envelope, UndecodableEvent, from_json_bytes
 log = logging.getLogger(__name__)
 
 
+class StringSerializer(Serializer):
+    """Keys are stream ids: UTF-8 text."""
+
+    def serialize(self, topic, headers, data):
+        return data.encode()
+
+
 def make_producer(bootstrap: str, **overrides) -> KafkaProducer:
     """An idempotent producer that waits for all in-sync replicas (acks=all)."""
     config = dict(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
                   max_in_flight_requests_per_connection=5, linger_ms=2,
-                  key_serializer=lambda k: k.encode(), client_id="mesa")
+                  key_serializer=StringSerializer(), client_id="mesa")
     config.update(overrides)
     return KafkaProducer(**config)
 
@@ -68,6 +76,9 @@ class ConsumerLoop:
         self.max_records = max_records
         self.poll_ms = poll_ms
         self.conn = pg.connect(database_url)
+        # Subscribing before the broker's metadata lists the topics yields an empty
+        # assignment that is only corrected at the next metadata refresh, seconds later.
+        wait_for_topics(bootstrap, topics)
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=consumer_name,
                                       enable_auto_commit=False, auto_offset_reset="earliest",
                                       client_id=consumer_name)
@@ -123,16 +134,18 @@ class ConsumerLoop:
 
 
 def wait_for_topics(bootstrap: str, topics: list[str], seconds: float = 30.0) -> None:
-    """Block until the broker knows all `topics` (fresh stacks create them asynchronously)."""
+    """Block until the broker lists all `topics` (fresh stacks create them asynchronously)."""
+    from kafka.admin import KafkaAdminClient
+
     deadline = time.monotonic() + seconds
-    probe = KafkaConsumer(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="mesa-wait-topics")
     try:
-        while not set(topics) <= probe.topics():
+        while missing := set(topics) - set(admin.list_topics()):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"topics missing on {bootstrap}: {set(topics) - probe.topics()}")
+                raise RuntimeError(f"topics missing on {bootstrap}: {sorted(missing)}")
             time.sleep(0.2)
     finally:
-        probe.close()
+        admin.close()
 
 
 __all__ = ["make_producer", "ConsumerLoop", "Record", "TopicPartition", "wait_for_topics"]

@@ -1,0 +1,166 @@
+"""Mesa's services as local processes on fresh databases and prefixed topics (tests, bench).
+
+Needs `bin/stack up` (PostgreSQL and Kafka). Each LocalStack gets its own databases and
+its own topic prefix, so runs sharing one broker and one server never see each other.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import requests
+
+from .config import DEFAULT_KAFKA, env
+from .topics import create_topics
+
+PG_BASE_URL = env("PG_BASE_URL", "postgresql://mesa:mesa@127.0.0.1:5432")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def create_database(name: str) -> str:
+    """Create an empty database; return its URL."""
+    with psycopg.connect(f"{PG_BASE_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    return f"{PG_BASE_URL}/{name}"
+
+
+def drop_database(name: str) -> None:
+    """Drop a database, ending its remaining sessions."""
+    with psycopg.connect(f"{PG_BASE_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def wait_until(predicate, seconds: float, what: str, interval: float = 0.05):
+    """Poll `predicate` until it returns a truthy value (returned) or the deadline passes."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {seconds} s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Process:
+    """A started service process and where its output goes."""
+
+    name: str
+    argv: list[str]
+    env: dict
+    log_path: Path
+    popen: subprocess.Popen | None = None
+
+    def start(self) -> "Process":
+        """Start (or restart) the process."""
+        log = open(self.log_path, "ab")
+        self.popen = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        return self
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the whole process group (gunicorn's workers too) and reap it."""
+        if self.popen and self.popen.poll() is None:
+            os.killpg(self.popen.pid, sig)
+            self.popen.wait(timeout=30)
+
+    @property
+    def running(self) -> bool:
+        """Whether the process is alive."""
+        return bool(self.popen) and self.popen.poll() is None
+
+
+@dataclass
+class LocalStack:
+    """intake (API + relay) and query (consumer + API) on their own databases and topics."""
+
+    workdir: Path
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    kafka: str = env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
+    auth_secret: str = "test-secret-" + uuid.uuid4().hex
+    gunicorn_workers: int = 2
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.prefix = f"t{self.run_id}."
+        self.databases = {s: f"mesa_t{self.run_id}_{s}" for s in ("intake", "query")}
+        self.urls: dict[str, str] = {}
+
+    def env_for(self, service: str) -> dict:
+        """The environment a service process gets (flat upper-case variables)."""
+        return {**os.environ, "DATABASE_URL": f"{PG_BASE_URL}/{self.databases[service]}",
+                "KAFKA_BOOTSTRAP_SERVERS": self.kafka, "AUTH_SECRET": self.auth_secret,
+                "KAFKA_TOPIC_PREFIX": self.prefix, "ATTACHMENTS_DIR": str(self.workdir / "attachments"),
+                "PYTHONUNBUFFERED": "1"}
+
+    def start(self) -> "LocalStack":
+        """Create databases and topics, load demo users, start all four processes, wait for health."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for name in self.databases.values():
+            create_database(name)
+        create_topics(self.kafka, prefix=self.prefix)
+        from intake import demo  # the services' own code builds their schemas
+        demo.load(self.env_for("intake")["DATABASE_URL"])
+        py = sys.executable
+        for service, app in (("intake", "intake.app:create_app()"), ("query", "query.app:create_app()")):
+            port = free_port()
+            self.urls[service] = f"http://127.0.0.1:{port}"
+            self._add(service, service, [py, "-m", "gunicorn", "-w", str(self.gunicorn_workers),
+                                         "-b", f"127.0.0.1:{port}", app])
+        self._add("relay", "intake", [py, "-m", "intake.relay"])
+        self._add("query-consumer", "query", [py, "-m", "query.consumer"])
+        for p in self.processes.values():
+            p.start()
+        for service, url in self.urls.items():
+            wait_until(lambda: self._healthy(url), 60, f"{service} /healthz")
+        return self
+
+    def _add(self, name: str, service: str, argv: list[str]) -> None:
+        self.processes[name] = Process(name, argv, self.env_for(service), self.workdir / f"{name}.log")
+
+    @staticmethod
+    def _healthy(url: str) -> bool:
+        try:
+            return requests.get(f"{url}/healthz", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    def login(self, email: str, password: str = "mesa-demo") -> dict:
+        """Authorization headers for a demo user."""
+        r = requests.post(f"{self.urls['intake']}/api/auth/login", json={"email": email, "password": password},
+                          timeout=10)
+        r.raise_for_status()
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    def stop(self) -> None:
+        """Stop every process and drop the databases and topics."""
+        for p in self.processes.values():
+            p.kill(signal.SIGTERM)
+        for name in self.databases.values():
+            drop_database(name)
+        self.delete_topics()
+
+    def delete_topics(self) -> None:
+        """Delete this run's topics."""
+        from kafka.admin import KafkaAdminClient
+        from .topics import TOPICS
+        admin = KafkaAdminClient(bootstrap_servers=self.kafka)
+        try:
+            admin.delete_topics([self.prefix + t.name for t in TOPICS])
+        finally:
+            admin.close()
