@@ -69,7 +69,8 @@ class ConsumerLoop:
     """Poll, decode, apply a batch and save its offsets in one transaction; repeat."""
 
     def __init__(self, *, bootstrap: str, database_url: str, consumer_name: str, topics: list[str],
-                 handle_batch: HandleBatch, max_records: int = 500, poll_ms: int = 100):
+                 handle_batch: HandleBatch, max_records: int = 500, poll_ms: int = 100,
+                 group_id: str | None = None):
         self.name = consumer_name
         self.topics = topics
         self.handle_batch = handle_batch
@@ -79,7 +80,7 @@ class ConsumerLoop:
         # Subscribing before the broker's metadata lists the topics yields an empty
         # assignment that is only corrected at the next metadata refresh, seconds later.
         wait_for_topics(bootstrap, topics)
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=consumer_name,
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id or consumer_name,
                                       enable_auto_commit=False, auto_offset_reset="earliest",
                                       client_id=consumer_name)
         self.consumer.subscribe(topics=topics, listener=_SeekToStoredOffsets(self))

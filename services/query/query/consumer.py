@@ -19,7 +19,8 @@ def build(config: Config) -> ConsumerLoop:
     """The consumer loop that feeds the ticket read model."""
     pg.apply_schema(config.database_url, SCHEMA)
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
-                        consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + TICKETS], handle_batch=store.apply_batch)
+                        consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + TICKETS], handle_batch=store.apply_batch,
+                        group_id=config.kafka_topic_prefix + CONSUMER_NAME)
 
 
 def main() -> None:

@@ -1,0 +1,81 @@
+"""Fixtures on the real parts: fresh PostgreSQL databases, prefixed Kafka topics, local services.
+
+Integration and end-to-end tests need `bin/stack up` (bin/test does it).
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from helpdesk_shared import localstack, pg
+from helpdesk_shared.config import DEFAULT_KAFKA, env
+from helpdesk_shared.topics import TOPICS, create_topics
+
+
+@pytest.fixture
+def fresh_database():
+    """A factory of empty databases, dropped after the test."""
+    names = []
+
+    def make(service: str) -> str:
+        name = f"mesa_t{uuid.uuid4().hex[:8]}_{service}"
+        names.append(name)
+        return localstack.create_database(name)
+
+    yield make
+    for name in names:
+        localstack.drop_database(name)
+
+
+@pytest.fixture
+def intake_db(fresh_database) -> str:
+    """A fresh intake database with its schema and the demo users."""
+    from intake import demo
+    url = fresh_database("intake")
+    demo.load(url)
+    return url
+
+
+@pytest.fixture
+def query_db(fresh_database) -> str:
+    """A fresh query database with its schema."""
+    from query.app import SCHEMA
+    url = fresh_database("query")
+    pg.apply_schema(url, SCHEMA)
+    return url
+
+
+@pytest.fixture
+def kafka_bootstrap() -> str:
+    """The broker started by bin/stack."""
+    return env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
+
+
+@pytest.fixture
+def topic_prefix(kafka_bootstrap):
+    """This test's own copies of every topic (deleted afterwards)."""
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    create_topics(kafka_bootstrap, prefix=prefix)
+    yield prefix
+    from kafka.admin import KafkaAdminClient
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        admin.delete_topics([prefix + t.name for t in TOPICS])
+    finally:
+        admin.close()
+
+
+@pytest.fixture
+def stack(tmp_path):
+    """intake and query running as real processes (gunicorn, relay, consumer) on fresh databases."""
+    s = localstack.LocalStack(tmp_path / "stack").start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def now() -> datetime:
+    """A fixed instant: a Wednesday, 10:00 in Caracas."""
+    return datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)
