@@ -29,15 +29,15 @@ def make_pool(url: str, min_size: int = 2, max_size: int = 8) -> ConnectionPool:
                           kwargs={"row_factory": dict_row}, check=ConnectionPool.check_connection)
 
 
-def apply_schema(url: str, *sql_files: Path) -> None:
-    """Apply idempotent DDL files in order, under an advisory lock so racing starters wait."""
+def apply_schema(url: str, *ddl: Path | str) -> None:
+    """Apply idempotent DDL (files, or SQL text) in order, under an advisory lock so racing starters wait."""
     with connect(url) as conn:
         # pg_advisory_xact_lock serialises concurrent "create if not exists" runs, which
         # otherwise can fail on the catalog's unique indexes (PostgreSQL bug #16165 family).
         conn.execute("select pg_advisory_xact_lock(727374)")
         conn.execute(OFFSETS_DDL)
-        for path in sql_files:
-            conn.execute(Path(path).read_text())
+        for item in ddl:
+            conn.execute(item.read_text() if isinstance(item, Path) else item)
 
 
 def load_offsets(conn: psycopg.Connection, consumer: str) -> dict[tuple[str, int], int]:

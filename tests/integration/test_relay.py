@@ -6,12 +6,12 @@ import threading
 import pytest
 from kafka import KafkaConsumer
 
-from helpdesk_shared import pg
+from helpdesk_shared import outbox, pg
 from helpdesk_shared.envelope import from_json_bytes
 from helpdesk_shared.kafka import make_producer
 from helpdesk_shared.localstack import wait_until
 from helpdesk_shared.topics import TICKETS
-from intake import handlers, relay
+from intake import handlers
 from query import consumer as query_consumer, store
 from query.config import Config as QueryConfig
 from samples import ticket_body
@@ -63,17 +63,17 @@ def test_relay_killed_between_send_and_mark_loses_nothing_and_consumers_apply_ea
 
     with pg.connect(intake_db) as conn:
         producer = make_producer(kafka_bootstrap)
-        while relay.relay_once(conn, producer, topic_prefix=topic_prefix):
+        while outbox.relay_once(conn, producer, topic_prefix=topic_prefix):
             pass  # the demo accounts' events go out first
         stored = store_tickets(intake_db, now)
         with pytest.raises(RelayKilled):
-            relay.relay_once(conn, producer, batch=5, topic_prefix=topic_prefix, after_send=killed)
+            outbox.relay_once(conn, producer, batch=5, topic_prefix=topic_prefix, after_send=killed)
         producer.close()
         unpublished = conn.execute("select count(*) as n from outbox where published_at is null").fetchone()["n"]
         assert unpublished == len(stored)  # sent, acknowledged, but not one marked
 
         restarted = make_producer(kafka_bootstrap)
-        while relay.relay_once(conn, restarted, batch=5, topic_prefix=topic_prefix):
+        while outbox.relay_once(conn, restarted, batch=5, topic_prefix=topic_prefix):
             pass
         restarted.close()
         assert conn.execute("select count(*) as n from outbox where published_at is null").fetchone()["n"] == 0
@@ -112,7 +112,7 @@ def test_a_consumer_restarted_between_batches_resumes_at_its_stored_offsets(
     stored = store_tickets(intake_db, now, tickets=2, messages=4)
     with pg.connect(intake_db) as conn:
         producer = make_producer(kafka_bootstrap)
-        while relay.relay_once(conn, producer, topic_prefix=topic_prefix):
+        while outbox.relay_once(conn, producer, topic_prefix=topic_prefix):
             pass
         producer.close()
     config = QueryConfig(database_url=query_db, kafka_bootstrap_servers=kafka_bootstrap, auth_secret="x",

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
 from helpdesk_shared import logs, pg, web
+from helpdesk_shared.outbox import DDL as OUTBOX_DDL
 
 from . import api, openapi
 from .blobstore import BlobStore
@@ -34,11 +35,16 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def migrate(database_url: str) -> None:
+    """Create or update intake's tables (event store, outbox, lookups)."""
+    pg.apply_schema(database_url, OUTBOX_DDL, SCHEMA)
+
+
 def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now) -> Flask:
     """Build the intake app; applies its schema at start."""
     config = config or Config.from_env()
     logs.setup("intake")
-    pg.apply_schema(config.database_url, SCHEMA)
+    migrate(config.database_url)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 12 * 1024 * 1024  # one attachment plus form overhead
     app.extensions["intake"] = Intake(config, pg.make_pool(config.database_url), BlobStore(config.attachments_dir),

@@ -8,7 +8,7 @@ from helpdesk_shared import pg
 from helpdesk_shared.envelope import SYSTEM
 
 from . import handlers
-from .app import SCHEMA, utc_now
+from .app import migrate, utc_now
 from .config import Config
 
 PASSWORD = "mesa-demo"
@@ -33,7 +33,7 @@ USERS = [
 
 def load(database_url: str) -> list[str]:
     """Create the demo organisations and users that are missing; return the e-mails created."""
-    pg.apply_schema(database_url, SCHEMA)
+    migrate(database_url)
     created = []
     with pg.connect(database_url) as conn:
         now = utc_now()

@@ -4,10 +4,10 @@ from __future__ import annotations
 import psycopg
 from psycopg.types.json import Jsonb
 
-from helpdesk_shared.envelope import Actor, Envelope, to_json_bytes
+from helpdesk_shared import outbox
+from helpdesk_shared.envelope import Actor, Envelope
 from helpdesk_shared.errors import RuleViolation
 from helpdesk_shared.schemas import dump_envelope
-from helpdesk_shared.topics import TOPIC_OF_EVENT
 
 from .messages import violation
 
@@ -22,7 +22,7 @@ def append(conn: psycopg.Connection, events: list[Envelope], expected_version: i
     Raises VersionConflict when the stream moved on: the unique (stream_id, stream_version)
     index refuses the second of two writers that read the same version.
     """
-    rows, outbox = [], []
+    rows = []
     for i, event in enumerate(events, start=1):
         if event.stream_version != expected_version + i:
             raise ValueError(f"event {event.type} at version {event.stream_version}, expected {expected_version + i}")
@@ -30,7 +30,6 @@ def append(conn: psycopg.Connection, events: list[Envelope], expected_version: i
         rows.append((doc["event_id"], doc["stream_id"], doc["stream_version"], doc["type"], doc["schema_version"],
                      event.occurred_at, doc["correlation_id"], doc["causation_id"], Jsonb(doc["actor"]),
                      Jsonb(doc["data"])))
-        outbox.append((doc["event_id"], TOPIC_OF_EVENT[event.type], event.stream_id, to_json_bytes(event)))
     try:
         with conn.transaction():  # a savepoint, so a conflict leaves the caller's transaction usable
             cur = conn.cursor()
@@ -38,8 +37,7 @@ def append(conn: psycopg.Connection, events: list[Envelope], expected_version: i
                 """insert into events (event_id, stream_id, stream_version, type, schema_version, occurred_at,
                                        correlation_id, causation_id, actor, data)
                    values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""", rows)
-            cur.executemany("insert into outbox (event_id, topic, key, payload) values (%s, %s, %s, %s)", outbox)
-            cur.execute("notify outbox")
+            outbox.enqueue(conn, events)
     except psycopg.errors.UniqueViolation as exc:
         v = violation("VERSION_CONFLICT", None, status=409)
         raise VersionConflict(v.code, v.field, v.message, v.status) from exc

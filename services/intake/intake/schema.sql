@@ -17,19 +17,6 @@ create table if not exists events (
     unique (stream_id, stream_version)
 );
 
--- Written in the same transaction as the events; the relay publishes it to Kafka in id
--- order and marks a row only after the broker acknowledged it.
-create table if not exists outbox (
-    id           bigserial primary key,
-    event_id     uuid        not null,
-    topic        text        not null,
-    key          text        not null,
-    payload      bytea       not null,
-    stored_at    timestamptz not null default now(),
-    published_at timestamptz
-);
-create index if not exists outbox_unpublished on outbox (id) where published_at is null;
-
 create table if not exists organisations (
     id      text primary key,
     name    text   not null,
