@@ -64,6 +64,8 @@ RESULTS = BENCH / "results"
 TARGET_PERCENT_OF_BARE = 40.0
 TARGET_P99_VISIBLE_MS = 250.0
 NEVER_VISIBLE_AFTER_S = 10.0
+QUIET_BUSY_PERCENT = 15.0
+MAX_SEND_LAG_S = 10.0  # an overloaded intake must not stretch the latency phase without bound
 
 CUSTOMERS = [  # (e-mail, desks): the demo customers of intake/demo.py, three organisations
     ("maria@clubcaracas.com.ve", ["SOPORTE"]),
@@ -113,6 +115,22 @@ def percentile(values: list[float], p: float) -> float | None:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), int(-(-p * len(ordered) // 100))))
     return ordered[rank - 1]
+
+
+def finite(value: float | None) -> float | None:
+    """None for infinity (a percentile that fell on a ticket never seen)."""
+    return None if value is None or value == float("inf") else value
+
+
+def once(stop):
+    """`stop` wrapped so that a second call does nothing (cleanup may run after an early stop)."""
+    done = threading.Event()
+
+    def call() -> None:
+        if not done.is_set():
+            done.set()
+            stop()
+    return call
 
 
 def ms(seconds: float | None) -> float | None:
@@ -225,8 +243,9 @@ class CpuMeter:
         self.groups = groups  # name -> process group id
         self.by_pgid = {pgid: name for name, pgid in groups.items()}
 
-    def _snapshot(self) -> tuple[dict[str, float], float, float]:
+    def _snapshot(self) -> tuple[dict[str, float], dict[int, float], float, float]:
         totals: dict[str, float] = {}
+        others: dict[int, float] = {}
         me = os.getpid()
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
@@ -237,8 +256,8 @@ class CpuMeter:
                 continue
             comm = raw[raw.index("(") + 1: raw.rindex(")")]
             fields_ = raw[raw.rindex(")") + 2:].split()
-            pgid, ticks = int(fields_[2]), int(fields_[11]) + int(fields_[12])
-            if int(entry.name) == me:
+            pid, pgid, seconds = int(entry.name), int(fields_[2]), (int(fields_[11]) + int(fields_[12])) / self.TICK
+            if pid == me:
                 name = "bench client (python)"
             elif pgid in self.by_pgid:
                 name = self.by_pgid[pgid]
@@ -248,21 +267,20 @@ class CpuMeter:
                 name = "kafka"
             else:
                 name = "other"
-            totals[name] = totals.get(name, 0.0) + ticks / self.TICK
-        cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-        busy_idle = [int(x) for x in cpu]
-        idle = (busy_idle[3] + busy_idle[4]) / self.TICK
-        return totals, sum(busy_idle[:8]) / self.TICK, idle
+                others[pid] = seconds
+            totals[name] = totals.get(name, 0.0) + seconds
+        cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+        return totals, others, sum(cpu) / self.TICK, (cpu[3] + cpu[4]) / self.TICK
 
     def start(self) -> None:
         """Take the 'before' snapshot."""
-        self.before, self.total0, self.idle0 = self._snapshot()
+        self.before, self.others0, self.total0, self.idle0 = self._snapshot()
         self.children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.wall0 = time.monotonic()
 
     def stop(self) -> dict:
-        """Cores used per group over the interval, and the machine's busy percentage."""
-        after, total1, idle1 = self._snapshot()
+        """Cores used per group over the interval, the machine's busy percentage, the busiest 'other' processes."""
+        after, others, total1, idle1 = self._snapshot()
         wall = time.monotonic() - self.wall0
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         cores = {name: (after.get(name, 0.0) - self.before.get(name, 0.0)) / wall for name in after}
@@ -270,8 +288,43 @@ class CpuMeter:
         if reaped > 0:
             cores["wrk (load generator)"] = reaped / wall
         busy = 1 - (idle1 - self.idle0) / max(total1 - self.total0, 1e-9)
+        busiest = sorted(((s - self.others0.get(pid, 0.0)) / wall, pid) for pid, s in others.items())[::-1][:3]
+        # Kernel work (loopback networking, softirqs) and processes that exited meanwhile.
+        cores["unattributed"] = max(0.0, busy * (total1 - self.total0) / wall - sum(cores.values()))
         return {"machine_busy_percent": round(busy * 100, 1),
-                "cores_used": {k: round(v, 2) for k, v in sorted(cores.items(), key=lambda kv: -kv[1]) if v >= 0.005}}
+                "cores_used": {k: round(v, 2) for k, v in sorted(cores.items(), key=lambda kv: -kv[1]) if v >= 0.005},
+                "busiest_other_processes": [f"{c:.2f} cores: pid {pid} {command_line(pid)}"
+                                            for c, pid in busiest if c >= 0.05]}
+
+
+def command_line(pid: int) -> str:
+    """A process's command line, shortened (for naming background load)."""
+    try:
+        text = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        text = "(exited)"
+    return text[:90]
+
+
+def background_load(seconds: float = 3.0) -> dict:
+    """CPU in use before the bench starts anything: other work on the machine skews every figure."""
+    meter = CpuMeter({})
+    meter.start()
+    time.sleep(seconds)
+    cpu = meter.stop()
+    return {"machine_busy_percent": cpu["machine_busy_percent"],
+            "busiest_other_processes": cpu["busiest_other_processes"]}
+
+
+def wait_for_quiet(max_wait: float, busy_limit: float = QUIET_BUSY_PERCENT) -> dict:
+    """Sample the background load until it is under `busy_limit` % or `max_wait` seconds have passed."""
+    deadline = time.monotonic() + max_wait
+    load = background_load()
+    while load["machine_busy_percent"] > busy_limit and time.monotonic() < deadline:
+        print(f"[bench] machine {load['machine_busy_percent']:.0f} % busy before the run; waiting for it to calm "
+              f"down (at most {max(0, deadline - time.monotonic()):.0f} s more)", flush=True)
+        load = background_load()
+    return load
 
 
 # --------------------------------------------------------------------------- wrk
@@ -476,6 +529,9 @@ def latency_phase(stack: LocalStack, clients: list[Client], supervisor: dict, ra
     def sender() -> None:
         while (item := due.get()) is not None:
             item.started = time.perf_counter()
+            if item.started - item.scheduled > MAX_SEND_LAG_S:
+                item.status, item.error = 0, f"not sent: senders over {MAX_SEND_LAG_S:.0f} s behind schedule"
+                continue
             try:
                 item.status, answer = http_call(intake_url, "POST", "/api/tickets", item.headers, item.body)
                 item.answered = time.perf_counter()
@@ -524,12 +580,15 @@ def latency_phase(stack: LocalStack, clients: list[Client], supervisor: dict, ra
     visible_ok = [v for v in visible if v <= NEVER_VISIBLE_AFTER_S]
     from_due = [watcher.seen[s.number] - s.scheduled for s in accepted if s.number in watcher.seen]
     post = [s.answered - s.started for s in accepted]
-    lag = [s.started - s.scheduled for s in measured]
+    lag = [s.started - s.scheduled for s in measured if s.status]
     span = measured[-1].scheduled - measured[0].scheduled + 1 / rate
     statuses: dict[str, int] = {}
     for s in measured:
         statuses[str(s.status)] = statuses.get(str(s.status), 0) + 1
-    p99 = percentile(visible_ok, 99) if len(visible_ok) == len(accepted) else None
+    # A ticket never seen counts as infinitely late (a p99 beyond 10 s is reported as None).
+    missing = [float("inf")] * (len(accepted) - len(visible_ok))
+    p99 = finite(percentile(visible_ok + missing, 99))
+    p99_due = finite(percentile([d for d in from_due if d <= NEVER_VISIBLE_AFTER_S] + missing, 99))
     return {
         "offered_per_second": rate, "seconds": round(span, 1), "warmup_seconds": warmup, "senders": senders,
         "sent": len(measured), "statuses": statuses,
@@ -540,7 +599,8 @@ def latency_phase(stack: LocalStack, clients: list[Client], supervisor: dict, ra
                              "max": ms(max(post, default=None))},
         "visible_ms": {"p50": ms(percentile(visible_ok, 50)), "p99": ms(p99),
                        "max": ms(max(visible_ok, default=None))},
-        "visible_from_scheduled_ms": {"p50": ms(percentile(from_due, 50)), "p99": ms(percentile(from_due, 99))},
+        "visible_from_scheduled_ms": {"p50": ms(percentile(from_due, 50)), "p99": ms(p99_due),
+                                      "max": ms(max(from_due, default=None))},
         "never_visible_within_10s": len(accepted) - len(visible_ok),
         "poll": {"method": "GET /api/tickets?per_page=%d (newest first, supervisor) every %.0f ms + "
                            "per-ticket GET for tickets missing 1 s after their 201" % (per_page, poll_interval * 1000),
@@ -549,7 +609,10 @@ def latency_phase(stack: LocalStack, clients: list[Client], supervisor: dict, ra
                  "cycle_ms_p99": ms(percentile(watcher.cycles[1:], 99))},
         "cpu": cpu,
         "target_p99_ms": TARGET_P99_VISIBLE_MS,
-        "met": p99 is not None and p99 * 1000 <= TARGET_P99_VISIBLE_MS and statuses.get("201") == len(measured),
+        # Judged from the scheduled send time, which also counts any backlog of the senders
+        # (an overloaded intake must not look fast because the generator slowed down with it).
+        "met": (p99_due is not None and p99_due * 1000 <= TARGET_P99_VISIBLE_MS
+                and statuses.get("201") == len(measured)),
     }
 
 
@@ -583,27 +646,33 @@ def run(args) -> dict:
     report: dict = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:])}
     report["machine"] = machine_info()
+    report["machine"]["background_load_before_run"] = wait_for_quiet(args.wait_quiet)
     print_block("machine", report["machine"])
+    if report["machine"]["background_load_before_run"]["machine_busy_percent"] > QUIET_BUSY_PERCENT:
+        print("[bench] WARNING: the machine is already busy before the bench starts; every figure below is "
+              "depressed by that load (see busiest_other_processes)", flush=True)
     confirmed = not args.duplicate_check
     report["settings"] = {"duration_s": args.duration, "clients": args.clients, "gunicorn_workers": args.workers,
                           "load_generator": "wrk -t1 (bench/tickets.lua) for throughput; Python threads for latency",
                           "confirmed_different_case": confirmed, "rate": args.rate,
                           "latency_duration_s": args.latency_duration}
-    with ExitStack() as cleanup, tempfile.TemporaryDirectory(prefix="mesa-bench-") as tmp:
-        workdir = Path(tmp)
+    workdir = Path(tempfile.mkdtemp(prefix="mesa-bench-"))  # service logs; kept when the run fails
+    succeeded = False
+    with ExitStack() as cleanup:
+        cleanup.callback(lambda: succeeded or print(f"[bench] service logs kept in {workdir}", flush=True))
         # Bare app, with intake's worker count and the same wrk script and body.
         bare, bare_url = start_bare_app(args.workers, workdir)
-        cleanup.callback(bare.kill, signal.SIGTERM)
+        stop_bare = cleanup.callback(once(lambda: bare.kill(signal.SIGTERM)))
         anonymous = [Client(email=e, token="none", desks=d, name="Bench Client") for e, d in CUSTOMERS]
         print(f"\n[bench] bare app: wrk -c{args.clients} for {args.duration:.0f} s ...", flush=True)
         report["bare_app"] = throughput(bare_url, "/tickets", anonymous, args, workdir,
                                         {"bare app (gunicorn)": bare.popen.pid}, confirmed)
-        bare.kill(signal.SIGTERM)
+        stop_bare()
         print_block("bare app", report["bare_app"])
 
         print("\n[bench] starting LocalStack ...", flush=True)
         stack = LocalStack(workdir / "stack", gunicorn_workers=args.workers)
-        cleanup.callback(stack.stop)
+        stop_stack = cleanup.callback(once(stack.stop))
         stack.start()
         clients, supervisor = log_in(stack)
         # The consumer joins its group a few seconds after start: wait for one ticket to show.
@@ -625,16 +694,20 @@ def run(args) -> dict:
         print(f"\n[bench] intake: wrk -c{args.clients} for {args.duration:.0f} s ...", flush=True)
         report["intake"] = intake_throughput(stack, clients, args, workdir)
         print_block("intake", report["intake"])
+        stop_stack()
 
         for workers in args.also_workers:
             print(f"\n[bench] intake with {workers} gunicorn workers (extra, not the headline) ...", flush=True)
             extra_stack = LocalStack(workdir / f"stack-{workers}", gunicorn_workers=workers)
-            cleanup.callback(extra_stack.stop)
+            stop_extra = cleanup.callback(once(extra_stack.stop))
             extra_stack.start()
             extra_clients, _ = log_in(extra_stack)
             extra = intake_throughput(extra_stack, extra_clients, args, workdir)
             report.setdefault("intake_more_workers", {})[str(workers)] = extra
             print_block(f"intake, {workers} workers", extra)
+            stop_extra()
+        succeeded = True
+    shutil.rmtree(workdir, ignore_errors=True)
     return report
 
 
@@ -646,6 +719,13 @@ def summarise(report: dict) -> dict:
     summary = {
         "machine": "{cpu_model}, {cores} cores, {ram_gib} GiB RAM, Linux {kernel}, Python {python}, "
                    "PostgreSQL {postgresql}, Kafka {kafka}".format(**report["machine"]),
+        "machine_busy_before_run_percent": report["machine"]["background_load_before_run"]["machine_busy_percent"],
+        "other_load_during_phases_cores": {
+            phase: report[phase]["cpu"]["cores_used"].get("other", 0.0)
+            for phase in ("bare_app", "latency", "intake") if phase in report},
+        "load_generator": report["settings"]["load_generator"],
+        "clients": report["settings"]["clients"], "gunicorn_workers": report["settings"]["gunicorn_workers"],
+        "confirmed_different_case": report["settings"]["confirmed_different_case"],
         "bare_app_requests_per_s": bare,
         "intake_accepted_tickets_per_s": intake["per_second_201"],
         "intake_not_201": {"count": intake["not_201"],
@@ -657,6 +737,10 @@ def summarise(report: dict) -> dict:
         "query_behind_at_end": intake["at_end"]["query_behind"],
         "query_caught_up_after_s": intake["catch_up"]["seconds"] if intake["catch_up"]["caught_up"] else None,
     }
+    other = summary["other_load_during_phases_cores"]
+    if any(cores > 0.2 for cores in other.values()):
+        summary["warning"] = ("other processes used a share of the CPU during the phases "
+                              f"({max(other.values()):.2f} cores at most): figures are lower than on a quiet machine")
     for workers, extra in report.get("intake_more_workers", {}).items():
         summary[f"intake_accepted_tickets_per_s_{workers}_workers"] = extra["per_second_201"]
         summary[f"percent_of_bare_app_{workers}_workers"] = round(100 * extra["per_second_201"] / bare, 1)
@@ -665,7 +749,10 @@ def summarise(report: dict) -> dict:
         summary.update({
             "offered_tickets_per_s": lat["offered_per_second"],
             "visible_p50_ms": lat["visible_ms"]["p50"], "visible_p99_ms": lat["visible_ms"]["p99"],
-            "visible_max_ms": lat["visible_ms"]["max"], "never_visible_within_10s": lat["never_visible_within_10s"],
+            "visible_max_ms": lat["visible_ms"]["max"],
+            "visible_from_scheduled_p99_ms": lat["visible_from_scheduled_ms"]["p99"],
+            "post_response_p99_ms": lat["post_response_ms"]["p99"],
+            "never_visible_within_10s": lat["never_visible_within_10s"],
             "latency_statuses": lat["statuses"],
             "latency_target": f"p99 <= {TARGET_P99_VISIBLE_MS:.0f} ms at {lat['offered_per_second']:.0f}/s",
             "latency_met": lat["met"],
@@ -693,6 +780,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latency-duration", type=float, default=20.0, help="measured seconds of the latency phase (0 skips)")
     p.add_argument("--senders", type=int, default=64, help="sending threads of the latency phase")
     p.add_argument("--poll-interval", type=float, default=0.01, help="pause between list polls, seconds")
+    p.add_argument("--wait-quiet", type=float, default=60.0,
+                   help="wait up to this many seconds for other load on the machine to drop before starting")
     p.add_argument("--duplicate-check", action="store_true",
                    help="send tickets unconfirmed so rule 6's duplicate scan runs on each")
     args = p.parse_args(argv)
@@ -701,11 +790,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the bench, print the summary and save it under bench/results/."""
     args = parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the ExitStack stops what was started.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     report = run(args)
     report["summary"] = summarise(report)
     print_block("SUMMARY", report["summary"])

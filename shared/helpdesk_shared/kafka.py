@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Callable
 
 import psycopg
@@ -85,12 +86,16 @@ class ConsumerLoop:
                                       client_id=consumer_name)
         self.consumer.subscribe(topics=topics, listener=_SeekToStoredOffsets(self))
         self.applied_records = 0
+        # The latest occurred_at read per partition since assignment: how far each
+        # partition's event time has been seen (see `read_past`).
+        self.read_until: dict[TopicPartition, datetime] = {}
 
     def seek_to_stored(self, partitions) -> None:
         """Seek to the stored next offsets, or to the beginning of a partition never read."""
         with self.conn.transaction():
             stored = pg.load_offsets(self.conn, self.name)
         for tp in partitions:
+            self.read_until.pop(tp, None)
             offset = stored.get((tp.topic, tp.partition))
             if offset is None:
                 self.consumer.seek_to_beginning(tp)
@@ -108,7 +113,11 @@ class ConsumerLoop:
             for m in messages:
                 offsets[(tp.topic, tp.partition)] = m.offset + 1
                 try:
-                    records.append(Record(tp.topic, tp.partition, m.offset, from_json_bytes(m.value)))
+                    record = Record(tp.topic, tp.partition, m.offset, from_json_bytes(m.value))
+                    records.append(record)
+                    seen = self.read_until.get(tp)
+                    if seen is None or record.event.occurred_at > seen:
+                        self.read_until[tp] = record.event.occurred_at
                 except UndecodableEvent as exc:
                     # The only thing we skip: a message no code of ours can read. Logged with its place.
                     log.error("undecodable message skipped", extra={
@@ -119,12 +128,44 @@ class ConsumerLoop:
         self.applied_records += len(records)
         return len(records)
 
-    def run(self, stop: threading.Event | None = None) -> None:
-        """Loop until `stop` is set; infrastructure errors propagate (the supervisor restarts us)."""
+    def read_past(self, now: datetime, idle_grace: timedelta) -> datetime | None:
+        """The instant up to which every assigned partition has been read (None before assignment).
+
+        Per partition: the latest occurred_at read from it, or, when the partition is caught
+        up (position = end offset), `now`; minus `idle_grace` in both cases — the grace covers
+        events stored just before that instant that the relay has not published yet, and
+        occurred_at values that reach a partition slightly out of order (they are taken
+        before their transactions commit, and commits may finish in another order). A service that fires
+        deadlines only up to this instant never fires one that an event still unread
+        would have met.
+        """
+        assigned = self.consumer.assignment()
+        if not assigned:
+            return None
+        ends = self.consumer.end_offsets(list(assigned))
+        times = []
+        for tp in assigned:
+            read = self.read_until.get(tp)
+            if self.consumer.position(tp) >= ends[tp]:
+                times.append(max(read, now) if read else now)
+            elif read is None:
+                return None  # behind, and nothing read yet: no claim about time at all
+            else:
+                times.append(read)
+        return min(times) - idle_grace
+
+    def run(self, stop: threading.Event | None = None, after_poll: Callable[["ConsumerLoop"], None] | None = None,
+            ) -> None:
+        """Loop until `stop` is set, calling `after_poll` after each poll (empty or not).
+
+        Infrastructure errors propagate (the supervisor restarts us).
+        """
         stop = stop or threading.Event()
         try:
             while not stop.is_set():
                 self.poll_once()
+                if after_poll:
+                    after_poll(self)
         finally:
             self.close()
 

@@ -140,20 +140,46 @@ class TicketClosedData(Schema):
 
 # --- helpdesk.sla -----------------------------------------------------------------------
 
+# SLA events live in the stream "sla-<ticket_id>" (intake alone writes ticket streams);
+# they name their ticket so consumers need no lookup.
+
 class ResponseOverdueData(Schema):
+    ticket_id = _str()
+    number = _opt_str()
     clock = _one_of(("first_response", "next_response"))
     due_at = UtcDateTime(required=True)
     policy_version = _version(allow_none=True)
 
 
 class AutoCloseWarningData(Schema):
+    ticket_id = _str()
+    number = _opt_str()
     closes_at = UtcDateTime(required=True)
     based_on_version = _version(required=True)
 
 
 class AutoClosedData(Schema):
+    ticket_id = _str()
+    number = _opt_str()
     based_on_version = _version(required=True)
     due_at = UtcDateTime(required=True)
+
+
+class CalendarChangedData(Schema):
+    desk = _one_of(DESKS)
+    version = _version(required=True)
+    effective_from = UtcDateTime(required=True)
+    calendar = fields.Dict(required=True)
+    changed_by = _str()
+
+
+class PolicyChangedData(Schema):
+    desk = _one_of(DESKS)
+    urgency_class = _one_of(("normal", "urgent"))
+    version = _version(required=True)
+    effective_from = UtcDateTime(required=True)
+    policy = fields.Dict(required=True)
+    changed_by = _str()
 
 
 # --- helpdesk.accounts ------------------------------------------------------------------
@@ -258,6 +284,8 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "ResponseOverdue": ResponseOverdueData,
     "AutoCloseWarning": AutoCloseWarningData,
     "AutoClosed": AutoClosedData,
+    "CalendarChanged": CalendarChangedData,
+    "PolicyChanged": PolicyChangedData,
     "OrganisationRegistered": OrganisationRegisteredData,
     "UserRegistered": UserRegisteredData,
     "AccessRequested": AccessRequestedData,

@@ -42,6 +42,8 @@ TOPIC_OF_EVENT = {
     "ResponseOverdue": SLA,
     "AutoCloseWarning": SLA,
     "AutoClosed": SLA,
+    "CalendarChanged": SLA,
+    "PolicyChanged": SLA,
     "OrganisationRegistered": ACCOUNTS,
     "UserRegistered": ACCOUNTS,
     "AccessRequested": ACCOUNTS,

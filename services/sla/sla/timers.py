@@ -1,0 +1,267 @@
+"""A ticket's SLA clocks as a fold over its events, and the timers they make due (pure, SPEC §3).
+
+Every instant here comes from an event's own `occurred_at`, never from when the SLA service
+read it, so a late or restarted service computes the same deadlines. Deciding *when* a due
+timer may fire (only once the consumer is caught up past its `due_at`) is the caller's job:
+`pending_timers` only says what is due when.
+
+    TicketOpened ─▶ first_response clock ─agent public message─▶ waiting (warning, auto-close)
+                                                   ▲                     │
+                    next_response clock ◀──────────┼── customer message ─┘
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Iterable
+
+from helpdesk_shared.envelope import Envelope
+from helpdesk_shared.lifecycle import CLOSED, OPEN, STAFF_ROLES, WAITING_CUSTOMER
+
+from .policy import Policy, deadline, policy_to_doc, urgency_class
+
+if TYPE_CHECKING:
+    from helpdesk_shared.business_calendar import Calendar
+
+FIRST_RESPONSE = "first_response"
+NEXT_RESPONSE = "next_response"
+RESPONSE_OVERDUE = "response_overdue"
+AUTO_CLOSE_WARNING = "auto_close_warning"
+AUTO_CLOSED = "auto_closed"
+
+# The ticket stream's events; anything else (e.g. our own helpdesk.sla events) is not folded.
+TICKET_EVENTS = ("TicketOpened", "MessagePosted", "TicketAssigned", "CustomerAway",
+                 "ResolutionConfirmed", "TicketClosed")
+
+
+@dataclass(frozen=True)
+class ResponseClock:
+    """A running response clock: the agents owe an answer by `due_at`."""
+
+    kind: str  # first_response | next_response
+    started_at: datetime
+    started_version: int
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The ticket waits for the customer since an agent's public message."""
+
+    since: datetime
+    since_version: int
+    warn_at: datetime
+    close_at: datetime
+
+
+@dataclass(frozen=True)
+class FinishedClock:
+    """A response clock that stopped: answered at `met_at`, or None if the ticket closed first."""
+
+    kind: str
+    started_at: datetime
+    started_version: int
+    due_at: datetime
+    met_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TicketClocks:
+    """The SLA state of one ticket, with the policy and calendar pinned when it opened."""
+
+    ticket_id: str
+    number: str
+    desk: str
+    urgency: str
+    policy: Policy
+    calendar: "Calendar"
+    version: int
+    status: str  # open | waiting_customer | closed
+    response: ResponseClock | None = None
+    waiting: Waiting | None = None
+    paused: tuple[tuple[datetime, datetime | None], ...] = ()
+    history: tuple[FinishedClock, ...] = ()
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A deadline that, once passed, becomes one helpdesk.sla event; `key` makes it fire once."""
+
+    key: str
+    kind: str  # response_overdue | auto_close_warning | auto_closed
+    due_at: datetime
+    event_type: str
+    data: dict
+
+
+def open_clocks(event: Envelope, policy: Policy, calendar: "Calendar") -> TicketClocks:
+    """The clocks of a just-opened ticket: its first-response clock runs from `occurred_at`."""
+    if event.type != "TicketOpened":
+        raise ValueError(f"a ticket's clocks start with TicketOpened, not {event.type}")
+    d = event.data
+    if (policy.desk, policy.urgency_class) != (d["desk"], urgency_class(d["urgency"])):
+        raise ValueError(f"policy {policy.desk}/{policy.urgency_class} does not apply to "
+                         f"{d['desk']}/{d['urgency']}")
+    t = event.occurred_at
+    return TicketClocks(
+        ticket_id=d["ticket_id"], number=d["number"], desk=d["desk"], urgency=d["urgency"],
+        policy=policy, calendar=calendar, version=event.stream_version, status=OPEN,
+        response=ResponseClock(FIRST_RESPONSE, t, event.stream_version,
+                               deadline(policy.first_response, t, calendar)))
+
+
+def apply(clocks: TicketClocks, event: Envelope) -> TicketClocks:
+    """The clocks after one more event of the ticket's stream; replayed events change nothing."""
+    if event.type not in TICKET_EVENTS or event.stream_version <= clocks.version:
+        return clocks
+    if event.stream_id != clocks.ticket_id:
+        raise ValueError(f"event of stream {event.stream_id} applied to ticket {clocks.ticket_id}")
+    clocks = replace(clocks, version=event.stream_version)
+    if clocks.status == CLOSED:
+        return clocks  # closed is final: nothing runs again
+    t, d = event.occurred_at, event.data
+    # Same reading of who owes the next answer as helpdesk_shared.lifecycle.
+    if event.type == "MessagePosted" and not d["internal"]:
+        if d["author_role"] in STAFF_ROLES:
+            return _agent_answered(clocks, t)
+        return _customer_wrote(clocks, t)
+    if event.type == "ResolutionConfirmed" and not d["solved"]:
+        return _customer_wrote(clocks, t)
+    if event.type == "TicketClosed":
+        return _closed(clocks, t)
+    return clocks  # internal notes, TicketAssigned, CustomerAway: only the version moves
+
+
+def fold(events: Iterable[Envelope], policy: Policy, calendar: "Calendar") -> TicketClocks | None:
+    """The clocks of a ticket from its whole stream (None for an empty stream)."""
+    clocks = None
+    for event in events:
+        clocks = open_clocks(event, policy, calendar) if clocks is None else apply(clocks, event)
+    return clocks
+
+
+def _stop_response(clocks: TicketClocks, met_at: datetime | None) -> TicketClocks:
+    r = clocks.response
+    if r is None:
+        return clocks
+    finished = FinishedClock(r.kind, r.started_at, r.started_version, r.due_at, met_at)
+    return replace(clocks, response=None, history=clocks.history + (finished,))
+
+
+def _close_pause(clocks: TicketClocks, t: datetime) -> TicketClocks:
+    if not clocks.paused or clocks.paused[-1][1] is not None:
+        return clocks
+    start, _ = clocks.paused[-1]
+    return replace(clocks, paused=clocks.paused[:-1] + ((start, t),))
+
+
+def _agent_answered(clocks: TicketClocks, t: datetime) -> TicketClocks:
+    clocks = _stop_response(clocks, met_at=t)
+    if clocks.status != WAITING_CUSTOMER:
+        clocks = replace(clocks, paused=clocks.paused + ((t, None),))
+    # A further answer while already waiting restarts the wait from the newest message.
+    waiting = Waiting(since=t, since_version=clocks.version,
+                      warn_at=deadline(clocks.policy.auto_close_warning, t, clocks.calendar),
+                      close_at=deadline(clocks.policy.auto_close, t, clocks.calendar))
+    return replace(clocks, status=WAITING_CUSTOMER, waiting=waiting)
+
+
+def _customer_wrote(clocks: TicketClocks, t: datetime) -> TicketClocks:
+    clocks = replace(_close_pause(clocks, t), status=OPEN, waiting=None)
+    if clocks.response is not None:
+        return clocks  # the agents already owe an answer: its clock keeps running
+    return replace(clocks, response=ResponseClock(
+        NEXT_RESPONSE, t, clocks.version, deadline(clocks.policy.next_response, t, clocks.calendar)))
+
+
+def _closed(clocks: TicketClocks, t: datetime) -> TicketClocks:
+    clocks = _close_pause(_stop_response(clocks, met_at=None), t)
+    return replace(clocks, status=CLOSED, waiting=None)
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).isoformat()
+
+
+def pending_timers(clocks: TicketClocks) -> list[Timer]:
+    """Every timer the current state makes due, earliest first; the caller fires those past its safe time."""
+    timers = []
+    r, w = clocks.response, clocks.waiting
+    # SLA events live in their own stream, so each names its ticket.
+    about = {"ticket_id": clocks.ticket_id, "number": clocks.number}
+    if r is not None:
+        timers.append(Timer(
+            key=f"{clocks.ticket_id}:{r.kind}:{r.started_version}", kind=RESPONSE_OVERDUE,
+            due_at=r.due_at, event_type="ResponseOverdue",
+            data={**about, "clock": r.kind, "due_at": _iso(r.due_at), "policy_version": clocks.policy.version}))
+    if w is not None:
+        timers.append(Timer(
+            key=f"{clocks.ticket_id}:warning:{w.since_version}", kind=AUTO_CLOSE_WARNING,
+            due_at=w.warn_at, event_type="AutoCloseWarning",
+            data={**about, "closes_at": _iso(w.close_at), "based_on_version": clocks.version}))
+        # Keyed by the version the decision rests on: if intake refuses the AutoClosed because
+        # the ticket moved on (say, an internal note), the decision on the newer version is a
+        # new timer rather than one that already fired.
+        timers.append(Timer(
+            key=f"{clocks.ticket_id}:close:{clocks.version}", kind=AUTO_CLOSED,
+            due_at=w.close_at, event_type="AutoClosed",
+            data={**about, "based_on_version": clocks.version, "due_at": _iso(w.close_at)}))
+    return sorted(timers, key=lambda timer: timer.due_at)
+
+
+def next_due(clocks: TicketClocks) -> datetime | None:
+    """The earliest due time among the pending timers, or None when nothing runs."""
+    timers = pending_timers(clocks)
+    return timers[0].due_at if timers else None
+
+
+def _json_value(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _explain_clock(clocks: TicketClocks, kind: str, start: datetime, due: datetime,
+                   met_at: datetime | None, running: bool) -> dict:
+    end = met_at if met_at is not None else (None if running else due)
+    paused = [{"start": _iso(s), "end": _iso(e) if e is not None else None}
+              for s, e in clocks.paused
+              if (end is None or s < end) and (e is None or e > start)]
+    return {
+        "kind": kind,
+        "policy_version": clocks.policy.version,
+        "calendar_version": _json_value(clocks.calendar.version),
+        "started_at": _iso(start),
+        "due_at": _iso(due),
+        "met_at": _iso(met_at) if met_at is not None else None,
+        "met_in_time": None if met_at is None else met_at <= due,
+        "running": running,
+        "paused": paused,
+        "skipped_closed_days": [{"date": day.isoformat(), "note": note}
+                                for day, note in clocks.calendar.skipped_closed_days(start, due)],
+    }
+
+
+def explain(clocks: TicketClocks) -> dict:
+    """A JSON-ready account of every clock of the ticket: why each deadline is where it is."""
+    entries = [_explain_clock(clocks, c.kind, c.started_at, c.due_at, c.met_at, running=False)
+               for c in clocks.history]
+    if clocks.response is not None:
+        r = clocks.response
+        entries.append(_explain_clock(clocks, r.kind, r.started_at, r.due_at, None, running=True))
+    if clocks.waiting is not None:
+        w = clocks.waiting
+        entries.append(_explain_clock(clocks, AUTO_CLOSE_WARNING, w.since, w.warn_at, None, running=True))
+        entries.append(_explain_clock(clocks, "auto_close", w.since, w.close_at, None, running=True))
+    return {
+        "ticket_id": clocks.ticket_id,
+        "number": clocks.number,
+        "desk": clocks.desk,
+        "urgency": clocks.urgency,
+        "urgency_class": clocks.policy.urgency_class,
+        "status": clocks.status,
+        "version": clocks.version,
+        "policy": {"version": clocks.policy.version, "targets": policy_to_doc(clocks.policy)},
+        "calendar_version": _json_value(clocks.calendar.version),
+        "clocks": entries,
+        "paused": [{"start": _iso(s), "end": _iso(e) if e is not None else None} for s, e in clocks.paused],
+        "next_due": _iso(due) if (due := next_due(clocks)) is not None else None,
+    }
