@@ -2,33 +2,42 @@
 
 What it does, in order:
 
-1. prints the machine (CPU, cores, RAM, kernel, Python, PostgreSQL, Kafka, wrk);
+1. prints the machine (CPU, cores, RAM, kernel, Python, PostgreSQL, Kafka, wrk) and the load
+   other work already puts on it (waits up to --wait-quiet seconds for it to drop);
 2. starts a bare Flask + gunicorn app (bench/bare_app.py: marshmallow validation of the same
    ~1 KB body, intake's worker count) and measures its requests/s with wrk;
-3. starts a LocalStack (intake + relay + query consumer + query, fresh databases and topics),
-   logs in the four demo customers (three organisations, both desks);
+3. starts a LocalStack (intake, relay, query consumer, query and whatever else it runs, on
+   fresh databases and topics) and logs in the four demo customers (three organisations);
 4. latency phase: an open-loop offered load (default 200 tickets/s for 20 s after a 3 s
-   warm-up) sent by Python threads at fixed times, and the time from just before each POST
-   to the ticket's first appearance in query's list endpoint;
+   warm-up) sent by Python threads at fixed times, and for each ticket the time from just
+   before its POST (and from its scheduled time) to its first appearance in query's API;
 5. throughput phase: wrk drives POST /api/tickets with N connections for the duration,
    counting 201s and every other answer; accepted tickets/s is compared to the bare app's
-   requests/s (target: at least 40 %); then how long the relay and query take to catch up;
-6. stops everything it started, also on Ctrl-C or failure, and prints and saves a summary
-   (bench/results/intake-<timestamp>.json).
+   requests/s (target: at least 40 %); then how long relay and query take to catch up;
+6. stops everything it started, also on Ctrl-C, SIGTERM or failure, and prints and saves a
+   summary (bench/results/intake-<timestamp>.json).
 
 Load generator: wrk (C, epoll, one thread) for both throughput phases. A Python client costs
-100-200 µs of CPU per request, which on a 2-core machine running the servers would take a
-large share of a core away from them at thousands of requests/s; wrk spends a few percent.
-The same wrk script and body generator (bench/tickets.lua) drive the bare app and intake, so
-the percentage compares like with like. The latency phase needs to follow each ticket, so
-it is Python; at 200 tickets/s its cost is small (reported in the CPU table).
+100-200 µs of CPU per request, which on a 2-core machine shared with the servers would take a
+large share of a core from them at thousands of requests/s; wrk spends a few percent. The
+same wrk script and body generator (bench/tickets.lua) drive the bare app and intake, so the
+percentage compares like with like. The latency phase must follow each ticket, so it is
+Python; at 200 tickets/s it costs well under a tenth of a core (shown in its CPU table).
+
+Visibility: one watcher thread asks query for the newest tickets (GET /api/tickets, newest
+first, as the supervisor, 50 a page, every 10 ms) and notes when each number first appears;
+the resolution is one poll cycle (reported). One list request covers every ticket made
+visible since the last, so polling costs the same at any rate; tickets still missing a second
+after their 201 are also asked for one by one.
+
+Every phase reports the cores each process group used (from /proc), so a figure depressed by
+other work on the machine shows as such, and CPU milliseconds per request, which stays
+comparable when the machine is shared.
 
 The latency phase runs on the fresh stack before the throughput phase, so its read model is
-not still digesting the throughput phase's backlog.
-
-Throughput and latency tickets carry `confirmed_different_case: true` by default (intake then
-skips rule 6's duplicate scan), and every case text is built from varied words anyway;
-`--duplicate-check` sends them unconfirmed so rule 6's scan runs on every ticket.
+not still digesting the throughput phase's backlog. Tickets carry
+`confirmed_different_case: true` by default (intake then skips rule 6's duplicate scan), and
+every case text is built from varied words anyway; `--duplicate-check` sends them unconfirmed.
 """
 from __future__ import annotations
 
@@ -65,6 +74,7 @@ TARGET_PERCENT_OF_BARE = 40.0
 TARGET_P99_VISIBLE_MS = 250.0
 NEVER_VISIBLE_AFTER_S = 10.0
 QUIET_BUSY_PERCENT = 15.0
+NOT_UNDER_TEST = {"other", "unattributed", "wrk (load generator)", "bench client (python)"}
 MAX_SEND_LAG_S = 10.0  # an overloaded intake must not stretch the latency phase without bound
 
 CUSTOMERS = [  # (e-mail, desks): the demo customers of intake/demo.py, three organisations
@@ -87,9 +97,9 @@ VOCAB = {
     "qualifiers": ["duplicada", "mal calculada", "sin registrar", "rechazada", "descuadrada", "con fecha errada",
                    "con monto distinto", "bloqueada", "anulada por error", "sin impresora asignada",
                    "cargada dos veces", "con IVA equivocado", "sin correlativo", "con socio equivocado"],
-    "places": ["el banco Mercantil", "el banco de Venezuela", "la sede Caracas", "la sede Valencia", "el módulo de caja",
-               "la taquilla principal", "el restaurante", "la cuenta corriente", "el cierre diario",
-               "la sucursal del este", "el portal de socios"],
+    "places": ["el banco Mercantil", "el banco de Venezuela", "la sede Caracas", "la sede Valencia",
+               "el módulo de caja", "la taquilla principal", "el restaurante", "la cuenta corriente",
+               "el cierre diario", "la sucursal del este", "el portal de socios"],
     "months": ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
                "noviembre", "diciembre"],
     "sentences": [
@@ -239,13 +249,15 @@ class CpuMeter:
 
     TICK = os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, groups: dict[str, int]):
+    def __init__(self, groups: dict[str, int], database_marker: str | None = None):
         self.groups = groups  # name -> process group id
         self.by_pgid = {pgid: name for name, pgid in groups.items()}
+        # PostgreSQL serves every session on this machine: split its backends by database name.
+        self.database_marker = database_marker
 
-    def _snapshot(self) -> tuple[dict[str, float], dict[int, float], float, float]:
-        totals: dict[str, float] = {}
-        others: dict[int, float] = {}
+    def _snapshot(self) -> tuple[dict[tuple[int, str], tuple[str, float]], float, float]:
+        """CPU seconds so far of every live process, keyed by (pid, start time), with its group name."""
+        processes: dict[tuple[int, str], tuple[str, float]] = {}
         me = os.getpid()
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
@@ -262,39 +274,51 @@ class CpuMeter:
             elif pgid in self.by_pgid:
                 name = self.by_pgid[pgid]
             elif comm == "postgres":
-                name = "postgresql"
+                name = self._postgres_role(pid)
             elif comm == "java":
                 name = "kafka"
             else:
                 name = "other"
-                others[pid] = seconds
-            totals[name] = totals.get(name, 0.0) + seconds
+            processes[(pid, fields_[19])] = (name, seconds)
         cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-        return totals, others, sum(cpu) / self.TICK, (cpu[3] + cpu[4]) / self.TICK
+        return processes, sum(cpu) / self.TICK, (cpu[3] + cpu[4]) / self.TICK
+
+    def _postgres_role(self, pid: int) -> str:
+        title = command_line(pid)
+        if self.database_marker and self.database_marker in title:
+            return "postgresql (this stack's databases)"
+        if title.startswith("postgres: ") and title.count(":") >= 2 and "(" in title:
+            return "other"  # a backend of some other session's database
+        return "postgresql (server processes)"
 
     def start(self) -> None:
         """Take the 'before' snapshot."""
-        self.before, self.others0, self.total0, self.idle0 = self._snapshot()
+        self.before, self.total0, self.idle0 = self._snapshot()
         self.children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.wall0 = time.monotonic()
 
     def stop(self) -> dict:
         """Cores used per group over the interval, the machine's busy percentage, the busiest 'other' processes."""
-        after, others, total1, idle1 = self._snapshot()
+        after, total1, idle1 = self._snapshot()
         wall = time.monotonic() - self.wall0
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cores = {name: (after.get(name, 0.0) - self.before.get(name, 0.0)) / wall for name in after}
+        cores: dict[str, float] = {}
+        others = []
+        for key, (name, seconds) in after.items():  # processes that started meanwhile count from zero
+            used = (seconds - self.before.get(key, (name, 0.0))[1]) / wall
+            cores[name] = cores.get(name, 0.0) + used
+            if name == "other":
+                others.append((used, key[0]))
         reaped = (children.ru_utime + children.ru_stime - self.children0.ru_utime - self.children0.ru_stime)
         if reaped > 0:
             cores["wrk (load generator)"] = reaped / wall
         busy = 1 - (idle1 - self.idle0) / max(total1 - self.total0, 1e-9)
-        busiest = sorted(((s - self.others0.get(pid, 0.0)) / wall, pid) for pid, s in others.items())[::-1][:3]
-        # Kernel work (loopback networking, softirqs) and processes that exited meanwhile.
+        # Kernel work (loopback networking, softirqs) and processes that exited before the end.
         cores["unattributed"] = max(0.0, busy * (total1 - self.total0) / wall - sum(cores.values()))
         return {"machine_busy_percent": round(busy * 100, 1),
                 "cores_used": {k: round(v, 2) for k, v in sorted(cores.items(), key=lambda kv: -kv[1]) if v >= 0.005},
                 "busiest_other_processes": [f"{c:.2f} cores: pid {pid} {command_line(pid)}"
-                                            for c, pid in busiest if c >= 0.05]}
+                                            for c, pid in sorted(others, reverse=True)[:3] if c >= 0.05]}
 
 
 def command_line(pid: int) -> str:
@@ -405,11 +429,12 @@ def log_in(stack: LocalStack) -> tuple[list[Client], dict]:
 
 def ticket_counts(stack: LocalStack) -> dict:
     """Tickets in intake, outbox rows not yet published, tickets in query's read model."""
+    # Query first: a ticket accepted between the two counts then makes query look behind, not ahead.
+    with psycopg.connect(stack.env_for("query")["DATABASE_URL"]) as conn:
+        query = conn.execute("select count(*) from tickets").fetchone()[0]
     with psycopg.connect(stack.env_for("intake")["DATABASE_URL"]) as conn:
         intake = conn.execute("select count(*) from tickets").fetchone()[0]
         unpublished = conn.execute("select count(*) from outbox where published_at is null").fetchone()[0]
-    with psycopg.connect(stack.env_for("query")["DATABASE_URL"]) as conn:
-        query = conn.execute("select count(*) from tickets").fetchone()[0]
     return {"intake_tickets": intake, "outbox_unpublished": unpublished, "query_tickets": query}
 
 
@@ -427,11 +452,16 @@ def wait_for_catch_up(stack: LocalStack, seconds: float) -> dict:
     return counts
 
 
+def stack_database_marker(stack: LocalStack) -> str:
+    """What this stack's databases' names share (PostgreSQL backends show it in their process title)."""
+    return f"mesa_t{stack.run_id}_"
+
+
 def stack_groups(stack: LocalStack) -> dict[str, int]:
     """Process group id of each LocalStack process (each runs in its own session)."""
     names = {"intake": "intake (gunicorn)", "query": "query (gunicorn)", "relay": "relay",
              "query-consumer": "query consumer"}
-    return {names[n]: p.popen.pid for n, p in stack.processes.items()}
+    return {names.get(n, n): p.popen.pid for n, p in stack.processes.items()}
 
 
 # --------------------------------------------------------------------------- latency phase
@@ -470,6 +500,7 @@ class Watcher:
     cycles: list[float] = field(default_factory=list)
     requests: int = 0
     found_one_by_one: int = 0
+    errors: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def _page(self, page: int) -> list[dict]:
@@ -493,19 +524,23 @@ class Watcher:
         last_cycle = time.perf_counter()
         last_sweep = last_cycle
         while not self.stop.is_set():
-            for page in range(1, 11):
-                items = self._page(page)
+            try:
+                for page in range(1, 11):
+                    items = self._page(page)
+                    now = time.perf_counter()
+                    new = [i["number"] for i in items if i["number"] not in self.seen]
+                    for number in new:
+                        self.seen[number] = now
+                    if len(new) < self.per_page:
+                        break
+                if now - last_sweep > 0.25:
+                    self._one_by_one(now)
+                    last_sweep = now
+            except (OSError, RuntimeError) as exc:  # counted and reported; the tickets it missed show as late
+                self.errors.append(repr(exc))
                 now = time.perf_counter()
-                new = [i["number"] for i in items if i["number"] not in self.seen]
-                for number in new:
-                    self.seen[number] = now
-                if len(new) < self.per_page:
-                    break
             self.cycles.append(now - last_cycle)
             last_cycle = now
-            if now - last_sweep > 0.25:
-                self._one_by_one(now)
-                last_sweep = now
             self.stop.wait(self.interval)
 
 
@@ -547,7 +582,7 @@ def latency_phase(stack: LocalStack, clients: list[Client], supervisor: dict, ra
     watch = threading.Thread(target=watcher.run, daemon=True, name="watcher")
     for t in threads + [watch]:
         t.start()
-    meter = CpuMeter(stack_groups(stack))
+    meter = CpuMeter(stack_groups(stack), stack_database_marker(stack))
     t0 = time.perf_counter() + 0.05
     try:
         for i, item in enumerate(plan):
@@ -588,12 +623,15 @@ def latency_phase(stack: LocalStack, clients: list[Client], supervisor: dict, ra
     # A ticket never seen counts as infinitely late (a p99 beyond 10 s is reported as None).
     missing = [float("inf")] * (len(accepted) - len(visible_ok))
     p99 = finite(percentile(visible_ok + missing, 99))
-    p99_due = finite(percentile([d for d in from_due if d <= NEVER_VISIBLE_AFTER_S] + missing, 99))
+    due_ok = [d for d in from_due if d <= NEVER_VISIBLE_AFTER_S]
+    p99_due = finite(percentile(due_ok + [float("inf")] * (len(accepted) - len(due_ok)), 99))
+    sent = [s for s in measured if s.status]
+    send_span = max((s.started for s in sent), default=0) - min((s.started for s in sent), default=0)
     return {
         "offered_per_second": rate, "seconds": round(span, 1), "warmup_seconds": warmup, "senders": senders,
-        "sent": len(measured), "statuses": statuses,
+        "scheduled": len(measured), "sent": len(sent), "statuses": statuses,
         "errors": sorted({s.error for s in measured if s.error})[:5],
-        "achieved_send_rate": round(len(measured) / span, 1),
+        "achieved_send_rate": round(len(sent) / send_span, 1) if send_span else None,
         "send_lag_ms": {"p50": ms(percentile(lag, 50)), "p99": ms(percentile(lag, 99)), "max": ms(max(lag))},
         "post_response_ms": {"p50": ms(percentile(post, 50)), "p99": ms(percentile(post, 99)),
                              "max": ms(max(post, default=None))},
@@ -605,6 +643,9 @@ def latency_phase(stack: LocalStack, clients: list[Client], supervisor: dict, ra
         "poll": {"method": "GET /api/tickets?per_page=%d (newest first, supervisor) every %.0f ms + "
                            "per-ticket GET for tickets missing 1 s after their 201" % (per_page, poll_interval * 1000),
                  "requests": watcher.requests, "found_one_by_one": watcher.found_one_by_one,
+                 "errors": len(watcher.errors), "first_error": watcher.errors[0] if watcher.errors else None,
+                 "visible_at": "arrival of the first poll answer listing the ticket (an upper bound; "
+                               "resolution about one poll cycle)",
                  "cycle_ms_p50": ms(percentile(watcher.cycles[1:], 50)),
                  "cycle_ms_p99": ms(percentile(watcher.cycles[1:], 99))},
         "cpu": cpu,
@@ -619,12 +660,18 @@ def latency_phase(stack: LocalStack, clients: list[Client], supervisor: dict, ra
 # --------------------------------------------------------------------------- the run
 
 def throughput(url: str, path: str, clients: list[Client], args, workdir: Path, groups: dict[str, int],
-               confirmed: bool) -> dict:
+               confirmed: bool, database_marker: str | None = None) -> dict:
     """A short unreported warm-up, then the measured wrk run with CPU accounting."""
     run_wrk(url, path, clients, args.clients, args.warmup, confirmed, workdir)
-    meter = CpuMeter(groups)
+    meter = CpuMeter(groups, database_marker)
     result = run_wrk(url, path, clients, args.clients, args.duration, confirmed, workdir, on_start=meter.start)
     result["cpu"] = meter.stop()
+    # CPU per completed request of the system under test only (not wrk, the bench or other load):
+    # steadier than requests/s when other work shares the machine.
+    rate = result["requests"] / result["seconds"]
+    ours = {k: v for k, v in result["cpu"]["cores_used"].items() if k not in NOT_UNDER_TEST}
+    result["cpu_ms_per_request"] = {"total": round(sum(ours.values()) * 1000 / rate, 2),
+                                    **{k: round(v * 1000 / rate, 2) for k, v in ours.items()}}
     return result
 
 
@@ -632,7 +679,7 @@ def intake_throughput(stack: LocalStack, clients: list[Client], args, workdir: P
     """wrk against POST /api/tickets, then how long relay and query need to catch up."""
     before = ticket_counts(stack)
     result = throughput(stack.urls["intake"], "/api/tickets", clients, args, workdir, stack_groups(stack),
-                        confirmed=not args.duplicate_check)
+                        confirmed=not args.duplicate_check, database_marker=stack_database_marker(stack))
     result["at_end"] = ticket_counts(stack)
     result["at_end"]["query_behind"] = result["at_end"]["intake_tickets"] - result["at_end"]["query_tickets"]
     result["catch_up"] = wait_for_catch_up(stack, 180)
@@ -690,6 +737,14 @@ def run(args) -> dict:
                                               per_page=50, confirmed=confirmed)
             print_block("latency", report["latency"])
             wait_for_catch_up(stack, 60)
+            for rate in args.also_rates:
+                print(f"\n[bench] latency at {rate:.0f} tickets/s (extra, not the headline) ...", flush=True)
+                extra = latency_phase(stack, clients, supervisor, rate, args.latency_duration, warmup=3.0,
+                                      senders=args.senders, poll_interval=args.poll_interval, per_page=50,
+                                      confirmed=confirmed)
+                report.setdefault("latency_other_rates", {})[f"{rate:g}"] = extra
+                print_block(f"latency at {rate:g}/s", extra)
+                wait_for_catch_up(stack, 60)
 
         print(f"\n[bench] intake: wrk -c{args.clients} for {args.duration:.0f} s ...", flush=True)
         report["intake"] = intake_throughput(stack, clients, args, workdir)
@@ -728,6 +783,8 @@ def summarise(report: dict) -> dict:
         "confirmed_different_case": report["settings"]["confirmed_different_case"],
         "bare_app_requests_per_s": bare,
         "intake_accepted_tickets_per_s": intake["per_second_201"],
+        "cpu_ms_per_request_bare_app": report["bare_app"]["cpu_ms_per_request"]["total"],
+        "cpu_ms_per_ticket_intake_pipeline": intake["cpu_ms_per_request"],
         "intake_not_201": {"count": intake["not_201"],
                            "statuses": {k: v for k, v in intake["statuses"].items() if k != "201"},
                            "socket_errors": {k: v for k, v in intake["errors"].items() if v and k != "status"}},
@@ -741,6 +798,10 @@ def summarise(report: dict) -> dict:
     if any(cores > 0.2 for cores in other.values()):
         summary["warning"] = ("other processes used a share of the CPU during the phases "
                               f"({max(other.values()):.2f} cores at most): figures are lower than on a quiet machine")
+    for rate, extra in report.get("latency_other_rates", {}).items():
+        summary[f"at_{rate}_per_s_visible_ms"] = {**extra["visible_ms"],
+                                                  "p99_from_scheduled": extra["visible_from_scheduled_ms"]["p99"],
+                                                  "statuses": extra["statuses"], "met": extra["met"]}
     for workers, extra in report.get("intake_more_workers", {}).items():
         summary[f"intake_accepted_tickets_per_s_{workers}_workers"] = extra["per_second_201"]
         summary[f"percent_of_bare_app_{workers}_workers"] = round(100 * extra["per_second_201"] / bare, 1)
@@ -777,7 +838,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--also-workers", type=int, nargs="*", default=[],
                    help="extra intake throughput runs on stacks with these worker counts (not the headline)")
     p.add_argument("--rate", type=float, default=200.0, help="offered tickets/s in the latency phase")
-    p.add_argument("--latency-duration", type=float, default=20.0, help="measured seconds of the latency phase (0 skips)")
+    p.add_argument("--latency-duration", type=float, default=20.0,
+                   help="measured seconds of the latency phase (0 skips it)")
+    p.add_argument("--also-rates", type=float, nargs="*", default=[],
+                   help="extra latency phases at these offered rates (not the headline)")
     p.add_argument("--senders", type=int, default=64, help="sending threads of the latency phase")
     p.add_argument("--poll-interval", type=float, default=0.01, help="pause between list polls, seconds")
     p.add_argument("--wait-quiet", type=float, default=60.0,
@@ -799,7 +863,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the ExitStack stops what was started.
     signal.signal(signal.SIGTERM, _interrupt)
-    report = run(args)
+    try:
+        report = run(args)
+    except KeyboardInterrupt:
+        print("\n[bench] interrupted: everything the bench started has been stopped", file=sys.stderr)
+        return 130
     report["summary"] = summarise(report)
     print_block("SUMMARY", report["summary"])
     RESULTS.mkdir(exist_ok=True)

@@ -54,7 +54,8 @@ from zoneinfo import ZoneInfo
 
 __all__ = [
     "BEGINNING", "Calendar", "CalendarError", "CalendarHistory", "DEFAULT_TZ",
-    "DEFAULT_WEEKLY", "venezuela_default",
+    "DEFAULT_WEEKLY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY",
+    "SUNDAY", "venezuela_default",
 ]
 
 UTC = timezone.utc
@@ -148,15 +149,15 @@ class Calendar:
 
     def skipped_closed_days(self, a: datetime, b: datetime) -> list[tuple[date, str]]:
         """Closed days between a and b on which the desk would otherwise have been open."""
-        tb = self._t
-        (oa, ta), (ob, tb_) = tb.local(a), tb.local(b)
-        if (ob, tb_) <= (oa, ta):
+        if b <= a:
             return []
+        tb = self._t
+        (day_a, tod_a), (day_b, tod_b) = tb.local(a), tb.local(b)
         skipped = []
-        for i in range(bisect_left(tb.closed_ords, oa), bisect_right(tb.closed_ords, ob)):
+        for i in range(bisect_left(tb.closed_ords, day_a), bisect_right(tb.closed_ords, day_b)):
             ordinal = tb.closed_ords[i]
-            lo = ta if ordinal == oa else 0
-            hi = tb_ if ordinal == ob else _DAY_US
+            lo = tod_a if ordinal == day_a else 0
+            hi = tod_b if ordinal == day_b else _DAY_US
             if tb.would_be_open_us(ordinal, lo, hi) > 0:
                 day = date.fromordinal(ordinal)
                 skipped.append((day, self.closed_days[day]))

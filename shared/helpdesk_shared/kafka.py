@@ -8,6 +8,8 @@ batches therefore neither loses nor doubles an effect.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -81,9 +83,13 @@ class ConsumerLoop:
         # Subscribing before the broker's metadata lists the topics yields an empty
         # assignment that is only corrected at the next metadata refresh, seconds later.
         wait_for_topics(bootstrap, topics)
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id or consumer_name,
-                                      enable_auto_commit=False, auto_offset_reset="earliest",
-                                      client_id=consumer_name)
+        group_id = group_id or consumer_name
+        # Static membership: a process restarted on the same host takes its partitions back at
+        # once instead of waiting for the group to expire the dead member's session.
+        instance = f"{group_id}-{socket.gethostname()}-{os.environ.get('CONSUMER_INSTANCE', '0')}"
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, group_instance_id=instance,
+                                      session_timeout_ms=10_000, enable_auto_commit=False,
+                                      auto_offset_reset="earliest", client_id=consumer_name)
         self.consumer.subscribe(topics=topics, listener=_SeekToStoredOffsets(self))
         self.applied_records = 0
         # The latest occurred_at read per partition since assignment: how far each

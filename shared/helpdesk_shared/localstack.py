@@ -87,7 +87,8 @@ class Process:
 
 @dataclass
 class LocalStack:
-    """intake (API + relay) and query (consumer + API) on their own databases and topics."""
+    """intake (API, relay, SLA-decision consumer), query (consumer + API) and sla (timers,
+    relay, API) on their own databases and topics."""
 
     workdir: Path
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
@@ -95,10 +96,11 @@ class LocalStack:
     auth_secret: str = "test-secret-" + uuid.uuid4().hex
     gunicorn_workers: int = 2
     processes: dict[str, Process] = field(default_factory=dict)
+    extra_env: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.prefix = f"t{self.run_id}."
-        self.databases = {s: f"mesa_t{self.run_id}_{s}" for s in ("intake", "query")}
+        self.databases = {s: f"mesa_t{self.run_id}_{s}" for s in ("intake", "query", "sla")}
         self.urls: dict[str, str] = {}
 
     def env_for(self, service: str) -> dict:
@@ -106,7 +108,7 @@ class LocalStack:
         return {**os.environ, "DATABASE_URL": f"{PG_BASE_URL}/{self.databases[service]}",
                 "KAFKA_BOOTSTRAP_SERVERS": self.kafka, "AUTH_SECRET": self.auth_secret,
                 "KAFKA_TOPIC_PREFIX": self.prefix, "ATTACHMENTS_DIR": str(self.workdir / "attachments"),
-                "PYTHONUNBUFFERED": "1"}
+                "PYTHONUNBUFFERED": "1", **self.extra_env}
 
     def start(self) -> "LocalStack":
         """Create databases and topics, load demo users, start all four processes, wait for health."""
@@ -117,13 +119,17 @@ class LocalStack:
         from intake import demo  # the services' own code builds their schemas
         demo.load(self.env_for("intake")["DATABASE_URL"])
         py = sys.executable
-        for service, app in (("intake", "intake.app:create_app()"), ("query", "query.app:create_app()")):
+        for service, app in (("intake", "intake.app:create_app()"), ("query", "query.app:create_app()"),
+                             ("sla", "sla.app:create_app()")):
             port = free_port()
             self.urls[service] = f"http://127.0.0.1:{port}"
             self._add(service, service, [py, "-m", "gunicorn", "-w", str(self.gunicorn_workers),
                                          "-b", f"127.0.0.1:{port}", app])
         self._add("relay", "intake", [py, "-m", "intake.relay"])
         self._add("query-consumer", "query", [py, "-m", "query.consumer"])
+        self._add("intake-sla-consumer", "intake", [py, "-m", "intake.sla_consumer"])
+        self._add("sla-timers", "sla", [py, "-m", "sla.consumer"])
+        self._add("sla-relay", "sla", [py, "-m", "sla.relay"])
         for p in self.processes.values():
             p.start()
         for service, url in self.urls.items():

@@ -29,7 +29,8 @@ INIT_SQL = (ROOT / "infra" / "postgres" / "init.sql").read_text()
 
 ONE_SHOTS = {"kafka-init", "demo-data"}
 EXPECTED_DATABASE = {"intake": "mesa_intake", "intake-relay": "mesa_intake", "demo-data": "mesa_intake",
-                     "query": "mesa_query", "query-consumer": "mesa_query"}
+                     "intake-sla-consumer": "mesa_intake", "query": "mesa_query", "query-consumer": "mesa_query",
+                     "sla": "mesa_sla", "sla-timers": "mesa_sla", "sla-relay": "mesa_sla"}
 
 
 # --- reading the compose file ---------------------------------------------------------------
@@ -151,6 +152,7 @@ def _variables_read(config_class) -> set[str]:
     with mock.patch.object(os, "environ", environ):
         config = config_class.from_env()
     values = {str(value) for value in vars(config).values()}
+    values |= {str(int(v)) for v in vars(config).values() if isinstance(v, float) and v.is_integer()}
     unused = [n for n in environ.read if environ._sentinel(n) not in values]
     assert not unused, f"{config_class.__module__}.Config reads {unused} but keeps none of their values"
     return set(environ.read)
@@ -159,8 +161,8 @@ def _variables_read(config_class) -> set[str]:
 # --- the tests ------------------------------------------------------------------------------
 
 def test_the_stack_has_every_service_it_promises():
-    assert {"postgres", "kafka", "kafka-init", "intake", "intake-relay", "query", "query-consumer",
-            "demo-data", "mailpit"} <= set(SERVICES)
+    assert {"postgres", "kafka", "kafka-init", "intake", "intake-relay", "intake-sla-consumer", "query",
+            "query-consumer", "sla", "sla-timers", "sla-relay", "demo-data", "mailpit"} <= set(SERVICES)
     assert set(EXPECTED_DATABASE) | {"kafka-init"} == set(_python_services())
 
 
@@ -214,7 +216,8 @@ def test_published_ports_match_bin_up_defaults_and_the_gunicorn_binds():
     defaults = {var: int(port) for var, port in re.findall(r"^(\w+_PORT)=\$\{\1:-(\d+)\}", up, re.M)}
     port_of_app = {app: defaults[var] for var, app in
                    re.findall(r"gunicorn [^\n]*-b \"127\.0\.0\.1:\$(\w+)\" '([\w.]+:\w+\(\))'", up)}
-    assert port_of_app == {"intake.app:create_app()": 8001, "query.app:create_app()": 8002}
+    assert port_of_app == {"intake.app:create_app()": 8001, "query.app:create_app()": 8002,
+                           "sla.app:create_app()": 8003}
     served = {}
     for name in _gunicorn_services():
         argv = _command(name)
@@ -236,6 +239,7 @@ def test_gunicorn_app_path_builds_an_app_that_serves_the_healthcheck(name):
     # gunicorn calls the factory with no arguments; keep the database and logging out of it.
     with mock.patch.dict(os.environ, _environment(name), clear=True), \
             mock.patch("helpdesk_shared.pg.apply_schema"), mock.patch("helpdesk_shared.pg.make_pool"), \
+            mock.patch("helpdesk_shared.pg.connect"), \
             mock.patch("helpdesk_shared.logs.setup"):
         app = factory()
     assert "/healthz" in {rule.rule for rule in app.url_map.iter_rules()}

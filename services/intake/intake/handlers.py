@@ -246,3 +246,23 @@ def attachment_for_download(conn: psycopg.Connection, user: Claims, number: str,
             if file["sha256"] == sha256:
                 return file
     raise NotFound("attachment")
+
+
+# ---------------------------------------------------------------- decisions of the SLA service
+
+def accept_auto_close(conn: psycopg.Connection, decision: Envelope) -> Envelope | None:
+    """Close the ticket as the SLA service decided, only if nothing happened since the version
+    the decision was based on (a customer reply that raced the close wins). None when refused."""
+    ticket_id, based_on = decision.data["ticket_id"], decision.data["based_on_version"]
+    conn.execute("select 1 from tickets where ticket_id = %s for update", (ticket_id,))
+    state = lifecycle.fold(eventstore.load_stream(conn, ticket_id))
+    if state is None or state.is_closed or state.version != based_on:
+        return None
+    event = new_event("TicketClosed", ticket_id, state.version + 1,
+                      {"reason": "auto_closed", "based_on_version": based_on}, actor=decision.actor,
+                      occurred_at=decision.occurred_at, correlation_id=decision.correlation_id,
+                      causation_id=decision.event_id)
+    eventstore.append(conn, [event], expected_version=state.version)
+    conn.execute("update tickets set status = %s, version = %s where ticket_id = %s",
+                 (lifecycle.CLOSED, event.stream_version, ticket_id))
+    return event

@@ -6,6 +6,7 @@ import threading
 
 from helpdesk_shared import logs, outbox
 
+from .app import migrate
 from .config import Config
 
 RELAY_LOCK = 4_242_001  # one active intake relay at a time
@@ -15,6 +16,7 @@ def main() -> None:
     """Run the relay until SIGTERM/SIGINT."""
     logs.setup("intake-relay")
     config = Config.from_env()
+    migrate(config.database_url)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -1,0 +1,54 @@
+"""Intake's consumer of helpdesk.sla (entry point `python -m intake.sla_consumer`).
+
+Turns the SLA service's AutoClosed decisions into TicketClosed(reason=auto_closed) when the
+ticket has not moved since; the close, its outbox row and the offsets commit together, so
+a restart neither loses nor repeats one.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from helpdesk_shared import logs
+from helpdesk_shared.kafka import ConsumerLoop
+from helpdesk_shared.topics import SLA
+
+from . import handlers
+from .app import migrate
+from .config import Config
+
+log = logging.getLogger(__name__)
+CONSUMER_NAME = "intake-sla-decisions"
+
+
+def apply_batch(conn, records) -> None:
+    """Accept or refuse each AutoClosed of the batch."""
+    for record in records:
+        if record.event.type != "AutoClosed":
+            continue
+        closed = handlers.accept_auto_close(conn, record.event)
+        log.info("auto-close accepted" if closed else "auto-close refused: the ticket moved on",
+                 extra={"ticket_id": record.event.data["ticket_id"],
+                        "based_on_version": record.event.data["based_on_version"]})
+
+
+def build(config: Config) -> ConsumerLoop:
+    """The consumer loop over helpdesk.sla."""
+    migrate(config.database_url)
+    return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
+                        consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + SLA],
+                        handle_batch=apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME)
+
+
+def main() -> None:
+    """Run until SIGTERM/SIGINT."""
+    logs.setup("intake-sla-consumer")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    build(Config.from_env()).run(stop)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""The SLA service's admin API: calendars, policies, and why a ticket's deadlines are where they are."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from helpdesk_shared.envelope import Actor
+from helpdesk_shared.errors import Message, NotFound, RuleViolation
+from helpdesk_shared.web import json_body, require_auth
+
+from . import store
+from .policy import DEFAULT_POLICIES
+
+bp = Blueprint("sla", __name__, url_prefix="/api")
+DESKS = sorted({desk for desk, _ in DEFAULT_POLICIES})
+CLASSES = ("normal", "urgent")
+
+FORBIDDEN = RuleViolation("FORBIDDEN", None, Message(
+    es="No tiene permiso para esta operación.", en="You are not allowed to do this."), status=403)
+
+
+def _ctx():
+    return current_app.extensions["sla"]
+
+
+auth = require_auth(lambda: _ctx().config.auth_secret, lambda: _ctx().clock())
+
+
+def _require(*roles: str) -> None:
+    if g.user.role not in roles:
+        raise FORBIDDEN
+
+
+def _desk(desk: str) -> str:
+    if desk not in DESKS:
+        raise NotFound("desk")
+    return desk
+
+
+def _effective_from(body: dict, now: datetime) -> datetime:
+    """When a change takes effect: now, or a later instant; never the past (deadlines already computed stay)."""
+    raw = body.get("effective_from")
+    if raw is None:
+        return now
+    try:
+        when = datetime.fromisoformat(raw)
+        if when.tzinfo is None:
+            raise ValueError
+    except (TypeError, ValueError):
+        when = None
+    if when is None or when < now:
+        raise RuleViolation("SLA_EFFECTIVE_FROM_INVALID", "effective_from", Message(
+            es="«effective_from» debe ser una fecha y hora ISO 8601 con zona, no anterior a ahora.",
+            en="'effective_from' must be an ISO 8601 date-time with a zone, not before now."))
+    return when
+
+
+@bp.get("/calendars")
+@auth
+def list_calendars():
+    """Every desk's calendar versions (staff only)."""
+    _require("agent", "supervisor")
+    with _ctx().pool.connection() as conn:
+        rows = conn.execute("""select desk, version, effective_from, doc as calendar, changed_by from calendars
+                               order by desk, version""").fetchall()
+    return jsonify({"items": rows})
+
+
+@bp.put("/calendars/<desk>")
+@auth
+def change_calendar(desk: str):
+    """A new calendar version for a desk (supervisors); body: {calendar, effective_from?}."""
+    _require("supervisor")
+    body, now = json_body(), _ctx().clock()
+    with _ctx().pool.connection() as conn:
+        version = store.change_calendar(conn, _desk(desk), body.get("calendar"), _effective_from(body, now),
+                                        Actor(g.user.user_id, g.user.role), now)
+    return jsonify({"desk": desk, "version": version}), 201
+
+
+@bp.get("/policies")
+@auth
+def list_policies():
+    """Every desk's policy versions per urgency class (staff only)."""
+    _require("agent", "supervisor")
+    with _ctx().pool.connection() as conn:
+        rows = conn.execute("""select desk, urgency_class, version, effective_from, doc as policy, changed_by
+                               from policies order by desk, urgency_class, version""").fetchall()
+    return jsonify({"items": rows})
+
+
+@bp.put("/policies/<desk>/<urgency_class>")
+@auth
+def change_policy(desk: str, urgency_class: str):
+    """A new policy version (supervisors); body: {policy: {target: {minutes, clock}}, effective_from?}."""
+    _require("supervisor")
+    if urgency_class not in CLASSES:
+        raise NotFound("urgency_class")
+    body, now = json_body(), _ctx().clock()
+    with _ctx().pool.connection() as conn:
+        version = store.change_policy(conn, _desk(desk), urgency_class, body.get("policy"),
+                                      _effective_from(body, now), Actor(g.user.user_id, g.user.role), now)
+    return jsonify({"desk": desk, "urgency_class": urgency_class, "version": version}), 201
+
+
+@bp.get("/tickets/<number>/sla")
+@auth
+def ticket_sla(number: str):
+    """Each clock of a ticket: policy and calendar versions, start, due, pauses, closed days skipped (agents)."""
+    _require("agent", "supervisor")
+    with _ctx().pool.connection() as conn:
+        explained = store.explain(conn, store.load_settings(conn), number)
+    if explained is None or explained["desk"] not in g.user.desks:
+        raise NotFound("ticket")
+    return jsonify(explained)

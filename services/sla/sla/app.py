@@ -1,0 +1,45 @@
+"""The SLA service's composition root: `gunicorn 'sla.app:create_app()'`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from flask import Flask
+from prometheus_client import CollectorRegistry
+from psycopg_pool import ConnectionPool
+
+from helpdesk_shared import logs, pg, web
+
+from . import api, store
+from .config import Config
+from .consumer import utc_now
+
+
+@dataclass
+class Sla:
+    """What the views need."""
+
+    config: Config
+    pool: ConnectionPool
+    clock: Callable[[], datetime]
+
+
+def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now) -> Flask:
+    """Build the SLA admin app; applies its schema and default settings at start."""
+    config = config or Config.from_env()
+    logs.setup("sla")
+    store.migrate(config.database_url)
+    app = Flask(__name__)
+    ctx = Sla(config, pg.make_pool(config.database_url), clock)
+    app.extensions["sla"] = ctx
+
+    def health() -> dict:
+        with ctx.pool.connection() as conn:
+            row = conn.execute("""select (select count(*) from clocks where status <> 'closed') as open_tickets,
+                                         (select count(*) from fired_timers) as fired_timers""").fetchone()
+        return dict(row)
+
+    web.install(app, "sla", CollectorRegistry(), health)
+    app.register_blueprint(api.bp)
+    return app

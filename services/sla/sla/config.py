@@ -1,0 +1,28 @@
+"""The SLA service's configuration, read once from the environment."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, DEV_AUTH_SECRET, env
+
+
+@dataclass(frozen=True)
+class Config:
+    """DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, AUTH_SECRET, KAFKA_TOPIC_PREFIX, SLA_GRACE_SECONDS."""
+
+    database_url: str
+    kafka_bootstrap_servers: str
+    auth_secret: str
+    kafka_topic_prefix: str = ""
+    # How far behind "now" (or the last event read) a deadline must lie before it fires:
+    # covers the relay's publishing delay and occurred_at values committed out of order.
+    grace_seconds: float = 1.0
+
+    @classmethod
+    def from_env(cls) -> "Config":
+        """Read the variables (defaults fit `bin/stack up`)."""
+        return cls(database_url=env("DATABASE_URL", DEFAULT_PG + "mesa_sla"),
+                   kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
+                   auth_secret=env("AUTH_SECRET", DEV_AUTH_SECRET),
+                   kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""),
+                   grace_seconds=float(env("SLA_GRACE_SECONDS", "1.0")))

@@ -1,0 +1,74 @@
+"""The SLA timer process (entry point `python -m sla.consumer`).
+
+Reads helpdesk.tickets into each ticket's clocks (offsets saved with them) and, after
+every poll, fires the timers due up to the instant every partition has been read past
+(`ConsumerLoop.read_past`): a lagging or restarted service never fires a deadline that an
+event still unread would have met.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from helpdesk_shared import logs
+from helpdesk_shared.kafka import ConsumerLoop
+from helpdesk_shared.topics import TICKETS
+
+from . import store
+from .config import Config
+
+CONSUMER_NAME = "sla-timers"
+
+
+def utc_now() -> datetime:
+    """The wall clock (the one place the SLA process reads it)."""
+    return datetime.now(timezone.utc)
+
+
+class TimerService:
+    """The consumer loop plus the timer firing that follows each poll."""
+
+    def __init__(self, config: Config, clock: Callable[[], datetime] = utc_now):
+        store.migrate(config.database_url)
+        self.clock = clock
+        self.grace = timedelta(seconds=config.grace_seconds)
+        self.settings = None
+        self.loop = ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
+                                 consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + TICKETS],
+                                 handle_batch=self.apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME)
+
+    def _settings(self, conn) -> store.Settings:
+        self.settings = store.load_settings(conn, self.settings)
+        return self.settings
+
+    def apply_batch(self, conn, records) -> None:
+        """Apply ticket events to clocks (in the loop's transaction)."""
+        store.apply_batch(conn, records, self._settings(conn))
+
+    def fire(self, loop: ConsumerLoop) -> int:
+        """Fire what is due up to the read-past instant, on the partitions this instance owns."""
+        safe = loop.read_past(self.clock(), self.grace)
+        if safe is None:
+            return 0
+        partitions = [tp.partition for tp in loop.consumer.assignment()]
+        with loop.conn.transaction():
+            return store.fire_due(loop.conn, self._settings(loop.conn), partitions, safe, self.clock())
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume and fire until stopped."""
+        self.loop.run(stop, after_poll=self.fire)
+
+
+def main() -> None:
+    """Run until SIGTERM/SIGINT."""
+    logs.setup("sla-timers")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    TimerService(Config.from_env()).run(stop)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""The SLA service's PostgreSQL adapter: versioned calendars and policies, each ticket's
+clocks, and firing due timers into the outbox — each in the caller's transaction."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from helpdesk_shared import outbox, pg
+from helpdesk_shared.business_calendar import BEGINNING, Calendar
+from helpdesk_shared.envelope import Actor, new_event
+from helpdesk_shared.kafka import Record
+
+from . import timers
+from .calendars import DEFAULT_DOC, calendar_from_doc
+from .policy import DEFAULT_POLICIES, Policy, policy_from_doc, policy_to_doc, urgency_class
+
+log = logging.getLogger(__name__)
+
+SCHEMA = Path(__file__).with_name("schema.sql")
+SLA_ACTOR = Actor(id="sla", role="system")
+
+
+def migrate(database_url: str) -> None:
+    """Create the tables and seed version 1 of every desk's calendar and policies."""
+    pg.apply_schema(database_url, outbox.DDL, SCHEMA)
+    with pg.connect(database_url) as conn:
+        for desk, cls in DEFAULT_POLICIES:
+            conn.execute("""insert into calendars (desk, version, effective_from, doc, changed_by)
+                            values (%s, 1, %s, %s, 'default') on conflict do nothing""",
+                         (desk, BEGINNING, Jsonb(DEFAULT_DOC)))
+            conn.execute("""insert into policies (desk, urgency_class, version, effective_from, doc, changed_by)
+                            values (%s, %s, 1, %s, %s, 'default') on conflict do nothing""",
+                         (desk, cls, BEGINNING, Jsonb(policy_to_doc(DEFAULT_POLICIES[desk, cls]))))
+
+
+# ---------------------------------------------------------------- calendars and policies
+
+@dataclass
+class Settings:
+    """Every version of every calendar and policy, to pin the ones in force when a ticket opens."""
+
+    calendars: dict[tuple[str, int], Calendar] = field(default_factory=dict)
+    policies: dict[tuple[str, str, int], tuple[datetime, Policy]] = field(default_factory=dict)
+    stamp: int = -1
+
+    def calendar_at(self, desk: str, t: datetime) -> Calendar:
+        """The desk's calendar version in force at t."""
+        return max((c for (d, _), c in self.calendars.items() if d == desk and c.effective_from <= t),
+                   key=lambda c: (c.effective_from, c.version))
+
+    def policy_at(self, desk: str, cls: str, t: datetime) -> Policy:
+        """The desk's policy for an urgency class in force at t."""
+        return max(((since, p) for (d, c, _), (since, p) in self.policies.items()
+                    if d == desk and c == cls and since <= t), key=lambda sp: (sp[0], sp[1].version))[1]
+
+
+def _stamp(conn: psycopg.Connection) -> int:
+    return conn.execute("select (select count(*) from calendars) + (select count(*) from policies) as n"
+                        ).fetchone()["n"]
+
+
+def load_settings(conn: psycopg.Connection, current: Settings | None = None) -> Settings:
+    """Calendars and policies; `current` is returned as is when nothing changed (versions only grow)."""
+    stamp = _stamp(conn)
+    if current is not None and current.stamp == stamp:
+        return current
+    settings = Settings(stamp=stamp)
+    for r in conn.execute("select desk, version, effective_from, doc from calendars"):
+        settings.calendars[r["desk"], r["version"]] = calendar_from_doc(r["doc"], r["version"], r["effective_from"])
+    for r in conn.execute("select desk, urgency_class, version, effective_from, doc from policies"):
+        settings.policies[r["desk"], r["urgency_class"], r["version"]] = (
+            r["effective_from"], policy_from_doc(r["doc"], r["desk"], r["urgency_class"], r["version"]))
+    return settings
+
+
+def change_calendar(conn: psycopg.Connection, desk: str, doc: dict, effective_from: datetime, changed_by: Actor,
+                    now: datetime) -> int:
+    """Add a calendar version (validated), recorded as CalendarChanged; return its number."""
+    version = conn.execute("select coalesce(max(version), 0) + 1 as v from calendars where desk = %s",
+                           (desk,)).fetchone()["v"]
+    calendar_from_doc(doc, version, effective_from)  # validates
+    conn.execute("insert into calendars (desk, version, effective_from, doc, changed_by) values (%s, %s, %s, %s, %s)",
+                 (desk, version, effective_from, Jsonb(doc), changed_by.id))
+    outbox.enqueue(conn, [new_event("CalendarChanged", f"calendar-{desk}", version, {
+        "desk": desk, "version": version, "effective_from": effective_from.isoformat(), "calendar": doc,
+        "changed_by": changed_by.id}, actor=changed_by, occurred_at=now)])
+    return version
+
+
+def change_policy(conn: psycopg.Connection, desk: str, cls: str, doc: dict, effective_from: datetime,
+                  changed_by: Actor, now: datetime) -> int:
+    """Add a policy version (validated), recorded as PolicyChanged; return its number."""
+    version = conn.execute("select coalesce(max(version), 0) + 1 as v from policies where desk = %s and "
+                           "urgency_class = %s", (desk, cls)).fetchone()["v"]
+    policy = policy_from_doc(doc, desk, cls, version)
+    conn.execute("""insert into policies (desk, urgency_class, version, effective_from, doc, changed_by)
+                    values (%s, %s, %s, %s, %s, %s)""",
+                 (desk, cls, version, effective_from, Jsonb(policy_to_doc(policy)), changed_by.id))
+    outbox.enqueue(conn, [new_event("PolicyChanged", f"policy-{desk}-{cls}", version, {
+        "desk": desk, "urgency_class": cls, "version": version, "effective_from": effective_from.isoformat(),
+        "policy": policy_to_doc(policy), "changed_by": changed_by.id}, actor=changed_by, occurred_at=now)])
+    return version
+
+
+# ---------------------------------------------------------------- clocks as documents
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def _dt(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s) if s is not None else None
+
+
+def clocks_to_doc(c: timers.TicketClocks) -> dict:
+    """The clocks as JSON, with the policy and calendar pinned by version."""
+    r, w = c.response, c.waiting
+    return {
+        "ticket_id": c.ticket_id, "number": c.number, "desk": c.desk, "urgency": c.urgency,
+        "policy_version": c.policy.version, "calendar_version": c.calendar.version,
+        "version": c.version, "status": c.status,
+        "response": r and {"kind": r.kind, "started_at": _iso(r.started_at), "started_version": r.started_version,
+                           "due_at": _iso(r.due_at)},
+        "waiting": w and {"since": _iso(w.since), "since_version": w.since_version, "warn_at": _iso(w.warn_at),
+                          "close_at": _iso(w.close_at)},
+        "paused": [[_iso(s), _iso(e)] for s, e in c.paused],
+        "history": [{"kind": h.kind, "started_at": _iso(h.started_at), "started_version": h.started_version,
+                     "due_at": _iso(h.due_at), "met_at": _iso(h.met_at)} for h in c.history],
+    }
+
+
+def clocks_from_doc(doc: dict, settings: Settings) -> timers.TicketClocks:
+    """The clocks back from JSON, with their pinned policy and calendar versions."""
+    r, w = doc["response"], doc["waiting"]
+    cls = urgency_class(doc["urgency"])
+    return timers.TicketClocks(
+        ticket_id=doc["ticket_id"], number=doc["number"], desk=doc["desk"], urgency=doc["urgency"],
+        policy=settings.policies[doc["desk"], cls, doc["policy_version"]][1],
+        calendar=settings.calendars[doc["desk"], doc["calendar_version"]],
+        version=doc["version"], status=doc["status"],
+        response=r and timers.ResponseClock(r["kind"], _dt(r["started_at"]), r["started_version"], _dt(r["due_at"])),
+        waiting=w and timers.Waiting(_dt(w["since"]), w["since_version"], _dt(w["warn_at"]), _dt(w["close_at"])),
+        paused=tuple((_dt(s), _dt(e)) for s, e in doc["paused"]),
+        history=tuple(timers.FinishedClock(h["kind"], _dt(h["started_at"]), h["started_version"], _dt(h["due_at"]),
+                                           _dt(h["met_at"])) for h in doc["history"]))
+
+
+def _next_unfired(clocks: timers.TicketClocks, fired) -> datetime | None:
+    return min((t.due_at for t in timers.pending_timers(clocks) if t.key not in fired), default=None)
+
+
+# ---------------------------------------------------------------- applying ticket events
+
+def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Settings) -> None:
+    """Move each ticket's clocks by its events (the consumer loop commits this with its offsets)."""
+    for record in records:
+        event = record.event
+        if event.type == "TicketOpened":
+            d = event.data
+            cls = urgency_class(d["urgency"])
+            clocks = timers.open_clocks(event, settings.policy_at(d["desk"], cls, event.occurred_at),
+                                        settings.calendar_at(d["desk"], event.occurred_at))
+            conn.execute("""insert into clocks (ticket_id, number, partition, status, state, next_due)
+                            values (%s, %s, %s, %s, %s, %s) on conflict (ticket_id) do nothing""",
+                         (clocks.ticket_id, clocks.number, record.partition, clocks.status,
+                          Jsonb(clocks_to_doc(clocks)), _next_unfired(clocks, ())))
+            continue
+        row = conn.execute("select state, fired from clocks where ticket_id = %s for update",
+                           (event.stream_id,)).fetchone()
+        if row is None:
+            log.warning("event for a ticket without clocks", extra={"type": event.type, "stream": event.stream_id})
+            continue
+        before = clocks_from_doc(row["state"], settings)
+        after = timers.apply(before, event)
+        if after.version == before.version:
+            continue  # already applied (a republished duplicate)
+        conn.execute("update clocks set status = %s, state = %s, next_due = %s where ticket_id = %s",
+                     (after.status, Jsonb(clocks_to_doc(after)), _next_unfired(after, row["fired"]),
+                      event.stream_id))
+
+
+# ---------------------------------------------------------------- firing timers
+
+def fire_due(conn: psycopg.Connection, settings: Settings, partitions: list[int], safe_time: datetime,
+             now: datetime, limit: int = 500) -> int:
+    """Fire every unfired timer due at or before `safe_time` on the given partitions; return how many.
+
+    Each fired timer is recorded by its key and its event queued in the outbox, in the
+    caller's transaction: a crash before commit fires nothing, after commit never again.
+    """
+    rows = conn.execute("""select ticket_id, state, fired, sla_version from clocks
+                           where partition = any(%s) and next_due <= %s
+                           order by next_due limit %s for update skip locked""",
+                        (partitions, safe_time, limit)).fetchall()
+    count = 0
+    for row in rows:
+        clocks = clocks_from_doc(row["state"], settings)
+        fired, version, events = list(row["fired"]), row["sla_version"], []
+        for timer in timers.pending_timers(clocks):
+            if timer.due_at > safe_time or timer.key in fired:
+                continue
+            version += 1
+            event = new_event(timer.event_type, f"sla-{clocks.ticket_id}", version, timer.data, actor=SLA_ACTOR,
+                              occurred_at=now)
+            conn.execute("""insert into fired_timers (key, ticket_id, kind, due_at, fired_at, event_id)
+                            values (%s, %s, %s, %s, %s, %s)""",
+                         (timer.key, clocks.ticket_id, timer.kind, timer.due_at, now, event.event_id))
+            fired.append(timer.key)
+            events.append(event)
+        outbox.enqueue(conn, events)
+        conn.execute("update clocks set fired = %s, sla_version = %s, next_due = %s where ticket_id = %s",
+                     (fired, version, _next_unfired(clocks, fired), clocks.ticket_id))
+        count += len(events)
+    return count
+
+
+def explain(conn: psycopg.Connection, settings: Settings, number: str) -> dict | None:
+    """The ticket's clocks explained, plus the timers fired so far (None for an unknown number)."""
+    row = conn.execute("select ticket_id, state from clocks where number = %s", (number,)).fetchone()
+    if row is None:
+        return None
+    fired = conn.execute("select kind, due_at, fired_at from fired_timers where ticket_id = %s order by fired_at",
+                         (row["ticket_id"],)).fetchall()
+    return {**timers.explain(clocks_from_doc(row["state"], settings)),
+            "fired": [{"kind": f["kind"], "due_at": f["due_at"].isoformat(), "fired_at": f["fired_at"].isoformat()}
+                      for f in fired]}

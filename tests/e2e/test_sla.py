@@ -1,0 +1,229 @@
+"""The SLA service on real Kafka and PostgreSQL, with a policy measured in seconds on the 24x7 clock."""
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections import Counter
+from datetime import datetime, timezone
+
+import pytest
+import requests
+from kafka import KafkaConsumer
+
+from helpdesk_shared.envelope import from_json_bytes
+from helpdesk_shared.localstack import LocalStack, wait_until
+from helpdesk_shared.topics import SLA, TICKETS
+from samples import ticket_body
+
+pytestmark = pytest.mark.e2e
+
+FIRST, WARNING, CLOSE = 3, 3, 6  # seconds
+SECONDS_POLICY = {"first_response": {"minutes": FIRST / 60, "clock": "24x7"},
+                  "next_response": {"minutes": FIRST / 60, "clock": "24x7"},
+                  "auto_close_warning": {"minutes": WARNING / 60, "clock": "24x7"},
+                  "auto_close": {"minutes": CLOSE / 60, "clock": "24x7"}}
+CASES = iter([("BANCOS", "Factura mal cargada en el banco Mercantil"),
+              ("CARNETIZACION", "Socio sin carnet después de renovar la cuota"),
+              ("NOMINA", "Nómina quincenal calcula mal el bono nocturno"),
+              ("CXC", "Reporte de cuentas por cobrar sale vacío"),
+              ("INVENTARIO", "Inventario del bar no descuenta las ventas"),
+              ("SENIAT", "Declaración de IVA rechazada por el portal"),
+              ("CONTABILIDAD", "Comprobante contable de cierre descuadrado"),
+              ("REPORTES", "Listado de morosidad omite socios suspendidos"),
+              ("SOCIOS", "Ficha del socio no guarda el nuevo correo"),
+              ("FACTURACION", "Factura de cuota de mantenimiento duplicada"),
+              ("CXP", "Pago a proveedor aparece dos veces en el libro"),
+              ("SISTEMA", "Pantalla de ingreso tarda varios minutos en abrir")]
+             + [("SISTEMA", f"Módulo de respaldo número {n} falla al programar copia {word}")
+                for n, word in enumerate(["diaria", "semanal", "mensual", "anual", "externa", "local", "remota",
+                                          "completa", "parcial", "cifrada", "comprimida", "incremental"])])
+
+
+@pytest.fixture(scope="module")
+def sla_stack(tmp_path_factory):
+    """One stack for the module, its SOPORTE normal policy set to seconds by a supervisor."""
+    stack = LocalStack(tmp_path_factory.mktemp("sla-stack"), extra_env={"SLA_GRACE_SECONDS": "0.3"}).start()
+    try:
+        supervisor = stack.login("supervisor@mesa.example")
+        r = requests.put(f"{stack.urls['sla']}/api/policies/SOPORTE/normal", headers=supervisor, timeout=10,
+                         json={"policy": SECONDS_POLICY})
+        assert r.status_code == 201, r.text
+        stack.headers = {"maria": stack.login("maria@clubcaracas.com.ve"), "agent": stack.login("carlos@mesa.example"),
+                         "supervisor": supervisor}
+        # The timer process learns policy changes at its next batch; wait for a ticket pinned to it.
+        probe = open_ticket(stack)
+        wait_until(lambda: sla_of(stack, probe["number"]), 30, "the SLA service tracking a first ticket")
+        assert sla_of(stack, probe["number"])["policy"]["version"] == 2
+        yield stack
+    finally:
+        stack.stop()
+
+
+def open_ticket(stack) -> dict:
+    """Open a SOPORTE ticket as María (a new case each time)."""
+    module, case = next(CASES)
+    r = requests.post(f"{stack.urls['intake']}/api/tickets", headers=stack.login("maria@clubcaracas.com.ve"),
+                      json=ticket_body(case, module), timeout=10)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def post(stack, who: str, number: str, body: str) -> None:
+    """Post a public message."""
+    r = requests.post(f"{stack.urls['intake']}/api/tickets/{number}/messages", headers=stack.headers[who],
+                      json={"body": body}, timeout=10)
+    assert r.status_code == 201, r.text
+
+
+def sla_of(stack, number: str) -> dict | None:
+    """GET /api/tickets/<number>/sla as an agent."""
+    r = requests.get(f"{stack.urls['sla']}/api/tickets/{number}/sla", headers=stack.login("carlos@mesa.example"),
+                     timeout=5)
+    return r.json() if r.ok else None
+
+
+class Topic:
+    """A plain kafka-python reader of one of the stack's topics."""
+
+    def __init__(self, stack, topic: str):
+        self.consumer = KafkaConsumer(stack.prefix + topic, bootstrap_servers=stack.kafka, group_id=None,
+                                      auto_offset_reset="earliest", enable_auto_commit=False)
+        self.events = []
+
+    def read(self) -> list:
+        """Everything read so far, after one more poll."""
+        for batch in self.consumer.poll(timeout_ms=200).values():
+            self.events.extend(from_json_bytes(m.value) for m in batch)
+        return self.events
+
+    def of(self, ticket_id: str, type: str) -> list:
+        """The events of a type about a ticket."""
+        return [e for e in self.read() if e.type == type and ticket_id in (e.stream_id, e.data.get("ticket_id"))]
+
+    def close(self):
+        self.consumer.close()
+
+
+@pytest.fixture
+def sla_topic(sla_stack):
+    topic = Topic(sla_stack, SLA)
+    yield topic
+    topic.close()
+
+
+def test_a_ticket_nobody_answers_gets_response_overdue_at_its_due_time(sla_stack, sla_topic):
+    ticket = open_ticket(sla_stack)
+    overdue = wait_until(lambda: sla_topic.of(ticket["ticket_id"], "ResponseOverdue"), 30, "ResponseOverdue")
+    assert len(overdue) == 1
+    event = overdue[0]
+    assert event.data["clock"] == "first_response" and event.data["number"] == ticket["number"]
+    explained = sla_of(sla_stack, ticket["number"])
+    first = explained["clocks"][0]
+    assert first["kind"] == "first_response" and event.data["due_at"] == datetime.fromisoformat(
+        first["due_at"]).astimezone(timezone.utc).isoformat()
+    assert event.occurred_at >= datetime.fromisoformat(event.data["due_at"])
+
+
+def test_a_ticket_answered_in_time_never_gets_response_overdue_even_when_the_sla_service_was_down_past_the_deadline(
+        sla_stack, sla_topic):
+    timers = sla_stack.processes["sla-timers"]
+    timers.kill(signal.SIGKILL)
+    answered = open_ticket(sla_stack)
+    post(sla_stack, "agent", answered["number"], "Buenos días, ya revisamos el caso y lo corregimos.")
+    sentinel = open_ticket(sla_stack)  # nobody answers this one: its deadline comes after the other's
+    due = time.time() + FIRST
+    wait_until(lambda: time.time() > due + 2, FIRST + 5, "both deadlines to pass while the service is down")
+    timers.start()
+    # Had the restarted service fired before reading the reply, the answered ticket's
+    # overdue (due earlier) would be on the topic by the time the sentinel's is.
+    wait_until(lambda: sla_topic.of(sentinel["ticket_id"], "ResponseOverdue"), 60, "the sentinel's overdue")
+    assert sla_topic.of(answered["ticket_id"], "ResponseOverdue") == []
+
+
+def test_a_ticket_left_waiting_is_warned_then_auto_closed_on_the_ticket_stream(sla_stack, sla_topic):
+    ticket = open_ticket(sla_stack)
+    post(sla_stack, "agent", ticket["number"], "Le enviamos los pasos para corregir la conciliación.")
+    tickets = Topic(sla_stack, TICKETS)
+    try:
+        closed = wait_until(lambda: tickets.of(ticket["ticket_id"], "TicketClosed"), 60, "TicketClosed")
+    finally:
+        tickets.close()
+    warning = sla_topic.of(ticket["ticket_id"], "AutoCloseWarning")
+    decision = sla_topic.of(ticket["ticket_id"], "AutoClosed")
+    assert len(warning) == 1 and len(decision) == 1
+    assert warning[0].occurred_at < decision[0].occurred_at
+    assert decision[0].data["based_on_version"] == 2
+    assert closed[0].data == {"reason": "auto_closed", "based_on_version": 2}
+    assert closed[0].causation_id == decision[0].event_id
+    query = sla_stack.urls["query"]
+    wait_until(lambda: requests.get(f"{query}/api/tickets/{ticket['number']}", headers=sla_stack.headers["maria"],
+                                    timeout=5).json()["status"] == "closed", 30, "closed in the query API")
+    refused = requests.post(f"{sla_stack.urls['intake']}/api/tickets/{ticket['number']}/messages",
+                            headers=sla_stack.headers["maria"], json={"body": "Sigue fallando"}, timeout=5)
+    assert refused.status_code == 409 and refused.json()["code"] == "TICKET_CLOSED"
+
+
+def test_a_customer_reply_racing_the_auto_close_keeps_the_ticket_open(sla_stack, sla_topic):
+    closer = sla_stack.processes["intake-sla-consumer"]
+    closer.kill(signal.SIGKILL)  # intake will read the decision only after the customer replied
+    try:
+        ticket = open_ticket(sla_stack)
+        post(sla_stack, "agent", ticket["number"], "¿Puede confirmar si el cargo duplicado desapareció?")
+        decision = wait_until(lambda: sla_topic.of(ticket["ticket_id"], "AutoClosed"), 60, "AutoClosed")
+        post(sla_stack, "maria", ticket["number"], "Todavía aparece duplicado, adjunto el estado de cuenta.")
+    finally:
+        closer.start()
+    wait_until(lambda: decision_was_read(sla_stack), 30, "intake read the SLA decision")
+    # Had intake accepted the decision, its TicketClosed would precede this marker on the stream.
+    marker = requests.post(f"{sla_stack.urls['intake']}/api/tickets/{ticket['number']}/messages",
+                           headers=sla_stack.headers["agent"], json={"body": "Revisando el lote.", "internal": True},
+                           timeout=10)
+    assert marker.status_code == 201, marker.text
+    tickets = Topic(sla_stack, TICKETS)
+    try:
+        stream = wait_until(lambda: [e.type for e in tickets.read() if e.stream_id == ticket["ticket_id"]][3:] and
+                            [e.type for e in tickets.read() if e.stream_id == ticket["ticket_id"]], 30, "the marker")
+    finally:
+        tickets.close()
+    assert stream == ["TicketOpened", "MessagePosted", "MessagePosted", "MessagePosted"]
+    assert decision[0].data["based_on_version"] == 2
+
+
+def decision_was_read(stack) -> bool:
+    """Whether intake's SLA consumer stored an offset past every AutoClosed so far."""
+    import psycopg
+    with psycopg.connect(stack.env_for("intake")["DATABASE_URL"]) as conn:
+        stored = conn.execute("select coalesce(sum(next_offset), 0) from consumer_offsets where consumer = %s",
+                              ("intake-sla-decisions",)).fetchone()[0]
+    consumer = KafkaConsumer(bootstrap_servers=stack.kafka)
+    try:
+        parts = [tp for tp in consumer.partitions_for_topic(stack.prefix + SLA) or ()]
+        from kafka import TopicPartition
+        ends = consumer.end_offsets([TopicPartition(stack.prefix + SLA, p) for p in parts])
+    finally:
+        consumer.close()
+    return stored >= sum(ends.values())
+
+
+def test_killing_the_sla_service_at_random_points_emits_no_timer_twice(sla_stack, sla_topic):
+    rng = random.Random(7)
+    tickets = [open_ticket(sla_stack) for _ in range(6)]
+    for t in tickets[::2]:
+        post(sla_stack, "agent", t["number"], "Respuesta del agente para dejar el caso en espera.")
+    deadline = time.monotonic() + 25
+    while time.monotonic() < deadline:
+        victim = sla_stack.processes[rng.choice(["sla-timers", "sla-relay"])]
+        victim.kill(signal.SIGKILL)
+        victim.start()
+        wait_until(lambda: time.monotonic() > deadline or rng.random() < 0.5, 3, "a random moment",
+                   interval=rng.uniform(0.2, 1.5))
+    expected = {t["ticket_id"]: ("ResponseOverdue",) for t in tickets[1::2]}
+    expected.update({t["ticket_id"]: ("AutoCloseWarning", "AutoClosed") for t in tickets[::2]})
+    wait_until(lambda: all(sla_topic.of(tid, kind) for tid, kinds in expected.items() for kind in kinds), 60,
+               "every expected timer")
+    emitted = Counter()
+    for event in {e.event_id: e for e in sla_topic.read()}.values():  # a relay republish is the same emission
+        if event.data.get("ticket_id") in expected:
+            emitted[event.data["ticket_id"], event.type] += 1
+    assert emitted and all(n == 1 for n in emitted.values()), emitted
