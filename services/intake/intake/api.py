@@ -111,3 +111,62 @@ def announce_special_process():
     with _ctx().pool.connection() as conn:
         announcement_id = handlers.announce_special_process(conn, g.user, json_body(), _now())
     return jsonify({"announcement_id": announcement_id}), 201
+
+
+@bp.post("/tickets/<number>/resolution")
+@auth
+def confirm_resolution(number: str):
+    """Rule 8: `{"solved": true}` closes the ticket; `{"solved": false, "body": "..."}` sends it back."""
+    body = json_body()
+    with _ctx().pool.connection() as conn:
+        events = handlers.confirm_resolution(conn, g.user, number, bool(body.get("solved")), body.get("body") or "",
+                                             _now())
+    return jsonify({"number": number, "status": "closed" if len(events) == 2 else "open"}), 201
+
+
+# ---------------------------------------------------------------- one-click answers from e-mail
+
+resolve_bp = Blueprint("resolve", __name__)
+
+_RESOLVE_PAGE = """<!doctype html><html lang="es"><meta charset="utf-8"><title>Mesa</title>
+<body style="font-family:sans-serif;max-width:40em;margin:2em auto">
+<h1>{title_es}</h1><p>{text_es}</p><p lang="en" style="color:#555">{text_en}</p>{form}</body></html>"""
+
+
+def _resolve_claims(token: str):
+    from helpdesk_shared import link_tokens
+    try:
+        claims = link_tokens.verify(_ctx().config.auth_secret, link_tokens.RESOLUTION, token, _now())
+    except link_tokens.InvalidLinkToken:
+        raise violation("RESOLUTION_LINK_INVALID", "token", status=400) from None
+    with _ctx().pool.connection() as conn:
+        user = handlers.claims_of_user(conn, claims.get("u", ""))
+    if user is None:
+        raise violation("RESOLUTION_LINK_INVALID", "token", status=400)
+    return claims["t"], user
+
+
+@resolve_bp.get("/resolve/<token>")
+def resolve_page(token: str):
+    """The page a "solved" link opens: a button, so that mail scanners following links change nothing."""
+    from markupsafe import escape
+    number, _ = _resolve_claims(token)
+    form = (f'<form method="post"><input type="hidden" name="answer" value="solved">'
+            f'<button type="submit">Sí, el caso {escape(number)} está resuelto / Yes, it is solved</button></form>')
+    return _RESOLVE_PAGE.format(title_es=f"Ticket {escape(number)}",
+                                text_es="Confirme que el caso quedó resuelto; el ticket se cerrará.",
+                                text_en="Confirm the case is solved; the ticket will be closed.", form=form)
+
+
+@resolve_bp.post("/resolve/<token>")
+def resolve(token: str):
+    """Apply the one-click "solved" answer."""
+    from markupsafe import escape
+    number, user = _resolve_claims(token)
+    with _ctx().pool.connection() as conn:
+        handlers.confirm_resolution(conn, user, number, True, "", _now())
+    return _RESOLVE_PAGE.format(title_es=f"Ticket {escape(number)} cerrado", form="",
+                                text_es="Gracias por confirmar. Si el problema vuelve, abra un ticket nuevo "
+                                        "citando este número.",
+                                text_en="Thank you. Should the problem come back, open a new ticket quoting "
+                                        "this number.")

@@ -51,5 +51,6 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
                                       clock)
     web.install(app, "intake", CollectorRegistry())
     app.register_blueprint(api.bp)
+    app.register_blueprint(api.resolve_bp)
     app.get("/openapi.json")(lambda: jsonify(openapi.document()))
     return app

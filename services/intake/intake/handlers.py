@@ -248,6 +248,44 @@ def attachment_for_download(conn: psycopg.Connection, user: Claims, number: str,
     raise NotFound("attachment")
 
 
+def confirm_resolution(conn: psycopg.Connection, user: Claims, number: str, solved: bool, text: str,
+                       now: datetime) -> list[Envelope]:
+    """Rule 8: the customer says "solved" (the ticket closes) or "not solved" with what is still wrong
+    (back to the agents). Only the customer side answers, and only after an agent did."""
+    state, _ = visible_ticket(conn, user, number)
+    if user.is_staff:
+        raise violation("FORBIDDEN", "solved", status=403)
+    if state.is_closed:
+        raise violation("TICKET_CLOSED", None, status=409, number=number).with_extra(
+            ticket=number, new_ticket_hint={"previous_ticket": number})
+    if state.status != lifecycle.WAITING_CUSTOMER:
+        raise violation("RESOLUTION_NOT_EXPECTED", "solved", status=409)
+    text = (text or "").strip()
+    if not solved and not text:
+        raise violation("MESSAGE_BODY_REQUIRED", "body")
+    confirmed = new_event("ResolutionConfirmed", state.ticket_id, state.version + 1,
+                          {"solved": solved, "body": text or None}, actor=_actor(user), occurred_at=now)
+    events = [confirmed]
+    if solved:
+        events.append(new_event("TicketClosed", state.ticket_id, state.version + 2,
+                                {"reason": "solved_by_customer"}, actor=_actor(user), occurred_at=now,
+                                correlation_id=confirmed.correlation_id, causation_id=confirmed.event_id))
+    eventstore.append(conn, events, expected_version=state.version)
+    status = lifecycle.CLOSED if solved else lifecycle.OPEN
+    conn.execute("update tickets set status = %s, version = %s where ticket_id = %s",
+                 (status, events[-1].stream_version, state.ticket_id))
+    return events
+
+
+def claims_of_user(conn: psycopg.Connection, user_id: str) -> Claims | None:
+    """A user's claims, for commands that arrive signed by a link or a reply address instead of a login."""
+    row = conn.execute("select * from users where id = %s", (user_id,)).fetchone()
+    if row is None:
+        return None
+    return Claims(user_id=row["id"], role=row["role"], organisation_id=row["organisation_id"],
+                  desks=tuple(row["desks"]), name=row["name"], email=row["email"], language=row["language"])
+
+
 # ---------------------------------------------------------------- decisions of the SLA service
 
 def accept_auto_close(conn: psycopg.Connection, decision: Envelope) -> Envelope | None:

@@ -169,6 +169,18 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "La solicitud no es válida: {detail}",
         "The request is not valid: {detail}",
     ),
+    "RESOLUTION_NOT_EXPECTED": (
+        409,
+        "Este ticket no espera su confirmación: todavía no tiene una respuesta del equipo de "
+        "soporte. Si desea agregar información, escriba un mensaje en el ticket.",
+        "This ticket is not waiting for your confirmation: the support team has not answered "
+        "it yet. To add information, post a message on the ticket.",
+    ),
+    "RESOLUTION_LINK_INVALID": (
+        400,
+        "El enlace no es válido o ya venció. Entre al portal y responda desde el ticket.",
+        "The link is not valid or has expired. Log in to the portal and answer from the ticket.",
+    ),
     "VERSION_CONFLICT": (
         409,
         "El ticket cambió mientras usted escribía. Actualice la página y vuelva a intentarlo.",

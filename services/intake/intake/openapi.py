@@ -69,6 +69,12 @@ def document() -> dict:
                 "parameters": [{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "requestBody": _json({"$ref": "#/components/schemas/PostMessage"}),
                 "responses": {"201": {"description": "posted"}, **_errors(400, 401, 403, 404, 409, 422)}}},
+            "/api/tickets/{number}/resolution": {"post": {
+                "summary": "Rule 8: solved (closes) or not solved with what is still wrong", "security": _BEARER,
+                "parameters": [{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": _json({"type": "object", "required": ["solved"], "properties": {
+                    "solved": {"type": "boolean"}, "body": {"type": "string"}}}),
+                "responses": {"201": {"description": "recorded"}, **_errors(401, 403, 404, 409, 422)}}},
             "/api/attachments": {"post": {
                 "summary": "Upload a file to attach", "security": _BEARER,
                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
