@@ -7,6 +7,7 @@ duplicate is possible, a loss is not; consumers drop what their stored state alr
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import Callable
@@ -35,11 +36,16 @@ create index if not exists outbox_unpublished on outbox (id) where published_at 
 """
 
 
-def enqueue(conn: psycopg.Connection, events: list[Envelope]) -> None:
-    """Queue events for Kafka in the caller's transaction, and wake the relay at commit."""
+def enqueue(conn: psycopg.Connection, events: list[Envelope], docs: list[dict] | None = None) -> None:
+    """Queue events for Kafka in the caller's transaction, and wake the relay at commit.
+
+    `docs`, when the caller already dumped the envelopes, saves dumping them again.
+    """
+    payloads = ([json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode() for d in docs] if docs
+                else [to_json_bytes(e) for e in events])
     conn.cursor().executemany(
         "insert into outbox (event_id, topic, key, payload) values (%s, %s, %s, %s)",
-        [(e.event_id, TOPIC_OF_EVENT[e.type], e.stream_id, to_json_bytes(e)) for e in events])
+        [(e.event_id, TOPIC_OF_EVENT[e.type], e.stream_id, p) for e, p in zip(events, payloads)])
     conn.execute("notify outbox")
 
 

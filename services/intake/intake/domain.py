@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+from functools import lru_cache
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -154,9 +155,10 @@ def _singular(word: str) -> str:
     return word[:-1]
 
 
-def _case_tokens(case: str) -> list[str]:
+@lru_cache(maxsize=8192)  # the open cases of a module are compared again at every opening
+def _case_tokens(case: str) -> tuple[str, ...]:
     """A case reduced to comparable words: folded, no stopwords, singular."""
-    return [_singular(w) for w in _LETTER_WORD.findall(_fold(case)) if w not in STOPWORDS]
+    return tuple(_singular(w) for w in _LETTER_WORD.findall(_fold(case)) if w not in STOPWORDS)
 
 
 def is_similar_case(a: str, b: str) -> bool:
@@ -167,7 +169,9 @@ def is_similar_case(a: str, b: str) -> bool:
     set_a, set_b = set(tokens_a), set(tokens_b)
     if len(set_a & set_b) / len(set_a | set_b) >= 0.5:
         return True
-    return difflib.SequenceMatcher(None, " ".join(tokens_a), " ".join(tokens_b)).ratio() >= 0.8
+    matcher = difflib.SequenceMatcher(None, " ".join(tokens_a), " ".join(tokens_b))
+    # The quick ratios are upper bounds of ratio(): most pairs are ruled out without the full match.
+    return matcher.real_quick_ratio() >= 0.8 and matcher.quick_ratio() >= 0.8 and matcher.ratio() >= 0.8
 
 
 def find_duplicate(case: str, open_cases: list[tuple[str, str]]) -> str | None:

@@ -22,11 +22,12 @@ def append(conn: psycopg.Connection, events: list[Envelope], expected_version: i
     Raises VersionConflict when the stream moved on: the unique (stream_id, stream_version)
     index refuses the second of two writers that read the same version.
     """
-    rows = []
+    rows, docs = [], []
     for i, event in enumerate(events, start=1):
         if event.stream_version != expected_version + i:
             raise ValueError(f"event {event.type} at version {event.stream_version}, expected {expected_version + i}")
         doc = dump_envelope(event)
+        docs.append(doc)
         rows.append((doc["event_id"], doc["stream_id"], doc["stream_version"], doc["type"], doc["schema_version"],
                      event.occurred_at, doc["correlation_id"], doc["causation_id"], Jsonb(doc["actor"]),
                      Jsonb(doc["data"])))
@@ -37,7 +38,7 @@ def append(conn: psycopg.Connection, events: list[Envelope], expected_version: i
                 """insert into events (event_id, stream_id, stream_version, type, schema_version, occurred_at,
                                        correlation_id, causation_id, actor, data)
                    values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""", rows)
-            outbox.enqueue(conn, events)
+            outbox.enqueue(conn, events, docs)
     except psycopg.errors.UniqueViolation as exc:
         v = violation("VERSION_CONFLICT", None, status=409)
         raise VersionConflict(v.code, v.field, v.message, v.status) from exc

@@ -24,6 +24,8 @@ create table if not exists tickets (
 );
 create index if not exists tickets_list on tickets (organisation_id, status, opened_at desc);
 create index if not exists tickets_desk on tickets (desk, status, opened_at desc);
+-- Staff lists are newest first across desks: an index in that order serves "limit n" directly.
+create index if not exists tickets_recent on tickets (opened_at desc, number desc);
 
 create table if not exists thread (
     ticket_id      text        not null references tickets (ticket_id),
