@@ -97,10 +97,13 @@ class LocalStack:
     gunicorn_workers: int = 2
     processes: dict[str, Process] = field(default_factory=dict)
     extra_env: dict = field(default_factory=dict)
+    with_notifier: bool = False  # needs SMTP_HOST/SMTP_PORT of a server the caller runs, in extra_env
 
     def __post_init__(self):
         self.prefix = f"t{self.run_id}."
-        self.databases = {s: f"mesa_t{self.run_id}_{s}" for s in ("intake", "query", "sla")}
+        services = ("intake", "query", "sla") + (("notifier",) if self.with_notifier else ())
+        self.databases = {s: f"mesa_t{self.run_id}_{s}" for s in services}
+        self.inbound_port = free_port() if self.with_notifier else None
         self.urls: dict[str, str] = {}
 
     def env_for(self, service: str) -> dict:
@@ -108,7 +111,17 @@ class LocalStack:
         return {**os.environ, "DATABASE_URL": f"{PG_BASE_URL}/{self.databases[service]}",
                 "KAFKA_BOOTSTRAP_SERVERS": self.kafka, "AUTH_SECRET": self.auth_secret,
                 "KAFKA_TOPIC_PREFIX": self.prefix, "ATTACHMENTS_DIR": str(self.workdir / "attachments"),
-                "PYTHONUNBUFFERED": "1", **self.extra_env}
+                "PYTHONUNBUFFERED": "1", **self._notifier_env(), **self.extra_env}
+
+    def _notifier_env(self) -> dict:
+        if not self.with_notifier:
+            return {}
+        return {"INTAKE_URL": self.urls.get("intake", ""), "PUBLIC_URL": self.urls.get("intake", ""),
+                "INBOUND_SMTP_HOST": "127.0.0.1", "INBOUND_SMTP_PORT": str(self.inbound_port),
+                "REPLY_DOMAIN": "mesa.test", "STAFF_ADDRESS": "equipo@mesa.test",
+                "SUPERVISOR_ADDRESS": "supervision@mesa.test", "QUEUE_ADDRESS_SOPORTE": "soporte@mesa.test",
+                "QUEUE_ADDRESS_IMPLANTACIONES": "implantaciones@mesa.test",
+                "OFFICE_PHONES_SOPORTE": "+58 212 555 0100, +58 212 555 0101", "SMTP_RETRY_MAX_SECONDS": "2"}
 
     def start(self) -> "LocalStack":
         """Create databases and topics, load demo users, start all four processes, wait for health."""
@@ -119,17 +132,23 @@ class LocalStack:
         from intake import demo  # the services' own code builds their schemas
         demo.load(self.env_for("intake")["DATABASE_URL"])
         py = sys.executable
-        for service, app in (("intake", "intake.app:create_app()"), ("query", "query.app:create_app()"),
-                             ("sla", "sla.app:create_app()")):
-            port = free_port()
-            self.urls[service] = f"http://127.0.0.1:{port}"
+        apps = [("intake", "intake.app:create_app()"), ("query", "query.app:create_app()"),
+                ("sla", "sla.app:create_app()")] + ([("notifier", "notifier.app:create_app()")]
+                                                    if self.with_notifier else [])
+        for service, _ in apps:
+            self.urls[service] = f"http://127.0.0.1:{free_port()}"
+        for service, app in apps:
             self._add(service, service, [py, "-m", "gunicorn", "-w", str(self.gunicorn_workers),
-                                         "-b", f"127.0.0.1:{port}", app])
+                                         "-b", self.urls[service].removeprefix("http://"), app])
         self._add("relay", "intake", [py, "-m", "intake.relay"])
         self._add("query-consumer", "query", [py, "-m", "query.consumer"])
         self._add("intake-sla-consumer", "intake", [py, "-m", "intake.sla_consumer"])
         self._add("sla-timers", "sla", [py, "-m", "sla.consumer"])
         self._add("sla-relay", "sla", [py, "-m", "sla.relay"])
+        if self.with_notifier:
+            for name, module in (("notifier-consumer", "notifier.consumer"), ("notifier-sender", "notifier.sender"),
+                                 ("notifier-relay", "notifier.relay"), ("notifier-inbound", "notifier.inbound_server")):
+                self._add(name, "notifier", [py, "-m", module])
         for p in self.processes.values():
             p.start()
         for service, url in self.urls.items():

@@ -30,7 +30,10 @@ INIT_SQL = (ROOT / "infra" / "postgres" / "init.sql").read_text()
 ONE_SHOTS = {"kafka-init", "demo-data"}
 EXPECTED_DATABASE = {"intake": "mesa_intake", "intake-relay": "mesa_intake", "demo-data": "mesa_intake",
                      "intake-sla-consumer": "mesa_intake", "query": "mesa_query", "query-consumer": "mesa_query",
-                     "sla": "mesa_sla", "sla-timers": "mesa_sla", "sla-relay": "mesa_sla"}
+                     "sla": "mesa_sla", "sla-timers": "mesa_sla", "sla-relay": "mesa_sla",
+                     "notifier": "mesa_notifier", "notifier-consumer": "mesa_notifier",
+                     "notifier-sender": "mesa_notifier", "notifier-relay": "mesa_notifier",
+                     "notifier-inbound": "mesa_notifier"}
 
 
 # --- reading the compose file ---------------------------------------------------------------
@@ -151,9 +154,17 @@ def _variables_read(config_class) -> set[str]:
     environ = _RecordingEnviron()
     with mock.patch.object(os, "environ", environ):
         config = config_class.from_env()
-    values = {str(value) for value in vars(config).values()}
-    values |= {str(int(v)) for v in vars(config).values() if isinstance(v, float) and v.is_integer()}
-    unused = [n for n in environ.read if environ._sentinel(n) not in values]
+    def flat(value):
+        if isinstance(value, dict):
+            return [x for v in value.values() for x in flat(v)]
+        if isinstance(value, (tuple, list)):
+            return [x for v in value for x in flat(v)]
+        return [value]
+
+    kept = flat(list(vars(config).values()))
+    values = {str(v) for v in kept} | {str(int(v)) for v in kept if isinstance(v, float) and v.is_integer()}
+    flags = {name for name, v in vars(config).items() if isinstance(v, bool)}  # parsed, not kept as text
+    unused = [n for n in environ.read if environ._sentinel(n) not in values and n.lower() not in flags]
     assert not unused, f"{config_class.__module__}.Config reads {unused} but keeps none of their values"
     return set(environ.read)
 
@@ -217,7 +228,7 @@ def test_published_ports_match_bin_up_defaults_and_the_gunicorn_binds():
     port_of_app = {app: defaults[var] for var, app in
                    re.findall(r"gunicorn [^\n]*-b \"127\.0\.0\.1:\$(\w+)\" '([\w.]+:\w+\(\))'", up)}
     assert port_of_app == {"intake.app:create_app()": 8001, "query.app:create_app()": 8002,
-                           "sla.app:create_app()": 8003}
+                           "sla.app:create_app()": 8003, "notifier.app:create_app()": 8004}
     served = {}
     for name in _gunicorn_services():
         argv = _command(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, current_app, g, jsonify, request, send_file
+from psycopg.types.json import Jsonb
 
 from helpdesk_shared import auth_tokens
 from helpdesk_shared.web import json_body, require_auth
@@ -46,16 +47,42 @@ def login():
         "organisation_id": claims.organisation_id, "desks": list(claims.desks), "language": claims.language}})
 
 
+def _once(command):
+    """Run `command(conn) -> (body, status)` once per Idempotency-Key of the caller.
+
+    The stored answer commits with the command's events, so a retried request (a client
+    that timed out, a mail server that resends) gets the first answer and no second effect.
+    """
+    key = request.headers.get("Idempotency-Key")
+    with _ctx().pool.connection() as conn:
+        if key:
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{g.user.user_id}/{key}",))
+            done = conn.execute("select status, body from idempotency_keys where user_id = %s and key = %s",
+                                (g.user.user_id, key)).fetchone()
+            if done:
+                return jsonify(done["body"]), done["status"]
+        body, status = command(conn)
+        if key:
+            conn.execute("insert into idempotency_keys (user_id, key, status, body) values (%s, %s, %s, %s)",
+                         (g.user.user_id, key, status, Jsonb(body)))
+    return jsonify(body), status
+
+
 @bp.post("/tickets")
 @auth
 def open_ticket():
     """Open a ticket; 201 with its number, or a rule violation (409 for a duplicate open case)."""
     body = json_body()
-    with _ctx().pool.connection() as conn:
+
+    def command(conn):
         event = handlers.open_ticket(conn, g.user, body, _now(), _correlation())
-    number = event.data["number"]
-    return jsonify({"number": number, "ticket_id": event.stream_id, "urgency": event.data["urgency"],
-                    "link": f"/api/tickets/{number}"}), 201, {"Location": f"/api/tickets/{number}"}
+        number = event.data["number"]
+        return {"number": number, "ticket_id": event.stream_id, "urgency": event.data["urgency"],
+                "link": f"/api/tickets/{number}"}, 201
+
+    response, status = _once(command)
+    response.headers["Location"] = response.json["link"]
+    return response, status
 
 
 @bp.post("/tickets/<number>/messages")
@@ -63,16 +90,18 @@ def open_ticket():
 def post_message(number: str):
     """Post a message to a ticket; a closed ticket answers 409 with how to open a new one."""
     body = json_body()
+
+    def command(conn):
+        event = handlers.post_message(conn, g.user, number, body, _now(), _correlation())
+        return {"number": number, "message_id": event.data["message_id"],
+                "stream_version": event.stream_version}, 201
+
     for attempt in range(3):
         try:
-            with _ctx().pool.connection() as conn:
-                event = handlers.post_message(conn, g.user, number, body, _now(), _correlation())
-            break
+            return _once(command)
         except VersionConflict:
             if attempt == 2:
                 raise  # re-validated against the fresh state twice; let the client retry
-    return jsonify({"number": number, "message_id": event.data["message_id"],
-                    "stream_version": event.stream_version}), 201
 
 
 @bp.post("/attachments")

@@ -25,10 +25,13 @@ USERS = [
     ("jose@clubcaracas.com.ve", "José Rodríguez", "customer", "club-caracas", ["SOPORTE"]),
     ("ana@countryvalencia.com.ve", "Ana Gómez", "customer", "country-valencia", ["SOPORTE", "IMPLANTACIONES"]),
     ("luis@andina.com.ve", "Luis Hernández", "customer", "distribuidora-andina", ["IMPLANTACIONES"]),
+    ("peter@countryvalencia.com.ve", "Peter Smith", "customer", "country-valencia", ["SOPORTE"]),  # reads English
     ("carlos@mesa.example", "Carlos Soporte", "agent", None, ["SOPORTE"]),
     ("elena@mesa.example", "Elena Implantaciones", "agent", None, ["IMPLANTACIONES"]),
     ("supervisor@mesa.example", "Rosa Supervisora", "supervisor", None, ["SOPORTE", "IMPLANTACIONES"]),
 ]
+
+ENGLISH = {"peter@countryvalencia.com.ve": "en"}
 
 
 def load(database_url: str) -> list[str]:
@@ -45,6 +48,7 @@ def load(database_url: str) -> list[str]:
             if conn.execute("select 1 from users where email = %s", (email,)).fetchone() is None:
                 handlers.register_user(conn, email=email, name=name, role=role, password=PASSWORD, desks=desks,
                                        organisation_id=org_id, now=now, actor=SYSTEM,
+                                       language=ENGLISH.get(email, "es"),
                                        phone="+58 212 555 0100" if role == "customer" else None)
                 created.append(email)
     return created

@@ -74,3 +74,14 @@ create table if not exists special_processes (
 -- Human ticket numbers: one sequence per desk (sequential, never reused).
 create sequence if not exists ticket_number_sop;
 create sequence if not exists ticket_number_imp;
+
+-- Responses of commands sent with an Idempotency-Key (e.g. the notifier posting an e-mail
+-- reply): a retry of the same key gets the first answer instead of a second effect.
+create table if not exists idempotency_keys (
+    user_id    text        not null,
+    key        text        not null,
+    status     int         not null,
+    body       jsonb       not null,
+    created_at timestamptz not null default now(),
+    primary key (user_id, key)
+);

@@ -6,7 +6,7 @@ import threading
 
 from helpdesk_shared import logs, pg
 from helpdesk_shared.kafka import ConsumerLoop
-from helpdesk_shared.topics import TICKETS
+from helpdesk_shared.topics import NOTIFICATIONS, TICKETS
 
 from . import store
 from .app import SCHEMA
@@ -19,7 +19,7 @@ def build(config: Config) -> ConsumerLoop:
     """The consumer loop that feeds the ticket read model."""
     pg.apply_schema(config.database_url, SCHEMA)
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
-                        consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + TICKETS], handle_batch=store.apply_batch,
+                        consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + TICKETS, config.kafka_topic_prefix + NOTIFICATIONS], handle_batch=store.apply_batch,
                         group_id=config.kafka_topic_prefix + CONSUMER_NAME)
 
 

@@ -48,3 +48,15 @@ create table if not exists projection_stats (
     skipped bigint not null
 );
 insert into projection_stats (name, applied, skipped) values ('tickets', 0, 0) on conflict do nothing;
+
+-- What the customer (and others) were told by e-mail, from helpdesk.notifications.
+create table if not exists notifications (
+    event_id    uuid primary key,
+    ticket_id   text        not null,
+    type        text        not null,   -- NotificationSent | NotificationFailed
+    recipient   text        not null,
+    template    text        not null,
+    error       text,
+    occurred_at timestamptz not null
+);
+create index if not exists notifications_ticket on notifications (ticket_id, occurred_at);

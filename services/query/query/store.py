@@ -50,9 +50,21 @@ def apply_event(conn: psycopg.Connection, record: Record) -> bool:
     return True
 
 
+def apply_notification(conn: psycopg.Connection, record: Record) -> bool:
+    """Record a mail sent (or refused for good) about a ticket; False for a duplicate or no ticket."""
+    d = record.event.data
+    if not d.get("ticket_id"):
+        return False
+    return conn.execute("""insert into notifications (event_id, ticket_id, type, recipient, template, error, occurred_at)
+                           values (%s, %s, %s, %s, %s, %s, %s) on conflict (event_id) do nothing""",
+                        (record.event.event_id, d["ticket_id"], record.event.type, d["recipient"], d["template"],
+                         d.get("error"), record.event.occurred_at)).rowcount == 1
+
+
 def apply_batch(conn: psycopg.Connection, records: list[Record]) -> None:
     """Apply a polled batch (the consumer loop commits it with its offsets)."""
-    applied = sum(apply_event(conn, r) for r in records)
+    applied = sum(apply_notification(conn, r) if r.event.type.startswith("Notification") else apply_event(conn, r)
+                  for r in records)
     conn.execute("update projection_stats set applied = applied + %s, skipped = skipped + %s where name = 'tickets'",
                  (applied, len(records) - applied))
 

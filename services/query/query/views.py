@@ -42,4 +42,9 @@ def ticket_with_thread(conn: psycopg.Connection, user: Claims, number: str) -> d
                                     occurred_at from thread
                              where ticket_id = %s and (%s or not internal) order by stream_version""",
                           (ticket["ticket_id"], user.is_staff)).fetchall()
-    return {**ticket, "thread": thread}
+    told = conn.execute("""select type, recipient, template, error, occurred_at from notifications
+                           where ticket_id = %s order by occurred_at""", (ticket["ticket_id"],)).fetchall()
+    # Customers see what they were sent; staff also see mails to staff and failures.
+    if not user.is_staff:
+        told = [n for n in told if n["recipient"] == ticket["contact"].get("email") and n["type"] == "NotificationSent"]
+    return {**ticket, "thread": thread, "notifications": told}

@@ -1,0 +1,88 @@
+"""The notifier's consumer (entry point `python -m notifier.consumer`): reads helpdesk.tickets,
+helpdesk.sla and helpdesk.accounts and records, with its offsets, every mail owed."""
+from __future__ import annotations
+
+import functools
+import signal
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from helpdesk_shared import link_tokens, logs
+from helpdesk_shared.business_calendar import venezuela_default
+from helpdesk_shared.kafka import ConsumerLoop
+from helpdesk_shared.topics import ACCOUNTS, SLA, TICKETS
+
+from . import messages, store
+from .config import DESKS, Config
+from .rendering import Renderer
+
+CONSUMER_NAME = "notifier"
+PACKAGED_TEMPLATES = Path(__file__).with_name("templates")
+
+
+def utc_now() -> datetime:
+    """The wall clock."""
+    return datetime.now(timezone.utc)
+
+
+def renderer(config: Config) -> Renderer:
+    """Templates: a supervisor's override folder (TEMPLATES_DIR) first, then the packaged ones."""
+    dirs = [Path(config.templates_dir)] if config.templates_dir else []
+    return Renderer(dirs + [PACKAGED_TEMPLATES])
+
+
+def links(config: Config, clock: Callable[[], datetime]) -> messages.Links:
+    """Where mails point: the portal, and the signed one-click "solved" link served by intake."""
+    base = config.public_url.rstrip("/")
+
+    def resolution_url(number: str, user_id: str, answer: str) -> str:
+        if answer != "solved":
+            return f"{base}/tickets/{number}#responder"
+        token = link_tokens.sign(config.auth_secret, link_tokens.RESOLUTION, {"t": number, "u": user_id}, clock(),
+                                 config.reply_token_days * 86400)
+        return f"{base}/resolve/{token}"
+
+    return messages.Links(ticket_url=lambda n: f"{base}/tickets/{n}", resolution_url=resolution_url,
+                          new_ticket_url=lambda n: f"{base}/tickets/new?previous_ticket={n}",
+                          course_url=f"{base}/training", portal_url=base)
+
+
+def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLoop:
+    """The consumer loop over the three topics, planning and recording mails."""
+    store.migrate(config.database_url)
+    desks = {d: messages.DeskContacts(queue_address=config.queue_addresses[d], staff_address=config.staff_address,
+                                      supervisor_address=config.supervisor_address,
+                                      phones=config.office_phones[d]) for d in DESKS}
+    # The office hours mails quote: the default desk calendar (the SLA service owns edits).
+    calendar = venezuela_default(range(clock().year - 1, clock().year + 3))
+    render = renderer(config)
+    plan = functools.partial(_plan, desks=desks, calendar=calendar, links=links(config, clock))
+
+    def handle_batch(conn, records) -> None:
+        store.record_batch(conn, records, plan, lambda mail: tuple(render.render(mail)),
+                           secret=config.auth_secret, reply_domain=config.reply_domain,
+                           token_days=config.reply_token_days, now=clock())
+
+    prefix = config.kafka_topic_prefix
+    return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
+                        consumer_name=CONSUMER_NAME, topics=[prefix + TICKETS, prefix + SLA, prefix + ACCOUNTS],
+                        handle_batch=handle_batch, group_id=prefix + CONSUMER_NAME)
+
+
+def _plan(event, ticket, users, *, desks, calendar, links):
+    return messages.plan(event, ticket, users, desks, calendar, links)
+
+
+def main() -> None:
+    """Run until SIGTERM/SIGINT."""
+    logs.setup("notifier-consumer")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    build(Config.from_env()).run(stop)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""E-mail replies into tickets (adapter): the `accept` callback of the inbound SMTP server.
+
+A reply becomes the customer's message on the ticket through intake's API, with an
+Idempotency-Key derived from the mail's Message-ID, so a sending server that retries
+(or our own crash after posting) never posts it twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+from email import policy
+from email.parser import BytesParser
+from typing import Callable
+
+import requests
+
+from helpdesk_shared import auth_tokens, pg
+from helpdesk_shared.auth_tokens import Claims
+
+from . import inbound, store
+from .config import Config
+from .messages import Mail, Recipient
+
+log = logging.getLogger(__name__)
+
+INVALID_ADDRESS = (550, "5.7.1 Direccion de respuesta invalida o vencida / Invalid or expired reply address")
+TRY_LATER = (451, "4.3.0 Intente mas tarde / Try again later")
+OK = (250, "2.0.0 OK")
+
+
+class ReplyIntake:
+    """Turns an accepted SMTP message into a ticket message; answers with an SMTP status."""
+
+    def __init__(self, config: Config, clock: Callable[[], datetime], render: Callable[[Mail], tuple],
+                 http: requests.Session | None = None):
+        self.config = config
+        self.clock = clock
+        self.render = render
+        self.http = http or requests.Session()
+
+    def accept(self, mail_from: str, content: bytes, rcpt_tos: list[str]) -> tuple[int, str]:
+        """Decide on one inbound mail (called by the SMTP handler at DATA)."""
+        msg = BytesParser(policy=policy.default).parsebytes(content)
+        reason = inbound.is_automatic(msg, mail_from)
+        if reason:
+            # Accepted and dropped: refusing would make the other side send a bounce (a loop).
+            log.info("automatic mail ignored", extra={"reason": reason, "from": mail_from})
+            return OK
+        token = next((t for t in (inbound.token_of(r) for r in rcpt_tos) if t), None)
+        now = self.clock()
+        with pg.connect(self.config.database_url) as conn:
+            claims = store.reply_token_claims(conn, self.config.auth_secret, token, now)
+            if claims is None:
+                log.warning("reply with a forged or expired token refused", extra={"from": mail_from})
+                return INVALID_ADDRESS
+            user = conn.execute("select * from users where user_id = %s", (claims["user_id"],)).fetchone()
+            if user is None:
+                return INVALID_ADDRESS
+            reply = inbound.extract(msg)
+            mail_id = reply.message_id or hashlib.sha256(content).hexdigest()
+            if conn.execute("select 1 from inbound_messages where message_id = %s", (mail_id,)).fetchone():
+                return OK  # the sending server retried a mail we already took in
+            outcome = self._post(conn, user, claims["ticket_number"], reply, mail_id, now)
+            if outcome is None:
+                return TRY_LATER
+            conn.execute("insert into inbound_messages (message_id, received_at, outcome) values (%s, %s, %s)",
+                         (mail_id, now, outcome))
+        return OK
+
+    def _bearer(self, user: dict, now: datetime) -> dict:
+        claims = Claims(user_id=user["user_id"], role=user["role"], organisation_id=user["organisation_id"],
+                        desks=tuple(user["desks"]), name=user["name"], email=user["email"],
+                        language=user["language"])
+        return {"Authorization": f"Bearer {auth_tokens.issue(self.config.auth_secret, claims, now, 300)}"}
+
+    def _post(self, conn, user: dict, number: str, reply: inbound.Reply, mail_id: str, now: datetime) -> str | None:
+        """Post the reply to intake; the outcome to record, or None to have the sender retry later."""
+        intake = self.config.intake_url.rstrip("/")
+        headers = self._bearer(user, now)
+        try:
+            hashes, refused = [], []
+            for a in reply.attachments:
+                r = self.http.post(f"{intake}/api/attachments", headers=headers, timeout=30,
+                                   files={"file": (a.filename or "adjunto", a.content, a.content_type_declared)})
+                if r.status_code == 201:
+                    hashes.append(r.json()["sha256"])
+                elif r.status_code < 500:
+                    refused.append(f"{a.filename} ({r.json().get('code')})")
+                else:
+                    return None
+            text = reply.text or "(mensaje sin texto / message without text)"
+            if refused:
+                text += "\n\n[Adjuntos rechazados / attachments refused: " + ", ".join(refused) + "]"
+            key = "mail-" + hashlib.sha256(mail_id.encode()).hexdigest()[:40]
+            r = self.http.post(f"{intake}/api/tickets/{number}/messages", timeout=30,
+                               headers={**headers, "Idempotency-Key": key},
+                               json={"body": text, "attachments": hashes})
+        except requests.RequestException as exc:
+            log.warning("intake unreachable; the sending server will retry", extra={"error": str(exc)})
+            return None
+        if r.status_code == 201:
+            return "posted"
+        if r.status_code >= 500:
+            return None
+        code = r.json().get("code")
+        if code == "TICKET_CLOSED":
+            self._tell_ticket_closed(conn, user, number, mail_id, now)
+        log.info("reply refused by intake", extra={"code": code, "ticket": number})
+        return f"refused:{code}"
+
+    def _tell_ticket_closed(self, conn, user: dict, number: str, mail_id: str, now: datetime) -> None:
+        """Queue the "this ticket is closed: open a new one quoting it" mail to the sender."""
+        recipient = Recipient(email=user["email"], name=user["name"], language=user["language"],
+                              user_id=user["user_id"])
+        base = self.config.public_url.rstrip("/")
+        mail = Mail(template="reply_to_closed", recipient=recipient, ticket_id=None, reply_ticket=None,
+                    context={"number": number, "new_ticket_url": f"{base}/tickets/new?previous_ticket={number}",
+                             "customer_name": user["name"]})
+        key = f"inbound:{mail_id}:{recipient.email}:reply_to_closed"
+        subject, text, html = self.render(mail)
+        conn.execute(
+            """insert into mails (key, cause_event_id, template, recipient, language, ticket_id, subject, body_text,
+                                  body_html, reply_to, message_id, next_attempt_at, created_at)
+               values (%s, gen_random_uuid(), %s, %s, %s, null, %s, %s, %s, null, %s, %s, %s)
+               on conflict (key) do nothing""",
+            (key, mail.template, recipient.email, recipient.language, subject, text, html,
+             store.message_id(key, self.config.reply_domain), now, now))
+        conn.execute("notify mails")

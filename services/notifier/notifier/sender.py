@@ -1,0 +1,85 @@
+"""The mail sender (entry point `python -m notifier.sender`): sends what the consumer recorded.
+
+Each mail is sent and marked in one transaction holding its row: a crash after the server
+took it and before the commit resends it once, with the same Message-ID, so mail clients
+show it once. SMTP down: mails wait with exponential backoff and nothing is dropped.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime, timezone
+from typing import Callable
+
+from helpdesk_shared import logs, pg
+
+from . import store
+from .config import Config
+from .mailer import Mailer, Outgoing, PermanentFailure, TransientFailure
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """The wall clock."""
+    return datetime.now(timezone.utc)
+
+
+def send_due(conn, mailer: Mailer, now: datetime, max_backoff: float, limit: int = 20) -> int:
+    """Send (or postpone, or fail) the mails due now; return how many were handled."""
+    handled = 0
+    with conn.transaction():
+        mails = store.due_mails(conn, now, limit)
+    for mail in mails:
+        with conn.transaction():
+            if conn.execute("select status from mails where key = %s for update skip locked",
+                            (mail["key"],)).fetchone() is None:
+                continue  # another sender holds it
+            try:
+                mailer.send(Outgoing(recipient=mail["recipient"], subject=mail["subject"], text=mail["body_text"],
+                                     html=mail["body_html"], message_id=mail["message_id"],
+                                     reply_to=mail["reply_to"], language=mail["language"]))
+            except PermanentFailure as exc:
+                log.warning("mail refused for good", extra={"key": mail["key"], "error": str(exc)})
+                store.mark_failed(conn, mail, str(exc), now)
+            except TransientFailure as exc:
+                log.warning("mail postponed", extra={"key": mail["key"], "error": str(exc),
+                                                     "attempts": mail["attempts"] + 1})
+                store.postpone(conn, mail, str(exc), now, max_backoff)
+            else:
+                store.mark_sent(conn, mail, now)
+        handled += 1
+    return handled
+
+
+def run(config: Config, stop: threading.Event, clock: Callable[[], datetime] = utc_now) -> None:
+    """Send until stopped; wakes on NOTIFY mails or every half second."""
+    conn = pg.connect(config.database_url)
+    listener = pg.connect(config.database_url, autocommit=True)
+    listener.execute("listen mails")
+    mailer = Mailer(config)
+    try:
+        while not stop.is_set():
+            if send_due(conn, mailer, clock(), config.smtp_retry_max_seconds) == 0:
+                for _ in listener.notifies(timeout=0.5, stop_after=1):
+                    pass
+    finally:
+        mailer.close()
+        conn.close()
+        listener.close()
+
+
+def main() -> None:
+    """Run until SIGTERM/SIGINT."""
+    logs.setup("notifier-sender")
+    config = Config.from_env()
+    store.migrate(config.database_url)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run(config, stop)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""The notifier's PostgreSQL adapter: its read model of users and tickets, the mails it owes,
+reply addresses, and the outcome of each send — each in the caller's transaction."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from helpdesk_shared import outbox, pg
+from helpdesk_shared.envelope import Actor, Envelope, new_event
+from helpdesk_shared.kafka import Record
+
+from .messages import Mail, Recipient, TicketView
+
+log = logging.getLogger(__name__)
+SCHEMA = Path(__file__).with_name("schema.sql")
+NOTIFIER = Actor(id="notifier", role="system")
+
+TICKET_EVENTS = {"TicketOpened", "MessagePosted", "TicketAssigned", "CustomerAway", "ResolutionConfirmed",
+                 "TicketClosed"}
+
+Planner = Callable[[Envelope, TicketView | None, dict[str, Recipient]], list[Mail]]
+Renderer = Callable[[Mail], tuple[str, str, str]]
+
+
+def migrate(database_url: str) -> None:
+    """Create the notifier's tables and its outbox."""
+    pg.apply_schema(database_url, outbox.DDL, SCHEMA)
+
+
+# ---------------------------------------------------------------- read model
+
+def _ticket_view(row: dict | None) -> TicketView | None:
+    if row is None:
+        return None
+    return TicketView(ticket_id=row["ticket_id"], number=row["number"], desk=row["desk"], subject=row["subject"],
+                      organisation_id=row["organisation_id"], opened_by=row["opened_by"], contact=row["contact"],
+                      language=row["language"], assigned_to=row["assigned_to"], status=row["status"],
+                      opened_at=row["opened_at"], urgency=row["urgency"])
+
+
+def _users(conn: psycopg.Connection, ids: set[str]) -> dict[str, Recipient]:
+    rows = conn.execute("select user_id, email, name, language from users where user_id = any(%s)",
+                        (list(ids),)).fetchall()
+    return {r["user_id"]: Recipient(email=r["email"], name=r["name"], language=r["language"], user_id=r["user_id"])
+            for r in rows}
+
+
+def _project(conn: psycopg.Connection, event: Envelope) -> bool:
+    """Update the read model; False when a ticket event was already applied (a republish)."""
+    d = event.data
+    if event.type == "UserRegistered":
+        conn.execute("""insert into users (user_id, email, name, role, language, organisation_id, desks)
+                        values (%s, %s, %s, %s, %s, %s, %s) on conflict (user_id) do nothing""",
+                     (d["user_id"], d["email"], d["name"], d["role"], d["language"], d.get("organisation_id"),
+                      d["desks"]))
+        return True
+    if event.type == "TicketOpened":
+        inserted = conn.execute(
+            """insert into tickets (ticket_id, number, desk, subject, organisation_id, opened_by, contact, language,
+                                    urgency, status, opened_at, version)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', %s, 1) on conflict (ticket_id) do nothing""",
+            (d["ticket_id"], d["number"], d["desk"], d["subject"], d["organisation_id"], d["opened_by"],
+             Jsonb(d["contact"]), d.get("language", "es"), d["urgency"], event.occurred_at)).rowcount
+        return inserted == 1
+    if event.type in TICKET_EVENTS:
+        updates = {"version": event.stream_version}
+        if event.type == "TicketAssigned":
+            updates["assigned_to"] = d["agent_id"]
+        if event.type == "TicketClosed":
+            updates["status"] = "closed"
+        changed = conn.execute(
+            f"update tickets set {', '.join(f'{c} = %s' for c in updates)} where ticket_id = %s and version < %s",
+            [*updates.values(), event.stream_id, event.stream_version]).rowcount
+        return changed == 1
+    return True
+
+
+# ---------------------------------------------------------------- recording the mails owed
+
+def mail_key(event: Envelope, mail: Mail) -> str:
+    """The once-only key of a mail: (event, recipient, template)."""
+    return f"{event.event_id}:{mail.recipient.email.lower()}:{mail.template}"
+
+
+def message_id(key: str, domain: str) -> str:
+    """A Message-ID derived from the key, so a resend after a crash is recognisably the same mail."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+
+
+def _b32(raw: bytes) -> str:
+    return base64.b32encode(raw).decode().rstrip("=").lower()
+
+
+def new_reply_token(conn: psycopg.Connection, secret: str, ticket_number: str, recipient: Recipient,
+                    expires_at: datetime) -> str:
+    """A short, case-proof, signed token for a reply address (`reply+<token>@…`), remembered here."""
+    token_id = _b32(secrets.token_bytes(10))
+    token = f"{token_id}-{_b32(hmac.new(secret.encode(), token_id.encode(), hashlib.sha256).digest()[:8])}"
+    conn.execute("""insert into reply_tokens (token, ticket_number, user_id, email, expires_at)
+                    values (%s, %s, %s, %s, %s)""", (token, ticket_number, recipient.user_id, recipient.email,
+                                                      expires_at))
+    return token
+
+
+def reply_token_claims(conn: psycopg.Connection, secret: str, token: str, now: datetime) -> dict | None:
+    """The ticket and recipient of a reply token, or None when forged, unknown or expired."""
+    token = (token or "").lower()
+    token_id, _, mac = token.partition("-")
+    expected = _b32(hmac.new(secret.encode(), token_id.encode(), hashlib.sha256).digest()[:8])
+    if not mac or not hmac.compare_digest(mac, expected):
+        return None
+    row = conn.execute("select ticket_number, user_id, email, expires_at from reply_tokens where token = %s",
+                       (token,)).fetchone()
+    if row is None or row["expires_at"] <= now:
+        return None
+    return dict(row)
+
+
+def record_batch(conn: psycopg.Connection, records: list[Record], plan: Planner, render: Renderer, *,
+                 secret: str, reply_domain: str, token_days: int, now: datetime) -> int:
+    """Apply a batch to the read model and record every mail it calls for (not sent yet); return how many."""
+    recorded = 0
+    for record in records:
+        event = record.event
+        if not _project(conn, event):
+            continue
+        ticket_id = event.stream_id if event.type in TICKET_EVENTS else event.data.get("ticket_id")
+        ticket = _ticket_view(conn.execute("select * from tickets where ticket_id = %s", (ticket_id,)).fetchone()
+                              if ticket_id else None)
+        ids = {event.actor.id, event.data.get("author_id"), event.data.get("user_id"), event.data.get("requested_by"),
+               event.data.get("announced_by"), ticket and ticket.assigned_to, ticket and ticket.opened_by} - {None}
+        for mail in plan(event, ticket, _users(conn, ids)):
+            key = mail_key(event, mail)
+            if conn.execute("select 1 from mails where key = %s", (key,)).fetchone():
+                continue
+            reply_to = None
+            if mail.reply_ticket:
+                token = new_reply_token(conn, secret, mail.reply_ticket, mail.recipient,
+                                        now + timedelta(days=token_days))
+                reply_to = f"reply+{token}@{reply_domain}"
+            subject, text, html = render(mail)
+            conn.execute(
+                """insert into mails (key, cause_event_id, template, recipient, language, ticket_id, subject,
+                                      body_text, body_html, reply_to, message_id, next_attempt_at, created_at)
+                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                (key, event.event_id, mail.template, mail.recipient.email, mail.recipient.language, mail.ticket_id,
+                 subject, text, html, reply_to, message_id(key, reply_domain), now, now))
+            recorded += 1
+    if recorded:
+        conn.execute("notify mails")  # wakes the sender at commit
+    return recorded
+
+
+# ---------------------------------------------------------------- sending
+
+def due_mails(conn: psycopg.Connection, now: datetime, limit: int = 20) -> list[dict]:
+    """Pending mails whose time has come, locked for this sender until its transaction ends."""
+    return conn.execute("""select * from mails where status = 'pending' and next_attempt_at <= %s
+                           order by next_attempt_at, created_at limit %s for update skip locked""",
+                        (now, limit)).fetchall()
+
+
+def _notification(mail: dict, type_: str, data: dict, now: datetime) -> Envelope:
+    stream = "mail-" + hashlib.sha256(mail["key"].encode()).hexdigest()[:32]
+    return new_event(type_, stream, 1, {"cause_event_id": str(mail["cause_event_id"]), "recipient": mail["recipient"],
+                                        "template": mail["template"], "ticket_id": mail["ticket_id"], **data},
+                     actor=NOTIFIER, occurred_at=now)
+
+
+def mark_sent(conn: psycopg.Connection, mail: dict, now: datetime) -> None:
+    """The server took the mail: record it and tell the timeline (NotificationSent)."""
+    conn.execute("update mails set status = 'sent', sent_at = %s, attempts = attempts + 1 where key = %s",
+                 (now, mail["key"]))
+    outbox.enqueue(conn, [_notification(mail, "NotificationSent", {"message_id": mail["message_id"]}, now)])
+
+
+def mark_failed(conn: psycopg.Connection, mail: dict, error: str, now: datetime) -> None:
+    """The address will never take it: record it as failed and show agents (NotificationFailed)."""
+    conn.execute("update mails set status = 'failed', last_error = %s, attempts = attempts + 1 where key = %s",
+                 (error, mail["key"]))
+    outbox.enqueue(conn, [_notification(mail, "NotificationFailed", {"error": error[:500], "permanent": True}, now)])
+
+
+def postpone(conn: psycopg.Connection, mail: dict, error: str, now: datetime, max_backoff: float) -> None:
+    """A transient failure: retry later, backing off exponentially up to `max_backoff` seconds."""
+    delay = min(2 ** mail["attempts"], max_backoff)
+    conn.execute("""update mails set attempts = attempts + 1, last_error = %s, next_attempt_at = %s
+                    where key = %s""", (error[:500], now + timedelta(seconds=delay), mail["key"]))
+
+
+def stats(conn: psycopg.Connection) -> dict:
+    """Mail counts by status and the age of the oldest pending one (for /healthz)."""
+    rows = conn.execute("select status, count(*) as n, min(created_at) as oldest from mails group by status").fetchall()
+    by = {r["status"]: r for r in rows}
+    return {"pending": by.get("pending", {}).get("n", 0), "sent": by.get("sent", {}).get("n", 0),
+            "failed": by.get("failed", {}).get("n", 0),
+            "oldest_pending": by["pending"]["oldest"].isoformat() if "pending" in by else None}

@@ -1,0 +1,262 @@
+"""The notifier on real Kafka, PostgreSQL and SMTP (an aiosmtpd server started here)."""
+from __future__ import annotations
+
+import random
+import signal
+import smtplib
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import pytest
+import requests
+from aiosmtpd.controller import Controller
+
+from helpdesk_shared.localstack import LocalStack, free_port, wait_until
+from samples import png, ticket_body
+
+pytestmark = pytest.mark.e2e
+
+SECONDS_POLICY = {"first_response": {"minutes": 3 / 60, "clock": "24x7"},
+                  "next_response": {"minutes": 3 / 60, "clock": "24x7"},
+                  "auto_close_warning": {"minutes": 3 / 60, "clock": "24x7"},
+                  "auto_close": {"minutes": 6 / 60, "clock": "24x7"}}
+
+
+class Sink:
+    """A real SMTP server that keeps every message it accepts."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.messages: list[EmailMessage] = []
+        self.lock = threading.Lock()
+        self.controller = None
+
+    async def handle_DATA(self, server, session, envelope):
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        with self.lock:
+            self.messages.append(msg)
+        return "250 2.0.0 OK"
+
+    def start(self) -> "Sink":
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def to(self, address: str, template_hint: str | None = None) -> list[EmailMessage]:
+        """Mails to `address` (whose subject contains `template_hint`, if given)."""
+        with self.lock:
+            found = [m for m in self.messages if address in str(m["To"])]
+        return [m for m in found if template_hint is None or template_hint in str(m["Subject"])]
+
+    def about(self, number: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if f"[{number}]" in str(m["Subject"])]
+
+
+def text_of(msg: EmailMessage) -> str:
+    """The plain-text alternative."""
+    return msg.get_body(("plain",)).get_content()
+
+
+@pytest.fixture(scope="module")
+def mail_stack(tmp_path_factory):
+    """A stack with the notifier, sending to a local SMTP sink; SOPORTE normal policy in seconds."""
+    sink = Sink(free_port()).start()
+    stack = LocalStack(tmp_path_factory.mktemp("mail-stack"), with_notifier=True,
+                       extra_env={"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port), "SLA_GRACE_SECONDS": "0.3"})
+    stack.start()
+    try:
+        stack.sink = sink
+        supervisor = stack.login("supervisor@mesa.example")
+        r = requests.put(f"{stack.urls['sla']}/api/policies/SOPORTE/normal", headers=supervisor, timeout=10,
+                         json={"policy": SECONDS_POLICY})
+        assert r.status_code == 201, r.text
+        stack.h = {u.split("@")[0]: stack.login(u) for u in (
+            "maria@clubcaracas.com.ve", "peter@countryvalencia.com.ve", "carlos@mesa.example",
+            "supervisor@mesa.example")}
+        yield stack
+    finally:
+        stack.stop()
+        sink.stop()
+
+
+CASES = iter([("BANCOS", "Factura mal cargada en el banco Mercantil"),
+              ("CARNETIZACION", "Socio sin carnet después de renovar la cuota"),
+              ("NOMINA", "Nómina quincenal calcula mal el bono nocturno"),
+              ("CXC", "Reporte de cuentas por cobrar sale vacío"),
+              ("INVENTARIO", "Inventario del bar no descuenta las ventas"),
+              ("SENIAT", "Declaración de IVA rechazada por el portal"),
+              ("CONTABILIDAD", "Comprobante contable de cierre descuadrado"),
+              ("REPORTES", "Listado de morosidad omite socios suspendidos"),
+              ("SOCIOS", "Ficha del socio no guarda el nuevo correo"),
+              ("FACTURACION", "Factura de cuota de mantenimiento duplicada"),
+              ("CXP", "Pago a proveedor aparece dos veces en el libro"),
+              ("SISTEMA", "Pantalla de ingreso tarda varios minutos en abrir")]
+             + [("SISTEMA", f"Respaldo número {n} falla al programar la copia {w}") for n, w in enumerate(
+                 ["diaria", "semanal", "mensual", "anual", "externa", "local", "remota", "completa", "parcial",
+                  "cifrada", "comprimida", "incremental", "nocturna", "manual", "automática", "espejo"])])
+
+
+def open_ticket(stack, who="maria", contact=None) -> dict:
+    module, case = next(CASES)
+    body = ticket_body(case, module)
+    if contact:
+        body["contact"] = contact
+    r = requests.post(f"{stack.urls['intake']}/api/tickets", headers=stack.h[who], json=body, timeout=10)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def post(stack, who, number, text, **extra):
+    r = requests.post(f"{stack.urls['intake']}/api/tickets/{number}/messages", headers=stack.h[who], timeout=10,
+                      json={"body": text, **extra})
+    assert r.status_code == 201, r.text
+
+
+def test_each_promised_mail_arrives_with_the_right_recipient_language_and_content(mail_stack):
+    sink = mail_stack.sink
+    ticket = open_ticket(mail_stack)
+    number = ticket["number"]
+    received = wait_until(lambda: sink.to("maria@clubcaracas.com.ve", number), 30, "ticket received mail")[0]
+    assert received["Content-Language"] == "es" and "Recibimos" in str(received["Subject"])
+    assert number in text_of(received) and received["Reply-To"].startswith("reply+")
+
+    post(mail_stack, "carlos", number, "Nota interna: revisar el lote 77.", internal=True)
+    post(mail_stack, "carlos", number, "Buenos días, María. Corregimos el cargo duplicado del socio 55.")
+    answered = wait_until(lambda: [m for m in sink.about(number) if "cargo duplicado" in text_of(m)], 30,
+                          "agent answered mail")[0]
+    body = text_of(answered)
+    assert "/resolve/" in body and f"/tickets/{number}" in body  # the "solved" and "not solved" links
+    assert all("lote 77" not in text_of(m) for m in sink.about(number))  # never an internal note
+
+    post(mail_stack, "maria", number, "Sigue apareciendo el cargo en el estado de cuenta de noviembre.")
+    queued = wait_until(lambda: sink.to("soporte@mesa.test", number), 30, "customer answered mail to the queue")[0]
+    assert "Sigue apareciendo" in text_of(queued)
+
+    # Left waiting by the agent: the SLA's warning, then the auto-close, each told to the customer.
+    post(mail_stack, "carlos", number, "Le pedimos el estado de cuenta para revisar el cargo.")
+    warning = wait_until(lambda: [m for m in sink.about(number) if "cierra" in str(m["Subject"]).lower()
+                                  or "cerrar" in text_of(m).lower() and "se cerrará" in text_of(m)], 60,
+                         "auto-close warning mail")[0]
+    assert warning["To"].addresses[0].addr_spec == "maria@clubcaracas.com.ve"
+    closed = wait_until(lambda: [m for m in sink.about(number) if "dos días hábiles" in text_of(m)], 60,
+                        "ticket closed mail")[0]
+    assert "ticket nuevo" in text_of(closed).lower() and number in text_of(closed)
+
+
+def test_an_unanswered_ticket_apologises_to_the_customer_with_the_phones_and_alerts_the_supervisor(mail_stack):
+    sink = mail_stack.sink
+    contact = {"name": "Peter Smith", "email": "peter@countryvalencia.com.ve", "phone": "+58 241 555 0199"}
+    ticket = open_ticket(mail_stack, "peter", contact)
+    number = ticket["number"]
+    received = wait_until(lambda: sink.to("peter@countryvalencia.com.ve", number), 30, "ticket received")[0]
+    assert received["Content-Language"] == "en" and "received" in str(received["Subject"]).lower()
+    apology = wait_until(lambda: [m for m in sink.to("peter@countryvalencia.com.ve", number)
+                                  if "+58 212 555 0100" in text_of(m)], 60, "overdue apology with phones")[0]
+    assert "+58 212 555 0101" in text_of(apology) and apology["Content-Language"] == "en"
+    alert = wait_until(lambda: sink.to("supervision@mesa.test", number), 60, "supervisor alert")[0]
+    assert number in text_of(alert)
+
+
+def test_an_email_reply_lands_in_the_ticket_as_the_customers_message(mail_stack):
+    sink = mail_stack.sink
+    ticket = open_ticket(mail_stack)
+    number = ticket["number"]
+    post(mail_stack, "carlos", number, "¿Nos envía una captura del estado de cuenta?")
+    answered = wait_until(lambda: [m for m in sink.about(number) if "captura" in text_of(m)], 30, "answer mail")[0]
+    reply = EmailMessage()
+    reply["From"] = "María Pérez <maria@clubcaracas.com.ve>"
+    reply["To"] = answered["Reply-To"]
+    reply["Subject"] = "Re: " + str(answered["Subject"])
+    reply["Message-ID"] = f"<reply-{number}@clubcaracas.com.ve>"
+    reply.set_content("Aquí va la captura del estado de cuenta.\n\n"
+                      f"El lun, 30 nov 2026 a las 10:00, Mesa <soporte@mesa.example> escribió:\n> {text_of(answered)[:40]}")
+    reply.add_attachment(png(), maintype="image", subtype="png", filename="estado.png")
+    for _ in range(2):  # a sending server that retries must not post twice
+        with smtplib.SMTP("127.0.0.1", mail_stack.inbound_port, timeout=30) as smtp:
+            smtp.send_message(reply)
+
+    def thread():
+        r = requests.get(f"{mail_stack.urls['query']}/api/tickets/{number}", headers=mail_stack.h["carlos"], timeout=5)
+        return r.json()["thread"] if r.ok and len(r.json()["thread"]) >= 3 else None
+    entries = wait_until(thread, 30, "the reply in the query API")
+    last = entries[-1]
+    assert last["author_role"] == "customer" and last["body"] == "Aquí va la captura del estado de cuenta."
+    assert last["attachments"][0]["name"] == "estado.png"
+    time_to_settle = time.monotonic() + 2
+    wait_until(lambda: time.monotonic() > time_to_settle, 5, "a possible duplicate to arrive")
+    assert len(thread()) == 3
+
+
+def test_a_forged_token_an_auto_reply_and_a_bounce_change_nothing(mail_stack):
+    sink = mail_stack.sink
+    ticket = open_ticket(mail_stack)
+    number = ticket["number"]
+    post(mail_stack, "carlos", number, "Por favor confirme el número de acción del socio.")
+    answered = wait_until(lambda: [m for m in sink.about(number) if "número de acción" in text_of(m)], 30, "mail")[0]
+    real_address = str(answered["Reply-To"])
+    token = real_address.split("+", 1)[1].split("@")[0]
+    forged = real_address.replace(token, token[:-2] + ("aa" if not token.endswith("aa") else "bb"))
+
+    def message(to, **headers):
+        msg = EmailMessage()
+        msg["From"] = "maria@clubcaracas.com.ve"
+        msg["To"] = to
+        msg["Subject"] = "Re: ticket"
+        for k, v in headers.items():
+            msg[k.replace("_", "-")] = v
+        msg.set_content("Texto que no debe llegar al ticket.")
+        return msg
+
+    with smtplib.SMTP("127.0.0.1", mail_stack.inbound_port, timeout=30) as smtp:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            smtp.send_message(message(forged))
+        assert refused.value.smtp_code == 550
+        smtp.send_message(message(real_address, Auto_Submitted="auto-replied"))  # accepted and dropped
+        bounce = message(real_address)
+        smtp.send_message(bounce, from_addr="")  # null sender: a bounce
+    r = requests.get(f"{mail_stack.urls['query']}/api/tickets/{number}", headers=mail_stack.h["carlos"], timeout=5)
+    assert all("no debe llegar" not in (m["body"] or "") for m in r.json()["thread"])
+    with requests.Session() as s:
+        r = s.get(f"{mail_stack.urls['intake']}/healthz", timeout=5)
+    assert r.ok
+
+
+def test_smtp_down_for_a_while_then_back_every_mail_arrives(mail_stack):
+    sink = mail_stack.sink
+    sink.stop()
+    try:
+        numbers = [open_ticket(mail_stack)["number"] for _ in range(3)]
+        wait_until(lambda: pending(mail_stack) >= 3, 30, "mails waiting for the server")
+    finally:
+        sink.start()
+    for number in numbers:
+        wait_until(lambda: sink.to("maria@clubcaracas.com.ve", number), 60, f"{number} received mail")
+
+
+def pending(stack) -> int:
+    """Mails the notifier still owes."""
+    return requests.get(f"{stack.urls['notifier']}/healthz", timeout=5).json()["mails"]["pending"]
+
+
+def test_killing_the_notifier_at_random_points_sends_no_mail_twice(mail_stack):
+    sink = mail_stack.sink
+    rng = random.Random(11)
+    numbers = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(numbers) < 8:
+        numbers.append(open_ticket(mail_stack)["number"])
+        victim = mail_stack.processes[rng.choice(["notifier-consumer", "notifier-sender", "notifier-relay"])]
+        victim.kill(signal.SIGKILL)
+        victim.start()
+    wait_until(lambda: all(sink.to("maria@clubcaracas.com.ve", n) for n in numbers), 90, "every received mail")
+    wait_until(lambda: pending(mail_stack) == 0, 60, "nothing pending")
+    per_key = Counter(str(m["Message-ID"]) for n in numbers for m in sink.about(n))
+    assert per_key and all(count == 1 for count in per_key.values()), per_key
