@@ -22,8 +22,8 @@ from helpdesk_shared.business_calendar import Calendar
 from helpdesk_shared.envelope import Envelope
 
 __all__ = [
-    "CUSTOMER_TEMPLATES", "DeskContacts", "LANGUAGES", "Links", "Mail", "PLANNERS",
-    "Recipient", "STAFF_TEMPLATES", "TEMPLATES", "TicketView", "format_duration",
+    "CUSTOMER_TEMPLATES", "DeskContacts", "INBOUND_TEMPLATES", "LANGUAGES", "Links", "Mail",
+    "PLANNERS", "Recipient", "STAFF_TEMPLATES", "TEMPLATES", "TicketView", "format_duration",
     "format_local", "format_office_hours", "plan", "ticket_view_from_opened",
 ]
 
@@ -311,12 +311,12 @@ def plan_response_overdue(event, ticket, users, desks, calendar, links) -> list[
 
     def facts(lang: str) -> dict:
         return {**_ticket_facts(ticket, links), "clock": d["clock"],
-                "due_at": _instant(due_at, calendar, lang, event.occurred_at),
-                "phones": list(contacts.phones),
-                "office_hours": format_office_hours(calendar, lang),
-                "time_zone": _zone_name(calendar.tz)}
+                "due_at": _instant(due_at, calendar, lang, event.occurred_at)}
 
     customer = _customer(ticket)
+    apology = {**facts(customer.language), "phones": list(contacts.phones),
+               "office_hours": format_office_hours(calendar, customer.language),
+               "time_zone": _zone_name(calendar.tz)}
     supervisor = _desk_recipient(contacts.supervisor_address, ticket.desk)
     alert = {
         **facts(supervisor.language),
@@ -329,7 +329,7 @@ def plan_response_overdue(event, ticket, users, desks, calendar, links) -> list[
         "customer": {"name": ticket.contact["name"], "email": ticket.contact["email"],
                      "phone": ticket.contact.get("phone")},
     }
-    return [Mail("response_overdue_customer", customer, facts(customer.language),
+    return [Mail("response_overdue_customer", customer, apology,
                  ticket.ticket_id, ticket.number),
             Mail("response_overdue_supervisor", supervisor, alert, ticket.ticket_id, None)]
 
@@ -453,7 +453,10 @@ CUSTOMER_TEMPLATES = ("ticket_received", "agent_answered", "response_overdue_cus
                       "special_process_requester")
 STAFF_TEMPLATES = ("customer_answered", "response_overdue_supervisor", "access_requested_staff",
                    "training_requested_staff", "special_process_staff")
-TEMPLATES = CUSTOMER_TEMPLATES + STAFF_TEMPLATES
+# Not planned from an event: notifier.replies answers an e-mail reply to a closed ticket
+# with this one (context: number, new_ticket_url, customer_name).
+INBOUND_TEMPLATES = ("reply_to_closed",)
+TEMPLATES = CUSTOMER_TEMPLATES + STAFF_TEMPLATES + INBOUND_TEMPLATES
 
 
 def plan(event: Envelope, ticket: TicketView | None, users: Mapping[str, Recipient],

@@ -13,9 +13,8 @@ layouts and macros, not mails.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
 
@@ -29,9 +28,8 @@ PARTS = ("subject.txt", "txt", "html")
 _NAME = re.compile(r"^(?P<template>[a-z0-9][a-z0-9_]*)\.(?P<lang>[a-z]{2})\.(?P<part>subject\.txt|txt|html)$")
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """A mail ready for the mailer."""
+class Rendered(NamedTuple):
+    """A mail ready for the mailer (a tuple too: `subject, text, html = render(mail)`)."""
 
     subject: str
     text: str
@@ -84,4 +82,4 @@ class Renderer:
                 raise
             tpl = self._env.get_template(f"{template}.{FALLBACK_LANGUAGE}.{part}")
             language = FALLBACK_LANGUAGE
-        return tpl.render(**context, lang=language)
+        return tpl.render({**context, "lang": language})
