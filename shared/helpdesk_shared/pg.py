@@ -1,6 +1,7 @@
 """PostgreSQL adapters (psycopg 3): connections, pools, schema files, consumer offsets."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import psycopg
@@ -30,14 +31,25 @@ def make_pool(url: str, min_size: int = 2, max_size: int = 8) -> ConnectionPool:
 
 
 def apply_schema(url: str, *ddl: Path | str) -> None:
-    """Apply idempotent DDL (files, or SQL text) in order, under an advisory lock so racing starters wait."""
+    """Apply idempotent DDL (files, or SQL text) in order, once per version of that DDL.
+
+    A process restarted next to running ones must not re-run "create index if not exists":
+    it still takes a ShareLock on the table and can deadlock with their writes. So the
+    digest of the DDL applied is remembered, and an unchanged schema is not touched again.
+    """
+    texts = [OFFSETS_DDL] + [item.read_text() if isinstance(item, Path) else item for item in ddl]
+    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
     with connect(url) as conn:
-        # pg_advisory_xact_lock serialises concurrent "create if not exists" runs, which
-        # otherwise can fail on the catalog's unique indexes (PostgreSQL bug #16165 family).
+        # pg_advisory_xact_lock serialises concurrent first runs, which otherwise can fail
+        # on the catalog's unique indexes (PostgreSQL bug #16165 family).
         conn.execute("select pg_advisory_xact_lock(727374)")
-        conn.execute(OFFSETS_DDL)
-        for item in ddl:
-            conn.execute(item.read_text() if isinstance(item, Path) else item)
+        conn.execute("create table if not exists schema_digests (digest text primary key, applied_at timestamptz "
+                     "not null default now())")
+        if conn.execute("select 1 from schema_digests where digest = %s", (digest,)).fetchone():
+            return
+        for text in texts:
+            conn.execute(text)
+        conn.execute("insert into schema_digests (digest) values (%s)", (digest,))
 
 
 def load_offsets(conn: psycopg.Connection, consumer: str) -> dict[tuple[str, int], int]:

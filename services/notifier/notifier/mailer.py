@@ -40,7 +40,6 @@ def build_message(mail: Outgoing, sender: str) -> EmailMessage:
     msg["Subject"] = mail.subject
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = mail.message_id
-    msg["Content-Language"] = mail.language
     # Our mails are automatic: well-behaved autoresponders must not answer them (no loops).
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
@@ -48,6 +47,7 @@ def build_message(mail: Outgoing, sender: str) -> EmailMessage:
         msg["Reply-To"] = mail.reply_to
     msg.set_content(mail.text)
     msg.add_alternative(mail.html, subtype="html")
+    msg["Content-Language"] = mail.language  # after set_content, which drops Content-* headers
     return msg
 
 
