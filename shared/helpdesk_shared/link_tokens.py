@@ -54,3 +54,4 @@ def verify(secret: str, purpose: str, token: str, now: datetime) -> dict:
 
 
 RESOLUTION = "resolve"  # /resolve/<token>: {"t": ticket number, "u": user id}
+PASSWORD = "password"   # /set-password/<token>: {"u": user id, "i": issued at (unix seconds)}

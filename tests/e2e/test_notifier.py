@@ -35,6 +35,12 @@ class Sink:
         self.lock = threading.Lock()
         self.controller = None
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("rechazado@"):
+            return "550 5.1.1 No existe ese buzón"  # a mailbox that will never exist
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         msg = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
@@ -261,3 +267,69 @@ def test_killing_the_notifier_at_random_points_sends_no_mail_twice(mail_stack):
     wait_until(lambda: pending(mail_stack) == 0, 60, "nothing pending")
     per_key = Counter(str(m["Message-ID"]) for n in numbers for m in sink.about(n))
     assert per_key and all(count == 1 for count in per_key.values()), per_key
+
+
+def link_in(msg: EmailMessage, path: str) -> str:
+    """The first URL in the mail's text that contains `path`."""
+    return next(word for word in text_of(msg).split() if path in word)
+
+
+def test_an_access_request_reaches_staff_and_requester_and_the_granted_user_sets_a_password(mail_stack):
+    sink, intake = mail_stack.sink, mail_stack.urls["intake"]
+    r = requests.post(f"{intake}/api/access-requests", timeout=10, json={
+        "name": "Carmen Díaz", "email": "carmen@clubcaracas.com.ve", "phone": "+58 414 555 0123",
+        "organisation_name": "Club Social Caracas", "desk": "SOPORTE", "note": "Nueva jefa de facturación"})
+    assert r.status_code == 201, r.text
+    request_id = r.json()["request_id"]
+    staff = wait_until(lambda: [m for m in sink.to("equipo@mesa.test") if "Carmen Díaz" in text_of(m)], 30,
+                       "the staff mail")[0]
+    assert "4145550123" in text_of(staff).replace(" ", "")
+    wait_until(lambda: sink.to("carmen@clubcaracas.com.ve"), 30, "the requester's acknowledgement")
+    refused = requests.post(f"{intake}/api/access-requests/{request_id}/grant", headers=mail_stack.h["maria"],
+                            json={"organisation_id": "club-caracas"}, timeout=10)
+    assert refused.status_code == 403
+    granted = requests.post(f"{intake}/api/access-requests/{request_id}/grant", headers=mail_stack.h["carlos"],
+                            json={"organisation_id": "club-caracas"}, timeout=10)
+    assert granted.status_code == 201, granted.text
+    mail = wait_until(lambda: [m for m in sink.to("carmen@clubcaracas.com.ve") if "/set-password/" in text_of(m)],
+                      30, "the access granted mail")[0]
+    link = link_in(mail, "/set-password/")
+    assert requests.get(link, timeout=10).status_code == 200
+    assert requests.post(link, data={"password": "corta"}, timeout=10).status_code == 422
+    assert requests.post(link, data={"password": "facturacion-2026"}, timeout=10).status_code == 200
+    assert requests.post(link, data={"password": "otra-clave-2026"}, timeout=10).status_code == 400  # used once
+    login = requests.post(f"{intake}/api/auth/login", json={"email": "carmen@clubcaracas.com.ve",
+                                                            "password": "facturacion-2026"}, timeout=10)
+    assert login.status_code == 200 and login.json()["user"]["organisation_id"] == "club-caracas"
+
+
+def test_training_requests_and_special_process_announcements_reach_staff_and_requester(mail_stack):
+    sink, intake = mail_stack.sink, mail_stack.urls["intake"]
+    r = requests.post(f"{intake}/api/training-requests", headers=mail_stack.h["maria"], timeout=10,
+                      json={"modules": ["NOMINA", "BANCOS"], "participants": 4, "note": "Personal nuevo"})
+    assert r.status_code == 201, r.text
+    starts = datetime.now(timezone.utc) + timedelta(days=3)
+    r = requests.post(f"{intake}/api/special-processes", headers=mail_stack.h["maria"], timeout=10, json={
+        "kind": "carnetizacion", "description": "Carnetización anual de socios",
+        "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(days=5)).isoformat()})
+    assert r.status_code == 201, r.text
+    wait_until(lambda: [m for m in sink.to("equipo@mesa.test") if "NOMINA" in text_of(m)], 30, "training, staff")
+    wait_until(lambda: [m for m in sink.to("maria@clubcaracas.com.ve") if "NOMINA" in text_of(m)], 30,
+               "training, requester")
+    wait_until(lambda: [m for m in sink.to("equipo@mesa.test") if "Carnetización anual" in text_of(m)], 30,
+               "special process, staff")
+    wait_until(lambda: [m for m in sink.to("maria@clubcaracas.com.ve") if "Carnetización anual" in text_of(m)], 30,
+               "special process, requester")
+
+
+def test_a_permanently_refused_address_is_recorded_as_failed_and_shown_to_agents(mail_stack):
+    contact = {"name": "María Pérez", "email": "rechazado@clubcaracas.com.ve", "phone": "+58 212 555 0100"}
+    number = open_ticket(mail_stack, contact=contact)["number"]
+
+    def told():
+        r = requests.get(f"{mail_stack.urls['query']}/api/tickets/{number}", headers=mail_stack.h["carlos"],
+                         timeout=5)
+        return [n for n in r.json().get("notifications", []) if n["type"] == "NotificationFailed"] if r.ok else []
+    failed = wait_until(told, 60, "the failure in the ticket's timeline")[0]
+    assert failed["recipient"] == "rechazado@clubcaracas.com.ve" and failed["template"] == "ticket_received"
+    assert "550" in failed["error"]

@@ -153,6 +153,46 @@ def confirm_resolution(number: str):
     return jsonify({"number": number, "status": "closed" if len(events) == 2 else "open"}), 201
 
 
+@bp.post("/access-requests")
+def request_access():
+    """"No poseo login": anyone may ask for access; agents approve. 201 with the request id."""
+    with _ctx().pool.connection() as conn:
+        request_id = handlers.request_access(conn, json_body(), _now())
+    return jsonify({"request_id": request_id}), 201
+
+
+@bp.get("/access-requests")
+@auth
+def list_access_requests():
+    """Pending access requests of the caller's desks (staff)."""
+    if not g.user.is_staff:
+        raise violation("FORBIDDEN", None, status=403)
+    with _ctx().pool.connection() as conn:
+        rows = conn.execute("""select request_id, name, email, phone, organisation_name, desk, note, requested_at
+                               from access_requests where status = 'pending' and desk = any(%s)
+                               order by requested_at""", (list(g.user.desks),)).fetchall()
+    return jsonify({"items": rows})
+
+
+@bp.post("/access-requests/<request_id>/grant")
+@auth
+def grant_access(request_id: str):
+    """Approve a request into a customer user of an organisation (staff)."""
+    body = json_body()
+    with _ctx().pool.connection() as conn:
+        user_id = handlers.grant_access(conn, g.user, request_id, body.get("organisation_id") or "", _now())
+    return jsonify({"user_id": user_id}), 201
+
+
+@bp.post("/training-requests")
+@auth
+def request_training():
+    """Rule 10: request an induction course (`{modules: [...], participants: n, note?}`)."""
+    with _ctx().pool.connection() as conn:
+        request_id = handlers.request_training(conn, g.user, json_body(), _now())
+    return jsonify({"request_id": request_id}), 201
+
+
 # ---------------------------------------------------------------- one-click answers from e-mail
 
 resolve_bp = Blueprint("resolve", __name__)
@@ -199,3 +239,35 @@ def resolve(token: str):
                                         "citando este número.",
                                 text_en="Thank you. Should the problem come back, open a new ticket quoting "
                                         "this number.")
+
+
+_PASSWORD_FORM = ('<form method="post"><label>Nueva contraseña / New password (10+): '
+                  '<input type="password" name="password" minlength="10" required></label> '
+                  '<button type="submit">Guardar / Save</button></form>')
+
+
+def _password_claims(token: str) -> dict:
+    from helpdesk_shared import link_tokens
+    try:
+        return link_tokens.verify(_ctx().config.auth_secret, link_tokens.PASSWORD, token, _now())
+    except link_tokens.InvalidLinkToken:
+        raise violation("RESOLUTION_LINK_INVALID", "token", status=400) from None
+
+
+@resolve_bp.get("/set-password/<token>")
+def set_password_page(token: str):
+    """The page the access-granted mail links to."""
+    _password_claims(token)
+    return _RESOLVE_PAGE.format(title_es="Mesa de ayuda", text_es="Escoja su contraseña para entrar al portal.",
+                                text_en="Choose your password to log in.", form=_PASSWORD_FORM)
+
+
+@resolve_bp.post("/set-password/<token>")
+def set_password(token: str):
+    """Set the password once per link."""
+    claims = _password_claims(token)
+    with _ctx().pool.connection() as conn:
+        handlers.set_password(conn, claims["u"], claims["i"], request.form.get("password", ""), _now())
+    return _RESOLVE_PAGE.format(title_es="Contraseña guardada", form="",
+                                text_es="Ya puede entrar con su correo y su contraseña.",
+                                text_en="You can now log in with your e-mail and password.")

@@ -91,6 +91,84 @@ def announce_special_process(conn: psycopg.Connection, user: Claims, body: dict,
     return announcement_id
 
 
+def request_access(conn: psycopg.Connection, body: dict, now: datetime) -> str:
+    """"No poseo login": file an access request for agents to approve (AccessRequested)."""
+    desk = body.get("desk")
+    organisation_name = (body.get("organisation_name") or "").strip()
+    name = (body.get("name") or "").strip()
+    if desk not in DESKS or not organisation_name or not name:
+        raise violation("ACCESS_REQUEST_INVALID", "desk" if desk not in DESKS else "organisation_name")
+    contact = domain.check_contact({"name": name, "email": body.get("email"), "phone": body.get("phone")})
+    request_id = str(uuid.uuid4())
+    event = new_event("AccessRequested", f"access-{request_id}", 1, {
+        "request_id": request_id, "name": contact["name"], "email": contact["email"], "phone": contact["phone"],
+        "organisation_name": organisation_name, "desk": desk, "note": (body.get("note") or "").strip() or None},
+        actor=Actor(id=contact["email"], role="customer"), occurred_at=now)
+    eventstore.append(conn, [event], expected_version=0)
+    conn.execute("""insert into access_requests (request_id, name, email, phone, organisation_name, desk, note,
+                                                 requested_at) values (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                 (request_id, contact["name"], contact["email"], contact["phone"], organisation_name, desk,
+                  event.data["note"], now))
+    return request_id
+
+
+def grant_access(conn: psycopg.Connection, staff: Claims, request_id: str, organisation_id: str,
+                 now: datetime) -> str:
+    """An agent approves a request: the user exists, without a password until he sets one (AccessGranted)."""
+    if not staff.is_staff:
+        raise violation("FORBIDDEN", None, status=403)
+    row = conn.execute("select * from access_requests where request_id = %s for update", (request_id,)).fetchone()
+    if row is None or row["desk"] not in staff.desks:
+        raise NotFound("access_request")
+    if row["status"] != "pending" or conn.execute("select 1 from users where email = %s",
+                                                  (row["email"],)).fetchone():
+        raise violation("ACCESS_ALREADY_GRANTED", None, status=409)
+    if conn.execute("select 1 from organisations where id = %s", (organisation_id,)).fetchone() is None:
+        raise violation("INVALID_REQUEST", "organisation_id", status=400, detail="organisation_id")
+    # A random password nobody knows: the user sets his own through the link the notifier mails.
+    user_id = register_user(conn, email=row["email"], name=row["name"], role="customer",
+                            password=str(uuid.uuid4()), desks=[row["desk"]], now=now, actor=_actor(staff),
+                            organisation_id=organisation_id, phone=row["phone"])
+    event = new_event("AccessGranted", f"access-{request_id}", 2, {
+        "request_id": request_id, "user_id": user_id, "granted_by": staff.user_id},
+        actor=_actor(staff), occurred_at=now)
+    eventstore.append(conn, [event], expected_version=1)
+    conn.execute("update access_requests set status = 'granted', user_id = %s where request_id = %s",
+                 (user_id, request_id))
+    return user_id
+
+
+def set_password(conn: psycopg.Connection, user_id: str, issued_at: int, password: str, now: datetime) -> None:
+    """Set a password through a mailed link; a link older than the last password change is void."""
+    row = conn.execute("select password_set_at from users where id = %s for update", (user_id,)).fetchone()
+    if row is None or (row["password_set_at"] and row["password_set_at"].timestamp() >= issued_at):
+        raise violation("RESOLUTION_LINK_INVALID", "token", status=400)
+    if len(password or "") < 10:
+        raise violation("PASSWORD_TOO_SHORT", "password")
+    conn.execute("update users set password_hash = %s, password_set_at = %s where id = %s",
+                 (_hasher.hash(password), now, user_id))
+
+
+def request_training(conn: psycopg.Connection, user: Claims, body: dict, now: datetime) -> str:
+    """Rule 10: ask for an induction course for the organisation's users (TrainingRequested)."""
+    organisation_id = _organisation_of(user, body)
+    modules = body.get("modules")
+    participants = body.get("participants")
+    known = {m for d in DESKS.values() for m in d.modules}
+    if (not isinstance(modules, list) or not modules or not all(isinstance(m, str) and m.upper() in known
+                                                                for m in modules)
+            or not isinstance(participants, int) or isinstance(participants, bool) or not 1 <= participants <= 50):
+        raise violation("TRAINING_REQUEST_INVALID", "modules")
+    stream_id = f"org-{organisation_id}"
+    version = eventstore.stream_version(conn, stream_id)
+    event = new_event("TrainingRequested", stream_id, version + 1, {
+        "organisation_id": organisation_id, "requested_by": user.user_id, "modules": [m.upper() for m in modules],
+        "participants": participants, "note": (body.get("note") or "").strip() or None},
+        actor=_actor(user), occurred_at=now)
+    eventstore.append(conn, [event], expected_version=version)
+    return str(event.event_id)
+
+
 # ---------------------------------------------------------------- uploads
 
 def record_upload(conn: psycopg.Connection, user: Claims, *, sha256: str, name: str, size: int,

@@ -181,6 +181,30 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "El enlace no es válido o ya venció. Entre al portal y responda desde el ticket.",
         "The link is not valid or has expired. Log in to the portal and answer from the ticket.",
     ),
+    "ACCESS_REQUEST_INVALID": (
+        422,
+        "Para solicitar acceso indique su nombre, correo, teléfono, la organización (club o "
+        "empresa) a la que pertenece y la mesa (SOPORTE o IMPLANTACIONES).",
+        "To request access give your name, e-mail, phone, the organisation (club or company) "
+        "you belong to and the desk (SOPORTE or IMPLANTACIONES).",
+    ),
+    "ACCESS_ALREADY_GRANTED": (
+        409,
+        "Esta solicitud ya fue aprobada, o ya existe un usuario con ese correo.",
+        "This request was already granted, or a user with that e-mail already exists.",
+    ),
+    "TRAINING_REQUEST_INVALID": (
+        422,
+        "Indique los módulos del curso de inducción (por ejemplo NOMINA, BANCOS) y cuántas "
+        "personas lo tomarán (de 1 a 50).",
+        "Give the modules of the induction course (e.g. NOMINA, BANCOS) and how many people "
+        "will take it (1 to 50).",
+    ),
+    "PASSWORD_TOO_SHORT": (
+        422,
+        "La contraseña debe tener al menos 10 caracteres.",
+        "The password must be at least 10 characters long.",
+    ),
     "VERSION_CONFLICT": (
         409,
         "El ticket cambió mientras usted escribía. Actualice la página y vuelva a intentarlo.",

@@ -86,6 +86,28 @@ def document() -> dict:
                 "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                                for n in ("number", "sha256")],
                 "responses": {"200": {"description": "the file, as an attachment"}, **_errors(401, 404)}}},
+            "/api/access-requests": {
+                "post": {"summary": "\"No poseo login\": request access (no login needed)",
+                         "requestBody": _json({"type": "object", "required": ["name", "email", "phone",
+                                                                                "organisation_name", "desk"],
+                                               "properties": {k: {"type": "string"} for k in (
+                                                   "name", "email", "phone", "organisation_name", "desk", "note")}}),
+                         "responses": {"201": {"description": "filed"}, **_errors(400, 422)}},
+                "get": {"summary": "Pending access requests (staff)", "security": _BEARER,
+                        "responses": {"200": {"description": "the requests"}, **_errors(401, 403)}}},
+            "/api/access-requests/{request_id}/grant": {"post": {
+                "summary": "Approve a request into a customer user (staff)", "security": _BEARER,
+                "parameters": [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": _json({"type": "object", "required": ["organisation_id"],
+                                      "properties": {"organisation_id": {"type": "string"}}}),
+                "responses": {"201": {"description": "granted; the user gets a set-password link by mail"},
+                              **_errors(400, 401, 403, 404, 409)}}},
+            "/api/training-requests": {"post": {
+                "summary": "Rule 10: request an induction course", "security": _BEARER,
+                "requestBody": _json({"type": "object", "required": ["modules", "participants"], "properties": {
+                    "modules": {"type": "array", "items": {"type": "string"}},
+                    "participants": {"type": "integer", "minimum": 1, "maximum": 50}, "note": {"type": "string"}}}),
+                "responses": {"201": {"description": "filed"}, **_errors(401, 422)}}},
             "/api/special-processes": {"post": {
                 "summary": "Announce a special process in advance", "security": _BEARER,
                 "requestBody": _json({"type": "object", "required": ["kind", "description", "starts_at", "ends_at"],

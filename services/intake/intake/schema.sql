@@ -85,3 +85,20 @@ create table if not exists idempotency_keys (
     created_at timestamptz not null default now(),
     primary key (user_id, key)
 );
+
+-- "No poseo login": requests that agents approve (AccessRequested → AccessGranted).
+create table if not exists access_requests (
+    request_id        text primary key,
+    name              text        not null,
+    email             text        not null,
+    phone             text        not null,
+    organisation_name text        not null,
+    desk              text        not null,
+    note              text,
+    status            text        not null default 'pending',  -- pending | granted
+    requested_at      timestamptz not null,
+    user_id           text
+);
+
+-- When each user last set a password: a set-password link issued before it no longer works.
+alter table users add column if not exists password_set_at timestamptz;

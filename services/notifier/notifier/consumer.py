@@ -44,9 +44,15 @@ def links(config: Config, clock: Callable[[], datetime]) -> messages.Links:
                                  config.reply_token_days * 86400)
         return f"{base}/resolve/{token}"
 
+    def set_password_url(user_id: str) -> str:
+        now = clock()
+        token = link_tokens.sign(config.auth_secret, link_tokens.PASSWORD, {"u": user_id, "i": int(now.timestamp())},
+                                 now, 7 * 86400)
+        return f"{base}/set-password/{token}"
+
     return messages.Links(ticket_url=lambda n: f"{base}/tickets/{n}", resolution_url=resolution_url,
                           new_ticket_url=lambda n: f"{base}/tickets/new?previous_ticket={n}",
-                          course_url=f"{base}/training", portal_url=base)
+                          course_url=f"{base}/training", portal_url=base, set_password_url=set_password_url)
 
 
 def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLoop:

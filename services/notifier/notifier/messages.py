@@ -80,6 +80,7 @@ class Links:
     new_ticket_url: Callable[[str], str]               # (previous_number) -> new-ticket form
     course_url: str                                    # how to request an induction course
     portal_url: str | None = None                      # the login page, for access mails
+    set_password_url: Callable[[str], str] | None = None  # (user_id) -> signed link to choose a password
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,8 @@ def plan_access_granted(event, ticket, users, desks, calendar, links) -> list[Ma
     if user is None:
         return []
     context = {"name": user.name, "email": user.email, "portal_url": links.portal_url,
-               "course_url": links.course_url}
+               "course_url": links.course_url,
+               "set_password_url": links.set_password_url(user.user_id) if links.set_password_url else None}
     return [Mail("access_granted", user, context, None, None)]
 
 
