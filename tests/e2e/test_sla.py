@@ -5,7 +5,7 @@ import random
 import signal
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -227,3 +227,47 @@ def test_killing_the_sla_service_at_random_points_emits_no_timer_twice(sla_stack
         if event.data.get("ticket_id") in expected:
             emitted[event.data["ticket_id"], event.type] += 1
     assert emitted and all(n == 1 for n in emitted.values()), emitted
+
+
+def test_a_supervisor_edits_a_calendar_and_tickets_keep_the_version_they_were_opened_under(sla_stack):
+    sla, intake = sla_stack.urls["sla"], sla_stack.urls["intake"]
+    ana = sla_stack.login("ana@countryvalencia.com.ve")
+    agent_imp = sla_stack.login("elena@mesa.example")
+
+    def open_imp(case):
+        body = ticket_body(case, "MIGRACION") | {"desk": "IMPLANTACIONES"}
+        r = requests.post(f"{intake}/api/tickets", headers=ana, json=body, timeout=10)
+        assert r.status_code == 201, r.text
+        return r.json()["number"]
+
+    def explained(number):
+        r = requests.get(f"{sla}/api/tickets/{number}/sla", headers=agent_imp, timeout=5)
+        return r.json() if r.ok else None
+
+    before = open_imp("Migración de saldos iniciales de socios falla")
+    first = wait_until(lambda: explained(before), 30, "the first ticket tracked")
+    assert first["calendar_version"] == 1
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
+    calendar = {"tz": "America/Caracas", "public_holidays": "VE",
+                "weekly": [{"weekday": d, "start": "08:00", "end": "12:00"} for d in range(5)]
+                + [{"weekday": d, "start": "13:00", "end": "17:00"} for d in range(5)],
+                "closures": [{"date": tomorrow, "note": "Inventario anual"}]}
+    assert requests.put(f"{sla}/api/calendars/IMPLANTACIONES", headers=agent_imp, json={"calendar": calendar},
+                        timeout=10).status_code == 403
+    invalid = requests.put(f"{sla}/api/calendars/IMPLANTACIONES", headers=sla_stack.headers["supervisor"],
+                           json={"calendar": {**calendar, "weekly": [{"weekday": 9, "start": "8", "end": "x"}]}},
+                           timeout=10)
+    assert invalid.status_code == 422 and invalid.json()["code"] == "SLA_CALENDAR_INVALID"
+    assert invalid.json()["message"]["es"] and invalid.json()["message"]["en"]
+    past = requests.put(f"{sla}/api/calendars/IMPLANTACIONES", headers=sla_stack.headers["supervisor"],
+                        json={"calendar": calendar, "effective_from": "2020-01-01T00:00:00+00:00"}, timeout=10)
+    assert past.status_code == 422
+    changed = requests.put(f"{sla}/api/calendars/IMPLANTACIONES", headers=sla_stack.headers["supervisor"],
+                           json={"calendar": calendar}, timeout=10)
+    assert changed.status_code == 201 and changed.json()["version"] == 2
+
+    after = open_imp("Parametrización de cuotas de mantenimiento incompleta")
+    second = wait_until(lambda: explained(after), 30, "the second ticket tracked")
+    assert second["calendar_version"] == 2
+    again = explained(before)
+    assert again["calendar_version"] == 1 and again["clocks"][0]["due_at"] == first["clocks"][0]["due_at"]
