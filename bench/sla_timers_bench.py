@@ -36,8 +36,9 @@ What it does, in order:
        arrival delay = arrival at the reader - data.due_at  (the target's figure)
    p50 / p99 / max of both, missing and early (fired before due) counts, target p99 < 1 s;
 7. the timer process's RSS (/proc/<pid>/status VmRSS) idle after start with N clocks, the
-   maximum during the run and VmHWM; its CPU use; how many firing queries it ran per second
-   (from pg_stat_user_indexes.idx_scan of `clocks_due`, calibrated per query);
+   maximum during the run and VmHWM; its CPU use; how many firing queries (one per loop) it
+   ran per second, over 12 s with no events arriving and over the probe window (from
+   pg_stat_user_indexes.idx_scan of `clocks_due`, calibrated per query);
 8. stops everything it started (processes, database, topics), also on failure or Ctrl-C,
    prints a summary and saves bench/results/sla-timers-<timestamp>.json.
 
@@ -86,6 +87,7 @@ TARGET_P99_S = 1.0
 TEMPLATES = 2_000
 PARTITIONS = next(t.partitions for t in TOPICS if t.name == TICKETS)
 COPY_CHUNK = 20_000
+IDLE_WINDOW_S = 12.0
 CUSTOMER = Actor("u-bench-customer", "customer")
 SUPERVISOR = Actor("u-bench-supervisor", "supervisor")
 CONTACT = {"name": "María Pérez", "email": "maria@clubcaracas.com.ve", "phone": "+582125550100"}
@@ -430,8 +432,6 @@ def run_phase(services: Services, url: str, prefix: str, reader: SlaReader, grac
     """Start the timer process and relay with `grace`, publish the probes, measure their delays."""
     tag = f"g{grace:g}"
     print(f"\n--- grace {grace:g} s: starting sla.consumer and sla.relay", flush=True)
-    with psycopg.connect(url) as conn:
-        scans_before = clocks_due_scans(conn)
     timer = services.start(f"sla-timers-{tag}", "sla.consumer", grace)
     relay = services.start(f"sla-relay-{tag}", "sla.relay", grace)
     started = time.monotonic()
@@ -460,6 +460,15 @@ def run_phase(services: Services, url: str, prefix: str, reader: SlaReader, grac
 
         sampler = RssSampler({"timer": timer.popen.pid, "relay": relay.popen.pid})
         sampler.start()
+        # How often the loop runs its firing query, from the clocks_due index scans of the timer's
+        # backend (reported about once a second): first with no events arriving, then over the probes.
+        with psycopg.connect(url) as conn:
+            idle_before, idle_start = clocks_due_scans(conn), time.monotonic()
+        time.sleep(IDLE_WINDOW_S)
+        with psycopg.connect(url) as conn:
+            idle_scans, idle_window = clocks_due_scans(conn) - idle_before, time.monotonic() - idle_start
+        with psycopg.connect(url) as conn:
+            scans_before, window_start = clocks_due_scans(conn), time.monotonic()
         print(f"  publishing {probes} probes over {spread:g} s (first response {first_response:g} s, 24x7)",
               flush=True)
         sent: dict[str, datetime] = {}
@@ -486,6 +495,8 @@ def run_phase(services: Services, url: str, prefix: str, reader: SlaReader, grac
             if not timer.running or not relay.running:
                 raise RuntimeError(f"a process died:\n{tail(timer.log_path)}\n{tail(relay.log_path)}")
             time.sleep(0.2)
+        with psycopg.connect(url) as conn:
+            scans, window = clocks_due_scans(conn) - scans_before, time.monotonic() - window_start
         sampler.halt.set()
         sampler.join(timeout=5)
         end = {"timer": proc_status(timer.popen.pid), "relay": proc_status(relay.popen.pid)}
@@ -495,9 +506,6 @@ def run_phase(services: Services, url: str, prefix: str, reader: SlaReader, grac
     wall = time.monotonic() - started
     services.stop(timer)
     services.stop(relay)
-    time.sleep(1.5)  # the backends' statistics reach pg_stat at exit
-    with psycopg.connect(url) as conn:
-        scans = clocks_due_scans(conn) - scans_before
 
     fire, arrive, transport, early, wrong_due, versions = [], [], [], 0, 0, set()
     with reader.lock:
@@ -531,7 +539,8 @@ def run_phase(services: Services, url: str, prefix: str, reader: SlaReader, grac
         "rss_samples": sampler.samples,
         "timer_process_wall_s": round(wall, 1),
         "timer_cpu_cores": round((cpu1 - cpu0) / wall, 3) if cpu0 is not None and cpu1 is not None else None,
-        "clocks_due_idx_scans": scans,
+        "clocks_due_idx_scans_idle": idle_scans, "idle_window_s": round(idle_window, 1),
+        "clocks_due_idx_scans_in_probe_window": scans, "probe_window_s": round(window, 1),
     }
 
 
@@ -646,9 +655,13 @@ def main(argv: list[str] | None = None) -> int:
         for serial, grace in enumerate(graces):
             phase = run_phase(services, url, prefix, reader, grace, args.probes, args.spread,
                               args.first_response, serial)
-            phase["fire_queries_per_s"] = round(phase["clocks_due_idx_scans"] / cost["idx_scans_per_query"]
-                                                / phase["timer_process_wall_s"], 1)
-            phase["loop_period_ms"] = round(1000 / phase["fire_queries_per_s"]) if phase["fire_queries_per_s"] else None
+            phase["fire_queries_per_s"] = round(phase["clocks_due_idx_scans_in_probe_window"]
+                                                / cost["idx_scans_per_query"] / phase["probe_window_s"], 1)
+            phase["fire_queries_per_s_idle"] = round(phase["clocks_due_idx_scans_idle"]
+                                                     / cost["idx_scans_per_query"] / phase["idle_window_s"], 1)
+            for key in ("", "_idle"):
+                rate = phase[f"fire_queries_per_s{key}"]
+                phase[f"loop_period_ms{key}"] = round(1000 / rate) if rate else None
             result["phases"].append(phase)
             print_phase(phase)
         result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -698,8 +711,9 @@ def print_phase(p: dict) -> None:
         print(f"  {name:22} p50 {s['p50_s']} s  p99 {s['p99_s']} s  max {s['max_s']} s  min {s['min_s']} s")
     print(f"  timer RSS idle {p['timer_rss_idle_mib']} MiB, max during run {p['timer_rss_max_during_run_mib']} "
           f"MiB, VmHWM {p['timer_vmhwm_mib']} MiB; CPU {p['timer_cpu_cores']} cores; "
-          f"~{p['fire_queries_per_s']} firing queries/s (one per loop: a loop every "
-          f"~{p['loop_period_ms']} ms)", flush=True)
+          f"firing queries (one per loop): ~{p['fire_queries_per_s_idle']}/s with no events arriving (a loop "
+          f"every ~{p['loop_period_ms_idle']} ms), ~{p['fire_queries_per_s']}/s while probes arrive "
+          f"(~{p['loop_period_ms']} ms)", flush=True)
 
 
 def print_summary(r: dict) -> None:

@@ -89,6 +89,9 @@ class ConsumerLoop:
         instance = f"{group_id}-{socket.gethostname()}-{os.environ.get('CONSUMER_INSTANCE', '0')}"
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, group_instance_id=instance,
                                       session_timeout_ms=10_000, enable_auto_commit=False,
+                                      # A fetch left waiting at the broker (default 500 ms) delays the
+                                      # next request on the connection, e.g. read_past's end_offsets.
+                                      fetch_max_wait_ms=poll_ms,
                                       auto_offset_reset="earliest", client_id=consumer_name)
         self.consumer.subscribe(topics=topics, listener=_SeekToStoredOffsets(self))
         self.applied_records = 0

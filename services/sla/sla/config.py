@@ -16,7 +16,7 @@ class Config:
     kafka_topic_prefix: str = ""
     # How far behind "now" (or the last event read) a deadline must lie before it fires:
     # covers the relay's publishing delay and occurred_at values committed out of order.
-    grace_seconds: float = 1.0
+    grace_seconds: float = 0.5
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -25,4 +25,4 @@ class Config:
                    kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
                    auth_secret=env("AUTH_SECRET", DEV_AUTH_SECRET),
                    kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""),
-                   grace_seconds=float(env("SLA_GRACE_SECONDS", "1.0")))
+                   grace_seconds=float(env("SLA_GRACE_SECONDS", "0.5")))
