@@ -15,6 +15,26 @@ def ticket_body(case: str = "Factura mal cargada en el banco Mercantil", module:
             **extra}
 
 
+def distinct_cases():
+    """(module, case) pairs a SOPORTE customer can open one after the other: no two alike (rule 6)."""
+    yield from [("BANCOS", "Factura mal cargada en el banco Mercantil"),
+                ("CARNETIZACION", "Socio sin carnet después de renovar la cuota"),
+                ("NOMINA", "Nómina quincenal calcula mal el bono nocturno"),
+                ("CXC", "Reporte de cuentas por cobrar sale vacío"),
+                ("INVENTARIO", "Inventario del bar no descuenta las ventas"),
+                ("SENIAT", "Declaración de IVA rechazada por el portal"),
+                ("CONTABILIDAD", "Comprobante contable de cierre descuadrado"),
+                ("REPORTES", "Listado de morosidad omite socios suspendidos"),
+                ("SOCIOS", "Ficha del socio no guarda el nuevo correo"),
+                ("FACTURACION", "Factura de cuota de mantenimiento duplicada"),
+                ("CXP", "Pago a proveedor aparece dos veces en el libro"),
+                ("SISTEMA", "Pantalla de ingreso tarda varios minutos en abrir")]
+    for n, word in enumerate(["diaria", "semanal", "mensual", "anual", "externa", "local", "remota", "completa",
+                              "parcial", "cifrada", "comprimida", "incremental", "nocturna", "manual",
+                              "automática", "espejo"]):
+        yield "SISTEMA", f"Respaldo número {n} falla al programar la copia {word}"
+
+
 def png(width: int = 2, height: int = 2) -> bytes:
     """A small but valid PNG image (a screenshot stand-in)."""
     def chunk(kind: bytes, data: bytes) -> bytes:

@@ -16,7 +16,7 @@ import requests
 from aiosmtpd.controller import Controller
 
 from helpdesk_shared.localstack import LocalStack, free_port, wait_until
-from samples import png, ticket_body
+from samples import distinct_cases, png, ticket_body
 
 pytestmark = pytest.mark.e2e
 
@@ -93,21 +93,7 @@ def mail_stack(tmp_path_factory):
         sink.stop()
 
 
-CASES = iter([("BANCOS", "Factura mal cargada en el banco Mercantil"),
-              ("CARNETIZACION", "Socio sin carnet después de renovar la cuota"),
-              ("NOMINA", "Nómina quincenal calcula mal el bono nocturno"),
-              ("CXC", "Reporte de cuentas por cobrar sale vacío"),
-              ("INVENTARIO", "Inventario del bar no descuenta las ventas"),
-              ("SENIAT", "Declaración de IVA rechazada por el portal"),
-              ("CONTABILIDAD", "Comprobante contable de cierre descuadrado"),
-              ("REPORTES", "Listado de morosidad omite socios suspendidos"),
-              ("SOCIOS", "Ficha del socio no guarda el nuevo correo"),
-              ("FACTURACION", "Factura de cuota de mantenimiento duplicada"),
-              ("CXP", "Pago a proveedor aparece dos veces en el libro"),
-              ("SISTEMA", "Pantalla de ingreso tarda varios minutos en abrir")]
-             + [("SISTEMA", f"Respaldo número {n} falla al programar la copia {w}") for n, w in enumerate(
-                 ["diaria", "semanal", "mensual", "anual", "externa", "local", "remota", "completa", "parcial",
-                  "cifrada", "comprimida", "incremental", "nocturna", "manual", "automática", "espejo"])])
+CASES = distinct_cases()
 
 
 def open_ticket(stack, who="maria", contact=None) -> dict:

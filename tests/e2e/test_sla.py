@@ -14,7 +14,7 @@ from kafka import KafkaConsumer
 from helpdesk_shared.envelope import from_json_bytes
 from helpdesk_shared.localstack import LocalStack, wait_until
 from helpdesk_shared.topics import SLA, TICKETS
-from samples import ticket_body
+from samples import distinct_cases, ticket_body
 
 pytestmark = pytest.mark.e2e
 
@@ -23,21 +23,7 @@ SECONDS_POLICY = {"first_response": {"minutes": FIRST / 60, "clock": "24x7"},
                   "next_response": {"minutes": FIRST / 60, "clock": "24x7"},
                   "auto_close_warning": {"minutes": WARNING / 60, "clock": "24x7"},
                   "auto_close": {"minutes": CLOSE / 60, "clock": "24x7"}}
-CASES = iter([("BANCOS", "Factura mal cargada en el banco Mercantil"),
-              ("CARNETIZACION", "Socio sin carnet después de renovar la cuota"),
-              ("NOMINA", "Nómina quincenal calcula mal el bono nocturno"),
-              ("CXC", "Reporte de cuentas por cobrar sale vacío"),
-              ("INVENTARIO", "Inventario del bar no descuenta las ventas"),
-              ("SENIAT", "Declaración de IVA rechazada por el portal"),
-              ("CONTABILIDAD", "Comprobante contable de cierre descuadrado"),
-              ("REPORTES", "Listado de morosidad omite socios suspendidos"),
-              ("SOCIOS", "Ficha del socio no guarda el nuevo correo"),
-              ("FACTURACION", "Factura de cuota de mantenimiento duplicada"),
-              ("CXP", "Pago a proveedor aparece dos veces en el libro"),
-              ("SISTEMA", "Pantalla de ingreso tarda varios minutos en abrir")]
-             + [("SISTEMA", f"Módulo de respaldo número {n} falla al programar copia {word}")
-                for n, word in enumerate(["diaria", "semanal", "mensual", "anual", "externa", "local", "remota",
-                                          "completa", "parcial", "cifrada", "comprimida", "incremental"])])
+CASES = distinct_cases()
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +50,7 @@ def open_ticket(stack) -> dict:
     """Open a SOPORTE ticket as María (a new case each time)."""
     module, case = next(CASES)
     r = requests.post(f"{stack.urls['intake']}/api/tickets", headers=stack.login("maria@clubcaracas.com.ve"),
-                      json=ticket_body(case, module), timeout=10)
+                      json=ticket_body(case, module, confirmed_different_case=True), timeout=10)
     assert r.status_code == 201, r.text
     return r.json()
 

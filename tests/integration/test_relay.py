@@ -1,7 +1,6 @@
 """The outbox relay and a consumer on real PostgreSQL and real Kafka: nothing lost, nothing applied twice."""
 from __future__ import annotations
 
-import threading
 
 import pytest
 from kafka import KafkaConsumer

@@ -7,10 +7,8 @@ a restart neither loses nor repeats one.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 
-from helpdesk_shared import logs
+from helpdesk_shared.entrypoint import serve
 from helpdesk_shared.kafka import ConsumerLoop
 from helpdesk_shared.topics import SLA
 
@@ -43,11 +41,7 @@ def build(config: Config) -> ConsumerLoop:
 
 def main() -> None:
     """Run until SIGTERM/SIGINT."""
-    logs.setup("intake-sla-consumer")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    build(Config.from_env()).run(stop)
+    serve("intake-sla-consumer", lambda stop: build(Config.from_env()).run(stop))
 
 
 if __name__ == "__main__":

@@ -3,13 +3,12 @@ helpdesk.sla and helpdesk.accounts and records, with its offsets, every mail owe
 from __future__ import annotations
 
 import functools
-import signal
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from helpdesk_shared import link_tokens, logs
+from helpdesk_shared.entrypoint import serve
+from helpdesk_shared import link_tokens
 from helpdesk_shared.business_calendar import venezuela_default
 from helpdesk_shared.kafka import ConsumerLoop
 from helpdesk_shared.topics import ACCOUNTS, SLA, TICKETS
@@ -83,11 +82,7 @@ def _plan(event, ticket, users, *, desks, calendar, links):
 
 def main() -> None:
     """Run until SIGTERM/SIGINT."""
-    logs.setup("notifier-consumer")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    build(Config.from_env()).run(stop)
+    serve("notifier-consumer", lambda stop: build(Config.from_env()).run(stop))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,8 @@
 to notifications become messages on their tickets."""
 from __future__ import annotations
 
-import signal
-import threading
 
-from helpdesk_shared import logs
+from helpdesk_shared.entrypoint import serve
 
 from . import store
 from .config import Config
@@ -16,19 +14,19 @@ from .smtp_inbound import ReplyHandler, start_server
 
 def main() -> None:
     """Serve SMTP on INBOUND_SMTP_HOST:INBOUND_SMTP_PORT until SIGTERM/SIGINT."""
-    logs.setup("notifier-inbound")
     config = Config.from_env()
     store.migrate(config.database_url)
     render = renderer(config)
     intake = ReplyIntake(config, utc_now, lambda mail: tuple(render.render(mail)))
-    controller = start_server(ReplyHandler(intake.accept), config.inbound_host, config.inbound_port)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        stop.wait()
-    finally:
-        controller.stop()
+
+    def run(stop) -> None:
+        controller = start_server(ReplyHandler(intake.accept), config.inbound_host, config.inbound_port)
+        try:
+            stop.wait()
+        finally:
+            controller.stop()
+
+    serve("notifier-inbound", run)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,12 @@ show it once. SMTP down: mails wait with exponential backoff and nothing is drop
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from datetime import datetime, timezone
 from typing import Callable
 
-from helpdesk_shared import logs, pg
+from helpdesk_shared.entrypoint import serve
+from helpdesk_shared import pg
 
 from . import store
 from .config import Config
@@ -72,13 +72,9 @@ def run(config: Config, stop: threading.Event, clock: Callable[[], datetime] = u
 
 def main() -> None:
     """Run until SIGTERM/SIGINT."""
-    logs.setup("notifier-sender")
     config = Config.from_env()
     store.migrate(config.database_url)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    run(config, stop)
+    serve("notifier-sender", lambda stop: run(config, stop))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
 """Query's projector process (entry point `python -m query.consumer`): helpdesk.tickets → read model."""
 from __future__ import annotations
 
-import signal
-import threading
 
-from helpdesk_shared import logs, pg
+from helpdesk_shared.entrypoint import serve
+from helpdesk_shared import pg
 from helpdesk_shared.kafka import ConsumerLoop
 from helpdesk_shared.topics import NOTIFICATIONS, TICKETS
 
@@ -25,11 +24,7 @@ def build(config: Config) -> ConsumerLoop:
 
 def main() -> None:
     """Run until SIGTERM/SIGINT."""
-    logs.setup("query-consumer")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    build(Config.from_env()).run(stop)
+    serve("query-consumer", lambda stop: build(Config.from_env()).run(stop))
 
 
 if __name__ == "__main__":

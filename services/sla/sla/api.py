@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 
 from helpdesk_shared.envelope import Actor
 from helpdesk_shared.errors import Message, NotFound, RuleViolation

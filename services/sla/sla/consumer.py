@@ -7,12 +7,11 @@ event still unread would have met.
 """
 from __future__ import annotations
 
-import signal
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from helpdesk_shared import logs
+from helpdesk_shared.entrypoint import serve
 from helpdesk_shared.kafka import ConsumerLoop
 from helpdesk_shared.topics import TICKETS
 
@@ -63,11 +62,7 @@ class TimerService:
 
 def main() -> None:
     """Run until SIGTERM/SIGINT."""
-    logs.setup("sla-timers")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    TimerService(Config.from_env()).run(stop)
+    serve("sla-timers", lambda stop: TimerService(Config.from_env()).run(stop))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,7 @@
 """The SLA service's outbox relay to helpdesk.sla (entry point `python -m sla.relay`)."""
 from __future__ import annotations
 
-import signal
-import threading
-
-from helpdesk_shared import logs, outbox
+from helpdesk_shared.entrypoint import serve_relay
 
 from . import store
 from .config import Config
@@ -14,14 +11,7 @@ RELAY_LOCK = 4_242_002  # one active SLA relay at a time
 
 def main() -> None:
     """Run the relay until SIGTERM/SIGINT."""
-    logs.setup("sla-relay")
-    config = Config.from_env()
-    store.migrate(config.database_url)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    outbox.run_relay(config.database_url, config.kafka_bootstrap_servers, config.kafka_topic_prefix, RELAY_LOCK,
-                     stop)
+    serve_relay("sla-relay", Config.from_env(), store.migrate, RELAY_LOCK)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,26 @@
+"""How every long-running process of Mesa starts and stops: JSON logs, and a stop event set
+by SIGTERM or SIGINT that its loop checks (so a batch in flight commits or rolls back whole)."""
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Callable
+
+from . import logs
+
+
+def serve(service: str, run: Callable[[threading.Event], None]) -> None:
+    """Run `run(stop)` under the service's name until SIGTERM/SIGINT sets `stop`."""
+    logs.setup(service)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run(stop)
+
+
+def serve_relay(service: str, config, migrate: Callable[[str], None], lock_id: int) -> None:
+    """A service's outbox relay: its schema ensured, then `outbox.run_relay` until stopped."""
+    from . import outbox
+    migrate(config.database_url)
+    serve(service, lambda stop: outbox.run_relay(config.database_url, config.kafka_bootstrap_servers,
+                                                 config.kafka_topic_prefix, lock_id, stop))
