@@ -340,3 +340,12 @@ def test_month_end_warning_spares_other_modules_and_earlier_days():
     """BANCOS at month end, or NOMINA mid-month, get no warning."""
     assert month_end_warning("BANCOS", date(2025, 3, 28), 1) is None
     assert month_end_warning("NOMINA", date(2025, 3, 14), 11) is None
+
+
+def test_business_days_left_count_the_days_the_desk_opens_until_the_month_ends():
+    from helpdesk_shared.business_calendar import venezuela_default
+    from intake.domain import business_days_left_in_month
+    calendar = venezuela_default(range(2026, 2028))
+    assert business_days_left_in_month(calendar, date(2026, 11, 27)) == 2   # Friday 27 and Monday 30
+    assert business_days_left_in_month(calendar, date(2026, 11, 28)) == 1   # a Saturday: only Monday 30
+    assert business_days_left_in_month(calendar, date(2026, 12, 28)) == 3   # 31 December is a holiday

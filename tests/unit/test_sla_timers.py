@@ -93,6 +93,13 @@ def test_a_ticket_filed_on_a_saturday_is_due_monday_at_closing_time():
     assert next_due(clocks_of(opened(at(2026, 11, 28, 10, 0)))) == at(2026, 11, 30, 17, 0)
 
 
+def test_the_explanation_of_a_saturday_ticket_says_its_clock_counts_from_monday_opening():
+    first = explain(clocks_of(opened(at(2026, 11, 28, 10, 0))))["clocks"][0]
+    assert first["clock"] == "business"
+    assert datetime.fromisoformat(first["counts_from"]) == at(2026, 11, 30, 9, 0)
+    assert datetime.fromisoformat(first["started_at"]) == at(2026, 11, 28, 10, 0)
+
+
 def test_an_urgent_ticket_filed_saturday_3am_is_due_two_clock_hours_later():
     clocks = clocks_of(opened(at(2026, 11, 28, 3, 0), "platform_down"), urgency="platform_down")
     assert clocks.policy.urgency_class == "urgent"

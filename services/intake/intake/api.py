@@ -1,15 +1,18 @@
 """Intake's HTTP API: JSON in, a command handled, a status code out."""
 from __future__ import annotations
 
+import functools
 import uuid
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request, send_file
 from psycopg.types.json import Jsonb
 
 from helpdesk_shared import auth_tokens
+from helpdesk_shared.business_calendar import venezuela_default
 from helpdesk_shared.web import json_body, require_auth
 
-from . import attachments, handlers
+from . import attachments, domain, handlers
 from .eventstore import VersionConflict
 from .messages import violation
 
@@ -47,6 +50,21 @@ def login():
         "organisation_id": claims.organisation_id, "desks": list(claims.desks), "language": claims.language}})
 
 
+@functools.lru_cache(maxsize=4)
+def _calendar(year: int):
+    """The default desk calendar around `year` (for warnings; the SLA service owns deadlines)."""
+    return venezuela_default(range(year - 1, year + 2))
+
+
+def _warnings(event) -> list[dict]:
+    """Rule "urgent, exclusively" (d): payroll, SENIAT and accounting left for the month's last days."""
+    calendar = _calendar(event.occurred_at.year)
+    today = event.occurred_at.astimezone(ZoneInfo(calendar.tz)).date()
+    warning = domain.month_end_warning(event.data["module"], today,
+                                       domain.business_days_left_in_month(calendar, today))
+    return [{"code": "MONTH_END_WARNING", "message": warning.as_dict()}] if warning else []
+
+
 def _once(command):
     """Run `command(conn) -> (body, status)` once per Idempotency-Key of the caller.
 
@@ -78,7 +96,7 @@ def open_ticket():
         event = handlers.open_ticket(conn, g.user, body, _now(), _correlation())
         number = event.data["number"]
         return {"number": number, "ticket_id": event.stream_id, "urgency": event.data["urgency"],
-                "link": f"/api/tickets/{number}"}, 201
+                "link": f"/api/tickets/{number}", "warnings": _warnings(event)}, 201
 
     response, status = _once(command)
     response.headers["Location"] = response.json["link"]

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import difflib
-from functools import lru_cache
 import re
 import unicodedata
+from calendar import monthrange
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
+from helpdesk_shared.business_calendar import Calendar
 from helpdesk_shared.errors import Message
 
 from .catalog import URGENCIES
@@ -184,3 +187,12 @@ def month_end_warning(module: str, today: date, business_days_left: int) -> Mess
     if module not in MONTH_END_MODULES or business_days_left > 2:
         return None
     return message("MONTH_END_WARNING", month_es=_MONTHS_ES[today.month - 1], month_en=_MONTHS_EN[today.month - 1])
+
+
+def business_days_left_in_month(calendar: Calendar, today: date) -> int:
+    """Business days from `today` to the month's end, both included: days on which the desk opens."""
+    zone = ZoneInfo(calendar.tz)
+    last = monthrange(today.year, today.month)[1]
+    return sum(1 for day in range(today.day, last + 1)
+               if calendar.next_opening(datetime.combine(today.replace(day=day), time(0), zone))
+               .astimezone(zone).date() == today.replace(day=day))

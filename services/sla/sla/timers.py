@@ -225,11 +225,16 @@ def _explain_clock(clocks: TicketClocks, kind: str, start: datetime, due: dateti
     paused = [{"start": _iso(s), "end": _iso(e) if e is not None else None}
               for s, e in clocks.paused
               if (end is None or s < end) and (e is None or e > start)]
+    target = getattr(clocks.policy, kind, None)  # first_response, next_response, auto_close_warning, auto_close
+    business = target is not None and target.clock == "business"
     return {
         "kind": kind,
         "policy_version": clocks.policy.version,
         "calendar_version": _json_value(clocks.calendar.version),
+        "clock": target.clock if target is not None else None,
         "started_at": _iso(start),
+        # Filed out of hours, a business clock only starts counting at the next opening.
+        "counts_from": _iso(clocks.calendar.next_opening(start)) if business else _iso(start),
         "due_at": _iso(due),
         "met_at": _iso(met_at) if met_at is not None else None,
         "met_in_time": None if met_at is None else met_at <= due,
