@@ -408,7 +408,8 @@ class Bench:
 
     def start_notifier(self) -> None:
         env = self.service_env()
-        for name, module in (("consumer", "notifier.consumer"), ("sender", "notifier.sender")):
+        senders = [("sender" if i == 0 else f"sender{i + 1}", "notifier.sender") for i in range(self.args.senders)]
+        for name, module in [("consumer", "notifier.consumer"), *senders]:
             argv = [sys.executable, "-m", module]
             if self.args.profile:
                 argv = [sys.executable, "-m", "cProfile", "-o", str(self.workdir / f"{name}.prof"), "-m", module]
@@ -466,9 +467,9 @@ class Bench:
         try:
             t0_wall, t0 = time.time(), time.monotonic()
             self.start_notifier()
-            self.cpu = Cpu({"notifier.consumer": self.procs["consumer"].pid,
-                            "notifier.sender": self.procs["sender"].pid, "smtp sink": self.sink_proc.pid,
-                            "bench (this process)": os.getpid()}, self.pg, self.database)
+            self.cpu = Cpu({f"notifier.{name}": p.pid for name, p in self.procs.items()}
+                           | {"smtp sink": self.sink_proc.pid, "bench (this process)": os.getpid()},
+                           self.pg, self.database)
             snap0 = self.cpu.snapshot()
             snap_first = None
             first_recorded = all_recorded = None
@@ -576,6 +577,7 @@ class Bench:
         self.sink.refresh()
         snap_end = self.cpu.snapshot()
         delays = [self.sink.arrivals[m][0] - occurred for m, occurred in steady.items() if m in self.sink.arrivals]
+        stages = self.stage_split(steady)
         missing = count - len(delays)
         duplicates = sum(1 for m in steady if len(self.sink.arrivals.get(m, ())) > 1)
         return {
@@ -589,9 +591,30 @@ class Bench:
                          "max": ms(max(delays) if delays else None),
                          "mean": ms(sum(delays) / len(delays) if delays else None)},
             "delay_histogram_ms": histogram(delays),
+            "delay_stages_ms": stages,
             "cpu_publishing": Cpu.between(snap0, snap_published, count),
             "cpu_publishing_and_drain": Cpu.between(snap0, snap_end, count),
         }
+
+    def stage_split(self, steady: dict[str, float]) -> dict:
+        """Split each delay at the mail's created_at (the consumer's clock when it began the batch that
+        recorded it: after Kafka delivered and the batch was decoded, before rendering, inserts and commit)."""
+        import psycopg
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            rows = conn.execute("select message_id, extract(epoch from created_at) from mails where template = %s",
+                                (TEMPLATE,)).fetchall()
+        created = {r[0]: float(r[1]) for r in rows}
+        to_batch, to_smtp = [], []
+        for m, occurred in steady.items():
+            if m in created and m in self.sink.arrivals:
+                to_batch.append(created[m] - occurred)
+                to_smtp.append(self.sink.arrivals[m][0] - created[m])
+
+        def stats(values):
+            return {"p50": ms(percentile(values, 50)), "p90": ms(percentile(values, 90)),
+                    "p99": ms(percentile(values, 99)), "max": ms(max(values) if values else None)}
+        return {"event_to_consumer_batch_start": stats(to_batch),
+                "consumer_batch_start_to_smtp_accepted": stats(to_smtp)}
 
     # ---------------------------------------------------------------- teardown
 
@@ -614,7 +637,7 @@ class Bench:
         import io
         import pstats
         out = {}
-        for name in ("consumer", "sender"):
+        for name in self.procs:
             path = self.workdir / f"{name}.prof"
             if not path.exists():
                 out[name] = "(no profile written)"
@@ -731,6 +754,12 @@ def summarise(report: dict) -> dict:
             "delivered": s["delivered"], "missing": s["missing"], "duplicates": s["duplicates"],
             "delay_ms p50 / p99 / max": [s["delay_ms"]["p50"], s["delay_ms"]["p99"], s["delay_ms"]["max"]],
             "publish_lag_ms max": s["publish_lag_ms"]["max"],
+            "stage p50 / p99 ms: event -> consumer batch": [
+                s["delay_stages_ms"]["event_to_consumer_batch_start"]["p50"],
+                s["delay_stages_ms"]["event_to_consumer_batch_start"]["p99"]],
+            "stage p50 / p99 ms: consumer batch -> SMTP accepted": [
+                s["delay_stages_ms"]["consumer_batch_start_to_smtp_accepted"]["p50"],
+                s["delay_stages_ms"]["consumer_batch_start_to_smtp_accepted"]["p99"]],
             "cpu_s (publishing window)": s["cpu_publishing"]["cpu_s"],
             "cores (publishing window)": s["cpu_publishing"]["cores"],
             "machine_busy_percent": s["cpu_publishing"]["machine_busy_percent"],
@@ -755,12 +784,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--wait-quiet", type=float, default=60.0,
                    help="wait up to this many seconds for other load on the machine to drop before starting")
     p.add_argument("--quiet-below", type=float, default=25.0, help="machine busy %% counted as quiet (25)")
+    p.add_argument("--senders", type=int, default=1,
+                   help="notifier.sender processes (1, as docker-compose runs it; more to test scaling)")
     p.add_argument("--profile", action="store_true", help="run consumer and sender under cProfile (slower)")
     p.add_argument("--profile-top", type=int, default=25, help="functions shown per profile")
     args = p.parse_args(argv)
     if not (1 <= args.backlog <= 1_000_000 and 0 < args.rate <= 5_000 and 0 <= args.duration <= 3600
-            and 0 <= args.drain <= 600):
-        p.error("backlog 1..1e6, rate 0..5000 /s, duration 0..3600 s, drain 0..600 s")
+            and 0 <= args.drain <= 600 and 1 <= args.senders <= 8):
+        p.error("backlog 1..1e6, rate 0..5000 /s, duration 0..3600 s, drain 0..600 s, senders 1..8")
     return args
 
 

@@ -33,9 +33,9 @@ def send_due(conn, mailer: Mailer, now: datetime, max_backoff: float, limit: int
         mails = store.due_mails(conn, now, limit)
     for mail in mails:
         with conn.transaction():
-            if conn.execute("select status from mails where key = %s for update skip locked",
+            if conn.execute("select 1 from mails where key = %s and status = 'pending' for update skip locked",
                             (mail["key"],)).fetchone() is None:
-                continue  # another sender holds it
+                continue  # another sender holds it, or has sent it since we listed it
             try:
                 mailer.send(Outgoing(recipient=mail["recipient"], subject=mail["subject"], text=mail["body_text"],
                                      html=mail["body_html"], message_id=mail["message_id"],
