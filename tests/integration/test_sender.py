@@ -1,0 +1,120 @@
+"""The notifier's sender on real PostgreSQL and a real SMTP server: once per mail, never dropped."""
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from helpdesk_shared import pg
+from helpdesk_shared.localstack import free_port
+from notifier import sender, store
+from notifier.config import Config
+from notifier.mailer import Mailer
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)
+
+
+class Sink:
+    """An SMTP server that records Message-IDs and refuses `rechazado@` for good."""
+
+    def __init__(self):
+        self.ids = Counter()
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("rechazado@"):
+            return "550 5.1.1 No existe ese buzón"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        mid = next(line for line in envelope.content.decode().splitlines() if line.startswith("Message-ID:"))
+        with self.lock:
+            self.ids[mid] += 1
+        return "250 OK"
+
+
+@pytest.fixture
+def notifier_db(fresh_database) -> str:
+    url = fresh_database("notifier")
+    store.migrate(url)
+    return url
+
+
+def config_for(url: str, port: int) -> Config:
+    """A Config pointing at the test database and SMTP port."""
+    return Config(database_url=url, kafka_bootstrap_servers="", auth_secret="s", kafka_topic_prefix="",
+                  smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False, smtp_username="", smtp_password="",
+                  mail_from="Mesa <soporte@mesa.test>", inbound_host="127.0.0.1", inbound_port=0,
+                  reply_domain="mesa.test", intake_url="", public_url="", templates_dir="", staff_address="",
+                  supervisor_address="", queue_addresses={}, office_phones={})
+
+
+def queue(url: str, recipients: list[str]) -> None:
+    """Pending mails, as the consumer records them."""
+    with pg.connect(url) as conn:
+        for i, recipient in enumerate(recipients):
+            key = f"{uuid.uuid4()}:{recipient}:ticket_received"
+            conn.execute("""insert into mails (key, cause_event_id, template, recipient, language, subject, body_text,
+                                               body_html, message_id, next_attempt_at, created_at)
+                            values (%s, %s, 'ticket_received', %s, 'es', %s, 'texto', '<p>texto</p>', %s, %s, %s)""",
+                         (key, uuid.uuid4(), recipient, f"[SOP-{i}] Recibimos su ticket", store.message_id(key, "mesa.test"),
+                          NOW, NOW))
+
+
+def drain(config: Config, until: datetime) -> None:
+    """Run a sender until nothing is due at `until`."""
+    with pg.connect(config.database_url) as conn:
+        mailer = Mailer(config)
+        while sender.send_due(conn, mailer, until, max_backoff=1.0):
+            pass
+        mailer.close()
+
+
+def test_two_senders_deliver_each_mail_exactly_once(notifier_db):
+    sink, port = Sink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        queue(notifier_db, [f"socio{i}@club.test" for i in range(60)])
+        config = config_for(notifier_db, port)
+        threads = [threading.Thread(target=drain, args=(config, NOW)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        controller.stop()
+    assert len(sink.ids) == 60 and set(sink.ids.values()) == {1}
+    with pg.connect(notifier_db) as conn:
+        assert conn.execute("select count(*) as n from mails where status = 'sent'").fetchone()["n"] == 60
+        assert conn.execute("select count(*) as n from outbox").fetchone()["n"] == 60  # one NotificationSent each
+
+
+def test_a_server_that_is_down_postpones_and_a_refused_mailbox_fails_for_good(notifier_db):
+    port = free_port()
+    queue(notifier_db, ["maria@club.test", "rechazado@club.test"])
+    config = config_for(notifier_db, port)
+    drain(config, NOW)  # nobody listens on the port
+    with pg.connect(notifier_db) as conn:
+        rows = {r["recipient"]: r for r in conn.execute("select recipient, status, attempts, next_attempt_at from mails")}
+    assert all(r["status"] == "pending" and r["attempts"] == 1 and r["next_attempt_at"] > NOW for r in rows.values())
+
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        drain(config, NOW + timedelta(minutes=10))
+    finally:
+        controller.stop()
+    with pg.connect(notifier_db) as conn:
+        status = {r["recipient"]: r["status"] for r in conn.execute("select recipient, status from mails")}
+        failed = conn.execute("select payload from outbox").fetchall()
+    assert status == {"maria@club.test": "sent", "rechazado@club.test": "failed"}
+    assert len(sink.ids) == 1
+    assert any(b"NotificationFailed" in bytes(r["payload"]) for r in failed)
