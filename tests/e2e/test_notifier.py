@@ -319,3 +319,27 @@ def test_a_permanently_refused_address_is_recorded_as_failed_and_shown_to_agents
     failed = wait_until(told, 60, "the failure in the ticket's timeline")[0]
     assert failed["recipient"] == "rechazado@clubcaracas.com.ve" and failed["template"] == "ticket_received"
     assert "550" in failed["error"]
+
+
+def test_a_reply_to_a_closed_ticket_is_answered_with_how_to_open_a_new_one(mail_stack):
+    sink = mail_stack.sink
+    number = open_ticket(mail_stack)["number"]
+    post(mail_stack, "carlos", number, "Aplicamos la corrección del recibo; quedamos atentos.")
+    answered = wait_until(lambda: [m for m in sink.about(number) if "corrección del recibo" in text_of(m)], 30,
+                          "answer mail")[0]
+    wait_until(lambda: [m for m in sink.about(number) if "Ticket cerrado" in str(m["Subject"])], 60,
+               "the auto-close")
+    reply = EmailMessage()
+    reply["From"] = "maria@clubcaracas.com.ve"
+    reply["To"] = answered["Reply-To"]
+    reply["Subject"] = "Re: " + str(answered["Subject"])
+    reply["Message-ID"] = f"<late-{number}@clubcaracas.com.ve>"
+    reply.set_content("Perdón la demora: sigue fallando.")
+    with smtplib.SMTP("127.0.0.1", mail_stack.inbound_port, timeout=30) as smtp:
+        smtp.send_message(reply)
+    told = wait_until(lambda: [m for m in sink.to("maria@clubcaracas.com.ve")
+                               if number in text_of(m) and f"previous_ticket={number}" in text_of(m)
+                               and "Ticket cerrado" not in str(m["Subject"])], 30, "the closed-ticket answer")[0]
+    assert told["Content-Language"] == "es"
+    r = requests.get(f"{mail_stack.urls['query']}/api/tickets/{number}", headers=mail_stack.h["carlos"], timeout=5)
+    assert all("sigue fallando" not in (m["body"] or "") for m in r.json()["thread"])
