@@ -5,7 +5,7 @@ Run: `python bench/business_calendar_bench.py [--n 100000] [--seed 2026]`
 
 What it does:
 
-1. prints the machine (CPU model, cores, load average, Python, package versions);
+1. prints the machine (CPU model, cores, RAM, kernel, load average, Python, package versions);
 2. draws N start instants uniformly over 2025-2027 (UTC, whole seconds, fixed seed) and N
    durations of 1-40 business hours in whole minutes;
 3. computes every deadline with `helpdesk_shared.business_calendar` (the desk's default
@@ -30,24 +30,17 @@ of load on a shared machine during the run weighs on both alike.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import random
-import re
 import sys
 import time as clock
 from datetime import datetime, time, timedelta, timezone
-from importlib.metadata import version
-from pathlib import Path
 
 import businesstimedelta
 import pytz
 
 from helpdesk_shared.business_calendar import Calendar, venezuela_default
+from machine import machine_info, print_fields, save_results
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 TARGET_RATIO = 30.0
 START_FROM = datetime(2025, 1, 1, tzinfo=timezone.utc)
 START_UNTIL = datetime(2028, 1, 1, tzinfo=timezone.utc)
@@ -55,21 +48,6 @@ START_UNTIL = datetime(2028, 1, 1, tzinfo=timezone.utc)
 # years ahead for "the next holiday" and fails if it finds none.
 HOLIDAY_YEARS = range(2024, 2031)
 CHUNK = 5_000
-
-
-def machine_info() -> dict:
-    """CPU model, cores, load and the versions the bench runs on."""
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
-    return {
-        "cpu_model": model.group(1).strip() if model else platform.processor() or "unknown",
-        "cores": len(os.sched_getaffinity(0)),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "holidays": version("holidays"),
-        "businesstimedelta": version("businesstimedelta"),
-    }
 
 
 def workload(n: int, seed: int) -> tuple[list[datetime], list[timedelta]]:
@@ -145,10 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026, help="random seed (2026)")
     args = parser.parse_args(argv)
 
-    machine = machine_info()
-    print("machine")
-    for key, value in machine.items():
-        print(f"  {key:18} {value}")
+    machine = machine_info(packages=("holidays", "businesstimedelta"), stack=False)
+    print_fields("machine", machine)
     print(f"\nrunning {args.n} deadlines with each library (seed {args.seed}) ...", flush=True)
     result = run(args.n, args.seed)
 
@@ -164,11 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in result["first_mismatches"]:
         print(f"  {row}")
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = RESULTS / f"business-calendar-{stamp}.json"
-    path.write_text(json.dumps({"machine": machine, **result}, indent=2) + "\n")
-    print(f"\nsaved {path.relative_to(ROOT)}")
+    save_results("business-calendar", {"machine": machine, **result})
     return 1 if result["mismatches"] else 0
 
 

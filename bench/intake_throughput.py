@@ -45,10 +45,8 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import queue
 import random
-import re
 import resource
 import shutil
 import signal
@@ -65,11 +63,10 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from helpdesk_shared.localstack import PG_BASE_URL, LocalStack, Process, free_port, wait_until
+from helpdesk_shared.localstack import LocalStack, Process, free_port, wait_until
+from machine import TICK, command_line, machine_info, machine_ticks, print_block, save_results
 
 BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-RESULTS = BENCH / "results"
 TARGET_PERCENT_OF_BARE = 40.0
 TARGET_P99_VISIBLE_MS = 250.0
 NEVER_VISIBLE_AFTER_S = 10.0
@@ -213,28 +210,10 @@ def http_call(base_url: str, method: str, path: str, headers: dict, body: bytes 
 
 # --------------------------------------------------------------------------- the machine
 
-def machine_info() -> dict:
-    """CPU model, cores, RAM, kernel and the versions of what the bench runs on."""
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
-    mem_kb = int(re.search(r"^MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text(), re.M).group(1))
-    info = {"cpu_model": model.group(1).strip() if model else platform.processor() or "unknown",
-            "cores": len(os.sched_getaffinity(0)), "ram_gib": round(mem_kb / 1024 / 1024, 1),
-            "kernel": platform.release(), "python": platform.python_version()}
-    try:
-        with psycopg.connect(f"{PG_BASE_URL}/postgres", connect_timeout=5) as conn:
-            info["postgresql"] = conn.execute("show server_version").fetchone()[0]
-    except psycopg.Error as exc:
-        info["postgresql"] = f"unknown ({exc.__class__.__name__})"
-    pom = ROOT / "infra" / "kafka" / "pom.xml"
-    found = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom.read_text()) if pom.exists() else None
-    info["kafka"] = found.group(1) if found else "unknown"
-    from importlib.metadata import version
-    for package in ("flask", "gunicorn", "marshmallow", "psycopg", "kafka-python"):
-        info[package] = version(package)
+def wrk_version() -> str:
+    """wrk's version line, without its copyright."""
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
-    info["wrk"] = (wrk.stdout or wrk.stderr).splitlines()[0].split(" Copyright")[0]
-    return info
+    return (wrk.stdout or wrk.stderr).splitlines()[0].split(" Copyright")[0]
 
 
 # --------------------------------------------------------------------------- CPU accounting
@@ -246,8 +225,6 @@ class CpuMeter:
     relay, consumer, bare app) plus PostgreSQL and Kafka by command name. wrk is counted
     from its rusage (it has exited and been reaped by the time the phase ends).
     """
-
-    TICK = os.sysconf("SC_CLK_TCK")
 
     def __init__(self, groups: dict[str, int], database_marker: str | None = None):
         self.groups = groups  # name -> process group id
@@ -268,7 +245,7 @@ class CpuMeter:
                 continue
             comm = raw[raw.index("(") + 1: raw.rindex(")")]
             fields_ = raw[raw.rindex(")") + 2:].split()
-            pid, pgid, seconds = int(entry.name), int(fields_[2]), (int(fields_[11]) + int(fields_[12])) / self.TICK
+            pid, pgid, seconds = int(entry.name), int(fields_[2]), (int(fields_[11]) + int(fields_[12])) / TICK
             if pid == me:
                 name = "bench client (python)"
             elif pgid in self.by_pgid:
@@ -280,8 +257,7 @@ class CpuMeter:
             else:
                 name = "other"
             processes[(pid, fields_[19])] = (name, seconds)
-        cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-        return processes, sum(cpu) / self.TICK, (cpu[3] + cpu[4]) / self.TICK
+        return (processes, *machine_ticks())
 
     def _postgres_role(self, pid: int) -> str:
         title = command_line(pid)
@@ -319,15 +295,6 @@ class CpuMeter:
                 "cores_used": {k: round(v, 2) for k, v in sorted(cores.items(), key=lambda kv: -kv[1]) if v >= 0.005},
                 "busiest_other_processes": [f"{c:.2f} cores: pid {pid} {command_line(pid)}"
                                             for c, pid in sorted(others, reverse=True)[:3] if c >= 0.05]}
-
-
-def command_line(pid: int) -> str:
-    """A process's command line, shortened (for naming background load)."""
-    try:
-        text = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        text = "(exited)"
-    return text[:90]
 
 
 def background_load(seconds: float = 3.0) -> dict:
@@ -692,7 +659,8 @@ def run(args) -> dict:
     check_wrk()
     report: dict = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:])}
-    report["machine"] = machine_info()
+    report["machine"] = {**machine_info(packages=("flask", "gunicorn", "marshmallow", "psycopg", "kafka-python")),
+                         "wrk": wrk_version()}
     report["machine"]["background_load_before_run"] = wait_for_quiet(args.wait_quiet)
     print_block("machine", report["machine"])
     if report["machine"]["background_load_before_run"]["machine_busy_percent"] > QUIET_BUSY_PERCENT:
@@ -822,12 +790,6 @@ def summarise(report: dict) -> dict:
     return summary
 
 
-def print_block(title: str, data: dict) -> None:
-    """Print a phase's figures as indented JSON under a title."""
-    print(f"\n== {title} ==")
-    print(json.dumps(data, indent=2, ensure_ascii=False))
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -870,10 +832,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     report["summary"] = summarise(report)
     print_block("SUMMARY", report["summary"])
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"intake-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nsaved {out.relative_to(ROOT)}")
+    save_results("intake", report)
     return 0
 
 

@@ -46,8 +46,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import re
 import shutil
 import signal
 import socket
@@ -58,15 +56,12 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from importlib.metadata import version
 from pathlib import Path
 from types import SimpleNamespace
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-RESULTS = BENCH / "results"
+from machine import command_line, machine_info, machine_ticks, print_block, print_fields, proc_cpu_s, save_results
+
 SINK_MODE = "_sink"  # `python bench/notifier_bench.py _sink PORT FILE READY`: the SMTP sink subprocess
-TICK = os.sysconf("SC_CLK_TCK")
 REPLY_DOMAIN = "mesa.bench"
 TEMPLATE = "ticket_received"
 
@@ -146,57 +141,6 @@ class SinkLog:
 
 
 # --------------------------------------------------------------------------- machine, CPU
-
-def machine_info() -> dict:
-    """CPU model, cores, RAM, kernel and the versions the bench runs on."""
-    import psycopg
-
-    from helpdesk_shared.localstack import PG_BASE_URL
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
-    mem_kb = int(re.search(r"^MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text(), re.M).group(1))
-    info = {"cpu_model": model.group(1).strip() if model else platform.processor() or "unknown",
-            "cores": len(os.sched_getaffinity(0)), "ram_gib": round(mem_kb / 1024 / 1024, 1),
-            "kernel": platform.release(), "python": platform.python_version(),
-            "load_average": [round(x, 2) for x in os.getloadavg()]}
-    try:
-        with psycopg.connect(f"{PG_BASE_URL}/postgres", connect_timeout=5) as conn:
-            info["postgresql"] = conn.execute("show server_version").fetchone()[0]
-            info["pg_synchronous_commit"] = conn.execute("show synchronous_commit").fetchone()[0]
-    except psycopg.Error as exc:
-        info["postgresql"] = f"unknown ({exc.__class__.__name__})"
-    pom = ROOT / "infra" / "kafka" / "pom.xml"
-    found = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom.read_text()) if pom.exists() else None
-    info["kafka"] = found.group(1) if found else "unknown"
-    for package in ("psycopg", "kafka-python", "jinja2", "marshmallow", "aiosmtpd"):
-        try:
-            info[package] = version(package)
-        except Exception:  # noqa: BLE001
-            info[package] = "unknown"
-    return info
-
-
-def machine_ticks() -> tuple[float, float]:
-    """(total, idle) CPU seconds of the whole machine so far."""
-    cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    return sum(cpu) / TICK, (cpu[3] + cpu[4]) / TICK
-
-
-def proc_cpu_s(pid: int) -> float | None:
-    """utime + stime of a process (all its threads), seconds; None once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()[:90]
-    except OSError:
-        return "(exited)"
-
 
 def background_load(seconds: float = 3.0) -> dict:
     """How busy the machine is before the bench starts anything, and by whom."""
@@ -767,11 +711,6 @@ def summarise(report: dict) -> dict:
     return out
 
 
-def print_block(title: str, data) -> None:
-    print(f"\n== {title} ==")
-    print(json.dumps(data, indent=2, ensure_ascii=False))
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--backlog", type=int, default=10_000, help="TicketOpened events published before start (10000)")
@@ -798,10 +737,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # unwinds like Ctrl-C so cleanup runs
-    machine = machine_info()
-    print("machine")
-    for key, value in machine.items():
-        print(f"  {key:22} {value}")
+    machine = machine_info(packages=("psycopg", "kafka-python", "jinja2", "marshmallow", "aiosmtpd"),
+                           pg_settings=("synchronous_commit",))
+    print_fields("machine", machine, width=22)
     load = background_load()
     deadline = time.monotonic() + args.wait_quiet
     while load["machine_busy_percent"] > args.quiet_below and time.monotonic() < deadline:
@@ -840,10 +778,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n[bench] cleanup: {json.dumps(bench.cleanup_report)}")
     report["summary"] = summarise(report)
     print_block("SUMMARY", report["summary"])
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"notifier-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nsaved {path.relative_to(ROOT)}")
+    save_results("notifier", report)
     return status
 
 

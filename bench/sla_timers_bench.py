@@ -53,7 +53,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import random
 import re
 import shutil
@@ -66,7 +65,6 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from importlib.metadata import version
 from pathlib import Path
 
 import psycopg
@@ -75,13 +73,12 @@ from helpdesk_shared import pg
 from helpdesk_shared.config import DEFAULT_KAFKA, env
 from helpdesk_shared.envelope import Actor, from_json_bytes, new_event, to_json_bytes
 from helpdesk_shared.kafka import make_producer
-from helpdesk_shared.localstack import PG_BASE_URL, Process, create_database, drop_database
+from helpdesk_shared.localstack import Process, create_database, drop_database
 from helpdesk_shared.topics import SLA, TICKETS, TOPICS, create_topics
+from machine import machine_info, print_fields, proc_cpu_s, save_results
 from sla import store, timers
 from sla.policy import urgency_class
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 KAFKA = env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
 TARGET_P99_S = 1.0
 TEMPLATES = 2_000
@@ -101,31 +98,6 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-# --------------------------------------------------------------------------- machine
-
-def machine_info() -> dict:
-    """CPU model, cores, RAM, kernel, load and the versions the bench runs on."""
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
-    mem_kb = int(re.search(r"^MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text(), re.M).group(1))
-    info = {"cpu_model": model.group(1).strip() if model else platform.processor() or "unknown",
-            "cores": len(os.sched_getaffinity(0)), "ram_gib": round(mem_kb / 1024 / 1024, 1),
-            "kernel": platform.release(), "load_average": [round(x, 2) for x in os.getloadavg()],
-            "python": platform.python_version()}
-    try:
-        with psycopg.connect(f"{PG_BASE_URL}/postgres", connect_timeout=5) as conn:
-            info["postgresql"] = conn.execute("show server_version").fetchone()[0]
-            info["pg_shared_buffers"] = conn.execute("show shared_buffers").fetchone()[0]
-    except psycopg.Error as exc:
-        info["postgresql"] = f"unknown ({exc.__class__.__name__})"
-    pom = ROOT / "infra" / "kafka" / "pom.xml"
-    found = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom.read_text()) if pom.exists() else None
-    info["kafka"] = found.group(1) if found else "unknown"
-    for package in ("psycopg", "kafka-python", "marshmallow"):
-        info[package] = version(package)
-    return info
-
-
 # --------------------------------------------------------------------------- /proc
 
 def proc_status(pid: int) -> dict[str, int]:
@@ -135,15 +107,6 @@ def proc_status(pid: int) -> dict[str, int]:
     except OSError:
         return {}
     return {k: int(v) for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", text, re.M)}
-
-
-def proc_cpu_s(pid: int) -> float | None:
-    """utime + stime of a process, in seconds."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class RssSampler(threading.Thread):
@@ -567,10 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM behaves like Ctrl-C: the finally blocks clean up.
     signal.signal(signal.SIGTERM, _interrupted)
 
-    machine = machine_info()
-    print("machine")
-    for key, value in machine.items():
-        print(f"  {key:18} {value}")
+    machine = machine_info(packages=("psycopg", "kafka-python", "marshmallow"), pg_settings=("shared_buffers",))
+    print_fields("machine", machine)
 
     run_id = uuid.uuid4().hex[:8]
     prefix, db = f"bsla{run_id}.", f"mesa_bsla{run_id}"
@@ -667,10 +628,7 @@ def main(argv: list[str] | None = None) -> int:
         result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
         result["reader_duplicates"] = reader.duplicates
         print_summary(result)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / f"sla-timers-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-        path.write_text(json.dumps(result, indent=2, default=str) + "\n")
-        print(f"\nsaved {path.relative_to(ROOT)}")
+        save_results("sla-timers", result)
         ok = True
     finally:
         print("\ncleaning up ...", flush=True)
