@@ -343,3 +343,21 @@ def test_a_reply_to_a_closed_ticket_is_answered_with_how_to_open_a_new_one(mail_
     assert told["Content-Language"] == "es"
     r = requests.get(f"{mail_stack.urls['query']}/api/tickets/{number}", headers=mail_stack.h["carlos"], timeout=5)
     assert all("sigue fallando" not in (m["body"] or "") for m in r.json()["thread"])
+
+
+def test_an_assigned_agent_gets_the_customers_answer_and_a_needs_training_close_offers_the_course(mail_stack):
+    sink, intake = mail_stack.sink, mail_stack.urls["intake"]
+    number = open_ticket(mail_stack)["number"]
+    r = requests.post(f"{intake}/api/tickets/{number}/assignment", headers=mail_stack.h["carlos"], json={},
+                      timeout=10)
+    assert r.status_code == 201, r.text
+    post(mail_stack, "maria", number, "Adjunto más datos: el cargo aparece el día 15.")
+    to_agent = wait_until(lambda: sink.to("carlos@mesa.example", number), 30, "the answer to the assigned agent")[0]
+    assert "el día 15" in text_of(to_agent)
+    assert not sink.to("soporte@mesa.test", number)
+    r = requests.post(f"{intake}/api/tickets/{number}/close", headers=mail_stack.h["carlos"], timeout=10,
+                      json={"reason": "needs_training", "note": "nota solo para el equipo"})
+    assert r.status_code == 201, r.text
+    closed = wait_until(lambda: [m for m in sink.about(number) if "Ticket cerrado" in str(m["Subject"])], 30,
+                        "the closed mail")[0]
+    assert "/training" in text_of(closed) and "nota solo para el equipo" not in text_of(closed)

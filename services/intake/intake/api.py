@@ -122,6 +122,36 @@ def post_message(number: str):
                 raise  # re-validated against the fresh state twice; let the client retry
 
 
+@bp.post("/tickets/<number>/assignment")
+@auth
+def assign(number: str):
+    """An agent takes the ticket (`{}`) or gives it to a colleague (`{"agent_id": ...}`)."""
+    body = json_body()
+    with _ctx().pool.connection() as conn:
+        event = handlers.assign_ticket(conn, g.user, number, body.get("agent_id"), _now())
+    return jsonify({"number": number, "assigned_to": event.data["agent_id"]}), 201
+
+
+@bp.post("/tickets/<number>/away")
+@auth
+def customer_away(number: str):
+    """The customer says he has to leave (`{"back_at"?: ISO date-time, "note"?: text}`)."""
+    with _ctx().pool.connection() as conn:
+        handlers.mark_customer_away(conn, g.user, number, json_body(), _now())
+    return jsonify({"number": number, "customer_away": True}), 201
+
+
+@bp.post("/tickets/<number>/close")
+@auth
+def close(number: str):
+    """An agent closes the ticket: `{"reason": "closed_by_agent" | "needs_training", "note"?: text}`."""
+    body = json_body()
+    with _ctx().pool.connection() as conn:
+        handlers.close_by_agent(conn, g.user, number, body.get("reason") or "closed_by_agent", body.get("note") or "",
+                                _now())
+    return jsonify({"number": number, "status": "closed"}), 201
+
+
 @bp.post("/attachments")
 @auth
 def upload_attachment():

@@ -289,10 +289,7 @@ def _may_see(user: Claims, organisation_id: str, desk: str) -> bool:
 def post_message(conn: psycopg.Connection, user: Claims, number: str, body: dict, now: datetime,
                  correlation_id: uuid.UUID | None = None) -> Envelope:
     """Post a public message or (agents only) an internal note (MessagePosted)."""
-    state, _ = visible_ticket(conn, user, number)
-    if state.is_closed:
-        raise violation("TICKET_CLOSED", None, status=409, number=number).with_extra(
-            ticket=number, new_ticket_hint={"previous_ticket": number})
+    state = _open_ticket_state(conn, user, number)
     internal = bool(body.get("internal"))
     if internal and not user.is_staff:
         raise violation("INTERNAL_NOTE_FORBIDDEN", "internal", status=403)
@@ -302,16 +299,67 @@ def post_message(conn: psycopg.Connection, user: Claims, number: str, body: dict
     files = _attachments_of(conn, user, body.get("attachments") or [])
     new_files = [f for f in files if f["sha256"] not in state.attachment_hashes]
     attachments.check_ticket_total([state.attachment_bytes] + [f["size"] for f in new_files])
-    event = new_event("MessagePosted", state.ticket_id, state.version + 1, {
+    return _append_to_ticket(conn, state, "MessagePosted", {
         "message_id": str(uuid.uuid4()), "author_id": user.user_id, "author_role": user.role, "body": text,
         "internal": internal, "attachments": files,
-        "out_of_hours_requested": bool(body.get("out_of_hours_requested"))},
-        actor=_actor(user), occurred_at=now, correlation_id=correlation_id)
+        "out_of_hours_requested": bool(body.get("out_of_hours_requested"))}, user, now, correlation_id)
+
+
+def _append_to_ticket(conn: psycopg.Connection, state: lifecycle.TicketState, type_: str, data: dict,
+                      user: Claims, now: datetime, correlation_id: uuid.UUID | None = None) -> Envelope:
+    """Append one event to a ticket's stream and keep the write side's index in step."""
+    event = new_event(type_, state.ticket_id, state.version + 1, data, actor=_actor(user), occurred_at=now,
+                      correlation_id=correlation_id)
     eventstore.append(conn, [event], expected_version=state.version)
     after = lifecycle.apply(state, event)
     conn.execute("update tickets set status = %s, version = %s where ticket_id = %s",
                  (after.status, after.version, state.ticket_id))
     return event
+
+
+def _open_ticket_state(conn: psycopg.Connection, user: Claims, number: str) -> lifecycle.TicketState:
+    state, _ = visible_ticket(conn, user, number)
+    if state.is_closed:
+        raise violation("TICKET_CLOSED", None, status=409, number=number).with_extra(
+            ticket=number, new_ticket_hint={"previous_ticket": number})
+    return state
+
+
+def assign_ticket(conn: psycopg.Connection, staff: Claims, number: str, agent_id: str | None,
+                  now: datetime) -> Envelope:
+    """An agent takes a ticket, or gives it to a colleague of its desk (TicketAssigned)."""
+    if not staff.is_staff:
+        raise violation("FORBIDDEN", None, status=403)
+    state = _open_ticket_state(conn, staff, number)
+    agent_id = agent_id or staff.user_id
+    agent = conn.execute("select role, desks from users where id = %s", (agent_id,)).fetchone()
+    if agent is None or agent["role"] == "customer" or state.desk not in agent["desks"]:
+        raise violation("INVALID_REQUEST", "agent_id", status=400, detail="agent_id")
+    return _append_to_ticket(conn, state, "TicketAssigned", {"agent_id": agent_id, "assigned_by": staff.user_id},
+                             staff, now)
+
+
+def mark_customer_away(conn: psycopg.Connection, user: Claims, number: str, body: dict,
+                       now: datetime) -> Envelope:
+    """Rule "avise si se tiene que marchar": the customer says he is away, optionally until when."""
+    if user.is_staff:
+        raise violation("FORBIDDEN", None, status=403)
+    state = _open_ticket_state(conn, user, number)
+    return _append_to_ticket(conn, state, "CustomerAway", {"back_at": body.get("back_at"),
+                                                           "note": (body.get("note") or "").strip() or None},
+                             user, now)
+
+
+def close_by_agent(conn: psycopg.Connection, staff: Claims, number: str, reason: str, note: str,
+                   now: datetime) -> Envelope:
+    """An agent closes a ticket: finished, or "needs training" (rule 10: the course is offered)."""
+    if not staff.is_staff:
+        raise violation("FORBIDDEN", None, status=403)
+    if reason not in ("closed_by_agent", "needs_training"):
+        raise violation("INVALID_REQUEST", "reason", status=400, detail="reason")
+    state = _open_ticket_state(conn, staff, number)
+    return _append_to_ticket(conn, state, "TicketClosed",
+                             {"reason": reason, "note": (note or "").strip() or None}, staff, now)
 
 
 def attachment_for_download(conn: psycopg.Connection, user: Claims, number: str, sha256: str) -> dict:
@@ -330,12 +378,9 @@ def confirm_resolution(conn: psycopg.Connection, user: Claims, number: str, solv
                        now: datetime) -> list[Envelope]:
     """Rule 8: the customer says "solved" (the ticket closes) or "not solved" with what is still wrong
     (back to the agents). Only the customer side answers, and only after an agent did."""
-    state, _ = visible_ticket(conn, user, number)
     if user.is_staff:
         raise violation("FORBIDDEN", "solved", status=403)
-    if state.is_closed:
-        raise violation("TICKET_CLOSED", None, status=409, number=number).with_extra(
-            ticket=number, new_ticket_hint={"previous_ticket": number})
+    state = _open_ticket_state(conn, user, number)
     if state.status != lifecycle.WAITING_CUSTOMER:
         raise violation("RESOLUTION_NOT_EXPECTED", "solved", status=409)
     text = (text or "").strip()

@@ -75,6 +75,18 @@ def document() -> dict:
                 "requestBody": _json({"type": "object", "required": ["solved"], "properties": {
                     "solved": {"type": "boolean"}, "body": {"type": "string"}}}),
                 "responses": {"201": {"description": "recorded"}, **_errors(401, 403, 404, 409, 422)}}},
+            **{f"/api/tickets/{{number}}/{action}": {"post": {
+                "summary": summary, "security": _BEARER,
+                "parameters": [{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": _json({"type": "object", "properties": props}),
+                "responses": {"201": {"description": "recorded"}, **_errors(400, 401, 403, 404, 409)}}}
+               for action, summary, props in (
+                   ("assignment", "An agent takes the ticket or gives it to a colleague of its desk",
+                    {"agent_id": {"type": "string"}}),
+                   ("away", "The customer says he has to leave (rule: avise si se tiene que marchar)",
+                    {"back_at": {"type": "string", "format": "date-time"}, "note": {"type": "string"}}),
+                   ("close", "An agent closes the ticket",
+                    {"reason": {"enum": ["closed_by_agent", "needs_training"]}, "note": {"type": "string"}}))},
             "/api/attachments": {"post": {
                 "summary": "Upload a file to attach", "security": _BEARER,
                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
