@@ -74,7 +74,7 @@ from helpdesk_shared.config import DEFAULT_KAFKA, env
 from helpdesk_shared.envelope import Actor, from_json_bytes, new_event, to_json_bytes
 from helpdesk_shared.kafka import make_producer
 from helpdesk_shared.localstack import Process, create_database, drop_database
-from helpdesk_shared.topics import SLA, TICKETS, TOPICS, create_topics
+from helpdesk_shared.topics import SLA, TICKETS, TOPICS, WATERMARKS, create_topics
 from machine import machine_info, print_fields, proc_cpu_s, save_results
 from sla import store, timers
 from sla.policy import urgency_class
@@ -390,11 +390,41 @@ def r3(x):
 
 # --------------------------------------------------------------------------- one phase
 
+class IntakeWatermarks(threading.Thread):
+    """Stands in for intake's relay: every 0.2 s, OutboxDrained(intake, now) on helpdesk.watermarks.
+
+    The bench publishes ticket events straight to Kafka, so "everything before now is
+    published" holds; the timer process waits for this watermark before firing (as with intake).
+    """
+
+    def __init__(self, prefix: str):
+        super().__init__(daemon=True)
+        self.prefix = prefix
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        producer = make_producer(KAFKA)
+        sequence = int(time.time() * 1000)
+        try:
+            while not self.halt.wait(0.2):
+                sequence += 1
+                now = utc_now()
+                event = new_event("OutboxDrained", "watermark-intake", sequence,
+                                  {"source": "intake", "through": now.isoformat()},
+                                  actor=Actor("intake-relay", "system"), occurred_at=now)
+                producer.send(self.prefix + WATERMARKS, key=event.stream_id, value=to_json_bytes(event))
+                producer.flush()
+        finally:
+            producer.close()
+
+
 def run_phase(services: Services, url: str, prefix: str, reader: SlaReader, grace: float, probes: int,
               spread: float, first_response: float, serial: int) -> dict:
     """Start the timer process and relay with `grace`, publish the probes, measure their delays."""
     tag = f"g{grace:g}"
     print(f"\n--- grace {grace:g} s: starting sla.consumer and sla.relay", flush=True)
+    watermarks = IntakeWatermarks(prefix)
+    watermarks.start()
     timer = services.start(f"sla-timers-{tag}", "sla.consumer", grace)
     relay = services.start(f"sla-relay-{tag}", "sla.relay", grace)
     started = time.monotonic()
@@ -466,6 +496,8 @@ def run_phase(services: Services, url: str, prefix: str, reader: SlaReader, grac
         cpu1 = proc_cpu_s(timer.popen.pid)
     finally:
         producer.close()
+        watermarks.halt.set()
+        watermarks.join(timeout=5)
     wall = time.monotonic() - started
     services.stop(timer)
     services.stop(relay)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from datetime import datetime
 from typing import Callable
 
 import psycopg
 from kafka import KafkaProducer
 
 from . import pg
-from .envelope import Envelope, to_json_bytes
+from .envelope import Actor, Envelope, new_event, to_json_bytes
 from .kafka import make_producer
 from .topics import TOPIC_OF_EVENT
 
@@ -69,10 +71,37 @@ def relay_once(conn: psycopg.Connection, producer: KafkaProducer, batch: int = 5
     return len(rows)
 
 
-def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event) -> None:
-    """Publish until stopped, waking on NOTIFY outbox (or every half second).
+# Everything that occurred before `through` is published: the oldest unpublished row's
+# storing time, the start of any transaction still open (it may commit events that occurred
+# before now), and now. Other services' databases are not ours to count.
+_WATERMARK_SQL = """
+select least(now(),
+             (select min(stored_at) from outbox where published_at is null),
+             (select min(xact_start) from pg_stat_activity
+               where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null)
+            ) as through
+"""
+
+
+def publish_watermark(conn: psycopg.Connection, producer: KafkaProducer, source: str, topic_prefix: str,
+                      sequence: int) -> datetime:
+    """Publish OutboxDrained(source, through) so readers can tell a late event from a missing one."""
+    with conn.transaction():
+        through = conn.execute(_WATERMARK_SQL).fetchone()["through"]
+    event = new_event("OutboxDrained", f"watermark-{source}", sequence, {"source": source,
+                                                                        "through": through.isoformat()},
+                      actor=Actor(id=f"{source}-relay", role="system"), occurred_at=through)
+    producer.send(topic_prefix + TOPIC_OF_EVENT[event.type], key=event.stream_id, value=to_json_bytes(event))
+    producer.flush()
+    return through
+
+
+def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event,
+              watermark_source: str | None = None, watermark_every: float = 0.2) -> None:
+    """Publish until stopped, waking on NOTIFY outbox (or every `watermark_every` seconds).
 
     Only the holder of advisory lock `lock_id` publishes; a second relay waits as a hot standby.
+    With `watermark_source`, an OutboxDrained watermark follows each round (see publish_watermark).
     """
     producer = make_producer(bootstrap)
     listener = pg.connect(database_url, autocommit=True)
@@ -83,9 +112,16 @@ def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int
             if stop.wait(1.0):
                 return
         log.info("relay active")
+        # Watermark versions only grow, across restarts too: milliseconds since the epoch.
+        sequence, last_watermark = int(time.time() * 1000), 0.0
         while not stop.is_set():
-            if relay_once(conn, producer, topic_prefix=topic_prefix) == 0:
-                for _ in listener.notifies(timeout=0.5, stop_after=1):
+            published = relay_once(conn, producer, topic_prefix=topic_prefix)
+            if watermark_source and time.monotonic() - last_watermark >= watermark_every:
+                sequence += 1
+                publish_watermark(conn, producer, watermark_source, topic_prefix, sequence)
+                last_watermark = time.monotonic()
+            if published == 0:
+                for _ in listener.notifies(timeout=watermark_every if watermark_source else 0.5, stop_after=1):
                     pass
     finally:
         producer.close()

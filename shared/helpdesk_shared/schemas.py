@@ -274,6 +274,13 @@ class NotificationFailedData(Schema):
     ticket_id = _opt_str()
 
 
+# --- helpdesk.watermarks -----------------------------------------------------------------
+
+class OutboxDrainedData(Schema):
+    source = _str()                         # the writer, e.g. "intake"
+    through = UtcDateTime(required=True)    # every event of the source that occurred before it is published
+
+
 EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "TicketOpened": TicketOpenedData,
     "MessagePosted": MessagePostedData,
@@ -294,6 +301,7 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "SpecialProcessAnnounced": SpecialProcessAnnouncedData,
     "NotificationSent": NotificationSentData,
     "NotificationFailed": NotificationFailedData,
+    "OutboxDrained": OutboxDrainedData,
 }
 
 # An event type with a topic but no schema (or the reverse) is a bug: fail at import.

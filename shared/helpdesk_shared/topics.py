@@ -12,6 +12,9 @@ TICKETS = "helpdesk.tickets"
 SLA = "helpdesk.sla"
 ACCOUNTS = "helpdesk.accounts"
 NOTIFICATIONS = "helpdesk.notifications"
+# A writer's promise "every event that occurred before T is published" (see outbox.run_relay):
+# lets the SLA service tell a late reply from a missing one.
+WATERMARKS = "helpdesk.watermarks"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ TOPICS = (
     TopicSpec(ACCOUNTS, partitions=1, retention_ms=-1),
     # Notifications are an audit trail the timeline also reads; keep them a year.
     TopicSpec(NOTIFICATIONS, partitions=3, retention_ms=365 * 24 * 3600 * 1000),
+    TopicSpec(WATERMARKS, partitions=1, retention_ms=24 * 3600 * 1000),
 )
 
 TOPIC_OF_EVENT = {
@@ -52,6 +56,7 @@ TOPIC_OF_EVENT = {
     "SpecialProcessAnnounced": ACCOUNTS,
     "NotificationSent": NOTIFICATIONS,
     "NotificationFailed": NOTIFICATIONS,
+    "OutboxDrained": WATERMARKS,
 }
 
 

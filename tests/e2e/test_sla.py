@@ -257,3 +257,22 @@ def test_a_supervisor_edits_a_calendar_and_tickets_keep_the_version_they_were_op
     assert second["calendar_version"] == 2
     again = explained(before)
     assert again["calendar_version"] == 1 and again["clocks"][0]["due_at"] == first["clocks"][0]["due_at"]
+
+
+def test_a_reply_stuck_in_intakes_outbox_is_not_taken_for_a_missing_one(sla_stack, sla_topic):
+    sentinel = open_ticket(sla_stack)   # nobody answers: it must fire, but only once intake has caught up
+    answered = open_ticket(sla_stack)
+    wait_until(lambda: sla_of(sla_stack, sentinel["number"]) and sla_of(sla_stack, answered["number"]), 30,
+               "both tickets tracked")
+    relay = sla_stack.processes["relay"]
+    relay.kill(signal.SIGKILL)          # intake keeps accepting; its events wait in the outbox
+    try:
+        post(sla_stack, "agent", answered["number"], "Respondido a tiempo, aunque el relay esté caído.")
+        due = time.time() + FIRST
+        wait_until(lambda: time.time() > due + 2, FIRST + 5, "both deadlines to pass during the outage")
+        sla_topic.read()
+        assert sla_topic.of(sentinel["ticket_id"], "ResponseOverdue") == []  # the watermark holds firing back
+    finally:
+        relay.start()
+    wait_until(lambda: sla_topic.of(sentinel["ticket_id"], "ResponseOverdue"), 60, "the sentinel's overdue")
+    assert sla_topic.of(answered["ticket_id"], "ResponseOverdue") == []

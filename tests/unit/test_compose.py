@@ -164,7 +164,8 @@ def _variables_read(config_class) -> set[str]:
     kept = flat(list(vars(config).values()))
     values = {str(v) for v in kept} | {str(int(v)) for v in kept if isinstance(v, float) and v.is_integer()}
     flags = {name for name, v in vars(config).items() if isinstance(v, bool)}  # parsed, not kept as text
-    unused = [n for n in environ.read if environ._sentinel(n) not in values and n.lower() not in flags]
+    unused = [n for n in environ.read if environ._sentinel(n) not in values
+              and not any(n.lower().endswith(f) for f in flags)]
     assert not unused, f"{config_class.__module__}.Config reads {unused} but keeps none of their values"
     return set(environ.read)
 

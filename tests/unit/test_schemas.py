@@ -41,6 +41,7 @@ EXAMPLES = {
                          "based_on_version": 5},
     "AutoClosed": {"ticket_id": "t-1", "number": "SOP-42", "based_on_version": 5,
                    "due_at": "2025-03-14T14:00:00+00:00"},
+    "OutboxDrained": {"source": "intake", "through": "2025-03-01T13:00:00+00:00"},
     "CalendarChanged": {"desk": "SOPORTE", "version": 2, "effective_from": "2025-03-01T13:00:00+00:00",
                         "calendar": {"tz": "America/Caracas"}, "changed_by": "u-9"},
     "PolicyChanged": {"desk": "SOPORTE", "urgency_class": "normal", "version": 2,

@@ -11,7 +11,8 @@ RELAY_LOCK = 4_242_001  # one active intake relay at a time
 
 def main() -> None:
     """Run the relay until SIGTERM/SIGINT."""
-    serve_relay("intake-relay", Config.from_env(), migrate, RELAY_LOCK)
+    # Intake writes the ticket streams: its watermark tells the SLA service a reply is not late.
+    serve_relay("intake-relay", Config.from_env(), migrate, RELAY_LOCK, watermark_source="intake")
 
 
 if __name__ == "__main__":

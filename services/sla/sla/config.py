@@ -17,6 +17,9 @@ class Config:
     # How far behind "now" (or the last event read) a deadline must lie before it fires:
     # covers the relay's publishing delay and occurred_at values committed out of order.
     grace_seconds: float = 0.5
+    # Fire only up to intake's OutboxDrained watermark too, so a reply stuck in intake's outbox
+    # (relay down) is never taken for a missing one. Off only for benches that feed Kafka directly.
+    require_intake_watermark: bool = True
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -25,4 +28,5 @@ class Config:
                    kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
                    auth_secret=env("AUTH_SECRET", DEV_AUTH_SECRET),
                    kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""),
-                   grace_seconds=float(env("SLA_GRACE_SECONDS", "0.5")))
+                   grace_seconds=float(env("SLA_GRACE_SECONDS", "0.5")),
+                   require_intake_watermark=env("SLA_REQUIRE_INTAKE_WATERMARK", "true").lower() in ("1", "true", "yes"))

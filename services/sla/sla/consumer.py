@@ -13,7 +13,7 @@ from typing import Callable
 
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared.kafka import ConsumerLoop
-from helpdesk_shared.topics import TICKETS
+from helpdesk_shared.topics import TICKETS, WATERMARKS
 
 from . import store
 from .config import Config
@@ -34,8 +34,11 @@ class TimerService:
         self.clock = clock
         self.grace = timedelta(seconds=config.grace_seconds)
         self.settings = None
+        self.require_watermark = config.require_intake_watermark
+        self.intake_through: datetime | None = None  # intake's latest OutboxDrained watermark
         self.loop = ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
-                                 consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + TICKETS],
+                                 consumer_name=CONSUMER_NAME,
+                                 topics=[config.kafka_topic_prefix + TICKETS, config.kafka_topic_prefix + WATERMARKS],
                                  handle_batch=self.apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME)
 
     def _settings(self, conn) -> store.Settings:
@@ -43,12 +46,22 @@ class TimerService:
         return self.settings
 
     def apply_batch(self, conn, records) -> None:
-        """Apply ticket events to clocks (in the loop's transaction)."""
-        store.apply_batch(conn, records, self._settings(conn))
+        """Apply ticket events to clocks (in the loop's transaction); note intake's watermark."""
+        for r in records:
+            if r.event.type == "OutboxDrained" and r.event.data["source"] == "intake":
+                through = datetime.fromisoformat(r.event.data["through"])
+                self.intake_through = max(self.intake_through or through, through)
+        store.apply_batch(conn, [r for r in records if r.event.type != "OutboxDrained"], self._settings(conn))
 
     def fire(self, loop: ConsumerLoop) -> int:
         """Fire what is due up to the read-past instant, on the partitions this instance owns."""
         safe = loop.read_past(self.clock(), self.grace)
+        if self.require_watermark:
+            # Read past T on every partition is not enough while intake may still hold events
+            # that occurred before T in its outbox: also wait for its watermark to pass T.
+            if self.intake_through is None:
+                return 0
+            safe = min(safe, self.intake_through - self.grace) if safe else None
         if safe is None:
             return 0
         partitions = [tp.partition for tp in loop.consumer.assignment()]
