@@ -92,7 +92,16 @@ class ConsumerLoop:
                                       # A fetch left waiting at the broker (default 500 ms) delays the
                                       # next request on the connection, e.g. read_past's end_offsets.
                                       fetch_max_wait_ms=poll_ms,
+                                      # A partition added or a topic created late is noticed in seconds.
+                                      metadata_max_age_ms=10_000,
                                       auto_offset_reset="earliest", client_id=consumer_name)
+        # The group leader assigns from its own metadata: joining before it knows each topic's
+        # partitions yields an empty assignment that lasts until the next metadata refresh.
+        deadline = time.monotonic() + 30
+        while not all(self.consumer.partitions_for_topic(t) for t in topics):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no partition metadata for {topics} on {bootstrap}")
+            time.sleep(0.2)
         self.consumer.subscribe(topics=topics, listener=_SeekToStoredOffsets(self))
         self.applied_records = 0
         # The latest occurred_at read per partition since assignment: how far each
