@@ -595,7 +595,7 @@ class Bench:
         return out
 
     def cleanup(self) -> None:
-        """Stop every process, drop the database, delete the topics and the consumer group."""
+        """Stop every process, drop the database, delete the topics (consumers keep no group in Kafka)."""
         from helpdesk_shared.localstack import drop_database
         from helpdesk_shared.topics import TOPICS
         errors = []
@@ -625,14 +625,13 @@ class Bench:
                 errors.append(f"drop database: {exc!r}")
         if self.topics_created:
             try:
-                from kafka.admin import KafkaAdminClient, MemberToRemove
+                from kafka.admin import KafkaAdminClient
                 admin = KafkaAdminClient(bootstrap_servers=self.kafka, client_id="notifier-bench-cleanup")
                 try:
                     names = [self.prefix + t.name for t in TOPICS]
                     present = set(admin.list_topics())
                     admin.delete_topics([t for t in names if t in present])
                     self.cleanup_report["topics_deleted"] = len([t for t in names if t in present])
-                    self.cleanup_report["consumer_group"] = self._delete_group(admin, MemberToRemove)
                 finally:
                     admin.close()
             except Exception as exc:  # noqa: BLE001
@@ -640,26 +639,6 @@ class Bench:
         shutil.rmtree(self.workdir, ignore_errors=True)
         if errors:
             self.cleanup_report["errors"] = errors
-
-    def _delete_group(self, admin, member_to_remove) -> str:
-        """The consumer uses static membership: remove its instance, then delete the group."""
-        group = self.prefix + "notifier"
-        instance = f"{group}-{socket.gethostname()}-{os.environ.get('CONSUMER_INSTANCE', '0')}"
-        try:
-            admin.remove_group_members(group, [member_to_remove(group_instance_id=instance)])
-        except Exception:  # noqa: BLE001 - already gone, or never joined
-            pass
-        for _ in range(10):  # bounded: a few seconds at most
-            try:
-                result = admin.delete_groups([group])
-            except Exception as exc:  # noqa: BLE001 - kafka-python versions answer differently
-                result = {group: exc}
-            error = result.get(group) if isinstance(result, dict) else (result[0][1] if result else None)
-            name = error if isinstance(error, str) else type(error).__name__
-            if error is None or name in ("NoError", "GroupIdNotFoundError"):
-                return f"{group} deleted" if name != "GroupIdNotFoundError" else f"{group} gone"
-            time.sleep(0.5)
-        return f"{group} not deleted: {error!r}"
 
 
 def histogram(delays: list[float]) -> dict:

@@ -8,8 +8,6 @@ batches therefore neither loses nor doubles an effect.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -18,7 +16,6 @@ from typing import Callable
 
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.serializer import Serializer
 
 from . import pg
@@ -56,57 +53,62 @@ class Record:
 HandleBatch = Callable[[psycopg.Connection, list[Record]], None]
 
 
-class _SeekToStoredOffsets(ConsumerRebalanceListener):
-    def __init__(self, loop: "ConsumerLoop"):
-        self.loop = loop
-
-    def on_partitions_revoked(self, revoked):
-        """Nothing to flush: every applied batch already saved its offsets."""
-
-    def on_partitions_assigned(self, assigned):
-        """Seek each new partition to the offset stored with the last applied batch."""
-        self.loop.seek_to_stored(assigned)
-
-
 class ConsumerLoop:
-    """Poll, decode, apply a batch and save its offsets in one transaction; repeat."""
+    """Poll, decode, apply a batch and save its offsets in one transaction; repeat.
+
+    Partitions are assigned by the loop itself, not by a consumer group: every partition of
+    its topics, sought to the offsets stored in its own database. Nothing is kept in Kafka,
+    so a group would only add rebalances, heartbeats and session timeouts (a restarted
+    member waited out its old session; a member that missed heartbeats stopped reading).
+    One instance per consumer name reads; another one waits on an advisory lock as a hot
+    standby and takes over when the first one's database session ends.
+    """
 
     def __init__(self, *, bootstrap: str, database_url: str, consumer_name: str, topics: list[str],
                  handle_batch: HandleBatch, max_records: int = 500, poll_ms: int = 100,
-                 group_id: str | None = None):
+                 group_id: str | None = None, standby_poll_s: float = 1.0):
         self.name = consumer_name
         self.topics = topics
         self.handle_batch = handle_batch
         self.max_records = max_records
         self.poll_ms = poll_ms
         self.conn = pg.connect(database_url)
-        # Subscribing before the broker's metadata lists the topics yields an empty
-        # assignment that is only corrected at the next metadata refresh, seconds later.
         wait_for_topics(bootstrap, topics)
-        group_id = group_id or consumer_name
-        # Static membership: a process restarted on the same host takes its partitions back at
-        # once instead of waiting for the group to expire the dead member's session.
-        instance = f"{group_id}-{socket.gethostname()}-{os.environ.get('CONSUMER_INSTANCE', '0')}"
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, group_instance_id=instance,
-                                      session_timeout_ms=10_000, enable_auto_commit=False,
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                       # A fetch left waiting at the broker (default 500 ms) delays the
                                       # next request on the connection, e.g. read_past's end_offsets.
                                       fetch_max_wait_ms=poll_ms,
-                                      # A partition added or a topic created late is noticed in seconds.
+                                      # A partition added to a topic is noticed within seconds.
                                       metadata_max_age_ms=10_000,
                                       auto_offset_reset="earliest", client_id=consumer_name)
-        # The group leader assigns from its own metadata: joining before it knows each topic's
-        # partitions yields an empty assignment that lasts until the next metadata refresh.
-        deadline = time.monotonic() + 30
-        while not all(self.consumer.partitions_for_topic(t) for t in topics):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no partition metadata for {topics} on {bootstrap}")
-            time.sleep(0.2)
-        self.consumer.subscribe(topics=topics, listener=_SeekToStoredOffsets(self))
+        self.lock_key = f"consumer:{group_id or consumer_name}"
+        while not self.conn.execute("select pg_try_advisory_lock(hashtext(%s)) as ok", (self.lock_key,)
+                                    ).fetchone()["ok"]:
+            self.conn.rollback()
+            time.sleep(standby_poll_s)  # another instance reads; wait to take over
+        self.conn.commit()  # the session-level lock outlives this transaction
         self.applied_records = 0
         # The latest occurred_at read per partition since assignment: how far each
         # partition's event time has been seen (see `read_past`).
         self.read_until: dict[TopicPartition, datetime] = {}
+        self._last_assignment_check = 0.0
+        self.assign_all(wait_seconds=30)
+
+    def assign_all(self, wait_seconds: float = 0.0) -> None:
+        """Take every partition of the topics; seek the ones new to this loop to their stored offsets."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            parts = {TopicPartition(t, p) for t in self.topics for p in (self.consumer.partitions_for_topic(t) or ())}
+            if all(any(tp.topic == t for tp in parts) for t in self.topics):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no partition metadata for {self.topics}")
+            time.sleep(0.2)
+        new = parts - set(self.consumer.assignment())
+        if new:
+            self.consumer.assign(sorted(parts))
+            self.seek_to_stored(sorted(new))
+        self._last_assignment_check = time.monotonic()
 
     def seek_to_stored(self, partitions) -> None:
         """Seek to the stored next offsets, or to the beginning of a partition never read."""
@@ -123,6 +125,8 @@ class ConsumerLoop:
 
     def poll_once(self) -> int:
         """Apply one polled batch; return how many records it held."""
+        if time.monotonic() - self._last_assignment_check > 30:
+            self.assign_all()
         polled = self.consumer.poll(timeout_ms=self.poll_ms, max_records=self.max_records)
         if not polled:
             return 0
@@ -188,7 +192,7 @@ class ConsumerLoop:
             self.close()
 
     def close(self) -> None:
-        """Leave the group and close the database connection."""
+        """Close the consumer and the database connection (which releases the standby lock)."""
         self.consumer.close()
         self.conn.close()
 
