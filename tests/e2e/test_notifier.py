@@ -112,6 +112,23 @@ def post(stack, who, number, text, **extra):
     assert r.status_code == 201, r.text
 
 
+def answer_and_wait(stack, number: str, text: str, key: str) -> EmailMessage:
+    """Carlos answers publicly; the mail that tells the customer (found by `key` in its text)."""
+    post(stack, "carlos", number, text)
+    return wait_until(lambda: [m for m in stack.sink.about(number) if key in text_of(m)], 30, "the answer mail")[0]
+
+
+def reply_to(answered: EmailMessage, body: str, message_id: str) -> EmailMessage:
+    """María's e-mail reply to a notification, sent to its Reply-To address."""
+    reply = EmailMessage()
+    reply["From"] = "María Pérez <maria@clubcaracas.com.ve>"
+    reply["To"] = answered["Reply-To"]
+    reply["Subject"] = "Re: " + str(answered["Subject"])
+    reply["Message-ID"] = message_id
+    reply.set_content(body)
+    return reply
+
+
 def test_each_promised_mail_arrives_with_the_right_recipient_language_and_content(mail_stack):
     sink = mail_stack.sink
     ticket = open_ticket(mail_stack)
@@ -159,18 +176,12 @@ def test_an_unanswered_ticket_apologises_to_the_customer_with_the_phones_and_ale
 
 
 def test_an_email_reply_lands_in_the_ticket_as_the_customers_message(mail_stack):
-    sink = mail_stack.sink
     ticket = open_ticket(mail_stack)
     number = ticket["number"]
-    post(mail_stack, "carlos", number, "¿Nos envía una captura del estado de cuenta?")
-    answered = wait_until(lambda: [m for m in sink.about(number) if "captura" in text_of(m)], 30, "answer mail")[0]
-    reply = EmailMessage()
-    reply["From"] = "María Pérez <maria@clubcaracas.com.ve>"
-    reply["To"] = answered["Reply-To"]
-    reply["Subject"] = "Re: " + str(answered["Subject"])
-    reply["Message-ID"] = f"<reply-{number}@clubcaracas.com.ve>"
-    reply.set_content("Aquí va la captura del estado de cuenta.\n\n"
-                      f"El lun, 30 nov 2026 a las 10:00, Mesa <soporte@mesa.example> escribió:\n> {text_of(answered)[:40]}")
+    answered = answer_and_wait(mail_stack, number, "¿Nos envía una captura del estado de cuenta?", "captura")
+    reply = reply_to(answered, "Aquí va la captura del estado de cuenta.\n\n"
+                     f"El lun, 30 nov 2026 a las 10:00, Mesa <soporte@mesa.example> escribió:\n"
+                     f"> {text_of(answered)[:40]}", f"<reply-{number}@clubcaracas.com.ve>")
     reply.add_attachment(png(), maintype="image", subtype="png", filename="estado.png")
     for _ in range(2):  # a sending server that retries must not post twice
         with smtplib.SMTP("127.0.0.1", mail_stack.inbound_port, timeout=30) as smtp:
@@ -189,11 +200,10 @@ def test_an_email_reply_lands_in_the_ticket_as_the_customers_message(mail_stack)
 
 
 def test_a_forged_token_an_auto_reply_and_a_bounce_change_nothing(mail_stack):
-    sink = mail_stack.sink
     ticket = open_ticket(mail_stack)
     number = ticket["number"]
-    post(mail_stack, "carlos", number, "Por favor confirme el número de acción del socio.")
-    answered = wait_until(lambda: [m for m in sink.about(number) if "número de acción" in text_of(m)], 30, "mail")[0]
+    answered = answer_and_wait(mail_stack, number, "Por favor confirme el número de acción del socio.",
+                               "número de acción")
     real_address = str(answered["Reply-To"])
     token = real_address.split("+", 1)[1].split("@")[0]
     forged = real_address.replace(token, token[:-2] + ("aa" if not token.endswith("aa") else "bb"))
@@ -324,17 +334,11 @@ def test_a_permanently_refused_address_is_recorded_as_failed_and_shown_to_agents
 def test_a_reply_to_a_closed_ticket_is_answered_with_how_to_open_a_new_one(mail_stack):
     sink = mail_stack.sink
     number = open_ticket(mail_stack)["number"]
-    post(mail_stack, "carlos", number, "Aplicamos la corrección del recibo; quedamos atentos.")
-    answered = wait_until(lambda: [m for m in sink.about(number) if "corrección del recibo" in text_of(m)], 30,
-                          "answer mail")[0]
+    answered = answer_and_wait(mail_stack, number, "Aplicamos la corrección del recibo; quedamos atentos.",
+                               "corrección del recibo")
     wait_until(lambda: [m for m in sink.about(number) if "Ticket cerrado" in str(m["Subject"])], 60,
                "the auto-close")
-    reply = EmailMessage()
-    reply["From"] = "maria@clubcaracas.com.ve"
-    reply["To"] = answered["Reply-To"]
-    reply["Subject"] = "Re: " + str(answered["Subject"])
-    reply["Message-ID"] = f"<late-{number}@clubcaracas.com.ve>"
-    reply.set_content("Perdón la demora: sigue fallando.")
+    reply = reply_to(answered, "Perdón la demora: sigue fallando.", f"<late-{number}@clubcaracas.com.ve>")
     with smtplib.SMTP("127.0.0.1", mail_stack.inbound_port, timeout=30) as smtp:
         smtp.send_message(reply)
     told = wait_until(lambda: [m for m in sink.to("maria@clubcaracas.com.ve")

@@ -6,9 +6,10 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request, send_file
+from markupsafe import escape
 from psycopg.types.json import Jsonb
 
-from helpdesk_shared import auth_tokens
+from helpdesk_shared import auth_tokens, link_tokens
 from helpdesk_shared.business_calendar import venezuela_default
 from helpdesk_shared.web import json_body, require_auth
 
@@ -251,7 +252,6 @@ _RESOLVE_PAGE = """<!doctype html><html lang="es"><meta charset="utf-8"><title>M
 
 
 def _resolve_claims(token: str):
-    from helpdesk_shared import link_tokens
     try:
         claims = link_tokens.verify(_ctx().config.auth_secret, link_tokens.RESOLUTION, token, _now())
     except link_tokens.InvalidLinkToken:
@@ -266,7 +266,6 @@ def _resolve_claims(token: str):
 @resolve_bp.get("/resolve/<token>")
 def resolve_page(token: str):
     """The page a "solved" link opens: a button, so that mail scanners following links change nothing."""
-    from markupsafe import escape
     number, _ = _resolve_claims(token)
     form = (f'<form method="post"><input type="hidden" name="answer" value="solved">'
             f'<button type="submit">Sí, el caso {escape(number)} está resuelto / Yes, it is solved</button></form>')
@@ -278,7 +277,6 @@ def resolve_page(token: str):
 @resolve_bp.post("/resolve/<token>")
 def resolve(token: str):
     """Apply the one-click "solved" answer."""
-    from markupsafe import escape
     number, user = _resolve_claims(token)
     with _ctx().pool.connection() as conn:
         handlers.confirm_resolution(conn, user, number, True, "", _now())
@@ -295,7 +293,6 @@ _PASSWORD_FORM = ('<form method="post"><label>Nueva contraseña / New password (
 
 
 def _password_claims(token: str) -> dict:
-    from helpdesk_shared import link_tokens
     try:
         return link_tokens.verify(_ctx().config.auth_secret, link_tokens.PASSWORD, token, _now())
     except link_tokens.InvalidLinkToken:

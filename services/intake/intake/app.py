@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -10,6 +10,7 @@ from flask import Flask, jsonify
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
+from helpdesk_shared.clock import utc_now
 from helpdesk_shared import logs, pg, web
 from helpdesk_shared.outbox import DDL as OUTBOX_DDL
 
@@ -29,10 +30,6 @@ class Intake:
     blobs: BlobStore
     clock: Callable[[], datetime]
 
-
-def utc_now() -> datetime:
-    """The wall clock, in UTC (the one place intake reads it)."""
-    return datetime.now(timezone.utc)
 
 
 def migrate(database_url: str) -> None:

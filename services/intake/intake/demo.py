@@ -4,11 +4,12 @@ Idempotent: running it twice creates nothing new. Every password is `mesa-demo`.
 """
 from __future__ import annotations
 
+from helpdesk_shared.clock import utc_now
 from helpdesk_shared import pg
 from helpdesk_shared.envelope import SYSTEM
 
 from . import handlers
-from .app import migrate, utc_now
+from .app import migrate
 from .config import Config
 
 PASSWORD = "mesa-demo"

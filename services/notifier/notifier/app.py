@@ -2,23 +2,20 @@
 supervisor reads (`gunicorn 'notifier.app:create_app()'`)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable
 
 from flask import Flask, g, jsonify
+from prometheus_client import CollectorRegistry
 
 from helpdesk_shared import logs, pg, web
+from helpdesk_shared.clock import utc_now
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
-from prometheus_client import CollectorRegistry
 
 from . import store
 from .config import Config
 from .consumer import renderer
 
-
-def utc_now() -> datetime:
-    """The wall clock."""
-    return datetime.now(timezone.utc)
 
 
 def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now) -> Flask:

@@ -3,10 +3,11 @@ helpdesk.sla and helpdesk.accounts and records, with its offsets, every mail owe
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from helpdesk_shared.clock import utc_now
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared import link_tokens
 from helpdesk_shared.business_calendar import venezuela_default
@@ -20,10 +21,6 @@ from .rendering import Renderer
 CONSUMER_NAME = "notifier"
 PACKAGED_TEMPLATES = Path(__file__).with_name("templates")
 
-
-def utc_now() -> datetime:
-    """The wall clock."""
-    return datetime.now(timezone.utc)
 
 
 def renderer(config: Config) -> Renderer:
@@ -63,7 +60,7 @@ def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLo
     # The office hours mails quote: the default desk calendar (the SLA service owns edits).
     calendar = venezuela_default(range(clock().year - 1, clock().year + 3))
     render = renderer(config)
-    plan = functools.partial(_plan, desks=desks, calendar=calendar, links=links(config, clock))
+    plan = functools.partial(messages.plan, desks=desks, calendar=calendar, links=links(config, clock))
 
     def handle_batch(conn, records) -> None:
         store.record_batch(conn, records, plan, lambda mail: tuple(render.render(mail)),
@@ -74,10 +71,6 @@ def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLo
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                         consumer_name=CONSUMER_NAME, topics=[prefix + TICKETS, prefix + SLA, prefix + ACCOUNTS],
                         handle_batch=handle_batch, group_id=prefix + CONSUMER_NAME)
-
-
-def _plan(event, ticket, users, *, desks, calendar, links):
-    return messages.plan(event, ticket, users, desks, calendar, links)
 
 
 def main() -> None:

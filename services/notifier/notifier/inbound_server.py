@@ -3,11 +3,12 @@ to notifications become messages on their tickets."""
 from __future__ import annotations
 
 
+from helpdesk_shared.clock import utc_now
 from helpdesk_shared.entrypoint import serve
 
 from . import store
 from .config import Config
-from .consumer import renderer, utc_now
+from .consumer import renderer
 from .replies import ReplyIntake
 from .smtp_inbound import ReplyHandler, start_server
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable
 
+from helpdesk_shared.clock import utc_now
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared import pg
 
@@ -20,10 +21,6 @@ from .mailer import Mailer, Outgoing, PermanentFailure, TransientFailure
 
 log = logging.getLogger(__name__)
 
-
-def utc_now() -> datetime:
-    """The wall clock."""
-    return datetime.now(timezone.utc)
 
 
 def send_due(conn, mailer: Mailer, now: datetime, max_backoff: float, limit: int = 20) -> int:

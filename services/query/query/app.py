@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -10,6 +10,7 @@ from flask import Flask
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
+from helpdesk_shared.clock import utc_now
 from helpdesk_shared import logs, pg, web
 
 from . import api, store
@@ -26,10 +27,6 @@ class Query:
     pool: ConnectionPool
     clock: Callable[[], datetime]
 
-
-def utc_now() -> datetime:
-    """The wall clock, in UTC."""
-    return datetime.now(timezone.utc)
 
 
 def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now) -> Flask:

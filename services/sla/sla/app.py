@@ -9,11 +9,11 @@ from flask import Flask
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
+from helpdesk_shared.clock import utc_now
 from helpdesk_shared import logs, pg, web
 
 from . import api, store
 from .config import Config
-from .consumer import utc_now
 
 
 @dataclass

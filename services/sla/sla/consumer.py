@@ -8,9 +8,10 @@ event still unread would have met.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
+from helpdesk_shared.clock import utc_now
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared.kafka import ConsumerLoop
 from helpdesk_shared.topics import TICKETS, WATERMARKS
@@ -20,10 +21,6 @@ from .config import Config
 
 CONSUMER_NAME = "sla-timers"
 
-
-def utc_now() -> datetime:
-    """The wall clock (the one place the SLA process reads it)."""
-    return datetime.now(timezone.utc)
 
 
 class TimerService:
