@@ -79,3 +79,41 @@ def stack(tmp_path):
 def now() -> datetime:
     """A fixed instant: a Wednesday, 10:00 in Caracas."""
     return datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    """A settable clock for apps built in-process (`clock.now = ...`, `clock.advance(seconds=...)`)."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        """Move the clock forward by a timedelta's keyword arguments."""
+        from datetime import timedelta
+        self.now = self.now + timedelta(**delta)
+
+
+@pytest.fixture
+def clock(now) -> Clock:
+    """A settable clock starting at `now`."""
+    return Clock(now)
+
+
+@pytest.fixture
+def intake_app(intake_db, tmp_path, clock):
+    """Intake's Flask app in-process on a fresh database with the demo users (test_client, no gunicorn)."""
+    from configs import intake_config
+    from intake.app import create_app
+    app = create_app(intake_config(intake_db, tmp_path / "attachments"), clock=clock)
+    yield app
+    app.extensions["intake"].pool.close()
+
+
+def login(client, email: str, password: str = "mesa-demo") -> dict:
+    """The Authorization header for a demo user, through intake's own login route."""
+    response = client.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.get_json()
+    return {"Authorization": f"Bearer {response.get_json()['token']}"}

@@ -1,0 +1,51 @@
+"""Service configs and bearer tokens for tests that build apps in-process (Flask `test_client`).
+
+Every new test builds configs and tokens through these functions only, so a change of how a
+service is configured (secrets, keys) is made here once.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from pathlib import Path
+
+from helpdesk_shared import auth_tokens
+from helpdesk_shared.auth_tokens import Claims
+
+# Test-only secrets (never used outside tests): one per purpose.
+TEST_SECRET = "test-only-secret-0123456789abcdef0123456789"
+
+
+def _build(config_class, **overrides):
+    base = config_class.from_env()
+    return dataclasses.replace(base, auth_secret=TEST_SECRET, kafka_bootstrap_servers="127.0.0.1:9092",
+                               **overrides)
+
+
+def intake_config(database_url: str, attachments_dir: str | Path, **overrides):
+    """Intake's config on a test database and attachments folder."""
+    from intake.config import Config
+    return _build(Config, database_url=database_url, attachments_dir=str(attachments_dir), **overrides)
+
+
+def query_config(database_url: str, **overrides):
+    """Query's config on a test database."""
+    from query.config import Config
+    return _build(Config, database_url=database_url, **overrides)
+
+
+def sla_config(database_url: str, **overrides):
+    """The SLA service's config on a test database."""
+    from sla.config import Config
+    return _build(Config, database_url=database_url, **overrides)
+
+
+def notifier_config(database_url: str, **overrides):
+    """The notifier's config on a test database."""
+    from notifier.config import Config
+    return _build(Config, database_url=database_url, **overrides)
+
+
+def bearer(claims: Claims, now: datetime, ttl_seconds: int = 3600) -> dict:
+    """The Authorization header of a valid bearer token for `claims` (as intake would issue it)."""
+    return {"Authorization": f"Bearer {auth_tokens.issue(TEST_SECRET, claims, now, ttl_seconds)}"}
