@@ -184,8 +184,7 @@ def record_upload(conn: psycopg.Connection, user: Claims, *, sha256: str, name: 
 def _attachments_of(conn: psycopg.Connection, user: Claims, hashes: list) -> list[dict]:
     if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
         raise violation("ATTACHMENT_UNKNOWN", "attachments")
-    if len(hashes) > attachments.MAX_FILES_PER_MESSAGE:
-        raise violation("TOO_MANY_ATTACHMENTS", "attachments")
+    attachments.check_attachment_count(len(hashes))
     found = []
     for sha256 in dict.fromkeys(hashes):
         row = conn.execute("""select sha256, name, size, content_type from uploads
