@@ -112,7 +112,7 @@ def test_an_invalid_policy_is_not_serialised_either():
                  Target(960, "business"), Target(480, "business"))
     with pytest.raises(RuleViolation) as caught:
         policy_to_doc(bad)
-    assert caught.value.code == "SLA_POLICY_INVALID"
+    assert (caught.value.code, caught.value.field) == ("SLA_POLICY_INVALID", "auto_close_warning")
 
 
 def test_an_unknown_desk_is_refused():
