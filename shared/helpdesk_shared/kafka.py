@@ -20,6 +20,7 @@ from kafka.serializer import Serializer
 
 from . import pg
 from .envelope import Envelope, UndecodableEvent, from_json_bytes
+from .topics import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,17 @@ class StringSerializer(Serializer):
         return data.encode()
 
 
+# Reconnect within seconds of a broker's return: kafka-python backs off exponentially up to
+# reconnect_backoff_max_ms (default 30 s, and a few tries made an 80 s outage cost 66 s more).
+RECONNECT = dict(reconnect_backoff_ms=100, reconnect_backoff_max_ms=2000, retry_backoff_ms=200)
+
+
 def make_producer(bootstrap: str, **overrides) -> KafkaProducer:
     """An idempotent producer that waits for all in-sync replicas (acks=all)."""
     config = dict(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
                   max_in_flight_requests_per_connection=5, linger_ms=2,
-                  key_serializer=StringSerializer(), client_id="mesa")
+                  max_request_size=MAX_MESSAGE_BYTES,
+                  key_serializer=StringSerializer(), client_id="mesa", **RECONNECT)
     config.update(overrides)
     return KafkaProducer(**config)
 

@@ -17,6 +17,15 @@ NOTIFICATIONS = "helpdesk.notifications"
 WATERMARKS = "helpdesk.watermarks"
 
 
+# The one place Kafka's size limit lives. Every topic is created with `max.message.bytes` =
+# MAX_MESSAGE_BYTES (create_topics) and the producer's `max_request_size` is the same
+# (kafka.make_producer); Kafka's own default is 1 MiB as well. An event is checked against
+# MAX_EVENT_BYTES when it is appended (outbox.encode): the margin covers its key and the
+# record batch's framing, so what was accepted can always be published.
+MAX_MESSAGE_BYTES = 1_048_576
+MAX_EVENT_BYTES = MAX_MESSAGE_BYTES - 16_384
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     """A topic's partitions and retention (-1 = kept forever)."""
@@ -80,7 +89,8 @@ def create_topics(bootstrap: str, wait_seconds: float = 60.0, prefix: str = "", 
     try:
         existing = set(admin.list_topics())
         new = [NewTopic(prefix + t.name, num_partitions=t.partitions, replication_factor=1,
-                        topic_configs={"retention.ms": str(t.retention_ms)})
+                        topic_configs={"retention.ms": str(t.retention_ms),
+                                       "max.message.bytes": str(MAX_MESSAGE_BYTES)})
                for t in topics if prefix + t.name not in existing]
         if new:
             try:
