@@ -24,14 +24,16 @@ def connect(url: str, autocommit: bool = False) -> psycopg.Connection:
     return psycopg.connect(url, autocommit=autocommit, row_factory=dict_row)
 
 
-def make_pool(url: str, min_size: int = 2, max_size: int = 8) -> ConnectionPool:
-    """A pool for an HTTP app, opened now.
+def make_pool(url: str, min_size: int = 2, max_size: int = 8, timeout: float = 5.0) -> ConnectionPool:
+    """A pool for an HTTP app, opened now (it does not wait for the database to answer).
 
-    No check on borrow: it costs a round trip per request. A connection found broken is
-    discarded when returned, and idle ones are renewed after `max_idle` (10 minutes).
+    Each connection is checked when borrowed (a round trip, ~0.1 ms locally): after
+    PostgreSQL restarts, every pooled connection is dead, and without the check each one
+    failed a request before the pool noticed. A request waits at most `timeout` seconds
+    for a connection; then PoolTimeout, which the HTTP layer answers with 503.
     """
-    return ConnectionPool(url, min_size=min_size, max_size=max_size, open=True,
-                          kwargs={"row_factory": dict_row})
+    return ConnectionPool(url, min_size=min_size, max_size=max_size, open=True, timeout=timeout,
+                          check=ConnectionPool.check_connection, kwargs={"row_factory": dict_row})
 
 
 def apply_schema(url: str, *ddl: Path | str) -> None:
