@@ -163,7 +163,7 @@ class ConsumerLoop:
         polled = self.consumer.poll(timeout_ms=self.poll_ms, max_records=self.max_records)
         if not polled:
             return 0
-        records, offsets = [], {}
+        records, offsets, parked = [], {}, []
         for tp, messages in polled.items():
             for m in messages:
                 offsets[(tp.topic, tp.partition)] = m.offset + 1
@@ -174,11 +174,16 @@ class ConsumerLoop:
                     if seen is None or record.event.occurred_at > seen:
                         self.read_until[tp] = record.event.occurred_at
                 except UndecodableEvent as exc:
-                    # The only thing we skip: a message no code of ours can read. Logged with its place.
-                    log.error("undecodable message skipped", extra={
+                    # The only thing we skip: a message no code of ours can read. Parked whole in
+                    # consumer_dead_letters with the batch, and logged with its place as an alert.
+                    parked.append((tp.topic, tp.partition, m.offset, m.key, m.value, str(exc)[:2000]))
+                    log.error("undecodable message parked", extra={
+                        "alert": "ops", "metric": "consumer_dead_letters_total", "consumer": self.name,
                         "topic": tp.topic, "partition": tp.partition, "offset": m.offset, "error": str(exc)})
         with self.conn.transaction():
             self.handle_batch(self.conn, records)
+            if parked:
+                pg.park_messages(self.conn, self.name, parked)
             pg.save_offsets(self.conn, self.name, offsets)
         self.applied_records += len(records)
         return len(records)

@@ -16,6 +16,18 @@ create table if not exists consumer_offsets (
     next_offset bigint not null,
     primary key (consumer, topic, partition)
 );
+-- Messages a consumer could not read (not an envelope of ours), kept whole and skipped.
+create table if not exists consumer_dead_letters (
+    consumer   text        not null,
+    topic      text        not null,
+    partition  int         not null,
+    "offset"   bigint      not null,
+    key        bytea,
+    value      bytea,
+    error      text        not null,
+    parked_at  timestamptz not null default now(),
+    primary key (consumer, topic, partition, "offset")
+);
 """
 
 
@@ -63,6 +75,14 @@ def load_offsets(conn: psycopg.Connection, consumer: str) -> dict[tuple[str, int
     rows = conn.execute("select topic, partition, next_offset from consumer_offsets where consumer = %s",
                         (consumer,)).fetchall()
     return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+
+def park_messages(conn: psycopg.Connection, consumer: str, parked: list[tuple]) -> None:
+    """Keep undecodable messages `(topic, partition, offset, key, value, error)`; call in the batch's transaction."""
+    conn.cursor().executemany(
+        """insert into consumer_dead_letters (consumer, topic, partition, "offset", key, value, error)
+           values (%s, %s, %s, %s, %s, %s, %s) on conflict do nothing""",
+        [(consumer, *row) for row in parked])
 
 
 def save_offsets(conn: psycopg.Connection, consumer: str, offsets: dict[tuple[str, int], int]) -> None:

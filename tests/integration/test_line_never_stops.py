@@ -119,3 +119,41 @@ def test_the_watermark_passes_a_parked_row(intake_db, kafka_bootstrap, topic_pre
             producer.close()
         stored_at = conn.execute("select stored_at from outbox_dead_letters").fetchone()["stored_at"]
     assert through > stored_at + timedelta(minutes=59)
+
+
+def test_a_consumer_parks_unreadable_messages_and_applies_the_events_around_them(
+        intake_db, query_db, kafka_bootstrap, topic_prefix, now):
+    from kafka import KafkaProducer
+    from configs import query_config
+    from query import consumer as query_consumer, store as query_store
+
+    with pg.connect(intake_db) as conn:
+        conn.execute("delete from outbox")
+        maria = handlers.authenticate(conn, "maria@clubcaracas.com.ve", "mesa-demo")
+        opened = handlers.open_ticket(conn, maria, ticket_body(), now)
+        conn.commit()
+        rows = conn.execute("select key, payload from outbox order by id").fetchall()
+    topic = topic_prefix + TICKETS
+    raw = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    try:
+        for value in (b"not json", b"[1]", None):  # garbage, not an envelope, a tombstone
+            raw.send(topic, key=opened.stream_id.encode(), value=value, partition=0)
+        for row in rows:
+            raw.send(topic, key=row["key"].encode(), value=bytes(row["payload"]), partition=0)
+        raw.flush()
+    finally:
+        raw.close()
+    loop = query_consumer.build(query_config(query_db, kafka_topic_prefix=topic_prefix))
+    try:
+        def applied() -> int:
+            loop.poll_once()
+            with pg.connect(query_db) as conn:
+                return query_store.stats(conn)["applied_events"]
+        wait_until(lambda: applied() == len(rows), 60, "the readable events applied")
+    finally:
+        loop.close()
+    with pg.connect(query_db) as conn:
+        parked = conn.execute("""select "offset", value, error from consumer_dead_letters
+                                 where consumer = %s order by "offset" """, (query_consumer.CONSUMER_NAME,)).fetchall()
+    assert [(p["offset"], p["value"] and bytes(p["value"])) for p in parked] == [(0, b"not json"), (1, b"[1]"), (2, None)]
+    assert all(p["error"] for p in parked)
