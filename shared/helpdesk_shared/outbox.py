@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable
 
 import psycopg
@@ -145,15 +145,22 @@ def relay_once(conn: psycopg.Connection, producer: KafkaProducer, batch: int = 5
 def park(conn: psycopg.Connection, row: dict, error: str) -> None:
     """Move an undeliverable row to outbox_dead_letters, in the caller's transaction, and say so.
 
-    The row leaves the outbox, so the relay goes on and the watermark passes it. The alert to
-    operations is the error log line (JSON, with `alert: ops`, the row and a running count):
-    the relay has no mail of its own, the log is collected wherever the processes run, and
-    `outbox_dead_letters` keeps the payload for an operator to fix and re-queue.
+    The row leaves the outbox, so the relay goes on and the watermark passes it. Operations
+    hear of it twice: an error log line (JSON, `alert: ops`, with a running count of parked
+    rows as the metric), and a small DeliveryParked event queued in this same outbox, which
+    the notifier turns into a mail to the supervisor address. `outbox_dead_letters` keeps the
+    payload for an operator to fix and re-queue.
     """
     conn.execute("""insert into outbox_dead_letters (id, event_id, topic, key, payload, stored_at, error)
                     values (%s, %s, %s, %s, %s, %s, %s) on conflict (id) do nothing""",
                  (row["id"], row["event_id"], row["topic"], row["key"], row["payload"], row["stored_at"], error))
     conn.execute("delete from outbox where id = %s", (row["id"],))
+    source = conn.info.dbname
+    alert = new_event("DeliveryParked", f"parked-{source}", row["id"], {
+        "source": source, "outbox_id": row["id"], "event_id": str(row["event_id"]), "topic": row["topic"],
+        "key": row["key"][:200], "size": len(row["payload"]), "error": error[:500]},
+        actor=Actor(id=f"{source}-relay", role="system"), occurred_at=datetime.now(timezone.utc))
+    enqueue(conn, [alert])
     total = conn.execute("select count(*) as n from outbox_dead_letters").fetchone()["n"]
     log.error("outbox row parked: Kafka refuses it", extra={
         "alert": "ops", "metric": "outbox_dead_letters_total", "value": total, "outbox_id": row["id"],

@@ -15,6 +15,8 @@ NOTIFICATIONS = "helpdesk.notifications"
 # A writer's promise "every event that occurred before T is published" (see outbox.run_relay):
 # lets the SLA service tell a late reply from a missing one.
 WATERMARKS = "helpdesk.watermarks"
+# What operations must hear of (a row a relay parked); the notifier mails it to the supervisor.
+OPERATIONS = "helpdesk.operations"
 
 
 # The one place Kafka's size limit lives. Every topic is created with `max.message.bytes` =
@@ -43,6 +45,7 @@ TOPICS = (
     # Notifications are an audit trail the timeline also reads; keep them a year.
     TopicSpec(NOTIFICATIONS, partitions=3, retention_ms=365 * 24 * 3600 * 1000),
     TopicSpec(WATERMARKS, partitions=1, retention_ms=24 * 3600 * 1000),
+    TopicSpec(OPERATIONS, partitions=1, retention_ms=90 * 24 * 3600 * 1000),
 )
 
 TOPIC_OF_EVENT = {
@@ -66,6 +69,7 @@ TOPIC_OF_EVENT = {
     "NotificationSent": NOTIFICATIONS,
     "NotificationFailed": NOTIFICATIONS,
     "OutboxDrained": WATERMARKS,
+    "DeliveryParked": OPERATIONS,
 }
 
 

@@ -13,7 +13,7 @@ from helpdesk_shared.envelope import Actor, Envelope, from_json_bytes, new_event
 from helpdesk_shared.errors import RuleViolation
 from helpdesk_shared.kafka import make_producer
 from helpdesk_shared.localstack import wait_until
-from helpdesk_shared.topics import MAX_EVENT_BYTES, TICKETS
+from helpdesk_shared.topics import MAX_EVENT_BYTES, OPERATIONS, TICKETS
 from intake import eventstore, handlers
 from samples import ticket_body
 
@@ -103,6 +103,9 @@ def test_the_relay_parks_a_row_kafka_refuses_and_publishes_the_rows_after_it(int
     assert "MessageSizeTooLarge" in parked[0]["error"]
     events = [from_json_bytes(m.value) for m in read_topic(kafka_bootstrap, topic_prefix + TICKETS, 2)]
     assert {e.event_id for e in events} == {first.event_id, second.event_id}
+    (alert,) = [from_json_bytes(m.value) for m in read_topic(kafka_bootstrap, topic_prefix + OPERATIONS, 1)]
+    assert alert.type == "DeliveryParked"  # the notifier mails it to the supervisor address
+    assert alert.data["key"] == first.stream_id and alert.data["size"] == len(big)
 
 
 def test_the_watermark_passes_a_parked_row(intake_db, kafka_bootstrap, topic_prefix, now):
