@@ -97,7 +97,8 @@ def open_ticket():
         event = handlers.open_ticket(conn, g.user, body, _now(), _correlation())
         number = event.data["number"]
         return {"number": number, "ticket_id": event.stream_id, "urgency": event.data["urgency"],
-                "link": f"/api/tickets/{number}", "warnings": _warnings(event)}, 201
+                "link": f"/api/tickets/{number}",
+                "warnings": domain.subject_warnings(body.get("subject")) + _warnings(event)}, 201
 
     response, status = _once(command)
     response.headers["Location"] = response.json["link"]

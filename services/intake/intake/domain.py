@@ -15,17 +15,8 @@ from helpdesk_shared.errors import Message
 
 from .catalog import URGENCIES
 from .messages import message, violation
+from .vocabulary import HELP_PREFIXES, HELP_WORDS, STOPWORDS, URGENCY_WORDS, VAGUE_WORDS
 
-STOPWORDS = frozenset(
-    "de la el en y a e o u que con por para los las un una unos unas del al se no mi mis me "
-    "lo le les su sus es nos te ya".split()
-)
-# Words that say "help me" without saying what happened (compared without accents).
-VAGUE_WORDS = frozenset(
-    "urgente urgentes urgencia ayuda ayudar error errores problema problemas falla fallas "
-    "consulta consultas duda dudas pregunta preguntas pasaria pasa sucede favor hola "
-    "help urgent issue issues please".split()
-)
 MONTH_END_MODULES = frozenset({"NOMINA", "SENIAT", "CONTABILIDAD", "CXP"})
 _MONTHS_ES = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
               "septiembre", "octubre", "noviembre", "diciembre")
@@ -59,8 +50,32 @@ def _meaningful_words(text: str) -> list[str]:
     return [w for w in _LETTER_WORD.findall(_fold(text)) if len(w) >= 2 and w not in STOPWORDS]
 
 
+_REPEATED = re.compile(r"(.)\1{2,}")
+# An urgency word and the punctuation that only served it ("URGENTE!!!", "(urgente)", "- URGENTE").
+_URGENCY = re.compile(r"[\s(\[]*[-–—:;,]?[\s(\[]*\b(?:" + "|".join(URGENCY_WORDS) + r")\b[\s!¡.:;,)\]]*[-–—]?",
+                      re.IGNORECASE)
+_LOOSE_ENDS = " \t-–—:;,.!¡?¿"
+
+
+def _is_help_word(word: str) -> bool:
+    """Whether a folded word only asks for help, speed or courtesy ("ayúdenme", "rapidito", "please")."""
+    word = _REPEATED.sub(r"\1", word)  # "ayudaaa" -> "ayuda"
+    return word in HELP_WORDS or word.startswith(HELP_PREFIXES)
+
+
+def _without_urgency(case: str) -> str:
+    """The case with its urgency words and their punctuation removed: "Urgente: factura ..." -> "factura ..."."""
+    cleaned = _URGENCY.sub(" ", case).replace("()", " ").replace("[]", " ")
+    return " ".join(cleaned.split()).strip(_LOOSE_ENDS)
+
+
 def parse_subject(subject: str, modules: tuple[str, ...]) -> tuple[str, str]:
-    """Split "MÓDULO, caso" into (catalog module, case), refusing vague subjects (rule 4)."""
+    """Split "MÓDULO, caso" into (catalog module, case), refusing vague subjects (rule 4).
+
+    Judged by content: once stop-words and the vocabulary of asking for help, speed or
+    courtesy are set aside, at least three words must remain and not all of them may be
+    words that only say "something is wrong". Urgency words are dropped from the case.
+    """
     module_part, comma, case_part = (subject or "").partition(",")
     case = " ".join(case_part.split())
     if not comma or not module_part.strip() or not case:
@@ -69,13 +84,22 @@ def parse_subject(subject: str, modules: tuple[str, ...]) -> tuple[str, str]:
     module = by_folded.get(_fold(" ".join(module_part.split())))
     if module is None:
         raise violation("R4_UNKNOWN_MODULE", "subject", modules=modules)
+    case = _without_urgency(case)
     words = _LETTER_WORD.findall(case)
-    meaningful = _meaningful_words(case)
+    meaningful = [w for w in _meaningful_words(case) if not _is_help_word(w)]
     shouting = sum(len(w) >= 2 for w in words) >= 2 and not any(ch.islower() for ch in case)
     only_vague = all(w in VAGUE_WORDS for w in meaningful)
     if shouting or only_vague or len(meaningful) < 3:
         raise violation("R4_VAGUE_SUBJECT", "subject")
     return module, case
+
+
+def subject_warnings(subject: str) -> list[dict]:
+    """Warnings for an accepted subject: urgency asked for in words was dropped (urgency has three causes)."""
+    _, _, case_part = (subject or "").partition(",")
+    if not _URGENCY.search(case_part):
+        return []
+    return [{"code": "SUBJECT_URGENCY_DROPPED", "message": message("SUBJECT_URGENCY_DROPPED").as_dict()}]
 
 
 def check_description(text: str) -> str:

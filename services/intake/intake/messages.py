@@ -210,7 +210,20 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "El ticket cambió mientras usted escribía. Actualice la página y vuelva a intentarlo.",
         "The ticket changed in the meantime. Reload it and try again.",
     ),
-    # A warning, not a refusal: the ticket is still opened.
+    # Warnings, not refusals: the ticket is still opened.
+    "SUBJECT_URGENCY_DROPPED": (
+        200,
+        "Quitamos «urgente» del asunto: el asunto nombra el módulo y el caso (regla 4), y la "
+        "urgencia no se pide con palabras. Un caso es urgente única y exclusivamente cuando "
+        "(a) toda la plataforma está parada, (b) la facturación a socios está detenida o (c) su "
+        "organización está en un proceso especial avisado con antelación; en esos casos "
+        "indíquelo en el campo de urgencia.",
+        "We removed “urgent” from the subject: the subject names the module and the case "
+        "(rule 4), and urgency is not asked for in words. A case is urgent only when (a) the "
+        "whole platform is down, (b) billing to members has stopped, or (c) your organisation "
+        "is running a special process announced in advance; in those cases choose it in the "
+        "urgency field.",
+    ),
     "MONTH_END_WARNING": (
         200,
         "Faltan pocos días hábiles para el cierre de {month_es}. Nómina, SENIAT, contabilidad "
