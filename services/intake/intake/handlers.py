@@ -244,10 +244,11 @@ def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetim
     conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{organisation_id}/{desk.name}/{module}",))
     if not body.get("confirmed_different_case"):
         open_cases = conn.execute(
-            """select number, case_summary from tickets
+            """select number, case_summary, description from tickets
                where organisation_id = %s and desk = %s and module = %s and status <> 'closed'
                order by number""", (organisation_id, desk.name, module)).fetchall()
-        duplicate = domain.find_duplicate(case, [(r["number"], r["case_summary"]) for r in open_cases])
+        duplicate = domain.find_duplicate(case, [(r["number"], r["case_summary"], r["description"]) for r in open_cases],
+                                          module=module, description=description)
         if duplicate:
             raise violation("R6_DUPLICATE_OPEN_CASE", "subject", status=409, number=duplicate).with_extra(
                 ticket=duplicate, link=f"/api/tickets/{duplicate}")
@@ -265,9 +266,10 @@ def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetim
         "confirmed_different_case": bool(body.get("confirmed_different_case")),
         "language": user.language}, actor=_actor(user), occurred_at=now, correlation_id=correlation_id)
     eventstore.append(conn, [event], expected_version=0)
-    conn.execute("""insert into tickets (ticket_id, number, desk, organisation_id, module, case_summary, status, version)
-                    values (%s, %s, %s, %s, %s, %s, %s, 1)""",
-                 (ticket_id, number, desk.name, organisation_id, module, case, lifecycle.OPEN))
+    conn.execute("""insert into tickets (ticket_id, number, desk, organisation_id, module, case_summary, description,
+                                         status, version)
+                    values (%s, %s, %s, %s, %s, %s, %s, %s, 1)""",
+                 (ticket_id, number, desk.name, organisation_id, module, case, description, lifecycle.OPEN))
     return event
 
 

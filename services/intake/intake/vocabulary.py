@@ -54,3 +54,114 @@ VAGUE_WORDS = frozenset("""
 # three causes), and the customer is told so.
 URGENCY_WORDS = ("urgente", "urgentes", "urgentisimo", "urgentísimo", "urgencia", "urgentemente",
                  "emergencia", "urgent", "asap")
+
+# Rule 6: the words customers use for the same thing, as groups "CONCEPT": "word word ...".
+# A word in a group counts as its concept when two cases are compared; a module's groups
+# are read before the general ones (in BANCOS "transferencia" is a payment, in SOCIOS the
+# hand-over of a share). Multi-word expressions are not matched: list their telling word.
+GENERAL_SYNONYMS: dict[str, str] = {
+    "DUPLICATE": "duplicado duplicada duplicados duplicadas duplicar doble repetido repetida repetidos repite "
+                 "repiten dos veces",
+    "SHOWN": "aparece aparecen sale salen muestra muestran mostrar refleja reflejan reflejar ve ven figura "
+             "trae traen registra registrar registrado registrada registrados",
+    "NOT": "no sin ni nunca",
+    "WRONG": "mal errado errada errados erradas equivocado equivocada incorrecto incorrecta erroneo erronea",
+    "EMPTY": "vacio vacia vacios blanco",
+    "MISSING": "omite omiten omitir falta faltan incluye incluyen incluir",
+    "PRINT": "imprimir imprime imprimen impresion impreso impresa emitir emite emision",
+    "UPLOAD": "cargar carga subir sube importar importa",
+    "REFUSED": "rechaza rechazado rechazada rechazar rechazo acepta aceptar",
+    "SLOW": "lento lenta lentitud tarda tardar demora demorar",
+    "LOGIN": "login ingreso ingresar entrar entra acceder acceso sesion",
+    "NIGHT": "noche nocturno nocturna",
+    "REPORT": "reporte reportes listado informe",
+    "PAYMENT": "pago pagos pagar pagado abono abonar abono",
+    "DEDUCT": "descuenta descontar rebaja rebajar resta restar disminuye disminuir bajan",
+    "EXPIRE": "vence vencer vencimiento vencido vencidos caduca caducan caducar",
+    "MONTH": "mes mensual",
+    "DEBT": "moroso morosos morosidad mora deuda deudor deudora",
+    "WORKER": "empleado empleados trabajador trabajadores personal",
+    "FILE": "archivo txt",
+    "SAVE": "guarda guardar guardado actualiza actualizar queda",
+    "HOLIDAY": "feriado feriados festivo festivos",
+    "STOPS": "detiene detener detenido para parada queda termina terminar",
+}
+MODULE_SYNONYMS: dict[str, dict[str, str]] = {
+    "BANCOS": {
+        "BOUNCED": "devuelto devueltos devuelta devolvio rebotado rebotados rebote",
+        "PAYMENT": "pago cobro transferencia transfirio deposito abono",
+        "STATEMENT": "extracto estado",
+        "RECONCILE": "conciliar conciliacion conciliado cuadrar cuadra descuadre diferencia",
+        "BDV": "bdv venezuela",
+    },
+    "FACTURACION": {
+        "TAX": "iva impuesto",
+        "CONTROL_NUMBER": "correlativo control",
+        "CHARGE": "cargo consumo consumos consume cobrada cobro facturo facturan",
+    },
+    "SOCIOS": {
+        "SHARE_TRANSFER": "traspaso traspasar transferir transferencia",
+        "EMAIL": "correo email",
+        "RELATIVE": "familiar hijo hija",
+        "SUSPENDED": "suspendido suspendida suspension",
+    },
+    "CARNETIZACION": {
+        "CARD": "carnet carnets carne carnes credencial pase pases",
+        "PHOTO": "foto fotografia",
+        "CUT": "cortada cortado cortan corta mocha mocho",
+        "GUEST": "invitado invitados temporal",
+    },
+    "NOMINA": {
+        "ISLR": "islr renta",
+        "BONUS": "bono recargo",
+        "FORTNIGHT": "quincena quincenal",
+        "BANK_FILE": "txt archivo",
+    },
+    "CONTABILIDAD": {
+        "ENTRY": "comprobante asiento",
+        "BALANCE_SIDES": "debe haber debito debitos credito creditos",
+        "UNBALANCED": "descuadrado descuadre cuadra cuadrar",
+        "PERIOD": "periodo mes",
+        "OPEN": "abrir iniciar apertura",
+    },
+    "SENIAT": {
+        "TAX_RETURN": "declaracion declarar",
+    },
+    "CXP": {
+        "SUPPLIER": "proveedor proveedores",
+    },
+    "CXC": {
+        "BALANCE": "saldo deuda debe",
+        "AGING": "antiguedad",
+    },
+    "INVENTARIO": {
+        "STOCK": "existencia existencias stock",
+        "SALE": "venta ventas vender vende",
+    },
+    "REPORTES": {
+        "EXCEL": "excel exportar",
+    },
+    "SISTEMA": {
+        "BACKUP": "respaldo backup copia",
+        "RUNS": "ejecuta ejecutar corre genera hace haciendo",
+        "MACHINE": "estacion estaciones computadora computadoras equipo equipos pc",
+        "CASHIER": "caja cajera cajero",
+        "AUTOMATIC": "automatico automatica programado programada",
+    },
+}
+# The words every case of a module uses ("factura" in FACTURACION): they weigh little, so
+# sharing them does not make two cases one.
+MODULE_WORDS: dict[str, str] = {
+    "BANCOS": "banco bancos bancario bancaria cuenta",
+    "FACTURACION": "factura facturas facturacion socio socios",
+    "SOCIOS": "socio socios accion ficha",
+    "CARNETIZACION": "carnet socio socios",
+    "NOMINA": "nomina",
+    "CONTABILIDAD": "contable contabilidad",
+    "SENIAT": "seniat portal",
+    "CXP": "cuentas pagar",
+    "CXC": "cuentas cobrar socio",
+    "INVENTARIO": "inventario producto productos",
+    "REPORTES": "reporte",
+    "SISTEMA": "sistema usuario",
+}
