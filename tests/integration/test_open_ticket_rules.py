@@ -2,6 +2,8 @@
 (issue 7 items 15 and 16)."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from helpdesk_shared import pg
@@ -56,3 +58,33 @@ def test_a_reworded_open_case_is_offered_as_continue_ticket_n_and_a_different_on
     confirmed = client.post("/api/tickets", headers=headers, json={
         **ticket_body("No se reflejan los cheques rebotados del Provincial"), "confirmed_different_case": True})
     assert confirmed.status_code == 201, confirmed.get_json()
+
+
+def test_a_cheque_run_filed_on_the_months_last_business_days_is_warned_and_the_event_keeps_it(
+        intake_app, intake_db, clock):
+    clock.now = datetime(2026, 11, 27, 14, 0, tzinfo=timezone.utc)  # Friday 27: two business days left
+    client = intake_app.test_client()
+    headers = login(client, "maria@clubcaracas.com.ve")
+    response = client.post("/api/tickets", headers=headers,
+                           json=ticket_body("Emisión de cheques a proveedores no imprime el monto"))
+    assert response.status_code == 201, response.get_json()
+    (warning,) = [w for w in response.get_json()["warnings"] if w["code"] == "MONTH_END_WARNING"]
+    assert "noviembre" in warning["message"]["es"] and "cheques" in warning["message"]["en"]
+    with pg.connect(intake_db) as conn:
+        opened = conn.execute("select data from events where type = 'TicketOpened'").fetchone()["data"]
+    assert opened["month_end_warning"] is True
+
+
+def test_back_at_in_the_past_is_refused_and_records_nothing(intake_app, intake_db, clock):
+    client = intake_app.test_client()
+    headers = login(client, "maria@clubcaracas.com.ve")
+    assert client.post("/api/tickets", headers=headers, json=ticket_body()).status_code == 201
+    past = (clock.now - timedelta(hours=1)).isoformat()
+    response = client.post("/api/tickets/SOP-1/away", headers=headers, json={"back_at": past})
+    assert response.status_code == 422, response.get_json()
+    assert (response.get_json()["code"], response.get_json()["field"]) == ("AWAY_BACK_AT_NOT_FUTURE", "back_at")
+    future = (clock.now + timedelta(days=3)).isoformat()
+    assert client.post("/api/tickets/SOP-1/away", headers=headers, json={"back_at": future}).status_code == 201
+    with pg.connect(intake_db) as conn:
+        aways = conn.execute("select data from events where type = 'CustomerAway'").fetchall()
+    assert [a["data"]["back_at"] for a in aways] == [(clock.now + timedelta(days=3)).isoformat()]

@@ -5,24 +5,24 @@ import re
 import unicodedata
 from calendar import monthrange
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import snowballstemmer
 
-from helpdesk_shared.business_calendar import Calendar
+from helpdesk_shared.business_calendar import Calendar, venezuela_default
 from helpdesk_shared.errors import Message
 
 from .catalog import URGENCIES
 from .messages import message, violation
 from .vocabulary import (GENERAL_SYNONYMS, HELP_PREFIXES, HELP_WORDS, MATCH_STOPWORDS, MODULE_SYNONYMS, MODULE_WORDS,
-                         STOPWORDS, URGENCY_WORDS, VAGUE_WORDS)
+                         MONTH_END_MODULES, MONTH_END_PREFIXES, MONTH_END_WORDS, STOPWORDS, URGENCY_WORDS,
+                         VAGUE_WORDS)
 
-MONTH_END_MODULES = frozenset({"NOMINA", "SENIAT", "CONTABILIDAD", "CXP"})
-_MONTHS_ES = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+MONTHS_ES = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
               "septiembre", "octubre", "noviembre", "diciembre")
-_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
               "September", "October", "November", "December")
 
 _LETTER_WORD = re.compile(r"[^\W\d_]+")
@@ -281,11 +281,42 @@ def find_duplicate(case: str, open_cases: list[tuple], module: str | None = None
     return None
 
 
-def month_end_warning(module: str, today: date, business_days_left: int) -> Message | None:
-    """A warning when a payroll/SENIAT/accounting case is filed in the month's last business days."""
-    if module not in MONTH_END_MODULES or business_days_left > 2:
+def _month_end_kind(module: str, text: str) -> bool:
+    """Whether a case is payroll, cheques, SENIAT or accounting: by module, or by what it says."""
+    if module in MONTH_END_MODULES:
+        return True
+    words = _LETTER_WORD.findall(_fold(text))
+    return any(w in MONTH_END_WORDS or w.startswith(MONTH_END_PREFIXES) for w in words)
+
+
+def month_end_warning(module: str, today: date, business_days_left: int, text: str = "") -> Message | None:
+    """A warning when a payroll, cheque, SENIAT or accounting case (by module, or by what the
+    case and description in `text` say) is filed in the month's last two business days."""
+    if business_days_left > 2 or not _month_end_kind(module, text):
         return None
-    return message("MONTH_END_WARNING", month_es=_MONTHS_ES[today.month - 1], month_en=_MONTHS_EN[today.month - 1])
+    return message("MONTH_END_WARNING", month_es=MONTHS_ES[today.month - 1], month_en=MONTHS_EN[today.month - 1])
+
+
+def check_back_at(value, now: datetime) -> datetime | None:
+    """Rule "avise si se tiene que marchar": the optional return date, an ISO 8601 instant with
+    its zone, strictly in the future (it moves the auto-close count to it); None when not given."""
+    if value is None:
+        return None
+    try:
+        back_at = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        back_at = None
+    if back_at is None or back_at.tzinfo is None:
+        raise violation("AWAY_BACK_AT_INVALID", "back_at")
+    if back_at <= now:
+        raise violation("AWAY_BACK_AT_NOT_FUTURE", "back_at")
+    return back_at.astimezone(timezone.utc)
+
+
+@lru_cache(maxsize=4)
+def default_calendar(year: int) -> Calendar:
+    """The default desk calendar around `year` (for warnings at filing; the SLA service owns deadlines)."""
+    return venezuela_default(range(year - 1, year + 2))
 
 
 def business_days_left_in_month(calendar: Calendar, today: date) -> int:

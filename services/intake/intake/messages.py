@@ -205,6 +205,20 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "La contraseña debe tener al menos 10 caracteres.",
         "The password must be at least 10 characters long.",
     ),
+    "AWAY_BACK_AT_INVALID": (
+        422,
+        "Indique la fecha y hora de regreso con su zona horaria, en formato ISO 8601 (por "
+        "ejemplo 2026-11-30T09:00:00-04:00).",
+        "Give the return date and time with its time zone, in ISO 8601 (for example "
+        "2026-11-30T09:00:00-04:00).",
+    ),
+    "AWAY_BACK_AT_NOT_FUTURE": (
+        422,
+        "La fecha de regreso debe estar en el futuro: desde ella cuentan los dos días hábiles "
+        "antes del cierre automático del ticket.",
+        "The return date must be in the future: the two business days before the ticket closes "
+        "automatically count from it.",
+    ),
     "VERSION_CONFLICT": (
         409,
         "El ticket cambió mientras usted escribía. Actualice la página y vuelva a intentarlo.",
@@ -226,12 +240,12 @@ TEXTS: dict[str, tuple[int, str, str]] = {
     ),
     "MONTH_END_WARNING": (
         200,
-        "Faltan pocos días hábiles para el cierre de {month_es}. Nómina, SENIAT, contabilidad "
-        "y cuentas por pagar no son casos urgentes: le recomendamos no dejarlos para los "
-        "últimos días del mes.",
-        "Only a few business days are left before the end of {month_en}. Payroll, SENIAT, "
-        "accounting and payables cases are not urgent: please don't leave them for the last "
-        "days of the month.",
+        "Faltan pocos días hábiles para el cierre de {month_es}. Los pagos de nómina, la emisión "
+        "de cheques, los archivos del SENIAT y los informes contables no son casos urgentes: le "
+        "recomendamos no dejarlos para los últimos días del mes.",
+        "Only a few business days are left before the end of {month_en}. Payroll, cheques, "
+        "SENIAT files and accounting reports are not urgent: please don't leave them for the "
+        "last days of the month.",
     ),
 }
 

@@ -165,3 +165,11 @@ MODULE_WORDS: dict[str, str] = {
     "REPORTES": "reporte",
     "SISTEMA": "sistema usuario",
 }
+
+# "Urgent, exclusively" (d): payroll, cheque runs, SENIAT files and accounting reports are not
+# urgent; filed in a month's last business days they get a warning. By module, or by these
+# folded word beginnings (and whole words) anywhere in the summary or description.
+MONTH_END_MODULES = frozenset({"NOMINA", "SENIAT", "CONTABILIDAD", "CXP"})
+MONTH_END_PREFIXES = ("cheque", "chequera", "nomina", "prenomina", "seniat", "declaracion", "retencion",
+                      "balance", "contab", "financier", "islr")
+MONTH_END_WORDS = frozenset({"iva", "arc", "xml"})
