@@ -192,3 +192,24 @@ def test_a_long_accented_subject_arrives_without_stray_or_lost_spaces(subject):
 def test_the_new_templates_exist_in_both_languages():
     assert {"ticket_opened_queue", "ticket_urgent_oncall"} <= set(TEMPLATES)
     assert {"ticket_opened_queue", "ticket_urgent_oncall"} <= set(RENDERER.templates())
+
+
+# --- item 18: the warning says the count started at the customer's return -------------------
+
+def test_the_auto_close_warning_says_the_count_started_when_the_customer_came_back():
+    event = new_event("AutoCloseWarning", "sla-t42", 2, {
+        "ticket_id": "t42", "number": "SOP-42", "closes_at": at(2026, 12, 1, 17), "based_on_version": 3,
+        "away_until": at(2026, 11, 30, 9)}, actor=SYSTEM, occurred_at=at(2026, 11, 30, 17))
+    mail = by_template(mails_for(event, ticket()))["auto_close_warning"]
+    assert mail.context["away_until"]["local"] == "lunes 30 de noviembre, 09:00"
+    text = RENDERER.render(mail).text
+    assert "ausente hasta el lunes 30 de noviembre, 09:00" in text
+    english = RENDERER.render(by_template(mails_for(event, ticket("en")))["auto_close_warning"]).text
+    assert "away until Monday 30 November, 09:00" in english
+
+
+def test_a_warning_without_an_absence_says_nothing_of_it():
+    from test_notifier_messages import warning
+    mail = by_template(mails_for(warning(), ticket()))["auto_close_warning"]
+    assert mail.context["away_until"] is None
+    assert "ausente" not in RENDERER.render(mail).text

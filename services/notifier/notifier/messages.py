@@ -422,6 +422,9 @@ def plan_auto_close_warning(event, ticket, users, desks, calendar, links) -> lis
     context = {
         **_ticket_facts(ticket, links),
         "closes_at": _instant(closes_at, calendar, customer.language, event.occurred_at),
+        # Away until a date, the customer's two business days counted from it: the mail says so.
+        "away_until": (_instant(_when(d["away_until"]), calendar, customer.language, event.occurred_at)
+                       if d.get("away_until") else None),
         "solved_url": links.resolution_url(ticket.number, ticket.opened_by, "solved"),
         "not_solved_url": links.resolution_url(ticket.number, ticket.opened_by, "not_solved"),
     }

@@ -60,3 +60,7 @@ create table if not exists notifications (
     occurred_at timestamptz not null
 );
 create index if not exists notifications_ticket on notifications (ticket_id, occurred_at);
+
+-- When an away customer said he is back (CustomerAway.back_at); null when away without a date
+-- or not away. The auto-close counts from it (SLA service).
+alter table tickets add column if not exists back_at timestamptz;

@@ -7,7 +7,7 @@ from helpdesk_shared.auth_tokens import Claims
 
 LIST_FILTERS = ("status", "desk", "module", "organisation_id")
 _LIST_COLUMNS = """number, desk, organisation_id, module, case_summary, subject, urgency, status, assigned_to,
-                   customer_away, out_of_hours, close_reason, opened_at, updated_at"""
+                   customer_away, back_at, out_of_hours, close_reason, opened_at, updated_at"""
 
 
 def _visibility(user: Claims) -> tuple[str, list]:
