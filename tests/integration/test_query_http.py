@@ -264,3 +264,13 @@ def test_staff_see_an_organisations_customers_to_file_a_ticket_for_one_and_a_cus
                                   "phone": "+58 212 555 0100"}]
     own = client.get("/api/organisations", headers=bearer(MARIA, now)).get_json()["items"][0]
     assert own == {"id": "club-caracas", "name": "Club Social Caracas", "desks": ["SOPORTE"]}
+
+
+def test_a_replayed_account_event_changes_no_row_and_counts_as_skipped(query_db, now, feed):
+    feed(*accounts(now))
+    with pg.connect(query_db) as conn:
+        stats = {r["name"]: (r["applied"], r["skipped"])
+                 for r in conn.execute("select name, applied, skipped from projection_stats")}
+        people = conn.execute("select count(*) as n from users").fetchone()["n"]
+    assert stats["accounts"] == (8, 8) and people == 5
+    assert stats["tickets"][1] == 0  # account events are not counted as skipped ticket events
