@@ -10,12 +10,11 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from helpdesk_shared.envelope import SYSTEM, Actor, new_event
+from helpdesk_shared.envelope import SYSTEM, new_event
 from notifier.mailer import Outgoing, build_message, wire_bytes
 from notifier.messages import TEMPLATES, format_duration
 
-from test_notifier_messages import (AGENT, CUSTOMER, RENDERER, at, by_template, mails_for, message, opened,
-                                    overdue, ticket)
+from test_notifier_messages import CUSTOMER, RENDERER, at, by_template, mails_for, opened, overdue, ticket
 
 # What the SLA service said when SOP-42 opened on Wednesday 25 November 2026 10:00: the desk
 # closed on Thursday 26 (a closure day the default calendar does not know), so the first
