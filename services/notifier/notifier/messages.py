@@ -535,8 +535,9 @@ CUSTOMER_TEMPLATES = ("ticket_received", "agent_answered", "response_overdue_cus
                       "auto_close_warning", "ticket_closed", "access_requested_requester",
                       "access_granted", "training_requested_requester",
                       "special_process_requester")
-STAFF_TEMPLATES = ("ticket_opened_queue", "ticket_urgent_oncall", "customer_answered", "response_overdue_supervisor", "access_requested_staff",
-                   "training_requested_staff", "special_process_staff")
+STAFF_TEMPLATES = ("ticket_opened_queue", "ticket_urgent_oncall", "customer_answered",
+                   "response_overdue_supervisor", "access_requested_staff", "training_requested_staff",
+                   "special_process_staff")
 # Not planned from an event: notifier.replies answers an e-mail reply to a closed ticket
 # with this one (context: number, new_ticket_url, customer_name).
 INBOUND_TEMPLATES = ("reply_to_closed",)
