@@ -115,7 +115,9 @@ def post(stack, who, number, text, **extra):
 def answer_and_wait(stack, number: str, text: str, key: str) -> EmailMessage:
     """Carlos answers publicly; the mail that tells the customer (found by `key` in its text)."""
     post(stack, "carlos", number, text)
-    return wait_until(lambda: [m for m in stack.sink.about(number) if key in text_of(m)], 30, "the answer mail")[0]
+    # The customer's mail (it has a Reply-To), not the queue's new-ticket mail quoting the description.
+    return wait_until(lambda: [m for m in stack.sink.about(number) if key in text_of(m) and m["Reply-To"]], 30,
+                      "the answer mail")[0]
 
 
 def reply_to(answered: EmailMessage, body: str, message_id: str) -> EmailMessage:
