@@ -115,3 +115,23 @@ def scratch_database(service: str):
         yield url
     finally:
         localstack.drop_database(name)
+
+
+def ticket_opened(number: str, now: datetime, desk: str = "SOPORTE", organisation_id: str = "club-caracas",
+                  opened_by: str = "u-maria"):
+    """A TicketOpened envelope (a fresh ticket id) to seed the read models of query, sla and notifier."""
+    from helpdesk_shared.envelope import Actor, new_event
+    ticket_id = str(uuid.uuid4())
+    return new_event("TicketOpened", ticket_id, 1, {
+        "ticket_id": ticket_id, "number": number, "desk": desk, "organisation_id": organisation_id,
+        "opened_by": opened_by, "module": "BANCOS", "case": "Factura mal cargada en el banco Mercantil",
+        "subject": "BANCOS, Factura mal cargada en el banco Mercantil", "description": "Factura 1234 duplicada.",
+        "urgency": "normal", "contact": {"name": "María Pérez", "email": "maria@clubcaracas.com.ve",
+                                         "phone": "+58 212 555 0100"}, "attachments": []},
+        actor=Actor(opened_by, "customer"), occurred_at=now)
+
+
+def record(event, offset: int = 0):
+    """The event as a consumer would receive it."""
+    from helpdesk_shared.kafka import Record
+    return Record(topic="helpdesk.tickets", partition=0, offset=offset, event=event)

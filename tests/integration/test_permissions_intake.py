@@ -195,3 +195,15 @@ def test_every_intake_route_has_a_row_in_the_permission_table(world):
     assert_table_covers(world.app, TABLE)
     assert set(REQUESTS) == {r.request for r in TABLE}
     assert set(PRINCIPALS) == set(world.headers)
+
+
+def test_a_customer_allowed_on_one_desk_cannot_reach_his_organisations_ticket_of_the_other_desk(world):
+    with pg.connect(world.url) as conn:
+        ana = handlers.authenticate(conn, "ana@countryvalencia.com.ve", demo.PASSWORD)
+        number = handlers.open_ticket(conn, ana, ticket_body(desk="IMPLANTACIONES", confirmed_different_case=True),
+                                      NOW).data["number"]
+    peter = login(world.client, "peter@countryvalencia.com.ve")  # country-valencia, SOPORTE only
+    refused = world.client.post(f"/api/tickets/{number}/messages", json={"body": "Yo también lo veo."},
+                                headers=peter)
+    assert refused.status_code == 404, refused.get_json()
+    assert world.client.post(f"/api/tickets/{number}/away", json={}, headers=peter).status_code == 404

@@ -288,8 +288,9 @@ def visible_ticket(conn: psycopg.Connection, user: Claims, number: str) -> tuple
 
 
 def _may_see(user: Claims, organisation_id: str, desk: str) -> bool:
+    # A customer sees his organisation's tickets of the desks he is allowed on (SPEC §1: one or both).
     if user.role == "customer":
-        return user.organisation_id == organisation_id
+        return user.organisation_id == organisation_id and desk in user.desks
     return desk in user.desks
 
 

@@ -11,8 +11,9 @@ _LIST_COLUMNS = """number, desk, organisation_id, module, case_summary, subject,
 
 
 def _visibility(user: Claims) -> tuple[str, list]:
+    # A customer sees his organisation's tickets of the desks he is allowed on (SPEC §1: one or both).
     if user.role == "customer":
-        return "organisation_id = %s", [user.organisation_id]
+        return "organisation_id = %s and desk = any(%s)", [user.organisation_id, list(user.desks)]
     return "desk = any(%s)", [list(user.desks)]
 
 
@@ -38,10 +39,12 @@ def ticket_with_thread(conn: psycopg.Connection, user: Claims, number: str) -> d
     ticket = conn.execute(f"select * from tickets where number = %s and {where}", [number] + params).fetchone()
     if ticket is None:
         return None
-    thread = conn.execute("""select stream_version, type, author_id, author_role, body, internal, attachments,
-                                    occurred_at from thread
-                             where ticket_id = %s and (%s or not internal) order by stream_version""",
-                          (ticket["ticket_id"], user.is_staff)).fetchall()
+    # An agent's close note is for staff: customers see that and why the ticket closed, not the note.
+    thread = conn.execute("""select stream_version, type, author_id, author_role,
+                                    case when %(staff)s or type <> 'TicketClosed' then body end as body,
+                                    internal, attachments, occurred_at from thread
+                             where ticket_id = %(ticket)s and (%(staff)s or not internal) order by stream_version""",
+                          {"ticket": ticket["ticket_id"], "staff": user.is_staff}).fetchall()
     told = conn.execute("""select type, recipient, template, error, occurred_at from notifications
                            where ticket_id = %s order by occurred_at""", (ticket["ticket_id"],)).fetchall()
     # Customers see what they were sent; staff also see mails to staff and failures.
