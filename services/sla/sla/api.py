@@ -38,6 +38,13 @@ def _desk(desk: str) -> str:
     return desk
 
 
+def _own_desk(desk: str) -> str:
+    """A desk the caller holds: a supervisor edits the calendars and policies of his desks only."""
+    if _desk(desk) not in g.user.desks:
+        raise FORBIDDEN
+    return desk
+
+
 def _effective_from(body: dict, now: datetime) -> datetime:
     """When a change takes effect: now, or a later instant; never the past (deadlines already computed stay)."""
     raw = body.get("effective_from")
@@ -74,7 +81,7 @@ def change_calendar(desk: str):
     _require("supervisor")
     body, now = json_body(), _ctx().clock()
     with _ctx().pool.connection() as conn:
-        version = store.change_calendar(conn, _desk(desk), body.get("calendar"), _effective_from(body, now),
+        version = store.change_calendar(conn, _own_desk(desk), body.get("calendar"), _effective_from(body, now),
                                         Actor(g.user.user_id, g.user.role), now)
     return jsonify({"desk": desk, "version": version}), 201
 
@@ -99,7 +106,7 @@ def change_policy(desk: str, urgency_class: str):
         raise NotFound("urgency_class")
     body, now = json_body(), _ctx().clock()
     with _ctx().pool.connection() as conn:
-        version = store.change_policy(conn, _desk(desk), urgency_class, body.get("policy"),
+        version = store.change_policy(conn, _own_desk(desk), urgency_class, body.get("policy"),
                                       _effective_from(body, now), Actor(g.user.user_id, g.user.role), now)
     return jsonify({"desk": desk, "urgency_class": urgency_class, "version": version}), 201
 
