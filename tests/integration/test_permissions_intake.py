@@ -43,6 +43,7 @@ TABLE = [
     row("POST", "/api/attachments",                         "upload",                401, 201, 201, 201, 201, 201, 201),
     row("GET",  "/api/tickets/<number>/attachments/<sha256>", "download",            401, 200, 404, 200, 404, 200, 404),
     row("GET",  "/api/tickets/<number>/attachments/<sha256>", "download_internal",   401, 404, 404, 200, 404, 200, 404),
+    row("GET",  "/api/tickets/<number>/attachments/<sha256>", "download_foreign",    401, 404, 404, 404, 404, 404, 404),
     row("POST", "/api/special-processes",                   "announce",              401, 201, 201, 201, 404, 201, 404),
     row("POST", "/api/special-processes",                   "announce_unknown_org",  401, 201, 201, 404, 404, 404, 404),
     row("POST", "/api/training-requests",                   "request_training",      401, 201, 201, 201, 404, 201, 404),
@@ -92,6 +93,16 @@ class World:
             sha256 = self._upload(conn, "agent", png(3, 3))
             handlers.post_message(conn, self.people["agent"], number,
                                   {"body": "Log del servidor", "internal": True, "attachments": [sha256]}, NOW)
+        return number, sha256
+
+    def foreign_attachment(self) -> tuple[str, str]:
+        """María's fresh ticket, and a file Luis attached to his own organisation's ticket; (number, sha256)."""
+        number, _ = self.ticket()
+        with pg.connect(self.url) as conn:
+            sha256 = self._upload(conn, "customer_other_org", png(5, 5))
+            handlers.open_ticket(conn, self.people["customer_other_org"],
+                                 ticket_body(desk="IMPLANTACIONES", attachments=[sha256],
+                                             confirmed_different_case=True), NOW)
         return number, sha256
 
     def access_request(self, desk: str = "SOPORTE") -> str:
@@ -147,6 +158,7 @@ REQUESTS = {
                                               "content_type": "multipart/form-data"}),
     "download": lambda w: ("/api/tickets/{}/attachments/{}".format(*w.ticket()), {}),
     "download_internal": lambda w: ("/api/tickets/{}/attachments/{}".format(*w.internal_attachment()), {}),
+    "download_foreign": lambda w: ("/api/tickets/{}/attachments/{}".format(*w.foreign_attachment()), {}),
     "announce": lambda w: ("/api/special-processes", {"json": _announcement("club-caracas")}),
     "announce_unknown_org": lambda w: ("/api/special-processes", {"json": _announcement("no-such-club")}),
     "request_training": lambda w: ("/api/training-requests", {"json": {
@@ -207,3 +219,12 @@ def test_a_customer_allowed_on_one_desk_cannot_reach_his_organisations_ticket_of
                                 headers=peter)
     assert refused.status_code == 404, refused.get_json()
     assert world.client.post(f"/api/tickets/{number}/away", json={}, headers=peter).status_code == 404
+
+
+def test_staff_list_the_pending_access_requests_of_their_desks_only(world):
+    soporte, implantaciones = world.access_request("SOPORTE"), world.access_request("IMPLANTACIONES")
+    listed = {who: {r["request_id"] for r in world.client.get("/api/access-requests", headers=world.headers[who])
+                    .get_json()["items"]} & {soporte, implantaciones}
+              for who in ("agent", "agent_other_desk", "supervisor", "supervisor_other_desk")}
+    assert listed == {"agent": {soporte}, "agent_other_desk": {implantaciones},
+                      "supervisor": {soporte, implantaciones}, "supervisor_other_desk": {implantaciones}}
