@@ -86,3 +86,11 @@ def test_a_supervisor_refused_another_desks_calendar_changes_nothing(world):
                                headers=bearer_of("supervisor_other_desk", NOW))
     assert refused.status_code == 403 and refused.get_json()["code"] == "FORBIDDEN"
     assert world.client.get("/api/calendars", headers=bearer_of("supervisor", NOW)).get_json()["items"] == before
+
+
+@pytest.mark.parametrize("listing", ["/api/calendars", "/api/policies"])
+def test_staff_read_the_calendars_and_policies_of_their_own_desks(world, listing):
+    desks = {who: {item["desk"] for item in world.client.get(listing, headers=bearer_of(who, NOW)).get_json()["items"]}
+             for who in ("agent", "agent_other_desk", "supervisor", "supervisor_other_desk")}
+    assert desks == {"agent": {"SOPORTE"}, "agent_other_desk": {"IMPLANTACIONES"},
+                     "supervisor": {"SOPORTE", "IMPLANTACIONES"}, "supervisor_other_desk": {"IMPLANTACIONES"}}

@@ -66,11 +66,11 @@ def _effective_from(body: dict, now: datetime) -> datetime:
 @bp.get("/calendars")
 @auth
 def list_calendars():
-    """Every desk's calendar versions (staff only)."""
+    """The calendar versions of the caller's desks (staff only)."""
     _require("agent", "supervisor")
     with _ctx().pool.connection() as conn:
         rows = conn.execute("""select desk, version, effective_from, doc as calendar, changed_by from calendars
-                               order by desk, version""").fetchall()
+                               where desk = any(%s) order by desk, version""", (list(g.user.desks),)).fetchall()
     return jsonify({"items": rows})
 
 
@@ -89,11 +89,12 @@ def change_calendar(desk: str):
 @bp.get("/policies")
 @auth
 def list_policies():
-    """Every desk's policy versions per urgency class (staff only)."""
+    """The policy versions per urgency class of the caller's desks (staff only)."""
     _require("agent", "supervisor")
     with _ctx().pool.connection() as conn:
         rows = conn.execute("""select desk, urgency_class, version, effective_from, doc as policy, changed_by
-                               from policies order by desk, urgency_class, version""").fetchall()
+                               from policies where desk = any(%s) order by desk, urgency_class, version""",
+                            (list(g.user.desks),)).fetchall()
     return jsonify({"items": rows})
 
 
