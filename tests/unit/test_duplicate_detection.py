@@ -8,13 +8,16 @@ from pathlib import Path
 
 from intake.domain import case_similarity, find_duplicate, is_similar_case
 
-PAIRS = json.loads((Path(__file__).parents[1] / "data" / "duplicate_pairs.json").read_text())["pairs"]
+DATA = Path(__file__).parents[1] / "data"
+PAIRS = json.loads((DATA / "duplicate_pairs.json").read_text())["pairs"]
+# Written after the synonyms and the threshold were fixed, and never used to tune them.
+HELD_OUT = json.loads((DATA / "duplicate_pairs_heldout.json").read_text())["pairs"]
 
 
-def _judged() -> tuple[int, int, int, int]:
-    """(true positives, false positives, false negatives, true negatives) over the labelled pairs."""
+def _judged(pairs=PAIRS) -> tuple[int, int, int, int]:
+    """(true positives, false positives, false negatives, true negatives) over labelled pairs."""
     tp = fp = fn = tn = 0
-    for pair in PAIRS:
+    for pair in pairs:
         a, b = pair["a"], pair["b"]
         found = find_duplicate(a["case"], [("SOP-1", b["case"], b["description"])], module=pair["module"],
                                description=a["description"]) == "SOP-1"
@@ -39,6 +42,16 @@ def test_duplicates_are_found_with_precision_and_recall_of_at_least_085():
     print(f"\nrule 6 on {len(PAIRS)} pairs: precision {precision:.3f}, recall {recall:.3f} "
           f"(tp {tp}, fp {fp}, fn {fn}, tn {tn})")
     assert precision >= 0.85 and recall >= 0.85
+
+
+def test_on_pairs_never_used_for_tuning_precision_stays_high_and_recall_above_070():
+    """The honest estimate: new wordings the synonyms do not know are missed more often."""
+    tp, fp, fn, tn = _judged(HELD_OUT)
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    print(f"\nrule 6 on {len(HELD_OUT)} held-out pairs: precision {precision:.3f}, recall {recall:.3f} "
+          f"(tp {tp}, fp {fp}, fn {fn}, tn {tn})")
+    assert len(HELD_OUT) >= 20
+    assert precision >= 0.85 and recall >= 0.7
 
 
 def test_a_paraphrase_with_synonyms_and_other_inflections_is_the_same_case():
