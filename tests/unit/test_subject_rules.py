@@ -52,6 +52,12 @@ def test_a_case_named_with_help_words_around_it_is_kept_whole():
         "REPORTES", "por favor revisar el listado de morosidad de socios")
 
 
+def test_a_case_without_urgency_words_is_stored_exactly_as_written():
+    """Only dropping an urgency word tidies the punctuation around it."""
+    case = "¿Por qué el reporte de morosos sale vacío?"
+    assert parse_subject(f"REPORTES, {case}", SOPORTE)[1] == case
+
+
 def test_error_with_a_named_operation_is_still_a_case():
     """"Error" alone is vague; "Error al generar la nómina" names what failed."""
     assert parse_subject("NOMINA, Error al generar la nómina", SOPORTE)[1] == "Error al generar la nómina"

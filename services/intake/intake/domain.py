@@ -67,6 +67,8 @@ def _is_help_word(word: str) -> bool:
 
 def _without_urgency(case: str) -> str:
     """The case with its urgency words and their punctuation removed: "Urgente: factura ..." -> "factura ..."."""
+    if not _URGENCY.search(case):
+        return case  # a case without urgency words is stored as written, "¿…?" included
     cleaned = _URGENCY.sub(" ", case).replace("()", " ").replace("[]", " ")
     return " ".join(cleaned.split()).strip(_LOOSE_ENDS)
 
