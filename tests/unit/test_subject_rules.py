@@ -58,6 +58,15 @@ def test_a_case_without_urgency_words_is_stored_exactly_as_written():
     assert parse_subject(f"REPORTES, {case}", SOPORTE)[1] == case
 
 
+@pytest.mark.parametrize("subject", ["NOMINA, Solicitud de vacaciones no se aprueba",
+                                     "CXC, Saldo a favor no se aplica",
+                                     "NOMINA, Control de asistencia no suma",
+                                     "INVENTARIO, Requerimiento de compra no llega"])
+def test_business_words_that_look_like_pleas_still_name_a_case(subject):
+    """"Solicitud", "a favor", "asistencia" and "requerimiento" are the ERP's own vocabulary."""
+    assert parse_subject(subject, SOPORTE)[1] == subject.split(", ", 1)[1]
+
+
 def test_error_with_a_named_operation_is_still_a_case():
     """"Error" alone is vague; "Error al generar la nómina" names what failed."""
     assert parse_subject("NOMINA, Error al generar la nómina", SOPORTE)[1] == "Error al generar la nómina"

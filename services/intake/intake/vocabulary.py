@@ -28,17 +28,19 @@ MATCH_STOPWORDS = STOPWORDS - {"no"} | frozenset("""
 # Saying "help", "quick", "please", "hello" or "I need" without saying what happened
 # (rule 4). Folded prefixes, so every conjugation and clitic counts: "ayúdenme",
 # "ayudarnos", "revísenlo", "apúrense", "rapidísimo".
+# Not "solicit", "requer", "asist" or "favor": "solicitud de vacaciones", "requerimiento de
+# compra", "control de asistencia" and "saldo a favor" are the ERP's own words.
 HELP_PREFIXES = (
     "ayud", "auxili", "socorr", "urgen", "emergenc", "rapid", "pront", "prisa", "apur", "inmediat",
-    "favor", "porfa", "revis", "verific", "atend", "atien", "atenc", "soluc", "resolv", "resuelv",
-    "necesit", "requier", "requer", "solicit", "apoy", "asist", "graci", "agradec", "chequea",
+    "porfa", "revis", "verific", "atend", "atien", "atenc", "soluc", "resolv", "resuelv",
+    "necesit", "apoy", "graci", "agradec", "chequea",
     "help", "pleas", "urgent", "quick", "asap",
 )
 # Whole words of the same kind that are too short or too common to match by prefix.
 HELP_WORDS = frozenset("""
     ya fa pf pls plz hola buen buena buenas buenos dia dias tarde tardes noche noches saludo saludos
     mismo ahora hoy caso casos tema temas asunto cosa cosas podrian podria pueden puede mas menos
-    posible lo antes sr sra srs estimado estimados
+    posible lo antes sr sra srs estimado estimados solicito solicitamos requiero requerimos
     hi hello thanks need needs soon possible fix check review now today
 """.split())
 
