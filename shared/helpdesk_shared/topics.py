@@ -56,6 +56,7 @@ TOPIC_OF_EVENT = {
     "ResolutionConfirmed": TICKETS,
     "TicketClosed": TICKETS,
     "ResponseOverdue": SLA,
+    "DeadlineSet": SLA,
     "AutoCloseWarning": SLA,
     "AutoClosed": SLA,
     "CalendarChanged": SLA,
