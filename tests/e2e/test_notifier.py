@@ -115,7 +115,9 @@ def post(stack, who, number, text, **extra):
 def answer_and_wait(stack, number: str, text: str, key: str) -> EmailMessage:
     """Carlos answers publicly; the mail that tells the customer (found by `key` in its text)."""
     post(stack, "carlos", number, text)
-    return wait_until(lambda: [m for m in stack.sink.about(number) if key in text_of(m)], 30, "the answer mail")[0]
+    # The customer's mail (it has a Reply-To), not the queue's new-ticket mail quoting the description.
+    return wait_until(lambda: [m for m in stack.sink.about(number) if key in text_of(m) and m["Reply-To"]], 30,
+                      "the answer mail")[0]
 
 
 def reply_to(answered: EmailMessage, body: str, message_id: str) -> EmailMessage:
@@ -161,8 +163,13 @@ def test_each_promised_mail_arrives_with_the_right_recipient_language_and_conten
     assert "/resolve/" in body and f"/tickets/{number}" in body  # the "solved" and "not solved" links
 
     post(mail_stack, "maria", number, "Sigue apareciendo el cargo en el estado de cuenta de noviembre.")
-    queued = wait_until(lambda: sink.to("soporte@mesa.test", number), 30, "customer answered mail to the queue")[0]
-    assert "Sigue apareciendo" in text_of(queued)
+    queued = wait_until(lambda: [m for m in sink.to("soporte@mesa.test", number) if "Sigue apareciendo" in text_of(m)],
+                        30, "customer answered mail to the queue")[0]
+    assert "Respuesta del cliente" in str(queued["Subject"])
+    # The queue heard of the ticket when it opened (rule 3), and the received mail quoted the
+    # deadline the SLA service set (its DeadlineSet).
+    assert [m for m in sink.to("soporte@mesa.test", number) if "Ticket nuevo" in str(m["Subject"])]
+    assert "a más tardar el" in text_of(received)
 
     # Left waiting by the agent: the SLA's warning, then the auto-close, each told to the customer.
     post(mail_stack, "carlos", number, "Le pedimos el estado de cuenta para revisar el cargo.")
@@ -381,4 +388,4 @@ def test_an_assigned_agent_gets_the_customers_answer_and_a_needs_training_close_
                         "the closed mail")[0]
     assert "/training" in text_of(closed) and "nota solo para el equipo" not in text_of(closed)
     # Checked after the later closed mail: the queue copy would have been planned with the agent's.
-    assert not sink.to("soporte@mesa.test", number)
+    assert not [m for m in sink.to("soporte@mesa.test", number) if "el día 15" in text_of(m)]

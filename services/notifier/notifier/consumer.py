@@ -12,7 +12,7 @@ from helpdesk_shared.entrypoint import serve
 from helpdesk_shared import link_tokens
 from helpdesk_shared.business_calendar import venezuela_default
 from helpdesk_shared.kafka import ConsumerLoop
-from helpdesk_shared.topics import ACCOUNTS, SLA, TICKETS
+from helpdesk_shared.topics import ACCOUNTS, OPERATIONS, SLA, TICKETS
 
 from . import messages, store
 from .config import DESKS, Config
@@ -56,8 +56,10 @@ def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLo
     store.migrate(config.database_url)
     desks = {d: messages.DeskContacts(queue_address=config.queue_addresses[d], staff_address=config.staff_address,
                                       supervisor_address=config.supervisor_address,
-                                      phones=config.office_phones[d]) for d in DESKS}
-    # The office hours mails quote: the default desk calendar (the SLA service owns edits).
+                                      phones=config.office_phones[d], oncall_address=config.oncall_addresses.get(d, ""))
+             for d in DESKS}
+    # The calendar for writing instants (time zone) and, in mails the SLA's DeadlineSet does not
+    # inform, office hours: the default desk calendar. Deadlines come from the SLA service.
     calendar = venezuela_default(range(clock().year - 1, clock().year + 3))
     render = renderer(config)
     plan = functools.partial(messages.plan, desks=desks, calendar=calendar, links=links(config, clock))
@@ -69,7 +71,8 @@ def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLo
 
     prefix = config.kafka_topic_prefix
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
-                        consumer_name=CONSUMER_NAME, topics=[prefix + TICKETS, prefix + SLA, prefix + ACCOUNTS],
+                        consumer_name=CONSUMER_NAME, topics=[prefix + TICKETS, prefix + SLA, prefix + ACCOUNTS,
+                                                                        prefix + OPERATIONS],
                         handle_batch=handle_batch, group_id=prefix + CONSUMER_NAME)
 
 
