@@ -15,7 +15,7 @@ from query.app import create_app
 
 pytestmark = pytest.mark.integration
 
-MARIA = Claims("u-maria", "customer", "club-caracas", (), "María Pérez", "maria@clubcaracas.com.ve")
+MARIA = Claims("u-maria", "customer", "club-caracas", ("SOPORTE",), "María Pérez", "maria@clubcaracas.com.ve")
 
 
 def opened(n: int, organisation_id: str, at) -> Record:
