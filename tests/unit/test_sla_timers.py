@@ -357,3 +357,12 @@ def test_clocks_and_timers_are_values_that_cannot_be_changed_in_place():
             setattr(value, name, None)
     with pytest.raises(dataclasses.FrozenInstanceError):
         clocks_of(opened(WEDNESDAY_10)).response.due_at = None
+
+
+def test_a_return_announced_for_the_very_moment_of_marking_delays_nothing():
+    answered = clocks_of(opened(WEDNESDAY_10), message(2, AGENT, at(2026, 11, 25, 11, 0)))
+    noon = at(2026, 11, 25, 12, 0)
+    back_now = new_event("CustomerAway", "t1", 3, {"back_at": noon.isoformat(), "note": None}, actor=CUSTOMER,
+                         occurred_at=noon)
+    after = apply(answered, back_now)
+    assert after == replace(answered, version=3)
