@@ -376,3 +376,26 @@ def test_the_sla_api_refuses_deep_json_and_nul_in_a_path(sla_client):
     assert_refused(client.put("/api/calendars/SOPORTE", data=deep, content_type="application/json", headers=boss),
                    400)
     assert_refused(client.put("/api/calendars/SOP%00", json={"calendar": {}}, headers=boss), 400)
+
+
+def test_a_reused_set_password_link_says_it_was_used(intake_app):
+    from configs import TEST_SECRET
+    from helpdesk_shared import link_tokens
+    client = intake_app.test_client()
+    with pg.connect(intake_app.extensions["intake"].config.database_url) as conn:
+        user_id = conn.execute("select id from users where email = %s", (MARIA,)).fetchone()["id"]
+    now = intake_app.extensions["intake"].clock()
+    token = link_tokens.sign(TEST_SECRET, link_tokens.PASSWORD, {"u": user_id, "i": int(now.timestamp()) - 60},
+                             now, 3600)
+    assert client.post(f"/set-password/{token}", data={"password": "una-clave-larga"}).status_code == 200
+    refused = assert_refused(client.post(f"/set-password/{token}", data={"password": "otra-clave-larga"}), 400)
+    assert refused["code"] == "PASSWORD_LINK_USED" and "used" in refused["message"]["en"]
+
+
+def test_an_empty_upload_is_called_empty_not_a_refused_type(intake_app):
+    import io
+    client = intake_app.test_client()
+    response = client.post("/api/attachments", headers=login(client, MARIA),
+                           data={"file": (io.BytesIO(b""), "captura.png")}, content_type="multipart/form-data")
+    refused = assert_refused(response, 422, "file")
+    assert refused["code"] == "ATTACHMENT_EMPTY"
