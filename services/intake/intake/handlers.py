@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import psycopg
 from argon2 import PasswordHasher
@@ -75,7 +76,7 @@ def announce_special_process(conn: psycopg.Connection, user: Claims, body: dict,
     """File a special process (carnetización or other) in advance; it makes urgency possible in its window.
 
     `body` is loaded by `requests.SpecialProcess`: `starts_at` and `ends_at` are aware datetimes."""
-    organisation_id = _organisation_of(user, body)
+    organisation_id = _organisation_of(conn, user, body)
     starts_at, ends_at = body["starts_at"], body["ends_at"]
     announcement_id = str(uuid.uuid4())
     stream_id = f"org-{organisation_id}"
@@ -129,8 +130,8 @@ def grant_access(conn: psycopg.Connection, staff: Claims, request_id: str, organ
     if row["status"] != "pending" or conn.execute("select 1 from users where email = %s",
                                                   (row["email"],)).fetchone():
         raise violation("ACCESS_ALREADY_GRANTED", None, status=409)
-    if conn.execute("select 1 from organisations where id = %s", (organisation_id,)).fetchone() is None:
-        raise violation("INVALID_REQUEST", "organisation_id", status=400, detail="organisation_id")
+    # Only into an organisation of the request's desk (which is one of the agent's desks).
+    _organisation_of(conn, staff, {"organisation_id": organisation_id}, row["desk"])
     # A random password nobody knows: the user sets his own through the link the notifier mails.
     user_id = register_user(conn, email=row["email"], name=row["name"], role="customer",
                             password=str(uuid.uuid4()), desks=[row["desk"]], now=now, actor=_actor(staff),
@@ -159,7 +160,7 @@ def set_password(conn: psycopg.Connection, user_id: str, issued_at: int, passwor
 
 def request_training(conn: psycopg.Connection, user: Claims, body: dict, now: datetime) -> str:
     """Rule 10: ask for an induction course for the organisation's users (TrainingRequested)."""
-    organisation_id = _organisation_of(user, body)
+    organisation_id = _organisation_of(conn, user, body)
     modules = body.get("modules")
     participants = body.get("participants")
     known = {m for d in DESKS.values() for m in d.modules}
@@ -206,13 +207,20 @@ def _attachments_of(conn: psycopg.Connection, user: Claims, hashes: list) -> lis
 
 # ---------------------------------------------------------------- tickets
 
-def _organisation_of(user: Claims, body: dict) -> str:
+def _organisation_of(conn: psycopg.Connection, user: Claims, body: dict, desk: str | None = None) -> str:
+    """The organisation a command acts for: a customer's own; for staff the body's, which must be on
+    one of their desks (any other is not theirs to know: 404) and, when `desk` is given, on that desk."""
     if user.role == "customer":
         return user.organisation_id
     organisation_id = body.get("organisation_id")
     if not organisation_id:
         raise violation("INVALID_REQUEST", "organisation_id", status=400,
                         detail="organisation_id")
+    row = conn.execute("select desks from organisations where id = %s", (organisation_id,)).fetchone()
+    if row is None or not set(row["desks"]) & set(user.desks):
+        raise NotFound("organisation")
+    if desk is not None and desk not in row["desks"]:
+        raise violation("ORGANISATION_NOT_ON_DESK", "organisation_id", desk=desk)
     return organisation_id
 
 
@@ -228,7 +236,7 @@ def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetim
     desk = DESKS.get(body.get("desk"))
     if desk is None or desk.name not in user.desks:
         raise violation("DESK_NOT_ALLOWED", "desk", status=403)
-    organisation_id = _organisation_of(user, body)
+    organisation_id = _organisation_of(conn, user, body, desk.name)
     if conn.execute("select 1 from organisations where id = %s", (organisation_id,)).fetchone() is None:
         raise violation("INVALID_REQUEST", "organisation_id", status=400, detail="organisation_id")
     module, case = domain.parse_subject(body.get("subject") or "", desk.modules)
@@ -252,13 +260,20 @@ def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetim
     conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{organisation_id}/{desk.name}/{module}",))
     if not body.get("confirmed_different_case"):
         open_cases = conn.execute(
-            """select number, case_summary from tickets
+            """select number, case_summary, description from tickets
                where organisation_id = %s and desk = %s and module = %s and status <> 'closed'
                order by number""", (organisation_id, desk.name, module)).fetchall()
-        duplicate = domain.find_duplicate(case, [(r["number"], r["case_summary"]) for r in open_cases])
+        duplicate = domain.find_duplicate(case, [(r["number"], r["case_summary"], r["description"]) for r in open_cases],
+                                          module=module, description=description)
         if duplicate:
             raise violation("R6_DUPLICATE_OPEN_CASE", "subject", status=409, number=duplicate).with_extra(
                 ticket=duplicate, link=f"/api/tickets/{duplicate}")
+
+    # Rule "urgent, exclusively" (d): warned on 201, and repeated in the received mail.
+    calendar = domain.default_calendar(now.year)
+    today = now.astimezone(ZoneInfo(calendar.tz)).date()
+    month_end = domain.month_end_warning(module, today, domain.business_days_left_in_month(calendar, today),
+                                         f"{case} {description}") is not None
 
     seq = conn.execute(f"select nextval('ticket_number_{desk.code.lower()}') as n").fetchone()["n"]
     number = f"{desk.code}-{seq}"
@@ -271,11 +286,13 @@ def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetim
         "member_number": body.get("member_number"), "dates": body.get("dates"), "vouchers": body.get("vouchers"),
         "menu_path": body.get("menu_path"), "attachments": files, "previous_ticket": previous,
         "confirmed_different_case": bool(body.get("confirmed_different_case")),
-        "language": user.language}, actor=_actor(user), occurred_at=now, correlation_id=correlation_id)
+        "language": user.language, "month_end_warning": month_end}, actor=_actor(user), occurred_at=now,
+        correlation_id=correlation_id)
     eventstore.append(conn, [event], expected_version=0)
-    conn.execute("""insert into tickets (ticket_id, number, desk, organisation_id, module, case_summary, status, version)
-                    values (%s, %s, %s, %s, %s, %s, %s, 1)""",
-                 (ticket_id, number, desk.name, organisation_id, module, case, lifecycle.OPEN))
+    conn.execute("""insert into tickets (ticket_id, number, desk, organisation_id, module, case_summary, description,
+                                         status, version)
+                    values (%s, %s, %s, %s, %s, %s, %s, %s, 1)""",
+                 (ticket_id, number, desk.name, organisation_id, module, case, description, lifecycle.OPEN))
     return event
 
 
@@ -288,9 +305,24 @@ def visible_ticket(conn: psycopg.Connection, user: Claims, number: str) -> tuple
     return lifecycle.fold(events), events
 
 
+def ticket_summary(conn: psycopg.Connection, user: Claims, number: str) -> dict:
+    """The ticket as its own stream has it now, for the `link` a command answers with: read from the
+    write side, it shows the command's effect at once (the query service's full view, with the
+    thread, follows the event log a moment later)."""
+    state, events = visible_ticket(conn, user, number)
+    opened = events[0]
+    return {"number": state.number, "ticket_id": state.ticket_id, "desk": state.desk,
+            "organisation_id": state.organisation_id, "module": state.module, "case": state.case,
+            "subject": opened.data["subject"], "urgency": state.urgency, "status": state.status,
+            "assigned_to": state.assigned_to, "customer_away": state.customer_away,
+            "close_reason": state.close_reason, "version": state.version, "opened_at": opened.occurred_at,
+            "updated_at": events[-1].occurred_at}
+
+
 def _may_see(user: Claims, organisation_id: str, desk: str) -> bool:
+    # A customer sees his organisation's tickets of the desks he is allowed on (SPEC §1: one or both).
     if user.role == "customer":
-        return user.organisation_id == organisation_id
+        return user.organisation_id == organisation_id and desk in user.desks
     return desk in user.desks
 
 
@@ -353,8 +385,8 @@ def mark_customer_away(conn: psycopg.Connection, user: Claims, number: str, body
     if user.is_staff:
         raise violation("FORBIDDEN", None, status=403)
     state = _open_ticket_state(conn, user, number)
-    back_at = body.get("back_at")  # an aware datetime (requests.Away) or None
-    return _append_to_ticket(conn, state, "CustomerAway", {"back_at": back_at.isoformat() if back_at else None,
+    back_at = domain.check_back_at(body.get("back_at"), now)  # loaded by requests.Away: a datetime or None
+    return _append_to_ticket(conn, state, "CustomerAway", {"back_at": back_at,
                                                            "note": (body.get("note") or "").strip() or None},
                              user, now)
 

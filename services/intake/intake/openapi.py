@@ -75,6 +75,10 @@ def _paths() -> dict:
         "/api/tickets": {"post": {
             "summary": "Open a ticket", "security": _BEARER, "requestBody": _json("OpenTicket"),
             "responses": {"201": {"description": "opened"}, **_errors(401, 403, 409, *_BODY_REFUSALS)}}},
+        "/api/tickets/{number}": {"get": {
+            "summary": "The ticket's current state (the `link` of a 201); its thread is on the query service",
+            "security": _BEARER, "parameters": _number(),
+            "responses": {"200": {"description": "the ticket"}, **_errors(400, 401, 404)}}},
         "/api/tickets/{number}/messages": {"post": {
             "summary": "Post a message or internal note", "security": _BEARER, "parameters": _number(),
             "requestBody": _json("PostMessage"),

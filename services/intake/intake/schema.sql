@@ -102,3 +102,7 @@ create table if not exists access_requests (
 
 -- When each user last set a password: a set-password link issued before it no longer works.
 alter table users add column if not exists password_set_at timestamptz;
+
+-- The description of each ticket, so rule 6 compares a new case with the open ones by what
+-- both say, not by their summaries alone (null for tickets indexed before it was kept).
+alter table tickets add column if not exists description text;
