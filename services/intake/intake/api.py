@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -66,24 +68,42 @@ def _warnings(event) -> list[dict]:
     return [{"code": "MONTH_END_WARNING", "message": warning.as_dict()}] if warning else []
 
 
+def _request_digest() -> str:
+    """SHA-256 of the request body in canonical form (sorted keys, no spaces), so that a key
+    replayed with the same JSON written differently still counts as the same request."""
+    body = request.get_json(silent=True)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False) if body is not None \
+        else request.get_data().decode("utf-8", "replace")
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _once(command):
     """Run `command(conn) -> (body, status)` once per Idempotency-Key of the caller.
 
     The stored answer commits with the command's events, so a retried request (a client
     that timed out, a mail server that resends) gets the first answer and no second effect.
+    The key is bound to the method and path it answered and to a digest of the body: the
+    same key on another endpoint or with another body is a client bug (or a probe for
+    someone else's answer) and gets 422, never the first answer.
     """
     key = request.headers.get("Idempotency-Key")
+    endpoint = f"{request.method} {request.path}"
+    digest = _request_digest() if key else None
     with _ctx().pool.connection() as conn:
         if key:
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{g.user.user_id}/{key}",))
-            done = conn.execute("select status, body from idempotency_keys where user_id = %s and key = %s",
-                                (g.user.user_id, key)).fetchone()
+            done = conn.execute("""select status, body, endpoint, body_sha256 from idempotency_keys
+                                   where user_id = %s and key = %s""", (g.user.user_id, key)).fetchone()
             if done:
+                # Rows stored before the binding existed have no endpoint: they answer as before.
+                if done["endpoint"] is not None and (done["endpoint"], done["body_sha256"]) != (endpoint, digest):
+                    raise violation("IDEMPOTENCY_KEY_REUSED", None)
                 return jsonify(done["body"]), done["status"]
         body, status = command(conn)
         if key:
-            conn.execute("insert into idempotency_keys (user_id, key, status, body) values (%s, %s, %s, %s)",
-                         (g.user.user_id, key, status, Jsonb(body)))
+            conn.execute("""insert into idempotency_keys (user_id, key, status, body, endpoint, body_sha256)
+                            values (%s, %s, %s, %s, %s, %s)""",
+                         (g.user.user_id, key, status, Jsonb(body), endpoint, digest))
     return jsonify(body), status
 
 

@@ -210,6 +210,13 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "El ticket cambió mientras usted escribía. Actualice la página y vuelva a intentarlo.",
         "The ticket changed in the meantime. Reload it and try again.",
     ),
+    "IDEMPOTENCY_KEY_REUSED": (
+        422,
+        "Esta clave de idempotencia (Idempotency-Key) ya se usó para otra solicitud. Use una "
+        "clave nueva para cada solicitud distinta.",
+        "This Idempotency-Key was already used for another request. Use a new key for each "
+        "different request.",
+    ),
     # A warning, not a refusal: the ticket is still opened.
     "MONTH_END_WARNING": (
         200,

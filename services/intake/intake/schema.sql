@@ -102,3 +102,8 @@ create table if not exists access_requests (
 
 -- When each user last set a password: a set-password link issued before it no longer works.
 alter table users add column if not exists password_set_at timestamptz;
+
+-- An Idempotency-Key is bound to what it answered: the method and path, and the SHA-256 of
+-- the canonical JSON body. Reusing it elsewhere or with another body is refused (422).
+alter table idempotency_keys add column if not exists endpoint text;
+alter table idempotency_keys add column if not exists body_sha256 text;
