@@ -176,14 +176,16 @@ def close(number: str):
 @bp.post("/attachments")
 @auth
 def upload_attachment():
-    """Store an uploaded file (multipart field `file`) content-addressed; 201 with its hash to attach."""
+    """Store an uploaded file (multipart field `file`) content-addressed; 201 with its `upload_id` to attach."""
     file = request.files.get("file")
     if file is None:
         raise violation("INVALID_REQUEST", "file", status=400, detail="file")
     content = file.stream.read(attachments.MAX_FILE_BYTES + 1)
     content_type, name = attachments.check_upload(content, file.filename or "")
-    sha256 = _ctx().blobs.put(content)
+    sha256 = hashlib.sha256(content).hexdigest()
     with _ctx().pool.connection() as conn:
+        handlers.hold_blob(conn, sha256)  # cleanup must not delete the blob between put and insert
+        _ctx().blobs.put(content)
         meta = handlers.record_upload(conn, g.user, sha256=sha256, name=name, size=len(content),
                                       content_type=content_type, now=_now())
     return jsonify(meta), 201

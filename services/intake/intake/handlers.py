@@ -2,6 +2,7 @@
 then append the resulting events. Each receives its connection, clock value and caller."""
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 
@@ -171,27 +172,44 @@ def request_training(conn: psycopg.Connection, user: Claims, body: dict, now: da
 
 # ---------------------------------------------------------------- uploads
 
+def hold_blob(conn: psycopg.Connection, sha256: str) -> None:
+    """Serialise storing a blob with its removal by `intake.cleanup` (until the transaction ends)."""
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"blob/{sha256}",))
+
+
 def record_upload(conn: psycopg.Connection, user: Claims, *, sha256: str, name: str, size: int,
                   content_type: str, now: datetime) -> dict:
-    """Remember who uploaded which blob, so only they can attach it to a ticket."""
-    conn.execute("""insert into uploads (sha256, uploaded_by, organisation_id, name, size, content_type, uploaded_at)
-                    values (%s, %s, %s, %s, %s, %s, %s)
-                    on conflict (sha256, uploaded_by) do update set name = excluded.name""",
-                 (sha256, user.user_id, user.organisation_id, name, size, content_type, now))
-    return {"sha256": sha256, "name": name, "size": size, "content_type": content_type}
+    """Remember who uploaded which blob under which name, so only they can attach it to a ticket.
+
+    Each upload is its own row: uploading the same bytes again under another name keeps both.
+    """
+    upload_id = str(uuid.uuid4())
+    conn.execute("""insert into uploads (upload_id, sha256, uploaded_by, organisation_id, name, size, content_type,
+                                         uploaded_at) values (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                 (upload_id, sha256, user.user_id, user.organisation_id, name, size, content_type, now))
+    return {"upload_id": upload_id, "sha256": sha256, "name": name, "size": size, "content_type": content_type}
 
 
-def _attachments_of(conn: psycopg.Connection, user: Claims, hashes: list) -> list[dict]:
-    if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _attachments_of(conn: psycopg.Connection, user: Claims, references: list, now: datetime) -> list[dict]:
+    """The caller's uploads named by `references`: upload ids, or (older clients) SHA-256 hashes,
+    which stand for the caller's latest upload of those bytes. Marks them attached."""
+    if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
         raise violation("ATTACHMENT_UNKNOWN", "attachments")
-    if len(hashes) > attachments.MAX_FILES_PER_MESSAGE:
+    if len(references) > attachments.MAX_FILES_PER_MESSAGE:
         raise violation("TOO_MANY_ATTACHMENTS", "attachments")
     found = []
-    for sha256 in dict.fromkeys(hashes):
-        row = conn.execute("""select sha256, name, size, content_type from uploads
-                              where sha256 = %s and uploaded_by = %s""", (sha256, user.user_id)).fetchone()
+    for reference in dict.fromkeys(references):
+        column = "sha256" if _SHA256.match(reference) else "upload_id"
+        row = conn.execute(f"""select upload_id, sha256, name, size, content_type from uploads
+                               where {column} = %s and uploaded_by = %s
+                               order by uploaded_at desc limit 1""", (reference, user.user_id)).fetchone()
         if row is None:
             raise violation("ATTACHMENT_UNKNOWN", "attachments")
+        conn.execute("update uploads set attached_at = coalesce(attached_at, %s) where upload_id = %s",
+                     (now, row.pop("upload_id")))
         found.append(dict(row))
     return found
 
@@ -230,7 +248,7 @@ def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetim
                                    body.get("menu_path"))
     urgency = body.get("urgency") or "normal"
     special_process_id = domain.check_urgency(urgency, _announcements(conn, organisation_id), now)
-    files = _attachments_of(conn, user, body.get("attachments") or [])
+    files = _attachments_of(conn, user, body.get("attachments") or [], now)
     attachments.check_ticket_total([f["size"] for f in files])
 
     previous = body.get("previous_ticket")
@@ -296,7 +314,7 @@ def post_message(conn: psycopg.Connection, user: Claims, number: str, body: dict
     text = (body.get("body") or "").strip()
     if not text:
         raise violation("MESSAGE_BODY_REQUIRED", "body")
-    files = _attachments_of(conn, user, body.get("attachments") or [])
+    files = _attachments_of(conn, user, body.get("attachments") or [], now)
     new_files = [f for f in files if f["sha256"] not in state.attachment_hashes]
     attachments.check_ticket_total([state.attachment_bytes] + [f["size"] for f in new_files])
     return _append_to_ticket(conn, state, "MessagePosted", {

@@ -133,11 +133,13 @@ TEXTS: dict[str, tuple[int, str, str]] = {
     "ATTACHMENT_TYPE_REFUSED": (
         415,
         "No aceptamos este tipo de archivo: se rechazan los programas ejecutables, las "
-        "páginas HTML y los scripts. Puede adjuntar imágenes, PDF, texto o CSV y documentos "
-        "de oficina (Word, Excel, PowerPoint, LibreOffice).",
-        "This file type is not accepted: executables, HTML pages and scripts are refused. "
-        "You may attach images, PDF, text or CSV files and office documents (Word, Excel, "
-        "PowerPoint, LibreOffice).",
+        "páginas HTML, los scripts, los archivos comprimidos (zip, rar, 7z, tar, gz) y los "
+        "documentos con macros (docm, xlsm, pptm). Puede adjuntar imágenes, PDF, texto o CSV "
+        "y documentos de oficina sin macros (Word, Excel, PowerPoint, LibreOffice).",
+        "This file type is not accepted: executables, HTML pages, scripts, archives (zip, "
+        "rar, 7z, tar, gz) and documents with macros (docm, xlsm, pptm) are refused. You may "
+        "attach images, PDF, text or CSV files and office documents without macros (Word, "
+        "Excel, PowerPoint, LibreOffice).",
     ),
     "ATTACHMENT_UNKNOWN": (
         422,

@@ -45,7 +45,7 @@ def document() -> dict:
                     "dates": {"type": "array", "items": {"type": "string", "format": "date"}},
                     "vouchers": {"type": "array", "items": {"type": "string"}},
                     "menu_path": {"type": "string"},
-                    "attachments": {"type": "array", "items": {"type": "string", "description": "sha256 of an upload"}},
+                    "attachments": {"type": "array", "items": {"type": "string", "description": "upload_id of an upload (or, older clients, its sha256)"}},
                     "previous_ticket": {"type": "string"},
                     "confirmed_different_case": {"type": "boolean"},
                     "out_of_hours_requested": {"type": "boolean"}}},
@@ -91,7 +91,7 @@ def document() -> dict:
                 "summary": "Upload a file to attach", "security": _BEARER,
                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                     "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}},
-                "responses": {"201": {"description": "stored; attach it by its sha256"},
+                "responses": {"201": {"description": "stored; attach it by its upload_id"},
                               **_errors(400, 401, 413, 415)}}},
             "/api/tickets/{number}/attachments/{sha256}": {"get": {
                 "summary": "Download an attachment", "security": _BEARER,

@@ -52,7 +52,11 @@ create table if not exists tickets (
 create index if not exists tickets_open_by_case on tickets (organisation_id, desk, module) where status <> 'closed';
 
 -- Uploaded files, content-addressed: the bytes live in ATTACHMENTS_DIR under their SHA-256.
+-- One row per upload (its own id and name): the same bytes uploaded under two names are two
+-- uploads sharing one blob. attached_at is set when a ticket or message first uses it;
+-- uploads never attached are removed after a day (intake.cleanup).
 create table if not exists uploads (
+    upload_id       text        primary key,
     sha256          text        not null,
     uploaded_by     text        not null,
     organisation_id text,
@@ -60,8 +64,22 @@ create table if not exists uploads (
     size            bigint      not null,
     content_type    text        not null,
     uploaded_at     timestamptz not null,
-    primary key (sha256, uploaded_by)
+    attached_at     timestamptz
 );
+-- Databases made before uploads had their own id were keyed by (sha256, uploaded_by).
+alter table uploads add column if not exists upload_id text;
+alter table uploads add column if not exists attached_at timestamptz;
+update uploads set upload_id = gen_random_uuid()::text where upload_id is null;
+do $$
+begin
+    if exists (select 1 from information_schema.key_column_usage
+               where table_name = 'uploads' and constraint_name = 'uploads_pkey' and column_name = 'sha256') then
+        alter table uploads drop constraint uploads_pkey;
+        alter table uploads add primary key (upload_id);
+    end if;
+end $$;
+create index if not exists uploads_by_uploader on uploads (uploaded_by, sha256);
+create index if not exists uploads_unattached on uploads (uploaded_at) where attached_at is null;
 
 create table if not exists special_processes (
     announcement_id text primary key,

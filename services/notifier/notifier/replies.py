@@ -84,7 +84,7 @@ class ReplyIntake:
                 r = self.http.post(f"{intake}/api/attachments", headers=headers, timeout=30,
                                    files={"file": (a.filename or "adjunto", a.content, a.content_type_declared)})
                 if r.status_code == 201:
-                    hashes.append(r.json()["sha256"])
+                    hashes.append(r.json().get("upload_id") or r.json()["sha256"])  # each file keeps its name
                 elif r.status_code < 500:
                     refused.append(f"{a.filename} ({r.json().get('code')})")
                 else:
