@@ -322,6 +322,24 @@ def test_access_requested_goes_to_the_desk_staff_and_to_the_requester():
     assert all(m.ticket_id is None and m.reply_ticket is None for m in mails.values())
 
 
+def test_the_requester_mail_carries_no_free_text_of_the_requester_but_a_bounded_name():
+    """Anyone can file a request naming any address: the mail to it must not carry their text
+    (issue 7 item 7), or Mesa would deliver a stranger's spam or phishing under its own name."""
+    event = access_requested()
+    event = replace(event, data={**event.data,
+                                 "name": "Pedro <b>Díaz</b> visite https://premio.example/cobrar " + "x" * 300,
+                                 "organisation_name": "Gane un premio en https://premio.example",
+                                 "note": "Escriba su clave bancaria aquí"})
+    mail = by_template(mails_for(event))["access_requested_requester"]
+    assert set(mail.context) == {"name", "desk"}
+    assert len(mail.recipient.name) <= 60 and mail.recipient.name == mail.context["name"]
+    assert mail.recipient.name.startswith("Pedro bDíazb visite https")
+    assert ":" not in mail.recipient.name and "/" not in mail.recipient.name and "." not in mail.recipient.name
+    rendered = RENDERER.render(mail)
+    for text in (rendered.subject, rendered.text, rendered.html):
+        assert "premio.example" not in text and "clave bancaria" not in text and "<b>" not in text
+
+
 def test_access_granted_welcomes_the_known_user_and_skips_an_unknown_one():
     mail = only(mails_for(access_granted("u-john")))
     assert (mail.template, mail.recipient) == ("access_granted", USERS["u-john"])

@@ -13,11 +13,12 @@ from psycopg.types.json import Jsonb
 
 from helpdesk_shared import auth_tokens, link_tokens
 from helpdesk_shared.business_calendar import venezuela_default
+from helpdesk_shared.errors import RuleViolation
 from helpdesk_shared.web import json_body, require_auth
 
-from . import attachments, domain, handlers
+from . import attachments, domain, handlers, throttle
 from .eventstore import VersionConflict
-from .messages import violation
+from .messages import message, violation
 
 bp = Blueprint("intake", __name__, url_prefix="/api")
 
@@ -40,12 +41,36 @@ def _correlation() -> uuid.UUID:
         return uuid.uuid4()
 
 
+@bp.errorhandler(throttle.Throttled)
+def _throttled(err: throttle.Throttled):
+    """429 with the seconds to wait in `Retry-After` (RFC 6585 §4)."""
+    response = jsonify(err.as_dict())
+    response.headers["Retry-After"] = str(err.retry_after)
+    return response, 429
+
+
+def _client_address() -> str:
+    # The peer address; X-Forwarded-For is not trusted (anyone can write it). Behind a proxy,
+    # wrap the app in werkzeug's ProxyFix with the proxy count.
+    return request.remote_addr or ""
+
+
 @bp.post("/auth/login")
 def login():
-    """Exchange e-mail and password for a signed, expiring bearer token."""
+    """Exchange e-mail and password for a signed, expiring bearer token; failures are rate-limited."""
     body = json_body()
+    email = body.get("email") if isinstance(body.get("email"), str) else ""
+    now, address = _now(), _client_address()
     with _ctx().pool.connection() as conn:
-        claims = handlers.authenticate(conn, body.get("email"), body.get("password"))
+        throttle.check(conn, throttle.LOGIN_PER_ADDRESS, address, now)
+        throttle.check(conn, throttle.LOGIN_PER_ACCOUNT, email, now)
+        try:
+            claims = handlers.authenticate(conn, body.get("email"), body.get("password"))
+        except RuleViolation:
+            throttle.hit(conn, throttle.LOGIN_PER_ADDRESS, address, now)
+            throttle.hit(conn, throttle.LOGIN_PER_ACCOUNT, email, now)
+            conn.commit()  # the failure counts although the request is refused
+            raise
     cfg = _ctx().config
     token = auth_tokens.issue(cfg.auth_secret, claims, _now(), cfg.token_ttl_seconds)
     return jsonify({"token": token, "expires_in": cfg.token_ttl_seconds, "user": {
@@ -226,22 +251,24 @@ def confirm_resolution(number: str):
 
 @bp.post("/access-requests")
 def request_access():
-    """"No poseo login": anyone may ask for access; agents approve. 201 with the request id."""
+    """"No poseo login": anyone may ask for access; agents approve. 202 with the same answer whether
+    the request was filed or the e-mail already has a user or a pending request."""
+    body = json_body()
+    now, address = _now(), _client_address()
     with _ctx().pool.connection() as conn:
-        request_id = handlers.request_access(conn, json_body(), _now())
-    return jsonify({"request_id": request_id}), 201
+        throttle.check(conn, throttle.ACCESS_REQUEST_PER_ADDRESS, address, now)
+        throttle.hit(conn, throttle.ACCESS_REQUEST_PER_ADDRESS, address, now)
+        conn.commit()  # counted even when the request is then refused as invalid
+        handlers.request_access(conn, body, now)
+    return jsonify({"status": "received", "message": message("ACCESS_REQUEST_RECEIVED").as_dict()}), 202
 
 
 @bp.get("/access-requests")
 @auth
 def list_access_requests():
-    """Pending access requests of the caller's desks (staff)."""
-    if not g.user.is_staff:
-        raise violation("FORBIDDEN", None, status=403)
+    """Pending, unexpired access requests of the caller's desks (staff)."""
     with _ctx().pool.connection() as conn:
-        rows = conn.execute("""select request_id, name, email, phone, organisation_name, desk, note, requested_at
-                               from access_requests where status = 'pending' and desk = any(%s)
-                               order by requested_at""", (list(g.user.desks),)).fetchall()
+        rows = handlers.pending_access_requests(conn, g.user, _now())
     return jsonify({"items": rows})
 
 
@@ -253,6 +280,16 @@ def grant_access(request_id: str):
     with _ctx().pool.connection() as conn:
         user_id = handlers.grant_access(conn, g.user, request_id, body.get("organisation_id") or "", _now())
     return jsonify({"user_id": user_id}), 201
+
+
+@bp.post("/access-requests/<request_id>/reject")
+@auth
+def reject_access(request_id: str):
+    """Turn a request down with a reason (`{"reason": "..."}`, staff of its desk)."""
+    body = json_body()
+    with _ctx().pool.connection() as conn:
+        handlers.reject_access(conn, g.user, request_id, body.get("reason"), _now())
+    return jsonify({"request_id": request_id, "status": "rejected"}), 201
 
 
 @bp.post("/training-requests")

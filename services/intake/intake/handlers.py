@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 from argon2 import PasswordHasher
@@ -20,6 +20,12 @@ from .catalog import DESKS
 from .messages import violation
 
 _hasher = PasswordHasher()
+# Verified when the e-mail is unknown, so that an unknown e-mail costs the same argon2 work
+# (and time) as a wrong password: the answer's timing must not reveal who has an account.
+_DUMMY_HASH = _hasher.hash("not a password: the hash verified for unknown e-mails")
+
+ACCESS_REQUEST_TTL = timedelta(days=14)  # a pending request older than this has expired
+MAX_REJECTION_REASON = 500
 
 
 def _actor(user: Claims) -> Actor:
@@ -63,9 +69,9 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> Claims:
     """The user's claims when the password matches; AUTH_INVALID otherwise (same answer for unknown e-mail)."""
     row = conn.execute("select * from users where email = %s", ((email or "").strip().lower(),)).fetchone()
     try:
+        _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password or "")
         if row is None:
             raise VerificationError("unknown user")
-        _hasher.verify(row["password_hash"], password or "")
     except VerificationError:
         raise violation("AUTH_INVALID", "password", status=401) from None
     return Claims(user_id=row["id"], role=row["role"], organisation_id=row["organisation_id"],
@@ -92,14 +98,24 @@ def announce_special_process(conn: psycopg.Connection, user: Claims, body: dict,
     return announcement_id
 
 
-def request_access(conn: psycopg.Connection, body: dict, now: datetime) -> str:
-    """"No poseo login": file an access request for agents to approve (AccessRequested)."""
+def request_access(conn: psycopg.Connection, body: dict, now: datetime) -> str | None:
+    """"No poseo login": file an access request for agents to approve (AccessRequested).
+
+    None, filing nothing, when the e-mail already has a user or a pending request: the caller
+    answers both cases exactly like a new request, so the endpoint never tells a stranger
+    which e-mails have accounts (and one address cannot be mailed again and again).
+    """
     desk = body.get("desk")
     organisation_name = (body.get("organisation_name") or "").strip()
     name = (body.get("name") or "").strip()
     if desk not in DESKS or not organisation_name or not name:
         raise violation("ACCESS_REQUEST_INVALID", "desk" if desk not in DESKS else "organisation_name")
     contact = domain.check_contact({"name": name, "email": body.get("email"), "phone": body.get("phone")})
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"access-request/{contact['email']}",))
+    if conn.execute("select 1 from users where email = %s", (contact["email"],)).fetchone() or conn.execute(
+            "select 1 from access_requests where email = %s and status = 'pending' and requested_at > %s",
+            (contact["email"], now - ACCESS_REQUEST_TTL)).fetchone():
+        return None
     request_id = str(uuid.uuid4())
     event = new_event("AccessRequested", f"access-{request_id}", 1, {
         "request_id": request_id, "name": contact["name"], "email": contact["email"], "phone": contact["phone"],
@@ -113,16 +129,37 @@ def request_access(conn: psycopg.Connection, body: dict, now: datetime) -> str:
     return request_id
 
 
-def grant_access(conn: psycopg.Connection, staff: Claims, request_id: str, organisation_id: str,
-                 now: datetime) -> str:
-    """An agent approves a request: the user exists, without a password until he sets one (AccessGranted)."""
+def pending_access_requests(conn: psycopg.Connection, staff: Claims, now: datetime) -> list[dict]:
+    """Pending, unexpired access requests of the staff member's desks."""
+    if not staff.is_staff:
+        raise violation("FORBIDDEN", None, status=403)
+    return conn.execute("""select request_id, name, email, phone, organisation_name, desk, note, requested_at
+                           from access_requests
+                           where status = 'pending' and desk = any(%s) and requested_at > %s
+                           order by requested_at""", (list(staff.desks), now - ACCESS_REQUEST_TTL)).fetchall()
+
+
+def _pending_request(conn: psycopg.Connection, staff: Claims, request_id: str, now: datetime) -> dict:
+    """The request row, locked, when it is pending, unexpired and of the staff member's desks."""
     if not staff.is_staff:
         raise violation("FORBIDDEN", None, status=403)
     row = conn.execute("select * from access_requests where request_id = %s for update", (request_id,)).fetchone()
     if row is None or row["desk"] not in staff.desks:
         raise NotFound("access_request")
-    if row["status"] != "pending" or conn.execute("select 1 from users where email = %s",
-                                                  (row["email"],)).fetchone():
+    if row["status"] == "granted":
+        raise violation("ACCESS_ALREADY_GRANTED", None, status=409)
+    if row["status"] != "pending":
+        raise violation("ACCESS_REQUEST_DECIDED", None)
+    if row["requested_at"] <= now - ACCESS_REQUEST_TTL:
+        raise violation("ACCESS_REQUEST_EXPIRED", None)
+    return row
+
+
+def grant_access(conn: psycopg.Connection, staff: Claims, request_id: str, organisation_id: str,
+                 now: datetime) -> str:
+    """An agent approves a request: the user exists, without a password until he sets one (AccessGranted)."""
+    row = _pending_request(conn, staff, request_id, now)
+    if conn.execute("select 1 from users where email = %s", (row["email"],)).fetchone():
         raise violation("ACCESS_ALREADY_GRANTED", None, status=409)
     if conn.execute("select 1 from organisations where id = %s", (organisation_id,)).fetchone() is None:
         raise violation("INVALID_REQUEST", "organisation_id", status=400, detail="organisation_id")
@@ -134,9 +171,26 @@ def grant_access(conn: psycopg.Connection, staff: Claims, request_id: str, organ
         "request_id": request_id, "user_id": user_id, "granted_by": staff.user_id},
         actor=_actor(staff), occurred_at=now)
     eventstore.append(conn, [event], expected_version=1)
-    conn.execute("update access_requests set status = 'granted', user_id = %s where request_id = %s",
-                 (user_id, request_id))
+    conn.execute("""update access_requests set status = 'granted', user_id = %s, decided_by = %s, decided_at = %s
+                    where request_id = %s""", (user_id, staff.user_id, now, request_id))
     return user_id
+
+
+def reject_access(conn: psycopg.Connection, staff: Claims, request_id: str, reason: object,
+                  now: datetime) -> None:
+    """An agent turns a request down, saying why (AccessRejected); the person may ask again later."""
+    if not staff.is_staff:
+        raise violation("FORBIDDEN", None, status=403)
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason or len(reason) > MAX_REJECTION_REASON:
+        raise violation("REJECTION_REASON_REQUIRED", "reason")
+    _pending_request(conn, staff, request_id, now)
+    event = new_event("AccessRejected", f"access-{request_id}", 2, {
+        "request_id": request_id, "rejected_by": staff.user_id, "reason": reason},
+        actor=_actor(staff), occurred_at=now)
+    eventstore.append(conn, [event], expected_version=1)
+    conn.execute("""update access_requests set status = 'rejected', decided_by = %s, decided_at = %s, reason = %s
+                    where request_id = %s""", (staff.user_id, now, reason, request_id))
 
 
 def set_password(conn: psycopg.Connection, user_id: str, issued_at: int, password: str, now: datetime) -> None:

@@ -219,6 +219,31 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "This Idempotency-Key was already used for another request. Use a new key for each "
         "different request.",
     ),
+    "TOO_MANY_ATTEMPTS": (
+        429,
+        "Demasiados intentos. Por seguridad, espere {minutes} minuto(s) antes de volver a intentarlo.",
+        "Too many attempts. For your security, wait {minutes} minute(s) before trying again.",
+    ),
+    "ACCESS_REQUEST_RECEIVED": (
+        202,
+        "Recibimos su solicitud. Si corresponde darle acceso, le escribiremos a ese correo.",
+        "We received your request. If access can be given, we will write to that e-mail address.",
+    ),
+    "ACCESS_REQUEST_EXPIRED": (
+        409,
+        "Esta solicitud de acceso venció sin ser aprobada; la persona debe solicitarlo de nuevo.",
+        "This access request expired before it was approved; the person must ask again.",
+    ),
+    "ACCESS_REQUEST_DECIDED": (
+        409,
+        "Esta solicitud de acceso ya fue aprobada o rechazada.",
+        "This access request was already granted or rejected.",
+    ),
+    "REJECTION_REASON_REQUIRED": (
+        422,
+        "Indique el motivo del rechazo (hasta 500 caracteres).",
+        "Give the reason for the rejection (up to 500 characters).",
+    ),
     # A warning, not a refusal: the ticket is still opened.
     "MONTH_END_WARNING": (
         200,

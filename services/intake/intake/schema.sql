@@ -125,3 +125,18 @@ alter table users add column if not exists password_set_at timestamptz;
 -- the canonical JSON body. Reusing it elsewhere or with another body is refused (422).
 alter table idempotency_keys add column if not exists endpoint text;
 alter table idempotency_keys add column if not exists body_sha256 text;
+
+-- Rate limits (intake.throttle): hits per bucket (limit + hashed key) and fixed window, shared
+-- by every gunicorn worker. Older windows of a bucket are deleted on its next hit.
+create table if not exists rate_limit_hits (
+    bucket       text        not null,
+    window_start timestamptz not null,
+    hits         int         not null,
+    primary key (bucket, window_start)
+);
+
+-- Access requests are refused with a reason (status 'rejected') or expire while pending.
+alter table access_requests add column if not exists decided_by text;
+alter table access_requests add column if not exists decided_at timestamptz;
+alter table access_requests add column if not exists reason text;
+create index if not exists access_requests_pending on access_requests (email) where status = 'pending';
