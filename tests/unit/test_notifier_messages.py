@@ -491,6 +491,16 @@ def test_a_reply_to_a_closed_ticket_says_so_and_offers_a_new_ticket_quoting_it()
     assert "https://mesa.example.ve/tickets/new?previous_ticket=SOP-42" in text
 
 
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_the_answer_to_a_stranger_replying_names_no_ticket_and_speaks_both_languages(language):
+    mail = Mail("reply_sender_refused", Recipient("intruso@otro.example", "", language),
+                {"portal_url": "https://mesa.example.ve"}, None, None)
+    subject, text, html = RENDERER.render(mail)
+    assert "no se agregó" in subject and "not added" in subject
+    assert "no se agregó" in text and "not added" in text and "https://mesa.example.ve" in text
+    assert "SOP-" not in subject + text + html and "None" not in text
+
+
 def test_a_subject_with_line_breaks_renders_on_one_line():
     view = replace(ticket(), subject="BANCOS, Factura\nmal   cargada")
     mail = only(mails_for(opened(at(2026, 11, 25, 10)), view))

@@ -475,8 +475,9 @@ CUSTOMER_TEMPLATES = ("ticket_received", "agent_answered", "response_overdue_cus
 STAFF_TEMPLATES = ("customer_answered", "response_overdue_supervisor", "access_requested_staff",
                    "training_requested_staff", "special_process_staff")
 # Not planned from an event: notifier.replies answers an e-mail reply to a closed ticket
-# with this one (context: number, new_ticket_url, customer_name).
-INBOUND_TEMPLATES = ("reply_to_closed",)
+# with the first (context: number, new_ticket_url, customer_name), and a reply from someone
+# other than the reply address's recipient with the second (context: portal_url only).
+INBOUND_TEMPLATES = ("reply_to_closed", "reply_sender_refused")
 TEMPLATES = CUSTOMER_TEMPLATES + STAFF_TEMPLATES + INBOUND_TEMPLATES
 
 
