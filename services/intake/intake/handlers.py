@@ -352,6 +352,20 @@ def visible_ticket(conn: psycopg.Connection, user: Claims, number: str) -> tuple
     return lifecycle.fold(events), events
 
 
+def ticket_summary(conn: psycopg.Connection, user: Claims, number: str) -> dict:
+    """The ticket as its own stream has it now, for the `link` a command answers with: read from the
+    write side, it shows the command's effect at once (the query service's full view, with the
+    thread, follows the event log a moment later)."""
+    state, events = visible_ticket(conn, user, number)
+    opened = events[0]
+    return {"number": state.number, "ticket_id": state.ticket_id, "desk": state.desk,
+            "organisation_id": state.organisation_id, "module": state.module, "case": state.case,
+            "subject": opened.data["subject"], "urgency": state.urgency, "status": state.status,
+            "assigned_to": state.assigned_to, "customer_away": state.customer_away,
+            "close_reason": state.close_reason, "version": state.version, "opened_at": opened.occurred_at,
+            "updated_at": events[-1].occurred_at}
+
+
 def _may_see(user: Claims, organisation_id: str, desk: str) -> bool:
     if user.role == "customer":
         return user.organisation_id == organisation_id
