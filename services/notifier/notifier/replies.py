@@ -131,7 +131,9 @@ class ReplyIntake:
                 r = self.http.post(f"{intake}/api/attachments", headers=headers, timeout=30,
                                    files={"file": (a.filename or "adjunto", a.content, a.content_type_declared)})
                 if r.status_code == 201:
-                    hashes.append(r.json().get("upload_id") or r.json()["sha256"])  # each file keeps its name
+                    # By hash, not upload_id: a retried mail uploads again, and the same
+                    # hashes keep the body (bound to the Idempotency-Key) the same.
+                    hashes.append(r.json()["sha256"])
                 elif r.status_code < 500:
                     refused.append(f"{a.filename} ({r.json().get('code')})")
                 else:
