@@ -16,8 +16,9 @@ _NAMED = """tickets t left join users a on a.id = t.assigned_to
 
 
 def _visibility(user: Claims) -> tuple[str, list]:
+    # A customer sees his organisation's tickets of the desks he is allowed on (SPEC §1: one or both).
     if user.role == "customer":
-        return "t.organisation_id = %s", [user.organisation_id]
+        return "t.organisation_id = %s and t.desk = any(%s)", [user.organisation_id, list(user.desks)]
     return "t.desk = any(%s)", [list(user.desks)]
 
 
@@ -67,11 +68,14 @@ def ticket_with_thread(conn: psycopg.Connection, user: Claims, number: str) -> d
     if ticket is None:
         return None
     del ticket["search"]
+    # An agent's close note is for staff: customers see that and why the ticket closed, not the note.
     thread = conn.execute("""select e.stream_version, e.type, e.author_id, u.name as author_name, e.author_role,
-                                    e.body, e.internal, e.attachments, e.occurred_at
+                                    case when %(staff)s or e.type <> 'TicketClosed' then e.body end as body,
+                                    e.internal, e.attachments, e.occurred_at
                              from thread e left join users u on u.id = e.author_id
-                             where e.ticket_id = %s and (%s or not e.internal) order by e.stream_version""",
-                          (ticket["ticket_id"], user.is_staff)).fetchall()
+                             where e.ticket_id = %(ticket)s and (%(staff)s or not e.internal)
+                             order by e.stream_version""",
+                          {"ticket": ticket["ticket_id"], "staff": user.is_staff}).fetchall()
     told = conn.execute("""select type, recipient, template, error, occurred_at from notifications
                            where ticket_id = %s order by occurred_at""", (ticket["ticket_id"],)).fetchall()
     # Customers see what they were sent; staff also see mails to staff and failures.
