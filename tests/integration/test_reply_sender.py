@@ -151,4 +151,4 @@ def test_agents_of_the_desk_see_the_refused_mail_and_others_do_not(setup):
     assert item["sender"] == "intruso@otro.example" and item["envelope_sender"] == "intruso@otro.example"
     assert item["reason"] and item["received_at"]
     assert as_("agent", ["IMPLANTACIONES"]).status_code == 404
-    assert as_("customer", ["SOPORTE"], "club-caracas").status_code == 404
+    assert as_("customer", ["SOPORTE"], "club-caracas").status_code == 403
