@@ -140,3 +140,7 @@ alter table access_requests add column if not exists decided_by text;
 alter table access_requests add column if not exists decided_at timestamptz;
 alter table access_requests add column if not exists reason text;
 create index if not exists access_requests_pending on access_requests (email) where status = 'pending';
+
+-- The description of each ticket, so rule 6 compares a new case with the open ones by what
+-- both say, not by their summaries alone (null for tickets indexed before it was kept).
+alter table tickets add column if not exists description text;
