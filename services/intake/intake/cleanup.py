@@ -50,7 +50,7 @@ def run(config: Config, stop: threading.Event, clock: Callable[[], datetime] = u
             with pg.connect(config.database_url) as conn:
                 removed = remove_stale_uploads(conn, blobs, clock())
             log.info("stale uploads removed", extra={"removed": removed})
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             log.warning("cleanup skipped: database unreachable", extra={"error": str(exc)})
         stop.wait(INTERVAL_SECONDS)
 
