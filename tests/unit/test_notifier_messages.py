@@ -141,6 +141,15 @@ def special_process(by: str = "u-maria"):
         actor=Actor(by, "customer"), occurred_at=at(2026, 11, 25, 10))
 
 
+def delivery_parked():
+    """intake's relay parked a 1.3 MB row Kafka refused."""
+    return new_event("DeliveryParked", "parked-mesa_intake", 17, {
+        "source": "mesa_intake", "outbox_id": 17, "event_id": "5b0c0c1e-2f1d-4d6e-9a51-0c6f1f3b8a11",
+        "topic": "helpdesk.tickets", "key": "ticket-1", "size": 1_300_000,
+        "error": "MessageSizeTooLargeError: the message is 1300164 bytes"},
+        actor=Actor("mesa_intake-relay", "system"), occurred_at=at(2026, 11, 25, 9, 30))
+
+
 def deadline_for(when: datetime, urgency: str = "normal") -> dict:
     """The DeadlineSet data the SLA service publishes for SOP-42 opened at `when`, on the default
     calendar: 8 business hours from the next opening, or 2 hours round the clock when urgent."""
@@ -342,6 +351,24 @@ def test_access_requested_goes_to_the_desk_staff_and_to_the_requester():
     assert all(m.ticket_id is None and m.reply_ticket is None for m in mails.values())
 
 
+def test_the_requester_mail_carries_no_free_text_of_the_requester_but_a_bounded_name():
+    """Anyone can file a request naming any address: the mail to it must not carry their text
+    (issue 7 item 7), or Mesa would deliver a stranger's spam or phishing under its own name."""
+    event = access_requested()
+    event = replace(event, data={**event.data,
+                                 "name": "Pedro <b>Díaz</b> visite https://premio.example/cobrar " + "x" * 300,
+                                 "organisation_name": "Gane un premio en https://premio.example",
+                                 "note": "Escriba su clave bancaria aquí"})
+    mail = by_template(mails_for(event))["access_requested_requester"]
+    assert set(mail.context) == {"name", "desk"}
+    assert len(mail.recipient.name) <= 60 and mail.recipient.name == mail.context["name"]
+    assert mail.recipient.name.startswith("Pedro bDíazb visite https")
+    assert ":" not in mail.recipient.name and "/" not in mail.recipient.name and "." not in mail.recipient.name
+    rendered = RENDERER.render(mail)
+    for text in (rendered.subject, rendered.text, rendered.html):
+        assert "premio.example" not in text and "clave bancaria" not in text and "<b>" not in text
+
+
 def test_access_granted_welcomes_the_known_user_and_skips_an_unknown_one():
     mail = only(mails_for(access_granted("u-john")))
     assert (mail.template, mail.recipient) == ("access_granted", USERS["u-john"])
@@ -400,7 +427,7 @@ def realistic_mails(language: str) -> list[Mail]:
     events = [opened(at(2026, 11, 28, 10), language=language), message(AGENT), message(CUSTOMER),
               overdue(), warning(), closed("needs_training"), access_requested(),
               access_granted(view.opened_by), training_requested(view.opened_by),
-              special_process(view.opened_by)]
+              special_process(view.opened_by), delivery_parked()]
     mails = [m for e in events for m in mails_for(e, view)] + [received(at(2026, 11, 28, 10), language=language)]
     mails += [m for m in mails_for(opened(at(2026, 11, 28, 10), urgency="platform_down", language=language),
                                    replace(view, urgency="platform_down")) if m.template == "ticket_urgent_oncall"]
@@ -414,6 +441,14 @@ def reply_to_closed(language: str) -> Mail:
     return Mail("reply_to_closed", recipient, {
         "number": "SOP-42", "customer_name": recipient.name,
         "new_ticket_url": "https://mesa.example.ve/tickets/new?previous_ticket=SOP-42"}, None, None)
+
+
+def test_a_parked_delivery_is_mailed_to_the_supervisor_with_where_the_row_waits():
+    mail = only(mails_for(delivery_parked()))
+    assert mail.template == "delivery_parked" and mail.recipient.email == DESKS["SOPORTE"].supervisor_address
+    rendered = RENDERER.render(mail)
+    for fact in ("mesa_intake", "helpdesk.tickets", "ticket-1", "MessageSizeTooLargeError", "outbox_dead_letters"):
+        assert fact in rendered.text and fact in rendered.html
 
 
 def test_the_packaged_templates_are_the_planned_ones_plus_the_inbound_ones():
@@ -493,6 +528,16 @@ def test_a_reply_to_a_closed_ticket_says_so_and_offers_a_new_ticket_quoting_it()
     assert subject == "[SOP-42] Su mensaje no se agregó: el ticket está cerrado"
     assert "no se vuelve a abrir" in text
     assert "https://mesa.example.ve/tickets/new?previous_ticket=SOP-42" in text
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_the_answer_to_a_stranger_replying_names_no_ticket_and_speaks_both_languages(language):
+    mail = Mail("reply_sender_refused", Recipient("intruso@otro.example", "", language),
+                {"portal_url": "https://mesa.example.ve"}, None, None)
+    subject, text, html = RENDERER.render(mail)
+    assert "no se agregó" in subject and "not added" in subject
+    assert "no se agregó" in text and "not added" in text and "https://mesa.example.ve" in text
+    assert "SOP-" not in subject + text + html and "None" not in text
 
 
 def test_a_subject_with_line_breaks_renders_on_one_line():

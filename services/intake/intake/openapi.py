@@ -37,7 +37,7 @@ def _number() -> list[dict]:
 _SCHEMAS = {"Login": requests.Login, "Contact": requests.Contact, "OpenTicket": requests.OpenTicket,
             "PostMessage": requests.PostMessage, "Assign": requests.Assign, "Away": requests.Away,
             "Close": requests.Close, "Resolution": requests.Resolution, "SpecialProcess": requests.SpecialProcess,
-            "AccessRequest": requests.AccessRequest, "Grant": requests.Grant,
+            "AccessRequest": requests.AccessRequest, "Grant": requests.Grant, "Reject": requests.Reject,
             "TrainingRequest": requests.TrainingRequest}
 
 
@@ -71,7 +71,7 @@ def _paths() -> dict:
     return {
         "/api/auth/login": {"post": {
             "summary": "Log in", "requestBody": _json("Login"),
-            "responses": {"200": {"description": "a bearer token"}, **_errors(401, *_BODY_REFUSALS)}}},
+            "responses": {"200": {"description": "a bearer token"}, **_errors(401, 429, *_BODY_REFUSALS)}}},
         "/api/tickets": {"post": {
             "summary": "Open a ticket", "security": _BEARER, "requestBody": _json("OpenTicket"),
             "responses": {"201": {"description": "opened"}, **_errors(401, 403, 409, *_BODY_REFUSALS)}}},
@@ -99,7 +99,7 @@ def _paths() -> dict:
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                 "type": "object", "required": ["file"],
                 "properties": {"file": {"type": "string", "format": "binary"}}}}}},
-            "responses": {"201": {"description": "stored; attach it by its sha256"},
+            "responses": {"201": {"description": "stored; attach it by its upload_id"},
                           **_errors(400, 401, 413, 415, 422)}}},
         "/api/tickets/{number}/attachments/{sha256}": {"get": {
             "summary": "Download an attachment", "security": _BEARER,
@@ -109,7 +109,9 @@ def _paths() -> dict:
         "/api/access-requests": {
             "post": {"summary": "\"No poseo login\": request access (no login needed)",
                      "requestBody": _json("AccessRequest"),
-                     "responses": {"201": {"description": "filed"}, **_errors(*_BODY_REFUSALS)}},
+                     "responses": {"202": {"description": "received (the same answer when the e-mail already "
+                                                           "has a user or a pending request)"},
+                                   **_errors(429, *_BODY_REFUSALS)}},
             "get": {"summary": "Pending access requests (staff)", "security": _BEARER,
                     "responses": {"200": {"description": "the requests"}, **_errors(401, 403)}}},
         "/api/access-requests/{request_id}/grant": {"post": {
@@ -119,6 +121,12 @@ def _paths() -> dict:
             "requestBody": _json("Grant"),
             "responses": {"201": {"description": "granted; the user gets a set-password link by mail"},
                           **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
+        "/api/access-requests/{request_id}/reject": {"post": {
+            "summary": "Turn a request down with a reason (staff)", "security": _BEARER,
+            "parameters": [{"name": "request_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "maxLength": 64}}],
+            "requestBody": _json("Reject"),
+            "responses": {"201": {"description": "rejected"}, **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
         "/api/training-requests": {"post": {
             "summary": "Rule 10: request an induction course", "security": _BEARER,
             "requestBody": _json("TrainingRequest"),

@@ -68,7 +68,7 @@ class OpenTicket(RequestSchema):
     dates = _optional(Items(Day(), LIST_MAX))
     vouchers = _optional(Items(Text(50), LIST_MAX))
     menu_path = _optional(Text(300))
-    attachments = _optional(Items(Text(HASH_MAX), LIST_MAX, metadata={"description": "sha256 of uploads"}))
+    attachments = _optional(Items(Text(HASH_MAX), LIST_MAX, metadata={"description": "upload_id of uploads (or, older clients, their sha256)"}))
     previous_ticket = _optional(Text(NUMBER_MAX))
     confirmed_different_case = _optional(Flag())
     out_of_hours_requested = _optional(Flag())
@@ -137,6 +137,12 @@ class Grant(RequestSchema):
     """POST /api/access-requests/{request_id}/grant."""
 
     organisation_id = Text(ID_MAX, required=True, allow_empty=False)
+
+
+class Reject(RequestSchema):
+    """POST /api/access-requests/{request_id}/reject."""
+
+    reason = _optional(Text(NOTE_MAX))  # required and at most 500: the handler's rule, with its own text
 
 
 class TrainingRequest(RequestSchema):
