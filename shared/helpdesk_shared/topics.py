@@ -65,6 +65,7 @@ TOPIC_OF_EVENT = {
     "UserRegistered": ACCOUNTS,
     "AccessRequested": ACCOUNTS,
     "AccessGranted": ACCOUNTS,
+    "AccessRejected": ACCOUNTS,
     "TrainingRequested": ACCOUNTS,
     "SpecialProcessAnnounced": ACCOUNTS,
     "NotificationSent": NOTIFICATIONS,

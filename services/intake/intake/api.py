@@ -1,6 +1,8 @@
 """Intake's HTTP API: JSON in, a command handled, a status code out."""
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -9,13 +11,20 @@ from markupsafe import escape
 from psycopg.types.json import Jsonb
 
 from helpdesk_shared import auth_tokens, link_tokens
-from helpdesk_shared.web import json_body, require_auth
+from helpdesk_shared.errors import RuleViolation
+from helpdesk_shared.web import ascii_token, load, load_body, require_auth
 
-from . import attachments, domain, handlers
+from . import attachments, domain, handlers, requests, throttle
 from .eventstore import VersionConflict
 from .messages import message, violation
 
 bp = Blueprint("intake", __name__, url_prefix="/api")
+
+# Each route's body schema, built once (marshmallow schemas are reusable and thread-safe to load with).
+_LOGIN, _OPEN_TICKET, _POST_MESSAGE = requests.Login(), requests.OpenTicket(), requests.PostMessage()
+_ASSIGN, _AWAY, _CLOSE, _RESOLUTION = requests.Assign(), requests.Away(), requests.Close(), requests.Resolution()
+_SPECIAL_PROCESS, _ACCESS_REQUEST, _GRANT = requests.SpecialProcess(), requests.AccessRequest(), requests.Grant()
+_TRAINING_REQUEST, _SET_PASSWORD, _REJECT = requests.TrainingRequest(), requests.SetPassword(), requests.Reject()
 
 
 def _ctx():
@@ -36,12 +45,36 @@ def _correlation() -> uuid.UUID:
         return uuid.uuid4()
 
 
+@bp.errorhandler(throttle.Throttled)
+def _throttled(err: throttle.Throttled):
+    """429 with the seconds to wait in `Retry-After` (RFC 6585 §4)."""
+    response = jsonify(err.as_dict())
+    response.headers["Retry-After"] = str(err.retry_after)
+    return response, 429
+
+
+def _client_address() -> str:
+    # The peer address; X-Forwarded-For is not trusted (anyone can write it). Behind a proxy,
+    # wrap the app in werkzeug's ProxyFix with the proxy count.
+    return request.remote_addr or ""
+
+
 @bp.post("/auth/login")
 def login():
-    """Exchange e-mail and password for a signed, expiring bearer token."""
-    body = json_body()
+    """Exchange e-mail and password for a signed, expiring bearer token; failures are rate-limited."""
+    body = load_body(_LOGIN)
+    email = body["email"]
+    now, address = _now(), _client_address()
     with _ctx().pool.connection() as conn:
-        claims = handlers.authenticate(conn, body.get("email"), body.get("password"))
+        throttle.check(conn, throttle.LOGIN_PER_ADDRESS, address, now)
+        throttle.check(conn, throttle.LOGIN_PER_ACCOUNT, email, now)
+        try:
+            claims = handlers.authenticate(conn, body["email"], body["password"])
+        except RuleViolation:
+            throttle.hit(conn, throttle.LOGIN_PER_ADDRESS, address, now)
+            throttle.hit(conn, throttle.LOGIN_PER_ACCOUNT, email, now)
+            conn.commit()  # the failure counts although the request is refused
+            raise
     cfg = _ctx().config
     token = auth_tokens.issue(cfg.auth_secret, claims, _now(), cfg.token_ttl_seconds)
     return jsonify({"token": token, "expires_in": cfg.token_ttl_seconds, "user": {
@@ -60,24 +93,42 @@ def _warnings(event) -> list[dict]:
     return [{"code": "MONTH_END_WARNING", "message": warning.as_dict()}]
 
 
+def _request_digest() -> str:
+    """SHA-256 of the request body in canonical form (sorted keys, no spaces), so that a key
+    replayed with the same JSON written differently still counts as the same request."""
+    body = request.get_json(silent=True)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False) if body is not None \
+        else request.get_data().decode("utf-8", "replace")
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _once(command):
     """Run `command(conn) -> (body, status)` once per Idempotency-Key of the caller.
 
     The stored answer commits with the command's events, so a retried request (a client
     that timed out, a mail server that resends) gets the first answer and no second effect.
+    The key is bound to the method and path it answered and to a digest of the body: the
+    same key on another endpoint or with another body is a client bug (or a probe for
+    someone else's answer) and gets 422, never the first answer.
     """
     key = request.headers.get("Idempotency-Key")
+    endpoint = f"{request.method} {request.path}"
+    digest = _request_digest() if key else None
     with _ctx().pool.connection() as conn:
         if key:
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{g.user.user_id}/{key}",))
-            done = conn.execute("select status, body from idempotency_keys where user_id = %s and key = %s",
-                                (g.user.user_id, key)).fetchone()
+            done = conn.execute("""select status, body, endpoint, body_sha256 from idempotency_keys
+                                   where user_id = %s and key = %s""", (g.user.user_id, key)).fetchone()
             if done:
+                # Rows stored before the binding existed have no endpoint: they answer as before.
+                if done["endpoint"] is not None and (done["endpoint"], done["body_sha256"]) != (endpoint, digest):
+                    raise violation("IDEMPOTENCY_KEY_REUSED", None)
                 return jsonify(done["body"]), done["status"]
         body, status = command(conn)
         if key:
-            conn.execute("insert into idempotency_keys (user_id, key, status, body) values (%s, %s, %s, %s)",
-                         (g.user.user_id, key, status, Jsonb(body)))
+            conn.execute("""insert into idempotency_keys (user_id, key, status, body, endpoint, body_sha256)
+                            values (%s, %s, %s, %s, %s, %s)""",
+                         (g.user.user_id, key, status, Jsonb(body), endpoint, digest))
     return jsonify(body), status
 
 
@@ -85,7 +136,7 @@ def _once(command):
 @auth
 def open_ticket():
     """Open a ticket; 201 with its number, or a rule violation (409 for a duplicate open case)."""
-    body = json_body()
+    body = load_body(_OPEN_TICKET)
 
     def command(conn):
         event = handlers.open_ticket(conn, g.user, body, _now(), _correlation())
@@ -111,7 +162,7 @@ def get_ticket(number: str):
 @auth
 def post_message(number: str):
     """Post a message to a ticket; a closed ticket answers 409 with how to open a new one."""
-    body = json_body()
+    body = load_body(_POST_MESSAGE)
 
     def command(conn):
         event = handlers.post_message(conn, g.user, number, body, _now(), _correlation())
@@ -130,7 +181,7 @@ def post_message(number: str):
 @auth
 def assign(number: str):
     """An agent takes the ticket (`{}`) or gives it to a colleague (`{"agent_id": ...}`)."""
-    body = json_body()
+    body = load_body(_ASSIGN)
     with _ctx().pool.connection() as conn:
         event = handlers.assign_ticket(conn, g.user, number, body.get("agent_id"), _now())
     return jsonify({"number": number, "assigned_to": event.data["agent_id"]}), 201
@@ -141,7 +192,7 @@ def assign(number: str):
 def customer_away(number: str):
     """The customer says he has to leave (`{"back_at"?: ISO date-time, "note"?: text}`)."""
     with _ctx().pool.connection() as conn:
-        handlers.mark_customer_away(conn, g.user, number, json_body(), _now())
+        handlers.mark_customer_away(conn, g.user, number, load_body(_AWAY), _now())
     return jsonify({"number": number, "customer_away": True}), 201
 
 
@@ -149,7 +200,7 @@ def customer_away(number: str):
 @auth
 def close(number: str):
     """An agent closes the ticket: `{"reason": "closed_by_agent" | "needs_training", "note"?: text}`."""
-    body = json_body()
+    body = load_body(_CLOSE)
     with _ctx().pool.connection() as conn:
         handlers.close_by_agent(conn, g.user, number, body.get("reason") or "closed_by_agent", body.get("note") or "",
                                 _now())
@@ -159,14 +210,18 @@ def close(number: str):
 @bp.post("/attachments")
 @auth
 def upload_attachment():
-    """Store an uploaded file (multipart field `file`) content-addressed; 201 with its hash to attach."""
+    """Store an uploaded file (multipart field `file`) content-addressed; 201 with its `upload_id` to attach."""
     file = request.files.get("file")
     if file is None:
         raise violation("INVALID_REQUEST", "file", status=400, detail="file")
     content = file.stream.read(attachments.MAX_FILE_BYTES + 1)
+    if not content:  # an empty file is not a refused type: say what is wrong with it
+        raise violation("ATTACHMENT_EMPTY", "file")
     content_type, name = attachments.check_upload(content, file.filename or "")
-    sha256 = _ctx().blobs.put(content)
+    sha256 = hashlib.sha256(content).hexdigest()
     with _ctx().pool.connection() as conn:
+        handlers.hold_blob(conn, sha256)  # cleanup must not delete the blob between put and insert
+        _ctx().blobs.put(content)
         meta = handlers.record_upload(conn, g.user, sha256=sha256, name=name, size=len(content),
                                       content_type=content_type, now=_now())
     return jsonify(meta), 201
@@ -190,7 +245,7 @@ def download_attachment(number: str, sha256: str):
 def announce_special_process():
     """Announce a special process in advance (makes `announced_special_process` urgency possible)."""
     with _ctx().pool.connection() as conn:
-        announcement_id = handlers.announce_special_process(conn, g.user, json_body(), _now())
+        announcement_id = handlers.announce_special_process(conn, g.user, load_body(_SPECIAL_PROCESS), _now())
     return jsonify({"announcement_id": announcement_id}), 201
 
 
@@ -198,31 +253,31 @@ def announce_special_process():
 @auth
 def confirm_resolution(number: str):
     """Rule 8: `{"solved": true}` closes the ticket; `{"solved": false, "body": "..."}` sends it back."""
-    body = json_body()
+    body = load_body(_RESOLUTION)
     with _ctx().pool.connection() as conn:
-        events = handlers.confirm_resolution(conn, g.user, number, bool(body.get("solved")), body.get("body") or "",
-                                             _now())
+        events = handlers.confirm_resolution(conn, g.user, number, body["solved"], body.get("body") or "", _now())
     return jsonify({"number": number, "status": "closed" if len(events) == 2 else "open"}), 201
 
 
 @bp.post("/access-requests")
 def request_access():
-    """"No poseo login": anyone may ask for access; agents approve. 201 with the request id."""
+    """"No poseo login": anyone may ask for access; agents approve. 202 with the same answer whether
+    the request was filed or the e-mail already has a user or a pending request."""
+    now, address = _now(), _client_address()
     with _ctx().pool.connection() as conn:
-        request_id = handlers.request_access(conn, json_body(), _now())
-    return jsonify({"request_id": request_id}), 201
+        throttle.check(conn, throttle.ACCESS_REQUEST_PER_ADDRESS, address, now)
+        throttle.hit(conn, throttle.ACCESS_REQUEST_PER_ADDRESS, address, now)
+        conn.commit()  # counted even when the request is then refused as invalid
+        handlers.request_access(conn, load_body(_ACCESS_REQUEST), now)
+    return jsonify({"status": "received", "message": message("ACCESS_REQUEST_RECEIVED").as_dict()}), 202
 
 
 @bp.get("/access-requests")
 @auth
 def list_access_requests():
-    """Pending access requests of the caller's desks (staff)."""
-    if not g.user.is_staff:
-        raise violation("FORBIDDEN", None, status=403)
+    """Pending, unexpired access requests of the caller's desks (staff)."""
     with _ctx().pool.connection() as conn:
-        rows = conn.execute("""select request_id, name, email, phone, organisation_name, desk, note, requested_at
-                               from access_requests where status = 'pending' and desk = any(%s)
-                               order by requested_at""", (list(g.user.desks),)).fetchall()
+        rows = handlers.pending_access_requests(conn, g.user, _now())
     return jsonify({"items": rows})
 
 
@@ -230,10 +285,20 @@ def list_access_requests():
 @auth
 def grant_access(request_id: str):
     """Approve a request into a customer user of an organisation (staff)."""
-    body = json_body()
+    body = load_body(_GRANT)
     with _ctx().pool.connection() as conn:
-        user_id = handlers.grant_access(conn, g.user, request_id, body.get("organisation_id") or "", _now())
+        user_id = handlers.grant_access(conn, g.user, request_id, body["organisation_id"], _now())
     return jsonify({"user_id": user_id}), 201
+
+
+@bp.post("/access-requests/<request_id>/reject")
+@auth
+def reject_access(request_id: str):
+    """Turn a request down with a reason (`{"reason": "..."}`, staff of its desk)."""
+    body = load_body(_REJECT)
+    with _ctx().pool.connection() as conn:
+        handlers.reject_access(conn, g.user, request_id, body.get("reason"), _now())
+    return jsonify({"request_id": request_id, "status": "rejected"}), 201
 
 
 @bp.post("/training-requests")
@@ -241,7 +306,7 @@ def grant_access(request_id: str):
 def request_training():
     """Rule 10: request an induction course (`{modules: [...], participants: n, note?}`)."""
     with _ctx().pool.connection() as conn:
-        request_id = handlers.request_training(conn, g.user, json_body(), _now())
+        request_id = handlers.request_training(conn, g.user, load_body(_TRAINING_REQUEST), _now())
     return jsonify({"request_id": request_id}), 201
 
 
@@ -255,6 +320,7 @@ _RESOLVE_PAGE = """<!doctype html><html lang="es"><meta charset="utf-8"><title>M
 
 
 def _resolve_claims(token: str):
+    ascii_token(token, violation("RESOLUTION_LINK_INVALID", "token", status=400))
     try:
         claims = link_tokens.verify(_ctx().config.auth_secret, link_tokens.RESOLUTION, token, _now())
     except link_tokens.InvalidLinkToken:
@@ -296,6 +362,7 @@ _PASSWORD_FORM = ('<form method="post"><label>Nueva contraseña / New password (
 
 
 def _password_claims(token: str) -> dict:
+    ascii_token(token, violation("RESOLUTION_LINK_INVALID", "token", status=400))
     try:
         return link_tokens.verify(_ctx().config.auth_secret, link_tokens.PASSWORD, token, _now())
     except link_tokens.InvalidLinkToken:
@@ -314,8 +381,9 @@ def set_password_page(token: str):
 def set_password(token: str):
     """Set the password once per link."""
     claims = _password_claims(token)
+    form = load(_SET_PASSWORD, request.form.to_dict())
     with _ctx().pool.connection() as conn:
-        handlers.set_password(conn, claims["u"], claims["i"], request.form.get("password", ""), _now())
+        handlers.set_password(conn, claims["u"], claims["i"], form["password"], _now())
     return _RESOLVE_PAGE.format(title_es="Contraseña guardada", form="",
                                 text_es="Ya puede entrar con su correo y su contraseña.",
                                 text_en="You can now log in with your e-mail and password.")

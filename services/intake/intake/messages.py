@@ -138,11 +138,13 @@ TEXTS: dict[str, tuple[int, str, str]] = {
     "ATTACHMENT_TYPE_REFUSED": (
         415,
         "No aceptamos este tipo de archivo: se rechazan los programas ejecutables, las "
-        "páginas HTML y los scripts. Puede adjuntar imágenes, PDF, texto o CSV y documentos "
-        "de oficina (Word, Excel, PowerPoint, LibreOffice).",
-        "This file type is not accepted: executables, HTML pages and scripts are refused. "
-        "You may attach images, PDF, text or CSV files and office documents (Word, Excel, "
-        "PowerPoint, LibreOffice).",
+        "páginas HTML, los scripts, los archivos comprimidos (zip, rar, 7z, tar, gz) y los "
+        "documentos con macros (docm, xlsm, pptm). Puede adjuntar imágenes, PDF, texto o CSV "
+        "y documentos de oficina sin macros (Word, Excel, PowerPoint, LibreOffice).",
+        "This file type is not accepted: executables, HTML pages, scripts, archives (zip, "
+        "rar, 7z, tar, gz) and documents with macros (docm, xlsm, pptm) are refused. You may "
+        "attach images, PDF, text or CSV files and office documents without macros (Word, "
+        "Excel, PowerPoint, LibreOffice).",
     ),
     "ATTACHMENT_UNKNOWN": (
         422,
@@ -205,6 +207,18 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "Give the modules of the induction course (e.g. NOMINA, BANCOS) and how many people "
         "will take it (1 to 50).",
     ),
+    "PASSWORD_LINK_USED": (
+        400,
+        "Este enlace ya se usó para escoger una contraseña. Entre al portal con ella, o pida a "
+        "soporte un enlace nuevo si la olvidó.",
+        "This link was already used to choose a password. Log in with it, or ask support for a "
+        "new link if you forgot it.",
+    ),
+    "ATTACHMENT_EMPTY": (
+        422,
+        "El archivo está vacío (0 bytes); adjunte el archivo con su contenido.",
+        "The file is empty (0 bytes); attach the file with its content.",
+    ),
     "PASSWORD_TOO_SHORT": (
         422,
         "La contraseña debe tener al menos 10 caracteres.",
@@ -228,6 +242,38 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         409,
         "El ticket cambió mientras usted escribía. Actualice la página y vuelva a intentarlo.",
         "The ticket changed in the meantime. Reload it and try again.",
+    ),
+    "IDEMPOTENCY_KEY_REUSED": (
+        422,
+        "Esta clave de idempotencia (Idempotency-Key) ya se usó para otra solicitud. Use una "
+        "clave nueva para cada solicitud distinta.",
+        "This Idempotency-Key was already used for another request. Use a new key for each "
+        "different request.",
+    ),
+    "TOO_MANY_ATTEMPTS": (
+        429,
+        "Demasiados intentos. Por seguridad, espere {minutes} minuto(s) antes de volver a intentarlo.",
+        "Too many attempts. For your security, wait {minutes} minute(s) before trying again.",
+    ),
+    "ACCESS_REQUEST_RECEIVED": (
+        202,
+        "Recibimos su solicitud. Si corresponde darle acceso, le escribiremos a ese correo.",
+        "We received your request. If access can be given, we will write to that e-mail address.",
+    ),
+    "ACCESS_REQUEST_EXPIRED": (
+        409,
+        "Esta solicitud de acceso venció sin ser aprobada; la persona debe solicitarlo de nuevo.",
+        "This access request expired before it was approved; the person must ask again.",
+    ),
+    "ACCESS_REQUEST_DECIDED": (
+        409,
+        "Esta solicitud de acceso ya fue aprobada o rechazada.",
+        "This access request was already granted or rejected.",
+    ),
+    "REJECTION_REASON_REQUIRED": (
+        422,
+        "Indique el motivo del rechazo (hasta 500 caracteres).",
+        "Give the reason for the rejection (up to 500 characters).",
     ),
     # Warnings, not refusals: the ticket is still opened.
     "SUBJECT_URGENCY_DROPPED": (
@@ -265,6 +311,9 @@ _FIELD_LABELS: dict[str, tuple[str, str]] = {
     "dates": ("fechas", "dates"),
     "vouchers": ("comprobantes", "vouchers"),
     "menu_path": ("ruta del menú", "menu path"),
+    "email": ("correo electrónico", "e-mail"),
+    "phone": ("teléfono", "phone"),
+    "name": ("nombre", "name"),
 }
 
 
