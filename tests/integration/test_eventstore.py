@@ -61,23 +61,23 @@ def test_two_writers_racing_on_one_ticket_version_exactly_one_wins(intake_db, no
     assert outbox == 2
 
 
-@pytest.mark.parametrize("body, code", [
-    (ticket_body(case="Urgente"), "R4_VAGUE_SUBJECT"),
-    (ticket_body(module="PELUQUERIA"), "R4_UNKNOWN_MODULE"),
-    ({**ticket_body(), "description": "no funciona"}, "R5_DESCRIPTION_THIN"),
-    ({**ticket_body(), "contact": {"name": "María"}}, "CONTACT_REQUIRED"),
-    (ticket_body(urgency="nomina_atrasada"), "URGENT_NOT_ALLOWED"),
-    (ticket_body(urgency="announced_special_process"), "URGENT_NO_ANNOUNCEMENT"),
-    (ticket_body(previous_ticket="SOP-999"), "PREVIOUS_TICKET_INVALID"),
-    (ticket_body(attachments=["0" * 64]), "ATTACHMENT_UNKNOWN"),
+@pytest.mark.parametrize("body, code, field", [
+    (ticket_body(case="Urgente"), "R4_VAGUE_SUBJECT", "subject"),
+    (ticket_body(module="PELUQUERIA"), "R4_UNKNOWN_MODULE", "subject"),
+    ({**ticket_body(), "description": "no funciona"}, "R5_DESCRIPTION_THIN", "description"),
+    ({**ticket_body(), "contact": {"name": "María"}}, "CONTACT_REQUIRED", "contact.email"),
+    (ticket_body(urgency="nomina_atrasada"), "URGENT_NOT_ALLOWED", "urgency"),
+    (ticket_body(urgency="announced_special_process"), "URGENT_NO_ANNOUNCEMENT", "urgency"),
+    (ticket_body(previous_ticket="SOP-999"), "PREVIOUS_TICKET_INVALID", "previous_ticket"),
+    (ticket_body(attachments=["0" * 64]), "ATTACHMENT_UNKNOWN", "attachments"),
 ])
-def test_a_refused_opening_stores_nothing(intake_db, now, body, code):
+def test_a_refused_opening_stores_nothing(intake_db, now, body, code, field):
     with pg.connect(intake_db) as conn:
         before = counts(conn)
         with pytest.raises(RuleViolation) as refused:
             handlers.open_ticket(conn, customer(conn), body, now)
         conn.rollback()
-        assert refused.value.code == code
+        assert (refused.value.code, refused.value.field) == (code, field)
         assert counts(conn) == before
 
 
@@ -90,7 +90,7 @@ def test_the_same_case_opened_twice_answers_409_with_the_open_ticket_number(inta
         with pytest.raises(RuleViolation) as refused:
             handlers.open_ticket(conn, other_user, ticket_body("factura mal cargada en banco Mercantil"), now)
         conn.rollback()
-        assert refused.value.status == 409
+        assert (refused.value.code, refused.value.field, refused.value.status) == ("R6_DUPLICATE_OPEN_CASE", "subject", 409)
         assert refused.value.extra["ticket"] == first.data["number"]
         assert first.data["number"] in refused.value.message.es
         assert counts(conn) == before
@@ -119,7 +119,7 @@ def test_a_closed_ticket_refuses_messages_and_can_be_quoted_as_previous(intake_d
         before = counts(conn)
         with pytest.raises(RuleViolation) as refused:
             handlers.post_message(conn, maria, opened.data["number"], {"body": "sigue fallando"}, now)
-        assert refused.value.code == "TICKET_CLOSED" and refused.value.status == 409
+        assert (refused.value.code, refused.value.field, refused.value.status) == ("TICKET_CLOSED", None, 409)
         assert opened.data["number"] in refused.value.message.es and opened.data["number"] in refused.value.message.en
         assert counts(conn) == before
         reopened = handlers.open_ticket(conn, maria, ticket_body(previous_ticket=opened.data["number"]), now)
@@ -144,4 +144,4 @@ def test_urgent_for_an_announced_special_process_only_inside_its_window(intake_d
             handlers.open_ticket(conn, maria, ticket_body(
                 "Lector de huellas no registra la entrada del socio", module="CARNETIZACION",
                 urgency="announced_special_process"), now + timedelta(days=3))
-        assert refused.value.code == "URGENT_NO_ANNOUNCEMENT"
+        assert (refused.value.code, refused.value.field) == ("URGENT_NO_ANNOUNCEMENT", "urgency")

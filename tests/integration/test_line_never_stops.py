@@ -43,7 +43,7 @@ def test_a_message_too_large_for_the_topic_is_refused_with_413_and_nothing_is_st
         conn.rollback()
         assert counts(conn) == before
     assert refused.value.status == 413
-    assert refused.value.code == "EVENT_TOO_LARGE"
+    assert (refused.value.code, refused.value.field) == ("EVENT_TOO_LARGE", None)
     assert refused.value.message.es and refused.value.message.en and refused.value.message.es != refused.value.message.en
 
 

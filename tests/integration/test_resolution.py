@@ -29,7 +29,7 @@ def test_solved_closes_the_ticket_as_solved_by_the_customer(intake_db, now):
         assert stream[-1].data["reason"] == "solved_by_customer"
         with pytest.raises(RuleViolation) as refused:
             handlers.post_message(conn, maria, number, {"body": "otra cosa"}, now)
-        assert refused.value.code == "TICKET_CLOSED"
+        assert (refused.value.code, refused.value.field) == ("TICKET_CLOSED", None)
 
 
 def test_not_solved_needs_what_is_still_wrong_and_sends_the_ticket_back_to_the_agents(intake_db, now):
@@ -37,13 +37,13 @@ def test_not_solved_needs_what_is_still_wrong_and_sends_the_ticket_back_to_the_a
         number, ticket_id, maria, agent = answered_ticket(conn, now)
         with pytest.raises(RuleViolation) as refused:
             handlers.confirm_resolution(conn, maria, number, False, "  ", now)
-        assert refused.value.code == "MESSAGE_BODY_REQUIRED"
+        assert (refused.value.code, refused.value.field) == ("MESSAGE_BODY_REQUIRED", "body")
         handlers.confirm_resolution(conn, maria, number, False, "El cargo sigue duplicado.", now)
         assert conn.execute("select status from tickets where ticket_id = %s", (ticket_id,)).fetchone()["status"] \
             == "open"
         with pytest.raises(RuleViolation) as early:
             handlers.confirm_resolution(conn, maria, number, True, "", now)  # nobody answered since
-        assert early.value.code == "RESOLUTION_NOT_EXPECTED"
+        assert (early.value.code, early.value.field, early.value.status) == ("RESOLUTION_NOT_EXPECTED", "solved", 409)
         with pytest.raises(RuleViolation) as staff:
             handlers.confirm_resolution(conn, agent, number, True, "", now)
-        assert staff.value.status == 403
+        assert (staff.value.code, staff.value.field, staff.value.status) == ("FORBIDDEN", "solved", 403)

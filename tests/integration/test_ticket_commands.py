@@ -27,10 +27,10 @@ def test_an_agent_takes_a_ticket_and_only_a_colleague_of_its_desk_can_be_given_i
         assert taken.data == {"agent_id": carlos.user_id, "assigned_by": carlos.user_id}
         with pytest.raises(RuleViolation) as wrong_desk:
             handlers.assign_ticket(conn, carlos, number, elena.user_id, now)
-        assert wrong_desk.value.field == "agent_id"
+        assert (wrong_desk.value.code, wrong_desk.value.field) == ("INVALID_REQUEST", "agent_id")
         with pytest.raises(RuleViolation) as customer:
             handlers.assign_ticket(conn, maria, number, None, now)
-        assert customer.value.status == 403
+        assert (customer.value.code, customer.value.field, customer.value.status) == ("FORBIDDEN", None, 403)
 
 
 def test_the_customer_marks_himself_away_and_his_next_message_clears_it(intake_db, now):
@@ -43,8 +43,9 @@ def test_the_customer_marks_himself_away_and_his_next_message_clears_it(intake_d
         assert lifecycle.fold(eventstore.load_stream(conn, opened.stream_id)).customer_away
         handlers.post_message(conn, maria, number, {"body": "Ya regresé, sigo atenta."}, now)
         assert not lifecycle.fold(eventstore.load_stream(conn, opened.stream_id)).customer_away
-        with pytest.raises(RuleViolation):
+        with pytest.raises(RuleViolation) as staff:
             handlers.mark_customer_away(conn, carlos, number, {}, now)
+        assert (staff.value.code, staff.value.field, staff.value.status) == ("FORBIDDEN", None, 403)
 
 
 def test_an_agent_closes_as_needs_training_and_the_ticket_takes_nothing_more(intake_db, now):
@@ -52,8 +53,9 @@ def test_an_agent_closes_as_needs_training_and_the_ticket_takes_nothing_more(int
         maria, carlos, _ = people(conn)
         opened = handlers.open_ticket(conn, maria, ticket_body(), now)
         number = opened.data["number"]
-        with pytest.raises(RuleViolation):
+        with pytest.raises(RuleViolation) as unknown_reason:
             handlers.close_by_agent(conn, carlos, number, "because", "", now)
+        assert (unknown_reason.value.code, unknown_reason.value.field) == ("INVALID_REQUEST", "reason")
         closed = handlers.close_by_agent(conn, carlos, number, "needs_training", "Usuarios sin inducción", now)
         assert closed.data["reason"] == "needs_training"
         for command in (lambda: handlers.post_message(conn, maria, number, {"body": "hola"}, now),
@@ -61,5 +63,5 @@ def test_an_agent_closes_as_needs_training_and_the_ticket_takes_nothing_more(int
                         lambda: handlers.close_by_agent(conn, carlos, number, "closed_by_agent", "", now)):
             with pytest.raises(RuleViolation) as refused:
                 command()
-            assert refused.value.code == "TICKET_CLOSED"
+            assert (refused.value.code, refused.value.field) == ("TICKET_CLOSED", None)
         assert conn.execute("select status from tickets where number = %s", (number,)).fetchone()["status"] == "closed"

@@ -101,20 +101,22 @@ def test_executables_are_refused(content):
 )
 def test_markup_is_refused(content):
     """HTML, SVG, XML and script text could run in a browser."""
-    assert refused(sniff_content_type, content).code == "ATTACHMENT_TYPE_REFUSED"
+    error = refused(sniff_content_type, content)
+    assert (error.code, error.field) == ("ATTACHMENT_TYPE_REFUSED", "file")
 
 
 @pytest.mark.parametrize("content", [b"", b"   \n", b"\x00\x01\x02\x03binary\x00\xff" * 10,
                                      b"PK\x03\x04not really a zip"])
 def test_unrecognised_or_empty_content_is_refused(content):
     """What we cannot name, we do not store."""
-    assert refused(sniff_content_type, content).code == "ATTACHMENT_TYPE_REFUSED"
+    error = refused(sniff_content_type, content)
+    assert (error.code, error.field) == ("ATTACHMENT_TYPE_REFUSED", "file")
 
 
 def test_html_page_named_png_is_refused_by_its_content():
     """The name never decides the type."""
     error = refused(check_upload, b"<html><body><script>alert(1)</script></body></html>", "captura.png")
-    assert error.code == "ATTACHMENT_TYPE_REFUSED"
+    assert (error.code, error.field) == ("ATTACHMENT_TYPE_REFUSED", "file")
 
 
 def test_png_named_txt_is_stored_as_png():
@@ -132,7 +134,8 @@ def test_upload_returns_type_and_a_safe_name():
 def test_file_over_the_limit_is_refused_naming_the_limit():
     """10 MiB per file, answered 413 with the limit in both languages."""
     error = refused(check_upload, PNG + b"\x00" * MAX_FILE_BYTES, "captura.png")
-    assert (error.code, error.status, error.extra) == ("ATTACHMENT_TOO_LARGE", 413, {"limit_mb": 10})
+    assert (error.code, error.field, error.status, error.extra) == ("ATTACHMENT_TOO_LARGE", "file", 413,
+                                                                   {"limit_mb": 10})
     assert "10 MB" in error.message.es and "10 MB" in error.message.en
 
 
@@ -167,7 +170,8 @@ def test_ticket_total_over_the_limit_is_refused():
 def test_too_many_attachments_in_one_message_is_refused():
     """Ten files per message; the eleventh is refused."""
     check_attachment_count(MAX_FILES_PER_MESSAGE)
-    assert refused(check_attachment_count, MAX_FILES_PER_MESSAGE + 1).code == "TOO_MANY_ATTACHMENTS"
+    error = refused(check_attachment_count, MAX_FILES_PER_MESSAGE + 1)
+    assert (error.code, error.field) == ("TOO_MANY_ATTACHMENTS", "attachments")
 
 
 # ---------------------------------------------------------------- issue 7 item 10: refused formats

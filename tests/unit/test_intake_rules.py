@@ -156,12 +156,14 @@ def test_subject_all_caps_is_refused_as_vague():
                                   "Error problema falla", "help, urgent issue"])
 def test_subject_made_only_of_vague_words_is_refused(case):
     """"Urgente", "¿Qué pasaría?" and friends say nothing about the case."""
-    assert refused(parse_subject, f"SISTEMA, {case}", SOPORTE).code == "R4_VAGUE_SUBJECT"
+    error = refused(parse_subject, f"SISTEMA, {case}", SOPORTE)
+    assert (error.code, error.field) == ("R4_VAGUE_SUBJECT", "subject")
 
 
 def test_subject_with_fewer_than_three_meaningful_words_is_refused():
     """Stopwords do not count: "la factura del socio" is two words."""
-    assert refused(parse_subject, "FACTURACION, la factura del socio", SOPORTE).code == "R4_VAGUE_SUBJECT"
+    error = refused(parse_subject, "FACTURACION, la factura del socio", SOPORTE)
+    assert (error.code, error.field) == ("R4_VAGUE_SUBJECT", "subject")
 
 
 def test_subject_with_an_acronym_inside_a_normal_sentence_is_accepted():
@@ -222,6 +224,7 @@ def test_malformed_structured_field_is_refused_naming_the_field(kwargs, field):
 def test_malformed_member_number_message_names_it_in_each_language():
     """The field label is translated, not the raw field name."""
     error = refused(check_structured_fields, member_number="??")
+    assert (error.code, error.field) == ("R5_FIELD_INVALID", "member_number")
     assert "número de acción" in error.message.es and "member share number" in error.message.en
 
 
@@ -295,7 +298,8 @@ def test_special_process_window_is_half_open():
     at_start = announcement(starts=0, ends=1, announced=-1)
     assert check_urgency("announced_special_process", [at_start], NOW) == "SP-1"
     at_end = announcement(starts=-2, ends=0, announced=-3)
-    assert refused(check_urgency, "announced_special_process", [at_end], NOW).code == "URGENT_NO_ANNOUNCEMENT"
+    error = refused(check_urgency, "announced_special_process", [at_end], NOW)
+    assert (error.code, error.field) == ("URGENT_NO_ANNOUNCEMENT", "urgency")
 
 
 # --- rule 6: duplicates --------------------------------------------------------------

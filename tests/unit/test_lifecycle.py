@@ -1,7 +1,10 @@
 """The ticket lifecycle as a fold over events (pure)."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
+
+import pytest
 
 from helpdesk_shared import lifecycle
 from helpdesk_shared.envelope import Actor, new_event
@@ -67,3 +70,55 @@ def test_attachments_of_messages_add_up_per_ticket():
     other = {**FILE, "sha256": "b" * 64, "size": 500}
     state = lifecycle.fold([opened(), message(2, CUSTOMER, attachments=[other])])
     assert state.attachment_bytes == 1500 and state.attachment_hashes == {"a" * 64, "b" * 64}
+
+
+def test_the_statuses_are_the_words_stored_and_filtered_on():
+    """The read model, the write side's SQL and the API's `status` filter use these exact words."""
+    assert (lifecycle.OPEN, lifecycle.WAITING_CUSTOMER, lifecycle.CLOSED) == ("open", "waiting_customer", "closed")
+
+
+def test_a_new_ticket_is_unassigned_present_not_closed_and_has_no_close_reason():
+    state = lifecycle.fold([opened()])
+    assert (state.assigned_to, state.customer_away, state.close_reason) == (None, False, None)
+    assert state.is_closed is False
+
+
+def test_a_supervisors_public_answer_also_waits_for_the_customer():
+    supervisor = new_event("MessagePosted", "t1", 2, {
+        "message_id": "m2", "author_id": "u-sup", "author_role": "supervisor", "body": "texto", "internal": False,
+        "attachments": []}, actor=AGENT, occurred_at=T0)
+    assert lifecycle.fold([opened(), supervisor]).status == lifecycle.WAITING_CUSTOMER
+
+
+def test_an_assignment_names_the_agent_and_changes_no_status():
+    assigned = new_event("TicketAssigned", "t1", 2, {"agent_id": "u-carlos", "assigned_by": "u-carlos"},
+                         actor=AGENT, occurred_at=T0)
+    state = lifecycle.fold([opened(), assigned])
+    assert (state.assigned_to, state.status, state.version) == ("u-carlos", lifecycle.OPEN, 2)
+
+
+def test_not_solved_also_clears_the_customer_away_mark():
+    away = new_event("CustomerAway", "t1", 3, {"note": None}, actor=CUSTOMER, occurred_at=T0)
+    not_solved = new_event("ResolutionConfirmed", "t1", 4, {"solved": False, "body": "sigue igual"},
+                           actor=CUSTOMER, occurred_at=T0)
+    state = lifecycle.fold([opened(), message(2, AGENT), away, not_solved])
+    assert (state.status, state.customer_away) == (lifecycle.OPEN, False)
+
+
+def test_solved_alone_changes_nothing_but_the_version_the_closing_event_closes():
+    solved = new_event("ResolutionConfirmed", "t1", 3, {"solved": True, "body": None}, actor=CUSTOMER, occurred_at=T0)
+    state = lifecycle.fold([opened(), message(2, AGENT), solved])
+    assert (state.status, state.version) == (lifecycle.WAITING_CUSTOMER, 3)
+
+
+def test_an_empty_stream_has_no_state_and_an_event_before_the_opening_is_a_bug():
+    assert lifecycle.fold([]) is None
+    with pytest.raises(AssertionError, match="^MessagePosted before TicketOpened in t1$"):
+        lifecycle.apply(None, message(2, AGENT))
+
+
+def test_a_state_is_a_value_that_cannot_be_changed_in_place():
+    """Folds share states (the write side keeps the one it read): nobody may alter one."""
+    state = lifecycle.fold([opened()])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        state.status = lifecycle.CLOSED

@@ -57,4 +57,4 @@ def test_back_at_now_or_in_the_past_is_refused_on_its_field(back_at):
 def test_back_at_that_is_not_an_instant_with_a_zone_is_refused(back_at):
     with pytest.raises(RuleViolation) as caught:
         check_back_at(back_at, NOW)
-    assert caught.value.field == "back_at" and caught.value.status == 422
+    assert (caught.value.code, caught.value.field, caught.value.status) == ("AWAY_BACK_AT_INVALID", "back_at", 422)

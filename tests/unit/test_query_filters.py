@@ -47,7 +47,7 @@ def test_an_unknown_filter_is_a_422_naming_it_and_listing_the_filters_there_are(
                                          ("assigned_to", "a\x00b"), ("q", "factura\x00")])
 def test_an_invalid_value_is_a_422_on_its_filter(name, value):
     err = refused(**{name: value})
-    assert (err.status, err.field) == (422, name)
+    assert (err.status, err.code, err.field) == (422, "INVALID_FILTER", name)
     assert err.message.es and err.message.en
 
 
@@ -85,13 +85,14 @@ def test_an_empty_filter_value_means_any_as_a_form_with_an_empty_select_sends_it
 def test_a_filter_given_twice_is_a_422_rather_than_one_value_silently_winning():
     err = refused(status=["open", "closed"])
     assert (err.status, err.code, err.field) == (422, "FILTER_REPEATED", "status")
-    assert refused(organisation_id="a", organisation="b").field == "organisation_id"
+    err = refused(organisation_id="a", organisation="b")
+    assert (err.code, err.field) == ("FILTER_REPEATED", "organisation_id")
 
 
 @pytest.mark.parametrize("name, value", [("page", "0"), ("page", "uno"), ("per_page", "201"), ("per_page", "-1")])
 def test_page_and_per_page_stay_bounded_integers(name, value):
     err = refused(**{name: value})
-    assert (err.status, err.field) == (400, name)
+    assert (err.status, err.code, err.field) == (400, "INVALID_REQUEST", name)
 
 
 def test_page_and_per_page_are_read():

@@ -1,4 +1,5 @@
 """SLA policies: the defaults of SPEC §3, documents in and out, deadlines on both clocks."""
+import dataclasses
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -112,7 +113,7 @@ def test_an_invalid_policy_is_not_serialised_either():
                  Target(960, "business"), Target(480, "business"))
     with pytest.raises(RuleViolation) as caught:
         policy_to_doc(bad)
-    assert caught.value.code == "SLA_POLICY_INVALID"
+    assert (caught.value.code, caught.value.field) == ("SLA_POLICY_INVALID", "auto_close_warning")
 
 
 def test_an_unknown_desk_is_refused():
@@ -144,3 +145,84 @@ def test_a_24x7_target_may_be_a_fraction_of_a_minute_down_to_one_second():
     assert policy_from_doc(doc, "SOPORTE", "normal", 2).first_response.minutes == 0.05
     too_short = {**policy_to_doc(NORMAL), "first_response": {"minutes": 0.001, "clock": "24x7"}}
     assert refused(too_short).field == "first_response.minutes"
+
+
+def test_one_second_is_the_shortest_24x7_target_and_anything_shorter_is_refused():
+    one_second = {**policy_to_doc(NORMAL), "first_response": {"minutes": 1 / 60, "clock": "24x7"}}
+    assert policy_from_doc(one_second, "SOPORTE", "normal", 2).first_response.minutes == 1 / 60
+    just_under = {**policy_to_doc(NORMAL), "first_response": {"minutes": 0.0165, "clock": "24x7"}}
+    assert refused(just_under).field == "first_response.minutes"
+
+
+MINUTES_ES = ("Los minutos de «first_response» deben ser un entero entre 1 y 86400 (60 días); "
+              "en reloj 24x7 se admiten fracciones desde un segundo.")
+MINUTES_EN = ("The minutes of 'first_response' must be an integer from 1 to 86400 (60 days); "
+              "a 24x7 clock also takes fractions down to one second.")
+
+
+def with_first_response(value) -> dict:
+    return {**policy_to_doc(NORMAL), "first_response": value}
+
+
+# What the supervisor reads for each mistake in a policy document, word for word.
+@pytest.mark.parametrize("doc, field, es, en", [
+    ([], "policy", "La política debe ser un objeto.", "The policy must be an object."),
+    ({k: v for k, v in policy_to_doc(NORMAL).items() if k != "next_response"}, "next_response",
+     "Falta el objetivo «next_response».", "Target 'next_response' is missing."),
+    ({**policy_to_doc(NORMAL), "respuesta": {}}, "respuesta",
+     "Objetivo desconocido «respuesta».", "Unknown target 'respuesta'."),
+    (with_first_response(480), "first_response",
+     "El objetivo «first_response» debe indicar minutos y reloj.", "Target 'first_response' must give minutes and a clock."),
+    (with_first_response({"minutes": 0, "clock": "business"}), "first_response.minutes", MINUTES_ES, MINUTES_EN),
+    (with_first_response({"minutes": 480, "clock": "lunar"}), "first_response.clock",
+     "El reloj de «first_response» debe ser «business» o «24x7».",
+     "The clock of 'first_response' must be 'business' or '24x7'."),
+    (with_first_response({"minutes": 480, "clock": "business", "zona": "x", "alerta": 1}), "first_response.alerta",
+     "Campo desconocido en «first_response».", "Unknown field in 'first_response'."),
+])
+def test_each_mistake_in_a_policy_document_is_named_and_explained(doc, field, es, en):
+    error = refused(doc)
+    assert (error.field, error.message.es, error.message.en) == (field, es, en)
+
+
+@pytest.mark.parametrize("desk, cls, version, field, es, en", [
+    ("VENTAS", "normal", 1, "desk", "Mesa desconocida.", "Unknown desk."),
+    ("SOPORTE", "rapido", 1, "urgency_class", "La clase de urgencia debe ser «normal» o «urgent».",
+     "The urgency class must be 'normal' or 'urgent'."),
+    ("SOPORTE", "normal", 0, "version", "La versión debe ser un entero mayor o igual a 1.",
+     "The version must be an integer of 1 or more."),
+    ("SOPORTE", "normal", True, "version", "La versión debe ser un entero mayor o igual a 1.",
+     "The version must be an integer of 1 or more."),
+    ("SOPORTE", "normal", "2", "version", "La versión debe ser un entero mayor o igual a 1.",
+     "The version must be an integer of 1 or more."),
+])
+def test_a_policy_for_an_unknown_desk_class_or_version_is_refused_naming_which(desk, cls, version, field, es, en):
+    with pytest.raises(RuleViolation) as caught:
+        policy_from_doc(policy_to_doc(NORMAL), desk, cls, version)
+    error = caught.value
+    assert (error.code, error.field, error.message.es, error.message.en) == ("SLA_POLICY_INVALID", field, es, en)
+
+
+def test_a_policy_missing_a_target_or_with_the_warning_after_the_close_is_explained():
+    with pytest.raises(RuleViolation) as missing:
+        policy_to_doc(dataclasses.replace(NORMAL, auto_close=None))
+    assert (missing.value.field, missing.value.message.es, missing.value.message.en) == (
+        "auto_close", "Falta el objetivo «auto_close».", "Target 'auto_close' is missing.")
+    late = {**policy_to_doc(NORMAL), "auto_close_warning": {"minutes": 960, "clock": "business"}}
+    error = refused(late)
+    assert (error.field, error.message.es, error.message.en) == (
+        "auto_close_warning", "El aviso de cierre automático debe llegar antes del cierre.",
+        "The auto-close warning must come before the auto-close.")
+
+
+def test_an_unknown_urgency_is_a_programming_error_that_names_it():
+    with pytest.raises(ValueError, match="^unknown urgency 'urgentisimo'$"):
+        urgency_class("urgentisimo")
+
+
+def test_policies_and_targets_are_values_that_cannot_be_changed_in_place():
+    """A ticket pins the policy it opened under: nobody may alter that version afterwards."""
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        NORMAL.version = 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        NORMAL.first_response.minutes = 1

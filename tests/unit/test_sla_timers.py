@@ -4,6 +4,7 @@ Caracas is UTC-4 all year; the default calendar opens Monday to Friday 09:00-17:
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -282,3 +283,86 @@ def test_explain_covers_answered_clocks_the_wait_and_its_pause_across_carnival()
     assert (doc["status"], doc["version"], doc["next_due"]) == \
         ("waiting_customer", 2, "2027-02-10T19:00:00+00:00")
     assert doc["policy"]["targets"]["auto_close"] == {"minutes": 960, "clock": "business"}
+
+
+# --- edges the mutation run found unpinned (bench/README.md) ------------------------------
+
+def test_an_event_at_the_version_already_folded_is_a_replay_even_if_it_differs():
+    clocks = clocks_of(opened(WEDNESDAY_10), message(2, AGENT, at(2026, 11, 25, 11, 0)))
+    assert apply(clocks, message(2, CUSTOMER, at(2026, 11, 25, 12, 0))) is clocks
+
+
+def test_every_pause_is_kept_when_the_customer_answers_twice():
+    clocks = clocks_of(opened(WEDNESDAY_10), message(2, AGENT, at(2026, 11, 25, 11, 0)),
+                       message(3, CUSTOMER, at(2026, 11, 25, 12, 0)), message(4, AGENT, at(2026, 11, 25, 13, 0)),
+                       message(5, CUSTOMER, at(2026, 11, 25, 14, 0)))
+    assert clocks.paused == ((at(2026, 11, 25, 11, 0), at(2026, 11, 25, 12, 0)),
+                             (at(2026, 11, 25, 13, 0), at(2026, 11, 25, 14, 0)))
+
+
+def test_a_pause_that_ended_when_a_clock_started_is_not_listed_for_that_clock():
+    clocks = clocks_of(opened(WEDNESDAY_10), message(2, AGENT, at(2026, 11, 25, 11, 0)),
+                       message(3, CUSTOMER, at(2026, 11, 25, 12, 0)))
+    first, following = explain(clocks)["clocks"]
+    assert following["kind"] == "next_response" and following["paused"] == []
+    assert first["paused"] == []  # the pause began when the first clock was met
+
+
+def test_an_answer_exactly_at_the_deadline_is_in_time():
+    clocks = clocks_of(opened(WEDNESDAY_10), message(2, AGENT, at(2026, 11, 26, 10, 0)))
+    first = explain(clocks)["clocks"][0]
+    assert (first["due_at"], first["met_in_time"]) == ("2026-11-26T14:00:00+00:00", True)
+
+
+def test_a_24x7_clock_counts_from_the_filing_even_out_of_hours():
+    saturday_3am = at(2026, 11, 28, 3, 0)
+    (first,) = explain(clocks_of(opened(saturday_3am, "platform_down"), urgency="platform_down"))["clocks"]
+    assert (first["clock"], first["counts_from"]) == ("24x7", "2026-11-28T07:00:00+00:00")
+
+
+def test_explain_says_which_clocks_still_run_and_whose_ticket_it_is():
+    doc = explain(clocks_of(opened(WEDNESDAY_10), message(2, AGENT, at(2026, 11, 25, 11, 0))))
+    assert [(c["kind"], c["running"]) for c in doc["clocks"]] == [
+        ("first_response", False), ("auto_close_warning", True), ("auto_close", True)]
+    assert {k: doc[k] for k in ("ticket_id", "number", "desk", "urgency", "urgency_class", "calendar_version")} == {
+        "ticket_id": "t1", "number": "SOP-1", "desk": "SOPORTE", "urgency": "normal", "urgency_class": "normal",
+        "calendar_version": 1}
+    assert doc["policy"]["version"] == 1
+
+
+def test_every_sla_event_names_its_ticket():
+    waiting = clocks_of(opened(WEDNESDAY_10), message(2, AGENT, at(2026, 11, 25, 11, 0)))
+    timers = pending_timers(clocks_of(opened(WEDNESDAY_10))) + pending_timers(waiting)
+    assert [t.event_type for t in timers] == ["ResponseOverdue", "AutoCloseWarning", "AutoClosed"]
+    assert all((t.data["ticket_id"], t.data["number"]) == ("t1", "SOP-1") for t in timers)
+
+
+def test_misuse_is_refused_with_what_went_wrong():
+    with pytest.raises(ValueError, match="^a ticket's clocks start with TicketOpened, not MessagePosted$"):
+        open_clocks(message(1, CUSTOMER, WEDNESDAY_10), DEFAULT_POLICIES[("SOPORTE", "normal")], CALENDAR)
+    with pytest.raises(ValueError, match="^policy SOPORTE/urgent does not apply to SOPORTE/normal$"):
+        open_clocks(opened(WEDNESDAY_10), DEFAULT_POLICIES[("SOPORTE", "urgent")], CALENDAR)
+    other = new_event("MessagePosted", "t2", 2, {"message_id": "m", "author_id": "u", "author_role": "agent",
+                                                 "body": "x", "internal": False}, actor=AGENT, occurred_at=WEDNESDAY_10)
+    with pytest.raises(ValueError, match="^event of stream t2 applied to ticket t1$"):
+        apply(clocks_of(opened(WEDNESDAY_10)), other)
+
+
+def test_clocks_and_timers_are_values_that_cannot_be_changed_in_place():
+    clocks = clocks_of(opened(WEDNESDAY_10), message(2, AGENT, at(2026, 11, 25, 11, 0)))
+    timer = pending_timers(clocks)[0]
+    for value, name in ((clocks, "status"), (clocks.waiting, "since"), (clocks.history[0], "met_at"),
+                        (timer, "due_at")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, name, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        clocks_of(opened(WEDNESDAY_10)).response.due_at = None
+
+
+def test_a_return_announced_for_the_very_moment_of_marking_delays_nothing():
+    answered = clocks_of(opened(WEDNESDAY_10), message(2, AGENT, at(2026, 11, 25, 11, 0)))
+    noon = at(2026, 11, 25, 12, 0)
+    back_now = new_event("CustomerAway", "t1", 3, {"back_at": noon.isoformat(), "note": None}, actor=CUSTOMER,
+                         occurred_at=noon)
+    after = apply(answered, back_now)
+    assert after == replace(answered, version=3)

@@ -31,7 +31,7 @@ def test_a_case_that_only_asks_for_help_or_speed_is_refused(case):
     """Whatever the wording, help, speed and politeness are not a case."""
     with pytest.raises(RuleViolation) as caught:
         parse_subject(f"SISTEMA, {case}", SOPORTE)
-    assert caught.value.code == "R4_VAGUE_SUBJECT"
+    assert (caught.value.code, caught.value.field) == ("R4_VAGUE_SUBJECT", "subject")
 
 
 @pytest.mark.parametrize(("subject", "case"), [

@@ -261,8 +261,7 @@ def _attachments_of(conn: psycopg.Connection, user: Claims, references: list, no
     which stand for the caller's latest upload of those bytes. Marks them attached."""
     if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
         raise violation("ATTACHMENT_UNKNOWN", "attachments")
-    if len(references) > attachments.MAX_FILES_PER_MESSAGE:
-        raise violation("TOO_MANY_ATTACHMENTS", "attachments")
+    attachments.check_attachment_count(len(references))
     found = []
     for reference in dict.fromkeys(references):
         column = "sha256" if _SHA256.match(reference) else "upload_id"

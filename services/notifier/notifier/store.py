@@ -18,6 +18,7 @@ from helpdesk_shared import outbox, pg
 from helpdesk_shared.envelope import Actor, Envelope, new_event
 from helpdesk_shared.kafka import Record
 
+from .inbound import reply_address
 from .messages import Mail, Recipient, TicketView
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ def record_batch(conn: psycopg.Connection, records: list[Record], plan: Planner,
             if mail.reply_ticket:
                 token = new_reply_token(conn, secret, mail.reply_ticket, mail.recipient,
                                         now + timedelta(days=token_days))
-                reply_to = f"reply+{token}@{reply_domain}"
+                reply_to = reply_address(token, reply_domain)
             subject, text, html = render(mail)
             conn.execute(
                 """insert into mails (key, cause_event_id, template, recipient, language, ticket_id, subject,

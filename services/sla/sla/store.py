@@ -11,7 +11,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from helpdesk_shared import outbox, pg
-from helpdesk_shared.business_calendar import BEGINNING, Calendar
+from helpdesk_shared.business_calendar import BEGINNING, Calendar, CalendarHistory
 from helpdesk_shared.envelope import Actor, new_event
 from helpdesk_shared.kafka import Record
 
@@ -50,8 +50,7 @@ class Settings:
 
     def calendar_at(self, desk: str, t: datetime) -> Calendar:
         """The desk's calendar version in force at t."""
-        return max((c for (d, _), c in self.calendars.items() if d == desk and c.effective_from <= t),
-                   key=lambda c: (c.effective_from, c.version))
+        return CalendarHistory(tuple(c for (d, _), c in self.calendars.items() if d == desk)).at(t)
 
     def policy_at(self, desk: str, cls: str, t: datetime) -> Policy:
         """The desk's policy for an urgency class in force at t."""
