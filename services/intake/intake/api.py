@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,8 @@ from psycopg.types.json import Jsonb
 
 from helpdesk_shared import auth_tokens, link_tokens
 from helpdesk_shared.business_calendar import venezuela_default
-from helpdesk_shared.web import json_body, require_auth
+from helpdesk_shared.errors import RuleViolation
+from helpdesk_shared.web import AUTH_REQUIRED, json_body, require_auth
 
 from . import attachments, domain, handlers
 from .eventstore import VersionConflict
@@ -28,7 +30,13 @@ def _now():
     return _ctx().clock()
 
 
-auth = require_auth(lambda: _ctx().config.auth_secret, _now)
+def _revoked(claims) -> bool:
+    with _ctx().pool.connection() as conn:
+        return handlers.token_revoked(conn, claims)
+
+
+# Intake checks its own tokens with the public half of its signing key, like every service.
+auth = require_auth(lambda: auth_tokens.verify_key_of(_ctx().config.token_signing_key), _now, _revoked)
 
 
 def _correlation() -> uuid.UUID:
@@ -45,10 +53,81 @@ def login():
     with _ctx().pool.connection() as conn:
         claims = handlers.authenticate(conn, body.get("email"), body.get("password"))
     cfg = _ctx().config
-    token = auth_tokens.issue(cfg.auth_secret, claims, _now(), cfg.token_ttl_seconds)
+    token = auth_tokens.issue(cfg.token_signing_key, claims, _now(), cfg.token_ttl_seconds)
     return jsonify({"token": token, "expires_in": cfg.token_ttl_seconds, "user": {
         "id": claims.user_id, "name": claims.name, "role": claims.role,
         "organisation_id": claims.organisation_id, "desks": list(claims.desks), "language": claims.language}})
+
+
+@bp.post("/auth/logout")
+@auth
+def logout():
+    """End every bearer token of the caller (all his sessions); 204."""
+    with _ctx().pool.connection() as conn:
+        handlers.logout(conn, g.user, _now())
+    return "", 204
+
+
+@bp.patch("/users/<user_id>")
+@auth
+def update_user(user_id: str):
+    """A supervisor disables/enables a user or changes his role, desks or organisation
+    (`{"disabled"?: bool, "role"?, "desks"?: [...], "organisation_id"?}`); his tokens end."""
+    body = json_body()
+    with _ctx().pool.connection() as conn:
+        user = handlers.update_user(conn, g.user, user_id, body, _now())
+    return jsonify(user), 200
+
+
+@bp.post("/internal/email-replies")
+def email_reply():
+    """The notifier posts a customer's e-mail reply (multipart: `ticket`, `user_id`, `body`, files
+    `file`), authenticated by `Authorization: Inbound <INBOUND_SECRET>`.
+
+    This credential can do one thing only: add a public message, as the customer the reply
+    address was made for, to the ticket it names, if that customer may still post there.
+    Attachments the rules refuse are listed in the message instead. Idempotency-Key as usual.
+    """
+    header = request.headers.get("Authorization", "")
+    expected = f"Inbound {_ctx().config.inbound_secret}"
+    if not hmac.compare_digest(header.encode("utf-8", "replace"), expected.encode()):
+        raise AUTH_REQUIRED
+    request.max_content_length = attachments.MAX_TICKET_BYTES + 1024 * 1024
+    number, user_id = request.form.get("ticket", ""), request.form.get("user_id", "")
+    with _ctx().pool.connection() as conn:
+        user = handlers.claims_of_user(conn, user_id)
+    if user is None or user.role != "customer":
+        raise violation("FORBIDDEN", "user_id", status=403)
+    g.user = user
+    hashes, refused = [], []
+    for file in request.files.getlist("file"):
+        content = file.stream.read(attachments.MAX_FILE_BYTES + 1)
+        try:
+            content_type, name = attachments.check_upload(content, file.filename or "")
+        except RuleViolation as err:
+            refused.append(f"{file.filename} ({err.code})")
+            continue
+        sha256 = _ctx().blobs.put(content)
+        with _ctx().pool.connection() as conn:
+            handlers.record_upload(conn, user, sha256=sha256, name=name, size=len(content),
+                                   content_type=content_type, now=_now())
+        hashes.append(sha256)
+    text = request.form.get("body", "").strip() or "(mensaje sin texto / message without text)"
+    if refused:
+        text += "\n\n[Adjuntos rechazados / attachments refused: " + ", ".join(refused) + "]"
+
+    def command(conn):
+        event = handlers.post_message(conn, user, number, {"body": text, "attachments": hashes}, _now(),
+                                      _correlation())
+        return {"number": number, "message_id": event.data["message_id"],
+                "stream_version": event.stream_version}, 201
+
+    for attempt in range(3):
+        try:
+            return _once(command)
+        except VersionConflict:
+            if attempt == 2:
+                raise
 
 
 @functools.lru_cache(maxsize=4)
@@ -253,7 +332,7 @@ _RESOLVE_PAGE = """<!doctype html><html lang="es"><meta charset="utf-8"><title>M
 
 def _resolve_claims(token: str):
     try:
-        claims = link_tokens.verify(_ctx().config.auth_secret, link_tokens.RESOLUTION, token, _now())
+        claims = link_tokens.verify(_ctx().config.link_secret, link_tokens.RESOLUTION, token, _now())
     except link_tokens.InvalidLinkToken:
         raise violation("RESOLUTION_LINK_INVALID", "token", status=400) from None
     with _ctx().pool.connection() as conn:
@@ -294,7 +373,7 @@ _PASSWORD_FORM = ('<form method="post"><label>Nueva contraseña / New password (
 
 def _password_claims(token: str) -> dict:
     try:
-        return link_tokens.verify(_ctx().config.auth_secret, link_tokens.PASSWORD, token, _now())
+        return link_tokens.verify(_ctx().config.link_secret, link_tokens.PASSWORD, token, _now())
     except link_tokens.InvalidLinkToken:
         raise violation("RESOLUTION_LINK_INVALID", "token", status=400) from None
 

@@ -102,3 +102,8 @@ create table if not exists access_requests (
 
 -- When each user last set a password: a set-password link issued before it no longer works.
 alter table users add column if not exists password_set_at timestamptz;
+
+-- A disabled user cannot log in; a bearer token issued at or before tokens_valid_after
+-- (logout, password or rights changed) is refused although its signature holds.
+alter table users add column if not exists disabled boolean not null default false;
+alter table users add column if not exists tokens_valid_after timestamptz;

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 
 from helpdesk_shared.entrypoint import serve
-from helpdesk_shared import pg
+from helpdesk_shared import pg, revocations
 from helpdesk_shared.kafka import ConsumerLoop
-from helpdesk_shared.topics import NOTIFICATIONS, TICKETS
+from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, TICKETS
 
 from . import store
 from .app import SCHEMA
@@ -16,9 +16,10 @@ CONSUMER_NAME = "query-tickets"
 
 def build(config: Config) -> ConsumerLoop:
     """The consumer loop that feeds the ticket read model."""
-    pg.apply_schema(config.database_url, SCHEMA)
+    pg.apply_schema(config.database_url, SCHEMA, revocations.DDL)
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
-                        consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + TICKETS, config.kafka_topic_prefix + NOTIFICATIONS], handle_batch=store.apply_batch,
+                        consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + TICKETS, config.kafka_topic_prefix + NOTIFICATIONS,
+                                config.kafka_topic_prefix + ACCOUNTS], handle_batch=store.apply_batch,
                         group_id=config.kafka_topic_prefix + CONSUMER_NAME)
 
 

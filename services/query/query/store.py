@@ -8,7 +8,9 @@ from __future__ import annotations
 import psycopg
 from psycopg.types.json import Jsonb
 
+from helpdesk_shared import revocations
 from helpdesk_shared.kafka import Record
+from helpdesk_shared.topics import NOTIFICATIONS, TICKETS
 
 from .projector import project
 
@@ -63,6 +65,10 @@ def apply_notification(conn: psycopg.Connection, record: Record) -> bool:
 
 def apply_batch(conn: psycopg.Connection, records: list[Record]) -> None:
     """Apply a polled batch (the consumer loop commits it with its offsets)."""
+    for r in records:
+        if r.event.type == revocations.EVENT:
+            revocations.apply(conn, r.event.data["user_id"], r.event.data["valid_after"])
+    records = [r for r in records if r.topic.endswith(TICKETS) or r.topic.endswith(NOTIFICATIONS)]
     applied = sum(apply_notification(conn, r) if r.event.type.startswith("Notification") else apply_event(conn, r)
                   for r in records)
     conn.execute("update projection_stats set applied = applied + %s, skipped = skipped + %s where name = 'tickets'",
