@@ -28,7 +28,7 @@ SECRETS = {
 def _build(config_class, **overrides):
     with mock.patch.dict(os.environ, SECRETS):
         base = config_class.from_env()
-    return dataclasses.replace(base, kafka_bootstrap_servers="127.0.0.1:9092", **overrides)
+    return dataclasses.replace(base, **{"kafka_bootstrap_servers": "127.0.0.1:9092", **overrides})
 
 
 def intake_config(database_url: str, attachments_dir: str | Path, **overrides):
