@@ -58,3 +58,9 @@ def notifier_config(database_url: str, **overrides):
 def bearer(claims: Claims, now: datetime, ttl_seconds: int = 3600) -> dict:
     """The Authorization header of a valid bearer token for `claims` (as intake would issue it)."""
     return {"Authorization": f"Bearer {auth_tokens.issue(TOKEN_SIGNING_KEY, claims, now, ttl_seconds)}"}
+
+
+def link_token(purpose: str, claims: dict, now: datetime, ttl_seconds: int = 3600) -> str:
+    """A valid one-click link token (`link_tokens.RESOLUTION`, `PASSWORD`) as the notifier would mail it."""
+    from helpdesk_shared import link_tokens
+    return link_tokens.sign(SECRETS["LINK_SECRET"], purpose, claims, now, ttl_seconds)

@@ -14,6 +14,21 @@ from helpdesk_shared.config import DEFAULT_KAFKA, env
 from helpdesk_shared.topics import TOPICS, create_topics
 
 
+@pytest.fixture(autouse=True)
+def no_500_anywhere():
+    """Every test fails when a service answered 500 while it ran (in-process apps or LocalStack logs)."""
+    from helpdesk_shared import web
+    web.UNHANDLED.clear()
+    seen = {id(s): len(s.unhandled_errors()) for s in localstack.STARTED}
+    yield
+    errors = list(web.UNHANDLED)
+    for s in localstack.STARTED:
+        errors += s.unhandled_errors()[seen.get(id(s), 0):]
+    web.UNHANDLED.clear()
+    if errors:
+        pytest.fail("a service answered 500 (a 500 is always a bug):\n" + "\n".join(errors), pytrace=False)
+
+
 @pytest.fixture
 def fresh_database():
     """A factory of empty databases, dropped after the test."""

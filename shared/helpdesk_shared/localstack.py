@@ -86,7 +86,10 @@ class Process:
         return bool(self.popen) and self.popen.poll() is None
 
 
-@dataclass
+STARTED: list["LocalStack"] = []  # stacks running in this process (tests check their logs for 500s)
+
+
+@dataclass(eq=False)
 class LocalStack:
     """intake (API, relay, SLA-decision consumer), query (consumer + API) and sla (timers,
     relay, API) on their own databases and topics."""
@@ -155,6 +158,7 @@ class LocalStack:
             p.start()
         for service, url in self.urls.items():
             wait_until(lambda: self._healthy(url), 60, f"{service} /healthz")
+        STARTED.append(self)
         return self
 
     def _add(self, name: str, service: str, argv: list[str]) -> None:
@@ -174,10 +178,22 @@ class LocalStack:
         r.raise_for_status()
         return {"Authorization": f"Bearer {r.json()['token']}"}
 
+    def unhandled_errors(self) -> list[str]:
+        """Lines of the services' logs that record a 500 (an unhandled error): each is a bug."""
+        from .web import UNHANDLED_MARKER
+        found = []
+        for p in self.processes.values():
+            if p.log_path.exists():
+                found += [f"{p.name}: {line[:300]}" for line in p.log_path.read_text(errors="replace").splitlines()
+                          if UNHANDLED_MARKER in line]
+        return found
+
     def stop(self) -> None:
         """Stop every process and drop the databases and topics."""
         for p in self.processes.values():
             p.kill(signal.SIGTERM)
+        if self in STARTED:
+            STARTED.remove(self)
         for name in self.databases.values():
             drop_database(name)
         self.delete_topics()

@@ -20,6 +20,8 @@ SCHEMA_VERSION = 1  # the only version of every event type so far
 DESKS = ("SOPORTE", "IMPLANTACIONES")
 LANGUAGES = ("es", "en")
 ROLES = ("customer", "agent", "supervisor")
+# "Urgente, única y exclusivamente": the three causes of the rules page, plus normal.
+URGENCIES = ("normal", "platform_down", "member_billing_stopped", "announced_special_process")
 ACTOR_ROLES = (*ROLES, "system")
 
 
@@ -92,8 +94,7 @@ class TicketOpenedData(Schema):
     case = _str()
     subject = _str()
     description = _str()
-    urgency = _one_of(("normal", "platform_down", "member_billing_stopped",
-                       "announced_special_process"))
+    urgency = _one_of(URGENCIES)
     special_process_id = _opt_str()
     out_of_hours_requested = fields.Boolean(load_default=False)
     contact = fields.Nested(ContactSchema, required=True)

@@ -183,6 +183,14 @@ def open_ticket():
     return response, status
 
 
+@bp.get("/tickets/<number>")
+@auth
+def get_ticket(number: str):
+    """The ticket's current state (what `link` on 201 points at); another organisation's answers 404."""
+    with _ctx().pool.connection() as conn:
+        return jsonify(handlers.ticket_summary(conn, g.user, number))
+
+
 @bp.post("/tickets/<number>/messages")
 @auth
 def post_message(number: str):

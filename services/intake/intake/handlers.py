@@ -75,7 +75,7 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> Claims:
 
 def announce_special_process(conn: psycopg.Connection, user: Claims, body: dict, now: datetime) -> str:
     """File a special process (carnetización or other) in advance; it makes urgency possible in its window."""
-    organisation_id = _organisation_of(user, body)
+    organisation_id = _organisation_of(conn, user, body)
     announcement_id = str(uuid.uuid4())
     stream_id = f"org-{organisation_id}"
     version = eventstore.stream_version(conn, stream_id)
@@ -125,8 +125,8 @@ def grant_access(conn: psycopg.Connection, staff: Claims, request_id: str, organ
     if row["status"] != "pending" or conn.execute("select 1 from users where email = %s",
                                                   (row["email"],)).fetchone():
         raise violation("ACCESS_ALREADY_GRANTED", None, status=409)
-    if conn.execute("select 1 from organisations where id = %s", (organisation_id,)).fetchone() is None:
-        raise violation("INVALID_REQUEST", "organisation_id", status=400, detail="organisation_id")
+    # Only into an organisation of the request's desk (which is one of the agent's desks).
+    _organisation_of(conn, staff, {"organisation_id": organisation_id}, row["desk"])
     # A random password nobody knows: the user sets his own through the link the notifier mails.
     user_id = register_user(conn, email=row["email"], name=row["name"], role="customer",
                             password=str(uuid.uuid4()), desks=[row["desk"]], now=now, actor=_actor(staff),
@@ -243,7 +243,7 @@ def update_user(conn: psycopg.Connection, supervisor: Claims, user_id: str, body
 
 def request_training(conn: psycopg.Connection, user: Claims, body: dict, now: datetime) -> str:
     """Rule 10: ask for an induction course for the organisation's users (TrainingRequested)."""
-    organisation_id = _organisation_of(user, body)
+    organisation_id = _organisation_of(conn, user, body)
     modules = body.get("modules")
     participants = body.get("participants")
     known = {m for d in DESKS.values() for m in d.modules}
@@ -290,13 +290,20 @@ def _attachments_of(conn: psycopg.Connection, user: Claims, hashes: list) -> lis
 
 # ---------------------------------------------------------------- tickets
 
-def _organisation_of(user: Claims, body: dict) -> str:
+def _organisation_of(conn: psycopg.Connection, user: Claims, body: dict, desk: str | None = None) -> str:
+    """The organisation a command acts for: a customer's own; for staff the body's, which must be on
+    one of their desks (any other is not theirs to know: 404) and, when `desk` is given, on that desk."""
     if user.role == "customer":
         return user.organisation_id
     organisation_id = body.get("organisation_id")
     if not organisation_id:
         raise violation("INVALID_REQUEST", "organisation_id", status=400,
                         detail="organisation_id")
+    row = conn.execute("select desks from organisations where id = %s", (organisation_id,)).fetchone()
+    if row is None or not set(row["desks"]) & set(user.desks):
+        raise NotFound("organisation")
+    if desk is not None and desk not in row["desks"]:
+        raise violation("ORGANISATION_NOT_ON_DESK", "organisation_id", desk=desk)
     return organisation_id
 
 
@@ -312,7 +319,7 @@ def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetim
     desk = DESKS.get(body.get("desk"))
     if desk is None or desk.name not in user.desks:
         raise violation("DESK_NOT_ALLOWED", "desk", status=403)
-    organisation_id = _organisation_of(user, body)
+    organisation_id = _organisation_of(conn, user, body, desk.name)
     if conn.execute("select 1 from organisations where id = %s", (organisation_id,)).fetchone() is None:
         raise violation("INVALID_REQUEST", "organisation_id", status=400, detail="organisation_id")
     module, case = domain.parse_subject(body.get("subject") or "", desk.modules)
@@ -372,9 +379,24 @@ def visible_ticket(conn: psycopg.Connection, user: Claims, number: str) -> tuple
     return lifecycle.fold(events), events
 
 
+def ticket_summary(conn: psycopg.Connection, user: Claims, number: str) -> dict:
+    """The ticket as its own stream has it now, for the `link` a command answers with: read from the
+    write side, it shows the command's effect at once (the query service's full view, with the
+    thread, follows the event log a moment later)."""
+    state, events = visible_ticket(conn, user, number)
+    opened = events[0]
+    return {"number": state.number, "ticket_id": state.ticket_id, "desk": state.desk,
+            "organisation_id": state.organisation_id, "module": state.module, "case": state.case,
+            "subject": opened.data["subject"], "urgency": state.urgency, "status": state.status,
+            "assigned_to": state.assigned_to, "customer_away": state.customer_away,
+            "close_reason": state.close_reason, "version": state.version, "opened_at": opened.occurred_at,
+            "updated_at": events[-1].occurred_at}
+
+
 def _may_see(user: Claims, organisation_id: str, desk: str) -> bool:
+    # A customer sees his organisation's tickets of the desks he is allowed on (SPEC §1: one or both).
     if user.role == "customer":
-        return user.organisation_id == organisation_id
+        return user.organisation_id == organisation_id and desk in user.desks
     return desk in user.desks
 
 

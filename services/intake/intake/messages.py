@@ -110,6 +110,11 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "Su usuario no tiene acceso a esta mesa de ayuda.",
         "Your user has no access to this desk.",
     ),
+    "ORGANISATION_NOT_ON_DESK": (
+        422,
+        "La organización indicada no es atendida por la mesa {desk}.",
+        "The organisation given is not served by the {desk} desk.",
+    ),
     "INTERNAL_NOTE_FORBIDDEN": (
         403,
         "Solo los agentes de soporte pueden escribir notas internas.",

@@ -79,6 +79,11 @@ def document() -> dict:
                 "summary": "Open a ticket", "security": _BEARER,
                 "requestBody": _json({"$ref": "#/components/schemas/OpenTicket"}),
                 "responses": {"201": {"description": "opened"}, **_errors(400, 401, 403, 409, 422)}}},
+            "/api/tickets/{number}": {"get": {
+                "summary": "The ticket's current state (the `link` of a 201); its thread is on the query service",
+                "security": _BEARER,
+                "parameters": [{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "the ticket"}, **_errors(401, 404)}}},
             "/api/tickets/{number}/messages": {"post": {
                 "summary": "Post a message or internal note", "security": _BEARER,
                 "parameters": [{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],

@@ -17,6 +17,9 @@ from .config import Config
 from .consumer import renderer
 
 
+FORBIDDEN = RuleViolation("FORBIDDEN", None, Message(
+    es="No tiene permiso para esta operación.", en="You are not allowed to do this."), status=403)
+
 
 def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now) -> Flask:
     """Build the app; applies the notifier's schema at start."""
@@ -44,19 +47,23 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     def templates():
         """The mail templates (staff only); override one by a file of the same name in TEMPLATES_DIR."""
         if not g.user.is_staff:
-            raise RuleViolation("FORBIDDEN", None, Message(es="No tiene permiso.", en="Not allowed."), status=403)
+            raise FORBIDDEN
         return jsonify({"templates": render.templates(), "override_dir": config.templates_dir or None})
 
     @app.get("/api/mails/<ticket_number>")
     @auth
     def mails_of_ticket(ticket_number: str):
-        """What each person was sent about a ticket, and when (staff only)."""
+        """What each person was sent about a ticket of the caller's desks, and when (staff only)."""
         if not g.user.is_staff:
-            raise NotFound("ticket")
+            raise FORBIDDEN  # by role, before any lookup: the same answer for every number
         with pool.connection() as conn:
-            rows = conn.execute("""select m.template, m.recipient, m.status, m.attempts, m.last_error, m.created_at,
-                                          m.sent_at from mails m join tickets t on t.ticket_id = m.ticket_id
-                                   where t.number = %s order by m.created_at""", (ticket_number,)).fetchall()
+            ticket = conn.execute("select ticket_id, desk from tickets where number = %s",
+                                  (ticket_number,)).fetchone()
+            if ticket is None or ticket["desk"] not in g.user.desks:
+                raise NotFound("ticket")
+            rows = conn.execute("""select template, recipient, status, attempts, last_error, created_at, sent_at
+                                   from mails where ticket_id = %s order by created_at""",
+                                (ticket["ticket_id"],)).fetchall()
         return jsonify({"items": rows})
 
     return app

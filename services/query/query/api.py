@@ -1,13 +1,15 @@
-"""Query's HTTP API: ticket lists and a ticket with its thread."""
+"""Query's HTTP API: ticket lists, a ticket with its thread, a desk's agents, the organisations."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
 from helpdesk_shared import revocations
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
+from helpdesk_shared.schemas import DESKS
 from helpdesk_shared.web import require_auth
 
 from . import views
+from .filters import parse_list_query
 
 bp = Blueprint("query", __name__, url_prefix="/api")
 
@@ -24,25 +26,20 @@ def _revoked(claims) -> bool:
 auth = require_auth(lambda: _ctx().config.token_verify_key, lambda: _ctx().clock(), _revoked)
 
 
-def _positive_int(name: str, default: int, maximum: int) -> int:
-    raw = request.args.get(name, str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise RuleViolation("INVALID_REQUEST", name, Message(
-            es=f"«{name}» debe ser un entero entre 1 y {maximum}.",
-            en=f"'{name}' must be an integer between 1 and {maximum}."), status=400)
-    return int(raw)
+FORBIDDEN = RuleViolation("FORBIDDEN", None, Message(
+    es="Su rol o su mesa no permite esta consulta.",
+    en="Your role or desk does not allow this request."), status=403)
 
 
 @bp.get("/tickets")
 @auth
 def list_tickets():
-    """Tickets the caller may see; filters: status, desk, module, organisation_id; page, per_page."""
-    filters = {k: request.args.get(k) for k in views.LIST_FILTERS}
-    filters["organisation_id"] = filters["organisation_id"] or request.args.get("organisation")
-    page = _positive_int("page", 1, 100_000)
-    per_page = _positive_int("per_page", 25, 200)
+    """Tickets the caller may see; filters: status, desk, module, organisation_id, urgency, assigned_to
+    (an id, `me` or `none`), out_of_hours (`true`/`false`), q (text search); page, per_page.
+    An unknown filter or value is a 422 listing the valid ones."""
+    query = parse_list_query(request.args.to_dict(flat=False), g.user.user_id)
     with _ctx().pool.connection() as conn:
-        return jsonify(views.list_tickets(conn, g.user, filters, page, per_page))
+        return jsonify(views.list_tickets(conn, g.user, query))
 
 
 @bp.get("/tickets/<number>")
@@ -54,3 +51,25 @@ def get_ticket(number: str):
     if ticket is None:
         raise NotFound("ticket")
     return jsonify(ticket)
+
+
+@bp.get("/desks/<desk>/agents")
+@auth
+def desk_agents(desk: str):
+    """The agents and supervisors of a desk (staff of that desk only), to assign a ticket to one."""
+    if not g.user.is_staff:
+        raise FORBIDDEN
+    if desk not in DESKS:
+        raise NotFound("desk")
+    if desk not in g.user.desks:
+        raise FORBIDDEN
+    with _ctx().pool.connection() as conn:
+        return jsonify({"desk": desk, "items": views.desk_agents(conn, desk)})
+
+
+@bp.get("/organisations")
+@auth
+def list_organisations():
+    """A customer's own organisation; for staff, those of their desks with their customers (to file for one)."""
+    with _ctx().pool.connection() as conn:
+        return jsonify({"items": views.organisations(conn, g.user)})

@@ -1,4 +1,5 @@
-"""Query's projector process (entry point `python -m query.consumer`): helpdesk.tickets → read model."""
+"""Query's projector process (entry point `python -m query.consumer`): helpdesk.tickets,
+helpdesk.notifications and helpdesk.accounts → read model."""
 from __future__ import annotations
 
 
@@ -12,15 +13,17 @@ from .app import SCHEMA
 from .config import Config
 
 CONSUMER_NAME = "query-tickets"
+# Accounts give the views the names of people and organisations.
+TOPICS = (TICKETS, NOTIFICATIONS, ACCOUNTS)
 
 
 def build(config: Config) -> ConsumerLoop:
     """The consumer loop that feeds the ticket read model."""
     pg.apply_schema(config.database_url, SCHEMA, revocations.DDL)
+    prefix = config.kafka_topic_prefix
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
-                        consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + TICKETS, config.kafka_topic_prefix + NOTIFICATIONS,
-                                config.kafka_topic_prefix + ACCOUNTS], handle_batch=store.apply_batch,
-                        group_id=config.kafka_topic_prefix + CONSUMER_NAME)
+                        consumer_name=CONSUMER_NAME, topics=[prefix + t for t in TOPICS],
+                        handle_batch=store.apply_batch, group_id=prefix + CONSUMER_NAME)
 
 
 def main() -> None:

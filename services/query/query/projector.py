@@ -55,3 +55,24 @@ def project(event: Envelope, status: str | None) -> Change:
         return Change(ticket_updates={"status": lifecycle.CLOSED, "close_reason": d["reason"]},
                       thread_entry=_entry(event, d.get("note")))
     return Change()
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """Row upserts for one helpdesk.accounts event: who an id names."""
+
+    organisation: dict | None = None
+    user: dict | None = None
+
+
+def project_account(event: Envelope) -> AccountChange:
+    """The names an account event teaches query (the other account events teach it nothing)."""
+    d = event.data
+    if event.type == "OrganisationRegistered":
+        return AccountChange(organisation={"id": d["organisation_id"], "name": d["name"], "tax_id": d.get("tax_id"),
+                                           "desks": list(d["desks"])})
+    if event.type == "UserRegistered":
+        return AccountChange(user={"id": d["user_id"], "email": d["email"], "name": d["name"], "role": d["role"],
+                                   "organisation_id": d.get("organisation_id"), "desks": list(d["desks"]),
+                                   "phone": d.get("phone")})
+    return AccountChange()

@@ -1,4 +1,4 @@
--- Query's read models: dropped and rebuilt from helpdesk.tickets at will.
+-- Query's read models: dropped and rebuilt from helpdesk.tickets and helpdesk.accounts at will.
 create table if not exists tickets (
     ticket_id       text primary key,
     number          text        not null unique,
@@ -60,3 +60,49 @@ create table if not exists notifications (
     occurred_at timestamptz not null
 );
 create index if not exists notifications_ticket on notifications (ticket_id, occurred_at);
+
+-- Who an id names, from helpdesk.accounts: joined into the views so staff read names, not ids.
+create table if not exists users (
+    id              text primary key,
+    email           text   not null,
+    name            text   not null,
+    role            text   not null,      -- customer | agent | supervisor
+    organisation_id text,                 -- customers only
+    desks           text[] not null,
+    phone           text
+);
+create index if not exists users_organisation on users (organisation_id);
+
+create table if not exists organisations (
+    id     text primary key,
+    name   text   not null,
+    tax_id text,                          -- RIF
+    desks  text[] not null
+);
+insert into projection_stats (name, applied, skipped) values ('accounts', 0, 0) on conflict do nothing;
+
+-- Text search over subject, case and description with the Spanish stemmer ("facturas" finds
+-- "factura", "conciliación" finds "conciliar"), and accents folded where the contrib extension
+-- unaccent can be created ("facturacion" typed without its accent finds "Facturación"). The stemmer
+-- needs the accents ("-ación" is a suffix, "-acion" is not), so the vector holds both the stemmed
+-- words and the stemmed accent-folded ones; a search is read with the plain Spanish configuration.
+-- mesa_search keeps its name whether or not unaccent was available, so nothing else depends on it.
+-- https://www.postgresql.org/docs/current/unaccent.html
+do $$
+begin
+    if not exists (select 1 from pg_ts_config where cfgname = 'mesa_search') then
+        create text search configuration mesa_search (copy = pg_catalog.spanish);
+        begin
+            create extension if not exists unaccent;
+            alter text search configuration mesa_search
+                alter mapping for hword, hword_part, word with unaccent, spanish_stem;
+        exception when undefined_file or insufficient_privilege or feature_not_supported or undefined_object then
+            raise notice 'unaccent is not available: ticket search stems Spanish but folds no accents';
+        end;
+    end if;
+end
+$$;
+alter table tickets add column if not exists search tsvector generated always as (
+    to_tsvector('pg_catalog.spanish', subject || ' ' || case_summary || ' ' || description)
+    || to_tsvector('mesa_search', subject || ' ' || case_summary || ' ' || description)) stored;
+create index if not exists tickets_search on tickets using gin (search);

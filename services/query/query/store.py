@@ -10,9 +10,9 @@ from psycopg.types.json import Jsonb
 
 from helpdesk_shared import revocations
 from helpdesk_shared.kafka import Record
-from helpdesk_shared.topics import NOTIFICATIONS, TICKETS
+from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, TICKETS, TOPIC_OF_EVENT
 
-from .projector import project
+from .projector import project, project_account
 
 _JSON_COLUMNS = {"contact", "details", "attachments"}
 
@@ -63,16 +63,56 @@ def apply_notification(conn: psycopg.Connection, record: Record) -> bool:
                          d.get("error"), record.event.occurred_at)).rowcount == 1
 
 
+def apply_account(conn: psycopg.Connection, record: Record) -> bool:
+    """Record the name of an organisation or a person; False when nothing changed (a replay)."""
+    if record.event.type == revocations.EVENT:  # the API refuses the user's older bearer tokens
+        revocations.apply(conn, record.event.data["user_id"], record.event.data["valid_after"])
+        return True
+    if record.event.type == "UserUpdated":  # a supervisor changed the user's role, desks or organisation
+        d = record.event.data
+        return conn.execute("update users set role = %s, organisation_id = %s, desks = %s where id = %s",
+                            (d["role"], d.get("organisation_id"), d["desks"], d["user_id"])).rowcount == 1
+    change = project_account(record.event)
+    changed = False
+    if change.organisation:
+        o = change.organisation
+        changed = conn.execute("""insert into organisations (id, name, tax_id, desks) values (%s, %s, %s, %s)
+                                  on conflict (id) do update set name = excluded.name, tax_id = excluded.tax_id,
+                                                                 desks = excluded.desks
+                                  where (organisations.name, organisations.tax_id, organisations.desks)
+                                        is distinct from (excluded.name, excluded.tax_id, excluded.desks)""",
+                               (o["id"], o["name"], o["tax_id"], o["desks"])).rowcount == 1
+    if change.user:
+        u = change.user
+        changed = conn.execute("""insert into users (id, email, name, role, organisation_id, desks, phone)
+                                  values (%s, %s, %s, %s, %s, %s, %s)
+                                  on conflict (id) do update set email = excluded.email, name = excluded.name,
+                                      role = excluded.role, organisation_id = excluded.organisation_id,
+                                      desks = excluded.desks, phone = excluded.phone
+                                  where (users.email, users.name, users.role, users.organisation_id, users.desks,
+                                         users.phone)
+                                        is distinct from (excluded.email, excluded.name, excluded.role,
+                                                          excluded.organisation_id, excluded.desks, excluded.phone)""",
+                               (u["id"], u["email"], u["name"], u["role"], u["organisation_id"], u["desks"],
+                                u["phone"])).rowcount == 1
+    return changed
+
+
+# Which projection (its stats row) and function take an event, by the topic its type belongs to.
+_APPLIERS = {TICKETS: ("tickets", apply_event), NOTIFICATIONS: ("tickets", apply_notification),
+             ACCOUNTS: ("accounts", apply_account)}
+
+
 def apply_batch(conn: psycopg.Connection, records: list[Record]) -> None:
     """Apply a polled batch (the consumer loop commits it with its offsets)."""
-    for r in records:
-        if r.event.type == revocations.EVENT:
-            revocations.apply(conn, r.event.data["user_id"], r.event.data["valid_after"])
-    records = [r for r in records if r.topic.endswith(TICKETS) or r.topic.endswith(NOTIFICATIONS)]
-    applied = sum(apply_notification(conn, r) if r.event.type.startswith("Notification") else apply_event(conn, r)
-                  for r in records)
-    conn.execute("update projection_stats set applied = applied + %s, skipped = skipped + %s where name = 'tickets'",
-                 (applied, len(records) - applied))
+    counts: dict[str, list[int]] = {}
+    for record in records:
+        projection, apply = _APPLIERS[TOPIC_OF_EVENT[record.event.type]]
+        applied, skipped = counts.setdefault(projection, [0, 0])
+        counts[projection] = [applied + 1, skipped] if apply(conn, record) else [applied, skipped + 1]
+    for projection, (applied, skipped) in counts.items():
+        conn.execute("update projection_stats set applied = applied + %s, skipped = skipped + %s where name = %s",
+                     (applied, skipped, projection))
 
 
 def stats(conn: psycopg.Connection) -> dict:

@@ -5,46 +5,105 @@ import psycopg
 
 from helpdesk_shared.auth_tokens import Claims
 
-LIST_FILTERS = ("status", "desk", "module", "organisation_id")
-_LIST_COLUMNS = """number, desk, organisation_id, module, case_summary, subject, urgency, status, assigned_to,
-                   customer_away, out_of_hours, close_reason, opened_at, updated_at"""
+from .filters import UNASSIGNED, ListQuery
+
+_LIST_COLUMNS = """t.number, t.desk, t.organisation_id, o.name as organisation_name, t.module, t.case_summary,
+                   t.subject, t.urgency, t.status, t.assigned_to, a.name as assigned_to_name, t.customer_away,
+                   t.out_of_hours, t.close_reason, t.opened_at, t.updated_at"""
+# Names beside ids: a person or organisation query has not heard of yet shows a null name, never hides the row.
+_NAMED = """tickets t left join users a on a.id = t.assigned_to
+                      left join organisations o on o.id = t.organisation_id"""
 
 
 def _visibility(user: Claims) -> tuple[str, list]:
+    # A customer sees his organisation's tickets of the desks he is allowed on (SPEC §1: one or both).
     if user.role == "customer":
-        return "organisation_id = %s", [user.organisation_id]
-    return "desk = any(%s)", [list(user.desks)]
+        return "t.organisation_id = %s and t.desk = any(%s)", [user.organisation_id, list(user.desks)]
+    return "t.desk = any(%s)", [list(user.desks)]
 
 
-def list_tickets(conn: psycopg.Connection, user: Claims, filters: dict, page: int, per_page: int) -> dict:
-    """A page of tickets, newest first, with the total count."""
+def list_tickets(conn: psycopg.Connection, user: Claims, query: ListQuery) -> dict:
+    """A page of tickets, newest first, with the total count; filters narrow only what the caller may see."""
     where, params = _visibility(user)
     clauses = [where]
-    for name in LIST_FILTERS:
-        if filters.get(name):
-            clauses.append(f"{name} = %s")
-            params.append(filters[name])
+    for column, value in query.filters.items():  # column names come from filters.FILTERS, never from the caller
+        if value is UNASSIGNED:
+            clauses.append(f"t.{column} is null")
+        else:
+            clauses.append(f"t.{column} = %s")
+            params.append(value)
+    if query.text:
+        # websearch_to_tsquery reads any text (quotes, "or", "-word") and never raises a syntax error.
+        clauses.append("t.search @@ websearch_to_tsquery('pg_catalog.spanish', %s)")
+        params.append(query.text)
     sql_where = " and ".join(clauses)
-    total = conn.execute(f"select count(*) as n from tickets where {sql_where}", params).fetchone()["n"]
-    rows = conn.execute(f"""select {_LIST_COLUMNS} from tickets where {sql_where}
-                            order by opened_at desc, number desc limit %s offset %s""",
-                        params + [per_page, (page - 1) * per_page]).fetchall()
-    return {"items": rows, "page": page, "per_page": per_page, "total": total}
+    total = conn.execute(f"select count(*) as n from tickets t where {sql_where}", params).fetchone()["n"]
+    rows = conn.execute(f"""select {_LIST_COLUMNS} from {_NAMED} where {sql_where}
+                            order by t.opened_at desc, t.number desc limit %s offset %s""",
+                        params + [query.per_page, (query.page - 1) * query.per_page]).fetchall()
+    return {"items": rows, "page": query.page, "per_page": query.per_page, "total": total}
+
+
+def _attachments(thread: list[dict]) -> list[dict]:
+    """Every file of the visible thread, in the order added, each once per (content, name)."""
+    seen, found = set(), []
+    for entry in thread:
+        for file in entry["attachments"]:
+            if (file["sha256"], file["name"]) in seen:
+                continue
+            seen.add((file["sha256"], file["name"]))
+            found.append({**file, "stream_version": entry["stream_version"], "added_by": entry["author_id"],
+                          "added_by_name": entry["author_name"], "added_at": entry["occurred_at"],
+                          "internal": entry["internal"]})
+    return found
 
 
 def ticket_with_thread(conn: psycopg.Connection, user: Claims, number: str) -> dict | None:
     """The ticket and its thread (internal notes for staff only), or None when not visible."""
     where, params = _visibility(user)
-    ticket = conn.execute(f"select * from tickets where number = %s and {where}", [number] + params).fetchone()
+    ticket = conn.execute(f"""select t.*, o.name as organisation_name, a.name as assigned_to_name,
+                                     b.name as opened_by_name
+                              from {_NAMED} left join users b on b.id = t.opened_by
+                              where t.number = %s and {where}""", [number] + params).fetchone()
     if ticket is None:
         return None
-    thread = conn.execute("""select stream_version, type, author_id, author_role, body, internal, attachments,
-                                    occurred_at from thread
-                             where ticket_id = %s and (%s or not internal) order by stream_version""",
-                          (ticket["ticket_id"], user.is_staff)).fetchall()
+    del ticket["search"]
+    # An agent's close note is for staff: customers see that and why the ticket closed, not the note.
+    thread = conn.execute("""select e.stream_version, e.type, e.author_id, u.name as author_name, e.author_role,
+                                    case when %(staff)s or e.type <> 'TicketClosed' then e.body end as body,
+                                    e.internal, e.attachments, e.occurred_at
+                             from thread e left join users u on u.id = e.author_id
+                             where e.ticket_id = %(ticket)s and (%(staff)s or not e.internal)
+                             order by e.stream_version""",
+                          {"ticket": ticket["ticket_id"], "staff": user.is_staff}).fetchall()
     told = conn.execute("""select type, recipient, template, error, occurred_at from notifications
                            where ticket_id = %s order by occurred_at""", (ticket["ticket_id"],)).fetchall()
     # Customers see what they were sent; staff also see mails to staff and failures.
     if not user.is_staff:
         told = [n for n in told if n["recipient"] == ticket["contact"].get("email") and n["type"] == "NotificationSent"]
-    return {**ticket, "thread": thread, "notifications": told}
+    # The files of the whole thread the caller may see (the opening ones first), not only the opening ones.
+    return {**ticket, "attachments": _attachments(thread), "thread": thread, "notifications": told}
+
+
+def desk_agents(conn: psycopg.Connection, desk: str) -> list[dict]:
+    """The agents and supervisors of a desk, by name (whom a ticket can be assigned to)."""
+    return conn.execute("""select id, name, email, role from users
+                           where role in ('agent', 'supervisor') and %s = any(desks) order by name, id""",
+                        (desk,)).fetchall()
+
+
+def organisations(conn: psycopg.Connection, user: Claims) -> list[dict]:
+    """The organisations the caller works with: a customer his own; staff those of their desks, with
+    each one's customers (whom a ticket can be filed for)."""
+    if user.role == "customer":
+        return conn.execute("select id, name, desks from organisations where id = %s",
+                            (user.organisation_id,)).fetchall()
+    rows = conn.execute("""select id, name, tax_id, desks from organisations where desks && %s::text[]
+                           order by name, id""", (list(user.desks),)).fetchall()
+    people = conn.execute("""select id, name, email, phone, organisation_id from users
+                             where role = 'customer' and organisation_id = any(%s) order by name, id""",
+                          ([r["id"] for r in rows],)).fetchall()
+    for row in rows:
+        row["customers"] = [{k: p[k] for k in ("id", "name", "email", "phone")}
+                            for p in people if p["organisation_id"] == row["id"]]
+    return rows

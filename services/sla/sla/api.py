@@ -44,6 +44,13 @@ def _desk(desk: str) -> str:
     return desk
 
 
+def _own_desk(desk: str) -> str:
+    """A desk the caller holds: a supervisor edits the calendars and policies of his desks only."""
+    if _desk(desk) not in g.user.desks:
+        raise FORBIDDEN
+    return desk
+
+
 def _effective_from(body: dict, now: datetime) -> datetime:
     """When a change takes effect: now, or a later instant; never the past (deadlines already computed stay)."""
     raw = body.get("effective_from")
@@ -65,11 +72,11 @@ def _effective_from(body: dict, now: datetime) -> datetime:
 @bp.get("/calendars")
 @auth
 def list_calendars():
-    """Every desk's calendar versions (staff only)."""
+    """The calendar versions of the caller's desks (staff only)."""
     _require("agent", "supervisor")
     with _ctx().pool.connection() as conn:
         rows = conn.execute("""select desk, version, effective_from, doc as calendar, changed_by from calendars
-                               order by desk, version""").fetchall()
+                               where desk = any(%s) order by desk, version""", (list(g.user.desks),)).fetchall()
     return jsonify({"items": rows})
 
 
@@ -80,7 +87,7 @@ def change_calendar(desk: str):
     _require("supervisor")
     body, now = json_body(), _ctx().clock()
     with _ctx().pool.connection() as conn:
-        version = store.change_calendar(conn, _desk(desk), body.get("calendar"), _effective_from(body, now),
+        version = store.change_calendar(conn, _own_desk(desk), body.get("calendar"), _effective_from(body, now),
                                         Actor(g.user.user_id, g.user.role), now)
     return jsonify({"desk": desk, "version": version}), 201
 
@@ -88,11 +95,12 @@ def change_calendar(desk: str):
 @bp.get("/policies")
 @auth
 def list_policies():
-    """Every desk's policy versions per urgency class (staff only)."""
+    """The policy versions per urgency class of the caller's desks (staff only)."""
     _require("agent", "supervisor")
     with _ctx().pool.connection() as conn:
         rows = conn.execute("""select desk, urgency_class, version, effective_from, doc as policy, changed_by
-                               from policies order by desk, urgency_class, version""").fetchall()
+                               from policies where desk = any(%s) order by desk, urgency_class, version""",
+                            (list(g.user.desks),)).fetchall()
     return jsonify({"items": rows})
 
 
@@ -105,7 +113,7 @@ def change_policy(desk: str, urgency_class: str):
         raise NotFound("urgency_class")
     body, now = json_body(), _ctx().clock()
     with _ctx().pool.connection() as conn:
-        version = store.change_policy(conn, _desk(desk), urgency_class, body.get("policy"),
+        version = store.change_policy(conn, _own_desk(desk), urgency_class, body.get("policy"),
                                       _effective_from(body, now), Actor(g.user.user_id, g.user.role), now)
     return jsonify({"desk": desk, "urgency_class": urgency_class, "version": version}), 201
 

@@ -1,0 +1,115 @@
+"""Query's permission matrix (every route × every principal) and what each may read, in-process
+on real PostgreSQL with the read model seeded through the projector."""
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+
+import pytest
+
+from configs import query_config
+from conftest import Clock
+from helpdesk_shared import pg
+from helpdesk_shared.auth_tokens import Claims
+from helpdesk_shared.envelope import Actor, new_event
+from permission_matrix import (CLAIMS, PRINCIPALS, assert_table_covers, bearer_of, cases, check, record, row,
+                               scratch_database, ticket_opened)
+from query import store
+from query.app import create_app
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)
+
+#   method  rule                   request   anon cust  c-oth agent a-oth  sup  s-oth
+TABLE = [
+    row("GET", "/api/tickets",          "list",   401, 200, 200, 200, 200, 200, 200),
+    row("GET", "/api/tickets/<number>", "ticket", 401, 200, 404, 200, 404, 200, 404),
+    row("GET", "/api/desks/<desk>/agents", "desk_agents", 401, 403, 403, 200, 403, 200, 403),
+    row("GET", "/api/desks/<desk>/agents", "unknown_desk_agents", 401, 403, 403, 404, 404, 404, 404),
+    row("GET", "/api/organisations", "organisations", 401, 200, 200, 200, 200, 200, 200),
+]
+
+_numbers = itertools.count(1)
+
+
+class World:
+    """Query in-process on its own database, with tickets seeded as the consumer would apply them."""
+
+    def __init__(self, app, database_url: str):
+        self.app, self.url, self.client = app, database_url, app.test_client()
+
+    def ticket(self, desk: str = "SOPORTE", organisation_id: str = "club-caracas", *later) -> str:
+        """A fresh ticket (SOPORTE, club-caracas unless said) with `later(ticket_id)` events applied."""
+        prefix = "SOP" if desk == "SOPORTE" else "IMP"
+        opened = ticket_opened(f"{prefix}-{next(_numbers)}", NOW, desk, organisation_id)
+        with pg.connect(self.url) as conn:
+            for event in [opened, *(make(opened.stream_id) for make in later)]:
+                store.apply_event(conn, record(event))
+        return opened.data["number"]
+
+
+REQUESTS = {
+    "list": lambda w: "/api/tickets",
+    "ticket": lambda w: f"/api/tickets/{w.ticket()}",
+    "desk_agents": lambda w: "/api/desks/SOPORTE/agents",
+    "unknown_desk_agents": lambda w: "/api/desks/NO_SUCH_DESK/agents",
+    "organisations": lambda w: "/api/organisations",
+}
+
+
+@pytest.fixture(scope="module")
+def world():
+    """Query for the whole module."""
+    with scratch_database("query") as url:
+        app = create_app(query_config(url), clock=Clock(NOW))
+        try:
+            yield World(app, url)
+        finally:
+            app.extensions["query"].pool.close()
+
+
+@pytest.mark.parametrize("r, who", cases(TABLE))
+def test_each_principal_gets_the_status_the_permission_table_gives_on_each_query_route(world, r, who):
+    response = world.client.open(REQUESTS[r.request](world), method=r.method, headers=bearer_of(who, NOW))
+    check(response, r, who)
+
+
+def test_every_query_route_has_a_row_in_the_permission_table(world):
+    assert_table_covers(world.app, TABLE)
+    assert set(REQUESTS) == {r.request for r in TABLE}
+
+
+def test_each_principal_lists_only_the_tickets_of_its_organisation_or_desks(world):
+    number = world.ticket()
+    sees = {who: number in [t["number"] for t in world.client.get(
+        "/api/tickets?per_page=200", headers=bearer_of(who, NOW)).get_json()["items"]] for who in PRINCIPALS[1:]}
+    assert sees == {"customer": True, "customer_other_org": False, "agent": True, "agent_other_desk": False,
+                    "supervisor": True, "supervisor_other_desk": False}
+
+
+def _closed_with_note(ticket_id: str):
+    return new_event("TicketClosed", ticket_id, 2, {"reason": "closed_by_agent",
+                                                    "note": "Cliente sin inducción; cobrar la visita"},
+                     actor=Actor(CLAIMS["agent"].user_id, "agent"), occurred_at=NOW)
+
+
+def test_a_customer_reads_that_and_why_his_ticket_closed_but_not_the_agents_close_note(world):
+    number = world.ticket("SOPORTE", "club-caracas", _closed_with_note)
+    seen = world.client.get(f"/api/tickets/{number}", headers=bearer_of("customer", NOW)).get_json()
+    closing = [e for e in seen["thread"] if e["type"] == "TicketClosed"]
+    assert seen["close_reason"] == "closed_by_agent" and len(closing) == 1
+    assert "Cliente sin inducción" not in str(seen)
+    staff = world.client.get(f"/api/tickets/{number}", headers=bearer_of("agent", NOW)).get_json()
+    assert [e["body"] for e in staff["thread"] if e["type"] == "TicketClosed"] == [
+        "Cliente sin inducción; cobrar la visita"]
+
+
+def test_a_customer_allowed_on_one_desk_does_not_read_his_organisations_tickets_of_the_other_desk(world):
+    peter = Claims(user_id="u-peter", role="customer", organisation_id="country-valencia", desks=("SOPORTE",),
+                   name="Peter Smith", email="peter@countryvalencia.com.ve", language="en")
+    from configs import bearer
+    number = world.ticket("IMPLANTACIONES", "country-valencia")
+    assert world.client.get(f"/api/tickets/{number}", headers=bearer(peter, NOW)).status_code == 404
+    listed = world.client.get("/api/tickets?per_page=200", headers=bearer(peter, NOW)).get_json()["items"]
+    assert number not in [t["number"] for t in listed]

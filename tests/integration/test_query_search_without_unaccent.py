@@ -1,0 +1,46 @@
+"""Query's schema where the contrib extension unaccent cannot be created: search still works (stemmed)."""
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from helpdesk_shared import localstack, pg
+from query.app import SCHEMA
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def database_of_a_role_that_cannot_create_extensions():
+    """A fresh database and a role that may create tables in it but not extensions (no CREATE on the database)."""
+    name, role = f"mesa_t{uuid.uuid4().hex[:8]}_query", f"mesa_t{uuid.uuid4().hex[:8]}_reader"
+    url = localstack.create_database(name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"create role {role} login password 'test-only'")
+        conn.execute(f"grant usage, create on schema public to {role}")
+    base = localstack.PG_BASE_URL.split("@", 1)[1]
+    try:
+        yield url, f"postgresql://{role}:test-only@{base}/{name}"
+    finally:
+        localstack.drop_database(name)
+        with psycopg.connect(f"{localstack.PG_BASE_URL}/postgres", autocommit=True) as conn:
+            conn.execute(f"drop role if exists {role}")
+
+
+def test_the_schema_applies_without_unaccent_and_search_still_stems_spanish(database_of_a_role_that_cannot_create_extensions):
+    admin_url, url = database_of_a_role_that_cannot_create_extensions
+    pg.apply_schema(url, SCHEMA)
+    with pg.connect(url) as conn:
+        assert conn.execute("select count(*) as n from pg_extension where extname = 'unaccent'").fetchone()["n"] == 0
+        conn.execute("""insert into tickets (ticket_id, number, desk, organisation_id, module, case_summary, subject,
+                                             description, urgency, status, opened_by, contact, details, attachments,
+                                             out_of_hours, opened_at, updated_at, last_version)
+                        values ('t1', 'SOP-1', 'SOPORTE', 'o', 'NOMINA', 'Nómina sin bonos', 'NOMINA, Nómina sin bonos',
+                                'Las facturas de la quincena', 'normal', 'open', 'u', '{}', '{}', '[]', false,
+                                now(), now(), 1)""")
+        found = conn.execute("""select count(*) as n from tickets
+                                where search @@ websearch_to_tsquery('pg_catalog.spanish', %s)""",
+                             ("nómina factura",)).fetchone()["n"]
+    assert found == 1
