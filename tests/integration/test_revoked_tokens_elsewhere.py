@@ -88,3 +88,23 @@ def test_the_sla_service_refuses_a_token_its_timer_consumer_read_a_revocation_fo
         _check(app.test_client(), "/api/policies", clock, apply)
     finally:
         app.extensions["sla"].pool.close()
+
+
+def test_querys_user_directory_follows_a_supervisors_change_of_role_and_desks(fresh_database, clock):
+    from query import store
+    from query.app import create_app
+    app = create_app(query_config(fresh_database("query")), clock=clock)
+    url = app.extensions["query"].config.database_url
+    app.extensions["query"].pool.close()
+    registered = new_event("UserRegistered", "user-u-carlos", 1, {
+        "user_id": "u-carlos", "email": "carlos@mesa.example", "name": "Carlos", "role": "agent",
+        "organisation_id": None, "desks": ["SOPORTE"], "language": "es", "phone": None}, actor=SYSTEM,
+        occurred_at=clock())
+    updated = new_event("UserUpdated", "user-u-carlos", 2, {
+        "user_id": "u-carlos", "role": "supervisor", "organisation_id": None, "desks": ["SOPORTE", "IMPLANTACIONES"],
+        "disabled": False, "changed_by": "u-rosa"}, actor=SYSTEM, occurred_at=clock())
+    with pg.connect(url) as conn:
+        store.apply_batch(conn, [Record("t.helpdesk.accounts", 0, 1, registered),
+                                 Record("t.helpdesk.accounts", 0, 2, updated)])
+        row = conn.execute("select role, desks from users where id = 'u-carlos'").fetchone()
+    assert (row["role"], row["desks"]) == ("supervisor", ["SOPORTE", "IMPLANTACIONES"])
