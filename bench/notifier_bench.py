@@ -30,7 +30,9 @@ What it does:
    and the bench itself per phase (from /proc/<pid>/stat), and the machine's busy share;
 6. prints a summary block and saves everything to bench/results/notifier-<timestamp>.json.
 
-Each TicketOpened makes exactly one mail (`ticket_received` to the contact). The bench
+Each TicketOpened makes exactly one mail (`ticket_opened_queue` to the desk's queue, QUEUE_ADDRESS
+set below; normal urgency, so no on-call alert, and the customer's `ticket_received` waits for
+the SLA service's DeadlineSet, which this bench does not publish). The bench
 knows each event's id, so it computes the Message-ID the notifier derives for that mail
 (`notifier.store.message_id(mail_key(...))`) and matches sink arrivals to events exactly;
 duplicates (the same Message-ID accepted twice) and strays are counted.
@@ -63,7 +65,8 @@ from machine import command_line, machine_info, machine_ticks, print_block, prin
 
 SINK_MODE = "_sink"  # `python bench/notifier_bench.py _sink PORT FILE READY`: the SMTP sink subprocess
 REPLY_DOMAIN = "mesa.bench"
-TEMPLATE = "ticket_received"
+TEMPLATE = "ticket_opened_queue"
+QUEUE_ADDRESS = "cola-soporte@mesa.bench"
 
 
 # --------------------------------------------------------------------------- the SMTP sink (subprocess)
@@ -277,8 +280,8 @@ class Events:
         return self.new_event("TicketOpened", ticket_id, 1, data, actor=self.actor, occurred_at=occurred_at)
 
     def message_id(self, event) -> str:
-        """The Message-ID of the ticket_received mail `event` makes (the notifier's own derivation)."""
-        mail = SimpleNamespace(recipient=SimpleNamespace(email=self.email), template=TEMPLATE)
+        """The Message-ID of the queue mail `event` makes (the notifier's own derivation)."""
+        mail = SimpleNamespace(recipient=SimpleNamespace(email=QUEUE_ADDRESS), template=TEMPLATE)
         return self.store.message_id(self.store.mail_key(event, mail), REPLY_DOMAIN)
 
 
@@ -350,7 +353,7 @@ class Bench:
                 "KAFKA_TOPIC_PREFIX": self.prefix, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.sink_port),
                 **self.secrets, "REPLY_DOMAIN": REPLY_DOMAIN,
                 "PUBLIC_URL": "http://127.0.0.1:8001", "INTAKE_URL": "http://127.0.0.1:8001",
-                "PYTHONUNBUFFERED": "1"}
+                "QUEUE_ADDRESS_SOPORTE": QUEUE_ADDRESS, "PYTHONUNBUFFERED": "1"}
 
     def start_notifier(self) -> None:
         env = self.service_env()
@@ -465,7 +468,7 @@ class Bench:
         processing = Cpu.between(snap_first, snap_end, n) if snap_first else None
         return {
             "events": n, "build_s": rnd(built_s), "publish_s": rnd(published_s),
-            "mails_in_table": table[0], "ticket_received_mails": table[2], "marked_sent": table[1],
+            "mails_in_table": table[0], "queue_mails": table[2], "marked_sent": table[1],
             "accepted_by_sink": len(firsts), "duplicates": duplicates, "strays": strays,
             "from_process_start_s": {
                 "first_mail_recorded_polled": rnd(first_recorded), "all_mails_recorded_polled": rnd(all_recorded),

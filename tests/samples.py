@@ -16,7 +16,8 @@ def ticket_body(case: str = "Factura mal cargada en el banco Mercantil", module:
 
 
 def distinct_cases():
-    """(module, case) pairs a SOPORTE customer can open one after the other: no two alike (rule 6)."""
+    """(module, case) pairs a SOPORTE customer can open one after the other: no two alike (rule 6),
+    except the generated SISTEMA backups, which rule 6 calls alike: open them with `confirmed_different_case`."""
     yield from [("BANCOS", "Factura mal cargada en el banco Mercantil"),
                 ("CARNETIZACION", "Socio sin carnet después de renovar la cuota"),
                 ("NOMINA", "Nómina quincenal calcula mal el bono nocturno"),

@@ -126,6 +126,8 @@ class LocalStack:
                 "REPLY_DOMAIN": "mesa.test", "STAFF_ADDRESS": "equipo@mesa.test",
                 "SUPERVISOR_ADDRESS": "supervision@mesa.test", "QUEUE_ADDRESS_SOPORTE": "soporte@mesa.test",
                 "QUEUE_ADDRESS_IMPLANTACIONES": "implantaciones@mesa.test",
+                "ONCALL_ADDRESS_SOPORTE": "guardia-soporte@mesa.test",
+                "ONCALL_ADDRESS_IMPLANTACIONES": "guardia-implantaciones@mesa.test",
                 "OFFICE_PHONES_SOPORTE": "+58 212 555 0100, +58 212 555 0101", "SMTP_RETRY_MAX_SECONDS": "2"}
 
     def start(self) -> "LocalStack":

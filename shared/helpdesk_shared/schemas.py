@@ -106,6 +106,9 @@ class TicketOpenedData(Schema):
     previous_ticket = _opt_str()
     confirmed_different_case = fields.Boolean(load_default=False)
     language = fields.String(validate=validate.OneOf(LANGUAGES), load_default="es")
+    # Filed in the month's last business days as a payroll, cheque, SENIAT or accounting case:
+    # the customer was warned on 201 and the received mail repeats it.
+    month_end_warning = fields.Boolean(load_default=False)
 
 
 class MessagePostedData(Schema):
@@ -152,11 +155,28 @@ class ResponseOverdueData(Schema):
     policy_version = _version(allow_none=True)
 
 
+class DeadlineSetData(Schema):
+    """A response clock's deadline as the SLA service computed it (SPEC §4: "deadline set"),
+    with the policy and calendar versions used and that calendar's weekly hours."""
+
+    ticket_id = _str()
+    number = _opt_str()
+    clock = _one_of(("first_response", "next_response"))
+    clock_type = _one_of(("business", "24x7"))
+    started_at = UtcDateTime(required=True)
+    counts_from = UtcDateTime(required=True)
+    due_at = UtcDateTime(required=True)
+    policy_version = _version(required=True)
+    calendar_version = _version(required=True)
+    office_hours = fields.List(fields.List(fields.Raw(), validate=validate.Length(equal=3)), load_default=list)
+
+
 class AutoCloseWarningData(Schema):
     ticket_id = _str()
     number = _opt_str()
     closes_at = UtcDateTime(required=True)
     based_on_version = _version(required=True)
+    away_until = UtcDateTime(allow_none=True)  # present when the count started at the customer's return
 
 
 class AutoClosedData(Schema):
@@ -313,6 +333,7 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "ResolutionConfirmed": ResolutionConfirmedData,
     "TicketClosed": TicketClosedData,
     "ResponseOverdue": ResponseOverdueData,
+    "DeadlineSet": DeadlineSetData,
     "AutoCloseWarning": AutoCloseWarningData,
     "AutoClosed": AutoClosedData,
     "CalendarChanged": CalendarChangedData,

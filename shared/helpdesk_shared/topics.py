@@ -44,6 +44,7 @@ TOPIC_OF_EVENT = {
     "ResolutionConfirmed": TICKETS,
     "TicketClosed": TICKETS,
     "ResponseOverdue": SLA,
+    "DeadlineSet": SLA,
     "AutoCloseWarning": SLA,
     "AutoClosed": SLA,
     "CalendarChanged": SLA,

@@ -33,9 +33,10 @@ USERS = {
 }
 DESKS = {
     "SOPORTE": DeskContacts("cola-soporte@vendor.ve", "soporte@vendor.ve",
-                            "supervision@vendor.ve", ("+58 212 555 0100", "+58 414 555 0199")),
+                            "supervision@vendor.ve", ("+58 212 555 0100", "+58 414 555 0199"),
+                            "guardia-soporte@vendor.ve"),
     "IMPLANTACIONES": DeskContacts("cola-impl@vendor.ve", "impl@vendor.ve",
-                                   "supervision-impl@vendor.ve", ("+58 212 555 0200",)),
+                                   "supervision-impl@vendor.ve", ("+58 212 555 0200",), "guardia-impl@vendor.ve"),
 }
 LINKS = Links(
     ticket_url=lambda number: f"https://mesa.example.ve/tickets/{number}",
@@ -140,6 +141,26 @@ def special_process(by: str = "u-maria"):
         actor=Actor(by, "customer"), occurred_at=at(2026, 11, 25, 10))
 
 
+def deadline_for(when: datetime, urgency: str = "normal") -> dict:
+    """The DeadlineSet data the SLA service publishes for SOP-42 opened at `when`, on the default
+    calendar: 8 business hours from the next opening, or 2 hours round the clock when urgent."""
+    if urgency == "normal":
+        counts_from, due, clock_type = CALENDAR.next_opening(when), CALENDAR.add(when, timedelta(hours=8)), "business"
+    else:
+        counts_from, due, clock_type = when, when + timedelta(hours=2), "24x7"
+    return {"ticket_id": "t42", "number": "SOP-42", "clock": "first_response", "clock_type": clock_type,
+            "started_at": when.isoformat(), "counts_from": counts_from.isoformat(), "due_at": due.isoformat(),
+            "policy_version": 1, "calendar_version": 1,
+            "office_hours": [[day, f"{start:%H:%M}", f"{end:%H:%M}"] for day, start, end in CALENDAR.weekly]}
+
+
+def received(when: datetime, urgency: str = "normal", language: str = "es", view: TicketView | None = None) -> Mail:
+    """The ticket_received mail, planned when the SLA service's deadline for SOP-42 arrives."""
+    view = replace(view or ticket(language, urgency=urgency), opened_at=when)
+    event = new_event("DeadlineSet", "sla-t42", 1, deadline_for(when, urgency), actor=SYSTEM, occurred_at=when)
+    return only(mails_for(event, view))
+
+
 def mails_for(event, view: TicketView | None = None) -> list[Mail]:
     """plan() with the module's users, desks, calendar and links."""
     return plan(event, view, USERS, DESKS, CALENDAR, LINKS)
@@ -158,8 +179,8 @@ def by_template(mails: list[Mail]) -> dict[str, Mail]:
 
 # --- TicketOpened ------------------------------------------------------------------------
 
-def test_ticket_opened_sends_ticket_received_to_the_contact_in_spanish():
-    mail = only(mails_for(opened(at(2026, 11, 25, 10)), ticket()))
+def test_the_sla_deadline_sends_ticket_received_to_the_contact_in_spanish():
+    mail = received(at(2026, 11, 25, 10))
     assert mail.template == "ticket_received"
     assert mail.recipient == Recipient("maria@clubcaracas.ve", "María Pérez", "es", "u-maria")
     assert (mail.ticket_id, mail.reply_ticket) == ("t42", "SOP-42")
@@ -169,13 +190,13 @@ def test_ticket_opened_sends_ticket_received_to_the_contact_in_spanish():
 
 
 def test_ticket_filed_within_hours_has_no_clock_starts_at():
-    mail = only(mails_for(opened(at(2026, 11, 25, 10)), ticket()))
+    mail = received(at(2026, 11, 25, 10))
     assert mail.context["out_of_hours"] is False
     assert "clock_starts_at" not in mail.context
 
 
 def test_ticket_filed_on_saturday_starts_its_clock_monday_0900_caracas():
-    mail = only(mails_for(opened(at(2026, 11, 28, 10)), ticket()))
+    mail = received(at(2026, 11, 28, 10))
     assert mail.context["out_of_hours"] is True
     assert mail.context["clock_starts_at"] == {
         "iso": "2026-11-30T13:00:00+00:00", "local": "lunes 30 de noviembre, 09:00",
@@ -183,7 +204,7 @@ def test_ticket_filed_on_saturday_starts_its_clock_monday_0900_caracas():
 
 
 def test_an_english_speaking_customer_gets_english():
-    mail = only(mails_for(opened(at(2026, 11, 28, 10), language="en"), ticket("en")))
+    mail = received(at(2026, 11, 28, 10), language="en")
     assert mail.recipient.language == "en"
     assert mail.context["clock_starts_at"]["local"] == "Monday 30 November, 09:00"
     assert mail.context["office_hours"] == "Monday to Friday, 09:00–17:00"
@@ -195,8 +216,7 @@ def test_an_english_speaking_customer_gets_english():
 
 
 def test_an_urgent_ticket_announces_two_hours_24x7_and_billing_instead_of_the_business_day():
-    mail = only(mails_for(opened(at(2026, 11, 28, 10), urgency="platform_down"),
-                          ticket(urgency="platform_down")))
+    mail = received(at(2026, 11, 28, 10), urgency="platform_down")
     assert mail.context["urgent"] is True
     assert "clock_starts_at" not in mail.context  # urgent tickets run 24x7
     text = RENDERER.render(mail).text
@@ -364,7 +384,7 @@ def test_durations_read_naturally_in_both_languages():
     assert format_duration(timedelta(hours=1), "es") == "1 hora"
     assert format_duration(timedelta(hours=2, minutes=5), "en") == "2 hours 5 minutes"
     assert format_duration(timedelta(days=1, hours=3, minutes=59), "es") == "1 día y 3 horas"
-    assert format_duration(timedelta(minutes=-5), "es") == "0 minutos"
+    assert format_duration(timedelta(minutes=-5), "es") == "menos de un minuto"
 
 
 def test_office_hours_group_days_with_the_same_hours():
@@ -381,7 +401,9 @@ def realistic_mails(language: str) -> list[Mail]:
               overdue(), warning(), closed("needs_training"), access_requested(),
               access_granted(view.opened_by), training_requested(view.opened_by),
               special_process(view.opened_by)]
-    mails = [m for e in events for m in mails_for(e, view)]
+    mails = [m for e in events for m in mails_for(e, view)] + [received(at(2026, 11, 28, 10), language=language)]
+    mails += [m for m in mails_for(opened(at(2026, 11, 28, 10), urgency="platform_down", language=language),
+                                   replace(view, urgency="platform_down")) if m.template == "ticket_urgent_oncall"]
     # Staff mails go out in Spanish; render them in `language` too, as an agent might read them.
     return [replace(m, recipient=replace(m.recipient, language=language)) for m in mails]
 
@@ -475,7 +497,7 @@ def test_a_reply_to_a_closed_ticket_says_so_and_offers_a_new_ticket_quoting_it()
 
 def test_a_subject_with_line_breaks_renders_on_one_line():
     view = replace(ticket(), subject="BANCOS, Factura\nmal   cargada")
-    mail = only(mails_for(opened(at(2026, 11, 25, 10)), view))
+    mail = received(at(2026, 11, 25, 10), view=view)
     assert RENDERER.render(mail).subject == "[SOP-42] Recibimos su ticket: BANCOS, Factura mal cargada"
 
 
@@ -489,7 +511,7 @@ def test_a_language_without_templates_falls_back_to_spanish():
 def test_an_override_directory_wins_and_the_packaged_templates_fill_the_rest(tmp_path):
     (tmp_path / "ticket_received.es.subject.txt").write_text("Ticket recibido: {{ subject }}\n")
     renderer = Renderer([tmp_path, TEMPLATES_DIR])
-    mail = only(mails_for(opened(at(2026, 11, 25, 10)), ticket()))
+    mail = received(at(2026, 11, 25, 10))
     rendered = renderer.render(mail)
     assert rendered.subject == "[SOP-42] Ticket recibido: BANCOS, Factura mal cargada"
     assert "Recibimos su ticket SOP-42" in rendered.text

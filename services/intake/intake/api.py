@@ -1,7 +1,6 @@
 """Intake's HTTP API: JSON in, a command handled, a status code out."""
 from __future__ import annotations
 
-import functools
 import hmac
 import uuid
 from zoneinfo import ZoneInfo
@@ -11,13 +10,12 @@ from markupsafe import escape
 from psycopg.types.json import Jsonb
 
 from helpdesk_shared import auth_tokens, link_tokens
-from helpdesk_shared.business_calendar import venezuela_default
 from helpdesk_shared.errors import RuleViolation
 from helpdesk_shared.web import AUTH_REQUIRED, json_body, require_auth
 
 from . import attachments, domain, handlers
 from .eventstore import VersionConflict
-from .messages import violation
+from .messages import message, violation
 
 bp = Blueprint("intake", __name__, url_prefix="/api")
 
@@ -130,19 +128,15 @@ def email_reply():
                 raise
 
 
-@functools.lru_cache(maxsize=4)
-def _calendar(year: int):
-    """The default desk calendar around `year` (for warnings; the SLA service owns deadlines)."""
-    return venezuela_default(range(year - 1, year + 2))
-
-
 def _warnings(event) -> list[dict]:
-    """Rule "urgent, exclusively" (d): payroll, SENIAT and accounting left for the month's last days."""
-    calendar = _calendar(event.occurred_at.year)
-    today = event.occurred_at.astimezone(ZoneInfo(calendar.tz)).date()
-    warning = domain.month_end_warning(event.data["module"], today,
-                                       domain.business_days_left_in_month(calendar, today))
-    return [{"code": "MONTH_END_WARNING", "message": warning.as_dict()}] if warning else []
+    """Rule "urgent, exclusively" (d): payroll, cheques, SENIAT and accounting left for the month's
+    last days (decided when the ticket opened, kept in its TicketOpened)."""
+    if not event.data.get("month_end_warning"):
+        return []
+    today = event.occurred_at.astimezone(ZoneInfo(domain.default_calendar(event.occurred_at.year).tz)).date()
+    warning = message("MONTH_END_WARNING", month_es=domain.MONTHS_ES[today.month - 1],
+                      month_en=domain.MONTHS_EN[today.month - 1])
+    return [{"code": "MONTH_END_WARNING", "message": warning.as_dict()}]
 
 
 def _once(command):
@@ -176,7 +170,8 @@ def open_ticket():
         event = handlers.open_ticket(conn, g.user, body, _now(), _correlation())
         number = event.data["number"]
         return {"number": number, "ticket_id": event.stream_id, "urgency": event.data["urgency"],
-                "link": f"/api/tickets/{number}", "warnings": _warnings(event)}, 201
+                "link": f"/api/tickets/{number}",
+                "warnings": domain.subject_warnings(body.get("subject")) + _warnings(event)}, 201
 
     response, status = _once(command)
     response.headers["Location"] = response.json["link"]

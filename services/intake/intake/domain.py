@@ -1,35 +1,28 @@
 """Intake's rules for opening a ticket, pure: text in, normalised values or a RuleViolation out."""
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from calendar import monthrange
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from helpdesk_shared.business_calendar import Calendar
+import snowballstemmer
+
+from helpdesk_shared.business_calendar import Calendar, venezuela_default
 from helpdesk_shared.errors import Message
 
 from .catalog import URGENCIES
 from .messages import message, violation
+from .vocabulary import (GENERAL_SYNONYMS, HELP_PREFIXES, HELP_WORDS, MATCH_STOPWORDS, MODULE_SYNONYMS, MODULE_WORDS,
+                         MONTH_END_MODULES, MONTH_END_PREFIXES, MONTH_END_WORDS, STOPWORDS, URGENCY_WORDS,
+                         VAGUE_WORDS)
 
-STOPWORDS = frozenset(
-    "de la el en y a e o u que con por para los las un una unos unas del al se no mi mis me "
-    "lo le les su sus es nos te ya".split()
-)
-# Words that say "help me" without saying what happened (compared without accents).
-VAGUE_WORDS = frozenset(
-    "urgente urgentes urgencia ayuda ayudar error errores problema problemas falla fallas "
-    "consulta consultas duda dudas pregunta preguntas pasaria pasa sucede favor hola "
-    "help urgent issue issues please".split()
-)
-MONTH_END_MODULES = frozenset({"NOMINA", "SENIAT", "CONTABILIDAD", "CXP"})
-_MONTHS_ES = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+MONTHS_ES = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
               "septiembre", "octubre", "noviembre", "diciembre")
-_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
               "September", "October", "November", "December")
 
 _LETTER_WORD = re.compile(r"[^\W\d_]+")
@@ -59,8 +52,34 @@ def _meaningful_words(text: str) -> list[str]:
     return [w for w in _LETTER_WORD.findall(_fold(text)) if len(w) >= 2 and w not in STOPWORDS]
 
 
+_REPEATED = re.compile(r"(.)\1{2,}")
+# An urgency word and the punctuation that only served it ("URGENTE!!!", "(urgente)", "- URGENTE").
+_URGENCY = re.compile(r"[\s(\[]*[-–—:;,]?[\s(\[]*\b(?:" + "|".join(URGENCY_WORDS) + r")\b[\s!¡.:;,)\]]*[-–—]?",
+                      re.IGNORECASE)
+_LOOSE_ENDS = " \t-–—:;,.!¡?¿"
+
+
+def _is_help_word(word: str) -> bool:
+    """Whether a folded word only asks for help, speed or courtesy ("ayúdenme", "rapidito", "please")."""
+    word = _REPEATED.sub(r"\1", word)  # "ayudaaa" -> "ayuda"
+    return word in HELP_WORDS or word.startswith(HELP_PREFIXES)
+
+
+def _without_urgency(case: str) -> str:
+    """The case with its urgency words and their punctuation removed: "Urgente: factura ..." -> "factura ..."."""
+    if not _URGENCY.search(case):
+        return case  # a case without urgency words is stored as written, "¿…?" included
+    cleaned = _URGENCY.sub(" ", case).replace("()", " ").replace("[]", " ")
+    return " ".join(cleaned.split()).strip(_LOOSE_ENDS)
+
+
 def parse_subject(subject: str, modules: tuple[str, ...]) -> tuple[str, str]:
-    """Split "MÓDULO, caso" into (catalog module, case), refusing vague subjects (rule 4)."""
+    """Split "MÓDULO, caso" into (catalog module, case), refusing vague subjects (rule 4).
+
+    Judged by content: once stop-words and the vocabulary of asking for help, speed or
+    courtesy are set aside, at least three words must remain and not all of them may be
+    words that only say "something is wrong". Urgency words are dropped from the case.
+    """
     module_part, comma, case_part = (subject or "").partition(",")
     case = " ".join(case_part.split())
     if not comma or not module_part.strip() or not case:
@@ -69,13 +88,22 @@ def parse_subject(subject: str, modules: tuple[str, ...]) -> tuple[str, str]:
     module = by_folded.get(_fold(" ".join(module_part.split())))
     if module is None:
         raise violation("R4_UNKNOWN_MODULE", "subject", modules=modules)
+    case = _without_urgency(case)
     words = _LETTER_WORD.findall(case)
-    meaningful = _meaningful_words(case)
+    meaningful = [w for w in _meaningful_words(case) if not _is_help_word(w)]
     shouting = sum(len(w) >= 2 for w in words) >= 2 and not any(ch.islower() for ch in case)
     only_vague = all(w in VAGUE_WORDS for w in meaningful)
     if shouting or only_vague or len(meaningful) < 3:
         raise violation("R4_VAGUE_SUBJECT", "subject")
     return module, case
+
+
+def subject_warnings(subject: str) -> list[dict]:
+    """Warnings for an accepted subject: urgency asked for in words was dropped (urgency has three causes)."""
+    _, _, case_part = (subject or "").partition(",")
+    if not _URGENCY.search(case_part):
+        return []
+    return [{"code": "SUBJECT_URGENCY_DROPPED", "message": message("SUBJECT_URGENCY_DROPPED").as_dict()}]
 
 
 def check_description(text: str) -> str:
@@ -149,44 +177,148 @@ def check_structured_fields(member_number=None, dates=None, vouchers=None, menu_
             "menu_path": menu_path or None}
 
 
-def _singular(word: str) -> str:
-    """Crude Spanish singular: "retenciones" -> "retencion", "reportes" -> "reporte"."""
-    if len(word) <= 4 or not word.endswith("s"):
-        return word
-    if word.endswith("es") and word[-3] in "lnrdzj":
-        return word[:-2]
-    return word[:-1]
+_WORD = re.compile(r"[^\W_]+")
+_STEMMER = snowballstemmer.stemmer("spanish")
+# Rule 6's score from which two cases are offered as one ("continue ticket N"); chosen on
+# tests/data/duplicate_pairs.json (precision and recall printed by its test).
+SIMILAR_CASE_THRESHOLD = 0.33
+# How much a shared term counts: the module's everyday words and "something is wrong"
+# words count little, generic facts ("shown", "wrong", "month") half.
+_LIGHT_WEIGHT, _HALF_WEIGHT = 0.25, 0.5
+# Descriptions only confirm summaries that already share something: two different
+# summaries above one pasted description are two cases.
+_SUMMARY_GATE = 0.1
+_HALF_CONCEPTS = frozenset({"NOT", "SHOWN", "WRONG", "MONTH", "REPORT", "FILE", "SAVE", "MISSING"})
 
 
-@lru_cache(maxsize=8192)  # the open cases of a module are compared again at every opening
-def _case_tokens(case: str) -> tuple[str, ...]:
-    """A case reduced to comparable words: folded, no stopwords, singular."""
-    return tuple(_singular(w) for w in _LETTER_WORD.findall(_fold(case)) if w not in STOPWORDS)
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    """Snowball's Spanish stem of a folded word: "conciliación" and "conciliar" -> "concili"."""
+    return _STEMMER.stemWord(word)
 
 
-def is_similar_case(a: str, b: str) -> bool:
-    """Whether two case summaries probably describe the same case (rule 6)."""
-    tokens_a, tokens_b = _case_tokens(a), _case_tokens(b)
-    if not tokens_a or not tokens_b:
-        return False
-    set_a, set_b = set(tokens_a), set(tokens_b)
-    if len(set_a & set_b) / len(set_a | set_b) >= 0.5:
+def _concepts(groups: dict[str, str]) -> dict[str, str]:
+    """stem -> concept for synonym groups written as customers write them."""
+    return {_stem(_fold(word)): concept for concept, words in groups.items() for word in words.split()}
+
+
+_GENERAL_CONCEPTS = _concepts(GENERAL_SYNONYMS)
+_MODULE_CONCEPTS = {module: {**_GENERAL_CONCEPTS, **_concepts(groups)} for module, groups in MODULE_SYNONYMS.items()}
+_VAGUE_STEMS = frozenset(_stem(word) for word in VAGUE_WORDS)
+
+
+def _term(word: str, concepts: dict[str, str]) -> str:
+    stem = _stem(word)
+    return concepts.get(stem, stem)
+
+
+_LIGHT_TERMS = {module: frozenset(_term(_fold(w), _MODULE_CONCEPTS.get(module, _GENERAL_CONCEPTS))
+                                  for w in words.split()) | _VAGUE_STEMS
+                for module, words in MODULE_WORDS.items()}
+
+
+@lru_cache(maxsize=16384)  # the open cases of a module are compared again at every opening
+def _terms(text: str, module: str | None) -> frozenset[str]:
+    """A text reduced to what it means for rule 6: folded, without stop-words or pleas for help,
+    stemmed, each stem replaced by its synonym group's concept; numbers kept as they are."""
+    concepts = _MODULE_CONCEPTS.get(module, _GENERAL_CONCEPTS)
+    terms = set()
+    for word in _WORD.findall(_fold(text)):
+        if word.isdigit():
+            terms.add(word.lstrip("0") or "0")  # a share, invoice or voucher number: "0456" is "456"
+        elif len(word) >= 2 and word not in MATCH_STOPWORDS and not _is_help_word(word):
+            terms.add(_term(word, concepts))
+    return frozenset(terms)
+
+
+def _weight(term: str, light: frozenset[str]) -> float:
+    if term in light:
+        return _LIGHT_WEIGHT
+    return _HALF_WEIGHT if term in _HALF_CONCEPTS else 1.0
+
+
+def _weighted_jaccard(a: frozenset[str], b: frozenset[str], light: frozenset[str]) -> float:
+    union = a | b
+    total = sum(_weight(t, light) for t in union)
+    return sum(_weight(t, light) for t in a & b) / total if total else 0.0
+
+
+def case_similarity(case_a: str, description_a: str, case_b: str, description_b: str,
+                    module: str | None = None) -> float:
+    """How surely two cases of one module are the same problem, from 0 to 1 (rule 6).
+
+    Weighted Jaccard overlap of their terms: the summaries alone, and summary plus
+    description; the mean of both when both descriptions are known and the summaries share
+    something (a re-worded summary is caught by what the descriptions share), the
+    summaries' alone otherwise, never less.
+    """
+    summary_a, summary_b = _terms(case_a or "", module), _terms(case_b or "", module)
+    if not summary_a or not summary_b:
+        return 0.0
+    light = _LIGHT_TERMS.get(module, _VAGUE_STEMS)
+    by_summary = _weighted_jaccard(summary_a, summary_b, light)
+    if not description_a or not description_b or by_summary < _SUMMARY_GATE:
+        return by_summary
+    whole = _weighted_jaccard(summary_a | _terms(description_a, module), summary_b | _terms(description_b, module),
+                              light)
+    return max(by_summary, (by_summary + whole) / 2)
+
+
+def is_similar_case(a: str, b: str, module: str | None = None, description_a: str = "",
+                    description_b: str = "") -> bool:
+    """Whether two cases probably describe the same problem (rule 6)."""
+    return case_similarity(a, description_a, b, description_b, module) >= SIMILAR_CASE_THRESHOLD
+
+
+def find_duplicate(case: str, open_cases: list[tuple], module: str | None = None,
+                   description: str = "") -> str | None:
+    """The number of the first open case similar to `case`, if any.
+
+    `open_cases` holds (number, case) or (number, case, description) of the organisation's
+    open tickets of the module: one score each, linear in their number.
+    """
+    for number, other, *rest in open_cases:
+        if is_similar_case(case, other, module, description, (rest[0] if rest else "") or ""):
+            return number
+    return None
+
+
+def _month_end_kind(module: str, text: str) -> bool:
+    """Whether a case is payroll, cheques, SENIAT or accounting: by module, or by what it says."""
+    if module in MONTH_END_MODULES:
         return True
-    matcher = difflib.SequenceMatcher(None, " ".join(tokens_a), " ".join(tokens_b))
-    # The quick ratios are upper bounds of ratio(): most pairs are ruled out without the full match.
-    return matcher.real_quick_ratio() >= 0.8 and matcher.quick_ratio() >= 0.8 and matcher.ratio() >= 0.8
+    words = _LETTER_WORD.findall(_fold(text))
+    return any(w in MONTH_END_WORDS or w.startswith(MONTH_END_PREFIXES) for w in words)
 
 
-def find_duplicate(case: str, open_cases: list[tuple[str, str]]) -> str | None:
-    """The number of the first open (number, case) similar to `case`, if any."""
-    return next((number for number, other in open_cases if is_similar_case(case, other)), None)
-
-
-def month_end_warning(module: str, today: date, business_days_left: int) -> Message | None:
-    """A warning when a payroll/SENIAT/accounting case is filed in the month's last business days."""
-    if module not in MONTH_END_MODULES or business_days_left > 2:
+def month_end_warning(module: str, today: date, business_days_left: int, text: str = "") -> Message | None:
+    """A warning when a payroll, cheque, SENIAT or accounting case (by module, or by what the
+    case and description in `text` say) is filed in the month's last two business days."""
+    if business_days_left > 2 or not _month_end_kind(module, text):
         return None
-    return message("MONTH_END_WARNING", month_es=_MONTHS_ES[today.month - 1], month_en=_MONTHS_EN[today.month - 1])
+    return message("MONTH_END_WARNING", month_es=MONTHS_ES[today.month - 1], month_en=MONTHS_EN[today.month - 1])
+
+
+def check_back_at(value, now: datetime) -> datetime | None:
+    """Rule "avise si se tiene que marchar": the optional return date, an ISO 8601 instant with
+    its zone, strictly in the future (it moves the auto-close count to it); None when not given."""
+    if value is None:
+        return None
+    try:
+        back_at = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        back_at = None
+    if back_at is None or back_at.tzinfo is None:
+        raise violation("AWAY_BACK_AT_INVALID", "back_at")
+    if back_at <= now:
+        raise violation("AWAY_BACK_AT_NOT_FUTURE", "back_at")
+    return back_at.astimezone(timezone.utc)
+
+
+@lru_cache(maxsize=4)
+def default_calendar(year: int) -> Calendar:
+    """The default desk calendar around `year` (for warnings at filing; the SLA service owns deadlines)."""
+    return venezuela_default(range(year - 1, year + 2))
 
 
 def business_days_left_in_month(calendar: Calendar, today: date) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import psycopg
 from argon2 import PasswordHasher
@@ -343,13 +344,20 @@ def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetim
     conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{organisation_id}/{desk.name}/{module}",))
     if not body.get("confirmed_different_case"):
         open_cases = conn.execute(
-            """select number, case_summary from tickets
+            """select number, case_summary, description from tickets
                where organisation_id = %s and desk = %s and module = %s and status <> 'closed'
                order by number""", (organisation_id, desk.name, module)).fetchall()
-        duplicate = domain.find_duplicate(case, [(r["number"], r["case_summary"]) for r in open_cases])
+        duplicate = domain.find_duplicate(case, [(r["number"], r["case_summary"], r["description"]) for r in open_cases],
+                                          module=module, description=description)
         if duplicate:
             raise violation("R6_DUPLICATE_OPEN_CASE", "subject", status=409, number=duplicate).with_extra(
                 ticket=duplicate, link=f"/api/tickets/{duplicate}")
+
+    # Rule "urgent, exclusively" (d): warned on 201, and repeated in the received mail.
+    calendar = domain.default_calendar(now.year)
+    today = now.astimezone(ZoneInfo(calendar.tz)).date()
+    month_end = domain.month_end_warning(module, today, domain.business_days_left_in_month(calendar, today),
+                                         f"{case} {description}") is not None
 
     seq = conn.execute(f"select nextval('ticket_number_{desk.code.lower()}') as n").fetchone()["n"]
     number = f"{desk.code}-{seq}"
@@ -362,11 +370,13 @@ def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetim
         "member_number": body.get("member_number"), "dates": body.get("dates"), "vouchers": body.get("vouchers"),
         "menu_path": body.get("menu_path"), "attachments": files, "previous_ticket": previous,
         "confirmed_different_case": bool(body.get("confirmed_different_case")),
-        "language": user.language}, actor=_actor(user), occurred_at=now, correlation_id=correlation_id)
+        "language": user.language, "month_end_warning": month_end}, actor=_actor(user), occurred_at=now,
+        correlation_id=correlation_id)
     eventstore.append(conn, [event], expected_version=0)
-    conn.execute("""insert into tickets (ticket_id, number, desk, organisation_id, module, case_summary, status, version)
-                    values (%s, %s, %s, %s, %s, %s, %s, 1)""",
-                 (ticket_id, number, desk.name, organisation_id, module, case, lifecycle.OPEN))
+    conn.execute("""insert into tickets (ticket_id, number, desk, organisation_id, module, case_summary, description,
+                                         status, version)
+                    values (%s, %s, %s, %s, %s, %s, %s, %s, 1)""",
+                 (ticket_id, number, desk.name, organisation_id, module, case, description, lifecycle.OPEN))
     return event
 
 
@@ -459,7 +469,8 @@ def mark_customer_away(conn: psycopg.Connection, user: Claims, number: str, body
     if user.is_staff:
         raise violation("FORBIDDEN", None, status=403)
     state = _open_ticket_state(conn, user, number)
-    return _append_to_ticket(conn, state, "CustomerAway", {"back_at": body.get("back_at"),
+    back_at = domain.check_back_at(body.get("back_at"), now)
+    return _append_to_ticket(conn, state, "CustomerAway", {"back_at": back_at,
                                                            "note": (body.get("note") or "").strip() or None},
                              user, now)
 

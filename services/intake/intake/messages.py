@@ -215,20 +215,47 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "La contraseña debe tener al menos 10 caracteres.",
         "The password must be at least 10 characters long.",
     ),
+    "AWAY_BACK_AT_INVALID": (
+        422,
+        "Indique la fecha y hora de regreso con su zona horaria, en formato ISO 8601 (por "
+        "ejemplo 2026-11-30T09:00:00-04:00).",
+        "Give the return date and time with its time zone, in ISO 8601 (for example "
+        "2026-11-30T09:00:00-04:00).",
+    ),
+    "AWAY_BACK_AT_NOT_FUTURE": (
+        422,
+        "La fecha de regreso debe estar en el futuro: desde ella cuentan los dos días hábiles "
+        "antes del cierre automático del ticket.",
+        "The return date must be in the future: the two business days before the ticket closes "
+        "automatically count from it.",
+    ),
     "VERSION_CONFLICT": (
         409,
         "El ticket cambió mientras usted escribía. Actualice la página y vuelva a intentarlo.",
         "The ticket changed in the meantime. Reload it and try again.",
     ),
-    # A warning, not a refusal: the ticket is still opened.
+    # Warnings, not refusals: the ticket is still opened.
+    "SUBJECT_URGENCY_DROPPED": (
+        200,
+        "Quitamos «urgente» del asunto: el asunto nombra el módulo y el caso (regla 4), y la "
+        "urgencia no se pide con palabras. Un caso es urgente única y exclusivamente cuando "
+        "(a) toda la plataforma está parada, (b) la facturación a socios está detenida o (c) su "
+        "organización está en un proceso especial avisado con antelación; en esos casos "
+        "indíquelo en el campo de urgencia.",
+        "We removed “urgent” from the subject: the subject names the module and the case "
+        "(rule 4), and urgency is not asked for in words. A case is urgent only when (a) the "
+        "whole platform is down, (b) billing to members has stopped, or (c) your organisation "
+        "is running a special process announced in advance; in those cases choose it in the "
+        "urgency field.",
+    ),
     "MONTH_END_WARNING": (
         200,
-        "Faltan pocos días hábiles para el cierre de {month_es}. Nómina, SENIAT, contabilidad "
-        "y cuentas por pagar no son casos urgentes: le recomendamos no dejarlos para los "
-        "últimos días del mes.",
-        "Only a few business days are left before the end of {month_en}. Payroll, SENIAT, "
-        "accounting and payables cases are not urgent: please don't leave them for the last "
-        "days of the month.",
+        "Faltan pocos días hábiles para el cierre de {month_es}. Los pagos de nómina, la emisión "
+        "de cheques, los archivos del SENIAT y los informes contables no son casos urgentes: le "
+        "recomendamos no dejarlos para los últimos días del mes.",
+        "Only a few business days are left before the end of {month_en}. Payroll, cheques, "
+        "SENIAT files and accounting reports are not urgent: please don't leave them for the "
+        "last days of the month.",
     ),
 }
 

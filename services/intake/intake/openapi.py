@@ -99,7 +99,7 @@ def document() -> dict:
                 "summary": summary, "security": _BEARER,
                 "parameters": [{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "requestBody": _json({"type": "object", "properties": props}),
-                "responses": {"201": {"description": "recorded"}, **_errors(400, 401, 403, 404, 409)}}}
+                "responses": {"201": {"description": "recorded"}, **_errors(400, 401, 403, 404, 409, 422)}}}
                for action, summary, props in (
                    ("assignment", "An agent takes the ticket or gives it to a colleague of its desk",
                     {"agent_id": {"type": "string"}}),

@@ -107,3 +107,7 @@ alter table users add column if not exists password_set_at timestamptz;
 -- (logout, password or rights changed) is refused although its signature holds.
 alter table users add column if not exists disabled boolean not null default false;
 alter table users add column if not exists tokens_valid_after timestamptz;
+
+-- The description of each ticket, so rule 6 compares a new case with the open ones by what
+-- both say, not by their summaries alone (null for tickets indexed before it was kept).
+alter table tickets add column if not exists description text;

@@ -1,7 +1,7 @@
 """The notifier's configuration, read once from the environment."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, env, secret, verify_key
 
@@ -37,6 +37,8 @@ class Config:
     office_phones: dict
     reply_token_days: int = 30
     smtp_retry_max_seconds: float = 300.0  # backoff cap while the SMTP server is down
+    # Per desk: urgent tickets alert this address at once, day or night ("" or absent: none).
+    oncall_addresses: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -64,6 +66,7 @@ class Config:
             staff_address=env("STAFF_ADDRESS", "equipo@mesa.example"),
             supervisor_address=env("SUPERVISOR_ADDRESS", "supervision@mesa.example"),
             queue_addresses={d: env(f"QUEUE_ADDRESS_{d}", f"{d.lower()}@mesa.example") for d in DESKS},
+            oncall_addresses={d: env(f"ONCALL_ADDRESS_{d}", f"guardia-{d.lower()}@mesa.example") for d in DESKS},
             office_phones={d: tuple(p.strip() for p in env(f"OFFICE_PHONES_{d}", "+58 212 555 0100").split(",")
                                     if p.strip()) for d in DESKS},
             reply_token_days=int(env("REPLY_TOKEN_DAYS", "30")),

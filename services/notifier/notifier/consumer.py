@@ -56,8 +56,10 @@ def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLo
     store.migrate(config.database_url)
     desks = {d: messages.DeskContacts(queue_address=config.queue_addresses[d], staff_address=config.staff_address,
                                       supervisor_address=config.supervisor_address,
-                                      phones=config.office_phones[d]) for d in DESKS}
-    # The office hours mails quote: the default desk calendar (the SLA service owns edits).
+                                      phones=config.office_phones[d], oncall_address=config.oncall_addresses.get(d, ""))
+             for d in DESKS}
+    # The calendar for writing instants (time zone) and, in mails the SLA's DeadlineSet does not
+    # inform, office hours: the default desk calendar. Deadlines come from the SLA service.
     calendar = venezuela_default(range(clock().year - 1, clock().year + 3))
     render = renderer(config)
     plan = functools.partial(messages.plan, desks=desks, calendar=calendar, links=links(config, clock))

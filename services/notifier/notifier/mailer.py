@@ -2,11 +2,14 @@
 "try again later" and "this address will never work"."""
 from __future__ import annotations
 
+import io
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email import policy
+from email.generator import BytesGenerator
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 
 from .config import Config
 
@@ -51,6 +54,21 @@ def build_message(mail: Outgoing, sender: str) -> EmailMessage:
     return msg
 
 
+# How a message goes on the wire. Headers are not folded: the standard library's folding of
+# encoded words (non-ASCII subjects) doubles a space before one and drops the space after
+# it; unfolded, a subject stays exactly as written (a bounded subject is far under RFC
+# 5322's 998-character line limit).
+_WIRE = policy.SMTP.clone(max_line_length=None)
+
+
+def wire_bytes(msg: EmailMessage) -> bytes:
+    """The message as sent: CRLF lines, and a body line starting "From " left as written
+    (smtplib.send_message's generator would turn it into ">From ")."""
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, mangle_from_=False, policy=_WIRE).flatten(msg)
+    return buffer.getvalue()
+
+
 class Mailer:
     """A connection to the configured SMTP server, opened on first use and reused."""
 
@@ -72,7 +90,8 @@ class Mailer:
         try:
             if self.smtp is None:
                 self.smtp = self._connect()
-            self.smtp.send_message(build_message(mail, self.config.mail_from))
+            self.smtp.sendmail(parseaddr(self.config.mail_from)[1], [mail.recipient],
+                               wire_bytes(build_message(mail, self.config.mail_from)))
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise (PermanentFailure if all(c >= 500 for c in codes) else TransientFailure)(str(exc)) from exc

@@ -59,16 +59,22 @@ class TicketView:
     status: str
     opened_at: datetime
     urgency: str = "normal"
+    out_of_hours_requested: bool = False
+    previous_ticket: str | None = None
+    month_end_warning: bool = False
+    # The SLA service's DeadlineSet data for the first response, once it arrived.
+    first_deadline: dict | None = None
 
 
 @dataclass(frozen=True)
 class DeskContacts:
-    """A desk's addresses (agents' queue, staff, supervisor) and its office phones."""
+    """A desk's addresses (agents' queue, staff, supervisor, on call) and its office phones."""
 
     queue_address: str
     staff_address: str
     supervisor_address: str
     phones: tuple[str, ...]
+    oncall_address: str = ""  # urgent tickets, day or night; "" when the desk has none
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,9 @@ def ticket_view_from_opened(event: Envelope) -> TicketView:
         ticket_id=d["ticket_id"], number=d["number"], desk=d["desk"], subject=d["subject"],
         organisation_id=d["organisation_id"], opened_by=d["opened_by"],
         contact=dict(d["contact"]), language=d.get("language") or "es", assigned_to=None,
-        status="open", opened_at=event.occurred_at, urgency=d.get("urgency") or "normal")
+        status="open", opened_at=event.occurred_at, urgency=d.get("urgency") or "normal",
+        out_of_hours_requested=bool(d.get("out_of_hours_requested")), previous_ticket=d.get("previous_ticket"),
+        month_end_warning=bool(d.get("month_end_warning")))
 
 
 # --- formatting facts for people ---------------------------------------------------------
@@ -164,10 +172,16 @@ _UNITS = {"es": (("día", "días"), ("hora", "horas"), ("minuto", "minutos"), " 
           "en": (("day", "days"), ("hour", "hours"), ("minute", "minutes"), " ")}
 
 
+_UNDER_A_MINUTE = {"es": "menos de un minuto", "en": "less than a minute"}
+
+
 def format_duration(d: timedelta, language: str) -> str:
-    """'2 horas y 5 minutos' / '2 hours 5 minutes': the two largest units, minutes floored."""
+    """'2 horas y 5 minutos' / '2 hours 5 minutes': the two largest units, minutes floored;
+    under a minute reads 'menos de un minuto' / 'less than a minute', never '0 minutes'."""
     days_u, hours_u, minutes_u, joiner = _UNITS[_lang(language)]
     minutes = max(0, int(d.total_seconds() // 60))
+    if minutes == 0:
+        return _UNDER_A_MINUTE[_lang(language)]
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
     if days:
@@ -183,11 +197,14 @@ def _hhmm(value: time, is_end: bool) -> str:
     return "24:00" if is_end and value == time(0) else f"{value:%H:%M}"
 
 
-def format_office_hours(calendar: Calendar, language: str) -> str:
-    """The calendar's weekly hours: 'lunes a viernes, de 09:00 a 17:00' / 'Monday to Friday, 09:00-17:00'."""
+def format_office_hours(calendar: Calendar | list, language: str) -> str:
+    """The weekly hours of a calendar, or of its `[weekday, "HH:MM", "HH:MM"]` rows as the SLA
+    service publishes them: 'lunes a viernes, de 09:00 a 17:00' / 'Monday to Friday, 09:00-17:00'."""
     lang = _lang(language)
+    weekly = calendar.weekly if isinstance(calendar, Calendar) else [
+        (day, time.fromisoformat(start), time.fromisoformat(end)) for day, start, end in calendar]
     by_day: dict[int, tuple[tuple[time, time], ...]] = {}
-    for day, start, end in calendar.weekly:
+    for day, start, end in weekly:
         by_day[day] = by_day.get(day, ()) + ((start, end),)
     groups: list[tuple[int, int, tuple[tuple[time, time], ...]]] = []
     for day in sorted(by_day):
@@ -249,24 +266,83 @@ def _user_name(users: Mapping[str, Recipient], user_id: str | None) -> str | Non
 
 # --- one planner per event type ------------------------------------------------------------
 
-def plan_ticket_opened(event, ticket, users, desks, calendar, links) -> list[Mail]:
-    """The customer learns his ticket number and what happens next (first response, hours)."""
+def _received(ticket: TicketView, deadline: dict, calendar: Calendar, links: Links) -> Mail:
+    """The customer learns his number and the first-response deadline the SLA service set
+    (its calendar version: closure days and edited hours included), and when it starts counting."""
     customer = _customer(ticket)
     lang = customer.language
+    opened_at = ticket.opened_at
+    started_at, counts_from = _when(deadline["started_at"]), _when(deadline["counts_from"])
+    office_hours = deadline.get("office_hours")
     context = {
         **_ticket_facts(ticket, links),
-        "opened_at": _instant(event.occurred_at, calendar, lang, event.occurred_at),
-        "office_hours": format_office_hours(calendar, lang),
+        "opened_at": _instant(opened_at, calendar, lang, opened_at),
+        "due_at": _instant(_when(deadline["due_at"]), calendar, lang, opened_at),
+        "office_hours": format_office_hours(office_hours if office_hours else calendar, lang),
         "time_zone": _zone_name(calendar.tz),
-        "out_of_hours": not calendar.is_open(event.occurred_at),
-        "out_of_hours_requested": bool(event.data.get("out_of_hours_requested")),
-        "previous_ticket": event.data.get("previous_ticket"),
+        "out_of_hours": counts_from > started_at,
+        "out_of_hours_requested": ticket.out_of_hours_requested,
+        "previous_ticket": ticket.previous_ticket,
+        "month_end_warning": ticket.month_end_warning,
     }
-    # Urgent tickets run on a 24x7 clock (SPEC §3): no waiting for the next opening.
-    if not context["urgent"] and context["out_of_hours"]:
-        opening = calendar.next_opening(event.occurred_at)
-        context["clock_starts_at"] = _instant(opening, calendar, lang, event.occurred_at)
-    return [Mail("ticket_received", customer, context, ticket.ticket_id, ticket.number)]
+    if counts_from > started_at:  # a business clock waits for the next opening
+        context["clock_starts_at"] = _instant(counts_from, calendar, lang, opened_at)
+    return Mail("ticket_received", customer, context, ticket.ticket_id, ticket.number)
+
+
+def plan_ticket_opened(event, ticket, users, desks, calendar, links) -> list[Mail]:
+    """The desk's queue hears of every new ticket; an urgent one also alerts the on-call address
+    at once (SPEC §2 rule 3). The customer's mail waits for the SLA service's deadline, unless
+    that fact arrived first (two topics: no order between them)."""
+    contacts = _desk(desks, ticket.desk)
+    queue = _desk_recipient(contacts.queue_address, ticket.desk)
+    d = event.data
+    facts = {
+        **_ticket_facts(ticket, links),
+        "opened_at": _instant(event.occurred_at, calendar, queue.language, event.occurred_at),
+        "organisation_id": ticket.organisation_id,
+        "module": d.get("module"),
+        "description": d.get("description"),
+        "contact": {"name": ticket.contact["name"], "email": ticket.contact["email"],
+                    "phone": ticket.contact.get("phone")},
+        "out_of_hours_requested": bool(d.get("out_of_hours_requested")),
+        "attachments": _attachments(d),
+    }
+    mails = [Mail("ticket_opened_queue", queue, facts, ticket.ticket_id, None)]
+    if facts["urgent"] and contacts.oncall_address:
+        oncall = _desk_recipient(contacts.oncall_address, ticket.desk)
+        mails.append(Mail("ticket_urgent_oncall", oncall, dict(facts), ticket.ticket_id, None))
+    if ticket.first_deadline:
+        mails.append(_received(ticket, ticket.first_deadline, calendar, links))
+    return mails
+
+
+def plan_deadline_set(event, ticket, users, desks, calendar, links) -> list[Mail]:
+    """The SLA service set the first-response deadline: now the customer's received mail can quote it."""
+    if event.data["clock"] != "first_response" or ticket.status == CLOSED:
+        return []
+    return [_received(ticket, event.data, calendar, links)]
+
+
+def plan_resolution_confirmed(event, ticket, users, desks, calendar, links) -> list[Mail]:
+    """"Not solved" + text reaches the assigned agent (or the queue) like any customer message."""
+    d = event.data
+    if d["solved"]:
+        return []  # the ticket closes: plan_ticket_closed tells the customer
+    agent = users.get(ticket.assigned_to) if ticket.assigned_to else None
+    recipient = agent or _desk_recipient(_desk(desks, ticket.desk).queue_address, ticket.desk)
+    context = {
+        **_ticket_facts(ticket, links),
+        "body": d.get("body") or "",
+        "attachments": [],
+        "message_id": str(event.event_id),
+        "posted_at": _instant(event.occurred_at, calendar, recipient.language, event.occurred_at),
+        "author_name": _user_name(users, event.actor.id) or ticket.contact["name"],
+        "organisation_id": ticket.organisation_id,
+        "assigned": agent is not None,
+        "not_solved": True,
+    }
+    return [Mail("customer_answered", recipient, context, ticket.ticket_id, None)]
 
 
 def plan_message_posted(event, ticket, users, desks, calendar, links) -> list[Mail]:
@@ -295,6 +371,7 @@ def plan_message_posted(event, ticket, users, desks, calendar, links) -> list[Ma
             "author_name": _user_name(users, d["author_id"]) or ticket.contact["name"],
             "organisation_id": ticket.organisation_id,
             "assigned": agent is not None,
+            "not_solved": False,
         }
         # Agents answer in the app, where internal notes and assignment live.
         return [Mail("customer_answered", recipient, context, ticket.ticket_id, None)]
@@ -345,6 +422,9 @@ def plan_auto_close_warning(event, ticket, users, desks, calendar, links) -> lis
     context = {
         **_ticket_facts(ticket, links),
         "closes_at": _instant(closes_at, calendar, customer.language, event.occurred_at),
+        # Away until a date, the customer's two business days counted from it: the mail says so.
+        "away_until": (_instant(_when(d["away_until"]), calendar, customer.language, event.occurred_at)
+                       if d.get("away_until") else None),
         "solved_url": links.resolution_url(ticket.number, ticket.opened_by, "solved"),
         "not_solved_url": links.resolution_url(ticket.number, ticket.opened_by, "not_solved"),
     }
@@ -435,7 +515,9 @@ Planner = Callable[..., list[Mail]]
 
 PLANNERS: dict[str, Planner] = {
     "TicketOpened": plan_ticket_opened,
+    "DeadlineSet": plan_deadline_set,
     "MessagePosted": plan_message_posted,
+    "ResolutionConfirmed": plan_resolution_confirmed,
     "ResponseOverdue": plan_response_overdue,
     "AutoCloseWarning": plan_auto_close_warning,
     "TicketClosed": plan_ticket_closed,
@@ -446,15 +528,16 @@ PLANNERS: dict[str, Planner] = {
 }
 
 # Events about a ticket: planned only when the read model knows the ticket.
-TICKET_EVENTS = frozenset({"TicketOpened", "MessagePosted", "ResponseOverdue",
-                           "AutoCloseWarning", "TicketClosed"})
+TICKET_EVENTS = frozenset({"TicketOpened", "DeadlineSet", "MessagePosted", "ResolutionConfirmed",
+                           "ResponseOverdue", "AutoCloseWarning", "TicketClosed"})
 
 CUSTOMER_TEMPLATES = ("ticket_received", "agent_answered", "response_overdue_customer",
                       "auto_close_warning", "ticket_closed", "access_requested_requester",
                       "access_granted", "training_requested_requester",
                       "special_process_requester")
-STAFF_TEMPLATES = ("customer_answered", "response_overdue_supervisor", "access_requested_staff",
-                   "training_requested_staff", "special_process_staff")
+STAFF_TEMPLATES = ("ticket_opened_queue", "ticket_urgent_oncall", "customer_answered",
+                   "response_overdue_supervisor", "access_requested_staff", "training_requested_staff",
+                   "special_process_staff")
 # Not planned from an event: notifier.replies answers an e-mail reply to a closed ticket
 # with this one (context: number, new_ticket_url, customer_name).
 INBOUND_TEMPLATES = ("reply_to_closed",)

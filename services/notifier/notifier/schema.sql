@@ -63,3 +63,16 @@ create table if not exists inbound_messages (
     received_at timestamptz not null,
     outcome     text        not null
 );
+
+-- What the received mail repeats from TicketOpened.
+alter table tickets add column if not exists out_of_hours_requested boolean not null default false;
+alter table tickets add column if not exists previous_ticket text;
+alter table tickets add column if not exists month_end_warning boolean not null default false;
+
+-- The SLA service's DeadlineSet for each ticket's first response (what the received mail
+-- quotes). Its own table: it may arrive before the ticket's TicketOpened (another topic);
+-- whichever of the two is read second plans the received mail.
+create table if not exists first_deadlines (
+    ticket_id text primary key,
+    data      jsonb not null
+);

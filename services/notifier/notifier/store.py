@@ -44,7 +44,14 @@ def _ticket_view(row: dict | None) -> TicketView | None:
     return TicketView(ticket_id=row["ticket_id"], number=row["number"], desk=row["desk"], subject=row["subject"],
                       organisation_id=row["organisation_id"], opened_by=row["opened_by"], contact=row["contact"],
                       language=row["language"], assigned_to=row["assigned_to"], status=row["status"],
-                      opened_at=row["opened_at"], urgency=row["urgency"])
+                      opened_at=row["opened_at"], urgency=row["urgency"],
+                      out_of_hours_requested=bool(row["out_of_hours_requested"]),
+                      previous_ticket=row["previous_ticket"], month_end_warning=bool(row["month_end_warning"]),
+                      first_deadline=row["first_deadline"])
+
+
+_TICKET_VIEW = """select t.*, d.data as first_deadline from tickets t
+                  left join first_deadlines d using (ticket_id) where t.ticket_id = %s"""
 
 
 def _users(conn: psycopg.Connection, ids: set[str]) -> dict[str, Recipient]:
@@ -73,10 +80,21 @@ def _project(conn: psycopg.Connection, event: Envelope) -> bool:
     if event.type == "TicketOpened":
         inserted = conn.execute(
             """insert into tickets (ticket_id, number, desk, subject, organisation_id, opened_by, contact, language,
-                                    urgency, status, opened_at, version)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', %s, 1) on conflict (ticket_id) do nothing""",
+                                    urgency, status, opened_at, version, out_of_hours_requested, previous_ticket,
+                                    month_end_warning)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', %s, 1, %s, %s, %s)
+               on conflict (ticket_id) do nothing""",
             (d["ticket_id"], d["number"], d["desk"], d["subject"], d["organisation_id"], d["opened_by"],
-             Jsonb(d["contact"]), d.get("language", "es"), d["urgency"], event.occurred_at)).rowcount
+             Jsonb(d["contact"]), d.get("language", "es"), d["urgency"], event.occurred_at,
+             bool(d.get("out_of_hours_requested")), d.get("previous_ticket"), bool(d.get("month_end_warning")))
+        ).rowcount
+        return inserted == 1
+    if event.type == "DeadlineSet":
+        if d["clock"] != "first_response":
+            return False  # only the first deadline is quoted (in the received mail)
+        # Kept apart from `tickets`: it may arrive before the TicketOpened it follows (another topic).
+        inserted = conn.execute("""insert into first_deadlines (ticket_id, data) values (%s, %s)
+                                   on conflict (ticket_id) do nothing""", (d["ticket_id"], Jsonb(d))).rowcount
         return inserted == 1
     if event.type in TICKET_EVENTS:
         updates = {"version": event.stream_version}
@@ -141,8 +159,7 @@ def record_batch(conn: psycopg.Connection, records: list[Record], plan: Planner,
         if not _project(conn, event):
             continue
         ticket_id = event.stream_id if event.type in TICKET_EVENTS else event.data.get("ticket_id")
-        ticket = _ticket_view(conn.execute("select * from tickets where ticket_id = %s", (ticket_id,)).fetchone()
-                              if ticket_id else None)
+        ticket = _ticket_view(conn.execute(_TICKET_VIEW, (ticket_id,)).fetchone() if ticket_id else None)
         ids = {event.actor.id, event.data.get("author_id"), event.data.get("user_id"), event.data.get("requested_by"),
                event.data.get("announced_by"), ticket and ticket.assigned_to, ticket and ticket.opened_by} - {None}
         for mail in plan(event, ticket, _users(conn, ids)):

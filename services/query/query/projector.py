@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from helpdesk_shared import lifecycle
 from helpdesk_shared.envelope import Envelope
@@ -39,7 +40,7 @@ def project(event: Envelope, status: str | None) -> Change:
             staff = d["author_role"] in lifecycle.STAFF_ROLES
             updates["status"] = lifecycle.WAITING_CUSTOMER if staff else lifecycle.OPEN
             if not staff:
-                updates["customer_away"] = False
+                updates.update(customer_away=False, back_at=None)
         if d.get("out_of_hours_requested"):
             updates["out_of_hours"] = True
         return Change(ticket_updates=updates,
@@ -47,9 +48,12 @@ def project(event: Envelope, status: str | None) -> Change:
     if event.type == "TicketAssigned":
         return Change(ticket_updates={"assigned_to": d["agent_id"]}, thread_entry=_entry(event, internal=True))
     if event.type == "CustomerAway":
-        return Change(ticket_updates={"customer_away": True}, thread_entry=_entry(event, d.get("note")))
+        back_at = d.get("back_at")
+        return Change(ticket_updates={"customer_away": True,
+                                      "back_at": datetime.fromisoformat(back_at) if back_at else None},
+                      thread_entry=_entry(event, d.get("note")))
     if event.type == "ResolutionConfirmed":
-        updates = {} if d["solved"] else {"status": lifecycle.OPEN, "customer_away": False}
+        updates = {} if d["solved"] else {"status": lifecycle.OPEN, "customer_away": False, "back_at": None}
         return Change(ticket_updates=updates, thread_entry=_entry(event, d.get("body")))
     if event.type == "TicketClosed":
         return Change(ticket_updates={"status": lifecycle.CLOSED, "close_reason": d["reason"]},

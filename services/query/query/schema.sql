@@ -106,3 +106,7 @@ alter table tickets add column if not exists search tsvector generated always as
     to_tsvector('pg_catalog.spanish', subject || ' ' || case_summary || ' ' || description)
     || to_tsvector('mesa_search', subject || ' ' || case_summary || ' ' || description)) stored;
 create index if not exists tickets_search on tickets using gin (search);
+
+-- When an away customer said he is back (CustomerAway.back_at); null when away without a date
+-- or not away. The auto-close counts from it (SLA service).
+alter table tickets add column if not exists back_at timestamptz;

@@ -9,7 +9,7 @@ from .filters import UNASSIGNED, ListQuery
 
 _LIST_COLUMNS = """t.number, t.desk, t.organisation_id, o.name as organisation_name, t.module, t.case_summary,
                    t.subject, t.urgency, t.status, t.assigned_to, a.name as assigned_to_name, t.customer_away,
-                   t.out_of_hours, t.close_reason, t.opened_at, t.updated_at"""
+                   t.back_at, t.out_of_hours, t.close_reason, t.opened_at, t.updated_at"""
 # Names beside ids: a person or organisation query has not heard of yet shows a null name, never hides the row.
 _NAMED = """tickets t left join users a on a.id = t.assigned_to
                       left join organisations o on o.id = t.organisation_id"""

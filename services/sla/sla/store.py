@@ -127,7 +127,8 @@ def clocks_to_doc(c: timers.TicketClocks) -> dict:
         "response": r and {"kind": r.kind, "started_at": _iso(r.started_at), "started_version": r.started_version,
                            "due_at": _iso(r.due_at)},
         "waiting": w and {"since": _iso(w.since), "since_version": w.since_version, "warn_at": _iso(w.warn_at),
-                          "close_at": _iso(w.close_at)},
+                          "close_at": _iso(w.close_at), "away_until": _iso(w.away_until)},
+        "away_until": _iso(c.away_until),
         "paused": [[_iso(s), _iso(e)] for s, e in c.paused],
         "history": [{"kind": h.kind, "started_at": _iso(h.started_at), "started_version": h.started_version,
                      "due_at": _iso(h.due_at), "met_at": _iso(h.met_at)} for h in c.history],
@@ -144,7 +145,9 @@ def clocks_from_doc(doc: dict, settings: Settings) -> timers.TicketClocks:
         calendar=settings.calendars[doc["desk"], doc["calendar_version"]],
         version=doc["version"], status=doc["status"],
         response=r and timers.ResponseClock(r["kind"], _dt(r["started_at"]), r["started_version"], _dt(r["due_at"])),
-        waiting=w and timers.Waiting(_dt(w["since"]), w["since_version"], _dt(w["warn_at"]), _dt(w["close_at"])),
+        waiting=w and timers.Waiting(_dt(w["since"]), w["since_version"], _dt(w["warn_at"]), _dt(w["close_at"]),
+                                     _dt(w.get("away_until"))),
+        away_until=_dt(doc.get("away_until")),  # absent in clocks stored before it was kept
         paused=tuple((_dt(s), _dt(e)) for s, e in doc["paused"]),
         history=tuple(timers.FinishedClock(h["kind"], _dt(h["started_at"]), h["started_version"], _dt(h["due_at"]),
                                            _dt(h["met_at"])) for h in doc["history"]))
@@ -165,10 +168,19 @@ def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Setti
             cls = urgency_class(d["urgency"])
             clocks = timers.open_clocks(event, settings.policy_at(d["desk"], cls, event.occurred_at),
                                         settings.calendar_at(d["desk"], event.occurred_at))
-            conn.execute("""insert into clocks (ticket_id, number, partition, status, state, next_due)
-                            values (%s, %s, %s, %s, %s, %s) on conflict (ticket_id) do nothing""",
-                         (clocks.ticket_id, clocks.number, record.partition, clocks.status,
-                          Jsonb(clocks_to_doc(clocks)), _next_unfired(clocks, ())))
+            deadline_set = timers.deadline_set_data(clocks)
+            inserted = conn.execute(
+                """insert into clocks (ticket_id, number, partition, status, state, next_due, sla_version)
+                   values (%s, %s, %s, %s, %s, %s, %s) on conflict (ticket_id) do nothing""",
+                (clocks.ticket_id, clocks.number, record.partition, clocks.status, Jsonb(clocks_to_doc(clocks)),
+                 _next_unfired(clocks, ()), 1 if deadline_set else 0)).rowcount
+            if inserted and deadline_set:
+                # The deadline as computed here, for whoever quotes it (the notifier's received
+                # mail): closure days and edited calendars included. Queued with the clocks, so a
+                # republished TicketOpened (not inserted again) does not publish it twice.
+                outbox.enqueue(conn, [new_event("DeadlineSet", f"sla-{clocks.ticket_id}", 1, deadline_set,
+                                                actor=SLA_ACTOR, occurred_at=event.occurred_at,
+                                                correlation_id=event.correlation_id, causation_id=event.event_id)])
             continue
         row = conn.execute("select state, fired from clocks where ticket_id = %s for update",
                            (event.stream_id,)).fetchone()

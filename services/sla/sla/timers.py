@@ -49,9 +49,10 @@ class Waiting:
     """The ticket waits for the customer since an agent's public message."""
 
     since: datetime
-    since_version: int
+    since_version: int  # the version that (re)started the count: a moved deadline warns again
     warn_at: datetime
     close_at: datetime
+    away_until: datetime | None = None  # counting from the customer's return, not from `since`
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,9 @@ class TicketClocks:
     waiting: Waiting | None = None
     paused: tuple[tuple[datetime, datetime | None], ...] = ()
     history: tuple[FinishedClock, ...] = ()
+    # The customer said he is away until then (rule "avise si se tiene que marchar"): while
+    # the ticket waits for him, the auto-close counts from that date. His next message clears it.
+    away_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,9 @@ def apply(clocks: TicketClocks, event: Envelope) -> TicketClocks:
         return _customer_wrote(clocks, t)
     if event.type == "TicketClosed":
         return _closed(clocks, t)
-    return clocks  # internal notes, TicketAssigned, CustomerAway: only the version moves
+    if event.type == "CustomerAway" and d.get("back_at") is not None:
+        return _customer_away(clocks, _when(d["back_at"]), t)
+    return clocks  # internal notes, TicketAssigned, CustomerAway without a date: only the version moves
 
 
 def fold(events: Iterable[Envelope], policy: Policy, calendar: "Calendar") -> TicketClocks | None:
@@ -155,19 +161,39 @@ def _close_pause(clocks: TicketClocks, t: datetime) -> TicketClocks:
     return replace(clocks, paused=clocks.paused[:-1] + ((start, t),))
 
 
+def _when(value: str | datetime) -> datetime:
+    """An instant of an event's data (serialised data holds ISO 8601 strings)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _waiting(clocks: TicketClocks, since: datetime) -> Waiting:
+    """The wait for the customer since `since`, counted from his return if he is away until later."""
+    away = clocks.away_until if clocks.away_until is not None and clocks.away_until > since else None
+    counts_from = away or since
+    return Waiting(since=since, since_version=clocks.version,
+                   warn_at=deadline(clocks.policy.auto_close_warning, counts_from, clocks.calendar),
+                   close_at=deadline(clocks.policy.auto_close, counts_from, clocks.calendar), away_until=away)
+
+
 def _agent_answered(clocks: TicketClocks, t: datetime) -> TicketClocks:
     clocks = _stop_response(clocks, met_at=t)
     if clocks.status != WAITING_CUSTOMER:
         clocks = replace(clocks, paused=clocks.paused + ((t, None),))
     # A further answer while already waiting restarts the wait from the newest message.
-    waiting = Waiting(since=t, since_version=clocks.version,
-                      warn_at=deadline(clocks.policy.auto_close_warning, t, clocks.calendar),
-                      close_at=deadline(clocks.policy.auto_close, t, clocks.calendar))
-    return replace(clocks, status=WAITING_CUSTOMER, waiting=waiting)
+    return replace(clocks, status=WAITING_CUSTOMER, waiting=_waiting(clocks, t))
+
+
+def _customer_away(clocks: TicketClocks, back_at: datetime, t: datetime) -> TicketClocks:
+    if back_at <= t:
+        return clocks  # a return already past delays nothing (intake refuses it anyway)
+    clocks = replace(clocks, away_until=back_at)
+    if clocks.waiting is None:
+        return clocks  # remembered for when an agent's answer starts the wait
+    return replace(clocks, waiting=_waiting(clocks, clocks.waiting.since))
 
 
 def _customer_wrote(clocks: TicketClocks, t: datetime) -> TicketClocks:
-    clocks = replace(_close_pause(clocks, t), status=OPEN, waiting=None)
+    clocks = replace(_close_pause(clocks, t), status=OPEN, waiting=None, away_until=None)
     if clocks.response is not None:
         return clocks  # the agents already owe an answer: its clock keeps running
     return replace(clocks, response=ResponseClock(
@@ -195,10 +221,12 @@ def pending_timers(clocks: TicketClocks) -> list[Timer]:
             due_at=r.due_at, event_type="ResponseOverdue",
             data={**about, "clock": r.kind, "due_at": _iso(r.due_at), "policy_version": clocks.policy.version}))
     if w is not None:
+        warning = {**about, "closes_at": _iso(w.close_at), "based_on_version": clocks.version}
+        if w.away_until is not None:
+            warning["away_until"] = _iso(w.away_until)  # the mail says the count started at his return
         timers.append(Timer(
             key=f"{clocks.ticket_id}:warning:{w.since_version}", kind=AUTO_CLOSE_WARNING,
-            due_at=w.warn_at, event_type="AutoCloseWarning",
-            data={**about, "closes_at": _iso(w.close_at), "based_on_version": clocks.version}))
+            due_at=w.warn_at, event_type="AutoCloseWarning", data=warning))
         # Keyed by the version the decision rests on: if intake refuses the AutoClosed because
         # the ticket moved on (say, an internal note), the decision on the newer version is a
         # new timer rather than one that already fired.
@@ -207,6 +235,22 @@ def pending_timers(clocks: TicketClocks) -> list[Timer]:
             due_at=w.close_at, event_type="AutoClosed",
             data={**about, "based_on_version": clocks.version, "due_at": _iso(w.close_at)}))
     return sorted(timers, key=lambda timer: timer.due_at)
+
+
+def deadline_set_data(clocks: TicketClocks) -> dict | None:
+    """The DeadlineSet fact of the running response clock (SPEC §4), or None: its deadline,
+    from when it counts, and the policy and calendar (version and weekly hours) it was computed on."""
+    r = clocks.response
+    if r is None:
+        return None
+    target = getattr(clocks.policy, r.kind)
+    business = target.clock == "business"
+    return {"ticket_id": clocks.ticket_id, "number": clocks.number, "clock": r.kind, "clock_type": target.clock,
+            "started_at": _iso(r.started_at),
+            "counts_from": _iso(clocks.calendar.next_opening(r.started_at) if business else r.started_at),
+            "due_at": _iso(r.due_at), "policy_version": clocks.policy.version,
+            "calendar_version": clocks.calendar.version,
+            "office_hours": [[day, f"{start:%H:%M}", f"{end:%H:%M}"] for day, start, end in clocks.calendar.weekly]}
 
 
 def next_due(clocks: TicketClocks) -> datetime | None:
@@ -268,5 +312,6 @@ def explain(clocks: TicketClocks) -> dict:
         "calendar_version": _json_value(clocks.calendar.version),
         "clocks": entries,
         "paused": [{"start": _iso(s), "end": _iso(e) if e is not None else None} for s, e in clocks.paused],
+        "away_until": _iso(clocks.away_until) if clocks.away_until is not None else None,
         "next_due": _iso(due) if (due := next_due(clocks)) is not None else None,
     }

@@ -1,0 +1,85 @@
+"""The notifier's store on real PostgreSQL (issue 7 items 14 and 17): whichever of TicketOpened
+and the SLA's DeadlineSet is read second plans the received mail, once; staff mails at once."""
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from helpdesk_shared import pg
+from helpdesk_shared.business_calendar import venezuela_default
+from helpdesk_shared.envelope import SYSTEM, Actor, new_event
+from helpdesk_shared.kafka import Record
+from notifier import messages, store
+from notifier.rendering import TEMPLATES_DIR, Renderer
+
+pytestmark = pytest.mark.integration
+
+OPENED_AT = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)  # Wednesday 10:00 in Caracas
+DESKS = {d: messages.DeskContacts(f"cola-{d.lower()}@mesa.test", "equipo@mesa.test", "supervision@mesa.test",
+                                  ("+58 212 555 0100",), f"guardia-{d.lower()}@mesa.test")
+         for d in ("SOPORTE", "IMPLANTACIONES")}
+LINKS = messages.Links(ticket_url=lambda n: f"https://mesa.test/tickets/{n}",
+                       resolution_url=lambda n, u, a: f"https://mesa.test/r/{n}/{a}",
+                       new_ticket_url=lambda n: f"https://mesa.test/new?previous={n}", course_url="https://mesa.test/c")
+PLAN = functools.partial(messages.plan, desks=DESKS, calendar=venezuela_default(range(2026, 2028)), links=LINKS)
+RENDER = Renderer([TEMPLATES_DIR])
+
+
+@pytest.fixture
+def notifier_db(fresh_database) -> str:
+    url = fresh_database("notifier")
+    store.migrate(url)
+    return url
+
+
+def opened(ticket_id: str, urgency: str = "normal"):
+    return new_event("TicketOpened", ticket_id, 1, {
+        "ticket_id": ticket_id, "number": f"SOP-{ticket_id[-1]}", "desk": "SOPORTE", "organisation_id": "club",
+        "opened_by": "u-maria", "module": "NOMINA", "case": "Bono nocturno mal calculado",
+        "subject": "NOMINA, Bono nocturno mal calculado", "description": "La quincena calcula mal el bono.",
+        "urgency": urgency, "contact": {"name": "María", "email": "maria@club.test", "phone": "+582125550100"},
+        "month_end_warning": True}, actor=Actor("u-maria", "customer"), occurred_at=OPENED_AT)
+
+
+def deadline(ticket_id: str):
+    return new_event("DeadlineSet", f"sla-{ticket_id}", 1, {
+        "ticket_id": ticket_id, "number": f"SOP-{ticket_id[-1]}", "clock": "first_response", "clock_type": "business",
+        "started_at": OPENED_AT.isoformat(), "counts_from": OPENED_AT.isoformat(),
+        "due_at": (OPENED_AT + timedelta(days=2)).isoformat(), "policy_version": 1, "calendar_version": 3,
+        "office_hours": [[0, "08:00", "16:00"]]}, actor=SYSTEM, occurred_at=OPENED_AT + timedelta(seconds=2))
+
+
+def record(url: str, *events) -> None:
+    with pg.connect(url) as conn:
+        store.record_batch(conn, [Record("t", 0, n, e) for n, e in enumerate(events)], PLAN,
+                           lambda mail: tuple(RENDER.render(mail)), secret="s" * 32, reply_domain="mesa.test",
+                           token_days=30, now=OPENED_AT)
+
+
+def mails(url: str) -> list[dict]:
+    with pg.connect(url) as conn:
+        return conn.execute("select template, recipient, body_text from mails order by created_at, key").fetchall()
+
+
+@pytest.mark.parametrize("order", ["ticket first", "deadline first"])
+def test_the_received_mail_is_planned_once_whichever_fact_arrives_second(notifier_db, order):
+    events = [opened("t1"), deadline("t1")]
+    for event in events if order == "ticket first" else reversed(events):
+        record(notifier_db, event)
+    record(notifier_db, *events)  # a republish changes nothing
+    by_template = {m["template"]: m for m in mails(notifier_db)}
+    assert sorted(m["template"] for m in mails(notifier_db)) == ["ticket_opened_queue", "ticket_received"]
+    received = by_template["ticket_received"]
+    assert received["recipient"] == "maria@club.test"
+    assert "viernes 27 de noviembre, 10:00" in received["body_text"]   # the SLA's deadline, not a guess
+    assert "lunes, de 08:00 a 16:00" in received["body_text"]          # the SLA's calendar hours
+    assert "cheques" in received["body_text"]                          # intake's month-end warning
+    assert by_template["ticket_opened_queue"]["recipient"] == "cola-soporte@mesa.test"
+
+
+def test_an_urgent_ticket_alerts_the_on_call_address_before_any_deadline_arrives(notifier_db):
+    record(notifier_db, opened("t2", urgency="platform_down"))
+    assert sorted((m["template"], m["recipient"]) for m in mails(notifier_db)) == [
+        ("ticket_opened_queue", "cola-soporte@mesa.test"), ("ticket_urgent_oncall", "guardia-soporte@mesa.test")]
