@@ -67,7 +67,7 @@ def from_json_bytes(raw: bytes) -> Envelope:
     from .schemas import load_envelope
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, TypeError) as exc:  # TypeError: a tombstone (no value)
         raise UndecodableEvent(str(exc)) from exc
     return load_envelope(doc)
 

@@ -20,6 +20,8 @@ from kafka.serializer import Serializer
 
 from . import pg
 from .envelope import Envelope, UndecodableEvent, from_json_bytes
+from .outage import TRANSIENT_ERRORS, Backoff, is_database_error
+from .topics import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +33,17 @@ class StringSerializer(Serializer):
         return data.encode()
 
 
+# Reconnect within seconds of a broker's return: kafka-python backs off exponentially up to
+# reconnect_backoff_max_ms (default 30 s, and a few tries made an 80 s outage cost 66 s more).
+RECONNECT = dict(reconnect_backoff_ms=100, reconnect_backoff_max_ms=2000, retry_backoff_ms=200)
+
+
 def make_producer(bootstrap: str, **overrides) -> KafkaProducer:
     """An idempotent producer that waits for all in-sync replicas (acks=all)."""
     config = dict(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
                   max_in_flight_requests_per_connection=5, linger_ms=2,
-                  key_serializer=StringSerializer(), client_id="mesa")
+                  max_request_size=MAX_MESSAGE_BYTES,
+                  key_serializer=StringSerializer(), client_id="mesa", **RECONNECT)
     config.update(overrides)
     return KafkaProducer(**config)
 
@@ -66,12 +74,16 @@ class ConsumerLoop:
 
     def __init__(self, *, bootstrap: str, database_url: str, consumer_name: str, topics: list[str],
                  handle_batch: HandleBatch, max_records: int = 500, poll_ms: int = 100,
-                 group_id: str | None = None, standby_poll_s: float = 1.0):
+                 group_id: str | None = None, standby_poll_s: float = 1.0, backoff: Backoff | None = None):
         self.name = consumer_name
         self.topics = topics
         self.handle_batch = handle_batch
         self.max_records = max_records
         self.poll_ms = poll_ms
+        self.database_url = database_url
+        self.standby_poll_s = standby_poll_s
+        self.backoff = backoff or Backoff()
+        self.lock_key = f"consumer:{group_id or consumer_name}"
         self.conn = pg.connect(database_url)
         wait_for_topics(bootstrap, topics)
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
@@ -80,19 +92,40 @@ class ConsumerLoop:
                                       fetch_max_wait_ms=poll_ms,
                                       # A partition added to a topic is noticed within seconds.
                                       metadata_max_age_ms=10_000,
-                                      auto_offset_reset="earliest", client_id=consumer_name)
-        self.lock_key = f"consumer:{group_id or consumer_name}"
-        while not self.conn.execute("select pg_try_advisory_lock(hashtext(%s)) as ok", (self.lock_key,)
-                                    ).fetchone()["ok"]:
-            self.conn.rollback()
-            time.sleep(standby_poll_s)  # another instance reads; wait to take over
-        self.conn.commit()  # the session-level lock outlives this transaction
+                                      auto_offset_reset="earliest", client_id=consumer_name, **RECONNECT)
+        self._take_lock()
         self.applied_records = 0
         # The latest occurred_at read per partition since assignment: how far each
         # partition's event time has been seen (see `read_past`).
         self.read_until: dict[TopicPartition, datetime] = {}
         self._last_assignment_check = 0.0
         self.assign_all(wait_seconds=30)
+
+    def _take_lock(self, stop: threading.Event | None = None) -> bool:
+        """Hold this consumer's advisory lock on `self.conn`, waiting as a standby; False if stopped."""
+        while not self.conn.execute("select pg_try_advisory_lock(hashtext(%s)) as ok", (self.lock_key,)
+                                    ).fetchone()["ok"]:
+            self.conn.rollback()
+            if stop.wait(self.standby_poll_s) if stop else time.sleep(self.standby_poll_s):
+                return False  # another instance reads; we waited to take over until told to stop
+        self.conn.commit()  # the session-level lock outlives this transaction
+        return True
+
+    def recover(self, exc: BaseException, stop: threading.Event | None = None) -> None:
+        """After an outage: a new database session when it was the database, then back to the stored offsets.
+
+        The batch in flight rolled back while the consumer's position had moved past it, so
+        every partition is sought to the offsets stored with the last committed batch.
+        """
+        if is_database_error(exc) or self.conn.broken or self.conn.closed:
+            try:
+                self.conn.close()
+            except psycopg.Error:
+                pass
+            self.conn = pg.connect(self.database_url)
+            if not self._take_lock(stop):
+                return
+        self.seek_to_stored(sorted(self.consumer.assignment()))
 
     def assign_all(self, wait_seconds: float = 0.0) -> None:
         """Take every partition of the topics; seek the ones new to this loop to their stored offsets."""
@@ -130,7 +163,7 @@ class ConsumerLoop:
         polled = self.consumer.poll(timeout_ms=self.poll_ms, max_records=self.max_records)
         if not polled:
             return 0
-        records, offsets = [], {}
+        records, offsets, parked = [], {}, []
         for tp, messages in polled.items():
             for m in messages:
                 offsets[(tp.topic, tp.partition)] = m.offset + 1
@@ -141,11 +174,16 @@ class ConsumerLoop:
                     if seen is None or record.event.occurred_at > seen:
                         self.read_until[tp] = record.event.occurred_at
                 except UndecodableEvent as exc:
-                    # The only thing we skip: a message no code of ours can read. Logged with its place.
-                    log.error("undecodable message skipped", extra={
+                    # The only thing we skip: a message no code of ours can read. Parked whole in
+                    # consumer_dead_letters with the batch, and logged with its place as an alert.
+                    parked.append((tp.topic, tp.partition, m.offset, m.key, m.value, str(exc)[:2000]))
+                    log.error("undecodable message parked", extra={
+                        "alert": "ops", "metric": "consumer_dead_letters_total", "consumer": self.name,
                         "topic": tp.topic, "partition": tp.partition, "offset": m.offset, "error": str(exc)})
         with self.conn.transaction():
             self.handle_batch(self.conn, records)
+            if parked:
+                pg.park_messages(self.conn, self.name, parked)
             pg.save_offsets(self.conn, self.name, offsets)
         self.applied_records += len(records)
         return len(records)
@@ -180,21 +218,35 @@ class ConsumerLoop:
             ) -> None:
         """Loop until `stop` is set, calling `after_poll` after each poll (empty or not).
 
-        Infrastructure errors propagate (the supervisor restarts us).
+        PostgreSQL or Kafka going away is waited out (bounded back-off, then `recover`); any
+        other error propagates, and the supervisor restarts the process.
         """
         stop = stop or threading.Event()
+        failure: BaseException | None = None
         try:
             while not stop.is_set():
-                self.poll_once()
-                if after_poll:
-                    after_poll(self)
+                try:
+                    if failure is not None:
+                        self.recover(failure, stop)
+                        failure = None
+                    self.poll_once()
+                    if after_poll:
+                        after_poll(self)
+                    self.backoff.reset()
+                except TRANSIENT_ERRORS as exc:
+                    failure = exc
+                    if self.backoff.wait(stop, self.name, exc):
+                        break
         finally:
             self.close()
 
     def close(self) -> None:
         """Close the consumer and the database connection (which releases the standby lock)."""
         self.consumer.close()
-        self.conn.close()
+        try:
+            self.conn.close()
+        except psycopg.Error:
+            pass  # already gone with the server
 
 
 def wait_for_topics(bootstrap: str, topics: list[str], seconds: float = 30.0) -> None:

@@ -325,6 +325,18 @@ class OutboxDrainedData(Schema):
     through = UtcDateTime(required=True)    # every event of the source that occurred before it is published
 
 
+# --- helpdesk.operations -----------------------------------------------------------------
+
+class DeliveryParkedData(Schema):
+    source = _str()                         # the database whose relay parked it, e.g. "mesa_intake"
+    outbox_id = fields.Integer(required=True, strict=True)
+    event_id = _opt_str()
+    topic = _str()
+    key = _opt_str()
+    size = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    error = _str()
+
+
 EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "TicketOpened": TicketOpenedData,
     "MessagePosted": MessagePostedData,
@@ -349,6 +361,7 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "NotificationSent": NotificationSentData,
     "NotificationFailed": NotificationFailedData,
     "OutboxDrained": OutboxDrainedData,
+    "DeliveryParked": DeliveryParkedData,
 }
 
 # An event type with a topic but no schema (or the reverse) is a bug: fail at import.

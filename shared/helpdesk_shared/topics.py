@@ -15,6 +15,17 @@ NOTIFICATIONS = "helpdesk.notifications"
 # A writer's promise "every event that occurred before T is published" (see outbox.run_relay):
 # lets the SLA service tell a late reply from a missing one.
 WATERMARKS = "helpdesk.watermarks"
+# What operations must hear of (a row a relay parked); the notifier mails it to the supervisor.
+OPERATIONS = "helpdesk.operations"
+
+
+# The one place Kafka's size limit lives. Every topic is created with `max.message.bytes` =
+# MAX_MESSAGE_BYTES (create_topics) and the producer's `max_request_size` is the same
+# (kafka.make_producer); Kafka's own default is 1 MiB as well. An event is checked against
+# MAX_EVENT_BYTES when it is appended (outbox.encode): the margin covers its key and the
+# record batch's framing, so what was accepted can always be published.
+MAX_MESSAGE_BYTES = 1_048_576
+MAX_EVENT_BYTES = MAX_MESSAGE_BYTES - 16_384
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,7 @@ TOPICS = (
     # Notifications are an audit trail the timeline also reads; keep them a year.
     TopicSpec(NOTIFICATIONS, partitions=3, retention_ms=365 * 24 * 3600 * 1000),
     TopicSpec(WATERMARKS, partitions=1, retention_ms=24 * 3600 * 1000),
+    TopicSpec(OPERATIONS, partitions=1, retention_ms=90 * 24 * 3600 * 1000),
 )
 
 TOPIC_OF_EVENT = {
@@ -60,6 +72,7 @@ TOPIC_OF_EVENT = {
     "NotificationSent": NOTIFICATIONS,
     "NotificationFailed": NOTIFICATIONS,
     "OutboxDrained": WATERMARKS,
+    "DeliveryParked": OPERATIONS,
 }
 
 
@@ -83,7 +96,8 @@ def create_topics(bootstrap: str, wait_seconds: float = 60.0, prefix: str = "", 
     try:
         existing = set(admin.list_topics())
         new = [NewTopic(prefix + t.name, num_partitions=t.partitions, replication_factor=1,
-                        topic_configs={"retention.ms": str(t.retention_ms)})
+                        topic_configs={"retention.ms": str(t.retention_ms),
+                                       "max.message.bytes": str(MAX_MESSAGE_BYTES)})
                for t in topics if prefix + t.name not in existing]
         if new:
             try:

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Callable
 
+import psycopg
 from flask import Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -18,6 +19,12 @@ from .errors import Message, RuleViolation
 AUTH_REQUIRED = RuleViolation("AUTH_REQUIRED", None, Message(
     es="Debe iniciar sesión: falta el token de acceso o ya venció.",
     en="You must log in: the access token is missing or has expired."), status=401)
+
+RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE = RuleViolation("SERVICE_UNAVAILABLE", None, Message(
+    es="El servicio no puede atender en este momento: su base de datos no responde. Intente de nuevo en unos segundos.",
+    en="The service cannot answer right now: its database does not respond. Try again in a few seconds."),
+    status=503)
 
 
 class IsoJSONProvider(DefaultJSONProvider):
@@ -64,6 +71,15 @@ def install(app: Flask, service: str, registry: CollectorRegistry,
         body = {"code": f"HTTP_{err.code}", "field": None,
                 "message": {"es": _HTTP_ES.get(err.code, "Solicitud no válida."), "en": err.description or err.name}}
         return jsonify(body), err.code
+
+    @app.errorhandler(psycopg.OperationalError)  # PoolTimeout included
+    @app.errorhandler(psycopg.InterfaceError)
+    def _database_unavailable(err: psycopg.Error):
+        # The database is down or restarting: say so and when to try again, not 500.
+        app.logger.warning("database unavailable: %s: %s", type(err).__name__, err)
+        response = jsonify(DATABASE_UNAVAILABLE.as_dict())
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response, 503
 
     @app.errorhandler(Exception)
     def _unhandled(err: Exception):

@@ -119,3 +119,29 @@ def test_a_server_that_is_down_postpones_and_a_refused_mailbox_fails_for_good(no
     assert status == {"maria@club.test": "sent", "rechazado@club.test": "failed"}
     assert len(sink.ids) == 1
     assert any(b"NotificationFailed" in bytes(r["payload"]) for r in failed)
+
+
+def test_the_sender_rides_out_its_database_connections_being_killed_and_sends_each_mail_once(notifier_db):
+    from helpdesk_shared.localstack import wait_until
+    from helpdesk_shared.outage import Backoff
+    from test_database_outages import kill_connections
+
+    sink, port = Sink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    stop = threading.Event()
+    runner = threading.Thread(target=sender.run, daemon=True,
+                              args=(config_for(notifier_db, port), stop, lambda: NOW, Backoff(0.1, 1.0)))
+    runner.start()
+    try:
+        queue(notifier_db, [f"antes{i}@club.test" for i in range(5)])
+        wait_until(lambda: len(sink.ids) == 5, 60, "the first mails sent")
+        assert kill_connections(notifier_db) >= 1
+        queue(notifier_db, [f"despues{i}@club.test" for i in range(5)])
+        wait_until(lambda: len(sink.ids) == 10, 60, "the later mails sent after the reconnect")
+        assert runner.is_alive()
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+        controller.stop()
+    assert set(sink.ids.values()) == {1}

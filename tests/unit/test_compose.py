@@ -475,3 +475,18 @@ def test_the_installed_image_carries_the_schema_files_the_apps_read():
 def test_mailpit_publishes_its_web_ui_and_smtp_ports():
     assert SERVICES["mailpit"]["image"].startswith("axllent/mailpit")
     assert _published("mailpit") == {8025: 8025, 1025: 1025}
+
+
+def test_bin_up_runs_the_same_long_running_processes_under_supervisord_that_restarts_them():
+    up = (ROOT / "bin" / "up").read_text()
+    started = set(re.findall(r"^start ([\w-]+) ", up, re.M))
+    long_running = {name for name in _python_services() if name not in ONE_SHOTS}
+    assert started == long_running | {"mail-sink"}  # Mailpit's stand-in without Docker
+    assert "nohup" not in up  # no hand-made background processes that nothing restarts
+    assert re.search(r"^\s*supervisord -c \"\$CONF\"", up, re.M)
+    program = re.search(r"\[program:\$name\]\n(.*?)\nPROGRAM", up, re.S).group(1)
+    settings = dict(line.split("=", 1) for line in program.splitlines())
+    assert settings["autorestart"] == "true" and int(settings["startretries"]) >= 10
+    assert settings["stopasgroup"] == "true"  # gunicorn's workers stop with their master
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert any(d.startswith("supervisor") for d in project["project"]["dependencies"])

@@ -141,6 +141,15 @@ def special_process(by: str = "u-maria"):
         actor=Actor(by, "customer"), occurred_at=at(2026, 11, 25, 10))
 
 
+def delivery_parked():
+    """intake's relay parked a 1.3 MB row Kafka refused."""
+    return new_event("DeliveryParked", "parked-mesa_intake", 17, {
+        "source": "mesa_intake", "outbox_id": 17, "event_id": "5b0c0c1e-2f1d-4d6e-9a51-0c6f1f3b8a11",
+        "topic": "helpdesk.tickets", "key": "ticket-1", "size": 1_300_000,
+        "error": "MessageSizeTooLargeError: the message is 1300164 bytes"},
+        actor=Actor("mesa_intake-relay", "system"), occurred_at=at(2026, 11, 25, 9, 30))
+
+
 def deadline_for(when: datetime, urgency: str = "normal") -> dict:
     """The DeadlineSet data the SLA service publishes for SOP-42 opened at `when`, on the default
     calendar: 8 business hours from the next opening, or 2 hours round the clock when urgent."""
@@ -400,7 +409,7 @@ def realistic_mails(language: str) -> list[Mail]:
     events = [opened(at(2026, 11, 28, 10), language=language), message(AGENT), message(CUSTOMER),
               overdue(), warning(), closed("needs_training"), access_requested(),
               access_granted(view.opened_by), training_requested(view.opened_by),
-              special_process(view.opened_by)]
+              special_process(view.opened_by), delivery_parked()]
     mails = [m for e in events for m in mails_for(e, view)] + [received(at(2026, 11, 28, 10), language=language)]
     mails += [m for m in mails_for(opened(at(2026, 11, 28, 10), urgency="platform_down", language=language),
                                    replace(view, urgency="platform_down")) if m.template == "ticket_urgent_oncall"]
@@ -414,6 +423,14 @@ def reply_to_closed(language: str) -> Mail:
     return Mail("reply_to_closed", recipient, {
         "number": "SOP-42", "customer_name": recipient.name,
         "new_ticket_url": "https://mesa.example.ve/tickets/new?previous_ticket=SOP-42"}, None, None)
+
+
+def test_a_parked_delivery_is_mailed_to_the_supervisor_with_where_the_row_waits():
+    mail = only(mails_for(delivery_parked()))
+    assert mail.template == "delivery_parked" and mail.recipient.email == DESKS["SOPORTE"].supervisor_address
+    rendered = RENDERER.render(mail)
+    for fact in ("mesa_intake", "helpdesk.tickets", "ticket-1", "MessageSizeTooLargeError", "outbox_dead_letters"):
+        assert fact in rendered.text and fact in rendered.html
 
 
 def test_the_packaged_templates_are_the_planned_ones_plus_the_inbound_ones():

@@ -46,6 +46,8 @@ EXAMPLES = {
     "AutoClosed": {"ticket_id": "t-1", "number": "SOP-42", "based_on_version": 5,
                    "due_at": "2025-03-14T14:00:00+00:00"},
     "OutboxDrained": {"source": "intake", "through": "2025-03-01T13:00:00+00:00"},
+    "DeliveryParked": {"source": "mesa_intake", "outbox_id": 17, "event_id": "e-1", "topic": "helpdesk.tickets",
+                       "key": "ticket-1", "size": 1300000, "error": "MessageSizeTooLargeError: too large"},
     "CalendarChanged": {"desk": "SOPORTE", "version": 2, "effective_from": "2025-03-01T13:00:00+00:00",
                         "calendar": {"tz": "America/Caracas"}, "changed_by": "u-9"},
     "PolicyChanged": {"desk": "SOPORTE", "urgency_class": "normal", "version": 2,

@@ -12,7 +12,7 @@ from helpdesk_shared.entrypoint import serve
 from helpdesk_shared import link_tokens
 from helpdesk_shared.business_calendar import venezuela_default
 from helpdesk_shared.kafka import ConsumerLoop
-from helpdesk_shared.topics import ACCOUNTS, SLA, TICKETS
+from helpdesk_shared.topics import ACCOUNTS, OPERATIONS, SLA, TICKETS
 
 from . import messages, store
 from .config import DESKS, Config
@@ -71,7 +71,8 @@ def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLo
 
     prefix = config.kafka_topic_prefix
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
-                        consumer_name=CONSUMER_NAME, topics=[prefix + TICKETS, prefix + SLA, prefix + ACCOUNTS],
+                        consumer_name=CONSUMER_NAME, topics=[prefix + TICKETS, prefix + SLA, prefix + ACCOUNTS,
+                                                                        prefix + OPERATIONS],
                         handle_batch=handle_batch, group_id=prefix + CONSUMER_NAME)
 
 

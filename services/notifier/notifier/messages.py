@@ -511,6 +511,14 @@ def plan_special_process_announced(event, ticket, users, desks, calendar, links)
     return mails
 
 
+def plan_delivery_parked(event, ticket, users, desks, calendar, links) -> list[Mail]:
+    """Operations (the supervisor address) learn that a relay parked a row Kafka refuses."""
+    supervisor = next(iter(desks.values())).supervisor_address
+    context = {k: event.data.get(k) for k in ("source", "outbox_id", "event_id", "topic", "key", "size", "error")}
+    context["parked_at"] = _instant(event.occurred_at, calendar, "es", event.occurred_at)
+    return [Mail("delivery_parked", Recipient(supervisor, "Supervisión"), context, None, None)]
+
+
 Planner = Callable[..., list[Mail]]
 
 PLANNERS: dict[str, Planner] = {
@@ -525,6 +533,7 @@ PLANNERS: dict[str, Planner] = {
     "AccessGranted": plan_access_granted,
     "TrainingRequested": plan_training_requested,
     "SpecialProcessAnnounced": plan_special_process_announced,
+    "DeliveryParked": plan_delivery_parked,
 }
 
 # Events about a ticket: planned only when the read model knows the ticket.
@@ -537,7 +546,7 @@ CUSTOMER_TEMPLATES = ("ticket_received", "agent_answered", "response_overdue_cus
                       "special_process_requester")
 STAFF_TEMPLATES = ("ticket_opened_queue", "ticket_urgent_oncall", "customer_answered",
                    "response_overdue_supervisor", "access_requested_staff", "training_requested_staff",
-                   "special_process_staff")
+                   "special_process_staff", "delivery_parked")
 # Not planned from an event: notifier.replies answers an e-mail reply to a closed ticket
 # with this one (context: number, new_ticket_url, customer_name).
 INBOUND_TEMPLATES = ("reply_to_closed",)

@@ -14,6 +14,7 @@ from typing import Callable
 from helpdesk_shared.clock import utc_now
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared import pg
+from helpdesk_shared.outage import TRANSIENT_ERRORS, Backoff
 
 from . import store
 from .config import Config
@@ -50,21 +51,37 @@ def send_due(conn, mailer: Mailer, now: datetime, max_backoff: float, limit: int
     return handled
 
 
-def run(config: Config, stop: threading.Event, clock: Callable[[], datetime] = utc_now) -> None:
-    """Send until stopped; wakes on NOTIFY mails or every half second."""
-    conn = pg.connect(config.database_url)
-    listener = pg.connect(config.database_url, autocommit=True)
-    listener.execute("listen mails")
+def run(config: Config, stop: threading.Event, clock: Callable[[], datetime] = utc_now,
+        backoff: Backoff | None = None) -> None:
+    """Send until stopped; wakes on NOTIFY mails or every half second.
+
+    PostgreSQL going away is waited out: back off, reconnect, go on (a mail whose row was
+    not marked when the connection died is sent again, with the same Message-ID).
+    """
+    backoff = backoff or Backoff()
     mailer = Mailer(config)
     try:
         while not stop.is_set():
-            if send_due(conn, mailer, clock(), config.smtp_retry_max_seconds) == 0:
-                for _ in listener.notifies(timeout=0.5, stop_after=1):
-                    pass
+            try:
+                _send_session(config, stop, clock, mailer, backoff)
+            except TRANSIENT_ERRORS as exc:
+                if backoff.wait(stop, "notifier-sender", exc):
+                    return
     finally:
         mailer.close()
-        conn.close()
-        listener.close()
+
+
+def _send_session(config: Config, stop: threading.Event, clock: Callable[[], datetime], mailer: Mailer,
+                  backoff: Backoff) -> None:
+    """Send on fresh connections until stopped or the database goes away."""
+    with pg.connect(config.database_url) as conn, pg.connect(config.database_url, autocommit=True) as listener:
+        listener.execute("listen mails")
+        while not stop.is_set():
+            handled = send_due(conn, mailer, clock(), config.smtp_retry_max_seconds)
+            backoff.reset()
+            if handled == 0:
+                for _ in listener.notifies(timeout=0.5, stop_after=1):
+                    pass
 
 
 def main() -> None:

@@ -1,0 +1,44 @@
+"""What counts as an outage of PostgreSQL or Kafka, and how long to wait before trying again.
+
+Long-running processes catch exactly these errors, back off and reconnect; anything else
+is a bug or a poison input and crashes the process, which its supervisor restarts
+(bin/up's supervisord, docker-compose's `restart: unless-stopped`).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+import psycopg
+from kafka.errors import KafkaError
+
+log = logging.getLogger(__name__)
+
+# A dropped or refused database connection (server restart, pg_terminate_backend, network),
+# a pool that could not lend one in time (PoolTimeout is an OperationalError), and every
+# error of the Kafka client (broker down, metadata or request timeouts).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (psycopg.OperationalError, psycopg.InterfaceError, KafkaError)
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """True for a lost or refused PostgreSQL connection (as opposed to a Kafka error)."""
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+class Backoff:
+    """Bounded exponential back-off: first, 2×first, … up to `most` seconds; `reset` after a success."""
+
+    def __init__(self, first: float = 0.5, most: float = 10.0):
+        self.first, self.most = first, most
+        self.current = first
+
+    def reset(self) -> None:
+        """Start again from the first delay (call after a successful round)."""
+        self.current = self.first
+
+    def wait(self, stop: threading.Event, what: str, exc: BaseException) -> bool:
+        """Log the outage, sleep the current delay (or until `stop`), double it; True if stopped."""
+        log.warning("outage: retrying", extra={"what": what, "error": f"{type(exc).__name__}: {exc}",
+                                               "retry_in_s": self.current})
+        delay, self.current = self.current, min(self.current * 2, self.most)
+        return stop.wait(delay)
