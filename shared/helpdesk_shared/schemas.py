@@ -273,6 +273,12 @@ class AccessGrantedData(Schema):
     granted_by = _str()
 
 
+class AccessRejectedData(Schema):
+    request_id = _str()
+    rejected_by = _str()
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
 class TrainingRequestedData(Schema):
     organisation_id = _str()
     requested_by = _str()
@@ -356,6 +362,7 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "BearerTokensRevoked": BearerTokensRevokedData,
     "AccessRequested": AccessRequestedData,
     "AccessGranted": AccessGrantedData,
+    "AccessRejected": AccessRejectedData,
     "TrainingRequested": TrainingRequestedData,
     "SpecialProcessAnnounced": SpecialProcessAnnouncedData,
     "NotificationSent": NotificationSentData,

@@ -67,6 +67,7 @@ TOPIC_OF_EVENT = {
     "BearerTokensRevoked": ACCOUNTS,
     "AccessRequested": ACCOUNTS,
     "AccessGranted": ACCOUNTS,
+    "AccessRejected": ACCOUNTS,
     "TrainingRequested": ACCOUNTS,
     "SpecialProcessAnnounced": ACCOUNTS,
     "NotificationSent": NOTIFICATIONS,

@@ -206,6 +206,31 @@ def test_an_email_reply_lands_in_the_ticket_as_the_customers_message(mail_stack)
     assert len(thread()) == 3
 
 
+def test_a_reply_from_another_address_is_refused_answered_once_and_shown_to_agents(mail_stack):
+    ticket = open_ticket(mail_stack)
+    number = ticket["number"]
+    answered = answer_and_wait(mail_stack, number, "¿Nos confirma el monto del cargo duplicado?", "monto del cargo")
+    intruder = reply_to(answered, "Soy otra persona: escribo en el ticket de María.", f"<intruso-{number}@otro.test>")
+    intruder.replace_header("From", "Intruso <intruso@otro.test>")
+    legitimate = reply_to(answered, "El monto es 150,00 Bs.", f"<legitima-{number}@clubcaracas.com.ve>")
+    with smtplib.SMTP("127.0.0.1", mail_stack.inbound_port, timeout=30) as smtp:
+        smtp.send_message(intruder, from_addr="intruso@otro.test")
+        smtp.send_message(legitimate, from_addr="maria@clubcaracas.com.ve")
+
+    def thread():
+        r = requests.get(f"{mail_stack.urls['query']}/api/tickets/{number}", headers=mail_stack.h["carlos"], timeout=5)
+        entries = r.json()["thread"] if r.ok else []
+        return entries if any("150,00" in (e["body"] or "") for e in entries) else None
+    entries = wait_until(thread, 30, "the legitimate reply in the query API")
+    # The intruder's mail went in first; the later legitimate one has arrived, so it would be there by now.
+    assert all("otra persona" not in (e["body"] or "") for e in entries)
+    answer = wait_until(lambda: mail_stack.sink.to("intruso@otro.test"), 30, "the one answer to the intruder")[0]
+    assert number not in str(answer["Subject"]) + text_of(answer) and "not added" in text_of(answer)
+    refused = requests.get(f"{mail_stack.urls['notifier']}/api/tickets/{number}/refused-replies",
+                           headers=mail_stack.h["carlos"], timeout=5)
+    assert refused.status_code == 200 and [i["sender"] for i in refused.json()["items"]] == ["intruso@otro.test"]
+
+
 def test_a_forged_token_an_auto_reply_and_a_bounce_change_nothing(mail_stack):
     ticket = open_ticket(mail_stack)
     number = ticket["number"]
@@ -282,8 +307,9 @@ def test_an_access_request_reaches_staff_and_requester_and_the_granted_user_sets
     r = requests.post(f"{intake}/api/access-requests", timeout=10, json={
         "name": "Carmen Díaz", "email": "carmen@clubcaracas.com.ve", "phone": "+58 414 555 0123",
         "organisation_name": "Club Social Caracas", "desk": "SOPORTE", "note": "Nueva jefa de facturación"})
-    assert r.status_code == 201, r.text
-    request_id = r.json()["request_id"]
+    assert r.status_code == 202, r.text  # the same answer whatever the e-mail: no request id for strangers
+    pending = requests.get(f"{intake}/api/access-requests", headers=mail_stack.h["carlos"], timeout=10).json()
+    request_id = next(item["request_id"] for item in pending["items"] if item["email"] == "carmen@clubcaracas.com.ve")
     staff = wait_until(lambda: [m for m in sink.to("equipo@mesa.test") if "Carmen Díaz" in text_of(m)], 30,
                        "the staff mail")[0]
     assert "4145550123" in text_of(staff).replace(" ", "")

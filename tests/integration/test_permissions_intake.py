@@ -6,6 +6,7 @@ request, so a case that changes something (a close, a grant) never touches anoth
 from __future__ import annotations
 
 import io
+import itertools
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -53,10 +54,11 @@ TABLE = [
     row("POST", "/api/special-processes",                   "announce",              401, 201, 201, 201, 404, 201, 404),
     row("POST", "/api/special-processes",                   "announce_unknown_org",  401, 201, 201, 404, 404, 404, 404),
     row("POST", "/api/training-requests",                   "request_training",      401, 201, 201, 201, 404, 201, 404),
-    row("POST", "/api/access-requests",                     "request_access",        201, 201, 201, 201, 201, 201, 201),
+    row("POST", "/api/access-requests",                     "request_access",        202, 202, 202, 202, 202, 202, 202),
     row("GET",  "/api/access-requests",                     "list_access_requests",  401, 403, 403, 200, 200, 200, 200),
     row("POST", "/api/access-requests/<request_id>/grant",  "grant",                 401, 403, 403, 201, 404, 201, 404),
     row("POST", "/api/access-requests/<request_id>/grant",  "grant_off_desk_org",    401, 403, 403, 404, 404, 422, 404),
+    row("POST", "/api/access-requests/<request_id>/reject", "reject",                401, 403, 403, 201, 404, 201, 404),
     # One-click links: the signed token names the user, whatever bearer comes along.
     row("GET",  "/resolve/<token>",                         "resolve_page",          200, 200, 200, 200, 200, 200, 200),
     row("POST", "/resolve/<token>",                         "resolve",               200, 200, 200, 200, 200, 200, 200),
@@ -132,6 +134,9 @@ class World:
         self.headers[who] = login(self.client, EMAILS[who])
 
 
+_addresses = itertools.count(1)
+
+
 def _access_body(desk: str) -> dict:
     return {"name": "Pedro Páez", "email": f"pedro-{uuid.uuid4().hex[:8]}@clubcaracas.com.ve",
             "phone": "+58 212 555 0111", "organisation_name": "Club Social Caracas", "desk": desk}
@@ -179,12 +184,16 @@ REQUESTS = {
     "announce_unknown_org": lambda w: ("/api/special-processes", {"json": _announcement("no-such-club")}),
     "request_training": lambda w: ("/api/training-requests", {"json": {
         "organisation_id": "club-caracas", "modules": ["NOMINA"], "participants": 3}}),
-    "request_access": lambda w: ("/api/access-requests", {"json": _access_body("SOPORTE")}),
+    # Each from its own address: the endpoint is rate-limited per client address (issue 7 item 7).
+    "request_access": lambda w: ("/api/access-requests", {"json": _access_body("SOPORTE"), "environ_base": {
+        "REMOTE_ADDR": f"10.77.0.{next(_addresses)}"}}),
     "list_access_requests": lambda w: ("/api/access-requests", {}),
     "grant": lambda w: (f"/api/access-requests/{w.access_request()}/grant",
                         {"json": {"organisation_id": "club-caracas"}}),
     "grant_off_desk_org": lambda w: (f"/api/access-requests/{w.access_request()}/grant",
                                      {"json": {"organisation_id": "distribuidora-andina"}}),
+    "reject": lambda w: (f"/api/access-requests/{w.access_request()}/reject",
+                         {"json": {"reason": "El club no tiene contrato vigente."}}),
     "resolve_page": lambda w: ("/resolve/" + _link(link_tokens.RESOLUTION, {
         "t": w.ticket(answered=True)[0], "u": w.user_id("customer")}), {}),
     "resolve": lambda w: ("/resolve/" + _link(link_tokens.RESOLUTION, {

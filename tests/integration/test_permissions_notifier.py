@@ -25,6 +25,10 @@ TABLE = [
     row("GET", "/api/templates",               "templates",               401, 403, 403, 200, 200, 200, 200),
     row("GET", "/api/mails/<ticket_number>",   "mails",                   401, 403, 403, 200, 404, 200, 404),
     row("GET", "/api/mails/<ticket_number>",   "mails_of_unknown_ticket", 401, 403, 403, 404, 404, 404, 404),
+    row("GET", "/api/tickets/<ticket_number>/refused-replies", "refused_replies",
+                                                                          401, 403, 403, 200, 404, 200, 404),
+    row("GET", "/api/tickets/<ticket_number>/refused-replies", "refused_replies_of_unknown_ticket",
+                                                                          401, 403, 403, 404, 404, 404, 404),
 ]
 
 _numbers = itertools.count(1)
@@ -57,6 +61,8 @@ REQUESTS = {
     "templates": lambda w: "/api/templates",
     "mails": lambda w: f"/api/mails/{w.ticket_with_a_mail()}",
     "mails_of_unknown_ticket": lambda w: "/api/mails/SOP-999999",
+    "refused_replies": lambda w: f"/api/tickets/{w.ticket_with_a_mail()}/refused-replies",
+    "refused_replies_of_unknown_ticket": lambda w: "/api/tickets/SOP-999999/refused-replies",
 }
 
 

@@ -14,6 +14,7 @@ from intake.attachments import (
     XLSX,
     check_attachment_count,
     check_ticket_total,
+    REFUSED_EXTENSIONS,
     check_upload,
     safe_filename,
     sniff_content_type,
@@ -62,8 +63,7 @@ CONTENT_TYPES = b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlforma
      (zip_of({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"}),
       "application/vnd.oasis.opendocument.spreadsheet"),
      (zip_of({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": b"<x/>"}),
-      "application/vnd.oasis.opendocument.text"),
-     (zip_of({"reporte.txt": b"hola"}), "application/zip")],
+      "application/vnd.oasis.opendocument.text")],
 )
 def test_known_formats_are_recognised_from_their_bytes(content, expected):
     """Images, PDF and office documents are told apart by magic bytes and zip entries."""
@@ -168,3 +168,65 @@ def test_too_many_attachments_in_one_message_is_refused():
     """Ten files per message; the eleventh is refused."""
     check_attachment_count(MAX_FILES_PER_MESSAGE)
     assert refused(check_attachment_count, MAX_FILES_PER_MESSAGE + 1).code == "TOO_MANY_ATTACHMENTS"
+
+
+# ---------------------------------------------------------------- issue 7 item 10: refused formats
+
+MACRO_CONTENT_TYPES = (b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+                       b'content-types"><Override PartName="/word/document.xml" ContentType="application/'
+                       b'vnd.ms-word.document.macroEnabled.main+xml"/></Types>')
+OLE2_WITH_MACROS = OLE2 + "_VBA_PROJECT_CUR".encode("utf-16-le") + b"\x00" * 64
+
+
+@pytest.mark.parametrize(
+    "content",
+    [zip_of({"reporte.txt": b"hola"}),
+     zip_of({"[Content_Types].xml": CONTENT_TYPES, "nada.xml": b"<x/>"}),  # OOXML header, no document
+     b"Rar!\x1a\x07\x01\x00" + b"\x00" * 32, b"7z\xbc\xaf\x27\x1c\x00\x04" + b"\x00" * 32,
+     b"\x1f\x8b\x08\x00" + b"\x00" * 32, b"BZh91AY&SY" + b"\x00" * 32, b"\xfd7zXZ\x00" + b"\x00" * 32,
+     b"reporte.txt".ljust(257, b"\x00") + b"ustar\x0000" + b"0" * 100],
+)
+def test_archives_are_refused_whatever_their_name(content):
+    """Zip, rar, 7z, gzip, bzip2, xz and tar: what is inside cannot be judged, so it is not stored."""
+    error = refused(check_upload, content, "captura.png")
+    assert error.code == "ATTACHMENT_TYPE_REFUSED"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [zip_of({"[Content_Types].xml": MACRO_CONTENT_TYPES, "word/document.xml": b"<w:document/>"}),
+     zip_of({"[Content_Types].xml": CONTENT_TYPES, "xl/workbook.xml": b"<workbook/>", "xl/vbaProject.bin": b"x"}),
+     zip_of({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": b"<x/>",
+             "Basic/Standard/Module1.xml": b"<script:module/>"}),
+     OLE2_WITH_MACROS],
+)
+def test_office_documents_with_macros_are_refused_by_their_content(content):
+    """A macro-enabled document named .docx/.xls is still refused: the bytes carry the macros."""
+    assert refused(check_upload, content, "informe.docx").code == "ATTACHMENT_TYPE_REFUSED"
+
+
+@pytest.mark.parametrize("name", ["nomina.docm", "cierre.XLSM", "junta.pptm", "plantilla.dotm", "libro.xlsb",
+                                  "respaldo.zip", "fotos.rar", "datos.7z", "copia.tar.gz", "log.gz"])
+def test_macro_capable_and_archive_extensions_are_refused_even_with_harmless_bytes(name):
+    """A plain-text file named .xlsm or .zip would be opened by the wrong program: refused."""
+    assert name.rpartition(".")[2].lower() in REFUSED_EXTENSIONS
+    assert refused(check_upload, b"Reporte de cierre de marzo\n", name).code == "ATTACHMENT_TYPE_REFUSED"
+
+
+def test_an_ordinary_docx_and_an_ole_document_without_macros_are_still_accepted():
+    """Refusing macros must not refuse the everyday Word and Excel files."""
+    docx = zip_of({"[Content_Types].xml": CONTENT_TYPES, "word/document.xml": b"<w:document/>"})
+    assert check_upload(docx, "informe.docx") == (DOCX, "informe.docx")
+    assert check_upload(OLE2, "balance.xls")[0] == "application/vnd.ms-office"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"   \n<html><body>hola</body></html>", b"\t<svg onload=alert(1)/>", b"\x0c<!doctype html><p>x",
+     "\u00a0\u2003<!DOCTYPE html><body onload=alert(1)>".encode(), "\u200b<?xml version='1.0'?><x/>".encode(),
+     b" " * 5000 + b"<html><script>alert(1)</script></html>", b"\n" * 5000 + b"<iframe src=//evil>",
+     b"Reporte\n" * 2000 + b"<body onload=alert(1)>"],
+)
+def test_markup_hidden_after_leading_whitespace_or_far_down_is_refused(content):
+    """Whitespace of any kind (form feed, no-break, zero-width, thousands of spaces) hides nothing."""
+    assert refused(sniff_content_type, content).code == "ATTACHMENT_TYPE_REFUSED"

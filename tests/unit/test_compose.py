@@ -32,7 +32,8 @@ ENV_EXAMPLE = (ROOT / ".env.example").read_text()
 DOT_ENV = keys.fresh()
 
 ONE_SHOTS = {"kafka-init", "demo-data"}
-EXPECTED_DATABASE = {"intake": "mesa_intake", "intake-relay": "mesa_intake", "demo-data": "mesa_intake",
+EXPECTED_DATABASE = {"intake": "mesa_intake", "intake-relay": "mesa_intake", "intake-cleanup": "mesa_intake",
+                     "demo-data": "mesa_intake",
                      "intake-sla-consumer": "mesa_intake", "query": "mesa_query", "query-consumer": "mesa_query",
                      "sla": "mesa_sla", "sla-timers": "mesa_sla", "sla-relay": "mesa_sla",
                      "notifier": "mesa_notifier", "notifier-consumer": "mesa_notifier",

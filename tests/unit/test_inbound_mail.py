@@ -9,6 +9,7 @@ from email.parser import BytesParser
 import pytest
 
 from notifier.inbound import (
+    sender_mismatch,
     REPLY_MARKER_EN,
     REPLY_MARKER_ES,
     extract,
@@ -311,3 +312,27 @@ def test_a_mailing_list_message_is_flagged():
     msg["Precedence"] = "list"
 
     assert is_automatic(received(msg), "usuarios-bounces@lists.cliente.example") == "Precedence: list"
+
+
+# --- who may answer through a reply address (issue 7 item 5) ------------------------------
+
+@pytest.mark.parametrize(("mail_from", "from_header"), [
+    ("maria@clubcaracas.com.ve", "María Pérez <maria@clubcaracas.com.ve>"),
+    ("Maria@ClubCaracas.com.ve", "MARIA@CLUBCARACAS.COM.VE"),
+    ("<maria@clubcaracas.com.ve>", " maria@clubcaracas.com.ve "),
+])
+def test_the_person_the_token_was_made_for_may_answer_in_any_letter_case(mail_from, from_header):
+    assert sender_mismatch(mail_from, from_header, "maria@clubcaracas.com.ve") is None
+
+
+@pytest.mark.parametrize(("mail_from", "from_header"), [
+    ("intruso@otro.example", "intruso@otro.example"),  # someone else who got hold of the address
+    ("intruso@otro.example", "María Pérez <maria@clubcaracas.com.ve>"),  # a forged From header
+    ("maria@clubcaracas.com.ve", "intruso@otro.example"),
+    ("maria@clubcaracas.com.ve", "maria@clubcaracas.com.ve, intruso@otro.example"),  # two authors
+    ("maria@clubcaracas.com.ve", ""),
+    ("maria@clubcaracas.com.ve", "maria@clubcaracas.com.ve.otro.example"),
+    ("maria@clubcaracas.com.ve", '"maria@clubcaracas.com.ve" <intruso@otro.example>'),  # the name is not the address
+])
+def test_another_sender_is_refused_whichever_of_envelope_or_from_header_differs(mail_from, from_header):
+    assert sender_mismatch(mail_from, from_header, "maria@clubcaracas.com.ve")

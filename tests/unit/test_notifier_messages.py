@@ -351,6 +351,24 @@ def test_access_requested_goes_to_the_desk_staff_and_to_the_requester():
     assert all(m.ticket_id is None and m.reply_ticket is None for m in mails.values())
 
 
+def test_the_requester_mail_carries_no_free_text_of_the_requester_but_a_bounded_name():
+    """Anyone can file a request naming any address: the mail to it must not carry their text
+    (issue 7 item 7), or Mesa would deliver a stranger's spam or phishing under its own name."""
+    event = access_requested()
+    event = replace(event, data={**event.data,
+                                 "name": "Pedro <b>Díaz</b> visite https://premio.example/cobrar " + "x" * 300,
+                                 "organisation_name": "Gane un premio en https://premio.example",
+                                 "note": "Escriba su clave bancaria aquí"})
+    mail = by_template(mails_for(event))["access_requested_requester"]
+    assert set(mail.context) == {"name", "desk"}
+    assert len(mail.recipient.name) <= 60 and mail.recipient.name == mail.context["name"]
+    assert mail.recipient.name.startswith("Pedro bDíazb visite https")
+    assert ":" not in mail.recipient.name and "/" not in mail.recipient.name and "." not in mail.recipient.name
+    rendered = RENDERER.render(mail)
+    for text in (rendered.subject, rendered.text, rendered.html):
+        assert "premio.example" not in text and "clave bancaria" not in text and "<b>" not in text
+
+
 def test_access_granted_welcomes_the_known_user_and_skips_an_unknown_one():
     mail = only(mails_for(access_granted("u-john")))
     assert (mail.template, mail.recipient) == ("access_granted", USERS["u-john"])
@@ -510,6 +528,16 @@ def test_a_reply_to_a_closed_ticket_says_so_and_offers_a_new_ticket_quoting_it()
     assert subject == "[SOP-42] Su mensaje no se agregó: el ticket está cerrado"
     assert "no se vuelve a abrir" in text
     assert "https://mesa.example.ve/tickets/new?previous_ticket=SOP-42" in text
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_the_answer_to_a_stranger_replying_names_no_ticket_and_speaks_both_languages(language):
+    mail = Mail("reply_sender_refused", Recipient("intruso@otro.example", "", language),
+                {"portal_url": "https://mesa.example.ve"}, None, None)
+    subject, text, html = RENDERER.render(mail)
+    assert "no se agregó" in subject and "not added" in subject
+    assert "no se agregó" in text and "not added" in text and "https://mesa.example.ve" in text
+    assert "SOP-" not in subject + text + html and "None" not in text
 
 
 def test_a_subject_with_line_breaks_renders_on_one_line():

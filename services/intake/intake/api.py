@@ -1,7 +1,9 @@
 """Intake's HTTP API: JSON in, a command handled, a status code out."""
 from __future__ import annotations
 
+import hashlib
 import hmac
+import json
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -13,7 +15,7 @@ from helpdesk_shared import auth_tokens, link_tokens
 from helpdesk_shared.errors import RuleViolation
 from helpdesk_shared.web import AUTH_REQUIRED, json_body, require_auth
 
-from . import attachments, domain, handlers
+from . import attachments, domain, handlers, throttle
 from .eventstore import VersionConflict
 from .messages import message, violation
 
@@ -44,12 +46,36 @@ def _correlation() -> uuid.UUID:
         return uuid.uuid4()
 
 
+@bp.errorhandler(throttle.Throttled)
+def _throttled(err: throttle.Throttled):
+    """429 with the seconds to wait in `Retry-After` (RFC 6585 §4)."""
+    response = jsonify(err.as_dict())
+    response.headers["Retry-After"] = str(err.retry_after)
+    return response, 429
+
+
+def _client_address() -> str:
+    # The peer address; X-Forwarded-For is not trusted (anyone can write it). Behind a proxy,
+    # wrap the app in werkzeug's ProxyFix with the proxy count.
+    return request.remote_addr or ""
+
+
 @bp.post("/auth/login")
 def login():
-    """Exchange e-mail and password for a signed, expiring bearer token."""
+    """Exchange e-mail and password for a signed, expiring bearer token; failures are rate-limited."""
     body = json_body()
+    email = body.get("email") if isinstance(body.get("email"), str) else ""
+    now, address = _now(), _client_address()
     with _ctx().pool.connection() as conn:
-        claims = handlers.authenticate(conn, body.get("email"), body.get("password"))
+        throttle.check(conn, throttle.LOGIN_PER_ADDRESS, address, now)
+        throttle.check(conn, throttle.LOGIN_PER_ACCOUNT, email, now)
+        try:
+            claims = handlers.authenticate(conn, body.get("email"), body.get("password"))
+        except RuleViolation:
+            throttle.hit(conn, throttle.LOGIN_PER_ADDRESS, address, now)
+            throttle.hit(conn, throttle.LOGIN_PER_ACCOUNT, email, now)
+            conn.commit()  # the failure counts although the request is refused
+            raise
     cfg = _ctx().config
     token = auth_tokens.issue(cfg.token_signing_key, claims, _now(), cfg.token_ttl_seconds)
     return jsonify({"token": token, "expires_in": cfg.token_ttl_seconds, "user": {
@@ -105,8 +131,10 @@ def email_reply():
         except RuleViolation as err:
             refused.append(f"{file.filename} ({err.code})")
             continue
-        sha256 = _ctx().blobs.put(content)
+        sha256 = hashlib.sha256(content).hexdigest()
         with _ctx().pool.connection() as conn:
+            handlers.hold_blob(conn, sha256)  # as upload_attachment: cleanup must not race the put
+            _ctx().blobs.put(content)
             handlers.record_upload(conn, user, sha256=sha256, name=name, size=len(content),
                                    content_type=content_type, now=_now())
         hashes.append(sha256)
@@ -114,15 +142,18 @@ def email_reply():
     if refused:
         text += "\n\n[Adjuntos rechazados / attachments refused: " + ", ".join(refused) + "]"
 
+    posted = {"body": text, "attachments": hashes}
+
     def command(conn):
-        event = handlers.post_message(conn, user, number, {"body": text, "attachments": hashes}, _now(),
-                                      _correlation())
+        event = handlers.post_message(conn, user, number, posted, _now(), _correlation())
         return {"number": number, "message_id": event.data["message_id"],
                 "stream_version": event.stream_version}, 201
 
+    # The key is bound to what the mail says, not to its multipart bytes (a new boundary each try).
+    digest = hashlib.sha256(json.dumps({"ticket": number, **posted}, sort_keys=True).encode()).hexdigest()
     for attempt in range(3):
         try:
-            return _once(command)
+            return _once(command, digest)
         except VersionConflict:
             if attempt == 2:
                 raise
@@ -139,24 +170,42 @@ def _warnings(event) -> list[dict]:
     return [{"code": "MONTH_END_WARNING", "message": warning.as_dict()}]
 
 
-def _once(command):
+def _request_digest() -> str:
+    """SHA-256 of the request body in canonical form (sorted keys, no spaces), so that a key
+    replayed with the same JSON written differently still counts as the same request."""
+    body = request.get_json(silent=True)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False) if body is not None \
+        else request.get_data().decode("utf-8", "replace")
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _once(command, digest: str | None = None):
     """Run `command(conn) -> (body, status)` once per Idempotency-Key of the caller.
 
     The stored answer commits with the command's events, so a retried request (a client
     that timed out, a mail server that resends) gets the first answer and no second effect.
+    The key is bound to the method and path it answered and to a digest of the body: the
+    same key on another endpoint or with another body is a client bug (or a probe for
+    someone else's answer) and gets 422, never the first answer.
     """
     key = request.headers.get("Idempotency-Key")
+    endpoint = f"{request.method} {request.path}"
+    digest = (digest or _request_digest()) if key else None
     with _ctx().pool.connection() as conn:
         if key:
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{g.user.user_id}/{key}",))
-            done = conn.execute("select status, body from idempotency_keys where user_id = %s and key = %s",
-                                (g.user.user_id, key)).fetchone()
+            done = conn.execute("""select status, body, endpoint, body_sha256 from idempotency_keys
+                                   where user_id = %s and key = %s""", (g.user.user_id, key)).fetchone()
             if done:
+                # Rows stored before the binding existed have no endpoint: they answer as before.
+                if done["endpoint"] is not None and (done["endpoint"], done["body_sha256"]) != (endpoint, digest):
+                    raise violation("IDEMPOTENCY_KEY_REUSED", None)
                 return jsonify(done["body"]), done["status"]
         body, status = command(conn)
         if key:
-            conn.execute("insert into idempotency_keys (user_id, key, status, body) values (%s, %s, %s, %s)",
-                         (g.user.user_id, key, status, Jsonb(body)))
+            conn.execute("""insert into idempotency_keys (user_id, key, status, body, endpoint, body_sha256)
+                            values (%s, %s, %s, %s, %s, %s)""",
+                         (g.user.user_id, key, status, Jsonb(body), endpoint, digest))
     return jsonify(body), status
 
 
@@ -238,14 +287,16 @@ def close(number: str):
 @bp.post("/attachments")
 @auth
 def upload_attachment():
-    """Store an uploaded file (multipart field `file`) content-addressed; 201 with its hash to attach."""
+    """Store an uploaded file (multipart field `file`) content-addressed; 201 with its `upload_id` to attach."""
     file = request.files.get("file")
     if file is None:
         raise violation("INVALID_REQUEST", "file", status=400, detail="file")
     content = file.stream.read(attachments.MAX_FILE_BYTES + 1)
     content_type, name = attachments.check_upload(content, file.filename or "")
-    sha256 = _ctx().blobs.put(content)
+    sha256 = hashlib.sha256(content).hexdigest()
     with _ctx().pool.connection() as conn:
+        handlers.hold_blob(conn, sha256)  # cleanup must not delete the blob between put and insert
+        _ctx().blobs.put(content)
         meta = handlers.record_upload(conn, g.user, sha256=sha256, name=name, size=len(content),
                                       content_type=content_type, now=_now())
     return jsonify(meta), 201
@@ -286,22 +337,24 @@ def confirm_resolution(number: str):
 
 @bp.post("/access-requests")
 def request_access():
-    """"No poseo login": anyone may ask for access; agents approve. 201 with the request id."""
+    """"No poseo login": anyone may ask for access; agents approve. 202 with the same answer whether
+    the request was filed or the e-mail already has a user or a pending request."""
+    body = json_body()
+    now, address = _now(), _client_address()
     with _ctx().pool.connection() as conn:
-        request_id = handlers.request_access(conn, json_body(), _now())
-    return jsonify({"request_id": request_id}), 201
+        throttle.check(conn, throttle.ACCESS_REQUEST_PER_ADDRESS, address, now)
+        throttle.hit(conn, throttle.ACCESS_REQUEST_PER_ADDRESS, address, now)
+        conn.commit()  # counted even when the request is then refused as invalid
+        handlers.request_access(conn, body, now)
+    return jsonify({"status": "received", "message": message("ACCESS_REQUEST_RECEIVED").as_dict()}), 202
 
 
 @bp.get("/access-requests")
 @auth
 def list_access_requests():
-    """Pending access requests of the caller's desks (staff)."""
-    if not g.user.is_staff:
-        raise violation("FORBIDDEN", None, status=403)
+    """Pending, unexpired access requests of the caller's desks (staff)."""
     with _ctx().pool.connection() as conn:
-        rows = conn.execute("""select request_id, name, email, phone, organisation_name, desk, note, requested_at
-                               from access_requests where status = 'pending' and desk = any(%s)
-                               order by requested_at""", (list(g.user.desks),)).fetchall()
+        rows = handlers.pending_access_requests(conn, g.user, _now())
     return jsonify({"items": rows})
 
 
@@ -313,6 +366,16 @@ def grant_access(request_id: str):
     with _ctx().pool.connection() as conn:
         user_id = handlers.grant_access(conn, g.user, request_id, body.get("organisation_id") or "", _now())
     return jsonify({"user_id": user_id}), 201
+
+
+@bp.post("/access-requests/<request_id>/reject")
+@auth
+def reject_access(request_id: str):
+    """Turn a request down with a reason (`{"reason": "..."}`, staff of its desk)."""
+    body = json_body()
+    with _ctx().pool.connection() as conn:
+        handlers.reject_access(conn, g.user, request_id, body.get("reason"), _now())
+    return jsonify({"request_id": request_id, "status": "rejected"}), 201
 
 
 @bp.post("/training-requests")

@@ -33,15 +33,31 @@ _EXECUTABLE_MAGIC = (
     b"MZ", b"\x7fELF", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe",
     b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"#!",
 )
-# Markup a browser would render or run if it ever sniffed the file.
-_MARKUP_STARTS = ("<!doctype", "<html", "<svg", "<?xml", "<script")
-_MARKUP_ANYWHERE = ("<script", "<html", "<svg")
+# Markup a browser would render or run if it ever sniffed the file: at the start (after any
+# whitespace, however much or exotic) or anywhere in the text for the tags that run code.
+_MARKUP_STARTS = ("<!doctype", "<html", "<svg", "<?xml", "<script", "<body", "<iframe")
+_MARKUP_ANYWHERE = ("<script", "<html", "<svg", "<iframe", "<body", "<object", "<embed", "<!doctype html")
+# str.strip() whitespace plus the invisible characters it does not strip (zero-width, BOM).
+_LEADING_BLANK = re.compile(r"^[\s\u200b\u200c\u200d\u2060\ufeff]+")
+
+# Refused whatever the bytes (issue 7 item 10; README "Attachments"): macro-capable Office
+# formats (the macros run on the agent's machine) and archives (what is inside cannot be
+# judged). The same formats are also recognised from their content below.
+REFUSED_EXTENSIONS = frozenset({
+    "docm", "dotm", "xlsm", "xltm", "xlam", "xlsb", "pptm", "potm", "ppsm", "ppam", "sldm",
+    "zip", "rar", "7z", "tar", "gz", "tgz", "bz2", "tbz2", "xz", "txz", "cab", "arj", "lz", "lzh", "zst",
+})
+# Archive magic numbers (tar is recognised by "ustar" at offset 257).
+_ARCHIVE_MAGIC = (b"Rar!\x1a\x07", b"7z\xbc\xaf\x27\x1c", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"MSCF",
+                  b"\x28\xb5\x2f\xfd")
+# Names of the OLE2 storages that hold VBA macros (directory entries are UTF-16LE).
+_OLE_MACRO_STORAGES = tuple(name.encode("utf-16-le") for name in ("_VBA_PROJECT", "Macros\x00", "VBA\x00"))
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 _EXTENSIONS = {
     "image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp",
     "application/pdf": ".pdf", DOCX: ".docx", XLSX: ".xlsx", PPTX: ".pptx",
-    "text/plain": ".txt", "text/csv": ".csv", "application/zip": ".zip",
+    "text/plain": ".txt", "text/csv": ".csv",
 }
 
 
@@ -51,22 +67,30 @@ def _refused():
 
 
 def _zip_type(content: bytes) -> str:
-    """Office Open XML, OpenDocument or plain zip, from the entries inside."""
+    """Office Open XML or OpenDocument from the entries inside; any other zip (an archive) and
+    any document carrying macros are refused."""
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             names = archive.namelist()
+            lowered = [name.lower() for name in names]
             if "[Content_Types].xml" in names:
+                with archive.open("[Content_Types].xml") as entry:
+                    declared = entry.read(1024 * 1024).lower()
+                # docm/xlsm/pptm declare "macroEnabled" parts and carry vbaProject.bin.
+                if b"macroenabled" in declared or any(name.endswith("vbaproject.bin") for name in lowered):
+                    raise _refused()
                 for prefix, mime in (("word/", DOCX), ("xl/", XLSX), ("ppt/", PPTX)):
                     if any(name.startswith(prefix) for name in names):
                         return mime
             if "mimetype" in names:
                 with archive.open("mimetype") as entry:
                     declared = entry.read(100).decode("ascii", "replace").strip()
-                if declared in _OPENDOCUMENT:
+                # OpenDocument keeps Basic macros under Basic/ and scripts under Scripts/.
+                if declared in _OPENDOCUMENT and not any(name.startswith(("basic/", "scripts/")) for name in lowered):
                     return declared
     except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, KeyError):
         raise _refused() from None
-    return "application/zip"
+    raise _refused()  # a plain zip archive
 
 
 def _decode_text(content: bytes) -> str | None:
@@ -100,7 +124,7 @@ def _looks_like_csv(text: str) -> bool:
 
 def sniff_content_type(content: bytes) -> str:
     """The MIME type the bytes really are; refuses executables, markup and the unrecognised."""
-    if content.startswith(_EXECUTABLE_MAGIC):
+    if content.startswith(_EXECUTABLE_MAGIC + _ARCHIVE_MAGIC) or content[257:262] == b"ustar":
         raise _refused()
     for magic, mime in _IMAGE_MAGIC:
         if content.startswith(magic):
@@ -112,12 +136,17 @@ def sniff_content_type(content: bytes) -> str:
     if content.startswith(b"PK\x03\x04"):
         return _zip_type(content)
     if content.startswith(_OLE2):
+        # Best effort: .doc/.xls/.ppt with VBA name their macro storage in the directory.
+        if any(storage in content for storage in _OLE_MACRO_STORAGES):
+            raise _refused()
         return "application/vnd.ms-office"
     text = _decode_text(content)
     if not text or not text.strip():
         raise _refused()
-    head = text[:4096].lstrip("\ufeff \t\r\n").lower()
-    if head.startswith(_MARKUP_STARTS) or any(tag in head for tag in _MARKUP_ANYWHERE):
+    # Strip first, then look: a head cut before stripping let 5,000 spaces hide a page.
+    lowered = text.lower()
+    head = _LEADING_BLANK.sub("", lowered)
+    if head.startswith(_MARKUP_STARTS) or any(tag in lowered for tag in _MARKUP_ANYWHERE):
         raise _refused()
     return "text/csv" if _looks_like_csv(text) else "text/plain"
 
@@ -137,6 +166,9 @@ def check_upload(content: bytes, filename: str) -> tuple[str, str]:
     """(content_type, safe_filename) of an upload within the size limit and of an accepted type."""
     if len(content) > MAX_FILE_BYTES:
         raise violation("ATTACHMENT_TOO_LARGE", "file", limit_mb=MAX_FILE_BYTES // MiB)
+    # Judged on the cleaned name, so bidi or zero-width tricks cannot hide ".zip".
+    if safe_filename(filename).rpartition(".")[2].lower() in REFUSED_EXTENSIONS:
+        raise _refused()
     content_type = sniff_content_type(content)
     return content_type, safe_filename(filename, content_type)
 

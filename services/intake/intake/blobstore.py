@@ -34,3 +34,7 @@ class BlobStore:
     def exists(self, sha256: str) -> bool:
         """Whether the blob is stored."""
         return self.path(sha256).exists()
+
+    def delete(self, sha256: str) -> None:
+        """Remove a blob (the caller made sure nothing refers to it any more)."""
+        self.path(sha256).unlink(missing_ok=True)

@@ -2,8 +2,9 @@
 then append the resulting events. Each receives its connection, clock value and caller."""
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -20,6 +21,12 @@ from .catalog import DESKS
 from .messages import violation
 
 _hasher = PasswordHasher()
+# Verified when the e-mail is unknown, so that an unknown e-mail costs the same argon2 work
+# (and time) as a wrong password: the answer's timing must not reveal who has an account.
+_DUMMY_HASH = _hasher.hash("not a password: the hash verified for unknown e-mails")
+
+ACCESS_REQUEST_TTL = timedelta(days=14)  # a pending request older than this has expired
+MAX_REJECTION_REASON = 500
 
 
 def _actor(user: Claims) -> Actor:
@@ -63,9 +70,9 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> Claims:
     """The user's claims when the password matches; AUTH_INVALID otherwise (same answer for unknown e-mail)."""
     row = conn.execute("select * from users where email = %s", ((email or "").strip().lower(),)).fetchone()
     try:
+        _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password or "")
         if row is None:
             raise VerificationError("unknown user")
-        _hasher.verify(row["password_hash"], password or "")
     except VerificationError:
         raise violation("AUTH_INVALID", "password", status=401) from None
     if row["disabled"]:
@@ -94,14 +101,24 @@ def announce_special_process(conn: psycopg.Connection, user: Claims, body: dict,
     return announcement_id
 
 
-def request_access(conn: psycopg.Connection, body: dict, now: datetime) -> str:
-    """"No poseo login": file an access request for agents to approve (AccessRequested)."""
+def request_access(conn: psycopg.Connection, body: dict, now: datetime) -> str | None:
+    """"No poseo login": file an access request for agents to approve (AccessRequested).
+
+    None, filing nothing, when the e-mail already has a user or a pending request: the caller
+    answers both cases exactly like a new request, so the endpoint never tells a stranger
+    which e-mails have accounts (and one address cannot be mailed again and again).
+    """
     desk = body.get("desk")
     organisation_name = (body.get("organisation_name") or "").strip()
     name = (body.get("name") or "").strip()
     if desk not in DESKS or not organisation_name or not name:
         raise violation("ACCESS_REQUEST_INVALID", "desk" if desk not in DESKS else "organisation_name")
     contact = domain.check_contact({"name": name, "email": body.get("email"), "phone": body.get("phone")})
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"access-request/{contact['email']}",))
+    if conn.execute("select 1 from users where email = %s", (contact["email"],)).fetchone() or conn.execute(
+            "select 1 from access_requests where email = %s and status = 'pending' and requested_at > %s",
+            (contact["email"], now - ACCESS_REQUEST_TTL)).fetchone():
+        return None
     request_id = str(uuid.uuid4())
     event = new_event("AccessRequested", f"access-{request_id}", 1, {
         "request_id": request_id, "name": contact["name"], "email": contact["email"], "phone": contact["phone"],
@@ -115,16 +132,37 @@ def request_access(conn: psycopg.Connection, body: dict, now: datetime) -> str:
     return request_id
 
 
-def grant_access(conn: psycopg.Connection, staff: Claims, request_id: str, organisation_id: str,
-                 now: datetime) -> str:
-    """An agent approves a request: the user exists, without a password until he sets one (AccessGranted)."""
+def pending_access_requests(conn: psycopg.Connection, staff: Claims, now: datetime) -> list[dict]:
+    """Pending, unexpired access requests of the staff member's desks."""
+    if not staff.is_staff:
+        raise violation("FORBIDDEN", None, status=403)
+    return conn.execute("""select request_id, name, email, phone, organisation_name, desk, note, requested_at
+                           from access_requests
+                           where status = 'pending' and desk = any(%s) and requested_at > %s
+                           order by requested_at""", (list(staff.desks), now - ACCESS_REQUEST_TTL)).fetchall()
+
+
+def _pending_request(conn: psycopg.Connection, staff: Claims, request_id: str, now: datetime) -> dict:
+    """The request row, locked, when it is pending, unexpired and of the staff member's desks."""
     if not staff.is_staff:
         raise violation("FORBIDDEN", None, status=403)
     row = conn.execute("select * from access_requests where request_id = %s for update", (request_id,)).fetchone()
     if row is None or row["desk"] not in staff.desks:
         raise NotFound("access_request")
-    if row["status"] != "pending" or conn.execute("select 1 from users where email = %s",
-                                                  (row["email"],)).fetchone():
+    if row["status"] == "granted":
+        raise violation("ACCESS_ALREADY_GRANTED", None, status=409)
+    if row["status"] != "pending":
+        raise violation("ACCESS_REQUEST_DECIDED", None)
+    if row["requested_at"] <= now - ACCESS_REQUEST_TTL:
+        raise violation("ACCESS_REQUEST_EXPIRED", None)
+    return row
+
+
+def grant_access(conn: psycopg.Connection, staff: Claims, request_id: str, organisation_id: str,
+                 now: datetime) -> str:
+    """An agent approves a request: the user exists, without a password until he sets one (AccessGranted)."""
+    row = _pending_request(conn, staff, request_id, now)
+    if conn.execute("select 1 from users where email = %s", (row["email"],)).fetchone():
         raise violation("ACCESS_ALREADY_GRANTED", None, status=409)
     # Only into an organisation of the request's desk (which is one of the agent's desks).
     _organisation_of(conn, staff, {"organisation_id": organisation_id}, row["desk"])
@@ -136,9 +174,26 @@ def grant_access(conn: psycopg.Connection, staff: Claims, request_id: str, organ
         "request_id": request_id, "user_id": user_id, "granted_by": staff.user_id},
         actor=_actor(staff), occurred_at=now)
     eventstore.append(conn, [event], expected_version=1)
-    conn.execute("update access_requests set status = 'granted', user_id = %s where request_id = %s",
-                 (user_id, request_id))
+    conn.execute("""update access_requests set status = 'granted', user_id = %s, decided_by = %s, decided_at = %s
+                    where request_id = %s""", (user_id, staff.user_id, now, request_id))
     return user_id
+
+
+def reject_access(conn: psycopg.Connection, staff: Claims, request_id: str, reason: object,
+                  now: datetime) -> None:
+    """An agent turns a request down, saying why (AccessRejected); the person may ask again later."""
+    if not staff.is_staff:
+        raise violation("FORBIDDEN", None, status=403)
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason or len(reason) > MAX_REJECTION_REASON:
+        raise violation("REJECTION_REASON_REQUIRED", "reason")
+    _pending_request(conn, staff, request_id, now)
+    event = new_event("AccessRejected", f"access-{request_id}", 2, {
+        "request_id": request_id, "rejected_by": staff.user_id, "reason": reason},
+        actor=_actor(staff), occurred_at=now)
+    eventstore.append(conn, [event], expected_version=1)
+    conn.execute("""update access_requests set status = 'rejected', decided_by = %s, decided_at = %s, reason = %s
+                    where request_id = %s""", (staff.user_id, now, reason, request_id))
 
 
 def set_password(conn: psycopg.Connection, user_id: str, issued_at: int, password: str, now: datetime) -> None:
@@ -264,27 +319,44 @@ def request_training(conn: psycopg.Connection, user: Claims, body: dict, now: da
 
 # ---------------------------------------------------------------- uploads
 
+def hold_blob(conn: psycopg.Connection, sha256: str) -> None:
+    """Serialise storing a blob with its removal by `intake.cleanup` (until the transaction ends)."""
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"blob/{sha256}",))
+
+
 def record_upload(conn: psycopg.Connection, user: Claims, *, sha256: str, name: str, size: int,
                   content_type: str, now: datetime) -> dict:
-    """Remember who uploaded which blob, so only they can attach it to a ticket."""
-    conn.execute("""insert into uploads (sha256, uploaded_by, organisation_id, name, size, content_type, uploaded_at)
-                    values (%s, %s, %s, %s, %s, %s, %s)
-                    on conflict (sha256, uploaded_by) do update set name = excluded.name""",
-                 (sha256, user.user_id, user.organisation_id, name, size, content_type, now))
-    return {"sha256": sha256, "name": name, "size": size, "content_type": content_type}
+    """Remember who uploaded which blob under which name, so only they can attach it to a ticket.
+
+    Each upload is its own row: uploading the same bytes again under another name keeps both.
+    """
+    upload_id = str(uuid.uuid4())
+    conn.execute("""insert into uploads (upload_id, sha256, uploaded_by, organisation_id, name, size, content_type,
+                                         uploaded_at) values (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                 (upload_id, sha256, user.user_id, user.organisation_id, name, size, content_type, now))
+    return {"upload_id": upload_id, "sha256": sha256, "name": name, "size": size, "content_type": content_type}
 
 
-def _attachments_of(conn: psycopg.Connection, user: Claims, hashes: list) -> list[dict]:
-    if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _attachments_of(conn: psycopg.Connection, user: Claims, references: list, now: datetime) -> list[dict]:
+    """The caller's uploads named by `references`: upload ids, or (older clients) SHA-256 hashes,
+    which stand for the caller's latest upload of those bytes. Marks them attached."""
+    if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
         raise violation("ATTACHMENT_UNKNOWN", "attachments")
-    if len(hashes) > attachments.MAX_FILES_PER_MESSAGE:
+    if len(references) > attachments.MAX_FILES_PER_MESSAGE:
         raise violation("TOO_MANY_ATTACHMENTS", "attachments")
     found = []
-    for sha256 in dict.fromkeys(hashes):
-        row = conn.execute("""select sha256, name, size, content_type from uploads
-                              where sha256 = %s and uploaded_by = %s""", (sha256, user.user_id)).fetchone()
+    for reference in dict.fromkeys(references):
+        column = "sha256" if _SHA256.match(reference) else "upload_id"
+        row = conn.execute(f"""select upload_id, sha256, name, size, content_type from uploads
+                               where {column} = %s and uploaded_by = %s
+                               order by uploaded_at desc limit 1""", (reference, user.user_id)).fetchone()
         if row is None:
             raise violation("ATTACHMENT_UNKNOWN", "attachments")
+        conn.execute("update uploads set attached_at = coalesce(attached_at, %s) where upload_id = %s",
+                     (now, row.pop("upload_id")))
         found.append(dict(row))
     return found
 
@@ -330,7 +402,7 @@ def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetim
                                    body.get("menu_path"))
     urgency = body.get("urgency") or "normal"
     special_process_id = domain.check_urgency(urgency, _announcements(conn, organisation_id), now)
-    files = _attachments_of(conn, user, body.get("attachments") or [])
+    files = _attachments_of(conn, user, body.get("attachments") or [], now)
     attachments.check_ticket_total([f["size"] for f in files])
 
     previous = body.get("previous_ticket")
@@ -420,7 +492,7 @@ def post_message(conn: psycopg.Connection, user: Claims, number: str, body: dict
     text = (body.get("body") or "").strip()
     if not text:
         raise violation("MESSAGE_BODY_REQUIRED", "body")
-    files = _attachments_of(conn, user, body.get("attachments") or [])
+    files = _attachments_of(conn, user, body.get("attachments") or [], now)
     new_files = [f for f in files if f["sha256"] not in state.attachment_hashes]
     attachments.check_ticket_total([state.attachment_bytes] + [f["size"] for f in new_files])
     return _append_to_ticket(conn, state, "MessagePosted", {

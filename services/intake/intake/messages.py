@@ -138,11 +138,13 @@ TEXTS: dict[str, tuple[int, str, str]] = {
     "ATTACHMENT_TYPE_REFUSED": (
         415,
         "No aceptamos este tipo de archivo: se rechazan los programas ejecutables, las "
-        "páginas HTML y los scripts. Puede adjuntar imágenes, PDF, texto o CSV y documentos "
-        "de oficina (Word, Excel, PowerPoint, LibreOffice).",
-        "This file type is not accepted: executables, HTML pages and scripts are refused. "
-        "You may attach images, PDF, text or CSV files and office documents (Word, Excel, "
-        "PowerPoint, LibreOffice).",
+        "páginas HTML, los scripts, los archivos comprimidos (zip, rar, 7z, tar, gz) y los "
+        "documentos con macros (docm, xlsm, pptm). Puede adjuntar imágenes, PDF, texto o CSV "
+        "y documentos de oficina sin macros (Word, Excel, PowerPoint, LibreOffice).",
+        "This file type is not accepted: executables, HTML pages, scripts, archives (zip, "
+        "rar, 7z, tar, gz) and documents with macros (docm, xlsm, pptm) are refused. You may "
+        "attach images, PDF, text or CSV files and office documents without macros (Word, "
+        "Excel, PowerPoint, LibreOffice).",
     ),
     "ATTACHMENT_UNKNOWN": (
         422,
@@ -233,6 +235,38 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         409,
         "El ticket cambió mientras usted escribía. Actualice la página y vuelva a intentarlo.",
         "The ticket changed in the meantime. Reload it and try again.",
+    ),
+    "IDEMPOTENCY_KEY_REUSED": (
+        422,
+        "Esta clave de idempotencia (Idempotency-Key) ya se usó para otra solicitud. Use una "
+        "clave nueva para cada solicitud distinta.",
+        "This Idempotency-Key was already used for another request. Use a new key for each "
+        "different request.",
+    ),
+    "TOO_MANY_ATTEMPTS": (
+        429,
+        "Demasiados intentos. Por seguridad, espere {minutes} minuto(s) antes de volver a intentarlo.",
+        "Too many attempts. For your security, wait {minutes} minute(s) before trying again.",
+    ),
+    "ACCESS_REQUEST_RECEIVED": (
+        202,
+        "Recibimos su solicitud. Si corresponde darle acceso, le escribiremos a ese correo.",
+        "We received your request. If access can be given, we will write to that e-mail address.",
+    ),
+    "ACCESS_REQUEST_EXPIRED": (
+        409,
+        "Esta solicitud de acceso venció sin ser aprobada; la persona debe solicitarlo de nuevo.",
+        "This access request expired before it was approved; the person must ask again.",
+    ),
+    "ACCESS_REQUEST_DECIDED": (
+        409,
+        "Esta solicitud de acceso ya fue aprobada o rechazada.",
+        "This access request was already granted or rejected.",
+    ),
+    "REJECTION_REASON_REQUIRED": (
+        422,
+        "Indique el motivo del rechazo (hasta 500 caracteres).",
+        "Give the reason for the rejection (up to 500 characters).",
     ),
     # Warnings, not refusals: the ticket is still opened.
     "SUBJECT_URGENCY_DROPPED": (

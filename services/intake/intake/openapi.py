@@ -45,7 +45,7 @@ def document() -> dict:
                     "dates": {"type": "array", "items": {"type": "string", "format": "date"}},
                     "vouchers": {"type": "array", "items": {"type": "string"}},
                     "menu_path": {"type": "string"},
-                    "attachments": {"type": "array", "items": {"type": "string", "description": "sha256 of an upload"}},
+                    "attachments": {"type": "array", "items": {"type": "string", "description": "upload_id of an upload (or, older clients, its sha256)"}},
                     "previous_ticket": {"type": "string"},
                     "confirmed_different_case": {"type": "boolean"},
                     "out_of_hours_requested": {"type": "boolean"}}},
@@ -59,7 +59,7 @@ def document() -> dict:
                 "summary": "Log in", "requestBody": _json({"type": "object", "required": ["email", "password"],
                                                           "properties": {"email": {"type": "string"},
                                                                          "password": {"type": "string"}}}),
-                "responses": {"200": {"description": "a bearer token"}, **_errors(400, 401, 403)}}},
+                "responses": {"200": {"description": "a bearer token"}, **_errors(400, 401, 403, 429)}}},
             "/api/auth/logout": {"post": {
                 "summary": "Log out: every bearer token of the caller ends", "security": _BEARER,
                 "responses": {"204": {"description": "logged out"}, **_errors(401)}}},
@@ -111,7 +111,7 @@ def document() -> dict:
                 "summary": "Upload a file to attach", "security": _BEARER,
                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                     "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}},
-                "responses": {"201": {"description": "stored; attach it by its sha256"},
+                "responses": {"201": {"description": "stored; attach it by its upload_id"},
                               **_errors(400, 401, 413, 415)}}},
             "/api/tickets/{number}/attachments/{sha256}": {"get": {
                 "summary": "Download an attachment", "security": _BEARER,
@@ -124,7 +124,9 @@ def document() -> dict:
                                                                                 "organisation_name", "desk"],
                                                "properties": {k: {"type": "string"} for k in (
                                                    "name", "email", "phone", "organisation_name", "desk", "note")}}),
-                         "responses": {"201": {"description": "filed"}, **_errors(400, 422)}},
+                         "responses": {"202": {"description": "received (the same answer when the e-mail "
+                                                               "already has a user or a pending request)"},
+                                       **_errors(400, 422, 429)}},
                 "get": {"summary": "Pending access requests (staff)", "security": _BEARER,
                         "responses": {"200": {"description": "the requests"}, **_errors(401, 403)}}},
             "/api/access-requests/{request_id}/grant": {"post": {
@@ -134,6 +136,12 @@ def document() -> dict:
                                       "properties": {"organisation_id": {"type": "string"}}}),
                 "responses": {"201": {"description": "granted; the user gets a set-password link by mail"},
                               **_errors(400, 401, 403, 404, 409)}}},
+            "/api/access-requests/{request_id}/reject": {"post": {
+                "summary": "Turn a request down with a reason (staff)", "security": _BEARER,
+                "parameters": [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": _json({"type": "object", "required": ["reason"],
+                                      "properties": {"reason": {"type": "string", "maxLength": 500}}}),
+                "responses": {"201": {"description": "rejected"}, **_errors(400, 401, 403, 404, 409, 422)}}},
             "/api/training-requests": {"post": {
                 "summary": "Rule 10: request an induction course", "security": _BEARER,
                 "requestBody": _json({"type": "object", "required": ["modules", "participants"], "properties": {

@@ -52,7 +52,11 @@ create table if not exists tickets (
 create index if not exists tickets_open_by_case on tickets (organisation_id, desk, module) where status <> 'closed';
 
 -- Uploaded files, content-addressed: the bytes live in ATTACHMENTS_DIR under their SHA-256.
+-- One row per upload (its own id and name): the same bytes uploaded under two names are two
+-- uploads sharing one blob. attached_at is set when a ticket or message first uses it;
+-- uploads never attached are removed after a day (intake.cleanup).
 create table if not exists uploads (
+    upload_id       text        primary key,
     sha256          text        not null,
     uploaded_by     text        not null,
     organisation_id text,
@@ -60,8 +64,22 @@ create table if not exists uploads (
     size            bigint      not null,
     content_type    text        not null,
     uploaded_at     timestamptz not null,
-    primary key (sha256, uploaded_by)
+    attached_at     timestamptz
 );
+-- Databases made before uploads had their own id were keyed by (sha256, uploaded_by).
+alter table uploads add column if not exists upload_id text;
+alter table uploads add column if not exists attached_at timestamptz;
+update uploads set upload_id = gen_random_uuid()::text where upload_id is null;
+do $$
+begin
+    if exists (select 1 from information_schema.key_column_usage
+               where table_name = 'uploads' and constraint_name = 'uploads_pkey' and column_name = 'sha256') then
+        alter table uploads drop constraint uploads_pkey;
+        alter table uploads add primary key (upload_id);
+    end if;
+end $$;
+create index if not exists uploads_by_uploader on uploads (uploaded_by, sha256);
+create index if not exists uploads_unattached on uploads (uploaded_at) where attached_at is null;
 
 create table if not exists special_processes (
     announcement_id text primary key,
@@ -107,6 +125,26 @@ alter table users add column if not exists password_set_at timestamptz;
 -- (logout, password or rights changed) is refused although its signature holds.
 alter table users add column if not exists disabled boolean not null default false;
 alter table users add column if not exists tokens_valid_after timestamptz;
+
+-- An Idempotency-Key is bound to what it answered: the method and path, and the SHA-256 of
+-- the canonical JSON body. Reusing it elsewhere or with another body is refused (422).
+alter table idempotency_keys add column if not exists endpoint text;
+alter table idempotency_keys add column if not exists body_sha256 text;
+
+-- Rate limits (intake.throttle): hits per bucket (limit + hashed key) and fixed window, shared
+-- by every gunicorn worker. Older windows of a bucket are deleted on its next hit.
+create table if not exists rate_limit_hits (
+    bucket       text        not null,
+    window_start timestamptz not null,
+    hits         int         not null,
+    primary key (bucket, window_start)
+);
+
+-- Access requests are refused with a reason (status 'rejected') or expire while pending.
+alter table access_requests add column if not exists decided_by text;
+alter table access_requests add column if not exists decided_at timestamptz;
+alter table access_requests add column if not exists reason text;
+create index if not exists access_requests_pending on access_requests (email) where status = 'pending';
 
 -- The description of each ticket, so rule 6 compares a new case with the open ones by what
 -- both say, not by their summaries alone (null for tickets indexed before it was kept).

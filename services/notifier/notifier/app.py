@@ -66,4 +66,19 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
                                 (ticket["ticket_id"],)).fetchall()
         return jsonify({"items": rows})
 
+    @app.get("/api/tickets/<ticket_number>/refused-replies")
+    @auth
+    def refused_replies(ticket_number: str):
+        """E-mail replies to the ticket refused because another address sent them (staff of its desk)."""
+        if not g.user.is_staff:
+            raise FORBIDDEN  # by role, before any lookup: the same answer for every number
+        with pool.connection() as conn:
+            ticket = conn.execute("select desk from tickets where number = %s", (ticket_number,)).fetchone()
+            if ticket is None or ticket["desk"] not in g.user.desks:
+                raise NotFound("ticket")
+            rows = conn.execute("""select received_at, sender, envelope_sender, reason from inbound_messages
+                                   where ticket_number = %s and outcome = 'refused:SENDER_MISMATCH'
+                                   order by received_at""", (ticket_number,)).fetchall()
+        return jsonify({"items": rows})
+
     return app

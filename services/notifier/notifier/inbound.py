@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 from typing import Iterator
 
@@ -100,6 +100,30 @@ def is_automatic(msg: EmailMessage, mail_from: str) -> str | None:
     for address in (mail_from, str(msg.get("From", ""))):
         if _local_part(address) in _SYSTEM_SENDERS:
             return f"system sender {parseaddr(address)[1]}"
+    return None
+
+
+# --- who may answer -------------------------------------------------------------------
+
+def normalised_address(value: str) -> str:
+    """The bare address of "Name <Addr@Host>" (or of "<addr@host>"), lower case."""
+    return parseaddr(value or "")[1].strip().lower()
+
+
+def sender_mismatch(mail_from: str, from_header: str, expected: str) -> str | None:
+    """Why this mail is not from the person its reply token was made for, or None when it is.
+
+    Both the envelope sender (MAIL FROM) and the From header must be that one address,
+    compared without letter case: a reply address that leaked (a forwarded mail, a CC) must
+    not let someone else write on the customer's ticket as the customer. A From header with
+    several authors is refused too.
+    """
+    expected = normalised_address(expected)
+    authors = [address.strip().lower() for _, address in getaddresses([from_header or ""]) if address.strip()]
+    if len(authors) != 1 or authors[0] != expected:
+        return "From header is not the reply address's recipient"
+    if normalised_address(mail_from) != expected:
+        return "envelope sender is not the reply address's recipient"
     return None
 
 

@@ -13,6 +13,8 @@ Everything worded lives in the templates; the context carries codes and facts.
 """
 from __future__ import annotations
 
+import unicodedata
+
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Callable, Mapping
@@ -446,16 +448,33 @@ def plan_ticket_closed(event, ticket, users, desks, calendar, links) -> list[Mai
     return [Mail("ticket_closed", customer, context, ticket.ticket_id, None)]
 
 
+MAX_REQUESTER_NAME = 60
+
+
+def bounded_name(name: str) -> str:
+    """A stranger's name as we dare repeat it: letters, spaces, apostrophes and hyphens only
+    (no links, no markup), at most MAX_REQUESTER_NAME characters."""
+    kept = "".join(ch if unicodedata.category(ch)[0] in "LM" or ch in "'-" else (" " if ch.isspace() else "")
+                   for ch in unicodedata.normalize("NFC", name or ""))
+    return " ".join(kept.split())[:MAX_REQUESTER_NAME].strip()
+
+
 def plan_access_requested(event, ticket, users, desks, calendar, links) -> list[Mail]:
-    """Staff review the request; the requester learns it arrived."""
+    """Staff review the request; the requester learns it arrived.
+
+    Anyone can file a request giving any address, so the mail to that address carries none
+    of the requester's free text but a bounded name (issue 7 item 7): Mesa must not deliver
+    a stranger's words under its own name. Staff see everything.
+    """
     d = event.data
-    requester = Recipient(email=d["email"], name=d["name"], language="es")
+    name = bounded_name(d["name"])
+    requester = Recipient(email=d["email"], name=name, language="es")
     staff = _desk_recipient(_desk(desks, d["desk"]).staff_address, d["desk"])
     context = {key: d.get(key) for key in
                ("request_id", "name", "email", "phone", "organisation_name", "desk", "note")}
     context["requested_at"] = _instant(event.occurred_at, calendar, "es", event.occurred_at)
     return [Mail("access_requested_staff", staff, context, None, None),
-            Mail("access_requested_requester", requester, dict(context), None, None)]
+            Mail("access_requested_requester", requester, {"name": name, "desk": d["desk"]}, None, None)]
 
 
 def plan_access_granted(event, ticket, users, desks, calendar, links) -> list[Mail]:
@@ -548,8 +567,9 @@ STAFF_TEMPLATES = ("ticket_opened_queue", "ticket_urgent_oncall", "customer_answ
                    "response_overdue_supervisor", "access_requested_staff", "training_requested_staff",
                    "special_process_staff", "delivery_parked")
 # Not planned from an event: notifier.replies answers an e-mail reply to a closed ticket
-# with this one (context: number, new_ticket_url, customer_name).
-INBOUND_TEMPLATES = ("reply_to_closed",)
+# with the first (context: number, new_ticket_url, customer_name), and a reply from someone
+# other than the reply address's recipient with the second (context: portal_url only).
+INBOUND_TEMPLATES = ("reply_to_closed", "reply_sender_refused")
 TEMPLATES = CUSTOMER_TEMPLATES + STAFF_TEMPLATES + INBOUND_TEMPLATES
 
 

@@ -14,6 +14,7 @@ from email.parser import BytesParser
 from typing import Callable
 
 import requests
+from marshmallow import ValidationError, validate
 
 from helpdesk_shared import pg
 
@@ -26,6 +27,16 @@ log = logging.getLogger(__name__)
 INVALID_ADDRESS = (550, "5.7.1 Direccion de respuesta invalida o vencida / Invalid or expired reply address")
 TRY_LATER = (451, "4.3.0 Intente mas tarde / Try again later")
 OK = (250, "2.0.0 OK")
+
+
+def _answerable(address: str) -> bool:
+    """Whether we may write to `address`: the test the NotificationSent event's schema applies,
+    so that the mail's own record can never be refused after it was sent."""
+    try:
+        validate.Email()(address)
+    except ValidationError:
+        return False
+    return len(address) <= 254
 
 
 class ReplyIntake:
@@ -56,16 +67,52 @@ class ReplyIntake:
             user = conn.execute("select * from users where user_id = %s", (claims["user_id"],)).fetchone()
             if user is None:
                 return INVALID_ADDRESS
-            reply = inbound.extract(msg)
-            mail_id = reply.message_id or hashlib.sha256(content).hexdigest()
+            mail_id = str(msg.get("Message-ID", "")).strip() or hashlib.sha256(content).hexdigest()
             if conn.execute("select 1 from inbound_messages where message_id = %s", (mail_id,)).fetchone():
                 return OK  # the sending server retried a mail we already took in
+            from_header = str(msg.get("From", ""))
+            mismatch = inbound.sender_mismatch(mail_from, from_header, claims["email"])
+            if mismatch:
+                self._refuse_sender(conn, claims["ticket_number"], mail_from, from_header, mail_id, mismatch, now)
+                return OK  # accepted, not refused: a 5xx would bounce to whoever the sender claims to be
+            reply = inbound.extract(msg)
             outcome = self._post(conn, user, claims["ticket_number"], reply, mail_id, now)
             if outcome is None:
                 return TRY_LATER
             conn.execute("insert into inbound_messages (message_id, received_at, outcome) values (%s, %s, %s)",
                          (mail_id, now, outcome))
         return OK
+
+    def _refuse_sender(self, conn, number: str, mail_from: str, from_header: str, mail_id: str, reason: str,
+                       now: datetime) -> None:
+        """Record a reply from someone other than the token's recipient (agents see it) and answer
+        the envelope sender once a day per ticket, saying nothing of the ticket."""
+        envelope_sender = inbound.normalised_address(mail_from)
+        log.warning("reply from another sender refused", extra={"ticket": number, "from": envelope_sender,
+                                                                "reason": reason})
+        conn.execute("""insert into inbound_messages (message_id, received_at, outcome, ticket_number, sender,
+                                                      envelope_sender, reason)
+                        values (%s, %s, 'refused:SENDER_MISMATCH', %s, %s, %s, %s)""",
+                     (mail_id, now, number, inbound.normalised_address(from_header)[:254] or None,
+                      envelope_sender[:254] or None, reason))
+        if not _answerable(envelope_sender):
+            return
+        recipient = Recipient(email=envelope_sender, name="", language="es", user_id=None)
+        mail = Mail(template="reply_sender_refused", recipient=recipient, ticket_id=None, reply_ticket=None,
+                    context={"portal_url": self.config.public_url.rstrip("/")})
+        # One answer per sender, ticket and day: a second mail (or a loop with a machine that
+        # slipped past is_automatic) gets nothing more.
+        key = f"inbound-refused:{envelope_sender}:{number}:{now.date().isoformat()}"
+        subject, text, html = self.render(mail)
+        inserted = conn.execute(
+            """insert into mails (key, cause_event_id, template, recipient, language, ticket_id, subject, body_text,
+                                  body_html, reply_to, message_id, next_attempt_at, created_at)
+               values (%s, gen_random_uuid(), %s, %s, %s, null, %s, %s, %s, null, %s, %s, %s)
+               on conflict (key) do nothing""",
+            (key, mail.template, recipient.email, recipient.language, subject, text, html,
+             store.message_id(key, self.config.reply_domain), now, now)).rowcount
+        if inserted:
+            conn.execute("notify mails")
 
     def _post(self, conn, user: dict, number: str, reply: inbound.Reply, mail_id: str, now: datetime) -> str | None:
         """Post the reply to intake; the outcome to record, or None to have the sender retry later.

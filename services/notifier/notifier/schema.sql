@@ -64,6 +64,16 @@ create table if not exists inbound_messages (
     outcome     text        not null
 );
 
+-- Replies refused because their sender is not the person the reply token was made for
+-- (outcome 'refused:SENDER_MISMATCH'): agents of the ticket's desk see them through
+-- GET /api/tickets/<number>/refused-replies.
+alter table inbound_messages add column if not exists ticket_number text;
+alter table inbound_messages add column if not exists sender text;
+alter table inbound_messages add column if not exists envelope_sender text;
+alter table inbound_messages add column if not exists reason text;
+create index if not exists inbound_messages_refused on inbound_messages (ticket_number)
+    where outcome = 'refused:SENDER_MISMATCH';
+
 -- What the received mail repeats from TicketOpened.
 alter table tickets add column if not exists out_of_hours_requested boolean not null default false;
 alter table tickets add column if not exists previous_ticket text;
