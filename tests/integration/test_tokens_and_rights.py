@@ -181,11 +181,14 @@ def test_an_email_reply_is_posted_as_the_customers_message_once_per_key(intake_a
     config = intake_app.extensions["intake"].config
     maria = login(client, MARIA)
     number = client.post("/api/tickets", json=ticket_body(), headers=maria).get_json()["number"]
-    files = [(io.BytesIO(png()), "pantalla.png"), (io.BytesIO(b"MZ\x90\x00" + b"\x00" * 64), "virus.exe")]
-    first = _reply(client, config, number, _user_id(intake_app, MARIA), files=files)
+    def files():
+        return [(io.BytesIO(png()), "pantalla.png"), (io.BytesIO(b"MZ\x90\x00" + b"\x00" * 64), "virus.exe")]
+    first = _reply(client, config, number, _user_id(intake_app, MARIA), files=files())
     assert first.status_code == 201, first.get_json()
-    again = _reply(client, config, number, _user_id(intake_app, MARIA))
+    again = _reply(client, config, number, _user_id(intake_app, MARIA), files=files())  # the mail server retries
     assert again.get_json() == first.get_json()
+    other = _reply(client, config, number, _user_id(intake_app, MARIA), body="Otro texto.")
+    assert other.status_code == 422 and other.get_json()["code"] == "IDEMPOTENCY_KEY_REUSED"
     posted = _events(intake_app, "MessagePosted")
     assert len(posted) == 1
     data = posted[0]["data"]
