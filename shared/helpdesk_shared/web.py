@@ -1,8 +1,9 @@
 """Flask pieces every HTTP service shares: errors as `{code, field, message}`, bearer auth,
-correlation ids, /healthz and Prometheus /metrics."""
+correlation ids, /healthz and Prometheus /metrics, and the edge every request body goes through."""
 from __future__ import annotations
 
 import functools
+import json
 import uuid
 from datetime import datetime, timezone
 from typing import Callable
@@ -11,9 +12,10 @@ import psycopg
 from flask import Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
-from . import auth_tokens, logs
+from . import auth_tokens, fields, logs
 from .errors import Message, RuleViolation
 
 AUTH_REQUIRED = RuleViolation("AUTH_REQUIRED", None, Message(
@@ -66,11 +68,23 @@ def install(app: Flask, service: str, registry: CollectorRegistry,
     def _rule(err: RuleViolation):
         return jsonify(err.as_dict()), err.status
 
+    @app.before_request
+    def _refuse_bad_characters():
+        # A NUL reaches PostgreSQL as an error (a 500), so it is refused before any view runs.
+        for name, value in [*(request.view_args or {}).items(), *request.args.items(multi=True)]:
+            if isinstance(value, str) and fields.has_bad_characters(value) or fields.has_bad_characters(name):
+                raise RuleViolation("TEXT_INVALID_CHARACTERS", name if not fields.has_bad_characters(name) else None,
+                                    fields.text("TEXT_INVALID_CHARACTERS", name), status=400)
+
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
-        body = {"code": f"HTTP_{err.code}", "field": None,
-                "message": {"es": _HTTP_ES.get(err.code, "Solicitud no válida."), "en": err.description or err.name}}
-        return jsonify(body), err.code
+        # Every text is ours: never werkzeug's English page or description.
+        es, en = _HTTP_TEXTS.get(err.code, _HTTP_TEXTS[400 if (err.code or 500) < 500 else 500])
+        code = _HTTP_CODES.get(err.code, f"HTTP_{err.code}")
+        response = jsonify({"code": code, "field": None, "message": {"es": es, "en": en}})
+        if err.code == 405 and err.valid_methods:
+            response.headers["Allow"] = ", ".join(err.valid_methods)
+        return response, err.code
 
     @app.errorhandler(psycopg.OperationalError)  # PoolTimeout included
     @app.errorhandler(psycopg.InterfaceError)
@@ -105,9 +119,33 @@ def install(app: Flask, service: str, registry: CollectorRegistry,
 UNHANDLED: list[str] = []
 UNHANDLED_MARKER = "unhandled error (HTTP 500)"
 
-_HTTP_ES = {400: "Solicitud no válida.", 404: "No existe o no tiene acceso a este recurso.",
-            405: "Método no permitido.", 413: "El contenido es demasiado grande.",
-            415: "Tipo de contenido no admitido."}
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "REQUEST_TOO_LARGE", 414: "URI_TOO_LONG",
+               415: "UNSUPPORTED_MEDIA_TYPE", 500: "INTERNAL_ERROR"}
+# Our own words for the statuses the framework raises by itself (Spanish, English).
+_HTTP_TEXTS: dict[int, tuple[str, str]] = {
+    400: ("La solicitud no es válida.", "The request is not valid."),
+    401: ("Debe iniciar sesión.", "You must log in."),
+    403: ("No tiene permiso para esta operación.", "You are not allowed to do this."),
+    404: ("No existe o no tiene acceso a este recurso.", "It does not exist or you have no access to it."),
+    405: ("Esta dirección no admite ese método HTTP.", "This address does not take that HTTP method."),
+    406: ("No podemos responder en el formato pedido; respondemos en JSON.",
+          "We cannot answer in the requested format; we answer in JSON."),
+    408: ("La solicitud tardó demasiado en llegar.", "The request took too long to arrive."),
+    409: ("La solicitud choca con el estado actual.", "The request conflicts with the current state."),
+    411: ("Indique el largo del contenido (Content-Length).", "Give the length of the content (Content-Length)."),
+    413: ("El contenido enviado es demasiado grande.", "The content sent is too large."),
+    414: ("La dirección (URL) es demasiado larga.", "The address (URL) is too long."),
+    415: ("Tipo de contenido no admitido: envíe JSON (application/json).",
+          "Content type not supported: send JSON (application/json)."),
+    416: ("El rango pedido no existe en este archivo.", "The requested range is not in this file."),
+    429: ("Demasiadas solicitudes; espere un momento.", "Too many requests; wait a moment."),
+    431: ("Los encabezados de la solicitud son demasiado grandes.", "The request headers are too large."),
+    500: ("Ocurrió un error de nuestro lado; no se guardó nada. Intente de nuevo.",
+          "Something failed on our side; nothing was stored. Please try again."),
+    501: ("Esta operación no está implementada.", "This operation is not implemented."),
+    503: ("El servicio no está disponible por ahora; intente de nuevo en un momento.",
+          "The service is unavailable for now; try again in a moment."),
+}
 
 
 def require_auth(verify_key_of: Callable[[], str], clock: Callable[[], datetime],
@@ -124,8 +162,11 @@ def require_auth(verify_key_of: Callable[[], str], clock: Callable[[], datetime]
             header = request.headers.get("Authorization", "")
             if not header.startswith("Bearer "):
                 raise AUTH_REQUIRED
+            token = header[7:].strip()
+            if not token.isascii():  # our tokens are base64url; other bytes are garbage, not a crash
+                raise AUTH_REQUIRED
             try:
-                claims = auth_tokens.verify(verify_key_of(), header[7:].strip(), clock())
+                claims = auth_tokens.verify(verify_key_of(), token, clock())
             except auth_tokens.InvalidToken:
                 raise AUTH_REQUIRED from None
             if revoked is not None and revoked(claims):
@@ -136,11 +177,84 @@ def require_auth(verify_key_of: Callable[[], str], clock: Callable[[], datetime]
     return decorator
 
 
+# A JSON command is a few kilobytes: the longest text field is 20,000 characters. Uploads
+# (multipart) keep the app's own MAX_CONTENT_LENGTH.
+JSON_MAX_BYTES = 256 * 1024
+# Request bodies are flat objects with a few nested levels; deeper is an attack, not a command.
+JSON_MAX_DEPTH = 20
+
+
+def _bad_request(code: str, es: str, en: str, status: int = 400) -> RuleViolation:
+    return RuleViolation(code, None, Message(es=es, en=en), status=status)
+
+
+def _depth_and_bad_text(value) -> tuple[int, str | None]:
+    """The nesting depth of a parsed JSON value, and the path of its first string with a NUL or a
+    lone surrogate (walked without recursion, since the value may be deep)."""
+    deepest, bad = 0, None
+    stack = [(value, 1, "")]
+    while stack:
+        item, depth, path = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            for key, sub in item.items():
+                here = f"{path}.{key}" if path else key
+                if bad is None and fields.has_bad_characters(key):
+                    bad = path or "?"
+                stack.append((sub, depth + 1, here))
+        elif isinstance(item, list):
+            stack.extend((sub, depth + 1, f"{path}.{i}" if path else str(i)) for i, sub in enumerate(item))
+        elif isinstance(item, str) and bad is None and fields.has_bad_characters(item):
+            bad = path
+    return deepest, bad
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 def json_body() -> dict:
-    """The request's JSON object, or a 400 rule violation in both languages."""
-    body = request.get_json(silent=True)
+    """The request's JSON object, parsed defensively: 415 unless JSON, 413 over JSON_MAX_BYTES,
+    400 when malformed, not an object or nested too deep, 422 for NUL or lone surrogates."""
+    if not request.is_json:
+        raise _bad_request("UNSUPPORTED_MEDIA_TYPE", *_HTTP_TEXTS[415], status=415)
+    request.max_content_length = JSON_MAX_BYTES  # werkzeug answers 413 past it, even for chunked bodies
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except RecursionError:
+        raise _bad_request("JSON_TOO_DEEP", f"El JSON está anidado a más de {JSON_MAX_DEPTH} niveles.",
+                           f"The JSON is nested deeper than {JSON_MAX_DEPTH} levels.") from None
+    except ValueError:  # also UnicodeDecodeError and ints past Python's digit limit
+        raise _bad_request("JSON_INVALID", "El cuerpo de la solicitud no es JSON válido (UTF-8).",
+                           "The request body is not valid JSON (UTF-8).") from None
     if not isinstance(body, dict):
-        raise RuleViolation("INVALID_REQUEST", None, Message(
-            es="El cuerpo de la solicitud debe ser un objeto JSON.",
-            en="The request body must be a JSON object."), status=400)
+        raise _bad_request("INVALID_REQUEST", "El cuerpo de la solicitud debe ser un objeto JSON.",
+                           "The request body must be a JSON object.")
+    depth, bad = _depth_and_bad_text(body)
+    if depth > JSON_MAX_DEPTH:
+        raise _bad_request("JSON_TOO_DEEP", f"El JSON está anidado a más de {JSON_MAX_DEPTH} niveles.",
+                           f"The JSON is nested deeper than {JSON_MAX_DEPTH} levels.")
+    if bad is not None:
+        raise RuleViolation("TEXT_INVALID_CHARACTERS", bad, fields.text("TEXT_INVALID_CHARACTERS", bad))
     return body
+
+
+def load(schema: Schema, data: dict) -> dict:
+    """`data` loaded by `schema` (types, bounds, required fields), or a 422 naming the first bad field."""
+    try:
+        return schema.load(data)
+    except ValidationError as err:
+        raise fields.refusal(err) from None
+
+
+def load_body(schema: Schema) -> dict:
+    """The request's JSON object loaded by `schema` before any handler runs; refusals change nothing."""
+    return load(schema, json_body())
+
+
+def ascii_token(token: str, refused: RuleViolation) -> str:
+    """A link token from a path, or `refused` when it holds bytes no token of ours has."""
+    if not token.isascii() or fields.has_bad_characters(token):
+        raise refused
+    return token

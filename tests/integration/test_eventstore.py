@@ -133,7 +133,7 @@ def test_urgent_for_an_announced_special_process_only_inside_its_window(intake_d
         announced_at = now - timedelta(days=3)
         handlers.announce_special_process(conn, maria, {
             "kind": "carnetizacion", "description": "Carnetización anual de socios",
-            "starts_at": (now - timedelta(days=1)).isoformat(), "ends_at": (now + timedelta(days=2)).isoformat()},
+            "starts_at": now - timedelta(days=1), "ends_at": now + timedelta(days=2)},
             announced_at)
         urgent = handlers.open_ticket(conn, maria, ticket_body(
             "Impresora de carnets no imprime la foto del socio", module="CARNETIZACION",

@@ -1,6 +1,8 @@
 """Assignment, "I have to leave" and closing by an agent, on real PostgreSQL."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from helpdesk_shared import lifecycle, pg
@@ -36,7 +38,7 @@ def test_the_customer_marks_himself_away_and_his_next_message_clears_it(intake_d
         maria, carlos, _ = people(conn)
         opened = handlers.open_ticket(conn, maria, ticket_body(), now)
         number = opened.data["number"]
-        handlers.mark_customer_away(conn, maria, number, {"back_at": "2026-11-30T13:00:00+00:00",
+        handlers.mark_customer_away(conn, maria, number, {"back_at": datetime(2026, 11, 30, 13, 0, tzinfo=timezone.utc),
                                                           "note": "Vuelvo el lunes"}, now)
         assert lifecycle.fold(eventstore.load_stream(conn, opened.stream_id)).customer_away
         handlers.post_message(conn, maria, number, {"body": "Ya regresé, sigo atenta."}, now)

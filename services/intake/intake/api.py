@@ -13,13 +13,19 @@ from psycopg.types.json import Jsonb
 
 from helpdesk_shared import auth_tokens, link_tokens
 from helpdesk_shared.errors import RuleViolation
-from helpdesk_shared.web import AUTH_REQUIRED, json_body, require_auth
+from helpdesk_shared.web import AUTH_REQUIRED, ascii_token, json_body, load, load_body, require_auth
 
-from . import attachments, domain, handlers, throttle
+from . import attachments, domain, handlers, requests, throttle
 from .eventstore import VersionConflict
 from .messages import message, violation
 
 bp = Blueprint("intake", __name__, url_prefix="/api")
+
+# Each route's body schema, built once (marshmallow schemas are reusable and thread-safe to load with).
+_LOGIN, _OPEN_TICKET, _POST_MESSAGE = requests.Login(), requests.OpenTicket(), requests.PostMessage()
+_ASSIGN, _AWAY, _CLOSE, _RESOLUTION = requests.Assign(), requests.Away(), requests.Close(), requests.Resolution()
+_SPECIAL_PROCESS, _ACCESS_REQUEST, _GRANT = requests.SpecialProcess(), requests.AccessRequest(), requests.Grant()
+_TRAINING_REQUEST, _SET_PASSWORD, _REJECT = requests.TrainingRequest(), requests.SetPassword(), requests.Reject()
 
 
 def _ctx():
@@ -63,14 +69,14 @@ def _client_address() -> str:
 @bp.post("/auth/login")
 def login():
     """Exchange e-mail and password for a signed, expiring bearer token; failures are rate-limited."""
-    body = json_body()
-    email = body.get("email") if isinstance(body.get("email"), str) else ""
+    body = load_body(_LOGIN)
+    email = body["email"]
     now, address = _now(), _client_address()
     with _ctx().pool.connection() as conn:
         throttle.check(conn, throttle.LOGIN_PER_ADDRESS, address, now)
         throttle.check(conn, throttle.LOGIN_PER_ACCOUNT, email, now)
         try:
-            claims = handlers.authenticate(conn, body.get("email"), body.get("password"))
+            claims = handlers.authenticate(conn, body["email"], body["password"])
         except RuleViolation:
             throttle.hit(conn, throttle.LOGIN_PER_ADDRESS, address, now)
             throttle.hit(conn, throttle.LOGIN_PER_ACCOUNT, email, now)
@@ -213,7 +219,7 @@ def _once(command, digest: str | None = None):
 @auth
 def open_ticket():
     """Open a ticket; 201 with its number, or a rule violation (409 for a duplicate open case)."""
-    body = json_body()
+    body = load_body(_OPEN_TICKET)
 
     def command(conn):
         event = handlers.open_ticket(conn, g.user, body, _now(), _correlation())
@@ -239,7 +245,7 @@ def get_ticket(number: str):
 @auth
 def post_message(number: str):
     """Post a message to a ticket; a closed ticket answers 409 with how to open a new one."""
-    body = json_body()
+    body = load_body(_POST_MESSAGE)
 
     def command(conn):
         event = handlers.post_message(conn, g.user, number, body, _now(), _correlation())
@@ -258,7 +264,7 @@ def post_message(number: str):
 @auth
 def assign(number: str):
     """An agent takes the ticket (`{}`) or gives it to a colleague (`{"agent_id": ...}`)."""
-    body = json_body()
+    body = load_body(_ASSIGN)
     with _ctx().pool.connection() as conn:
         event = handlers.assign_ticket(conn, g.user, number, body.get("agent_id"), _now())
     return jsonify({"number": number, "assigned_to": event.data["agent_id"]}), 201
@@ -269,7 +275,7 @@ def assign(number: str):
 def customer_away(number: str):
     """The customer says he has to leave (`{"back_at"?: ISO date-time, "note"?: text}`)."""
     with _ctx().pool.connection() as conn:
-        handlers.mark_customer_away(conn, g.user, number, json_body(), _now())
+        handlers.mark_customer_away(conn, g.user, number, load_body(_AWAY), _now())
     return jsonify({"number": number, "customer_away": True}), 201
 
 
@@ -277,7 +283,7 @@ def customer_away(number: str):
 @auth
 def close(number: str):
     """An agent closes the ticket: `{"reason": "closed_by_agent" | "needs_training", "note"?: text}`."""
-    body = json_body()
+    body = load_body(_CLOSE)
     with _ctx().pool.connection() as conn:
         handlers.close_by_agent(conn, g.user, number, body.get("reason") or "closed_by_agent", body.get("note") or "",
                                 _now())
@@ -292,6 +298,8 @@ def upload_attachment():
     if file is None:
         raise violation("INVALID_REQUEST", "file", status=400, detail="file")
     content = file.stream.read(attachments.MAX_FILE_BYTES + 1)
+    if not content:  # an empty file is not a refused type: say what is wrong with it
+        raise violation("ATTACHMENT_EMPTY", "file")
     content_type, name = attachments.check_upload(content, file.filename or "")
     sha256 = hashlib.sha256(content).hexdigest()
     with _ctx().pool.connection() as conn:
@@ -320,7 +328,7 @@ def download_attachment(number: str, sha256: str):
 def announce_special_process():
     """Announce a special process in advance (makes `announced_special_process` urgency possible)."""
     with _ctx().pool.connection() as conn:
-        announcement_id = handlers.announce_special_process(conn, g.user, json_body(), _now())
+        announcement_id = handlers.announce_special_process(conn, g.user, load_body(_SPECIAL_PROCESS), _now())
     return jsonify({"announcement_id": announcement_id}), 201
 
 
@@ -328,10 +336,9 @@ def announce_special_process():
 @auth
 def confirm_resolution(number: str):
     """Rule 8: `{"solved": true}` closes the ticket; `{"solved": false, "body": "..."}` sends it back."""
-    body = json_body()
+    body = load_body(_RESOLUTION)
     with _ctx().pool.connection() as conn:
-        events = handlers.confirm_resolution(conn, g.user, number, bool(body.get("solved")), body.get("body") or "",
-                                             _now())
+        events = handlers.confirm_resolution(conn, g.user, number, body["solved"], body.get("body") or "", _now())
     return jsonify({"number": number, "status": "closed" if len(events) == 2 else "open"}), 201
 
 
@@ -339,13 +346,12 @@ def confirm_resolution(number: str):
 def request_access():
     """"No poseo login": anyone may ask for access; agents approve. 202 with the same answer whether
     the request was filed or the e-mail already has a user or a pending request."""
-    body = json_body()
     now, address = _now(), _client_address()
     with _ctx().pool.connection() as conn:
         throttle.check(conn, throttle.ACCESS_REQUEST_PER_ADDRESS, address, now)
         throttle.hit(conn, throttle.ACCESS_REQUEST_PER_ADDRESS, address, now)
         conn.commit()  # counted even when the request is then refused as invalid
-        handlers.request_access(conn, body, now)
+        handlers.request_access(conn, load_body(_ACCESS_REQUEST), now)
     return jsonify({"status": "received", "message": message("ACCESS_REQUEST_RECEIVED").as_dict()}), 202
 
 
@@ -362,9 +368,9 @@ def list_access_requests():
 @auth
 def grant_access(request_id: str):
     """Approve a request into a customer user of an organisation (staff)."""
-    body = json_body()
+    body = load_body(_GRANT)
     with _ctx().pool.connection() as conn:
-        user_id = handlers.grant_access(conn, g.user, request_id, body.get("organisation_id") or "", _now())
+        user_id = handlers.grant_access(conn, g.user, request_id, body["organisation_id"], _now())
     return jsonify({"user_id": user_id}), 201
 
 
@@ -372,7 +378,7 @@ def grant_access(request_id: str):
 @auth
 def reject_access(request_id: str):
     """Turn a request down with a reason (`{"reason": "..."}`, staff of its desk)."""
-    body = json_body()
+    body = load_body(_REJECT)
     with _ctx().pool.connection() as conn:
         handlers.reject_access(conn, g.user, request_id, body.get("reason"), _now())
     return jsonify({"request_id": request_id, "status": "rejected"}), 201
@@ -383,7 +389,7 @@ def reject_access(request_id: str):
 def request_training():
     """Rule 10: request an induction course (`{modules: [...], participants: n, note?}`)."""
     with _ctx().pool.connection() as conn:
-        request_id = handlers.request_training(conn, g.user, json_body(), _now())
+        request_id = handlers.request_training(conn, g.user, load_body(_TRAINING_REQUEST), _now())
     return jsonify({"request_id": request_id}), 201
 
 
@@ -397,6 +403,7 @@ _RESOLVE_PAGE = """<!doctype html><html lang="es"><meta charset="utf-8"><title>M
 
 
 def _resolve_claims(token: str):
+    ascii_token(token, violation("RESOLUTION_LINK_INVALID", "token", status=400))
     try:
         claims = link_tokens.verify(_ctx().config.link_secret, link_tokens.RESOLUTION, token, _now())
     except link_tokens.InvalidLinkToken:
@@ -438,6 +445,7 @@ _PASSWORD_FORM = ('<form method="post"><label>Nueva contraseña / New password (
 
 
 def _password_claims(token: str) -> dict:
+    ascii_token(token, violation("RESOLUTION_LINK_INVALID", "token", status=400))
     try:
         return link_tokens.verify(_ctx().config.link_secret, link_tokens.PASSWORD, token, _now())
     except link_tokens.InvalidLinkToken:
@@ -456,8 +464,9 @@ def set_password_page(token: str):
 def set_password(token: str):
     """Set the password once per link."""
     claims = _password_claims(token)
+    form = load(_SET_PASSWORD, request.form.to_dict())
     with _ctx().pool.connection() as conn:
-        handlers.set_password(conn, claims["u"], claims["i"], request.form.get("password", ""), _now())
+        handlers.set_password(conn, claims["u"], claims["i"], form["password"], _now())
     return _RESOLVE_PAGE.format(title_es="Contraseña guardada", form="",
                                 text_es="Ya puede entrar con su correo y su contraseña.",
                                 text_en="You can now log in with your e-mail and password.")

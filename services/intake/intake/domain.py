@@ -305,7 +305,9 @@ def check_back_at(value, now: datetime) -> datetime | None:
     if value is None:
         return None
     try:
-        back_at = datetime.fromisoformat(value) if isinstance(value, str) else None
+        # The HTTP edge loads it as an aware datetime already (intake.requests.Away); a text is parsed here.
+        back_at = value if isinstance(value, datetime) else datetime.fromisoformat(value) if isinstance(value, str) \
+            else None
     except ValueError:
         back_at = None
     if back_at is None or back_at.tzinfo is None:

@@ -14,7 +14,7 @@ from argon2.exceptions import VerificationError
 from helpdesk_shared import lifecycle, revocations
 from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.envelope import Actor, Envelope, new_event
-from helpdesk_shared.errors import NotFound
+from helpdesk_shared.errors import NotFound, RuleViolation
 
 from . import attachments, domain, eventstore
 from .catalog import DESKS
@@ -82,22 +82,25 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> Claims:
 
 
 def announce_special_process(conn: psycopg.Connection, user: Claims, body: dict, now: datetime) -> str:
-    """File a special process (carnetización or other) in advance; it makes urgency possible in its window."""
+    """File a special process (carnetización or other) in advance; it makes urgency possible in its window.
+
+    `body` is loaded by `requests.SpecialProcess`: `starts_at` and `ends_at` are aware datetimes."""
     organisation_id = _organisation_of(conn, user, body)
+    starts_at, ends_at = body["starts_at"], body["ends_at"]
     announcement_id = str(uuid.uuid4())
     stream_id = f"org-{organisation_id}"
     version = eventstore.stream_version(conn, stream_id)
     event = new_event("SpecialProcessAnnounced", stream_id, version + 1,
                       {"announcement_id": announcement_id, "organisation_id": organisation_id,
-                       "kind": body.get("kind"), "description": body.get("description"),
-                       "starts_at": body.get("starts_at"), "ends_at": body.get("ends_at"),
+                       "kind": body["kind"], "description": body["description"].strip(),
+                       "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(),
                        "announced_by": user.user_id}, actor=_actor(user), occurred_at=now)
-    if datetime.fromisoformat(event.data["starts_at"]) <= now:
+    if starts_at <= now:
         raise violation("R5_FIELD_INVALID", "starts_at")  # announced in advance, not after the fact
     eventstore.append(conn, [event], expected_version=version)
     conn.execute("""insert into special_processes (announcement_id, organisation_id, starts_at, ends_at, announced_at)
                     values (%s, %s, %s, %s, %s)""",
-                 (announcement_id, organisation_id, event.data["starts_at"], event.data["ends_at"], now))
+                 (announcement_id, organisation_id, starts_at, ends_at, now))
     return announcement_id
 
 
@@ -113,7 +116,10 @@ def request_access(conn: psycopg.Connection, body: dict, now: datetime) -> str |
     name = (body.get("name") or "").strip()
     if desk not in DESKS or not organisation_name or not name:
         raise violation("ACCESS_REQUEST_INVALID", "desk" if desk not in DESKS else "organisation_name")
-    contact = domain.check_contact({"name": name, "email": body.get("email"), "phone": body.get("phone")})
+    try:
+        contact = domain.check_contact({"name": name, "email": body.get("email"), "phone": body.get("phone")})
+    except RuleViolation as refused:  # rule 3 is about tickets: say what an access request needs instead
+        raise violation("ACCESS_REQUEST_INVALID", (refused.field or "").removeprefix("contact.") or None) from None
     conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"access-request/{contact['email']}",))
     if conn.execute("select 1 from users where email = %s", (contact["email"],)).fetchone() or conn.execute(
             "select 1 from access_requests where email = %s and status = 'pending' and requested_at > %s",
@@ -199,8 +205,10 @@ def reject_access(conn: psycopg.Connection, staff: Claims, request_id: str, reas
 def set_password(conn: psycopg.Connection, user_id: str, issued_at: int, password: str, now: datetime) -> None:
     """Set a password through a mailed link; a link older than the last password change is void."""
     row = conn.execute("select password_set_at from users where id = %s for update", (user_id,)).fetchone()
-    if row is None or (row["password_set_at"] and row["password_set_at"].timestamp() >= issued_at):
+    if row is None:
         raise violation("RESOLUTION_LINK_INVALID", "token", status=400)
+    if row["password_set_at"] and row["password_set_at"].timestamp() >= issued_at:
+        raise violation("PASSWORD_LINK_USED", "token")
     if len(password or "") < 10:
         raise violation("PASSWORD_TOO_SHORT", "password")
     conn.execute("update users set password_hash = %s, password_set_at = %s where id = %s",
@@ -541,7 +549,7 @@ def mark_customer_away(conn: psycopg.Connection, user: Claims, number: str, body
     if user.is_staff:
         raise violation("FORBIDDEN", None, status=403)
     state = _open_ticket_state(conn, user, number)
-    back_at = domain.check_back_at(body.get("back_at"), now)
+    back_at = domain.check_back_at(body.get("back_at"), now)  # loaded by requests.Away: a datetime or None
     return _append_to_ticket(conn, state, "CustomerAway", {"back_at": back_at,
                                                            "note": (body.get("note") or "").strip() or None},
                              user, now)

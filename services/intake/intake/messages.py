@@ -212,6 +212,18 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "Give the modules of the induction course (e.g. NOMINA, BANCOS) and how many people "
         "will take it (1 to 50).",
     ),
+    "PASSWORD_LINK_USED": (
+        400,
+        "Este enlace ya se usó para escoger una contraseña. Entre al portal con ella, o pida a "
+        "soporte un enlace nuevo si la olvidó.",
+        "This link was already used to choose a password. Log in with it, or ask support for a "
+        "new link if you forgot it.",
+    ),
+    "ATTACHMENT_EMPTY": (
+        422,
+        "El archivo está vacío (0 bytes); adjunte el archivo con su contenido.",
+        "The file is empty (0 bytes); attach the file with its content.",
+    ),
     "PASSWORD_TOO_SHORT": (
         422,
         "La contraseña debe tener al menos 10 caracteres.",
@@ -304,6 +316,9 @@ _FIELD_LABELS: dict[str, tuple[str, str]] = {
     "dates": ("fechas", "dates"),
     "vouchers": ("comprobantes", "vouchers"),
     "menu_path": ("ruta del menú", "menu path"),
+    "email": ("correo electrónico", "e-mail"),
+    "phone": ("teléfono", "phone"),
+    "name": ("nombre", "name"),
 }
 
 

@@ -8,9 +8,9 @@ from flask import Blueprint, current_app, g, jsonify
 from helpdesk_shared.envelope import Actor
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
 from helpdesk_shared import revocations
-from helpdesk_shared.web import json_body, require_auth
+from helpdesk_shared.web import load_body, require_auth
 
-from . import store
+from . import requests, store
 from .policy import DEFAULT_POLICIES
 
 bp = Blueprint("sla", __name__, url_prefix="/api")
@@ -44,6 +44,9 @@ def _desk(desk: str) -> str:
     return desk
 
 
+_CHANGE_CALENDAR, _CHANGE_POLICY = requests.ChangeCalendar(), requests.ChangePolicy()
+
+
 def _own_desk(desk: str) -> str:
     """A desk the caller holds: a supervisor edits the calendars and policies of his desks only."""
     if _desk(desk) not in g.user.desks:
@@ -52,17 +55,13 @@ def _own_desk(desk: str) -> str:
 
 
 def _effective_from(body: dict, now: datetime) -> datetime:
-    """When a change takes effect: now, or a later instant; never the past (deadlines already computed stay)."""
-    raw = body.get("effective_from")
-    if raw is None:
+    """When a change takes effect: now, or a later instant; never the past (deadlines already computed stay).
+
+    `body` is loaded: `effective_from` is an aware datetime or None."""
+    when = body.get("effective_from")
+    if when is None:
         return now
-    try:
-        when = datetime.fromisoformat(raw)
-        if when.tzinfo is None:
-            raise ValueError
-    except (TypeError, ValueError):
-        when = None
-    if when is None or when < now:
+    if when < now:
         raise RuleViolation("SLA_EFFECTIVE_FROM_INVALID", "effective_from", Message(
             es="«effective_from» debe ser una fecha y hora ISO 8601 con zona, no anterior a ahora.",
             en="'effective_from' must be an ISO 8601 date-time with a zone, not before now."))
@@ -85,7 +84,7 @@ def list_calendars():
 def change_calendar(desk: str):
     """A new calendar version for a desk (supervisors); body: {calendar, effective_from?}."""
     _require("supervisor")
-    body, now = json_body(), _ctx().clock()
+    body, now = load_body(_CHANGE_CALENDAR), _ctx().clock()
     with _ctx().pool.connection() as conn:
         version = store.change_calendar(conn, _own_desk(desk), body.get("calendar"), _effective_from(body, now),
                                         Actor(g.user.user_id, g.user.role), now)
@@ -111,7 +110,7 @@ def change_policy(desk: str, urgency_class: str):
     _require("supervisor")
     if urgency_class not in CLASSES:
         raise NotFound("urgency_class")
-    body, now = json_body(), _ctx().clock()
+    body, now = load_body(_CHANGE_POLICY), _ctx().clock()
     with _ctx().pool.connection() as conn:
         version = store.change_policy(conn, _own_desk(desk), urgency_class, body.get("policy"),
                                       _effective_from(body, now), Actor(g.user.user_id, g.user.role), now)

@@ -1,0 +1,163 @@
+"""Intake's request bodies as marshmallow schemas: every field typed and bounded (pure).
+
+Loaded at the edge before any handler runs (`helpdesk_shared.web.load_body`), so a handler gets
+real booleans, aware datetimes and bounded texts; the rules' checks of meaning (rule 4's subject,
+rule 5's description, rule 3's contact…) stay in `domain` and `handlers`. The OpenAPI document
+is generated from these same classes (`openapi.py`), so it cannot drift from what is accepted.
+"""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE
+
+from helpdesk_shared.fields import (Choice, Count, Day, Email, Flag, Instant, Items, Object, RequestSchema, Text,
+                                    ends_after_starts)
+
+from .catalog import DESKS
+
+# Bounds, in characters. A subject is one line; a description or message fits a long e-mail;
+# 20,000 characters stay well under Kafka's message size once encoded with the event.
+SUBJECT_MAX = 200
+TEXT_MAX = 20_000
+NAME_MAX = 120
+NOTE_MAX = 2_000
+PHONE_MAX = 40
+ID_MAX = 64            # user ids are UUIDs, organisation ids short slugs
+NUMBER_MAX = 32        # "SOP-123"
+HASH_MAX = 64          # sha256 in hex
+PASSWORD_MAX = 256
+LIST_MAX = 50
+
+SPECIAL_PROCESS_KINDS = ("carnetizacion", "other")
+CLOSE_REASONS = ("closed_by_agent", "needs_training")
+
+
+def _optional(field):
+    """An optional field that may also be sent as null (treated as absent)."""
+    field.required = False
+    field.allow_none = True
+    return field
+
+
+class Login(RequestSchema):
+    """POST /api/auth/login."""
+
+    email = Text(254, required=True)
+    password = Text(PASSWORD_MAX, required=True)
+
+
+class Contact(RequestSchema):
+    """Rule 3's contact; whether each part is present and well formed is the rule's to say."""
+
+    name = _optional(Text(NAME_MAX))
+    email = _optional(Text(254))
+    phone = _optional(Text(PHONE_MAX))
+
+
+class OpenTicket(RequestSchema):
+    """POST /api/tickets."""
+
+    desk = Choice(DESKS, required=True)
+    subject = Text(SUBJECT_MAX, required=True, metadata={"description": "`MODULE, case` (rule 4)"})
+    description = Text(TEXT_MAX, required=True)
+    contact = Object(Contact, required=True)
+    # The rule explains what may be urgent better than a list of values: checked in `domain`.
+    urgency = _optional(Text(40, metadata={"description": "normal | platform_down | member_billing_stopped | "
+                                                          "announced_special_process"}))
+    organisation_id = _optional(Text(ID_MAX, metadata={"description": "staff filing for a customer"}))
+    member_number = _optional(Text(40, metadata={"description": "número de acción"}))
+    dates = _optional(Items(Day(), LIST_MAX))
+    vouchers = _optional(Items(Text(50), LIST_MAX))
+    menu_path = _optional(Text(300))
+    attachments = _optional(Items(Text(HASH_MAX), LIST_MAX, metadata={"description": "upload_id of uploads (or, older clients, their sha256)"}))
+    previous_ticket = _optional(Text(NUMBER_MAX))
+    confirmed_different_case = _optional(Flag())
+    out_of_hours_requested = _optional(Flag())
+
+
+class PostMessage(RequestSchema):
+    """POST /api/tickets/{number}/messages."""
+
+    body = Text(TEXT_MAX, required=True)
+    internal = _optional(Flag())
+    attachments = _optional(Items(Text(HASH_MAX), LIST_MAX))
+    out_of_hours_requested = _optional(Flag())
+
+
+class Assign(RequestSchema):
+    """POST /api/tickets/{number}/assignment: `{}` takes the ticket."""
+
+    agent_id = _optional(Text(ID_MAX))
+
+
+class Away(RequestSchema):
+    """POST /api/tickets/{number}/away."""
+
+    back_at = _optional(Instant())
+    note = _optional(Text(NOTE_MAX))
+
+
+class Close(RequestSchema):
+    """POST /api/tickets/{number}/close."""
+
+    reason = _optional(Choice(CLOSE_REASONS))
+    note = _optional(Text(NOTE_MAX))
+
+
+class Resolution(RequestSchema):
+    """POST /api/tickets/{number}/resolution (rule 8)."""
+
+    solved = Flag(required=True)
+    body = _optional(Text(TEXT_MAX))
+
+
+class SpecialProcess(RequestSchema):
+    """POST /api/special-processes."""
+
+    kind = Choice(SPECIAL_PROCESS_KINDS, required=True)
+    description = Text(NOTE_MAX, required=True, allow_empty=False)
+    starts_at = Instant(required=True)
+    ends_at = Instant(required=True)
+    organisation_id = _optional(Text(ID_MAX))
+
+    _ends_after_starts = ends_after_starts()
+
+
+class AccessRequest(RequestSchema):
+    """POST /api/access-requests ("no poseo login")."""
+
+    name = Text(NAME_MAX, required=True, allow_empty=False)
+    email = Email(required=True)
+    phone = Text(PHONE_MAX, required=True, allow_empty=False)
+    organisation_name = Text(200, required=True, allow_empty=False)
+    desk = Choice(DESKS, required=True)
+    note = _optional(Text(NOTE_MAX))
+
+
+class Grant(RequestSchema):
+    """POST /api/access-requests/{request_id}/grant."""
+
+    organisation_id = Text(ID_MAX, required=True, allow_empty=False)
+
+
+class Reject(RequestSchema):
+    """POST /api/access-requests/{request_id}/reject."""
+
+    reason = _optional(Text(NOTE_MAX))  # required and at most 500: the handler's rule, with its own text
+
+
+class TrainingRequest(RequestSchema):
+    """POST /api/training-requests (rule 10)."""
+
+    modules = Items(Text(40), 20, required=True)
+    participants = Count(1, 50, required=True)
+    note = _optional(Text(NOTE_MAX))
+    organisation_id = _optional(Text(ID_MAX))
+
+
+class SetPassword(RequestSchema):
+    """The set-password form (a browser may send its button's name too: extra fields are ignored)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    password = Text(PASSWORD_MAX, required=True)
