@@ -291,10 +291,12 @@ class Bench:
     """Everything one run starts, and how to stop it all."""
 
     def __init__(self, args):
+        from helpdesk_shared import keys
         from helpdesk_shared.config import DEFAULT_KAFKA, env
         from helpdesk_shared.localstack import PG_BASE_URL
         self.args = args
         self.run_id = uuid.uuid4().hex[:8]
+        self.secrets = keys.fresh()  # this run's own secrets (services refuse to start without them)
         self.prefix = f"nbench{self.run_id}."
         self.database = f"mesa_nbench_{self.run_id}"
         self.database_url = f"{PG_BASE_URL}/{self.database}"
@@ -349,7 +351,7 @@ class Bench:
     def service_env(self) -> dict:
         return {**os.environ, "DATABASE_URL": self.database_url, "KAFKA_BOOTSTRAP_SERVERS": self.kafka,
                 "KAFKA_TOPIC_PREFIX": self.prefix, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.sink_port),
-                "AUTH_SECRET": "bench-secret-" + self.run_id, "REPLY_DOMAIN": REPLY_DOMAIN,
+                **self.secrets, "REPLY_DOMAIN": REPLY_DOMAIN,
                 "PUBLIC_URL": "http://127.0.0.1:8001", "INTAKE_URL": "http://127.0.0.1:8001",
                 "QUEUE_ADDRESS_SOPORTE": QUEUE_ADDRESS, "PYTHONUNBUFFERED": "1"}
 

@@ -69,7 +69,7 @@ from pathlib import Path
 
 import psycopg
 
-from helpdesk_shared import pg
+from helpdesk_shared import keys, pg
 from helpdesk_shared.config import DEFAULT_KAFKA, env
 from helpdesk_shared.envelope import Actor, from_json_bytes, new_event, to_json_bytes
 from helpdesk_shared.kafka import make_producer
@@ -139,9 +139,10 @@ class Services:
     def __init__(self, workdir: Path, database_url: str, prefix: str):
         self.workdir, self.database_url, self.prefix = workdir, database_url, prefix
         self.started: list[Process] = []
+        self.secrets = keys.fresh()  # the services refuse to start without their secrets
 
     def start(self, name: str, module: str, grace: float) -> Process:
-        env_vars = {**os.environ, "DATABASE_URL": self.database_url, "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
+        env_vars = {**os.environ, **self.secrets, "DATABASE_URL": self.database_url, "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
                     "KAFKA_TOPIC_PREFIX": self.prefix, "SLA_GRACE_SECONDS": str(grace), "PYTHONUNBUFFERED": "1"}
         p = Process(name, [sys.executable, "-m", module], env_vars, self.workdir / f"{name}.log").start()
         self.started.append(p)

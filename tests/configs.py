@@ -6,20 +6,29 @@ service is configured (secrets, keys) is made here once.
 from __future__ import annotations
 
 import dataclasses
+import os
 from datetime import datetime
 from pathlib import Path
+from unittest import mock
 
 from helpdesk_shared import auth_tokens
 from helpdesk_shared.auth_tokens import Claims
 
-# Test-only secrets (never used outside tests): one per purpose.
-TEST_SECRET = "test-only-secret-0123456789abcdef0123456789"
+# Test-only secrets (never used outside tests): one per purpose, as in production.
+TOKEN_SIGNING_KEY = auth_tokens.new_signing_key()
+SECRETS = {
+    "TOKEN_SIGNING_KEY": TOKEN_SIGNING_KEY,
+    "TOKEN_VERIFY_KEY": auth_tokens.verify_key_of(TOKEN_SIGNING_KEY),
+    "LINK_SECRET": "test-only-link-secret-0123456789abcdef0123456789",
+    "REPLY_SECRET": "test-only-reply-secret-0123456789abcdef0123456789",
+    "INBOUND_SECRET": "test-only-inbound-secret-0123456789abcdef0123456789",
+}
 
 
 def _build(config_class, **overrides):
-    base = config_class.from_env()
-    return dataclasses.replace(base, auth_secret=TEST_SECRET, kafka_bootstrap_servers="127.0.0.1:9092",
-                               **overrides)
+    with mock.patch.dict(os.environ, SECRETS):
+        base = config_class.from_env()
+    return dataclasses.replace(base, **{"kafka_bootstrap_servers": "127.0.0.1:9092", **overrides})
 
 
 def intake_config(database_url: str, attachments_dir: str | Path, **overrides):
@@ -48,10 +57,10 @@ def notifier_config(database_url: str, **overrides):
 
 def bearer(claims: Claims, now: datetime, ttl_seconds: int = 3600) -> dict:
     """The Authorization header of a valid bearer token for `claims` (as intake would issue it)."""
-    return {"Authorization": f"Bearer {auth_tokens.issue(TEST_SECRET, claims, now, ttl_seconds)}"}
+    return {"Authorization": f"Bearer {auth_tokens.issue(TOKEN_SIGNING_KEY, claims, now, ttl_seconds)}"}
 
 
 def link_token(purpose: str, claims: dict, now: datetime, ttl_seconds: int = 3600) -> str:
     """A valid one-click link token (`link_tokens.RESOLUTION`, `PASSWORD`) as the notifier would mail it."""
     from helpdesk_shared import link_tokens
-    return link_tokens.sign(TEST_SECRET, purpose, claims, now, ttl_seconds)
+    return link_tokens.sign(SECRETS["LINK_SECRET"], purpose, claims, now, ttl_seconds)

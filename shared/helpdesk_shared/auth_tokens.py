@@ -1,15 +1,22 @@
-"""Signed, expiring bearer tokens shared by every service (pure: time is an argument).
+"""Signed, expiring bearer tokens (pure: time is an argument).
 
-Format: base64url(json claims) "." base64url(HMAC-SHA256(secret, payload)).
+Format: base64url(json claims) "." base64url(Ed25519 signature of the first part).
+Only intake holds the private key (TOKEN_SIGNING_KEY) and mints tokens; every other
+service holds the public key (TOKEN_VERIFY_KEY) and can check them but never forge one
+(SPEC §6, one key per purpose). Keys travel as base64url of their raw 32 bytes.
 """
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
+import binascii
+import functools
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,7 @@ class Claims:
     email: str
     language: str = "es"
     exp: int = 0              # unix seconds
+    iat: float = 0.0          # unix seconds (with microseconds): revocations end tokens issued up to then
 
     @property
     def is_staff(self) -> bool:
@@ -43,25 +51,58 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _sign(secret: str, payload: str) -> str:
-    return _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
+def _raw_key(value: str, name: str) -> bytes:
+    from .config import MissingSecret  # config imports this module for its checks
+    try:
+        raw = _unb64(value.strip())
+    except (ValueError, TypeError):
+        raw = b""
+    if len(raw) != 32:
+        raise MissingSecret(f"{name} must be base64url of a 32-byte Ed25519 key "
+                            f"(python -m helpdesk_shared.keys prints a fresh set)")
+    return raw
 
 
-def issue(secret: str, claims: Claims, now: datetime, ttl_seconds: int) -> str:
-    """A token for `claims` that expires `ttl_seconds` after `now`."""
-    body = asdict(claims) | {"exp": int(now.timestamp()) + ttl_seconds, "desks": list(claims.desks)}
+@functools.lru_cache(maxsize=8)
+def load_signing_key(value: str, name: str = "TOKEN_SIGNING_KEY") -> Ed25519PrivateKey:
+    """The private key in `value`; MissingSecret naming `name` when it is not one."""
+    return Ed25519PrivateKey.from_private_bytes(_raw_key(value, name))
+
+
+@functools.lru_cache(maxsize=8)
+def load_verify_key(value: str, name: str = "TOKEN_VERIFY_KEY") -> Ed25519PublicKey:
+    """The public key in `value`; MissingSecret naming `name` when it is not one."""
+    return Ed25519PublicKey.from_public_bytes(_raw_key(value, name))
+
+
+def new_signing_key() -> str:
+    """A fresh private key, as TOKEN_SIGNING_KEY holds it."""
+    from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
+    return _b64(Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()))
+
+
+def verify_key_of(signing_key: str) -> str:
+    """The public key (TOKEN_VERIFY_KEY) that goes with a private key."""
+    return _b64(load_signing_key(signing_key).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+
+def issue(signing_key: str, claims: Claims, now: datetime, ttl_seconds: int) -> str:
+    """A token for `claims`, issued at `now`, that expires `ttl_seconds` later."""
+    body = asdict(claims) | {"exp": int(now.timestamp()) + ttl_seconds, "iat": now.timestamp(),
+                             "desks": list(claims.desks)}
     payload = _b64(json.dumps(body, separators=(",", ":")).encode())
-    return f"{payload}.{_sign(secret, payload)}"
+    return f"{payload}.{_b64(load_signing_key(signing_key).sign(payload.encode()))}"
 
 
-def verify(secret: str, token: str, now: datetime) -> Claims:
+def verify(verify_key: str, token: str, now: datetime) -> Claims:
     """The token's claims, or InvalidToken when forged, malformed or expired at `now`."""
     try:
         payload, signature = token.split(".")
-    except ValueError as exc:
+        load_verify_key(verify_key).verify(_unb64(signature), payload.encode("ascii"))
+    except (ValueError, TypeError, binascii.Error, UnicodeError) as exc:
         raise InvalidToken("malformed") from exc
-    if not hmac.compare_digest(signature, _sign(secret, payload)):
-        raise InvalidToken("bad signature")
+    except InvalidSignature as exc:
+        raise InvalidToken("bad signature") from exc
     try:
         body = json.loads(_unb64(payload))
         claims = Claims(**(body | {"desks": tuple(body["desks"])}))

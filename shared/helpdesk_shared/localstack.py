@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import requests
 
+from . import keys
 from .config import DEFAULT_KAFKA, env
 from .topics import create_topics
 
@@ -96,7 +97,8 @@ class LocalStack:
     workdir: Path
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     kafka: str = env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
-    auth_secret: str = "test-secret-" + uuid.uuid4().hex
+    # This run's own secrets, one per purpose (helpdesk_shared.keys), never a fixed value.
+    secrets: dict = field(default_factory=keys.fresh)
     gunicorn_workers: int = 2
     processes: dict[str, Process] = field(default_factory=dict)
     extra_env: dict = field(default_factory=dict)
@@ -112,7 +114,7 @@ class LocalStack:
     def env_for(self, service: str) -> dict:
         """The environment a service process gets (flat upper-case variables)."""
         return {**os.environ, "DATABASE_URL": f"{PG_BASE_URL}/{self.databases[service]}",
-                "KAFKA_BOOTSTRAP_SERVERS": self.kafka, "AUTH_SECRET": self.auth_secret,
+                "KAFKA_BOOTSTRAP_SERVERS": self.kafka, **self.secrets,
                 "KAFKA_TOPIC_PREFIX": self.prefix, "ATTACHMENTS_DIR": str(self.workdir / "attachments"),
                 "PYTHONUNBUFFERED": "1", **self._notifier_env(), **self.extra_env}
 

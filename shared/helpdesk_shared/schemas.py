@@ -234,6 +234,29 @@ class UserRegisteredData(Schema):
                                   field_name="organisation_id")
 
 
+class UserUpdatedData(Schema):
+    """A supervisor changed a user's rights: the user's role, organisation, desks and state after it."""
+    user_id = _str()
+    role = _one_of(ROLES)
+    organisation_id = _opt_str()
+    desks = _desks()
+    disabled = fields.Boolean(required=True)
+    changed_by = _str()
+
+    @validates_schema
+    def _customer_belongs_to_an_organisation(self, data, **kwargs):
+        if data["role"] == "customer" and not data.get("organisation_id"):
+            raise ValidationError("A customer must belong to an organisation.",
+                                  field_name="organisation_id")
+
+
+class BearerTokensRevokedData(Schema):
+    """Every bearer token of the user issued at or before `valid_after` is refused from now on."""
+    user_id = _str()
+    valid_after = UtcDateTime(required=True)
+    reason = _one_of(("logout", "password_changed", "rights_changed"))
+
+
 class AccessRequestedData(Schema):
     request_id = _str()
     name = _str()
@@ -335,6 +358,8 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "PolicyChanged": PolicyChangedData,
     "OrganisationRegistered": OrganisationRegisteredData,
     "UserRegistered": UserRegisteredData,
+    "UserUpdated": UserUpdatedData,
+    "BearerTokensRevoked": BearerTokensRevokedData,
     "AccessRequested": AccessRequestedData,
     "AccessGranted": AccessGrantedData,
     "AccessRejected": AccessRejectedData,

@@ -63,6 +63,8 @@ TOPIC_OF_EVENT = {
     "PolicyChanged": SLA,
     "OrganisationRegistered": ACCOUNTS,
     "UserRegistered": ACCOUNTS,
+    "UserUpdated": ACCOUNTS,
+    "BearerTokensRevoked": ACCOUNTS,
     "AccessRequested": ACCOUNTS,
     "AccessGranted": ACCOUNTS,
     "AccessRejected": ACCOUNTS,

@@ -148,8 +148,14 @@ _HTTP_TEXTS: dict[int, tuple[str, str]] = {
 }
 
 
-def require_auth(secret_of: Callable[[], str], clock: Callable[[], datetime]):
-    """Decorator: the view runs only with a valid bearer token; its claims land in `g.user`."""
+def require_auth(verify_key_of: Callable[[], str], clock: Callable[[], datetime],
+                 revoked: Callable[[auth_tokens.Claims], bool] | None = None):
+    """Decorator: the view runs only with a valid bearer token; its claims land in `g.user`.
+
+    `verify_key_of()` gives intake's public key; `revoked(claims)` says whether the token was
+    ended early (logout, password or rights changed) — a revoked token is refused like an
+    expired one.
+    """
     def decorator(view):
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
@@ -160,9 +166,12 @@ def require_auth(secret_of: Callable[[], str], clock: Callable[[], datetime]):
             if not token.isascii():  # our tokens are base64url; other bytes are garbage, not a crash
                 raise AUTH_REQUIRED
             try:
-                g.user = auth_tokens.verify(secret_of(), token, clock())
+                claims = auth_tokens.verify(verify_key_of(), token, clock())
             except auth_tokens.InvalidToken:
                 raise AUTH_REQUIRED from None
+            if revoked is not None and revoked(claims):
+                raise AUTH_REQUIRED
+            g.user = claims
             return view(*args, **kwargs)
         return wrapped
     return decorator

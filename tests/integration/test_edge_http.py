@@ -285,13 +285,13 @@ def test_framework_errors_speak_our_words(intake_app, method, path, status):
 
 
 def test_a_set_password_form_without_a_password_says_it_is_missing(intake_app):
-    from configs import TEST_SECRET
+    from configs import SECRETS
     from helpdesk_shared import link_tokens
     from datetime import datetime, timezone
     client = intake_app.test_client()
     with pg.connect(intake_app.extensions["intake"].config.database_url) as conn:
         user_id = conn.execute("select id from users where email = %s", (MARIA,)).fetchone()["id"]
-    token = link_tokens.sign(TEST_SECRET, link_tokens.PASSWORD, {"u": user_id, "i": 0},
+    token = link_tokens.sign(SECRETS["LINK_SECRET"], link_tokens.PASSWORD, {"u": user_id, "i": 0},
                              datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc), 3600)
     refused = assert_refused(client.post(f"/set-password/{token}", data={}), 422, "password")
     assert refused["code"] == "FIELD_REQUIRED"
@@ -381,13 +381,13 @@ def test_the_sla_api_refuses_deep_json_and_nul_in_a_path(sla_client):
 
 
 def test_a_reused_set_password_link_says_it_was_used(intake_app):
-    from configs import TEST_SECRET
+    from configs import SECRETS
     from helpdesk_shared import link_tokens
     client = intake_app.test_client()
     with pg.connect(intake_app.extensions["intake"].config.database_url) as conn:
         user_id = conn.execute("select id from users where email = %s", (MARIA,)).fetchone()["id"]
     now = intake_app.extensions["intake"].clock()
-    token = link_tokens.sign(TEST_SECRET, link_tokens.PASSWORD, {"u": user_id, "i": int(now.timestamp()) - 60},
+    token = link_tokens.sign(SECRETS["LINK_SECRET"], link_tokens.PASSWORD, {"u": user_id, "i": int(now.timestamp()) - 60},
                              now, 3600)
     assert client.post(f"/set-password/{token}", data={"password": "una-clave-larga"}).status_code == 200
     refused = assert_refused(client.post(f"/set-password/{token}", data={"password": "otra-clave-larga"}), 400)

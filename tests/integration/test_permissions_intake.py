@@ -32,6 +32,11 @@ EMAILS = {"customer": "maria@clubcaracas.com.ve", "customer_other_org": "luis@an
 #   method  rule                                           request                 anon cust  c-oth agent a-oth  sup  s-oth
 TABLE = [
     row("POST", "/api/auth/login",                          "login",                 200, 200, 200, 200, 200, 200, 200),
+    row("POST", "/api/auth/logout",                         "logout",                401, 204, 204, 204, 204, 204, 204),
+    # A fresh SOPORTE customer of club-caracas: only a supervisor of a desk he belongs to changes him.
+    row("PATCH", "/api/users/<user_id>",                    "update_user",           401, 403, 403, 403, 403, 200, 404),
+    # The notifier's route: its INBOUND_SECRET, never anybody's bearer token.
+    row("POST", "/api/internal/email-replies",              "email_reply_by_bearer", 401, 401, 401, 401, 401, 401, 401),
     row("POST", "/api/tickets",                             "open_ticket",           401, 201, 403, 201, 403, 201, 403),
     row("POST", "/api/tickets",                             "open_for_org_off_desk", 401, 201, 403, 404, 403, 422, 403),
     row("GET",  "/api/tickets/<number>",                    "read_ticket",           401, 200, 404, 200, 404, 200, 404),
@@ -123,6 +128,11 @@ class World:
     def user_id(self, who: str) -> str:
         return self.people[who].user_id
 
+    def log_in_again(self, who: str) -> None:
+        """A fresh token after `who` logged out (which ended all his tokens), a microsecond later."""
+        self.app.extensions["intake"].clock.advance(microseconds=1)
+        self.headers[who] = login(self.client, EMAILS[who])
+
 
 _addresses = itertools.count(1)
 
@@ -145,6 +155,10 @@ def _link(purpose: str, claims: dict) -> str:
 # Each request: (path, keyword arguments of the test client's call), built on fresh seeds.
 REQUESTS = {
     "login": lambda w: ("/api/auth/login", {"json": {"email": EMAILS["customer"], "password": demo.PASSWORD}}),
+    "logout": lambda w: ("/api/auth/logout", {}),
+    "update_user": lambda w: (f"/api/users/{w.user_without_password()}", {"json": {"disabled": True}}),
+    "email_reply_by_bearer": lambda w: ("/api/internal/email-replies", {"data": {
+        "ticket": w.ticket()[0], "user_id": w.user_id("customer"), "body": "Sigue fallando."}}),
     "open_ticket": lambda w: ("/api/tickets", {"json": ticket_body(organisation_id="club-caracas",
                                                                    confirmed_different_case=True)}),
     "open_for_org_off_desk": lambda w: ("/api/tickets", {"json": ticket_body(
@@ -212,6 +226,8 @@ def test_each_principal_gets_the_status_the_permission_table_gives_on_each_intak
     path, kwargs = REQUESTS[r.request](world)
     response = world.client.open(path, method=r.method, headers=world.headers[who], **kwargs)
     check(response, r, who)
+    if r.request == "logout" and who != "anonymous":
+        world.log_in_again(who)
 
 
 def test_every_intake_route_has_a_row_in_the_permission_table(world):

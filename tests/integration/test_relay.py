@@ -12,7 +12,7 @@ from helpdesk_shared.localstack import wait_until
 from helpdesk_shared.topics import TICKETS
 from intake import handlers
 from query import consumer as query_consumer, store
-from query.config import Config as QueryConfig
+from configs import query_config
 from samples import ticket_body
 
 pytestmark = pytest.mark.integration
@@ -88,8 +88,7 @@ def test_relay_killed_between_send_and_mark_loses_nothing_and_consumers_apply_ea
         assert first_seen == list(range(1, len(first_seen) + 1))  # stream order kept
         assert all(m.key.decode() == stream_id for m in messages if from_json_bytes(m.value).stream_id == stream_id)
 
-    config = QueryConfig(database_url=query_db, kafka_bootstrap_servers=kafka_bootstrap, auth_secret="x",
-                         kafka_topic_prefix=topic_prefix)
+    config = query_config(query_db, kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_prefix=topic_prefix)
     loop = query_consumer.build(config)
     try:
         def caught_up():
@@ -114,8 +113,7 @@ def test_a_consumer_restarted_between_batches_resumes_at_its_stored_offsets(
         while outbox.relay_once(conn, producer, topic_prefix=topic_prefix):
             pass
         producer.close()
-    config = QueryConfig(database_url=query_db, kafka_bootstrap_servers=kafka_bootstrap, auth_secret="x",
-                         kafka_topic_prefix=topic_prefix)
+    config = query_config(query_db, kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_prefix=topic_prefix)
 
     def applied() -> int:
         with pg.connect(query_db) as conn:

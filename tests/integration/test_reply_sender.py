@@ -30,7 +30,7 @@ class FakeIntake:
         self.posts = []
 
     def post(self, url, **kwargs):
-        self.posts.append((url, kwargs.get("json")))
+        self.posts.append((url, kwargs.get("json") or kwargs.get("data")))
         return FakeResponse()
 
 
@@ -62,7 +62,7 @@ def setup(notifier_db):
                                              language, urgency, status, opened_at, version)
                         values ('t7', 'SOP-7', 'SOPORTE', 'BANCOS, x', 'club-caracas', 'u-maria', '{}', 'es',
                                 'normal', 'open', %s, 1)""", (NOW,))
-        token = store.new_reply_token(conn, config.auth_secret, "SOP-7", MARIA, NOW + timedelta(days=30))
+        token = store.new_reply_token(conn, config.reply_secret, "SOP-7", MARIA, NOW + timedelta(days=30))
     clock = {"now": NOW}
     render = renderer(config)
     fake = FakeIntake()
@@ -128,7 +128,9 @@ def test_the_customer_herself_still_gets_her_reply_posted_in_any_letter_case(set
     s = setup
     s["intake"].accept("MARIA@clubcaracas.com.ve", mail("María <Maria@ClubCaracas.com.ve>", "<ok@club>",
                                                         s["address"]), [s["address"]])
-    assert [url for url, _ in s["fake"].posts] == [f"{s['config'].intake_url.rstrip('/')}/api/tickets/SOP-7/messages"]
+    # Through intake's internal e-mail reply route (INBOUND_SECRET), naming the token's ticket.
+    assert [(url, sent["ticket"]) for url, sent in s["fake"].posts] == [
+        (f"{s['config'].intake_url.rstrip('/')}/api/internal/email-replies", "SOP-7")]
     assert refusal_mails(s["db"]) == []
 
 

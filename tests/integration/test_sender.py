@@ -12,6 +12,7 @@ from aiosmtpd.controller import Controller
 from helpdesk_shared import pg
 from helpdesk_shared.localstack import free_port
 from notifier import sender, store
+from configs import notifier_config
 from notifier.config import Config
 from notifier.mailer import Mailer
 
@@ -48,11 +49,11 @@ def notifier_db(fresh_database) -> str:
 
 def config_for(url: str, port: int) -> Config:
     """A Config pointing at the test database and SMTP port."""
-    return Config(database_url=url, kafka_bootstrap_servers="", auth_secret="s", kafka_topic_prefix="",
-                  smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False, smtp_username="", smtp_password="",
-                  mail_from="Mesa <soporte@mesa.test>", inbound_host="127.0.0.1", inbound_port=0,
-                  reply_domain="mesa.test", intake_url="", public_url="", templates_dir="", staff_address="",
-                  supervisor_address="", queue_addresses={}, office_phones={})
+    return notifier_config(url, kafka_bootstrap_servers="", kafka_topic_prefix="", smtp_host="127.0.0.1",
+                           smtp_port=port, smtp_starttls=False, smtp_username="", smtp_password="",
+                           mail_from="Mesa <soporte@mesa.test>", inbound_host="127.0.0.1", inbound_port=0,
+                           reply_domain="mesa.test", intake_url="", public_url="", templates_dir="",
+                           staff_address="", supervisor_address="", queue_addresses={}, office_phones={})
 
 
 def queue(url: str, recipients: list[str]) -> None:

@@ -19,13 +19,17 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from helpdesk_shared import topics
+from helpdesk_shared import keys, topics
+from helpdesk_shared.config import MissingSecret
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict = COMPOSE["services"]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 INIT_SQL = (ROOT / "infra" / "postgres" / "init.sql").read_text()
+ENV_EXAMPLE = (ROOT / ".env.example").read_text()
+# What a user's `.env` holds (made by `python -m helpdesk_shared.keys`, as .env.example says).
+DOT_ENV = keys.fresh()
 
 ONE_SHOTS = {"kafka-init", "demo-data"}
 EXPECTED_DATABASE = {"intake": "mesa_intake", "intake-relay": "mesa_intake", "intake-cleanup": "mesa_intake",
@@ -40,8 +44,15 @@ EXPECTED_DATABASE = {"intake": "mesa_intake", "intake-relay": "mesa_intake", "in
 # --- reading the compose file ---------------------------------------------------------------
 
 def _interpolated(value) -> str:
-    """A compose value with `${NAME:-default}` replaced by its default, as in a fresh checkout."""
-    return re.sub(r"\$\{\w+(?::?-([^}]*))?\}", lambda m: m.group(1) or "", str(value))
+    """A compose value with `${NAME:-default}` replaced by its default, as in a fresh checkout, and
+    `${NAME:?message}` (required, no default) by the value a `.env` made as documented holds."""
+    value = re.sub(r"\$\{(\w+):\?[^}]*\}", lambda m: DOT_ENV[m.group(1)], str(value))
+    return re.sub(r"\$\{\w+(?::?-([^}]*))?\}", lambda m: m.group(1) or "", value)
+
+
+def _required_variables() -> set[str]:
+    """Names the compose file interpolates as `${NAME:?...}`: compose refuses to start without them."""
+    return set(re.findall(r"\$\{(\w+):\?", (ROOT / "docker-compose.yml").read_text()))
 
 
 def _environment(name: str) -> dict[str, str]:
@@ -137,6 +148,8 @@ class _RecordingEnviron(dict):
     def _sentinel(self, name: str) -> str:
         if name not in self.read:
             self.read.append(name)
+        if name in DOT_ENV:  # a secret must be a usable one to be read at all
+            return DOT_ENV[name]
         return str(900_001 + self.read.index(name))  # numeric, so int(...) fields parse too
 
     def get(self, name, default=None):
@@ -382,9 +395,47 @@ def test_long_running_services_restart_unless_stopped_and_one_shots_run_once():
         assert "ports" not in SERVICES[name] and "healthcheck" not in SERVICES[name]
 
 
-def test_intake_and_query_share_one_auth_secret_and_intake_links_to_its_published_port():
-    secrets = {_environment(n)["AUTH_SECRET"] for n in _python_services() if "AUTH_SECRET" in _environment(n)}
-    assert len(secrets) == 1 and secrets.pop()
+SECRET_VARIABLES = {"TOKEN_SIGNING_KEY", "TOKEN_VERIFY_KEY", "LINK_SECRET", "REPLY_SECRET", "INBOUND_SECRET"}
+
+
+def test_every_secret_comes_from_the_env_file_without_a_default():
+    raw = (ROOT / "docker-compose.yml").read_text()
+    assert _required_variables() == SECRET_VARIABLES
+    for name in SECRET_VARIABLES:
+        assert not re.search(rf"\$\{{{name}:?-", raw), f"{name} has a default in docker-compose.yml"
+    for service in _python_services():
+        for name in set(_environment(service)) & SECRET_VARIABLES:
+            raw_value = SERVICES[service]["environment"][name]
+            assert re.fullmatch(rf"\$\{{{name}:\?[^}}]+\}}", raw_value), (service, name, raw_value)
+
+
+def test_the_env_example_documents_every_secret_with_a_placeholder_no_service_accepts():
+    example = dict(line.split("=", 1) for line in ENV_EXAMPLE.splitlines() if line and not line.startswith("#"))
+    assert set(example) == SECRET_VARIABLES
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+    assert not (ROOT / ".env").exists() or ".env" in (ROOT / ".gitignore").read_text().split()
+    for name in _python_services():
+        config_class = _config_class(name)
+        if config_class is None:
+            continue
+        env = {**_environment(name), **{k: v for k, v in example.items() if k in _environment(name)}}
+        with mock.patch.dict(os.environ, env, clear=True), pytest.raises(MissingSecret):
+            config_class.from_env()
+
+
+def test_demo_users_are_loaded_only_when_the_demo_profile_is_asked_for():
+    assert SERVICES["demo-data"]["profiles"] == ["demo"]
+    assert all("demo-data" not in _depends_on(name) for name in SERVICES)
+    assert "COMPOSE_PROFILES=demo" in ENV_EXAMPLE
+
+
+def test_intake_and_every_verifying_service_share_one_key_pair_and_intake_links_to_its_published_port():
+    verify_keys = {_environment(n)["TOKEN_VERIFY_KEY"] for n in _python_services()
+                   if "TOKEN_VERIFY_KEY" in _environment(n)}
+    assert verify_keys == {keys.auth_tokens.verify_key_of(_environment("intake")["TOKEN_SIGNING_KEY"])}
+    for name in _python_services():  # only intake's processes hold the private key
+        if "TOKEN_SIGNING_KEY" in _environment(name):
+            assert _module_of(name).split(".")[0] == "intake", name
     public = urlsplit(_environment("intake")["PUBLIC_URL"])
     assert public.port == _published("intake")[public.port]
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ from psycopg.types.json import Jsonb
 
 from helpdesk_shared import auth_tokens, link_tokens
 from helpdesk_shared.errors import RuleViolation
-from helpdesk_shared.web import ascii_token, load, load_body, require_auth
+from helpdesk_shared.web import AUTH_REQUIRED, ascii_token, json_body, load, load_body, require_auth
 
 from . import attachments, domain, handlers, requests, throttle
 from .eventstore import VersionConflict
@@ -35,7 +36,13 @@ def _now():
     return _ctx().clock()
 
 
-auth = require_auth(lambda: _ctx().config.auth_secret, _now)
+def _revoked(claims) -> bool:
+    with _ctx().pool.connection() as conn:
+        return handlers.token_revoked(conn, claims)
+
+
+# Intake checks its own tokens with the public half of its signing key, like every service.
+auth = require_auth(lambda: auth_tokens.verify_key_of(_ctx().config.token_signing_key), _now, _revoked)
 
 
 def _correlation() -> uuid.UUID:
@@ -76,10 +83,86 @@ def login():
             conn.commit()  # the failure counts although the request is refused
             raise
     cfg = _ctx().config
-    token = auth_tokens.issue(cfg.auth_secret, claims, _now(), cfg.token_ttl_seconds)
+    token = auth_tokens.issue(cfg.token_signing_key, claims, _now(), cfg.token_ttl_seconds)
     return jsonify({"token": token, "expires_in": cfg.token_ttl_seconds, "user": {
         "id": claims.user_id, "name": claims.name, "role": claims.role,
         "organisation_id": claims.organisation_id, "desks": list(claims.desks), "language": claims.language}})
+
+
+@bp.post("/auth/logout")
+@auth
+def logout():
+    """End every bearer token of the caller (all his sessions); 204."""
+    with _ctx().pool.connection() as conn:
+        handlers.logout(conn, g.user, _now())
+    return "", 204
+
+
+@bp.patch("/users/<user_id>")
+@auth
+def update_user(user_id: str):
+    """A supervisor disables/enables a user or changes his role, desks or organisation
+    (`{"disabled"?: bool, "role"?, "desks"?: [...], "organisation_id"?}`); his tokens end."""
+    body = json_body()
+    with _ctx().pool.connection() as conn:
+        user = handlers.update_user(conn, g.user, user_id, body, _now())
+    return jsonify(user), 200
+
+
+@bp.post("/internal/email-replies")
+def email_reply():
+    """The notifier posts a customer's e-mail reply (multipart: `ticket`, `user_id`, `body`, files
+    `file`), authenticated by `Authorization: Inbound <INBOUND_SECRET>`.
+
+    This credential can do one thing only: add a public message, as the customer the reply
+    address was made for, to the ticket it names, if that customer may still post there.
+    Attachments the rules refuse are listed in the message instead. Idempotency-Key as usual.
+    """
+    header = request.headers.get("Authorization", "")
+    expected = f"Inbound {_ctx().config.inbound_secret}"
+    if not hmac.compare_digest(header.encode("utf-8", "replace"), expected.encode()):
+        raise AUTH_REQUIRED
+    request.max_content_length = attachments.MAX_TICKET_BYTES + 1024 * 1024
+    number, user_id = request.form.get("ticket", ""), request.form.get("user_id", "")
+    with _ctx().pool.connection() as conn:
+        user = handlers.claims_of_user(conn, user_id)
+    if user is None or user.role != "customer":
+        raise violation("FORBIDDEN", "user_id", status=403)
+    g.user = user
+    hashes, refused = [], []
+    for file in request.files.getlist("file"):
+        content = file.stream.read(attachments.MAX_FILE_BYTES + 1)
+        try:
+            content_type, name = attachments.check_upload(content, file.filename or "")
+        except RuleViolation as err:
+            refused.append(f"{file.filename} ({err.code})")
+            continue
+        sha256 = hashlib.sha256(content).hexdigest()
+        with _ctx().pool.connection() as conn:
+            handlers.hold_blob(conn, sha256)  # as upload_attachment: cleanup must not race the put
+            _ctx().blobs.put(content)
+            handlers.record_upload(conn, user, sha256=sha256, name=name, size=len(content),
+                                   content_type=content_type, now=_now())
+        hashes.append(sha256)
+    text = request.form.get("body", "").strip() or "(mensaje sin texto / message without text)"
+    if refused:
+        text += "\n\n[Adjuntos rechazados / attachments refused: " + ", ".join(refused) + "]"
+
+    posted = {"body": text, "attachments": hashes}
+
+    def command(conn):
+        event = handlers.post_message(conn, user, number, posted, _now(), _correlation())
+        return {"number": number, "message_id": event.data["message_id"],
+                "stream_version": event.stream_version}, 201
+
+    # The key is bound to what the mail says, not to its multipart bytes (a new boundary each try).
+    digest = hashlib.sha256(json.dumps({"ticket": number, **posted}, sort_keys=True).encode()).hexdigest()
+    for attempt in range(3):
+        try:
+            return _once(command, digest)
+        except VersionConflict:
+            if attempt == 2:
+                raise
 
 
 def _warnings(event) -> list[dict]:
@@ -102,7 +185,7 @@ def _request_digest() -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _once(command):
+def _once(command, digest: str | None = None):
     """Run `command(conn) -> (body, status)` once per Idempotency-Key of the caller.
 
     The stored answer commits with the command's events, so a retried request (a client
@@ -113,7 +196,7 @@ def _once(command):
     """
     key = request.headers.get("Idempotency-Key")
     endpoint = f"{request.method} {request.path}"
-    digest = _request_digest() if key else None
+    digest = (digest or _request_digest()) if key else None
     with _ctx().pool.connection() as conn:
         if key:
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{g.user.user_id}/{key}",))
@@ -322,7 +405,7 @@ _RESOLVE_PAGE = """<!doctype html><html lang="es"><meta charset="utf-8"><title>M
 def _resolve_claims(token: str):
     ascii_token(token, violation("RESOLUTION_LINK_INVALID", "token", status=400))
     try:
-        claims = link_tokens.verify(_ctx().config.auth_secret, link_tokens.RESOLUTION, token, _now())
+        claims = link_tokens.verify(_ctx().config.link_secret, link_tokens.RESOLUTION, token, _now())
     except link_tokens.InvalidLinkToken:
         raise violation("RESOLUTION_LINK_INVALID", "token", status=400) from None
     with _ctx().pool.connection() as conn:
@@ -364,7 +447,7 @@ _PASSWORD_FORM = ('<form method="post"><label>Nueva contraseña / New password (
 def _password_claims(token: str) -> dict:
     ascii_token(token, violation("RESOLUTION_LINK_INVALID", "token", status=400))
     try:
-        return link_tokens.verify(_ctx().config.auth_secret, link_tokens.PASSWORD, token, _now())
+        return link_tokens.verify(_ctx().config.link_secret, link_tokens.PASSWORD, token, _now())
     except link_tokens.InvalidLinkToken:
         raise violation("RESOLUTION_LINK_INVALID", "token", status=400) from None
 

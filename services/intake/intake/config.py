@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, DEV_AUTH_SECRET, env
+from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, env, secret, signing_key
 
 
 @dataclass(frozen=True)
@@ -12,7 +12,9 @@ class Config:
 
     database_url: str
     kafka_bootstrap_servers: str
-    auth_secret: str
+    token_signing_key: str  # Ed25519 private key: only intake mints bearer tokens
+    link_secret: str        # checks the one-click links the notifier signs (resolve, set password)
+    inbound_secret: str     # the notifier's credential for posting e-mail replies
     attachments_dir: str
     public_url: str
     token_ttl_seconds: int = 8 * 3600
@@ -20,10 +22,13 @@ class Config:
 
     @classmethod
     def from_env(cls) -> "Config":
-        """DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, AUTH_SECRET, ATTACHMENTS_DIR, PUBLIC_URL, TOKEN_TTL_SECONDS."""
+        """DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, TOKEN_SIGNING_KEY, LINK_SECRET, INBOUND_SECRET, ATTACHMENTS_DIR,
+        PUBLIC_URL, TOKEN_TTL_SECONDS; a missing or short secret stops the start (MissingSecret)."""
         return cls(database_url=env("DATABASE_URL", DEFAULT_PG + "mesa_intake"),
                    kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
-                   auth_secret=env("AUTH_SECRET", DEV_AUTH_SECRET),
+                   token_signing_key=signing_key("TOKEN_SIGNING_KEY"),
+                   link_secret=secret("LINK_SECRET"),
+                   inbound_secret=secret("INBOUND_SECRET"),
                    kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""),
                    attachments_dir=env("ATTACHMENTS_DIR", ".run/attachments"),
                    public_url=env("PUBLIC_URL", "http://127.0.0.1:8001"),

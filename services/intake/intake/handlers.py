@@ -11,7 +11,7 @@ import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
-from helpdesk_shared import lifecycle
+from helpdesk_shared import lifecycle, revocations
 from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.envelope import Actor, Envelope, new_event
 from helpdesk_shared.errors import NotFound, RuleViolation
@@ -75,6 +75,8 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> Claims:
             raise VerificationError("unknown user")
     except VerificationError:
         raise violation("AUTH_INVALID", "password", status=401) from None
+    if row["disabled"]:
+        raise violation("ACCOUNT_DISABLED", None)
     return Claims(user_id=row["id"], role=row["role"], organisation_id=row["organisation_id"],
                   desks=tuple(row["desks"]), name=row["name"], email=row["email"], language=row["language"])
 
@@ -211,6 +213,96 @@ def set_password(conn: psycopg.Connection, user_id: str, issued_at: int, passwor
         raise violation("PASSWORD_TOO_SHORT", "password")
     conn.execute("update users set password_hash = %s, password_set_at = %s where id = %s",
                  (_hasher.hash(password), now, user_id))
+    role = conn.execute("select role from users where id = %s", (user_id,)).fetchone()["role"]
+    revoke_tokens(conn, user_id, "password_changed", now, Actor(id=user_id, role=role))
+
+
+# ---------------------------------------------------------------- bearer tokens and rights
+
+def token_revoked(conn: psycopg.Connection, claims: Claims) -> bool:
+    """Whether a bearer token must be refused although its signature holds: its user is disabled,
+    or it was issued at or before the user's last logout, password or rights change. (Users are
+    never deleted; only intake's key mints tokens, so an unknown user is a test's own claims.)"""
+    row = conn.execute("select disabled, tokens_valid_after from users where id = %s", (claims.user_id,)).fetchone()
+    return row is not None and (row["disabled"] or revocations.issued_too_early(claims, row["tokens_valid_after"]))
+
+
+def revoke_tokens(conn: psycopg.Connection, user_id: str, reason: str, now: datetime, actor: Actor) -> Envelope:
+    """End every bearer token of the user issued up to `now` (BearerTokensRevoked).
+
+    Intake refuses them at once (its users table); query, SLA and the notifier when they read
+    the event from helpdesk.accounts.
+    """
+    conn.execute("select 1 from users where id = %s for update", (user_id,))
+    conn.execute("update users set tokens_valid_after = greatest(tokens_valid_after, %s) where id = %s",
+                 (now, user_id))
+    stream_id = f"user-{user_id}"
+    version = eventstore.stream_version(conn, stream_id)
+    event = new_event(revocations.EVENT, stream_id, version + 1,
+                      {"user_id": user_id, "valid_after": now, "reason": reason}, actor=actor, occurred_at=now)
+    eventstore.append(conn, [event], expected_version=version)
+    return event
+
+
+def logout(conn: psycopg.Connection, user: Claims, now: datetime) -> None:
+    """The user logs out: every bearer token he holds ends (on every device)."""
+    revoke_tokens(conn, user.user_id, "logout", now, _actor(user))
+
+
+_USER_FIELDS = ("disabled", "role", "desks", "organisation_id")
+
+
+def _user_view(row: dict) -> dict:
+    return {"id": row["id"], "email": row["email"], "name": row["name"], "role": row["role"],
+            "organisation_id": row["organisation_id"], "desks": list(row["desks"]), "disabled": row["disabled"]}
+
+
+def update_user(conn: psycopg.Connection, supervisor: Claims, user_id: str, body: dict, now: datetime) -> dict:
+    """A supervisor disables or enables a user, or changes his role, desks or organisation
+    (UserUpdated); any change ends the user's bearer tokens (BearerTokensRevoked)."""
+    if supervisor.role != "supervisor":
+        raise violation("FORBIDDEN", None, status=403)
+    row = conn.execute("select * from users where id = %s for update", (user_id,)).fetchone()
+    if row is None or not set(row["desks"]) & set(supervisor.desks):
+        raise NotFound("user")
+    if user_id == supervisor.user_id:
+        raise violation("FORBIDDEN", None, status=403)  # nobody locks himself out or raises his own rights
+    unknown = sorted(set(body) - set(_USER_FIELDS))
+    if unknown or not body:
+        field = unknown[0] if unknown else None
+        raise violation("INVALID_REQUEST", field, status=422, detail=field or ", ".join(_USER_FIELDS))
+    after = {f: body.get(f, row[f]) for f in _USER_FIELDS}
+    if "role" in body and "organisation_id" not in body and after["role"] != "customer":
+        after["organisation_id"] = None  # staff belong to no organisation
+    if not isinstance(after["disabled"], bool):
+        raise violation("INVALID_REQUEST", "disabled", status=422, detail="disabled")
+    if after["role"] not in ("customer", "agent", "supervisor"):
+        raise violation("INVALID_REQUEST", "role", status=422, detail="role")
+    desks = after["desks"]
+    if (not isinstance(desks, list) or not desks or not all(isinstance(d, str) and d in DESKS for d in desks)
+            or len(set(desks)) != len(desks)):
+        raise violation("INVALID_REQUEST", "desks", status=422, detail="desks")
+    if not set(desks) <= set(supervisor.desks):
+        raise violation("FORBIDDEN", "desks", status=403)
+    organisation_id = after["organisation_id"]
+    if after["role"] == "customer":
+        if not isinstance(organisation_id, str) or conn.execute(
+                "select 1 from organisations where id = %s", (organisation_id,)).fetchone() is None:
+            raise violation("INVALID_REQUEST", "organisation_id", status=422, detail="organisation_id")
+    elif organisation_id is not None:
+        raise violation("INVALID_REQUEST", "organisation_id", status=422, detail="organisation_id")
+    before = {f: (list(row[f]) if f == "desks" else row[f]) for f in _USER_FIELDS}
+    if after == before:
+        return _user_view(row)  # nothing changes: no event, the tokens live on
+    conn.execute("update users set disabled = %s, role = %s, desks = %s, organisation_id = %s where id = %s",
+                 (after["disabled"], after["role"], desks, organisation_id, user_id))
+    stream_id = f"user-{user_id}"
+    version = eventstore.stream_version(conn, stream_id)
+    eventstore.append(conn, [new_event("UserUpdated", stream_id, version + 1, {
+        "user_id": user_id, **after, "changed_by": supervisor.user_id}, actor=_actor(supervisor), occurred_at=now)],
+        expected_version=version)
+    revoke_tokens(conn, user_id, "rights_changed", now, _actor(supervisor))
+    return _user_view({**row, **after})
 
 
 def request_training(conn: psycopg.Connection, user: Claims, body: dict, now: datetime) -> str:
@@ -515,7 +607,7 @@ def confirm_resolution(conn: psycopg.Connection, user: Claims, number: str, solv
 def claims_of_user(conn: psycopg.Connection, user_id: str) -> Claims | None:
     """A user's claims, for commands that arrive signed by a link or a reply address instead of a login."""
     row = conn.execute("select * from users where id = %s", (user_id,)).fetchone()
-    if row is None:
+    if row is None or row["disabled"]:
         return None
     return Claims(user_id=row["id"], role=row["role"], organisation_id=row["organisation_id"],
                   desks=tuple(row["desks"]), name=row["name"], email=row["email"], language=row["language"])

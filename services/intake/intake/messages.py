@@ -166,6 +166,11 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "El correo electrónico o la contraseña no son correctos.",
         "Wrong e-mail or password.",
     ),
+    "ACCOUNT_DISABLED": (
+        403,
+        "Su cuenta está desactivada. Pida a la mesa de ayuda que la active de nuevo.",
+        "Your account is disabled. Ask the help desk to enable it again.",
+    ),
     "FORBIDDEN": (
         403,
         "No tiene permiso para realizar esta acción.",

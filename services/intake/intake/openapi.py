@@ -71,7 +71,22 @@ def _paths() -> dict:
     return {
         "/api/auth/login": {"post": {
             "summary": "Log in", "requestBody": _json("Login"),
-            "responses": {"200": {"description": "a bearer token"}, **_errors(401, 429, *_BODY_REFUSALS)}}},
+            "responses": {"200": {"description": "a bearer token"}, **_errors(401, 403, 429, *_BODY_REFUSALS)}}},
+        "/api/auth/logout": {"post": {
+            "summary": "Log out: every bearer token of the caller ends", "security": _BEARER,
+            "responses": {"204": {"description": "logged out"}, **_errors(401)}}},
+        "/api/users/{user_id}": {"patch": {
+            "summary": "Disable/enable a user or change his role, desks or organisation (supervisors); "
+                       "his bearer tokens end", "security": _BEARER,
+            "parameters": [{"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "minProperties": 1, "additionalProperties": False,
+                "properties": {"disabled": {"type": "boolean"}, "role": {"enum": ["customer", "agent", "supervisor"]},
+                               "desks": {"type": "array", "minItems": 1, "uniqueItems": True,
+                                         "items": {"enum": ["IMPLANTACIONES", "SOPORTE"]}},
+                               "organisation_id": {"type": ["string", "null"]}}}}}},
+            "responses": {"200": {"description": "the user after the change"},
+                          **_errors(401, 403, 404, *_BODY_REFUSALS)}}},
         "/api/tickets": {"post": {
             "summary": "Open a ticket", "security": _BEARER, "requestBody": _json("OpenTicket"),
             "responses": {"201": {"description": "opened"}, **_errors(401, 403, 409, *_BODY_REFUSALS)}}},

@@ -121,6 +121,11 @@ create table if not exists access_requests (
 -- When each user last set a password: a set-password link issued before it no longer works.
 alter table users add column if not exists password_set_at timestamptz;
 
+-- A disabled user cannot log in; a bearer token issued at or before tokens_valid_after
+-- (logout, password or rights changed) is refused although its signature holds.
+alter table users add column if not exists disabled boolean not null default false;
+alter table users add column if not exists tokens_valid_after timestamptz;
+
 -- An Idempotency-Key is bound to what it answered: the method and path, and the SHA-256 of
 -- the canonical JSON body. Reusing it elsewhere or with another body is refused (422).
 alter table idempotency_keys add column if not exists endpoint text;

@@ -8,7 +8,7 @@ from typing import Callable
 from flask import Flask, g, jsonify
 from prometheus_client import CollectorRegistry
 
-from helpdesk_shared import logs, pg, web
+from helpdesk_shared import logs, pg, revocations, web
 from helpdesk_shared.clock import utc_now
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
 
@@ -29,7 +29,12 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     app = Flask(__name__)
     pool = pg.make_pool(config.database_url)
     render = renderer(config)
-    auth = web.require_auth(lambda: config.auth_secret, clock)
+
+    def revoked(claims) -> bool:
+        with pool.connection() as conn:
+            return revocations.is_revoked(conn, claims)
+
+    auth = web.require_auth(lambda: config.token_verify_key, clock, revoked)
 
     def health() -> dict:
         with pool.connection() as conn:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, DEV_AUTH_SECRET, env
+from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, env, secret, verify_key
 
 DESKS = ("SOPORTE", "IMPLANTACIONES")
 
@@ -14,7 +14,10 @@ class Config:
 
     database_url: str
     kafka_bootstrap_servers: str
-    auth_secret: str
+    token_verify_key: str  # checks intake's bearer tokens (its API), cannot mint them
+    link_secret: str       # signs one-click links (intake checks them)
+    reply_secret: str      # signs reply addresses (only the notifier reads them back)
+    inbound_secret: str    # posts e-mail replies through intake's internal route
     kafka_topic_prefix: str
     smtp_host: str
     smtp_port: int
@@ -43,7 +46,10 @@ class Config:
         return cls(
             database_url=env("DATABASE_URL", DEFAULT_PG + "mesa_notifier"),
             kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
-            auth_secret=env("AUTH_SECRET", DEV_AUTH_SECRET),
+            token_verify_key=verify_key("TOKEN_VERIFY_KEY"),
+            link_secret=secret("LINK_SECRET"),
+            reply_secret=secret("REPLY_SECRET"),
+            inbound_secret=secret("INBOUND_SECRET"),
             kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""),
             smtp_host=env("SMTP_HOST", "127.0.0.1"),
             smtp_port=int(env("SMTP_PORT", "1025")),

@@ -36,13 +36,13 @@ def links(config: Config, clock: Callable[[], datetime]) -> messages.Links:
     def resolution_url(number: str, user_id: str, answer: str) -> str:
         if answer != "solved":
             return f"{base}/tickets/{number}#responder"
-        token = link_tokens.sign(config.auth_secret, link_tokens.RESOLUTION, {"t": number, "u": user_id}, clock(),
+        token = link_tokens.sign(config.link_secret, link_tokens.RESOLUTION, {"t": number, "u": user_id}, clock(),
                                  config.reply_token_days * 86400)
         return f"{base}/resolve/{token}"
 
     def set_password_url(user_id: str) -> str:
         now = clock()
-        token = link_tokens.sign(config.auth_secret, link_tokens.PASSWORD, {"u": user_id, "i": int(now.timestamp())},
+        token = link_tokens.sign(config.link_secret, link_tokens.PASSWORD, {"u": user_id, "i": int(now.timestamp())},
                                  now, 7 * 86400)
         return f"{base}/set-password/{token}"
 
@@ -66,7 +66,7 @@ def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLo
 
     def handle_batch(conn, records) -> None:
         store.record_batch(conn, records, plan, lambda mail: tuple(render.render(mail)),
-                           secret=config.auth_secret, reply_domain=config.reply_domain,
+                           secret=config.reply_secret, reply_domain=config.reply_domain,
                            token_days=config.reply_token_days, now=clock())
 
     prefix = config.kafka_topic_prefix

@@ -16,8 +16,7 @@ from typing import Callable
 import requests
 from marshmallow import ValidationError, validate
 
-from helpdesk_shared import auth_tokens, pg
-from helpdesk_shared.auth_tokens import Claims
+from helpdesk_shared import pg
 
 from . import inbound, store
 from .config import Config
@@ -61,7 +60,7 @@ class ReplyIntake:
         token = next((t for t in (inbound.token_of(r) for r in rcpt_tos) if t), None)
         now = self.clock()
         with pg.connect(self.config.database_url) as conn:
-            claims = store.reply_token_claims(conn, self.config.auth_secret, token, now)
+            claims = store.reply_token_claims(conn, self.config.reply_secret, token, now)
             if claims is None:
                 log.warning("reply with a forged or expired token refused", extra={"from": mail_from})
                 return INVALID_ADDRESS
@@ -115,42 +114,30 @@ class ReplyIntake:
         if inserted:
             conn.execute("notify mails")
 
-    def _bearer(self, user: dict, now: datetime) -> dict:
-        claims = Claims(user_id=user["user_id"], role=user["role"], organisation_id=user["organisation_id"],
-                        desks=tuple(user["desks"]), name=user["name"], email=user["email"],
-                        language=user["language"])
-        return {"Authorization": f"Bearer {auth_tokens.issue(self.config.auth_secret, claims, now, 300)}"}
-
     def _post(self, conn, user: dict, number: str, reply: inbound.Reply, mail_id: str, now: datetime) -> str | None:
-        """Post the reply to intake; the outcome to record, or None to have the sender retry later."""
+        """Post the reply to intake; the outcome to record, or None to have the sender retry later.
+
+        Through intake's internal e-mail reply route and INBOUND_SECRET, never a bearer token:
+        the notifier cannot act as the customer in any other way (only intake mints tokens).
+        """
         intake = self.config.intake_url.rstrip("/")
-        headers = self._bearer(user, now)
+        key = "mail-" + hashlib.sha256(mail_id.encode()).hexdigest()[:40]
+        files = [("file", (a.filename or "adjunto", a.content, a.content_type_declared)) for a in reply.attachments]
         try:
-            hashes, refused = [], []
-            for a in reply.attachments:
-                r = self.http.post(f"{intake}/api/attachments", headers=headers, timeout=30,
-                                   files={"file": (a.filename or "adjunto", a.content, a.content_type_declared)})
-                if r.status_code == 201:
-                    # By hash, not upload_id: a retried mail uploads again, and the same
-                    # hashes keep the body (bound to the Idempotency-Key) the same.
-                    hashes.append(r.json()["sha256"])
-                elif r.status_code < 500:
-                    refused.append(f"{a.filename} ({r.json().get('code')})")
-                else:
-                    return None
-            text = reply.text or "(mensaje sin texto / message without text)"
-            if refused:
-                text += "\n\n[Adjuntos rechazados / attachments refused: " + ", ".join(refused) + "]"
-            key = "mail-" + hashlib.sha256(mail_id.encode()).hexdigest()[:40]
-            r = self.http.post(f"{intake}/api/tickets/{number}/messages", timeout=30,
-                               headers={**headers, "Idempotency-Key": key},
-                               json={"body": text, "attachments": hashes})
+            r = self.http.post(f"{intake}/api/internal/email-replies", timeout=60,
+                               headers={"Authorization": f"Inbound {self.config.inbound_secret}",
+                                        "Idempotency-Key": key},
+                               data={"ticket": number, "user_id": user["user_id"], "body": reply.text or ""},
+                               files=files or None)
         except requests.RequestException as exc:
             log.warning("intake unreachable; the sending server will retry", extra={"error": str(exc)})
             return None
         if r.status_code == 201:
             return "posted"
         if r.status_code >= 500:
+            return None
+        if r.status_code == 401:  # INBOUND_SECRET differs from intake's: a configuration error, not the mail's
+            log.error("intake refused the notifier's INBOUND_SECRET; replies wait until it is fixed")
             return None
         code = r.json().get("code")
         if code == "TICKET_CLOSED":

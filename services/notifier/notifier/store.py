@@ -14,7 +14,7 @@ from typing import Callable
 import psycopg
 from psycopg.types.json import Jsonb
 
-from helpdesk_shared import outbox, pg
+from helpdesk_shared import outbox, pg, revocations
 from helpdesk_shared.envelope import Actor, Envelope, new_event
 from helpdesk_shared.kafka import Record
 
@@ -34,7 +34,7 @@ Renderer = Callable[[Mail], tuple[str, str, str]]
 
 def migrate(database_url: str) -> None:
     """Create the notifier's tables and its outbox."""
-    pg.apply_schema(database_url, outbox.DDL, SCHEMA)
+    pg.apply_schema(database_url, outbox.DDL, SCHEMA, revocations.DDL)
 
 
 # ---------------------------------------------------------------- read model
@@ -70,6 +70,13 @@ def _project(conn: psycopg.Connection, event: Envelope) -> bool:
                         values (%s, %s, %s, %s, %s, %s, %s) on conflict (user_id) do nothing""",
                      (d["user_id"], d["email"], d["name"], d["role"], d["language"], d.get("organisation_id"),
                       d["desks"]))
+        return True
+    if event.type == "UserUpdated":  # mails follow the user's current role, desks and organisation
+        conn.execute("update users set role = %s, organisation_id = %s, desks = %s where user_id = %s",
+                     (d["role"], d.get("organisation_id"), d["desks"], d["user_id"]))
+        return True
+    if event.type == revocations.EVENT:  # the notifier's API refuses the user's older tokens
+        revocations.apply(conn, d["user_id"], d["valid_after"])
         return True
     if event.type == "TicketOpened":
         inserted = conn.execute(

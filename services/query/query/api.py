@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from helpdesk_shared import revocations
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
 from helpdesk_shared.schemas import DESKS
 from helpdesk_shared.web import require_auth
@@ -17,7 +18,12 @@ def _ctx():
     return current_app.extensions["query"]
 
 
-auth = require_auth(lambda: _ctx().config.auth_secret, lambda: _ctx().clock())
+def _revoked(claims) -> bool:
+    with _ctx().pool.connection() as conn:
+        return revocations.is_revoked(conn, claims)
+
+
+auth = require_auth(lambda: _ctx().config.token_verify_key, lambda: _ctx().clock(), _revoked)
 
 
 FORBIDDEN = RuleViolation("FORBIDDEN", None, Message(

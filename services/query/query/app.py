@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
 from helpdesk_shared.clock import utc_now
-from helpdesk_shared import logs, pg, web
+from helpdesk_shared import logs, pg, revocations, web
 
 from . import api, store
 from .config import Config
@@ -33,7 +33,7 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     """Build the query app; applies its schema at start."""
     config = config or Config.from_env()
     logs.setup("query")
-    pg.apply_schema(config.database_url, SCHEMA)
+    pg.apply_schema(config.database_url, SCHEMA, revocations.DDL)
     app = Flask(__name__)
     ctx = Query(config, pg.make_pool(config.database_url), clock)
     app.extensions["query"] = ctx

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from helpdesk_shared.entrypoint import serve
-from helpdesk_shared import pg
+from helpdesk_shared import pg, revocations
 from helpdesk_shared.kafka import ConsumerLoop
 from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, TICKETS
 
@@ -19,7 +19,7 @@ TOPICS = (TICKETS, NOTIFICATIONS, ACCOUNTS)
 
 def build(config: Config) -> ConsumerLoop:
     """The consumer loop that feeds the ticket read model."""
-    pg.apply_schema(config.database_url, SCHEMA)
+    pg.apply_schema(config.database_url, SCHEMA, revocations.DDL)
     prefix = config.kafka_topic_prefix
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                         consumer_name=CONSUMER_NAME, topics=[prefix + t for t in TOPICS],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import psycopg
 from psycopg.types.json import Jsonb
 
+from helpdesk_shared import revocations
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, TICKETS, TOPIC_OF_EVENT
 
@@ -64,6 +65,13 @@ def apply_notification(conn: psycopg.Connection, record: Record) -> bool:
 
 def apply_account(conn: psycopg.Connection, record: Record) -> bool:
     """Record the name of an organisation or a person; False when nothing changed (a replay)."""
+    if record.event.type == revocations.EVENT:  # the API refuses the user's older bearer tokens
+        revocations.apply(conn, record.event.data["user_id"], record.event.data["valid_after"])
+        return True
+    if record.event.type == "UserUpdated":  # a supervisor changed the user's role, desks or organisation
+        d = record.event.data
+        return conn.execute("update users set role = %s, organisation_id = %s, desks = %s where id = %s",
+                            (d["role"], d.get("organisation_id"), d["desks"], d["user_id"])).rowcount == 1
     change = project_account(record.event)
     changed = False
     if change.organisation:

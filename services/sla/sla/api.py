@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, g, jsonify
 
 from helpdesk_shared.envelope import Actor
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
+from helpdesk_shared import revocations
 from helpdesk_shared.web import load_body, require_auth
 
 from . import requests, store
@@ -24,7 +25,12 @@ def _ctx():
     return current_app.extensions["sla"]
 
 
-auth = require_auth(lambda: _ctx().config.auth_secret, lambda: _ctx().clock())
+def _revoked(claims) -> bool:
+    with _ctx().pool.connection() as conn:
+        return revocations.is_revoked(conn, claims)
+
+
+auth = require_auth(lambda: _ctx().config.token_verify_key, lambda: _ctx().clock(), _revoked)
 
 
 def _require(*roles: str) -> None:

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, DEV_AUTH_SECRET, env
+from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, env, verify_key
 
 
 @dataclass(frozen=True)
 class Config:
-    """DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, AUTH_SECRET, KAFKA_TOPIC_PREFIX, SLA_GRACE_SECONDS."""
+    """DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, TOKEN_VERIFY_KEY, KAFKA_TOPIC_PREFIX, SLA_GRACE_SECONDS."""
 
     database_url: str
     kafka_bootstrap_servers: str
-    auth_secret: str
+    token_verify_key: str  # Ed25519 public key: checks intake's bearer tokens, cannot mint
     kafka_topic_prefix: str = ""
     # How far behind "now" (or the last event read) a deadline must lie before it fires:
     # covers the relay's publishing delay and occurred_at values committed out of order.
@@ -26,7 +26,7 @@ class Config:
         """Read the variables (defaults fit `bin/stack up`)."""
         return cls(database_url=env("DATABASE_URL", DEFAULT_PG + "mesa_sla"),
                    kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
-                   auth_secret=env("AUTH_SECRET", DEV_AUTH_SECRET),
+                   token_verify_key=verify_key("TOKEN_VERIFY_KEY"),
                    kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""),
                    grace_seconds=float(env("SLA_GRACE_SECONDS", "0.5")),
                    require_intake_watermark=env("SLA_REQUIRE_INTAKE_WATERMARK", "true").lower() in ("1", "true", "yes"))

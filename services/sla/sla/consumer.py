@@ -14,7 +14,8 @@ from typing import Callable
 from helpdesk_shared.clock import utc_now
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared.kafka import ConsumerLoop
-from helpdesk_shared.topics import TICKETS, WATERMARKS
+from helpdesk_shared import revocations
+from helpdesk_shared.topics import ACCOUNTS, TICKETS, WATERMARKS
 
 from . import store
 from .config import Config
@@ -35,7 +36,8 @@ class TimerService:
         self.intake_through: datetime | None = None  # intake's latest OutboxDrained watermark
         self.loop = ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                                  consumer_name=CONSUMER_NAME,
-                                 topics=[config.kafka_topic_prefix + TICKETS, config.kafka_topic_prefix + WATERMARKS],
+                                 topics=[config.kafka_topic_prefix + TICKETS, config.kafka_topic_prefix + WATERMARKS,
+                                         config.kafka_topic_prefix + ACCOUNTS],
                                  handle_batch=self.apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME)
 
     def _settings(self, conn) -> store.Settings:
@@ -48,7 +50,9 @@ class TimerService:
             if r.event.type == "OutboxDrained" and r.event.data["source"] == "intake":
                 through = datetime.fromisoformat(r.event.data["through"])
                 self.intake_through = max(self.intake_through or through, through)
-        store.apply_batch(conn, [r for r in records if r.event.type != "OutboxDrained"], self._settings(conn))
+            elif r.event.type == revocations.EVENT:  # bearer tokens the SLA API must refuse from now on
+                revocations.apply(conn, r.event.data["user_id"], r.event.data["valid_after"])
+        store.apply_batch(conn, [r for r in records if r.topic.endswith(TICKETS)], self._settings(conn))
 
     def fire(self, loop: ConsumerLoop) -> int:
         """Fire what is due up to the read-past instant, on the partitions this instance owns."""

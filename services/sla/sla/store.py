@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 from psycopg.types.json import Jsonb
 
-from helpdesk_shared import outbox, pg
+from helpdesk_shared import outbox, pg, revocations
 from helpdesk_shared.business_calendar import BEGINNING, Calendar, CalendarHistory
 from helpdesk_shared.envelope import Actor, new_event
 from helpdesk_shared.kafka import Record
@@ -27,7 +27,7 @@ SLA_ACTOR = Actor(id="sla", role="system")
 
 def migrate(database_url: str) -> None:
     """Create the tables and seed version 1 of every desk's calendar and policies."""
-    pg.apply_schema(database_url, outbox.DDL, SCHEMA)
+    pg.apply_schema(database_url, outbox.DDL, SCHEMA, revocations.DDL)
     with pg.connect(database_url) as conn:
         for desk, cls in DEFAULT_POLICIES:
             conn.execute("""insert into calendars (desk, version, effective_from, doc, changed_by)
