@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from configs import TEST_SECRET
+from configs import SECRETS
 from conftest import login
 from helpdesk_shared import link_tokens, pg
 from intake import eventstore, handlers
@@ -94,7 +94,7 @@ def test_a_message_that_loses_a_race_to_a_colleagues_message_is_retried_on_the_f
 def resolution_token(intake_db, number: str, email: str, now, ttl_seconds: int = 3600,
                      purpose: str = link_tokens.RESOLUTION) -> str:
     """A signed link token as the notifier puts it in the "agent answered" mail."""
-    return link_tokens.sign(TEST_SECRET, purpose, {"t": number, "u": user_id(intake_db, email)}, now, ttl_seconds)
+    return link_tokens.sign(SECRETS["LINK_SECRET"], purpose, {"t": number, "u": user_id(intake_db, email)}, now, ttl_seconds)
 
 
 def ticket_status(db_url: str, number: str) -> str:
@@ -131,7 +131,7 @@ def test_a_solved_link_that_is_tampered_expired_for_another_purpose_or_of_nobody
     elif spoil == "expired":
         clock.advance(hours=1)
     elif spoil == "unknown_user":
-        token = link_tokens.sign(TEST_SECRET, link_tokens.RESOLUTION, {"t": number, "u": "u-nadie"}, now, 3600)
+        token = link_tokens.sign(SECRETS["LINK_SECRET"], link_tokens.RESOLUTION, {"t": number, "u": "u-nadie"}, now, 3600)
     for response in (client.get(f"/resolve/{token}"), client.post(f"/resolve/{token}")):
         assert response.status_code == 400
         body = response.get_json()

@@ -6,6 +6,8 @@ retried mail and a second message on the ticket.
 """
 from __future__ import annotations
 
+import io
+
 from datetime import timedelta
 from email.message import EmailMessage
 from email import policy
@@ -44,8 +46,14 @@ class IntakeInProcess:
     def __init__(self, client):
         self.client = client
 
-    def post(self, url, headers=None, timeout=None, json=None, files=None):
-        return Response(self.client.post(url.removeprefix(INTAKE_URL), headers=headers, json=json))
+    def post(self, url, headers=None, timeout=None, json=None, data=None, files=None):
+        if json is not None:
+            return Response(self.client.post(url.removeprefix(INTAKE_URL), headers=headers, json=json))
+        form = dict(data or {})
+        if files:  # requests' (field, (name, bytes, type)) tuples as the test client's multipart files
+            form["file"] = [(io.BytesIO(content), name, kind) for _, (name, content, kind) in files]
+        return Response(self.client.post(url.removeprefix(INTAKE_URL), headers=headers, data=form,
+                                         content_type="multipart/form-data"))
 
 
 class CrashAfterPosting(Exception):
@@ -79,7 +87,7 @@ def test_a_reply_retried_after_a_crash_between_posting_and_recording_is_posted_o
                      "values (%s, %s, %s, %s, %s, %s, %s)",
                      (user["id"], user["email"], user["name"], user["role"], user["language"],
                       user["organisation_id"], user["desks"]))
-        token = store.new_reply_token(conn, config.auth_secret, number,
+        token = store.new_reply_token(conn, config.reply_secret, number,
                                       Recipient(user["email"], user["name"], user["language"], user["id"]),
                                       clock() + timedelta(days=30))
 
