@@ -446,6 +446,7 @@ def reply_to_closed(language: str) -> Mail:
 def test_a_parked_delivery_is_mailed_to_the_supervisor_with_where_the_row_waits():
     mail = only(mails_for(delivery_parked()))
     assert mail.template == "delivery_parked" and mail.recipient.email == DESKS["SOPORTE"].supervisor_address
+    assert mail.recipient.language == "es"  # operations read Spanish; the event names no reader
     rendered = RENDERER.render(mail)
     for fact in ("mesa_intake", "helpdesk.tickets", "ticket-1", "MessageSizeTooLargeError", "outbox_dead_letters"):
         assert fact in rendered.text and fact in rendered.html
