@@ -66,3 +66,21 @@ def test_intake_answers_generated_requests_of_customers_and_agents_without_5xx_o
 
     assert not failures, "\n\n".join(failures)
     assert len(sent) >= 20 and all(sent.values()), sent  # every operation of the document was exercised
+
+
+def test_query_answers_generated_requests_of_customers_and_agents_without_5xx_or_undocumented_status(
+        query_db, clock):
+    from configs import bearer, query_config
+    from permission_matrix import CLAIMS
+    from query.app import create_app
+    app = create_app(query_config(query_db), clock=clock)
+    try:
+        tokens = {role: bearer(CLAIMS[role], clock.now) for role in ("customer", "agent")}
+        schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+
+        failures, sent = _fuzz(schema, tokens)
+    finally:
+        app.extensions["query"].pool.close()
+
+    assert not failures, "\n\n".join(failures)
+    assert len(sent) >= 4 and all(sent.values()), sent  # every operation of the document was exercised
