@@ -84,3 +84,22 @@ def test_query_answers_generated_requests_of_customers_and_agents_without_5xx_or
 
     assert not failures, "\n\n".join(failures)
     assert len(sent) >= 4 and all(sent.values()), sent  # every operation of the document was exercised
+
+
+def test_sla_answers_generated_requests_of_customers_agents_and_supervisors_without_5xx_or_undocumented_status(
+        fresh_database, clock):
+    from configs import bearer, sla_config
+    from permission_matrix import CLAIMS
+    from sla.app import create_app
+    app = create_app(sla_config(fresh_database("sla")), clock=clock)
+    try:
+        # The supervisor too: only he gets past the role check into the calendar and policy bodies.
+        tokens = {role: bearer(CLAIMS[role], clock.now) for role in ("customer", "agent", "supervisor")}
+        schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+
+        failures, sent = _fuzz(schema, tokens)
+    finally:
+        app.extensions["sla"].pool.close()
+
+    assert not failures, "\n\n".join(failures)
+    assert len(sent) >= 5 and all(sent.values()), sent  # every operation of the document was exercised
