@@ -103,3 +103,18 @@ def test_sla_answers_generated_requests_of_customers_agents_and_supervisors_with
 
     assert not failures, "\n\n".join(failures)
     assert len(sent) >= 5 and all(sent.values()), sent  # every operation of the document was exercised
+
+
+def test_notifier_answers_generated_requests_of_customers_and_agents_without_5xx_or_undocumented_status(
+        fresh_database, clock):
+    from configs import bearer, notifier_config
+    from notifier.app import create_app
+    from permission_matrix import CLAIMS
+    app = create_app(notifier_config(fresh_database("notifier")), clock=clock)
+    tokens = {role: bearer(CLAIMS[role], clock.now) for role in ("customer", "agent")}
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+
+    failures, sent = _fuzz(schema, tokens)
+
+    assert not failures, "\n\n".join(failures)
+    assert len(sent) >= 3 and all(sent.values()), sent  # every operation of the document was exercised
