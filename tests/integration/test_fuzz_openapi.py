@@ -13,6 +13,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import status_code_conformance
 
+import samples
 from conftest import login
 
 pytestmark = pytest.mark.integration
@@ -21,25 +22,29 @@ pytestmark = pytest.mark.integration
 # twice, few enough for CI on a loaded machine. derandomize makes a failure repeat in CI.
 MAX_EXAMPLES = 20
 CHECKS = [not_a_server_error, status_code_conformance]
-# Logging out ends the caller's tokens, so it runs after everything else.
-LAST = ("/api/auth/logout",)
+# Closing the ticket makes the other ticket commands 409, and logging out ends the caller's tokens:
+# they run after everything else, in this order.
+LAST = ("/api/tickets/{number}/close", "/api/auth/logout")
 
 
-def _fuzz(schema, headers_by_role: dict[str, dict]) -> tuple[list[str], dict[str, int]]:
-    """Run every operation of `schema` with each role's headers: the failures, one line each, and the
-    number of requests sent per operation."""
+def _fuzz(schema, headers_by_role: dict[str, dict], path_parameters: dict | None = None
+          ) -> tuple[list[str], dict[str, int]]:
+    """Run every operation of `schema` with each role's headers (and these path parameters where the
+    path has them, so bodies reach the handlers instead of a 404): the failures, one line each, and
+    the number of requests sent per operation."""
     operations = sorted((r.ok() for r in schema.get_all_operations()),
-                        key=lambda op: (op.path in LAST, op.path, op.method))
+                        key=lambda op: (LAST.index(op.path) if op.path in LAST else -1, op.path, op.method))
     failures, sent = [], {}
     for operation in operations:
         label = f"{operation.method.upper()} {operation.path}"
         sent[label] = 0
+        fixed = {k: v for k, v in (path_parameters or {}).items() if f"{{{k}}}" in operation.path}
         for role, headers in headers_by_role.items():
             for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
                 @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
                           phases=[Phase.explicit, Phase.generate], print_blob=False,
                           suppress_health_check=list(HealthCheck))
-                @given(case=operation.as_strategy(generation_mode=mode))
+                @given(case=operation.as_strategy(generation_mode=mode, path_parameters=fixed or None))
                 def run(case):
                     # The token is the caller's, not generated: the point is what a logged-in user can send.
                     case.headers = {**(case.headers or {}), **headers}
@@ -60,9 +65,12 @@ def test_intake_answers_generated_requests_of_customers_and_agents_without_5xx_o
         intake_app):
     client = intake_app.test_client()
     tokens = {"customer": login(client, "maria@clubcaracas.com.ve"), "agent": login(client, "carlos@mesa.example")}
+    # A real ticket both may act on (María's organisation, Carlos's desk): the ticket routes get past 404.
+    opened = client.post("/api/tickets", json=samples.ticket_body(), headers=tokens["customer"])
+    assert opened.status_code == 201, opened.get_json()
     schema = schemathesis.openapi.from_wsgi("/openapi.json", intake_app)
 
-    failures, sent = _fuzz(schema, tokens)
+    failures, sent = _fuzz(schema, tokens, {"number": opened.get_json()["number"]})
 
     assert not failures, "\n\n".join(failures)
     assert len(sent) >= 20 and all(sent.values()), sent  # every operation of the document was exercised
