@@ -61,10 +61,12 @@ def _fuzz(schema, headers_by_role: dict[str, dict], path_parameters: dict | None
     return failures, sent
 
 
-def test_intake_answers_generated_requests_of_customers_and_agents_without_5xx_or_undocumented_status(
+def test_intake_answers_generated_requests_of_customers_agents_and_supervisors_without_5xx_or_undocumented_status(
         intake_app):
     client = intake_app.test_client()
-    tokens = {"customer": login(client, "maria@clubcaracas.com.ve"), "agent": login(client, "carlos@mesa.example")}
+    tokens = {"customer": login(client, "maria@clubcaracas.com.ve"), "agent": login(client, "carlos@mesa.example"),
+              # the supervisor reaches the user changes (PATCH /api/users) that answer 403 to everyone else
+              "supervisor": login(client, "supervisor@mesa.example")}
     # A real ticket both may act on (María's organisation, Carlos's desk): the ticket routes get past 404.
     opened = client.post("/api/tickets", json=samples.ticket_body(), headers=tokens["customer"])
     assert opened.status_code == 201, opened.get_json()
