@@ -6,6 +6,8 @@ suite's `no_500_anywhere` guard also fails it on any 500 the app logged.
 """
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -20,7 +22,8 @@ pytestmark = pytest.mark.integration
 
 # Per operation, per token and per mode: enough to hit every field with a wrong type once or
 # twice, few enough for CI on a loaded machine. derandomize makes a failure repeat in CI.
-MAX_EXAMPLES = 20
+# FUZZ_EXAMPLES=100 runs a deeper search by hand (about five minutes for all four services).
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 CHECKS = [not_a_server_error, status_code_conformance]
 # Closing the ticket makes the other ticket commands 409, and logging out ends the caller's tokens:
 # they run after everything else, in this order.
