@@ -1,8 +1,8 @@
 """Schemathesis against each service's own OpenAPI document, with valid tokens (issue 7, item 12).
 
 Every operation gets a bounded, repeatable number of generated requests (valid and invalid ones) as a
-customer and as an agent; any 5xx or any status the document does not list fails the test. The
-suite's `no_500_anywhere` guard also fails it on any 500 the app logged.
+customer, an agent and, where only he reaches a route, a supervisor; any 5xx or any status the
+document does not list fails the test. The suite's `no_500_anywhere` guard also fails it on any 500.
 """
 from __future__ import annotations
 
