@@ -88,8 +88,9 @@ def _paths() -> dict:
             "responses": {"200": {"description": "the user after the change"},
                           **_errors(401, 403, 404, *_BODY_REFUSALS)}}},
         "/api/tickets": {"post": {
-            "summary": "Open a ticket", "security": _BEARER, "requestBody": _json("OpenTicket"),
-            "responses": {"201": {"description": "opened"}, **_errors(401, 403, 409, *_BODY_REFUSALS)}}},
+            "summary": "Open a ticket (staff name the customer's `organisation_id`: 404 when it is not on "
+                       "their desks)", "security": _BEARER, "requestBody": _json("OpenTicket"),
+            "responses": {"201": {"description": "opened"}, **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
         "/api/tickets/{number}": {"get": {
             "summary": "The ticket's current state (the `link` of a 201); its thread is on the query service",
             "security": _BEARER, "parameters": _number(),
@@ -143,13 +144,15 @@ def _paths() -> dict:
             "requestBody": _json("Reject"),
             "responses": {"201": {"description": "rejected"}, **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
         "/api/training-requests": {"post": {
-            "summary": "Rule 10: request an induction course", "security": _BEARER,
+            "summary": "Rule 10: request an induction course (staff: for an `organisation_id` of their desks, "
+                       "else 404)", "security": _BEARER,
             "requestBody": _json("TrainingRequest"),
-            "responses": {"201": {"description": "filed"}, **_errors(401, *_BODY_REFUSALS)}}},
+            "responses": {"201": {"description": "filed"}, **_errors(401, 404, *_BODY_REFUSALS)}}},
         "/api/special-processes": {"post": {
-            "summary": "Announce a special process in advance", "security": _BEARER,
+            "summary": "Announce a special process in advance (staff: for an `organisation_id` of their desks, "
+                       "else 404)", "security": _BEARER,
             "requestBody": _json("SpecialProcess"),
-            "responses": {"201": {"description": "announced"}, **_errors(401, *_BODY_REFUSALS)}}},
+            "responses": {"201": {"description": "announced"}, **_errors(401, 404, *_BODY_REFUSALS)}}},
         "/healthz": {"get": {"summary": "Health", "responses": {"200": {"description": "ok"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     }

@@ -12,7 +12,7 @@ from helpdesk_shared import logs, pg, revocations, web
 from helpdesk_shared.clock import utc_now
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
 
-from . import store
+from . import openapi, store
 from .config import Config
 from .consumer import renderer
 
@@ -81,4 +81,5 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
                                    order by received_at""", (ticket_number,)).fetchall()
         return jsonify({"items": rows})
 
+    app.get("/openapi.json")(lambda: jsonify(openapi.document()))
     return app

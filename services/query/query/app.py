@@ -6,14 +6,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from flask import Flask
+from flask import Flask, jsonify
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
 from helpdesk_shared.clock import utc_now
 from helpdesk_shared import logs, pg, revocations, web
 
-from . import api, store
+from . import api, openapi, store
 from .config import Config
 
 SCHEMA = Path(__file__).with_name("schema.sql")
@@ -44,4 +44,5 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
 
     web.install(app, "query", CollectorRegistry(), health)
     app.register_blueprint(api.bp)
+    app.get("/openapi.json")(lambda: jsonify(openapi.document()))
     return app

@@ -5,14 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from flask import Flask
+from flask import Flask, jsonify
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
 from helpdesk_shared.clock import utc_now
 from helpdesk_shared import logs, pg, web
 
-from . import api, store
+from . import api, openapi, store
 from .config import Config
 
 
@@ -42,4 +42,5 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
 
     web.install(app, "sla", CollectorRegistry(), health)
     app.register_blueprint(api.bp)
+    app.get("/openapi.json")(lambda: jsonify(openapi.document()))
     return app
