@@ -43,6 +43,7 @@ def test_a_case_that_only_asks_for_help_or_speed_is_refused(case):
     ("SENIAT, Archivo de retenciones IVA rechazado - URGENTE", "Archivo de retenciones IVA rechazado"),
     ("FACTURACION, ¡URGENTE! La factura no calcula el IVA", "La factura no calcula el IVA"),
     ("FACTURACION, La factura no calcula el IVA... URGENTE", "La factura no calcula el IVA"),
+    ("REPORTES, URGENTE: Xerox no imprime el reporte de cierre", "Xerox no imprime el reporte de cierre"),
 ])
 def test_urgente_inside_a_real_case_is_dropped_from_the_stored_case(subject, case):
     """The case stays; the word asking for urgency does not."""
