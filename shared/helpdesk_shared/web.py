@@ -41,10 +41,45 @@ class IsoJSONProvider(DefaultJSONProvider):
     sort_keys = False
 
 
+class DeadLetterCollector:
+    """`mesa_dead_letters{table}`: rows parked in this service's database, counted at each scrape.
+
+    The relays and consumers that park rows are separate processes without an HTTP port, so the
+    count is read from the tables they share with this API. A scrape while the database is away
+    leaves the metric out rather than failing /metrics.
+    """
+
+    TABLES = ("outbox_dead_letters", "consumer_dead_letters")
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def collect(self):
+        """One gauge sample per dead-letter table this database has."""
+        from prometheus_client.core import GaugeMetricFamily
+        import psycopg
+        from psycopg_pool import PoolClosed, PoolTimeout
+        try:
+            with self.pool.connection(timeout=2) as conn:
+                counts = {table: conn.execute(f"select count(*) as n from {table}").fetchone()["n"]
+                          for table in self.TABLES
+                          if conn.execute("select to_regclass(%s) as t", (table,)).fetchone()["t"]}
+        except (psycopg.Error, PoolTimeout, PoolClosed):
+            return
+        family = GaugeMetricFamily("mesa_dead_letters", "Records parked as undeliverable or unreadable",
+                                   labels=["table"])
+        for table, n in counts.items():
+            family.add_metric([table], n)
+        yield family
+
+
 def install(app: Flask, service: str, registry: CollectorRegistry,
-            health: Callable[[], dict] | None = None) -> None:
-    """Register error handlers, correlation ids, /healthz and /metrics on `app`."""
+            health: Callable[[], dict] | None = None, pool=None) -> None:
+    """Register error handlers, correlation ids, /healthz and /metrics on `app` (with the service's
+    dead-letter counts when its connection `pool` is given)."""
     app.json = IsoJSONProvider(app)
+    if pool is not None:
+        registry.register(DeadLetterCollector(pool))
     requests_total = Counter("http_requests_total", "HTTP requests", ["method", "endpoint", "status"],
                              registry=registry)
     latency = Histogram("http_request_seconds", "HTTP request latency", ["endpoint"], registry=registry)

@@ -46,7 +46,7 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     app.config["MAX_CONTENT_LENGTH"] = 12 * 1024 * 1024  # one attachment plus form overhead
     app.extensions["intake"] = Intake(config, pg.make_pool(config.database_url), BlobStore(config.attachments_dir),
                                       clock)
-    web.install(app, "intake", CollectorRegistry())
+    web.install(app, "intake", CollectorRegistry(), pool=app.extensions["intake"].pool)
     app.register_blueprint(api.bp)
     app.register_blueprint(api.resolve_bp)
     app.get("/openapi.json")(lambda: jsonify(openapi.document()))

@@ -40,7 +40,7 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
         with pool.connection() as conn:
             return {"mails": store.stats(conn)}
 
-    web.install(app, "notifier", CollectorRegistry(), health)
+    web.install(app, "notifier", CollectorRegistry(), health, pool=pool)
 
     @app.get("/api/templates")
     @auth

@@ -42,7 +42,7 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
         with ctx.pool.connection() as conn:
             return store.stats(conn)
 
-    web.install(app, "query", CollectorRegistry(), health)
+    web.install(app, "query", CollectorRegistry(), health, pool=ctx.pool)
     app.register_blueprint(api.bp)
     app.get("/openapi.json")(lambda: jsonify(openapi.document()))
     return app

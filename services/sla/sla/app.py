@@ -40,7 +40,7 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
                                          (select count(*) from fired_timers) as fired_timers""").fetchone()
         return dict(row)
 
-    web.install(app, "sla", CollectorRegistry(), health)
+    web.install(app, "sla", CollectorRegistry(), health, pool=ctx.pool)
     app.register_blueprint(api.bp)
     app.get("/openapi.json")(lambda: jsonify(openapi.document()))
     return app
