@@ -58,3 +58,15 @@ def test_back_at_that_is_not_an_instant_with_a_zone_is_refused(back_at):
     with pytest.raises(RuleViolation) as caught:
         check_back_at(back_at, NOW)
     assert (caught.value.code, caught.value.field, caught.value.status) == ("AWAY_BACK_AT_INVALID", "back_at", 422)
+
+
+@pytest.mark.parametrize(("month", "month_es", "month_en"), [
+    (1, "enero", "January"), (2, "febrero", "February"), (3, "marzo", "March"), (4, "abril", "April"),
+    (5, "mayo", "May"), (6, "junio", "June"), (7, "julio", "July"), (8, "agosto", "August"),
+    (9, "septiembre", "September"), (10, "octubre", "October"), (11, "noviembre", "November"),
+    (12, "diciembre", "December"),
+])
+def test_the_month_end_warning_names_the_closing_month_in_each_language(month, month_es, month_en):
+    warning = month_end_warning("BANCOS", date(2026, month, 28), 1, "Emisión de cheques falla")
+    assert f"cierre de {month_es}." in warning.es
+    assert f"end of {month_en}." in warning.en

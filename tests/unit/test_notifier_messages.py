@@ -446,6 +446,7 @@ def reply_to_closed(language: str) -> Mail:
 def test_a_parked_delivery_is_mailed_to_the_supervisor_with_where_the_row_waits():
     mail = only(mails_for(delivery_parked()))
     assert mail.template == "delivery_parked" and mail.recipient.email == DESKS["SOPORTE"].supervisor_address
+    assert mail.recipient.language == "es"  # operations read Spanish; the event names no reader
     rendered = RENDERER.render(mail)
     for fact in ("mesa_intake", "helpdesk.tickets", "ticket-1", "MessageSizeTooLargeError", "outbox_dead_letters"):
         assert fact in rendered.text and fact in rendered.html
@@ -567,3 +568,21 @@ def test_a_missing_value_fails_loudly():
     context = {k: v for k, v in mail.context.items() if k != "closes_at"}
     with pytest.raises(UndefinedError):
         RENDERER.render(replace(mail, context=context))
+
+
+def test_the_ticket_read_model_takes_what_its_opened_event_says():
+    view = ticket_view_from_opened(opened(at(2026, 11, 27, 10), urgency="announced_special_process", language="en",
+                                          out_of_hours_requested=True, previous_ticket="SOP-41",
+                                          month_end_warning=True))
+    assert (view.number, view.status, view.assigned_to, view.opened_at) == ("SOP-42", "open", None,
+                                                                           at(2026, 11, 27, 10))
+    assert (view.language, view.urgency, view.out_of_hours_requested, view.previous_ticket,
+            view.month_end_warning) == ("en", "announced_special_process", True, "SOP-41", True)
+
+
+def test_an_opened_event_that_names_no_language_or_urgency_reads_as_spanish_and_normal():
+    event = opened(at(2026, 11, 27, 10))
+    del event.data["language"], event.data["urgency"]
+    view = ticket_view_from_opened(event)
+    assert (view.language, view.urgency, view.out_of_hours_requested, view.previous_ticket,
+            view.month_end_warning) == ("es", "normal", False, None, False)

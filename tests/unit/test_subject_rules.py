@@ -26,6 +26,7 @@ SOPORTE = DESKS["SOPORTE"].modules
     "Ayudaaa urgente por fa",
     "need help quickly please",
     "Problema urgente con esto",
+    "Holaaa buenasss saludosss",
 ])
 def test_a_case_that_only_asks_for_help_or_speed_is_refused(case):
     """Whatever the wording, help, speed and politeness are not a case."""
@@ -40,6 +41,9 @@ def test_a_case_that_only_asks_for_help_or_speed_is_refused(case):
     ("NOMINA, urgente - bono nocturno mal calculado en la quincena", "bono nocturno mal calculado en la quincena"),
     ("CXC, Estado de cuenta (urgente) omite los abonos de marzo", "Estado de cuenta omite los abonos de marzo"),
     ("SENIAT, Archivo de retenciones IVA rechazado - URGENTE", "Archivo de retenciones IVA rechazado"),
+    ("FACTURACION, ¡URGENTE! La factura no calcula el IVA", "La factura no calcula el IVA"),
+    ("FACTURACION, La factura no calcula el IVA... URGENTE", "La factura no calcula el IVA"),
+    ("REPORTES, URGENTE: Xerox no imprime el reporte de cierre", "Xerox no imprime el reporte de cierre"),
 ])
 def test_urgente_inside_a_real_case_is_dropped_from_the_stored_case(subject, case):
     """The case stays; the word asking for urgency does not."""
@@ -94,3 +98,8 @@ def test_the_urgency_warning_has_a_text_in_each_language():
     status, es, en = TEXTS["SUBJECT_URGENCY_DROPPED"]
     assert status == 200 and es != en
     assert message("SUBJECT_URGENCY_DROPPED").es == es
+
+
+def test_a_two_letter_word_such_as_ip_counts_towards_the_three_words_of_a_case():
+    """"IP", "TV", "OC" name real things: a short word is not a stop-word."""
+    assert parse_subject("SISTEMA, IP del servidor caída", SOPORTE)[1] == "IP del servidor caída"
