@@ -445,10 +445,10 @@ def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetim
         "ticket_id": ticket_id, "number": number, "desk": desk.name, "organisation_id": organisation_id,
         "opened_by": user.user_id, "module": module, "case": case, "subject": f"{module}, {case}",
         "description": description, "urgency": urgency, "special_process_id": special_process_id,
-        "out_of_hours_requested": bool(body.get("out_of_hours_requested")), "contact": contact,
+        "out_of_hours_requested": body.get("out_of_hours_requested") is True, "contact": contact,
         "member_number": body.get("member_number"), "dates": body.get("dates"), "vouchers": body.get("vouchers"),
         "menu_path": body.get("menu_path"), "attachments": files, "previous_ticket": previous,
-        "confirmed_different_case": bool(body.get("confirmed_different_case")),
+        "confirmed_different_case": body.get("confirmed_different_case") is True,
         "language": user.language, "month_end_warning": month_end}, actor=_actor(user), occurred_at=now,
         correlation_id=correlation_id)
     eventstore.append(conn, [event], expected_version=0)
@@ -493,7 +493,7 @@ def post_message(conn: psycopg.Connection, user: Claims, number: str, body: dict
                  correlation_id: uuid.UUID | None = None) -> Envelope:
     """Post a public message or (agents only) an internal note (MessagePosted)."""
     state = _open_ticket_state(conn, user, number)
-    internal = bool(body.get("internal"))
+    internal = body.get("internal") is True  # the edge lets through only true, false or null (requests.py)
     if internal and not user.is_staff:
         raise violation("INTERNAL_NOTE_FORBIDDEN", "internal", status=403)
     text = (body.get("body") or "").strip()
@@ -505,7 +505,7 @@ def post_message(conn: psycopg.Connection, user: Claims, number: str, body: dict
     return _append_to_ticket(conn, state, "MessagePosted", {
         "message_id": str(uuid.uuid4()), "author_id": user.user_id, "author_role": user.role, "body": text,
         "internal": internal, "attachments": files,
-        "out_of_hours_requested": bool(body.get("out_of_hours_requested"))}, user, now, correlation_id)
+        "out_of_hours_requested": body.get("out_of_hours_requested") is True}, user, now, correlation_id)
 
 
 def _append_to_ticket(conn: psycopg.Connection, state: lifecycle.TicketState, type_: str, data: dict,

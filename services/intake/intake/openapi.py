@@ -7,31 +7,22 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
-
-from helpdesk_shared import fields
+from helpdesk_shared.openapi import BEARER, errors, json_body, new_spec, path_param
 
 from . import requests
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
-_BEARER = [{"bearer": []}]
 # Every JSON body may be refused before its route runs: malformed (400), too large (413),
 # not JSON (415), a field of the wrong type or size (422).
 _BODY_REFUSALS = (400, 413, 415, 422)
 
 
 def _errors(*codes: int) -> dict:
-    return {str(c): {"description": "refused; nothing stored", "content": {"application/json": {"schema": _ERROR}}}
-            for c in sorted(set(codes))}
+    return errors(*codes, description="refused; nothing stored")
 
-
-def _json(schema: str) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
 
 
 def _number() -> list[dict]:
-    return [{"name": "number", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 32}}]
+    return [path_param("number", {"type": "string", "maxLength": 32})]
 
 
 _SCHEMAS = {"Login": requests.Login, "Contact": requests.Contact, "OpenTicket": requests.OpenTicket,
@@ -46,20 +37,8 @@ _SCHEMAS = {"Login": requests.Login, "Contact": requests.Contact, "OpenTicket": 
 @lru_cache(maxsize=1)
 def document() -> dict:
     """The whole document."""
-    plugin = MarshmallowPlugin()
-    spec = APISpec(title="Mesa intake", version="1", openapi_version="3.1.0", plugins=[plugin], info={
-        "description": "Command API of Mesa's help desk. Every refusal is `{code, field, message: {es, en}}` "
-                       "and stores nothing."})
-    for field_class, type_and_format in ((fields.Text, ("string", None)), (fields.Flag, ("boolean", None)),
-                                         (fields.Count, ("integer", None)), (fields.Number, ("number", None)),
-                                         (fields.Instant, ("string", "date-time")),
-                                         (fields.Day, ("string", "date"))):
-        plugin.map_to_openapi_type(field_class, *type_and_format)
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    spec.components.schema("Error", {"type": "object", "required": ["code", "message"], "properties": {
-        "code": {"type": "string"}, "field": {"type": ["string", "null"]},
-        "message": {"type": "object", "required": ["es", "en"],
-                    "properties": {"es": {"type": "string"}, "en": {"type": "string"}}}}})
+    spec = new_spec("Mesa intake", "Command API of Mesa's help desk. Every refusal is `{code, field, message: {es, en}}` "
+                       "and stores nothing.")
     for name, schema in _SCHEMAS.items():
         spec.components.schema(name, schema=schema)
     for path, operations in _paths().items():
@@ -70,14 +49,14 @@ def document() -> dict:
 def _paths() -> dict:
     return {
         "/api/auth/login": {"post": {
-            "summary": "Log in", "requestBody": _json("Login"),
+            "summary": "Log in", "requestBody": json_body("Login"),
             "responses": {"200": {"description": "a bearer token"}, **_errors(401, 403, 429, *_BODY_REFUSALS)}}},
         "/api/auth/logout": {"post": {
-            "summary": "Log out: every bearer token of the caller ends", "security": _BEARER,
+            "summary": "Log out: every bearer token of the caller ends", "security": BEARER,
             "responses": {"204": {"description": "logged out"}, **_errors(401)}}},
         "/api/users/{user_id}": {"patch": {
             "summary": "Disable/enable a user or change his role, desks or organisation (supervisors); "
-                       "his bearer tokens end", "security": _BEARER,
+                       "his bearer tokens end", "security": BEARER,
             "parameters": [{"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "minProperties": 1, "additionalProperties": False,
@@ -89,69 +68,69 @@ def _paths() -> dict:
                           **_errors(401, 403, 404, *_BODY_REFUSALS)}}},
         "/api/tickets": {"post": {
             "summary": "Open a ticket (staff name the customer's `organisation_id`: 404 when it is not on "
-                       "their desks)", "security": _BEARER, "requestBody": _json("OpenTicket"),
+                       "their desks)", "security": BEARER, "requestBody": json_body("OpenTicket"),
             "responses": {"201": {"description": "opened"}, **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
         "/api/tickets/{number}": {"get": {
             "summary": "The ticket's current state (the `link` of a 201); its thread is on the query service",
-            "security": _BEARER, "parameters": _number(),
+            "security": BEARER, "parameters": _number(),
             "responses": {"200": {"description": "the ticket"}, **_errors(400, 401, 404)}}},
         "/api/tickets/{number}/messages": {"post": {
-            "summary": "Post a message or internal note", "security": _BEARER, "parameters": _number(),
-            "requestBody": _json("PostMessage"),
+            "summary": "Post a message or internal note", "security": BEARER, "parameters": _number(),
+            "requestBody": json_body("PostMessage"),
             "responses": {"201": {"description": "posted"}, **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
         "/api/tickets/{number}/resolution": {"post": {
-            "summary": "Rule 8: solved (closes) or not solved with what is still wrong", "security": _BEARER,
-            "parameters": _number(), "requestBody": _json("Resolution"),
+            "summary": "Rule 8: solved (closes) or not solved with what is still wrong", "security": BEARER,
+            "parameters": _number(), "requestBody": json_body("Resolution"),
             "responses": {"201": {"description": "recorded"}, **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
         **{f"/api/tickets/{{number}}/{action}": {"post": {
-            "summary": summary, "security": _BEARER, "parameters": _number(), "requestBody": _json(schema),
+            "summary": summary, "security": BEARER, "parameters": _number(), "requestBody": json_body(schema),
             "responses": {"201": {"description": "recorded"}, **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}}
            for action, summary, schema in (
                ("assignment", "An agent takes the ticket or gives it to a colleague of its desk", "Assign"),
                ("away", "The customer says he has to leave (rule: avise si se tiene que marchar)", "Away"),
                ("close", "An agent closes the ticket", "Close"))},
         "/api/attachments": {"post": {
-            "summary": "Upload a file to attach", "security": _BEARER,
+            "summary": "Upload a file to attach", "security": BEARER,
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                 "type": "object", "required": ["file"],
                 "properties": {"file": {"type": "string", "format": "binary"}}}}}},
             "responses": {"201": {"description": "stored; attach it by its upload_id"},
                           **_errors(400, 401, 413, 415, 422)}}},
         "/api/tickets/{number}/attachments/{sha256}": {"get": {
-            "summary": "Download an attachment", "security": _BEARER,
+            "summary": "Download an attachment", "security": BEARER,
             "parameters": [*_number(), {"name": "sha256", "in": "path", "required": True,
                                         "schema": {"type": "string", "maxLength": 64}}],
             "responses": {"200": {"description": "the file, as an attachment"}, **_errors(400, 401, 404)}}},
         "/api/access-requests": {
             "post": {"summary": "\"No poseo login\": request access (no login needed)",
-                     "requestBody": _json("AccessRequest"),
+                     "requestBody": json_body("AccessRequest"),
                      "responses": {"202": {"description": "received (the same answer when the e-mail already "
                                                            "has a user or a pending request)"},
                                    **_errors(429, *_BODY_REFUSALS)}},
-            "get": {"summary": "Pending access requests (staff)", "security": _BEARER,
+            "get": {"summary": "Pending access requests (staff)", "security": BEARER,
                     "responses": {"200": {"description": "the requests"}, **_errors(401, 403)}}},
         "/api/access-requests/{request_id}/grant": {"post": {
-            "summary": "Approve a request into a customer user (staff)", "security": _BEARER,
+            "summary": "Approve a request into a customer user (staff)", "security": BEARER,
             "parameters": [{"name": "request_id", "in": "path", "required": True,
                             "schema": {"type": "string", "maxLength": 64}}],
-            "requestBody": _json("Grant"),
+            "requestBody": json_body("Grant"),
             "responses": {"201": {"description": "granted; the user gets a set-password link by mail"},
                           **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
         "/api/access-requests/{request_id}/reject": {"post": {
-            "summary": "Turn a request down with a reason (staff)", "security": _BEARER,
+            "summary": "Turn a request down with a reason (staff)", "security": BEARER,
             "parameters": [{"name": "request_id", "in": "path", "required": True,
                             "schema": {"type": "string", "maxLength": 64}}],
-            "requestBody": _json("Reject"),
+            "requestBody": json_body("Reject"),
             "responses": {"201": {"description": "rejected"}, **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
         "/api/training-requests": {"post": {
             "summary": "Rule 10: request an induction course (staff: for an `organisation_id` of their desks, "
-                       "else 404)", "security": _BEARER,
-            "requestBody": _json("TrainingRequest"),
+                       "else 404)", "security": BEARER,
+            "requestBody": json_body("TrainingRequest"),
             "responses": {"201": {"description": "filed"}, **_errors(401, 404, *_BODY_REFUSALS)}}},
         "/api/special-processes": {"post": {
             "summary": "Announce a special process in advance (staff: for an `organisation_id` of their desks, "
-                       "else 404)", "security": _BEARER,
-            "requestBody": _json("SpecialProcess"),
+                       "else 404)", "security": BEARER,
+            "requestBody": json_body("SpecialProcess"),
             "responses": {"201": {"description": "announced"}, **_errors(401, 404, *_BODY_REFUSALS)}}},
         "/healthz": {"get": {"summary": "Health", "responses": {"200": {"description": "ok"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},

@@ -7,22 +7,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from apispec import APISpec
+from helpdesk_shared.openapi import BEARER, errors, new_spec, path_param
 
 from helpdesk_shared.schemas import DESKS, URGENCIES
 
 from . import filters
 
-_BEARER = [{"bearer": []}]
 
 
-def _errors(*codes: int) -> dict:
-    return {str(c): {"description": "refused", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Error"}}}} for c in sorted(set(codes))}
-
-
-def _path(name: str) -> dict:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def _query(name: str, schema: dict) -> dict:
@@ -45,30 +37,24 @@ def _filters() -> list[dict]:
 @lru_cache(maxsize=1)
 def document() -> dict:
     """The whole document."""
-    spec = APISpec(title="Mesa query", version="1", openapi_version="3.1.0", info={
-        "description": "Read API of Mesa's help desk. Every refusal is `{code, field, message: {es, en}}`."})
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    spec.components.schema("Error", {"type": "object", "required": ["code", "message"], "properties": {
-        "code": {"type": "string"}, "field": {"type": ["string", "null"]},
-        "message": {"type": "object", "required": ["es", "en"],
-                    "properties": {"es": {"type": "string"}, "en": {"type": "string"}}}}})
+    spec = new_spec("Mesa query", "Read API of Mesa's help desk. Every refusal is `{code, field, message: {es, en}}`.")
     # 400: a NUL or lone surrogate in a path or filter is refused before any view runs (web.install).
     paths = {
         "/api/tickets": {"get": {
             "summary": "Tickets the caller may see; an unknown filter or value is a 422 listing the valid ones",
-            "security": _BEARER, "parameters": _filters(),
-            "responses": {"200": {"description": "a page of tickets"}, **_errors(400, 401, 422)}}},
+            "security": BEARER, "parameters": _filters(),
+            "responses": {"200": {"description": "a page of tickets"}, **errors(400, 401, 422)}}},
         "/api/tickets/{number}": {"get": {
             "summary": "One ticket with its thread (another organisation's answers 404 like a missing one)",
-            "security": _BEARER, "parameters": [_path("number")],
-            "responses": {"200": {"description": "the ticket"}, **_errors(400, 401, 404)}}},
+            "security": BEARER, "parameters": [path_param("number")],
+            "responses": {"200": {"description": "the ticket"}, **errors(400, 401, 404)}}},
         "/api/desks/{desk}/agents": {"get": {
-            "summary": "The agents and supervisors of a desk (its staff only)", "security": _BEARER,
-            "parameters": [_path("desk")],
-            "responses": {"200": {"description": "the agents"}, **_errors(400, 401, 403, 404)}}},
+            "summary": "The agents and supervisors of a desk (its staff only)", "security": BEARER,
+            "parameters": [path_param("desk")],
+            "responses": {"200": {"description": "the agents"}, **errors(400, 401, 403, 404)}}},
         "/api/organisations": {"get": {
-            "summary": "The caller's organisation; for staff, those of their desks", "security": _BEARER,
-            "responses": {"200": {"description": "the organisations"}, **_errors(401)}}},
+            "summary": "The caller's organisation; for staff, those of their desks", "security": BEARER,
+            "responses": {"200": {"description": "the organisations"}, **errors(401)}}},
         "/healthz": {"get": {"summary": "Health", "responses": {"200": {"description": "ok"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     }
