@@ -155,20 +155,82 @@ class ResponseOverdueData(Schema):
     policy_version = _version(allow_none=True)
 
 
-class DeadlineSetData(Schema):
-    """A response clock's deadline as the SLA service computed it (SPEC §4: "deadline set"),
-    with the policy and calendar versions used and that calendar's weekly hours."""
+CLOCKS = ("first_response", "next_response", "auto_close")
+RESPONSE_CLOCKS = ("first_response", "next_response")
+
+
+class _DeadlineFact(Schema):
+    """What every fact about one of a ticket's deadlines carries, so no other service
+    recomputes business time: the deadline, the policy and calendar versions it was computed
+    on, and `open_intervals`, the spans of counted time (business hours, or the whole span for
+    a 24x7 clock) from `counts_from` up to `due_at`: time left at any instant is their overlap
+    with [now, due_at]."""
 
     ticket_id = _str()
     number = _opt_str()
-    clock = _one_of(("first_response", "next_response"))
+    desk = fields.String(allow_none=True, validate=validate.OneOf(DESKS))
+    clock = _one_of(CLOCKS)
     clock_type = _one_of(("business", "24x7"))
     started_at = UtcDateTime(required=True)
     counts_from = UtcDateTime(required=True)
     due_at = UtcDateTime(required=True)
+    # auto_close only: when the warning mail is due.
+    warning_at = UtcDateTime(allow_none=True)
     policy_version = _version(required=True)
     calendar_version = _version(required=True)
     office_hours = fields.List(fields.List(fields.Raw(), validate=validate.Length(equal=3)), load_default=list)
+    open_intervals = fields.List(fields.List(UtcDateTime(), validate=validate.Length(equal=2)),
+                                 validate=validate.Length(max=400))
+
+
+class DeadlineSetData(_DeadlineFact):
+    """A clock started (SPEC §4 "deadline set"): first response at opening, next response at a
+    customer's message, auto-close when an agent's answer puts the ticket to wait."""
+
+
+class DeadlineMovedData(_DeadlineFact):
+    """A running deadline moved: a calendar change (a closure day added) or the customer away."""
+
+    previous_due_at = UtcDateTime(required=True)
+    reason = _one_of(("calendar_changed", "customer_away", "policy_changed"))
+
+
+class DeadlineMetData(Schema):
+    """A response clock stopped by an agent's public answer, measured by the SLA service."""
+
+    ticket_id = _str()
+    number = _opt_str()
+    clock = _one_of(RESPONSE_CLOCKS)
+    started_at = UtcDateTime(required=True)
+    due_at = UtcDateTime(required=True)
+    met_at = UtcDateTime(required=True)
+    met_in_time = fields.Boolean(required=True)
+    business_seconds = fields.Integer(required=True, validate=validate.Range(min=0))  # counted time taken
+    outside_hours_seconds = fields.Integer(required=True, validate=validate.Range(min=0))
+    answered_outside_hours = fields.Boolean(required=True)
+    answered_by = _opt_str()
+    policy_version = _version(required=True)
+    calendar_version = _version(required=True)
+
+
+class DeadlineClearedData(Schema):
+    """A clock stopped without being met: the ticket closed, or the customer wrote (auto-close)."""
+
+    ticket_id = _str()
+    number = _opt_str()
+    clock = _one_of(CLOCKS)
+    due_at = UtcDateTime(required=True)
+    at = UtcDateTime(required=True)
+    reason = _one_of(("closed", "customer_replied"))
+
+
+class ClockPausedData(Schema):
+    """The response clocks pause while the ticket waits for the customer (SPEC §3)."""
+
+    ticket_id = _str()
+    number = _opt_str()
+    at = UtcDateTime(required=True)
+    reason = _one_of(("waiting_customer",))
 
 
 class AutoCloseWarningData(Schema):
@@ -352,6 +414,10 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "TicketClosed": TicketClosedData,
     "ResponseOverdue": ResponseOverdueData,
     "DeadlineSet": DeadlineSetData,
+    "DeadlineMoved": DeadlineMovedData,
+    "DeadlineMet": DeadlineMetData,
+    "DeadlineCleared": DeadlineClearedData,
+    "ClockPaused": ClockPausedData,
     "AutoCloseWarning": AutoCloseWarningData,
     "AutoClosed": AutoClosedData,
     "CalendarChanged": CalendarChangedData,
