@@ -1,20 +1,21 @@
 """Query's projector process (entry point `python -m query.consumer`): helpdesk.tickets,
-helpdesk.notifications and helpdesk.accounts → read model."""
+helpdesk.notifications, helpdesk.accounts and helpdesk.sla → read models."""
 from __future__ import annotations
 
 
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared import pg, revocations
 from helpdesk_shared.kafka import ConsumerLoop
-from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, TICKETS
+from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS
 
 from . import store
 from .app import SCHEMA
 from .config import Config
 
 CONSUMER_NAME = "query-tickets"
-# Accounts give the views the names of people and organisations.
-TOPICS = (TICKETS, NOTIFICATIONS, ACCOUNTS)
+# Accounts give the views the names of people and organisations; the SLA service's facts give
+# the deadlines (query never recomputes business time).
+TOPICS = (TICKETS, NOTIFICATIONS, ACCOUNTS, SLA)
 
 
 def build(config: Config) -> ConsumerLoop:

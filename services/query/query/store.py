@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 
 from helpdesk_shared import revocations
 from helpdesk_shared.kafka import Record
-from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, TICKETS, TOPIC_OF_EVENT
+from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
 
 from .projector import project, project_account
 
@@ -98,18 +98,24 @@ def apply_account(conn: psycopg.Connection, record: Record) -> bool:
     return changed
 
 
-# Which projection (its stats row) and function take an event, by the topic its type belongs to.
-_APPLIERS = {TICKETS: ("tickets", apply_event), NOTIFICATIONS: ("tickets", apply_notification),
-             ACCOUNTS: ("accounts", apply_account)}
+# Which read models take an event, by the topic its type belongs to: (its stats row, its function).
+# Every read model of an event is applied in the same transaction as the consumer's offsets.
+# A read model registers itself here (one line) and puts its tables in app.SCHEMA.
+_APPLIERS: dict[str, list] = {
+    TICKETS: [("tickets", apply_event)],
+    NOTIFICATIONS: [("tickets", apply_notification)],
+    ACCOUNTS: [("accounts", apply_account)],
+    SLA: [],
+}
 
 
 def apply_batch(conn: psycopg.Connection, records: list[Record]) -> None:
     """Apply a polled batch (the consumer loop commits it with its offsets)."""
     counts: dict[str, list[int]] = {}
     for record in records:
-        projection, apply = _APPLIERS[TOPIC_OF_EVENT[record.event.type]]
-        applied, skipped = counts.setdefault(projection, [0, 0])
-        counts[projection] = [applied + 1, skipped] if apply(conn, record) else [applied, skipped + 1]
+        for projection, apply in _APPLIERS.get(TOPIC_OF_EVENT[record.event.type], ()):
+            applied, skipped = counts.setdefault(projection, [0, 0])
+            counts[projection] = [applied + 1, skipped] if apply(conn, record) else [applied, skipped + 1]
     for projection, (applied, skipped) in counts.items():
         conn.execute("update projection_stats set applied = applied + %s, skipped = skipped + %s where name = %s",
                      (applied, skipped, projection))
