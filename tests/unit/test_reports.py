@@ -144,7 +144,7 @@ def test_compliance_groups_by_clock_and_the_chosen_dimensions_with_their_names()
     items = reports.compliance([response(), response(clock="next_response"), response(agent="u-elena")],
                                ("agent",))
     assert [(i["clock"], i["agent"], i["count"]) for i in items] == [
-        ("first_response", "u-carlos", 1), ("first_response", "u-elena", 1), ("next_response", "u-carlos", 1)]
+        ("first_response", "u-carlos", 1), ("next_response", "u-carlos", 1), ("first_response", "u-elena", 1)]
     assert items[0]["agent_name"] == "Carlos" and "desk" not in items[0]
 
 

@@ -291,7 +291,7 @@ def compliance(responses: Iterable[Mapping], group_by: Sequence[str]) -> list[di
     met_in_time (None when never answered: a breach) and business_seconds (None when never answered)."""
     groups: dict[tuple, dict] = {}
     for r in responses:
-        key = (r["clock"], *(r[_KEYS[d]] for d in group_by))
+        key = (*(r[_KEYS[d]] for d in group_by), r["clock"])
         g = groups.get(key)
         if g is None:
             g = groups[key] = {"clock": r["clock"], **{_KEYS[d]: r[_KEYS[d]] for d in group_by},
