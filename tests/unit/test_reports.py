@@ -180,3 +180,11 @@ def test_a_name_a_spreadsheet_would_run_as_a_formula_is_written_as_text():
 
 def test_an_empty_bill_is_the_header_line_alone():
     assert reports.out_of_hours_csv([]).decode("utf-8-sig").count("\r\n") == 1
+
+
+@pytest.mark.parametrize("report, args", [("backlog", {"to": "0001-01-05"}), ("compliance", {"to": "0001-03"}),
+                                          ("backlog", {"from": "9999-12-31", "to": "9999-12-31"})])
+def test_a_period_at_the_edge_of_the_calendar_is_a_422_not_an_overflow(report, args):
+    with pytest.raises(RuleViolation) as refused:
+        parse(report, **args)
+    assert refused.value.status == 422

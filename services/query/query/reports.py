@@ -34,6 +34,9 @@ MAX_MONTHS = 36
 DEFAULT_DAYS = 30
 DEFAULT_MONTHS = 12
 MAX_LIMIT = 200
+# Years a report may name: wide enough for any ticket, narrow enough that a default period or the
+# day walk never runs off the calendar (date(1, 1, 1) - 29 days is an OverflowError, a 500).
+YEARS = (1900, 2999)
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 
@@ -136,18 +139,20 @@ def _checked_id(name: str, value: str) -> str:
 def _day(name: str) -> Callable[[str, str], date]:
     def check(value: str, caller: str) -> date:
         try:
-            if not _DAY.match(value):
+            if not _DAY.match(value) or not YEARS[0] <= int(value[:4]) <= YEARS[1]:
                 raise ValueError(value)
             return date.fromisoformat(value)
         except ValueError:
-            raise _invalid(name, value, None, "use una fecha AAAA-MM-DD", "use a date YYYY-MM-DD") from None
+            raise _invalid(name, value, None, f"use una fecha AAAA-MM-DD entre {YEARS[0]} y {YEARS[1]}",
+                           f"use a date YYYY-MM-DD between {YEARS[0]} and {YEARS[1]}") from None
     return check
 
 
 def _month(name: str) -> Callable[[str, str], str]:
     def check(value: str, caller: str) -> str:
-        if not _MONTH.match(value) or not 1 <= int(value[5:]) <= 12 or int(value[:4]) < 1:
-            raise _invalid(name, value, None, "use un mes AAAA-MM", "use a month YYYY-MM")
+        if not _MONTH.match(value) or not 1 <= int(value[5:]) <= 12 or not YEARS[0] <= int(value[:4]) <= YEARS[1]:
+            raise _invalid(name, value, None, f"use un mes AAAA-MM entre {YEARS[0]} y {YEARS[1]}",
+                           f"use a month YYYY-MM between {YEARS[0]} and {YEARS[1]}")
         return value
     return check
 
