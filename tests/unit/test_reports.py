@@ -127,24 +127,30 @@ def test_each_day_carries_the_open_count_forward_from_the_tickets_open_before_th
                                            "needs_training": 0}
 
 
-def response(clock="first_response", month="2026-11", desk="SOPORTE", agent="u-carlos", met=True, seconds=3600):
-    return {"clock": clock, "month": month, "desk": desk, "module": "BANCOS", "agent": agent,
-            "agent_name": "Carlos", "organisation_id": "club-caracas", "organisation_name": "Club",
-            "met_in_time": met, "business_seconds": seconds}
+def group(clock="first_response", agent="u-carlos", count=1, met=1, seconds=(3600,)):
+    return {"clock": clock, "month": "2026-11", "desk": "SOPORTE", "module": "BANCOS", "agent": agent,
+            "agent_name": "Carlos" if agent else None, "organisation_id": "club-caracas",
+            "organisation_name": "Club", "count": count, "met": met, "seconds": list(seconds) if seconds else None}
 
 
 def test_compliance_counts_breaches_never_answered_but_times_only_the_answered_ones():
-    items = reports.compliance([response(seconds=3600), response(met=False, seconds=36000),
-                                response(met=None, seconds=None, agent=None)], ("month",))
-    assert items == [{"clock": "first_response", "month": "2026-11", "count": 3, "met": 1, "missed": 2,
+    # three due: one in time (1 h), one late (10 h), one never answered
+    items = reports.compliance([group(count=3, met=1, seconds=(3600, 36000))], ("month",))
+    assert items == [{"month": "2026-11", "clock": "first_response", "count": 3, "met": 1, "missed": 2,
                       "share": 0.3333, "answered": 2, "median_business_hours": 5.5, "p90_business_hours": 9.1}]
 
 
-def test_compliance_groups_by_clock_and_the_chosen_dimensions_with_their_names():
-    items = reports.compliance([response(), response(clock="next_response"), response(agent="u-elena")],
-                               ("agent",))
-    assert [(i["clock"], i["agent"], i["count"]) for i in items] == [
-        ("first_response", "u-carlos", 1), ("next_response", "u-carlos", 1), ("first_response", "u-elena", 1)]
+def test_a_group_with_no_answered_response_has_no_times():
+    items = reports.compliance([group(agent=None, met=0, seconds=None)], ("agent",))
+    assert items[0]["share"] == 0.0 and items[0]["median_business_hours"] is None and items[0]["answered"] == 0
+
+
+def test_compliance_orders_groups_by_the_chosen_dimensions_then_clock_unknown_agents_last():
+    items = reports.compliance([group(agent=None, seconds=None, met=0), group(clock="next_response"),
+                                group(agent="u-elena"), group()], ("agent",))
+    assert [(i["agent"], i["clock"]) for i in items] == [
+        ("u-carlos", "first_response"), ("u-carlos", "next_response"), ("u-elena", "first_response"),
+        (None, "first_response")]
     assert items[0]["agent_name"] == "Carlos" and "desk" not in items[0]
 
 

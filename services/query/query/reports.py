@@ -288,31 +288,27 @@ _NAMES = {"agent": "agent_name", "organisation": "organisation_name"}
 _KEYS = {"month": "month", "desk": "desk", "module": "module", "agent": "agent", "organisation": "organisation_id"}
 
 
-def compliance(responses: Iterable[Mapping], group_by: Sequence[str]) -> list[dict]:
-    """Per response clock and the chosen dimensions: responses due, met in time, their share, and
+# How each dimension is read from report_responses r joined with report_tickets k (reports_store).
+DIMENSION_COLUMNS = {"month": "r.month", "desk": "k.desk", "module": "k.module", "agent": "r.answered_by",
+                     "organisation": "k.organisation_id"}
+
+
+def compliance(groups: Iterable[Mapping], group_by: Sequence[str]) -> list[dict]:
+    """Per the chosen dimensions and response clock: responses due, met in time, their share, and
     the median and p90 of the answered ones' business time in hours.
 
-    Each response: clock, month, desk, module, agent (answered_by), organisation_id (with names),
-    met_in_time (None when never answered: a breach) and business_seconds (None when never answered)."""
-    groups: dict[tuple, dict] = {}
-    for r in responses:
-        key = (*(r[_KEYS[d]] for d in group_by), r["clock"])
-        g = groups.get(key)
-        if g is None:
-            g = groups[key] = {"clock": r["clock"], **{_KEYS[d]: r[_KEYS[d]] for d in group_by},
-                               **{_NAMES[d]: r[_NAMES[d]] for d in group_by if d in _NAMES},
-                               "count": 0, "met": 0, "seconds": []}
-        g["count"] += 1
-        g["met"] += 1 if r["met_in_time"] else 0
-        if r["business_seconds"] is not None:
-            g["seconds"].append(r["business_seconds"])
+    Each group (counted by the database): the dimensions' values (agent and organisation with their
+    names), clock, count (answered or not: a response never answered is a breach), met (in time),
+    and seconds, the answered ones' business_seconds (None or empty when none was answered)."""
     items = []
-    for key in sorted(groups, key=lambda k: tuple((v is None, v or "") for v in k)):
-        g = groups[key]
-        seconds = g.pop("seconds")
-        items.append({**g, "missed": g["count"] - g["met"], "share": round(g["met"] / g["count"], 4),
-                      "answered": len(seconds), "median_business_hours": hours(median(seconds)),
-                      "p90_business_hours": hours(p90(seconds))})
+    for g in sorted(groups, key=lambda g: tuple((g[_KEYS[d]] is None, g[_KEYS[d]] or "")
+                                                for d in group_by) + (g["clock"],)):
+        seconds = g["seconds"] or []
+        items.append({**{_KEYS[d]: g[_KEYS[d]] for d in group_by},
+                      **{_NAMES[d]: g[_NAMES[d]] for d in group_by if d in _NAMES},
+                      "clock": g["clock"], "count": g["count"], "met": g["met"], "missed": g["count"] - g["met"],
+                      "share": round(g["met"] / g["count"], 4), "answered": len(seconds),
+                      "median_business_hours": hours(median(seconds)), "p90_business_hours": hours(p90(seconds))})
     return items
 
 
