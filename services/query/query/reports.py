@@ -288,9 +288,9 @@ _NAMES = {"agent": "agent_name", "organisation": "organisation_name"}
 _KEYS = {"month": "month", "desk": "desk", "module": "module", "agent": "agent", "organisation": "organisation_id"}
 
 
-# How each dimension is read from report_responses r joined with report_tickets k (reports_store).
-DIMENSION_COLUMNS = {"month": "r.month", "desk": "k.desk", "module": "k.module", "agent": "r.answered_by",
-                     "organisation": "k.organisation_id"}
+# How each dimension is read from report_responses r (reports_store).
+DIMENSION_COLUMNS = {"month": "r.month", "desk": "r.desk", "module": "r.module", "agent": "r.answered_by",
+                     "organisation": "r.organisation_id"}
 
 
 def compliance(groups: Iterable[Mapping], group_by: Sequence[str]) -> list[dict]:

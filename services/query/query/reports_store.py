@@ -52,6 +52,9 @@ def apply_ticket_event(conn: psycopg.Connection, record: Record) -> bool:
                      (event.stream_id, d["number"], d["desk"], d["module"], d["organisation_id"], event.occurred_at,
                       event.stream_version))
         _count(conn, ticket, reports.local_day(event.occurred_at), "opened")
+        # Facts of its responses that arrived first (another topic) now count.
+        conn.execute("update report_responses set desk = %s, module = %s, organisation_id = %s where ticket_id = %s",
+                     (d["desk"], d["module"], d["organisation_id"], event.stream_id))
         if d.get("out_of_hours_requested"):
             _requested_out_of_hours(conn, event.stream_id, event)
         return True
@@ -72,29 +75,36 @@ def apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
     """Record a response clock answered (with the SLA's business time), overdue, or cleared by
     the ticket's close while overdue; False for the other facts and for a replay."""
     event, d = record.event, record.event.data
+    if event.type not in ("DeadlineMet", "ResponseOverdue", "DeadlineCleared"):
+        return False
+    ticket = conn.execute("select desk, module, organisation_id from report_tickets where ticket_id = %s",
+                          (d["ticket_id"],)).fetchone() or {"desk": None, "module": None, "organisation_id": None}
     if event.type == "DeadlineMet":
         return conn.execute(
             """insert into report_responses (ticket_id, clock, due_at, month, met_at, met_in_time, business_seconds,
-                                             outside_hours_seconds, answered_outside_hours, answered_by)
+                                             outside_hours_seconds, answered_outside_hours, answered_by,
+                                             desk, module, organisation_id)
                values (%(ticket_id)s, %(clock)s, %(due_at)s, %(month)s, %(met_at)s, %(met_in_time)s,
-                       %(business_seconds)s, %(outside_hours_seconds)s, %(answered_outside_hours)s, %(answered_by)s)
+                       %(business_seconds)s, %(outside_hours_seconds)s, %(answered_outside_hours)s, %(answered_by)s,
+                       %(desk)s, %(module)s, %(organisation_id)s)
                on conflict (ticket_id, clock, due_at) do update set
                    month = excluded.month, met_at = excluded.met_at, met_in_time = excluded.met_in_time,
                    business_seconds = excluded.business_seconds,
                    outside_hours_seconds = excluded.outside_hours_seconds,
                    answered_outside_hours = excluded.answered_outside_hours, answered_by = excluded.answered_by
                where report_responses.met_at is null""",
-            {**d, "answered_by": d.get("answered_by"),
+            {**d, **ticket, "answered_by": d.get("answered_by"),
              "month": reports.month_of(_instant(d["met_at"]))}).rowcount == 1
     if event.type == "ResponseOverdue":
         return conn.execute(
-            """insert into report_responses (ticket_id, clock, due_at, month, overdue_at)
-               values (%s, %s, %s, %s, %s)
+            """insert into report_responses (ticket_id, clock, due_at, month, overdue_at, desk, module,
+                                             organisation_id)
+               values (%s, %s, %s, %s, %s, %s, %s, %s)
                on conflict (ticket_id, clock, due_at) do update set overdue_at = excluded.overdue_at
                where report_responses.overdue_at is null""",
             (d["ticket_id"], d["clock"], d["due_at"], reports.month_of(_instant(d["due_at"])),
-             event.occurred_at)).rowcount == 1
-    if event.type == "DeadlineCleared" and d["clock"] in RESPONSE_CLOCKS:
+             event.occurred_at, ticket["desk"], ticket["module"], ticket["organisation_id"])).rowcount == 1
+    if d["clock"] in RESPONSE_CLOCKS:  # DeadlineCleared
         # Only an overdue response has a row: one cleared before its deadline was no breach.
         return conn.execute("""update report_responses set cleared_at = %s
                                where ticket_id = %s and clock = %s and due_at = %s
@@ -154,32 +164,45 @@ _RESPONSES = """from report_responses r join report_tickets k on k.ticket_id = r
 
 def compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
     """Share of responses in time, with median and p90 business hours, per q.group_by and clock.
-    The database counts; each group's answered times come back as one sorted array."""
-    where, params = _scope(desks, q, "k", agent_column="r.answered_by")
+    The database counts (from the responses' own columns, without a join); each group's answered
+    times come back as one sorted array; the names are looked up for the groups alone."""
+    where, params = _scope(desks, q, "r", agent_column="r.answered_by")
     # Column expressions come from reports.DIMENSION_COLUMNS, never from the caller.
-    chosen = [f"{reports.DIMENSION_COLUMNS[d]} as {reports._KEYS[d]}" for d in q.group_by]
-    names = [{"agent": "min(u.name) as agent_name", "organisation": "min(o.name) as organisation_name"}[d]
-             for d in q.group_by if d in ("agent", "organisation")]
     keys = [reports.DIMENSION_COLUMNS[d] for d in q.group_by] + ["r.clock"]
-    groups = conn.execute(f"""select {", ".join([*chosen, *names, "r.clock"])}, count(*)::int as count,
+    chosen = [f"{reports.DIMENSION_COLUMNS[d]} as {reports._KEYS[d]}" for d in q.group_by]
+    groups = conn.execute(f"""select {", ".join([*chosen, "r.clock"])}, count(*)::int as count,
                                      (count(*) filter (where r.met_in_time))::int as met,
                                      array_agg(r.business_seconds order by r.business_seconds)
                                          filter (where r.business_seconds is not null) as seconds
-                              {_RESPONSES} where r.month between %s and %s and {where}
+                              from report_responses r where r.month between %s and %s and {where}
                               group by {", ".join(keys)}""", [q.first, q.last] + params).fetchall()
+    if "agent" in q.group_by:
+        names = _names(conn, "users", {g["agent"] for g in groups})
+        for g in groups:
+            g["agent_name"] = names.get(g["agent"])
+    if "organisation" in q.group_by:
+        names = _names(conn, "organisations", {g["organisation_id"] for g in groups})
+        for g in groups:
+            g["organisation_name"] = names.get(g["organisation_id"])
     return {"from": q.first, "to": q.last, "group_by": list(q.group_by),
             "items": reports.compliance(groups, q.group_by)}
 
 
+def _names(conn: psycopg.Connection, table: str, ids: set) -> dict:
+    # `table` is one of two literals above, never the caller's.
+    rows = conn.execute(f"select id, name from {table} where id = any(%s)", (sorted(i for i in ids if i),)).fetchall()
+    return {r["id"]: r["name"] for r in rows}
+
+
 def breaches(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
     """Each response that missed its target, by deadline, a page after q.cursor; each links to its timeline."""
-    where, params = _scope(desks, q, "k", agent_column="r.answered_by")
+    where, params = _scope(desks, q, "r", agent_column="r.answered_by")
     after = ""
     if q.cursor:
         after = "and (r.due_at, r.ticket_id, r.clock) > (%s, %s, %s)"
         params = params + list(q.cursor)
     rows = conn.execute(f"""select k.number, r.ticket_id, r.clock, r.due_at, r.met_at, r.cleared_at, r.overdue_at,
-                                   r.business_seconds, r.month, k.desk, k.module, k.organisation_id,
+                                   r.business_seconds, r.month, r.desk, r.module, r.organisation_id,
                                    o.name as organisation_name, r.answered_by as agent, u.name as agent_name
                             {_RESPONSES}
                             where r.met_in_time is not true and r.month between %s and %s and {where} {after}
