@@ -215,8 +215,10 @@ def _single(args: Mapping[str, Sequence[str]], valid: Sequence[str]) -> dict[str
     return single
 
 
-def _too_long(name: str, es: str, en: str) -> RuleViolation:
-    return RuleViolation("INVALID_PERIOD", name, Message(es=es, en=en))
+def _bad_period(maximum: int, unit_es: str, unit_en: str) -> RuleViolation:
+    return RuleViolation("INVALID_PERIOD", "from", Message(
+        es=f"El período debe ir de «from» a «to» (inclusive) y abarcar de 1 a {maximum} {unit_es}.",
+        en=f"The period must run from 'from' to 'to' (inclusive) and span 1 to {maximum} {unit_en}."))
 
 
 def parse_report_query(report: str, args: Mapping[str, Sequence[str]], caller_id: str, now: datetime) -> ReportQuery:
@@ -232,16 +234,14 @@ def parse_report_query(report: str, args: Mapping[str, Sequence[str]], caller_id
                  else last - timedelta(days=DEFAULT_DAYS - 1))
         span = (last - first).days + 1
         if span < 1 or span > MAX_DAYS:
-            raise _too_long("from", f"El período debe ir de «from» a «to» (inclusive) y abarcar de 1 a {MAX_DAYS} días.",
-                            f"The period must run from 'from' to 'to' (inclusive) and span 1 to {MAX_DAYS} days.")
+            raise _bad_period(MAX_DAYS, "días", "days")
     else:
         last = _month("to")(single["to"], caller_id) if single.get("to") else month_of(now)
         first = (_month("from")(single["from"], caller_id) if single.get("from")
                  else month_shift(last, -(DEFAULT_MONTHS - 1)))
         span = months_between(first, last)
         if span < 1 or span > MAX_MONTHS:
-            raise _too_long("from", f"El período debe ir de «from» a «to» (inclusive) y abarcar de 1 a {MAX_MONTHS} meses.",
-                            f"The period must run from 'from' to 'to' (inclusive) and span 1 to {MAX_MONTHS} months.")
+            raise _bad_period(MAX_MONTHS, "meses", "months")
     filters = {k: values[k] for k in ("desk", "module", "organisation_id", "agent") if k in values}
     group_by = values.get("group_by", DEFAULT_GROUP_BY) if report == "compliance" else ()
     return ReportQuery(first, last, filters, group_by, values.get("cursor"), values.get("limit", 50))
@@ -285,7 +285,8 @@ def daily_movement(rows: Iterable[Mapping], open_before: int, first: date, last:
 # ------------------------------------------------------------------ compliance
 
 _NAMES = {"agent": "agent_name", "organisation": "organisation_name"}
-_KEYS = {"month": "month", "desk": "desk", "module": "module", "agent": "agent", "organisation": "organisation_id"}
+GROUP_KEYS = {"month": "month", "desk": "desk", "module": "module", "agent": "agent",
+              "organisation": "organisation_id"}
 
 
 # How each dimension is read from report_responses r (reports_store).
@@ -301,10 +302,10 @@ def compliance(groups: Iterable[Mapping], group_by: Sequence[str]) -> list[dict]
     names), clock, count (answered or not: a response never answered is a breach), met (in time),
     and seconds, the answered ones' business_seconds (None or empty when none was answered)."""
     items = []
-    for g in sorted(groups, key=lambda g: tuple((g[_KEYS[d]] is None, g[_KEYS[d]] or "")
+    for g in sorted(groups, key=lambda g: tuple((g[GROUP_KEYS[d]] is None, g[GROUP_KEYS[d]] or "")
                                                 for d in group_by) + (g["clock"],)):
         seconds = g["seconds"] or []
-        items.append({**{_KEYS[d]: g[_KEYS[d]] for d in group_by},
+        items.append({**{GROUP_KEYS[d]: g[GROUP_KEYS[d]] for d in group_by},
                       **{_NAMES[d]: g[_NAMES[d]] for d in group_by if d in _NAMES},
                       "clock": g["clock"], "count": g["count"], "met": g["met"], "missed": g["count"] - g["met"],
                       "share": round(g["met"] / g["count"], 4), "answered": len(seconds),

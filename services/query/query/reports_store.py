@@ -169,7 +169,7 @@ def compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> di
     where, params = _scope(desks, q, "r", agent_column="r.answered_by")
     # Column expressions come from reports.DIMENSION_COLUMNS, never from the caller.
     keys = [reports.DIMENSION_COLUMNS[d] for d in q.group_by] + ["r.clock"]
-    chosen = [f"{reports.DIMENSION_COLUMNS[d]} as {reports._KEYS[d]}" for d in q.group_by]
+    chosen = [f"{reports.DIMENSION_COLUMNS[d]} as {reports.GROUP_KEYS[d]}" for d in q.group_by]
     groups = conn.execute(f"""select {", ".join([*chosen, "r.clock"])}, count(*)::int as count,
                                      (count(*) filter (where r.met_in_time))::int as met,
                                      array_agg(r.business_seconds order by r.business_seconds)
