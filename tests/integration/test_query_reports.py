@@ -395,3 +395,31 @@ def test_a_response_whose_fact_arrives_before_its_ticket_counts_once_the_ticket_
             ("2026-12", "SOPORTE", 1, 0, 12.0)]
     finally:
         app.extensions["query"].pool.close()
+
+
+def test_a_deadline_moved_after_it_went_overdue_and_then_met_is_one_response_in_time(query_db):
+    # G opened Mon 7 Dec 2026 09:00, due 17:00; overdue at 17:00. A supervisor then closes Tue 8 Dec (a
+    # calendar change): the SLA moves the deadline to Wed 9 Dec 17:00, and the answer Wed 10:00 is in time:
+    # Mon 09-17 8 h + (Tue closed) + Wed 09-10 1 h = 9 h = 32400 s on the new calendar. One response, no breach.
+    s = Story()
+    s.open("G", "SOP-106", "SOPORTE", "club-caracas", "BANCOS", MARIA, local("2026-12-07", "09:00"))
+    s.overdue("G", "SOP-106", local("2026-12-07", "17:00"))
+    s._add("DeadlineMoved", "sla-t-G", {
+        "ticket_id": "t-G", "number": "SOP-106", "desk": "SOPORTE", "clock": "first_response",
+        "clock_type": "business", "started_at": local("2026-12-07", "09:00").isoformat(),
+        "counts_from": local("2026-12-07", "09:00").isoformat(), "due_at": local("2026-12-09", "17:00").isoformat(),
+        "policy_version": 1, "calendar_version": 2, "open_intervals": [],
+        "previous_due_at": local("2026-12-07", "17:00").isoformat(), "reason": "calendar_changed"},
+        SYSTEM, local("2026-12-08", "08:00"))
+    s.answer("G", "SOP-106", "first_response", CARLOS, local("2026-12-07", "09:00"), local("2026-12-09", "17:00"),
+             local("2026-12-09", "10:00"), 32400, False)
+    feed(query_db, accounts() + s.events)
+    feed(query_db, s.events, first_offset=500)   # and a replay of it all
+    app = create_app(query_config(query_db), clock=Clock(NOW))
+    try:
+        client = app.test_client()
+        items = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY)["items"]
+        assert [(i["count"], i["met"], i["median_business_hours"]) for i in items] == [(1, 1, 9.0)]
+        assert get(client, ROSA, "/api/reports/compliance/breaches", **DECEMBER_TO_JANUARY)["items"] == []
+    finally:
+        app.extensions["query"].pool.close()

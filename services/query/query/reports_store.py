@@ -80,13 +80,24 @@ def apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
     ticket = conn.execute("select desk, module, organisation_id from report_tickets where ticket_id = %s",
                           (d["ticket_id"],)).fetchone() or {"desk": None, "module": None, "organisation_id": None}
     if event.type == "DeadlineMet":
+        if conn.execute("""select 1 from report_responses where ticket_id = %s and clock = %s and due_at = %s
+                           and met_at is not null""", (d["ticket_id"], d["clock"], d["due_at"])).fetchone():
+            return False
+        # A clock has one response open at a time: an unanswered row of it under an earlier deadline
+        # (overdue, then moved by a calendar or policy change) is this same response, not a breach of its own.
+        # due_at <= met_at keeps a later response's overdue row out of it when an old fact is replayed. The
+        # row is kept, marked, so that a replayed ResponseOverdue finds it and adds nothing.
+        stale = conn.execute("""update report_responses set superseded = true
+                                where ticket_id = %s and clock = %s and met_at is null and cleared_at is null
+                                  and not superseded and due_at <> %s and due_at <= %s returning overdue_at""",
+                             (d["ticket_id"], d["clock"], d["due_at"], d["met_at"])).fetchall()
         return conn.execute(
             """insert into report_responses (ticket_id, clock, due_at, month, met_at, met_in_time, business_seconds,
                                              outside_hours_seconds, answered_outside_hours, answered_by,
-                                             desk, module, organisation_id)
+                                             desk, module, organisation_id, overdue_at)
                values (%(ticket_id)s, %(clock)s, %(due_at)s, %(month)s, %(met_at)s, %(met_in_time)s,
                        %(business_seconds)s, %(outside_hours_seconds)s, %(answered_outside_hours)s, %(answered_by)s,
-                       %(desk)s, %(module)s, %(organisation_id)s)
+                       %(desk)s, %(module)s, %(organisation_id)s, %(overdue_at)s)
                on conflict (ticket_id, clock, due_at) do update set
                    month = excluded.month, met_at = excluded.met_at, met_in_time = excluded.met_in_time,
                    business_seconds = excluded.business_seconds,
@@ -94,6 +105,7 @@ def apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
                    answered_outside_hours = excluded.answered_outside_hours, answered_by = excluded.answered_by
                where report_responses.met_at is null""",
             {**d, **ticket, "answered_by": d.get("answered_by"),
+             "overdue_at": min((r["overdue_at"] for r in stale), default=None),
              "month": reports.month_of(_instant(d["met_at"]))}).rowcount == 1
     if event.type == "ResponseOverdue":
         return conn.execute(
@@ -105,11 +117,12 @@ def apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
             (d["ticket_id"], d["clock"], d["due_at"], reports.month_of(_instant(d["due_at"])),
              event.occurred_at, ticket["desk"], ticket["module"], ticket["organisation_id"])).rowcount == 1
     if d["clock"] in RESPONSE_CLOCKS:  # DeadlineCleared
-        # Only an overdue response has a row: one cleared before its deadline was no breach.
+        # Only an overdue response has a row: one cleared before its deadline was no breach. Matched by
+        # its clock, not its deadline, which may have moved since it went overdue.
         return conn.execute("""update report_responses set cleared_at = %s
-                               where ticket_id = %s and clock = %s and due_at = %s
-                                 and met_at is null and cleared_at is null""",
-                            (d["at"], d["ticket_id"], d["clock"], d["due_at"])).rowcount == 1
+                               where ticket_id = %s and clock = %s and met_at is null and cleared_at is null
+                                 and not superseded and due_at <= %s""",
+                            (d["at"], d["ticket_id"], d["clock"], d["at"])).rowcount >= 1
     return False
 
 
@@ -174,7 +187,8 @@ def compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> di
                                      (count(*) filter (where r.met_in_time))::int as met,
                                      array_agg(r.business_seconds order by r.business_seconds)
                                          filter (where r.business_seconds is not null) as seconds
-                              from report_responses r where r.month between %s and %s and {where}
+                              from report_responses r where r.month between %s and %s and not r.superseded
+                                and {where}
                               group by {", ".join(keys)}""", [q.first, q.last] + params).fetchall()
     if "agent" in q.group_by:
         names = _names(conn, "users", {g["agent"] for g in groups})
@@ -205,7 +219,8 @@ def breaches(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict
                                    r.business_seconds, r.month, r.desk, r.module, r.organisation_id,
                                    o.name as organisation_name, r.answered_by as agent, u.name as agent_name
                             {_RESPONSES}
-                            where r.met_in_time is not true and r.month between %s and %s and {where} {after}
+                            where r.met_in_time is not true and not r.superseded and r.month between %s and %s
+                              and {where} {after}
                             order by r.due_at, r.ticket_id, r.clock limit %s""",
                         [q.first, q.last] + params + [q.limit + 1]).fetchall()
     page, more = rows[:q.limit], len(rows) > q.limit

@@ -165,11 +165,14 @@ create table if not exists report_responses (
     desk                   text,
     module                 text,
     organisation_id        text,
+    -- An overdue row whose deadline then moved and was met under the new one: the same response,
+    -- counted once in the met row (kept so that a replayed ResponseOverdue adds nothing).
+    superseded             boolean     not null default false,
     primary key (ticket_id, clock, due_at)
 );
 -- Compliance reads a period of a desk from the index alone (an index-only scan, no join, no heap).
 create index if not exists report_responses_month on report_responses (month, desk)
-    include (clock, module, organisation_id, answered_by, met_in_time, business_seconds);
+    include (clock, module, organisation_id, answered_by, met_in_time, business_seconds, superseded);
 create index if not exists report_responses_breaches on report_responses (due_at, ticket_id, clock)
-    where met_in_time is not true;
+    where met_in_time is not true and not superseded;
 insert into projection_stats (name, applied, skipped) values ('reports', 0, 0) on conflict do nothing;
