@@ -177,19 +177,13 @@ _RESPONSES = """from report_responses r join report_tickets k on k.ticket_id = r
 
 def compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
     """Share of responses in time, with median and p90 business hours, per q.group_by and clock.
-    The database counts (from the responses' own columns, without a join); each group's answered
-    times come back as one sorted array; the names are looked up for the groups alone."""
-    where, params = _scope(desks, q, "r", agent_column="r.answered_by")
-    # Column expressions come from reports.DIMENSION_COLUMNS, never from the caller.
-    keys = [reports.DIMENSION_COLUMNS[d] for d in q.group_by] + ["r.clock"]
-    chosen = [f"{reports.DIMENSION_COLUMNS[d]} as {reports.GROUP_KEYS[d]}" for d in q.group_by]
-    groups = conn.execute(f"""select {", ".join([*chosen, "r.clock"])}, count(*)::int as count,
-                                     (count(*) filter (where r.met_in_time))::int as met,
-                                     array_agg(r.business_seconds order by r.business_seconds)
-                                         filter (where r.business_seconds is not null) as seconds
-                              from report_responses r where r.month between %s and %s and not r.superseded
-                                and {where}
-                              group by {", ".join(keys)}""", [q.first, q.last] + params).fetchall()
+    Grouped by month and/or desk alone, read from the per-minute counts (report_compliance_minutes);
+    otherwise the database counts from the responses' own columns (no join) and returns each group's
+    answered minutes as one sorted array. The names are looked up for the groups alone."""
+    if set(q.group_by) <= set(reports.MINUTE_DIMENSIONS) and not set(q.filters) - {"desk"}:
+        groups = _compliance_from_minutes(conn, desks, q)
+    else:
+        groups = _compliance_from_responses(conn, desks, q)
     if "agent" in q.group_by:
         names = _names(conn, "users", {g["agent"] for g in groups})
         for g in groups:
@@ -200,6 +194,46 @@ def compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> di
             g["organisation_name"] = names.get(g["organisation_id"])
     return {"from": q.first, "to": q.last, "group_by": list(q.group_by),
             "items": reports.compliance(groups, q.group_by)}
+
+
+def _compliance_from_responses(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> list[dict]:
+    where, params = _scope(desks, q, "r", agent_column="r.answered_by")
+    # Column expressions come from reports.DIMENSION_COLUMNS, never from the caller.
+    keys = [reports.DIMENSION_COLUMNS[d] for d in q.group_by] + ["r.clock"]
+    chosen = [f"{reports.DIMENSION_COLUMNS[d]} as {reports.GROUP_KEYS[d]}" for d in q.group_by]
+    # Truncated to the minute as in report_compliance_minutes, so both paths give the same figures.
+    return conn.execute(f"""select {", ".join([*chosen, "r.clock"])}, count(*)::int as count,
+                                   (count(*) filter (where r.met_in_time))::int as met,
+                                   array_agg(r.business_seconds / 60 * 60 order by r.business_seconds)
+                                       filter (where r.business_seconds is not null) as seconds
+                            from report_responses r where r.month between %s and %s and not r.superseded
+                              and {where}
+                            group by {", ".join(keys)}""", [q.first, q.last] + params).fetchall()
+
+
+def _compliance_from_minutes(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> list[dict]:
+    """Each group's counts, and the answered minutes at the ranks its median and p90 interpolate
+    between (the first minute whose running count passes the rank), from the per-minute counts."""
+    keys = ", ".join([*(reports.GROUP_KEYS[d] for d in q.group_by), "clock"])   # month, desk: column names
+    ranks = ", ".join(f"""min(c.minute) filter (where c.upto > floor((g.answered - 1) * {q_}))
+                              as {name}_low,
+                          min(c.minute) filter (where c.upto > ceil((g.answered - 1) * {q_})) as {name}_high"""
+                      for name, q_ in (("median", 0.5), ("p90", 0.9)))
+    rows = conn.execute(f"""
+        with h as (select {keys}, minute, sum(n)::int as n, sum(met)::int as met
+                   from report_compliance_minutes
+                   where month between %s and %s and desk = any(%s) and n > 0
+                   group by {keys}, minute),
+             g as (select {keys}, sum(n)::int as count, sum(met)::int as met,
+                          coalesce(sum(n) filter (where minute >= 0), 0)::int as answered
+                   from h group by {keys}),
+             c as (select {keys}, minute, sum(n) over (partition by {keys} order by minute) as upto
+                   from h where minute >= 0)
+        select {", ".join(f"g.{k.strip()}" for k in keys.split(","))}, g.count, g.met, g.answered, {ranks}
+        from g left join c using ({keys})
+        group by {", ".join(f"g.{k.strip()}" for k in keys.split(","))}, g.count, g.met, g.answered""",
+                        [q.first, q.last, desks]).fetchall()
+    return [{**r, **reports.quantiles_from_ranks(r)} for r in rows]
 
 
 def _names(conn: psycopg.Connection, table: str, ids: set) -> dict:
