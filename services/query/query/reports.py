@@ -294,8 +294,10 @@ DIMENSION_COLUMNS = {"month": "r.month", "desk": "r.desk", "module": "r.module",
                      "organisation": "r.organisation_id"}
 
 
-# The dimensions report_compliance_minutes keeps (reports_store reads it when a report needs no other).
+# The dimensions report_compliance_hours and _minutes keep (reports_store reads them when a report needs
+# no other), and the statistics of the answered times.
 MINUTE_DIMENSIONS = ("month", "desk")
+QUANTILES = (("median", 0.5), ("p90", 0.9))
 
 
 def interpolated(low: float | None, high: float | None, count: int, q: float) -> float | None:
@@ -307,13 +309,52 @@ def interpolated(low: float | None, high: float | None, count: int, q: float) ->
     return low + (high - low) * (position - math.floor(position))
 
 
-def quantiles_from_ranks(group: Mapping) -> dict:
-    """A group's median and p90 in seconds from its answered count and the whole minutes at the
-    ranks each one lies between (median_low/high, p90_low/high)."""
-    return {f"{name}_seconds": interpolated(None if group[f"{name}_low"] is None else group[f"{name}_low"] * 60,
-                                            None if group[f"{name}_high"] is None else group[f"{name}_high"] * 60,
-                                            group["answered"], q)
-            for name, q in (("median", 0.5), ("p90", 0.9))}
+def quantile_ranks(count: int) -> set[int]:
+    """The 0-based ranks of `count` ordered values that the median and p90 interpolate between."""
+    if not count:
+        return set()
+    return {f(((count - 1) * q)) for _, q in QUANTILES for f in (math.floor, math.ceil)}
+
+
+def hour_groups(rows: Iterable[Mapping], keys: Sequence[str]) -> dict[tuple, dict]:
+    """Per group (the values of `keys`): responses due, met in time, answered, and answered per
+    business hour, from (keys..., hour, n, met) rows (hour -1: not answered)."""
+    groups: dict[tuple, dict] = {}
+    for r in rows:
+        g = groups.setdefault(tuple(r[k] for k in keys), {"count": 0, "met": 0, "answered": 0, "hours": {}})
+        g["count"] += r["n"]
+        g["met"] += r["met"]
+        if r["hour"] >= 0:
+            g["answered"] += r["n"]
+            g["hours"][r["hour"]] = g["hours"].get(r["hour"], 0) + r["n"]
+    return groups
+
+
+def place(counts: Mapping[int, int], rank: int) -> tuple[int, int]:
+    """The bucket (of bucket -> count) holding the 0-based `rank` in bucket order, and the rank within it."""
+    seen = 0
+    for bucket in sorted(counts):
+        if rank < seen + counts[bucket]:
+            return bucket, rank - seen
+        seen += counts[bucket]
+    raise ValueError(f"rank {rank} beyond {seen} values")
+
+
+def hours_to_read(group: Mapping) -> set[int]:
+    """The business hours whose minutes a group's median and p90 need."""
+    return {place(group["hours"], rank)[0] for rank in quantile_ranks(group["answered"])}
+
+
+def minute_quantiles(group: Mapping, minutes: Mapping[int, Mapping[int, int]]) -> dict:
+    """A group's median and p90 in seconds (of whole minutes), from its hours and the minutes
+    (hour -> minute -> count) of the hours hours_to_read named."""
+    at = {}
+    for rank in quantile_ranks(group["answered"]):
+        hour, within = place(group["hours"], rank)
+        at[rank] = place(minutes[hour], within)[0] * 60
+    n = group["answered"]
+    return {f"{name}_seconds": interpolated(at.get(math.floor((n - 1) * q)), at.get(math.ceil((n - 1) * q)), n, q)
+            for name, q in QUANTILES}
 
 
 def compliance(groups: Iterable[Mapping], group_by: Sequence[str]) -> list[dict]:

@@ -212,28 +212,39 @@ def _compliance_from_responses(conn: psycopg.Connection, desks: list[str], q: Re
 
 
 def _compliance_from_minutes(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> list[dict]:
-    """Each group's counts, and the answered minutes at the ranks its median and p90 interpolate
-    between (the first minute whose running count passes the rank), from the per-minute counts."""
-    keys = ", ".join([*(reports.GROUP_KEYS[d] for d in q.group_by), "clock"])   # month, desk: column names
-    ranks = ", ".join(f"""min(c.minute) filter (where c.upto > floor((g.answered - 1) * {q_}))
-                              as {name}_low,
-                          min(c.minute) filter (where c.upto > ceil((g.answered - 1) * {q_})) as {name}_high"""
-                      for name, q_ in (("median", 0.5), ("p90", 0.9)))
-    rows = conn.execute(f"""
-        with h as (select {keys}, minute, sum(n)::int as n, sum(met)::int as met
-                   from report_compliance_minutes
-                   where month between %s and %s and desk = any(%s) and n > 0
-                   group by {keys}, minute),
-             g as (select {keys}, sum(n)::int as count, sum(met)::int as met,
-                          coalesce(sum(n) filter (where minute >= 0), 0)::int as answered
-                   from h group by {keys}),
-             c as (select {keys}, minute, sum(n) over (partition by {keys} order by minute) as upto
-                   from h where minute >= 0)
-        select {", ".join(f"g.{k.strip()}" for k in keys.split(","))}, g.count, g.met, g.answered, {ranks}
-        from g left join c using ({keys})
-        group by {", ".join(f"g.{k.strip()}" for k in keys.split(","))}, g.count, g.met, g.answered""",
+    """Each group's counts from the per-hour counts, then the minutes of only the hours its median
+    and p90 fall in (one query for all groups)."""
+    dims = [reports.GROUP_KEYS[d] for d in q.group_by]          # month, desk: column names
+    keys = [*dims, "clock"]
+    rows = conn.execute(f"""select {", ".join(keys)}, hour, sum(n)::int as n, sum(met)::int as met
+                            from report_compliance_hours where month between %s and %s and desk = any(%s)
+                            group by {", ".join(keys)}, hour having sum(n) > 0""",
                         [q.first, q.last, desks]).fetchall()
-    return [{**r, **reports.quantiles_from_ranks(r)} for r in rows]
+    groups = reports.hour_groups(rows, keys)
+    wanted = [(key, hour) for key, g in groups.items() for hour in sorted(reports.hours_to_read(g))]
+    minutes: dict[tuple, dict] = {}
+    if wanted:
+        # A dimension the report groups by is matched exactly; one it does not takes the whole period
+        # (desks). The conditions are these literals, chosen by q.group_by, never the caller's text.
+        month = "m.month = w.month" if "month" in dims else "m.month between %(first)s and %(last)s"
+        desk = "m.desk = w.desk" if "desk" in dims else "m.desk = any(%(desks)s)"
+        by = dict(zip(keys, zip(*(key for key, _ in wanted))))
+        found = conn.execute(f"""
+            select w.i, m.minute, sum(m.n)::int as n
+            from unnest(%(i)s::int[], %(month)s::text[], %(desk)s::text[], %(clock)s::text[], %(hour)s::int[])
+                 as w(i, month, desk, clock, hour)
+            join report_compliance_minutes m
+              on {desk} and m.clock = w.clock and m.minute between w.hour * 60 and w.hour * 60 + 59 and {month}
+            where m.n > 0
+            group by w.i, m.minute""",
+            {"i": list(range(len(wanted))), "month": list(by.get("month", [""] * len(wanted))),
+             "desk": list(by.get("desk", [""] * len(wanted))), "clock": list(by["clock"]),
+             "hour": [hour for _, hour in wanted], "desks": desks, "first": q.first, "last": q.last}).fetchall()
+        for r in found:
+            key, hour = wanted[r["i"]]
+            minutes.setdefault(key, {}).setdefault(hour, {})[r["minute"]] = r["n"]
+    return [{**dict(zip(keys, key)), "count": g["count"], "met": g["met"], "answered": g["answered"],
+             **reports.minute_quantiles(g, minutes.get(key, {}))} for key, g in groups.items()]
 
 
 def _names(conn: psycopg.Connection, table: str, ids: set) -> dict:
