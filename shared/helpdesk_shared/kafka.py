@@ -182,6 +182,7 @@ class ConsumerLoop:
                         "topic": tp.topic, "partition": tp.partition, "offset": m.offset, "error": str(exc)})
         with self.conn.transaction():
             self.handle_batch(self.conn, records)
+            pg.count_applied(self.conn, self.name, [r.event.type for r in records])
             if parked:
                 pg.park_messages(self.conn, self.name, parked)
             pg.save_offsets(self.conn, self.name, offsets)

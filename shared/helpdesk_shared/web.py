@@ -6,7 +6,7 @@ import functools
 import json
 import uuid
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Iterable, Mapping
 
 import psycopg
 from flask import Flask, Response, g, jsonify, request
@@ -16,6 +16,8 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from . import auth_tokens, fields, logs
+from .health import KafkaOffsets, ServiceProbe
+from .metrics import ConsumerLagCollector, SqlCollector, SqlMetrics, events_applied
 from .errors import Message, RuleViolation
 
 AUTH_REQUIRED = RuleViolation("AUTH_REQUIRED", None, Message(
@@ -52,7 +54,7 @@ class DeadLetterCollector:
     TABLES = ("outbox_dead_letters", "consumer_dead_letters")
 
     def __init__(self, pool):
-        self.pool = pool
+        self.pool_of = _pool_getter(pool)
 
     def collect(self):
         """One gauge sample per dead-letter table this database has."""
@@ -60,7 +62,7 @@ class DeadLetterCollector:
         import psycopg
         from psycopg_pool import PoolClosed, PoolTimeout
         try:
-            with self.pool.connection(timeout=2) as conn:
+            with self.pool_of().connection(timeout=2) as conn:
                 counts = {table: conn.execute(f"select count(*) as n from {table}").fetchone()["n"]
                           for table in self.TABLES
                           if conn.execute("select to_regclass(%s) as t", (table,)).fetchone()["t"]}
@@ -73,13 +75,38 @@ class DeadLetterCollector:
         yield family
 
 
+def _pool_getter(pool) -> Callable:
+    """`pool` itself when it is a callable giving the current pool (tests swap a service's pool), else a getter."""
+    return pool if callable(pool) else (lambda: pool)
+
+
 def install(app: Flask, service: str, registry: CollectorRegistry,
-            health: Callable[[], dict] | None = None, pool=None) -> None:
-    """Register error handlers, correlation ids, /healthz and /metrics on `app` (with the service's
-    dead-letter counts when its connection `pool` is given)."""
+            health: Callable[[], dict] | None = None, pool=None, *,
+            consumers: Mapping[str, Iterable[str]] | None = None, kafka_bootstrap: str | None = None,
+            collectors: Iterable[SqlMetrics] = ()) -> None:
+    """Register error handlers, correlation ids, /healthz and /metrics on `app`.
+
+    With the service's connection `pool` (or a callable giving it): /healthz checks the database
+    (503 without it) and, with `kafka_bootstrap`, Kafka and the lag of the `consumers` (name ->
+    topics) whose offsets this database stores; /metrics adds dead letters, events applied,
+    consumer lag and the service's own `collectors` (each `read(conn)` -> metric families).
+    `health()` gives the service's own /healthz fields.
+    """
     app.json = IsoJSONProvider(app)
+    probe = None
     if pool is not None:
-        registry.register(DeadLetterCollector(pool))
+        pool_of = _pool_getter(pool)
+        registry.register(DeadLetterCollector(pool_of))
+        registry.register(SqlCollector(pool_of, events_applied))
+        for read in collectors:
+            registry.register(SqlCollector(pool_of, read))
+        consumers = {name: list(topics) for name, topics in (consumers or {}).items()}
+        kafka = (KafkaOffsets(kafka_bootstrap, [t for topics in consumers.values() for t in topics])
+                 if kafka_bootstrap and consumers else None)
+        probe = ServiceProbe(service, pool_of, consumers, kafka, health)
+        if kafka is not None:
+            registry.register(ConsumerLagCollector(probe))
+    app.extensions["mesa.probe"] = probe
     requests_total = Counter("http_requests_total", "HTTP requests", ["method", "endpoint", "status"],
                              registry=registry)
     latency = Histogram("http_request_seconds", "HTTP request latency", ["endpoint"], registry=registry)
@@ -143,7 +170,10 @@ def install(app: Flask, service: str, registry: CollectorRegistry,
 
     @app.get("/healthz")
     def healthz():
-        return jsonify({"service": service, "status": "ok", **(health() if health else {})})
+        if probe is None:
+            return jsonify({"service": service, "status": "ok", **(health() if health else {})})
+        body, status = probe.report()
+        return jsonify(body), status
 
     @app.get("/metrics")
     def metrics():

@@ -18,6 +18,7 @@ from .config import Config
 
 log = logging.getLogger(__name__)
 CONSUMER_NAME = "intake-sla-decisions"
+TOPICS = (SLA,)
 
 
 def apply_batch(conn, records) -> None:
@@ -35,7 +36,7 @@ def build(config: Config) -> ConsumerLoop:
     """The consumer loop over helpdesk.sla."""
     migrate(config.database_url)
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
-                        consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + SLA],
+                        consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + t for t in TOPICS],
                         handle_batch=apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME)
 
 

@@ -42,7 +42,11 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
         with ctx.pool.connection() as conn:
             return store.stats(conn)
 
-    web.install(app, "query", CollectorRegistry(), health, pool=ctx.pool)
+    from . import consumer, metrics  # consumer imports this module (SCHEMA)
+    prefix = config.kafka_topic_prefix
+    web.install(app, "query", CollectorRegistry(), health, pool=lambda: ctx.pool,
+                consumers={consumer.CONSUMER_NAME: [prefix + t for t in consumer.TOPICS]},
+                kafka_bootstrap=config.kafka_bootstrap_servers, collectors=[metrics.open_tickets])
     app.register_blueprint(api.bp)
     app.get("/openapi.json")(lambda: jsonify(openapi.document()))
     return app

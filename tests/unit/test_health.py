@@ -1,0 +1,49 @@
+"""The pure parts of /healthz: a consumer's lag from stored and end offsets, and the service's status."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from helpdesk_shared.health import TopicOffsets, consumer_report, lag_by_topic, overall_status
+from sla.metrics import month_bounds
+
+OFFSETS = TopicOffsets(begin={("t", 0): 0, ("t", 1): 5, ("u", 0): 0},
+                       end={("t", 0): 10, ("t", 1): 12, ("u", 0): 3})
+
+
+def test_lag_is_the_end_offset_minus_the_stored_next_offset_summed_per_topic():
+    assert lag_by_topic(["t", "u"], {("t", 0): 7, ("t", 1): 12, ("u", 0): 3}, OFFSETS) == {"t": 3, "u": 0}
+
+
+def test_a_partition_never_stored_counts_from_its_first_offset_still_kept():
+    assert lag_by_topic(["t"], {("t", 0): 10}, OFFSETS) == {"t": 7}  # partition 1 kept from offset 5
+
+
+def test_a_stored_offset_past_the_end_counts_nothing_and_other_topics_are_ignored():
+    assert lag_by_topic(["u"], {("u", 0): 9, ("t", 0): 0}, OFFSETS) == {"u": 0}
+
+
+def test_a_consumer_is_caught_up_only_at_lag_zero_and_unknown_without_kafka():
+    assert consumer_report("c", ["u"], {("u", 0): 3}, OFFSETS)["caught_up"] is True
+    behind = consumer_report("c", ["t", "u"], {}, OFFSETS)
+    assert (behind["lag"], behind["caught_up"], behind["topics"]) == (20, False, {"t": 17, "u": 3})
+    assert consumer_report("c", ["t"], {}, None) == {"name": "c", "lag": None, "caught_up": None, "topics": {"t": None}}
+
+
+def test_without_its_database_a_service_is_unavailable_whatever_kafka_says():
+    assert overall_status(False, True, []) == "unavailable"
+    assert overall_status(False, None, []) == "unavailable"
+
+
+def test_kafka_away_or_a_consumer_far_behind_is_degraded_and_a_small_lag_is_ok():
+    assert overall_status(True, False, []) == "degraded"
+    assert overall_status(True, True, [{"lag": 1001}], degraded_lag=1000) == "degraded"
+    assert overall_status(True, True, [{"lag": 1000}, {"lag": None}], degraded_lag=1000) == "ok"
+    assert overall_status(True, None, []) == "ok"
+
+
+def test_the_compliance_month_is_caracas_calendar_month():
+    # 1 December 02:00 UTC is still 30 November 22:00 in Caracas (UTC-4)
+    start, end = month_bounds(datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc))
+    assert (start.isoformat(), end.isoformat()) == ("2026-11-01T00:00:00-04:00", "2026-12-01T00:00:00-04:00")
+    start, end = month_bounds(datetime(2026, 12, 15, tzinfo=timezone.utc))
+    assert (start.month, end.year, end.month) == (12, 2027, 1)
