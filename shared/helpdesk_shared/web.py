@@ -117,6 +117,12 @@ def install(app: Flask, service: str, registry: CollectorRegistry,
         g.token = logs.correlation_id.set(g.correlation_id)
         g.started = datetime.now(timezone.utc)
 
+    @app.teardown_request
+    def _forget_correlation_id(_exc):
+        # The worker's next log lines (and its next request) must not carry this request's id.
+        if "token" in g:
+            logs.correlation_id.reset(g.pop("token"))
+
     @app.after_request
     def _finish(response):
         response.headers["X-Correlation-Id"] = g.get("correlation_id", "")

@@ -6,6 +6,7 @@ Real PostgreSQL and the real broker, with this test's own prefixed topics.
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -179,8 +180,20 @@ def test_consumer_lag_grows_while_the_consumer_is_stopped_and_is_zero_once_it_ca
     assert health["consumers"][0] == {**health["consumers"][0], "lag": 0, "caught_up": True}
 
 
-def test_events_applied_per_type_increase_when_a_consumer_applies_a_batch(
-        make_app, intake_db, kafka_bootstrap, topic_prefix, now):
+@pytest.fixture
+def consumer_log():
+    """The records the consumer loop logs (the apps' logs.setup replaces the root handlers, caplog's too)."""
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("helpdesk_shared.kafka")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+def test_events_applied_per_type_increase_when_a_consumer_applies_a_batch_and_each_is_logged_with_its_correlation_id(
+        make_app, intake_db, kafka_bootstrap, topic_prefix, now, consumer_log):
     from query import consumer as query_consumer
     app = make_app("query")
 
@@ -198,6 +211,13 @@ def test_events_applied_per_type_increase_when_a_consumer_applies_a_batch(
     finally:
         loop.close()
     assert applied("TicketOpened") == 2
+    with pg.connect(intake_db) as conn:
+        correlations = {str(r["correlation_id"]) for r in conn.execute(
+            "select correlation_id from events where type in ('TicketOpened', 'MessagePosted')")}
+    logged = {r.correlation_id for r in consumer_log
+              if r.getMessage() == "event applied" and r.consumer == "query-tickets"
+              and r.type in ("TicketOpened", "MessagePosted")}
+    assert logged == correlations
 
 
 AGENT = Actor("u-carlos", "agent")

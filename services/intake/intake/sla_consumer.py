@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from helpdesk_shared import logs
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared.kafka import ConsumerLoop
 from helpdesk_shared.topics import SLA
@@ -26,10 +27,11 @@ def apply_batch(conn, records) -> None:
     for record in records:
         if record.event.type != "AutoClosed":
             continue
-        closed = handlers.accept_auto_close(conn, record.event)
-        log.info("auto-close accepted" if closed else "auto-close refused: the ticket moved on",
-                 extra={"ticket_id": record.event.data["ticket_id"],
-                        "based_on_version": record.event.data["based_on_version"]})
+        with logs.bound(record.event.correlation_id):
+            closed = handlers.accept_auto_close(conn, record.event)
+            log.info("auto-close accepted" if closed else "auto-close refused: the ticket moved on",
+                     extra={"ticket_id": record.event.data["ticket_id"],
+                            "based_on_version": record.event.data["based_on_version"]})
 
 
 def build(config: Config) -> ConsumerLoop:
