@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from helpdesk_shared.metrics import cached
 from helpdesk_shared.health import TopicOffsets, consumer_report, lag_by_topic, overall_status
 from sla.metrics import month_bounds
 
@@ -47,3 +48,11 @@ def test_the_compliance_month_is_caracas_calendar_month():
     assert (start.isoformat(), end.isoformat()) == ("2026-11-01T00:00:00-04:00", "2026-12-01T00:00:00-04:00")
     start, end = month_bounds(datetime(2026, 12, 15, tzinfo=timezone.utc))
     assert (start.month, end.year, end.month) == (12, 2027, 1)
+
+
+def test_a_cached_collector_reads_the_database_once_per_period():
+    calls, now = [], [100.0]
+    read = cached(lambda conn: calls.append(conn) or [f"family{len(calls)}"], 300, monotonic=lambda: now[0])
+    assert read("c1") == ["family1"] and read("c2") == ["family1"]
+    now[0] += 300
+    assert read("c3") == ["family2"] and calls == ["c1", "c3"]
