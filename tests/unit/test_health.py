@@ -1,10 +1,12 @@
 """The pure parts of /healthz: a consumer's lag from stored and end offsets, and the service's status."""
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timezone
 
 from helpdesk_shared.metrics import cached
-from helpdesk_shared.health import TopicOffsets, consumer_report, lag_by_topic, overall_status
+from helpdesk_shared.health import KafkaOffsets, TopicOffsets, consumer_report, lag_by_topic, overall_status
 from sla.metrics import month_bounds
 
 OFFSETS = TopicOffsets(begin={("t", 0): 0, ("t", 1): 5, ("u", 0): 0},
@@ -56,3 +58,47 @@ def test_a_cached_collector_reads_the_database_once_per_period():
     assert read("c1") == ["family1"] and read("c2") == ["family1"]
     now[0] += 300
     assert read("c3") == ["family2"] and calls == ["c1", "c3"]
+
+
+class SlowBroker(KafkaOffsets):
+    """KafkaOffsets whose broker answers only when the test says so."""
+
+    def __init__(self, **kw):
+        super().__init__("nowhere:9092", ["t"], **kw)
+        self.answer = threading.Event()
+        self.calls = 0
+
+    def _fetch(self):
+        self.calls += 1
+        self.answer.wait(10)
+        return OFFSETS
+
+
+def test_a_probe_waits_at_most_its_timeout_on_a_broker_that_hangs_and_one_fetch_is_in_flight():
+    broker = SlowBroker(timeout=0.05, ttl=60)
+    started = time.monotonic()
+    assert broker.get() == (None, "no answer from Kafka within 0.05 s")
+    assert broker.get()[0] is None
+    assert time.monotonic() - started < 1
+    broker.answer.set()
+    deadline = time.monotonic() + 5
+    while broker.get()[0] is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert broker.get() == (OFFSETS, None) and broker.calls == 1
+
+
+def test_a_failed_fetch_is_cached_for_the_period_so_a_dead_broker_is_not_hammered():
+    class DeadBroker(KafkaOffsets):
+        calls = 0
+
+        def _fetch(self):
+            DeadBroker.calls += 1
+            raise ConnectionError("refused")
+
+    now = [0.0]
+    broker = DeadBroker("nowhere:9092", ["t"], ttl=5, timeout=1, monotonic=lambda: now[0])
+    assert broker.get() == (None, "ConnectionError: refused")
+    assert broker.get() == (None, "ConnectionError: refused") and DeadBroker.calls == 1
+    now[0] = 6
+    broker.get()
+    assert DeadBroker.calls == 2
