@@ -73,6 +73,23 @@ def events_applied(conn) -> Iterable[Metric]:
     yield family
 
 
+def outbox_backlog(conn) -> Iterable[Metric]:
+    """`mesa_outbox_unpublished` and `mesa_outbox_oldest_unpublished_seconds`: events stored and not on
+    Kafka yet (the relay is down or the broker away), when this database has an outbox."""
+    if not conn.execute("select to_regclass('outbox') as t").fetchone()["t"]:
+        return
+    # Both read the partial index outbox_unpublished; the age is the database's own clock.
+    row = conn.execute("""select count(*) as n, extract(epoch from now() - min(stored_at)) as age
+                          from outbox where published_at is null""").fetchone()
+    unpublished = GaugeMetricFamily("mesa_outbox_unpublished", "Events stored and not published to Kafka yet")
+    unpublished.add_metric([], row["n"])
+    oldest = GaugeMetricFamily("mesa_outbox_oldest_unpublished_seconds",
+                               "Age of the oldest event not published yet (0: none waiting)")
+    oldest.add_metric([], max(0.0, float(row["age"] or 0)))
+    yield unpublished
+    yield oldest
+
+
 def cached(read: SqlMetrics, seconds: float, monotonic: Callable[[], float] = time.monotonic) -> SqlMetrics:
     """`read`, run at most once per `seconds`: for figures that move slowly and cost a scan (a
     month's compliance), so a 15 s scrape does not pay for it every time."""

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import auth_tokens, fields, logs
 from .health import KafkaOffsets, ServiceProbe
-from .metrics import ConsumerLagCollector, SqlCollector, SqlMetrics, events_applied
+from .metrics import ConsumerLagCollector, SqlCollector, SqlMetrics, events_applied, outbox_backlog
 from .errors import Message, RuleViolation
 
 AUTH_REQUIRED = RuleViolation("AUTH_REQUIRED", None, Message(
@@ -98,6 +98,7 @@ def install(app: Flask, service: str, registry: CollectorRegistry,
         pool_of = _pool_getter(pool)
         registry.register(DeadLetterCollector(pool_of))
         registry.register(SqlCollector(pool_of, events_applied))
+        registry.register(SqlCollector(pool_of, outbox_backlog))
         for read in collectors:
             registry.register(SqlCollector(pool_of, read))
         consumers = {name: list(topics) for name, topics in (consumers or {}).items()}

@@ -314,3 +314,18 @@ def test_query_exposes_the_open_tickets_of_each_desk(make_app, intake_db, kafka_
                    60, "three open tickets on SOPORTE")
     finally:
         loop.close()
+
+
+def test_intakes_outbox_backlog_grows_with_stored_events_and_empties_when_the_relay_publishes(
+        make_app, intake_db, kafka_bootstrap, topic_prefix, now):
+    app = make_app("intake")
+    while drain(intake_db, kafka_bootstrap, topic_prefix):
+        pass  # the demo accounts
+    assert sample(scrape(app), "mesa_outbox_unpublished") == 0
+    stored = store_tickets(intake_db, now, tickets=1, messages=2)
+    text = scrape(app)
+    assert sample(text, "mesa_outbox_unpublished") == len(stored)
+    assert sample(text, "mesa_outbox_oldest_unpublished_seconds") >= 0
+    while drain(intake_db, kafka_bootstrap, topic_prefix):
+        pass
+    assert sample(scrape(app), "mesa_outbox_unpublished") == 0
