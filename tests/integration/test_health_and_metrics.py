@@ -98,6 +98,18 @@ def test_healthz_says_the_database_kafka_and_each_consumer_are_fine_when_all_is_
     assert body["kafka"] == {"ok": True}
     assert [(c["name"], c["lag"], c["caught_up"]) for c in body["consumers"]] == [(CONSUMERS[service], 0, True)]
     assert EXISTING_FIELDS[service] <= set(body), "the fields health() gave before are kept"
+    documented(app_document(service), body, 200)
+
+
+def app_document(service: str) -> dict:
+    return __import__(f"{service}.openapi", fromlist=["document"]).document()
+
+
+def documented(document: dict, body: dict, status: int) -> None:
+    """The body matches the schema the service's OpenAPI document gives /healthz for that status."""
+    import jsonschema
+    schema = document["paths"]["/healthz"]["get"]["responses"][str(status)]["content"]["application/json"]["schema"]
+    jsonschema.validate(body, schema)
 
 
 @pytest.mark.parametrize("service", ("intake", "query", "sla"))
@@ -113,6 +125,7 @@ def test_healthz_is_503_unavailable_within_seconds_when_the_database_is_unreacha
     body = response.get_json()
     assert body["status"] == "unavailable" and body["database"]["ok"] is False and body["database"]["error"]
     assert body["kafka"]["ok"] is True  # it says which part is away
+    documented(app_document(service), body, 503)
     # /metrics still answers, without the series the database gives
     text = scrape(app)
     assert "mesa_events_applied_total" not in text and "mesa_consumer_lag" not in text

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from helpdesk_shared.openapi import BEARER, errors, new_spec, path_param
+from helpdesk_shared.openapi import BEARER, HEALTHZ, errors, new_spec, path_param
 
 from helpdesk_shared.schemas import DESKS, URGENCIES
 
@@ -55,7 +55,7 @@ def document() -> dict:
         "/api/organisations": {"get": {
             "summary": "The caller's organisation; for staff, those of their desks", "security": BEARER,
             "responses": {"200": {"description": "the organisations"}, **errors(401)}}},
-        "/healthz": {"get": {"summary": "Health", "responses": {"200": {"description": "ok"}}}},
+        "/healthz": HEALTHZ,
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     }
     for path, operations in paths.items():
