@@ -216,14 +216,12 @@ class ServiceProbe:
                 "kafka": kafka if kafka is not None else {"ok": None}, "consumers": consumers, **extra}
         return body, 503 if status == UNAVAILABLE else 200
 
-    def lags(self) -> list[tuple[str, str, int]] | None:
-        """(consumer, topic, lag) for every consumer and topic; None when the database or Kafka is away."""
+    def lags(self, conn) -> list[tuple[str, str, int]] | None:
+        """(consumer, topic, lag) for every consumer and topic, their stored offsets read on `conn`;
+        None when Kafka is away."""
         if not self.consumers or self.kafka is None:
             return []
-        try:
-            stored = self._stored()
-        except _database_errors():
-            return None
+        stored = stored_offsets(conn, self.consumers)
         offsets, _ = self.kafka.get()
         if offsets is None:
             return None
