@@ -8,6 +8,7 @@ instant it takes effect from. It answers four questions, each in one small metho
 - ``next_opening(t)``             the first open instant at or after t (t itself when open)
 - ``add(t, d)``                   t plus a business duration d (the SLA deadline)
 - ``business_between(a, b)``      how much business time lies between two instants
+- ``open_intervals(a, b)``        the open spans between two instants (what a deadline counts)
 
 Conventions (SPEC §3):
 
@@ -144,6 +145,35 @@ class Calendar:
         """Business time from a to b (negative when b is before a)."""
         tb = self._t
         return timedelta(0, 0, tb.business(b) - tb.business(a))
+
+    def open_intervals(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime]]:
+        """The open spans of [a, b], in UTC and in order; spans that touch (an interval ending
+        at 24:00 and the next day's from 00:00) are joined, so the sum of their lengths is
+        ``business_between(a, b)`` and a reader needs no calendar to count time left."""
+        if b <= a:
+            return []
+        zone = self._t.zone
+        by_weekday: dict[int, list[tuple[time, time]]] = {}
+        for day, start, end in self.weekly:
+            by_weekday.setdefault(day, []).append((start, end))
+        spans: list[tuple[datetime, datetime]] = []
+        # One step per local date (a 60-day target is a few hundred steps); closed days have no spans.
+        day, last = a.astimezone(zone).date(), b.astimezone(zone).date()
+        while day <= last:
+            if day not in self.closed_days:
+                for start, end in by_weekday.get(day.weekday(), ()):
+                    lo = datetime.combine(day, start, zone).astimezone(UTC)
+                    hi = datetime.combine(day + timedelta(days=1) if end == time(0) else day, end, zone
+                                          ).astimezone(UTC)
+                    lo, hi = max(lo, a.astimezone(UTC)), min(hi, b.astimezone(UTC))
+                    if lo >= hi:
+                        continue
+                    if spans and spans[-1][1] == lo:
+                        spans[-1] = (spans[-1][0], hi)
+                    else:
+                        spans.append((lo, hi))
+            day += timedelta(days=1)
+        return spans
 
     # -- explaining a deadline ----------------------------------------------------------
 

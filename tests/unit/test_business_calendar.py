@@ -259,6 +259,46 @@ def test_business_between_backwards_is_negative():
     assert VE.business_between(caracas(2026, 3, 9, 12), caracas(2026, 3, 9, 10)) == -hours(2)
 
 
+# -- the open spans between two instants (what a deadline fact carries) ----------------------
+
+
+def test_open_intervals_skip_a_weekend_and_the_battle_of_carabobo():
+    # The same span as above: Fri 19 Jun 15:00 -> Thu 25 Jun 10:00 in Caracas (UTC-4).
+    spans = VE.open_intervals(caracas(2026, 6, 19, 15), caracas(2026, 6, 25, 10))
+    assert spans == [
+        (datetime(2026, 6, 19, 19, tzinfo=UTC), datetime(2026, 6, 19, 21, tzinfo=UTC)),  # Fri 15:00-17:00
+        (datetime(2026, 6, 22, 13, tzinfo=UTC), datetime(2026, 6, 22, 21, tzinfo=UTC)),  # Mon 09:00-17:00
+        (datetime(2026, 6, 23, 13, tzinfo=UTC), datetime(2026, 6, 23, 21, tzinfo=UTC)),  # Tue; Wed 24 closed
+        (datetime(2026, 6, 25, 13, tzinfo=UTC), datetime(2026, 6, 25, 14, tzinfo=UTC)),  # Thu 09:00-10:00
+    ]
+    assert sum((hi - lo for lo, hi in spans), timedelta(0)) == hours(19)
+
+
+def test_open_intervals_of_a_closed_span_are_none_and_backwards_too():
+    assert VE.open_intervals(caracas(2026, 3, 7, 10), caracas(2026, 3, 8, 20)) == []  # a weekend
+    assert VE.open_intervals(caracas(2026, 3, 9, 12), caracas(2026, 3, 9, 10)) == []
+
+
+def test_open_intervals_leave_out_the_lunch_break():
+    assert LUNCH.open_intervals(caracas(2026, 3, 9, 11), caracas(2026, 3, 9, 14)) == [
+        (caracas(2026, 3, 9, 11), caracas(2026, 3, 9, 12)), (caracas(2026, 3, 9, 13), caracas(2026, 3, 9, 14))]
+
+
+def test_open_intervals_join_an_evening_to_the_next_early_morning():
+    evenings = Calendar(weekly=((0, time(18), time(0)), (1, time(0), time(2))))
+    assert evenings.open_intervals(caracas(2026, 3, 9, 12), caracas(2026, 3, 10, 12)) == [
+        (caracas(2026, 3, 9, 18), caracas(2026, 3, 10, 2))]
+
+
+def test_open_intervals_always_sum_to_the_business_time_they_span():
+    start = caracas(2026, 12, 23, 16, 30)  # before Christmas Eve, Christmas, the weekend, New Year
+    for n in (1, 8, 17, 40, 200):
+        due = VE.add(start, hours(n))
+        spans = VE.open_intervals(VE.next_opening(start), due)
+        assert sum((hi - lo for lo, hi in spans), timedelta(0)) == hours(n)
+        assert spans[-1][1] == due
+
+
 # -- explaining a deadline ------------------------------------------------------------------
 
 
