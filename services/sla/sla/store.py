@@ -15,7 +15,7 @@ from helpdesk_shared.business_calendar import BEGINNING, Calendar, CalendarHisto
 from helpdesk_shared.envelope import Actor, new_event
 from helpdesk_shared.kafka import Record
 
-from . import timers
+from . import facts, timers
 from .calendars import DEFAULT_DOC, calendar_from_doc
 from .policy import DEFAULT_POLICIES, Policy, policy_from_doc, policy_to_doc, urgency_class
 
@@ -85,10 +85,37 @@ def change_calendar(conn: psycopg.Connection, desk: str, doc: dict, effective_fr
     calendar_from_doc(doc, version, effective_from)  # validates
     conn.execute("insert into calendars (desk, version, effective_from, doc, changed_by) values (%s, %s, %s, %s, %s)",
                  (desk, version, effective_from, Jsonb(doc), changed_by.id))
-    outbox.enqueue(conn, [new_event("CalendarChanged", f"calendar-{desk}", version, {
+    changed = new_event("CalendarChanged", f"calendar-{desk}", version, {
         "desk": desk, "version": version, "effective_from": effective_from.isoformat(), "calendar": doc,
-        "changed_by": changed_by.id}, actor=changed_by, occurred_at=now)])
+        "changed_by": changed_by.id}, actor=changed_by, occurred_at=now)
+    outbox.enqueue(conn, [changed])
+    _move_to_calendar(conn, desk, version, changed, now)
     return version
+
+
+def _move_to_calendar(conn: psycopg.Connection, desk: str, version: int, changed, now: datetime) -> None:
+    """Re-pin every open ticket of the desk to its new calendar version, moving running deadlines
+    still ahead (sla.timers.on_calendar), and queue a DeadlineMoved for each deadline that moved."""
+    # EXCLUSIVE mode still lets plain reads (the explanation API) through but waits for, and then
+    # holds off, the consumer's and fire_due's row locks: taken before any row is touched, it
+    # cannot deadlock with a consumer batch that locks its tickets one by one in event order.
+    # https://www.postgresql.org/docs/current/explicit-locking.html#LOCKING-TABLES
+    conn.execute("lock table clocks in exclusive mode")
+    settings = load_settings(conn)
+    calendar = settings.calendars[desk, version]
+    rows = conn.execute("""select ticket_id, state, fired, sla_version from clocks
+                           where state->>'desk' = %s and status <> 'closed' order by ticket_id""", (desk,)).fetchall()
+    for row in rows:
+        before = clocks_from_doc(row["state"], settings)
+        if before.calendar.version >= version:
+            continue
+        after = timers.on_calendar(before, calendar, now)
+        events = _fact_events(facts.calendar_facts(before, after), after.ticket_id, row["sla_version"],
+                              occurred_at=now, correlation_id=changed.correlation_id, causation_id=changed.event_id)
+        conn.execute("update clocks set state = %s, next_due = %s, sla_version = %s where ticket_id = %s",
+                     (Jsonb(clocks_to_doc(after)), _next_unfired(after, row["fired"]),
+                      row["sla_version"] + len(events), after.ticket_id))
+        outbox.enqueue(conn, events)
 
 
 def change_policy(conn: psycopg.Connection, desk: str, cls: str, doc: dict, effective_from: datetime,
@@ -158,30 +185,43 @@ def _next_unfired(clocks: timers.TicketClocks, fired) -> datetime | None:
 
 # ---------------------------------------------------------------- applying ticket events
 
+def _fact_events(facts_: list[facts.Fact], ticket_id: str, last_version: int, **envelope) -> list:
+    """The facts as events of the stream "sla-<ticket_id>", numbered on from `last_version`."""
+    return [new_event(type_, f"sla-{ticket_id}", last_version + i, data, actor=SLA_ACTOR, **envelope)
+            for i, (type_, data) in enumerate(facts_, start=1)]
+
+
 def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Settings) -> None:
-    """Move each ticket's clocks by its events (the consumer loop commits this with its offsets)."""
+    """Move each ticket's clocks by its events (the consumer loop commits this with its offsets),
+    and queue the facts of each change (sla.facts) in the outbox in the same transaction.
+
+    The facts are numbered with the clocks row's `sla_version`, the one counter of the stream
+    "sla-<ticket_id>" that fire_due also moves, and carry the ticket event's occurred_at,
+    correlation and (as causation) id. A republished ticket event changes no clocks, so it
+    publishes nothing again.
+    """
     for record in records:
         event = record.event
+        cause = dict(occurred_at=event.occurred_at, correlation_id=event.correlation_id,
+                     causation_id=event.event_id)
         if event.type == "TicketOpened":
             d = event.data
             cls = urgency_class(d["urgency"])
             clocks = timers.open_clocks(event, settings.policy_at(d["desk"], cls, event.occurred_at),
                                         settings.calendar_at(d["desk"], event.occurred_at))
-            deadline_set = timers.deadline_set_data(clocks)
+            opening = facts.ticket_facts(None, clocks, event)
             inserted = conn.execute(
                 """insert into clocks (ticket_id, number, partition, status, state, next_due, sla_version)
                    values (%s, %s, %s, %s, %s, %s, %s) on conflict (ticket_id) do nothing""",
                 (clocks.ticket_id, clocks.number, record.partition, clocks.status, Jsonb(clocks_to_doc(clocks)),
-                 _next_unfired(clocks, ()), 1 if deadline_set else 0)).rowcount
-            if inserted and deadline_set:
-                # The deadline as computed here, for whoever quotes it (the notifier's received
-                # mail): closure days and edited calendars included. Queued with the clocks, so a
-                # republished TicketOpened (not inserted again) does not publish it twice.
-                outbox.enqueue(conn, [new_event("DeadlineSet", f"sla-{clocks.ticket_id}", 1, deadline_set,
-                                                actor=SLA_ACTOR, occurred_at=event.occurred_at,
-                                                correlation_id=event.correlation_id, causation_id=event.event_id)])
+                 _next_unfired(clocks, ()), len(opening))).rowcount
+            if inserted:
+                # The first deadline as computed here, for whoever quotes it (the notifier's
+                # received mail): closure days and edited calendars included. Queued with the
+                # clocks, so a republished TicketOpened (not inserted again) does not publish it twice.
+                outbox.enqueue(conn, _fact_events(opening, clocks.ticket_id, 0, **cause))
             continue
-        row = conn.execute("select state, fired from clocks where ticket_id = %s for update",
+        row = conn.execute("select state, fired, sla_version from clocks where ticket_id = %s for update",
                            (event.stream_id,)).fetchone()
         if row is None:
             log.warning("event for a ticket without clocks", extra={"type": event.type, "stream": event.stream_id})
@@ -190,9 +230,12 @@ def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Setti
         after = timers.apply(before, event)
         if after.version == before.version:
             continue  # already applied (a republished duplicate)
-        conn.execute("update clocks set status = %s, state = %s, next_due = %s where ticket_id = %s",
+        events = _fact_events(facts.ticket_facts(before, after, event), after.ticket_id, row["sla_version"],
+                              **cause)
+        conn.execute("update clocks set status = %s, state = %s, next_due = %s, sla_version = %s where ticket_id = %s",
                      (after.status, Jsonb(clocks_to_doc(after)), _next_unfired(after, row["fired"]),
-                      event.stream_id))
+                      row["sla_version"] + len(events), event.stream_id))
+        outbox.enqueue(conn, events)
 
 
 # ---------------------------------------------------------------- firing timers

@@ -12,13 +12,13 @@ timer may fire (only once the consumer is caught up past its `due_at`) is the ca
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Iterable
 
 from helpdesk_shared.envelope import Envelope
 from helpdesk_shared.lifecycle import CLOSED, OPEN, STAFF_ROLES, WAITING_CUSTOMER
 
-from .policy import Policy, deadline, policy_to_doc, urgency_class
+from .policy import BUSINESS, Policy, Target, deadline, policy_to_doc, urgency_class
 
 if TYPE_CHECKING:
     from helpdesk_shared.business_calendar import Calendar
@@ -237,20 +237,45 @@ def pending_timers(clocks: TicketClocks) -> list[Timer]:
     return sorted(timers, key=lambda timer: timer.due_at)
 
 
-def deadline_set_data(clocks: TicketClocks) -> dict | None:
-    """The DeadlineSet fact of the running response clock (SPEC §4), or None: its deadline,
-    from when it counts, and the policy and calendar (version and weekly hours) it was computed on."""
-    r = clocks.response
-    if r is None:
-        return None
-    target = getattr(clocks.policy, r.kind)
-    business = target.clock == "business"
-    return {"ticket_id": clocks.ticket_id, "number": clocks.number, "clock": r.kind, "clock_type": target.clock,
-            "started_at": _iso(r.started_at),
-            "counts_from": _iso(clocks.calendar.next_opening(r.started_at) if business else r.started_at),
-            "due_at": _iso(r.due_at), "policy_version": clocks.policy.version,
-            "calendar_version": clocks.calendar.version,
-            "office_hours": [[day, f"{start:%H:%M}", f"{end:%H:%M}"] for day, start, end in clocks.calendar.weekly]}
+def _recount(target: Target, start: datetime, due: datetime, old: "Calendar", new: "Calendar",
+             now: datetime) -> datetime:
+    """A running deadline on a newer calendar version (see `on_calendar`)."""
+    if due <= now or target.clock != BUSINESS:
+        return due  # past (fired or firing) it stays; a 24x7 clock knows no calendar
+    cut = new.effective_from
+    if cut <= start:
+        return deadline(target, start, new)
+    remaining = timedelta(minutes=target.minutes) - old.business_between(start, cut)
+    if remaining <= timedelta(0):
+        return due  # already due before the new version takes effect
+    return new.add(cut, remaining).astimezone(timezone.utc)
+
+
+def on_calendar(clocks: TicketClocks, calendar: "Calendar", now: datetime) -> TicketClocks:
+    """The clocks re-pinned to a newer version of the desk's calendar, each running deadline still
+    ahead of `now` recounted on it (a closure day declared later counts; the policy stays pinned).
+
+    How time already counted is kept: the business time of a clock up to the new version's
+    `effective_from` is counted on the old version, the rest on the new one; a clock that only
+    starts counting at or after `effective_from` (a customer away until later) is counted on the
+    new version from its start. So a change never rewrites the past: a deadline due before the
+    change takes effect, or already at or before `now` (its timer fired or is firing), stays
+    where it is. 24x7 clocks do not move. Clocks started later on this ticket are counted on the
+    new version alone, as they would be on a ticket opened after the change.
+    """
+    old, policy = clocks.calendar, clocks.policy
+    clocks = replace(clocks, calendar=calendar)
+    if clocks.response is not None:
+        r = clocks.response
+        clocks = replace(clocks, response=replace(
+            r, due_at=_recount(getattr(policy, r.kind), r.started_at, r.due_at, old, calendar, now)))
+    if clocks.waiting is not None:
+        w = clocks.waiting
+        start = w.away_until or w.since
+        clocks = replace(clocks, waiting=replace(
+            w, warn_at=_recount(policy.auto_close_warning, start, w.warn_at, old, calendar, now),
+            close_at=_recount(policy.auto_close, start, w.close_at, old, calendar, now)))
+    return clocks
 
 
 def next_due(clocks: TicketClocks) -> datetime | None:
