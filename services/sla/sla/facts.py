@@ -22,7 +22,7 @@ published without them rather than not at all.
 """
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timezone
 
 from helpdesk_shared.envelope import Envelope
 from helpdesk_shared.lifecycle import CLOSED, WAITING_CUSTOMER
@@ -38,10 +38,6 @@ Spans = list[tuple[datetime, datetime]]
 
 def _iso(t: datetime) -> str:
     return t.astimezone(timezone.utc).isoformat()
-
-
-def _hh_mm(t: time, end: bool) -> str:
-    return "24:00" if end and t == time(0) else f"{t:%H:%M}"
 
 
 def _about(clocks: TicketClocks) -> dict:
@@ -73,7 +69,8 @@ def _deadline(clocks: TicketClocks, clock: str, target: Target, started_at: date
     data = {**_about(clocks), "desk": clocks.desk, "clock": clock, "clock_type": target.clock,
             "started_at": _iso(started_at), "counts_from": _iso(counts_from), "due_at": _iso(due_at),
             "policy_version": clocks.policy.version, "calendar_version": calendar.version,
-            "office_hours": [[day, _hh_mm(start, False), _hh_mm(end, True)] for day, start, end in calendar.weekly]}
+            # An end of "00:00" is midnight at the end of the day, as the notifier reads it.
+            "office_hours": [[day, f"{start:%H:%M}", f"{end:%H:%M}"] for day, start, end in calendar.weekly]}
     if warning_at is not None:
         data["warning_at"] = _iso(warning_at)
     if len(spans) <= MAX_INTERVALS:
