@@ -161,3 +161,51 @@ def test_a_closure_declared_for_tomorrow_moves_the_deadline_to_friday_and_the_ti
     assert [(e.stream_id, e.data["due_at"]) for e in overdue] == [
         ("sla-t3", THURSDAY_10.isoformat()), ("sla-t1", FRIDAY_10.isoformat())]
     assert overdue[1].stream_version == 3
+
+
+def test_a_change_announced_for_tomorrow_counts_from_then_for_tickets_open_now_and_opened_meanwhile(sla_db):
+    from sla.calendars import DEFAULT_DOC
+    # Wednesday noon a supervisor closes Wednesday 25 and Thursday 26 November, from Thursday 00:00.
+    closures = {**DEFAULT_DOC, "closures": [{"date": "2026-11-25", "note": "Fumigación"},
+                                            {"date": "2026-11-26", "note": "Inventario anual"}]}
+    apply(sla_db, ticket("t1"))  # Wednesday 10:00: due Thursday 10:00 on version 1
+    with pg.connect(sla_db) as conn:
+        store.change_calendar(conn, "SOPORTE", closures, datetime(2026, 11, 26, 4, 0, tzinfo=timezone.utc),
+                              AGENT, WEDNESDAY_NOON)
+    later = ticket("t2")
+    apply(sla_db, new_event("TicketOpened", "t2", 1, later.data, actor=CUSTOMER,
+                            occurred_at=datetime(2026, 11, 25, 18, 0, tzinfo=timezone.utc)))  # Wednesday 14:00
+    by_stream = {e.stream_id: e for e in queued(sla_db) if e.type in ("DeadlineMoved", "DeadlineSet")}
+    # t1: Wednesday 10:00-17:00 counts 7 h on version 1 (its closure of Wednesday is not in force
+    # yet), Thursday is closed on version 2, the last hour is Friday 09:00-10:00.
+    moved = by_stream["sla-t1"]
+    assert (moved.type, moved.data["due_at"], moved.data["previous_due_at"]) == (
+        "DeadlineMoved", FRIDAY_10.isoformat(), THURSDAY_10.isoformat())
+    # t2, opened after the change but before it takes effect: Wednesday 14:00-17:00 (3 h, version 1),
+    # Thursday closed, Friday 09:00-14:00.
+    set_ = by_stream["sla-t2"]
+    assert (set_.type, set_.data["due_at"], set_.data["calendar_version"]) == (
+        "DeadlineSet", "2026-11-27T18:00:00+00:00", 2)
+    assert set_.data["open_intervals"] == [["2026-11-25T18:00:00+00:00", "2026-11-25T21:00:00+00:00"],
+                                           ["2026-11-27T13:00:00+00:00", "2026-11-27T18:00:00+00:00"]]
+    with pg.connect(sla_db) as conn:
+        versions = {r["ticket_id"]: r["v"] for r in conn.execute(
+            "select ticket_id, state->'calendar_versions' as v from clocks")}
+    assert versions == {"t1": [1, 2], "t2": [1, 2]}
+
+
+def test_a_consumer_holding_settings_read_before_a_calendar_change_still_applies_the_repinned_ticket(sla_db):
+    apply(sla_db, ticket("t1"))
+    with pg.connect(sla_db) as conn:
+        stale = store.load_settings(conn)
+    closure = {"closures": [{"date": "2026-11-26", "note": "Inventario anual"}]}
+    with pg.connect(sla_db) as conn:
+        store.change_calendar(conn, "SOPORTE", closure, WEDNESDAY_NOON, AGENT, WEDNESDAY_NOON)
+    answer = new_event("MessagePosted", "t1", 2, {"message_id": "m2", "author_id": AGENT.id, "author_role": "agent",
+                                                  "body": "Revisando", "internal": False},
+                       actor=AGENT, occurred_at=WEDNESDAY_NOON + timedelta(hours=1))
+    with pg.connect(sla_db) as conn:
+        store.apply_batch(conn, [Record("t", 0, 9, answer)], stale)
+    assert stale.calendars.keys() >= {("SOPORTE", 2)}
+    met = [e for e in queued(sla_db) if e.type == "DeadlineMet"]
+    assert [(e.data["calendar_version"], e.data["due_at"]) for e in met] == [(2, FRIDAY_10.isoformat())]

@@ -33,7 +33,6 @@ from .timers import TicketClocks
 MAX_INTERVALS = 400  # helpdesk_shared.schemas._DeadlineFact.open_intervals
 
 Fact = tuple[str, dict]  # (event type, data) of one helpdesk.sla event
-Spans = list[tuple[datetime, datetime]]
 
 
 def _iso(t: datetime) -> str:
@@ -44,28 +43,14 @@ def _about(clocks: TicketClocks) -> dict:
     return {"ticket_id": clocks.ticket_id, "number": clocks.number}
 
 
-def _joined(spans: Spans) -> Spans:
-    """Spans in order with the ones that touch made one (two calendars meeting at a change)."""
-    out: Spans = []
-    for lo, hi in spans:
-        if out and out[-1][1] == lo:
-            out[-1] = (out[-1][0], hi)
-        elif lo < hi:
-            out.append((lo, hi))
-    return out
-
-
 def _deadline(clocks: TicketClocks, clock: str, target: Target, started_at: datetime, counts_from_raw: datetime,
-              due_at: datetime, warning_at: datetime | None = None, spans: Spans | None = None) -> dict:
-    """The `_DeadlineFact` fields of one deadline; `spans` when they are not the pinned calendar's."""
+              due_at: datetime, warning_at: datetime | None = None) -> dict:
+    """The `_DeadlineFact` fields of one deadline, its spans counted on the pinned calendar."""
     calendar = clocks.calendar
     business = target.clock == BUSINESS
-    if spans is None:
-        # Filed out of hours, a business clock only starts counting at the next opening.
-        counts_from = calendar.next_opening(counts_from_raw) if business else counts_from_raw
-        spans = calendar.open_intervals(counts_from, due_at) if business else [(counts_from, due_at)]
-    else:
-        counts_from = spans[0][0] if spans else due_at
+    # Filed out of hours, a business clock only starts counting at the next opening.
+    counts_from = calendar.next_opening(counts_from_raw) if business else counts_from_raw
+    spans = calendar.open_intervals(counts_from, due_at) if business else [(counts_from, due_at)]
     data = {**_about(clocks), "desk": clocks.desk, "clock": clock, "clock_type": target.clock,
             "started_at": _iso(started_at), "counts_from": _iso(counts_from), "due_at": _iso(due_at),
             "policy_version": clocks.policy.version, "calendar_version": calendar.version,
@@ -83,11 +68,11 @@ def _response_deadline(clocks: TicketClocks) -> dict:
     return _deadline(clocks, r.kind, getattr(clocks.policy, r.kind), r.started_at, r.started_at, r.due_at)
 
 
-def _auto_close_deadline(clocks: TicketClocks, spans: Spans | None = None) -> dict:
+def _auto_close_deadline(clocks: TicketClocks) -> dict:
     w = clocks.waiting
     # While the customer is away the wait counts from his return (sla.timers._waiting).
     return _deadline(clocks, "auto_close", clocks.policy.auto_close, w.since, w.away_until or w.since, w.close_at,
-                     warning_at=w.warn_at, spans=spans)
+                     warning_at=w.warn_at)
 
 
 def deadline_set_data(clocks: TicketClocks) -> dict | None:
@@ -152,30 +137,16 @@ def ticket_facts(before: TicketClocks | None, after: TicketClocks, event: Envelo
     return facts
 
 
-def _recounted_spans(before: TicketClocks, after: TicketClocks, count_start: datetime, due_at: datetime) -> Spans:
-    """The counted spans of a deadline recounted by `timers.on_calendar`: the old calendar up to the
-    new version's effective_from, the new one after it (only the new one for a clock counting later)."""
-    old, new = before.calendar, after.calendar
-    cut = new.effective_from
-    return _joined(old.open_intervals(count_start, min(cut, due_at)) + new.open_intervals(max(cut, count_start),
-                                                                                            due_at))
-
-
 def calendar_facts(before: TicketClocks, after: TicketClocks) -> list[Fact]:
-    """DeadlineMoved(calendar_changed) for each running deadline `timers.on_calendar` moved."""
+    """DeadlineMoved(calendar_changed) for each running deadline `timers.on_calendar` moved; its
+    counted spans come from the pinned calendar history (the old version before the change)."""
     facts: list[Fact] = []
     br, ar = before.response, after.response
     if br is not None and ar is not None and ar.due_at != br.due_at:
-        target = getattr(after.policy, ar.kind)
-        spans = _recounted_spans(before, after, ar.started_at, ar.due_at) if target.clock == BUSINESS else None
-        facts.append(("DeadlineMoved", {
-            **_deadline(after, ar.kind, target, ar.started_at, ar.started_at, ar.due_at, spans=spans),
-            "previous_due_at": _iso(br.due_at), "reason": "calendar_changed"}))
+        facts.append(("DeadlineMoved", {**_response_deadline(after), "previous_due_at": _iso(br.due_at),
+                                        "reason": "calendar_changed"}))
     bw, aw = before.waiting, after.waiting
     if bw is not None and aw is not None and (aw.close_at, aw.warn_at) != (bw.close_at, bw.warn_at):
-        spans = None
-        if after.policy.auto_close.clock == BUSINESS:
-            spans = _recounted_spans(before, after, aw.away_until or aw.since, aw.close_at)
-        facts.append(("DeadlineMoved", {**_auto_close_deadline(after, spans), "previous_due_at": _iso(bw.close_at),
+        facts.append(("DeadlineMoved", {**_auto_close_deadline(after), "previous_due_at": _iso(bw.close_at),
                                         "reason": "calendar_changed"}))
     return facts

@@ -52,6 +52,19 @@ class Settings:
         """The desk's calendar version in force at t."""
         return CalendarHistory(tuple(c for (d, _), c in self.calendars.items() if d == desk)).at(t)
 
+    def calendar_from(self, desk: str, t: datetime) -> Calendar | CalendarHistory:
+        """What a clock started at t is pinned to: the version in force at t, with the versions
+        that take effect later (a change announced ahead counts from its effective_from)."""
+        first = self.calendar_at(desk, t)
+        later = tuple(c for (d, _), c in self.calendars.items() if d == desk and c.effective_from > t)
+        return CalendarHistory((first,) + later) if later else first
+
+    def calendar_of(self, desk: str, versions: list[int]) -> Calendar | CalendarHistory:
+        """A ticket's pinned calendar from its version numbers (KeyError: a version not loaded yet)."""
+        if len(versions) == 1:
+            return self.calendars[desk, versions[0]]
+        return CalendarHistory(tuple(self.calendars[desk, v] for v in versions))
+
     def policy_at(self, desk: str, cls: str, t: datetime) -> Policy:
         """The desk's policy for an urgency class in force at t."""
         return max(((since, p) for (d, c, _), (since, p) in self.policies.items()
@@ -107,7 +120,7 @@ def _move_to_calendar(conn: psycopg.Connection, desk: str, version: int, changed
                            where state->>'desk' = %s and status <> 'closed' order by ticket_id""", (desk,)).fetchall()
     for row in rows:
         before = clocks_from_doc(row["state"], settings)
-        if before.calendar.version >= version:
+        if version in _calendar_versions(before.calendar):
             continue
         after = timers.on_calendar(before, calendar, now)
         events = _fact_events(facts.calendar_facts(before, after), after.ticket_id, row["sla_version"],
@@ -143,12 +156,17 @@ def _dt(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s) if s is not None else None
 
 
+def _calendar_versions(calendar: Calendar | CalendarHistory) -> list[int]:
+    return [c.version for c in calendar.versions] if isinstance(calendar, CalendarHistory) else [calendar.version]
+
+
 def clocks_to_doc(c: timers.TicketClocks) -> dict:
     """The clocks as JSON, with the policy and calendar pinned by version."""
     r, w = c.response, c.waiting
     return {
         "ticket_id": c.ticket_id, "number": c.number, "desk": c.desk, "urgency": c.urgency,
         "policy_version": c.policy.version, "calendar_version": c.calendar.version,
+        "calendar_versions": _calendar_versions(c.calendar),
         "version": c.version, "status": c.status,
         "response": r and {"kind": r.kind, "started_at": _iso(r.started_at), "started_version": r.started_version,
                            "due_at": _iso(r.due_at)},
@@ -168,7 +186,8 @@ def clocks_from_doc(doc: dict, settings: Settings) -> timers.TicketClocks:
     return timers.TicketClocks(
         ticket_id=doc["ticket_id"], number=doc["number"], desk=doc["desk"], urgency=doc["urgency"],
         policy=settings.policies[doc["desk"], cls, doc["policy_version"]][1],
-        calendar=settings.calendars[doc["desk"], doc["calendar_version"]],
+        # One version, or (re-pinned by a calendar change) several; rows stored before keep one.
+        calendar=settings.calendar_of(doc["desk"], doc.get("calendar_versions") or [doc["calendar_version"]]),
         version=doc["version"], status=doc["status"],
         response=r and timers.ResponseClock(r["kind"], _dt(r["started_at"]), r["started_version"], _dt(r["due_at"])),
         waiting=w and timers.Waiting(_dt(w["since"]), w["since_version"], _dt(w["warn_at"]), _dt(w["close_at"]),
@@ -177,6 +196,17 @@ def clocks_from_doc(doc: dict, settings: Settings) -> timers.TicketClocks:
         paused=tuple((_dt(s), _dt(e)) for s, e in doc["paused"]),
         history=tuple(timers.FinishedClock(h["kind"], _dt(h["started_at"]), h["started_version"], _dt(h["due_at"]),
                                            _dt(h["met_at"])) for h in doc["history"]))
+
+
+def _clocks(conn: psycopg.Connection, doc: dict, settings: Settings) -> timers.TicketClocks:
+    """The clocks of a row; a calendar version committed after `settings` were read (a change that
+    re-pinned this ticket meanwhile) is loaded into them, in place, so the caller's copy learns it too."""
+    try:
+        return clocks_from_doc(doc, settings)
+    except KeyError:
+        fresh = load_settings(conn)
+        settings.calendars, settings.policies, settings.stamp = fresh.calendars, fresh.policies, fresh.stamp
+        return clocks_from_doc(doc, settings)
 
 
 def _next_unfired(clocks: timers.TicketClocks, fired) -> datetime | None:
@@ -208,7 +238,7 @@ def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Setti
             d = event.data
             cls = urgency_class(d["urgency"])
             clocks = timers.open_clocks(event, settings.policy_at(d["desk"], cls, event.occurred_at),
-                                        settings.calendar_at(d["desk"], event.occurred_at))
+                                        settings.calendar_from(d["desk"], event.occurred_at))
             opening = facts.ticket_facts(None, clocks, event)
             inserted = conn.execute(
                 """insert into clocks (ticket_id, number, partition, status, state, next_due, sla_version)
@@ -226,7 +256,7 @@ def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Setti
         if row is None:
             log.warning("event for a ticket without clocks", extra={"type": event.type, "stream": event.stream_id})
             continue
-        before = clocks_from_doc(row["state"], settings)
+        before = _clocks(conn, row["state"], settings)
         after = timers.apply(before, event)
         if after.version == before.version:
             continue  # already applied (a republished duplicate)
@@ -253,7 +283,7 @@ def fire_due(conn: psycopg.Connection, settings: Settings, partitions: list[int]
                         (partitions, safe_time, limit)).fetchall()
     count = 0
     for row in rows:
-        clocks = clocks_from_doc(row["state"], settings)
+        clocks = _clocks(conn, row["state"], settings)
         fired, version, events = list(row["fired"]), row["sla_version"], []
         for timer in timers.pending_timers(clocks):
             if timer.due_at > safe_time or timer.key in fired:
