@@ -149,10 +149,12 @@ class Calendar:
         tb = self._t
         return timedelta(0, 0, tb.business(b) - tb.business(a))
 
-    def open_intervals(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime]]:
+    def open_intervals(self, a: datetime, b: datetime, limit: int | None = None) -> list[tuple[datetime, datetime]]:
         """The open spans of [a, b], in UTC and in order; spans that touch (an interval ending
         at 24:00 and the next day's from 00:00) are joined, so the sum of their lengths is
-        ``business_between(a, b)`` and a reader needs no calendar to count time left."""
+        ``business_between(a, b)`` and a reader needs no calendar to count time left. With a
+        ``limit``, it stops as soon as it has more spans than that (a sparse calendar's far
+        deadline would otherwise walk years day by day)."""
         if b <= a:
             return []
         zone = self._t.zone
@@ -175,6 +177,8 @@ class Calendar:
                         spans[-1] = (spans[-1][0], hi)
                     else:
                         spans.append((lo, hi))
+            if limit is not None and len(spans) > limit:
+                return spans
             day += timedelta(days=1)
         return spans
 
@@ -435,15 +439,18 @@ class CalendarHistory:
                 t = cuts[i + 1]
             i += 1
 
-    def open_intervals(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime]]:
-        """The open spans of [a, b], each piece on its version, joined where they touch."""
+    def open_intervals(self, a: datetime, b: datetime, limit: int | None = None) -> list[tuple[datetime, datetime]]:
+        """The open spans of [a, b], each piece on its version, joined where they touch (``limit``
+        as for a Calendar)."""
         spans: list[tuple[datetime, datetime]] = []
         for c, lo, hi in self._segments(a, b):
-            for span in c.open_intervals(lo, hi):
+            for span in c.open_intervals(lo, hi, limit):
                 if spans and spans[-1][1] == span[0]:
                     spans[-1] = (spans[-1][0], span[1])
                 else:
                     spans.append(span)
+            if limit is not None and len(spans) > limit:
+                break
         return spans
 
     def skipped_closed_days(self, a: datetime, b: datetime) -> list[tuple[date, str]]:

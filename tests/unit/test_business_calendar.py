@@ -291,6 +291,13 @@ def test_open_intervals_join_an_evening_to_the_next_early_morning():
         (caracas(2026, 3, 9, 18), caracas(2026, 3, 10, 2))]
 
 
+def test_open_intervals_stop_past_their_limit_on_a_calendar_open_one_minute_a_week():
+    sparse = Calendar(weekly=((0, time(9), time(9, 1)),))
+    a = caracas(2026, 3, 9, 0)
+    spans = sparse.open_intervals(a, sparse.add(a, hours(1000)), limit=3)  # 60,000 weeks away
+    assert spans == [(caracas(2026, 3, 9 + 7 * k, 9), caracas(2026, 3, 9 + 7 * k, 9, 1)) for k in range(4)]
+
+
 def test_open_intervals_always_sum_to_the_business_time_they_span():
     start = caracas(2026, 12, 23, 16, 30)  # before Christmas Eve, Christmas, the weekend, New Year
     for n in (1, 8, 17, 40, 200):

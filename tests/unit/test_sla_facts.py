@@ -282,3 +282,10 @@ def test_a_24x7_clock_does_not_move_with_the_calendar():
     after = on_calendar(before, closed_thursday(effective_from=at(2026, 11, 25, 10, 30)),
                         now=at(2026, 11, 25, 10, 30))
     assert after.response.due_at == before.response.due_at and calendar_facts(before, after) == []
+
+
+def test_a_deadline_of_more_spans_than_the_schema_takes_is_published_without_them():
+    one_minute_a_week = Calendar(weekly=((0, time(9), time(9, 1)),))  # 8 hours: 480 Mondays away
+    ((type_, data),) = steps(opened(at(2026, 11, 25, 10, 0)), calendar=one_minute_a_week)[0]
+    assert type_ == "DeadlineSet" and "open_intervals" not in data
+    assert data["due_at"] == "2036-02-04T13:01:00+00:00"  # the 480th Monday from 30 November 2026

@@ -50,7 +50,7 @@ def _deadline(clocks: TicketClocks, clock: str, target: Target, started_at: date
     business = target.clock == BUSINESS
     # Filed out of hours, a business clock only starts counting at the next opening.
     counts_from = calendar.next_opening(counts_from_raw) if business else counts_from_raw
-    spans = calendar.open_intervals(counts_from, due_at) if business else [(counts_from, due_at)]
+    spans = calendar.open_intervals(counts_from, due_at, MAX_INTERVALS) if business else [(counts_from, due_at)]
     data = {**_about(clocks), "desk": clocks.desk, "clock": clock, "clock_type": target.clock,
             "started_at": _iso(started_at), "counts_from": _iso(counts_from), "due_at": _iso(due_at),
             "policy_version": clocks.policy.version, "calendar_version": calendar.version,
