@@ -8,7 +8,6 @@ out rather than failing /metrics (Prometheus then shows a gap, and `up` stays 1)
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime
 from typing import Callable, Iterable
 
@@ -107,20 +106,6 @@ def outbox_backlog(conn) -> Iterable[Metric]:
     oldest.add_metric([], max(0.0, float(row["age"] or 0)))
     yield unpublished
     yield oldest
-
-
-def cached(read: SqlMetrics, seconds: float, monotonic: Callable[[], float] = time.monotonic) -> SqlMetrics:
-    """`read`, run at most once per `seconds`: for figures that move slowly and cost a scan (a
-    month's compliance), so a 15 s scrape does not pay for it every time."""
-    last: list = []  # [(at, families)]
-
-    def read_cached(conn) -> list[Metric]:
-        if last and monotonic() - last[0][0] < seconds:
-            return last[0][1]
-        families = list(read(conn))
-        last[:] = [(monotonic(), families)]
-        return families
-    return read_cached
 
 
 def with_now(read: Callable[[object, datetime], Iterable[Metric]], clock: Callable[[], datetime]) -> SqlMetrics:

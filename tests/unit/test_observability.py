@@ -82,7 +82,7 @@ def test_the_dashboard_parses_and_every_panel_expression_names_only_exposed_seri
 
 def test_the_dashboard_has_queue_size_lag_compliance_and_mail_failure_panels():
     read = {name for _, expr in _panel_exprs() for name in metric_names(expr)}
-    assert {"mesa_open_tickets", "mesa_consumer_lag", "mesa_sla_response_compliance_ratio", "mesa_mails_total"} <= read
+    assert {"mesa_open_tickets", "mesa_consumer_lag", "mesa_sla_compliance_ratio", "mesa_mails_total"} <= read
     assert any('status="failed"' in expr for _, expr in _panel_exprs())
 
 

@@ -1,29 +1,16 @@
 """The SLA service's Prometheus series, read from its tables at each scrape (the timer loop is a
-separate process without an HTTP port): timers pending, overdue and fired, and this month's
-share of responses given within target."""
+separate process without an HTTP port): timers pending, overdue and fired. (Compliance comes from
+query's reports, which count responses from the SLA's own facts.)"""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Iterable
-from zoneinfo import ZoneInfo
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from .timers import AUTO_CLOSE_WARNING, AUTO_CLOSED, RESPONSE_OVERDUE
 
 TIMER_KINDS = (RESPONSE_OVERDUE, AUTO_CLOSE_WARNING, AUTO_CLOSED)
-# Months are the desk's calendar months (Caracas), as the monthly reports count them.
-MONTHS_ZONE = ZoneInfo("America/Caracas")
-# The month's compliance scans every ticket's clock history: computed at most this often.
-COMPLIANCE_EVERY_S = 300.0
-
-
-def month_bounds(now: datetime, zone: ZoneInfo = MONTHS_ZONE) -> tuple[datetime, datetime]:
-    """The start of the calendar month holding `now` in `zone`, and the start of the next one."""
-    local = now.astimezone(zone)
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    following = start.replace(year=start.year + (start.month == 12), month=start.month % 12 + 1)
-    return start, following
 
 
 def timers(conn, now: datetime) -> Iterable[Metric]:
@@ -44,27 +31,3 @@ def timers(conn, now: datetime) -> Iterable[Metric]:
     for kind, n in sorted(fired.items()):
         fired_total.add_metric([kind], n)
     return [pending, overdue, fired_total]
-
-
-def compliance(conn, now: datetime) -> Iterable[Metric]:
-    """mesa_sla_responses_month{desk,outcome} (met/late) and mesa_sla_response_compliance_ratio{desk}:
-    responses (first and next) given this month, and the share given by their deadline."""
-    start, end = month_bounds(now)
-    rows = conn.execute("""
-        select c.state->>'desk' as desk,
-               count(*) filter (where (h->>'met_at')::timestamptz <= (h->>'due_at')::timestamptz) as met,
-               count(*) filter (where (h->>'met_at')::timestamptz > (h->>'due_at')::timestamptz) as late
-        from clocks c, jsonb_array_elements(c.state->'history') h
-        where h->>'met_at' is not null
-          and (h->>'met_at')::timestamptz >= %s and (h->>'met_at')::timestamptz < %s
-        group by 1 order by 1""", (start, end)).fetchall()
-    counts = GaugeMetricFamily("mesa_sla_responses_month", "Responses given this month, by deadline kept or not",
-                               labels=["desk", "outcome"])
-    ratio = GaugeMetricFamily("mesa_sla_response_compliance_ratio",
-                              "Share of this month's responses given by their deadline", labels=["desk"])
-    for r in rows:
-        counts.add_metric([r["desk"], "met"], r["met"])
-        counts.add_metric([r["desk"], "late"], r["late"])
-        if r["met"] + r["late"]:
-            ratio.add_metric([r["desk"]], r["met"] / (r["met"] + r["late"]))
-    return [counts, ratio]
