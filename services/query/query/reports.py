@@ -318,15 +318,12 @@ def quantile_ranks(count: int) -> set[int]:
 
 def hour_groups(rows: Iterable[Mapping], keys: Sequence[str]) -> dict[tuple, dict]:
     """Per group (the values of `keys`): responses due, met in time, answered, and answered per
-    business hour, from (keys..., hour, n, met) rows (hour -1: not answered)."""
+    business hour, from rows (keys..., count, met, hours, ns): the answered hours and their counts."""
     groups: dict[tuple, dict] = {}
     for r in rows:
-        g = groups.setdefault(tuple(r[k] for k in keys), {"count": 0, "met": 0, "answered": 0, "hours": {}})
-        g["count"] += r["n"]
-        g["met"] += r["met"]
-        if r["hour"] >= 0:
-            g["answered"] += r["n"]
-            g["hours"][r["hour"]] = g["hours"].get(r["hour"], 0) + r["n"]
+        hours = dict(zip(r["hours"] or (), r["ns"] or ()))
+        groups[tuple(r[k] for k in keys)] = {"count": r["count"], "met": r["met"], "answered": sum(hours.values()),
+                                             "hours": hours}
     return groups
 
 

@@ -216,10 +216,14 @@ def _compliance_from_minutes(conn: psycopg.Connection, desks: list[str], q: Repo
     and p90 fall in (one query for all groups)."""
     dims = [reports.GROUP_KEYS[d] for d in q.group_by]          # month, desk: column names
     keys = [*dims, "clock"]
-    rows = conn.execute(f"""select {", ".join(keys)}, hour, sum(n)::int as n, sum(met)::int as met
-                            from report_compliance_hours where month between %s and %s and desk = any(%s)
-                            group by {", ".join(keys)}, hour having sum(n) > 0""",
-                        [q.first, q.last, desks]).fetchall()
+    listed = ", ".join(keys)
+    rows = conn.execute(f"""select {listed}, sum(n)::int as count, sum(met)::int as met,
+                                   array_agg(hour order by hour) filter (where hour >= 0) as hours,
+                                   array_agg(n order by hour) filter (where hour >= 0) as ns
+                            from (select {listed}, hour, sum(n)::int as n, sum(met)::int as met
+                                  from report_compliance_hours where month between %s and %s and desk = any(%s)
+                                  group by {listed}, hour having sum(n) > 0) h
+                            group by {listed}""", [q.first, q.last, desks]).fetchall()
     groups = reports.hour_groups(rows, keys)
     wanted = [(key, hour) for key, g in groups.items() for hour in sorted(reports.hours_to_read(g))]
     minutes: dict[tuple, dict] = {}
@@ -230,19 +234,22 @@ def _compliance_from_minutes(conn: psycopg.Connection, desks: list[str], q: Repo
         desk = "m.desk = w.desk" if "desk" in dims else "m.desk = any(%(desks)s)"
         by = dict(zip(keys, zip(*(key for key, _ in wanted))))
         found = conn.execute(f"""
-            select w.i, m.minute, sum(m.n)::int as n
-            from unnest(%(i)s::int[], %(month)s::text[], %(desk)s::text[], %(clock)s::text[], %(hour)s::int[])
-                 as w(i, month, desk, clock, hour)
-            join report_compliance_minutes m
-              on {desk} and m.clock = w.clock and m.minute between w.hour * 60 and w.hour * 60 + 59 and {month}
-            where m.n > 0
-            group by w.i, m.minute""",
+            select i, array_agg(minute order by minute) as minutes, array_agg(n order by minute) as ns
+            from (select w.i, m.minute, sum(m.n)::int as n
+                  from unnest(%(i)s::int[], %(month)s::text[], %(desk)s::text[], %(clock)s::text[], %(hour)s::int[])
+                       as w(i, month, desk, clock, hour)
+                  join report_compliance_minutes m
+                    on {desk} and m.clock = w.clock and m.minute between w.hour * 60 and w.hour * 60 + 59
+                   and {month}
+                  where m.n > 0
+                  group by w.i, m.minute) x
+            group by i""",
             {"i": list(range(len(wanted))), "month": list(by.get("month", [""] * len(wanted))),
              "desk": list(by.get("desk", [""] * len(wanted))), "clock": list(by["clock"]),
              "hour": [hour for _, hour in wanted], "desks": desks, "first": q.first, "last": q.last}).fetchall()
         for r in found:
             key, hour = wanted[r["i"]]
-            minutes.setdefault(key, {}).setdefault(hour, {})[r["minute"]] = r["n"]
+            minutes.setdefault(key, {})[hour] = dict(zip(r["minutes"], r["ns"]))
     return [{**dict(zip(keys, key)), "count": g["count"], "met": g["met"], "answered": g["answered"],
              **reports.minute_quantiles(g, minutes.get(key, {}))} for key, g in groups.items()]
 
