@@ -307,7 +307,9 @@ def out_of_hours(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> 
     where, params = _scope(desks, q, "k")
     requests = conn.execute(f"""select k.organisation_id, x.month, count(*)::int as n
                                 from report_ooh_requests x join report_tickets k on k.ticket_id = x.ticket_id
-                                where x.month between %s and %s and {where} group by 1, 2""",
+                                where x.month between %s and %s and {where}
+                                  and k.out_of_hours_requested   -- always, for a request: lets its index serve
+                                group by 1, 2""",
                             [q.first, q.last] + params).fetchall()
     answers = conn.execute(f"""select k.organisation_id, r.month, count(*)::int as n,
                                       coalesce(sum(r.outside_hours_seconds), 0)::bigint as seconds
