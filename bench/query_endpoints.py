@@ -127,7 +127,11 @@ class Load:
             if late:
                 business = int(target.total_seconds()) + int(rng.expovariate(1 / 14400))
             met = started + timedelta(seconds=business * 2.2)          # wall time > business time
-            if met > NOW:
+            if met > NOW:   # still unanswered: overdue once its deadline passed
+                if due <= NOW:
+                    out.append((due, "ResponseOverdue", {"ticket_id": tid, "number": number, "clock": clock,
+                                                         "due_at": _iso(due), "policy_version": 1},
+                                SYSTEM, f"sla-{tid}"))
                 return None
             if late:
                 out.append((due, "ResponseOverdue", {"ticket_id": tid, "number": number, "clock": clock,
