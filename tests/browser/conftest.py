@@ -65,7 +65,7 @@ class Portal:
         self.goto("/")
         self.page.fill("#email", email)
         self.page.fill("#password", password)
-        self.page.click("button:has-text('Entrar')")
+        self.page.click("#login-submit")
         self.page.wait_for_url("**/tickets")
 
     def screenshot(self, name: str) -> None:
