@@ -2,11 +2,11 @@
 screenshot, his list, escaping, CSRF, the English switch and a phone's width."""
 from __future__ import annotations
 
-
 import pytest
 import requests
 
 from helpdesk_shared.localstack import wait_until
+from browser_support import Portal
 from samples import CONTACT, DESCRIPTION, png
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -145,3 +145,91 @@ def test_the_main_pages_at_360_px_have_no_horizontal_scroll(phone, system):
         assert _no_horizontal_scroll(page) <= 360, path
         phone.screenshot(name)
     assert phone.csp_violations == []
+
+
+def agent_answers(system, number: str, text: str) -> None:
+    """carlos (SOPORTE agent) answers the ticket at intake."""
+    r = requests.post(f"{system.urls['intake']}/api/tickets/{number}/messages", timeout=10,
+                      headers=system.login("carlos@mesa.example"), json={"body": text})
+    assert r.status_code == 201, r.text
+
+
+def test_after_an_agents_answer_the_customer_says_not_solved_then_solved_and_the_ticket_closes(portal, system):
+    number = open_ticket_by_api(system, "Ficha del socio pierde la fecha de ingreso")
+    page = portal.page
+    portal.login("maria@clubcaracas.com.ve")
+    agent_answers(system, number, "Corregimos la ficha; revise por favor.")
+    portal.goto(f"/tickets/{number}")
+    reload_until(portal, "#ticket-status", "Respondido")
+    page.click("#not-solved")  # without saying what is missing: refused beside the box
+    assert "Escriba el texto del mensaje" in page.inner_text("#resolution_body-error")
+    page.fill("#resolution_body", "La fecha sigue apareciendo vacía en la ficha.")
+    page.click("#not-solved")
+    reload_until(portal, "#ticket-status", "Abierto")
+    agent_answers(system, number, "Ahora sí quedó guardada la fecha.")
+    reload_until(portal, "#ticket-status", "Respondido")
+    page.click("#solved")
+    reload_until(portal, "#ticket-status", "Cerrado")
+    assert "usted confirmó que quedó solucionado" in page.inner_text("#closed-notice")
+    assert page.locator("#body").count() == 0  # a closed ticket takes no answer
+    portal.screenshot("ticket-closed-desktop")
+
+
+def test_a_second_ticket_for_the_same_case_offers_the_first_and_a_different_case_goes_through(portal):
+    page = portal.page
+    portal.login("jose@clubcaracas.com.ve")
+    case = "Inventario del restaurante no descuenta las ventas del día"
+    for attempt in range(2):
+        portal.goto("/tickets/new")
+        fill_ticket(page, "INVENTARIO", case)
+        page.click("#send-ticket")
+        if attempt == 0:
+            page.wait_for_url("**/tickets/SOP-*")
+            first = page.url.rsplit("/", 1)[1]
+    offered = page.locator("#duplicate")
+    assert f"Continuar el ticket {first}" in offered.inner_text()
+    buttons = offered.locator("a.button, button")
+    assert buttons.nth(0).inner_text() == f"Continuar el ticket {first}"
+    assert buttons.nth(1).inner_text() == "Es un caso distinto"
+    portal.screenshot("new-ticket-duplicate-desktop")
+    page.click("#different-case")
+    page.wait_for_url("**/tickets/SOP-*")
+    assert page.url.rsplit("/", 1)[1] != first
+
+
+def test_no_tengo_usuario_files_the_request_and_says_what_happens_next(portal):
+    page = portal.page
+    portal.goto("/implantaciones")
+    page.fill("#access-name", "Rosa Díaz")
+    page.fill("#access-email", "rosa@nuevoclub.com.ve")
+    page.fill("#access-phone", "+58 241 555 0199")
+    page.fill("#access-organisation_name", "Nuevo Club de Valencia")
+    page.click("button:has-text('Pedir usuario')")
+    assert page.locator("#access-sent").inner_text().strip()
+    assert "correo" in page.inner_text("#no-user")  # the page says a mail with a link follows
+    portal.screenshot("access-requested-desktop")
+
+
+def test_an_attachment_downloads_for_its_organisation_and_not_for_another(portal, browser, system, tmp_path):
+    page = portal.page
+    portal.login("maria@clubcaracas.com.ve")
+    portal.goto("/tickets/new")
+    fill_ticket(page, "CARNETIZACION", "Carnet del socio imprime la foto cortada")
+    shot = tmp_path / "carnet.png"
+    shot.write_bytes(png(8, 8))
+    page.set_input_files("#files", str(shot))
+    page.click("#send-ticket")
+    page.wait_for_url("**/tickets/SOP-*")
+    reload_until(portal, "#thread", "carnet.png")
+    href = page.locator("#thread a:has-text('carnet.png')").get_attribute("href")
+    mine = page.request.get(portal.base_url + href)
+    assert mine.status == 200 and mine.body() == shot.read_bytes()
+    assert "attachment" in mine.headers["content-disposition"]
+    other = browser.new_context()
+    try:
+        stranger = Portal(other.new_page(), portal.base_url)
+        stranger.login("ana@countryvalencia.com.ve")
+        assert stranger.page.request.get(portal.base_url + href).status == 404
+        assert stranger.goto(href.rsplit("/attachments", 1)[0]).status == 404
+    finally:
+        other.close()
