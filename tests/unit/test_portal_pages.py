@@ -186,3 +186,19 @@ def test_every_text_of_the_pages_has_an_english_translation():
     keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
     found = {message for _, _, message, _, _ in extract_from_dir(str(PORTAL), method_map, keywords=keywords)}
     assert found and found - translated == set()
+
+
+def test_healthz_and_metrics_answer_like_every_service(client):
+    assert client.get("/healthz").get_json() == {"service": "portal", "status": "ok"}
+    client.get("/")
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'http_requests_total{endpoint="/",method="GET",status="200"}' in metrics
+
+
+def test_the_portal_refuses_to_start_without_its_session_secret():
+    import os
+    from unittest import mock
+    from helpdesk_shared.config import MissingSecret
+    from portal.config import Config
+    with mock.patch.dict(os.environ, {}, clear=True), pytest.raises(MissingSecret, match="PORTAL_SESSION_SECRET"):
+        Config.from_env()
