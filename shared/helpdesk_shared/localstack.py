@@ -173,7 +173,8 @@ class LocalStack:
         env = {**os.environ, "PORTAL_SESSION_SECRET": self.secrets["PORTAL_SESSION_SECRET"],
                "PUBLIC_URL": self.urls["portal"], "INTAKE_URL": self.urls["intake"], "QUERY_URL": self.urls["query"],
                "SLA_URL": self.urls["sla"], "PYTHONUNBUFFERED": "1", **self.extra_env}
-        argv = [sys.executable, "-m", "gunicorn", "-k", "helpdesk_shared.gunicorn_worker.JsonErrorWorker",
+        argv = [sys.executable, "-m", "gunicorn", "-c", "python:helpdesk_shared.gunicorn_conf",
+                "-k", "helpdesk_shared.gunicorn_worker.JsonErrorWorker",
                 "-w", str(self.gunicorn_workers), "-b", self.urls["portal"].removeprefix("http://"),
                 "portal.app:create_app()"]
         self.processes["portal"] = Process("portal", argv, env, self.workdir / "portal.log")
