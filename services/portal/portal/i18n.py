@@ -5,6 +5,8 @@ folder of its own, so a fresh checkout, CI and the container need no build step.
 """
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -19,6 +21,7 @@ SOURCE = Path(__file__).with_name("translations")
 def compile_catalogs(source: Path = SOURCE) -> str:
     """Compile every `<lang>/LC_MESSAGES/*.po` under `source` into a new folder; return its path."""
     target = Path(tempfile.mkdtemp(prefix="mesa-portal-i18n-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)  # one folder per process start
     for po in source.glob("*/LC_MESSAGES/*.po"):
         out = target / po.relative_to(source).with_suffix(".mo")
         out.parent.mkdir(parents=True, exist_ok=True)
