@@ -81,6 +81,48 @@ create table if not exists organisations (
 );
 insert into projection_stats (name, applied, skipped) values ('accounts', 0, 0) on conflict do nothing;
 
+-- The running deadline of each ticket's clocks, from the SLA service's facts on helpdesk.sla (query
+-- never recomputes business time: open_intervals are the counted spans up to due_at). One row per
+-- (ticket, clock), kept when the clock stops (running = false) so that sla_version, the last fact
+-- of the ticket's sla stream applied to it, drops a replayed or older fact.
+create table if not exists deadlines (
+    ticket_id        text        not null,
+    clock            text        not null,   -- first_response | next_response | auto_close
+    running          boolean     not null,
+    clock_type       text,                   -- business | 24x7
+    due_at           timestamptz not null,
+    warning_at       timestamptz,            -- auto_close: when the warning mail is due
+    open_intervals   jsonb,                  -- [[start, end], ...] ISO 8601; null when the fact had none
+    policy_version   int,
+    calendar_version int,
+    overdue          boolean     not null default false,  -- ResponseOverdue seen for this deadline
+    warning_sent     boolean     not null default false,  -- AutoCloseWarning seen for this wait
+    sla_version      int         not null,
+    event_id         uuid        not null,
+    primary key (ticket_id, clock)
+);
+create index if not exists deadlines_running on deadlines (ticket_id, due_at) where running;
+insert into projection_stats (name, applied, skipped) values ('deadlines', 0, 0) on conflict do nothing;
+
+-- Every event about a ticket (helpdesk.tickets, helpdesk.sla, helpdesk.notifications) for its
+-- timeline; event_id unique so a replay adds nothing. source_rank orders a cause before its
+-- effects at the same instant (a DeadlineSet carries its TicketOpened's occurred_at).
+create table if not exists timeline (
+    event_id       uuid primary key,
+    ticket_id      text        not null,
+    occurred_at    timestamptz not null,
+    source_rank    smallint    not null,     -- 0 tickets, 1 sla, 2 notifications
+    stream_version int         not null,
+    type           text        not null,
+    actor_id       text        not null,
+    actor_role     text        not null,
+    correlation_id uuid,
+    causation_id   uuid,
+    data           jsonb       not null
+);
+create index if not exists timeline_ticket on timeline (ticket_id, occurred_at, source_rank, stream_version, event_id);
+insert into projection_stats (name, applied, skipped) values ('timeline', 0, 0) on conflict do nothing;
+
 -- Text search over subject, case and description with the Spanish stemmer ("facturas" finds
 -- "factura", "conciliación" finds "conciliar"), and accents folded where the contrib extension
 -- unaccent can be created ("facturacion" typed without its accent finds "Facturación"). The stemmer
