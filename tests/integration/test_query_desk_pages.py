@@ -329,6 +329,18 @@ def test_a_closed_or_auto_closed_ticket_has_no_running_deadline(app, feed):
     assert "SOP-6" not in [t["number"] for t in queue(app)]
 
 
+def test_a_fact_read_before_its_ticket_opened_or_after_it_closed_ends_as_in_stream_order(app, feed):
+    # helpdesk.sla and helpdesk.tickets are read side by side, so a rebuild may interleave them otherwise.
+    feed.deadline("SOP-10", "first_response", caracas(25, 9), caracas(25, 12), [office(25, 9, 12)], caracas(25, 9))
+    feed.open("SOP-10", caracas(25, 9))
+    feed.deadline("SOP-6", "next_response", caracas(25, 9, 40), caracas(25, 15), [office(25, 9.7, 15)],
+                  caracas(25, 9, 40))
+    assert [t["number"] for t in queue(app)] == ["SOP-3", "SOP-2", "SOP-10", "SOP-1", "SOP-5", "SOP-4", "SOP-7"]
+    with pg.connect(feed.url) as conn:
+        assert conn.execute("select running from deadlines where ticket_id = 't-SOP-6' and clock = 'next_response'"
+                            ).fetchone()["running"] is False
+
+
 # ------------------------------------------------------------------ auto-close soon
 
 def test_auto_close_lists_the_tickets_closing_within_one_business_day_with_their_warning(app):

@@ -38,11 +38,36 @@ def _upsert(conn: psycopg.Connection, record: Record, clock: str, insert: dict, 
                          for c, v in row.items()]).rowcount == 1
 
 
+def _refresh_order(conn: psycopg.Connection, ticket_id: str) -> None:
+    """Keep the ticket's place in the queue: its nearest running deadline, and whether it was reported missed."""
+    conn.execute("""insert into queue_order (ticket_id, sort_due, overdue)
+                    select %(t)s, coalesce(n.due_at, 'infinity'), coalesce(n.overdue, false)
+                    from (select 1) one left join lateral (
+                        select due_at, overdue from deadlines where ticket_id = %(t)s and running
+                        order by due_at, clock limit 1) n on true
+                    on conflict (ticket_id) do update set sort_due = excluded.sort_due, overdue = excluded.overdue""",
+                 {"t": ticket_id})
+
+
+def _closed(conn: psycopg.Connection, ticket_id: str) -> bool:
+    row = conn.execute("select status from tickets where ticket_id = %s", (ticket_id,)).fetchone()
+    return row is not None and row["status"] == "closed"
+
+
 def apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
     """Apply one helpdesk.sla fact to the deadlines; False for a replay or a fact about no ticket clock."""
+    changed = _apply_sla_fact(conn, record)
+    if changed:
+        _refresh_order(conn, record.event.data["ticket_id"])
+    return changed
+
+
+def _apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
     event, d = record.event, record.event.data
     if event.type in ("DeadlineSet", "DeadlineMoved"):
-        fact = {"running": True, "clock_type": d["clock_type"], "due_at": d["due_at"],
+        # The two topics are read side by side: a fact may be applied after its ticket's close
+        # (in a rebuild, say); a closed ticket's clock never runs, whatever the order.
+        fact = {"running": not _closed(conn, d["ticket_id"]), "clock_type": d["clock_type"], "due_at": d["due_at"],
                 "warning_at": d.get("warning_at"), "open_intervals": d.get("open_intervals"),
                 "policy_version": d["policy_version"], "calendar_version": d["calendar_version"],
                 "overdue": False, "warning_sent": False}
@@ -53,11 +78,12 @@ def apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
         return _upsert(conn, record, d["clock"], {"running": False, "due_at": d["due_at"]}, ("running",))
     if event.type == "ResponseOverdue":
         # Marks the running deadline; inserted when its DeadlineSet is unknown (published before the facts existed).
-        return _upsert(conn, record, d["clock"], {"running": True, "due_at": d["due_at"], "overdue": True,
-                                                  "policy_version": d.get("policy_version")}, ("overdue",))
+        return _upsert(conn, record, d["clock"], {"running": not _closed(conn, d["ticket_id"]), "due_at": d["due_at"],
+                                                  "overdue": True, "policy_version": d.get("policy_version")},
+                       ("overdue",))
     if event.type == "AutoCloseWarning":
-        return _upsert(conn, record, "auto_close", {"running": True, "due_at": d["closes_at"],
-                                                    "warning_sent": True}, ("warning_sent",))
+        return _upsert(conn, record, "auto_close", {"running": not _closed(conn, d["ticket_id"]),
+                                                    "due_at": d["closes_at"], "warning_sent": True}, ("warning_sent",))
     if event.type == "AutoClosed":
         return _upsert(conn, record, "auto_close", {"running": False, "due_at": d["due_at"]}, ("running",))
     if event.type == "ClockPaused":
@@ -69,12 +95,23 @@ def apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
     return False  # CalendarChanged, PolicyChanged: no ticket's deadline by themselves (a DeadlineMoved follows)
 
 
-def apply_ticket_closed(conn: psycopg.Connection, record: Record) -> bool:
-    """A closed ticket has no running deadline left (applying it again changes nothing)."""
-    if record.event.type != "TicketClosed":
+def apply_ticket_event(conn: psycopg.Connection, record: Record) -> bool:
+    """A ticket enters its desk's queue when it opens and leaves it when it closes, its clocks
+    stopped (applying either again changes nothing); other ticket events do not touch deadlines."""
+    event = record.event
+    if event.type == "TicketOpened":
+        return conn.execute("""insert into queue_order (ticket_id, desk) values (%s, %s)
+                               on conflict (ticket_id) do update set desk = excluded.desk
+                               where queue_order.desk is distinct from excluded.desk""",
+                            (event.stream_id, event.data["desk"])).rowcount == 1
+    if event.type != "TicketClosed":
         return False
-    return conn.execute("update deadlines set running = false where ticket_id = %s and running",
-                        (record.event.stream_id,)).rowcount > 0
+    stopped = conn.execute("update deadlines set running = false where ticket_id = %s and running",
+                           (event.stream_id,)).rowcount
+    closed = conn.execute("""insert into queue_order (ticket_id, open) values (%s, false)
+                             on conflict (ticket_id) do update set open = false, sort_due = 'infinity', overdue = false
+                             where queue_order.open""", (event.stream_id,)).rowcount
+    return bool(stopped or closed)
 
 
 # ---------------------------------------------------------------- the desk pages
@@ -83,15 +120,16 @@ _NEAREST = """left join lateral (select d.clock, d.clock_type, d.due_at, d.open_
                                         d.policy_version, d.calendar_version
                                  from deadlines d where d.ticket_id = t.ticket_id and d.running
                                  order by d.due_at, d.clock limit 1) n on true"""
-# Tickets without a running deadline sort last.
-_SORT = "coalesce(n.due_at, 'infinity'::timestamptz)"
+# Tickets without a running deadline sort last ('infinity').
+_SORT = "q.sort_due"
 _FLAG_SQL = {
     "urgent": "t.urgency <> 'normal'",
     "waiting_customer": "t.status = 'waiting_customer'",
     "customer_away": "t.customer_away",
     "out_of_hours": "t.out_of_hours",
     "unassigned": "t.assigned_to is null",
-    "overdue": "(n.overdue or n.due_at < %(now)s)",
+    # The nearest running deadline is the earliest: if any has passed, that one has.
+    "overdue": "(q.overdue or q.sort_due < %(now)s)",
 }
 
 
@@ -103,7 +141,7 @@ def _key_of(row: dict) -> list:
 def desk_queue(conn: psycopg.Connection, desk: str, query: PageQuery, now: datetime) -> dict:
     """A page of the desk's open tickets, nearest deadline first, with the cursor of the next page."""
     params = {"desk": desk, "now": now, "limit": query.limit + 1}
-    clauses = ["t.desk = %(desk)s", "t.status <> 'closed'"]
+    clauses = ["q.desk = %(desk)s", "q.open"]
     for name, value in query.filters.items():  # names come from QUEUE_FILTERS, never from the caller
         if name == "flag":
             clauses.append(_FLAG_SQL[value])
@@ -113,7 +151,7 @@ def desk_queue(conn: psycopg.Connection, desk: str, query: PageQuery, now: datet
             clauses.append(f"t.{name} = %({name})s")
             params[name] = value
     if query.cursor:
-        clauses.append(f"({_SORT}, t.ticket_id) > (%(after_due)s::timestamptz, %(after_id)s)")
+        clauses.append(f"({_SORT}, q.ticket_id) > (%(after_due)s::timestamptz, %(after_id)s)")
         params.update(after_due=query.cursor[0], after_id=query.cursor[1])
     rows = conn.execute(f"""select t.ticket_id, t.number, t.subject, t.module, t.status, t.urgency, t.organisation_id,
                                    o.name as organisation_name, t.assigned_to, a.name as assigned_to_name,
@@ -123,11 +161,12 @@ def desk_queue(conn: psycopg.Connection, desk: str, query: PageQuery, now: datet
                                        'open_intervals', n.open_intervals, 'overdue', n.overdue,
                                        'policy_version', n.policy_version,
                                        'calendar_version', n.calendar_version) end as deadline, n.due_at
-                            from tickets t left join users a on a.id = t.assigned_to
+                            from queue_order q join tickets t on t.ticket_id = q.ticket_id
+                                 left join users a on a.id = t.assigned_to
                                  left join organisations o on o.id = t.organisation_id
                                  {_NEAREST}
                             where {' and '.join(clauses)}
-                            order by {_SORT}, t.ticket_id limit %(limit)s""", params).fetchall()
+                            order by {_SORT}, q.ticket_id limit %(limit)s""", params).fetchall()
     for row in rows:
         if row["deadline"] is not None:
             row["deadline"]["due_at"] = row["due_at"]

@@ -104,6 +104,18 @@ create table if not exists deadlines (
 create index if not exists deadlines_running on deadlines (ticket_id, due_at) where running;
 insert into projection_stats (name, applied, skipped) values ('deadlines', 0, 0) on conflict do nothing;
 
+-- The queue's order kept with the deadlines: a desk's open tickets by their nearest running
+-- deadline ('infinity' when none runs), so a page of the queue is an index range read, not a
+-- sort of every open ticket of the desk.
+create table if not exists queue_order (
+    ticket_id text primary key,
+    desk      text,                                    -- null until its TicketOpened is applied
+    open      boolean     not null default true,       -- false once closed (never reopened)
+    sort_due  timestamptz not null default 'infinity', -- the nearest running deadline
+    overdue   boolean     not null default false       -- the SLA service reported that deadline missed
+);
+create index if not exists queue_order_desk on queue_order (desk, sort_due, ticket_id) where open;
+
 -- Every event about a ticket (helpdesk.tickets, helpdesk.sla, helpdesk.notifications) for its
 -- timeline; event_id unique so a replay adds nothing. source_rank orders a cause before its
 -- effects at the same instant (a DeadlineSet carries its TicketOpened's occurred_at).

@@ -13,7 +13,7 @@ from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
 
 from .projector import project, project_account
-from .queue_store import apply_sla_fact, apply_ticket_closed
+from .queue_store import apply_sla_fact, apply_ticket_event
 from .timeline_store import apply_timeline
 
 _JSON_COLUMNS = {"contact", "details", "attachments"}
@@ -104,7 +104,7 @@ def apply_account(conn: psycopg.Connection, record: Record) -> bool:
 # Every read model of an event is applied in the same transaction as the consumer's offsets.
 # A read model registers itself here (one line) and puts its tables in app.SCHEMA.
 _APPLIERS: dict[str, list] = {
-    TICKETS: [("tickets", apply_event), ("deadlines", apply_ticket_closed), ("timeline", apply_timeline)],
+    TICKETS: [("tickets", apply_event), ("deadlines", apply_ticket_event), ("timeline", apply_timeline)],
     NOTIFICATIONS: [("tickets", apply_notification), ("timeline", apply_timeline)],
     ACCOUNTS: [("accounts", apply_account)],
     SLA: [("deadlines", apply_sla_fact), ("timeline", apply_timeline)],
