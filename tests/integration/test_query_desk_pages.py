@@ -44,7 +44,8 @@ def caracas(day: int, hour: int, minute: int = 0) -> datetime:
 
 def office(day: int, start: float = 9, end: float = 17) -> list[str]:
     """A counted interval of one day, [start, end) in Caracas hours, as a fact carries it."""
-    return [(caracas(day, 0) + timedelta(hours=start)).isoformat(), (caracas(day, 0) + timedelta(hours=end)).isoformat()]
+    midnight = caracas(day, 0)
+    return [(midnight + timedelta(hours=start)).isoformat(), (midnight + timedelta(hours=end)).isoformat()]
 
 
 NOW = caracas(25, 10)  # Wednesday
@@ -85,7 +86,8 @@ class Feed:
             "ticket_id": ticket_id, "number": number, "desk": desk, "organisation_id": organisation_id,
             "opened_by": by.user_id, "module": module, "case": f"Caso {number}", "subject": f"{module}, caso {number}",
             "description": "Descripción.", "urgency": urgency, "out_of_hours_requested": out_of_hours,
-            "contact": {"name": by.name, "email": by.email, "phone": "+58 212 555 0100"}}, Actor(by.user_id, by.role), at)
+            "contact": {"name": by.name, "email": by.email, "phone": "+58 212 555 0100"}},
+            Actor(by.user_id, by.role), at)
 
     def ticket(self, type_: str, number: str, data: dict, by: Claims | Actor, at: datetime, cause=None):
         actor = by if isinstance(by, Actor) else Actor(by.user_id, by.role)

@@ -117,8 +117,8 @@ def test_the_auto_close_list_takes_at_most_one_business_day_left_ordered_by_due_
 def test_a_weekend_does_not_count_toward_the_auto_close_window():
     # Friday 16:00: due Monday 15:00 is 1 h (Friday) + 6 h (Monday) = 7 h of business time away, 71 h of clock time.
     now, due = caracas(19, 16), caracas(22, 15)
-    row = {**_auto_close_row("w", due, 0), "open_intervals": [[caracas(19, 15).isoformat(), caracas(19, 17).isoformat()],
-                                                              [caracas(22, 9).isoformat(), due.isoformat()]]}
+    friday = [caracas(19, 15).isoformat(), caracas(19, 17).isoformat()]
+    row = {**_auto_close_row("w", due, 0), "open_intervals": [friday, [caracas(22, 9).isoformat(), due.isoformat()]]}
     assert [i["business_seconds_left"] for i in queue.auto_close_soon([row], now)] == [7 * HOUR]
 
 
@@ -222,3 +222,24 @@ def test_an_assignment_line_names_the_assignee_by_name_when_known():
     line = timeline.summary("TicketAssigned", {"agent_id": "u-carlos", "assigned_by": "u-rosa"}, "Rosa",
                             {"u-carlos": "Carlos Soporte"})
     assert line == {"es": "Rosa asignó el ticket a Carlos Soporte", "en": "Rosa assigned the ticket to Carlos Soporte"}
+
+
+SOP_TICKET = {"desk": "SOPORTE", "organisation_id": "club-caracas"}
+LUIS = Claims("u-luis", "customer", "distribuidora-andina", ("IMPLANTACIONES",), "Luis", "luis@andina.com.ve")
+ELENA = Claims("u-elena", "agent", None, ("IMPLANTACIONES",), "Elena", "elena@mesa.example")
+
+
+@pytest.mark.parametrize("user, ticket, status", [
+    (CUSTOMER, SOP_TICKET, 403),   # his organisation's ticket: staff only
+    (LUIS, SOP_TICKET, 404),       # another organisation's: as if missing
+    (ELENA, SOP_TICKET, 404),      # another desk's agent
+    (STAFF, None, 404),            # no such ticket
+])
+def test_the_timeline_is_for_the_tickets_desk_staff_and_reveals_nothing_to_others(user, ticket, status):
+    with pytest.raises(RuleViolation) as caught:
+        timeline.check_access(user, ticket)
+    assert caught.value.status == status
+
+
+def test_the_desks_agent_reads_the_timeline():
+    timeline.check_access(STAFF, SOP_TICKET)

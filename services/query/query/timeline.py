@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.envelope import Envelope
+from helpdesk_shared.errors import NotFound
 from helpdesk_shared.topics import NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
 
-from .queue import DESK_TZ
+from .queue import DESK_TZ, FORBIDDEN
 
 # At one instant a cause comes before its effects: a ticket event, then the SLA's facts about
 # it (a DeadlineSet carries its TicketOpened's occurred_at), then the mails about either.
@@ -29,6 +31,19 @@ _MOVE_REASON = {"calendar_changed": ("cambió el calendario", "the calendar chan
                 "policy_changed": ("cambió la política", "the policy changed")}
 _CLEAR_REASON = {"closed": ("el ticket se cerró", "the ticket closed"),
                  "customer_replied": ("el cliente respondió", "the customer replied")}
+
+
+def check_access(user: Claims, ticket: dict | None) -> None:
+    """The timeline is for staff of the ticket's desk. The ticket's own customer is told it is not
+    for him (403); anyone else who may not see the ticket gets a 404 like a missing one."""
+    if ticket is None:
+        raise NotFound("ticket")
+    if user.role == "customer":
+        if ticket["organisation_id"] == user.organisation_id and ticket["desk"] in user.desks:
+            raise FORBIDDEN
+        raise NotFound("ticket")
+    if ticket["desk"] not in user.desks:
+        raise NotFound("ticket")
 
 
 def ticket_of(event: Envelope) -> str | None:

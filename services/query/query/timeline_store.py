@@ -5,12 +5,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from helpdesk_shared.auth_tokens import Claims
-from helpdesk_shared.errors import NotFound
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import TOPIC_OF_EVENT
 
 from . import timeline
-from .queue import FORBIDDEN
 from .queue_params import PageQuery, encode_cursor
 
 # Names of the services that act on tickets, for the "who" of their entries.
@@ -36,14 +34,7 @@ def ticket_timeline(conn: psycopg.Connection, user: Claims, number: str, query: 
     gets a 403 (staff only); anyone else who may not see the ticket a 404 like a missing one."""
     ticket = conn.execute("select ticket_id, desk, organisation_id from tickets where number = %s",
                           (number,)).fetchone()
-    if ticket is None:
-        raise NotFound("ticket")
-    if user.role == "customer":
-        if ticket["organisation_id"] == user.organisation_id and ticket["desk"] in user.desks:
-            raise FORBIDDEN
-        raise NotFound("ticket")
-    if ticket["desk"] not in user.desks:
-        raise NotFound("ticket")
+    timeline.check_access(user, ticket)
     params: dict = {"ticket": ticket["ticket_id"], "limit": query.limit + 1}
     after = ""
     if query.cursor:
