@@ -243,3 +243,22 @@ def test_the_timeline_is_for_the_tickets_desk_staff_and_reveals_nothing_to_other
 
 def test_the_desks_agent_reads_the_timeline():
     timeline.check_access(STAFF, SOP_TICKET)
+
+
+def test_at_one_instant_the_timeline_puts_the_auto_close_decision_before_the_close_and_the_close_before_its_mail():
+    at = caracas(19, 10)
+    people_close = new_event("TicketClosed", "t-9", 5, {"reason": "closed_by_agent"}, actor=Actor("u-carlos", "agent"),
+                             occurred_at=at)
+    decided = new_event("AutoClosed", "sla-t-9", 6, {"ticket_id": "t-9", "based_on_version": 7,
+                                                     "due_at": at.isoformat()}, actor=SYSTEM, occurred_at=at)
+    carried_out = new_event("TicketClosed", "t-9", 8, {"reason": "auto_closed", "based_on_version": 7},
+                            actor=SYSTEM, occurred_at=at, causation_id=decided.event_id)
+    stopped = new_event("DeadlineCleared", "sla-t-9", 7, {"ticket_id": "t-9", "clock": "auto_close",
+                                                          "due_at": at.isoformat(), "at": at.isoformat(),
+                                                          "reason": "closed"}, actor=SYSTEM, occurred_at=at)
+    mail = new_event("NotificationFailed", "mail-1", 1, {"cause_event_id": "x", "recipient": "a@b.ve",
+                                                         "template": "ticket_closed", "error": "550",
+                                                         "permanent": True, "ticket_id": "t-9"},
+                     actor=SYSTEM, occurred_at=at)
+    ranks = [timeline.causal_rank(e) for e in (people_close, decided, carried_out, stopped, mail)]
+    assert ranks == sorted(ranks) and len(set(ranks)) == 5

@@ -104,7 +104,7 @@ def event_id(value: object) -> bool:
 QUEUE_CURSOR = (lambda v: instant(v, infinity=True), identifier)
 # (due_at, ticket id)
 AUTO_CLOSE_CURSOR = (instant, identifier)
-# (occurred_at, source rank, stream version, event id)
+# (occurred_at, causal rank, stream version, event id)
 TIMELINE_CURSOR = (instant, small_int, small_int, event_id)
 
 

@@ -117,13 +117,13 @@ create table if not exists queue_order (
 create index if not exists queue_order_desk on queue_order (desk, sort_due, ticket_id) where open;
 
 -- Every event about a ticket (helpdesk.tickets, helpdesk.sla, helpdesk.notifications) for its
--- timeline; event_id unique so a replay adds nothing. source_rank orders a cause before its
--- effects at the same instant (a DeadlineSet carries its TicketOpened's occurred_at).
+-- timeline; event_id unique so a replay adds nothing. causal_rank orders a cause before its
+-- effects at the same instant (query.timeline.causal_rank).
 create table if not exists timeline (
     event_id       uuid primary key,
     ticket_id      text        not null,
     occurred_at    timestamptz not null,
-    source_rank    smallint    not null,     -- 0 tickets, 1 sla, 2 notifications
+    causal_rank    smallint    not null,
     stream_version int         not null,
     type           text        not null,
     actor_id       text        not null,
@@ -132,7 +132,7 @@ create table if not exists timeline (
     causation_id   uuid,
     data           jsonb       not null
 );
-create index if not exists timeline_ticket on timeline (ticket_id, occurred_at, source_rank, stream_version, event_id);
+create index if not exists timeline_ticket on timeline (ticket_id, occurred_at, causal_rank, stream_version, event_id);
 insert into projection_stats (name, applied, skipped) values ('timeline', 0, 0) on conflict do nothing;
 
 -- Text search over subject, case and description with the Spanish stemmer ("facturas" finds

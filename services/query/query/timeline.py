@@ -14,9 +14,13 @@ from helpdesk_shared.topics import NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
 
 from .queue import DESK_TZ, FORBIDDEN
 
-# At one instant a cause comes before its effects: a ticket event, then the SLA's facts about
-# it (a DeadlineSet carries its TicketOpened's occurred_at), then the mails about either.
-SOURCE_RANK = {TICKETS: 0, SLA: 1, NOTIFICATIONS: 2}
+# At one instant a cause comes before its effects, and several do share one: a DeadlineSet carries
+# its TicketOpened's occurred_at, and the TicketClosed that carries out an AutoClosed carries the
+# decision's. Ranks in causal order: what people do; the SLA's facts about it; the SLA's timers;
+# the close that carries out an auto-close; the clocks that close stops; the mails about any of them.
+# Within a rank, the stream's own version orders a stream's events.
+PEOPLE, CLOCK_FACTS, TIMERS, AUTO_CLOSE, CLOCKS_STOPPED, MAILS = range(6)
+_TIMER_EVENTS = ("ResponseOverdue", "AutoCloseWarning", "AutoClosed")
 
 _CLOCK = {"first_response": ("primera respuesta", "first response"),
           "next_response": ("siguiente respuesta", "next response"),
@@ -44,6 +48,21 @@ def check_access(user: Claims, ticket: dict | None) -> None:
         raise NotFound("ticket")
     if ticket["desk"] not in user.desks:
         raise NotFound("ticket")
+
+
+def causal_rank(event: Envelope) -> int:
+    """Where an event goes among those of the same instant (a pure function of the event alone, so
+    the order does not depend on which topic a rebuild happened to read first)."""
+    topic = TOPIC_OF_EVENT.get(event.type)
+    if topic == TICKETS:
+        return AUTO_CLOSE if event.type == "TicketClosed" and event.data.get("reason") == "auto_closed" else PEOPLE
+    if topic == SLA:
+        if event.type in _TIMER_EVENTS:
+            return TIMERS
+        if event.type == "DeadlineCleared" and event.data.get("reason") == "closed":
+            return CLOCKS_STOPPED
+        return CLOCK_FACTS
+    return MAILS
 
 
 def ticket_of(event: Envelope) -> str | None:
