@@ -306,6 +306,22 @@ def test_an_older_fact_arriving_again_does_not_undo_a_move(app, feed):
         caracas(27, 11).isoformat()
 
 
+def test_a_new_fact_applies_whatever_stream_version_it_carries_only_a_seen_event_is_dropped(app, feed):
+    # Facts are dropped by event_id, not by version: a publisher that numbers its sla stream
+    # differently (here: the move at the set's version) must not lose a move.
+    moved = new_event("DeadlineMoved", "sla-t-SOP-1", 1, {
+        "ticket_id": "t-SOP-1", "number": "SOP-1", "clock": "first_response", "clock_type": "business",
+        "started_at": caracas(25, 9).isoformat(), "counts_from": caracas(25, 9).isoformat(),
+        "due_at": caracas(25, 16).isoformat(), "previous_due_at": caracas(25, 13).isoformat(),
+        "reason": "policy_changed", "policy_version": 2, "calendar_version": 2,
+        "open_intervals": [office(25, 9, 16)]}, actor=SLA, occurred_at=caracas(25, 9, 30))
+    feed(moved)
+    feed.replay(feed.fed[-1:])
+    sop1 = next(t for t in queue(app) if t["number"] == "SOP-1")["deadline"]
+    assert (sop1["due_at"], sop1["policy_version"], sop1["business_seconds_left"]) == (
+        caracas(25, 16).isoformat(), 2, 6 * HOUR)
+
+
 def test_a_met_or_cleared_clock_leaves_the_queue_order_and_a_new_one_enters_it(app, feed):
     feed.message("SOP-2", CARLOS, caracas(25, 9, 55))
     feed.sla("DeadlineMet", "SOP-2", {"clock": "first_response", "started_at": caracas(25, 9).isoformat(),

@@ -1,9 +1,11 @@
 """The deadlines read model and the SQL of the desk pages: queue, auto-close, workload (adapter).
 
-Deadlines come from the SLA service's facts on helpdesk.sla. Each (ticket, clock) row remembers
-the version of the ticket's sla stream it last applied (`sla_version`): a fact at or below it is
-a replay (or older than what is known) and changes nothing. The stream is keyed by ticket, so its
-facts arrive in order; a ticket's close (helpdesk.tickets) stops whatever still runs.
+Deadlines come from the SLA service's facts on helpdesk.sla. The topic is keyed by the ticket's
+sla stream, so a ticket's facts arrive in the order they were published and each one is applied
+over what is known; a fact whose event_id was already applied (a relay's republish, a replay of
+the topic) is dropped (`deadline_facts`), so applying one twice changes nothing. That holds
+whatever the SLA service numbers its stream versions (`sla_version` only records the last one).
+A ticket's close (helpdesk.tickets) stops whatever still runs.
 """
 from __future__ import annotations
 
@@ -24,18 +26,16 @@ _FACT_COLUMNS = ("running", "clock_type", "due_at", "warning_at", "open_interval
                  "calendar_version", "overdue", "sla_version", "event_id")
 
 
-def _upsert(conn: psycopg.Connection, record: Record, clock: str, insert: dict, update: tuple[str, ...]) -> bool:
-    """Insert the (ticket, clock) row, or update the columns `update` when the fact is newer than the row."""
+def _upsert(conn: psycopg.Connection, record: Record, clock: str, insert: dict, update: tuple[str, ...]) -> None:
+    """Insert the (ticket, clock) row, or update its columns `update`."""
     event = record.event
     row = {"ticket_id": event.data["ticket_id"], "clock": clock, "sla_version": event.stream_version,
            "event_id": event.event_id, **insert}
     columns = ", ".join(row)
     sets = ", ".join(f"{c} = excluded.{c}" for c in (*update, "sla_version", "event_id"))
-    return conn.execute(f"""insert into deadlines ({columns}) values ({', '.join(['%s'] * len(row))})
-                            on conflict (ticket_id, clock) do update set {sets}
-                            where deadlines.sla_version < excluded.sla_version""",
-                        [Jsonb(v) if c == "open_intervals" and v is not None else v
-                         for c, v in row.items()]).rowcount == 1
+    conn.execute(f"""insert into deadlines ({columns}) values ({', '.join(['%s'] * len(row))})
+                     on conflict (ticket_id, clock) do update set {sets}""",
+                 [Jsonb(v) if c == "open_intervals" and v is not None else v for c, v in row.items()])
 
 
 def _refresh_order(conn: psycopg.Connection, ticket_id: str) -> None:
@@ -54,15 +54,24 @@ def _closed(conn: psycopg.Connection, ticket_id: str) -> bool:
     return row is not None and row["status"] == "closed"
 
 
+_TICKET_FACTS = ("DeadlineSet", "DeadlineMoved", "DeadlineMet", "DeadlineCleared", "ClockPaused", "ResponseOverdue",
+                 "AutoCloseWarning", "AutoClosed")
+
+
 def apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
-    """Apply one helpdesk.sla fact to the deadlines; False for a replay or a fact about no ticket clock."""
-    changed = _apply_sla_fact(conn, record)
-    if changed:
-        _refresh_order(conn, record.event.data["ticket_id"])
-    return changed
+    """Apply one helpdesk.sla fact to the deadlines; False for a replay or a fact about no ticket clock
+    (CalendarChanged, PolicyChanged: a DeadlineMoved follows for each deadline they move)."""
+    if record.event.type not in _TICKET_FACTS:
+        return False
+    if conn.execute("insert into deadline_facts (event_id) values (%s) on conflict do nothing",
+                    (record.event.event_id,)).rowcount == 0:
+        return False
+    _apply_sla_fact(conn, record)
+    _refresh_order(conn, record.event.data["ticket_id"])
+    return True
 
 
-def _apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
+def _apply_sla_fact(conn: psycopg.Connection, record: Record) -> None:
     event, d = record.event, record.event.data
     if event.type in ("DeadlineSet", "DeadlineMoved"):
         # The two topics are read side by side: a fact may be applied after its ticket's close
@@ -73,26 +82,23 @@ def _apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
                 "overdue": False, "warning_sent": False}
         # A new wait has not been warned yet; a moved one keeps whether its warning went out.
         update = _FACT_COLUMNS[:-2] + (("warning_sent",) if event.type == "DeadlineSet" else ())
-        return _upsert(conn, record, d["clock"], fact, update)
-    if event.type in ("DeadlineMet", "DeadlineCleared"):
-        return _upsert(conn, record, d["clock"], {"running": False, "due_at": d["due_at"]}, ("running",))
-    if event.type == "ResponseOverdue":
+        _upsert(conn, record, d["clock"], fact, update)
+    elif event.type in ("DeadlineMet", "DeadlineCleared"):
+        _upsert(conn, record, d["clock"], {"running": False, "due_at": d["due_at"]}, ("running",))
+    elif event.type == "ResponseOverdue":
         # Marks the running deadline; inserted when its DeadlineSet is unknown (published before the facts existed).
-        return _upsert(conn, record, d["clock"], {"running": not _closed(conn, d["ticket_id"]), "due_at": d["due_at"],
-                                                  "overdue": True, "policy_version": d.get("policy_version")},
-                       ("overdue",))
-    if event.type == "AutoCloseWarning":
-        return _upsert(conn, record, "auto_close", {"running": not _closed(conn, d["ticket_id"]),
-                                                    "due_at": d["closes_at"], "warning_sent": True}, ("warning_sent",))
-    if event.type == "AutoClosed":
-        return _upsert(conn, record, "auto_close", {"running": False, "due_at": d["due_at"]}, ("running",))
-    if event.type == "ClockPaused":
+        _upsert(conn, record, d["clock"], {"running": not _closed(conn, d["ticket_id"]), "due_at": d["due_at"],
+                                           "overdue": True, "policy_version": d.get("policy_version")}, ("overdue",))
+    elif event.type == "AutoCloseWarning":
+        _upsert(conn, record, "auto_close", {"running": not _closed(conn, d["ticket_id"]), "due_at": d["closes_at"],
+                                             "warning_sent": True}, ("warning_sent",))
+    elif event.type == "AutoClosed":
+        _upsert(conn, record, "auto_close", {"running": False, "due_at": d["due_at"]}, ("running",))
+    elif event.type == "ClockPaused":
         # The response clocks stop counting while the ticket waits for the customer.
-        return conn.execute("""update deadlines set running = false, sla_version = %s, event_id = %s
-                               where ticket_id = %s and clock = any(%s) and running and sla_version < %s""",
-                            (event.stream_version, event.event_id, d["ticket_id"], list(RESPONSE_CLOCKS),
-                             event.stream_version)).rowcount > 0
-    return False  # CalendarChanged, PolicyChanged: no ticket's deadline by themselves (a DeadlineMoved follows)
+        conn.execute("""update deadlines set running = false, sla_version = %s, event_id = %s
+                        where ticket_id = %s and clock = any(%s) and running""",
+                     (event.stream_version, event.event_id, d["ticket_id"], list(RESPONSE_CLOCKS)))
 
 
 def apply_ticket_event(conn: psycopg.Connection, record: Record) -> bool:

@@ -83,8 +83,7 @@ insert into projection_stats (name, applied, skipped) values ('accounts', 0, 0) 
 
 -- The running deadline of each ticket's clocks, from the SLA service's facts on helpdesk.sla (query
 -- never recomputes business time: open_intervals are the counted spans up to due_at). One row per
--- (ticket, clock), kept when the clock stops (running = false) so that sla_version, the last fact
--- of the ticket's sla stream applied to it, drops a replayed or older fact.
+-- (ticket, clock), kept when the clock stops (running = false).
 create table if not exists deadlines (
     ticket_id        text        not null,
     clock            text        not null,   -- first_response | next_response | auto_close
@@ -97,9 +96,13 @@ create table if not exists deadlines (
     calendar_version int,
     overdue          boolean     not null default false,  -- ResponseOverdue seen for this deadline
     warning_sent     boolean     not null default false,  -- AutoCloseWarning seen for this wait
-    sla_version      int         not null,
-    event_id         uuid        not null,
+    sla_version      int         not null,   -- of the last fact applied to the row (for who reads it)
+    event_id         uuid        not null,   -- that fact
     primary key (ticket_id, clock)
+);
+-- Every SLA fact applied to the deadlines: one seen again (a republish, a replay) changes nothing.
+create table if not exists deadline_facts (
+    event_id uuid primary key
 );
 create index if not exists deadlines_running on deadlines (ticket_id, due_at) where running;
 insert into projection_stats (name, applied, skipped) values ('deadlines', 0, 0) on conflict do nothing;
