@@ -380,6 +380,22 @@ def test_a_day_later_the_moved_auto_close_enters_the_list_in_due_at_order(app, c
     assert second["next_cursor"] is None
 
 
+def test_a_moved_auto_close_is_not_warned_until_its_own_warning_goes_out(app, feed):
+    # María says she is away until Thursday noon: SOP-5's auto-close moves, and the SLA warns again.
+    feed.deadline("SOP-5", "auto_close", caracas(23, 9, 30), caracas(27, 9),
+                  [office(25, 10), office(26, 12), office(27, 9, 9)], caracas(25, 9, 50), type_="DeadlineMoved",
+                  previous_due_at=caracas(26, 9, 30).isoformat(), reason="customer_away",
+                  warning_at=caracas(26, 12).isoformat())
+    clock_now = caracas(26, 12, 30)
+    app.extensions["query"].clock = lambda: clock_now
+    assert [(i["number"], i["warning_sent"], i["warned_at"]) for i in get(app, "/api/desks/SOPORTE/auto-close")[
+        "items"] if i["number"] == "SOP-5"] == [("SOP-5", False, None)]
+    feed.sla("AutoCloseWarning", "SOP-5", {"closes_at": caracas(27, 9).isoformat(), "based_on_version": 3},
+             caracas(26, 12))
+    assert [(i["number"], i["warning_sent"], i["warned_at"]) for i in get(app, "/api/desks/SOPORTE/auto-close")[
+        "items"] if i["number"] == "SOP-5"] == [("SOP-5", True, caracas(26, 12).isoformat())]
+
+
 # ------------------------------------------------------------------ workload
 
 def test_workload_counts_each_agents_open_waiting_and_public_answers_today_in_caracas(app, feed):

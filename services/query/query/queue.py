@@ -122,6 +122,7 @@ def auto_close_soon(rows: Iterable[dict], now: datetime, within: int = BUSINESS_
                                       if row["assigned_to"] else None),
                       "due_at": row["due_at"], "warning_at": row["warning_at"],
                       "warning_sent": bool(row["warning_sent"]),
+                      "warned_at": row.get("warned_at") if row["warning_sent"] else None,
                       "business_seconds_left": left["business_seconds_left"], "overdue": left["overdue"],
                       "_key": (row["due_at"], row["ticket_id"])})
     return sorted(found, key=lambda item: item["_key"])

@@ -79,10 +79,8 @@ def _apply_sla_fact(conn: psycopg.Connection, record: Record) -> None:
         fact = {"running": not _closed(conn, d["ticket_id"]), "clock_type": d["clock_type"], "due_at": d["due_at"],
                 "warning_at": d.get("warning_at"), "open_intervals": d.get("open_intervals"),
                 "policy_version": d["policy_version"], "calendar_version": d["calendar_version"],
-                "overdue": False, "warning_sent": False}
-        # A new wait has not been warned yet; a moved one keeps whether its warning went out.
-        update = _FACT_COLUMNS[:-2] + (("warning_sent",) if event.type == "DeadlineSet" else ())
-        _upsert(conn, record, d["clock"], fact, update)
+                "overdue": False}
+        _upsert(conn, record, d["clock"], fact, _FACT_COLUMNS[:-2])
     elif event.type in ("DeadlineMet", "DeadlineCleared"):
         _upsert(conn, record, d["clock"], {"running": False, "due_at": d["due_at"]}, ("running",))
     elif event.type == "ResponseOverdue":
@@ -91,7 +89,8 @@ def _apply_sla_fact(conn: psycopg.Connection, record: Record) -> None:
                                            "overdue": True, "policy_version": d.get("policy_version")}, ("overdue",))
     elif event.type == "AutoCloseWarning":
         _upsert(conn, record, "auto_close", {"running": not _closed(conn, d["ticket_id"]), "due_at": d["closes_at"],
-                                             "warning_sent": True}, ("warning_sent",))
+                                             "warned_closes_at": d["closes_at"], "warned_at": event.occurred_at},
+                ("warned_closes_at", "warned_at"))
     elif event.type == "AutoClosed":
         _upsert(conn, record, "auto_close", {"running": False, "due_at": d["due_at"]}, ("running",))
     elif event.type == "ClockPaused":
@@ -186,7 +185,8 @@ def auto_close_soon(conn: psycopg.Connection, desk: str, query: PageQuery, now: 
     """A page of the desk's tickets whose auto-close falls within the next business day, by due_at."""
     rows = conn.execute("""select t.ticket_id, t.number, t.subject, t.module, t.organisation_id,
                                   o.name as organisation_name, t.assigned_to, a.name as assigned_to_name,
-                                  d.clock, d.clock_type, d.due_at, d.warning_at, d.warning_sent, d.open_intervals,
+                                  d.clock, d.clock_type, d.due_at, d.warning_at, d.warned_at,
+                                  coalesce(d.warned_closes_at = d.due_at, false) as warning_sent, d.open_intervals,
                                   d.overdue, d.policy_version, d.calendar_version
                            from deadlines d join tickets t on t.ticket_id = d.ticket_id
                                 left join users a on a.id = t.assigned_to

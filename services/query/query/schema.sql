@@ -95,7 +95,10 @@ create table if not exists deadlines (
     policy_version   int,
     calendar_version int,
     overdue          boolean     not null default false,  -- ResponseOverdue seen for this deadline
-    warning_sent     boolean     not null default false,  -- AutoCloseWarning seen for this wait
+    -- The last AutoCloseWarning's closes_at and instant: the warning of the current deadline went
+    -- out when its closes_at is due_at (a moved deadline is warned about again, SLA timers).
+    warned_closes_at timestamptz,
+    warned_at        timestamptz,
     sla_version      int         not null,   -- of the last fact applied to the row (for who reads it)
     event_id         uuid        not null,   -- that fact
     primary key (ticket_id, clock)
