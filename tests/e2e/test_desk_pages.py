@@ -9,10 +9,6 @@ import requests
 from helpdesk_shared.localstack import LocalStack, wait_until
 from samples import distinct_cases, ticket_body
 
-# The SLA service publishes every clock change as a fact from sla.facts on (issue 8); before it,
-# only the first response's DeadlineSet is published and there is nothing here to check.
-pytest.importorskip("sla.facts")
-
 pytestmark = pytest.mark.e2e
 
 SECONDS_POLICY = {"first_response": {"minutes": 20 / 60, "clock": "24x7"},

@@ -35,6 +35,19 @@ TABLE = [
     row("GET", "/api/desks/<desk>/auto-close", "desk_auto_close", 401, 403, 403, 200, 403, 200, 403),
     row("GET", "/api/desks/<desk>/workload", "desk_workload", 401, 403, 403, 200, 403, 200, 403),
     row("GET", "/api/tickets/<number>/timeline", "timeline", 401, 403, 404, 200, 404, 200, 404),
+    # Reports: staff figures for staff (of their desks); the out-of-hours bill is also the customer's own.
+    row("GET", "/api/reports/backlog", "backlog", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/backlog", "backlog_soporte", 401, 403, 403, 200, 403, 200, 403),
+    row("GET", "/api/reports/compliance", "compliance", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/compliance", "compliance_soporte", 401, 403, 403, 200, 403, 200, 403),
+    row("GET", "/api/reports/compliance/breaches", "breaches", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/compliance/breaches", "breaches_soporte", 401, 403, 403, 200, 403, 200, 403),
+    row("GET", "/api/reports/auto-closed", "auto_closed", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/auto-closed", "auto_closed_soporte", 401, 403, 403, 200, 403, 200, 403),
+    row("GET", "/api/reports/out-of-hours", "out_of_hours", 401, 200, 200, 200, 200, 200, 200),
+    row("GET", "/api/reports/out-of-hours", "out_of_hours_club", 401, 200, 404, 200, 200, 200, 200),
+    row("GET", "/api/reports/out-of-hours.csv", "out_of_hours_csv", 401, 200, 200, 200, 200, 200, 200),
+    row("GET", "/api/reports/out-of-hours.csv", "out_of_hours_csv_club", 401, 200, 404, 200, 200, 200, 200),
 ]
 
 _numbers = itertools.count(1)
@@ -67,6 +80,18 @@ REQUESTS = {
     "desk_auto_close": lambda w: "/api/desks/SOPORTE/auto-close",
     "desk_workload": lambda w: "/api/desks/SOPORTE/workload",
     "timeline": lambda w: f"/api/tickets/{w.ticket()}/timeline",
+    "backlog": lambda w: "/api/reports/backlog",
+    "backlog_soporte": lambda w: "/api/reports/backlog?desk=SOPORTE",
+    "compliance": lambda w: "/api/reports/compliance",
+    "compliance_soporte": lambda w: "/api/reports/compliance?desk=SOPORTE",
+    "breaches": lambda w: "/api/reports/compliance/breaches",
+    "breaches_soporte": lambda w: "/api/reports/compliance/breaches?desk=SOPORTE",
+    "auto_closed": lambda w: "/api/reports/auto-closed",
+    "auto_closed_soporte": lambda w: "/api/reports/auto-closed?desk=SOPORTE",
+    "out_of_hours": lambda w: "/api/reports/out-of-hours",
+    "out_of_hours_club": lambda w: "/api/reports/out-of-hours?organisation_id=club-caracas",
+    "out_of_hours_csv": lambda w: "/api/reports/out-of-hours.csv",
+    "out_of_hours_csv_club": lambda w: "/api/reports/out-of-hours.csv?organisation_id=club-caracas",
 }
 
 

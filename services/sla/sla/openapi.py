@@ -39,6 +39,8 @@ def document() -> dict:
             "responses": {"200": {"description": "the versions"}, **_errors(401, 403)}}},
         "/api/calendars/{desk}": {"put": {
             "summary": "A new calendar version for one of the supervisor's desks", "security": BEARER,
+            "description": "Open tickets of the desk follow it from its effective_from: running deadlines "
+                           "still ahead move, each with a DeadlineMoved (calendar_changed) on helpdesk.sla.",
             "parameters": [desk], "requestBody": json_body("ChangeCalendar"),
             "responses": {"201": {"description": "the new version"},
                           **_errors(401, 403, 404, *_BODY_REFUSALS)}}},
