@@ -141,6 +141,11 @@ create table if not exists timeline (
 create index if not exists timeline_ticket on timeline (ticket_id, occurred_at, causal_rank, stream_version, event_id);
 insert into projection_stats (name, applied, skipped) values ('timeline', 0, 0) on conflict do nothing;
 
+-- The agents' workload: each agent's tickets not closed, and the public answers of one day.
+create index if not exists tickets_assignee_open on tickets (assigned_to, desk) where status <> 'closed';
+create index if not exists thread_public_answers on thread (occurred_at, author_id)
+    where type = 'MessagePosted' and not internal;
+
 -- Text search over subject, case and description with the Spanish stemmer ("facturas" finds
 -- "factura", "conciliación" finds "conciliar"), and accents folded where the contrib extension
 -- unaccent can be created ("facturacion" typed without its accent finds "Facturación"). The stemmer
