@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from helpdesk_shared.openapi import BEARER, errors, json_body, new_spec, path_param
+from helpdesk_shared.openapi import BEARER, HEALTHZ, errors, json_body, new_spec, path_param
 
 from . import api, requests
 
@@ -56,7 +56,7 @@ def document() -> dict:
             "summary": "Why a ticket's deadlines are where they are (staff of its desk)", "security": BEARER,
             "parameters": [path_param("number")],
             "responses": {"200": {"description": "each clock explained"}, **_errors(400, 401, 403, 404)}}},
-        "/healthz": {"get": {"summary": "Health", "responses": {"200": {"description": "ok"}}}},
+        "/healthz": HEALTHZ,
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     }
     for path, operations in paths.items():
