@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from configs import query_config
-from conftest import Clock
+from harness import Clock
 from helpdesk_shared import pg
 from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.envelope import Actor, new_event
