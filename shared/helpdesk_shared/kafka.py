@@ -95,6 +95,7 @@ class ConsumerLoop:
                                       auto_offset_reset="earliest", client_id=consumer_name, **RECONNECT)
         self._take_lock()
         self.applied_records = 0
+        self.generation = 0  # of the stored offsets last sought to (pg.load_generation)
         # The latest occurred_at read per partition since assignment: how far each
         # partition's event time has been seen (see `read_past`).
         self.read_until: dict[TopicPartition, datetime] = {}
@@ -147,6 +148,7 @@ class ConsumerLoop:
         """Seek to the stored next offsets, or to the beginning of a partition never read."""
         with self.conn.transaction():
             stored = pg.load_offsets(self.conn, self.name)
+            self.generation = pg.load_generation(self.conn, self.name)
         for tp in partitions:
             self.read_until.pop(tp, None)
             offset = stored.get((tp.topic, tp.partition))
@@ -181,10 +183,17 @@ class ConsumerLoop:
                         "alert": "ops", "metric": "consumer_dead_letters_total", "consumer": self.name,
                         "topic": tp.topic, "partition": tp.partition, "offset": m.offset, "error": str(exc)})
         with self.conn.transaction():
-            self.handle_batch(self.conn, records)
-            if parked:
-                pg.park_messages(self.conn, self.name, parked)
-            pg.save_offsets(self.conn, self.name, offsets)
+            # First statement of the batch: waits while someone moves our stored offsets.
+            moved = pg.load_generation(self.conn, self.name, share=True) != self.generation
+            if not moved:
+                self.handle_batch(self.conn, records)
+                if parked:
+                    pg.park_messages(self.conn, self.name, parked)
+                pg.save_offsets(self.conn, self.name, offsets)
+        if moved:  # a rebuild or a replay stored other offsets: this batch is dropped, read from there
+            log.warning("stored offsets moved by another process: seeking to them", extra={"consumer": self.name})
+            self.seek_to_stored(sorted(self.consumer.assignment()))
+            return 0
         self.applied_records += len(records)
         return len(records)
 
