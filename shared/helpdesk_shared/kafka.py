@@ -96,6 +96,7 @@ class ConsumerLoop:
         self._take_lock()
         self.applied_records = 0
         self.generation = 0  # of the stored offsets last sought to (pg.load_generation)
+        self._last_generation_check = 0.0
         # The latest occurred_at read per partition since assignment: how far each
         # partition's event time has been seen (see `read_past`).
         self.read_until: dict[TopicPartition, datetime] = {}
@@ -164,6 +165,14 @@ class ConsumerLoop:
             self.assign_all()
         polled = self.consumer.poll(timeout_ms=self.poll_ms, max_records=self.max_records)
         if not polled:
+            # Idle: a batch would have noticed moved offsets; without one, look once a second.
+            if time.monotonic() - self._last_generation_check > 1.0:
+                self._last_generation_check = time.monotonic()
+                with self.conn.transaction():
+                    moved = pg.load_generation(self.conn, self.name) != self.generation
+                if moved:
+                    log.warning("stored offsets moved by another process: seeking to them", extra={"consumer": self.name})
+                    self.seek_to_stored(sorted(self.consumer.assignment()))
             return 0
         records, offsets, parked = [], {}, []
         for tp, messages in polled.items():

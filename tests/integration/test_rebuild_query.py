@@ -174,3 +174,33 @@ def test_the_api_answers_200_to_every_request_during_a_rebuild_and_its_swap(live
     assert during > 0
     assert set(statuses) == {200}
     assert set(totals) == {300}
+
+
+def test_replay_moves_a_running_consumers_offsets_back_and_it_re_reads_without_changing_the_model(
+        live, topic_prefix, kafka_bootstrap, capsys):
+    from helpdesk_shared import cli
+    url, start = live
+    produce(kafka_bootstrap, topic_prefix, synthetic_log.accounts())
+    produce(kafka_bootstrap, topic_prefix, synthetic_log.tickets(5))
+    start()
+    wait_until(lambda: caught_up(url, 5), 60, "the live consumer applied 5 tickets")
+    with pg.connect(url) as conn:
+        before = conn.execute("select applied, skipped from projection_stats where name = 'tickets'").fetchone()
+    common = ["--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix, "--database-url", f"query={url}"]
+    with pytest.raises(SystemExit) as replayed:
+        cli.main(["replay", "query", "--from-beginning", "--topic", "helpdesk.tickets", *common])
+    assert replayed.value.code == 0
+    assert "Idempotente" in capsys.readouterr().out
+
+    def skipped_again():
+        with pg.connect(url) as conn:
+            return conn.execute("select skipped from projection_stats where name = 'tickets'").fetchone()["skipped"]
+    ticket_events = 5 * 9  # each synthetic ticket: 9 events on helpdesk.tickets, 1 notification
+    wait_until(lambda: skipped_again() == before["skipped"] + ticket_events, 60,
+               "every ticket event read again and skipped as already applied")
+    assert rebuild.check(url, kafka_bootstrap, model(topic_prefix)).consistent
+
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["replay", "sla", "--from-beginning", *common])
+    assert refused.value.code == 2
+    assert "no es idempotente" in capsys.readouterr().err
