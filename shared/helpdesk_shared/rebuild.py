@@ -136,6 +136,10 @@ class Replayer:
         self.model = model
         self.max_records = max_records
         self.conn = pg.connect(url)
+        # A scratch schema lost to a server crash is rebuilt from the start anyway: no need to
+        # wait for each commit's WAL flush. (The swap's own transaction is made durable below.)
+        self.conn.execute("set synchronous_commit = off")
+        self.conn.commit()
         wait_for_topics(bootstrap, model.topics)
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                       auto_offset_reset="earliest", client_id=f"mesa-rebuild-{model.consumer}",
@@ -189,7 +193,9 @@ class Replayer:
             for tp in reached:  # past the target (or a gap in the offsets): stored as the target
                 offsets[(tp.topic, tp.partition)] = targets[tp]
             if offsets:
-                with self.conn.transaction():
+                # Pipeline mode: statements whose results nobody reads (inserts, updates) go to the
+                # server without waiting for each answer; a read still waits for its own.
+                with self.conn.transaction(), self.conn.pipeline():
                     self.model.handle_batch(self.conn, records)
                     if parked:
                         pg.park_messages(self.conn, self.model.consumer, parked)
@@ -252,6 +258,7 @@ def swap(replayer: Replayer, scratch: str, live: str, lock_timeout: str = "5s", 
     conn, model = replayer.conn, replayer.model
     retired = f"retired_{model.slug}"
     with conn.transaction():
+        conn.execute("set local synchronous_commit = on")
         conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(lock_timeout)))
         conn.execute(sql.SQL("set local search_path = {}").format(sql.Identifier(live)))
         generation = pg.bump_generation(conn, model.consumer)  # the live loop stops between two batches
