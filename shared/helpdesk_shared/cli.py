@@ -479,9 +479,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> None:
     """Entry point of the `mesa` command."""
     args = parser().parse_args(argv)
+    from .rebuild import RebuildBusy
     try:
         code = args.run(args)
-    except Refused as exc:
+    except (Refused, RebuildBusy) as exc:
         print(str(exc), file=sys.stderr)
         code = 2
     sys.exit(code)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -293,6 +294,24 @@ def swap(replayer: Replayer, scratch: str, live: str, lock_timeout: str = "5s", 
     return generation
 
 
+class RebuildBusy(RuntimeError):
+    """Another rebuild or check of the same read model is running on this database."""
+
+
+@contextmanager
+def _only_one(url: str, model: ReadModel):
+    """Hold the model's rebuild lock for the duration (they share the scratch schema's name)."""
+    conn = pg.connect(url, autocommit=True)
+    try:
+        key = f"rebuild:{model.consumer}"
+        if not conn.execute("select pg_try_advisory_lock(hashtext(%s)) as ok", (key,)).fetchone()["ok"]:
+            raise RebuildBusy(f"ya hay una reconstrucción o comprobación de {model.consumer} en curso / "
+                              f"a rebuild or check of {model.consumer} is already running")
+        yield
+    finally:
+        conn.close()  # releases the session lock
+
+
 @dataclass(frozen=True)
 class RebuildResult:
     """What a rebuild did."""
@@ -305,6 +324,11 @@ class RebuildResult:
 def rebuild(url: str, bootstrap: str, model: ReadModel, progress: Progress | None = None,
             swap_attempts: int = 5) -> RebuildResult:
     """Replay the model's topics from the start into a scratch schema and swap it in; the API keeps answering."""
+    with _only_one(url, model):
+        return _rebuild(url, bootstrap, model, progress, swap_attempts)
+
+
+def _rebuild(url, bootstrap, model, progress, swap_attempts) -> RebuildResult:
     started = time.monotonic()
     live = live_schema(url)
     scratch = f"rebuild_{model.slug}"
@@ -405,6 +429,11 @@ class CheckResult:
 def check(url: str, bootstrap: str, model: ReadModel, progress: Progress | None = None,
           limit: int = 5) -> CheckResult:
     """Rebuild into a scratch schema up to the live consumer's stored offsets and compare; drops the scratch."""
+    with _only_one(url, model):
+        return _check(url, bootstrap, model, progress, limit)
+
+
+def _check(url, bootstrap, model, progress, limit) -> CheckResult:
     live = live_schema(url)
     scratch = f"check_{model.slug}"
     create_scratch(url, model, scratch, live)

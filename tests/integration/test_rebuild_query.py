@@ -204,3 +204,11 @@ def test_replay_moves_a_running_consumers_offsets_back_and_it_re_reads_without_c
         cli.main(["replay", "sla", "--from-beginning", *common])
     assert refused.value.code == 2
     assert "no es idempotente" in capsys.readouterr().err
+
+
+def test_a_second_rebuild_or_check_of_the_same_read_model_is_refused_while_one_runs(query_db, kafka_bootstrap):
+    with pg.connect(query_db, autocommit=True) as running:  # holds the lock a running rebuild holds
+        running.execute("select pg_advisory_lock(hashtext('rebuild:query-tickets'))")
+        for operation in (rebuild.rebuild, rebuild.check):
+            with pytest.raises(rebuild.RebuildBusy, match="en curso / .* already running"):
+                operation(query_db, kafka_bootstrap, model("unused."))
