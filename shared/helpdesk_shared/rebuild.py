@@ -289,9 +289,42 @@ def swap(replayer: Replayer, scratch: str, live: str, lock_timeout: str = "5s", 
                                 select consumer, topic, partition, "offset", key, value, error, parked_at from {}
                                 on conflict do nothing""").format(
             _ident(live, "consumer_dead_letters"), _ident(scratch, "consumer_dead_letters")))
+        _refuse_dangling(conn, scratch)
         conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(retired)))
         conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(scratch)))
     return generation
+
+
+def _refuse_dangling(conn: psycopg.Connection, scratch: str) -> None:
+    """Fail the swap (all rolled back) if a moved table still uses a function or type left in the scratch schema.
+
+    The DDL's functions and types are created in the scratch schema too, and a trigger, default
+    or check of a rebuilt table points at them; dropping the scratch schema with CASCADE would
+    silently drop those from the live tables. No read model has any today; this says so loudly
+    the day one does, instead of corrupting it.
+    """
+    rows = conn.execute("""
+        with deps as (
+            select d.classid, d.objid, d.objsubid, d.refclassid, d.refobjid,
+                   case d.classid
+                       when 'pg_class'::regclass then d.objid
+                       when 'pg_trigger'::regclass then (select tgrelid from pg_trigger where oid = d.objid)
+                       when 'pg_attrdef'::regclass then (select adrelid from pg_attrdef where oid = d.objid)
+                       when 'pg_constraint'::regclass then (select conrelid from pg_constraint where oid = d.objid)
+                       when 'pg_rewrite'::regclass then (select ev_class from pg_rewrite where oid = d.objid)
+                   end as rel
+            from pg_depend d where d.deptype = 'n')
+        select pg_describe_object(deps.classid, deps.objid, deps.objsubid) as what,
+               pg_describe_object(deps.refclassid, deps.refobjid, 0) as uses
+        from deps join pg_class c on c.oid = deps.rel
+        left join pg_proc p on deps.refclassid = 'pg_proc'::regclass and p.oid = deps.refobjid
+        left join pg_type t on deps.refclassid = 'pg_type'::regclass and t.oid = deps.refobjid and t.typrelid = 0
+        where coalesce(p.pronamespace, t.typnamespace) = (select oid from pg_namespace where nspname = %s)
+          and c.relnamespace <> (select oid from pg_namespace where nspname = %s)""", (scratch, scratch)).fetchall()
+    outside = rows
+    if outside:
+        raise RuntimeError("the rebuilt tables use functions or types of the scratch schema, which the swap "
+                           f"would drop: {[(r['what'], r['uses']) for r in outside]}; move them first")
 
 
 class RebuildBusy(RuntimeError):

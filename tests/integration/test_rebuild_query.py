@@ -212,3 +212,23 @@ def test_a_second_rebuild_or_check_of_the_same_read_model_is_refused_while_one_r
         for operation in (rebuild.rebuild, rebuild.check):
             with pytest.raises(rebuild.RebuildBusy, match="en curso / .* already running"):
                 operation(query_db, kafka_bootstrap, model("unused."))
+
+
+def test_a_swap_that_would_drop_a_trigger_function_from_the_live_tables_is_refused_and_changes_nothing(
+        fresh_database, topic_prefix, kafka_bootstrap):
+    ddl = """create table if not exists notes (id int primary key, body text, touched boolean not null default false);
+             create or replace function touch_note() returns trigger language plpgsql as
+                 $$ begin new.touched := true; return new; end $$;
+             create or replace trigger notes_touch before update on notes for each row execute function touch_note();"""
+    url = fresh_database("query")
+    pg.apply_schema(url, ddl)
+    with pg.connect(url) as conn:
+        conn.execute("insert into notes (id, body) values (1, 'vivo')")
+    with_trigger = rebuild.ReadModel(consumer="notes", topics=[topic_prefix + "helpdesk.accounts"], ddl=(ddl,),
+                                     handle_batch=lambda conn, records: None)
+    with pytest.raises(RuntimeError, match="notes_touch"):
+        rebuild.rebuild(url, kafka_bootstrap, with_trigger)
+    with pg.connect(url) as conn:
+        assert conn.execute("select body from notes").fetchone()["body"] == "vivo"
+        conn.execute("update notes set body = 'cambiado'")
+        assert conn.execute("select touched from notes").fetchone()["touched"] is True
