@@ -171,8 +171,7 @@ class ConsumerLoop:
                 with self.conn.transaction():
                     moved = pg.load_generation(self.conn, self.name) != self.generation
                 if moved:
-                    log.warning("stored offsets moved by another process: seeking to them", extra={"consumer": self.name})
-                    self.seek_to_stored(sorted(self.consumer.assignment()))
+                    self._follow_moved_offsets()
             return 0
         records, offsets, parked = [], {}, []
         for tp, messages in polled.items():
@@ -199,12 +198,16 @@ class ConsumerLoop:
                 if parked:
                     pg.park_messages(self.conn, self.name, parked)
                 pg.save_offsets(self.conn, self.name, offsets)
-        if moved:  # a rebuild or a replay stored other offsets: this batch is dropped, read from there
-            log.warning("stored offsets moved by another process: seeking to them", extra={"consumer": self.name})
-            self.seek_to_stored(sorted(self.consumer.assignment()))
+        if moved:  # this batch is dropped: the stored offsets say where to read from now
+            self._follow_moved_offsets()
             return 0
         self.applied_records += len(records)
         return len(records)
+
+    def _follow_moved_offsets(self) -> None:
+        """`mesa rebuild` or `mesa replay` stored other offsets (pg.bump_generation): read from them."""
+        log.warning("stored offsets moved by another process: seeking to them", extra={"consumer": self.name})
+        self.seek_to_stored(sorted(self.consumer.assignment()))
 
     def read_past(self, now: datetime, idle_grace: timedelta) -> datetime | None:
         """The instant up to which every assigned partition has been read (None before assignment).
