@@ -151,7 +151,7 @@ def _known_ticket(args, ticket: str) -> dict[str, str]:
     """Ticket id -> number for `ticket` from query's database, so a number matches events after its opening."""
     try:
         from . import pg
-        with pg.connect(database_urls(args)["query"], ) as conn:
+        with pg.connect(database_urls(args)["query"]) as conn:
             row = conn.execute("select ticket_id, number from tickets where number = upper(%s) or ticket_id = %s",
                                (ticket, ticket)).fetchone()
         return {row["ticket_id"]: row["number"]} if row else {}
@@ -287,7 +287,7 @@ def status_command(args) -> int:
                           "retraso/lag"],
                          [[s["service"], s["health"], s["consumer"], caught(s), s["lag"]] for s in services]))
         unknown = "? (base de datos inaccesible / database unreachable)"
-        print(f"\nRelojes SLA pendientes / SLA timers pending: "
+        print("\nRelojes SLA pendientes / SLA timers pending: "
               + (f"{timers['pending']} (próximo/next {timers['next_due']})" if timers else unknown))
         print("Correos pendientes / mails pending: "
               + (f"{mails['pending']} (fallidos/failed {mails['failed']})" if mails else unknown))
