@@ -102,7 +102,7 @@ def test_a_rebuild_after_a_killed_consumer_equals_the_live_model_while_the_api_k
 
 
 def test_status_and_topics_say_who_is_up_and_caught_up(stack):
-    mixed_load(stack, list(distinct_cases())[:2])  # the second ticket stays open
+    numbers = mixed_load(stack, list(distinct_cases())[:2])  # the second ticket stays open
     wait_until(lambda: query_caught_up(stack), 90, "query caught up")
 
     def timers_pending():
@@ -123,3 +123,10 @@ def test_status_and_topics_say_who_is_up_and_caught_up(stack):
     assert "Relojes SLA pendientes / SLA timers pending" in people.stdout
     tail = mesa(stack, "events", "tail", "--from-beginning", "--type", "TicketOpened")
     assert tail.returncode == 0 and tail.stdout.count("TicketOpened") == 2
+    one = [json.loads(line) for line in mesa(stack, "events", "tail", "--from-beginning", "--ticket", numbers[1],
+                                             "--json").stdout.splitlines()]
+    ticket_id = one[0]["event"]["stream_id"]
+    assert [e["event"]["type"] for e in one if e["topic"].endswith("helpdesk.tickets")] == [
+        "TicketOpened", "TicketAssigned", "MessagePosted", "MessagePosted", "MessagePosted"]
+    assert all(e["event"]["stream_id"] == ticket_id or e["event"]["data"].get("ticket_id") == ticket_id for e in one)
+    assert any(e["topic"].endswith("helpdesk.sla") for e in one)  # its deadlines too
