@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 import uuid
@@ -108,7 +109,14 @@ def postgres_cpu_s() -> float:
     return total
 
 
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt  # the `finally` below drops the database and deletes the topics
+
+
 def main() -> None:
+    # Also when started in the background (where SIGINT is ignored) or stopped with SIGTERM.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--events-per-ticket", type=int, default=10)
