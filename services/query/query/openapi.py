@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from helpdesk_shared.openapi import BEARER, errors, new_spec, path_param
+from helpdesk_shared.openapi import BEARER, HEALTHZ, errors, new_spec, path_param
 
 from helpdesk_shared.schemas import DESKS, URGENCIES
 
@@ -94,7 +94,7 @@ def document() -> dict:
         "/api/reports/out-of-hours.csv": _report(
             "The out-of-hours billing as CSV: Spanish headers, ';', decimal comma, UTF-8 with BOM, CRLF",
             "out_of_hours", "the CSV file", 404, content={"text/csv": {"schema": {"type": "string"}}}),
-        "/healthz": {"get": {"summary": "Health", "responses": {"200": {"description": "ok"}}}},
+        "/healthz": HEALTHZ,
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     }
     for path, operations in paths.items():
