@@ -278,6 +278,13 @@ def swap(replayer: Replayer, scratch: str, live: str, lock_timeout: str = "5s", 
                     sql.SQL(_KINDS[old_kind]), _ident(live, name), sql.Identifier(retired)))
             conn.execute(sql.SQL("alter {} {} set schema {}").format(
                 sql.SQL(_KINDS[kind]), _ident(scratch, name), sql.Identifier(live)))
+        # Trigger functions the DDL made (e.g. the compliance counts) move with the tables that use them.
+        for signature in _functions(conn, scratch):
+            if _functions(conn, live, signature):
+                conn.execute(sql.SQL("alter function {}.{} set schema {}").format(
+                    sql.Identifier(live), sql.SQL(signature), sql.Identifier(retired)))
+            conn.execute(sql.SQL("alter function {}.{} set schema {}").format(
+                sql.Identifier(scratch), sql.SQL(signature), sql.Identifier(live)))
         for table, merge in model.merges.items():
             if _kind_of(conn, retired, table) is not None:
                 conn.execute(sql.SQL(merge).format(live=sql.Identifier(live), retired=sql.Identifier(retired)))
@@ -294,6 +301,15 @@ def swap(replayer: Replayer, scratch: str, live: str, lock_timeout: str = "5s", 
         conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(retired)))
         conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(scratch)))
     return generation
+
+
+def _functions(conn: psycopg.Connection, schema: str, signature: str | None = None) -> list[str]:
+    """The functions of a schema as `name(argument types)` (quoted), or whether one with `signature` is there."""
+    rows = conn.execute("""select format('%%I(%%s)', p.proname, pg_get_function_identity_arguments(p.oid)) as sig
+                           from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+                           where n.nspname = %s order by 1""", (schema,)).fetchall()
+    found = [r["sig"] for r in rows]
+    return [sig for sig in found if sig == signature] if signature is not None else found
 
 
 def _refuse_dangling(conn: psycopg.Connection, scratch: str) -> None:
