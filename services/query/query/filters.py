@@ -123,22 +123,31 @@ def _text(raw: str | None) -> str | None:
     return text or None
 
 
-def parse_list_query(args: Mapping[str, Sequence[str]], caller_id: str) -> ListQuery:
-    """The list request in `args` (each parameter's values, as given), or a RuleViolation naming the parameter."""
+def single_values(args: Mapping[str, Sequence[str]], valid: Sequence[str], page_name: Message,
+                  aliases: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each parameter's one value (under its canonical name), or a 422 naming a parameter the page
+    does not know (with the valid ones) or one given twice. `page_name` names the page in both languages."""
     single: dict[str, str] = {}
     for name, values in args.items():
-        canonical = ALIASES.get(name, name)
-        if canonical not in FILTERS and canonical not in PAGING and canonical != "q":
-            listed = ", ".join(PARAMETERS)
-            raise RuleViolation("UNKNOWN_FILTER", _shown(name), Message(
-                es=f"La lista de tickets no tiene el filtro «{_shown(name)}». Filtros válidos: {listed}.",
-                en=f"The ticket list has no filter '{_shown(name)}'. Valid filters: {listed}."),
-                extra={"valid": list(PARAMETERS)})
+        canonical = (aliases or {}).get(name, name)
+        if canonical not in valid:
+            listed = ", ".join(valid) or "—"
+            shown = _shown(name)
+            raise RuleViolation("UNKNOWN_FILTER", shown, Message(
+                es=f"{page_name.es} no tiene el parámetro «{shown}». Parámetros válidos: {listed}.",
+                en=f"{page_name.en} has no parameter '{shown}'. Valid parameters: {listed}."),
+                extra={"valid": list(valid)})
         if len(values) > 1 or canonical in single:
             raise RuleViolation("FILTER_REPEATED", canonical, Message(
-                es=f"El filtro «{canonical}» se dio más de una vez; dé un solo valor.",
-                en=f"The filter '{canonical}' was given more than once; give one value."))
+                es=f"El parámetro «{canonical}» se dio más de una vez; dé un solo valor.",
+                en=f"The parameter '{canonical}' was given more than once; give one value."))
         single[canonical] = values[0] if values else ""
+    return single
+
+
+def parse_list_query(args: Mapping[str, Sequence[str]], caller_id: str) -> ListQuery:
+    """The list request in `args` (each parameter's values, as given), or a RuleViolation naming the parameter."""
+    single = single_values(args, PARAMETERS, Message(es="La lista de tickets", en="The ticket list"), aliases=ALIASES)
     filters = {name: check(single[name], caller_id) for name, check in FILTERS.items() if single.get(name)}
     return ListQuery(filters=filters, text=_text(single.get("q")),
                      page=_positive_int("page", single.get("page"), 1, PAGING["page"]),

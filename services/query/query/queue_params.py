@@ -110,20 +110,7 @@ TIMELINE_CURSOR = (instant, small_int, small_int, event_id)
 
 def reject_unknown(args: Mapping[str, Sequence[str]], valid: Sequence[str], page_name: Message) -> dict[str, str]:
     """Each parameter's one value, or a 422 for a parameter the page does not know or one given twice."""
-    single: dict[str, str] = {}
-    for name, values in args.items():
-        if name not in valid:
-            listed = ", ".join(valid) or "—"
-            shown = filters._shown(name)
-            raise RuleViolation("UNKNOWN_FILTER", shown, Message(
-                es=f"{page_name.es} no tiene el filtro «{shown}». Filtros válidos: {listed}.",
-                en=f"{page_name.en} has no filter '{shown}'. Valid filters: {listed}."), extra={"valid": list(valid)})
-        if len(values) > 1:
-            raise RuleViolation("FILTER_REPEATED", name, Message(
-                es=f"El filtro «{name}» se dio más de una vez; dé un solo valor.",
-                en=f"The filter '{name}' was given more than once; give one value."))
-        single[name] = values[0] if values else ""
-    return single
+    return filters.single_values(args, valid, page_name)
 
 
 def parse_page_query(args: Mapping[str, Sequence[str]], caller_id: str, checks: Mapping[str, Check],

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from helpdesk_shared.errors import Message, RuleViolation
 
-from .filters import FILTERS, _invalid, _shown
+from .filters import FILTERS, _invalid, single_values
 
 # Every desk's calendar is in Caracas (SPEC §3): a report's days and months are Caracas ones,
 # so a ticket closed on the 31st at 21:00 local (01:00 UTC the 1st) counts in the month it was closed.
@@ -198,21 +198,8 @@ DEFAULT_GROUP_BY = ("month", "desk")
 
 
 def _single(args: Mapping[str, Sequence[str]], valid: Sequence[str]) -> dict[str, str]:
-    single: dict[str, str] = {}
-    for name, values in args.items():
-        canonical = "organisation_id" if name == "organisation" else name
-        if canonical not in valid:
-            listed = ", ".join(valid)
-            raise RuleViolation("UNKNOWN_FILTER", _shown(name), Message(
-                es=f"Este informe no tiene el parámetro «{_shown(name)}». Parámetros válidos: {listed}.",
-                en=f"This report has no parameter '{_shown(name)}'. Valid parameters: {listed}."),
-                extra={"valid": list(valid)})
-        if len(values) > 1 or canonical in single:
-            raise RuleViolation("FILTER_REPEATED", canonical, Message(
-                es=f"El parámetro «{canonical}» se dio más de una vez; dé un solo valor.",
-                en=f"The parameter '{canonical}' was given more than once; give one value."))
-        single[canonical] = values[0] if values else ""
-    return single
+    return single_values(args, valid, Message(es="Este informe", en="This report"),
+                         aliases={"organisation": "organisation_id"})
 
 
 def _bad_period(maximum: int, unit_es: str, unit_en: str) -> RuleViolation:
