@@ -1,0 +1,102 @@
+"""Intake's rules at their exact limits: the last accepted value and the first refused one.
+
+The rules (SPEC §2 rules 3-5) state their limits as numbers: eight words of substance,
+five of them different; an e-mail of at most 254 characters; a phone of 7 to 15 digits;
+at most 50 dates and vouchers of at most 50 characters; a menu path of at most 300.
+Each test puts a value on each side of one limit.
+"""
+from __future__ import annotations
+
+import pytest
+
+from helpdesk_shared.errors import RuleViolation
+from intake.catalog import DESKS
+from intake.domain import check_contact, check_description, check_structured_fields, parse_subject
+
+SOPORTE = DESKS["SOPORTE"].modules
+
+
+def refusal(call, *args, **kwargs) -> tuple[str, str]:
+    """(code, field) of the RuleViolation `call` raises."""
+    with pytest.raises(RuleViolation) as caught:
+        call(*args, **kwargs)
+    return caught.value.code, caught.value.field
+
+
+# -- rule 4: a subject in capitals is shouting, however short its words -----------------
+
+
+def test_a_case_in_capitals_is_shouting_even_when_its_words_are_two_letters_long():
+    assert parse_subject("SISTEMA, ip tv pc", SOPORTE) == ("SISTEMA", "ip tv pc")
+    assert refusal(parse_subject, "SISTEMA, IP TV PC", SOPORTE) == ("R4_VAGUE_SUBJECT", "subject")
+
+
+# -- rule 5: a description of substance ------------------------------------------------
+
+EIGHT_WORDS = "factura duplicada conciliación banco mercantil marzo socio acción"
+
+
+def test_eight_different_words_of_substance_are_enough_and_seven_are_not():
+    assert check_description(EIGHT_WORDS) == EIGHT_WORDS
+    seven = EIGHT_WORDS.rsplit(" ", 1)[0]
+    assert refusal(check_description, seven) == ("R5_DESCRIPTION_THIN", "description")
+
+
+def test_eight_words_of_which_five_differ_are_enough_and_four_are_not():
+    five = "factura factura factura factura duplicada banco mercantil marzo"
+    assert check_description(five) == five
+    four = "factura factura factura factura factura banco mercantil marzo"
+    assert refusal(check_description, four) == ("R5_DESCRIPTION_THIN", "description")
+
+
+def test_a_missing_description_is_refused_as_required():
+    assert refusal(check_description, None) == ("R5_DESCRIPTION_REQUIRED", "description")
+
+
+# -- rule 3: contact -------------------------------------------------------------------
+
+
+def contact(**changes) -> dict:
+    return {"name": "Ana", "email": "a@b.co", "phone": "02125551234", **changes}
+
+
+def test_an_e_mail_address_of_254_characters_is_accepted_and_one_of_255_is_not():
+    domain = "@club.com.ve"
+    longest = "a" * (254 - len(domain)) + domain
+    assert check_contact(contact(email=longest))["email"] == longest
+    assert refusal(check_contact, contact(email="a" + longest)) == ("CONTACT_REQUIRED", "contact.email")
+
+
+@pytest.mark.parametrize(("phone", "digits"), [("555-1234", "5551234"), ("+58 412 555 0123 456", "+584125550123456")])
+def test_a_phone_of_7_to_15_digits_is_accepted(phone, digits):
+    assert check_contact(contact(phone=phone))["phone"] == digits
+
+
+@pytest.mark.parametrize("phone", ["555-123", "+58 412 555 0123 4567"])
+def test_a_phone_of_6_or_16_digits_is_refused(phone):
+    assert refusal(check_contact, contact(phone=phone)) == ("CONTACT_REQUIRED", "contact.phone")
+
+
+# -- rule 5: the optional structured fields --------------------------------------------
+
+
+def test_an_empty_member_number_or_menu_path_counts_as_not_given():
+    fields = check_structured_fields(member_number="", menu_path="")
+    assert fields["member_number"] is None and fields["menu_path"] is None
+
+
+def test_fifty_dates_are_accepted_and_fifty_one_are_not():
+    dates = ["2025-03-01"] * 50
+    assert check_structured_fields(dates=dates)["dates"] == dates
+    assert refusal(check_structured_fields, dates=dates + ["2025-03-02"]) == ("R5_FIELD_INVALID", "dates")
+
+
+def test_fifty_vouchers_of_fifty_characters_are_accepted():
+    vouchers = ["V" * 50] * 50
+    assert check_structured_fields(vouchers=vouchers)["vouchers"] == vouchers
+
+
+def test_a_menu_path_of_300_characters_is_accepted():
+    path = "Contabilidad > " + "x" * 285
+    assert len(path) == 300
+    assert check_structured_fields(menu_path=path)["menu_path"] == path
