@@ -1,0 +1,100 @@
+"""The notifier's mail planning in the details the scenario tests pass over.
+
+What a read model or a desk's contacts mean when a fact is left out, that planned mails are
+values nobody can change on their way to the mailer, and every weekday and month as people
+read them in each language. Fixtures come from test_notifier_messages.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+import pytest
+
+from helpdesk_shared.envelope import SYSTEM, new_event
+from notifier.messages import DeskContacts, Links, Recipient, TicketView, format_local, plan
+
+from test_notifier_messages import (CALENDAR, DESKS, LINKS, USERS, access_granted, at, deadline_for,
+                                    delivery_parked, only, opened)
+
+
+def bare_view(**changes) -> TicketView:
+    """SOP-42 as a TicketView given only the facts it cannot do without."""
+    fields = dict(ticket_id="t42", number="SOP-42", desk="SOPORTE", subject="BANCOS, Factura mal cargada",
+                  organisation_id="club-caracas", opened_by="u-maria",
+                  contact={"name": "María Pérez", "email": "maria@clubcaracas.ve"}, language="es",
+                  assigned_to=None, status="open", opened_at=at(2026, 11, 25, 10))
+    return TicketView(**{**fields, **changes})
+
+
+def test_a_ticket_view_given_only_its_required_facts_is_a_normal_ticket_without_extras():
+    opened_at = at(2026, 11, 25, 10)
+    event = new_event("DeadlineSet", "sla-t42", 1, deadline_for(opened_at), actor=SYSTEM, occurred_at=opened_at)
+    context = only(plan(event, bare_view(), USERS, DESKS, CALENDAR, LINKS)).context
+    assert (context["urgency"], context["urgent"]) == ("normal", False)
+    assert context["out_of_hours_requested"] is False
+    assert context["previous_ticket"] is None
+    assert context["month_end_warning"] is False
+
+
+def test_an_urgent_ticket_of_a_desk_configured_without_an_on_call_address_alerts_only_its_queue():
+    desks = {"SOPORTE": DeskContacts("cola@vendor.ve", "soporte@vendor.ve", "supervision@vendor.ve", ("+58 212 555 0100",))}
+    urgent = opened(at(2026, 11, 28, 22), urgency="platform_down")
+    mails = plan(urgent, bare_view(urgency="platform_down"), USERS, desks, CALENDAR, LINKS)
+    assert [(m.template, m.recipient.email) for m in mails] == [("ticket_opened_queue", "cola@vendor.ve")]
+
+
+def test_links_built_without_a_portal_or_password_page_offer_none_in_the_welcome_mail():
+    links = Links(ticket_url=LINKS.ticket_url, resolution_url=LINKS.resolution_url,
+                  new_ticket_url=LINKS.new_ticket_url, course_url=LINKS.course_url)
+    context = only(plan(access_granted(), None, USERS, DESKS, CALENDAR, links)).context
+    assert context["portal_url"] is None and context["set_password_url"] is None
+
+
+def test_the_parked_delivery_mail_goes_to_an_address_that_is_no_user():
+    mail = only(plan(delivery_parked(), None, USERS, DESKS, CALENDAR, LINKS))
+    assert mail.recipient == Recipient("supervision@vendor.ve", "Supervisión", "es", None)
+
+
+@pytest.mark.parametrize("value", [
+    Recipient("maria@clubcaracas.ve", "María Pérez"),
+    bare_view(),
+    DESKS["SOPORTE"],
+    LINKS,
+])
+def test_read_models_contacts_and_links_cannot_be_changed_once_built(value):
+    field = dataclasses.fields(value)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(value, field, "changed")
+
+
+def test_a_planned_mail_cannot_be_changed_on_its_way_to_the_mailer():
+    mail = only(plan(delivery_parked(), None, USERS, DESKS, CALENDAR, LINKS))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        mail.template = "access_granted"                 # type: ignore[misc]
+
+
+# -- every weekday and month, in each language -------------------------------------------
+
+WEEK = [("lunes", "Monday"), ("martes", "Tuesday"), ("miércoles", "Wednesday"), ("jueves", "Thursday"),
+        ("viernes", "Friday"), ("sábado", "Saturday"), ("domingo", "Sunday")]
+MONTHS = [("enero", "January"), ("febrero", "February"), ("marzo", "March"), ("abril", "April"),
+          ("mayo", "May"), ("junio", "June"), ("julio", "July"), ("agosto", "August"),
+          ("septiembre", "September"), ("octubre", "October"), ("noviembre", "November"),
+          ("diciembre", "December")]
+
+
+@pytest.mark.parametrize("offset", range(7))
+def test_each_day_of_the_week_is_named_in_each_language(offset):
+    day = at(2026, 11, 30, 9) + timedelta(days=offset)          # Monday 30 November 2026 on
+    es, en = WEEK[offset]
+    assert format_local(day, CALENDAR.tz, "es").startswith(f"{es} ")
+    assert format_local(day, CALENDAR.tz, "en").startswith(f"{en} ")
+
+
+@pytest.mark.parametrize("month", range(1, 13))
+def test_each_month_is_named_in_each_language(month):
+    day = at(2027, month, 1, 9)
+    es, en = MONTHS[month - 1]
+    assert format_local(day, CALENDAR.tz, "es").endswith(f" 1 de {es}, 09:00")
+    assert format_local(day, CALENDAR.tz, "en").endswith(f" 1 {en}, 09:00")
