@@ -7,7 +7,7 @@ calendar's own guards. Each expected value is worked out by hand in the test's c
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,6 +20,7 @@ from helpdesk_shared.business_calendar import (
     MONDAY,
     SATURDAY,
     SUNDAY,
+    TUESDAY,
     Calendar,
     CalendarError,
     CalendarHistory,
@@ -87,3 +88,74 @@ def test_a_negative_duration_of_under_a_day_is_refused_too():
         Calendar().add(caracas(2026, 3, 9, 10), timedelta(microseconds=-1))
     assert Calendar().add(caracas(2026, 3, 9, 10), timedelta(microseconds=1)) == \
         caracas(2026, 3, 9, 10, 0, 0, 1)
+
+
+# -- the calendar's own guards -----------------------------------------------------------
+
+
+class _Floating(tzinfo):
+    """A time zone that knows no offset: such a datetime has a tzinfo but is not aware."""
+
+    def utcoffset(self, dt):
+        return None
+
+
+def test_a_version_taking_effect_at_a_naive_or_floating_instant_is_refused():
+    for when in (datetime(2026, 3, 1), datetime(2026, 3, 1, tzinfo=_Floating())):
+        with pytest.raises(CalendarError, match="effective_from must be an aware datetime"):
+            Calendar(effective_from=when)
+
+
+def test_a_negative_duration_is_refused_saying_so():
+    with pytest.raises(ValueError, match="a business duration cannot be negative"):
+        Calendar().add(caracas(2026, 3, 9, 10), -timedelta(hours=1))
+
+
+def test_the_order_in_which_the_weekly_hours_are_written_does_not_matter():
+    backwards = Calendar(weekly=((FRIDAY, time(13), time(17)), (MONDAY, time(9), time(12)),
+                                 (MONDAY, time(8), time(9))))
+    assert backwards.weekly == ((MONDAY, time(8), time(9)), (MONDAY, time(9), time(12)),
+                                (FRIDAY, time(13), time(17)))
+    assert backwards == Calendar(weekly=tuple(sorted(backwards.weekly)))
+    assert backwards.business_between(caracas(2026, 3, 9), caracas(2026, 3, 14)) == timedelta(hours=8)
+
+
+# -- every day of the week ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("day", "is_open"), [
+    (9, True), (10, True), (11, True), (12, True), (13, True), (14, False), (15, False),
+])
+def test_the_default_desk_is_open_at_ten_from_monday_to_friday_and_closed_at_the_weekend(day, is_open):
+    # 9 March 2026 is a Monday.
+    assert Calendar().is_open(caracas(2026, 3, day, 10)) is is_open
+    assert Calendar().is_open(caracas(2026, 3, day, 8, 59)) is False
+
+
+def test_a_duration_given_in_days_counts_24_business_hours_a_day():
+    # Monday 09:00 + 24 business hours = three eight-hour days: Wednesday at closing.
+    assert Calendar().add(caracas(2026, 3, 9, 9), timedelta(days=1)) == caracas(2026, 3, 11, 17)
+    assert Calendar().add(caracas(2026, 3, 9, 9), timedelta(days=1, microseconds=1)) == \
+        caracas(2026, 3, 12, 9, 0, 0, 1)
+
+
+# -- closed days at the ends of a span ---------------------------------------------------
+
+
+def test_a_second_closure_on_an_already_closed_day_keeps_both_notes():
+    calendar = Calendar(closed_days={date(2026, 12, 25): "Día de Navidad"})
+    edited = calendar.with_closure(date(2026, 12, 25), "Inventario anual", version=2,
+                                   effective_from=datetime(2026, 12, 1, tzinfo=UTC))
+    assert edited.closed_days[date(2026, 12, 25)] == "Día de Navidad; Inventario anual"
+    assert calendar.closed_days[date(2026, 12, 25)] == "Día de Navidad"
+
+
+NIGHTS = Calendar(weekly=((MONDAY, time(18), time(0)), (TUESDAY, time(0), time(2))),
+                  closed_days={date(2026, 3, 10): "Mantenimiento"})        # Tuesday 10 March 2026
+
+
+def test_a_closed_day_whose_hours_start_at_midnight_is_skipped_by_a_span_reaching_one_microsecond_into_it():
+    monday_night = caracas(2026, 3, 9, 23)
+    assert NIGHTS.skipped_closed_days(monday_night, caracas(2026, 3, 10, 0, 0, 0, 1)) == \
+        [(date(2026, 3, 10), "Mantenimiento")]
+    assert NIGHTS.skipped_closed_days(monday_night, caracas(2026, 3, 10)) == []

@@ -7,11 +7,15 @@ Each test puts a value on each side of one limit.
 """
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime, timezone
+
 import pytest
 
 from helpdesk_shared.errors import RuleViolation
 from intake.catalog import DESKS
-from intake.domain import check_contact, check_description, check_structured_fields, parse_subject
+from intake.domain import (Announcement, check_contact, check_description, check_structured_fields, parse_subject,
+                           subject_warnings)
 
 SOPORTE = DESKS["SOPORTE"].modules
 
@@ -29,6 +33,18 @@ def refusal(call, *args, **kwargs) -> tuple[str, str]:
 def test_a_case_in_capitals_is_shouting_even_when_its_words_are_two_letters_long():
     assert parse_subject("SISTEMA, ip tv pc", SOPORTE) == ("SISTEMA", "ip tv pc")
     assert refusal(parse_subject, "SISTEMA, IP TV PC", SOPORTE) == ("R4_VAGUE_SUBJECT", "subject")
+
+
+def test_a_module_name_of_several_words_is_matched_however_the_customer_spaces_it():
+    modules = ("CUENTAS POR COBRAR", "BANCOS")
+    assert parse_subject("cuentas   por  cobrar, Saldo del socio 0456 no cuadra", modules) == (
+        "CUENTAS POR COBRAR", "Saldo del socio 0456 no cuadra")
+
+
+def test_brackets_left_empty_in_a_case_that_asked_for_urgency_are_tidied_away_with_it():
+    assert parse_subject("BANCOS, Factura () mal cargada [] en Mercantil URGENTE", SOPORTE) == (
+        "BANCOS", "Factura mal cargada en Mercantil")
+    assert subject_warnings("BANCOS, Factura () mal cargada [] en Mercantil URGENTE")
 
 
 # -- rule 5: a description of substance ------------------------------------------------
@@ -100,3 +116,10 @@ def test_a_menu_path_of_300_characters_is_accepted():
     path = "Contabilidad > " + "x" * 285
     assert len(path) == 300
     assert check_structured_fields(menu_path=path)["menu_path"] == path
+
+
+def test_an_announcement_cannot_be_changed_once_filed():
+    now = datetime(2026, 11, 27, 14, tzinfo=timezone.utc)
+    announcement = Announcement("SP-1", now, now, now)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        announcement.ends_at = now                       # type: ignore[misc]
