@@ -159,3 +159,36 @@ def test_a_closed_day_whose_hours_start_at_midnight_is_skipped_by_a_span_reachin
     assert NIGHTS.skipped_closed_days(monday_night, caracas(2026, 3, 10, 0, 0, 0, 1)) == \
         [(date(2026, 3, 10), "Mantenimiento")]
     assert NIGHTS.skipped_closed_days(monday_night, caracas(2026, 3, 10)) == []
+
+
+def test_sunday_is_weekday_6_and_weekdays_outside_0_to_6_are_refused_naming_the_day():
+    sundays = Calendar(weekly=((SUNDAY, time(10), time(14)),))
+    assert sundays.business_between(caracas(2026, 3, 9), caracas(2026, 3, 16)) == timedelta(hours=4)
+    assert sundays.is_open(caracas(2026, 3, 15, 10))                     # a Sunday
+    for day in (-1, 7):
+        with pytest.raises(CalendarError, match=rf"weekday {day} is not 0 \(Monday\) \.\. 6 \(Sunday\)"):
+            Calendar(weekly=((day, time(10), time(14)),))
+
+
+@pytest.mark.parametrize(("weekly", "says"), [
+    ((), "a calendar needs at least one opening interval"),
+    (((MONDAY, time(9), time(9)),), "interval 09:00:00-09:00:00 on weekday 0 is empty"),
+    (((MONDAY, time(9), time(13)), (MONDAY, time(12), time(17))),
+     "interval 12:00:00-17:00:00 on weekday 0 overlaps another"),
+])
+def test_unusable_hours_are_refused_saying_what_is_wrong_with_them(weekly, says):
+    with pytest.raises(CalendarError, match=f"^{says}$"):
+        Calendar(weekly=weekly)
+
+
+def test_hours_that_touch_without_overlapping_are_accepted():
+    touching = Calendar(weekly=((MONDAY, time(9), time(12)), (MONDAY, time(12), time(17))))
+    assert touching.business_between(caracas(2026, 3, 9), caracas(2026, 3, 10)) == timedelta(hours=8)
+
+
+def test_a_closure_takes_away_even_a_single_microsecond_of_opening():
+    blink = Calendar(weekly=((MONDAY, time(9), time(9, 0, 0, 1)),),
+                     closed_days={date(2026, 3, 9): "Cierre"})
+    assert not blink.is_open(caracas(2026, 3, 9, 9))
+    assert blink.is_open(caracas(2026, 3, 16, 9))
+    assert blink.business_between(caracas(2026, 3, 9), caracas(2026, 3, 17)) == timedelta(microseconds=1)

@@ -14,8 +14,8 @@ import pytest
 
 from helpdesk_shared.errors import RuleViolation
 from intake.catalog import DESKS
-from intake.domain import (Announcement, check_contact, check_description, check_structured_fields, parse_subject,
-                           subject_warnings)
+from intake.domain import (Announcement, case_similarity, check_contact, check_description, check_structured_fields,
+                           parse_subject, subject_warnings)
 
 SOPORTE = DESKS["SOPORTE"].modules
 
@@ -112,6 +112,18 @@ def test_fifty_vouchers_of_fifty_characters_are_accepted():
     assert check_structured_fields(vouchers=vouchers)["vouchers"] == vouchers
 
 
+def test_a_voucher_of_one_character_is_accepted():
+    assert check_structured_fields(vouchers=[" 7 "])["vouchers"] == ["7"]
+
+
+def test_dates_given_as_a_number_are_refused_naming_the_field():
+    assert refusal(check_structured_fields, dates=20250301) == ("R5_FIELD_INVALID", "dates")
+
+
+def test_a_contact_name_is_kept_to_its_first_200_characters():
+    assert check_contact(contact(name="N" * 250))["name"] == "N" * 200
+
+
 def test_a_menu_path_of_300_characters_is_accepted():
     path = "Contabilidad > " + "x" * 285
     assert len(path) == 300
@@ -123,3 +135,21 @@ def test_an_announcement_cannot_be_changed_once_filed():
     announcement = Announcement("SP-1", now, now, now)
     with pytest.raises(dataclasses.FrozenInstanceError):
         announcement.ends_at = now                       # type: ignore[misc]
+
+
+# -- rule 6: how much a shared word counts ---------------------------------------------
+# Two summaries of three terms each sharing one: the score is the shared term's weight over
+# the weights of the five distinct terms (1 each for the four others).
+
+
+@pytest.mark.parametrize("generic", ["no", "muestra", "mal", "mes", "reporte", "archivo", "guarda", "falta"])
+def test_a_shared_generic_fact_counts_half_a_word(generic):
+    # NOT, SHOWN, WRONG, MONTH, REPORT, FILE, SAVE, MISSING: 0.5 / (0.5 + 4).
+    score = case_similarity(f"proveedor inventario {generic}", "", f"cheque tarjeta {generic}", "")
+    assert score == pytest.approx(0.5 / 4.5)
+
+
+@pytest.mark.parametrize("light", ["banco", "problema"])
+def test_a_shared_everyday_word_of_the_module_or_a_vague_word_counts_a_quarter(light):
+    score = case_similarity(f"{light} proveedor inventario", "", f"{light} cheque tarjeta", "", "BANCOS")
+    assert score == pytest.approx(0.25 / 4.25)
