@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from helpdesk_shared.envelope import SYSTEM, new_event
-from notifier.messages import DeskContacts, Links, Recipient, TicketView, format_local, plan
+from helpdesk_shared.business_calendar import Calendar
+from notifier.messages import DeskContacts, Links, Recipient, TicketView, format_duration, format_local, plan
 
 from test_notifier_messages import (CALENDAR, DESKS, LINKS, USERS, access_granted, at, deadline_for,
                                     delivery_parked, only, opened)
@@ -98,3 +99,36 @@ def test_each_month_is_named_in_each_language(month):
     es, en = MONTHS[month - 1]
     assert format_local(day, CALENDAR.tz, "es").endswith(f" 1 de {es}, 09:00")
     assert format_local(day, CALENDAR.tz, "en").endswith(f" 1 {en}, 09:00")
+
+
+# -- languages and zones people read --------------------------------------------------------
+
+
+def test_a_ticket_in_a_language_without_templates_is_mailed_in_spanish():
+    opened_at = at(2026, 11, 25, 10)
+    event = new_event("DeadlineSet", "sla-t42", 1, deadline_for(opened_at), actor=SYSTEM, occurred_at=opened_at)
+    mail = only(plan(event, bare_view(language="pt"), USERS, DESKS, CALENDAR, LINKS))
+    assert mail.recipient.language == "es"
+    assert mail.context["opened_at"]["local"] == "miércoles 25 de noviembre, 10:00"
+    assert format_local(opened_at, CALENDAR.tz, "pt") == "miércoles 25 de noviembre, 10:00"
+
+
+@pytest.mark.parametrize(("tz", "zone"), [("America/Port_of_Spain", "Port of Spain"), ("UTC", "UTC"),
+                                          ("America/Argentina/Buenos_Aires", "Buenos Aires")])
+def test_the_time_zone_is_named_as_people_name_it(tz, zone):
+    calendar = Calendar(tz=tz)
+    mail = only(plan(delivery_parked(), None, USERS, DESKS, calendar, LINKS))
+    assert mail.context["parked_at"]["zone"] == zone
+
+
+@pytest.mark.parametrize(("duration", "es", "en"), [
+    (timedelta(minutes=1), "1 minuto", "1 minute"),
+    (timedelta(minutes=2), "2 minutos", "2 minutes"),
+    (timedelta(hours=1, minutes=1), "1 hora y 1 minuto", "1 hour 1 minute"),
+    (timedelta(hours=2), "2 horas", "2 hours"),
+    (timedelta(hours=24), "1 día", "1 day"),
+    (timedelta(days=2, hours=1, minutes=30), "2 días y 1 hora", "2 days 1 hour"),
+    (timedelta(days=1, minutes=59), "1 día", "1 day"),
+])
+def test_each_unit_of_a_duration_reads_in_the_singular_and_the_plural(duration, es, en):
+    assert (format_duration(duration, "es"), format_duration(duration, "en")) == (es, en)
