@@ -192,3 +192,50 @@ def test_a_closure_takes_away_even_a_single_microsecond_of_opening():
     assert not blink.is_open(caracas(2026, 3, 9, 9))
     assert blink.is_open(caracas(2026, 3, 16, 9))
     assert blink.business_between(caracas(2026, 3, 9), caracas(2026, 3, 17)) == timedelta(microseconds=1)
+
+
+def test_the_desk_is_open_seconds_and_microseconds_after_opening():
+    assert Calendar().is_open(caracas(2026, 3, 9, 9, 0, 30))
+    assert Calendar().is_open(caracas(2026, 3, 9, 9, 0, 0, 1))
+
+
+def test_naive_instants_are_refused_saying_why():
+    for operation in (Calendar().is_open, Calendar().next_opening):
+        with pytest.raises(ValueError, match="business calendar operations need aware datetimes"):
+            operation(datetime(2026, 3, 9, 10))
+
+
+def test_business_time_counted_from_inside_a_closed_day_starts_at_the_next_opening():
+    # Christmas Day 2026 is a Friday: from its morning to Monday 28 December 10:00 is 1 hour.
+    christmas = Calendar(closed_days={date(2026, 12, 25): "Día de Navidad"})
+    assert christmas.business_between(caracas(2026, 12, 25, 10), caracas(2026, 12, 28, 10)) == timedelta(hours=1)
+    assert christmas.business_between(caracas(2026, 12, 24, 16), caracas(2026, 12, 25, 12)) == timedelta(hours=1)
+    assert christmas.add(caracas(2026, 12, 25, 10), timedelta(hours=2)) == caracas(2026, 12, 28, 11)
+
+
+def test_every_closed_wednesday_of_a_wednesday_only_desk_is_listed_as_skipped():
+    wednesdays = [date(2026, 3, 4) + timedelta(weeks=n) for n in range(8)]
+    calendar = Calendar(weekly=((2, time(9), time(17)),), closed_days={d: f"cierre {d}" for d in wednesdays})
+    skipped = calendar.skipped_closed_days(caracas(2026, 3, 2), caracas(2026, 5, 1))
+    assert skipped == [(d, f"cierre {d}") for d in wednesdays]
+
+
+# -- a desk's history of versions -------------------------------------------------------
+
+
+def test_a_history_given_its_versions_out_of_order_still_picks_the_one_in_force():
+    v1 = Calendar(version=1)
+    v2 = v1.with_closure(date(2026, 3, 11), "Formación", version=2,
+                         effective_from=datetime(2026, 3, 10, tzinfo=UTC))
+    history = CalendarHistory((v2, v1))
+    assert history.versions == (v1, v2)
+    assert history.at(datetime(2026, 3, 9, tzinfo=UTC)).version == 1
+    assert history.latest.version == 2
+
+
+def test_an_empty_history_is_refused_and_a_history_cannot_be_changed_in_place():
+    with pytest.raises(CalendarError, match="a calendar history needs at least one version"):
+        CalendarHistory(())
+    history = CalendarHistory((Calendar(),))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        history.versions = ()                    # type: ignore[misc]

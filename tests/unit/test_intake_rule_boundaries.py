@@ -15,7 +15,7 @@ import pytest
 from helpdesk_shared.errors import RuleViolation
 from intake.catalog import DESKS
 from intake.domain import (Announcement, case_similarity, check_contact, check_description, check_structured_fields,
-                           parse_subject, subject_warnings)
+                           find_duplicate, is_similar_case, parse_subject, subject_warnings)
 
 SOPORTE = DESKS["SOPORTE"].modules
 
@@ -153,3 +153,61 @@ def test_a_shared_generic_fact_counts_half_a_word(generic):
 def test_a_shared_everyday_word_of_the_module_or_a_vague_word_counts_a_quarter(light):
     score = case_similarity(f"{light} proveedor inventario", "", f"{light} cheque tarjeta", "", "BANCOS")
     assert score == pytest.approx(0.25 / 4.25)
+
+
+
+def test_numbers_are_compared_without_their_leading_zeros_and_different_numbers_differ():
+    assert case_similarity("factura 0456 proveedor", "", "factura 456 proveedor", "") == 1.0
+    assert case_similarity("saldo 000 proveedor", "", "saldo 0 proveedor", "") == 1.0
+    assert case_similarity("factura 0456 proveedor", "", "factura 789 proveedor", "") < 1.0
+
+
+def test_a_two_letter_word_counts_as_a_term_and_a_one_letter_word_does_not():
+    assert case_similarity("ip proveedor inventario", "", "ip cheque tarjeta", "") == pytest.approx(1 / 5)
+    assert case_similarity("x proveedor inventario", "", "x cheque tarjeta", "") == 0.0
+
+
+@pytest.mark.parametrize("other", ["xxxx", "cheque tarjeta"])
+def test_a_case_without_a_summary_matches_no_case(other):
+    assert case_similarity(None, "", other, "") == 0.0
+    assert case_similarity(other, "", None, "") == 0.0
+
+
+# Summaries sharing one half-weight term (MONTH) out of five weights: exactly the gate, 0.1.
+AT_GATE_A, AT_GATE_B = "proveedor inventario mes", "cheque tarjeta mes mal"
+SHARED_DESCRIPTION = "el proveedor envia la factura con monto errado desde enero"
+
+
+def test_summaries_scoring_exactly_the_gate_let_their_descriptions_confirm_them():
+    assert case_similarity(AT_GATE_A, "", AT_GATE_B, "") == pytest.approx(0.1)
+    assert case_similarity(AT_GATE_A, SHARED_DESCRIPTION, AT_GATE_B, SHARED_DESCRIPTION) > 0.3
+
+
+def test_a_description_on_one_side_only_changes_nothing():
+    # Summaries share "cheque" out of five terms: 0.2, whatever the one description says.
+    assert case_similarity("proveedor inventario cheque", "tarjeta deposito", "cheque tarjeta deposito", "") == \
+        pytest.approx(0.2)
+
+
+# "cheque" shared, "proveedor", "tarjeta" and the half-weight MONTH not: 1 / 3.5, under the
+# threshold; anything both sides had in common beyond the summaries would lift it over.
+BELOW_A, BELOW_B = "proveedor cheque mes", "tarjeta cheque"
+
+
+def test_cases_compared_without_descriptions_are_judged_on_their_summaries_alone():
+    assert case_similarity(BELOW_A, "", BELOW_B, "") == pytest.approx(1 / 3.5)
+    assert not is_similar_case(BELOW_A, BELOW_B)
+    assert find_duplicate(BELOW_A, [("SOP-1", BELOW_B, "tarjeta cheque proveedor mes")]) is None
+
+
+def test_an_open_case_with_a_description_is_matched_on_it_when_the_new_case_has_one():
+    assert find_duplicate(BELOW_A, [("SOP-1", BELOW_B, SHARED_DESCRIPTION)], description=SHARED_DESCRIPTION) == "SOP-1"
+
+
+def test_a_score_exactly_at_the_threshold_is_a_duplicate():
+    # 8 shared numbers and a shared vague word (8.25) over 16 numbers and 4 vague words (25): 0.33.
+    shared = " ".join(str(100 + i) for i in range(8)) + " problema"
+    a = shared + " " + " ".join(str(200 + i) for i in range(8)) + " error falla"
+    b = shared + " " + " ".join(str(300 + i) for i in range(8)) + " duda"
+    assert case_similarity(a, "", b, "") == 0.33
+    assert is_similar_case(a, b)
