@@ -24,6 +24,7 @@ from helpdesk_shared.business_calendar import (
     Calendar,
     CalendarError,
     CalendarHistory,
+    venezuela_default,
 )
 
 CARACAS = ZoneInfo("America/Caracas")
@@ -239,3 +240,53 @@ def test_an_empty_history_is_refused_and_a_history_cannot_be_changed_in_place():
     history = CalendarHistory((Calendar(),))
     with pytest.raises(dataclasses.FrozenInstanceError):
         history.versions = ()                    # type: ignore[misc]
+
+
+def test_an_instant_before_the_first_version_is_refused_naming_the_instant():
+    with pytest.raises(LookupError, match=r"^no calendar version in force at 1969-12-31T23:59:59\+00:00$"):
+        CalendarHistory((Calendar(),)).at(datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC))
+
+
+def test_a_history_grows_by_newer_versions_and_earlier_instants_keep_their_calendar():
+    v1 = Calendar()
+    v2 = v1.with_closure(date(2026, 3, 11), "Formación", version=2, effective_from=datetime(2026, 3, 10, tzinfo=UTC))
+    v3 = v2.with_closure(date(2026, 3, 12), "Inventario", version=3, effective_from=datetime(2026, 3, 10, tzinfo=UTC))
+    history = CalendarHistory((v1,)).with_version(v2).with_version(v3)    # v3 from the same instant as v2
+    assert history.versions == (v1, v2, v3)
+    assert history.latest is v3
+    assert history.at(datetime(2026, 3, 9, tzinfo=UTC)) is v1
+    assert history.at(datetime(2026, 3, 10, tzinfo=UTC)) is v3
+
+
+def test_a_version_from_the_past_or_without_a_higher_number_is_refused_saying_which():
+    history = CalendarHistory((Calendar(effective_from=datetime(2026, 3, 10, tzinfo=UTC)),))
+    with pytest.raises(CalendarError, match="^a new calendar version cannot take effect in the past$"):
+        history.with_version(Calendar(version=2, effective_from=datetime(2026, 3, 9, tzinfo=UTC)))
+    with pytest.raises(CalendarError, match="^a new calendar version needs a higher version number$"):
+        history.with_version(Calendar(version=1, effective_from=datetime(2026, 3, 11, tzinfo=UTC)))
+
+
+# -- the Venezuelan default -------------------------------------------------------------
+
+
+def test_years_outside_the_holidays_package_are_refused_naming_its_range_and_the_years():
+    with pytest.raises(CalendarError, match=r"^the holidays package knows VE only for 1910-2100, not \[1850, 2101\]$"):
+        venezuela_default([1850, 2026, 2101])
+
+
+def test_each_movable_feast_missing_from_the_package_is_added_on_its_day_with_its_name(monkeypatch):
+    import holidays
+
+    real = holidays.country_holidays
+
+    def without_movable_feasts(*args, **kwargs):
+        data = real(*args, **kwargs)
+        for day in (date(2026, 2, 16), date(2026, 2, 17), date(2026, 4, 2), date(2026, 4, 3)):
+            data.pop(day)
+        return data
+
+    monkeypatch.setattr(holidays, "country_holidays", without_movable_feasts)
+    closed = venezuela_default([2026]).closed_days               # Easter Sunday 2026: 5 April
+    assert set(closed) == set(real("VE", years=[2026]))             # those four days, no others
+    assert [closed[day] for day in (date(2026, 2, 16), date(2026, 2, 17), date(2026, 4, 2), date(2026, 4, 3))] == [
+        "Lunes de Carnaval", "Martes de Carnaval", "Jueves Santo", "Viernes Santo"]
