@@ -8,14 +8,16 @@ Each test puts a value on each side of one limit.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 
 import pytest
 
+from helpdesk_shared.business_calendar import Calendar
 from helpdesk_shared.errors import RuleViolation
 from intake.catalog import DESKS
-from intake.domain import (Announcement, case_similarity, check_contact, check_description, check_structured_fields,
-                           find_duplicate, is_similar_case, parse_subject, subject_warnings)
+from intake.domain import (Announcement, business_days_left_in_month, case_similarity, check_contact,
+                           check_description, check_structured_fields, default_calendar, find_duplicate,
+                           is_similar_case, month_end_warning, parse_subject, subject_warnings)
 
 SOPORTE = DESKS["SOPORTE"].modules
 
@@ -200,6 +202,12 @@ def test_cases_compared_without_descriptions_are_judged_on_their_summaries_alone
     assert find_duplicate(BELOW_A, [("SOP-1", BELOW_B, "tarjeta cheque proveedor mes")]) is None
 
 
+def test_a_description_on_one_side_only_leaves_the_judgement_to_the_summaries():
+    description = "tarjeta cheque proveedor mes"
+    assert not is_similar_case(BELOW_A, BELOW_B, description_b=description)
+    assert not is_similar_case(BELOW_A, BELOW_B, description_a=description)
+
+
 def test_an_open_case_with_a_description_is_matched_on_it_when_the_new_case_has_one():
     assert find_duplicate(BELOW_A, [("SOP-1", BELOW_B, SHARED_DESCRIPTION)], description=SHARED_DESCRIPTION) == "SOP-1"
 
@@ -211,3 +219,26 @@ def test_a_score_exactly_at_the_threshold_is_a_duplicate():
     b = shared + " " + " ".join(str(300 + i) for i in range(8)) + " duda"
     assert case_similarity(a, "", b, "") == 0.33
     assert is_similar_case(a, b)
+
+
+
+def test_an_open_case_without_a_description_is_judged_on_the_summaries_even_when_the_new_case_has_one():
+    assert find_duplicate(BELOW_A, [("SOP-1", BELOW_B)], description="tarjeta") is None
+
+
+# -- the month-end warning ---------------------------------------------------------------
+
+
+def test_a_payroll_case_with_three_business_days_left_is_not_warned_yet():
+    assert month_end_warning("NOMINA", date(2026, 11, 26), 3) is None
+    assert month_end_warning("NOMINA", date(2026, 11, 27), 2) is not None
+
+
+def test_intakes_default_calendar_knows_the_holidays_of_the_year_before_that_year_and_the_next():
+    assert {day.year for day in default_calendar(2026).closed_days} == {2025, 2026, 2027}
+
+
+def test_a_day_on_which_the_desk_opens_at_midnight_counts_as_a_business_day():
+    # Open 00:00-01:00 Monday to Friday: Friday 27 and Monday 30 November 2026 are left.
+    night_desk = Calendar(weekly=tuple((day, time(0), time(1)) for day in range(5)))
+    assert business_days_left_in_month(night_desk, date(2026, 11, 27)) == 2
