@@ -7,13 +7,14 @@ read them in each language. Fixtures come from test_notifier_messages.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import time, timedelta
 
 import pytest
 
 from helpdesk_shared.envelope import SYSTEM, new_event
 from helpdesk_shared.business_calendar import Calendar
-from notifier.messages import DeskContacts, Links, Recipient, TicketView, format_duration, format_local, plan
+from notifier.messages import (DeskContacts, Links, Recipient, TicketView, format_duration, format_local,
+                               format_office_hours, plan)
 
 from test_notifier_messages import (CALENDAR, DESKS, LINKS, USERS, access_granted, at, deadline_for,
                                     delivery_parked, only, opened)
@@ -132,3 +133,32 @@ def test_the_time_zone_is_named_as_people_name_it(tz, zone):
 ])
 def test_each_unit_of_a_duration_reads_in_the_singular_and_the_plural(duration, es, en):
     assert (format_duration(duration, "es"), format_duration(duration, "en")) == (es, en)
+
+
+# -- office hours as people read them ---------------------------------------------------------
+
+
+def test_office_hours_name_a_lone_day_two_neighbours_and_a_run_of_days_each_their_own_way():
+    weekly = ((1, time(9), time(17)), (2, time(9), time(17)), (4, time(9), time(13)), (5, time(10), time(12)),
+              (6, time(10), time(12)))
+    assert format_office_hours(Calendar(weekly=weekly), "es") == (
+        "martes y miércoles, de 09:00 a 17:00; viernes, de 09:00 a 13:00; sábado y domingo, de 10:00 a 12:00")
+    assert format_office_hours(Calendar(weekly=weekly), "en") == (
+        "Tuesday and Wednesday, 09:00–17:00; Friday, 09:00–13:00; Saturday and Sunday, 10:00–12:00")
+
+
+def test_office_hours_with_a_lunch_break_list_both_spans():
+    lunch = Calendar(weekly=tuple((d, s, e) for d in range(3) for s, e in ((time(9), time(12)), (time(13), time(17)))))
+    assert format_office_hours(lunch, "es") == "lunes a miércoles, de 09:00 a 12:00 y de 13:00 a 17:00"
+    assert format_office_hours(lunch, "en") == "Monday to Wednesday, 09:00–12:00 and 13:00–17:00"
+
+
+def test_a_span_to_midnight_ends_at_2400_and_one_from_midnight_starts_at_0000():
+    nights = Calendar(weekly=((0, time(18), time(0)), (1, time(0), time(1))))
+    assert format_office_hours(nights, "es") == "lunes, de 18:00 a 24:00; martes, de 00:00 a 01:00"
+    assert format_office_hours(nights, "en") == "Monday, 18:00–24:00; Tuesday, 00:00–01:00"
+
+
+def test_a_ticket_of_a_desk_without_configured_contacts_fails_loudly_naming_the_desk():
+    with pytest.raises(LookupError, match=r"^no contacts configured for desk 'CAPACITACION'$"):
+        plan(opened(at(2026, 11, 25, 10)), bare_view(desk="CAPACITACION"), USERS, DESKS, CALENDAR, LINKS)
