@@ -214,6 +214,12 @@ def test_business_time_counted_from_inside_a_closed_day_starts_at_the_next_openi
     assert christmas.add(caracas(2026, 12, 25, 10), timedelta(hours=2)) == caracas(2026, 12, 28, 11)
 
 
+def test_a_deadline_on_the_eve_of_a_closed_day_lands_on_the_eve():
+    christmas = Calendar(closed_days={date(2026, 12, 25): "Día de Navidad"})
+    assert christmas.add(caracas(2026, 12, 24, 10), timedelta(hours=2)) == caracas(2026, 12, 24, 12)
+    assert christmas.next_opening(caracas(2026, 12, 24, 10)) == caracas(2026, 12, 24, 10)
+
+
 def test_every_closed_wednesday_of_a_wednesday_only_desk_is_listed_as_skipped():
     wednesdays = [date(2026, 3, 4) + timedelta(weeks=n) for n in range(8)]
     calendar = Calendar(weekly=((2, time(9), time(17)),), closed_days={d: f"cierre {d}" for d in wednesdays})
