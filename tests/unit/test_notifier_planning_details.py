@@ -11,13 +11,13 @@ from datetime import time, timedelta
 
 import pytest
 
-from helpdesk_shared.envelope import SYSTEM, new_event
 from helpdesk_shared.business_calendar import Calendar
+from helpdesk_shared.envelope import SYSTEM, new_event
 from notifier.messages import (DeskContacts, Links, Recipient, TicketView, format_duration, format_local,
                                format_office_hours, plan)
 
 from test_notifier_messages import (CALENDAR, DESKS, LINKS, USERS, access_granted, at, deadline_for,
-                                    delivery_parked, only, opened)
+                                    delivery_parked, only, opened, overdue, ticket)
 
 
 def bare_view(**changes) -> TicketView:
@@ -162,3 +162,47 @@ def test_a_span_to_midnight_ends_at_2400_and_one_from_midnight_starts_at_0000():
 def test_a_ticket_of_a_desk_without_configured_contacts_fails_loudly_naming_the_desk():
     with pytest.raises(LookupError, match=r"^no contacts configured for desk 'CAPACITACION'$"):
         plan(opened(at(2026, 11, 25, 10)), bare_view(desk="CAPACITACION"), USERS, DESKS, CALENDAR, LINKS)
+
+
+# -- everything a staff mail says, fact by fact ----------------------------------------------
+
+CARACAS_ZONE = "Caracas"
+
+
+def test_the_queue_hears_of_a_new_ticket_with_every_fact_it_needs_to_triage_it():
+    attachment = {"sha256": "b" * 64, "name": "captura.png", "size": 5120, "content_type": "image/png"}
+    event = opened(at(2026, 11, 28, 10), attachments=[attachment], out_of_hours_requested=True)
+    mail = plan(event, ticket(), USERS, DESKS, CALENDAR, LINKS)[0]
+    assert (mail.template, mail.recipient, mail.ticket_id, mail.reply_ticket) == (
+        "ticket_opened_queue", Recipient("cola-soporte@vendor.ve", "SOPORTE", "es", None), "t42", None)
+    assert mail.context == {
+        "number": "SOP-42", "subject": "BANCOS, Factura mal cargada", "desk": "SOPORTE",
+        "urgency": "normal", "urgent": False, "ticket_url": "https://mesa.example.ve/tickets/SOP-42",
+        "opened_at": {"iso": "2026-11-28T14:00:00+00:00", "local": "sábado 28 de noviembre, 10:00",
+                      "zone": CARACAS_ZONE},
+        "organisation_id": "club-caracas", "module": "BANCOS",
+        "description": "El comprobante 1234 del 20/11 quedó con el monto duplicado.",
+        "contact": {"name": "María Pérez", "email": "maria@clubcaracas.ve", "phone": "+58 412 555 0123"},
+        "out_of_hours_requested": True,
+        "attachments": [{"name": "captura.png", "size": 5120}],
+    }
+
+
+def test_the_supervisor_alert_of_a_late_answer_carries_who_what_and_how_late():
+    # Due Thursday 26 November 10:00, read at 12:30: 150 minutes late.
+    alert = {m.template: m for m in plan(overdue(), ticket(assigned_to="u-carlos"), USERS, DESKS, CALENDAR, LINKS)}[
+        "response_overdue_supervisor"]
+    assert (alert.recipient, alert.ticket_id, alert.reply_ticket) == (
+        Recipient("supervision@vendor.ve", "SOPORTE", "es", None), "t42", None)
+    assert alert.context == {
+        "number": "SOP-42", "subject": "BANCOS, Factura mal cargada", "desk": "SOPORTE",
+        "urgency": "normal", "urgent": False, "ticket_url": "https://mesa.example.ve/tickets/SOP-42",
+        "clock": "first_response",
+        "due_at": {"iso": "2026-11-26T14:00:00+00:00", "local": "jueves 26 de noviembre, 10:00", "zone": CARACAS_ZONE},
+        "late": {"minutes": 150, "text": "2 horas y 30 minutos"},
+        "organisation_id": "club-caracas",
+        "opened_at": {"iso": "2026-11-25T14:00:00+00:00", "local": "miércoles 25 de noviembre, 10:00",
+                      "zone": CARACAS_ZONE},
+        "assigned_to": "u-carlos", "assigned_name": "Carlos Rodríguez",
+        "customer": {"name": "María Pérez", "email": "maria@clubcaracas.ve", "phone": "+58 412 555 0123"},
+    }
