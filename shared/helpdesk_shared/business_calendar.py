@@ -8,6 +8,10 @@ instant it takes effect from. It answers four questions, each in one small metho
 - ``next_opening(t)``             the first open instant at or after t (t itself when open)
 - ``add(t, d)``                   t plus a business duration d (the SLA deadline)
 - ``business_between(a, b)``      how much business time lies between two instants
+- ``open_intervals(a, b)``        the open spans between two instants (what a deadline counts)
+
+``CalendarHistory`` answers the same questions across versions, each instant on the version
+in force then: how a ticket's deadlines follow a calendar edited after it opened.
 
 Conventions (SPEC §3):
 
@@ -144,6 +148,39 @@ class Calendar:
         """Business time from a to b (negative when b is before a)."""
         tb = self._t
         return timedelta(0, 0, tb.business(b) - tb.business(a))
+
+    def open_intervals(self, a: datetime, b: datetime, limit: int | None = None) -> list[tuple[datetime, datetime]]:
+        """The open spans of [a, b], in UTC and in order; spans that touch (an interval ending
+        at 24:00 and the next day's from 00:00) are joined, so the sum of their lengths is
+        ``business_between(a, b)`` and a reader needs no calendar to count time left. With a
+        ``limit``, it stops as soon as it has more spans than that (a sparse calendar's far
+        deadline would otherwise walk years day by day)."""
+        if b <= a:
+            return []
+        zone = self._t.zone
+        by_weekday: dict[int, list[tuple[time, time]]] = {}
+        for day, start, end in self.weekly:
+            by_weekday.setdefault(day, []).append((start, end))
+        spans: list[tuple[datetime, datetime]] = []
+        # One step per local date (a 60-day target is a few hundred steps); closed days have no spans.
+        day, last = a.astimezone(zone).date(), b.astimezone(zone).date()
+        while day <= last:
+            if day not in self.closed_days:
+                for start, end in by_weekday.get(day.weekday(), ()):
+                    lo = datetime.combine(day, start, zone).astimezone(UTC)
+                    hi = datetime.combine(day + timedelta(days=1) if end == time(0) else day, end, zone
+                                          ).astimezone(UTC)
+                    lo, hi = max(lo, a.astimezone(UTC)), min(hi, b.astimezone(UTC))
+                    if lo >= hi:
+                        continue
+                    if spans and spans[-1][1] == lo:
+                        spans[-1] = (spans[-1][0], hi)
+                    else:
+                        spans.append((lo, hi))
+            if limit is not None and len(spans) > limit:
+                return spans
+            day += timedelta(days=1)
+        return spans
 
     # -- explaining a deadline ----------------------------------------------------------
 
@@ -298,7 +335,8 @@ class _Tables:
 
 @dataclass(frozen=True)
 class CalendarHistory:
-    """A desk's calendar versions, oldest first; a deadline uses the one in force."""
+    """A desk's calendar versions, oldest first; a deadline uses the one in force (and, across a
+    change, each version while it is in force: see the operations below)."""
 
     versions: tuple[Calendar, ...]
 
@@ -327,6 +365,101 @@ class CalendarHistory:
         if calendar.version <= self.latest.version:
             raise CalendarError("a new calendar version needs a higher version number")
         return CalendarHistory(self.versions + (calendar,))
+
+    # -- a calendar that changes over time ------------------------------------------------
+    #
+    # The same operations as a Calendar, each instant measured on the version in force then
+    # (the first version also before its effective_from): a deadline that spans a change
+    # counts the time before it on the old version and the rest on the new one, so a version
+    # added later never rewrites time already past. A ticket's clocks pin such a history.
+
+    @property
+    def version(self) -> int:
+        """The newest version number in the history (what a deadline fact names)."""
+        return max(c.version for c in self.versions)
+
+    @property
+    def weekly(self) -> tuple[tuple[int, time, time], ...]:
+        """The weekly hours of the version in force last."""
+        return self.latest.weekly
+
+    @property
+    def tz(self) -> str:
+        """The time zone of the version in force last."""
+        return self.latest.tz
+
+    def _segments(self, a: datetime, b: datetime) -> list[tuple[Calendar, datetime, datetime]]:
+        """(version, from, to) pieces of [a, b], in order, each measured on one version."""
+        cuts = [c.effective_from for c in self.versions]
+        i = max(bisect_right(cuts, a) - 1, 0)
+        pieces = []
+        while True:
+            end = cuts[i + 1] if i + 1 < len(cuts) else None
+            hi = b if end is None or b < end else end
+            if a < hi:
+                pieces.append((self.versions[i], a, hi))
+            if end is None or b <= end:
+                return pieces
+            a, i = max(a, end), i + 1
+
+    def is_open(self, t: datetime) -> bool:
+        """Whether the desk is open at t, on the version in force then."""
+        return self._segments(t, t + timedelta(microseconds=1))[0][0].is_open(t)
+
+    def business_between(self, a: datetime, b: datetime) -> timedelta:
+        """Business time from a to b, each piece on its version (negative when b is before a)."""
+        if b < a:
+            return -self.business_between(b, a)
+        return sum((c.business_between(lo, hi) for c, lo, hi in self._segments(a, b)), timedelta(0))
+
+    def next_opening(self, t: datetime) -> datetime:
+        """The first open instant at or after t, each piece on its version."""
+        cuts = [c.effective_from for c in self.versions]
+        i = max(bisect_right(cuts, t) - 1, 0)
+        while True:
+            opening = self.versions[i].next_opening(t)
+            if i + 1 == len(cuts) or opening < cuts[i + 1]:
+                return opening
+            t, i = max(t, cuts[i + 1]), i + 1
+
+    def add(self, t: datetime, duration: timedelta) -> datetime:
+        """t plus a business duration, counted on each version while it is in force."""
+        if duration < timedelta(0):
+            raise ValueError("a business duration cannot be negative")
+        if duration == timedelta(0):
+            return self.next_opening(t)
+        cuts = [c.effective_from for c in self.versions]
+        i = max(bisect_right(cuts, t) - 1, 0)
+        while True:
+            due = self.versions[i].add(t, duration)
+            if i + 1 == len(cuts) or due <= cuts[i + 1]:
+                return due
+            if cuts[i + 1] > t:
+                duration -= self.versions[i].business_between(t, cuts[i + 1])
+                t = cuts[i + 1]
+            i += 1
+
+    def open_intervals(self, a: datetime, b: datetime, limit: int | None = None) -> list[tuple[datetime, datetime]]:
+        """The open spans of [a, b], each piece on its version, joined where they touch (``limit``
+        as for a Calendar)."""
+        spans: list[tuple[datetime, datetime]] = []
+        for c, lo, hi in self._segments(a, b):
+            for span in c.open_intervals(lo, hi, limit):
+                if spans and spans[-1][1] == span[0]:
+                    spans[-1] = (spans[-1][0], span[1])
+                else:
+                    spans.append(span)
+            if limit is not None and len(spans) > limit:
+                break
+        return spans
+
+    def skipped_closed_days(self, a: datetime, b: datetime) -> list[tuple[date, str]]:
+        """Closed days between a and b that would have been open, each piece on its version."""
+        days: dict[date, str] = {}
+        for c, lo, hi in self._segments(a, b):
+            for day, note in c.skipped_closed_days(lo, hi):
+                days.setdefault(day, note)
+        return sorted(days.items())
 
 
 def venezuela_default(

@@ -182,10 +182,12 @@ class ConsumerLoop:
                         "topic": tp.topic, "partition": tp.partition, "offset": m.offset, "error": str(exc)})
         with self.conn.transaction():
             self.handle_batch(self.conn, records)
+            pg.count_applied(self.conn, self.name, [r.event.type for r in records])
             if parked:
                 pg.park_messages(self.conn, self.name, parked)
             pg.save_offsets(self.conn, self.name, offsets)
         self.applied_records += len(records)
+        log_applied(self.name, records)
         return len(records)
 
     def read_past(self, now: datetime, idle_grace: timedelta) -> datetime | None:
@@ -247,6 +249,31 @@ class ConsumerLoop:
             self.conn.close()
         except psycopg.Error:
             pass  # already gone with the server
+
+
+# Up to this many events a batch logs one line per event; a bigger one (a catch-up, a replay)
+# logs one summary line, so replaying a million events does not write a million lines.
+LOG_EACH_UP_TO = 50
+
+
+def log_applied(consumer: str, records: list[Record]) -> None:
+    """Log a committed batch: each event with its correlation id (ops follow a request from the
+    API through every consumer with it), or a summary with the count per type."""
+    if not records:
+        return
+    each = logging.INFO if len(records) <= LOG_EACH_UP_TO else logging.DEBUG
+    if log.isEnabledFor(each):
+        for r in records:
+            log.log(each, "event applied", extra={
+                "consumer": consumer, "type": r.event.type, "event_id": str(r.event.event_id),
+                "correlation_id": str(r.event.correlation_id), "causation_id": r.event.causation_id and
+                str(r.event.causation_id), "stream_id": r.event.stream_id, "topic": r.topic,
+                "partition": r.partition, "offset": r.offset})
+    if each == logging.DEBUG:
+        types: dict[str, int] = {}
+        for r in records:
+            types[r.event.type] = types.get(r.event.type, 0) + 1
+        log.info("batch applied", extra={"consumer": consumer, "events": len(records), "types": types})
 
 
 def wait_for_topics(bootstrap: str, topics: list[str], seconds: float = 30.0) -> None:

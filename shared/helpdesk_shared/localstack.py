@@ -145,7 +145,8 @@ class LocalStack:
         for service, _ in apps:
             self.urls[service] = f"http://127.0.0.1:{free_port()}"
         for service, app in apps:
-            self._add(service, service, [py, "-m", "gunicorn", "-k", "helpdesk_shared.gunicorn_worker.JsonErrorWorker",
+            self._add(service, service, [py, "-m", "gunicorn", "-c", "python:helpdesk_shared.gunicorn_conf",
+                                         "-k", "helpdesk_shared.gunicorn_worker.JsonErrorWorker",
                                          "-w", str(self.gunicorn_workers),
                                          "-b", self.urls[service].removeprefix("http://"), app])
         self._add("relay", "intake", [py, "-m", "intake.relay"])

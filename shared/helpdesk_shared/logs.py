@@ -1,10 +1,12 @@
 """JSON logs, one object per line, with the correlation id when there is one."""
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
 import sys
+from typing import Iterator
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 
@@ -23,6 +25,16 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return json.dumps(doc, default=str, ensure_ascii=False)
+
+
+@contextlib.contextmanager
+def bound(cid) -> Iterator[None]:
+    """Within the block, log lines carry `cid` as their correlation id (a consumer applying one event)."""
+    token = correlation_id.set(None if cid is None else str(cid))
+    try:
+        yield
+    finally:
+        correlation_id.reset(token)
 
 
 def setup(service: str, level: str = "INFO") -> None:

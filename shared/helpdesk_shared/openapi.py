@@ -45,3 +45,21 @@ def path_param(name: str, schema: dict | None = None) -> dict:
 def json_body(schema: str) -> dict:
     """A required JSON request body described by the component schema `schema`."""
     return {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+_HEALTH = {"type": "object", "required": ["service", "status", "database", "kafka", "consumers"], "properties": {
+    "service": {"type": "string"},
+    "status": {"enum": ["ok", "degraded", "unavailable"]},
+    "database": {"type": "object", "required": ["ok"],
+                 "properties": {"ok": {"type": "boolean"}, "error": {"type": "string"}}},
+    "kafka": {"type": "object", "required": ["ok"],
+              "properties": {"ok": {"type": ["boolean", "null"]}, "error": {"type": "string"}}},
+    "consumers": {"type": "array", "items": {"type": "object", "required": ["name", "lag", "caught_up"], "properties": {
+        "name": {"type": "string"}, "lag": {"type": ["integer", "null"]}, "caught_up": {"type": ["boolean", "null"]},
+        "topics": {"type": "object", "additionalProperties": {"type": ["integer", "null"]}}}}}}}
+# /healthz of every service (helpdesk_shared.health): the service's own figures come as further fields.
+HEALTHZ = {"get": {"summary": "Health: database, Kafka and the lag of the service's consumers", "responses": {
+    "200": {"description": "ok, or degraded: it serves, but Kafka is away or a consumer is far behind",
+            "content": {"application/json": {"schema": _HEALTH}}},
+    "503": {"description": "unavailable: the database does not answer",
+            "content": {"application/json": {"schema": _HEALTH}}}}}}

@@ -28,6 +28,14 @@ create table if not exists consumer_dead_letters (
     parked_at  timestamptz not null default now(),
     primary key (consumer, topic, partition, "offset")
 );
+-- Events applied per consumer and type, counted in each batch's transaction (so a batch rolled
+-- back counts nothing): /metrics reads it as mesa_events_applied_total.
+create table if not exists consumer_events_applied (
+    consumer text   not null,
+    type     text   not null,
+    applied  bigint not null,
+    primary key (consumer, type)
+);
 """
 
 
@@ -83,6 +91,17 @@ def park_messages(conn: psycopg.Connection, consumer: str, parked: list[tuple]) 
         """insert into consumer_dead_letters (consumer, topic, partition, "offset", key, value, error)
            values (%s, %s, %s, %s, %s, %s, %s) on conflict do nothing""",
         [(consumer, *row) for row in parked])
+
+
+def count_applied(conn: psycopg.Connection, consumer: str, types: list[str]) -> None:
+    """Add one per event type of a batch to `consumer_events_applied`; call in the batch's transaction."""
+    counts: dict[str, int] = {}
+    for t in types:
+        counts[t] = counts.get(t, 0) + 1
+    conn.cursor().executemany(
+        """insert into consumer_events_applied (consumer, type, applied) values (%s, %s, %s)
+           on conflict (consumer, type) do update set applied = consumer_events_applied.applied + excluded.applied""",
+        [(consumer, t, n) for t, n in sorted(counts.items())])
 
 
 def save_offsets(conn: psycopg.Connection, consumer: str, offsets: dict[tuple[str, int], int]) -> None:

@@ -6,7 +6,7 @@ import functools
 import json
 import uuid
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Iterable, Mapping
 
 import psycopg
 from flask import Flask, Response, g, jsonify, request
@@ -16,6 +16,8 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from . import auth_tokens, fields, logs
+from .health import KafkaOffsets, ServiceProbe
+from .metrics import SqlCollector, SqlMetrics, consumer_lag, dead_letters, events_applied, outbox_backlog
 from .errors import Message, RuleViolation
 
 AUTH_REQUIRED = RuleViolation("AUTH_REQUIRED", None, Message(
@@ -41,45 +43,36 @@ class IsoJSONProvider(DefaultJSONProvider):
     sort_keys = False
 
 
-class DeadLetterCollector:
-    """`mesa_dead_letters{table}`: rows parked in this service's database, counted at each scrape.
-
-    The relays and consumers that park rows are separate processes without an HTTP port, so the
-    count is read from the tables they share with this API. A scrape while the database is away
-    leaves the metric out rather than failing /metrics.
-    """
-
-    TABLES = ("outbox_dead_letters", "consumer_dead_letters")
-
-    def __init__(self, pool):
-        self.pool = pool
-
-    def collect(self):
-        """One gauge sample per dead-letter table this database has."""
-        from prometheus_client.core import GaugeMetricFamily
-        import psycopg
-        from psycopg_pool import PoolClosed, PoolTimeout
-        try:
-            with self.pool.connection(timeout=2) as conn:
-                counts = {table: conn.execute(f"select count(*) as n from {table}").fetchone()["n"]
-                          for table in self.TABLES
-                          if conn.execute("select to_regclass(%s) as t", (table,)).fetchone()["t"]}
-        except (psycopg.Error, PoolTimeout, PoolClosed):
-            return
-        family = GaugeMetricFamily("mesa_dead_letters", "Records parked as undeliverable or unreadable",
-                                   labels=["table"])
-        for table, n in counts.items():
-            family.add_metric([table], n)
-        yield family
+def _pool_getter(pool) -> Callable:
+    """`pool` itself when it is a callable giving the current pool (tests swap a service's pool), else a getter."""
+    return pool if callable(pool) else (lambda: pool)
 
 
 def install(app: Flask, service: str, registry: CollectorRegistry,
-            health: Callable[[], dict] | None = None, pool=None) -> None:
-    """Register error handlers, correlation ids, /healthz and /metrics on `app` (with the service's
-    dead-letter counts when its connection `pool` is given)."""
+            health: Callable[[], dict] | None = None, pool=None, *,
+            consumers: Mapping[str, Iterable[str]] | None = None, kafka_bootstrap: str | None = None,
+            collectors: Iterable[SqlMetrics] = ()) -> None:
+    """Register error handlers, correlation ids, /healthz and /metrics on `app`.
+
+    With the service's connection `pool` (or a callable giving it): /healthz checks the database
+    (503 without it) and, with `kafka_bootstrap`, Kafka and the lag of the `consumers` (name ->
+    topics) whose offsets this database stores; /metrics adds, read from the database at each
+    scrape (helpdesk_shared.metrics), dead letters, events applied, the outbox backlog, consumer
+    lag and the service's own `collectors` (each `read(conn)` -> metric families).
+    `health()` gives the service's own /healthz fields.
+    """
     app.json = IsoJSONProvider(app)
+    probe = None
     if pool is not None:
-        registry.register(DeadLetterCollector(pool))
+        pool_of = _pool_getter(pool)
+        consumers = {name: list(topics) for name, topics in (consumers or {}).items()}
+        kafka = (KafkaOffsets(kafka_bootstrap, [t for topics in consumers.values() for t in topics])
+                 if kafka_bootstrap and consumers else None)
+        probe = ServiceProbe(service, pool_of, consumers, kafka, health)
+        # One collector, one connection per scrape: the database away costs one bounded wait.
+        registry.register(SqlCollector(pool_of, [dead_letters, events_applied, outbox_backlog, *collectors,
+                                                 consumer_lag(probe)]))
+    app.extensions["mesa.probe"] = probe
     requests_total = Counter("http_requests_total", "HTTP requests", ["method", "endpoint", "status"],
                              registry=registry)
     latency = Histogram("http_request_seconds", "HTTP request latency", ["endpoint"], registry=registry)
@@ -89,6 +82,12 @@ def install(app: Flask, service: str, registry: CollectorRegistry,
         g.correlation_id = request.headers.get("X-Correlation-Id") or str(uuid.uuid4())
         g.token = logs.correlation_id.set(g.correlation_id)
         g.started = datetime.now(timezone.utc)
+
+    @app.teardown_request
+    def _forget_correlation_id(_exc):
+        # The worker's next log lines (and its next request) must not carry this request's id.
+        if "token" in g:
+            logs.correlation_id.reset(g.pop("token"))
 
     @app.after_request
     def _finish(response):
@@ -143,7 +142,10 @@ def install(app: Flask, service: str, registry: CollectorRegistry,
 
     @app.get("/healthz")
     def healthz():
-        return jsonify({"service": service, "status": "ok", **(health() if health else {})})
+        if probe is None:
+            return jsonify({"service": service, "status": "ok", **(health() if health else {})})
+        body, status = probe.report()
+        return jsonify(body), status
 
     @app.get("/metrics")
     def metrics():

@@ -83,3 +83,38 @@ def test_an_urgent_ticket_alerts_the_on_call_address_before_any_deadline_arrives
     record(notifier_db, opened("t2", urgency="platform_down"))
     assert sorted((m["template"], m["recipient"]) for m in mails(notifier_db)) == [
         ("ticket_opened_queue", "cola-soporte@mesa.test"), ("ticket_urgent_oncall", "guardia-soporte@mesa.test")]
+
+
+def test_the_sla_services_other_clock_facts_plan_no_mail_and_keep_the_first_deadline(notifier_db):
+    """Issue 8: the SLA service now publishes every clock change; the notifier still mails only what it did."""
+    from sla import facts, timers
+    from sla.policy import DEFAULT_POLICIES
+    calendar = venezuela_default(range(2026, 2028))
+    agent, customer = Actor("u-carlos", "agent"), Actor("u-maria", "customer")
+
+    def message(version, actor, hours):
+        return new_event("MessagePosted", "t1", version, {
+            "message_id": f"m{version}", "author_id": actor.id, "author_role": actor.role, "body": "texto",
+            "internal": False}, actor=actor, occurred_at=OPENED_AT + timedelta(hours=hours))
+
+    ticket_events = [opened("t1"), message(2, agent, 1), message(3, customer, 2), message(4, agent, 3),
+                     new_event("TicketClosed", "t1", 5, {"reason": "closed_by_agent"}, actor=agent,
+                               occurred_at=OPENED_AT + timedelta(hours=4))]
+    clocks, sla_events = None, []
+    for event in ticket_events:
+        after = (timers.open_clocks(event, DEFAULT_POLICIES["SOPORTE", "normal"], calendar) if clocks is None
+                 else timers.apply(clocks, event))
+        for type_, data in facts.ticket_facts(clocks, after, event):
+            sla_events.append(new_event(type_, "sla-t1", len(sla_events) + 1, data, actor=SYSTEM,
+                                        occurred_at=event.occurred_at))
+        clocks = after
+    assert len(sla_events) == 10 and {e.type for e in sla_events} == {
+        "DeadlineSet", "DeadlineMet", "ClockPaused", "DeadlineCleared"}
+    record(notifier_db, ticket_events[0])
+    record(notifier_db, *sla_events)
+    received = [m for m in mails(notifier_db) if m["template"] == "ticket_received"]
+    assert sorted(m["template"] for m in mails(notifier_db)) == ["ticket_opened_queue", "ticket_received"]
+    assert "jueves 26 de noviembre, 10:00" in received[0]["body_text"]  # the first response's deadline
+    with pg.connect(notifier_db) as conn:
+        kept = conn.execute("select data from first_deadlines where ticket_id = 't1'").fetchone()["data"]
+    assert kept["clock"] == "first_response"

@@ -28,6 +28,19 @@ TABLE = [
     row("GET", "/api/desks/<desk>/agents", "desk_agents", 401, 403, 403, 200, 403, 200, 403),
     row("GET", "/api/desks/<desk>/agents", "unknown_desk_agents", 401, 403, 403, 404, 404, 404, 404),
     row("GET", "/api/organisations", "organisations", 401, 200, 200, 200, 200, 200, 200),
+    # Reports: staff figures for staff (of their desks); the out-of-hours bill is also the customer's own.
+    row("GET", "/api/reports/backlog", "backlog", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/backlog", "backlog_soporte", 401, 403, 403, 200, 403, 200, 403),
+    row("GET", "/api/reports/compliance", "compliance", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/compliance", "compliance_soporte", 401, 403, 403, 200, 403, 200, 403),
+    row("GET", "/api/reports/compliance/breaches", "breaches", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/compliance/breaches", "breaches_soporte", 401, 403, 403, 200, 403, 200, 403),
+    row("GET", "/api/reports/auto-closed", "auto_closed", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/auto-closed", "auto_closed_soporte", 401, 403, 403, 200, 403, 200, 403),
+    row("GET", "/api/reports/out-of-hours", "out_of_hours", 401, 200, 200, 200, 200, 200, 200),
+    row("GET", "/api/reports/out-of-hours", "out_of_hours_club", 401, 200, 404, 200, 200, 200, 200),
+    row("GET", "/api/reports/out-of-hours.csv", "out_of_hours_csv", 401, 200, 200, 200, 200, 200, 200),
+    row("GET", "/api/reports/out-of-hours.csv", "out_of_hours_csv_club", 401, 200, 404, 200, 200, 200, 200),
 ]
 
 _numbers = itertools.count(1)
@@ -55,6 +68,18 @@ REQUESTS = {
     "desk_agents": lambda w: "/api/desks/SOPORTE/agents",
     "unknown_desk_agents": lambda w: "/api/desks/NO_SUCH_DESK/agents",
     "organisations": lambda w: "/api/organisations",
+    "backlog": lambda w: "/api/reports/backlog",
+    "backlog_soporte": lambda w: "/api/reports/backlog?desk=SOPORTE",
+    "compliance": lambda w: "/api/reports/compliance",
+    "compliance_soporte": lambda w: "/api/reports/compliance?desk=SOPORTE",
+    "breaches": lambda w: "/api/reports/compliance/breaches",
+    "breaches_soporte": lambda w: "/api/reports/compliance/breaches?desk=SOPORTE",
+    "auto_closed": lambda w: "/api/reports/auto-closed",
+    "auto_closed_soporte": lambda w: "/api/reports/auto-closed?desk=SOPORTE",
+    "out_of_hours": lambda w: "/api/reports/out-of-hours",
+    "out_of_hours_club": lambda w: "/api/reports/out-of-hours?organisation_id=club-caracas",
+    "out_of_hours_csv": lambda w: "/api/reports/out-of-hours.csv",
+    "out_of_hours_csv_club": lambda w: "/api/reports/out-of-hours.csv?organisation_id=club-caracas",
 }
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from helpdesk_shared.business_calendar import (
     BEGINNING,
+    DEFAULT_WEEKLY,
     Calendar,
     CalendarError,
     CalendarHistory,
@@ -259,6 +260,53 @@ def test_business_between_backwards_is_negative():
     assert VE.business_between(caracas(2026, 3, 9, 12), caracas(2026, 3, 9, 10)) == -hours(2)
 
 
+# -- the open spans between two instants (what a deadline fact carries) ----------------------
+
+
+def test_open_intervals_skip_a_weekend_and_the_battle_of_carabobo():
+    # The same span as above: Fri 19 Jun 15:00 -> Thu 25 Jun 10:00 in Caracas (UTC-4).
+    spans = VE.open_intervals(caracas(2026, 6, 19, 15), caracas(2026, 6, 25, 10))
+    assert spans == [
+        (datetime(2026, 6, 19, 19, tzinfo=UTC), datetime(2026, 6, 19, 21, tzinfo=UTC)),  # Fri 15:00-17:00
+        (datetime(2026, 6, 22, 13, tzinfo=UTC), datetime(2026, 6, 22, 21, tzinfo=UTC)),  # Mon 09:00-17:00
+        (datetime(2026, 6, 23, 13, tzinfo=UTC), datetime(2026, 6, 23, 21, tzinfo=UTC)),  # Tue; Wed 24 closed
+        (datetime(2026, 6, 25, 13, tzinfo=UTC), datetime(2026, 6, 25, 14, tzinfo=UTC)),  # Thu 09:00-10:00
+    ]
+    assert sum((hi - lo for lo, hi in spans), timedelta(0)) == hours(19)
+
+
+def test_open_intervals_of_a_closed_span_are_none_and_backwards_too():
+    assert VE.open_intervals(caracas(2026, 3, 7, 10), caracas(2026, 3, 8, 20)) == []  # a weekend
+    assert VE.open_intervals(caracas(2026, 3, 9, 12), caracas(2026, 3, 9, 10)) == []
+
+
+def test_open_intervals_leave_out_the_lunch_break():
+    assert LUNCH.open_intervals(caracas(2026, 3, 9, 11), caracas(2026, 3, 9, 14)) == [
+        (caracas(2026, 3, 9, 11), caracas(2026, 3, 9, 12)), (caracas(2026, 3, 9, 13), caracas(2026, 3, 9, 14))]
+
+
+def test_open_intervals_join_an_evening_to_the_next_early_morning():
+    evenings = Calendar(weekly=((0, time(18), time(0)), (1, time(0), time(2))))
+    assert evenings.open_intervals(caracas(2026, 3, 9, 12), caracas(2026, 3, 10, 12)) == [
+        (caracas(2026, 3, 9, 18), caracas(2026, 3, 10, 2))]
+
+
+def test_open_intervals_stop_past_their_limit_on_a_calendar_open_one_minute_a_week():
+    sparse = Calendar(weekly=((0, time(9), time(9, 1)),))
+    a = caracas(2026, 3, 9, 0)
+    spans = sparse.open_intervals(a, sparse.add(a, hours(1000)), limit=3)  # 60,000 weeks away
+    assert spans == [(caracas(2026, 3, 9 + 7 * k, 9), caracas(2026, 3, 9 + 7 * k, 9, 1)) for k in range(4)]
+
+
+def test_open_intervals_always_sum_to_the_business_time_they_span():
+    start = caracas(2026, 12, 23, 16, 30)  # before Christmas Eve, Christmas, the weekend, New Year
+    for n in (1, 8, 17, 40, 200):
+        due = VE.add(start, hours(n))
+        spans = VE.open_intervals(VE.next_opening(start), due)
+        assert sum((hi - lo for lo, hi in spans), timedelta(0)) == hours(n)
+        assert spans[-1][1] == due
+
+
 # -- explaining a deadline ------------------------------------------------------------------
 
 
@@ -318,6 +366,51 @@ def test_a_new_version_needs_a_higher_number():
                                   effective_from=V2_FROM + timedelta(days=1))
     with pytest.raises(CalendarError):
         HISTORY.with_version(same_number)
+
+
+# -- a history measures each instant on the version in force then (issue 8) ------------------
+# HISTORY: version 2 closes Wednesday 11 March 2026 and takes effect Tuesday 10 March 08:00.
+
+
+def test_a_deadline_across_a_change_counts_the_old_hours_then_skips_the_new_closure():
+    # Monday 16:00-17:00 1 h and Tuesday 8 h (version 1, then 2: alike so far), Wednesday closed
+    # on version 2, Thursday 09:00-16:00 the other 7 h.
+    assert HISTORY.add(caracas(2026, 3, 9, 16), hours(16)) == caracas(2026, 3, 12, 16)
+    assert VE.add(caracas(2026, 3, 9, 16), hours(16)) == caracas(2026, 3, 11, 16)  # version 1 alone
+
+
+def test_a_history_counts_business_time_and_spans_piece_by_piece():
+    a, b = caracas(2026, 3, 9, 16), caracas(2026, 3, 12, 16)
+    assert HISTORY.business_between(a, b) == hours(16) and HISTORY.business_between(b, a) == -hours(16)
+    assert HISTORY.open_intervals(a, b) == [
+        (datetime(2026, 3, 9, 20, tzinfo=UTC), datetime(2026, 3, 9, 21, tzinfo=UTC)),
+        (datetime(2026, 3, 10, 13, tzinfo=UTC), datetime(2026, 3, 10, 21, tzinfo=UTC)),
+        (datetime(2026, 3, 12, 13, tzinfo=UTC), datetime(2026, 3, 12, 20, tzinfo=UTC))]
+    assert HISTORY.skipped_closed_days(a, b) == [(date(2026, 3, 11), "Jornada de formación")]
+    assert not HISTORY.is_open(caracas(2026, 3, 11, 10)) and HISTORY.is_open(caracas(2026, 3, 10, 10))
+    assert (HISTORY.version, HISTORY.weekly, HISTORY.tz) == (2, VE.weekly, "America/Caracas")
+
+
+def test_a_closure_of_a_day_before_the_change_takes_effect_rewrites_nothing():
+    late = CalendarHistory((VE, VE.with_closure(date(2026, 3, 10), "Cierre", version=2,
+                                                effective_from=caracas(2026, 3, 11, 12))))
+    # Tuesday 10 March still counts on version 1: Monday, Tuesday and Wednesday 8 h each.
+    assert late.business_between(caracas(2026, 3, 9, 9), caracas(2026, 3, 11, 17)) == hours(24)
+    assert late.add(caracas(2026, 3, 9, 9), hours(16)) == caracas(2026, 3, 10, 17)
+
+
+def test_saturday_hours_from_saturday_1000_open_the_desk_at_that_instant():
+    saturdays = Calendar(weekly=DEFAULT_WEEKLY + ((5, time(9), time(13)),), closed_days=VE.closed_days, version=2,
+                         effective_from=caracas(2026, 3, 14, 10))
+    history = CalendarHistory((VE, saturdays))
+    assert history.next_opening(caracas(2026, 3, 14, 8)) == caracas(2026, 3, 14, 10)
+    assert history.next_opening(caracas(2026, 3, 13, 18)) == caracas(2026, 3, 14, 10)
+    assert history.add(caracas(2026, 3, 13, 16), hours(2)) == caracas(2026, 3, 14, 11)
+    assert history.next_opening(caracas(2026, 3, 14, 13)) == caracas(2026, 3, 16, 9)
+
+
+def test_a_history_before_its_first_version_measures_on_the_first():
+    assert HISTORY.add(BEGINNING - timedelta(days=1), hours(1)) == VE.add(BEGINNING - timedelta(days=1), hours(1))
 
 
 # -- a zone with daylight saving time -------------------------------------------------------

@@ -9,7 +9,8 @@ from __future__ import annotations
 from helpdesk_shared.envelope import new_event
 from helpdesk_shared.schemas import validate_data
 from sla.policy import DEFAULT_POLICIES
-from sla.timers import apply, deadline_set_data, explain, fold
+from sla.facts import deadline_set_data
+from sla.timers import apply, explain, fold
 
 from test_sla_timers import AGENT, CALENDAR, CUSTOMER, WEDNESDAY_10, at, clocks_of, message, opened, timers_by_kind
 

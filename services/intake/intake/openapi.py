@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from helpdesk_shared.openapi import BEARER, errors, json_body, new_spec, path_param
+from helpdesk_shared.openapi import BEARER, HEALTHZ, errors, json_body, new_spec, path_param
 
 from . import requests
 
@@ -132,6 +132,6 @@ def _paths() -> dict:
                        "else 404)", "security": BEARER,
             "requestBody": json_body("SpecialProcess"),
             "responses": {"201": {"description": "announced"}, **_errors(401, 404, *_BODY_REFUSALS)}}},
-        "/healthz": {"get": {"summary": "Health", "responses": {"200": {"description": "ok"}}}},
+        "/healthz": HEALTHZ,
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from helpdesk_shared import logs
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared.kafka import ConsumerLoop
 from helpdesk_shared.topics import SLA
@@ -18,6 +19,7 @@ from .config import Config
 
 log = logging.getLogger(__name__)
 CONSUMER_NAME = "intake-sla-decisions"
+TOPICS = (SLA,)
 
 
 def apply_batch(conn, records) -> None:
@@ -25,17 +27,18 @@ def apply_batch(conn, records) -> None:
     for record in records:
         if record.event.type != "AutoClosed":
             continue
-        closed = handlers.accept_auto_close(conn, record.event)
-        log.info("auto-close accepted" if closed else "auto-close refused: the ticket moved on",
-                 extra={"ticket_id": record.event.data["ticket_id"],
-                        "based_on_version": record.event.data["based_on_version"]})
+        with logs.bound(record.event.correlation_id):
+            closed = handlers.accept_auto_close(conn, record.event)
+            log.info("auto-close accepted" if closed else "auto-close refused: the ticket moved on",
+                     extra={"ticket_id": record.event.data["ticket_id"],
+                            "based_on_version": record.event.data["based_on_version"]})
 
 
 def build(config: Config) -> ConsumerLoop:
     """The consumer loop over helpdesk.sla."""
     migrate(config.database_url)
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
-                        consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + SLA],
+                        consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + t for t in TOPICS],
                         handle_batch=apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME)
 
 

@@ -9,12 +9,13 @@ from flask import Flask, g, jsonify
 from prometheus_client import CollectorRegistry
 
 from helpdesk_shared import logs, pg, revocations, web
+from helpdesk_shared.metrics import with_now
 from helpdesk_shared.clock import utc_now
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
 
-from . import openapi, store
+from . import metrics, openapi, store
 from .config import Config
-from .consumer import renderer
+from .consumer import CONSUMER_NAME, TOPICS, renderer
 
 
 FORBIDDEN = RuleViolation("FORBIDDEN", None, Message(
@@ -40,7 +41,9 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
         with pool.connection() as conn:
             return {"mails": store.stats(conn)}
 
-    web.install(app, "notifier", CollectorRegistry(), health, pool=pool)
+    web.install(app, "notifier", CollectorRegistry(), health, pool=pool,
+                consumers={CONSUMER_NAME: [config.kafka_topic_prefix + t for t in TOPICS]},
+                kafka_bootstrap=config.kafka_bootstrap_servers, collectors=[with_now(metrics.mails, clock)])
 
     @app.get("/api/templates")
     @auth

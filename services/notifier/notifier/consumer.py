@@ -19,6 +19,7 @@ from .config import DESKS, Config
 from .rendering import Renderer
 
 CONSUMER_NAME = "notifier"
+TOPICS = (TICKETS, SLA, ACCOUNTS, OPERATIONS)
 PACKAGED_TEMPLATES = Path(__file__).with_name("templates")
 
 
@@ -71,8 +72,7 @@ def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLo
 
     prefix = config.kafka_topic_prefix
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
-                        consumer_name=CONSUMER_NAME, topics=[prefix + TICKETS, prefix + SLA, prefix + ACCOUNTS,
-                                                                        prefix + OPERATIONS],
+                        consumer_name=CONSUMER_NAME, topics=[prefix + t for t in TOPICS],
                         handle_batch=handle_batch, group_id=prefix + CONSUMER_NAME)
 
 

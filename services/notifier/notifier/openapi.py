@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from helpdesk_shared.openapi import BEARER, errors, new_spec, path_param
+from helpdesk_shared.openapi import BEARER, HEALTHZ, errors, new_spec, path_param
 
 
 
@@ -30,7 +30,7 @@ def document() -> dict:
             "summary": "E-mail replies refused because another address sent them (staff of its desk)",
             "security": BEARER, "parameters": _NUMBER,
             "responses": {"200": {"description": "the refused replies"}, **errors(400, 401, 403, 404)}}},
-        "/healthz": {"get": {"summary": "Health", "responses": {"200": {"description": "ok"}}}},
+        "/healthz": HEALTHZ,
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     }
     for path, operations in paths.items():

@@ -1,14 +1,16 @@
 """Query's HTTP API: ticket lists, a ticket with its thread, a desk's agents, the organisations."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from dataclasses import replace
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from helpdesk_shared import revocations
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
 from helpdesk_shared.schemas import DESKS
 from helpdesk_shared.web import require_auth
 
-from . import views
+from . import reports, reports_store, views
 from .filters import parse_list_query
 
 bp = Blueprint("query", __name__, url_prefix="/api")
@@ -73,3 +75,83 @@ def list_organisations():
     """A customer's own organisation; for staff, those of their desks with their customers (to file for one)."""
     with _ctx().pool.connection() as conn:
         return jsonify({"items": views.organisations(conn, g.user)})
+
+
+# ------------------------------------------------------------------ reports (issue 8)
+
+def _report_scope(report: str, *, customers: bool = False) -> tuple[list[str], reports.ReportQuery]:
+    """The desks whose figures the caller reads and the report's checked parameters. Staff figures
+    are for staff (a customer is refused before anything is read); a desk filter outside the
+    caller's desks is a 403. A customer (out-of-hours only: his own bill) reads his organisation's."""
+    user = g.user
+    if not user.is_staff and not customers:
+        raise FORBIDDEN
+    query = reports.parse_report_query(report, request.args.to_dict(flat=False), user.user_id, _ctx().clock())
+    desk = query.filters.get("desk")
+    if desk is not None and desk not in user.desks:
+        raise FORBIDDEN
+    if not user.is_staff:
+        # Another organisation's bill answers as a missing one would (SPEC §6: no telling it exists).
+        if query.filters.get("organisation_id", user.organisation_id) != user.organisation_id:
+            raise NotFound("organisation")
+        query = replace(query, filters={**query.filters, "organisation_id": user.organisation_id})
+    return ([desk] if desk else list(user.desks)), query
+
+
+@bp.get("/reports/backlog")
+@auth
+def report_backlog():
+    """Tickets not closed by status, desk, module, organisation and agent; per Caracas day of
+    `from`..`to` (default the last 30, at most 366) opened, closed by reason and open at the end."""
+    desks, query = _report_scope("backlog")
+    with _ctx().pool.connection() as conn:
+        return jsonify(reports_store.backlog(conn, desks, query))
+
+
+@bp.get("/reports/compliance")
+@auth
+def report_compliance():
+    """Share of first and next responses in time, with median and p90 business hours, per clock
+    and the `group_by` dimensions (month, desk, module, agent, organisation)."""
+    desks, query = _report_scope("compliance")
+    with _ctx().pool.connection() as conn:
+        return jsonify(reports_store.compliance(conn, desks, query))
+
+
+@bp.get("/reports/compliance/breaches")
+@auth
+def report_breaches():
+    """Each response that missed its target, oldest deadline first, a page per `cursor`."""
+    desks, query = _report_scope("breaches")
+    with _ctx().pool.connection() as conn:
+        return jsonify(reports_store.breaches(conn, desks, query))
+
+
+@bp.get("/reports/auto-closed")
+@auth
+def report_auto_closed():
+    """Tickets auto-closed per Caracas month and module."""
+    desks, query = _report_scope("auto_closed")
+    with _ctx().pool.connection() as conn:
+        return jsonify(reports_store.auto_closed(conn, desks, query))
+
+
+@bp.get("/reports/out-of-hours")
+@auth
+def report_out_of_hours():
+    """Out-of-hours billing per organisation and month (a customer: his organisation's)."""
+    desks, query = _report_scope("out_of_hours", customers=True)
+    with _ctx().pool.connection() as conn:
+        return jsonify(reports_store.out_of_hours(conn, desks, query))
+
+
+@bp.get("/reports/out-of-hours.csv")
+@auth
+def report_out_of_hours_csv():
+    """The out-of-hours billing as a CSV a Venezuelan spreadsheet opens (';', decimal comma, BOM)."""
+    desks, query = _report_scope("out_of_hours", customers=True)
+    with _ctx().pool.connection() as conn:
+        rows = reports_store.out_of_hours(conn, desks, query)["items"]
+    return Response(reports.out_of_hours_csv(rows), mimetype="text/csv", headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="{reports.csv_filename(query.first, query.last)}"'})

@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 
 from helpdesk_shared.clock import utc_now
 from helpdesk_shared import logs, pg, revocations, web
+from helpdesk_shared.metrics import with_now
 
 from . import api, openapi, store
 from .config import Config
@@ -42,7 +43,12 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
         with ctx.pool.connection() as conn:
             return store.stats(conn)
 
-    web.install(app, "query", CollectorRegistry(), health, pool=ctx.pool)
+    from . import consumer, metrics  # consumer imports this module (SCHEMA)
+    prefix = config.kafka_topic_prefix
+    web.install(app, "query", CollectorRegistry(), health, pool=lambda: ctx.pool,
+                consumers={consumer.CONSUMER_NAME: [prefix + t for t in consumer.TOPICS]},
+                kafka_bootstrap=config.kafka_bootstrap_servers,
+                collectors=[metrics.open_tickets, with_now(metrics.compliance, clock)])
     app.register_blueprint(api.bp)
     app.get("/openapi.json")(lambda: jsonify(openapi.document()))
     return app

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from helpdesk_shared.openapi import BEARER, errors, new_spec, path_param
+from helpdesk_shared.openapi import BEARER, HEALTHZ, errors, new_spec, path_param
 
 from helpdesk_shared.schemas import DESKS, URGENCIES
 
-from . import filters
+from . import filters, reports
 
 
 
@@ -32,6 +32,26 @@ def _filters() -> list[dict]:
             _query("q", {"type": "string", "maxLength": filters.MAX_TEXT}),
             *(_query(name, {"type": "integer", "minimum": 1, "maximum": maximum})
               for name, maximum in filters.PAGING.items())]
+
+
+def _report_parameters(report: str) -> list[dict]:
+    """The parameters of a report, from reports.PARAMETERS (the module that checks them)."""
+    day = {"type": "string", "format": "date"}
+    month = {"type": "string", "pattern": reports._MONTH.pattern}
+    schemas = {"from": day if report == "backlog" else month, "to": day if report == "backlog" else month,
+               "desk": {"enum": list(DESKS)}, "module": {"type": "string", "pattern": filters._MODULE.pattern},
+               "organisation_id": {"type": "string", "maxLength": filters.MAX_ID},
+               "agent": {"type": "string", "maxLength": filters.MAX_ID, "description": "a user id or `me`"},
+               "group_by": {"type": "string", "description": "comma-separated: " + ", ".join(reports.DIMENSIONS)},
+               "cursor": {"type": "string", "description": "the previous page's next_cursor"},
+               "limit": {"type": "integer", "minimum": 1, "maximum": reports.MAX_LIMIT}}
+    return [_query(name, schemas[name]) for name in reports.PARAMETERS[report]]
+
+
+def _report(summary: str, report: str, described: str, *refusals: int, content: dict | None = None) -> dict:
+    ok = {"description": described, **({"content": content} if content else {})}
+    return {"get": {"summary": summary, "security": BEARER, "parameters": _report_parameters(report),
+                    "responses": {"200": ok, **errors(400, 401, 403, 422, *refusals)}}}
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +75,26 @@ def document() -> dict:
         "/api/organisations": {"get": {
             "summary": "The caller's organisation; for staff, those of their desks", "security": BEARER,
             "responses": {"200": {"description": "the organisations"}, **errors(401)}}},
-        "/healthz": {"get": {"summary": "Health", "responses": {"200": {"description": "ok"}}}},
+        "/api/reports/backlog": _report(
+            "Staff: tickets not closed by status, desk, module, organisation and agent; per Caracas day "
+            "(from..to, default the last 30, at most 366) opened, closed by reason and open at the day's end",
+            "backlog", "the backlog"),
+        "/api/reports/compliance": _report(
+            "Staff: share of first and next responses within target, median and p90 business hours, per clock "
+            "and the group_by dimensions, months from..to (YYYY-MM, Caracas)", "compliance", "the compliance"),
+        "/api/reports/compliance/breaches": _report(
+            "Staff: each response that missed its target (met late, or overdue and never answered), with a "
+            "link to its ticket's timeline; a page per cursor", "breaches", "a page of breaches"),
+        "/api/reports/auto-closed": _report(
+            "Staff: tickets auto-closed per Caracas month and module", "auto_closed", "the counts"),
+        "/api/reports/out-of-hours": _report(
+            "Out-of-hours billing per organisation and month: requests, staff answers outside business hours "
+            "and their hours (a customer: his organisation's; another organisation answers 404)",
+            "out_of_hours", "the billing rows", 404),
+        "/api/reports/out-of-hours.csv": _report(
+            "The out-of-hours billing as CSV: Spanish headers, ';', decimal comma, UTF-8 with BOM, CRLF",
+            "out_of_hours", "the CSV file", 404, content={"text/csv": {"schema": {"type": "string"}}}),
+        "/healthz": HEALTHZ,
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     }
     for path, operations in paths.items():

@@ -110,3 +110,69 @@ create index if not exists tickets_search on tickets using gin (search);
 -- When an away customer said he is back (CustomerAway.back_at); null when away without a date
 -- or not away. The auto-close counts from it (SLA service).
 alter table tickets add column if not exists back_at timestamptz;
+
+-- Reports (issue 8, reports.py / reports_store.py): the supervisor's backlog, SLA compliance,
+-- auto-closed and out-of-hours billing, kept up to date by the events, never by scanning tickets.
+-- A ticket as the reports see it: where it belongs, and the last stream version applied (a
+-- replayed event at or below it changes nothing, so the daily counts are never counted twice).
+create table if not exists report_tickets (
+    ticket_id              text primary key,
+    number                 text        not null,
+    desk                   text        not null,
+    module                 text        not null,
+    organisation_id        text        not null,
+    opened_at              timestamptz not null,
+    closed_at              timestamptz,
+    close_reason           text,
+    out_of_hours_requested boolean     not null default false,
+    last_version           int         not null
+);
+-- How tickets moved per Caracas day: movement is 'opened' or a close reason.
+create table if not exists report_daily (
+    day             date not null,
+    desk            text not null,
+    module          text not null,
+    organisation_id text not null,
+    movement        text not null,
+    n               int  not null,
+    primary key (day, desk, module, organisation_id, movement)
+);
+-- Out-of-hours attention asked for, once per ticket and Caracas month (TicketOpened/MessagePosted).
+create table if not exists report_ooh_requests (
+    ticket_id text        not null,
+    month     text        not null,
+    first_at  timestamptz not null,
+    primary key (ticket_id, month)
+);
+create index if not exists report_ooh_requests_month on report_ooh_requests (month);
+-- Each response clock that was answered (DeadlineMet) or went overdue (ResponseOverdue), with the
+-- SLA service's own measure of it; one row per (ticket, clock, deadline), so a replay updates nothing.
+create table if not exists report_responses (
+    ticket_id              text        not null,
+    clock                  text        not null,   -- first_response | next_response
+    due_at                 timestamptz not null,
+    month                  text        not null,   -- Caracas month of met_at, or of due_at while unanswered
+    met_at                 timestamptz,
+    met_in_time            boolean,
+    business_seconds       int,
+    outside_hours_seconds  int,
+    answered_outside_hours boolean,
+    answered_by            text,
+    overdue_at             timestamptz,
+    cleared_at             timestamptz,              -- closed without an answer
+    -- The ticket's, copied in when both are known (the SLA's facts and the ticket's opening come on
+    -- different topics, in either order): compliance then reads this table alone. Null: not counted yet.
+    desk                   text,
+    module                 text,
+    organisation_id        text,
+    -- An overdue row whose deadline then moved and was met under the new one: the same response,
+    -- counted once in the met row (kept so that a replayed ResponseOverdue adds nothing).
+    superseded             boolean     not null default false,
+    primary key (ticket_id, clock, due_at)
+);
+-- Compliance reads a period of a desk from the index alone (an index-only scan, no join, no heap).
+create index if not exists report_responses_month on report_responses (month, desk)
+    include (clock, module, organisation_id, answered_by, met_in_time, business_seconds, superseded);
+create index if not exists report_responses_breaches on report_responses (due_at, ticket_id, clock)
+    where met_in_time is not true and not superseded;
+insert into projection_stats (name, applied, skipped) values ('reports', 0, 0) on conflict do nothing;

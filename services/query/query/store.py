@@ -12,6 +12,7 @@ from helpdesk_shared import revocations
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
 
+from . import reports_store
 from .projector import project, project_account
 
 _JSON_COLUMNS = {"contact", "details", "attachments"}
@@ -102,10 +103,10 @@ def apply_account(conn: psycopg.Connection, record: Record) -> bool:
 # Every read model of an event is applied in the same transaction as the consumer's offsets.
 # A read model registers itself here (one line) and puts its tables in app.SCHEMA.
 _APPLIERS: dict[str, list] = {
-    TICKETS: [("tickets", apply_event)],
+    TICKETS: [("tickets", apply_event), (reports_store.PROJECTION, reports_store.apply_ticket_event)],
     NOTIFICATIONS: [("tickets", apply_notification)],
     ACCOUNTS: [("accounts", apply_account)],
-    SLA: [],
+    SLA: [(reports_store.PROJECTION, reports_store.apply_sla_fact)],
 }
 
 

@@ -11,8 +11,9 @@ from psycopg_pool import ConnectionPool
 
 from helpdesk_shared.clock import utc_now
 from helpdesk_shared import logs, pg, web
+from helpdesk_shared.metrics import with_now
 
-from . import api, openapi, store
+from . import api, consumer, metrics, openapi, store
 from .config import Config
 
 
@@ -40,7 +41,10 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
                                          (select count(*) from fired_timers) as fired_timers""").fetchone()
         return dict(row)
 
-    web.install(app, "sla", CollectorRegistry(), health, pool=ctx.pool)
+    web.install(app, "sla", CollectorRegistry(), health, pool=lambda: ctx.pool,
+                consumers={consumer.CONSUMER_NAME: [config.kafka_topic_prefix + t for t in consumer.TOPICS]},
+                kafka_bootstrap=config.kafka_bootstrap_servers,
+                collectors=[with_now(metrics.timers, clock)])
     app.register_blueprint(api.bp)
     app.get("/openapi.json")(lambda: jsonify(openapi.document()))
     return app

@@ -21,6 +21,7 @@ from . import store
 from .config import Config
 
 CONSUMER_NAME = "sla-timers"
+TOPICS = (TICKETS, WATERMARKS, ACCOUNTS)
 
 
 
@@ -36,8 +37,7 @@ class TimerService:
         self.intake_through: datetime | None = None  # intake's latest OutboxDrained watermark
         self.loop = ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                                  consumer_name=CONSUMER_NAME,
-                                 topics=[config.kafka_topic_prefix + TICKETS, config.kafka_topic_prefix + WATERMARKS,
-                                         config.kafka_topic_prefix + ACCOUNTS],
+                                 topics=[config.kafka_topic_prefix + t for t in TOPICS],
                                  handle_batch=self.apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME)
 
     def _settings(self, conn) -> store.Settings:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from helpdesk_shared.openapi import BEARER, errors, json_body, new_spec, path_param
+from helpdesk_shared.openapi import BEARER, HEALTHZ, errors, json_body, new_spec, path_param
 
 from . import api, requests
 
@@ -39,6 +39,8 @@ def document() -> dict:
             "responses": {"200": {"description": "the versions"}, **_errors(401, 403)}}},
         "/api/calendars/{desk}": {"put": {
             "summary": "A new calendar version for one of the supervisor's desks", "security": BEARER,
+            "description": "Open tickets of the desk follow it from its effective_from: running deadlines "
+                           "still ahead move, each with a DeadlineMoved (calendar_changed) on helpdesk.sla.",
             "parameters": [desk], "requestBody": json_body("ChangeCalendar"),
             "responses": {"201": {"description": "the new version"},
                           **_errors(401, 403, 404, *_BODY_REFUSALS)}}},
@@ -54,7 +56,7 @@ def document() -> dict:
             "summary": "Why a ticket's deadlines are where they are (staff of its desk)", "security": BEARER,
             "parameters": [path_param("number")],
             "responses": {"200": {"description": "each clock explained"}, **_errors(400, 401, 403, 404)}}},
-        "/healthz": {"get": {"summary": "Health", "responses": {"200": {"description": "ok"}}}},
+        "/healthz": HEALTHZ,
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     }
     for path, operations in paths.items():

@@ -34,6 +34,8 @@ create table if not exists clocks (
     sla_version int         not null default 0   -- versions of the "sla-<ticket_id>" stream
 );
 create index if not exists clocks_due on clocks (partition, next_due) where next_due is not null;
+-- A desk's open tickets, whose running deadlines a calendar change moves (sla.store.change_calendar).
+create index if not exists clocks_open_by_desk on clocks ((state->>'desk')) where status <> 'closed';
 
 -- Every timer fired, once: the key is stable across restarts (see sla.timers.Timer).
 create table if not exists fired_timers (

@@ -15,7 +15,7 @@ from helpdesk_shared.business_calendar import BEGINNING, Calendar, CalendarHisto
 from helpdesk_shared.envelope import Actor, new_event
 from helpdesk_shared.kafka import Record
 
-from . import timers
+from . import facts, timers
 from .calendars import DEFAULT_DOC, calendar_from_doc
 from .policy import DEFAULT_POLICIES, Policy, policy_from_doc, policy_to_doc, urgency_class
 
@@ -52,6 +52,19 @@ class Settings:
         """The desk's calendar version in force at t."""
         return CalendarHistory(tuple(c for (d, _), c in self.calendars.items() if d == desk)).at(t)
 
+    def calendar_from(self, desk: str, t: datetime) -> Calendar | CalendarHistory:
+        """What a clock started at t is pinned to: the version in force at t, with the versions
+        that take effect later (a change announced ahead counts from its effective_from)."""
+        first = self.calendar_at(desk, t)
+        later = tuple(c for (d, _), c in self.calendars.items() if d == desk and c.effective_from > t)
+        return CalendarHistory((first,) + later) if later else first
+
+    def calendar_of(self, desk: str, versions: list[int]) -> Calendar | CalendarHistory:
+        """A ticket's pinned calendar from its version numbers (KeyError: a version not loaded yet)."""
+        if len(versions) == 1:
+            return self.calendars[desk, versions[0]]
+        return CalendarHistory(tuple(self.calendars[desk, v] for v in versions))
+
     def policy_at(self, desk: str, cls: str, t: datetime) -> Policy:
         """The desk's policy for an urgency class in force at t."""
         return max(((since, p) for (d, c, _), (since, p) in self.policies.items()
@@ -85,10 +98,37 @@ def change_calendar(conn: psycopg.Connection, desk: str, doc: dict, effective_fr
     calendar_from_doc(doc, version, effective_from)  # validates
     conn.execute("insert into calendars (desk, version, effective_from, doc, changed_by) values (%s, %s, %s, %s, %s)",
                  (desk, version, effective_from, Jsonb(doc), changed_by.id))
-    outbox.enqueue(conn, [new_event("CalendarChanged", f"calendar-{desk}", version, {
+    changed = new_event("CalendarChanged", f"calendar-{desk}", version, {
         "desk": desk, "version": version, "effective_from": effective_from.isoformat(), "calendar": doc,
-        "changed_by": changed_by.id}, actor=changed_by, occurred_at=now)])
+        "changed_by": changed_by.id}, actor=changed_by, occurred_at=now)
+    outbox.enqueue(conn, [changed])
+    _move_to_calendar(conn, desk, version, changed, now)
     return version
+
+
+def _move_to_calendar(conn: psycopg.Connection, desk: str, version: int, changed, now: datetime) -> None:
+    """Re-pin every open ticket of the desk to its new calendar version, moving running deadlines
+    still ahead (sla.timers.on_calendar), and queue a DeadlineMoved for each deadline that moved."""
+    # EXCLUSIVE mode still lets plain reads (the explanation API) through but waits for, and then
+    # holds off, the consumer's and fire_due's row locks: taken before any row is touched, it
+    # cannot deadlock with a consumer batch that locks its tickets one by one in event order.
+    # https://www.postgresql.org/docs/current/explicit-locking.html#LOCKING-TABLES
+    conn.execute("lock table clocks in exclusive mode")
+    settings = load_settings(conn)
+    calendar = settings.calendars[desk, version]
+    rows = conn.execute("""select ticket_id, state, fired, sla_version from clocks
+                           where state->>'desk' = %s and status <> 'closed' order by ticket_id""", (desk,)).fetchall()
+    for row in rows:
+        before = clocks_from_doc(row["state"], settings)
+        if version in _calendar_versions(before.calendar):
+            continue
+        after = timers.on_calendar(before, calendar, now)
+        events = _fact_events(facts.calendar_facts(before, after), after.ticket_id, row["sla_version"],
+                              occurred_at=now, correlation_id=changed.correlation_id, causation_id=changed.event_id)
+        conn.execute("update clocks set state = %s, next_due = %s, sla_version = %s where ticket_id = %s",
+                     (Jsonb(clocks_to_doc(after)), _next_unfired(after, row["fired"]),
+                      row["sla_version"] + len(events), after.ticket_id))
+        outbox.enqueue(conn, events)
 
 
 def change_policy(conn: psycopg.Connection, desk: str, cls: str, doc: dict, effective_from: datetime,
@@ -116,12 +156,17 @@ def _dt(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s) if s is not None else None
 
 
+def _calendar_versions(calendar: Calendar | CalendarHistory) -> list[int]:
+    return [c.version for c in calendar.versions] if isinstance(calendar, CalendarHistory) else [calendar.version]
+
+
 def clocks_to_doc(c: timers.TicketClocks) -> dict:
     """The clocks as JSON, with the policy and calendar pinned by version."""
     r, w = c.response, c.waiting
     return {
         "ticket_id": c.ticket_id, "number": c.number, "desk": c.desk, "urgency": c.urgency,
         "policy_version": c.policy.version, "calendar_version": c.calendar.version,
+        "calendar_versions": _calendar_versions(c.calendar),
         "version": c.version, "status": c.status,
         "response": r and {"kind": r.kind, "started_at": _iso(r.started_at), "started_version": r.started_version,
                            "due_at": _iso(r.due_at)},
@@ -141,7 +186,8 @@ def clocks_from_doc(doc: dict, settings: Settings) -> timers.TicketClocks:
     return timers.TicketClocks(
         ticket_id=doc["ticket_id"], number=doc["number"], desk=doc["desk"], urgency=doc["urgency"],
         policy=settings.policies[doc["desk"], cls, doc["policy_version"]][1],
-        calendar=settings.calendars[doc["desk"], doc["calendar_version"]],
+        # One version, or (re-pinned by a calendar change) several; rows stored before keep one.
+        calendar=settings.calendar_of(doc["desk"], doc.get("calendar_versions") or [doc["calendar_version"]]),
         version=doc["version"], status=doc["status"],
         response=r and timers.ResponseClock(r["kind"], _dt(r["started_at"]), r["started_version"], _dt(r["due_at"])),
         waiting=w and timers.Waiting(_dt(w["since"]), w["since_version"], _dt(w["warn_at"]), _dt(w["close_at"]),
@@ -152,47 +198,74 @@ def clocks_from_doc(doc: dict, settings: Settings) -> timers.TicketClocks:
                                            _dt(h["met_at"])) for h in doc["history"]))
 
 
+def _clocks(conn: psycopg.Connection, doc: dict, settings: Settings) -> timers.TicketClocks:
+    """The clocks of a row; a calendar version committed after `settings` were read (a change that
+    re-pinned this ticket meanwhile) is loaded into them, in place, so the caller's copy learns it too."""
+    try:
+        return clocks_from_doc(doc, settings)
+    except KeyError:
+        fresh = load_settings(conn)
+        settings.calendars, settings.policies, settings.stamp = fresh.calendars, fresh.policies, fresh.stamp
+        return clocks_from_doc(doc, settings)
+
+
 def _next_unfired(clocks: timers.TicketClocks, fired) -> datetime | None:
     return min((t.due_at for t in timers.pending_timers(clocks) if t.key not in fired), default=None)
 
 
 # ---------------------------------------------------------------- applying ticket events
 
+def _fact_events(facts_: list[facts.Fact], ticket_id: str, last_version: int, **envelope) -> list:
+    """The facts as events of the stream "sla-<ticket_id>", numbered on from `last_version`."""
+    return [new_event(type_, f"sla-{ticket_id}", last_version + i, data, actor=SLA_ACTOR, **envelope)
+            for i, (type_, data) in enumerate(facts_, start=1)]
+
+
 def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Settings) -> None:
-    """Move each ticket's clocks by its events (the consumer loop commits this with its offsets)."""
+    """Move each ticket's clocks by its events (the consumer loop commits this with its offsets),
+    and queue the facts of each change (sla.facts) in the outbox in the same transaction.
+
+    The facts are numbered with the clocks row's `sla_version`, the one counter of the stream
+    "sla-<ticket_id>" that fire_due also moves, and carry the ticket event's occurred_at,
+    correlation and (as causation) id. A republished ticket event changes no clocks, so it
+    publishes nothing again.
+    """
     for record in records:
         event = record.event
+        cause = dict(occurred_at=event.occurred_at, correlation_id=event.correlation_id,
+                     causation_id=event.event_id)
         if event.type == "TicketOpened":
             d = event.data
             cls = urgency_class(d["urgency"])
             clocks = timers.open_clocks(event, settings.policy_at(d["desk"], cls, event.occurred_at),
-                                        settings.calendar_at(d["desk"], event.occurred_at))
-            deadline_set = timers.deadline_set_data(clocks)
+                                        settings.calendar_from(d["desk"], event.occurred_at))
+            opening = facts.ticket_facts(None, clocks, event)
             inserted = conn.execute(
                 """insert into clocks (ticket_id, number, partition, status, state, next_due, sla_version)
                    values (%s, %s, %s, %s, %s, %s, %s) on conflict (ticket_id) do nothing""",
                 (clocks.ticket_id, clocks.number, record.partition, clocks.status, Jsonb(clocks_to_doc(clocks)),
-                 _next_unfired(clocks, ()), 1 if deadline_set else 0)).rowcount
-            if inserted and deadline_set:
-                # The deadline as computed here, for whoever quotes it (the notifier's received
-                # mail): closure days and edited calendars included. Queued with the clocks, so a
-                # republished TicketOpened (not inserted again) does not publish it twice.
-                outbox.enqueue(conn, [new_event("DeadlineSet", f"sla-{clocks.ticket_id}", 1, deadline_set,
-                                                actor=SLA_ACTOR, occurred_at=event.occurred_at,
-                                                correlation_id=event.correlation_id, causation_id=event.event_id)])
+                 _next_unfired(clocks, ()), len(opening))).rowcount
+            if inserted:
+                # The first deadline as computed here, for whoever quotes it (the notifier's
+                # received mail): closure days and edited calendars included. Queued with the
+                # clocks, so a republished TicketOpened (not inserted again) does not publish it twice.
+                outbox.enqueue(conn, _fact_events(opening, clocks.ticket_id, 0, **cause))
             continue
-        row = conn.execute("select state, fired from clocks where ticket_id = %s for update",
+        row = conn.execute("select state, fired, sla_version from clocks where ticket_id = %s for update",
                            (event.stream_id,)).fetchone()
         if row is None:
             log.warning("event for a ticket without clocks", extra={"type": event.type, "stream": event.stream_id})
             continue
-        before = clocks_from_doc(row["state"], settings)
+        before = _clocks(conn, row["state"], settings)
         after = timers.apply(before, event)
         if after.version == before.version:
             continue  # already applied (a republished duplicate)
-        conn.execute("update clocks set status = %s, state = %s, next_due = %s where ticket_id = %s",
+        events = _fact_events(facts.ticket_facts(before, after, event), after.ticket_id, row["sla_version"],
+                              **cause)
+        conn.execute("update clocks set status = %s, state = %s, next_due = %s, sla_version = %s where ticket_id = %s",
                      (after.status, Jsonb(clocks_to_doc(after)), _next_unfired(after, row["fired"]),
-                      event.stream_id))
+                      row["sla_version"] + len(events), event.stream_id))
+        outbox.enqueue(conn, events)
 
 
 # ---------------------------------------------------------------- firing timers
@@ -210,7 +283,7 @@ def fire_due(conn: psycopg.Connection, settings: Settings, partitions: list[int]
                         (partitions, safe_time, limit)).fetchall()
     count = 0
     for row in rows:
-        clocks = clocks_from_doc(row["state"], settings)
+        clocks = _clocks(conn, row["state"], settings)
         fired, version, events = list(row["fired"]), row["sla_version"], []
         for timer in timers.pending_timers(clocks):
             if timer.due_at > safe_time or timer.key in fired:

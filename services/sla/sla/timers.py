@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Iterable
 from helpdesk_shared.envelope import Envelope
 from helpdesk_shared.lifecycle import CLOSED, OPEN, STAFF_ROLES, WAITING_CUSTOMER
 
-from .policy import Policy, deadline, policy_to_doc, urgency_class
+from .policy import Policy, Target, deadline, policy_to_doc, urgency_class
 
 if TYPE_CHECKING:
-    from helpdesk_shared.business_calendar import Calendar
+    from helpdesk_shared.business_calendar import Calendar, CalendarHistory
 
 FIRST_RESPONSE = "first_response"
 NEXT_RESPONSE = "next_response"
@@ -75,7 +75,9 @@ class TicketClocks:
     desk: str
     urgency: str
     policy: Policy
-    calendar: "Calendar"
+    # One version, or the versions of the desk's calendar in force from the ticket's opening on
+    # (a CalendarHistory: a version added later counts from its effective_from, see on_calendar).
+    calendar: "Calendar | CalendarHistory"
     version: int
     status: str  # open | waiting_customer | closed
     response: ResponseClock | None = None
@@ -237,20 +239,41 @@ def pending_timers(clocks: TicketClocks) -> list[Timer]:
     return sorted(timers, key=lambda timer: timer.due_at)
 
 
-def deadline_set_data(clocks: TicketClocks) -> dict | None:
-    """The DeadlineSet fact of the running response clock (SPEC §4), or None: its deadline,
-    from when it counts, and the policy and calendar (version and weekly hours) it was computed on."""
-    r = clocks.response
-    if r is None:
-        return None
-    target = getattr(clocks.policy, r.kind)
-    business = target.clock == "business"
-    return {"ticket_id": clocks.ticket_id, "number": clocks.number, "clock": r.kind, "clock_type": target.clock,
-            "started_at": _iso(r.started_at),
-            "counts_from": _iso(clocks.calendar.next_opening(r.started_at) if business else r.started_at),
-            "due_at": _iso(r.due_at), "policy_version": clocks.policy.version,
-            "calendar_version": clocks.calendar.version,
-            "office_hours": [[day, f"{start:%H:%M}", f"{end:%H:%M}"] for day, start, end in clocks.calendar.weekly]}
+def with_calendar_version(calendar: "Calendar | CalendarHistory", newer: "Calendar") -> "CalendarHistory":
+    """A ticket's pinned calendar plus a newer version of its desk's, each in force from its effective_from."""
+    from helpdesk_shared.business_calendar import CalendarHistory
+    versions = calendar.versions if isinstance(calendar, CalendarHistory) else (calendar,)
+    return CalendarHistory(versions + (newer,))
+
+
+def on_calendar(clocks: TicketClocks, newer: "Calendar", now: datetime) -> TicketClocks:
+    """The clocks re-pinned to a newer version of the desk's calendar (a closure day declared later
+    counts; the policy stays pinned), each running deadline still ahead of `now` recounted.
+
+    How time already counted is kept: the clocks pin a CalendarHistory, on which every instant
+    is measured on the version in force then. So the time of a clock up to the new version's
+    `effective_from` is counted on the old version and the rest on the new one, and a clock
+    that only starts counting after `effective_from` (a customer away until later) is counted
+    on the new version alone. A change never rewrites the past: a deadline due before the change
+    takes effect stays where it is, and one at or before `now` (its timer fired or is firing) is
+    not touched at all. 24x7 clocks do not move.
+    """
+    calendar = with_calendar_version(clocks.calendar, newer)
+    policy = clocks.policy
+
+    def recount(target: Target, start: datetime, due: datetime) -> datetime:
+        return due if due <= now else deadline(target, start, calendar)
+
+    clocks = replace(clocks, calendar=calendar)
+    if clocks.response is not None:
+        r = clocks.response
+        clocks = replace(clocks, response=replace(r, due_at=recount(getattr(policy, r.kind), r.started_at, r.due_at)))
+    if clocks.waiting is not None:
+        w = clocks.waiting
+        start = w.away_until or w.since  # while the customer is away the wait counts from his return
+        clocks = replace(clocks, waiting=replace(w, warn_at=recount(policy.auto_close_warning, start, w.warn_at),
+                                                 close_at=recount(policy.auto_close, start, w.close_at)))
+    return clocks
 
 
 def next_due(clocks: TicketClocks) -> datetime | None:
@@ -310,6 +333,8 @@ def explain(clocks: TicketClocks) -> dict:
         "version": clocks.version,
         "policy": {"version": clocks.policy.version, "targets": policy_to_doc(clocks.policy)},
         "calendar_version": _json_value(clocks.calendar.version),
+        # Every version the deadlines were counted on, each from its effective_from (sla.timers.on_calendar).
+        "calendar_versions": [c.version for c in getattr(clocks.calendar, "versions", (clocks.calendar,))],
         "clocks": entries,
         "paused": [{"start": _iso(s), "end": _iso(e) if e is not None else None} for s, e in clocks.paused],
         "away_until": _iso(clocks.away_until) if clocks.away_until is not None else None,

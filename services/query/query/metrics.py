@@ -1,0 +1,43 @@
+"""Query's Prometheus series from its read models, at each scrape: the size of each desk's queue and
+this month's SLA compliance (from the reports' responses, as /api/reports/compliance counts them)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from helpdesk_shared.lifecycle import CLOSED
+
+from .reports import month_of
+
+
+def open_tickets(conn) -> Iterable[Metric]:
+    """mesa_open_tickets{desk}: tickets not closed (open or waiting for the customer), per desk."""
+    rows = conn.execute("""select desk, count(*) filter (where status <> %s) as n
+                           from tickets group by desk order by desk""", (CLOSED,)).fetchall()
+    family = GaugeMetricFamily("mesa_open_tickets", "Tickets not closed, per desk (the queue's size)",
+                               labels=["desk"])
+    for r in rows:
+        family.add_metric([r["desk"]], r["n"])
+    return [family]
+
+
+def compliance(conn, now: datetime) -> Iterable[Metric]:
+    """mesa_sla_responses_month{desk,clock,outcome} (met/missed) and mesa_sla_compliance_ratio{desk,clock}:
+    the responses of this Caracas month and the share within target, counted as the compliance report
+    counts them (a superseded overdue row is not a second response; an unanswered overdue one is missed)."""
+    rows = conn.execute("""select desk, clock, count(*)::int as count,
+                                  (count(*) filter (where met_in_time))::int as met
+                           from report_responses
+                           where month = %s and desk is not null and not superseded
+                           group by desk, clock order by desk, clock""", (month_of(now),)).fetchall()
+    responses = GaugeMetricFamily("mesa_sla_responses_month", "Responses due or given this month, in time or not",
+                                  labels=["desk", "clock", "outcome"])
+    ratio = GaugeMetricFamily("mesa_sla_compliance_ratio", "Share of this month's responses within target",
+                              labels=["desk", "clock"])
+    for r in rows:
+        responses.add_metric([r["desk"], r["clock"], "met"], r["met"])
+        responses.add_metric([r["desk"], r["clock"], "missed"], r["count"] - r["met"])
+        ratio.add_metric([r["desk"], r["clock"]], r["met"] / r["count"])
+    return [responses, ratio]

@@ -1,0 +1,377 @@
+"""The supervisor's reports, the pure parts: report parameters checked name by name, days and
+months in Caracas time, response-time statistics, the daily backlog walk and the out-of-hours CSV.
+
+Business time is never computed here: a response's `business_seconds` and `outside_hours_seconds`
+are the SLA service's own figures (DeadlineMet), so a report and the SLA never disagree.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Callable, Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+from helpdesk_shared.errors import Message, RuleViolation
+
+from .filters import FILTERS, _invalid, _shown
+
+# Every desk's calendar is in Caracas (SPEC §3): a report's days and months are Caracas ones,
+# so a ticket closed on the 31st at 21:00 local (01:00 UTC the 1st) counts in the month it was closed.
+CARACAS = ZoneInfo("America/Caracas")
+CLOSE_REASONS = ("solved_by_customer", "auto_closed", "closed_by_agent", "needs_training")
+DIMENSIONS = ("month", "desk", "module", "agent", "organisation")
+MAX_DAYS = 366
+MAX_MONTHS = 36
+DEFAULT_DAYS = 30
+DEFAULT_MONTHS = 12
+MAX_LIMIT = 200
+# Years a report may name: wide enough for any ticket, narrow enough that a default period or the
+# day walk never runs off the calendar (date(1, 1, 1) - 29 days is an OverflowError, a 500).
+YEARS = (1900, 2999)
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MONTH = re.compile(r"^\d{4}-\d{2}$")
+
+
+# ------------------------------------------------------------------ time buckets
+
+def local_day(t: datetime) -> date:
+    """The Caracas calendar day of an instant."""
+    return t.astimezone(CARACAS).date()
+
+
+def month_of(t: datetime) -> str:
+    """The Caracas month of an instant, as YYYY-MM."""
+    return t.astimezone(CARACAS).strftime("%Y-%m")
+
+
+def months_between(first: str, last: str) -> int:
+    """How many months `first`..`last` (YYYY-MM, inclusive) spans."""
+    (y1, m1), (y2, m2) = (map(int, first.split("-")), map(int, last.split("-")))
+    return (y2 - y1) * 12 + (m2 - m1) + 1
+
+
+def month_shift(month: str, delta: int) -> str:
+    """The month `delta` months after `month` (YYYY-MM)."""
+    year, mon = map(int, month.split("-"))
+    index = year * 12 + (mon - 1) + delta
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+# ------------------------------------------------------------------ statistics
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-quantile with linear interpolation between closest ranks (PostgreSQL's
+    percentile_cont, numpy's default), None for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def median(values: Sequence[float]) -> float | None:
+    """The middle value (the mean of the two middle ones for an even count)."""
+    return percentile(values, 0.5)
+
+
+def p90(values: Sequence[float]) -> float | None:
+    """The value 90 % of the responses took at most (interpolated)."""
+    return percentile(values, 0.9)
+
+
+def hours(seconds: float | None) -> float | None:
+    """Seconds as hours rounded half-up to two decimals (5400 -> 1.5)."""
+    if seconds is None:
+        return None
+    return float((Decimal(seconds) / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def hours_text(seconds: float) -> str:
+    """Hours with two decimals and a decimal comma, as a Venezuelan spreadsheet reads them (5400 -> '1,50')."""
+    value = (Decimal(seconds) / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{value:.2f}".replace(".", ",")
+
+
+# ------------------------------------------------------------------ parameters
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """What a report asks for: a period, equality filters, dimensions and a page."""
+
+    first: object                       # a date (backlog) or a YYYY-MM month
+    last: object
+    filters: dict = field(default_factory=dict)  # desk, module, organisation_id, agent
+    group_by: tuple[str, ...] = ()
+    cursor: tuple | None = None
+    limit: int = 50
+
+
+def _group_by(value: str, caller: str) -> tuple[str, ...]:
+    chosen = tuple(part.strip() for part in value.split(","))
+    listed = ", ".join(DIMENSIONS)
+    for part in chosen:
+        if part not in DIMENSIONS:
+            raise _invalid("group_by", part, DIMENSIONS, f"use una lista separada por comas de: {listed}",
+                           f"use a comma-separated list of: {listed}")
+    if len(set(chosen)) != len(chosen):
+        raise _invalid("group_by", value, DIMENSIONS, "nombre cada dimensión una sola vez",
+                       "name each dimension once")
+    return chosen
+
+
+def _checked_id(name: str, value: str) -> str:
+    if len(value) > 100 or re.search(r"[\x00-\x1f\x7f\ud800-\udfff]", value):
+        raise _invalid(name, value, None, "use un identificador de hasta 100 caracteres",
+                       "use an identifier of up to 100 characters")
+    return value
+
+
+def _day(name: str) -> Callable[[str, str], date]:
+    def check(value: str, caller: str) -> date:
+        try:
+            if not _DAY.match(value) or not YEARS[0] <= int(value[:4]) <= YEARS[1]:
+                raise ValueError(value)
+            return date.fromisoformat(value)
+        except ValueError:
+            raise _invalid(name, value, None, f"use una fecha AAAA-MM-DD entre {YEARS[0]} y {YEARS[1]}",
+                           f"use a date YYYY-MM-DD between {YEARS[0]} and {YEARS[1]}") from None
+    return check
+
+
+def _month(name: str) -> Callable[[str, str], str]:
+    def check(value: str, caller: str) -> str:
+        if not _MONTH.match(value) or not 1 <= int(value[5:]) <= 12 or not YEARS[0] <= int(value[:4]) <= YEARS[1]:
+            raise _invalid(name, value, None, f"use un mes AAAA-MM entre {YEARS[0]} y {YEARS[1]}",
+                           f"use a month YYYY-MM between {YEARS[0]} and {YEARS[1]}")
+        return value
+    return check
+
+
+def _limit(value: str, caller: str) -> int:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIMIT:
+        raise _invalid("limit", value, None, f"use un entero entre 1 y {MAX_LIMIT}",
+                       f"use an integer between 1 and {MAX_LIMIT}")
+    return int(value)
+
+
+def encode_cursor(key: Sequence) -> str:
+    """An opaque, URL-safe cursor for the row after which the next page starts."""
+    return base64.urlsafe_b64encode(json.dumps(list(key), separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _cursor(value: str, caller: str) -> tuple:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        if not (isinstance(key, list) and len(key) == 3 and all(isinstance(k, str) for k in key)):
+            raise ValueError(value)
+        return (datetime.fromisoformat(key[0]), key[1], key[2])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _invalid("cursor", value, None, "use el next_cursor de la página anterior",
+                       "use the previous page's next_cursor") from None
+
+
+_CHECKS: dict[str, Callable[[str, str], object]] = {
+    "desk": FILTERS["desk"], "module": FILTERS["module"], "organisation_id": FILTERS["organisation_id"],
+    "agent": lambda value, caller: caller if value == "me" else _checked_id("agent", value),
+    "group_by": _group_by, "cursor": _cursor, "limit": _limit,
+}
+
+# The parameters of each report: anything else is a 422 listing these.
+PARAMETERS = {
+    "backlog": ("from", "to", "desk", "module", "organisation_id"),
+    "compliance": ("from", "to", "desk", "module", "organisation_id", "agent", "group_by"),
+    "breaches": ("from", "to", "desk", "module", "organisation_id", "agent", "cursor", "limit"),
+    "auto_closed": ("from", "to", "desk", "module"),
+    "out_of_hours": ("from", "to", "desk", "organisation_id"),
+}
+DEFAULT_GROUP_BY = ("month", "desk")
+
+
+def _single(args: Mapping[str, Sequence[str]], valid: Sequence[str]) -> dict[str, str]:
+    single: dict[str, str] = {}
+    for name, values in args.items():
+        canonical = "organisation_id" if name == "organisation" else name
+        if canonical not in valid:
+            listed = ", ".join(valid)
+            raise RuleViolation("UNKNOWN_FILTER", _shown(name), Message(
+                es=f"Este informe no tiene el parámetro «{_shown(name)}». Parámetros válidos: {listed}.",
+                en=f"This report has no parameter '{_shown(name)}'. Valid parameters: {listed}."),
+                extra={"valid": list(valid)})
+        if len(values) > 1 or canonical in single:
+            raise RuleViolation("FILTER_REPEATED", canonical, Message(
+                es=f"El parámetro «{canonical}» se dio más de una vez; dé un solo valor.",
+                en=f"The parameter '{canonical}' was given more than once; give one value."))
+        single[canonical] = values[0] if values else ""
+    return single
+
+
+def _bad_period(maximum: int, unit_es: str, unit_en: str) -> RuleViolation:
+    return RuleViolation("INVALID_PERIOD", "from", Message(
+        es=f"El período debe ir de «from» a «to» (inclusive) y abarcar de 1 a {maximum} {unit_es}.",
+        en=f"The period must run from 'from' to 'to' (inclusive) and span 1 to {maximum} {unit_en}."))
+
+
+def parse_report_query(report: str, args: Mapping[str, Sequence[str]], caller_id: str, now: datetime) -> ReportQuery:
+    """The parameters of `report` (a key of PARAMETERS) in `args`, or a 422 naming the wrong one.
+    The backlog's period is in days (YYYY-MM-DD, default the last 30 ending today), the others'
+    in months (YYYY-MM, default the last 12 ending this month), both inclusive and in Caracas time."""
+    valid = PARAMETERS[report]
+    single = _single(args, valid)
+    values = {name: _CHECKS[name](single[name], caller_id) for name in _CHECKS if single.get(name)}
+    if report == "backlog":
+        last = _day("to")(single["to"], caller_id) if single.get("to") else local_day(now)
+        first = (_day("from")(single["from"], caller_id) if single.get("from")
+                 else last - timedelta(days=DEFAULT_DAYS - 1))
+        span = (last - first).days + 1
+        if span < 1 or span > MAX_DAYS:
+            raise _bad_period(MAX_DAYS, "días", "days")
+    else:
+        last = _month("to")(single["to"], caller_id) if single.get("to") else month_of(now)
+        first = (_month("from")(single["from"], caller_id) if single.get("from")
+                 else month_shift(last, -(DEFAULT_MONTHS - 1)))
+        span = months_between(first, last)
+        if span < 1 or span > MAX_MONTHS:
+            raise _bad_period(MAX_MONTHS, "meses", "months")
+    filters = {k: values[k] for k in ("desk", "module", "organisation_id", "agent") if k in values}
+    group_by = values.get("group_by", DEFAULT_GROUP_BY) if report == "compliance" else ()
+    return ReportQuery(first, last, filters, group_by, values.get("cursor"), values.get("limit", 50))
+
+
+# ------------------------------------------------------------------ backlog
+
+def current_counts(rows: Iterable[Mapping]) -> dict:
+    """Tickets not closed, counted by status, desk, module, organisation and agent, from rows
+    grouped finest (status, desk, module, organisation_id, organisation_name, agent, agent_name, n)."""
+    by: dict[str, dict] = {"status": {}, "desk": {}, "module": {}, "organisation": {}, "agent": {}}
+    for r in rows:
+        for dimension, key, extra in (("status", r["status"], {}), ("desk", r["desk"], {}),
+                                      ("module", r["module"], {}),
+                                      ("organisation", r["organisation_id"], {"name": r["organisation_name"]}),
+                                      ("agent", r["agent"], {"name": r["agent_name"]})):
+            entry = by[dimension].setdefault(key, {"id": key, **extra, "count": 0})
+            entry["count"] += r["n"]
+    ordered = lambda d: sorted(d.values(), key=lambda e: (-e["count"], e["id"] is None, e["id"] or ""))
+    return {"open": sum(e["count"] for e in by["status"].values()),
+            **{f"by_{name}": ordered(entries) for name, entries in by.items()}}
+
+
+def daily_movement(rows: Iterable[Mapping], open_before: int, first: date, last: date) -> list[dict]:
+    """Each day of `first`..`last`: tickets opened, closed (by reason) and open at the day's end,
+    from the daily table's (day, movement, n) rows and the tickets open before `first`."""
+    moves: dict[date, dict[str, int]] = defaultdict(dict)
+    for r in rows:
+        moves[r["day"]][r["movement"]] = moves[r["day"]].get(r["movement"], 0) + r["n"]
+    days, still_open, day = [], open_before, first
+    while day <= last:
+        opened = moves[day].get("opened", 0)
+        closed = {reason: moves[day].get(reason, 0) for reason in CLOSE_REASONS}
+        still_open += opened - sum(closed.values())
+        days.append({"day": day.isoformat(), "opened": opened, "closed": sum(closed.values()),
+                     "closed_by_reason": closed, "open_at_end": still_open})
+        day += timedelta(days=1)
+    return days
+
+
+# ------------------------------------------------------------------ compliance
+
+_NAMES = {"agent": "agent_name", "organisation": "organisation_name"}
+GROUP_KEYS = {"month": "month", "desk": "desk", "module": "module", "agent": "agent",
+              "organisation": "organisation_id"}
+
+
+# How each dimension is read from report_responses r (reports_store).
+DIMENSION_COLUMNS = {"month": "r.month", "desk": "r.desk", "module": "r.module", "agent": "r.answered_by",
+                     "organisation": "r.organisation_id"}
+
+
+def compliance(groups: Iterable[Mapping], group_by: Sequence[str]) -> list[dict]:
+    """Per the chosen dimensions and response clock: responses due, met in time, their share, and
+    the median and p90 of the answered ones' business time in hours.
+
+    Each group (counted by the database): the dimensions' values (agent and organisation with their
+    names), clock, count (answered or not: a response never answered is a breach), met (in time),
+    and seconds, the answered ones' business_seconds (None or empty when none was answered)."""
+    items = []
+    for g in sorted(groups, key=lambda g: tuple((g[GROUP_KEYS[d]] is None, g[GROUP_KEYS[d]] or "")
+                                                for d in group_by) + (g["clock"],)):
+        seconds = g["seconds"] or []
+        items.append({**{GROUP_KEYS[d]: g[GROUP_KEYS[d]] for d in group_by},
+                      **{_NAMES[d]: g[_NAMES[d]] for d in group_by if d in _NAMES},
+                      "clock": g["clock"], "count": g["count"], "met": g["met"], "missed": g["count"] - g["met"],
+                      "share": round(g["met"] / g["count"], 4), "answered": len(seconds),
+                      "median_business_hours": hours(median(seconds)), "p90_business_hours": hours(p90(seconds))})
+    return items
+
+
+def breach_kind(met_at, cleared_at) -> str:
+    """Why a response is a breach: answered late, the ticket closed unanswered, or still unanswered."""
+    if met_at is not None:
+        return "met_late"
+    return "closed_unanswered" if cleared_at is not None else "unanswered"
+
+
+# ------------------------------------------------------------------ out-of-hours billing
+
+def billing_rows(requests: Iterable[Mapping], answers: Iterable[Mapping], organisations: Mapping[str, Mapping]
+                 ) -> list[dict]:
+    """Per organisation and month: out-of-hours requests, staff answers outside hours and their time.
+    `requests`: (organisation_id, month, n); `answers`: (organisation_id, month, n, seconds);
+    `organisations`: id -> {name, tax_id}."""
+    rows: dict[tuple[str, str], dict] = {}
+
+    def row(org: str, month: str) -> dict:
+        known = organisations.get(org, {})
+        return rows.setdefault((org, month), {
+            "organisation_id": org, "organisation_name": known.get("name"), "tax_id": known.get("tax_id"),
+            "month": month, "requests": 0, "answers_outside_hours": 0, "outside_hours_seconds": 0})
+
+    for r in requests:
+        row(r["organisation_id"], r["month"])["requests"] += r["n"]
+    for a in answers:
+        entry = row(a["organisation_id"], a["month"])
+        entry["answers_outside_hours"] += a["n"]
+        entry["outside_hours_seconds"] += a["seconds"]
+    for entry in rows.values():
+        entry["outside_hours"] = hours(entry["outside_hours_seconds"])
+    return sorted(rows.values(), key=lambda e: ((e["organisation_name"] or e["organisation_id"]).casefold(),
+                                                e["organisation_id"], e["month"]))
+
+
+CSV_HEADERS = ("Organización", "RIF", "Mes", "Solicitudes fuera de horario", "Respuestas fuera de horario",
+               "Horas fuera de horario")
+# A cell a spreadsheet would read as a formula (=, +, -, @) is a CSV injection: quoted as text.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(value: str | None) -> str:
+    text = value or ""
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def out_of_hours_csv(rows: Iterable[Mapping]) -> bytes:
+    """The billing rows as a Venezuelan spreadsheet opens them: UTF-8 with BOM (Excel otherwise
+    reads it as Windows-1252), ';' between fields and a decimal comma (',' is the decimal
+    separator in es-VE), CRLF line ends, fields with ';', quotes or line breaks quoted (RFC 4180)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", quotechar='"', lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(CSV_HEADERS)
+    for r in rows:
+        writer.writerow((_text_cell(r["organisation_name"] or r["organisation_id"]), _text_cell(r["tax_id"]),
+                         r["month"], r["requests"], r["answers_outside_hours"],
+                         hours_text(r["outside_hours_seconds"])))
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def csv_filename(first: str, last: str) -> str:
+    """The download's name: the period in it, ASCII only."""
+    return f"fuera-de-horario_{first}_{last}.csv"

@@ -1,0 +1,269 @@
+"""The reports' tables in query's database (adapter): appliers the consumer calls per event, and
+the SQL each report reads. The arithmetic and the shapes live in reports.py.
+
+Replays change nothing: ticket events are applied once per stream version (report_tickets
+remembers the last), and a response is one row per (ticket, clock, deadline) whose columns are
+set only while still empty.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import psycopg
+
+from helpdesk_shared.kafka import Record
+from helpdesk_shared.schemas import RESPONSE_CLOCKS
+
+from . import reports
+from .reports import ReportQuery
+
+PROJECTION = "reports"
+
+
+# ------------------------------------------------------------------ appliers
+
+def _count(conn: psycopg.Connection, ticket: dict, day: date, movement: str) -> None:
+    conn.execute("""insert into report_daily (day, desk, module, organisation_id, movement, n)
+                    values (%s, %s, %s, %s, %s, 1)
+                    on conflict (day, desk, module, organisation_id, movement) do update set n = report_daily.n + 1""",
+                 (day, ticket["desk"], ticket["module"], ticket["organisation_id"], movement))
+
+
+def _requested_out_of_hours(conn: psycopg.Connection, ticket_id: str, event) -> None:
+    conn.execute("""insert into report_ooh_requests (ticket_id, month, first_at) values (%s, %s, %s)
+                    on conflict do nothing""", (ticket_id, reports.month_of(event.occurred_at), event.occurred_at))
+    conn.execute("update report_tickets set out_of_hours_requested = true where ticket_id = %s", (ticket_id,))
+
+
+def apply_ticket_event(conn: psycopg.Connection, record: Record) -> bool:
+    """Count a ticket opened or closed on its Caracas day, and out-of-hours requests; False for an
+    event already applied (its stream version is at or below the ticket's last)."""
+    event, d = record.event, record.event.data
+    row = conn.execute("select desk, module, organisation_id, last_version from report_tickets "
+                       "where ticket_id = %s for update", (event.stream_id,)).fetchone()
+    if row is not None and event.stream_version <= row["last_version"]:
+        return False
+    if event.type == "TicketOpened":
+        if row is not None:
+            return False
+        ticket = {"desk": d["desk"], "module": d["module"], "organisation_id": d["organisation_id"]}
+        conn.execute("""insert into report_tickets (ticket_id, number, desk, module, organisation_id, opened_at,
+                                                    last_version) values (%s, %s, %s, %s, %s, %s, %s)""",
+                     (event.stream_id, d["number"], d["desk"], d["module"], d["organisation_id"], event.occurred_at,
+                      event.stream_version))
+        _count(conn, ticket, reports.local_day(event.occurred_at), "opened")
+        # Facts of its responses that arrived first (another topic) now count.
+        conn.execute("update report_responses set desk = %s, module = %s, organisation_id = %s where ticket_id = %s",
+                     (d["desk"], d["module"], d["organisation_id"], event.stream_id))
+        if d.get("out_of_hours_requested"):
+            _requested_out_of_hours(conn, event.stream_id, event)
+        return True
+    if row is None:  # the tickets read model refuses this case loudly; nothing to count here
+        return False
+    conn.execute("update report_tickets set last_version = %s where ticket_id = %s",
+                 (event.stream_version, event.stream_id))
+    if event.type == "MessagePosted" and d.get("out_of_hours_requested"):
+        _requested_out_of_hours(conn, event.stream_id, event)
+    elif event.type == "TicketClosed":
+        conn.execute("update report_tickets set closed_at = %s, close_reason = %s where ticket_id = %s",
+                     (event.occurred_at, d["reason"], event.stream_id))
+        _count(conn, row, reports.local_day(event.occurred_at), d["reason"])
+    return True
+
+
+def apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
+    """Record a response clock answered (with the SLA's business time), overdue, or cleared by
+    the ticket's close while overdue; False for the other facts and for a replay."""
+    event, d = record.event, record.event.data
+    if event.type not in ("DeadlineMet", "ResponseOverdue", "DeadlineCleared"):
+        return False
+    ticket = conn.execute("select desk, module, organisation_id from report_tickets where ticket_id = %s",
+                          (d["ticket_id"],)).fetchone() or {"desk": None, "module": None, "organisation_id": None}
+    if event.type == "DeadlineMet":
+        if conn.execute("""select 1 from report_responses where ticket_id = %s and clock = %s and due_at = %s
+                           and met_at is not null""", (d["ticket_id"], d["clock"], d["due_at"])).fetchone():
+            return False
+        # A clock has one response open at a time: an unanswered row of it under an earlier deadline
+        # (overdue, then moved by a calendar or policy change) is this same response, not a breach of its own.
+        # due_at <= met_at keeps a later response's overdue row out of it when an old fact is replayed. The
+        # row is kept, marked, so that a replayed ResponseOverdue finds it and adds nothing.
+        stale = conn.execute("""update report_responses set superseded = true
+                                where ticket_id = %s and clock = %s and met_at is null and cleared_at is null
+                                  and not superseded and due_at <> %s and due_at <= %s returning overdue_at""",
+                             (d["ticket_id"], d["clock"], d["due_at"], d["met_at"])).fetchall()
+        return conn.execute(
+            """insert into report_responses (ticket_id, clock, due_at, month, met_at, met_in_time, business_seconds,
+                                             outside_hours_seconds, answered_outside_hours, answered_by,
+                                             desk, module, organisation_id, overdue_at)
+               values (%(ticket_id)s, %(clock)s, %(due_at)s, %(month)s, %(met_at)s, %(met_in_time)s,
+                       %(business_seconds)s, %(outside_hours_seconds)s, %(answered_outside_hours)s, %(answered_by)s,
+                       %(desk)s, %(module)s, %(organisation_id)s, %(overdue_at)s)
+               on conflict (ticket_id, clock, due_at) do update set
+                   month = excluded.month, met_at = excluded.met_at, met_in_time = excluded.met_in_time,
+                   business_seconds = excluded.business_seconds,
+                   outside_hours_seconds = excluded.outside_hours_seconds,
+                   answered_outside_hours = excluded.answered_outside_hours, answered_by = excluded.answered_by
+               where report_responses.met_at is null""",
+            {**d, **ticket, "answered_by": d.get("answered_by"),
+             "overdue_at": min((r["overdue_at"] for r in stale), default=None),
+             "month": reports.month_of(_instant(d["met_at"]))}).rowcount == 1
+    if event.type == "ResponseOverdue":
+        return conn.execute(
+            """insert into report_responses (ticket_id, clock, due_at, month, overdue_at, desk, module,
+                                             organisation_id)
+               values (%s, %s, %s, %s, %s, %s, %s, %s)
+               on conflict (ticket_id, clock, due_at) do update set overdue_at = excluded.overdue_at
+               where report_responses.overdue_at is null""",
+            (d["ticket_id"], d["clock"], d["due_at"], reports.month_of(_instant(d["due_at"])),
+             event.occurred_at, ticket["desk"], ticket["module"], ticket["organisation_id"])).rowcount == 1
+    if d["clock"] in RESPONSE_CLOCKS:  # DeadlineCleared
+        # Only an overdue response has a row: one cleared before its deadline was no breach. Matched by
+        # its clock, not its deadline, which may have moved since it went overdue.
+        return conn.execute("""update report_responses set cleared_at = %s
+                               where ticket_id = %s and clock = %s and met_at is null and cleared_at is null
+                                 and not superseded and due_at <= %s""",
+                            (d["at"], d["ticket_id"], d["clock"], d["at"])).rowcount >= 1
+    return False
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)  # event data holds instants in their serialised (ISO) form
+
+
+# ------------------------------------------------------------------ reads
+
+def _scope(desks: list[str], q: ReportQuery, alias: str, *, agent_column: str | None = None) -> tuple[str, list]:
+    """The where clause of the desks the caller may see and the report's equality filters."""
+    clauses, params = [f"{alias}.desk = any(%s)"], [desks]
+    for name in ("module", "organisation_id"):
+        if name in q.filters:
+            clauses.append(f"{alias}.{name} = %s")
+            params.append(q.filters[name])
+    if agent_column and "agent" in q.filters:
+        clauses.append(f"{agent_column} = %s")
+        params.append(q.filters["agent"])
+    return " and ".join(clauses), params
+
+
+def backlog(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
+    """Tickets not closed now by status, desk, module, organisation and agent; closed ones in
+    total; and each day of the period's movement."""
+    where, params = _scope(desks, q, "t")
+    current = conn.execute(f"""select t.status, t.desk, t.module, t.organisation_id, o.name as organisation_name,
+                                      t.assigned_to as agent, a.name as agent_name, count(*) as n
+                               from tickets t left join organisations o on o.id = t.organisation_id
+                                              left join users a on a.id = t.assigned_to
+                               where t.status <> 'closed' and {where}
+                               group by 1, 2, 3, 4, 5, 6, 7""", params).fetchall()
+    where, params = _scope(desks, q, "d")
+    closed = conn.execute(f"""select coalesce(sum(n), 0) as n from report_daily d
+                              where d.movement <> 'opened' and {where}""", params).fetchone()["n"]
+    open_before = conn.execute(f"""select coalesce(sum(case when d.movement = 'opened' then n else -n end), 0) as n
+                                   from report_daily d where d.day < %s and {where}""",
+                               [q.first] + params).fetchone()["n"]
+    moves = conn.execute(f"""select d.day, d.movement, sum(n)::int as n from report_daily d
+                             where d.day between %s and %s and {where} group by 1, 2""",
+                         [q.first, q.last] + params).fetchall()
+    counts = reports.current_counts(current)
+    return {"from": q.first.isoformat(), "to": q.last.isoformat(), "timezone": "America/Caracas",
+            "current": {**counts, "closed": int(closed)},
+            "days": reports.daily_movement(moves, int(open_before), q.first, q.last)}
+
+
+_RESPONSES = """from report_responses r join report_tickets k on k.ticket_id = r.ticket_id
+                left join users u on u.id = r.answered_by
+                left join organisations o on o.id = k.organisation_id"""
+
+
+def compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
+    """Share of responses in time, with median and p90 business hours, per q.group_by and clock.
+    The database counts (from the responses' own columns, without a join); each group's answered
+    times come back as one sorted array; the names are looked up for the groups alone."""
+    where, params = _scope(desks, q, "r", agent_column="r.answered_by")
+    # Column expressions come from reports.DIMENSION_COLUMNS, never from the caller.
+    keys = [reports.DIMENSION_COLUMNS[d] for d in q.group_by] + ["r.clock"]
+    chosen = [f"{reports.DIMENSION_COLUMNS[d]} as {reports.GROUP_KEYS[d]}" for d in q.group_by]
+    groups = conn.execute(f"""select {", ".join([*chosen, "r.clock"])}, count(*)::int as count,
+                                     (count(*) filter (where r.met_in_time))::int as met,
+                                     array_agg(r.business_seconds order by r.business_seconds)
+                                         filter (where r.business_seconds is not null) as seconds
+                              from report_responses r where r.month between %s and %s and not r.superseded
+                                and {where}
+                              group by {", ".join(keys)}""", [q.first, q.last] + params).fetchall()
+    if "agent" in q.group_by:
+        names = _names(conn, "users", {g["agent"] for g in groups})
+        for g in groups:
+            g["agent_name"] = names.get(g["agent"])
+    if "organisation" in q.group_by:
+        names = _names(conn, "organisations", {g["organisation_id"] for g in groups})
+        for g in groups:
+            g["organisation_name"] = names.get(g["organisation_id"])
+    return {"from": q.first, "to": q.last, "group_by": list(q.group_by),
+            "items": reports.compliance(groups, q.group_by)}
+
+
+def _names(conn: psycopg.Connection, table: str, ids: set) -> dict:
+    # `table` is one of two literals above, never the caller's.
+    rows = conn.execute(f"select id, name from {table} where id = any(%s)", (sorted(i for i in ids if i),)).fetchall()
+    return {r["id"]: r["name"] for r in rows}
+
+
+def breaches(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
+    """Each response that missed its target, by deadline, a page after q.cursor; each links to its timeline."""
+    where, params = _scope(desks, q, "r", agent_column="r.answered_by")
+    after = ""
+    if q.cursor:
+        after = "and (r.due_at, r.ticket_id, r.clock) > (%s, %s, %s)"
+        params = params + list(q.cursor)
+    rows = conn.execute(f"""select k.number, r.ticket_id, r.clock, r.due_at, r.met_at, r.cleared_at, r.overdue_at,
+                                   r.business_seconds, r.month, r.desk, r.module, r.organisation_id,
+                                   o.name as organisation_name, r.answered_by as agent, u.name as agent_name
+                            {_RESPONSES}
+                            where r.met_in_time is not true and not r.superseded and r.month between %s and %s
+                              and {where} {after}
+                            order by r.due_at, r.ticket_id, r.clock limit %s""",
+                        [q.first, q.last] + params + [q.limit + 1]).fetchall()
+    page, more = rows[:q.limit], len(rows) > q.limit
+    items = [{**{k: r[k] for k in ("number", "clock", "due_at", "met_at", "month", "desk", "module",
+                                   "organisation_id", "organisation_name", "agent", "agent_name")},
+              "kind": reports.breach_kind(r["met_at"], r["cleared_at"]),
+              "business_hours": reports.hours(r["business_seconds"]),
+              "timeline": f"/api/tickets/{r['number']}/timeline"} for r in page]
+    last = page[-1] if page else None
+    return {"items": items, "next_cursor": reports.encode_cursor(
+        (last["due_at"].isoformat(), last["ticket_id"], last["clock"])) if more else None}
+
+
+def _month_days(q: ReportQuery) -> tuple[date, date]:
+    first = date.fromisoformat(q.first + "-01")
+    after = date.fromisoformat(reports.month_shift(q.last, 1) + "-01")
+    return first, after - timedelta(days=1)
+
+
+def auto_closed(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
+    """Tickets the SLA auto-closed per Caracas month and module."""
+    where, params = _scope(desks, q, "d")
+    rows = conn.execute(f"""select to_char(d.day, 'YYYY-MM') as month, d.module, sum(n)::int as count
+                            from report_daily d where d.movement = 'auto_closed' and d.day between %s and %s
+                              and {where} group by 1, 2 order by 1, 2""", [*_month_days(q)] + params).fetchall()
+    return {"from": q.first, "to": q.last, "items": rows}
+
+
+def out_of_hours(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
+    """Per organisation and month: tickets that asked for out-of-hours attention, the staff answers
+    given outside business hours on such tickets, and the time (the SLA's outside_hours_seconds)."""
+    where, params = _scope(desks, q, "k")
+    requests = conn.execute(f"""select k.organisation_id, x.month, count(*)::int as n
+                                from report_ooh_requests x join report_tickets k on k.ticket_id = x.ticket_id
+                                where x.month between %s and %s and {where} group by 1, 2""",
+                            [q.first, q.last] + params).fetchall()
+    answers = conn.execute(f"""select k.organisation_id, r.month, count(*)::int as n,
+                                      coalesce(sum(r.outside_hours_seconds), 0)::bigint as seconds
+                               from report_responses r join report_tickets k on k.ticket_id = r.ticket_id
+                               where k.out_of_hours_requested and r.answered_outside_hours
+                                 and r.month between %s and %s and {where} group by 1, 2""",
+                           [q.first, q.last] + params).fetchall()
+    ids = sorted({r["organisation_id"] for r in [*requests, *answers]})
+    known = {o["id"]: o for o in conn.execute("select id, name, tax_id from organisations where id = any(%s)",
+                                              (ids,)).fetchall()}
+    return {"from": q.first, "to": q.last, "items": reports.billing_rows(requests, answers, known)}

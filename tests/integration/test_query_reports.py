@@ -1,0 +1,425 @@
+"""The supervisor's reports on real PostgreSQL, fed through query.store.apply_batch as the consumer
+feeds it, against figures computed by hand.
+
+The response times are the SLA service's figures (DeadlineMet.business_seconds: query never
+recomputes business time); they are worked out here by hand on the default desk calendar,
+Monday to Friday 09:00-17:00 America/Caracas (UTC-4, no DST) with Venezuela's public holidays,
+and `test_the_hand_computed_business_times_are_those_of_the_default_calendar` checks each one
+against that calendar. outside_hours_seconds is the part of the response's elapsed time outside
+business hours (on a 24x7 clock every second counts, yet a Saturday's are all outside hours).
+
+Times below: Caracas local (UTC in the code is local + 4 h).
+
+  B  SOP-102 SOPORTE club-caracas NOMINA, opened Fri 27 Nov 15:00. First response due after 8 business
+     hours: Fri 15-17 (2 h) + Mon 30 Nov 09-15 (6 h) = Mon 15:00; overdue then. Answered Tue 1 Dec 11:00:
+     Fri 2 h + Mon 8 h + Tue 2 h = 12 h = 43200 s, LATE (a weekend inside). Auto-closed Thu 3 Dec 11:00.
+  E  SOP-105 SOPORTE club-caracas NOMINA, urgent (24x7, 2 h), asks for out-of-hours attention, opened
+     Sat 5 Dec 10:00; answered Sat 11:00: 3600 s counted, all outside hours. The customer writes Sat 20:00
+     (asking again, same month: still one request), answered 21:30: 5400 s, all outside hours.
+     Closed by the agent Thu 31 Dec 22:00 (Fri 1 Jan 02:00 UTC: a December close in Caracas).
+  F  IMP-201 IMPLANTACIONES distribuidora-andina MIGRACION, opened Thu 10 Dec 10:00, answered 11:00: 1 h.
+  D  SOP-104 SOPORTE club-caracas NOMINA, opened Mon 14 Dec 09:00, due 17:00, overdue, closed by the
+     customer Tue 15 Dec 10:00 unanswered: a breach with no response time.
+  A  SOP-101 SOPORTE club-caracas BANCOS, opened Wed 23 Dec 16:00. Thu 24 and Fri 25 Dec are holidays
+     (Nochebuena, Navidad), then the weekend: due Wed 1 h + Mon 28 Dec 7 h = Mon 16:00. Answered Mon
+     10:30: Wed 1 h + Mon 1.5 h = 2.5 h = 9000 s, in time. The customer writes Mon 12:00; answered Mon
+     18:30 (after hours): 12-17 = 5 h = 18000 s (due Tue 29 Dec 12:00), in time, 1.5 h outside hours.
+     Auto-closed Wed 30 Dec 17:00.
+  C  SOP-103 SOPORTE country-valencia BANCOS, asks for out-of-hours attention, opened Wed 30 Dec 16:30;
+     Thu 31 Dec and Fri 1 Jan are holidays (Fin de Año, Año Nuevo), then the weekend. Answered by the
+     supervisor Mon 4 Jan 09:45 (in hours): Wed 0.5 h + Mon 0.75 h = 1.25 h = 4500 s, in time. Left waiting.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from configs import bearer, query_config
+from conftest import Clock
+from helpdesk_shared import pg
+from helpdesk_shared.auth_tokens import Claims
+from helpdesk_shared.business_calendar import venezuela_default
+from helpdesk_shared.envelope import SYSTEM, Actor, new_event
+from helpdesk_shared.kafka import Record
+from helpdesk_shared.topics import TOPIC_OF_EVENT
+from query import store
+from query.app import create_app
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2027, 1, 10, 14, 0, tzinfo=timezone.utc)
+MARIA = Claims("u-maria", "customer", "club-caracas", ("SOPORTE",), "María Pérez", "maria@clubcaracas.com.ve")
+ANA = Claims("u-ana", "customer", "country-valencia", ("SOPORTE", "IMPLANTACIONES"), "Ana Gómez",
+             "ana@countryvalencia.com.ve")
+LUIS = Claims("u-luis", "customer", "distribuidora-andina", ("IMPLANTACIONES",), "Luis Hernández",
+              "luis@andina.com.ve")
+CARLOS = Claims("u-carlos", "agent", None, ("SOPORTE",), "Carlos Soporte", "carlos@mesa.example")
+ELENA = Claims("u-elena", "agent", None, ("IMPLANTACIONES",), "Elena Implantaciones", "elena@mesa.example")
+ROSA = Claims("u-rosa", "supervisor", None, ("SOPORTE", "IMPLANTACIONES"), "Rosa Supervisora",
+              "supervisor@mesa.example")
+ORGANISATIONS = [("club-caracas", "Club Social Caracas", "J-00012345-6", ["SOPORTE"]),
+                 ("country-valencia", 'Valencia "Country" Club; Sede Guataparo', "J-30765432-1",
+                  ["SOPORTE", "IMPLANTACIONES"]),
+                 ("distribuidora-andina", "Distribuidora Andina, C.A.", None, ["IMPLANTACIONES"])]
+
+
+def local(day: str, hhmm: str) -> datetime:
+    """A Caracas wall-clock time (UTC-4 all year) as a UTC instant."""
+    return datetime.fromisoformat(f"{day}T{hhmm}:00-04:00").astimezone(timezone.utc)
+
+
+class Story:
+    """Builds the events of the story above in order, each stream numbered as its writer would."""
+
+    def __init__(self):
+        self.events, self.versions = [], {}
+
+    def _add(self, type_: str, stream: str, data: dict, actor: Actor, at: datetime) -> None:
+        version = self.versions[stream] = self.versions.get(stream, 0) + 1
+        self.events.append(new_event(type_, stream, version, data, actor=actor, occurred_at=at))
+
+    def open(self, key: str, number: str, desk: str, org: str, module: str, by: Claims, at: datetime,
+             urgency: str = "normal", out_of_hours: bool = False) -> None:
+        self._add("TicketOpened", f"t-{key}", {
+            "ticket_id": f"t-{key}", "number": number, "desk": desk, "organisation_id": org, "opened_by": by.user_id,
+            "module": module, "case": f"Caso {key}", "subject": f"{module}, caso {key}", "description": "Detalle.",
+            "urgency": urgency, "out_of_hours_requested": out_of_hours,
+            "contact": {"name": by.name, "email": by.email, "phone": "+58 212 555 0100"}}, Actor(by.user_id, by.role),
+            at)
+
+    def message(self, key: str, by: Claims, at: datetime, out_of_hours: bool = False) -> None:
+        self._add("MessagePosted", f"t-{key}", {
+            "message_id": str(uuid.uuid4()), "author_id": by.user_id, "author_role": by.role, "body": "Mensaje.",
+            "internal": False, "out_of_hours_requested": out_of_hours}, Actor(by.user_id, by.role), at)
+
+    def answer(self, key: str, number: str, clock: str, by: Claims, started: datetime, due: datetime,
+               met: datetime, business_seconds: int, outside_hours: bool, outside_seconds: int | None = None) -> None:
+        """The agent's public answer and the SLA's DeadlineMet measuring it (outside hours: the elapsed
+        time not in business hours unless given)."""
+        elapsed = int((met - started).total_seconds())
+        self.message(key, by, met)
+        self._add("DeadlineMet", f"sla-t-{key}", {
+            "ticket_id": f"t-{key}", "number": number, "clock": clock, "started_at": started.isoformat(),
+            "due_at": due.isoformat(), "met_at": met.isoformat(), "met_in_time": met <= due,
+            "business_seconds": business_seconds,
+            "outside_hours_seconds": elapsed - business_seconds if outside_seconds is None else outside_seconds,
+            "answered_outside_hours": outside_hours, "answered_by": by.user_id, "policy_version": 1,
+            "calendar_version": 1}, SYSTEM, met)
+
+    def overdue(self, key: str, number: str, due: datetime) -> None:
+        self._add("ResponseOverdue", f"sla-t-{key}", {"ticket_id": f"t-{key}", "number": number,
+                                                       "clock": "first_response", "due_at": due.isoformat(),
+                                                       "policy_version": 1}, SYSTEM, due)
+
+    def close(self, key: str, reason: str, by: Actor, at: datetime) -> None:
+        self._add("TicketClosed", f"t-{key}", {"reason": reason}, by, at)
+
+    def assign(self, key: str, agent: Claims, at: datetime) -> None:
+        self._add("TicketAssigned", f"t-{key}", {"agent_id": agent.user_id, "assigned_by": agent.user_id},
+                  Actor(agent.user_id, agent.role), at)
+
+
+def story() -> list:
+    """Every event of the module docstring's story, in the order they occurred."""
+    s = Story()
+    s.open("B", "SOP-102", "SOPORTE", "club-caracas", "NOMINA", MARIA, local("2026-11-27", "15:00"))
+    s.overdue("B", "SOP-102", local("2026-11-30", "15:00"))
+    s.answer("B", "SOP-102", "first_response", CARLOS, local("2026-11-27", "15:00"), local("2026-11-30", "15:00"),
+             local("2026-12-01", "11:00"), 43200, False)
+    s.close("B", "auto_closed", SYSTEM, local("2026-12-03", "11:00"))
+    s.open("E", "SOP-105", "SOPORTE", "club-caracas", "NOMINA", MARIA, local("2026-12-05", "10:00"),
+           urgency="platform_down", out_of_hours=True)
+    s.answer("E", "SOP-105", "first_response", CARLOS, local("2026-12-05", "10:00"), local("2026-12-05", "12:00"),
+             local("2026-12-05", "11:00"), 3600, True, outside_seconds=3600)
+    s.message("E", MARIA, local("2026-12-05", "20:00"), out_of_hours=True)
+    s.answer("E", "SOP-105", "next_response", CARLOS, local("2026-12-05", "20:00"), local("2026-12-05", "22:00"),
+             local("2026-12-05", "21:30"), 5400, True, outside_seconds=5400)
+    s.open("F", "IMP-201", "IMPLANTACIONES", "distribuidora-andina", "MIGRACION", LUIS, local("2026-12-10", "10:00"))
+    s.answer("F", "IMP-201", "first_response", ELENA, local("2026-12-10", "10:00"), local("2026-12-11", "10:00"),
+             local("2026-12-10", "11:00"), 3600, False)
+    s.open("D", "SOP-104", "SOPORTE", "club-caracas", "NOMINA", MARIA, local("2026-12-14", "09:00"))
+    s.overdue("D", "SOP-104", local("2026-12-14", "17:00"))
+    s.close("D", "solved_by_customer", Actor(MARIA.user_id, "customer"), local("2026-12-15", "10:00"))
+    s._add("DeadlineCleared", "sla-t-D", {"ticket_id": "t-D", "number": "SOP-104", "clock": "first_response",
+                                          "due_at": local("2026-12-14", "17:00").isoformat(),
+                                          "at": local("2026-12-15", "10:00").isoformat(), "reason": "closed"},
+           SYSTEM, local("2026-12-15", "10:00"))
+    s.open("A", "SOP-101", "SOPORTE", "club-caracas", "BANCOS", MARIA, local("2026-12-23", "16:00"))
+    s.answer("A", "SOP-101", "first_response", CARLOS, local("2026-12-23", "16:00"), local("2026-12-28", "16:00"),
+             local("2026-12-28", "10:30"), 9000, False)
+    s.message("A", MARIA, local("2026-12-28", "12:00"))
+    s.answer("A", "SOP-101", "next_response", CARLOS, local("2026-12-28", "12:00"), local("2026-12-29", "12:00"),
+             local("2026-12-28", "18:30"), 18000, True)
+    s.open("C", "SOP-103", "SOPORTE", "country-valencia", "BANCOS", ANA, local("2026-12-30", "16:30"),
+           out_of_hours=True)
+    s.close("A", "auto_closed", SYSTEM, local("2026-12-30", "17:00"))
+    s.close("E", "closed_by_agent", Actor(CARLOS.user_id, "agent"), local("2026-12-31", "22:00"))
+    s.assign("C", ROSA, local("2027-01-04", "09:00"))
+    s.answer("C", "SOP-103", "first_response", ROSA, local("2026-12-30", "16:30"), local("2027-01-04", "16:30"),
+             local("2027-01-04", "09:45"), 4500, False)
+    return s.events
+
+
+def accounts() -> list:
+    """The organisations and people, as intake publishes them."""
+    at = local("2026-11-01", "09:00")
+    events = [new_event("OrganisationRegistered", f"org-{o}", 1, {"organisation_id": o, "name": name, "tax_id": rif,
+                                                                  "desks": desks}, actor=SYSTEM, occurred_at=at)
+              for o, name, rif, desks in ORGANISATIONS]
+    for p in (MARIA, ANA, LUIS, CARLOS, ELENA, ROSA):
+        events.append(new_event("UserRegistered", f"user-{p.user_id}", 1, {
+            "user_id": p.user_id, "email": p.email, "name": p.name, "role": p.role,
+            "organisation_id": p.organisation_id, "desks": list(p.desks), "language": "es", "phone": None},
+            actor=SYSTEM, occurred_at=at))
+    return events
+
+
+def feed(url: str, events: list, first_offset: int = 0) -> None:
+    """Apply the events as one consumer batch."""
+    records = [Record(TOPIC_OF_EVENT[e.type], 0, first_offset + i, e) for i, e in enumerate(events)]
+    with pg.connect(url) as conn:
+        store.apply_batch(conn, records)
+
+
+@pytest.fixture
+def client(query_db):
+    """Query in-process on the story's read models."""
+    feed(query_db, accounts() + story())
+    app = create_app(query_config(query_db), clock=Clock(NOW))
+    yield app.test_client()
+    app.extensions["query"].pool.close()
+
+
+def get(client, who: Claims, path: str, expect: int = 200, **params):
+    response = client.get(path, headers=bearer(who, NOW), query_string=params)
+    assert response.status_code == expect, response.get_data(as_text=True)[:500]
+    return response.get_json() if response.is_json else response
+
+
+# ------------------------------------------------------------------ the hand figures are the calendar's
+
+@pytest.mark.parametrize("started, met, seconds", [
+    (local("2026-11-27", "15:00"), local("2026-12-01", "11:00"), 43200),   # B: a weekend
+    (local("2026-12-10", "10:00"), local("2026-12-10", "11:00"), 3600),    # F
+    (local("2026-12-23", "16:00"), local("2026-12-28", "10:30"), 9000),    # A: Nochebuena, Navidad, a weekend
+    (local("2026-12-28", "12:00"), local("2026-12-28", "18:30"), 18000),   # A: answered after hours
+    (local("2026-12-30", "16:30"), local("2027-01-04", "09:45"), 4500),    # C: Fin de Año, Año Nuevo, a weekend
+])
+def test_the_hand_computed_business_times_are_those_of_the_default_calendar(started, met, seconds):
+    assert venezuela_default([2026, 2027]).business_between(started, met) == timedelta(seconds=seconds)
+
+
+# ------------------------------------------------------------------ compliance
+
+DECEMBER_TO_JANUARY = {"from": "2026-11", "to": "2027-01"}
+
+
+def test_compliance_per_month_and_desk_gives_share_median_and_p90_in_business_hours(client):
+    body = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="month,desk")
+    rows = [(i["month"], i["desk"], i["clock"], i["count"], i["met"], i["missed"], i["share"],
+             i["median_business_hours"], i["p90_business_hours"]) for i in body["items"]]
+    assert rows == [
+        ("2026-12", "IMPLANTACIONES", "first_response", 1, 1, 0, 1.0, 1.0, 1.0),
+        # A 2.5 h, B 12 h (late), E 1 h, D never answered: 2 of 4 in time; median of 1, 2.5, 12 is 2.5;
+        # p90 at rank (3 - 1) * 0.9 = 1.8: 2.5 + 0.8 * (12 - 2.5) = 10.1.
+        ("2026-12", "SOPORTE", "first_response", 4, 2, 2, 0.5, 2.5, 10.1),
+        # A 5 h, E 1.5 h: median 3.25; p90 1.5 + 0.9 * 3.5 = 4.65.
+        ("2026-12", "SOPORTE", "next_response", 2, 2, 0, 1.0, 3.25, 4.65),
+        ("2027-01", "SOPORTE", "first_response", 1, 1, 0, 1.0, 1.25, 1.25),
+    ]
+
+
+def test_compliance_by_agent_names_who_answered_and_filters_narrow_it(client):
+    body = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="agent", desk="SOPORTE")
+    rows = [(i["agent"], i["agent_name"], i["clock"], i["count"], i["met"]) for i in body["items"]]
+    # D, never answered, has no agent: it is listed apart rather than blamed on whoever holds the ticket now.
+    assert rows == [("u-carlos", "Carlos Soporte", "first_response", 3, 2),
+                    ("u-carlos", "Carlos Soporte", "next_response", 2, 2),
+                    ("u-rosa", "Rosa Supervisora", "first_response", 1, 1),
+                    (None, None, "first_response", 1, 0)]
+    narrowed = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="organisation,module",
+                   agent="u-carlos", module="BANCOS")
+    assert [(i["organisation_id"], i["organisation_name"], i["module"], i["clock"], i["count"])
+            for i in narrowed["items"]] == [("club-caracas", "Club Social Caracas", "BANCOS", "first_response", 1),
+                                            ("club-caracas", "Club Social Caracas", "BANCOS", "next_response", 1)]
+
+
+def test_an_agent_reads_the_compliance_of_his_desks_only_and_another_desk_is_a_403(client):
+    body = get(client, ELENA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="desk")
+    assert [(i["desk"], i["count"]) for i in body["items"]] == [("IMPLANTACIONES", 1)]
+    refused = get(client, ELENA, "/api/reports/compliance", 403, desk="SOPORTE")
+    assert refused["code"] == "FORBIDDEN" and refused["message"]["es"]
+
+
+def test_a_month_range_narrows_compliance_to_the_months_in_it(client):
+    body = get(client, ROSA, "/api/reports/compliance", **{"from": "2027-01", "to": "2027-01"})
+    assert [(i["month"], i["count"]) for i in body["items"]] == [("2027-01", 1)]
+
+
+def test_breaches_list_late_and_never_answered_responses_with_their_timeline_page_by_page(client):
+    first = get(client, ROSA, "/api/reports/compliance/breaches", **DECEMBER_TO_JANUARY, limit="1")
+    assert [(i["number"], i["kind"], i["business_hours"], i["timeline"]) for i in first["items"]] == [
+        ("SOP-102", "met_late", 12.0, "/api/tickets/SOP-102/timeline")]
+    second = get(client, ROSA, "/api/reports/compliance/breaches", **DECEMBER_TO_JANUARY, limit="1",
+                 cursor=first["next_cursor"])
+    assert [(i["number"], i["kind"], i["business_hours"], i["timeline"]) for i in second["items"]] == [
+        ("SOP-104", "closed_unanswered", None, "/api/tickets/SOP-104/timeline")]
+    assert second["next_cursor"] is None
+    assert get(client, ELENA, "/api/reports/compliance/breaches", **DECEMBER_TO_JANUARY)["items"] == []
+
+
+def test_a_replayed_batch_counts_nothing_twice(client, query_db):
+    before = [get(client, ROSA, path, **params) for path, params in (
+        ("/api/reports/compliance", DECEMBER_TO_JANUARY), ("/api/reports/out-of-hours", DECEMBER_TO_JANUARY),
+        ("/api/reports/auto-closed", DECEMBER_TO_JANUARY),
+        ("/api/reports/backlog", {"from": "2026-11-01", "to": "2027-01-10"}))]
+    feed(query_db, story(), first_offset=1000)   # the relay republished everything (new event ids)
+    feed(query_db, story(), first_offset=2000)
+    after = [get(client, ROSA, path, **params) for path, params in (
+        ("/api/reports/compliance", DECEMBER_TO_JANUARY), ("/api/reports/out-of-hours", DECEMBER_TO_JANUARY),
+        ("/api/reports/auto-closed", DECEMBER_TO_JANUARY),
+        ("/api/reports/backlog", {"from": "2026-11-01", "to": "2027-01-10"}))]
+    assert after == before
+
+
+# ------------------------------------------------------------------ backlog and auto-closed
+
+def test_the_backlog_moves_per_caracas_day_with_closes_by_reason_and_open_at_the_end(client):
+    body = get(client, ROSA, "/api/reports/backlog", desk="SOPORTE", **{"from": "2026-12-01", "to": "2026-12-31"})
+    days = {d["day"]: (d["opened"], d["closed"], d["open_at_end"]) for d in body["days"]}
+    assert len(days) == 31
+    assert days["2026-12-01"] == (0, 0, 1)            # B, opened in November, still open
+    assert days["2026-12-03"] == (0, 1, 0)            # B auto-closed
+    assert days["2026-12-05"] == (1, 0, 1)            # E
+    assert days["2026-12-14"] == (1, 0, 2)            # D
+    assert days["2026-12-15"] == (0, 1, 1)
+    assert days["2026-12-23"] == (1, 0, 2)            # A
+    assert days["2026-12-30"] == (1, 1, 2)            # C opened, A auto-closed
+    assert days["2026-12-31"] == (0, 1, 1)            # E closed at 22:00 Caracas (1 Jan in UTC)
+    assert body["days"][29]["closed_by_reason"]["auto_closed"] == 1
+    assert body["days"][30]["closed_by_reason"]["closed_by_agent"] == 1
+    assert sum(d["opened"] for d in body["days"]) == 4
+    current = body["current"]
+    assert current["open"] == 1 and current["closed"] == 4
+    assert current["by_status"] == [{"id": "waiting_customer", "count": 1}]
+    assert current["by_agent"] == [{"id": "u-rosa", "name": "Rosa Supervisora", "count": 1}]
+    assert current["by_organisation"] == [{"id": "country-valencia", "name": 'Valencia "Country" Club; Sede Guataparo',
+                                           "count": 1}]
+
+
+def test_the_backlog_of_both_desks_counts_each_desks_open_tickets(client):
+    current = get(client, ROSA, "/api/reports/backlog")["current"]
+    assert current["by_desk"] == [{"id": "IMPLANTACIONES", "count": 1}, {"id": "SOPORTE", "count": 1}]
+    assert {"id": None, "name": None, "count": 1} in current["by_agent"]   # F: nobody took it
+
+
+def test_auto_closed_are_counted_per_caracas_month_and_module(client):
+    body = get(client, ROSA, "/api/reports/auto-closed", **DECEMBER_TO_JANUARY)
+    assert body["items"] == [{"month": "2026-12", "module": "BANCOS", "count": 1},
+                             {"month": "2026-12", "module": "NOMINA", "count": 1}]
+    assert get(client, ELENA, "/api/reports/auto-closed", **DECEMBER_TO_JANUARY)["items"] == []
+
+
+# ------------------------------------------------------------------ out-of-hours billing
+
+CLUB = {"organisation_id": "club-caracas", "organisation_name": "Club Social Caracas", "tax_id": "J-00012345-6",
+        "month": "2026-12", "requests": 1, "answers_outside_hours": 2, "outside_hours_seconds": 9000,
+        "outside_hours": 2.5}
+VALENCIA = {"organisation_id": "country-valencia", "organisation_name": 'Valencia "Country" Club; Sede Guataparo',
+            "tax_id": "J-30765432-1", "month": "2026-12", "requests": 1, "answers_outside_hours": 0,
+            "outside_hours_seconds": 0, "outside_hours": 0.0}
+
+
+def test_out_of_hours_billing_counts_requests_and_staff_answers_outside_hours_per_organisation_and_month(client):
+    # E asked twice in December (one request) and was answered twice outside hours (1 h + 1.5 h); A's answer
+    # at 18:30 was outside hours too but A never asked for it: not billed. C asked and was answered in hours.
+    assert get(client, ROSA, "/api/reports/out-of-hours", **DECEMBER_TO_JANUARY)["items"] == [CLUB, VALENCIA]
+
+
+def test_a_customer_reads_his_own_organisations_bill_and_another_organisation_is_a_404(client):
+    assert get(client, MARIA, "/api/reports/out-of-hours", **DECEMBER_TO_JANUARY)["items"] == [CLUB]
+    assert get(client, ANA, "/api/reports/out-of-hours", **DECEMBER_TO_JANUARY)["items"] == [VALENCIA]
+    refused = get(client, MARIA, "/api/reports/out-of-hours", 404, organisation_id="country-valencia")
+    assert refused["code"] == "not_found"
+    assert get(client, MARIA, "/api/reports/out-of-hours.csv", 404, organisation_id="country-valencia")
+
+
+def test_the_csv_opens_with_spanish_headers_semicolons_and_decimal_commas(client):
+    response = get(client, ROSA, "/api/reports/out-of-hours.csv", **DECEMBER_TO_JANUARY)
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="fuera-de-horario_2026-11_2027-01.csv"'
+    raw = response.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\r\n") == 3
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
+    assert rows == [
+        ["Organización", "RIF", "Mes", "Solicitudes fuera de horario", "Respuestas fuera de horario",
+         "Horas fuera de horario"],
+        ["Club Social Caracas", "J-00012345-6", "2026-12", "1", "2", "2,50"],
+        ['Valencia "Country" Club; Sede Guataparo', "J-30765432-1", "2026-12", "1", "0", "0,00"]]
+
+
+def test_a_customer_gets_403_on_the_staff_reports(client):
+    for path in ("/api/reports/backlog", "/api/reports/compliance", "/api/reports/compliance/breaches",
+                 "/api/reports/auto-closed"):
+        assert get(client, MARIA, path, 403)["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize("path, params, field", [
+    ("/api/reports/compliance", {"estado": "x"}, "estado"),
+    ("/api/reports/compliance", {"group_by": "week"}, "group_by"),
+    ("/api/reports/compliance", {"from": "2026-1"}, "from"),
+    ("/api/reports/backlog", {"from": "2025-01-01", "to": "2026-12-31"}, "from"),
+    ("/api/reports/out-of-hours.csv", {"agent": "me"}, "agent"),
+    ("/api/reports/compliance/breaches", {"cursor": "%%%"}, "cursor"),
+])
+def test_a_wrong_report_parameter_is_a_422_that_changes_nothing(client, path, params, field):
+    body = get(client, ROSA, path, 422, **params)
+    assert body["field"] == field and body["message"]["es"] and body["message"]["en"]
+
+
+def test_a_response_whose_fact_arrives_before_its_ticket_counts_once_the_ticket_arrives(query_db):
+    # helpdesk.sla and helpdesk.tickets are different topics: a rebuild may read B's DeadlineMet first.
+    events = [e for e in story() if e.stream_id in ("t-B", "sla-t-B")]
+    feed(query_db, accounts() + [e for e in events if e.stream_id == "sla-t-B"])
+    app = create_app(query_config(query_db), clock=Clock(NOW))
+    try:
+        client = app.test_client()
+        assert get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY)["items"] == []
+        feed(query_db, [e for e in events if e.stream_id == "t-B"], first_offset=100)
+        items = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY)["items"]
+        assert [(i["month"], i["desk"], i["count"], i["met"], i["median_business_hours"]) for i in items] == [
+            ("2026-12", "SOPORTE", 1, 0, 12.0)]
+    finally:
+        app.extensions["query"].pool.close()
+
+
+def test_a_deadline_moved_after_it_went_overdue_and_then_met_is_one_response_in_time(query_db):
+    # G opened Mon 7 Dec 2026 09:00, due 17:00; overdue at 17:00. A supervisor then closes Tue 8 Dec (a
+    # calendar change): the SLA moves the deadline to Wed 9 Dec 17:00, and the answer Wed 10:00 is in time:
+    # Mon 09-17 8 h + (Tue closed) + Wed 09-10 1 h = 9 h = 32400 s on the new calendar. One response, no breach.
+    s = Story()
+    s.open("G", "SOP-106", "SOPORTE", "club-caracas", "BANCOS", MARIA, local("2026-12-07", "09:00"))
+    s.overdue("G", "SOP-106", local("2026-12-07", "17:00"))
+    s._add("DeadlineMoved", "sla-t-G", {
+        "ticket_id": "t-G", "number": "SOP-106", "desk": "SOPORTE", "clock": "first_response",
+        "clock_type": "business", "started_at": local("2026-12-07", "09:00").isoformat(),
+        "counts_from": local("2026-12-07", "09:00").isoformat(), "due_at": local("2026-12-09", "17:00").isoformat(),
+        "policy_version": 1, "calendar_version": 2, "open_intervals": [],
+        "previous_due_at": local("2026-12-07", "17:00").isoformat(), "reason": "calendar_changed"},
+        SYSTEM, local("2026-12-08", "08:00"))
+    s.answer("G", "SOP-106", "first_response", CARLOS, local("2026-12-07", "09:00"), local("2026-12-09", "17:00"),
+             local("2026-12-09", "10:00"), 32400, False)
+    feed(query_db, accounts() + s.events)
+    feed(query_db, s.events, first_offset=500)   # and a replay of it all
+    app = create_app(query_config(query_db), clock=Clock(NOW))
+    try:
+        client = app.test_client()
+        items = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY)["items"]
+        assert [(i["count"], i["met"], i["median_business_hours"]) for i in items] == [(1, 1, 9.0)]
+        assert get(client, ROSA, "/api/reports/compliance/breaches", **DECEMBER_TO_JANUARY)["items"] == []
+    finally:
+        app.extensions["query"].pool.close()
