@@ -12,12 +12,12 @@ from datetime import time, timedelta
 import pytest
 
 from helpdesk_shared.business_calendar import Calendar
-from helpdesk_shared.envelope import SYSTEM, new_event
+from helpdesk_shared.envelope import SYSTEM, Actor, new_event
 from notifier.messages import (DeskContacts, Links, Recipient, TicketView, format_duration, format_local,
                                format_office_hours, plan)
 
-from test_notifier_messages import (CALENDAR, DESKS, LINKS, USERS, access_granted, at, deadline_for,
-                                    delivery_parked, only, opened, overdue, ticket)
+from test_notifier_messages import (AGENT, CALENDAR, CUSTOMER, DESKS, LINKS, USERS, access_granted, at,
+                                    deadline_for, delivery_parked, message, only, opened, overdue, ticket)
 
 
 def bare_view(**changes) -> TicketView:
@@ -205,4 +205,64 @@ def test_the_supervisor_alert_of_a_late_answer_carries_who_what_and_how_late():
                       "zone": CARACAS_ZONE},
         "assigned_to": "u-carlos", "assigned_name": "Carlos Rodríguez",
         "customer": {"name": "María Pérez", "email": "maria@clubcaracas.ve", "phone": "+58 412 555 0123"},
+    }
+
+
+def not_solved(by: str, body: str | None = None):
+    """ResolutionConfirmed "not solved" on SOP-42 by `by`, Thursday 26 November 09:00."""
+    return new_event("ResolutionConfirmed", "t42", 4, {"solved": False, "body": body}, actor=Actor(by, "customer"),
+                     occurred_at=at(2026, 11, 26, 9))
+
+
+def test_a_not_solved_answer_without_text_reaches_the_queue_with_every_fact():
+    event = not_solved("u-maria")
+    mail = only(plan(event, ticket(), USERS, DESKS, CALENDAR, LINKS))
+    assert (mail.template, mail.recipient, mail.ticket_id, mail.reply_ticket) == (
+        "customer_answered", Recipient("cola-soporte@vendor.ve", "SOPORTE", "es", None), "t42", None)
+    assert mail.context == {
+        "number": "SOP-42", "subject": "BANCOS, Factura mal cargada", "desk": "SOPORTE",
+        "urgency": "normal", "urgent": False, "ticket_url": "https://mesa.example.ve/tickets/SOP-42",
+        "body": "", "attachments": [], "message_id": str(event.event_id),
+        "posted_at": {"iso": "2026-11-26T13:00:00+00:00", "local": "jueves 26 de noviembre, 09:00",
+                      "zone": CARACAS_ZONE},
+        "author_name": "María Pérez", "organisation_id": "club-caracas", "assigned": False, "not_solved": True,
+    }
+
+
+def test_a_not_solved_answer_names_its_author_as_a_user_and_else_as_the_tickets_contact():
+    assert only(plan(not_solved("u-john"), ticket(), USERS, DESKS, CALENDAR, LINKS)).context["author_name"] == \
+        "John Smith"
+    assert only(plan(not_solved("u-stranger"), ticket(), USERS, DESKS, CALENDAR, LINKS)).context["author_name"] == \
+        "María Pérez"
+
+
+def test_an_agents_answer_reaches_the_customer_with_every_fact_and_the_two_resolution_links():
+    mail = only(plan(message(AGENT), ticket(), USERS, DESKS, CALENDAR, LINKS))
+    assert (mail.template, mail.recipient, mail.ticket_id, mail.reply_ticket) == (
+        "agent_answered", Recipient("maria@clubcaracas.ve", "María Pérez", "es", "u-maria"), "t42", "SOP-42")
+    assert mail.context == {
+        "number": "SOP-42", "subject": "BANCOS, Factura mal cargada", "desk": "SOPORTE",
+        "urgency": "normal", "urgent": False, "ticket_url": "https://mesa.example.ve/tickets/SOP-42",
+        "body": "Ya corregimos el comprobante; por favor revise el reporte.",
+        "attachments": [{"name": "reporte.pdf", "size": 2048}], "message_id": "m2",
+        "posted_at": {"iso": "2026-11-25T15:00:00+00:00", "local": "miércoles 25 de noviembre, 11:00",
+                      "zone": CARACAS_ZONE},
+        "agent_name": "Carlos Rodríguez",
+        "solved_url": "https://mesa.example.ve/r/SOP-42/u-maria/solved",
+        "not_solved_url": "https://mesa.example.ve/r/SOP-42/u-maria/not_solved",
+    }
+
+
+def test_a_customers_message_reaches_the_assigned_agent_in_his_language_with_every_fact():
+    mail = only(plan(message(CUSTOMER), ticket(assigned_to="u-kate"), USERS, DESKS, CALENDAR, LINKS))
+    assert (mail.template, mail.recipient, mail.ticket_id, mail.reply_ticket) == (
+        "customer_answered", USERS["u-kate"], "t42", None)
+    assert mail.context == {
+        "number": "SOP-42", "subject": "BANCOS, Factura mal cargada", "desk": "SOPORTE",
+        "urgency": "normal", "urgent": False, "ticket_url": "https://mesa.example.ve/tickets/SOP-42",
+        "body": "Ya corregimos el comprobante; por favor revise el reporte.",
+        "attachments": [{"name": "reporte.pdf", "size": 2048}], "message_id": "m2",
+        "posted_at": {"iso": "2026-11-25T15:00:00+00:00", "local": "Wednesday 25 November, 11:00",
+                      "zone": CARACAS_ZONE},
+        "author_name": "María Pérez", "organisation_id": "club-caracas", "assigned": True, "not_solved": False,
     }
