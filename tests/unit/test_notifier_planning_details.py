@@ -17,7 +17,8 @@ from notifier.messages import (DeskContacts, Links, Recipient, TicketView, forma
                                format_office_hours, plan)
 
 from test_notifier_messages import (AGENT, CALENDAR, CUSTOMER, DESKS, LINKS, USERS, access_granted, at,
-                                    deadline_for, delivery_parked, message, only, opened, overdue, ticket)
+                                    deadline_for, delivery_parked, message, only, opened, overdue, ticket,
+                                    warning)
 
 
 def bare_view(**changes) -> TicketView:
@@ -265,4 +266,34 @@ def test_a_customers_message_reaches_the_assigned_agent_in_his_language_with_eve
         "posted_at": {"iso": "2026-11-25T15:00:00+00:00", "local": "Wednesday 25 November, 11:00",
                       "zone": CARACAS_ZONE},
         "author_name": "María Pérez", "organisation_id": "club-caracas", "assigned": True, "not_solved": False,
+    }
+
+
+def test_a_customers_message_names_its_author_as_a_user_and_else_as_the_tickets_contact():
+    def author(actor_id: str) -> str:
+        event = message(Actor(actor_id, "customer"))
+        return only(plan(event, ticket(), USERS, DESKS, CALENDAR, LINKS)).context["author_name"]
+
+    assert author("u-john") == "John Smith"
+    assert author("u-stranger") == "María Pérez"
+
+
+def test_an_alert_read_seconds_after_the_deadline_is_zero_minutes_late():
+    alerts = plan(overdue(when=at(2026, 11, 26, 10, 0, 20)), ticket(), USERS, DESKS, CALENDAR, LINKS)
+    late = {m.template: m for m in alerts}["response_overdue_supervisor"].context["late"]
+    assert late == {"minutes": 0, "text": "menos de un minuto"}
+
+
+def test_the_auto_close_warning_says_when_and_offers_both_answers():
+    mail = only(plan(warning(), ticket(), USERS, DESKS, CALENDAR, LINKS))
+    assert (mail.template, mail.recipient, mail.ticket_id, mail.reply_ticket) == (
+        "auto_close_warning", Recipient("maria@clubcaracas.ve", "María Pérez", "es", "u-maria"), "t42", "SOP-42")
+    assert mail.context == {
+        "number": "SOP-42", "subject": "BANCOS, Factura mal cargada", "desk": "SOPORTE",
+        "urgency": "normal", "urgent": False, "ticket_url": "https://mesa.example.ve/tickets/SOP-42",
+        "closes_at": {"iso": "2026-12-01T15:00:00+00:00", "local": "martes 1 de diciembre, 11:00",
+                      "zone": CARACAS_ZONE},
+        "away_until": None,
+        "solved_url": "https://mesa.example.ve/r/SOP-42/u-maria/solved",
+        "not_solved_url": "https://mesa.example.ve/r/SOP-42/u-maria/not_solved",
     }
