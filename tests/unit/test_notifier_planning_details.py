@@ -13,12 +13,12 @@ import pytest
 
 from helpdesk_shared.business_calendar import Calendar
 from helpdesk_shared.envelope import SYSTEM, Actor, new_event
-from notifier.messages import (DeskContacts, Links, Recipient, TicketView, format_duration, format_local,
-                               format_office_hours, plan)
+from notifier.messages import (DeskContacts, Links, Recipient, TicketView, bounded_name, format_duration,
+                               format_local, format_office_hours, plan)
 
 from test_notifier_messages import (AGENT, CALENDAR, CUSTOMER, DESKS, LINKS, USERS, access_granted, at,
-                                    deadline_for, delivery_parked, message, only, opened, overdue, ticket,
-                                    warning)
+                                    closed, deadline_for, delivery_parked, message, only, opened, overdue,
+                                    ticket, warning)
 
 
 def bare_view(**changes) -> TicketView:
@@ -297,3 +297,23 @@ def test_the_auto_close_warning_says_when_and_offers_both_answers():
         "solved_url": "https://mesa.example.ve/r/SOP-42/u-maria/solved",
         "not_solved_url": "https://mesa.example.ve/r/SOP-42/u-maria/not_solved",
     }
+
+
+def test_a_ticket_closed_for_training_says_when_and_points_at_the_course_and_a_new_ticket():
+    mail = only(plan(closed("needs_training"), ticket(), USERS, DESKS, CALENDAR, LINKS))
+    assert (mail.template, mail.recipient, mail.ticket_id, mail.reply_ticket) == (
+        "ticket_closed", Recipient("maria@clubcaracas.ve", "María Pérez", "es", "u-maria"), "t42", None)
+    assert mail.context == {
+        "number": "SOP-42", "subject": "BANCOS, Factura mal cargada", "desk": "SOPORTE",
+        "urgency": "normal", "urgent": False, "ticket_url": "https://mesa.example.ve/tickets/SOP-42",
+        "reason": "needs_training",
+        "closed_at": {"iso": "2026-12-01T15:00:00+00:00", "local": "martes 1 de diciembre, 11:00",
+                      "zone": CARACAS_ZONE},
+        "new_ticket_url": "https://mesa.example.ve/tickets/new?previous=SOP-42",
+        "course_url": "https://mesa.example.ve/cursos",
+    }
+
+
+@pytest.mark.parametrize("name", [None, "", "<>@/"])
+def test_a_requester_who_gave_no_usable_name_is_repeated_with_none(name):
+    assert bounded_name(name) == ""
