@@ -16,9 +16,9 @@ from helpdesk_shared.envelope import SYSTEM, Actor, new_event
 from notifier.messages import (DeskContacts, Links, Recipient, TicketView, bounded_name, format_duration,
                                format_local, format_office_hours, plan)
 
-from test_notifier_messages import (AGENT, CALENDAR, CUSTOMER, DESKS, LINKS, USERS, access_granted, at,
-                                    closed, deadline_for, delivery_parked, message, only, opened, overdue,
-                                    ticket, warning)
+from test_notifier_messages import (AGENT, CALENDAR, CUSTOMER, DESKS, LINKS, USERS, access_granted, at, closed,
+                                    deadline_for, delivery_parked, message, only, opened, overdue, ticket,
+                                    training_requested, warning)
 
 
 def bare_view(**changes) -> TicketView:
@@ -317,3 +317,31 @@ def test_a_ticket_closed_for_training_says_when_and_points_at_the_course_and_a_n
 @pytest.mark.parametrize("name", [None, "", "<>@/"])
 def test_a_requester_who_gave_no_usable_name_is_repeated_with_none(name):
     assert bounded_name(name) == ""
+
+
+def test_the_welcome_mail_names_the_user_and_points_at_the_portal_and_the_course():
+    mail = only(plan(access_granted(), None, USERS, DESKS, CALENDAR, LINKS))
+    assert (mail.template, mail.recipient, mail.ticket_id, mail.reply_ticket) == (
+        "access_granted", USERS["u-maria"], None, None)
+    assert mail.context == {"name": "María Pérez", "email": "maria@clubcaracas.ve",
+                            "portal_url": "https://mesa.example.ve/", "course_url": "https://mesa.example.ve/cursos",
+                            "set_password_url": None}
+
+
+def test_a_training_request_reaches_the_staff_and_the_requester_each_in_their_language_with_every_fact():
+    staff, requester = plan(training_requested("u-john"), None, USERS, DESKS, CALENDAR, LINKS)
+    facts = {"organisation_id": "club-caracas", "modules": ["NOMINA", "SOCIOS"], "participants": 5,
+             "note": "Personal nuevo en nómina.", "requester": {"name": "John Smith", "email": "john@clubcaracas.ve"}}
+    iso = "2026-11-25T14:00:00+00:00"
+    assert (staff.template, staff.recipient) == ("training_requested_staff",
+                                                 Recipient("soporte@vendor.ve", "SOPORTE", "es", None))
+    assert staff.context == {**facts, "requested_at": {"iso": iso, "local": "miércoles 25 de noviembre, 10:00",
+                                                       "zone": CARACAS_ZONE}}
+    assert (requester.template, requester.recipient) == ("training_requested_requester", USERS["u-john"])
+    assert requester.context == {**facts, "requested_at": {"iso": iso, "local": "Wednesday 25 November, 10:00",
+                                                           "zone": CARACAS_ZONE}}
+
+
+def test_a_training_request_by_an_unknown_user_names_the_id_and_no_address_to_the_staff():
+    staff = only(plan(training_requested("u-nobody"), None, USERS, DESKS, CALENDAR, LINKS))
+    assert staff.context["requester"] == {"name": "u-nobody", "email": None}
