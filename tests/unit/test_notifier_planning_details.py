@@ -18,7 +18,7 @@ from notifier.messages import (DeskContacts, Links, Recipient, TicketView, bound
 
 from test_notifier_messages import (AGENT, CALENDAR, CUSTOMER, DESKS, LINKS, USERS, access_granted, at, closed,
                                     deadline_for, delivery_parked, message, only, opened, overdue, ticket,
-                                    training_requested, warning)
+                                    special_process, training_requested, warning)
 
 
 def bare_view(**changes) -> TicketView:
@@ -345,3 +345,9 @@ def test_a_training_request_reaches_the_staff_and_the_requester_each_in_their_la
 def test_a_training_request_by_an_unknown_user_names_the_id_and_no_address_to_the_staff():
     staff = only(plan(training_requested("u-nobody"), None, USERS, DESKS, CALENDAR, LINKS))
     assert staff.context["requester"] == {"name": "u-nobody", "email": None}
+
+
+def test_a_special_process_announced_by_an_unknown_user_names_the_id_and_no_address_to_the_staff():
+    staff = only(plan(special_process("u-nobody"), None, USERS, DESKS, CALENDAR, LINKS))
+    assert staff.template == "special_process_staff"
+    assert staff.context["announcer"] == {"name": "u-nobody", "email": None}
