@@ -351,3 +351,7 @@ def test_a_special_process_announced_by_an_unknown_user_names_the_id_and_no_addr
     staff = only(plan(special_process("u-nobody"), None, USERS, DESKS, CALENDAR, LINKS))
     assert staff.template == "special_process_staff"
     assert staff.context["announcer"] == {"name": "u-nobody", "email": None}
+
+
+def test_a_not_solved_answer_on_a_ticket_the_notifier_does_not_know_plans_nothing():
+    assert plan(not_solved("u-maria"), None, USERS, DESKS, CALENDAR, LINKS) == []
