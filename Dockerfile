@@ -22,5 +22,5 @@ RUN pip install . --no-cache-dir \
  && install -d -o mesa -g mesa /var/lib/mesa/attachments
 
 USER mesa
-EXPOSE 8001 8002
+EXPOSE 8000 8001 8002
 CMD ["mesa", "--help"]

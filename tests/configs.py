@@ -22,6 +22,7 @@ SECRETS = {
     "LINK_SECRET": "test-only-link-secret-0123456789abcdef0123456789",
     "REPLY_SECRET": "test-only-reply-secret-0123456789abcdef0123456789",
     "INBOUND_SECRET": "test-only-inbound-secret-0123456789abcdef0123456789",
+    "PORTAL_SESSION_SECRET": "test-only-portal-session-secret-0123456789abcdef",
 }
 
 
@@ -53,6 +54,14 @@ def notifier_config(database_url: str, **overrides):
     """The notifier's config on a test database."""
     from notifier.config import Config
     return _build(Config, database_url=database_url, **overrides)
+
+
+def portal_config(intake_url: str, query_url: str, sla_url: str = "http://127.0.0.1:9", **overrides):
+    """The portal's config pointing at services started by the test."""
+    from portal.config import Config
+    with mock.patch.dict(os.environ, SECRETS):
+        base = Config.from_env()
+    return dataclasses.replace(base, intake_url=intake_url, query_url=query_url, sla_url=sla_url, **overrides)
 
 
 def bearer(claims: Claims, now: datetime, ttl_seconds: int = 3600) -> dict:

@@ -103,6 +103,7 @@ class LocalStack:
     processes: dict[str, Process] = field(default_factory=dict)
     extra_env: dict = field(default_factory=dict)
     with_notifier: bool = False  # needs SMTP_HOST/SMTP_PORT of a server the caller runs, in extra_env
+    with_portal: bool = False    # the web pages (no database of its own), at urls["portal"]
 
     def __post_init__(self):
         self.prefix = f"t{self.run_id}."
@@ -158,12 +159,25 @@ class LocalStack:
             for name, module in (("notifier-consumer", "notifier.consumer"), ("notifier-sender", "notifier.sender"),
                                  ("notifier-relay", "notifier.relay"), ("notifier-inbound", "notifier.inbound_server")):
                 self._add(name, "notifier", [py, "-m", module])
+        if self.with_portal:
+            self._add_portal()
         for p in self.processes.values():
             p.start()
         for service, url in self.urls.items():
             wait_until(lambda: self._healthy(url), 60, f"{service} /healthz")
         STARTED.append(self)
         return self
+
+    def _add_portal(self) -> None:
+        self.urls["portal"] = f"http://127.0.0.1:{free_port()}"
+        env = {**os.environ, "PORTAL_SESSION_SECRET": self.secrets["PORTAL_SESSION_SECRET"],
+               "PUBLIC_URL": self.urls["portal"], "INTAKE_URL": self.urls["intake"], "QUERY_URL": self.urls["query"],
+               "SLA_URL": self.urls["sla"], "PYTHONUNBUFFERED": "1", **self.extra_env}
+        argv = [sys.executable, "-m", "gunicorn", "-c", "python:helpdesk_shared.gunicorn_conf",
+                "-k", "helpdesk_shared.gunicorn_worker.JsonErrorWorker",
+                "-w", str(self.gunicorn_workers), "-b", self.urls["portal"].removeprefix("http://"),
+                "portal.app:create_app()"]
+        self.processes["portal"] = Process("portal", argv, env, self.workdir / "portal.log")
 
     def _add(self, name: str, service: str, argv: list[str]) -> None:
         self.processes[name] = Process(name, argv, self.env_for(service), self.workdir / f"{name}.log")

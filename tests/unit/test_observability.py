@@ -21,7 +21,7 @@ ALERTS = yaml.safe_load((ROOT / "infra" / "prometheus" / "alerts.yml").read_text
 DASHBOARD = json.loads((ROOT / "infra" / "grafana" / "dashboards" / "mesa.json").read_text())
 DATASOURCES = yaml.safe_load((ROOT / "infra" / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text())
 PROVIDERS = yaml.safe_load((ROOT / "infra" / "grafana" / "provisioning" / "dashboards" / "mesa.yml").read_text())
-GUNICORN_SERVICES = ("intake", "query", "sla", "notifier")
+GUNICORN_SERVICES = ("intake", "query", "sla", "notifier", "portal")
 # Series Prometheus makes itself for every target.
 PROMETHEUS_OWN = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
 

@@ -21,6 +21,7 @@ NEEDS = {
     "query": ("TOKEN_VERIFY_KEY",),
     "sla": ("TOKEN_VERIFY_KEY",),
     "notifier": ("TOKEN_VERIFY_KEY", "LINK_SECRET", "REPLY_SECRET", "INBOUND_SECRET"),
+    "portal": ("PORTAL_SESSION_SECRET",),
 }
 CASES = [(service, name) for service, names in NEEDS.items() for name in names]
 

@@ -1,0 +1,103 @@
+"""The portal's composition root: `gunicorn 'portal.app:create_app()'`.
+
+Server-rendered pages for customers; every command goes to intake and every read to query
+(and sla) with the reader's bearer token. The only state is Flask's signed session cookie.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Flask, render_template, request, session
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from prometheus_client import CollectorRegistry
+from werkzeug.exceptions import HTTPException
+
+from helpdesk_shared import logs, web
+from helpdesk_shared.errors import RuleViolation
+
+from . import i18n, pages
+from .backend import Backend, Unavailable
+from .config import Config
+
+# Browsers run only our own files: no inline script or style, no framing, forms post only here.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+MAX_UPLOAD_BYTES = 12 * 1024 * 1024 * 5  # a few attachments of intake's 10 MB each, plus the form
+
+
+def create_app(config: Config | None = None, backend: Backend | None = None) -> Flask:
+    """Build the portal; `backend` replaces the HTTP adapter in tests."""
+    config = config or Config.from_env()
+    logs.setup("portal")
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=config.session_secret,
+        SESSION_COOKIE_NAME="mesa_portal",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),  # intake's tokens last as long
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session it is bound to
+        WTF_CSRF_SSL_STRICT=config.secure_cookies,
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        BABEL_DEFAULT_LOCALE=i18n.DEFAULT,
+        BABEL_TRANSLATION_DIRECTORIES=i18n.compile_catalogs(),
+    )
+    app.extensions["portal"] = pages.Portal(config, backend or Backend(config))
+    Babel(app, locale_selector=lambda: i18n.choose(session.get("lang"), (session.get("user") or {}).get("language")))
+    CSRFProtect(app)
+    web.install(app, "portal", CollectorRegistry())
+    _install_html_errors(app)
+    app.register_blueprint(pages.bp)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)  # a download keeps its stricter one
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        if response.mimetype == "text/html":
+            response.headers["Cache-Control"] = "no-store"  # pages hold a reader's tickets
+        return response
+
+    return app
+
+
+def _install_html_errors(app: Flask) -> None:
+    """Errors as pages in the reader's language (web.install answers JSON; a browser reads HTML).
+
+    Registered after web.install, so these replace its handlers for the same classes."""
+
+    def page(status: int, kind: str, text: str | None = None):
+        return render_template("error.html", status=status, kind=kind, text=text), status
+
+    @app.errorhandler(CSRFError)
+    def _csrf(err):
+        return page(400, "csrf")
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        status = err.code or 500
+        kind = {404: "not_found", 405: "method", 413: "too_large"}.get(status, "bad_request")
+        return page(status, kind)
+
+    @app.errorhandler(RuleViolation)
+    def _rule(err: RuleViolation):
+        return page(err.status, "refused", err.message.es if pages.language() == "es" else err.message.en)
+
+    @app.errorhandler(Unavailable)
+    def _unavailable(err: Unavailable):
+        app.logger.warning("backend unavailable: %s", err)
+        response = app.make_response(page(503, "unavailable"))
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.errorhandler(Exception)
+    def _unhandled(err: Exception):
+        # As web.install: a 500 is a bug, logged with the marker the tests look for.
+        logging.getLogger("helpdesk.web").error(web.UNHANDLED_MARKER, exc_info=err,
+                                                extra={"path": request.path, "method": request.method})
+        web.UNHANDLED.append(f"{request.method} {request.path}: {err!r}")
+        return page(500, "internal")

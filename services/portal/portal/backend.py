@@ -1,0 +1,116 @@
+"""The portal's adapter to the other services: intake's commands, query's and sla's reads.
+
+Every call carries the reader's bearer token and the request's correlation id; the portal
+holds no data of its own. An answer is returned as it came (status and JSON body), so the
+pages decide what a refusal means; a service that does not answer is `Unavailable`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import requests
+
+from .config import Config
+
+
+class Unavailable(Exception):
+    """A service did not answer (down, restarting, timed out)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A service's answer: its status and JSON body (an empty dict when it had none)."""
+
+    status: int
+    body: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
+    content: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        """2xx."""
+        return 200 <= self.status < 300
+
+
+class Backend:
+    """HTTP calls to intake, query and sla on behalf of one reader (token given per call)."""
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    def _call(self, method: str, url: str, token: str | None, correlation_id: str | None = None,
+              raw: bool = False, **kwargs) -> Reply:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if correlation_id:
+            headers["X-Correlation-Id"] = correlation_id
+        try:
+            r = requests.request(method, url, headers=headers, timeout=self.config.backend_timeout_seconds, **kwargs)
+        except requests.RequestException as err:
+            raise Unavailable(f"{method} {url}: {err}") from err
+        if r.status_code >= 500 and r.status_code != 503:
+            raise Unavailable(f"{method} {url}: {r.status_code}")
+        if raw:
+            return Reply(r.status_code, {}, dict(r.headers), r.content)
+        try:
+            body = r.json() if r.content else {}
+        except ValueError:
+            body = {}
+        if r.status_code == 503:
+            raise Unavailable(f"{method} {url}: 503")
+        return Reply(r.status_code, body if isinstance(body, dict) else {"items": body})
+
+    # ------------------------------------------------------------------ intake (commands)
+
+    def login(self, email: str, password: str, cid=None) -> Reply:
+        """POST /api/auth/login."""
+        return self._call("POST", f"{self.config.intake_url}/api/auth/login", None, cid,
+                          json={"email": email, "password": password})
+
+    def logout(self, token: str, cid=None) -> Reply:
+        """POST /api/auth/logout (ends every token of the user)."""
+        return self._call("POST", f"{self.config.intake_url}/api/auth/logout", token, cid)
+
+    def request_access(self, body: dict, cid=None) -> Reply:
+        """POST /api/access-requests (no token: "No tengo usuario")."""
+        return self._call("POST", f"{self.config.intake_url}/api/access-requests", None, cid, json=body)
+
+    def upload(self, token: str, name: str, content: bytes, content_type: str, cid=None) -> Reply:
+        """POST /api/attachments (multipart `file`)."""
+        return self._call("POST", f"{self.config.intake_url}/api/attachments", token, cid,
+                          files={"file": (name, content, content_type or "application/octet-stream")})
+
+    def open_ticket(self, token: str, body: dict, idempotency_key: str, cid=None) -> Reply:
+        """POST /api/tickets."""
+        return self._call("POST", f"{self.config.intake_url}/api/tickets", token, cid, json=body,
+                          headers={"Idempotency-Key": idempotency_key})
+
+    def intake_ticket(self, token: str, number: str, cid=None) -> Reply:
+        """GET /api/tickets/{number} on intake (the write side's summary, current at once)."""
+        return self._call("GET", f"{self.config.intake_url}/api/tickets/{number}", token, cid)
+
+    def post_message(self, token: str, number: str, body: dict, idempotency_key: str, cid=None) -> Reply:
+        """POST /api/tickets/{number}/messages."""
+        return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/messages", token, cid, json=body,
+                          headers={"Idempotency-Key": idempotency_key})
+
+    def resolution(self, token: str, number: str, solved: bool, text: str, cid=None) -> Reply:
+        """POST /api/tickets/{number}/resolution (rule 8)."""
+        body = {"solved": solved, **({"body": text} if text else {})}
+        return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/resolution", token, cid, json=body)
+
+    def attachment(self, token: str, number: str, sha256: str, cid=None) -> Reply:
+        """GET /api/tickets/{number}/attachments/{sha256}: the file's bytes and headers."""
+        return self._call("GET", f"{self.config.intake_url}/api/tickets/{number}/attachments/{sha256}", token, cid,
+                          raw=True)
+
+    # ------------------------------------------------------------------ query and sla (reads)
+
+    def tickets(self, token: str, params: dict, cid=None) -> Reply:
+        """GET /api/tickets on query with filters."""
+        return self._call("GET", f"{self.config.query_url}/api/tickets", token, cid, params=params)
+
+    def ticket(self, token: str, number: str, cid=None) -> Reply:
+        """GET /api/tickets/{number} on query: the ticket with its thread."""
+        return self._call("GET", f"{self.config.query_url}/api/tickets/{number}", token, cid)

@@ -1,0 +1,76 @@
+"""From the portal's HTML forms to intake's JSON bodies and back (pure: no Flask, no I/O).
+
+Intake is the one judge of the rules; these functions only reshape what a browser sends
+(text fields, comma-separated lists, checkboxes) and say beside which form field each of
+intake's refusals belongs.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+URGENCY_CHOICES = ("normal", "platform_down", "member_billing_stopped", "announced_special_process")
+LIST_STATUSES = ("open", "waiting_customer", "closed")
+
+# Intake names the JSON field it refuses; the form shows the refusal beside the input the
+# reader typed it in (the subject is built from two inputs: module and case summary).
+_FIELD_OF = {"subject": "case", "contact": "contact_name", "contact.name": "contact_name",
+             "contact.email": "contact_email", "contact.phone": "contact_phone", "attachments": "files",
+             "file": "files", "dates": "dates", "vouchers": "vouchers", "member_number": "member_number",
+             "menu_path": "menu_path", "description": "description", "urgency": "urgency", "desk": "desk",
+             "previous_ticket": "previous_ticket", "out_of_hours_requested": "out_of_hours_requested",
+             "body": "body", "solved": "body"}
+_MODULE_CODES = ("R4_UNKNOWN_MODULE",)
+
+
+def _items(text: str) -> list[str]:
+    """`a, b; c` -> ["a", "b", "c"] (blank items dropped)."""
+    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+def ticket_body(form: Mapping[str, str], desk: str, attachments: list[str]) -> dict:
+    """Intake's POST /api/tickets body from the new-ticket form's fields."""
+    module, case = (form.get("module") or "").strip(), (form.get("case") or "").strip()
+    body = {"desk": desk, "subject": f"{module}, {case}" if module or case else "",
+            "description": form.get("description") or "",
+            "contact": {"name": form.get("contact_name") or "", "email": form.get("contact_email") or "",
+                        "phone": form.get("contact_phone") or ""},
+            "urgency": form.get("urgency") or "normal",
+            "out_of_hours_requested": form.get("out_of_hours_requested") == "1",
+            "confirmed_different_case": form.get("confirmed_different_case") == "1"}
+    if (form.get("member_number") or "").strip():
+        body["member_number"] = form["member_number"].strip()
+    if _items(form.get("dates") or ""):
+        body["dates"] = _items(form["dates"])
+    if _items(form.get("vouchers") or ""):
+        body["vouchers"] = _items(form["vouchers"])
+    if (form.get("menu_path") or "").strip():
+        body["menu_path"] = form["menu_path"].strip()
+    if (form.get("previous_ticket") or "").strip():
+        body["previous_ticket"] = form["previous_ticket"].strip().upper()
+    if attachments:
+        body["attachments"] = attachments
+    return body
+
+
+def field_of(refusal: Mapping) -> str:
+    """The form field beside which intake's refusal `{code, field, message}` is shown ("" = the form's top)."""
+    if refusal.get("code") in _MODULE_CODES:
+        return "module"
+    name = refusal.get("field") or ""
+    if name in _FIELD_OF:
+        return _FIELD_OF[name]
+    head = name.split(".")[0].split("[")[0]
+    return _FIELD_OF.get(head, "")
+
+
+def text_of(refusal: Mapping, language: str) -> str:
+    """The refusal's message in the reader's language (Spanish when the other is missing)."""
+    message = refusal.get("message") or {}
+    if isinstance(message, str):
+        return message
+    return message.get(language) or message.get("es") or refusal.get("code") or ""
+
+
+def is_duplicate(refusal: Mapping) -> bool:
+    """Intake found an open ticket for the same case (rule 6): the page offers to continue it."""
+    return refusal.get("code") == "R6_DUPLICATE_OPEN_CASE" and bool(refusal.get("ticket"))

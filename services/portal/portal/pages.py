@@ -1,0 +1,377 @@
+"""The customers' pages: entry (rules, login, "No tengo usuario"), my tickets, a ticket, a new ticket.
+
+Thin views (STYLE.md): each turns a form into a call to intake or a read from query and
+renders the answer; what the rules mean stays in intake, reshaping forms in `forms`.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, session,
+                   url_for)
+from flask_babel import get_locale, lazy_gettext as _l
+
+from intake.catalog import DESKS  # the desks' module catalogs: pure data, one source for intake and the forms
+
+from . import forms
+from .backend import Backend, Reply
+from .config import Config
+
+bp = Blueprint("portal", __name__)
+
+TIMEZONE = ZoneInfo("America/Caracas")
+_NUMBER = re.compile(r"^[A-Z]{2,5}-[0-9]{1,12}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+STATUS_LABELS = {"open": _l("Abierto: le toca a la mesa"), "waiting_customer": _l("Respondido: le toca a usted"),
+                 "closed": _l("Cerrado")}
+URGENCY_LABELS = {"normal": _l("Normal"),
+                  "platform_down": _l("Toda la plataforma está parada"),
+                  "member_billing_stopped": _l("La facturación a los socios está detenida"),
+                  "announced_special_process": _l("Proceso especial (carnetización u otro) avisado con antelación")}
+CLOSE_REASONS = {"solved_by_customer": _l("usted confirmó que quedó solucionado"),
+                 "closed_by_agent": _l("lo cerró la mesa"),
+                 "needs_training": _l("el caso requiere un curso de inducción"),
+                 "auto_closed": _l("no recibimos su respuesta a tiempo")}
+ENTRY_TYPES = {"TicketOpened": _l("abrió el ticket"), "MessagePosted": _l("escribió"),
+               "ResolutionConfirmed": _l("respondió a la solución"), "TicketClosed": _l("cerró el ticket"),
+               "CustomerAway": _l("avisó que debe ausentarse"), "TicketAssigned": _l("asignó el ticket")}
+
+
+@dataclass
+class Portal:
+    """What the views need: the config and the adapter to the other services."""
+
+    config: Config
+    backend: Backend
+
+
+def _ctx() -> Portal:
+    return current_app.extensions["portal"]
+
+
+def language() -> str:
+    """The page's language code ("es" or "en")."""
+    return str(get_locale() or "es")[:2]
+
+
+def _cid() -> str | None:
+    return g.get("correlation_id")
+
+
+@bp.app_template_filter("when")
+def _when(value) -> str:
+    """An ISO instant shown in Caracas time, to the minute."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return moment.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_context_processor
+def _globals():
+    return {"user": session.get("user"), "lang": language(), "status_labels": STATUS_LABELS,
+            "urgency_labels": URGENCY_LABELS}
+
+
+def login_required(view):
+    """Send a reader without a session to the entry page."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if not session.get("token"):
+            flash(_l("Inicie sesión para continuar."))
+            return redirect(url_for("portal.entry"))
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def _expired() -> Response:
+    """The token ended (expired, logged out elsewhere): back to the entry page, saying why."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_l("Su sesión terminó. Inicie sesión de nuevo."))
+    return redirect(url_for("portal.entry"))
+
+
+def _checked(reply: Reply) -> Reply:
+    """`reply`, or a redirect to log in again on 401, or the not-found page on 404."""
+    if reply.status == 401:
+        abort(_expired())
+    if reply.status in (403, 404):
+        abort(404)
+    return reply
+
+
+def _number(number: str) -> str:
+    if not _NUMBER.match(number):
+        abort(404)
+    return number
+
+
+# ------------------------------------------------------------------ entry, login, language
+
+
+def _entry_page(desk: str, status: int = 200, **context):
+    return render_template("entry.html", desk=desk, desks=DESKS, access_errors=context.pop("access_errors", {}),
+                           access_form=context.pop("access_form", {}), **context), status
+
+
+@bp.get("/")
+def entry():
+    """The SOPORTE entry: the rules in our words, login, "No tengo usuario"."""
+    return _entry_page("SOPORTE")
+
+
+@bp.get("/implantaciones")
+def entry_implantaciones():
+    """The separate entry for the IMPLANTACIONES desk."""
+    return _entry_page("IMPLANTACIONES")
+
+
+def _entry_desk() -> str:
+    desk = request.form.get("desk", "SOPORTE")
+    return desk if desk in DESKS else "SOPORTE"
+
+
+@bp.post("/login")
+def login():
+    """Log in at intake; the session keeps the bearer token, the user and the entry's desk."""
+    desk = _entry_desk()
+    email = (request.form.get("email") or "").strip()
+    reply = _ctx().backend.login(email, request.form.get("password") or "", _cid())
+    if not reply.ok:
+        return _entry_page(desk, 401 if reply.status in (400, 401, 422) else reply.status,
+                           login_error=forms.text_of(reply.body, language()), login_email=email)
+    lang = session.get("lang")
+    session.clear()  # a new session for a new user (no fixation of the previous one)
+    session.permanent = True
+    session.update(token=reply.body["token"], desk=desk,
+                   user={**reply.body["user"], "email": email.lower()})
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("portal.my_tickets"))
+
+
+@bp.post("/logout")
+def logout():
+    """End the session here and every token of the user at intake."""
+    if session.get("token"):
+        _ctx().backend.logout(session["token"], _cid())
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("portal.entry"))
+
+
+@bp.post("/language")
+def choose_language():
+    """The language switch: kept in the session, above the user's own language."""
+    chosen = request.form.get("lang")
+    if chosen in ("es", "en"):
+        session["lang"] = chosen
+    target = request.form.get("next") or "/"
+    # Only a path of this site: never an absolute or scheme-relative URL (open redirect).
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = "/"
+    return redirect(target)
+
+
+@bp.post("/access-requests")
+def request_access():
+    """"No tengo usuario": the request goes to intake; the page says what happens next."""
+    desk = request.form.get("desk") if request.form.get("desk") in DESKS else _entry_desk()
+    form = {k: (request.form.get(k) or "").strip() for k in ("name", "email", "phone", "organisation_name", "note")}
+    body = {**{k: v for k, v in form.items() if k != "note"}, "desk": desk, **({"note": form["note"]} if form["note"]
+                                                                            else {})}
+    reply = _ctx().backend.request_access(body, _cid())
+    if reply.ok:
+        return _entry_page(desk, 202, access_sent=forms.text_of(reply.body, language()))
+    field = reply.body.get("field") or ""
+    errors = {field if field in form else "": forms.text_of(reply.body, language())}
+    return _entry_page(desk, 422 if reply.status < 500 else reply.status, access_errors=errors, access_form=form,
+                       open_access=True)
+
+
+# ------------------------------------------------------------------ my tickets
+
+
+@bp.get("/tickets")
+@login_required
+def my_tickets():
+    """The reader's tickets, newest first, filtered by status."""
+    status = request.args.get("status", "")
+    status = status if status in forms.LIST_STATUSES else ""
+    try:
+        page = max(1, min(int(request.args.get("page", "1")), 10_000))
+    except ValueError:
+        page = 1
+    params = {"page": page, "per_page": 25, **({"status": status} if status else {})}
+    listing = _checked(_ctx().backend.tickets(session["token"], params, _cid()))
+    if not listing.ok:
+        abort(400)
+    total = listing.body.get("total", 0)
+    return render_template("tickets.html", tickets=listing.body.get("items", []), status=status, page=page,
+                           more=page * 25 < total, total=total, statuses=forms.LIST_STATUSES)
+
+
+# ------------------------------------------------------------------ new ticket
+
+
+def _desks_of_user() -> list[str]:
+    return [d for d in DESKS if d in (session.get("user") or {}).get("desks", [])]
+
+
+def _new_ticket_page(form: dict, errors: dict, attachments: list[dict], status: int = 200, duplicate=None):
+    desks = _desks_of_user()
+    desk = form.get("desk") if form.get("desk") in desks else (
+        session.get("desk") if session.get("desk") in desks else (desks[0] if desks else "SOPORTE"))
+    return render_template("new_ticket.html", form=form, errors=errors, attachments=attachments, desks=desks,
+                           desk=desk, modules=DESKS[desk].modules if desk in DESKS else (),
+                           urgencies=forms.URGENCY_CHOICES, duplicate=duplicate), status
+
+
+@bp.get("/tickets/new")
+@login_required
+def new_ticket():
+    """The new-ticket form, contact prefilled from the session's user."""
+    user = session["user"]
+    form = {"contact_name": user.get("name", ""), "contact_email": user.get("email", ""), "urgency": "normal",
+            "idempotency_key": str(uuid.uuid4()), "previous_ticket": request.args.get("previous", "")[:32]}
+    return _new_ticket_page(form, {}, [])
+
+
+def _kept_attachments() -> list[dict]:
+    """Files uploaded on an earlier try of the same form (their upload ids ride in hidden fields)."""
+    ids, names = request.form.getlist("attachment_id"), request.form.getlist("attachment_name")
+    return [{"upload_id": i, "name": n} for i, n in zip(ids, names) if _UUID.match(i) or _SHA256.match(i)][:20]
+
+
+def _upload_files(errors: dict) -> list[dict]:
+    """Upload the form's picked files to intake; refusals go beside the picker."""
+    uploaded = []
+    for file in request.files.getlist("files"):
+        if not file or not file.filename:
+            continue
+        reply = _checked(_ctx().backend.upload(session["token"], file.filename, file.stream.read(),
+                                               file.mimetype, _cid()))
+        if reply.ok:
+            uploaded.append({"upload_id": reply.body["upload_id"], "name": reply.body.get("name", file.filename)})
+        else:
+            errors.setdefault("files", []).append(f"{file.filename}: {forms.text_of(reply.body, language())}")
+    return uploaded
+
+
+@bp.post("/tickets/new")
+@login_required
+def open_ticket():
+    """Upload the files, then open the ticket at intake; refusals are shown beside their fields."""
+    form = request.form.to_dict()
+    if not _UUID.match(form.get("idempotency_key", "")):
+        form["idempotency_key"] = str(uuid.uuid4())
+    errors: dict[str, list[str]] = {}
+    attachments = _kept_attachments() + _upload_files(errors)
+    if errors:
+        return _new_ticket_page(form, errors, attachments, 422)
+    desks = _desks_of_user()
+    desk = form.get("desk") if form.get("desk") in desks else (session.get("desk") if session.get("desk") in desks
+                                                               else (desks[0] if desks else "SOPORTE"))
+    if request.form.get("different_case") == "1":
+        form["confirmed_different_case"] = "1"
+    body = forms.ticket_body(form, desk, [a["upload_id"] for a in attachments])
+    reply = _checked(_ctx().backend.open_ticket(session["token"], body, form["idempotency_key"], _cid()))
+    if reply.ok:
+        flash(_l("Ticket %(number)s abierto. Le avisaremos por correo cada vez que la mesa responda.",
+                 number=reply.body["number"]))
+        for warning in reply.body.get("warnings") or []:
+            flash(forms.text_of(warning, language()))
+        return redirect(url_for("portal.ticket", number=reply.body["number"]))
+    if forms.is_duplicate(reply.body):
+        return _new_ticket_page(form, {}, attachments, 409, duplicate=reply.body["ticket"])
+    errors = {forms.field_of(reply.body): [forms.text_of(reply.body, language())]}
+    return _new_ticket_page(form, errors, attachments, 422)
+
+
+# ------------------------------------------------------------------ one ticket
+
+
+def _ticket_page(number: str, errors: dict | None = None, form: dict | None = None, status: int = 200):
+    reply = _ctx().backend.ticket(session["token"], number, _cid())
+    if reply.status == 404:
+        # Just opened: query has not read the event yet. Intake's own summary says whether it exists.
+        _checked(_ctx().backend.intake_ticket(session["token"], number, _cid()))
+        return render_template("ticket_pending.html", number=number), 200
+    ticket = _checked(reply).body
+    return render_template("ticket.html", ticket=ticket, number=number, errors=errors or {}, form=form or {},
+                           entry_types=ENTRY_TYPES, close_reasons=CLOSE_REASONS,
+                           idempotency_key=str(uuid.uuid4())), status
+
+
+@bp.get("/tickets/<number>")
+@login_required
+def ticket(number: str):
+    """A ticket with its thread, the answer form and, after an agent's answer, "solved" / "not solved"."""
+    return _ticket_page(_number(number))
+
+
+@bp.post("/tickets/<number>/messages")
+@login_required
+def answer(number: str):
+    """Post the reader's answer (with files) to intake."""
+    number = _number(number)
+    errors: dict[str, list[str]] = {}
+    uploaded = _upload_files(errors)
+    if errors:
+        return _ticket_page(number, errors, request.form.to_dict(), 422)
+    key = request.form.get("idempotency_key", "")
+    body = {"body": request.form.get("body") or "", **({"attachments": [a["upload_id"] for a in uploaded]}
+                                                       if uploaded else {})}
+    reply = _checked(_ctx().backend.post_message(session["token"], number, body,
+                                                 key if _UUID.match(key) else str(uuid.uuid4()), _cid()))
+    if not reply.ok:
+        return _ticket_page(number, {forms.field_of(reply.body) or "body": [forms.text_of(reply.body, language())]},
+                            request.form.to_dict(), 422)
+    flash(_l("Su mensaje quedó en el ticket."))
+    return redirect(url_for("portal.ticket", number=number))
+
+
+@bp.post("/tickets/<number>/resolution")
+@login_required
+def resolution(number: str):
+    """Rule 8: "Solucionado" closes the ticket; "No solucionado" says what is still wrong."""
+    number = _number(number)
+    solved = request.form.get("solved") == "1"
+    text = request.form.get("resolution_body") or ""
+    reply = _checked(_ctx().backend.resolution(session["token"], number, solved, text, _cid()))
+    if not reply.ok:
+        return _ticket_page(number, {"resolution_body": [forms.text_of(reply.body, language())]},
+                            request.form.to_dict(), 422)
+    flash(_l("Gracias: el ticket quedó cerrado.") if solved else _l("Lo devolvimos a la mesa con su comentario."))
+    return redirect(url_for("portal.ticket", number=number))
+
+
+@bp.get("/tickets/<number>/attachments/<sha256>")
+@login_required
+def attachment(number: str, sha256: str):
+    """A file of the ticket, fetched from intake with the reader's token; always a download."""
+    number = _number(number)
+    if not _SHA256.match(sha256):
+        abort(404)
+    reply = _checked(_ctx().backend.attachment(session["token"], number, sha256, _cid()))
+    if not reply.ok:
+        abort(404)
+    response = Response(reply.content, mimetype=reply.headers.get("Content-Type", "application/octet-stream"))
+    response.headers["Content-Disposition"] = reply.headers.get("Content-Disposition", "attachment")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -1,0 +1,66 @@
+"""The whole system (intake, query, sla on real Kafka and PostgreSQL, plus the portal) under
+gunicorn, and Debian's Chromium driven by Playwright, headless.
+
+Never a browser Playwright downloads: the `chromium` package's binary (bin/stack install).
+Screenshots of every main page go to `.run/screenshots/` (git-ignored; the README names it).
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from browser_support import Portal
+from helpdesk_shared import localstack
+
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def chromium_binary() -> str:
+    """Debian's chromium (the package's launcher or its binary)."""
+    found = shutil.which("chromium") or next((p for p in ("/usr/bin/chromium", "/usr/lib/chromium/chromium")
+                                              if Path(p).exists()), None)
+    if found is None:
+        pytest.fail("chromium is not installed: run bin/stack install (apt-get install chromium)", pytrace=False)
+    return found
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory):
+    """intake, query, sla and the portal as real processes on fresh databases and topics."""
+    s = localstack.LocalStack(tmp_path_factory.mktemp("browser") / "stack", with_portal=True).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_binary(), headless=True,
+                              args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def portal(system, browser):
+    """A fresh browser context (no cookies) at desktop width on the portal."""
+    context = browser.new_context(viewport=DESKTOP, locale="es-VE")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield Portal(page, system.urls["portal"])
+    context.close()
+
+
+@pytest.fixture
+def phone(system, browser):
+    """A fresh browser context 360 px wide (a phone)."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="es-VE")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield Portal(page, system.urls["portal"])
+    context.close()
