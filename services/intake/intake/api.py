@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, g, jsonify, request, send_file
 from markupsafe import escape
 from psycopg.types.json import Jsonb
 
-from helpdesk_shared import auth_tokens, link_tokens
+from helpdesk_shared import auth_tokens, forwarding, link_tokens
 from helpdesk_shared.errors import RuleViolation
 from helpdesk_shared.web import AUTH_REQUIRED, ascii_token, json_body, load, load_body, require_auth
 
@@ -61,9 +61,10 @@ def _throttled(err: throttle.Throttled):
 
 
 def _client_address() -> str:
-    # The peer address; X-Forwarded-For is not trusted (anyone can write it). Behind a proxy,
-    # wrap the app in werkzeug's ProxyFix with the proxy count.
-    return request.remote_addr or ""
+    # The peer address, or the browser's address the portal forwards signed with PORTAL_FORWARD_SECRET
+    # (behind the portal every customer shares one peer address). X-Forwarded-For is not trusted:
+    # anyone can write it.
+    return forwarding.client_address(_ctx().config.portal_forward_secret, request.headers, request.remote_addr or "")
 
 
 @bp.post("/auth/login")

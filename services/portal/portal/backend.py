@@ -7,8 +7,11 @@ pages decide what a refusal means; a service that does not answer is `Unavailabl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import requests
+
+from helpdesk_shared import forwarding
 
 from .config import Config
 
@@ -35,8 +38,11 @@ class Reply:
 class Backend:
     """HTTP calls to intake, query and sla on behalf of one reader (token given per call)."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, client_address: Callable[[], str | None] = lambda: None):
         self.config = config
+        # The browser's address, forwarded signed to intake, whose per-address limits would
+        # otherwise count every customer as the portal's one address.
+        self.client_address = client_address
 
     def _call(self, method: str, url: str, token: str | None, correlation_id: str | None = None,
               raw: bool = False, **kwargs) -> Reply:
@@ -45,6 +51,9 @@ class Backend:
             headers["Authorization"] = f"Bearer {token}"
         if correlation_id:
             headers["X-Correlation-Id"] = correlation_id
+        address = self.client_address()
+        if address and url.startswith(self.config.intake_url):
+            headers.update(forwarding.headers(self.config.forward_secret, address))
         try:
             r = requests.request(method, url, headers=headers, timeout=self.config.backend_timeout_seconds, **kwargs)
         except requests.RequestException as err:
