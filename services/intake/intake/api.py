@@ -429,10 +429,18 @@ def resolve_page(token: str):
 
 @resolve_bp.post("/resolve/<token>")
 def resolve(token: str):
-    """Apply the one-click "solved" answer."""
+    """Apply the answer of a mail's link: "solved" (the default), or `answer=not_solved` with `body`,
+    what is still wrong (the portal's confirmation page posts either)."""
     number, user = _resolve_claims(token)
+    answer = request.form.get("answer") or "solved"
+    if answer not in ("solved", "not_solved"):
+        raise violation("INVALID_REQUEST", "answer", status=422, detail="answer")
     with _ctx().pool.connection() as conn:
-        handlers.confirm_resolution(conn, user, number, True, "", _now())
+        handlers.confirm_resolution(conn, user, number, answer == "solved", request.form.get("body") or "", _now())
+    if answer == "not_solved":
+        return _RESOLVE_PAGE.format(title_es=f"Ticket {escape(number)}", form="",
+                                    text_es="Lo devolvimos a la mesa con su comentario.",
+                                    text_en="We sent it back to the desk with your comment.")
     return _RESOLVE_PAGE.format(title_es=f"Ticket {escape(number)} cerrado", form="",
                                 text_es="Gracias por confirmar. Si el problema vuelve, abra un ticket nuevo "
                                         "citando este número.",

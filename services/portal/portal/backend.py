@@ -114,6 +114,28 @@ class Backend:
         return self._call("GET", f"{self.config.intake_url}/api/tickets/{number}/attachments/{sha256}", token, cid,
                           raw=True)
 
+    def check_link(self, kind: str, token: str, cid=None) -> Reply:
+        """GET intake's /resolve/<token> or /set-password/<token>: 200 while the mailed link is valid."""
+        return self._call("GET", f"{self.config.intake_url}/{kind}/{token}", None, cid)
+
+    def resolve_link(self, token: str, answer: str, text: str, cid=None) -> Reply:
+        """POST intake's /resolve/<token>: the mail's "solved" / "not solved" answer, signed by its link."""
+        return self._call("POST", f"{self.config.intake_url}/resolve/{token}", None, cid,
+                          data={"answer": answer, **({"body": text} if text else {})})
+
+    def set_password(self, token: str, password: str, cid=None) -> Reply:
+        """POST intake's /set-password/<token> (the access-granted mail's link)."""
+        return self._call("POST", f"{self.config.intake_url}/set-password/{token}", None, cid,
+                          data={"password": password})
+
+    def request_training(self, token: str, body: dict, cid=None) -> Reply:
+        """POST /api/training-requests (rule 10: an induction course)."""
+        return self._call("POST", f"{self.config.intake_url}/api/training-requests", token, cid, json=body)
+
+    def away(self, token: str, number: str, body: dict, cid=None) -> Reply:
+        """POST /api/tickets/{number}/away ("Me tengo que ausentar")."""
+        return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/away", token, cid, json=body)
+
     # ------------------------------------------------------------------ query and sla (reads)
 
     def tickets(self, token: str, params: dict, cid=None) -> Reply:
