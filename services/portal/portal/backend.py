@@ -132,6 +132,10 @@ class Backend:
         """POST /api/training-requests (rule 10: an induction course)."""
         return self._call("POST", f"{self.config.intake_url}/api/training-requests", token, cid, json=body)
 
+    def announce_special_process(self, token: str, body: dict, cid=None) -> Reply:
+        """POST /api/special-processes (announced in advance, it makes that urgency possible)."""
+        return self._call("POST", f"{self.config.intake_url}/api/special-processes", token, cid, json=body)
+
     def away(self, token: str, number: str, body: dict, cid=None) -> Reply:
         """POST /api/tickets/{number}/away ("Me tengo que ausentar")."""
         return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/away", token, cid, json=body)

@@ -369,6 +369,20 @@ def resolution(number: str):
     return redirect(url_for("portal.ticket", number=number))
 
 
+@bp.post("/tickets/<number>/away")
+@login_required
+def away(number: str):
+    """"Me tengo que ausentar": the desk waits for the reader until "back on" (auto-close counts from it)."""
+    number = _number(number)
+    reply = _checked(_ctx().backend.away(session["token"], number, forms.away_body(request.form), _cid()))
+    if not reply.ok:
+        field = forms.field_of(reply.body)
+        return _ticket_page(number, {field if field in ("back_on", "away_note") else "back_on":
+                                     [forms.text_of(reply.body, language())]}, request.form.to_dict(), 422)
+    flash(_l("Anotamos su ausencia. Con fecha de regreso, el plazo para cerrar el ticket por falta de respuesta cuenta desde ese día."))
+    return redirect(url_for("portal.ticket", number=number))
+
+
 @bp.get("/tickets/<number>/attachments/<sha256>")
 @login_required
 def attachment(number: str, sha256: str):
@@ -496,3 +510,35 @@ def training_request():
     field = (reply.body.get("field") or "").split(".")[0].split("[")[0]
     return _training_page(form, {field if field in ("modules", "participants", "note") else "modules":
                                  [forms.text_of(reply.body, language())]}, 422)
+
+
+# ------------------------------------------------------------------ special process (rule 5: announced urgency)
+
+SPECIAL_PROCESS_LABELS = {"carnetizacion": _l("Carnetización de socios"), "other": _l("Otro proceso especial")}
+
+
+def _special_process_page(form: dict, errors: dict, status: int = 200):
+    return render_template("special_process.html", form=form, errors=errors, kinds=forms.SPECIAL_PROCESS_KINDS,
+                           kind_labels=SPECIAL_PROCESS_LABELS), status
+
+
+@bp.get("/special-processes")
+@login_required
+def special_process():
+    """Announce a special process in advance: within its window, tickets may be urgent for it."""
+    return _special_process_page({"kind": "carnetizacion"}, {})
+
+
+@bp.post("/special-processes")
+@login_required
+def special_process_announce():
+    """Send the announcement to intake; refusals beside their fields."""
+    form = request.form.to_dict()
+    reply = _checked(_ctx().backend.announce_special_process(session["token"], forms.special_process_body(form),
+                                                             _cid()))
+    if reply.ok:
+        flash(_l("Proceso especial avisado. Durante esas fechas podrá marcar como urgente un caso que lo detenga."))
+        return redirect(url_for("portal.my_tickets"))
+    field = forms.field_of(reply.body)
+    return _special_process_page(form, {field if field in ("kind", "description", "starts_on", "ends_on")
+                                        else "description": [forms.text_of(reply.body, language())]}, 422)
