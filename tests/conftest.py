@@ -13,6 +13,8 @@ from helpdesk_shared import localstack, pg
 from helpdesk_shared.config import DEFAULT_KAFKA, env
 from helpdesk_shared.topics import TOPICS, create_topics
 
+from harness import Clock, login  # noqa: F401  (re-exported for fixtures below)
+
 
 @pytest.fixture(autouse=True)
 def no_500_anywhere():
@@ -96,21 +98,6 @@ def now() -> datetime:
     return datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)
 
 
-class Clock:
-    """A settable clock for apps built in-process (`clock.now = ...`, `clock.advance(seconds=...)`)."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        """Move the clock forward by a timedelta's keyword arguments."""
-        from datetime import timedelta
-        self.now = self.now + timedelta(**delta)
-
-
 @pytest.fixture
 def clock(now) -> Clock:
     """A settable clock starting at `now`."""
@@ -125,10 +112,3 @@ def intake_app(intake_db, tmp_path, clock):
     app = create_app(intake_config(intake_db, tmp_path / "attachments"), clock=clock)
     yield app
     app.extensions["intake"].pool.close()
-
-
-def login(client, email: str, password: str = "mesa-demo") -> dict:
-    """The Authorization header for a demo user, through intake's own login route."""
-    response = client.post("/api/auth/login", json={"email": email, "password": password})
-    assert response.status_code == 200, response.get_json()
-    return {"Authorization": f"Bearer {response.get_json()['token']}"}

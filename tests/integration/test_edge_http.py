@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import login
+from harness import login
 from helpdesk_shared import pg
 from samples import CONTACT, ticket_body
 

@@ -16,7 +16,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import status_code_conformance
 
 import samples
-from conftest import login
+from harness import login
 
 pytestmark = pytest.mark.integration
 

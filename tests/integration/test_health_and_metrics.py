@@ -349,7 +349,7 @@ def test_query_exposes_this_months_compliance_per_desk_and_clock_as_the_report_c
     first responses A in time, B late, E in time, D never answered -> 2 of 4; its next responses 2 of 2;
     IMPLANTACIONES' first response F in time."""
     from datetime import datetime, timezone
-    from conftest import Clock
+    from harness import Clock
     from query.app import create_app
     from test_query_reports import accounts, feed, story
     app = create_app(query_config(query_db), clock=Clock(datetime(2026, 12, 20, 15, tzinfo=timezone.utc)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import login
+from harness import login
 from samples import ticket_body
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from configs import SECRETS
-from conftest import login
+from harness import login
 from helpdesk_shared import link_tokens, pg
 from intake import eventstore, handlers
 from samples import png, ticket_body

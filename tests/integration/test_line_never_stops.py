@@ -163,7 +163,7 @@ def test_a_consumer_parks_unreadable_messages_and_applies_the_events_around_them
 
 
 def test_a_1_2_mb_message_body_over_http_is_refused_in_both_languages_and_nothing_is_stored(intake_app, intake_db):
-    from conftest import login
+    from harness import login
 
     client = intake_app.test_client()
     headers = login(client, "maria@clubcaracas.com.ve")

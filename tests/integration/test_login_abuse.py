@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import login
+from harness import login
 
 pytestmark = pytest.mark.integration
 

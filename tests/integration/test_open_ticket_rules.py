@@ -8,7 +8,7 @@ import pytest
 
 from helpdesk_shared import pg
 
-from conftest import login
+from harness import login
 from samples import ticket_body
 
 pytestmark = pytest.mark.integration

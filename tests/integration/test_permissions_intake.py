@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from configs import intake_config, link_token
-from conftest import Clock, login
+from harness import Clock, login
 from helpdesk_shared import link_tokens, pg
 from helpdesk_shared.envelope import SYSTEM
 from intake import demo, handlers

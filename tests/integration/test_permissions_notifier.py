@@ -10,7 +10,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from configs import notifier_config
-from conftest import Clock
+from harness import Clock
 from helpdesk_shared import pg
 from notifier.app import create_app
 from permission_matrix import assert_table_covers, bearer_of, cases, check, row, scratch_database

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from configs import query_config
-from conftest import Clock
+from harness import Clock
 from helpdesk_shared import pg
 from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.envelope import Actor, new_event
@@ -28,6 +28,13 @@ TABLE = [
     row("GET", "/api/desks/<desk>/agents", "desk_agents", 401, 403, 403, 200, 403, 200, 403),
     row("GET", "/api/desks/<desk>/agents", "unknown_desk_agents", 401, 403, 403, 404, 404, 404, 404),
     row("GET", "/api/organisations", "organisations", 401, 200, 200, 200, 200, 200, 200),
+    # Staff pages (issue 8): a customer never reads staff figures; the ticket's own customer is told
+    # it is not for him (403), another organisation's learns nothing (404).
+    row("GET", "/api/desks/<desk>/queue", "desk_queue", 401, 403, 403, 200, 403, 200, 403),
+    row("GET", "/api/desks/<desk>/queue", "unknown_desk_queue", 401, 403, 403, 404, 404, 404, 404),
+    row("GET", "/api/desks/<desk>/auto-close", "desk_auto_close", 401, 403, 403, 200, 403, 200, 403),
+    row("GET", "/api/desks/<desk>/workload", "desk_workload", 401, 403, 403, 200, 403, 200, 403),
+    row("GET", "/api/tickets/<number>/timeline", "timeline", 401, 403, 404, 200, 404, 200, 404),
     # Reports: staff figures for staff (of their desks); the out-of-hours bill is also the customer's own.
     row("GET", "/api/reports/backlog", "backlog", 401, 403, 403, 200, 200, 200, 200),
     row("GET", "/api/reports/backlog", "backlog_soporte", 401, 403, 403, 200, 403, 200, 403),
@@ -68,6 +75,11 @@ REQUESTS = {
     "desk_agents": lambda w: "/api/desks/SOPORTE/agents",
     "unknown_desk_agents": lambda w: "/api/desks/NO_SUCH_DESK/agents",
     "organisations": lambda w: "/api/organisations",
+    "desk_queue": lambda w: "/api/desks/SOPORTE/queue",
+    "unknown_desk_queue": lambda w: "/api/desks/NO_SUCH_DESK/queue",
+    "desk_auto_close": lambda w: "/api/desks/SOPORTE/auto-close",
+    "desk_workload": lambda w: "/api/desks/SOPORTE/workload",
+    "timeline": lambda w: f"/api/tickets/{w.ticket()}/timeline",
     "backlog": lambda w: "/api/reports/backlog",
     "backlog_soporte": lambda w: "/api/reports/backlog?desk=SOPORTE",
     "compliance": lambda w: "/api/reports/compliance",

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from configs import sla_config
-from conftest import Clock
+from harness import Clock
 from helpdesk_shared import pg
 from permission_matrix import assert_table_covers, bearer_of, cases, check, record, row, scratch_database, ticket_opened
 from sla import store

@@ -39,7 +39,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from configs import bearer, query_config
-from conftest import Clock
+from harness import Clock
 from helpdesk_shared import pg
 from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.business_calendar import venezuela_default

@@ -15,7 +15,7 @@ from email import policy
 import pytest
 
 from configs import notifier_config
-from conftest import login
+from harness import login
 from helpdesk_shared import pg
 from intake import eventstore
 from notifier import inbound, store

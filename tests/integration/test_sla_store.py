@@ -128,7 +128,7 @@ def ticket(ticket_id: str, desk: str = "SOPORTE"):
 def sla_api(sla_db):
     """The SLA app in-process on the test database, its clock at Wednesday noon in Caracas."""
     from configs import sla_config
-    from conftest import Clock
+    from harness import Clock
     from sla.app import create_app
     app = create_app(sla_config(sla_db), clock=Clock(WEDNESDAY_NOON))
     yield app.test_client()

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from conftest import login
+from harness import login
 from helpdesk_shared import link_tokens, pg
 from samples import png, ticket_body
 

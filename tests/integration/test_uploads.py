@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from conftest import login
+from harness import login
 from samples import png, ticket_body
 
 pytestmark = pytest.mark.integration

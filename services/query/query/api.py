@@ -10,7 +10,8 @@ from helpdesk_shared.errors import Message, NotFound, RuleViolation
 from helpdesk_shared.schemas import DESKS
 from helpdesk_shared.web import require_auth
 
-from . import reports, reports_store, views
+from . import queue_params, queue_store, reports, reports_store, timeline_store, views
+from .queue import check_desk_staff
 from .filters import parse_list_query
 
 bp = Blueprint("query", __name__, url_prefix="/api")
@@ -77,6 +78,53 @@ def list_organisations():
         return jsonify({"items": views.organisations(conn, g.user)})
 
 
+# ---------------------------------------------------------------- the desk's pages (issue 8)
+
+def _args() -> dict:
+    return request.args.to_dict(flat=False)
+
+
+@bp.get("/desks/<desk>/queue")
+@auth
+def desk_queue(desk: str):
+    """The desk's open tickets, nearest deadline first, with time left in business time and flags
+    (staff of the desk only); filters flag, module, assigned_to, organisation_id; cursor, limit."""
+    check_desk_staff(g.user, desk)
+    query = queue_params.parse_page_query(_args(), g.user.user_id, queue_params.QUEUE_FILTERS, queue_params.QUEUE,
+                                          queue_params.QUEUE_CURSOR)
+    with _ctx().pool.connection() as conn:
+        return jsonify(queue_store.desk_queue(conn, desk, query, _ctx().clock()))
+
+
+@bp.get("/desks/<desk>/auto-close")
+@auth
+def desk_auto_close(desk: str):
+    """The desk's tickets that auto-close within the next business day, by due_at (staff of the desk only)."""
+    check_desk_staff(g.user, desk)
+    query = queue_params.parse_page_query(_args(), g.user.user_id, {}, queue_params.AUTO_CLOSE,
+                                          queue_params.AUTO_CLOSE_CURSOR)
+    with _ctx().pool.connection() as conn:
+        return jsonify(queue_store.auto_close_soon(conn, desk, query, _ctx().clock()))
+
+
+@bp.get("/desks/<desk>/workload")
+@auth
+def desk_workload(desk: str):
+    """Per agent of the desk: open, waiting and answered today; and how many nobody has (staff of the desk only)."""
+    check_desk_staff(g.user, desk)
+    queue_params.reject_unknown(_args(), (), queue_params.WORKLOAD)
+    with _ctx().pool.connection() as conn:
+        return jsonify(queue_store.workload(conn, desk, _ctx().clock()))
+
+
+@bp.get("/tickets/<number>/timeline")
+@auth
+def ticket_timeline(number: str):
+    """Every event of the ticket in order, with who, why and the versions (staff of its desk only)."""
+    query = queue_params.parse_page_query(_args(), g.user.user_id, {}, queue_params.TIMELINE,
+                                          queue_params.TIMELINE_CURSOR)
+    with _ctx().pool.connection() as conn:
+        return jsonify(timeline_store.ticket_timeline(conn, g.user, number, query))
 # ------------------------------------------------------------------ reports (issue 8)
 
 def _report_scope(report: str, *, customers: bool = False) -> tuple[list[str], reports.ReportQuery]:

@@ -11,7 +11,7 @@ from helpdesk_shared.openapi import BEARER, HEALTHZ, errors, new_spec, path_para
 
 from helpdesk_shared.schemas import DESKS, URGENCIES
 
-from . import filters, reports
+from . import filters, queue, queue_params, reports
 
 
 
@@ -34,6 +34,41 @@ def _filters() -> list[dict]:
               for name, maximum in filters.PAGING.items())]
 
 
+def _page(*extra: dict) -> list[dict]:
+    """A desk page's filters, then its cursor and limit."""
+    return [*extra, _query("cursor", {"type": "string", "description": "the previous page's next_cursor"}),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": queue_params.MAX_LIMIT})]
+
+
+def _desk_pages() -> dict:
+    desk = path_param("desk")
+    refused = errors(400, 401, 403, 404, 422)
+    return {
+        "/api/desks/{desk}/queue": {"get": {
+            "summary": "The desk's open tickets by nearest deadline, with business time left and flags "
+                       "(staff of the desk only)", "security": BEARER,
+            "parameters": [desk, *_page(
+                _query("flag", {"enum": list(queue.QUEUE_FLAGS)}),
+                _query("module", {"type": "string", "pattern": filters._MODULE.pattern}),
+                _query("assigned_to", {"type": "string", "description": "a user id, `me` or `none`"}),
+                _query("organisation_id", {"type": "string", "maxLength": filters.MAX_ID}))],
+            "responses": {"200": {"description": "a page of the queue"}, **refused}}},
+        "/api/desks/{desk}/auto-close": {"get": {
+            "summary": "The desk's tickets that auto-close within the next business day "
+                       f"(at most {queue.BUSINESS_DAY_SECONDS} counted seconds left), by due_at", "security": BEARER,
+            "parameters": [desk, *_page()],
+            "responses": {"200": {"description": "a page of tickets about to auto-close"}, **refused}}},
+        "/api/desks/{desk}/workload": {"get": {
+            "summary": "Per agent of the desk: open, waiting, answered today (Caracas); and the unassigned count",
+            "security": BEARER, "parameters": [desk],
+            "responses": {"200": {"description": "the workload"}, **refused}}},
+        "/api/tickets/{number}/timeline": {"get": {
+            "summary": "Every event of the ticket in order, with who, why (correlation, causation) and the "
+                       "policy and calendar versions (staff of its desk only; a customer of its organisation "
+                       "403, anyone else 404)", "security": BEARER,
+            "parameters": [path_param("number"), *_page()],
+            "responses": {"200": {"description": "a page of the timeline"}, **refused}}},
+    }
 def _report_parameters(report: str) -> list[dict]:
     """The parameters of a report, from reports.PARAMETERS (the module that checks them)."""
     day = {"type": "string", "format": "date"}
@@ -75,6 +110,7 @@ def document() -> dict:
         "/api/organisations": {"get": {
             "summary": "The caller's organisation; for staff, those of their desks", "security": BEARER,
             "responses": {"200": {"description": "the organisations"}, **errors(401)}}},
+        **_desk_pages(),
         "/api/reports/backlog": _report(
             "Staff: tickets not closed by status, desk, module, organisation and agent; per Caracas day "
             "(from..to, default the last 30, at most 366) opened, closed by reason and open at the day's end",

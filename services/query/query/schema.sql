@@ -81,6 +81,71 @@ create table if not exists organisations (
 );
 insert into projection_stats (name, applied, skipped) values ('accounts', 0, 0) on conflict do nothing;
 
+-- The running deadline of each ticket's clocks, from the SLA service's facts on helpdesk.sla (query
+-- never recomputes business time: open_intervals are the counted spans up to due_at). One row per
+-- (ticket, clock), kept when the clock stops (running = false).
+create table if not exists deadlines (
+    ticket_id        text        not null,
+    clock            text        not null,   -- first_response | next_response | auto_close
+    running          boolean     not null,
+    clock_type       text,                   -- business | 24x7
+    due_at           timestamptz not null,
+    warning_at       timestamptz,            -- auto_close: when the warning mail is due
+    open_intervals   jsonb,                  -- [[start, end], ...] ISO 8601; null when the fact had none
+    policy_version   int,
+    calendar_version int,
+    overdue          boolean     not null default false,  -- ResponseOverdue seen for this deadline
+    -- The last AutoCloseWarning's closes_at and instant: the warning of the current deadline went
+    -- out when its closes_at is due_at (a moved deadline is warned about again, SLA timers).
+    warned_closes_at timestamptz,
+    warned_at        timestamptz,
+    sla_version      int         not null,   -- of the last fact applied to the row (for who reads it)
+    event_id         uuid        not null,   -- that fact
+    primary key (ticket_id, clock)
+);
+-- Every SLA fact applied to the deadlines: one seen again (a republish, a replay) changes nothing.
+create table if not exists deadline_facts (
+    event_id uuid primary key
+);
+create index if not exists deadlines_running on deadlines (ticket_id, due_at) where running;
+insert into projection_stats (name, applied, skipped) values ('deadlines', 0, 0) on conflict do nothing;
+
+-- The queue's order kept with the deadlines: a desk's open tickets by their nearest running
+-- deadline ('infinity' when none runs), so a page of the queue is an index range read, not a
+-- sort of every open ticket of the desk.
+create table if not exists queue_order (
+    ticket_id text primary key,
+    desk      text,                                    -- null until its TicketOpened is applied
+    open      boolean     not null default true,       -- false once closed (never reopened)
+    sort_due  timestamptz not null default 'infinity', -- the nearest running deadline
+    overdue   boolean     not null default false       -- the SLA service reported that deadline missed
+);
+create index if not exists queue_order_desk on queue_order (desk, sort_due, ticket_id) where open;
+
+-- Every event about a ticket (helpdesk.tickets, helpdesk.sla, helpdesk.notifications) for its
+-- timeline; event_id unique so a replay adds nothing. causal_rank orders a cause before its
+-- effects at the same instant (query.timeline.causal_rank).
+create table if not exists timeline (
+    event_id       uuid primary key,
+    ticket_id      text        not null,
+    occurred_at    timestamptz not null,
+    causal_rank    smallint    not null,
+    stream_version int         not null,
+    type           text        not null,
+    actor_id       text        not null,
+    actor_role     text        not null,
+    correlation_id uuid,
+    causation_id   uuid,
+    data           jsonb       not null
+);
+create index if not exists timeline_ticket on timeline (ticket_id, occurred_at, causal_rank, stream_version, event_id);
+insert into projection_stats (name, applied, skipped) values ('timeline', 0, 0) on conflict do nothing;
+
+-- The agents' workload: each agent's tickets not closed, and the public answers of one day.
+create index if not exists tickets_assignee_open on tickets (assigned_to, desk) where status <> 'closed';
+create index if not exists thread_public_answers on thread (occurred_at, author_id)
+    where type = 'MessagePosted' and not internal;
+
 -- Text search over subject, case and description with the Spanish stemmer ("facturas" finds
 -- "factura", "conciliación" finds "conciliar"), and accents folded where the contrib extension
 -- unaccent can be created ("facturacion" typed without its accent finds "Facturación"). The stemmer

@@ -14,6 +14,8 @@ from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS, TOPIC_
 
 from . import reports_store
 from .projector import project, project_account
+from .queue_store import apply_sla_fact, apply_ticket_event
+from .timeline_store import apply_timeline
 
 _JSON_COLUMNS = {"contact", "details", "attachments"}
 
@@ -103,10 +105,12 @@ def apply_account(conn: psycopg.Connection, record: Record) -> bool:
 # Every read model of an event is applied in the same transaction as the consumer's offsets.
 # A read model registers itself here (one line) and puts its tables in app.SCHEMA.
 _APPLIERS: dict[str, list] = {
-    TICKETS: [("tickets", apply_event), (reports_store.PROJECTION, reports_store.apply_ticket_event)],
-    NOTIFICATIONS: [("tickets", apply_notification)],
+    TICKETS: [("tickets", apply_event), ("deadlines", apply_ticket_event), ("timeline", apply_timeline),
+              (reports_store.PROJECTION, reports_store.apply_ticket_event)],
+    NOTIFICATIONS: [("tickets", apply_notification), ("timeline", apply_timeline)],
     ACCOUNTS: [("accounts", apply_account)],
-    SLA: [(reports_store.PROJECTION, reports_store.apply_sla_fact)],
+    SLA: [("deadlines", apply_sla_fact), ("timeline", apply_timeline),
+          (reports_store.PROJECTION, reports_store.apply_sla_fact)],
 }
 
 

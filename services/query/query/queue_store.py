@@ -1,0 +1,226 @@
+"""The deadlines read model and the SQL of the desk pages: queue, auto-close, workload (adapter).
+
+Deadlines come from the SLA service's facts on helpdesk.sla. The topic is keyed by the ticket's
+sla stream, so a ticket's facts arrive in the order they were published and each one is applied
+over what is known; a fact whose event_id was already applied (a relay's republish, a replay of
+the topic) is dropped (`deadline_facts`), so applying one twice changes nothing. That holds
+whatever the SLA service numbers its stream versions (`sla_version` only records the last one).
+A ticket's close (helpdesk.tickets) stops whatever still runs.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from helpdesk_shared.kafka import Record
+from helpdesk_shared.schemas import RESPONSE_CLOCKS
+
+from . import queue
+from .filters import UNASSIGNED
+from .queue_params import PageQuery, encode_cursor
+
+# Columns a DeadlineSet or DeadlineMoved replaces (the whole deadline as the SLA service now sees it).
+_FACT_COLUMNS = ("running", "clock_type", "due_at", "warning_at", "open_intervals", "policy_version",
+                 "calendar_version", "overdue", "sla_version", "event_id")
+
+
+def _upsert(conn: psycopg.Connection, record: Record, clock: str, insert: dict, update: tuple[str, ...]) -> None:
+    """Insert the (ticket, clock) row, or update its columns `update`."""
+    event = record.event
+    row = {"ticket_id": event.data["ticket_id"], "clock": clock, "sla_version": event.stream_version,
+           "event_id": event.event_id, **insert}
+    columns = ", ".join(row)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in (*update, "sla_version", "event_id"))
+    conn.execute(f"""insert into deadlines ({columns}) values ({', '.join(['%s'] * len(row))})
+                     on conflict (ticket_id, clock) do update set {sets}""",
+                 [Jsonb(v) if c == "open_intervals" and v is not None else v for c, v in row.items()])
+
+
+def _refresh_order(conn: psycopg.Connection, ticket_id: str) -> None:
+    """Keep the ticket's place in the queue: its nearest running deadline, and whether it was reported missed."""
+    conn.execute("""insert into queue_order (ticket_id, sort_due, overdue)
+                    select %(t)s, coalesce(n.due_at, 'infinity'), coalesce(n.overdue, false)
+                    from (select 1) one left join lateral (
+                        select due_at, overdue from deadlines where ticket_id = %(t)s and running
+                        order by due_at, clock limit 1) n on true
+                    on conflict (ticket_id) do update set sort_due = excluded.sort_due, overdue = excluded.overdue""",
+                 {"t": ticket_id})
+
+
+def _closed(conn: psycopg.Connection, ticket_id: str) -> bool:
+    row = conn.execute("select status from tickets where ticket_id = %s", (ticket_id,)).fetchone()
+    return row is not None and row["status"] == "closed"
+
+
+_TICKET_FACTS = ("DeadlineSet", "DeadlineMoved", "DeadlineMet", "DeadlineCleared", "ClockPaused", "ResponseOverdue",
+                 "AutoCloseWarning", "AutoClosed")
+
+
+def apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
+    """Apply one helpdesk.sla fact to the deadlines; False for a replay or a fact about no ticket clock
+    (CalendarChanged, PolicyChanged: a DeadlineMoved follows for each deadline they move)."""
+    if record.event.type not in _TICKET_FACTS:
+        return False
+    if conn.execute("insert into deadline_facts (event_id) values (%s) on conflict do nothing",
+                    (record.event.event_id,)).rowcount == 0:
+        return False
+    _apply_sla_fact(conn, record)
+    _refresh_order(conn, record.event.data["ticket_id"])
+    return True
+
+
+def _apply_sla_fact(conn: psycopg.Connection, record: Record) -> None:
+    event, d = record.event, record.event.data
+    if event.type in ("DeadlineSet", "DeadlineMoved"):
+        # The two topics are read side by side: a fact may be applied after its ticket's close
+        # (in a rebuild, say); a closed ticket's clock never runs, whatever the order.
+        fact = {"running": not _closed(conn, d["ticket_id"]), "clock_type": d["clock_type"], "due_at": d["due_at"],
+                "warning_at": d.get("warning_at"), "open_intervals": d.get("open_intervals"),
+                "policy_version": d["policy_version"], "calendar_version": d["calendar_version"],
+                "overdue": False}
+        _upsert(conn, record, d["clock"], fact, _FACT_COLUMNS[:-2])
+    elif event.type in ("DeadlineMet", "DeadlineCleared"):
+        _upsert(conn, record, d["clock"], {"running": False, "due_at": d["due_at"]}, ("running",))
+    elif event.type == "ResponseOverdue":
+        # Marks the running deadline; inserted when its DeadlineSet is unknown (published before the facts existed).
+        _upsert(conn, record, d["clock"], {"running": not _closed(conn, d["ticket_id"]), "due_at": d["due_at"],
+                                           "overdue": True, "policy_version": d.get("policy_version")}, ("overdue",))
+    elif event.type == "AutoCloseWarning":
+        _upsert(conn, record, "auto_close", {"running": not _closed(conn, d["ticket_id"]), "due_at": d["closes_at"],
+                                             "warned_closes_at": d["closes_at"], "warned_at": event.occurred_at},
+                ("warned_closes_at", "warned_at"))
+    elif event.type == "AutoClosed":
+        _upsert(conn, record, "auto_close", {"running": False, "due_at": d["due_at"]}, ("running",))
+    elif event.type == "ClockPaused":
+        # The response clocks stop counting while the ticket waits for the customer.
+        conn.execute("""update deadlines set running = false, sla_version = %s, event_id = %s
+                        where ticket_id = %s and clock = any(%s) and running""",
+                     (event.stream_version, event.event_id, d["ticket_id"], list(RESPONSE_CLOCKS)))
+
+
+def apply_ticket_event(conn: psycopg.Connection, record: Record) -> bool:
+    """A ticket enters its desk's queue when it opens and leaves it when it closes, its clocks
+    stopped (applying either again changes nothing); other ticket events do not touch deadlines."""
+    event = record.event
+    if event.type == "TicketOpened":
+        return conn.execute("""insert into queue_order (ticket_id, desk) values (%s, %s)
+                               on conflict (ticket_id) do update set desk = excluded.desk
+                               where queue_order.desk is distinct from excluded.desk""",
+                            (event.stream_id, event.data["desk"])).rowcount == 1
+    if event.type != "TicketClosed":
+        return False
+    stopped = conn.execute("update deadlines set running = false where ticket_id = %s and running",
+                           (event.stream_id,)).rowcount
+    closed = conn.execute("""insert into queue_order (ticket_id, open) values (%s, false)
+                             on conflict (ticket_id) do update set open = false, sort_due = 'infinity', overdue = false
+                             where queue_order.open""", (event.stream_id,)).rowcount
+    return bool(stopped or closed)
+
+
+# ---------------------------------------------------------------- the desk pages
+
+_NEAREST = """left join lateral (select d.clock, d.clock_type, d.due_at, d.open_intervals, d.overdue,
+                                        d.policy_version, d.calendar_version
+                                 from deadlines d where d.ticket_id = t.ticket_id and d.running
+                                 order by d.due_at, d.clock limit 1) n on true"""
+# Tickets without a running deadline sort last ('infinity').
+_SORT = "q.sort_due"
+_FLAG_SQL = {
+    "urgent": "t.urgency <> 'normal'",
+    "waiting_customer": "t.status = 'waiting_customer'",
+    "customer_away": "t.customer_away",
+    "out_of_hours": "t.out_of_hours",
+    "unassigned": "t.assigned_to is null",
+    # The nearest running deadline is the earliest: if any has passed, that one has.
+    "overdue": "(q.overdue or q.sort_due < %(now)s)",
+}
+
+
+def _key_of(row: dict) -> list:
+    due = row["deadline"]["due_at"].isoformat() if row["deadline"] else "infinity"
+    return [due, row["ticket_id"]]
+
+
+def desk_queue(conn: psycopg.Connection, desk: str, query: PageQuery, now: datetime) -> dict:
+    """A page of the desk's open tickets, nearest deadline first, with the cursor of the next page."""
+    params = {"desk": desk, "now": now, "limit": query.limit + 1}
+    clauses = ["q.desk = %(desk)s", "q.open"]
+    for name, value in query.filters.items():  # names come from QUEUE_FILTERS, never from the caller
+        if name == "flag":
+            clauses.append(_FLAG_SQL[value])
+        elif value is UNASSIGNED:
+            clauses.append("t.assigned_to is null")
+        else:
+            clauses.append(f"t.{name} = %({name})s")
+            params[name] = value
+    if query.cursor:
+        clauses.append(f"({_SORT}, q.ticket_id) > (%(after_due)s::timestamptz, %(after_id)s)")
+        params.update(after_due=query.cursor[0], after_id=query.cursor[1])
+    rows = conn.execute(f"""select t.ticket_id, t.number, t.subject, t.module, t.status, t.urgency, t.organisation_id,
+                                   o.name as organisation_name, t.assigned_to, a.name as assigned_to_name,
+                                   t.customer_away, t.back_at, t.out_of_hours,
+                                   case when n.due_at is null then null else jsonb_build_object(
+                                       'clock', n.clock, 'clock_type', n.clock_type,
+                                       'open_intervals', n.open_intervals, 'overdue', n.overdue,
+                                       'policy_version', n.policy_version,
+                                       'calendar_version', n.calendar_version) end as deadline, n.due_at
+                            from queue_order q join tickets t on t.ticket_id = q.ticket_id
+                                 left join users a on a.id = t.assigned_to
+                                 left join organisations o on o.id = t.organisation_id
+                                 {_NEAREST}
+                            where {' and '.join(clauses)}
+                            order by {_SORT}, q.ticket_id limit %(limit)s""", params).fetchall()
+    for row in rows:
+        if row["deadline"] is not None:
+            row["deadline"]["due_at"] = row["due_at"]
+    more = len(rows) > query.limit
+    rows = rows[:query.limit]
+    return {"desk": desk, "items": [queue.queue_item(r, now) for r in rows],
+            "next_cursor": encode_cursor(_key_of(rows[-1])) if more else None}
+
+
+def auto_close_soon(conn: psycopg.Connection, desk: str, query: PageQuery, now: datetime) -> dict:
+    """A page of the desk's tickets whose auto-close falls within the next business day, by due_at."""
+    rows = conn.execute("""select t.ticket_id, t.number, t.subject, t.module, t.organisation_id,
+                                  o.name as organisation_name, t.assigned_to, a.name as assigned_to_name,
+                                  d.clock, d.clock_type, d.due_at, d.warning_at, d.warned_at,
+                                  coalesce(d.warned_closes_at = d.due_at, false) as warning_sent, d.open_intervals,
+                                  d.overdue, d.policy_version, d.calendar_version
+                           from deadlines d join tickets t on t.ticket_id = d.ticket_id
+                                left join users a on a.id = t.assigned_to
+                                left join organisations o on o.id = t.organisation_id
+                           where d.clock = 'auto_close' and d.running and t.desk = %s and t.status <> 'closed'
+                           order by d.due_at, t.ticket_id""", (desk,)).fetchall()
+    items = queue.auto_close_soon(rows, now)
+    if query.cursor:
+        after = (datetime.fromisoformat(query.cursor[0]), query.cursor[1])
+        items = [i for i in items if i["_key"] > after]
+    page, more = items[:query.limit], len(items) > query.limit
+    cursor = encode_cursor([page[-1]["_key"][0].isoformat(), page[-1]["_key"][1]]) if more else None
+    for item in page:
+        del item["_key"]
+    return {"desk": desk, "within_business_seconds": queue.BUSINESS_DAY_SECONDS, "items": page,
+            "next_cursor": cursor}
+
+
+def workload(conn: psycopg.Connection, desk: str, now: datetime) -> dict:
+    """Per agent of the desk: open and waiting tickets assigned, public answers today; and the unassigned count."""
+    start, end = queue.day_bounds(now)
+    agents = conn.execute("""select u.id, u.name, u.role,
+                                    count(t.ticket_id) filter (where t.status <> 'closed') as assigned,
+                                    count(t.ticket_id) filter (where t.status = 'open') as open,
+                                    count(t.ticket_id) filter (where t.status = 'waiting_customer') as waiting_customer
+                             from users u left join tickets t on t.assigned_to = u.id and t.desk = %(desk)s
+                             where u.role in ('agent', 'supervisor') and %(desk)s = any(u.desks)
+                             group by u.id, u.name, u.role order by u.name, u.id""", {"desk": desk}).fetchall()
+    answered = {r["author_id"]: r["n"] for r in conn.execute(
+        """select e.author_id, count(*) as n from thread e join tickets t on t.ticket_id = e.ticket_id
+           where t.desk = %s and e.type = 'MessagePosted' and not e.internal
+                 and e.author_role in ('agent', 'supervisor') and e.occurred_at >= %s and e.occurred_at < %s
+           group by e.author_id""", (desk, start, end)).fetchall()}
+    unassigned = conn.execute("""select count(*) as n from tickets where desk = %s and status <> 'closed'
+                                 and assigned_to is null""", (desk,)).fetchone()["n"]
+    return {"desk": desk, "day": start.astimezone(queue.DESK_TZ).date().isoformat(),
+            "agents": [{**a, "answered_today": answered.get(a["id"], 0)} for a in agents], "unassigned": unassigned}

@@ -1,0 +1,56 @@
+"""The ticket timeline read model: every event about a ticket, stored once by event_id (adapter)."""
+from __future__ import annotations
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from helpdesk_shared.auth_tokens import Claims
+from helpdesk_shared.kafka import Record
+
+from . import timeline
+from .queue_params import PageQuery, encode_cursor
+
+# Names of the services that act on tickets, for the "who" of their entries.
+SERVICE_NAMES = {"sla": "Mesa (SLA)", "system": "Mesa", "notifier": "Mesa (correo)", "intake": "Mesa"}
+
+
+def apply_timeline(conn: psycopg.Connection, record: Record) -> bool:
+    """Add the event to its ticket's timeline; False for a replay or an event about no ticket."""
+    event = record.event
+    ticket_id = timeline.ticket_of(event)
+    if ticket_id is None:
+        return False
+    return conn.execute("""insert into timeline (event_id, ticket_id, occurred_at, causal_rank, stream_version, type,
+                                                 actor_id, actor_role, correlation_id, causation_id, data)
+                           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) on conflict (event_id) do nothing""",
+                        (event.event_id, ticket_id, event.occurred_at, timeline.causal_rank(event),
+                         event.stream_version, event.type, event.actor.id, event.actor.role, event.correlation_id,
+                         event.causation_id, Jsonb(event.data))).rowcount == 1
+
+
+def ticket_timeline(conn: psycopg.Connection, user: Claims, number: str, query: PageQuery) -> dict:
+    """A page of the ticket's timeline for staff of its desk. A customer of the ticket's organisation
+    gets a 403 (staff only); anyone else who may not see the ticket a 404 like a missing one."""
+    ticket = conn.execute("select ticket_id, desk, organisation_id from tickets where number = %s",
+                          (number,)).fetchone()
+    timeline.check_access(user, ticket)
+    params: dict = {"ticket": ticket["ticket_id"], "limit": query.limit + 1}
+    after = ""
+    if query.cursor:
+        after = """and (e.occurred_at, e.causal_rank, e.stream_version, e.event_id)
+                       > (%(at)s::timestamptz, %(rank)s, %(version)s, %(event)s::uuid)"""
+        params.update(zip(("at", "rank", "version", "event"), query.cursor))
+    rows = conn.execute(f"""select e.*, c.type as cause_type from timeline e
+                            left join timeline c on c.event_id = e.causation_id and c.ticket_id = e.ticket_id
+                            where e.ticket_id = %(ticket)s {after}
+                            order by e.occurred_at, e.causal_rank, e.stream_version, e.event_id
+                            limit %(limit)s""", params).fetchall()
+    more = len(rows) > query.limit
+    rows = rows[:query.limit]
+    ids = {r["actor_id"] for r in rows} | timeline.people_named(rows)
+    names = {**SERVICE_NAMES, **{u["id"]: u["name"] for u in conn.execute(
+        "select id, name from users where id = any(%s)", (list(ids),)).fetchall()}}
+    last = rows[-1] if rows else None
+    cursor = encode_cursor([last["occurred_at"].isoformat(), last["causal_rank"], last["stream_version"],
+                            str(last["event_id"])]) if more else None
+    return {"number": number, "items": [timeline.entry(r, names) for r in rows], "next_cursor": cursor}
