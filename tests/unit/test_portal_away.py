@@ -83,3 +83,20 @@ def test_a_special_process_is_announced_for_whole_days_in_caracas_and_refusals_g
                                          "message": {"es": "Debe avisarse con antelación.", "en": "In advance."}})
     r = client.post("/special-processes", data=form)
     assert r.status_code == 422 and 'id="starts_on-error"' in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("overdue", [True, False])
+def test_the_office_phones_of_the_desk_show_only_while_the_first_answer_is_overdue(overdue):
+    from test_portal_pages import TICKET
+
+    class OverdueBackend(AwayBackend):
+        def ticket(self, token, number, cid=None):
+            return Reply(200, {**TICKET, "status": "open", "desk": "SOPORTE", "first_response_overdue": overdue})
+
+    config = portal_config("http://i.invalid", "http://q.invalid",
+                           office_phones={"SOPORTE": ("+58 212 555 0100", "+58 212 555 0101")})
+    client = create_app(config, backend=OverdueBackend()).test_client()
+    logged_in(client)
+    page = client.get("/tickets/SOP-7").get_data(as_text=True)
+    assert ('id="overdue-phones"' in page) == overdue
+    assert ('href="tel:+582125550101"' in page) == overdue

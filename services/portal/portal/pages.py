@@ -321,7 +321,9 @@ def _ticket_page(number: str, errors: dict | None = None, form: dict | None = No
         _checked(_ctx().backend.intake_ticket(session["token"], number, _cid()))
         return render_template("ticket_pending.html", number=number), 200
     ticket = _checked(reply).body
+    phones = _ctx().config.office_phones.get(ticket.get("desk"), ()) if ticket.get("first_response_overdue") else ()
     return render_template("ticket.html", ticket=ticket, number=number, errors=errors or {}, form=form or {},
+                           office_phones=phones,
                            entry_types=ENTRY_TYPES, close_reasons=CLOSE_REASONS,
                            idempotency_key=str(uuid.uuid4())), status
 
