@@ -420,6 +420,13 @@ def _resolve_claims(token: str):
 def resolve_page(token: str):
     """The page a "solved" link opens: a button, so that mail scanners following links change nothing."""
     number, _ = _resolve_claims(token)
+    if request.args.get("answer") == "not_solved":  # the portal serves these links; this page stays usable alone
+        form = ('<form method="post"><input type="hidden" name="answer" value="not_solved">'
+                '<label>¿Qué falta? / What is still wrong? <textarea name="body" required></textarea></label> '
+                '<button type="submit">No solucionado / Not solved</button></form>')
+        return _RESOLVE_PAGE.format(title_es=f"Ticket {escape(number)}", form=form,
+                                    text_es="Díganos qué falta; el ticket vuelve a la mesa.",
+                                    text_en="Tell us what is still wrong; the ticket goes back to the desk.")
     form = (f'<form method="post"><input type="hidden" name="answer" value="solved">'
             f'<button type="submit">Sí, el caso {escape(number)} está resuelto / Yes, it is solved</button></form>')
     return _RESOLVE_PAGE.format(title_es=f"Ticket {escape(number)}",
