@@ -218,3 +218,13 @@ def test_a_login_never_sends_the_reader_off_the_site(app):
     r = client.post("/login", data={"csrf_token": csrf(client), "email": "maria@clubcaracas.com.ve",
                                     "password": "mesa-demo", "desk": "SOPORTE"})
     assert r.headers["Location"] == "/tickets"
+
+
+def test_the_closed_mails_new_ticket_link_opens_the_form_quoting_the_closed_ticket(app):
+    client = app.test_client()
+    link = path_of(LINKS.new_ticket_url("SOP-42"))
+    assert client.get(link).status_code == 302
+    login = client.post("/login", data={"csrf_token": csrf(client), "email": "maria@clubcaracas.com.ve",
+                                        "password": "mesa-demo", "desk": "SOPORTE"})
+    assert login.headers["Location"] == link
+    assert re.search(r'id="previous_ticket"[^>]*value="SOP-42"', client.get(link).get_data(as_text=True))
