@@ -95,6 +95,8 @@ class ConsumerLoop:
                                       auto_offset_reset="earliest", client_id=consumer_name, **RECONNECT)
         self._take_lock()
         self.applied_records = 0
+        self.generation = 0  # of the stored offsets last sought to (pg.load_generation)
+        self._last_generation_check = 0.0
         # The latest occurred_at read per partition since assignment: how far each
         # partition's event time has been seen (see `read_past`).
         self.read_until: dict[TopicPartition, datetime] = {}
@@ -147,6 +149,7 @@ class ConsumerLoop:
         """Seek to the stored next offsets, or to the beginning of a partition never read."""
         with self.conn.transaction():
             stored = pg.load_offsets(self.conn, self.name)
+            self.generation = pg.load_generation(self.conn, self.name)
         for tp in partitions:
             self.read_until.pop(tp, None)
             offset = stored.get((tp.topic, tp.partition))
@@ -162,6 +165,13 @@ class ConsumerLoop:
             self.assign_all()
         polled = self.consumer.poll(timeout_ms=self.poll_ms, max_records=self.max_records)
         if not polled:
+            # Idle: a batch would have noticed moved offsets; without one, look once a second.
+            if time.monotonic() - self._last_generation_check > 1.0:
+                self._last_generation_check = time.monotonic()
+                with self.conn.transaction():
+                    moved = pg.load_generation(self.conn, self.name) != self.generation
+                if moved:
+                    self._follow_moved_offsets()
             return 0
         records, offsets, parked = [], {}, []
         for tp, messages in polled.items():
@@ -181,14 +191,25 @@ class ConsumerLoop:
                         "alert": "ops", "metric": "consumer_dead_letters_total", "consumer": self.name,
                         "topic": tp.topic, "partition": tp.partition, "offset": m.offset, "error": str(exc)})
         with self.conn.transaction():
-            self.handle_batch(self.conn, records)
-            pg.count_applied(self.conn, self.name, [r.event.type for r in records])
-            if parked:
-                pg.park_messages(self.conn, self.name, parked)
-            pg.save_offsets(self.conn, self.name, offsets)
+            # First statement of the batch: waits while someone moves our stored offsets.
+            moved = pg.load_generation(self.conn, self.name, share=True) != self.generation
+            if not moved:
+                self.handle_batch(self.conn, records)
+                pg.count_applied(self.conn, self.name, [r.event.type for r in records])
+                if parked:
+                    pg.park_messages(self.conn, self.name, parked)
+                pg.save_offsets(self.conn, self.name, offsets)
+        if moved:  # this batch is dropped: the stored offsets say where to read from now
+            self._follow_moved_offsets()
+            return 0
         self.applied_records += len(records)
         log_applied(self.name, records)
         return len(records)
+
+    def _follow_moved_offsets(self) -> None:
+        """`mesa rebuild` or `mesa replay` stored other offsets (pg.bump_generation): read from them."""
+        log.warning("stored offsets moved by another process: seeking to them", extra={"consumer": self.name})
+        self.seek_to_stored(sorted(self.consumer.assignment()))
 
     def read_past(self, now: datetime, idle_grace: timedelta) -> datetime | None:
         """The instant up to which every assigned partition has been read (None before assignment).

@@ -28,6 +28,13 @@ create table if not exists consumer_dead_letters (
     parked_at  timestamptz not null default now(),
     primary key (consumer, topic, partition, "offset")
 );
+-- Bumped by whoever moves a consumer's stored offsets under it (`mesa rebuild`, `mesa replay`):
+-- the running loop reads it at the start of every batch and, when it changed, seeks to the
+-- stored offsets instead of going on from its position in memory.
+create table if not exists consumer_generations (
+    consumer   text   primary key,
+    generation bigint not null
+);
 -- Events applied per consumer and type, counted in each batch's transaction (so a batch rolled
 -- back counts nothing): /metrics reads it as mesa_events_applied_total.
 create table if not exists consumer_events_applied (
@@ -110,3 +117,27 @@ def save_offsets(conn: psycopg.Connection, consumer: str, offsets: dict[tuple[st
         """insert into consumer_offsets (consumer, topic, partition, next_offset) values (%s, %s, %s, %s)
            on conflict (consumer, topic, partition) do update set next_offset = excluded.next_offset""",
         [(consumer, t, p, o) for (t, p), o in offsets.items()])
+
+
+def load_generation(conn: psycopg.Connection, consumer: str, share: bool = False) -> int:
+    """The consumer's offsets generation (0 when never moved); `share` holds a FOR SHARE row lock.
+
+    The lock is what makes a move atomic for a running loop: a batch holds it from its first
+    statement to its commit, and `bump_generation` waits for that batch and holds back the next.
+    """
+    row = conn.execute("select generation from consumer_generations where consumer = %s"
+                       + (" for share" if share else ""), (consumer,)).fetchone()
+    return row["generation"] if row else 0
+
+
+def ensure_generation(conn: psycopg.Connection, consumer: str) -> None:
+    """Create the consumer's generation row (at 0) so that its batches start locking it."""
+    conn.execute("insert into consumer_generations (consumer, generation) values (%s, 0) on conflict do nothing",
+                 (consumer,))
+
+
+def bump_generation(conn: psycopg.Connection, consumer: str) -> int:
+    """Tell the consumer its stored offsets moved; waits for its batch in flight. Returns the new generation."""
+    return conn.execute("""insert into consumer_generations (consumer, generation) values (%s, 1)
+                           on conflict (consumer) do update set generation = consumer_generations.generation + 1
+                           returning generation""", (consumer,)).fetchone()["generation"]

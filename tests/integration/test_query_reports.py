@@ -423,3 +423,92 @@ def test_a_deadline_moved_after_it_went_overdue_and_then_met_is_one_response_in_
         assert get(client, ROSA, "/api/reports/compliance/breaches", **DECEMBER_TO_JANUARY)["items"] == []
     finally:
         app.extensions["query"].pool.close()
+
+
+# ------------------------------------------------------------------ the per-minute counts
+
+def moved_deadline_story() -> list:
+    """G of the test above: overdue, its deadline moved by a calendar change, then met in time."""
+    s = Story()
+    s.open("G", "SOP-106", "SOPORTE", "club-caracas", "BANCOS", MARIA, local("2026-12-07", "09:00"))
+    s.overdue("G", "SOP-106", local("2026-12-07", "17:00"))
+    s._add("DeadlineMoved", "sla-t-G", {
+        "ticket_id": "t-G", "number": "SOP-106", "desk": "SOPORTE", "clock": "first_response",
+        "clock_type": "business", "started_at": local("2026-12-07", "09:00").isoformat(),
+        "counts_from": local("2026-12-07", "09:00").isoformat(), "due_at": local("2026-12-09", "17:00").isoformat(),
+        "policy_version": 1, "calendar_version": 2, "open_intervals": [],
+        "previous_due_at": local("2026-12-07", "17:00").isoformat(), "reason": "calendar_changed"},
+        SYSTEM, local("2026-12-08", "08:00"))
+    # 32400 s and 59 more: a time that is not a whole minute, truncated to 540 minutes in both paths.
+    s.answer("G", "SOP-106", "first_response", CARLOS, local("2026-12-07", "09:00"), local("2026-12-09", "17:00"),
+             local("2026-12-09", "10:00"), 32459, False)
+    return s.events
+
+
+def _minutes_and_recount(url: str) -> tuple[list, list]:
+    with pg.connect(url) as conn:
+        kept = conn.execute("""select h.*, m.minutes from
+                                 (select month, desk, clock, hour, n, met from report_compliance_hours
+                                  where n <> 0) h
+                               left join (select month, desk, clock, minute / 60 as hour,
+                                                 array_agg(array[minute, n] order by minute) as minutes
+                                          from report_compliance_minutes where n <> 0 group by 1, 2, 3, 4) m
+                               using (month, desk, clock, hour) order by 1, 2, 3, 4""").fetchall()
+        recount = conn.execute("""select h.*, m.minutes from
+                                    (select month, desk, clock, coalesce(business_seconds / 3600, -1) as hour,
+                                            count(*)::int as n, (count(*) filter (where met_in_time))::int as met
+                                     from report_responses where not superseded and desk is not null
+                                     group by 1, 2, 3, 4) h
+                                  left join (select month, desk, clock, minute / 60 as hour,
+                                                    array_agg(array[minute, n] order by minute) as minutes
+                                             from (select month, desk, clock, business_seconds / 60 as minute,
+                                                          count(*)::int as n
+                                                   from report_responses where not superseded and desk is not null
+                                                    and business_seconds is not null group by 1, 2, 3, 4) x
+                                             group by 1, 2, 3, 4) m
+                                  using (month, desk, clock, hour) order by 1, 2, 3, 4""").fetchall()
+    return kept, recount
+
+
+def test_the_per_minute_counts_equal_the_responses_after_replays_a_moved_deadline_and_facts_before_tickets(
+        query_db):
+    events = story() + moved_deadline_story()
+    facts = [e for e in events if e.stream_id.startswith("sla-")]
+    tickets = [e for e in events if not e.stream_id.startswith("sla-")]
+    # A rebuild may read helpdesk.sla before helpdesk.tickets: every fact first, then the tickets, then
+    # the relay republishes all of it twice.
+    feed(query_db, accounts() + facts)
+    feed(query_db, tickets, first_offset=100)
+    feed(query_db, events, first_offset=1000)
+    feed(query_db, list(reversed(facts)) + tickets, first_offset=2000)
+    kept, recount = _minutes_and_recount(query_db)
+    assert kept == recount
+    assert ("2026-12", "SOPORTE", "first_response", 9, 1, 1, [[540, 1]]) in [tuple(r.values()) for r in kept]  # G
+    # And the report read from the minutes is the one read from the responses, for every grouping it serves.
+    from query import reports_store
+    from query.reports import ReportQuery, compliance
+    with pg.connect(query_db) as conn:
+        for group_by in (("month", "desk"), ("desk",), ("month",), ()):
+            for desks in (["SOPORTE", "IMPLANTACIONES"], ["SOPORTE"]):
+                q = ReportQuery("2026-11", "2027-01", {}, group_by)
+                assert (compliance(reports_store._compliance_from_minutes(conn, desks, q), group_by)
+                        == compliance(reports_store._compliance_from_responses(conn, desks, q), group_by))
+
+
+def test_the_per_minute_counts_are_emptied_with_the_responses_and_refilled_from_them_by_the_schema(query_db):
+    feed(query_db, accounts() + story())
+    with pg.connect(query_db) as conn:
+        conn.execute("delete from report_responses where ticket_id = 't-A'")
+    kept, recount = _minutes_and_recount(query_db)
+    assert kept == recount
+    with pg.connect(query_db) as conn:   # a database whose responses predate the per-minute counts
+        conn.execute("drop table report_compliance_hours, report_compliance_minutes cascade")
+        conn.execute("delete from schema_digests")
+    app = create_app(query_config(query_db), clock=Clock(NOW))
+    app.extensions["query"].pool.close()
+    kept, recount = _minutes_and_recount(query_db)
+    assert kept == recount and len(kept) == 6   # B, D, E (first and next), F, C: A was deleted
+    with pg.connect(query_db) as conn:
+        conn.execute("truncate report_responses")
+        assert conn.execute("select (select count(*) from report_compliance_hours) + "
+                            "(select count(*) from report_compliance_minutes) as n").fetchone()["n"] == 0

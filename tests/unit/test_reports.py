@@ -194,3 +194,34 @@ def test_a_period_at_the_edge_of_the_calendar_is_a_422_not_an_overflow(report, a
     with pytest.raises(RuleViolation) as refused:
         parse(report, **args)
     assert refused.value.status == 422
+
+
+# ------------------------------------------------------------------ median and p90 from hour and minute counts
+
+def test_median_and_p90_from_hour_and_minute_counts_equal_those_of_every_value_in_whole_minutes():
+    import random
+    from collections import Counter
+
+    from query.reports import hour_groups, hours_to_read, minute_quantiles, percentile
+    rng = random.Random(8)
+    for size in (1, 2, 3, 10, 11, 97, 1000):
+        minutes = [int(rng.expovariate(1 / 150)) for _ in range(size)]
+        per_hour = Counter(m // 60 for m in minutes)
+        hours = sorted(per_hour)
+        group = hour_groups([{"clock": "first_response", "count": size + 3, "met": 1, "hours": hours,
+                              "ns": [per_hour[h] for h in hours]}], ["clock"])[("first_response",)]
+        wanted = hours_to_read(group)
+        assert len(wanted) <= 4 and group["answered"] == size
+        read = {h: dict(Counter(m for m in minutes if m // 60 == h)) for h in wanted}
+        got = minute_quantiles(group, read)
+        seconds = [m * 60 for m in minutes]
+        assert got["median_seconds"] == pytest.approx(percentile(seconds, 0.5))
+        assert got["p90_seconds"] == pytest.approx(percentile(seconds, 0.9))
+
+
+def test_a_group_with_nothing_answered_has_no_median_or_p90():
+    from query.reports import hour_groups, hours_to_read, minute_quantiles
+    group = hour_groups([{"clock": "first_response", "count": 2, "met": 0, "hours": None, "ns": None}],
+                        ["clock"])[("first_response",)]
+    assert hours_to_read(group) == set()
+    assert minute_quantiles(group, {}) == {"median_seconds": None, "p90_seconds": None}

@@ -27,11 +27,11 @@ def compliance(conn, now: datetime) -> Iterable[Metric]:
     """mesa_sla_responses_month{desk,clock,outcome} (met/missed) and mesa_sla_compliance_ratio{desk,clock}:
     the responses of this Caracas month and the share within target, counted as the compliance report
     counts them (a superseded overdue row is not a second response; an unanswered overdue one is missed)."""
-    rows = conn.execute("""select desk, clock, count(*)::int as count,
-                                  (count(*) filter (where met_in_time))::int as met
-                           from report_responses
-                           where month = %s and desk is not null and not superseded
-                           group by desk, clock order by desk, clock""", (month_of(now),)).fetchall()
+    # The per-hour counts the report reads (kept with report_responses: no superseded row, desk known).
+    rows = conn.execute("""select desk, clock, sum(n)::int as count, sum(met)::int as met
+                           from report_compliance_hours where month = %s
+                           group by desk, clock having sum(n) > 0 order by desk, clock""",
+                        (month_of(now),)).fetchall()
     responses = GaugeMetricFamily("mesa_sla_responses_month", "Responses due or given this month, in time or not",
                                   labels=["desk", "clock", "outcome"])
     ratio = GaugeMetricFamily("mesa_sla_compliance_ratio", "Share of this month's responses within target",

@@ -117,7 +117,8 @@ def document() -> dict:
             "backlog", "the backlog"),
         "/api/reports/compliance": _report(
             "Staff: share of first and next responses within target, median and p90 business hours, per clock "
-            "and the group_by dimensions, months from..to (YYYY-MM, Caracas)", "compliance", "the compliance"),
+            "and the group_by dimensions, months from..to (YYYY-MM, Caracas); median and p90 of the answered "
+            "times truncated to the whole minute", "compliance", "the compliance"),
         "/api/reports/compliance/breaches": _report(
             "Staff: each response that missed its target (met late, or overdue and never answered), with a "
             "link to its ticket's timeline; a page per cursor", "breaches", "a page of breaches"),

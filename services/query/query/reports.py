@@ -294,22 +294,87 @@ DIMENSION_COLUMNS = {"month": "r.month", "desk": "r.desk", "module": "r.module",
                      "organisation": "r.organisation_id"}
 
 
+# The dimensions report_compliance_hours and _minutes keep (reports_store reads them when a report needs
+# no other), and the statistics of the answered times.
+MINUTE_DIMENSIONS = ("month", "desk")
+QUANTILES = (("median", 0.5), ("p90", 0.9))
+
+
+def interpolated(low: float | None, high: float | None, count: int, q: float) -> float | None:
+    """The q-quantile of `count` ordered values, given the values at ranks floor and ceil of
+    (count - 1) * q (0-based): percentile() without holding every value."""
+    if not count or low is None or high is None:
+        return None
+    position = (count - 1) * q
+    return low + (high - low) * (position - math.floor(position))
+
+
+def quantile_ranks(count: int) -> set[int]:
+    """The 0-based ranks of `count` ordered values that the median and p90 interpolate between."""
+    if not count:
+        return set()
+    return {f(((count - 1) * q)) for _, q in QUANTILES for f in (math.floor, math.ceil)}
+
+
+def hour_groups(rows: Iterable[Mapping], keys: Sequence[str]) -> dict[tuple, dict]:
+    """Per group (the values of `keys`): responses due, met in time, answered, and answered per
+    business hour, from rows (keys..., count, met, hours, ns): the answered hours and their counts."""
+    groups: dict[tuple, dict] = {}
+    for r in rows:
+        hours = dict(zip(r["hours"] or (), r["ns"] or ()))
+        groups[tuple(r[k] for k in keys)] = {"count": r["count"], "met": r["met"], "answered": sum(hours.values()),
+                                             "hours": hours}
+    return groups
+
+
+def place(counts: Mapping[int, int], rank: int) -> tuple[int, int]:
+    """The bucket (of bucket -> count) holding the 0-based `rank` in bucket order, and the rank within it."""
+    seen = 0
+    for bucket in sorted(counts):
+        if rank < seen + counts[bucket]:
+            return bucket, rank - seen
+        seen += counts[bucket]
+    raise ValueError(f"rank {rank} beyond {seen} values")
+
+
+def hours_to_read(group: Mapping) -> set[int]:
+    """The business hours whose minutes a group's median and p90 need."""
+    return {place(group["hours"], rank)[0] for rank in quantile_ranks(group["answered"])}
+
+
+def minute_quantiles(group: Mapping, minutes: Mapping[int, Mapping[int, int]]) -> dict:
+    """A group's median and p90 in seconds (of whole minutes), from its hours and the minutes
+    (hour -> minute -> count) of the hours hours_to_read named."""
+    at = {}
+    for rank in quantile_ranks(group["answered"]):
+        hour, within = place(group["hours"], rank)
+        at[rank] = place(minutes[hour], within)[0] * 60
+    n = group["answered"]
+    return {f"{name}_seconds": interpolated(at.get(math.floor((n - 1) * q)), at.get(math.ceil((n - 1) * q)), n, q)
+            for name, q in QUANTILES}
+
+
 def compliance(groups: Iterable[Mapping], group_by: Sequence[str]) -> list[dict]:
     """Per the chosen dimensions and response clock: responses due, met in time, their share, and
     the median and p90 of the answered ones' business time in hours.
 
     Each group (counted by the database): the dimensions' values (agent and organisation with their
     names), clock, count (answered or not: a response never answered is a breach), met (in time),
-    and seconds, the answered ones' business_seconds (None or empty when none was answered)."""
+    and either seconds, the answered ones' business_seconds (None or empty when none was answered),
+    or answered, median_seconds and p90_seconds already worked out (quantiles_from_ranks)."""
     items = []
     for g in sorted(groups, key=lambda g: tuple((g[GROUP_KEYS[d]] is None, g[GROUP_KEYS[d]] or "")
                                                 for d in group_by) + (g["clock"],)):
-        seconds = g["seconds"] or []
+        if "seconds" in g:
+            seconds = g["seconds"] or []
+            answered, middle, ninetieth = len(seconds), median(seconds), p90(seconds)
+        else:
+            answered, middle, ninetieth = g["answered"], g["median_seconds"], g["p90_seconds"]
         items.append({**{GROUP_KEYS[d]: g[GROUP_KEYS[d]] for d in group_by},
                       **{_NAMES[d]: g[_NAMES[d]] for d in group_by if d in _NAMES},
                       "clock": g["clock"], "count": g["count"], "met": g["met"], "missed": g["count"] - g["met"],
-                      "share": round(g["met"] / g["count"], 4), "answered": len(seconds),
-                      "median_business_hours": hours(median(seconds)), "p90_business_hours": hours(p90(seconds))})
+                      "share": round(g["met"] / g["count"], 4), "answered": answered,
+                      "median_business_hours": hours(middle), "p90_business_hours": hours(ninetieth)})
     return items
 
 

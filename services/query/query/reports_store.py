@@ -177,19 +177,13 @@ _RESPONSES = """from report_responses r join report_tickets k on k.ticket_id = r
 
 def compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
     """Share of responses in time, with median and p90 business hours, per q.group_by and clock.
-    The database counts (from the responses' own columns, without a join); each group's answered
-    times come back as one sorted array; the names are looked up for the groups alone."""
-    where, params = _scope(desks, q, "r", agent_column="r.answered_by")
-    # Column expressions come from reports.DIMENSION_COLUMNS, never from the caller.
-    keys = [reports.DIMENSION_COLUMNS[d] for d in q.group_by] + ["r.clock"]
-    chosen = [f"{reports.DIMENSION_COLUMNS[d]} as {reports.GROUP_KEYS[d]}" for d in q.group_by]
-    groups = conn.execute(f"""select {", ".join([*chosen, "r.clock"])}, count(*)::int as count,
-                                     (count(*) filter (where r.met_in_time))::int as met,
-                                     array_agg(r.business_seconds order by r.business_seconds)
-                                         filter (where r.business_seconds is not null) as seconds
-                              from report_responses r where r.month between %s and %s and not r.superseded
-                                and {where}
-                              group by {", ".join(keys)}""", [q.first, q.last] + params).fetchall()
+    Grouped by month and/or desk alone, read from the per-minute counts (report_compliance_minutes);
+    otherwise the database counts from the responses' own columns (no join) and returns each group's
+    answered minutes as one sorted array. The names are looked up for the groups alone."""
+    if set(q.group_by) <= set(reports.MINUTE_DIMENSIONS) and not set(q.filters) - {"desk"}:
+        groups = _compliance_from_minutes(conn, desks, q)
+    else:
+        groups = _compliance_from_responses(conn, desks, q)
     if "agent" in q.group_by:
         names = _names(conn, "users", {g["agent"] for g in groups})
         for g in groups:
@@ -200,6 +194,64 @@ def compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> di
             g["organisation_name"] = names.get(g["organisation_id"])
     return {"from": q.first, "to": q.last, "group_by": list(q.group_by),
             "items": reports.compliance(groups, q.group_by)}
+
+
+def _compliance_from_responses(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> list[dict]:
+    where, params = _scope(desks, q, "r", agent_column="r.answered_by")
+    # Column expressions come from reports.DIMENSION_COLUMNS, never from the caller.
+    keys = [reports.DIMENSION_COLUMNS[d] for d in q.group_by] + ["r.clock"]
+    chosen = [f"{reports.DIMENSION_COLUMNS[d]} as {reports.GROUP_KEYS[d]}" for d in q.group_by]
+    # Truncated to the minute as in report_compliance_minutes, so both paths give the same figures.
+    return conn.execute(f"""select {", ".join([*chosen, "r.clock"])}, count(*)::int as count,
+                                   (count(*) filter (where r.met_in_time))::int as met,
+                                   array_agg(r.business_seconds / 60 * 60 order by r.business_seconds)
+                                       filter (where r.business_seconds is not null) as seconds
+                            from report_responses r where r.month between %s and %s and not r.superseded
+                              and {where}
+                            group by {", ".join(keys)}""", [q.first, q.last] + params).fetchall()
+
+
+def _compliance_from_minutes(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> list[dict]:
+    """Each group's counts from the per-hour counts, then the minutes of only the hours its median
+    and p90 fall in (one query for all groups)."""
+    dims = [reports.GROUP_KEYS[d] for d in q.group_by]          # month, desk: column names
+    keys = [*dims, "clock"]
+    listed = ", ".join(keys)
+    rows = conn.execute(f"""select {listed}, sum(n)::int as count, sum(met)::int as met,
+                                   array_agg(hour order by hour) filter (where hour >= 0) as hours,
+                                   array_agg(n order by hour) filter (where hour >= 0) as ns
+                            from (select {listed}, hour, sum(n)::int as n, sum(met)::int as met
+                                  from report_compliance_hours where month between %s and %s and desk = any(%s)
+                                  group by {listed}, hour having sum(n) > 0) h
+                            group by {listed}""", [q.first, q.last, desks]).fetchall()
+    groups = reports.hour_groups(rows, keys)
+    wanted = [(key, hour) for key, g in groups.items() for hour in sorted(reports.hours_to_read(g))]
+    minutes: dict[tuple, dict] = {}
+    if wanted:
+        # A dimension the report groups by is matched exactly; one it does not takes the whole period
+        # (desks). The conditions are these literals, chosen by q.group_by, never the caller's text.
+        month = "m.month = w.month" if "month" in dims else "m.month between %(first)s and %(last)s"
+        desk = "m.desk = w.desk" if "desk" in dims else "m.desk = any(%(desks)s)"
+        by = dict(zip(keys, zip(*(key for key, _ in wanted))))
+        found = conn.execute(f"""
+            select i, array_agg(minute order by minute) as minutes, array_agg(n order by minute) as ns
+            from (select w.i, m.minute, sum(m.n)::int as n
+                  from unnest(%(i)s::int[], %(month)s::text[], %(desk)s::text[], %(clock)s::text[], %(hour)s::int[])
+                       as w(i, month, desk, clock, hour)
+                  join report_compliance_minutes m
+                    on {desk} and m.clock = w.clock and m.minute between w.hour * 60 and w.hour * 60 + 59
+                   and {month}
+                  where m.n > 0
+                  group by w.i, m.minute) x
+            group by i""",
+            {"i": list(range(len(wanted))), "month": list(by.get("month", [""] * len(wanted))),
+             "desk": list(by.get("desk", [""] * len(wanted))), "clock": list(by["clock"]),
+             "hour": [hour for _, hour in wanted], "desks": desks, "first": q.first, "last": q.last}).fetchall()
+        for r in found:
+            key, hour = wanted[r["i"]]
+            minutes.setdefault(key, {})[hour] = dict(zip(r["minutes"], r["ns"]))
+    return [{**dict(zip(keys, key)), "count": g["count"], "met": g["met"], "answered": g["answered"],
+             **reports.minute_quantiles(g, minutes.get(key, {}))} for key, g in groups.items()]
 
 
 def _names(conn: psycopg.Connection, table: str, ids: set) -> dict:
@@ -255,7 +307,9 @@ def out_of_hours(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> 
     where, params = _scope(desks, q, "k")
     requests = conn.execute(f"""select k.organisation_id, x.month, count(*)::int as n
                                 from report_ooh_requests x join report_tickets k on k.ticket_id = x.ticket_id
-                                where x.month between %s and %s and {where} group by 1, 2""",
+                                where x.month between %s and %s and {where}
+                                  and k.out_of_hours_requested   -- always, for a request: lets its index serve
+                                group by 1, 2""",
                             [q.first, q.last] + params).fetchall()
     answers = conn.execute(f"""select k.organisation_id, r.month, count(*)::int as n,
                                       coalesce(sum(r.outside_hours_seconds), 0)::bigint as seconds

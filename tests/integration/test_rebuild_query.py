@@ -1,0 +1,271 @@
+"""`mesa rebuild query` and `mesa check query` on real Kafka and PostgreSQL, with query's own consumer
+loop running beside them (a thread) and its API answering (Flask test client)."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from configs import bearer, query_config
+from helpdesk_shared import pg, rebuild, revocations, synthetic_log
+from helpdesk_shared.auth_tokens import Claims
+from helpdesk_shared.kafka import make_producer
+from helpdesk_shared.localstack import wait_until
+
+pytestmark = pytest.mark.integration
+
+SUPERVISOR = Claims(user_id="u-supervisor", role="supervisor", organisation_id=None, desks=("SOPORTE",),
+                    name="Supervisora", email="supervisor@mesa.example")
+
+
+def produce(bootstrap: str, prefix: str, messages) -> int:
+    """Put synthetic (topic, key, doc) messages on this test's topics; return how many."""
+    producer = make_producer(bootstrap)
+    n = 0
+    for topic, key, doc in messages:
+        producer.send(prefix + topic, key=key, value=synthetic_log.encode(doc))
+        n += 1
+    producer.flush()
+    producer.close()
+    return n
+
+
+class LiveConsumer:
+    """query's consumer loop (query.consumer.build) running in a thread until stopped."""
+
+    def __init__(self, url: str, prefix: str):
+        from query.consumer import build
+        self.loop = build(query_config(url, kafka_topic_prefix=prefix))
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop.run, args=(self.stop,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(30)
+
+
+def count(url: str, table: str) -> int:
+    with pg.connect(url) as conn:
+        return conn.execute(f"select count(*) as n from {table}").fetchone()["n"]
+
+
+def caught_up(url: str, tickets: int) -> bool:
+    """Every ticket of the synthetic log closed in the live model (its last event applied)."""
+    with pg.connect(url) as conn:
+        return conn.execute("select count(*) as n from tickets where status = 'closed'").fetchone()["n"] == tickets
+
+
+@pytest.fixture
+def live(fresh_database, topic_prefix, kafka_bootstrap):
+    """A query database fed by a running consumer loop from this test's topics."""
+    from query.app import SCHEMA
+    url = fresh_database("query")
+    pg.apply_schema(url, SCHEMA, revocations.DDL)
+    consumers = []
+
+    def start() -> LiveConsumer:
+        consumers.append(LiveConsumer(url, topic_prefix))
+        return consumers[-1]
+    yield url, start
+    for c in consumers:
+        c.close()
+
+
+def model(prefix: str):
+    from query.rebuild import read_model
+    return read_model(prefix)
+
+
+def test_a_rebuild_while_events_arrive_equals_the_live_model_and_the_live_consumer_goes_on_from_it(
+        live, topic_prefix, kafka_bootstrap):
+    url, start = live
+    produce(kafka_bootstrap, topic_prefix, synthetic_log.accounts())
+    produce(kafka_bootstrap, topic_prefix, synthetic_log.tickets(40))
+    consumer = start()
+    wait_until(lambda: caught_up(url, 40), 60, "the live consumer applied 40 tickets")
+    with pg.connect(url) as conn:  # a revocation whose event the log no longer holds must survive
+        revocations.apply(conn, "u-gone", synthetic_log.START + timedelta(days=30))
+
+    more = threading.Thread(target=produce, args=(kafka_bootstrap, topic_prefix, synthetic_log.tickets(40, first=40)))
+    seen = []
+    more.start()
+    result = rebuild.rebuild(url, kafka_bootstrap, model(topic_prefix), progress=lambda d, t: seen.append((d, t)))
+    more.join()
+
+    assert result.generation == 1 and result.events > 0
+    assert seen and seen[0][0] == 0 and all(d <= t for d, t in seen) and seen[-1][0] == seen[-1][1] > 0
+    produce(kafka_bootstrap, topic_prefix, synthetic_log.tickets(10, first=80))
+    wait_until(lambda: caught_up(url, 90), 60, "the live consumer went on from the rebuilt offsets")
+    assert consumer.loop.generation == 1  # it noticed the swap and sought to the rebuilt offsets
+    with pg.connect(url) as conn:
+        gone = conn.execute("delete from revoked_bearer_tokens where user_id = 'u-gone' returning valid_after"
+                            ).fetchone()  # not in the log: `check` would rightly report it
+        schemas = conn.execute("select nspname from pg_namespace where nspname like 'rebuild_%%' "
+                               "or nspname like 'retired_%%'").fetchall()
+    assert gone["valid_after"] == synthetic_log.START + timedelta(days=30)
+    assert schemas == []
+    checked = rebuild.check(url, kafka_bootstrap, model(topic_prefix))
+    assert checked.consistent, (checked.differing, checked.rows)
+    assert {"tickets", "thread", "notifications", "users", "organisations", "revoked_bearer_tokens"} <= set(
+        checked.live)
+    assert checked.live["tickets"].rows == 90 and checked.live["thread"].rows == 90 * 9
+
+
+def test_check_names_the_table_and_the_row_changed_by_hand_and_exits_non_zero(
+        live, topic_prefix, kafka_bootstrap, capsys, monkeypatch):
+    from helpdesk_shared import cli
+    url, start = live
+    produce(kafka_bootstrap, topic_prefix, synthetic_log.accounts())
+    produce(kafka_bootstrap, topic_prefix, synthetic_log.tickets(6))
+    start()
+    wait_until(lambda: caught_up(url, 6), 60, "the live consumer applied 6 tickets")
+    argv = ["check", "query", "--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix,
+            "--database-url", f"query={url}"]
+    with pytest.raises(SystemExit) as consistent:
+        cli.main(argv)
+    assert consistent.value.code == 0, capsys.readouterr()
+    assert "consistente / consistent" in capsys.readouterr().out
+
+    with pg.connect(url) as conn:
+        conn.execute("update tickets set urgency = 'urgent' where number = 'SOP-3'")
+        conn.execute("delete from thread where ticket_id = 'ticket-4' and stream_version = 2")
+    with pytest.raises(SystemExit) as differs:
+        cli.main(argv)
+    out = capsys.readouterr().out
+    assert differs.value.code == 1
+    assert "INCONSISTENTE / INCONSISTENT: thread, tickets" in out
+    assert "tickets [ticket_id='ticket-2'] difiere / differs: urgency: vivo/live='urgent' reconstruido/rebuilt='normal'" \
+        in out
+    assert "thread [stream_version=2, ticket_id='ticket-4'] solo en el reconstruido / only in the rebuilt model" in out
+
+
+def test_the_api_answers_200_to_every_request_during_a_rebuild_and_its_swap(live, topic_prefix, kafka_bootstrap,
+                                                                            clock):
+    from query.app import create_app
+    url, start = live
+    produce(kafka_bootstrap, topic_prefix, synthetic_log.accounts())
+    produce(kafka_bootstrap, topic_prefix, synthetic_log.tickets(300))
+    start()
+    wait_until(lambda: caught_up(url, 300), 120, "the live consumer applied 300 tickets")
+    app = create_app(query_config(url), clock=clock)
+    client, headers = app.test_client(), bearer(SUPERVISOR, clock() - timedelta(minutes=1))
+    statuses, totals, done = [], [], threading.Event()
+
+    def ask():
+        while not done.is_set():
+            r = client.get("/api/tickets?per_page=5", headers=headers)
+            statuses.append(r.status_code)
+            totals.append(r.get_json().get("total"))
+            client.get("/api/tickets/SOP-7", headers=headers)
+    asker = threading.Thread(target=ask)
+    asker.start()
+    try:
+        wait_until(lambda: len(statuses) > 3, 30, "requests before the rebuild")
+        before = len(statuses)
+        rebuild.rebuild(url, kafka_bootstrap, model(topic_prefix))
+        during = len(statuses) - before
+        wait_until(lambda: len(statuses) > before + during + 3, 30, "requests after the swap")
+    finally:
+        done.set()
+        asker.join(30)
+        app.extensions["query"].pool.close()
+    assert during > 0
+    assert set(statuses) == {200}
+    assert set(totals) == {300}
+
+
+def test_replay_moves_a_running_consumers_offsets_back_and_it_re_reads_without_changing_the_model(
+        live, topic_prefix, kafka_bootstrap, capsys):
+    from helpdesk_shared import cli
+    url, start = live
+    produce(kafka_bootstrap, topic_prefix, synthetic_log.accounts())
+    produce(kafka_bootstrap, topic_prefix, synthetic_log.tickets(5))
+    start()
+    wait_until(lambda: caught_up(url, 5), 60, "the live consumer applied 5 tickets")
+    with pg.connect(url) as conn:
+        before = conn.execute("select applied, skipped from projection_stats where name = 'tickets'").fetchone()
+    common = ["--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix, "--database-url", f"query={url}"]
+    with pytest.raises(SystemExit) as replayed:
+        cli.main(["replay", "query", "--from-beginning", "--topic", "helpdesk.tickets", *common])
+    assert replayed.value.code == 0
+    assert "Idempotente" in capsys.readouterr().out
+
+    def skipped_again():
+        with pg.connect(url) as conn:
+            return conn.execute("select skipped from projection_stats where name = 'tickets'").fetchone()["skipped"]
+    ticket_events = 5 * 9  # each synthetic ticket: 9 events on helpdesk.tickets, 1 notification
+    wait_until(lambda: skipped_again() == before["skipped"] + ticket_events, 60,
+               "every ticket event read again and skipped as already applied")
+    assert rebuild.check(url, kafka_bootstrap, model(topic_prefix)).consistent
+
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["replay", "sla", "--from-beginning", *common])
+    assert refused.value.code == 2
+    assert "no es idempotente" in capsys.readouterr().err
+
+
+def test_a_second_rebuild_or_check_of_the_same_read_model_is_refused_while_one_runs(query_db, kafka_bootstrap):
+    with pg.connect(query_db, autocommit=True) as running:  # holds the lock a running rebuild holds
+        running.execute("select pg_advisory_lock(hashtext('rebuild:query-tickets'))")
+        for operation in (rebuild.rebuild, rebuild.check):
+            with pytest.raises(rebuild.RebuildBusy, match="en curso / .* already running"):
+                operation(query_db, kafka_bootstrap, model("unused."))
+
+
+def test_a_trigger_function_of_the_read_model_moves_with_its_rebuilt_table_and_still_fires_after_the_swap(
+        fresh_database, topic_prefix, kafka_bootstrap):
+    # query's compliance counts are kept by a trigger: a swap must carry its function along.
+    ddl = """create table if not exists notes (id int primary key, body text, touched boolean not null default false);
+             create or replace function touch_note() returns trigger language plpgsql as
+                 $$ begin new.touched := true; return new; end $$;
+             create or replace trigger notes_touch before update on notes for each row execute function touch_note();"""
+    url = fresh_database("query")
+    pg.apply_schema(url, ddl)
+    with pg.connect(url) as conn:
+        conn.execute("insert into notes (id, body) values (1, 'vivo')")
+    with_trigger = rebuild.ReadModel(consumer="notes", topics=[topic_prefix + "helpdesk.accounts"], ddl=(ddl,),
+                                     handle_batch=lambda conn, records: None)
+    rebuild.rebuild(url, kafka_bootstrap, with_trigger)
+    with pg.connect(url) as conn:
+        assert conn.execute("select count(*) as n from notes").fetchone()["n"] == 0  # rebuilt from an empty log
+        conn.execute("insert into notes (id, body) values (2, 'nuevo')")
+        conn.execute("update notes set body = 'cambiado'")
+        assert conn.execute("select touched from notes").fetchone()["touched"] is True
+        assert conn.execute("""select count(*) as n from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+                               where p.proname = 'touch_note'""").fetchone()["n"] == 1
+
+
+def test_a_consumer_loop_drops_a_polled_batch_and_reads_from_the_stored_offsets_when_they_moved_under_it(
+        fresh_database, topic_prefix, kafka_bootstrap):
+    import time
+
+    from query.consumer import CONSUMER_NAME, build
+    from helpdesk_shared.topics import ACCOUNTS
+    url = fresh_database("query")
+    accounts = produce(kafka_bootstrap, topic_prefix, synthetic_log.accounts())
+    loop = build(query_config(url, kafka_topic_prefix=topic_prefix))
+    try:
+        def stored() -> dict:
+            with pg.connect(url) as conn:
+                return pg.load_offsets(conn, CONSUMER_NAME)
+        wait_until(lambda: loop.poll_once() >= 0 and stored().get((topic_prefix + ACCOUNTS, 0)) == accounts, 60,
+                   "the accounts applied")
+        produce(kafka_bootstrap, topic_prefix, synthetic_log.tickets(3))
+        with pg.connect(url) as conn:  # what `mesa replay` does: the accounts again from offset 3
+            pg.bump_generation(conn, CONSUMER_NAME)
+            pg.save_offsets(conn, CONSUMER_NAME, {(topic_prefix + ACCOUNTS, 0): 3})
+        loop._last_generation_check = time.monotonic() + 3600  # only a polled batch may notice here
+        wait_until(lambda: loop.poll_once() == 0 and loop.generation == 1, 60, "a batch dropped for the move")
+        assert count(url, "tickets") == 0 and stored()[(topic_prefix + ACCOUNTS, 0)] == 3
+        with pg.connect(url) as conn:
+            before = conn.execute("select applied + skipped as n from projection_stats where name = 'accounts'"
+                                  ).fetchone()["n"]
+        wait_until(lambda: loop.poll_once() >= 0 and caught_up(url, 3), 60, "the tickets applied after the move")
+        with pg.connect(url) as conn:
+            after = conn.execute("select applied + skipped as n from projection_stats where name = 'accounts'"
+                                 ).fetchone()["n"]
+        assert after - before == accounts - 3  # read again from offset 3, once
+    finally:
+        loop.close()
