@@ -23,6 +23,7 @@ SECRETS = {
     "REPLY_SECRET": "test-only-reply-secret-0123456789abcdef0123456789",
     "INBOUND_SECRET": "test-only-inbound-secret-0123456789abcdef0123456789",
     "PORTAL_SESSION_SECRET": "test-only-portal-session-secret-0123456789abcdef",
+    "PORTAL_FORWARD_SECRET": "test-only-portal-forward-secret-0123456789abcdef",
 }
 
 

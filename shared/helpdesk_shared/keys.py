@@ -4,7 +4,8 @@ One key per purpose (SPEC §6): TOKEN_SIGNING_KEY (intake mints bearer tokens) a
 public half TOKEN_VERIFY_KEY (every HTTP service checks them); LINK_SECRET (one-click links
 in mails: the notifier signs, intake checks); REPLY_SECRET (reply addresses, notifier only);
 INBOUND_SECRET (the notifier posting e-mail replies to intake's internal route);
-PORTAL_SESSION_SECRET (signs the portal's session cookie, portal only).
+PORTAL_SESSION_SECRET (signs the portal's session cookie, portal only); PORTAL_FORWARD_SECRET
+(the portal signs the browser's address it forwards to intake, see helpdesk_shared.forwarding).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import secrets
 
 from . import auth_tokens
 
-HMAC_SECRETS = ("LINK_SECRET", "REPLY_SECRET", "INBOUND_SECRET", "PORTAL_SESSION_SECRET")
+HMAC_SECRETS = ("LINK_SECRET", "REPLY_SECRET", "INBOUND_SECRET", "PORTAL_SESSION_SECRET", "PORTAL_FORWARD_SECRET")
 
 
 def fresh() -> dict[str, str]:

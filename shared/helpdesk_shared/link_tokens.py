@@ -53,5 +53,15 @@ def verify(secret: str, purpose: str, token: str, now: datetime) -> dict:
     return claims
 
 
+def unverified_claims(token: str) -> dict:
+    """The claims a token carries, NOT verified: for showing (a ticket number) only, after the
+    holder of the secret said the token is valid. {} when malformed."""
+    try:
+        claims = json.loads(_unb64(token.split(".")[0]))
+    except (ValueError, AttributeError, IndexError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
 RESOLUTION = "resolve"  # /resolve/<token>: {"t": ticket number, "u": user id}
 PASSWORD = "password"   # /set-password/<token>: {"u": user id, "i": issued at (unix seconds)}

@@ -122,7 +122,9 @@ class LocalStack:
     def _notifier_env(self) -> dict:
         if not self.with_notifier:
             return {}
-        return {"INTAKE_URL": self.urls.get("intake", ""), "PUBLIC_URL": self.urls.get("intake", ""),
+        # Links in mails open the portal's pages when it runs (intake's own pages otherwise).
+        public_url = self.urls.get("portal") or self.urls.get("intake", "")
+        return {"INTAKE_URL": self.urls.get("intake", ""), "PUBLIC_URL": public_url,
                 "INBOUND_SMTP_HOST": "127.0.0.1", "INBOUND_SMTP_PORT": str(self.inbound_port),
                 "REPLY_DOMAIN": "mesa.test", "STAFF_ADDRESS": "equipo@mesa.test",
                 "SUPERVISOR_ADDRESS": "supervision@mesa.test", "QUEUE_ADDRESS_SOPORTE": "soporte@mesa.test",
@@ -145,6 +147,8 @@ class LocalStack:
                                                     if self.with_notifier else [])
         for service, _ in apps:
             self.urls[service] = f"http://127.0.0.1:{free_port()}"
+        if self.with_portal:
+            self.urls["portal"] = f"http://127.0.0.1:{free_port()}"  # before the notifier's env names it
         for service, app in apps:
             self._add(service, service, [py, "-m", "gunicorn", "-c", "python:helpdesk_shared.gunicorn_conf",
                                          "-k", "helpdesk_shared.gunicorn_worker.JsonErrorWorker",
@@ -169,8 +173,8 @@ class LocalStack:
         return self
 
     def _add_portal(self) -> None:
-        self.urls["portal"] = f"http://127.0.0.1:{free_port()}"
         env = {**os.environ, "PORTAL_SESSION_SECRET": self.secrets["PORTAL_SESSION_SECRET"],
+               "PORTAL_FORWARD_SECRET": self.secrets["PORTAL_FORWARD_SECRET"],
                "PUBLIC_URL": self.urls["portal"], "INTAKE_URL": self.urls["intake"], "QUERY_URL": self.urls["query"],
                "SLA_URL": self.urls["sla"], "PYTHONUNBUFFERED": "1", **self.extra_env}
         argv = [sys.executable, "-m", "gunicorn", "-c", "python:helpdesk_shared.gunicorn_conf",

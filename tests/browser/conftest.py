@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import Portal
+from smtp_sink import Sink
 from helpdesk_shared import localstack
 
 PHONE = {"width": 360, "height": 740}
@@ -29,10 +30,17 @@ def chromium_binary() -> str:
 
 @pytest.fixture(scope="session")
 def system(tmp_path_factory):
-    """intake, query, sla and the portal as real processes on fresh databases and topics."""
-    s = localstack.LocalStack(tmp_path_factory.mktemp("browser") / "stack", with_portal=True).start()
-    yield s
-    s.stop()
+    """intake, query, sla, the notifier and the portal as real processes on fresh databases and
+    topics; the notifier's mails (their links point at the portal) land in `system.sink`."""
+    sink = Sink(localstack.free_port()).start()
+    s = localstack.LocalStack(tmp_path_factory.mktemp("browser") / "stack", with_portal=True, with_notifier=True,
+                              extra_env={"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port)})
+    s.sink = sink
+    try:
+        yield s.start()
+    finally:
+        s.stop()
+        sink.stop()
 
 
 @pytest.fixture(scope="session")

@@ -401,7 +401,7 @@ def test_long_running_services_restart_unless_stopped_and_one_shots_run_once():
 
 
 SECRET_VARIABLES = {"TOKEN_SIGNING_KEY", "TOKEN_VERIFY_KEY", "LINK_SECRET", "REPLY_SECRET", "INBOUND_SECRET",
-                    "PORTAL_SESSION_SECRET"}
+                    "PORTAL_SESSION_SECRET", "PORTAL_FORWARD_SECRET"}
 
 
 def test_every_secret_comes_from_the_env_file_without_a_default():

@@ -17,11 +17,11 @@ from helpdesk_shared.config import MissingSecret
 
 ROOT = Path(__file__).resolve().parents[2]
 NEEDS = {
-    "intake": ("TOKEN_SIGNING_KEY", "LINK_SECRET", "INBOUND_SECRET"),
+    "intake": ("TOKEN_SIGNING_KEY", "LINK_SECRET", "INBOUND_SECRET", "PORTAL_FORWARD_SECRET"),
     "query": ("TOKEN_VERIFY_KEY",),
     "sla": ("TOKEN_VERIFY_KEY",),
     "notifier": ("TOKEN_VERIFY_KEY", "LINK_SECRET", "REPLY_SECRET", "INBOUND_SECRET"),
-    "portal": ("PORTAL_SESSION_SECRET",),
+    "portal": ("PORTAL_SESSION_SECRET", "PORTAL_FORWARD_SECRET"),
 }
 CASES = [(service, name) for service, names in NEEDS.items() for name in names]
 

@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, g, jsonify, request, send_file
 from markupsafe import escape
 from psycopg.types.json import Jsonb
 
-from helpdesk_shared import auth_tokens, link_tokens
+from helpdesk_shared import auth_tokens, forwarding, link_tokens
 from helpdesk_shared.errors import RuleViolation
 from helpdesk_shared.web import AUTH_REQUIRED, ascii_token, json_body, load, load_body, require_auth
 
@@ -61,9 +61,10 @@ def _throttled(err: throttle.Throttled):
 
 
 def _client_address() -> str:
-    # The peer address; X-Forwarded-For is not trusted (anyone can write it). Behind a proxy,
-    # wrap the app in werkzeug's ProxyFix with the proxy count.
-    return request.remote_addr or ""
+    # The peer address, or the browser's address the portal forwards signed with PORTAL_FORWARD_SECRET
+    # (behind the portal every customer shares one peer address). X-Forwarded-For is not trusted:
+    # anyone can write it.
+    return forwarding.client_address(_ctx().config.portal_forward_secret, request.headers, request.remote_addr or "")
 
 
 @bp.post("/auth/login")
@@ -419,6 +420,13 @@ def _resolve_claims(token: str):
 def resolve_page(token: str):
     """The page a "solved" link opens: a button, so that mail scanners following links change nothing."""
     number, _ = _resolve_claims(token)
+    if request.args.get("answer") == "not_solved":  # the portal serves these links; this page stays usable alone
+        form = ('<form method="post"><input type="hidden" name="answer" value="not_solved">'
+                '<label>¿Qué falta? / What is still wrong? <textarea name="body" required></textarea></label> '
+                '<button type="submit">No solucionado / Not solved</button></form>')
+        return _RESOLVE_PAGE.format(title_es=f"Ticket {escape(number)}", form=form,
+                                    text_es="Díganos qué falta; el ticket vuelve a la mesa.",
+                                    text_en="Tell us what is still wrong; the ticket goes back to the desk.")
     form = (f'<form method="post"><input type="hidden" name="answer" value="solved">'
             f'<button type="submit">Sí, el caso {escape(number)} está resuelto / Yes, it is solved</button></form>')
     return _RESOLVE_PAGE.format(title_es=f"Ticket {escape(number)}",
@@ -428,10 +436,18 @@ def resolve_page(token: str):
 
 @resolve_bp.post("/resolve/<token>")
 def resolve(token: str):
-    """Apply the one-click "solved" answer."""
+    """Apply the answer of a mail's link: "solved" (the default), or `answer=not_solved` with `body`,
+    what is still wrong (the portal's confirmation page posts either)."""
     number, user = _resolve_claims(token)
+    answer = request.form.get("answer") or "solved"
+    if answer not in ("solved", "not_solved"):
+        raise violation("INVALID_REQUEST", "answer", status=422, detail="answer")
     with _ctx().pool.connection() as conn:
-        handlers.confirm_resolution(conn, user, number, True, "", _now())
+        handlers.confirm_resolution(conn, user, number, answer == "solved", request.form.get("body") or "", _now())
+    if answer == "not_solved":
+        return _RESOLVE_PAGE.format(title_es=f"Ticket {escape(number)}", form="",
+                                    text_es="Lo devolvimos a la mesa con su comentario.",
+                                    text_en="We sent it back to the desk with your comment.")
     return _RESOLVE_PAGE.format(title_es=f"Ticket {escape(number)} cerrado", form="",
                                 text_es="Gracias por confirmar. Si el problema vuelve, abra un ticket nuevo "
                                         "citando este número.",

@@ -15,6 +15,7 @@ class Config:
     token_signing_key: str  # Ed25519 private key: only intake mints bearer tokens
     link_secret: str        # checks the one-click links the notifier signs (resolve, set password)
     inbound_secret: str     # the notifier's credential for posting e-mail replies
+    portal_forward_secret: str  # proves a browser's address forwarded by the portal (helpdesk_shared.forwarding)
     attachments_dir: str
     public_url: str
     token_ttl_seconds: int = 8 * 3600
@@ -22,13 +23,15 @@ class Config:
 
     @classmethod
     def from_env(cls) -> "Config":
-        """DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, TOKEN_SIGNING_KEY, LINK_SECRET, INBOUND_SECRET, ATTACHMENTS_DIR,
+        """DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, TOKEN_SIGNING_KEY, LINK_SECRET, INBOUND_SECRET, PORTAL_FORWARD_SECRET,
+        ATTACHMENTS_DIR,
         PUBLIC_URL, TOKEN_TTL_SECONDS; a missing or short secret stops the start (MissingSecret)."""
         return cls(database_url=env("DATABASE_URL", DEFAULT_PG + "mesa_intake"),
                    kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
                    token_signing_key=signing_key("TOKEN_SIGNING_KEY"),
                    link_secret=secret("LINK_SECRET"),
                    inbound_secret=secret("INBOUND_SECRET"),
+                   portal_forward_secret=secret("PORTAL_FORWARD_SECRET"),
                    kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""),
                    attachments_dir=env("ATTACHMENTS_DIR", ".run/attachments"),
                    public_url=env("PUBLIC_URL", "http://127.0.0.1:8001"),

@@ -61,7 +61,7 @@ class Config:
             inbound_port=int(env("INBOUND_SMTP_PORT", "2525")),
             reply_domain=env("REPLY_DOMAIN", "mesa.example"),
             intake_url=env("INTAKE_URL", "http://127.0.0.1:8001"),
-            public_url=env("PUBLIC_URL", "http://127.0.0.1:8001"),
+            public_url=env("PUBLIC_URL", "http://127.0.0.1:8000"),  # the portal: links in mails open its pages
             templates_dir=env("TEMPLATES_DIR", ""),
             staff_address=env("STAFF_ADDRESS", "equipo@mesa.example"),
             supervisor_address=env("SUPERVISOR_ADDRESS", "supervision@mesa.example"),

@@ -31,15 +31,14 @@ def renderer(config: Config) -> Renderer:
 
 
 def links(config: Config, clock: Callable[[], datetime]) -> messages.Links:
-    """Where mails point: the portal, and the signed one-click "solved" link served by intake."""
+    """Where mails point: the portal's pages (PUBLIC_URL), signed links for "solved" / "not solved"
+    (a confirmation page whose form posts the token to intake) and for choosing a password."""
     base = config.public_url.rstrip("/")
 
     def resolution_url(number: str, user_id: str, answer: str) -> str:
-        if answer != "solved":
-            return f"{base}/tickets/{number}#responder"
         token = link_tokens.sign(config.link_secret, link_tokens.RESOLUTION, {"t": number, "u": user_id}, clock(),
                                  config.reply_token_days * 86400)
-        return f"{base}/resolve/{token}"
+        return f"{base}/resolve/{token}" + ("" if answer == "solved" else "?answer=not_solved")
 
     def set_password_url(user_id: str) -> str:
         now = clock()

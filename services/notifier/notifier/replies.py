@@ -83,6 +83,11 @@ class ReplyIntake:
                          (mail_id, now, outcome))
         return OK
 
+    def _links(self):
+        """The URLs the planned mails use too (notifier.consumer.links), so every mail links the same pages."""
+        from .consumer import links  # the consumer module is the entry point that builds them
+        return links(self.config, self.clock)
+
     def _refuse_sender(self, conn, number: str, mail_from: str, from_header: str, mail_id: str, reason: str,
                        now: datetime) -> None:
         """Record a reply from someone other than the token's recipient (agents see it) and answer
@@ -99,7 +104,7 @@ class ReplyIntake:
             return
         recipient = Recipient(email=envelope_sender, name="", language="es", user_id=None)
         mail = Mail(template="reply_sender_refused", recipient=recipient, ticket_id=None, reply_ticket=None,
-                    context={"portal_url": self.config.public_url.rstrip("/")})
+                    context={"portal_url": self._links().portal_url})
         # One answer per sender, ticket and day: a second mail (or a loop with a machine that
         # slipped past is_automatic) gets nothing more.
         key = f"inbound-refused:{envelope_sender}:{number}:{now.date().isoformat()}"
@@ -149,9 +154,8 @@ class ReplyIntake:
         """Queue the "this ticket is closed: open a new one quoting it" mail to the sender."""
         recipient = Recipient(email=user["email"], name=user["name"], language=user["language"],
                               user_id=user["user_id"])
-        base = self.config.public_url.rstrip("/")
         mail = Mail(template="reply_to_closed", recipient=recipient, ticket_id=None, reply_ticket=None,
-                    context={"number": number, "new_ticket_url": f"{base}/tickets/new?previous_ticket={number}",
+                    context={"number": number, "new_ticket_url": self._links().new_ticket_url(number),
                              "customer_name": user["name"]})
         key = f"inbound:{mail_id}:{recipient.email}:reply_to_closed"
         subject, text, html = self.render(mail)

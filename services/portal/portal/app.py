@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import Flask, render_template, request, session
+from flask import Flask, has_request_context, render_template, request, session
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from prometheus_client import CollectorRegistry
@@ -45,7 +45,7 @@ def create_app(config: Config | None = None, backend: Backend | None = None) -> 
         BABEL_DEFAULT_LOCALE=i18n.DEFAULT,
         BABEL_TRANSLATION_DIRECTORIES=i18n.compile_catalogs(),
     )
-    app.extensions["portal"] = pages.Portal(config, backend or Backend(config))
+    app.extensions["portal"] = pages.Portal(config, backend or Backend(config, client_address=_browser_address))
     Babel(app, locale_selector=lambda: i18n.choose(session.get("lang"), (session.get("user") or {}).get("language")))
     CSRFProtect(app)
     web.install(app, "portal", CollectorRegistry())
@@ -63,6 +63,11 @@ def create_app(config: Config | None = None, backend: Backend | None = None) -> 
         return response
 
     return app
+
+
+def _browser_address() -> str | None:
+    """The address of the browser behind the current request (None outside a request)."""
+    return request.remote_addr if has_request_context() else None
 
 
 def _install_html_errors(app: Flask) -> None:

@@ -7,8 +7,11 @@ pages decide what a refusal means; a service that does not answer is `Unavailabl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import requests
+
+from helpdesk_shared import forwarding
 
 from .config import Config
 
@@ -35,8 +38,11 @@ class Reply:
 class Backend:
     """HTTP calls to intake, query and sla on behalf of one reader (token given per call)."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, client_address: Callable[[], str | None] = lambda: None):
         self.config = config
+        # The browser's address, forwarded signed to intake, whose per-address limits would
+        # otherwise count every customer as the portal's one address.
+        self.client_address = client_address
 
     def _call(self, method: str, url: str, token: str | None, correlation_id: str | None = None,
               raw: bool = False, **kwargs) -> Reply:
@@ -45,6 +51,9 @@ class Backend:
             headers["Authorization"] = f"Bearer {token}"
         if correlation_id:
             headers["X-Correlation-Id"] = correlation_id
+        address = self.client_address()
+        if address and url.startswith(self.config.intake_url):
+            headers.update(forwarding.headers(self.config.forward_secret, address))
         try:
             r = requests.request(method, url, headers=headers, timeout=self.config.backend_timeout_seconds, **kwargs)
         except requests.RequestException as err:
@@ -104,6 +113,32 @@ class Backend:
         """GET /api/tickets/{number}/attachments/{sha256}: the file's bytes and headers."""
         return self._call("GET", f"{self.config.intake_url}/api/tickets/{number}/attachments/{sha256}", token, cid,
                           raw=True)
+
+    def check_link(self, kind: str, token: str, cid=None) -> Reply:
+        """GET intake's /resolve/<token> or /set-password/<token>: 200 while the mailed link is valid."""
+        return self._call("GET", f"{self.config.intake_url}/{kind}/{token}", None, cid)
+
+    def resolve_link(self, token: str, answer: str, text: str, cid=None) -> Reply:
+        """POST intake's /resolve/<token>: the mail's "solved" / "not solved" answer, signed by its link."""
+        return self._call("POST", f"{self.config.intake_url}/resolve/{token}", None, cid,
+                          data={"answer": answer, **({"body": text} if text else {})})
+
+    def set_password(self, token: str, password: str, cid=None) -> Reply:
+        """POST intake's /set-password/<token> (the access-granted mail's link)."""
+        return self._call("POST", f"{self.config.intake_url}/set-password/{token}", None, cid,
+                          data={"password": password})
+
+    def request_training(self, token: str, body: dict, cid=None) -> Reply:
+        """POST /api/training-requests (rule 10: an induction course)."""
+        return self._call("POST", f"{self.config.intake_url}/api/training-requests", token, cid, json=body)
+
+    def announce_special_process(self, token: str, body: dict, cid=None) -> Reply:
+        """POST /api/special-processes (announced in advance, it makes that urgency possible)."""
+        return self._call("POST", f"{self.config.intake_url}/api/special-processes", token, cid, json=body)
+
+    def away(self, token: str, number: str, body: dict, cid=None) -> Reply:
+        """POST /api/tickets/{number}/away ("Me tengo que ausentar")."""
+        return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/away", token, cid, json=body)
 
     # ------------------------------------------------------------------ query and sla (reads)
 

@@ -1,7 +1,7 @@
 """The portal's configuration, read once from the environment."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from helpdesk_shared.config import env, secret
 
@@ -15,17 +15,25 @@ class Config:
     sla_url: str
     session_secret: str  # signs the session cookie (bearer token + language); no default
     public_url: str      # where browsers reach the portal; https makes the cookie Secure
+    forward_secret: str  # signs the browser's address forwarded to intake (PORTAL_FORWARD_SECRET)
     backend_timeout_seconds: float = 10.0
+    # Per desk, shown on a ticket whose first answer is late; the notifier's own variables
+    # (OFFICE_PHONES_<DESK>), so the mail and the page give the same numbers.
+    office_phones: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> "Config":
-        """INTAKE_URL, QUERY_URL, SLA_URL, PORTAL_SESSION_SECRET, PUBLIC_URL; a missing or short
-        secret stops the start (MissingSecret)."""
+        """INTAKE_URL, QUERY_URL, SLA_URL, PORTAL_SESSION_SECRET, PORTAL_FORWARD_SECRET, PUBLIC_URL,
+        OFFICE_PHONES_<DESK>;
+        a missing or short secret stops the start (MissingSecret)."""
         return cls(intake_url=env("INTAKE_URL", "http://127.0.0.1:8001").rstrip("/"),
                    query_url=env("QUERY_URL", "http://127.0.0.1:8002").rstrip("/"),
                    sla_url=env("SLA_URL", "http://127.0.0.1:8003").rstrip("/"),
                    session_secret=secret("PORTAL_SESSION_SECRET"),
-                   public_url=env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"))
+                   forward_secret=secret("PORTAL_FORWARD_SECRET"),
+                   public_url=env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+                   office_phones={d: tuple(p.strip() for p in env(f"OFFICE_PHONES_{d}", "+58 212 555 0100").split(",")
+                                           if p.strip()) for d in ("SOPORTE", "IMPLANTACIONES")})
 
     @property
     def secure_cookies(self) -> bool:

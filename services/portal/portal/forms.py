@@ -6,8 +6,14 @@ intake's refusals belongs.
 """
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A "back on" day means back when the desk opens that day (Caracas, UTC-4 all year, 09:00).
+BACK_AT_TIME = "T09:00:00-04:00"
+
+SPECIAL_PROCESS_KINDS = ("carnetizacion", "other")  # intake.requests.SPECIAL_PROCESS_KINDS
 URGENCY_CHOICES = ("normal", "platform_down", "member_billing_stopped", "announced_special_process")
 LIST_STATUSES = ("open", "waiting_customer", "closed")
 
@@ -18,7 +24,8 @@ _FIELD_OF = {"subject": "case", "contact": "contact_name", "contact.name": "cont
              "file": "files", "dates": "dates", "vouchers": "vouchers", "member_number": "member_number",
              "menu_path": "menu_path", "description": "description", "urgency": "urgency", "desk": "desk",
              "previous_ticket": "previous_ticket", "out_of_hours_requested": "out_of_hours_requested",
-             "body": "body", "solved": "body"}
+             "body": "body", "solved": "body", "back_at": "back_on", "note": "away_note",
+             "starts_at": "starts_on", "ends_at": "ends_on", "kind": "kind"}
 _MODULE_CODES = ("R4_UNKNOWN_MODULE",)
 
 
@@ -74,3 +81,25 @@ def text_of(refusal: Mapping, language: str) -> str:
 def is_duplicate(refusal: Mapping) -> bool:
     """Intake found an open ticket for the same case (rule 6): the page offers to continue it."""
     return refusal.get("code") == "R6_DUPLICATE_OPEN_CASE" and bool(refusal.get("ticket"))
+
+
+def away_body(form: Mapping[str, str]) -> dict:
+    """Intake's POST /api/tickets/{number}/away body from "Me tengo que ausentar" (date, note)."""
+    day, note = (form.get("back_on") or "").strip(), (form.get("away_note") or "").strip()
+    body: dict = {}
+    if day:
+        # Not a date: passed on as typed, so intake refuses it beside the field in its own words.
+        body["back_at"] = day + BACK_AT_TIME if _DATE.match(day) else day
+    if note:
+        body["note"] = note
+    return body
+
+
+def special_process_body(form: Mapping[str, str]) -> dict:
+    """Intake's POST /api/special-processes body: the window runs from the first day's start to
+    the last day's end, Caracas time (people announce days, not instants)."""
+    def day(name: str, clock: str) -> str:
+        value = (form.get(name) or "").strip()
+        return value + clock if _DATE.match(value) else value
+    return {"kind": form.get("kind") or "", "description": (form.get("description") or "").strip(),
+            "starts_at": day("starts_on", "T00:00:00-04:00"), "ends_at": day("ends_on", "T23:59:59-04:00")}

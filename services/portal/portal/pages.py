@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, Response, abort, current_app, flash, g, make_response, redirect, render_template, request,
+                   session, url_for)
 from flask_babel import get_locale, lazy_gettext as _l
 
+from helpdesk_shared import link_tokens
 from intake.catalog import DESKS  # the desks' module catalogs: pure data, one source for intake and the forms
 
 from . import forms
@@ -89,6 +90,8 @@ def login_required(view):
     def wrapped(*args, **kwargs):
         if not session.get("token"):
             flash(_l("Inicie sesión para continuar."))
+            if request.method == "GET":
+                session["next"] = request.full_path.rstrip("?")  # a mail's link: back to it after login
             return redirect(url_for("portal.entry"))
         return view(*args, **kwargs)
     return wrapped
@@ -153,14 +156,14 @@ def login():
     if not reply.ok:
         return _entry_page(desk, 401 if reply.status in (400, 401, 422) else reply.status,
                            login_error=forms.text_of(reply.body, language()), login_email=email)
-    lang = session.get("lang")
+    lang, target = session.get("lang"), _local_path(session.get("next"))
     session.clear()  # a new session for a new user (no fixation of the previous one)
     session.permanent = True
     session.update(token=reply.body["token"], desk=desk,
                    user={**reply.body["user"], "email": email.lower()})
     if lang:
         session["lang"] = lang
-    return redirect(url_for("portal.my_tickets"))
+    return redirect(target or url_for("portal.my_tickets"))
 
 
 @bp.post("/logout")
@@ -181,11 +184,14 @@ def choose_language():
     chosen = request.form.get("lang")
     if chosen in ("es", "en"):
         session["lang"] = chosen
-    target = request.form.get("next") or "/"
-    # Only a path of this site: never an absolute or scheme-relative URL (open redirect).
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = "/"
-    return redirect(target)
+    return redirect(_local_path(request.form.get("next")) or "/")
+
+
+def _local_path(target: str | None) -> str | None:
+    """`target` when it is a path of this site; None for an absolute or scheme-relative URL (open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
 
 
 @bp.post("/access-requests")
@@ -248,7 +254,9 @@ def new_ticket():
     """The new-ticket form, contact prefilled from the session's user."""
     user = session["user"]
     form = {"contact_name": user.get("name", ""), "contact_email": user.get("email", ""), "urgency": "normal",
-            "idempotency_key": str(uuid.uuid4()), "previous_ticket": request.args.get("previous", "")[:32]}
+            "idempotency_key": str(uuid.uuid4()),
+            # Mails link with ?previous_ticket= (notifier), the closed-ticket page with ?previous=.
+            "previous_ticket": (request.args.get("previous_ticket") or request.args.get("previous", ""))[:32]}
     return _new_ticket_page(form, {}, [])
 
 
@@ -313,7 +321,9 @@ def _ticket_page(number: str, errors: dict | None = None, form: dict | None = No
         _checked(_ctx().backend.intake_ticket(session["token"], number, _cid()))
         return render_template("ticket_pending.html", number=number), 200
     ticket = _checked(reply).body
+    phones = _ctx().config.office_phones.get(ticket.get("desk"), ()) if ticket.get("first_response_overdue") else ()
     return render_template("ticket.html", ticket=ticket, number=number, errors=errors or {}, form=form or {},
+                           office_phones=phones,
                            entry_types=ENTRY_TYPES, close_reasons=CLOSE_REASONS,
                            idempotency_key=str(uuid.uuid4())), status
 
@@ -361,6 +371,20 @@ def resolution(number: str):
     return redirect(url_for("portal.ticket", number=number))
 
 
+@bp.post("/tickets/<number>/away")
+@login_required
+def away(number: str):
+    """"Me tengo que ausentar": the desk waits for the reader until "back on" (auto-close counts from it)."""
+    number = _number(number)
+    reply = _checked(_ctx().backend.away(session["token"], number, forms.away_body(request.form), _cid()))
+    if not reply.ok:
+        field = forms.field_of(reply.body)
+        return _ticket_page(number, {field if field in ("back_on", "away_note") else "back_on":
+                                     [forms.text_of(reply.body, language())]}, request.form.to_dict(), 422)
+    flash(_l("Anotamos su ausencia. Con fecha de regreso, el plazo para cerrar el ticket por falta de respuesta cuenta desde ese día."))
+    return redirect(url_for("portal.ticket", number=number))
+
+
 @bp.get("/tickets/<number>/attachments/<sha256>")
 @login_required
 def attachment(number: str, sha256: str):
@@ -375,3 +399,148 @@ def attachment(number: str, sha256: str):
     response.headers["Content-Disposition"] = reply.headers.get("Content-Disposition", "attachment")
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+# ------------------------------------------------------------------ links of mails (no login: the link is the proof)
+
+_LINK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,600}\.[A-Za-z0-9_-]{1,64}$")
+_ANSWERS = ("solved", "not_solved")
+
+
+def _link_token(token: str) -> str:
+    """A token shaped like link_tokens' (anything else never reaches intake's URL)."""
+    if not _LINK_TOKEN.match(token):
+        abort(_invalid_link())
+    return token
+
+
+def _invalid_link():
+    return make_response(render_template("link_invalid.html"), 400)
+
+
+def _link_refused(reply: Reply) -> bool:
+    return reply.body.get("code") == "RESOLUTION_LINK_INVALID" or reply.status == 404
+
+
+@bp.get("/resolve/<token>")
+def resolve_link(token: str):
+    """A mail's "solved" / "not solved" link: a confirmation page with a form. Opening it changes
+    nothing (mail scanners follow links); only the form's POST, with its CSRF token, answers."""
+    token = _link_token(token)
+    reply = _ctx().backend.check_link("resolve", token, _cid())
+    if not reply.ok:
+        return _invalid_link()
+    answer = request.args.get("answer") if request.args.get("answer") in _ANSWERS else "solved"
+    return render_template("resolve.html", token=token, answer=answer, errors={}, form={},
+                           number=link_tokens.unverified_claims(token).get("t", ""))
+
+
+@bp.post("/resolve/<token>")
+def resolve_link_answer(token: str):
+    """Post the answer to intake with the link's token; the page says what happened."""
+    token = _link_token(token)
+    answer = request.form.get("answer") if request.form.get("answer") in _ANSWERS else "solved"
+    text = (request.form.get("body") or "").strip()
+    reply = _ctx().backend.resolve_link(token, answer, text, _cid())
+    number = link_tokens.unverified_claims(token).get("t", "")
+    if reply.ok:
+        return render_template("resolve_done.html", answer=answer, number=number)
+    if _link_refused(reply):
+        return _invalid_link()
+    return render_template("resolve.html", token=token, answer=answer, number=number, form=request.form,
+                           errors={"body": [forms.text_of(reply.body, language())]}), 422
+
+
+@bp.get("/set-password/<token>")
+def set_password(token: str):
+    """The access-granted mail's link: the new user chooses his password."""
+    token = _link_token(token)
+    if not _ctx().backend.check_link("set-password", token, _cid()).ok:
+        return _invalid_link()
+    return render_template("set_password.html", token=token, errors={})
+
+
+@bp.post("/set-password/<token>")
+def set_password_save(token: str):
+    """Save the password at intake (once per link), then off to log in."""
+    token = _link_token(token)
+    password = request.form.get("password") or ""
+    if password != (request.form.get("password_again") or ""):
+        return render_template("set_password.html", token=token,
+                               errors={"password_again": [_l("Las dos contraseñas no coinciden.")]}), 422
+    reply = _ctx().backend.set_password(token, password, _cid())
+    if reply.ok:
+        flash(_l("Contraseña guardada. Entre con su correo y su nueva contraseña."))
+        return redirect(url_for("portal.entry"))
+    if _link_refused(reply):
+        return _invalid_link()
+    return render_template("set_password.html", token=token,
+                           errors={"password": [forms.text_of(reply.body, language())]}), 422
+
+
+# ------------------------------------------------------------------ induction course (rule 10)
+
+
+def _training_page(form: dict, errors: dict, status: int = 200):
+    modules = sorted({m for d in _desks_of_user() or ["SOPORTE"] for m in DESKS[d].modules})
+    return render_template("training.html", modules=modules, form=form, errors=errors,
+                           chosen=request.form.getlist("modules") if request.method == "POST" else []), status
+
+
+@bp.get("/training")
+@login_required
+def training():
+    """Request an induction course: the modules, how many people, a note."""
+    return _training_page({"participants": "1"}, {})
+
+
+@bp.post("/training")
+@login_required
+def training_request():
+    """Send the request to intake; the desk's staff schedule the course."""
+    form = request.form.to_dict()
+    try:
+        participants = int(form.get("participants") or "0")
+    except ValueError:
+        participants = 0
+    body = {"modules": request.form.getlist("modules"), "participants": participants,
+            **({"note": form["note"].strip()} if (form.get("note") or "").strip() else {})}
+    reply = _checked(_ctx().backend.request_training(session["token"], body, _cid()))
+    if reply.ok:
+        flash(_l("Recibimos su solicitud de curso de inducción. La mesa le escribirá para acordar la fecha."))
+        return redirect(url_for("portal.my_tickets"))
+    field = (reply.body.get("field") or "").split(".")[0].split("[")[0]
+    return _training_page(form, {field if field in ("modules", "participants", "note") else "modules":
+                                 [forms.text_of(reply.body, language())]}, 422)
+
+
+# ------------------------------------------------------------------ special process (rule 5: announced urgency)
+
+SPECIAL_PROCESS_LABELS = {"carnetizacion": _l("Carnetización de socios"), "other": _l("Otro proceso especial")}
+
+
+def _special_process_page(form: dict, errors: dict, status: int = 200):
+    return render_template("special_process.html", form=form, errors=errors, kinds=forms.SPECIAL_PROCESS_KINDS,
+                           kind_labels=SPECIAL_PROCESS_LABELS), status
+
+
+@bp.get("/special-processes")
+@login_required
+def special_process():
+    """Announce a special process in advance: within its window, tickets may be urgent for it."""
+    return _special_process_page({"kind": "carnetizacion"}, {})
+
+
+@bp.post("/special-processes")
+@login_required
+def special_process_announce():
+    """Send the announcement to intake; refusals beside their fields."""
+    form = request.form.to_dict()
+    reply = _checked(_ctx().backend.announce_special_process(session["token"], forms.special_process_body(form),
+                                                             _cid()))
+    if reply.ok:
+        flash(_l("Proceso especial avisado. Durante esas fechas podrá marcar como urgente un caso que lo detenga."))
+        return redirect(url_for("portal.my_tickets"))
+    field = forms.field_of(reply.body)
+    return _special_process_page(form, {field if field in ("kind", "description", "starts_on", "ends_on")
+                                        else "description": [forms.text_of(reply.body, language())]}, 422)

@@ -81,8 +81,13 @@ def ticket_with_thread(conn: psycopg.Connection, user: Claims, number: str) -> d
     # Customers see what they were sent; staff also see mails to staff and failures.
     if not user.is_staff:
         told = [n for n in told if n["recipient"] == ticket["contact"].get("email") and n["type"] == "NotificationSent"]
+    # The SLA service said the first answer is late (and it still is): the customer's page offers the office phones.
+    overdue = conn.execute("""select exists (select 1 from deadlines where ticket_id = %s and clock = 'first_response'
+                                             and running and overdue) as overdue""",
+                           (ticket["ticket_id"],)).fetchone()["overdue"]
     # The files of the whole thread the caller may see (the opening ones first), not only the opening ones.
-    return {**ticket, "attachments": _attachments(thread), "thread": thread, "notifications": told}
+    return {**ticket, "attachments": _attachments(thread), "thread": thread, "notifications": told,
+            "first_response_overdue": overdue and ticket["status"] != "closed"}
 
 
 def desk_agents(conn: psycopg.Connection, desk: str) -> list[dict]:
