@@ -289,3 +289,42 @@ def test_a_deadline_of_more_spans_than_the_schema_takes_is_published_without_the
     ((type_, data),) = steps(opened(at(2026, 11, 25, 10, 0)), calendar=one_minute_a_week)[0]
     assert type_ == "DeadlineSet" and "open_intervals" not in data
     assert data["due_at"] == "2036-02-04T13:01:00+00:00"  # the 480th Monday from 30 November 2026
+
+
+# --- limits the mutation run found unpinned ---------------------------------------------
+
+def test_a_change_made_at_the_very_instant_a_deadline_falls_leaves_it_where_it_was():
+    before = fold([opened(at(2026, 11, 25, 10, 0))], NORMAL, CALENDAR)  # due Thursday 10:00
+    due = before.response.due_at
+    # The closure recounts the clock (2 h on the old calendar, then Thursday closed) unless
+    # the deadline is already at `now`: its timer is firing, the past is not rewritten.
+    after = on_calendar(before, closed_thursday(effective_from=at(2026, 11, 25, 12, 0)), now=due)
+    assert after.response.due_at == due and calendar_facts(before, after) == []
+
+
+def test_a_return_at_the_very_instant_of_the_answer_is_not_told_as_a_later_return():
+    events = [opened(at(2026, 11, 25, 10, 0)), away(2, at(2026, 11, 25, 10, 30), at(2026, 11, 25, 11, 0)),
+              message(3, AGENT, at(2026, 11, 25, 11, 0))]
+    clocks = fold(events, NORMAL, CALENDAR)
+    assert clocks.waiting.away_until is None  # the wait simply counts from the answer
+    warning = next(t for t in pending_timers(clocks) if t.kind == "auto_close_warning")
+    assert "away_until" not in warning.data
+
+
+def test_the_explanation_names_every_calendar_version_the_ticket_followed():
+    from sla.timers import explain
+    before = fold([opened(at(2026, 11, 25, 10, 0))], NORMAL, CALENDAR)
+    after = on_calendar(before, closed_thursday(), now=WEDNESDAY_NOON)
+    assert explain(before)["calendar_versions"] == [CALENDAR.version]
+    assert explain(after)["calendar_versions"] == [CALENDAR.version, 2]
+
+
+def test_clocks_built_without_a_running_clock_have_no_timers():
+    from sla.timers import TicketClocks, Waiting
+    bare = TicketClocks(ticket_id="t1", number="SOP-1", desk="SOPORTE", urgency="normal", policy=NORMAL,
+                        calendar=CALENDAR, version=1, status="open")
+    assert pending_timers(bare) == []
+    t = at(2026, 11, 25, 11, 0)
+    waiting = TicketClocks(**{**bare.__dict__, "status": "waiting_customer",
+                              "waiting": Waiting(since=t, since_version=2, warn_at=t, close_at=t)})
+    assert all("away_until" not in timer.data for timer in pending_timers(waiting))
