@@ -4,19 +4,18 @@ from __future__ import annotations
 import random
 import signal
 import smtplib
-import threading
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
 import requests
-from aiosmtpd.controller import Controller
 
 from helpdesk_shared.localstack import LocalStack, free_port, wait_until
+import smtp_sink
 from samples import distinct_cases, png, ticket_body
+from smtp_sink import text_of
 
 pytestmark = pytest.mark.e2e
 
@@ -26,14 +25,8 @@ SECONDS_POLICY = {"first_response": {"minutes": 3 / 60, "clock": "24x7"},
                   "auto_close": {"minutes": 6 / 60, "clock": "24x7"}}
 
 
-class Sink:
-    """A real SMTP server that keeps every message it accepts."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.messages: list[EmailMessage] = []
-        self.lock = threading.Lock()
-        self.controller = None
+class Sink(smtp_sink.Sink):
+    """The shared SMTP sink, plus a mailbox that will never exist and finding mails by ticket."""
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.startswith("rechazado@"):
@@ -41,34 +34,13 @@ class Sink:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):
-        msg = message_from_bytes(envelope.content, policy=policy.default)
-        with self.lock:
-            self.messages.append(msg)
-        return "250 2.0.0 OK"
-
-    def start(self) -> "Sink":
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-        return self
-
-    def stop(self) -> None:
-        self.controller.stop()
-
     def to(self, address: str, template_hint: str | None = None) -> list[EmailMessage]:
         """Mails to `address` (whose subject contains `template_hint`, if given)."""
-        with self.lock:
-            found = [m for m in self.messages if address in str(m["To"])]
-        return [m for m in found if template_hint is None or template_hint in str(m["Subject"])]
+        return [m for m in super().to(address) if template_hint is None or template_hint in str(m["Subject"])]
 
     def about(self, number: str) -> list[EmailMessage]:
         with self.lock:
             return [m for m in self.messages if f"[{number}]" in str(m["Subject"])]
-
-
-def text_of(msg: EmailMessage) -> str:
-    """The plain-text alternative."""
-    return msg.get_body(("plain",)).get_content()
 
 
 @pytest.fixture(scope="module")

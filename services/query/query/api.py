@@ -146,14 +146,19 @@ def _report_scope(report: str, *, customers: bool = False) -> tuple[list[str], r
     return ([desk] if desk else list(user.desks)), query
 
 
+def _report(report: str, read, *, customers: bool = False):
+    """A report's JSON: its scope and parameters checked, then `read(conn, desks, query)`."""
+    desks, query = _report_scope(report, customers=customers)
+    with _ctx().pool.connection() as conn:
+        return jsonify(read(conn, desks, query))
+
+
 @bp.get("/reports/backlog")
 @auth
 def report_backlog():
     """Tickets not closed by status, desk, module, organisation and agent; per Caracas day of
     `from`..`to` (default the last 30, at most 366) opened, closed by reason and open at the end."""
-    desks, query = _report_scope("backlog")
-    with _ctx().pool.connection() as conn:
-        return jsonify(reports_store.backlog(conn, desks, query))
+    return _report("backlog", reports_store.backlog)
 
 
 @bp.get("/reports/compliance")
@@ -161,36 +166,28 @@ def report_backlog():
 def report_compliance():
     """Share of first and next responses in time, with median and p90 business hours, per clock
     and the `group_by` dimensions (month, desk, module, agent, organisation)."""
-    desks, query = _report_scope("compliance")
-    with _ctx().pool.connection() as conn:
-        return jsonify(reports_store.compliance(conn, desks, query))
+    return _report("compliance", reports_store.compliance)
 
 
 @bp.get("/reports/compliance/breaches")
 @auth
 def report_breaches():
     """Each response that missed its target, oldest deadline first, a page per `cursor`."""
-    desks, query = _report_scope("breaches")
-    with _ctx().pool.connection() as conn:
-        return jsonify(reports_store.breaches(conn, desks, query))
+    return _report("breaches", reports_store.breaches)
 
 
 @bp.get("/reports/auto-closed")
 @auth
 def report_auto_closed():
     """Tickets auto-closed per Caracas month and module."""
-    desks, query = _report_scope("auto_closed")
-    with _ctx().pool.connection() as conn:
-        return jsonify(reports_store.auto_closed(conn, desks, query))
+    return _report("auto_closed", reports_store.auto_closed)
 
 
 @bp.get("/reports/out-of-hours")
 @auth
 def report_out_of_hours():
     """Out-of-hours billing per organisation and month (a customer: his organisation's)."""
-    desks, query = _report_scope("out_of_hours", customers=True)
-    with _ctx().pool.connection() as conn:
-        return jsonify(reports_store.out_of_hours(conn, desks, query))
+    return _report("out_of_hours", reports_store.out_of_hours, customers=True)
 
 
 @bp.get("/reports/out-of-hours.csv")
