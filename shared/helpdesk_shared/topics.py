@@ -72,6 +72,7 @@ TOPIC_OF_EVENT = {
     "AccessRequested": ACCOUNTS,
     "AccessGranted": ACCOUNTS,
     "AccessRejected": ACCOUNTS,
+    "ModuleCatalogChanged": ACCOUNTS,
     "TrainingRequested": ACCOUNTS,
     "SpecialProcessAnnounced": ACCOUNTS,
     "NotificationSent": NOTIFICATIONS,

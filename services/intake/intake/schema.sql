@@ -149,3 +149,12 @@ create index if not exists access_requests_pending on access_requests (email) wh
 -- The description of each ticket, so rule 6 compares a new case with the open ones by what
 -- both say, not by their summaries alone (null for tickets indexed before it was kept).
 alter table tickets add column if not exists description text;
+
+-- Each desk's module catalog as supervisors last edited it (ModuleCatalogChanged on the stream
+-- catalog-<desk>, whose version is `version`). A desk without a row has the default catalog of
+-- helpdesk_shared/catalog.json, version 0.
+create table if not exists desk_catalogs (
+    desk    text primary key,
+    modules jsonb not null,
+    version int   not null
+);
