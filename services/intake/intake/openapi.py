@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from helpdesk_shared.catalog import DESK_NAMES
 from helpdesk_shared.openapi import BEARER, HEALTHZ, errors, json_body, new_spec, path_param
 
 from . import requests
@@ -62,7 +63,7 @@ def _paths() -> dict:
                 "type": "object", "minProperties": 1, "additionalProperties": False,
                 "properties": {"disabled": {"type": "boolean"}, "role": {"enum": ["customer", "agent", "supervisor"]},
                                "desks": {"type": "array", "minItems": 1, "uniqueItems": True,
-                                         "items": {"enum": ["IMPLANTACIONES", "SOPORTE"]}},
+                                         "items": {"enum": list(DESK_NAMES)}},
                                "organisation_id": {"type": ["string", "null"]}}}}}},
             "responses": {"200": {"description": "the user after the change"},
                           **_errors(401, 403, 404, *_BODY_REFUSALS)}}},
