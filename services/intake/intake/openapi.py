@@ -26,11 +26,17 @@ def _number() -> list[dict]:
     return [path_param("number", {"type": "string", "maxLength": 32})]
 
 
+def _desk() -> dict:
+    return path_param("desk", {"enum": list(DESK_NAMES)})
+
+
 _SCHEMAS = {"Login": requests.Login, "Contact": requests.Contact, "OpenTicket": requests.OpenTicket,
             "PostMessage": requests.PostMessage, "Assign": requests.Assign, "Away": requests.Away,
             "Close": requests.Close, "Resolution": requests.Resolution, "SpecialProcess": requests.SpecialProcess,
             "AccessRequest": requests.AccessRequest, "Grant": requests.Grant, "Reject": requests.Reject,
-            "TrainingRequest": requests.TrainingRequest}
+            "TrainingRequest": requests.TrainingRequest, "CatalogModule": requests.CatalogModule,
+            "ModuleCatalog": requests.ModuleCatalog, "NewOrganisation": requests.NewOrganisation,
+            "NewUser": requests.NewUser}
 
 
 
@@ -133,6 +139,30 @@ def _paths() -> dict:
                        "else 404)", "security": BEARER,
             "requestBody": json_body("SpecialProcess"),
             "responses": {"201": {"description": "announced"}, **_errors(401, 404, *_BODY_REFUSALS)}}},
+        # Supervisors: desks' module catalogs, organisations, users (issue 9).
+        "/api/desks/{desk}/modules": {
+            "get": {"summary": "The desk's module catalog now, retired modules marked (anyone allowed on the desk)",
+                    "security": BEARER, "parameters": [_desk()],
+                    "responses": {"200": {"description": "`{desk, version, modules: [{code, name, retired}]}`"},
+                                  **_errors(401, 403, 404)}},
+            "put": {"summary": "Replace the desk's module list: add, rename (the name; a code never changes), "
+                               "retire (valid on existing tickets, refused on new ones); never remove "
+                               "(supervisors of the desk; 409 when edited since `expected_version`)",
+                    "security": BEARER, "parameters": [_desk()], "requestBody": json_body("ModuleCatalog"),
+                    "responses": {"200": {"description": "the catalog after the change (ModuleCatalogChanged)"},
+                                  **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
+        "/api/organisations": {
+            "get": {"summary": "The organisations of the supervisor's desks with their users, and his desks' staff",
+                    "security": BEARER, "responses": {"200": {"description": "`{items, staff}`"},
+                                                      **_errors(401, 403)}},
+            "post": {"summary": "Register a customer organisation on the supervisor's desks (OrganisationRegistered)",
+                     "security": BEARER, "requestBody": json_body("NewOrganisation"),
+                     "responses": {"201": {"description": "registered"}, **_errors(401, 403, 409, *_BODY_REFUSALS)}}},
+        "/api/users": {"post": {
+            "summary": "Create a customer of an organisation (404 when not on the supervisor's desks) or an agent; "
+                       "the user is mailed a set-password link (UserRegistered, AccessGranted)",
+            "security": BEARER, "requestBody": json_body("NewUser"),
+            "responses": {"201": {"description": "created"}, **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
         "/healthz": HEALTHZ,
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     }
