@@ -130,3 +130,11 @@ def test_a_catalog_with_every_module_retired_is_refused():
 def test_a_retired_module_may_come_back():
     retired = revise(SOPORTE.entries, [{**m, "retired": m["code"] == "CXP"} for m in entries()])
     assert revise(retired, entries()) == SOPORTE.entries
+
+
+def test_query_names_a_module_by_the_edited_catalog_then_the_default_then_its_code():
+    from query.catalogs import module_name
+    assert module_name("SOPORTE", "CXP", "Proveedores") == "Proveedores"
+    assert module_name("SOPORTE", "CXP", None) == "Cuentas por pagar"
+    assert module_name("SOPORTE", "VIEJO", None) == "VIEJO"
+    assert module_name("VENTAS", "CXP", None) == "CXP"

@@ -320,3 +320,16 @@ from report_responses
 where not superseded and desk is not null and business_seconds is not null
   and not exists (select 1 from report_compliance_minutes)
 group by 1, 2, 3, 4;
+
+-- Each desk's module catalog as its last ModuleCatalogChanged gave it (query.catalogs): the
+-- names people read for the module codes tickets carry. A desk without rows reads the kernel's
+-- default names (helpdesk_shared/catalog.json).
+create table if not exists desk_modules (
+    desk    text    not null,
+    code    text    not null,
+    name    text    not null,
+    retired boolean not null,
+    version int     not null,
+    primary key (desk, code)
+);
+insert into projection_stats (name, applied, skipped) values ('catalogs', 0, 0) on conflict do nothing;

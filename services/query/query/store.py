@@ -12,7 +12,7 @@ from helpdesk_shared import revocations
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
 
-from . import reports_store
+from . import catalogs, reports_store
 from .projector import project, project_account
 from .queue_store import apply_sla_fact, apply_ticket_event
 from .timeline_store import apply_timeline
@@ -108,7 +108,7 @@ _APPLIERS: dict[str, list] = {
     TICKETS: [("tickets", apply_event), ("deadlines", apply_ticket_event), ("timeline", apply_timeline),
               (reports_store.PROJECTION, reports_store.apply_ticket_event)],
     NOTIFICATIONS: [("tickets", apply_notification), ("timeline", apply_timeline)],
-    ACCOUNTS: [("accounts", apply_account)],
+    ACCOUNTS: [("accounts", apply_account), (catalogs.PROJECTION, catalogs.apply_catalog_changed)],
     SLA: [("deadlines", apply_sla_fact), ("timeline", apply_timeline),
           (reports_store.PROJECTION, reports_store.apply_sla_fact)],
 }
