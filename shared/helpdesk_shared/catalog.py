@@ -62,11 +62,23 @@ class Desk:
                        version=version)
 
 
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def load(path: Path = DATA) -> dict[str, Desk]:
     """The desks of a catalog file, by name, in the file's order."""
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    return {d["name"]: Desk(d["name"], d["code"], tuple(Module(m["code"], m["name"]) for m in d["modules"]))
+    doc = _read(path)
+    modules = doc["modules"]
+    return {d["name"]: Desk(d["name"], d["code"], tuple(Module(code, modules[code]["name"]) for code in d["modules"]))
             for d in doc["desks"]}
+
+
+def vocabulary(path: Path = DATA) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Rule 6's words per module code: (the words every case of it uses, its synonym groups)."""
+    modules = _read(path)["modules"]
+    return ({code: m["words"] for code, m in modules.items() if "words" in m},
+            {code: m["synonyms"] for code, m in modules.items() if "synonyms" in m})
 
 
 DESKS: dict[str, Desk] = load()

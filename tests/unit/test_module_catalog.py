@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,25 @@ def test_query_names_a_module_by_the_edited_catalog_then_the_default_then_its_co
     assert module_name("SOPORTE", "CXP", None) == "Cuentas por pagar"
     assert module_name("SOPORTE", "VIEJO", None) == "VIEJO"
     assert module_name("VENTAS", "CXP", None) == "CXP"
+
+
+def test_a_user_a_supervisor_created_gets_the_set_password_mail_of_a_granted_access_request():
+    """POST /api/users appends AccessGranted without a request: the event is valid and the notifier
+    plans the same mail as for an approved request."""
+    from helpdesk_shared.envelope import Actor, new_event
+    from helpdesk_shared.schemas import validate_data
+    from test_notifier_messages import USERS, mails_for
+    event = new_event("AccessGranted", "user-u-john", 2, validate_data("AccessGranted", {
+        "request_id": None, "user_id": "u-john", "granted_by": "u-rosa"}), actor=Actor("u-rosa", "supervisor"),
+        occurred_at=datetime(2026, 11, 25, 14, tzinfo=timezone.utc))
+    [mail] = mails_for(event)
+    assert (mail.template, mail.recipient) == ("access_granted", USERS["u-john"])
+
+
+def test_rule_6s_words_of_each_module_are_read_from_the_catalog_data_beside_the_module():
+    from intake import vocabulary
+    doc = json.loads((ROOT / "shared/helpdesk_shared/catalog.json").read_text(encoding="utf-8"))
+    assert vocabulary.MODULE_WORDS == {code: m["words"] for code, m in doc["modules"].items() if "words" in m}
+    assert vocabulary.MODULE_SYNONYMS["BANCOS"]["RECONCILE"].startswith("conciliar")
+    on_a_desk = {code for d in doc["desks"] for code in d["modules"]}
+    assert set(doc["modules"]) == on_a_desk  # no module data without a desk, no desk module without data
