@@ -62,7 +62,8 @@ def catalog_form(client, page_path="/supervisor/catalog?desk=SOPORTE") -> dict:
     """The catalog form's fields as the browser would post them unchanged."""
     page = client.get(page_path).get_data(as_text=True)
     fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page))
-    fields.update({m: "on" for m in re.findall(r'<input type="checkbox" id="[^"]+" name="(retired_\d+)" checked', page)})
+    checked = re.findall(r'<input type="checkbox" id="[^"]+" name="(retired_\d+)" checked', page)
+    fields.update({name: "on" for name in checked})
     return fields
 
 
@@ -163,8 +164,9 @@ def test_an_organisation_that_exists_is_refused_beside_its_name_in_the_readers_l
 def test_an_agent_from_the_staff_list_is_created_without_an_organisation(portal, intake):
     rosa = signed_in(portal, "supervisor@mesa.example")
     token = csrf(rosa, "/supervisor/users?organisation=staff")
-    r = rosa.post("/supervisor/users", data={"csrf_token": token, "organisation": "staff", "email": "pablo@mesa.example",
-                                             "name": "Pablo Soporte", "language": "es", "desks": ["SOPORTE"]})
+    r = rosa.post("/supervisor/users", data={"csrf_token": token, "organisation": "staff",
+                                             "email": "pablo@mesa.example", "name": "Pablo Soporte", "language": "es",
+                                             "desks": ["SOPORTE"]})
     assert r.status_code == 302
     staff = intake.get("/api/organisations", headers=login(intake, "supervisor@mesa.example")).get_json()["staff"]
     assert {"pablo@mesa.example": ("agent", None)} == {u["email"]: (u["role"], u["organisation_id"]) for u in staff

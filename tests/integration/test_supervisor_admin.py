@@ -33,8 +33,8 @@ def edited(modules: list[dict] | None = None) -> list[dict]:
 
 def events(db: str, type_: str) -> list[dict]:
     with pg.connect(db) as conn:
-        return conn.execute("select stream_id, stream_version, data from events where type = %s order by global_position",
-                            (type_,)).fetchall()
+        return conn.execute("""select stream_id, stream_version, data from events where type = %s
+                               order by global_position""", (type_,)).fetchall()
 
 
 def event_count(db: str) -> int:

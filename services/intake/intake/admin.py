@@ -121,7 +121,8 @@ def list_organisations(conn: psycopg.Connection, supervisor: Claims) -> dict:
     desks = list(supervisor.desks)
     organisations = conn.execute("""select id, name, tax_id, desks from organisations where desks && %s::text[]
                                     order by lower(name), id""", (desks,)).fetchall()
-    users = conn.execute("""select * from users where organisation_id = any(%s) or (role <> 'customer' and desks && %s::text[])
+    users = conn.execute("""select * from users
+                            where organisation_id = any(%s) or (role <> 'customer' and desks && %s::text[])
                             order by lower(name), id""", ([o["id"] for o in organisations], desks)).fetchall()
     for organisation in organisations:
         organisation["users"] = [_user_view(u) for u in users if u["organisation_id"] == organisation["id"]]

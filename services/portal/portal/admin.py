@@ -201,7 +201,8 @@ def change_catalog():
     body = catalog_body(request.form, rows)
     reply = _checked(_ctx().backend.change_desk_modules(session["token"], desk, body, _cid()))
     if reply.ok:
-        flash(_l("Catálogo de %(desk)s guardado (versión %(version)s).", desk=desk, version=reply.body.get("version")))
+        flash(_l("Catálogo de %(desk)s guardado (versión %(version)s).", desk=desk,
+                 version=reply.body.get("version")))
         return redirect(url_for("admin.catalog", desk=desk))
     if reply.status == 409:  # someone else saved first: show theirs, say why
         return _catalog_page(desk, {"modules": [forms.text_of(reply.body, language())]}, 409)
