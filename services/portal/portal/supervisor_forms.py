@@ -88,9 +88,10 @@ def closure_rows(dates: Sequence[str], notes: Sequence[str], removed: Sequence[s
     return [{"date": d, "note": n, "removed": str(i) in removed} for i, (d, n) in enumerate(zip(dates, notes))]
 
 
-def weekly_summary(doc: Mapping) -> str:
-    """"0 09:00-17:00; 1 ..." in weekday order: a version's hours in one line (history)."""
-    return "; ".join(f"{d} {_hours(doc.get('weekly', []), d)}" for d in WEEKDAYS if _hours(doc.get("weekly", []), d))
+def weekly_summary(doc: Mapping, day_names: Sequence[str] = tuple(str(d) for d in WEEKDAYS)) -> str:
+    """"Lunes 09:00-17:00; Martes ..." in weekday order: a version's hours in one line (history)."""
+    weekly = doc.get("weekly", [])
+    return "; ".join(f"{day_names[d]} {_hours(weekly, d)}" for d in WEEKDAYS if _hours(weekly, d))
 
 
 # ------------------------------------------------------------------ policies
