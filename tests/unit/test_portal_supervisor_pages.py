@@ -108,3 +108,28 @@ def test_charts_on_a_report_page_carry_escaped_labels(client, backend):
     page = client.get("/reports/workload").get_data(as_text=True)
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert '<svg class="chart"' in page and "Sin asignar: 2" in page
+
+
+def test_a_saved_policy_says_its_version_and_that_open_tickets_keep_theirs(client, backend):
+    backend.answers["/api/policies"] = Reply(200, {"items": [
+        {"desk": "SOPORTE", "urgency_class": "urgent", "version": 1, "effective_from": "2026-01-01T00:00:00+00:00",
+         "changed_by": "default", "policy": {t: {"minutes": 120, "clock": "24x7"} for t in (
+             "first_response", "next_response", "auto_close_warning", "auto_close")}}]})
+    form = {"csrf_token": csrf(client, "/supervisor/policies"), "desk": "SOPORTE", "urgency_class": "urgent",
+            "base_version": "1", **{f"{t}_minutes": "60" for t in ("first_response", "next_response")},
+            **{f"{t}_clock": "24x7" for t in ("first_response", "next_response")},
+            "auto_close_warning_minutes": "480", "auto_close_warning_clock": "business",
+            "auto_close_minutes": "960", "auto_close_clock": "business"}
+    page = client.post("/supervisor/policies", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "Política Urgente de SOPORTE guardada: versión 2" in page and "los abiertos conservan la suya" in page
+    assert backend.changes[-1] == ("/api/policies/SOPORTE/urgent", {"policy": {
+        "first_response": {"minutes": 60, "clock": "24x7"}, "next_response": {"minutes": 60, "clock": "24x7"},
+        "auto_close_warning": {"minutes": 480, "clock": "business"}, "auto_close": {"minutes": 960, "clock": "business"}}})
+
+
+def test_a_calendar_version_saved_for_a_later_day_says_it_is_scheduled(client, backend):
+    later = {**CALENDAR, "version": 2, "effective_from": "2099-01-01T04:00:00+00:00", "changed_by": "s1"}
+    backend.answers["/api/calendars"] = Reply(200, {"items": [CALENDAR, later]})
+    page = client.get("/supervisor/calendars").get_data(as_text=True)
+    assert "Última versión: 2, programada para regir desde 2099-01-01 00:00." in page
+    assert "(programada)" in page and "Rosa" in page  # changed_by shown by name when it is the reader

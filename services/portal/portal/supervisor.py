@@ -92,6 +92,14 @@ def _today() -> str:
     return datetime.now(TIMEZONE).date().isoformat()
 
 
+def _ahead(version: dict | None) -> bool:
+    """A version saved to take effect later (its effective_from still ahead)."""
+    try:
+        return bool(version) and datetime.fromisoformat(version["effective_from"]) > datetime.now(TIMEZONE)
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
 def _refusal(reply: Reply) -> str:
     return forms.text_of(reply.body, language())
 
@@ -118,6 +126,7 @@ def _calendar_page(desk: str, versions: list[dict], form: dict | None = None, er
                            history=sorted(versions, key=lambda v: -v["version"]),
                            form=form or supervisor_forms.calendar_form(doc), errors=errors or {},
                            weekdays=WEEKDAY_LABELS, summary=supervisor_forms.weekly_summary, notice=notice,
+                           ahead=_ahead,
                            base_version=(current or {}).get("version", 0)), status
 
 
@@ -176,7 +185,7 @@ def _policies_page(desk: str, versions: list[dict], forms_by_class: dict | None 
                            forms=shown, errors=errors or {}, targets=supervisor_forms.TARGETS,
                            classes=supervisor_forms.URGENCY_CLASSES, clocks=supervisor_forms.CLOCKS,
                            target_labels=TARGET_LABELS, clock_labels=CLOCK_LABELS, class_labels=CLASS_LABELS,
-                           notice=notice), status
+                           notice=notice, ahead=_ahead), status
 
 
 @bp.get("/supervisor/policies")
