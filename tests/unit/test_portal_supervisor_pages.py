@@ -96,6 +96,7 @@ def test_the_csv_passes_querys_bytes_and_headers_and_a_refusal_gives_no_file(cli
     r = client.get("/reports/out-of-hours.csv")
     assert r.data == b"\xef\xbb\xbfa;b\r\n" and r.headers["Content-Disposition"] == 'attachment; filename="x.csv"'
     assert r.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert r.headers["Cache-Control"] == "no-store"
     backend.answers["csv"] = 403
     assert client.get("/reports/out-of-hours.csv").status_code == 404
 
@@ -133,3 +134,15 @@ def test_a_calendar_version_saved_for_a_later_day_says_it_is_scheduled(client, b
     page = client.get("/supervisor/calendars").get_data(as_text=True)
     assert "Última versión: 2, programada para regir desde 2099-01-01 00:00." in page
     assert "(programada)" in page and "Rosa" in page  # changed_by shown by name when it is the reader
+
+
+@pytest.mark.parametrize("page, path", [("/reports/compliance?from=2026-13", "/api/reports/compliance"),
+                                        ("/reports/backlog?from=2026-02-30", "/api/reports/backlog"),
+                                        ("/reports/out-of-hours?from=x", "/api/reports/out-of-hours")])
+def test_a_filter_query_refuses_is_shown_beside_the_filter_in_the_readers_language(client, backend, page, path):
+    backend.answers[path] = Reply(422, {"code": "INVALID_FILTER", "field": "from",
+                                        "message": {"es": "Use un mes AAAA-MM.", "en": "Use a month YYYY-MM."}})
+    r = client.get(page)
+    assert r.status_code == 422
+    assert re.search(r'id="from-error" role="alert"><p>Use un mes AAAA-MM.', r.get_data(as_text=True))
+    assert 'aria-invalid="true"' in r.get_data(as_text=True)

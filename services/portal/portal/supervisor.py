@@ -391,4 +391,5 @@ def out_of_hours_csv():
     response = Response(chunks, content_type=headers.get("Content-Type", "text/csv; charset=utf-8"))
     response.headers["Content-Disposition"] = headers.get("Content-Disposition", "attachment")
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "no-store"  # a bill: not kept by shared caches or the browser
     return response
