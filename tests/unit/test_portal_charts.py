@@ -91,3 +91,9 @@ def test_the_chart_id_is_stable_and_can_be_given():
 def test_shares_and_decimals_use_a_decimal_comma_in_spanish():
     assert charts.percent(0.875) == "87,5 %" and charts.percent(0.875, "en") == "87.5 %"
     assert charts.percent(1) == "100 %" and charts.decimal(1.25, "es") == "1,25"
+
+
+def test_a_counting_axis_has_whole_numbers_on_every_grid_line():
+    assert [charts.count_top(v) for v in (0, 1, 4, 5, 11, 240, 1001)] == [4, 4, 4, 8, 12, 240, 1004]
+    root = parsed(charts.line_chart("Abiertos", ["a", "b"], [Series("x", [1, 0])], counts=True))
+    assert [t.text for t in root.findall(f"{SVG}text[@class='chart-axis']")] == ["0", "1", "2", "3", "4"]

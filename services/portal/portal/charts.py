@@ -47,6 +47,19 @@ def nice_top(largest: float) -> float:
     return 10 * power  # not reached: 10 * power >= largest always
 
 
+def count_top(largest: float) -> int:
+    """The top of a counting axis: four equal whole steps at or above `largest` (4 when nothing), so
+    every grid line is a whole number of tickets."""
+    return 4 * max(1, math.ceil(max(largest, 0) / 4))
+
+
+def _top(series: Sequence[Series], top: float | None, counts: bool) -> float:
+    if top is not None:
+        return top
+    largest = max((v for s in series for v in s.values if v is not None), default=0)
+    return count_top(largest) if counts else nice_top(largest)
+
+
 def _frame(title: str, description: str, height: int, body: list[str], legend: Sequence[Series],
            chart_id: str) -> str:
     # Ids tie the <title>/<desc> to the chart; derived from the title unless given, so output is stable.
@@ -91,12 +104,12 @@ def _default_format(value: float) -> str:
 
 def bar_chart(title: str, categories: Sequence[str], series: Sequence[Series], *, description: str = "",
               value_format: Callable[[float], str] = _default_format, top: float | None = None,
-              chart_id: str = "") -> str:
-    """Grouped vertical bars: one group per category, one bar per series, as an <svg> element's text."""
+              chart_id: str = "", counts: bool = False) -> str:
+    """Grouped vertical bars: one group per category, one bar per series, as an <svg> element's text.
+    `counts`: the values are counts, the axis shows whole numbers only."""
     height = HEIGHT + (16 if len(series) > 1 else 0)
     plot_height = HEIGHT - TOP - BOTTOM
-    values = [v for s in series for v in s.values if v is not None]
-    top = top if top is not None else nice_top(max(values, default=0))
+    top = _top(series, top, counts)
     body = _axis(top, plot_height, value_format)
     baseline = TOP + plot_height
     group = (WIDTH - LEFT - RIGHT) / max(len(categories), 1)
@@ -118,13 +131,12 @@ def bar_chart(title: str, categories: Sequence[str], series: Sequence[Series], *
 
 def line_chart(title: str, categories: Sequence[str], series: Sequence[Series], *, description: str = "",
                value_format: Callable[[float], str] = _default_format, top: float | None = None,
-               chart_id: str = "") -> str:
+               chart_id: str = "", counts: bool = False) -> str:
     """One line per series over the categories (left to right), each point marked, as an <svg> element's text.
     A missing value (None) breaks the line."""
     height = HEIGHT + (16 if len(series) > 1 else 0)
     plot_height = HEIGHT - TOP - BOTTOM
-    values = [v for s in series for v in s.values if v is not None]
-    top = top if top is not None else nice_top(max(values, default=0))
+    top = _top(series, top, counts)
     body = _axis(top, plot_height, value_format)
     baseline = TOP + plot_height
     step = (WIDTH - LEFT - RIGHT) / max(len(categories), 1)

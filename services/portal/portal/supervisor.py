@@ -332,11 +332,11 @@ def backlog():
         str(_l("Tickets abiertos al final de cada día")), labels,
         [Series(str(_l("Abiertos al cierre del día")), [d["open_at_end"] for d in days]),
          Series(str(_l("Abiertos ese día")), [d["opened"] for d in days]),
-         Series(str(_l("Cerrados ese día")), [d["closed"] for d in days])], chart_id="backlog-chart"))
+         Series(str(_l("Cerrados ese día")), [d["closed"] for d in days])], chart_id="backlog-chart", counts=True))
     modules = report.get("current", {}).get("by_module", [])
     by_module = _svg(charts.bar_chart(str(_l("Tickets sin cerrar por módulo")), [m["id"] or "—" for m in modules],
                                       [Series(str(_l("Tickets")), [m["count"] for m in modules])],
-                                      chart_id="backlog-modules"))
+                                      chart_id="backlog-modules", counts=True))
     return render_template("reports_backlog.html", filters=filters, choices=_choices(), report=report,
                            chart=movement, modules_chart=by_module, errors={}, **_report_labels())
 
@@ -352,7 +352,8 @@ def workload():
         str(_l("Carga de trabajo por agente")), [a["name"] for a in agents],
         [Series(str(_l("Abiertos")), [a["open"] for a in agents]),
          Series(str(_l("Esperando al cliente")), [a["waiting_customer"] for a in agents]),
-         Series(str(_l("Respondidos hoy")), [a["answered_today"] for a in agents])], chart_id="workload-chart"))
+         Series(str(_l("Respondidos hoy")), [a["answered_today"] for a in agents])], chart_id="workload-chart",
+        counts=True))
     return render_template("reports_workload.html", desk=desk, desks=_desks(), report=report, chart=chart,
                            **_report_labels())
 
