@@ -28,7 +28,7 @@ CLOCK_LABELS = {"first_response": _l("primera respuesta"), "next_response": _l("
 # The reasons intake accepts from an agent (intake.requests.CLOSE_REASONS).
 CLOSE_REASONS = {"closed_by_agent": _l("Caso resuelto: cerrar el ticket"),
                  "needs_training": _l("El caso requiere un curso de inducción")}
-_QUEUE_PARAMS = ("flag", "module", "assigned_to", "cursor")
+_QUEUE_PARAMS = ("flag", "module", "assigned_to", "limit", "cursor")
 
 
 def is_staff(user: dict | None) -> bool:
