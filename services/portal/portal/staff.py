@@ -28,6 +28,8 @@ CLOCK_LABELS = {"first_response": _l("primera respuesta"), "next_response": _l("
 # The reasons intake accepts from an agent (intake.requests.CLOSE_REASONS).
 CLOSE_REASONS = {"closed_by_agent": _l("Caso resuelto: cerrar el ticket"),
                  "needs_training": _l("El caso requiere un curso de inducción")}
+ROLE_LABELS = {"customer": _l("cliente"), "agent": _l("agente"), "supervisor": _l("supervisor"),
+               "system": _l("sistema")}
 _QUEUE_PARAMS = ("flag", "module", "assigned_to", "limit", "cursor")
 
 
@@ -118,7 +120,7 @@ def ticket_context(ticket: dict) -> dict:
     return {"staff": True, "timeline": timeline.body.get("items", []) if timeline.ok else [],
             "timeline_more": bool(timeline.body.get("next_cursor")) if timeline.ok else False,
             "agents": agents.body.get("items", []) if agents.ok else [], "staff_close_reasons": CLOSE_REASONS,
-            "clock_labels": CLOCK_LABELS}
+            "clock_labels": CLOCK_LABELS, "role_labels": ROLE_LABELS}
 
 
 def _done(number: str, reply, ok_text) -> object:
