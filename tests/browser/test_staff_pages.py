@@ -115,3 +115,18 @@ def test_the_queue_and_the_staff_ticket_page_fit_a_phone(phone, system):
     assert phone.page.evaluate("document.documentElement.scrollWidth") <= 360
     phone.screenshot("staff-ticket-phone")
     assert phone.csp_violations == []
+
+
+def test_the_queue_reloads_its_list_every_minute_without_reloading_the_page(portal, system):
+    page = portal.page
+    page.clock.install()  # the page's timers run on a clock the test moves
+    portal.login("carlos@mesa.example", lands="**/desks/SOPORTE/queue")
+    page.select_option("#module", "SOCIOS")  # typed into the filter form, not yet sent: must survive the refresh
+    number = open_urgent_ticket(system, "El carnet del socio sale sin foto al imprimir")
+    headers = system.login("carlos@mesa.example")
+    wait_until(lambda: requests.get(f"{system.urls['query']}/api/tickets/{number}", headers=headers,
+                                    timeout=5).ok, 30, f"{number} in query")
+    assert page.locator(f'[data-number="{number}"]').count() == 0
+    page.clock.run_for(61_000)
+    page.locator(f'[data-number="{number}"]').wait_for(timeout=20_000)
+    assert page.input_value("#module") == "SOCIOS"
