@@ -20,13 +20,13 @@ class Portal:
         """Open a path of the portal."""
         return self.page.goto(self.base_url + path)
 
-    def login(self, email: str, password: str = "mesa-demo") -> None:
-        """Log in from the entry page and land on "Mis tickets"."""
+    def login(self, email: str, password: str = "mesa-demo", lands: str = "**/tickets") -> None:
+        """Log in from the entry page and land on "Mis tickets" (staff: `lands="**/queue"`, their desk's queue)."""
         self.goto("/")
         self.page.fill("#email", email)
         self.page.fill("#password", password)
         self.page.click("#login-submit")
-        self.page.wait_for_url("**/tickets")
+        self.page.wait_for_url(lands)
 
     def screenshot(self, name: str) -> None:
         """Save the whole page under .run/screenshots/<name>.png."""
