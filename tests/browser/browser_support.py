@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / ".run" / "screenshots"  # git-ignored (.run/); the README names it
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from browser_support import Portal
-from conftest import DESKTOP
+from browser_support import DESKTOP, Portal
 from helpdesk_shared.localstack import wait_until
 from samples import CONTACT, DESCRIPTION
 
