@@ -297,6 +297,21 @@ DIMENSION_COLUMNS = {"month": "r.month", "desk": "r.desk", "module": "r.module",
 # The dimensions report_compliance_hours and _minutes keep (reports_store reads them when a report needs
 # no other), and the statistics of the answered times.
 MINUTE_DIMENSIONS = ("month", "desk")
+# The dimensions report_compliance_dimension_hours and _minutes keep besides month and desk (each is
+# also the name of the report's filter on it).
+COUNTED_DIMENSIONS = ("module", "agent")
+
+
+def counted_dimension(group_by: Sequence[str], filters: Mapping[str, object]) -> str | None:
+    """Which kept counts answer a compliance report: "" those per month and desk, "module" or "agent"
+    those per one dimension more; None when only the responses themselves can (the organisation, or
+    two dimensions besides month and desk, grouped or filtered)."""
+    extra = (set(group_by) - set(MINUTE_DIMENSIONS)) | (set(filters) - {"desk"})
+    if not extra:
+        return ""
+    if len(extra) == 1 and (only := next(iter(extra))) in COUNTED_DIMENSIONS:
+        return only
+    return None
 QUANTILES = (("median", 0.5), ("p90", 0.9))
 
 

@@ -273,6 +273,32 @@ create table if not exists report_compliance_minutes (
     n      int  not null,
     primary key (desk, clock, minute, month)
 );
+-- The same counts per module and per agent who answered (dimension, value), for the reports that group
+-- or filter by one of them besides month and desk. value is '' for a response nobody answered (no
+-- agent; a key column cannot be null). Not kept per organisation: with hundreds of organisations a
+-- month's (organisation, clock, minute) rows are nearly as many as its responses, which is what such
+-- a report reads anyway (report_responses_month).
+create table if not exists report_compliance_dimension_hours (
+    dimension text not null,   -- module | agent
+    value     text not null,
+    month     text not null,
+    desk      text not null,
+    clock     text not null,
+    hour      int  not null,
+    n         int  not null,
+    met       int  not null,
+    primary key (dimension, month, desk, clock, value, hour)
+) with (fillfactor = 50);
+create table if not exists report_compliance_dimension_minutes (
+    dimension text not null,
+    value     text not null,
+    clock     text not null,
+    minute    int  not null,
+    month     text not null,
+    desk      text not null,
+    n         int  not null,
+    primary key (dimension, value, clock, minute, month, desk)
+) with (fillfactor = 50);
 -- A report grouped by month reads the minutes of one (month, desk, clock) hour at a time: an index range.
 create index if not exists report_compliance_minutes_month on report_compliance_minutes (month, desk, clock, minute);
 -- Every response applied updates one row of each table (n, met: no indexed column), so room is left on
@@ -281,6 +307,23 @@ create index if not exists report_compliance_minutes_month on report_compliance_
 -- https://www.postgresql.org/docs/current/storage-hot.html
 alter table report_compliance_hours set (fillfactor = 50);
 alter table report_compliance_minutes set (fillfactor = 50);
+-- One response's contribution (sign +1 or -1) to the counts of one (dimension, value).
+create or replace function report_compliance_dimension_add(r report_responses, sign int, dim text, val text)
+returns void language plpgsql as $$
+begin
+    insert into report_compliance_dimension_hours (dimension, value, month, desk, clock, hour, n, met)
+    values (dim, coalesce(val, ''), r.month, r.desk, r.clock, coalesce(r.business_seconds / 3600, -1), sign,
+            sign * (r.met_in_time is true)::int)
+    on conflict (dimension, month, desk, clock, value, hour) do update
+        set n = report_compliance_dimension_hours.n + excluded.n,
+            met = report_compliance_dimension_hours.met + excluded.met;
+    if r.business_seconds is not null then
+        insert into report_compliance_dimension_minutes (dimension, value, clock, minute, month, desk, n)
+        values (dim, coalesce(val, ''), r.clock, r.business_seconds / 60, r.month, r.desk, sign)
+        on conflict (dimension, value, clock, minute, month, desk) do update
+            set n = report_compliance_dimension_minutes.n + excluded.n;
+    end if;
+end $$;
 create or replace function report_compliance_count() returns trigger language plpgsql as $$
 begin
     if tg_op in ('UPDATE', 'DELETE') and not old.superseded and old.desk is not null then
@@ -289,6 +332,8 @@ begin
           and hour = coalesce(old.business_seconds / 3600, -1);
         update report_compliance_minutes set n = n - 1
         where desk = old.desk and clock = old.clock and minute = old.business_seconds / 60 and month = old.month;
+        perform report_compliance_dimension_add(old, -1, 'module', old.module);
+        perform report_compliance_dimension_add(old, -1, 'agent', old.answered_by);
     end if;
     if tg_op in ('INSERT', 'UPDATE') and not new.superseded and new.desk is not null then
         insert into report_compliance_hours (month, desk, clock, hour, n, met)
@@ -301,12 +346,15 @@ begin
             values (new.desk, new.clock, new.business_seconds / 60, new.month, 1)
             on conflict (desk, clock, minute, month) do update set n = report_compliance_minutes.n + 1;
         end if;
+        perform report_compliance_dimension_add(new, 1, 'module', new.module);
+        perform report_compliance_dimension_add(new, 1, 'agent', new.answered_by);
     end if;
     return null;
 end $$;
 create or replace function report_compliance_truncate() returns trigger language plpgsql as $$
 begin
-    truncate report_compliance_hours, report_compliance_minutes;
+    truncate report_compliance_hours, report_compliance_minutes, report_compliance_dimension_hours,
+             report_compliance_dimension_minutes;
     return null;
 end $$;
 create or replace trigger report_compliance_count after insert or update or delete on report_responses
@@ -328,3 +376,18 @@ from report_responses
 where not superseded and desk is not null and business_seconds is not null
   and not exists (select 1 from report_compliance_minutes)
 group by 1, 2, 3, 4;
+insert into report_compliance_dimension_hours (dimension, value, month, desk, clock, hour, n, met)
+select d.dimension, d.value, month, desk, clock, coalesce(business_seconds / 3600, -1), count(*),
+       count(*) filter (where met_in_time)
+from report_responses cross join lateral (values ('module', module), ('agent', coalesce(answered_by, '')))
+     as d(dimension, value)
+where not superseded and desk is not null
+  and not exists (select 1 from report_compliance_dimension_hours)
+group by 1, 2, 3, 4, 5, 6;
+insert into report_compliance_dimension_minutes (dimension, value, clock, minute, month, desk, n)
+select d.dimension, d.value, clock, business_seconds / 60, month, desk, count(*)
+from report_responses cross join lateral (values ('module', module), ('agent', coalesce(answered_by, '')))
+     as d(dimension, value)
+where not superseded and desk is not null and business_seconds is not null
+  and not exists (select 1 from report_compliance_dimension_minutes)
+group by 1, 2, 3, 4, 5, 6;
