@@ -471,8 +471,24 @@ DIMENSION_RECOUNT = """
     using (dimension, value, month, desk, clock, hour) order by 1, 2, 3, 4, 5, 6"""
 
 
+# Every minute row on its own: one left over under an hour whose count went to 0 is seen too.
+MINUTES_KEPT = """
+    select 'month_desk' as dimension, '' as value, month, desk, clock, minute, n from report_compliance_minutes
+    where n <> 0
+    union all
+    select dimension, value, month, desk, clock, minute, n from report_compliance_dimension_minutes where n <> 0
+    order by 1, 2, 3, 4, 5, 6"""
+MINUTES_RECOUNT = """
+    select d.dimension, d.value, month, desk, clock, business_seconds / 60 as minute, count(*)::int as n
+    from report_responses cross join lateral (values ('month_desk', ''), ('module', module),
+                                                     ('agent', coalesce(answered_by, ''))) as d(dimension, value)
+    where not superseded and desk is not null and business_seconds is not null
+    group by 1, 2, 3, 4, 5, 6 order by 1, 2, 3, 4, 5, 6"""
+
+
 def _dimension_counts_and_recount(url: str) -> tuple[list, list]:
     with pg.connect(url) as conn:
+        assert conn.execute(MINUTES_KEPT).fetchall() == conn.execute(MINUTES_RECOUNT).fetchall()
         return conn.execute(DIMENSION_COUNTS).fetchall(), conn.execute(DIMENSION_RECOUNT).fetchall()
 
 
