@@ -297,6 +297,7 @@ DIMENSION_COLUMNS = {"month": "r.month", "desk": "r.desk", "module": "r.module",
 # The dimensions report_compliance_hours and _minutes keep (reports_store reads them when a report needs
 # no other), and the statistics of the answered times.
 MINUTE_DIMENSIONS = ("month", "desk")
+QUANTILES = (("median", 0.5), ("p90", 0.9))
 # The dimensions report_compliance_dimension_hours and _minutes keep besides month and desk (each is
 # also the name of the report's filter on it).
 COUNTED_DIMENSIONS = ("module", "agent")
@@ -312,7 +313,6 @@ def counted_dimension(group_by: Sequence[str], filters: Mapping[str, object]) ->
     if len(extra) == 1 and (only := next(iter(extra))) in COUNTED_DIMENSIONS:
         return only
     return None
-QUANTILES = (("median", 0.5), ("p90", 0.9))
 
 
 def interpolated(low: float | None, high: float | None, count: int, q: float) -> float | None:
