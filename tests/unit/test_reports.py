@@ -253,3 +253,14 @@ def test_the_percentile_of_values_already_sorted_is_that_of_the_values():
     for q in (0.0, 0.5, 0.9, 1.0):
         assert reports.percentile_of_sorted(sorted(values), q) == reports.percentile(values, q)
     assert reports.percentile_of_sorted([], 0.5) is None
+
+
+@pytest.mark.parametrize("group_by, filters, expected", [
+    (("month", "desk"), {}, ""), (("desk",), {"desk": "SOPORTE"}, ""), ((), {}, ""),
+    (("agent",), {"desk": "SOPORTE"}, "agent"), (("month",), {"module": "NOMINA"}, "module"),
+    (("module",), {"module": "NOMINA"}, "module"),
+    (("organisation",), {}, None), (("month",), {"organisation_id": "club-caracas"}, None),
+    (("module", "agent"), {}, None), (("agent",), {"module": "NOMINA"}, None),
+])
+def test_a_compliance_report_is_read_from_the_counts_that_keep_every_dimension_it_names(group_by, filters, expected):
+    assert reports.counted_dimension(group_by, filters) == expected
