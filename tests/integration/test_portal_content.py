@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from configs import portal_config
+from configs import notifier_config, portal_config
+from notifier.app import create_app as create_notifier
 from portal.app import create_app as create_portal
 from portal.backend import Backend, Reply
 
@@ -47,10 +48,17 @@ def log_in(client, email: str) -> None:
 
 
 @pytest.fixture
-def portal(intake_app):
-    """The portal in front of intake (in-process, real PostgreSQL with the demo users)."""
+def notifier_app(fresh_database, clock):
+    """The notifier's app in-process on its own fresh database."""
+    url = fresh_database("notifier")
+    return create_notifier(notifier_config(url), clock=clock)
+
+
+@pytest.fixture
+def portal(intake_app, notifier_app):
+    """The portal in front of intake (demo users) and the notifier, in-process on real PostgreSQL."""
     config = portal_config(INTAKE, "http://query.invalid", notifier_url=NOTIFIER)
-    app = create_portal(config, backend=InProcessBackend(config, {INTAKE: intake_app}))
+    app = create_portal(config, backend=InProcessBackend(config, {INTAKE: intake_app, NOTIFIER: notifier_app}))
     return app.test_client()
 
 
@@ -124,3 +132,70 @@ def test_a_rules_edit_posted_without_its_csrf_token_is_refused_and_changes_nothi
 def test_without_a_session_the_editor_sends_to_the_entry_page(portal):
     r = portal.get("/supervisor/rules")
     assert r.status_code == 302 and r.headers["Location"].endswith("/")
+
+
+def template_form(client, name: str, action: str, **fields) -> dict:
+    page = client.get(f"/supervisor/templates?name={name}&lang=es").get_data(as_text=True)
+    found = {k: re.search(rf'name="{k}" value="([^"]*)"', page).group(1) for k in ("csrf_token", "version")}
+    return {**found, "name": name, "lang": "es", "action": action, **fields}
+
+
+CLOSED_BODY = ("Cerramos su ticket {{ number }}. Historial: {{ ticket_url }}\n\nPara otro caso: {{ new_ticket_url }}"
+               "{% if course_url %}\nCurso: {{ course_url }}{% endif %}")
+
+
+def test_a_supervisor_lists_the_mails_previews_an_edit_saves_it_and_resets_it(portal):
+    log_in(portal, SUPERVISOR)
+    listing = portal.get("/supervisor/templates").get_data(as_text=True)
+    assert "ticket_closed" in listing and "agent_answered" in listing
+    editor = portal.get("/supervisor/templates?name=ticket_closed&lang=es").get_data(as_text=True)
+    assert "Cerramos su ticket" in editor and "new_ticket_url" in editor  # the packaged text and its placeholders
+    preview = portal.post("/supervisor/templates", data=template_form(
+        portal, "ticket_closed", "preview", subject="Ticket {{ number }} cerrado", body=CLOSED_BODY))
+    shown = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "[SOP-42] Ticket SOP-42 cerrado" in shown
+    assert "Cerramos su ticket SOP-42. Historial: https://mesa.example/tickets/SOP-42" in shown
+    saved = portal.post("/supervisor/templates", data=template_form(
+        portal, "ticket_closed", "save", subject="Ticket {{ number }} cerrado", body=CLOSED_BODY))
+    assert saved.status_code == 302
+    assert "editado" in portal.get("/supervisor/templates").get_data(as_text=True)
+    assert "Ticket {{ number }} cerrado" in portal.get("/supervisor/templates?name=ticket_closed&lang=es").get_data(
+        as_text=True)
+    reset = portal.post("/supervisor/templates", data=template_form(portal, "ticket_closed", "reset"))
+    assert reset.status_code == 302
+    assert "Es el texto original del correo." in portal.get(
+        "/supervisor/templates?name=ticket_closed&lang=es").get_data(as_text=True)
+
+
+def test_a_text_that_drops_a_required_link_is_refused_beside_the_body(portal):
+    log_in(portal, SUPERVISOR)
+    refused = portal.post("/supervisor/templates", data=template_form(
+        portal, "ticket_closed", "save", subject="Cerrado", body="Cerramos su ticket {{ number }}."))
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "debe conservar el enlace" in page and 'id="body-error"' in page
+    assert "Es el texto original del correo." in page
+
+
+@pytest.mark.parametrize("email", [AGENT, CUSTOMER])
+def test_agents_and_customers_are_refused_the_mail_texts(portal, email):
+    log_in(portal, email)
+    assert portal.get("/supervisor/templates").status_code == 403
+    assert portal.get("/supervisor/templates?name=ticket_closed&lang=es").status_code == 403
+    form = {"csrf_token": csrf(portal, "/"), "name": "ticket_closed", "lang": "es", "version": "0",
+            "subject": "x", "body": "y", "action": "save"}
+    assert portal.post("/supervisor/templates", data=form).status_code == 403
+
+
+def test_a_template_edit_posted_without_its_csrf_token_is_refused(portal):
+    log_in(portal, SUPERVISOR)
+    form = template_form(portal, "ticket_closed", "save", subject="Ticket {{ number }} cerrado", body=CLOSED_BODY)
+    del form["csrf_token"]
+    assert portal.post("/supervisor/templates", data=form).status_code == 400
+    assert "Es el texto original del correo." in portal.get(
+        "/supervisor/templates?name=ticket_closed&lang=es").get_data(as_text=True)
+
+
+def test_an_unknown_template_is_the_not_found_page(portal):
+    log_in(portal, SUPERVISOR)
+    assert portal.get("/supervisor/templates?name=no_such&lang=es").status_code == 404

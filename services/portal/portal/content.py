@@ -161,3 +161,80 @@ def rules_save():
                            preview=Markup(to_html(text)), saved=current, status=409)
     return _rules_form(desk, lang, text, version, errors={"text": [message]}, preview=Markup(to_html(text)),
                        status=422 if reply.status < 500 else reply.status)
+
+
+# ------------------------------------------------------------------ the mail templates' texts
+
+
+def _template_choice(source) -> tuple[str, str]:
+    name = (source.get("name") or "")[:64]
+    lang = source.get("lang") if source.get("lang") in LANGUAGES else "es"
+    return name, lang
+
+
+def _template_form(name: str, lang: str, state: dict, subject: str, body: str, version: int, *, errors=None,
+                   preview=None, status: int = 200):
+    return render_template("supervisor_template.html", name=name, lang_edited=lang, state=state, subject=subject,
+                           body=body, version=version, errors=errors or {}, preview=preview,
+                           languages=LANGUAGES, language_labels=LANGUAGE_LABELS, subject_max=MAIL_SUBJECT_MAX,
+                           body_max=MAIL_BODY_MAX), status
+
+
+def _template_state(name: str, lang: str) -> dict:
+    reply = _checked(_backend().mail_template(session["token"], name, lang, _cid()))
+    if not reply.ok:
+        abort(404)
+    return reply.body
+
+
+@bp.get("/supervisor/templates")
+@supervisor_required
+def templates():
+    """The mail templates (which have a supervisor's text), or one of them in a form to edit."""
+    name, lang = _template_choice(request.args)
+    if not name:
+        listing = _checked(_backend().mail_templates(session["token"], _cid()))
+        if not listing.ok:
+            abort(404)
+        return render_template("supervisor_templates.html", templates=listing.body.get("templates") or [],
+                               edited=set(listing.body.get("edited") or []), languages=LANGUAGES,
+                               language_labels=LANGUAGE_LABELS)
+    state = _template_state(name, lang)
+    text = state.get("current") or state.get("default") or {}
+    return _template_form(name, lang, state, text.get("subject", ""), text.get("body", ""),
+                          int(state.get("version") or 0))
+
+
+@bp.post("/supervisor/templates")
+@supervisor_required
+def templates_save():
+    """"Vista previa" asks the notifier to render the text with a sample mail; "Guardar" keeps it
+    (against the version read); "Volver al texto original" resets it. Refusals beside the fields."""
+    name, lang = _template_choice(request.form)
+    subject = (request.form.get("subject") or "")[:MAIL_SUBJECT_MAX + 1]
+    body = (request.form.get("body") or "")[:MAIL_BODY_MAX + 1]
+    try:
+        version = max(0, min(int(request.form.get("version") or "0"), 1_000_000))
+    except ValueError:
+        version = 0
+    state = _template_state(name, lang)
+    action = request.form.get("action")
+    backend, token = _backend(), session["token"]
+    if action == "save":
+        reply = _checked(backend.save_mail_template(token, name, lang, {"subject": subject, "body": body,
+                                                                       "version": version}, _cid()))
+    elif action == "reset":
+        reply = _checked(backend.reset_mail_template(token, name, lang, version, _cid()))
+    else:
+        reply = _checked(backend.preview_mail_template(token, name, lang, {"subject": subject, "body": body}, _cid()))
+        if reply.ok:
+            return _template_form(name, lang, state, subject, body, version, preview=reply.body)
+    if reply.ok:
+        flash(_l("Texto del correo guardado.") if action == "save" else _l("El correo vuelve a su texto original."))
+        return redirect(url_for("content.templates", name=name, lang=lang))
+    field = reply.body.get("field") if reply.body.get("field") in ("subject", "body") else "body"
+    if reply.status == 409:
+        version = int(state.get("version") or 0)  # saving again now overwrites knowingly
+    return _template_form(name, lang, state, subject, body, version,
+                          errors={field: [forms.text_of(reply.body, _language())]},
+                          status=reply.status if reply.status in (404, 409) else 422)
