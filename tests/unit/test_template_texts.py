@@ -73,6 +73,14 @@ def test_a_placeholder_that_may_be_missing_must_be_guarded():
     ("{{ name.__class__.__mro__ }}", "TEMPLATE_RENDER_FAILED"),   # the sandbox refuses internals
     ("{{ name.nope }}", "TEMPLATE_RENDER_FAILED"),
     ("   ", "TEMPLATE_BODY_REQUIRED"),
+    ("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+     "TEMPLATE_UNKNOWN_PLACEHOLDER"),                              # no range: loops go over the mail's lists
+    ('{{ "x" * 1000000000 }}', "TEMPLATE_RENDER_FAILED"),
+    ("{{ 10 ** 10 ** 10 }}", "TEMPLATE_RENDER_FAILED"),
+    ("{{ name.center(1000000000) }}", "TEMPLATE_RENDER_FAILED"),
+    ('{{ "{:>999999999}".format(name) }}', "TEMPLATE_RENDER_FAILED"),
+    ("{{ name|center(1000000000) }}", "TEMPLATE_RENDER_FAILED"),    # a filter the sandbox does not offer
+    ("{{ " + "(" * 5000 + "name" + ")" * 5000 + " }}", "TEMPLATE_SYNTAX"),
 ])
 def test_texts_that_cannot_be_sent_are_refused_with_their_rule_code(body, code):
     refused = refusal("access_requested_requester", body=body)

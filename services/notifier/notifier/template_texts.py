@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from jinja2 import StrictUndefined, TemplateError, meta, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -24,8 +25,48 @@ ALWAYS = frozenset({"recipient", "reply_ticket", "lang"})
 _FORBIDDEN = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
 _URL = re.compile(r"https?://[^\s<>\"')]+")
 
-SANDBOX = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
-                               keep_trailing_newline=True)
+_MAX_PRODUCT = 10_000  # characters or items a `*` may build
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox, also bounded in work: a mail is rendered inside the consumer's batch, so a
+    text must not be able to loop or multiply its way into minutes or gigabytes (no `range`,
+    no `**`, no `"x" * 10**9`)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**":
+            raise SecurityError("the power operator is not available in mail texts")
+        if isinstance(left, (str, list, tuple)) or isinstance(right, (str, list, tuple)):
+            count = right if isinstance(left, (str, list, tuple)) else left
+            size = len(left if isinstance(left, (str, list, tuple)) else right)
+            if not isinstance(count, int) or size * max(count, 0) > _MAX_PRODUCT:
+                raise SecurityError("the text would grow too large")
+        return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value):
+        return None  # str.format stays a plain str method, which is_safe_callable refuses
+
+    def is_safe_callable(self, obj) -> bool:
+        # No methods of the context's values ("x".center(10**9), "{:>999999999}".format(1)): a mail
+        # text formats with the filters below; macros, caller() and loop.cycle stay callable.
+        if isinstance(getattr(obj, "__self__", None), (str, bytes, int, float, list, tuple, dict, set)):
+            return False
+        return super().is_safe_callable(obj)
+
+
+# Filters that cannot build a large text from a short one (no center, indent, format, wordwrap).
+_FILTERS = ("abs", "capitalize", "default", "d", "e", "escape", "first", "float", "int", "join", "last", "length",
+            "count", "list", "lower", "replace", "round", "sort", "string", "title", "trim", "truncate", "upper",
+            "urlencode", "wordcount", "striptags", "dictsort", "reverse", "unique", "min", "max", "sum",
+            "selectattr", "rejectattr", "select", "reject", "map", "batch", "slice", "items", "filesizeformat")
+
+
+SANDBOX = _Sandbox(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
+                   keep_trailing_newline=True)
+SANDBOX.globals.pop("range", None)  # loops go over the mail's own lists (attachments, phones, modules)
+SANDBOX.filters = {name: f for name, f in SANDBOX.filters.items() if name in _FILTERS}
 
 
 @dataclass(frozen=True)
@@ -77,6 +118,9 @@ def paragraphs(text: str) -> list[Markup]:
 def _names(source: str, field: str) -> tuple[set[str] | None, Refusal | None]:
     try:
         tree = SANDBOX.parse(source)
+    except RecursionError:
+        return None, Refusal("TEMPLATE_SYNTAX", field, "El texto anida demasiadas expresiones.",
+                             "The text nests too many expressions.")
     except TemplateError as err:
         return None, Refusal("TEMPLATE_SYNTAX", field, f"El texto no se puede leer como plantilla: {err}.",
                              f"The text cannot be read as a template: {err}.")
