@@ -118,17 +118,19 @@ def paragraphs(text: str) -> list[Markup]:
 def _names(source: str, field: str) -> tuple[set[str] | None, Refusal | None]:
     try:
         tree = SANDBOX.parse(source)
+        forbidden = any(True for _ in tree.find_all(_FORBIDDEN))
+        names = set() if forbidden else meta.find_undeclared_variables(tree)  # compiles: unknown filters fail here
     except RecursionError:
         return None, Refusal("TEMPLATE_SYNTAX", field, "El texto anida demasiadas expresiones.",
                              "The text nests too many expressions.")
     except TemplateError as err:
         return None, Refusal("TEMPLATE_SYNTAX", field, f"El texto no se puede leer como plantilla: {err}.",
                              f"The text cannot be read as a template: {err}.")
-    if any(True for _ in tree.find_all(_FORBIDDEN)):
+    if forbidden:
         return None, Refusal("TEMPLATE_TAG_FORBIDDEN", field,
                              "El texto no puede usar extends, include ni import: escriba el correo completo.",
                              "The text cannot use extends, include or import: write the whole mail.")
-    return meta.find_undeclared_variables(tree), None
+    return names, None
 
 
 def check(text: TemplateText, samples, default: TemplateText) -> Refusal | None:
