@@ -27,6 +27,7 @@ _ASSIGN, _AWAY, _CLOSE, _RESOLUTION = requests.Assign(), requests.Away(), reques
 _SPECIAL_PROCESS, _ACCESS_REQUEST, _GRANT = requests.SpecialProcess(), requests.AccessRequest(), requests.Grant()
 _TRAINING_REQUEST, _SET_PASSWORD, _REJECT = requests.TrainingRequest(), requests.SetPassword(), requests.Reject()
 _RULES_PAGE_EDIT = requests.RulesPageEdit()
+_BILLABLE = requests.Billable()
 
 
 def _ctx():
@@ -290,6 +291,18 @@ def close(number: str):
         handlers.close_by_agent(conn, g.user, number, body.get("reason") or "closed_by_agent", body.get("note") or "",
                                 _now())
     return jsonify({"number": number, "status": "closed"}), 201
+
+
+@bp.post("/tickets/<number>/billable")
+@auth
+def mark_billable(number: str):
+    """Staff mark the ticket billable or not: `{"billable": true|false, "note"?: text}`; 201 when
+    recorded, 200 when it was already so."""
+    body = load_body(_BILLABLE)
+    with _ctx().pool.connection() as conn:
+        event = handlers.mark_billable(conn, g.user, number, body["billable"], body.get("note"), _now())
+    return jsonify({"number": number, "billable": body["billable"], "changed": event is not None}), \
+        201 if event is not None else 200
 
 
 @bp.post("/attachments")
