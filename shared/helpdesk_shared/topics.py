@@ -76,6 +76,7 @@ TOPIC_OF_EVENT = {
     "ModuleCatalogChanged": ACCOUNTS,
     "TrainingRequested": ACCOUNTS,
     "SpecialProcessAnnounced": ACCOUNTS,
+    "RulesPageEdited": ACCOUNTS,  # intake's other per-desk content; no consumer needs it yet
     "NotificationSent": NOTIFICATIONS,
     "NotificationFailed": NOTIFICATIONS,
     "OutboxDrained": WATERMARKS,

@@ -68,6 +68,9 @@ TABLE = [
     row("POST", "/api/organisations",                       "create_organisation",   401, 403, 403, 403, 403, 201, 403),
     row("POST", "/api/users",                               "create_user",           401, 403, 403, 403, 403, 201, 403),
     row("POST", "/api/users",                               "create_user_foreign_org", 401, 403, 403, 403, 403, 422, 404),
+    # The rules page is public; only a supervisor of its desk edits it (the page is no secret: 403).
+    row("GET",  "/api/desks/<desk>/rules-page",             "read_rules_page",       200, 200, 200, 200, 200, 200, 200),
+    row("PUT",  "/api/desks/<desk>/rules-page",             "edit_rules_page",       401, 403, 403, 403, 403, 200, 403),
     # One-click links: the signed token names the user, whatever bearer comes along.
     row("GET",  "/resolve/<token>",                         "resolve_page",          200, 200, 200, 200, 200, 200, 200),
     row("POST", "/resolve/<token>",                         "resolve",               200, 200, 200, 200, 200, 200, 200),
@@ -141,6 +144,13 @@ class World:
         modules = [{**m.as_dict(), "name": f"Sistema {uuid.uuid4().hex[:6]}"} if m.code == "SISTEMA" else m.as_dict()
                    for m in desk.entries]
         return {"expected_version": desk.version, "modules": modules}
+
+    def rules_page_version(self, desk: str = "SOPORTE") -> int:
+        """The version of the desk's Spanish rules page an editor would have read."""
+        with pg.connect(self.url) as conn:
+            row = conn.execute("select version from rules_pages where desk = %s and language = 'es'",
+                               (desk,)).fetchone()
+        return row["version"] if row else 0
 
     def user_id(self, who: str) -> str:
         return self.people[who].user_id
@@ -225,6 +235,10 @@ REQUESTS = {
     "create_user_foreign_org": lambda w: ("/api/users", {"json": {
         "email": f"nuevo-{uuid.uuid4().hex[:8]}@clubcaracas.com.ve", "name": "Nuevo Usuario", "role": "customer",
         "organisation_id": "club-caracas", "desks": ["IMPLANTACIONES"]}}),
+
+    "read_rules_page": lambda w: ("/api/desks/SOPORTE/rules-page", {}),
+    "edit_rules_page": lambda w: ("/api/desks/SOPORTE/rules-page", {"json": {
+        "language": "es", "text": "1. Un caso, un ticket.", "version": w.rules_page_version()}}),
     "resolve_page": lambda w: ("/resolve/" + _link(link_tokens.RESOLUTION, {
         "t": w.ticket(answered=True)[0], "u": w.user_id("customer")}), {}),
     "resolve": lambda w: ("/resolve/" + _link(link_tokens.RESOLUTION, {

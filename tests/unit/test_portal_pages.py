@@ -64,6 +64,12 @@ class FakeBackend:
 
     def desk_modules(self, token, desk, cid=None):
         return Reply(200, {"desk": desk, "version": 0, "modules": [m.as_dict() for m in DESKS[desk].entries]})
+    def rules_page(self, desk, language, cid=None):
+        """Intake's default rules page (tests/unit/test_portal_content.py edits it)."""
+        from intake import rules_page
+        text = rules_page.default_text(desk, language)
+        return Reply(200, {"desk": desk, "language": language, "shown_language": language, "text": text,
+                           "html": rules_page.to_html(text), "version": 0, "edited_by": None, "edited_at": None})
 
 
 @pytest.fixture
