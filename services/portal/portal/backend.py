@@ -149,3 +149,23 @@ class Backend:
     def ticket(self, token: str, number: str, cid=None) -> Reply:
         """GET /api/tickets/{number} on query: the ticket with its thread."""
         return self._call("GET", f"{self.config.query_url}/api/tickets/{number}", token, cid)
+
+    # ------------------------------------------------------------------ access requests (staff; portal/access.py)
+
+    def access_requests(self, token: str, cid=None) -> Reply:
+        """GET /api/access-requests on intake: pending requests of the caller's desks."""
+        return self._call("GET", f"{self.config.intake_url}/api/access-requests", token, cid)
+
+    def grant_access(self, token: str, request_id: str, organisation_id: str, cid=None) -> Reply:
+        """POST /api/access-requests/{id}/grant: the user is created and mailed a set-password link."""
+        return self._call("POST", f"{self.config.intake_url}/api/access-requests/{request_id}/grant", token, cid,
+                          json={"organisation_id": organisation_id})
+
+    def reject_access(self, token: str, request_id: str, reason: str, cid=None) -> Reply:
+        """POST /api/access-requests/{id}/reject with the reason."""
+        return self._call("POST", f"{self.config.intake_url}/api/access-requests/{request_id}/reject", token, cid,
+                          json={"reason": reason})
+
+    def organisations(self, token: str, cid=None) -> Reply:
+        """GET /api/organisations on query (staff: their desks' organisations)."""
+        return self._call("GET", f"{self.config.query_url}/api/organisations", token, cid)
