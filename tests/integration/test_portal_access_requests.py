@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import pytest
 from werkzeug.serving import make_server
@@ -220,3 +221,20 @@ def test_without_a_session_the_page_sends_to_log_in_and_a_malformed_id_is_not_fo
                                                               "organisation_id": "club-caracas"})
     assert r.status_code == 404
     assert "No hay solicitudes pendientes." in agent.get("/access-requests").get_data(as_text=True)
+
+
+def test_the_portals_healthz_says_which_services_answer_and_metrics_count_its_pages(services):
+    client = services.test_client()
+    started = time.monotonic()
+    health = client.get("/healthz")
+    assert time.monotonic() - started < 2  # sla is not running here: a short, bounded wait
+    body = health.get_json()
+    assert health.status_code == 200 and body["service"] == "portal" and body["status"] == "degraded"
+    assert body["services"]["intake"] == {"ok": True, "status": "ok"}
+    assert body["services"]["query"]["ok"] is True
+    assert body["services"]["sla"]["ok"] is False and body["services"]["sla"]["error"]
+    log_in(client, "carlos@mesa.example")
+    assert client.get("/access-requests").status_code == 200
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'http_requests_total{endpoint="/access-requests",method="GET",status="200"} 1.0' in metrics
+    assert 'http_request_seconds_count{endpoint="/access-requests"} 1.0' in metrics

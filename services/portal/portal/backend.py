@@ -169,3 +169,19 @@ class Backend:
     def organisations(self, token: str, cid=None) -> Reply:
         """GET /api/organisations on query (staff: their desks' organisations)."""
         return self._call("GET", f"{self.config.query_url}/api/organisations", token, cid)
+
+    # ------------------------------------------------------------------ health (the portal's /healthz)
+
+    def probe(self, service: str, timeout: float = 0.6) -> dict:
+        """Whether `service` ("intake", "query", "sla") answers its /healthz: {"ok", "status"?, "error"?}.
+        Short timeout: the portal's own probe must stay under 2 s with all three away."""
+        url = {"intake": self.config.intake_url, "query": self.config.query_url, "sla": self.config.sla_url}[service]
+        try:
+            r = requests.get(f"{url}/healthz", timeout=timeout)
+        except requests.RequestException as err:
+            return {"ok": False, "error": type(err).__name__}
+        try:
+            status = r.json().get("status")
+        except ValueError:
+            status = None
+        return {"ok": r.status_code == 200, "status": status or str(r.status_code)}
