@@ -16,9 +16,11 @@ other benches.)
 4. gives each of --users staff users (SOPORTE agents) a portal session: a bearer token signed
    with this run's key (query holds its public half) in a session cookie signed with this run's
    PORTAL_SESSION_SECRET, as the portal's login would make it (intake's login is not measured);
-5. for each page in turn, --users threads (one keep-alive HTTP session each, no think time, so
-   --users requests are always in flight) ask for it for --seconds after a short warm-up; the
-   ticket page asks for a different SOPORTE ticket each time. Every answer must be 200 (a page
+5. for each page in turn, --users threads (one HTTP session each) ask for it for --seconds after a
+   short warm-up, each pausing a random 0 to 2 × --think seconds between its requests (--think 0,
+   the default: back to back, so --users requests are always in flight and the p95 is
+   users ÷ pages/s, the machine's capacity; --think 1: twenty people each opening a page a second
+   on average); the ticket page asks for a different SOPORTE ticket each time. Every answer must be 200 (a page
    the portal does not have yet, e.g. the queue before its helper's work is merged, is reported
    as missing and skipped); times are wall-clock per request at the client;
 6. prints p50/p95/p99/max and pages/s per page and the load average before and after, and saves
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -119,7 +122,7 @@ def ticket_numbers(url: str, limit: int = 2000) -> list[str]:
 
 
 def run_page(portal: str, path: str, cookies: list[str], numbers: list[str], seconds: float,
-             warmup_s: float) -> dict:
+             warmup_s: float, think: float = 0.0) -> dict:
     """`len(cookies)` users asking for `path` back to back for `seconds`; latency figures in ms."""
     times: list[float] = []
     errors: dict[str, int] = {}
@@ -128,6 +131,7 @@ def run_page(portal: str, path: str, cookies: list[str], numbers: list[str], sec
     stop_at = warm_until + seconds
 
     def user(k: int) -> None:
+        pause = random.Random(k)
         http = requests.Session()
         http.cookies.set("mesa_portal", cookies[k])
         n = k
@@ -144,6 +148,8 @@ def run_page(portal: str, path: str, cookies: list[str], numbers: list[str], sec
             except requests.RequestException as err:
                 status = type(err).__name__
             elapsed = (time.perf_counter() - t0) * 1000
+            if think:
+                time.sleep(pause.uniform(0, 2 * think))  # a person reading the page, not a wait for an outcome
             if now < warm_until:
                 continue
             with lock:
@@ -176,6 +182,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20, help="concurrent staff users")
     parser.add_argument("--seconds", type=float, default=30, help="measured seconds per page")
     parser.add_argument("--warmup", type=float, default=3, help="unmeasured seconds before each page")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds each user pauses between pages (0: back to back)")
     parser.add_argument("--page", action="append", metavar="NAME=PATH",
                         help=f"a page to measure (repeatable; {{number}} is a SOPORTE ticket); default {DEFAULT_PAGES}")
     parser.add_argument("--database", help="reuse this already loaded query database (skips the load)")
@@ -221,8 +229,10 @@ def main() -> None:
         cookies = session_cookies(secrets["PORTAL_SESSION_SECRET"], secrets["TOKEN_SIGNING_KEY"], args.users)
         numbers = ticket_numbers(url)
 
-        print(f"\n{args.users} concurrent staff users (SOPORTE agents), {args.seconds:g} s per page after "
-              f"{args.warmup:g} s warm-up; query and portal under gunicorn -w 2; logs in {workdir}")
+        print(f"\n{args.users} concurrent staff users (SOPORTE agents), "
+              + (f"each pausing 0-{2 * args.think:g} s between pages, " if args.think else "back to back, ")
+              + f"{args.seconds:g} s per page after {args.warmup:g} s warm-up; query and portal under "
+              f"gunicorn -w 2; logs in {workdir}")
         load_before = [round(x, 2) for x in os.getloadavg()]
         rows = []
         for label, path in pages:
@@ -234,7 +244,7 @@ def main() -> None:
                 continue
             if probe.status_code != 200:
                 raise SystemExit(f"{label} {path}: {probe.status_code} {probe.text[:300]}")
-            result = run_page(portal_url, path, cookies, numbers, args.seconds, args.warmup)
+            result = run_page(portal_url, path, cookies, numbers, args.seconds, args.warmup, args.think)
             rows.append({"page": label, "path": path, **result})
             print(f"  {label:12} p50 {result.get('p50_ms', 0):7.1f}  p95 {result.get('p95_ms', 0):7.1f}  "
                   f"p99 {result.get('p99_ms', 0):7.1f}  max {result.get('max_ms', 0):7.1f} ms  "
