@@ -1,6 +1,6 @@
 """axe-core (from the npm registry, fetched by `bin/stack install` into infra/axe-core/) finds no
-serious or critical accessibility violation on the portal's main pages; each page is also saved as
-a screenshot at desktop and phone width and has no horizontal scroll at 360 px.
+serious or critical accessibility violation on the portal's main pages, at desktop and at phone
+width; each page is also saved as a screenshot at both widths and has no horizontal scroll at 360 px.
 
 To check a new page, add a row to PAGES: its screenshot name, who reads it, and its path (or a
 function that brings the page up and returns nothing).
@@ -201,3 +201,6 @@ def test_the_page_has_no_serious_or_critical_accessibility_violation(page_spec, 
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], \
         f"{page_spec.name} scrolls sideways at {PHONE['width']} px"
     portal.screenshot(f"{page_spec.name}-phone")
+    on_phone = [v for v in violations_of(page, axe_source) if v["impact"] in FAILING_IMPACTS]
+    assert not on_phone, f"axe at {PHONE['width']} px: serious or critical violations on {page_spec.name}:\n" \
+                         f"{describe(on_phone)}"
