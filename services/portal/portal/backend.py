@@ -150,6 +150,40 @@ class Backend:
         """GET /api/tickets/{number} on query: the ticket with its thread."""
         return self._call("GET", f"{self.config.query_url}/api/tickets/{number}", token, cid)
 
+    # ------------------------------------------------------------------ supervisors' pages (portal.supervisor)
+
+    def sla_read(self, token: str, path: str, cid=None) -> Reply:
+        """GET an sla admin route (`/api/calendars`, `/api/policies`)."""
+        return self._call("GET", f"{self.config.sla_url}{path}", token, cid)
+
+    def sla_change(self, token: str, path: str, body: dict, cid=None) -> Reply:
+        """PUT an sla admin route (`/api/calendars/<desk>`, `/api/policies/<desk>/<class>`)."""
+        return self._call("PUT", f"{self.config.sla_url}{path}", token, cid, json=body)
+
+    def report(self, token: str, path: str, params: dict, cid=None) -> Reply:
+        """GET a query report (`/api/reports/...`, `/api/desks/<desk>/workload`) with its filters."""
+        return self._call("GET", f"{self.config.query_url}{path}", token, cid, params=params)
+
+    def report_download(self, token: str, path: str, params: dict, cid=None):
+        """GET a query download as it comes: (status, headers, an iterator of its bytes). The caller
+        streams the bytes on and the iterator closes the connection when done."""
+        headers = {"Authorization": f"Bearer {token}", **({"X-Correlation-Id": cid} if cid else {})}
+        try:
+            r = requests.get(f"{self.config.query_url}{path}", params=params, headers=headers, stream=True,
+                             timeout=self.config.backend_timeout_seconds)
+        except requests.RequestException as err:
+            raise Unavailable(f"GET {path}: {err}") from err
+        if r.status_code >= 500:
+            r.close()
+            raise Unavailable(f"GET {path}: {r.status_code}")
+
+        def chunks():
+            try:
+                yield from r.iter_content(chunk_size=64 * 1024)
+            finally:
+                r.close()
+        return r.status_code, dict(r.headers), chunks()
+
     # ------------------------------------------------------------------ access requests (staff; portal/access.py)
 
     def access_requests(self, token: str, cid=None) -> Reply:
