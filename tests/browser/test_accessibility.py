@@ -84,6 +84,12 @@ PAGES = [
     Page("access-requests", CARLOS, "/access-requests"),
     Page("staff-ticket", CARLOS, lambda portal, known: portal.goto(f"/tickets/{known['ticket']}")),
     Page("access-requests-supervisor", SUPERVISOR, "/access-requests"),
+    Page("report-compliance", CARLOS, "/reports/compliance"),
+    Page("report-backlog", CARLOS, "/reports/backlog"),
+    Page("report-workload", CARLOS, "/reports/workload"),
+    Page("report-out-of-hours", CARLOS, "/reports/out-of-hours"),
+    Page("supervisor-calendars", SUPERVISOR, "/supervisor/calendars"),
+    Page("supervisor-policies", SUPERVISOR, "/supervisor/policies"),
     # Staff pages built by other items: add them here, e.g. Page("queue", CARLOS, "/desks/SOPORTE/queue").
 ]
 
