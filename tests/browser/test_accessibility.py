@@ -14,7 +14,7 @@ from typing import Callable
 import pytest
 import requests
 
-from browser_support import ROOT, Portal
+from browser_support import DESKTOP, PHONE, ROOT, Portal
 from helpdesk_shared.localstack import wait_until
 from samples import CONTACT, DESCRIPTION
 
@@ -22,7 +22,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 AXE = ROOT / "infra" / "axe-core" / "axe.min.js"
 FAILING_IMPACTS = ("serious", "critical")
-DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 360, "height": 740}  # the widths of conftest's fixtures
 MARIA, CARLOS, SUPERVISOR = "maria@clubcaracas.com.ve", "carlos@mesa.example", "supervisor@mesa.example"
 
 
@@ -81,6 +80,7 @@ PAGES = [
     Page("special-process", MARIA, "/special-processes"),
     Page("not-found", MARIA, "/tickets/SOP-999999"),
     # Staff
+    Page("queue", CARLOS, "/desks/SOPORTE/queue"),
     Page("access-requests", CARLOS, "/access-requests"),
     Page("staff-ticket", CARLOS, lambda portal, known: portal.goto(f"/tickets/{known['ticket']}")),
     Page("access-requests-supervisor", SUPERVISOR, "/access-requests"),
@@ -90,7 +90,7 @@ PAGES = [
     Page("report-out-of-hours", CARLOS, "/reports/out-of-hours"),
     Page("supervisor-calendars", SUPERVISOR, "/supervisor/calendars"),
     Page("supervisor-policies", SUPERVISOR, "/supervisor/policies"),
-    # Staff pages built by other items: add them here, e.g. Page("queue", CARLOS, "/desks/SOPORTE/queue").
+    # A new page: add its row here.
 ]
 
 

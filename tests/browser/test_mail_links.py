@@ -6,13 +6,11 @@ import uuid
 
 import pytest
 
-from browser_support import Portal
+from browser_support import DESKTOP, Portal
 from helpdesk_shared.localstack import wait_until
 from smtp_sink import text_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-DESKTOP = {"width": 1280, "height": 900}  # as conftest's `portal` fixture
 
 
 def test_no_tengo_usuario_then_an_agent_grants_it_in_his_browser_then_the_mailed_link_sets_a_password_and_the_new_user_logs_in(

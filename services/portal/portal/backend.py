@@ -150,6 +150,39 @@ class Backend:
         """GET /api/tickets/{number} on query: the ticket with its thread."""
         return self._call("GET", f"{self.config.query_url}/api/tickets/{number}", token, cid)
 
+    # ------------------------------------------------------------------ staff desk (issue 9: queue, ticket controls)
+
+    def desk_queue(self, token: str, desk: str, params: dict, cid=None) -> Reply:
+        """GET /api/desks/{desk}/queue on query: flag, module, assigned_to, cursor, limit."""
+        return self._call("GET", f"{self.config.query_url}/api/desks/{desk}/queue", token, cid, params=params)
+
+    def desk_auto_close(self, token: str, desk: str, cid=None) -> Reply:
+        """GET /api/desks/{desk}/auto-close on query: what auto-closes within the next business day."""
+        return self._call("GET", f"{self.config.query_url}/api/desks/{desk}/auto-close", token, cid)
+
+    def desk_agents(self, token: str, desk: str, cid=None) -> Reply:
+        """GET /api/desks/{desk}/agents on query: whom a ticket of the desk can be given to."""
+        return self._call("GET", f"{self.config.query_url}/api/desks/{desk}/agents", token, cid)
+
+    def timeline(self, token: str, number: str, params: dict | None = None, cid=None) -> Reply:
+        """GET /api/tickets/{number}/timeline on query (staff of its desk)."""
+        return self._call("GET", f"{self.config.query_url}/api/tickets/{number}/timeline", token, cid,
+                          params=params or {})
+
+    def assign(self, token: str, number: str, agent_id: str, cid=None) -> Reply:
+        """POST /api/tickets/{number}/assignment on intake."""
+        return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/assignment", token, cid,
+                          json={"agent_id": agent_id} if agent_id else {})
+
+    def close(self, token: str, number: str, reason: str, note: str, cid=None) -> Reply:
+        """POST /api/tickets/{number}/close on intake."""
+        return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/close", token, cid,
+                          json={"reason": reason, **({"note": note} if note else {})})
+
+    def mark_billable(self, token: str, number: str, billable: bool, note: str, cid=None) -> Reply:
+        """POST /api/tickets/{number}/billable on intake."""
+        return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/billable", token, cid,
+                          json={"billable": billable, **({"note": note} if note else {})})
     # ------------------------------------------------------------------ supervisors' pages (portal.supervisor)
 
     def sla_read(self, token: str, path: str, cid=None) -> Reply:

@@ -64,6 +64,9 @@ def apply_ticket_event(conn: psycopg.Connection, record: Record) -> bool:
                  (event.stream_version, event.stream_id))
     if event.type == "MessagePosted" and d.get("out_of_hours_requested"):
         _requested_out_of_hours(conn, event.stream_id, event)
+    elif event.type == "BillableMarked":
+        conn.execute("update report_tickets set billable = %s, billable_month = %s where ticket_id = %s",
+                     (d["billable"], reports.month_of(event.occurred_at), event.stream_id))
     elif event.type == "TicketClosed":
         conn.execute("update report_tickets set closed_at = %s, close_reason = %s where ticket_id = %s",
                      (event.occurred_at, d["reason"], event.stream_id))
@@ -303,7 +306,8 @@ def auto_closed(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> d
 
 def out_of_hours(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
     """Per organisation and month: tickets that asked for out-of-hours attention, the staff answers
-    given outside business hours on such tickets, and the time (the SLA's outside_hours_seconds)."""
+    given outside business hours on such tickets, the time (the SLA's outside_hours_seconds), and the
+    tickets the desk marked billable (their last mark, in its month)."""
     where, params = _scope(desks, q, "k")
     requests = conn.execute(f"""select k.organisation_id, x.month, count(*)::int as n
                                 from report_ooh_requests x join report_tickets k on k.ticket_id = x.ticket_id
@@ -317,7 +321,10 @@ def out_of_hours(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> 
                                where k.out_of_hours_requested and r.answered_outside_hours
                                  and r.month between %s and %s and {where} group by 1, 2""",
                            [q.first, q.last] + params).fetchall()
-    ids = sorted({r["organisation_id"] for r in [*requests, *answers]})
+    billable = conn.execute(f"""select k.organisation_id, k.billable_month as month, count(*)::int as n
+                                from report_tickets k where k.billable and k.billable_month between %s and %s
+                                  and {where} group by 1, 2""", [q.first, q.last] + params).fetchall()
+    ids = sorted({r["organisation_id"] for r in [*requests, *answers, *billable]})
     known = {o["id"]: o for o in conn.execute("select id, name, tax_id from organisations where id = any(%s)",
                                               (ids,)).fetchall()}
-    return {"from": q.first, "to": q.last, "items": reports.billing_rows(requests, answers, known)}
+    return {"from": q.first, "to": q.last, "items": reports.billing_rows(requests, answers, known, billable)}
