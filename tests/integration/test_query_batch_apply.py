@@ -296,3 +296,45 @@ def test_a_redelivered_batch_changes_no_read_model_and_counts_its_events_as_skip
     with pg.connect(query_db) as conn:
         again = conn.execute("select skipped from projection_stats where name = 'tickets'").fetchone()["skipped"]
     assert again - skipped == 2 * ticket_events
+
+
+def test_a_poison_event_in_a_polled_batch_is_parked_and_the_rest_of_the_batch_applies(
+        query_db, topic_prefix, kafka_bootstrap):
+    from configs import query_config
+    from helpdesk_shared import synthetic_log
+    from helpdesk_shared.kafka import make_producer
+    from helpdesk_shared.localstack import wait_until
+    from helpdesk_shared.topics import TICKETS
+    from query.consumer import build
+
+    no_subject = synthetic_log.ticket(90, events=1)[0][2]
+    del no_subject["data"]["subject"]
+    not_an_urgency = synthetic_log.ticket(91, events=1)[0][2]
+    not_an_urgency["data"]["urgency"] = "whenever"
+    good = [*synthetic_log.accounts(), *synthetic_log.tickets(3), *synthetic_log.tickets(3, first=3)]
+    poison = [(TICKETS, "ticket-90", synthetic_log.encode(no_subject)),
+              (TICKETS, "ticket-91", synthetic_log.encode(not_an_urgency)), (TICKETS, "ticket-92", b"{not json")]
+    producer = make_producer(kafka_bootstrap)
+    for k, (topic, key, doc) in enumerate(good):
+        producer.send(topic_prefix + topic, key=key, value=synthetic_log.encode(doc))
+        if k == len(good) // 2:
+            for topic_, key_, value in poison:
+                producer.send(topic_prefix + topic_, key=key_, value=value)
+    producer.flush()
+    producer.close()
+
+    loop = build(query_config(query_db, kafka_topic_prefix=topic_prefix))
+    try:
+        def all_read() -> bool:
+            loop.poll_once()
+            with pg.connect(query_db) as conn:
+                return conn.execute("select count(*) as n from tickets where status = 'closed'").fetchone()["n"] == 6
+        wait_until(all_read, 60, "the six good tickets closed")
+    finally:
+        loop.close()
+    with pg.connect(query_db) as conn:
+        parked = conn.execute("select key, error from consumer_dead_letters order by key").fetchall()
+        numbers = [r["number"] for r in conn.execute("select number from tickets order by number").fetchall()]
+    assert [bytes(p["key"]).decode() for p in parked] == ["ticket-90", "ticket-91", "ticket-92"]
+    assert "subject" in parked[0]["error"] and "urgency" in parked[1]["error"]
+    assert numbers == [f"SOP-{i}" for i in range(1, 7)]
