@@ -195,9 +195,9 @@ class Replayer:
             for tp in reached:  # past the target (or a gap in the offsets): stored as the target
                 offsets[(tp.topic, tp.partition)] = targets[tp]
             if offsets:
-                # Pipeline mode: statements whose results nobody reads (inserts, updates) go to the
-                # server without waiting for each answer; a read still waits for its own.
-                with self.conn.transaction(), self.conn.pipeline():
+                # No pipeline mode: handle_batch applies a batch in a few set-based statements
+                # (query's appliers, issue 11), some of them COPY, which pipeline mode refuses.
+                with self.conn.transaction():
                     self.model.handle_batch(self.conn, records)
                     if parked:
                         pg.park_messages(self.conn, self.model.consumer, parked)

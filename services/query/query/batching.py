@@ -20,3 +20,16 @@ def applies_batch(apply: F) -> F:
 def takes_batches(apply: Callable) -> bool:
     """Whether `apply` is a set-based applier (see `applies_batch`)."""
     return getattr(apply, "applies_batch", False)
+
+
+def copy_rows(conn, table: str, columns: tuple[str, ...], rows: list) -> None:
+    """Write new rows with COPY (the cheapest way to insert many; psycopg formats them in C).
+
+    Only for rows known to be new (a duplicate key fails the whole batch): the appliers filter
+    what was applied before and what the batch repeats. `table` and `columns` are literals of
+    the caller, never input."""
+    if not rows:
+        return
+    with conn.cursor().copy(f"copy {table} ({', '.join(columns)}) from stdin") as copy:
+        for row in rows:
+            copy.write_row(row)

@@ -15,7 +15,7 @@ from helpdesk_shared.kafka import Record
 from helpdesk_shared.schemas import RESPONSE_CLOCKS
 
 from . import reports
-from .batching import applies_batch
+from .batching import applies_batch, copy_rows
 from .reports import ReportQuery
 
 PROJECTION = "reports"
@@ -77,9 +77,8 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
         applied += 1
     cur = conn.cursor()
     if new:
-        columns = list(next(iter(new.values())))
-        cur.executemany(f"insert into report_tickets ({', '.join(columns)}) values ({', '.join(['%s'] * len(columns))})",
-                        [[row[c] for c in columns] for row in new.values()])
+        columns = tuple(next(iter(new.values())))
+        copy_rows(conn, "report_tickets", columns, [[row[c] for c in columns] for row in new.values()])
         # Facts of their responses that arrived first (another topic) now count.
         cur.executemany("update report_responses set desk = %s, module = %s, organisation_id = %s where ticket_id = %s",
                         [(row["desk"], row["module"], row["organisation_id"], t) for t, row in sorted(new.items())])

@@ -13,7 +13,7 @@ from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
 
 from . import reports_store
-from .batching import applies_batch, takes_batches
+from .batching import applies_batch, copy_rows, takes_batches
 from .projector import project, project_account
 from .queue_store import apply_sla_fact
 from .queue_store import apply_ticket_events as queue_ticket_events
@@ -73,18 +73,15 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
             thread.append((event.stream_id, event.stream_version, e["type"], e["author_id"], e["author_role"],
                            e["body"], e["internal"], Jsonb(e["attachments"]), Jsonb(e["data"]), event.occurred_at))
         applied += 1
-    cur = conn.cursor()
     if new:
-        columns = list(next(iter(new.values())))
-        cur.executemany(f"insert into tickets ({', '.join(columns)}) values ({', '.join(['%s'] * len(columns))})",
-                        [[_value(c, row[c]) for c in columns] for row in new.values()])
+        columns = tuple(next(iter(new.values())))
+        copy_rows(conn, "tickets", columns, [[_value(c, row[c]) for c in columns] for row in new.values()])
     if changed:
-        cur.executemany(f"update tickets set {', '.join(f'{c} = %s' for c in _MUTABLE)} where ticket_id = %s",
-                        [[rows[t][c] for c in _MUTABLE] + [t] for t in sorted(changed)])
-    if thread:
-        cur.executemany("""insert into thread (ticket_id, stream_version, type, author_id, author_role, body, internal,
-                                               attachments, data, occurred_at)
-                           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""", thread)
+        conn.cursor().executemany(f"update tickets set {', '.join(f'{c} = %s' for c in _MUTABLE)} where ticket_id = %s",
+                                  [[rows[t][c] for c in _MUTABLE] + [t] for t in sorted(changed)])
+    # Only events applied now have a thread entry, and each at its own stream version: all new.
+    copy_rows(conn, "thread", ("ticket_id", "stream_version", "type", "author_id", "author_role", "body", "internal",
+                               "attachments", "data", "occurred_at"), thread)
     return applied
 
 
