@@ -6,6 +6,7 @@ applied; an unmarked one (the older contract, apply(conn, record) -> bool) is ca
 """
 from __future__ import annotations
 
+import json
 from typing import Callable, TypeVar
 
 F = TypeVar("F", bound=Callable)
@@ -33,3 +34,24 @@ def copy_rows(conn, table: str, columns: tuple[str, ...], rows: list) -> None:
     with conn.cursor().copy(f"copy {table} ({', '.join(columns)}) from stdin") as copy:
         for row in rows:
             copy.write_row(row)
+
+
+_DATA_JSON: dict = {}
+
+
+def data_json(event) -> str:
+    """The event's data as JSON text for a jsonb column (COPY takes the text as it is).
+
+    The thread and the timeline both store an event's data: it is serialised once, remembered by
+    event id for the batch (a republished event carries the same data); the memory is bounded."""
+    text = _DATA_JSON.get(event.event_id)
+    if text is None:
+        if len(_DATA_JSON) >= 20_000:
+            _DATA_JSON.clear()
+        text = _DATA_JSON[event.event_id] = json.dumps(event.data, ensure_ascii=False, separators=(",", ":"))
+    return text
+
+
+def list_json(items) -> str:
+    """A list as JSON text for a jsonb column; most are empty (attachments)."""
+    return json.dumps(list(items), ensure_ascii=False, separators=(",", ":")) if items else "[]"

@@ -13,7 +13,7 @@ from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
 
 from . import reports_store
-from .batching import applies_batch, copy_rows, takes_batches
+from .batching import applies_batch, copy_rows, data_json, list_json, takes_batches
 from .projector import project, project_account
 from .queue_store import apply_sla_fact
 from .queue_store import apply_ticket_events as queue_ticket_events
@@ -71,7 +71,8 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
         if change.thread_entry:
             e = change.thread_entry
             thread.append((event.stream_id, event.stream_version, e["type"], e["author_id"], e["author_role"],
-                           e["body"], e["internal"], Jsonb(e["attachments"]), Jsonb(e["data"]), event.occurred_at))
+                           e["body"], e["internal"], list_json(e["attachments"]),
+                           data_json(event) if e["data"] is event.data else Jsonb(e["data"]), event.occurred_at))
         applied += 1
     if new:
         columns = tuple(next(iter(new.values())))

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.kafka import Record
 
 from . import timeline
-from .batching import applies_batch, copy_rows
+from .batching import applies_batch, copy_rows, data_json
 from .queue_params import PageQuery, encode_cursor
 
 # Names of the services that act on tickets, for the "who" of their entries.
@@ -34,7 +33,7 @@ def apply_timeline(conn: psycopg.Connection, records: list[Record]) -> int:
     stored = {r["event_id"] for r in conn.execute("select event_id from timeline where event_id = any(%s)",
                                                   (list(events),), binary=True).fetchall()}
     rows = [(event.event_id, ticket_id, event.occurred_at, timeline.causal_rank(event), event.stream_version,
-             event.type, event.actor.id, event.actor.role, event.correlation_id, event.causation_id, Jsonb(event.data))
+             event.type, event.actor.id, event.actor.role, event.correlation_id, event.causation_id, data_json(event))
             for event_id, (event, ticket_id) in events.items() if event_id not in stored]
     copy_rows(conn, "timeline", _COLUMNS, rows)
     return len(rows)
