@@ -145,7 +145,9 @@ def apply_account(conn: psycopg.Connection, record: Record) -> bool:
 
 # Which read models take an event, by the topic its type belongs to: (its stats row, its function).
 # Every read model of an event is applied in the same transaction as the consumer's offsets.
-# A read model registers itself here (one line) and puts its tables in app.SCHEMA.
+# A read model registers itself here (one line) and puts its tables in app.SCHEMA. Its applier is
+# either apply(conn, record) -> bool (called per event) or, marked @batching.applies_batch,
+# apply(conn, records) -> int: a run of its topic's events in order, applied set-based.
 _APPLIERS: dict[str, list] = {
     TICKETS: [("tickets", apply_ticket_events), ("deadlines", queue_ticket_events), ("timeline", apply_timeline),
               (reports_store.PROJECTION, reports_store.apply_ticket_events)],
