@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--skip-rebuild", action="store_true", help="only the two reads")
     args = parser.parse_args()
     bootstrap = env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
-    info = machine_info(packages=("kafka-python", "psycopg", "marshmallow"), pg_settings=("shared_buffers",
+    info = machine_info(packages=("kafka-python", "crc32c", "psycopg", "marshmallow"), pg_settings=("shared_buffers",
                                                                                           "synchronous_commit"))
     print_fields("machine", info)
     run = uuid.uuid4().hex[:8]
