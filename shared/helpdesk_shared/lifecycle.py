@@ -36,6 +36,7 @@ class TicketState:
     attachment_bytes: int = 0
     attachment_hashes: frozenset[str] = frozenset()
     close_reason: str | None = None
+    billable: bool | None = None  # the desk's mark; None: not decided (the customer's request stands)
 
     @property
     def is_closed(self) -> bool:
@@ -74,6 +75,8 @@ def apply(state: TicketState | None, event: Envelope) -> TicketState:
         return state if d["solved"] else replace(state, status=OPEN, customer_away=False)
     if event.type == "TicketClosed":
         return replace(state, status=CLOSED, close_reason=d["reason"])
+    if event.type == "BillableMarked":
+        return replace(state, billable=d["billable"])
     return state
 
 

@@ -136,6 +136,15 @@ class ResolutionConfirmedData(Schema):
     body = _opt_str()
 
 
+class BillableMarkedData(Schema):
+    # An agent's decision on billing out-of-hours work; it overrides the customer's request
+    # (`out_of_hours_requested`) in the queue and the out-of-hours report. Who and when: the
+    # envelope's actor and occurred_at; marked_by repeats the actor as assigned_by does.
+    billable = fields.Boolean(required=True)
+    note = _opt_str()
+    marked_by = _str()
+
+
 class TicketClosedData(Schema):
     reason = _one_of(("solved_by_customer", "auto_closed", "closed_by_agent", "needs_training"))
     note = _opt_str()
@@ -412,6 +421,7 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "CustomerAway": CustomerAwayData,
     "ResolutionConfirmed": ResolutionConfirmedData,
     "TicketClosed": TicketClosedData,
+    "BillableMarked": BillableMarkedData,
     "ResponseOverdue": ResponseOverdueData,
     "DeadlineSet": DeadlineSetData,
     "DeadlineMoved": DeadlineMovedData,

@@ -55,6 +55,7 @@ TOPIC_OF_EVENT = {
     "CustomerAway": TICKETS,
     "ResolutionConfirmed": TICKETS,
     "TicketClosed": TICKETS,
+    "BillableMarked": TICKETS,
     "ResponseOverdue": SLA,
     "DeadlineSet": SLA,
     "DeadlineMoved": SLA,

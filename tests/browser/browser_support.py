@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / ".run" / "screenshots"  # git-ignored (.run/); the README names it
 
@@ -20,13 +23,13 @@ class Portal:
         """Open a path of the portal."""
         return self.page.goto(self.base_url + path)
 
-    def login(self, email: str, password: str = "mesa-demo") -> None:
-        """Log in from the entry page and land on "Mis tickets"."""
+    def login(self, email: str, password: str = "mesa-demo", lands: str = "**/tickets") -> None:
+        """Log in from the entry page and land on "Mis tickets" (staff: `lands="**/queue"`, their desk's queue)."""
         self.goto("/")
         self.page.fill("#email", email)
         self.page.fill("#password", password)
         self.page.click("#login-submit")
-        self.page.wait_for_url("**/tickets")
+        self.page.wait_for_url(lands)
 
     def screenshot(self, name: str) -> None:
         """Save the whole page under .run/screenshots/<name>.png."""

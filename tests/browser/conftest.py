@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import Portal
+from browser_support import DESKTOP, PHONE, Portal
 from smtp_sink import Sink
 from helpdesk_shared import localstack
 
-PHONE = {"width": 360, "height": 740}
-DESKTOP = {"width": 1280, "height": 900}
 
 
 def chromium_binary() -> str:

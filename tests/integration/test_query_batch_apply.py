@@ -109,8 +109,12 @@ class Life:
         self._set("first_response", opened)
         self._mail(opened)
         for _ in range(rng.randrange(0, 12)):
-            step = rng.choice(["assign", "answer", "note", "reply", "away", "confirm", "overdue", "move"])
-            if step == "assign":
+            step = rng.choice(["assign", "answer", "note", "reply", "away", "confirm", "overdue", "move", "bill"])
+            if step == "bill":
+                agent = Actor(rng.choice(AGENTS), "agent")
+                self._ticket("BillableMarked", {"billable": rng.random() < 0.5, "note": "fuera de horario",
+                                                "marked_by": agent.id}, agent)
+            elif step == "assign":
                 agent = rng.choice(AGENTS)
                 self._ticket("TicketAssigned", {"agent_id": agent, "assigned_by": "u-rosa"}, Actor("u-rosa", "supervisor"))
             elif step in ("answer", "note"):
@@ -265,7 +269,8 @@ def test_a_log_applied_in_random_batches_leaves_exactly_the_read_models_of_apply
     one_by_one, batched = two_query_dbs
     log = records(event_log(seed))
     assert {r.event.type for r in log} >= {"TicketOpened", "TicketAssigned", "MessagePosted", "TicketClosed",
-                                           "DeadlineSet", "DeadlineMet", "ClockPaused", "NotificationSent"}
+                                           "BillableMarked", "DeadlineSet", "DeadlineMet", "ClockPaused",
+                                           "NotificationSent"}
     apply_in(one_by_one, [[r] for r in log])
     apply_in(batched, slices(random.Random(seed), log))
     expected = tables(one_by_one)

@@ -491,3 +491,26 @@ def test_the_timeline_shows_internal_notes_to_staff_and_is_refused_to_customers(
     assert client.get("/api/tickets/SOP-1/timeline", headers=bearer(ANA, NOW)).status_code == 404
     assert client.get("/api/tickets/SOP-1/timeline", headers=bearer(ELENA, NOW)).status_code == 404
     assert client.get("/api/tickets/SOP-404/timeline", headers=bearer(CARLOS, NOW)).status_code == 404
+
+
+# ------------------------------------------------------------------ the billable mark (issue 9)
+
+def test_the_agents_billable_mark_overrides_the_customers_request_in_the_queue_and_shows_in_the_timeline(app, feed):
+    feed.ticket("BillableMarked", "SOP-2", {"billable": False, "note": "Lo resolvimos en horario",
+                                            "marked_by": CARLOS.user_id}, CARLOS, caracas(25, 9, 50))
+    feed.ticket("BillableMarked", "SOP-1", {"billable": True, "note": None, "marked_by": CARLOS.user_id}, CARLOS,
+                caracas(25, 9, 55))
+    assert [t["number"] for t in queue(app, flag="out_of_hours")] == ["SOP-1"]
+    items = {t["number"]: t for t in queue(app)}
+    assert (items["SOP-2"]["flags"]["out_of_hours"], items["SOP-2"]["billable"]) == (
+        False, {"requested": True, "marked": False})
+    assert (items["SOP-1"]["flags"]["out_of_hours"], items["SOP-1"]["billable"]) == (
+        True, {"requested": False, "marked": True})
+    entries = get(app, "/api/tickets/SOP-2/timeline")["items"]
+    mark = next(e for e in entries if e["type"] == "BillableMarked")
+    assert mark["who"]["name"] == "Carlos Soporte"
+    assert mark["summary"]["es"] == "Carlos Soporte marcó el ticket como no facturable: Lo resolvimos en horario"
+    # The customer's thread never shows the desk's bookkeeping.
+    maria = get(app, "/api/tickets/SOP-2", MARIA)
+    assert "BillableMarked" not in [e["type"] for e in maria["thread"]]
+    assert "BillableMarked" in [e["type"] for e in get(app, "/api/tickets/SOP-2")["thread"]]

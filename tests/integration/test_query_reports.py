@@ -25,9 +25,11 @@ Times below: Caracas local (UTC in the code is local + 4 h).
      10:30: Wed 1 h + Mon 1.5 h = 2.5 h = 9000 s, in time. The customer writes Mon 12:00; answered Mon
      18:30 (after hours): 12-17 = 5 h = 18000 s (due Tue 29 Dec 12:00), in time, 1.5 h outside hours.
      Auto-closed Wed 30 Dec 17:00.
+     Carlos marks A billable Mon 28 Dec 19:00, then not billable Tue 29 Dec 09:00: the last mark counts.
   C  SOP-103 SOPORTE country-valencia BANCOS, asks for out-of-hours attention, opened Wed 30 Dec 16:30;
      Thu 31 Dec and Fri 1 Jan are holidays (Fin de Año, Año Nuevo), then the weekend. Answered by the
      supervisor Mon 4 Jan 09:45 (in hours): Wed 0.5 h + Mon 0.75 h = 1.25 h = 4500 s, in time. Left waiting.
+     Carlos marks C billable Wed 30 Dec 17:10: one December ticket marked billable for country-valencia.
 """
 from __future__ import annotations
 
@@ -118,6 +120,10 @@ class Story:
     def close(self, key: str, reason: str, by: Actor, at: datetime) -> None:
         self._add("TicketClosed", f"t-{key}", {"reason": reason}, by, at)
 
+    def mark_billable(self, key: str, billable: bool, by: Claims, at: datetime) -> None:
+        self._add("BillableMarked", f"t-{key}", {"billable": billable, "note": None, "marked_by": by.user_id},
+                  Actor(by.user_id, by.role), at)
+
     def assign(self, key: str, agent: Claims, at: datetime) -> None:
         self._add("TicketAssigned", f"t-{key}", {"agent_id": agent.user_id, "assigned_by": agent.user_id},
                   Actor(agent.user_id, agent.role), at)
@@ -154,9 +160,12 @@ def story() -> list:
     s.message("A", MARIA, local("2026-12-28", "12:00"))
     s.answer("A", "SOP-101", "next_response", CARLOS, local("2026-12-28", "12:00"), local("2026-12-29", "12:00"),
              local("2026-12-28", "18:30"), 18000, True)
+    s.mark_billable("A", True, CARLOS, local("2026-12-28", "19:00"))
+    s.mark_billable("A", False, CARLOS, local("2026-12-29", "09:00"))
     s.open("C", "SOP-103", "SOPORTE", "country-valencia", "BANCOS", ANA, local("2026-12-30", "16:30"),
            out_of_hours=True)
     s.close("A", "auto_closed", SYSTEM, local("2026-12-30", "17:00"))
+    s.mark_billable("C", True, CARLOS, local("2026-12-30", "17:10"))
     s.close("E", "closed_by_agent", Actor(CARLOS.user_id, "agent"), local("2026-12-31", "22:00"))
     s.assign("C", ROSA, local("2027-01-04", "09:00"))
     s.answer("C", "SOP-103", "first_response", ROSA, local("2026-12-30", "16:30"), local("2027-01-04", "16:30"),
@@ -328,13 +337,14 @@ def test_auto_closed_are_counted_per_caracas_month_and_module(client):
 
 CLUB = {"organisation_id": "club-caracas", "organisation_name": "Club Social Caracas", "tax_id": "J-00012345-6",
         "month": "2026-12", "requests": 1, "answers_outside_hours": 2, "outside_hours_seconds": 9000,
-        "outside_hours": 2.5}
+        "outside_hours": 2.5, "billable_tickets": 0}
 VALENCIA = {"organisation_id": "country-valencia", "organisation_name": 'Valencia "Country" Club; Sede Guataparo',
             "tax_id": "J-30765432-1", "month": "2026-12", "requests": 1, "answers_outside_hours": 0,
-            "outside_hours_seconds": 0, "outside_hours": 0.0}
+            "outside_hours_seconds": 0, "outside_hours": 0.0, "billable_tickets": 1}
 
 
 def test_out_of_hours_billing_counts_requests_and_staff_answers_outside_hours_per_organisation_and_month(client):
+    # C was marked billable (A too, then not: its last mark counts).
     # E asked twice in December (one request) and was answered twice outside hours (1 h + 1.5 h); A's answer
     # at 18:30 was outside hours too but A never asked for it: not billed. C asked and was answered in hours.
     assert get(client, ROSA, "/api/reports/out-of-hours", **DECEMBER_TO_JANUARY)["items"] == [CLUB, VALENCIA]
@@ -357,9 +367,9 @@ def test_the_csv_opens_with_spanish_headers_semicolons_and_decimal_commas(client
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
     assert rows == [
         ["Organización", "RIF", "Mes", "Solicitudes fuera de horario", "Respuestas fuera de horario",
-         "Horas fuera de horario"],
-        ["Club Social Caracas", "J-00012345-6", "2026-12", "1", "2", "2,50"],
-        ['Valencia "Country" Club; Sede Guataparo', "J-30765432-1", "2026-12", "1", "0", "0,00"]]
+         "Horas fuera de horario", "Tickets marcados facturables"],
+        ["Club Social Caracas", "J-00012345-6", "2026-12", "1", "2", "2,50", "0"],
+        ['Valencia "Country" Club; Sede Guataparo', "J-30765432-1", "2026-12", "1", "0", "0,00", "1"]]
 
 
 def test_a_customer_gets_403_on_the_staff_reports(client):

@@ -157,7 +157,8 @@ def test_compliance_orders_groups_by_the_chosen_dimensions_then_clock_unknown_ag
 # ------------------------------------------------------------------ the CSV
 
 BILL = [{"organisation_id": "club-caracas", "organisation_name": 'Club "Social"; Caracas', "tax_id": "J-1",
-         "month": "2026-11", "requests": 2, "answers_outside_hours": 3, "outside_hours_seconds": 5400},
+         "month": "2026-11", "requests": 2, "answers_outside_hours": 3, "outside_hours_seconds": 5400,
+         "billable_tickets": 2},
         {"organisation_id": "x", "organisation_name": "=HYPERLINK(1)", "tax_id": None,
          "month": "2026-12", "requests": 0, "answers_outside_hours": 1, "outside_hours_seconds": 45}]
 
@@ -166,15 +167,16 @@ def test_the_csv_starts_with_a_bom_and_spanish_headers_separated_by_semicolons_a
     data = reports.out_of_hours_csv(BILL)
     assert data.startswith(b"\xef\xbb\xbf")
     assert data.decode("utf-8-sig").split("\r\n")[0] == (
-        "Organización;RIF;Mes;Solicitudes fuera de horario;Respuestas fuera de horario;Horas fuera de horario")
+        "Organización;RIF;Mes;Solicitudes fuera de horario;Respuestas fuera de horario;Horas fuera de horario;"
+        "Tickets marcados facturables")
     assert data.endswith(b"\r\n") and b"\n" not in data.replace(b"\r\n", b"")
 
 
 def test_the_csv_writes_hours_with_a_decimal_comma_and_quotes_names_with_semicolons_or_quotes():
     text = reports.out_of_hours_csv(BILL).decode("utf-8-sig")
-    assert '"Club ""Social""; Caracas";J-1;2026-11;2;3;1,50\r\n' in text
+    assert '"Club ""Social""; Caracas";J-1;2026-11;2;3;1,50;2\r\n' in text
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
-    assert rows[1] == ['Club "Social"; Caracas', "J-1", "2026-11", "2", "3", "1,50"]
+    assert rows[1] == ['Club "Social"; Caracas', "J-1", "2026-11", "2", "3", "1,50", "2"]
     assert rows[2][5] == "0,01"      # 45 s = 0.0125 h
 
 

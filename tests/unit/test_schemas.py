@@ -32,6 +32,7 @@ EXAMPLES = {
                       "body": "Revisando.", "internal": True, "attachments": [],
                       "out_of_hours_requested": False},
     "TicketAssigned": {"agent_id": "u-2", "assigned_by": "u-3"},
+    "BillableMarked": {"billable": True, "note": "Cierre de nómina el sábado", "marked_by": "u-2"},
     "CustomerAway": {"back_at": "2025-03-12T13:00:00+00:00", "note": "de viaje"},
     "ResolutionConfirmed": {"solved": True, "body": None},
     "TicketClosed": {"reason": "closed_by_agent", "note": "duplicado", "based_on_version": 7},

@@ -26,6 +26,7 @@ _LOGIN, _OPEN_TICKET, _POST_MESSAGE = requests.Login(), requests.OpenTicket(), r
 _ASSIGN, _AWAY, _CLOSE, _RESOLUTION = requests.Assign(), requests.Away(), requests.Close(), requests.Resolution()
 _SPECIAL_PROCESS, _ACCESS_REQUEST, _GRANT = requests.SpecialProcess(), requests.AccessRequest(), requests.Grant()
 _TRAINING_REQUEST, _SET_PASSWORD, _REJECT = requests.TrainingRequest(), requests.SetPassword(), requests.Reject()
+_BILLABLE = requests.Billable()
 
 
 def _ctx():
@@ -289,6 +290,18 @@ def close(number: str):
         handlers.close_by_agent(conn, g.user, number, body.get("reason") or "closed_by_agent", body.get("note") or "",
                                 _now())
     return jsonify({"number": number, "status": "closed"}), 201
+
+
+@bp.post("/tickets/<number>/billable")
+@auth
+def mark_billable(number: str):
+    """Staff mark the ticket billable or not: `{"billable": true|false, "note"?: text}`; 201 when
+    recorded, 200 when it was already so."""
+    body = load_body(_BILLABLE)
+    with _ctx().pool.connection() as conn:
+        event = handlers.mark_billable(conn, g.user, number, body["billable"], body.get("note"), _now())
+    return jsonify({"number": number, "billable": body["billable"], "changed": event is not None}), \
+        201 if event is not None else 200
 
 
 @bp.post("/attachments")

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import snowballstemmer
 
+from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.business_calendar import Calendar, venezuela_default
 from helpdesk_shared.errors import Message
 
@@ -330,3 +331,15 @@ def business_days_left_in_month(calendar: Calendar, today: date) -> int:
     return sum(1 for day in range(today.day, last + 1)
                if calendar.next_opening(datetime.combine(today.replace(day=day), time(0), zone))
                .astimezone(zone).date() == today.replace(day=day))
+
+
+def billable_mark(user: Claims, current: bool | None, billable: bool, note: str | None) -> dict | None:
+    """BillableMarked's data when `user` (staff) marks the ticket billable or not; None when it
+    changes nothing (the same mark again without a note: a retried click adds no timeline entry).
+    A customer may not: billing out-of-hours work is the desk's decision on his request."""
+    if not user.is_staff:
+        raise violation("FORBIDDEN", "billable", status=403)
+    note = (note or "").strip() or None
+    if current is billable and note is None:
+        return None
+    return {"billable": billable, "note": note, "marked_by": user.user_id}

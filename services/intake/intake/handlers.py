@@ -478,7 +478,7 @@ def ticket_summary(conn: psycopg.Connection, user: Claims, number: str) -> dict:
             "organisation_id": state.organisation_id, "module": state.module, "case": state.case,
             "subject": opened.data["subject"], "urgency": state.urgency, "status": state.status,
             "assigned_to": state.assigned_to, "customer_away": state.customer_away,
-            "close_reason": state.close_reason, "version": state.version, "opened_at": opened.occurred_at,
+            "close_reason": state.close_reason, "billable": state.billable, "version": state.version, "opened_at": opened.occurred_at,
             "updated_at": events[-1].occurred_at}
 
 
@@ -564,6 +564,19 @@ def close_by_agent(conn: psycopg.Connection, staff: Claims, number: str, reason:
     state = _open_ticket_state(conn, staff, number)
     return _append_to_ticket(conn, state, "TicketClosed",
                              {"reason": reason, "note": (note or "").strip() or None}, staff, now)
+
+
+def mark_billable(conn: psycopg.Connection, staff: Claims, number: str, billable: bool, note: str | None,
+                  now: datetime) -> Envelope | None:
+    """Staff of the ticket's desk mark it billable or not (BillableMarked); None when it changes
+    nothing. A closed ticket too: billing is settled after the work."""
+    if not staff.is_staff:
+        raise violation("FORBIDDEN", None, status=403)  # before any lookup: says nothing about the ticket
+    state, _ = visible_ticket(conn, staff, number)
+    data = domain.billable_mark(staff, state.billable, billable, note)
+    if data is None:
+        return None
+    return _append_to_ticket(conn, state, "BillableMarked", data, staff, now)
 
 
 def attachment_for_download(conn: psycopg.Connection, user: Claims, number: str, sha256: str) -> dict:

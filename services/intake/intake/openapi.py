@@ -29,7 +29,7 @@ _SCHEMAS = {"Login": requests.Login, "Contact": requests.Contact, "OpenTicket": 
             "PostMessage": requests.PostMessage, "Assign": requests.Assign, "Away": requests.Away,
             "Close": requests.Close, "Resolution": requests.Resolution, "SpecialProcess": requests.SpecialProcess,
             "AccessRequest": requests.AccessRequest, "Grant": requests.Grant, "Reject": requests.Reject,
-            "TrainingRequest": requests.TrainingRequest}
+            "TrainingRequest": requests.TrainingRequest, "Billable": requests.Billable}
 
 
 
@@ -89,6 +89,13 @@ def _paths() -> dict:
                ("assignment", "An agent takes the ticket or gives it to a colleague of its desk", "Assign"),
                ("away", "The customer says he has to leave (rule: avise si se tiene que marchar)", "Away"),
                ("close", "An agent closes the ticket", "Close"))},
+        "/api/tickets/{number}/billable": {"post": {
+            "summary": "Staff of the ticket's desk mark it billable or not (out-of-hours work; overrides the "
+                       "customer's request in the queue and the out-of-hours report)", "security": BEARER,
+            "parameters": _number(), "requestBody": json_body("Billable"),
+            "responses": {"201": {"description": "recorded (BillableMarked)"},
+                          "200": {"description": "already marked so: nothing recorded"},
+                          **_errors(401, 403, 404, *_BODY_REFUSALS)}}},
         "/api/attachments": {"post": {
             "summary": "Upload a file to attach", "security": BEARER,
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {

@@ -103,6 +103,13 @@ class Close(RequestSchema):
     note = _optional(Text(NOTE_MAX))
 
 
+class Billable(RequestSchema):
+    """POST /api/tickets/{number}/billable: the desk's billable mark (a JSON boolean, never "false")."""
+
+    billable = Flag(required=True)
+    note = _optional(Text(NOTE_MAX))
+
+
 class Resolution(RequestSchema):
     """POST /api/tickets/{number}/resolution (rule 8)."""
 

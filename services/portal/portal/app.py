@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from helpdesk_shared import logs, web
 from helpdesk_shared.errors import RuleViolation
 
-from . import i18n, pages
+from . import i18n, pages, staff, supervisor
 from .backend import Backend, Unavailable
 from .config import Config
 
@@ -51,6 +51,8 @@ def create_app(config: Config | None = None, backend: Backend | None = None) -> 
     web.install(app, "portal", CollectorRegistry())
     _install_html_errors(app)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(supervisor.bp)  # staff: calendars, policies, reports (issue 9)
 
     @app.after_request
     def _security_headers(response):

@@ -149,3 +149,70 @@ class Backend:
     def ticket(self, token: str, number: str, cid=None) -> Reply:
         """GET /api/tickets/{number} on query: the ticket with its thread."""
         return self._call("GET", f"{self.config.query_url}/api/tickets/{number}", token, cid)
+
+    # ------------------------------------------------------------------ staff desk (issue 9: queue, ticket controls)
+
+    def desk_queue(self, token: str, desk: str, params: dict, cid=None) -> Reply:
+        """GET /api/desks/{desk}/queue on query: flag, module, assigned_to, cursor, limit."""
+        return self._call("GET", f"{self.config.query_url}/api/desks/{desk}/queue", token, cid, params=params)
+
+    def desk_auto_close(self, token: str, desk: str, cid=None) -> Reply:
+        """GET /api/desks/{desk}/auto-close on query: what auto-closes within the next business day."""
+        return self._call("GET", f"{self.config.query_url}/api/desks/{desk}/auto-close", token, cid)
+
+    def desk_agents(self, token: str, desk: str, cid=None) -> Reply:
+        """GET /api/desks/{desk}/agents on query: whom a ticket of the desk can be given to."""
+        return self._call("GET", f"{self.config.query_url}/api/desks/{desk}/agents", token, cid)
+
+    def timeline(self, token: str, number: str, params: dict | None = None, cid=None) -> Reply:
+        """GET /api/tickets/{number}/timeline on query (staff of its desk)."""
+        return self._call("GET", f"{self.config.query_url}/api/tickets/{number}/timeline", token, cid,
+                          params=params or {})
+
+    def assign(self, token: str, number: str, agent_id: str, cid=None) -> Reply:
+        """POST /api/tickets/{number}/assignment on intake."""
+        return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/assignment", token, cid,
+                          json={"agent_id": agent_id} if agent_id else {})
+
+    def close(self, token: str, number: str, reason: str, note: str, cid=None) -> Reply:
+        """POST /api/tickets/{number}/close on intake."""
+        return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/close", token, cid,
+                          json={"reason": reason, **({"note": note} if note else {})})
+
+    def mark_billable(self, token: str, number: str, billable: bool, note: str, cid=None) -> Reply:
+        """POST /api/tickets/{number}/billable on intake."""
+        return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/billable", token, cid,
+                          json={"billable": billable, **({"note": note} if note else {})})
+    # ------------------------------------------------------------------ supervisors' pages (portal.supervisor)
+
+    def sla_read(self, token: str, path: str, cid=None) -> Reply:
+        """GET an sla admin route (`/api/calendars`, `/api/policies`)."""
+        return self._call("GET", f"{self.config.sla_url}{path}", token, cid)
+
+    def sla_change(self, token: str, path: str, body: dict, cid=None) -> Reply:
+        """PUT an sla admin route (`/api/calendars/<desk>`, `/api/policies/<desk>/<class>`)."""
+        return self._call("PUT", f"{self.config.sla_url}{path}", token, cid, json=body)
+
+    def report(self, token: str, path: str, params: dict, cid=None) -> Reply:
+        """GET a query report (`/api/reports/...`, `/api/desks/<desk>/workload`) with its filters."""
+        return self._call("GET", f"{self.config.query_url}{path}", token, cid, params=params)
+
+    def report_download(self, token: str, path: str, params: dict, cid=None):
+        """GET a query download as it comes: (status, headers, an iterator of its bytes). The caller
+        streams the bytes on and the iterator closes the connection when done."""
+        headers = {"Authorization": f"Bearer {token}", **({"X-Correlation-Id": cid} if cid else {})}
+        try:
+            r = requests.get(f"{self.config.query_url}{path}", params=params, headers=headers, stream=True,
+                             timeout=self.config.backend_timeout_seconds)
+        except requests.RequestException as err:
+            raise Unavailable(f"GET {path}: {err}") from err
+        if r.status_code >= 500:
+            r.close()
+            raise Unavailable(f"GET {path}: {r.status_code}")
+
+        def chunks():
+            try:
+                yield from r.iter_content(chunk_size=64 * 1024)
+            finally:
+                r.close()
+        return r.status_code, dict(r.headers), chunks()

@@ -42,7 +42,8 @@ CLOSE_REASONS = {"solved_by_customer": _l("usted confirmó que quedó solucionad
                  "auto_closed": _l("no recibimos su respuesta a tiempo")}
 ENTRY_TYPES = {"TicketOpened": _l("abrió el ticket"), "MessagePosted": _l("escribió"),
                "ResolutionConfirmed": _l("respondió a la solución"), "TicketClosed": _l("cerró el ticket"),
-               "CustomerAway": _l("avisó que debe ausentarse"), "TicketAssigned": _l("asignó el ticket")}
+               "CustomerAway": _l("avisó que debe ausentarse"), "TicketAssigned": _l("asignó el ticket"),
+               "BillableMarked": _l("marcó la facturación")}
 
 
 @dataclass
@@ -163,7 +164,8 @@ def login():
                    user={**reply.body["user"], "email": email.lower()})
     if lang:
         session["lang"] = lang
-    return redirect(target or url_for("portal.my_tickets"))
+    from . import staff  # staff land on their desk's queue (issue 9); late: staff imports this module
+    return redirect(target or staff.home_of(session["user"], desk) or url_for("portal.my_tickets"))
 
 
 @bp.post("/logout")
@@ -322,8 +324,9 @@ def _ticket_page(number: str, errors: dict | None = None, form: dict | None = No
         return render_template("ticket_pending.html", number=number), 200
     ticket = _checked(reply).body
     phones = _ctx().config.office_phones.get(ticket.get("desk"), ()) if ticket.get("first_response_overdue") else ()
+    from . import staff  # the staff part of the page (timeline, assign, close, billable): issue 9
     return render_template("ticket.html", ticket=ticket, number=number, errors=errors or {}, form=form or {},
-                           office_phones=phones,
+                           office_phones=phones, **staff.ticket_context(ticket),
                            entry_types=ENTRY_TYPES, close_reasons=CLOSE_REASONS,
                            idempotency_key=str(uuid.uuid4())), status
 
@@ -347,6 +350,8 @@ def answer(number: str):
     key = request.form.get("idempotency_key", "")
     body = {"body": request.form.get("body") or "", **({"attachments": [a["upload_id"] for a in uploaded]}
                                                        if uploaded else {})}
+    if request.form.get("internal") == "1":  # staff's "internal note" box; intake refuses it from a customer
+        body["internal"] = True
     reply = _checked(_ctx().backend.post_message(session["token"], number, body,
                                                  key if _UUID.match(key) else str(uuid.uuid4()), _cid()))
     if not reply.ok:

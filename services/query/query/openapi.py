@@ -46,7 +46,9 @@ def _desk_pages() -> dict:
     return {
         "/api/desks/{desk}/queue": {"get": {
             "summary": "The desk's open tickets by nearest deadline, with business time left and flags "
-                       "(staff of the desk only)", "security": BEARER,
+                       "(staff of the desk only); flag `out_of_hours` is the desk's billable mark when set, "
+                       "else the customer's request (each item's `billable`: {requested, marked})",
+            "security": BEARER,
             "parameters": [desk, *_page(
                 _query("flag", {"enum": list(queue.QUEUE_FLAGS)}),
                 _query("module", {"type": "string", "pattern": filters._MODULE.pattern}),

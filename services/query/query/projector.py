@@ -58,6 +58,10 @@ def project(event: Envelope, status: str | None) -> Change:
     if event.type == "TicketClosed":
         return Change(ticket_updates={"status": lifecycle.CLOSED, "close_reason": d["reason"]},
                       thread_entry=_entry(event, d.get("note")))
+    if event.type == "BillableMarked":
+        # The desk's bookkeeping: internal, so the customer's thread never shows it.
+        return Change(ticket_updates={"billable": d["billable"]}, thread_entry=_entry(event, d.get("note"),
+                                                                                     internal=True))
     return Change()
 
 

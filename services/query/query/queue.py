@@ -91,9 +91,15 @@ def flags(ticket: dict, nearest: dict | None) -> dict:
             "waiting_customer": ticket["status"] == "waiting_customer",
             "customer_away": bool(ticket["customer_away"]),
             "back_at": ticket["back_at"] if ticket["customer_away"] else None,
-            "out_of_hours": bool(ticket["out_of_hours"]),
+            "out_of_hours": is_billable(ticket),
             "unassigned": ticket["assigned_to"] is None,
             "overdue": bool(nearest and nearest["overdue"])}
+
+
+def is_billable(ticket: dict) -> bool:
+    """Billable out-of-hours work: the agent's mark when set, otherwise the customer's request."""
+    mark = ticket.get("billable")
+    return bool(ticket["out_of_hours"]) if mark is None else bool(mark)
 
 
 def queue_item(row: dict, now: datetime) -> dict:
@@ -104,7 +110,8 @@ def queue_item(row: dict, now: datetime) -> dict:
             "organisation": {"id": row["organisation_id"], "name": row["organisation_name"]},
             "assigned_to": ({"id": row["assigned_to"], "name": row["assigned_to_name"]}
                             if row["assigned_to"] else None),
-            "deadline": nearest, "flags": flags(row, nearest)}
+            "deadline": nearest, "flags": flags(row, nearest),
+            "billable": {"requested": bool(row["out_of_hours"]), "marked": row.get("billable")}}
 
 
 def auto_close_soon(rows: Iterable[dict], now: datetime, within: int = BUSINESS_DAY_SECONDS) -> list[dict]:

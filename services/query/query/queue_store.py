@@ -146,7 +146,7 @@ _FLAG_SQL = {
     "urgent": "t.urgency <> 'normal'",
     "waiting_customer": "t.status = 'waiting_customer'",
     "customer_away": "t.customer_away",
-    "out_of_hours": "t.out_of_hours",
+    "out_of_hours": "coalesce(t.billable, t.out_of_hours)",  # the agent's mark, else the customer's request
     "unassigned": "t.assigned_to is null",
     # The nearest running deadline is the earliest: if any has passed, that one has.
     "overdue": "(q.overdue or q.sort_due < %(now)s)",
@@ -175,7 +175,7 @@ def desk_queue(conn: psycopg.Connection, desk: str, query: PageQuery, now: datet
         params.update(after_due=query.cursor[0], after_id=query.cursor[1])
     rows = conn.execute(f"""select t.ticket_id, t.number, t.subject, t.module, t.status, t.urgency, t.organisation_id,
                                    o.name as organisation_name, t.assigned_to, a.name as assigned_to_name,
-                                   t.customer_away, t.back_at, t.out_of_hours,
+                                   t.customer_away, t.back_at, t.out_of_hours, t.billable,
                                    case when n.due_at is null then null else jsonb_build_object(
                                        'clock', n.clock, 'clock_type', n.clock_type,
                                        'open_intervals', n.open_intervals, 'overdue', n.overdue,

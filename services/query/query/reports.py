@@ -374,8 +374,8 @@ def breach_kind(met_at, cleared_at) -> str:
 
 # ------------------------------------------------------------------ out-of-hours billing
 
-def billing_rows(requests: Iterable[Mapping], answers: Iterable[Mapping], organisations: Mapping[str, Mapping]
-                 ) -> list[dict]:
+def billing_rows(requests: Iterable[Mapping], answers: Iterable[Mapping], organisations: Mapping[str, Mapping],
+                 billable: Iterable[Mapping] = ()) -> list[dict]:
     """Per organisation and month: out-of-hours requests, staff answers outside hours and their time.
     `requests`: (organisation_id, month, n); `answers`: (organisation_id, month, n, seconds);
     `organisations`: id -> {name, tax_id}."""
@@ -385,7 +385,8 @@ def billing_rows(requests: Iterable[Mapping], answers: Iterable[Mapping], organi
         known = organisations.get(org, {})
         return rows.setdefault((org, month), {
             "organisation_id": org, "organisation_name": known.get("name"), "tax_id": known.get("tax_id"),
-            "month": month, "requests": 0, "answers_outside_hours": 0, "outside_hours_seconds": 0})
+            "month": month, "requests": 0, "answers_outside_hours": 0, "outside_hours_seconds": 0,
+            "billable_tickets": 0})
 
     for r in requests:
         row(r["organisation_id"], r["month"])["requests"] += r["n"]
@@ -393,6 +394,8 @@ def billing_rows(requests: Iterable[Mapping], answers: Iterable[Mapping], organi
         entry = row(a["organisation_id"], a["month"])
         entry["answers_outside_hours"] += a["n"]
         entry["outside_hours_seconds"] += a["seconds"]
+    for b in billable:
+        row(b["organisation_id"], b["month"])["billable_tickets"] += b["n"]
     for entry in rows.values():
         entry["outside_hours"] = hours(entry["outside_hours_seconds"])
     return sorted(rows.values(), key=lambda e: ((e["organisation_name"] or e["organisation_id"]).casefold(),
@@ -400,7 +403,7 @@ def billing_rows(requests: Iterable[Mapping], answers: Iterable[Mapping], organi
 
 
 CSV_HEADERS = ("Organización", "RIF", "Mes", "Solicitudes fuera de horario", "Respuestas fuera de horario",
-               "Horas fuera de horario")
+               "Horas fuera de horario", "Tickets marcados facturables")
 # A cell a spreadsheet would read as a formula (=, +, -, @) is a CSV injection: quoted as text.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -420,7 +423,7 @@ def out_of_hours_csv(rows: Iterable[Mapping]) -> bytes:
     for r in rows:
         writer.writerow((_text_cell(r["organisation_name"] or r["organisation_id"]), _text_cell(r["tax_id"]),
                          r["month"], r["requests"], r["answers_outside_hours"],
-                         hours_text(r["outside_hours_seconds"])))
+                         hours_text(r["outside_hours_seconds"]), r.get("billable_tickets", 0)))
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

@@ -31,7 +31,8 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
     ids = sorted({r.event.stream_id for r in records})
     rows = {r["ticket_id"]: r for r in conn.execute(
         """select ticket_id, desk, module, organisation_id, last_version, closed_at, close_reason,
-                  out_of_hours_requested from report_tickets where ticket_id = any(%s) for update""",
+                  out_of_hours_requested, billable, billable_month
+           from report_tickets where ticket_id = any(%s) for update""",
         (ids,)).fetchall()}
     new: dict[str, dict] = {}
     changed: set[str] = set()
@@ -58,7 +59,8 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
             row = rows[event.stream_id] = new[event.stream_id] = {
                 "ticket_id": event.stream_id, "number": d["number"], "desk": d["desk"], "module": d["module"],
                 "organisation_id": d["organisation_id"], "opened_at": event.occurred_at, "closed_at": None,
-                "close_reason": None, "out_of_hours_requested": False, "last_version": event.stream_version}
+                "close_reason": None, "out_of_hours_requested": False, "billable": None, "billable_month": None,
+                "last_version": event.stream_version}
             count(row, reports.local_day(event.occurred_at), "opened")
             if d.get("out_of_hours_requested"):
                 requested_out_of_hours(row, event)
@@ -71,6 +73,8 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
             changed.add(event.stream_id)
         if event.type == "MessagePosted" and d.get("out_of_hours_requested"):
             requested_out_of_hours(row, event)
+        elif event.type == "BillableMarked":
+            row["billable"], row["billable_month"] = d["billable"], reports.month_of(event.occurred_at)
         elif event.type == "TicketClosed":
             row["closed_at"], row["close_reason"] = event.occurred_at, d["reason"]
             count(row, reports.local_day(event.occurred_at), d["reason"])
@@ -84,9 +88,11 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
                         [(row["desk"], row["module"], row["organisation_id"], t) for t, row in sorted(new.items())])
     if changed:
         cur.executemany("""update report_tickets set last_version = %s, closed_at = %s, close_reason = %s,
-                                                     out_of_hours_requested = %s where ticket_id = %s""",
+                                                     out_of_hours_requested = %s, billable = %s, billable_month = %s
+                           where ticket_id = %s""",
                         [(rows[t]["last_version"], rows[t]["closed_at"], rows[t]["close_reason"],
-                          rows[t]["out_of_hours_requested"], t) for t in sorted(changed)])
+                          rows[t]["out_of_hours_requested"], rows[t]["billable"], rows[t]["billable_month"], t)
+                         for t in sorted(changed)])
     if daily:
         cur.executemany("""insert into report_daily (day, desk, module, organisation_id, movement, n)
                            values (%s, %s, %s, %s, %s, %s)
@@ -331,7 +337,8 @@ def auto_closed(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> d
 
 def out_of_hours(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
     """Per organisation and month: tickets that asked for out-of-hours attention, the staff answers
-    given outside business hours on such tickets, and the time (the SLA's outside_hours_seconds)."""
+    given outside business hours on such tickets, the time (the SLA's outside_hours_seconds), and the
+    tickets the desk marked billable (their last mark, in its month)."""
     where, params = _scope(desks, q, "k")
     requests = conn.execute(f"""select k.organisation_id, x.month, count(*)::int as n
                                 from report_ooh_requests x join report_tickets k on k.ticket_id = x.ticket_id
@@ -345,7 +352,10 @@ def out_of_hours(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> 
                                where k.out_of_hours_requested and r.answered_outside_hours
                                  and r.month between %s and %s and {where} group by 1, 2""",
                            [q.first, q.last] + params).fetchall()
-    ids = sorted({r["organisation_id"] for r in [*requests, *answers]})
+    billable = conn.execute(f"""select k.organisation_id, k.billable_month as month, count(*)::int as n
+                                from report_tickets k where k.billable and k.billable_month between %s and %s
+                                  and {where} group by 1, 2""", [q.first, q.last] + params).fetchall()
+    ids = sorted({r["organisation_id"] for r in [*requests, *answers, *billable]})
     known = {o["id"]: o for o in conn.execute("select id, name, tax_id from organisations where id = any(%s)",
                                               (ids,)).fetchall()}
-    return {"from": q.first, "to": q.last, "items": reports.billing_rows(requests, answers, known)}
+    return {"from": q.first, "to": q.last, "items": reports.billing_rows(requests, answers, known, billable)}

@@ -320,3 +320,12 @@ from report_responses
 where not superseded and desk is not null and business_seconds is not null
   and not exists (select 1 from report_compliance_minutes)
 group by 1, 2, 3, 4;
+
+-- The desk's billable mark (BillableMarked, issue 9): null until an agent decides; when set it
+-- overrides the customer's out_of_hours request in the queue. The report counts the tickets
+-- whose last mark is billable, in the Caracas month of that mark.
+alter table tickets add column if not exists billable boolean;
+alter table report_tickets add column if not exists billable boolean;
+alter table report_tickets add column if not exists billable_month text;
+create index if not exists report_tickets_billable on report_tickets (billable_month)
+    include (desk, module, organisation_id) where billable;

@@ -28,8 +28,9 @@ def _value(column: str, value):
 
 # The columns of a ticket row its later events change (never subject, case or description: the
 # stored `search` vector is computed from those, so it is computed once, when the row is inserted).
-_MUTABLE = ("status", "assigned_to", "customer_away", "back_at", "out_of_hours", "close_reason", "updated_at",
-            "last_version")
+_MUTABLE = ("status", "assigned_to", "customer_away", "back_at", "out_of_hours", "billable", "close_reason",
+            "updated_at", "last_version")
+_MUTABLE_SET = frozenset(_MUTABLE)
 
 
 @applies_batch
@@ -61,10 +62,13 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
         change = project(event, row["status"] if row else None)
         if change.new_ticket:
             row = {**change.new_ticket, "assigned_to": None, "customer_away": False, "back_at": None,
-                   "close_reason": None, "opened_at": event.occurred_at, "updated_at": event.occurred_at,
+                   "billable": None, "close_reason": None, "opened_at": event.occurred_at, "updated_at": event.occurred_at,
                    "last_version": event.stream_version}
             rows[event.stream_id] = new[event.stream_id] = row
         else:
+            if not change.ticket_updates.keys() <= _MUTABLE_SET:  # would be lost by the update below
+                raise RuntimeError(f"{event.type} changes {sorted(change.ticket_updates.keys() - _MUTABLE_SET)}: "
+                                   "add them to store._MUTABLE")
             row.update(change.ticket_updates, updated_at=event.occurred_at, last_version=event.stream_version)
             if event.stream_id not in new:
                 changed.add(event.stream_id)

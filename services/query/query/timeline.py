@@ -115,6 +115,10 @@ def summary(type_: str, d: dict, who: str, names: dict[str, str]) -> dict[str, s
     if type_ == "TicketClosed":
         es, en = _CLOSE_REASON.get(d["reason"], (d["reason"], d["reason"]))
         return {"es": f"Ticket cerrado: {es}", "en": f"Ticket closed: {en}"}
+    if type_ == "BillableMarked":
+        es, en = ("como facturable", "billable") if d["billable"] else ("como no facturable", "not billable")
+        why = f": {d['note']}" if d.get("note") else ""
+        return {"es": f"{who} marcó el ticket {es}{why}", "en": f"{who} marked the ticket {en}{why}"}
     if type_ == "DeadlineSet":
         due = local(d["due_at"])
         return {"es": f"Plazo de {clock_es} fijado para el {due}{v_es}",

@@ -30,8 +30,9 @@ AUTO_CLOSE_WARNING = "auto_close_warning"
 AUTO_CLOSED = "auto_closed"
 
 # The ticket stream's events; anything else (e.g. our own helpdesk.sla events) is not folded.
+# Every one of them moves the version an auto-close decision is based on (BillableMarked too).
 TICKET_EVENTS = ("TicketOpened", "MessagePosted", "TicketAssigned", "CustomerAway",
-                 "ResolutionConfirmed", "TicketClosed")
+                 "ResolutionConfirmed", "TicketClosed", "BillableMarked")
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def apply(clocks: TicketClocks, event: Envelope) -> TicketClocks:
         return _closed(clocks, t)
     if event.type == "CustomerAway" and d.get("back_at") is not None:
         return _customer_away(clocks, _when(d["back_at"]), t)
-    return clocks  # internal notes, TicketAssigned, CustomerAway without a date: only the version moves
+    return clocks  # internal notes, TicketAssigned, BillableMarked, CustomerAway without a date: only the version moves
 
 
 def fold(events: Iterable[Envelope], policy: Policy, calendar: "Calendar") -> TicketClocks | None:

@@ -1,0 +1,164 @@
+"""The staff desk's pages (issue 9): the queue of a desk and the staff's controls on a ticket page.
+
+Thin views as in `pages`: reads from query, commands to intake, both with the reader's token.
+A customer (or anyone not staff of the desk) gets the same not-found page as for a missing one:
+the staff pages do not tell a customer they exist.
+"""
+from __future__ import annotations
+
+import functools
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
+
+from intake.catalog import DESKS
+
+from . import forms
+from .pages import _checked, _cid, _ctx, _number, language, login_required
+
+bp = Blueprint("staff", __name__)
+
+STAFF_ROLES = ("agent", "supervisor")
+QUEUE_FLAGS = ("urgent", "waiting_customer", "customer_away", "out_of_hours", "unassigned", "overdue")
+FLAG_LABELS = {"urgent": _l("Urgente"), "waiting_customer": _l("Esperando al cliente"),
+               "customer_away": _l("Cliente ausente"), "out_of_hours": _l("Fuera de horario (facturable)"),
+               "unassigned": _l("Sin asignar"), "overdue": _l("Vencido")}
+CLOCK_LABELS = {"first_response": _l("primera respuesta"), "next_response": _l("siguiente respuesta"),
+                "auto_close": _l("cierre automático")}
+# The reasons intake accepts from an agent (intake.requests.CLOSE_REASONS).
+CLOSE_REASONS = {"closed_by_agent": _l("Caso resuelto: cerrar el ticket"),
+                 "needs_training": _l("El caso requiere un curso de inducción")}
+ROLE_LABELS = {"customer": _l("cliente"), "agent": _l("agente"), "supervisor": _l("supervisor"),
+               "system": _l("sistema")}
+_QUEUE_PARAMS = ("flag", "module", "assigned_to", "limit", "cursor")
+
+
+def is_staff(user: dict | None) -> bool:
+    """An agent or a supervisor."""
+    return bool(user) and user.get("role") in STAFF_ROLES
+
+
+def home_of(user: dict, entry_desk: str | None) -> str | None:
+    """Where staff land after logging in: the queue of the entry's desk if it is theirs, else their
+    first desk's (None for a customer: "my tickets")."""
+    if not is_staff(user):
+        return None
+    desks = [d for d in DESKS if d in (user.get("desks") or [])]
+    if not desks:
+        return None
+    return url_for("staff.queue", desk=entry_desk if entry_desk in desks else desks[0])
+
+
+def staff_required(view):
+    """Logged-in staff only; a customer gets the not-found page."""
+    @functools.wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not is_staff(session.get("user")):
+            abort(404)
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def duration(seconds: int | None) -> str:
+    """Seconds as a person reads a remaining time: "2 h 05 min", "45 min" ("" when unknown)."""
+    if seconds is None:
+        return ""
+    minutes = max(0, int(seconds)) // 60
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+@bp.app_template_filter("duration")
+def _duration(seconds) -> str:
+    return duration(seconds)
+
+
+# ------------------------------------------------------------------ the queue
+
+
+def _desk(desk: str) -> str:
+    if desk not in DESKS or desk not in (session["user"].get("desks") or []):
+        abort(404)
+    return desk
+
+
+@bp.get("/desks/<desk>/queue")
+@staff_required
+def queue(desk: str):
+    """The desk's open tickets, nearest deadline first, with flags, time left, filters and a next page."""
+    desk = _desk(desk)
+    chosen = {k: (request.args.get(k) or "").strip()[:600] for k in _QUEUE_PARAMS}
+    params = {k: v for k, v in chosen.items() if v}
+    token, backend = session["token"], _ctx().backend
+    reply = _checked(backend.desk_queue(token, desk, params, _cid()))
+    error, status = None, 200
+    if not reply.ok:  # a filter or cursor query refuses (typed into the URL): said on the page
+        error, status = forms.text_of(reply.body, language()), 422
+        reply = _checked(backend.desk_queue(token, desk, {}, _cid()))
+    agents = _checked(backend.desk_agents(token, desk, _cid())).body.get("items", [])
+    auto_close = _checked(backend.desk_auto_close(token, desk, _cid())).body.get("items", [])
+    filters = {k: v for k, v in chosen.items() if k != "cursor" and v}
+    return render_template("staff_queue.html", desk=desk, desks=[d for d in DESKS if d in session["user"]["desks"]],
+                           items=reply.body.get("items", []), next_cursor=reply.body.get("next_cursor"),
+                           filters=filters, paged=bool(chosen["cursor"]), agents=agents, auto_close=auto_close,
+                           modules=DESKS[desk].modules, flags=QUEUE_FLAGS, flag_labels=FLAG_LABELS,
+                           clock_labels=CLOCK_LABELS, error=error), status
+
+
+# ------------------------------------------------------------------ a ticket's staff part (see pages._ticket_page)
+
+
+def ticket_context(ticket: dict) -> dict:
+    """What the ticket page's staff part needs: the timeline, the desk's agents, the close reasons
+    (empty for a customer: his page has no staff part)."""
+    if not is_staff(session.get("user")):
+        return {}
+    token, backend = session["token"], _ctx().backend
+    timeline = _checked(backend.timeline(token, ticket["number"], {"limit": 200}, _cid()))
+    agents = _checked(backend.desk_agents(token, ticket["desk"], _cid()))
+    return {"staff": True, "timeline": timeline.body.get("items", []) if timeline.ok else [],
+            "timeline_more": bool(timeline.body.get("next_cursor")) if timeline.ok else False,
+            "agents": agents.body.get("items", []) if agents.ok else [], "staff_close_reasons": CLOSE_REASONS,
+            "clock_labels": CLOCK_LABELS, "role_labels": ROLE_LABELS}
+
+
+def _done(number: str, reply, ok_text) -> object:
+    """After a staff command: back to the ticket, saying what happened or why intake refused."""
+    _checked(reply)
+    flash(ok_text if reply.ok else forms.text_of(reply.body, language()))
+    return redirect(url_for("portal.ticket", number=number))
+
+
+@bp.post("/tickets/<number>/assignment")
+@staff_required
+def assign(number: str):
+    """Give the ticket to an agent of its desk, chosen by name (the select sends the id)."""
+    number = _number(number)
+    agent_id = (request.form.get("agent_id") or "").strip()[:64]
+    return _done(number, _ctx().backend.assign(session["token"], number, agent_id, _cid()),
+                 _l("Ticket asignado."))
+
+
+@bp.post("/tickets/<number>/close")
+@staff_required
+def close(number: str):
+    """Close the ticket with one of the reasons intake accepts and an optional note."""
+    number = _number(number)
+    reason = request.form.get("reason") if request.form.get("reason") in CLOSE_REASONS else "closed_by_agent"
+    note = (request.form.get("close_note") or "").strip()
+    return _done(number, _ctx().backend.close(session["token"], number, reason, note, _cid()),
+                 _l("Ticket cerrado."))
+
+
+@bp.post("/tickets/<number>/billable")
+@staff_required
+def billable(number: str):
+    """The desk's billable mark: billable or not, with an optional note."""
+    number = _number(number)
+    if request.form.get("billable") not in ("1", "0"):
+        abort(400)
+    note = (request.form.get("billable_note") or "").strip()
+    return _done(number, _ctx().backend.mark_billable(session["token"], number, request.form["billable"] == "1",
+                                                      note, _cid()),
+                 _l("Marca de facturación guardada."))
