@@ -211,13 +211,15 @@ _RESPONSES = """from report_responses r join report_tickets k on k.ticket_id = r
 
 def compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
     """Share of responses in time, with median and p90 business hours, per q.group_by and clock.
-    Grouped by month and/or desk alone, read from the per-minute counts (report_compliance_minutes);
-    otherwise the database counts from the responses' own columns (no join) and returns each group's
-    answered minutes as one sorted array. The names are looked up for the groups alone."""
-    if set(q.group_by) <= set(reports.MINUTE_DIMENSIONS) and not set(q.filters) - {"desk"}:
-        groups = _compliance_from_minutes(conn, desks, q)
-    else:
+    Grouped or filtered by month, desk and at most one of module or agent, read from the kept counts
+    (report_compliance_*: reports.counted_dimension); otherwise the database counts from the responses'
+    own columns (no join) and returns each group's answered minutes as one array. The names are looked
+    up for the groups alone."""
+    dimension = reports.counted_dimension(q.group_by, q.filters)
+    if dimension is None:
         groups = _compliance_from_responses(conn, desks, q)
+    else:
+        groups = _compliance_from_counts(conn, desks, q, dimension)
     if "agent" in q.group_by:
         names = _names(conn, "users", {g["agent"] for g in groups})
         for g in groups:
@@ -235,10 +237,12 @@ def _compliance_from_responses(conn: psycopg.Connection, desks: list[str], q: Re
     # Column expressions come from reports.DIMENSION_COLUMNS, never from the caller.
     keys = [reports.DIMENSION_COLUMNS[d] for d in q.group_by] + ["r.clock"]
     chosen = [f"{reports.DIMENSION_COLUMNS[d]} as {reports.GROUP_KEYS[d]}" for d in q.group_by]
-    # Truncated to the minute as in report_compliance_minutes, so both paths give the same figures.
+    # Truncated to the minute as in report_compliance_minutes, so both paths give the same figures. The
+    # minutes come in no order (reports.compliance sorts them): an ordered array_agg would make the
+    # database sort every group's rows, most of a large report's time.
     return conn.execute(f"""select {", ".join([*chosen, "r.clock"])}, count(*)::int as count,
                                    (count(*) filter (where r.met_in_time))::int as met,
-                                   array_agg(r.business_seconds / 60 * 60 order by r.business_seconds)
+                                   array_agg(r.business_seconds / 60 * 60)
                                        filter (where r.business_seconds is not null) as seconds
                             from report_responses r where r.month between %s and %s and not r.superseded
                               and {where}
@@ -246,46 +250,76 @@ def _compliance_from_responses(conn: psycopg.Connection, desks: list[str], q: Re
 
 
 def _compliance_from_minutes(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> list[dict]:
+    """A report grouped and filtered by month and desk alone, from the per-month-and-desk counts."""
+    return _compliance_from_counts(conn, desks, q, "")
+
+
+def _compliance_from_counts(conn: psycopg.Connection, desks: list[str], q: ReportQuery, dimension: str
+                            ) -> list[dict]:
     """Each group's counts from the per-hour counts, then the minutes of only the hours its median
-    and p90 fall in (one query for all groups)."""
-    dims = [reports.GROUP_KEYS[d] for d in q.group_by]          # month, desk: column names
+    and p90 fall in (one query for all groups). `dimension` ("", "module" or "agent": see
+    reports.counted_dimension) picks the tables; every name put in the SQL is one of these literals
+    or a reports.GROUP_KEYS value, never the caller's text."""
+    dims = [reports.GROUP_KEYS[d] for d in q.group_by]          # month, desk, module | agent
     keys = [*dims, "clock"]
+    if dimension:
+        hours_table, minutes_table = "report_compliance_dimension_hours", "report_compliance_dimension_minutes"
+        column = {reports.GROUP_KEYS[dimension]: "value"}
+        scope = "and dimension = %(dimension)s" + (" and value = %(value)s" if dimension in q.filters else "")
+    else:
+        hours_table, minutes_table, column, scope = "report_compliance_hours", "report_compliance_minutes", {}, ""
+    params = {"first": q.first, "last": q.last, "desks": desks, "dimension": dimension,
+              "value": q.filters.get(dimension)}
+    inner = ", ".join(f"{column.get(k, k)} as {k}" for k in keys)
     listed = ", ".join(keys)
     rows = conn.execute(f"""select {listed}, sum(n)::int as count, sum(met)::int as met,
-                                   array_agg(hour order by hour) filter (where hour >= 0) as hours,
-                                   array_agg(n order by hour) filter (where hour >= 0) as ns
-                            from (select {listed}, hour, sum(n)::int as n, sum(met)::int as met
-                                  from report_compliance_hours where month between %s and %s and desk = any(%s)
-                                  group by {listed}, hour having sum(n) > 0) h
-                            group by {listed}""", [q.first, q.last, desks]).fetchall()
+                                   array_agg(hour) filter (where hour >= 0) as hours,
+                                   array_agg(n) filter (where hour >= 0) as ns
+                            from (select {inner}, hour, sum(n)::int as n, sum(met)::int as met
+                                  from {hours_table} where month between %(first)s and %(last)s
+                                   and desk = any(%(desks)s) {scope}
+                                  group by {", ".join(str(i + 1) for i in range(len(keys) + 1))}
+                                  having sum(n) > 0) h
+                            group by {listed}""", params).fetchall()
     groups = reports.hour_groups(rows, keys)
     wanted = [(key, hour) for key, g in groups.items() for hour in sorted(reports.hours_to_read(g))]
     minutes: dict[tuple, dict] = {}
     if wanted:
         # A dimension the report groups by is matched exactly; one it does not takes the whole period
-        # (desks). The conditions are these literals, chosen by q.group_by, never the caller's text.
+        # (desks) or the filter's value.
         month = "m.month = w.month" if "month" in dims else "m.month between %(first)s and %(last)s"
         desk = "m.desk = w.desk" if "desk" in dims else "m.desk = any(%(desks)s)"
+        value = ""
+        if dimension:
+            value = "and m.dimension = %(dimension)s and " + (
+                "m.value = w.value" if reports.GROUP_KEYS[dimension] in dims else "m.value = %(value)s")
         by = dict(zip(keys, zip(*(key for key, _ in wanted))))
+        none = [""] * len(wanted)
+        # One index range read per (group, hour) wanted (LATERAL): a hash join would read every minute
+        # row of the table for the few hundred it needs.
         found = conn.execute(f"""
-            select i, array_agg(minute order by minute) as minutes, array_agg(n order by minute) as ns
-            from (select w.i, m.minute, sum(m.n)::int as n
-                  from unnest(%(i)s::int[], %(month)s::text[], %(desk)s::text[], %(clock)s::text[], %(hour)s::int[])
-                       as w(i, month, desk, clock, hour)
-                  join report_compliance_minutes m
-                    on {desk} and m.clock = w.clock and m.minute between w.hour * 60 and w.hour * 60 + 59
-                   and {month}
-                  where m.n > 0
-                  group by w.i, m.minute) x
-            group by i""",
-            {"i": list(range(len(wanted))), "month": list(by.get("month", [""] * len(wanted))),
-             "desk": list(by.get("desk", [""] * len(wanted))), "clock": list(by["clock"]),
-             "hour": [hour for _, hour in wanted], "desks": desks, "first": q.first, "last": q.last}).fetchall()
+            select w.i, array_agg(x.minute) as minutes, array_agg(x.n) as ns
+            from unnest(%(i)s::int[], %(month)s::text[], %(desk)s::text[], %(v)s::text[], %(clock)s::text[],
+                        %(hour)s::int[]) as w(i, month, desk, value, clock, hour)
+            cross join lateral (
+                select m.minute, sum(m.n)::int as n from {minutes_table} m
+                where {desk} and m.clock = w.clock and m.minute between w.hour * 60 and w.hour * 60 + 59
+                  and {month} {value} and m.n > 0
+                group by m.minute) x
+            group by w.i""",
+            {**params, "i": list(range(len(wanted))), "month": list(by.get("month", none)),
+             "desk": list(by.get("desk", none)),
+             "v": list(by.get(reports.GROUP_KEYS.get(dimension, ""), none)), "clock": list(by["clock"]),
+             "hour": [hour for _, hour in wanted]}).fetchall()
         for r in found:
             key, hour = wanted[r["i"]]
             minutes.setdefault(key, {})[hour] = dict(zip(r["minutes"], r["ns"]))
-    return [{**dict(zip(keys, key)), "count": g["count"], "met": g["met"], "answered": g["answered"],
-             **reports.minute_quantiles(g, minutes.get(key, {}))} for key, g in groups.items()]
+    out = [{**dict(zip(keys, key)), "count": g["count"], "met": g["met"], "answered": g["answered"],
+            **reports.minute_quantiles(g, minutes.get(key, {}))} for key, g in groups.items()]
+    if "agent" in dims:
+        for g in out:   # a response nobody answered is kept under '' (a key column cannot be null)
+            g["agent"] = g["agent"] or None
+    return out
 
 
 def _names(conn: psycopg.Connection, table: str, ids: set) -> dict:
