@@ -299,6 +299,9 @@ def last_month(now: datetime) -> str:
     return (first - timedelta(days=1)).strftime("%Y-%m")
 
 
+NEXT_PAGE = object()   # in endpoints(): the next_cursor of the same request without it
+
+
 def endpoints(has_queue: bool) -> list[tuple[str, str, dict]]:
     """(label, path, query string) of each measured request."""
     month = last_month(NOW)
@@ -308,6 +311,12 @@ def endpoints(has_queue: bool) -> list[tuple[str, str, dict]]:
         ("compliance 12 months by desk", "/api/reports/compliance", {"group_by": "desk"}),
         ("compliance one month, SOPORTE by agent", "/api/reports/compliance",
          {"from": month, "to": month, "desk": "SOPORTE", "group_by": "agent"}),
+        ("compliance 12 months by module", "/api/reports/compliance", {"group_by": "module"}),
+        ("compliance 12 months by agent", "/api/reports/compliance", {"group_by": "agent"}),
+        ("compliance one month, NOMINA by month", "/api/reports/compliance",
+         {"from": month, "to": month, "module": "NOMINA", "group_by": "month"}),
+        ("compliance one month by organisation", "/api/reports/compliance",
+         {"from": month, "to": month, "group_by": "organisation"}),
         ("compliance one month, all 5 dimensions", "/api/reports/compliance",
          {"from": month, "to": month, "group_by": "month,desk,module,agent,organisation"}),
         ("breaches first page", "/api/reports/compliance/breaches", {}),
@@ -316,7 +325,11 @@ def endpoints(has_queue: bool) -> list[tuple[str, str, dict]]:
     ]
     if has_queue:
         chosen += [("queue SOPORTE first page", "/api/desks/SOPORTE/queue", {}),
-                   ("queue IMPLANTACIONES first page", "/api/desks/IMPLANTACIONES/queue", {})]
+                   ("queue IMPLANTACIONES first page", "/api/desks/IMPLANTACIONES/queue", {}),
+                   ("queue SOPORTE overdue", "/api/desks/SOPORTE/queue", {"flag": "overdue"}),
+                   ("queue IMPLANTACIONES module NOMINA", "/api/desks/IMPLANTACIONES/queue", {"module": "NOMINA"}),
+                   # the cursor is the first page's next_cursor, asked for before the measured requests
+                   ("queue SOPORTE second page", "/api/desks/SOPORTE/queue", {"cursor": NEXT_PAGE})]
     return chosen
 
 
@@ -338,6 +351,12 @@ def measure(url: str, requests: int, warmup: int) -> list[dict]:
     rows = []
     try:
         for label, path, params in endpoints(has_queue):
+            if params.get("cursor") is NEXT_PAGE:
+                first = client.get(path, headers=headers, query_string={k: v for k, v in params.items()
+                                                                         if k != "cursor"}).get_json()
+                params = {**params, "cursor": first["next_cursor"]}
+                if not params["cursor"]:
+                    raise SystemExit(f"{label}: the first page is the only one")
             times, size = [], 0
             for i in range(warmup + requests):
                 t0 = time.perf_counter()

@@ -375,6 +375,18 @@ class SpecialProcessAnnouncedData(Schema):
                                   field_name="ends_at")
 
 
+class RulesPageEditedData(Schema):
+    """A supervisor edited a desk's rules page (the portal's entry page) in one language.
+
+    `text` is the small Markdown subset (helpdesk_shared.rich_text); "" in English means
+    "show the Spanish text". `version` is the page's stream version (optimistic concurrency)."""
+    desk = _one_of(DESKS)
+    language = _one_of(LANGUAGES)
+    text = fields.String(required=True, validate=validate.Length(max=20_000))
+    version = _version(required=True)
+    edited_by = _str()
+
+
 # --- helpdesk.notifications -------------------------------------------------------------
 
 class NotificationSentData(Schema):
@@ -441,6 +453,7 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "AccessRejected": AccessRejectedData,
     "TrainingRequested": TrainingRequestedData,
     "SpecialProcessAnnounced": SpecialProcessAnnouncedData,
+    "RulesPageEdited": RulesPageEditedData,
     "NotificationSent": NotificationSentData,
     "NotificationFailed": NotificationFailedData,
     "OutboxDrained": OutboxDrainedData,

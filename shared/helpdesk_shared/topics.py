@@ -75,6 +75,7 @@ TOPIC_OF_EVENT = {
     "AccessRejected": ACCOUNTS,
     "TrainingRequested": ACCOUNTS,
     "SpecialProcessAnnounced": ACCOUNTS,
+    "RulesPageEdited": ACCOUNTS,  # intake's other per-desk content; no consumer needs it yet
     "NotificationSent": NOTIFICATIONS,
     "NotificationFailed": NOTIFICATIONS,
     "OutboxDrained": WATERMARKS,

@@ -60,6 +60,9 @@ TABLE = [
     row("POST", "/api/access-requests/<request_id>/grant",  "grant",                 401, 403, 403, 201, 404, 201, 404),
     row("POST", "/api/access-requests/<request_id>/grant",  "grant_off_desk_org",    401, 403, 403, 404, 404, 422, 404),
     row("POST", "/api/access-requests/<request_id>/reject", "reject",                401, 403, 403, 201, 404, 201, 404),
+    # The rules page is public; only a supervisor of its desk edits it (the page is no secret: 403).
+    row("GET",  "/api/desks/<desk>/rules-page",             "read_rules_page",       200, 200, 200, 200, 200, 200, 200),
+    row("PUT",  "/api/desks/<desk>/rules-page",             "edit_rules_page",       401, 403, 403, 403, 403, 200, 403),
     # One-click links: the signed token names the user, whatever bearer comes along.
     row("GET",  "/resolve/<token>",                         "resolve_page",          200, 200, 200, 200, 200, 200, 200),
     row("POST", "/resolve/<token>",                         "resolve",               200, 200, 200, 200, 200, 200, 200),
@@ -125,6 +128,13 @@ class World:
             return handlers.register_user(conn, email=f"nuevo-{uuid.uuid4().hex[:8]}@clubcaracas.com.ve",
                                           name="Nuevo Usuario", role="customer", password=uuid.uuid4().hex,
                                           desks=["SOPORTE"], now=NOW, actor=SYSTEM, organisation_id="club-caracas")
+
+    def rules_page_version(self, desk: str = "SOPORTE") -> int:
+        """The version of the desk's Spanish rules page an editor would have read."""
+        with pg.connect(self.url) as conn:
+            row = conn.execute("select version from rules_pages where desk = %s and language = 'es'",
+                               (desk,)).fetchone()
+        return row["version"] if row else 0
 
     def user_id(self, who: str) -> str:
         return self.people[who].user_id
@@ -196,6 +206,9 @@ REQUESTS = {
                                      {"json": {"organisation_id": "distribuidora-andina"}}),
     "reject": lambda w: (f"/api/access-requests/{w.access_request()}/reject",
                          {"json": {"reason": "El club no tiene contrato vigente."}}),
+    "read_rules_page": lambda w: ("/api/desks/SOPORTE/rules-page", {}),
+    "edit_rules_page": lambda w: ("/api/desks/SOPORTE/rules-page", {"json": {
+        "language": "es", "text": "1. Un caso, un ticket.", "version": w.rules_page_version()}}),
     "resolve_page": lambda w: ("/resolve/" + _link(link_tokens.RESOLUTION, {
         "t": w.ticket(answered=True)[0], "u": w.user_id("customer")}), {}),
     "resolve": lambda w: ("/resolve/" + _link(link_tokens.RESOLUTION, {

@@ -23,6 +23,13 @@ NOW = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)
 #   method  rule                           request                   anon cust  c-oth agent a-oth  sup  s-oth
 TABLE = [
     row("GET", "/api/templates",               "templates",               401, 403, 403, 200, 200, 200, 200),
+    # A mail's wording is the vendor's voice: supervisors only, of any desk.
+    row("GET", "/api/templates/<name>/<language>", "template_text",       401, 403, 403, 403, 403, 200, 200),
+    row("PUT", "/api/templates/<name>/<language>", "save_template_text",  401, 403, 403, 403, 403, 200, 200),
+    row("DELETE", "/api/templates/<name>/<language>", "reset_template_text",
+                                                                          401, 403, 403, 403, 403, 200, 200),
+    row("POST", "/api/templates/<name>/<language>/preview", "preview_template_text",
+                                                                          401, 403, 403, 403, 403, 200, 200),
     row("GET", "/api/mails/<ticket_number>",   "mails",                   401, 403, 403, 200, 404, 200, 404),
     row("GET", "/api/mails/<ticket_number>",   "mails_of_unknown_ticket", 401, 403, 403, 404, 404, 404, 404),
     row("GET", "/api/tickets/<ticket_number>/refused-replies", "refused_replies",
@@ -57,7 +64,28 @@ class World:
         return number
 
 
+def _text_version(w, overridden: bool = False) -> int:
+    """The newest version of ticket_closed's Spanish text; with `overridden`, one is saved first."""
+    with pg.connect(w.url) as conn:
+        version = conn.execute("""select coalesce(max(version), 0) as v from template_texts
+                                  where template = 'ticket_closed' and language = 'es'""").fetchone()["v"]
+        if overridden:
+            version += 1
+            conn.execute("""insert into template_texts (template, language, version, subject, body, edited_by,
+                                                        edited_at)
+                            values ('ticket_closed', 'es', %s, 'Cerrado', 'Texto', 'u-rosa', %s)""", (version, NOW))
+    return version
+
+
+_CLOSED_TEXT = {"subject": "Cerramos su ticket {{ number }}",
+                "body": "Cerrado. {{ ticket_url }} {{ new_ticket_url }}{% if course_url %} {{ course_url }}{% endif %}"}
+
 REQUESTS = {
+    "template_text": lambda w: "/api/templates/ticket_closed/es",
+    "save_template_text": lambda w: ("/api/templates/ticket_closed/es",
+                                     {"json": {**_CLOSED_TEXT, "version": _text_version(w)}}),
+    "reset_template_text": lambda w: (f"/api/templates/ticket_closed/es?version={_text_version(w, True)}", {}),
+    "preview_template_text": lambda w: ("/api/templates/ticket_closed/es/preview", {"json": _CLOSED_TEXT}),
     "templates": lambda w: "/api/templates",
     "mails": lambda w: f"/api/mails/{w.ticket_with_a_mail()}",
     "mails_of_unknown_ticket": lambda w: "/api/mails/SOP-999999",
@@ -76,7 +104,9 @@ def world():
 
 @pytest.mark.parametrize("r, who", cases(TABLE))
 def test_each_principal_gets_the_status_the_permission_table_gives_on_each_notifier_route(world, r, who):
-    response = world.client.open(REQUESTS[r.request](world), method=r.method, headers=bearer_of(who, NOW))
+    built = REQUESTS[r.request](world)
+    path, kwargs = built if isinstance(built, tuple) else (built, {})
+    response = world.client.open(path, method=r.method, headers=bearer_of(who, NOW), **kwargs)
     check(response, r, who)
 
 

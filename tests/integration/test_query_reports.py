@@ -455,7 +455,58 @@ def moved_deadline_story() -> list:
     return s.events
 
 
+DIMENSION_COUNTS = """
+    select h.*, m.minutes from
+      (select dimension, value, month, desk, clock, hour, n, met from report_compliance_dimension_hours
+       where n <> 0) h
+    left join (select dimension, value, month, desk, clock, minute / 60 as hour,
+                      array_agg(array[minute, n] order by minute) as minutes
+               from report_compliance_dimension_minutes where n <> 0 group by 1, 2, 3, 4, 5, 6) m
+    using (dimension, value, month, desk, clock, hour) order by 1, 2, 3, 4, 5, 6"""
+# The same figures from every response, by hand in SQL: what the trigger must have kept.
+DIMENSION_RECOUNT = """
+    with r as (select d.dimension, d.value, x.* from report_responses x
+               cross join lateral (values ('module', x.module), ('agent', coalesce(x.answered_by, '')))
+                    as d(dimension, value)
+               where not x.superseded and x.desk is not null)
+    select h.*, m.minutes from
+      (select dimension, value, month, desk, clock, coalesce(business_seconds / 3600, -1) as hour,
+              count(*)::int as n, (count(*) filter (where met_in_time))::int as met
+       from r group by 1, 2, 3, 4, 5, 6) h
+    left join (select dimension, value, month, desk, clock, minute / 60 as hour,
+                      array_agg(array[minute, n] order by minute) as minutes
+               from (select dimension, value, month, desk, clock, business_seconds / 60 as minute, count(*)::int as n
+                     from r where business_seconds is not null group by 1, 2, 3, 4, 5, 6) x
+               group by 1, 2, 3, 4, 5, 6) m
+    using (dimension, value, month, desk, clock, hour) order by 1, 2, 3, 4, 5, 6"""
+
+
+# Every minute row on its own: one left over under an hour whose count went to 0 is seen too.
+MINUTES_KEPT = """
+    select 'month_desk' as dimension, '' as value, month, desk, clock, minute, n from report_compliance_minutes
+    where n <> 0
+    union all
+    select dimension, value, month, desk, clock, minute, n from report_compliance_dimension_minutes where n <> 0
+    order by 1, 2, 3, 4, 5, 6"""
+MINUTES_RECOUNT = """
+    select d.dimension, d.value, month, desk, clock, business_seconds / 60 as minute, count(*)::int as n
+    from report_responses cross join lateral (values ('month_desk', ''), ('module', module),
+                                                     ('agent', coalesce(answered_by, ''))) as d(dimension, value)
+    where not superseded and desk is not null and business_seconds is not null
+    group by 1, 2, 3, 4, 5, 6 order by 1, 2, 3, 4, 5, 6"""
+
+
+def _dimension_counts_and_recount(url: str) -> tuple[list, list]:
+    with pg.connect(url) as conn:
+        assert conn.execute(MINUTES_KEPT).fetchall() == conn.execute(MINUTES_RECOUNT).fetchall()
+        return conn.execute(DIMENSION_COUNTS).fetchall(), conn.execute(DIMENSION_RECOUNT).fetchall()
+
+
 def _minutes_and_recount(url: str) -> tuple[list, list]:
+    """The kept per-month-and-desk counts and the same recounted from the responses; then the per-module
+    and per-agent ones must match too (asserted here, so every test of the first checks the second)."""
+    kept, recount = _dimension_counts_and_recount(url)
+    assert kept == recount
     with pg.connect(url) as conn:
         kept = conn.execute("""select h.*, m.minutes from
                                  (select month, desk, clock, hour, n, met from report_compliance_hours
@@ -512,13 +563,117 @@ def test_the_per_minute_counts_are_emptied_with_the_responses_and_refilled_from_
     kept, recount = _minutes_and_recount(query_db)
     assert kept == recount
     with pg.connect(query_db) as conn:   # a database whose responses predate the per-minute counts
-        conn.execute("drop table report_compliance_hours, report_compliance_minutes cascade")
+        conn.execute("drop table report_compliance_hours, report_compliance_minutes, "
+                     "report_compliance_dimension_hours, report_compliance_dimension_minutes cascade")
         conn.execute("delete from schema_digests")
     app = create_app(query_config(query_db), clock=Clock(NOW))
     app.extensions["query"].pool.close()
     kept, recount = _minutes_and_recount(query_db)
     assert kept == recount and len(kept) == 6   # B, D, E (first and next), F, C: A was deleted
+    assert len(_dimension_counts_and_recount(query_db)[0]) == 12   # the same six, per module and per agent
     with pg.connect(query_db) as conn:
         conn.execute("truncate report_responses")
         assert conn.execute("select (select count(*) from report_compliance_hours) + "
-                            "(select count(*) from report_compliance_minutes) as n").fetchone()["n"] == 0
+                            "(select count(*) from report_compliance_minutes) + "
+                            "(select count(*) from report_compliance_dimension_hours) + "
+                            "(select count(*) from report_compliance_dimension_minutes) as n").fetchone()["n"] == 0
+
+
+# ------------------------------------------------------------------ the per-module and per-agent counts
+
+def test_compliance_by_module_over_both_desks_is_read_from_the_kept_counts_with_the_hand_figures(client, query_db):
+    body = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="module")
+    rows = [(i["module"], i["clock"], i["count"], i["met"], i["answered"], i["median_business_hours"],
+             i["p90_business_hours"]) for i in body["items"]]
+    assert rows == [
+        # A 9000 s (December), C 4500 s (January): median 6750 s = 1.875 h -> 1.88 (half up);
+        # p90 4500 + 0.9 * 4500 = 8550 s = 2.375 h -> 2.38.
+        ("BANCOS", "first_response", 2, 2, 2, 1.88, 2.38),
+        ("BANCOS", "next_response", 1, 1, 1, 5.0, 5.0),          # A 18000 s
+        ("MIGRACION", "first_response", 1, 1, 1, 1.0, 1.0),      # F, the other desk
+        # B 43200 s (late), E 3600 s, D never answered: 1 of 3 in time; median 23400 s = 6.5 h;
+        # p90 3600 + 0.9 * 39600 = 39240 s = 10.9 h.
+        ("NOMINA", "first_response", 3, 1, 2, 6.5, 10.9),
+        ("NOMINA", "next_response", 1, 1, 1, 1.5, 1.5),          # E 5400 s
+    ]
+    by_month = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="month", module="NOMINA")
+    assert [(i["month"], i["clock"], i["count"], i["met"], i["median_business_hours"])
+            for i in by_month["items"]] == [("2026-12", "first_response", 3, 1, 6.5),
+                                            ("2026-12", "next_response", 1, 1, 1.5)]
+    from query import reports
+    assert reports.counted_dimension(("module",), {}) == "module"
+    assert reports.counted_dimension(("month",), {"module": "NOMINA"}) == "module"
+
+
+def _generated_story(seed: int, tickets: int, first: int = 0) -> list:
+    """Random tickets of both desks over three months: random module, agent, answer times (some late,
+    some never answered and closed, some with a second response), as the SLA publishes them."""
+    import random
+    rng = random.Random(seed)
+    agents = {"SOPORTE": [CARLOS, ROSA], "IMPLANTACIONES": [ELENA, ROSA]}
+    orgs = {"SOPORTE": ("club-caracas", MARIA), "IMPLANTACIONES": ("distribuidora-andina", LUIS)}
+    s = Story()
+    for i in range(first, first + tickets):
+        desk = rng.choice(list(agents))
+        org, customer = orgs[desk]
+        key, number = f"g{i}", f"{desk[:3]}-{900 + i}"
+        opened = local("2026-11-02", "09:00") + timedelta(days=rng.randrange(0, 80), minutes=rng.randrange(0, 480))
+        s.open(key, number, desk, org, rng.choice(["NOMINA", "BANCOS", "MIGRACION"]), customer, opened)
+        due = opened + timedelta(hours=8)
+        if rng.random() < 0.15:   # never answered: overdue, then closed
+            s.overdue(key, number, due)
+            s.close(key, "solved_by_customer", Actor(customer.user_id, "customer"), due + timedelta(days=1))
+            continue
+        agent = rng.choice(agents[desk])
+        seconds = rng.randrange(30, 20 * 3600)
+        met = opened + timedelta(seconds=seconds * 2)
+        if met > due:
+            s.overdue(key, number, due)
+        s.answer(key, number, "first_response", agent, opened, due, met, seconds, rng.random() < 0.1)
+        if rng.random() < 0.5:
+            again = met + timedelta(hours=1)
+            s.message(key, customer, again)
+            later = rng.randrange(30, 12 * 3600)
+            s.answer(key, number, "next_response", rng.choice(agents[desk]), again, again + timedelta(hours=8),
+                     again + timedelta(seconds=later * 2), later, False)
+    return s.events
+
+
+def unnamed(groups: list[dict]) -> list[dict]:
+    """Groups as reports.compliance takes them, without the names reports_store.compliance looks up."""
+    return [{"agent_name": None, "organisation_name": None, **g} for g in groups]
+
+
+def test_generated_responses_give_the_same_report_from_the_kept_counts_as_from_the_responses_for_every_shape(
+        query_db):
+    from itertools import combinations
+
+    from query import reports_store
+    from query.reports import DIMENSIONS, ReportQuery, compliance, counted_dimension
+    in_order, events = _generated_story(7, 60), _generated_story(8, 60, first=60)
+    facts = [e for e in events if e.stream_id.startswith("sla-")]
+    tickets = [e for e in events if not e.stream_id.startswith("sla-")]
+    feed(query_db, accounts() + in_order)                   # as they occurred (overdue rows then met)
+    feed(query_db, facts, first_offset=1000)                # facts before their tickets, as a rebuild may
+    feed(query_db, tickets, first_offset=2000)
+    feed(query_db, in_order + events, first_offset=5000)    # and everything replayed
+    kept, recount = _minutes_and_recount(query_db)          # asserts the per-module and per-agent ones too
+    assert kept == recount
+    counted = 0
+    with pg.connect(query_db) as conn:
+        for size in range(0, 4):
+            for group_by in combinations(DIMENSIONS, size):
+                for filters in ({}, {"desk": "SOPORTE"}, {"module": "NOMINA"}, {"agent": "u-rosa"},
+                                {"desk": "IMPLANTACIONES", "agent": "u-elena"}):
+                    q = ReportQuery("2026-11", "2027-01", filters, group_by)
+                    dimension = counted_dimension(group_by, filters)
+                    if dimension is None:
+                        continue
+                    desks = [filters["desk"]] if "desk" in filters else ["SOPORTE", "IMPLANTACIONES"]
+                    from_counts = compliance(unnamed(reports_store._compliance_from_counts(conn, desks, q, dimension)),
+                                             group_by)
+                    assert from_counts == compliance(unnamed(reports_store._compliance_from_responses(conn, desks, q)),
+                                                     group_by), (group_by, filters)
+                    assert from_counts, (group_by, filters)
+                    counted += 1
+    assert counted >= 30

@@ -65,6 +65,13 @@ class FakeBackend:
     def upload(self, token, name, content, content_type, cid=None):
         return Reply(201, {"upload_id": "0b8f2a52-6f4e-4c53-9b8e-0d8f7b1c2a11", "name": name})
 
+    def rules_page(self, desk, language, cid=None):
+        """Intake's default rules page (tests/unit/test_portal_content.py edits it)."""
+        from intake import rules_page
+        text = rules_page.default_text(desk, language)
+        return Reply(200, {"desk": desk, "language": language, "shown_language": language, "text": text,
+                           "html": rules_page.to_html(text), "version": 0, "edited_by": None, "edited_at": None})
+
 
 @pytest.fixture
 def backend():

@@ -28,6 +28,10 @@ class FakeBackend:
     def login(self, email, password, cid=None):
         return Reply(200, {"token": "tok", "user": SUPERVISOR})
 
+    def rules_page(self, desk, language, cid=None):
+        """The entry page reads the desk's rules page from intake (portal.content)."""
+        return Reply(200, {"html": "<ol><li>Un caso, un ticket.</li></ol>", "shown_language": language})
+
     def _answer(self, path, default):
         answer = self.answers.get(path, default)
         if isinstance(answer, Exception):

@@ -227,3 +227,40 @@ def test_a_group_with_nothing_answered_has_no_median_or_p90():
                         ["clock"])[("first_response",)]
     assert hours_to_read(group) == set()
     assert minute_quantiles(group, {}) == {"median_seconds": None, "p90_seconds": None}
+
+
+def test_seconds_read_as_hours_exactly_as_the_decimal_rounding_does_at_and_around_every_half():
+    # hours() rounds without Decimal (fast for big reports): the same floats as Decimal's half-up
+    # quantize, for whole and fractional seconds, at every half hundredth and one ulp either side.
+    from decimal import ROUND_HALF_UP, Decimal
+    for seconds in [*range(0, 100_000, 7), *range(17, 400_000, 36), *range(18, 400_000, 36), 10**9 + 18]:
+        expected = float((Decimal(seconds) / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        assert reports.hours(seconds) == expected, seconds
+    import math
+    import random
+    rng = random.Random(8)
+    floats = [rng.uniform(0, 200_000) for _ in range(20_000)] + [k * 36 + 18.0 for k in range(5_000)]
+    floats += [math.nextafter(x, d) for x in floats[-5_000:] for d in (0, math.inf)]   # one ulp each side of a half
+    floats += [9000 + 0.8 * (43200 - 9000), 5400 + 0.9 * 12600, 0.0, 17.999999999999996]
+    for seconds in floats:
+        expected = float((Decimal(seconds) / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        assert reports.hours(seconds) == expected, seconds
+    assert reports.hours(17.9999) == 0.0 and reports.hours(18.0) == 0.01 and reports.hours(36360.0) == 10.1
+
+
+def test_the_percentile_of_values_already_sorted_is_that_of_the_values():
+    values = [43200, 3600, 9000, 5400, 18000, 4500]
+    for q in (0.0, 0.5, 0.9, 1.0):
+        assert reports.percentile_of_sorted(sorted(values), q) == reports.percentile(values, q)
+    assert reports.percentile_of_sorted([], 0.5) is None
+
+
+@pytest.mark.parametrize("group_by, filters, expected", [
+    (("month", "desk"), {}, ""), (("desk",), {"desk": "SOPORTE"}, ""), ((), {}, ""),
+    (("agent",), {"desk": "SOPORTE"}, "agent"), (("month",), {"module": "NOMINA"}, "module"),
+    (("module",), {"module": "NOMINA"}, "module"),
+    (("organisation",), {}, None), (("month",), {"organisation_id": "club-caracas"}, None),
+    (("module", "agent"), {}, None), (("agent",), {"module": "NOMINA"}, None),
+])
+def test_a_compliance_report_is_read_from_the_counts_that_keep_every_dimension_it_names(group_by, filters, expected):
+    assert reports.counted_dimension(group_by, filters) == expected

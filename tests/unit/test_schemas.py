@@ -93,6 +93,8 @@ EXAMPLES = {
                                 "starts_at": "2025-04-01T12:00:00+00:00",
                                 "ends_at": "2025-04-05T22:00:00+00:00",
                                 "announced_by": "u-1"},
+    "RulesPageEdited": {"desk": "SOPORTE", "language": "es", "text": "## Cómo trabajamos\n\n1. Un caso, un ticket.",
+                        "version": 2, "edited_by": "u-9"},
     "NotificationSent": {"cause_event_id": str(uuid.uuid4()), "recipient": "ana@club.example",
                          "template": "ticket_opened", "message_id": "<x@mesa>",
                          "ticket_id": "t-1"},

@@ -15,7 +15,7 @@ from helpdesk_shared import auth_tokens, forwarding, link_tokens
 from helpdesk_shared.errors import RuleViolation
 from helpdesk_shared.web import AUTH_REQUIRED, ascii_token, json_body, load, load_body, require_auth
 
-from . import attachments, domain, handlers, requests, throttle
+from . import attachments, domain, handlers, requests, rules_page, throttle
 from .eventstore import VersionConflict
 from .messages import message, violation
 
@@ -26,6 +26,7 @@ _LOGIN, _OPEN_TICKET, _POST_MESSAGE = requests.Login(), requests.OpenTicket(), r
 _ASSIGN, _AWAY, _CLOSE, _RESOLUTION = requests.Assign(), requests.Away(), requests.Close(), requests.Resolution()
 _SPECIAL_PROCESS, _ACCESS_REQUEST, _GRANT = requests.SpecialProcess(), requests.AccessRequest(), requests.Grant()
 _TRAINING_REQUEST, _SET_PASSWORD, _REJECT = requests.TrainingRequest(), requests.SetPassword(), requests.Reject()
+_RULES_PAGE_EDIT = requests.RulesPageEdit()
 _BILLABLE = requests.Billable()
 
 
@@ -405,6 +406,28 @@ def request_training():
     with _ctx().pool.connection() as conn:
         request_id = handlers.request_training(conn, g.user, load_body(_TRAINING_REQUEST), _now())
     return jsonify({"request_id": request_id}), 201
+
+
+@bp.get("/desks/<desk>/rules-page")
+def read_rules_page(desk: str):
+    """The desk's rules page (`?lang=es|en`, Spanish by default): public, the portal's entry page shows it."""
+    unknown = sorted(set(request.args) - {"lang"})
+    if unknown:
+        raise violation("UNKNOWN_PARAMETER", unknown[0], valid="lang")
+    language = request.args.get("lang", "es")
+    if language not in requests.RULES_PAGE_LANGUAGES:
+        raise violation("INVALID_REQUEST", "lang", status=422, detail="lang: es, en")
+    with _ctx().pool.connection() as conn:
+        return jsonify(rules_page.read(conn, desk, language))
+
+
+@bp.put("/desks/<desk>/rules-page")
+@auth
+def edit_rules_page(desk: str):
+    """A supervisor of the desk replaces its page in one language (`{language, text, version}`)."""
+    body = load_body(_RULES_PAGE_EDIT)
+    with _ctx().pool.connection() as conn:
+        return jsonify(rules_page.edit(conn, g.user, desk, body, _now()))
 
 
 # ---------------------------------------------------------------- one-click answers from e-mail

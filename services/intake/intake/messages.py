@@ -303,6 +303,23 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "SENIAT files and accounting reports are not urgent: please don't leave them for the "
         "last days of the month.",
     ),
+    "RULES_PAGE_TEXT_REQUIRED": (
+        422,
+        "La página de reglas en español no puede quedar vacía: es la que ven todos los clientes.",
+        "The Spanish rules page cannot be empty: every customer sees it.",
+    ),
+    "RULES_PAGE_CHANGED": (
+        409,
+        "Otra persona modificó la página de reglas mientras usted la editaba (versión actual: {current}). "
+        "Recargue la página, revise sus cambios y vuelva a guardar.",
+        "Someone else changed the rules page while you were editing it (current version: {current}). "
+        "Reload it, check your changes and save again.",
+    ),
+    "UNKNOWN_PARAMETER": (
+        422,
+        "El parámetro «{field}» no existe aquí. Los válidos son: {valid}.",
+        "There is no parameter '{field}' here. The valid ones are: {valid}.",
+    ),
 }
 
 

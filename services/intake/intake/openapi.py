@@ -29,7 +29,8 @@ _SCHEMAS = {"Login": requests.Login, "Contact": requests.Contact, "OpenTicket": 
             "PostMessage": requests.PostMessage, "Assign": requests.Assign, "Away": requests.Away,
             "Close": requests.Close, "Resolution": requests.Resolution, "SpecialProcess": requests.SpecialProcess,
             "AccessRequest": requests.AccessRequest, "Grant": requests.Grant, "Reject": requests.Reject,
-            "TrainingRequest": requests.TrainingRequest, "Billable": requests.Billable}
+            "TrainingRequest": requests.TrainingRequest, "RulesPageEdit": requests.RulesPageEdit,
+            "Billable": requests.Billable}
 
 
 
@@ -139,6 +140,18 @@ def _paths() -> dict:
                        "else 404)", "security": BEARER,
             "requestBody": json_body("SpecialProcess"),
             "responses": {"201": {"description": "announced"}, **_errors(401, 404, *_BODY_REFUSALS)}}},
+        "/api/desks/{desk}/rules-page": {
+            "get": {"summary": "The desk's rules page, Markdown and sanitised HTML (public: the entry page shows it)",
+                    "parameters": [path_param("desk", {"enum": ["SOPORTE", "IMPLANTACIONES"]}),
+                                   {"name": "lang", "in": "query", "required": False,
+                                    "schema": {"enum": ["es", "en"], "default": "es"}}],
+                    "responses": {"200": {"description": "the page"}, **_errors(400, 404, 422)}},
+            "put": {"summary": "Replace the desk's rules page in one language (supervisors of the desk), against "
+                               "the version read (409 when someone saved in between)", "security": BEARER,
+                    "parameters": [path_param("desk", {"enum": ["SOPORTE", "IMPLANTACIONES"]})],
+                    "requestBody": json_body("RulesPageEdit"),
+                    "responses": {"200": {"description": "the page as saved"},
+                                  **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
         "/healthz": HEALTHZ,
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     }

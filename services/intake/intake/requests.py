@@ -168,3 +168,18 @@ class SetPassword(RequestSchema):
         unknown = EXCLUDE
 
     password = Text(PASSWORD_MAX, required=True)
+
+
+RULES_PAGE_MAX = 20_000
+RULES_PAGE_LANGUAGES = ("es", "en")
+
+
+class RulesPageEdit(RequestSchema):
+    """PUT /api/desks/{desk}/rules-page: a supervisor's new text, against the version he read."""
+
+    language = Choice(RULES_PAGE_LANGUAGES, required=True)
+    text = Text(RULES_PAGE_MAX, required=True,
+                metadata={"description": "the small Markdown subset (helpdesk_shared.rich_text); "
+                                         "\"\" in English shows the Spanish text"})
+    version = Count(0, 1_000_000, required=True,
+                    metadata={"description": "the version the editor read (0: the default text)"})

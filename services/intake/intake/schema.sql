@@ -149,3 +149,17 @@ create index if not exists access_requests_pending on access_requests (email) wh
 -- The description of each ticket, so rule 6 compares a new case with the open ones by what
 -- both say, not by their summaries alone (null for tickets indexed before it was kept).
 alter table tickets add column if not exists description text;
+
+-- Each desk's rules page (the portal's entry page) per language, as its supervisors last edited
+-- it: the RulesPageEdited stream "rules-page-<desk>-<language>" folded, updated in the transaction
+-- of each edit. No row: the packaged default text (intake/rules_pages/), version 0.
+create table if not exists rules_pages (
+    desk       text        not null,
+    language   text        not null,
+    text       text        not null,
+    html       text        not null,
+    version    int         not null,
+    edited_by  text        not null,
+    edited_at  timestamptz not null,
+    primary key (desk, language)
+);

@@ -13,7 +13,7 @@ from helpdesk_shared.metrics import with_now
 from helpdesk_shared.clock import utc_now
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
 
-from . import metrics, openapi, store
+from . import metrics, openapi, store, template_api, template_store
 from .config import Config
 from .consumer import CONSUMER_NAME, TOPICS, renderer
 
@@ -51,7 +51,10 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
         """The mail templates (staff only); override one by a file of the same name in TEMPLATES_DIR."""
         if not g.user.is_staff:
             raise FORBIDDEN
-        return jsonify({"templates": render.templates(), "override_dir": config.templates_dir or None})
+        with pool.connection() as conn:
+            edited = sorted(f"{t}.{lang}" for t, lang in template_store.current_texts(conn))
+        return jsonify({"templates": render.templates(), "override_dir": config.templates_dir or None,
+                        "edited": edited})
 
     @app.get("/api/mails/<ticket_number>")
     @auth
@@ -84,5 +87,6 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
                                    order by received_at""", (ticket_number,)).fetchall()
         return jsonify({"items": rows})
 
+    app.register_blueprint(template_api.blueprint(auth, pool, render, clock))  # supervisors' mail texts
     app.get("/openapi.json")(lambda: jsonify(openapi.document()))
     return app

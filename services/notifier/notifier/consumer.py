@@ -14,7 +14,7 @@ from helpdesk_shared.business_calendar import venezuela_default
 from helpdesk_shared.kafka import ConsumerLoop
 from helpdesk_shared.topics import ACCOUNTS, OPERATIONS, SLA, TICKETS
 
-from . import messages, store
+from . import messages, store, template_store
 from .config import DESKS, Config
 from .rendering import Renderer
 
@@ -65,7 +65,11 @@ def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLo
     plan = functools.partial(messages.plan, desks=desks, calendar=calendar, links=links(config, clock))
 
     def handle_batch(conn, records) -> None:
-        store.record_batch(conn, records, plan, lambda mail: tuple(render.render(mail)),
+        # Supervisors' texts as they are when the batch is read (in its transaction).
+        texts = template_store.current_texts(conn)
+        store.record_batch(conn, records, plan,
+                           lambda mail: tuple(render.render(mail, texts.get((mail.template,
+                                                                             mail.recipient.language or "es")))),
                            secret=config.reply_secret, reply_domain=config.reply_domain,
                            token_days=config.reply_token_days, now=clock())
 

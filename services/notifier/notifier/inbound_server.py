@@ -4,9 +4,10 @@ from __future__ import annotations
 
 
 from helpdesk_shared.clock import utc_now
+from helpdesk_shared import pg
 from helpdesk_shared.entrypoint import serve
 
-from . import store
+from . import store, template_store
 from .config import Config
 from .consumer import renderer
 from .replies import ReplyIntake
@@ -18,7 +19,14 @@ def main() -> None:
     config = Config.from_env()
     store.migrate(config.database_url)
     render = renderer(config)
-    intake = ReplyIntake(config, utc_now, lambda mail: tuple(render.render(mail)))
+
+    def render_mail(mail) -> tuple:
+        # A supervisor's text for the answer, if any (rare mails: a short connection each).
+        with pg.connect(config.database_url) as conn:
+            text = template_store.current_texts(conn).get((mail.template, mail.recipient.language or "es"))
+        return tuple(render.render(mail, text))
+
+    intake = ReplyIntake(config, utc_now, render_mail)
 
     def run(stop) -> None:
         controller = start_server(ReplyHandler(intake.accept), config.inbound_host, config.inbound_port)

@@ -86,3 +86,18 @@ create table if not exists first_deadlines (
     ticket_id text primary key,
     data      jsonb not null
 );
+
+-- Supervisors' own subject and body per mail template and language (notifier.template_texts).
+-- Every save is a new version, kept; a reset to the packaged text is a version with no text.
+-- The newest version of (template, language) is what mails are rendered with.
+create table if not exists template_texts (
+    template   text        not null,
+    language   text        not null,
+    version    int         not null check (version >= 1),
+    subject    text,
+    body       text,
+    edited_by  text        not null,
+    edited_at  timestamptz not null,
+    primary key (template, language, version),
+    check ((subject is null) = (body is null))
+);

@@ -140,6 +140,39 @@ class Backend:
         """POST /api/tickets/{number}/away ("Me tengo que ausentar")."""
         return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/away", token, cid, json=body)
 
+    # ------------------------------------------------------------------ content supervisors edit (portal.content)
+
+    def rules_page(self, desk: str, language: str, cid=None) -> Reply:
+        """GET intake's /api/desks/{desk}/rules-page?lang= (public: the entry page shows it)."""
+        return self._call("GET", f"{self.config.intake_url}/api/desks/{desk}/rules-page", None, cid,
+                          params={"lang": language})
+
+    def edit_rules_page(self, token: str, desk: str, body: dict, cid=None) -> Reply:
+        """PUT intake's /api/desks/{desk}/rules-page (`{language, text, version}`; supervisors)."""
+        return self._call("PUT", f"{self.config.intake_url}/api/desks/{desk}/rules-page", token, cid, json=body)
+
+    def mail_templates(self, token: str, cid=None) -> Reply:
+        """GET the notifier's /api/templates (staff)."""
+        return self._call("GET", f"{self.config.notifier_url}/api/templates", token, cid)
+
+    def mail_template(self, token: str, name: str, language: str, cid=None) -> Reply:
+        """GET the notifier's /api/templates/{name}/{lang}: its text, default and override (supervisors)."""
+        return self._call("GET", f"{self.config.notifier_url}/api/templates/{name}/{language}", token, cid)
+
+    def preview_mail_template(self, token: str, name: str, language: str, body: dict, cid=None) -> Reply:
+        """POST the notifier's /api/templates/{name}/{lang}/preview: a text rendered with a sample, not saved."""
+        return self._call("POST", f"{self.config.notifier_url}/api/templates/{name}/{language}/preview", token, cid,
+                          json=body)
+
+    def save_mail_template(self, token: str, name: str, language: str, body: dict, cid=None) -> Reply:
+        """PUT the notifier's /api/templates/{name}/{lang} (`{subject, body, version}`; supervisors)."""
+        return self._call("PUT", f"{self.config.notifier_url}/api/templates/{name}/{language}", token, cid, json=body)
+
+    def reset_mail_template(self, token: str, name: str, language: str, version: int, cid=None) -> Reply:
+        """DELETE the notifier's /api/templates/{name}/{lang}?version=: back to the packaged text."""
+        return self._call("DELETE", f"{self.config.notifier_url}/api/templates/{name}/{language}", token, cid,
+                          params={"version": version})
+
     # ------------------------------------------------------------------ query and sla (reads)
 
     def tickets(self, token: str, params: dict, cid=None) -> Reply:

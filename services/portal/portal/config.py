@@ -20,11 +20,12 @@ class Config:
     # Per desk, shown on a ticket whose first answer is late; the notifier's own variables
     # (OFFICE_PHONES_<DESK>), so the mail and the page give the same numbers.
     office_phones: dict = field(default_factory=dict)
+    notifier_url: str = "http://127.0.0.1:8004"  # mail templates' texts (supervisors)
 
     @classmethod
     def from_env(cls) -> "Config":
         """INTAKE_URL, QUERY_URL, SLA_URL, PORTAL_SESSION_SECRET, PORTAL_FORWARD_SECRET, PUBLIC_URL,
-        OFFICE_PHONES_<DESK>;
+        OFFICE_PHONES_<DESK>, NOTIFIER_URL;
         a missing or short secret stops the start (MissingSecret)."""
         return cls(intake_url=env("INTAKE_URL", "http://127.0.0.1:8001").rstrip("/"),
                    query_url=env("QUERY_URL", "http://127.0.0.1:8002").rstrip("/"),
@@ -33,7 +34,8 @@ class Config:
                    forward_secret=secret("PORTAL_FORWARD_SECRET"),
                    public_url=env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
                    office_phones={d: tuple(p.strip() for p in env(f"OFFICE_PHONES_{d}", "+58 212 555 0100").split(",")
-                                           if p.strip()) for d in ("SOPORTE", "IMPLANTACIONES")})
+                                           if p.strip()) for d in ("SOPORTE", "IMPLANTACIONES")},
+                   notifier_url=env("NOTIFIER_URL", "http://127.0.0.1:8004").rstrip("/"))
 
     @property
     def secure_cookies(self) -> bool:

@@ -71,7 +71,11 @@ def month_shift(month: str, delta: int) -> str:
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The q-quantile with linear interpolation between closest ranks (PostgreSQL's
     percentile_cont, numpy's default), None for no values."""
-    ordered = sorted(values)
+    return percentile_of_sorted(sorted(values), q)
+
+
+def percentile_of_sorted(ordered: Sequence[float], q: float) -> float | None:
+    """percentile() of values already in ascending order (one sort serves the median and the p90)."""
     if not ordered:
         return None
     position = (len(ordered) - 1) * q
@@ -93,6 +97,15 @@ def hours(seconds: float | None) -> float | None:
     """Seconds as hours rounded half-up to two decimals (5400 -> 1.5)."""
     if seconds is None:
         return None
+    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 <= seconds < 2 ** 53:
+        # The same figure without Decimal (a report rounds thousands of these): an hour's hundredth is
+        # 36 s, half of one 18 s. Python compares an int with a float exactly, so k is the exact floor of
+        # seconds / 36 and the half-up test exact too; k / 100 is the float nearest k hundredths, as
+        # float(Decimal) is. (Decimal's 28-digit division cannot cross a half: a double that is not on
+        # one lies at least one part in 2**53 from it.)
+        k = int(seconds // 36)
+        k += (seconds >= 36 * (k + 1)) - (seconds < 36 * k)
+        return (k + (seconds >= 36 * k + 18)) / 100
     return float((Decimal(seconds) / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
@@ -285,6 +298,21 @@ DIMENSION_COLUMNS = {"month": "r.month", "desk": "r.desk", "module": "r.module",
 # no other), and the statistics of the answered times.
 MINUTE_DIMENSIONS = ("month", "desk")
 QUANTILES = (("median", 0.5), ("p90", 0.9))
+# The dimensions report_compliance_dimension_hours and _minutes keep besides month and desk (each is
+# also the name of the report's filter on it).
+COUNTED_DIMENSIONS = ("module", "agent")
+
+
+def counted_dimension(group_by: Sequence[str], filters: Mapping[str, object]) -> str | None:
+    """Which kept counts answer a compliance report: "" those per month and desk, "module" or "agent"
+    those per one dimension more; None when only the responses themselves can (the organisation, or
+    two dimensions besides month and desk, grouped or filtered)."""
+    extra = (set(group_by) - set(MINUTE_DIMENSIONS)) | (set(filters) - {"desk"})
+    if not extra:
+        return ""
+    if len(extra) == 1 and (only := next(iter(extra))) in COUNTED_DIMENSIONS:
+        return only
+    return None
 
 
 def interpolated(low: float | None, high: float | None, count: int, q: float) -> float | None:
@@ -350,11 +378,12 @@ def compliance(groups: Iterable[Mapping], group_by: Sequence[str]) -> list[dict]
     and either seconds, the answered ones' business_seconds (None or empty when none was answered),
     or answered, median_seconds and p90_seconds already worked out (quantiles_from_ranks)."""
     items = []
-    for g in sorted(groups, key=lambda g: tuple((g[GROUP_KEYS[d]] is None, g[GROUP_KEYS[d]] or "")
-                                                for d in group_by) + (g["clock"],)):
+    keys = [GROUP_KEYS[d] for d in group_by]
+    for g in sorted(groups, key=lambda g: (*[(g[k] is None, g[k] or "") for k in keys], g["clock"])):
         if "seconds" in g:
-            seconds = g["seconds"] or []
-            answered, middle, ninetieth = len(seconds), median(seconds), p90(seconds)
+            seconds = sorted(g["seconds"] or ())   # in no order from the database (no sort per group there)
+            answered = len(seconds)
+            middle, ninetieth = percentile_of_sorted(seconds, 0.5), percentile_of_sorted(seconds, 0.9)
         else:
             answered, middle, ninetieth = g["answered"], g["median_seconds"], g["p90_seconds"]
         items.append({**{GROUP_KEYS[d]: g[GROUP_KEYS[d]] for d in group_by},

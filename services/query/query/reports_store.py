@@ -15,6 +15,7 @@ from helpdesk_shared.kafka import Record
 from helpdesk_shared.schemas import RESPONSE_CLOCKS
 
 from . import reports
+from .batching import applies_batch, copy_rows
 from .reports import ReportQuery
 
 PROJECTION = "reports"
@@ -22,56 +23,86 @@ PROJECTION = "reports"
 
 # ------------------------------------------------------------------ appliers
 
-def _count(conn: psycopg.Connection, ticket: dict, day: date, movement: str) -> None:
-    conn.execute("""insert into report_daily (day, desk, module, organisation_id, movement, n)
-                    values (%s, %s, %s, %s, %s, 1)
-                    on conflict (day, desk, module, organisation_id, movement) do update set n = report_daily.n + 1""",
-                 (day, ticket["desk"], ticket["module"], ticket["organisation_id"], movement))
+@applies_batch
+def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
+    """Count tickets opened or closed on their Caracas day, and out-of-hours requests, for a run of
+    ticket events set-based; return how many were applied. An event at or below its ticket's last
+    version was applied before (a republish, a replay) and changes nothing."""
+    ids = sorted({r.event.stream_id for r in records})
+    rows = {r["ticket_id"]: r for r in conn.execute(
+        """select ticket_id, desk, module, organisation_id, last_version, closed_at, close_reason,
+                  out_of_hours_requested, billable, billable_month
+           from report_tickets where ticket_id = any(%s) for update""",
+        (ids,)).fetchall()}
+    new: dict[str, dict] = {}
+    changed: set[str] = set()
+    daily: dict[tuple, int] = {}
+    requests: dict[tuple, datetime] = {}  # (ticket, month) -> first instant asked in this run
+    applied = 0
 
+    def count(ticket: dict, day: date, movement: str) -> None:
+        key = (day, ticket["desk"], ticket["module"], ticket["organisation_id"], movement)
+        daily[key] = daily.get(key, 0) + 1
 
-def _requested_out_of_hours(conn: psycopg.Connection, ticket_id: str, event) -> None:
-    conn.execute("""insert into report_ooh_requests (ticket_id, month, first_at) values (%s, %s, %s)
-                    on conflict do nothing""", (ticket_id, reports.month_of(event.occurred_at), event.occurred_at))
-    conn.execute("update report_tickets set out_of_hours_requested = true where ticket_id = %s", (ticket_id,))
+    def requested_out_of_hours(ticket: dict, event) -> None:
+        requests.setdefault((event.stream_id, reports.month_of(event.occurred_at)), event.occurred_at)
+        ticket["out_of_hours_requested"] = True
 
-
-def apply_ticket_event(conn: psycopg.Connection, record: Record) -> bool:
-    """Count a ticket opened or closed on its Caracas day, and out-of-hours requests; False for an
-    event already applied (its stream version is at or below the ticket's last)."""
-    event, d = record.event, record.event.data
-    row = conn.execute("select desk, module, organisation_id, last_version from report_tickets "
-                       "where ticket_id = %s for update", (event.stream_id,)).fetchone()
-    if row is not None and event.stream_version <= row["last_version"]:
-        return False
-    if event.type == "TicketOpened":
-        if row is not None:
-            return False
-        ticket = {"desk": d["desk"], "module": d["module"], "organisation_id": d["organisation_id"]}
-        conn.execute("""insert into report_tickets (ticket_id, number, desk, module, organisation_id, opened_at,
-                                                    last_version) values (%s, %s, %s, %s, %s, %s, %s)""",
-                     (event.stream_id, d["number"], d["desk"], d["module"], d["organisation_id"], event.occurred_at,
-                      event.stream_version))
-        _count(conn, ticket, reports.local_day(event.occurred_at), "opened")
-        # Facts of its responses that arrived first (another topic) now count.
-        conn.execute("update report_responses set desk = %s, module = %s, organisation_id = %s where ticket_id = %s",
-                     (d["desk"], d["module"], d["organisation_id"], event.stream_id))
-        if d.get("out_of_hours_requested"):
-            _requested_out_of_hours(conn, event.stream_id, event)
-        return True
-    if row is None:  # the tickets read model refuses this case loudly; nothing to count here
-        return False
-    conn.execute("update report_tickets set last_version = %s where ticket_id = %s",
-                 (event.stream_version, event.stream_id))
-    if event.type == "MessagePosted" and d.get("out_of_hours_requested"):
-        _requested_out_of_hours(conn, event.stream_id, event)
-    elif event.type == "BillableMarked":
-        conn.execute("update report_tickets set billable = %s, billable_month = %s where ticket_id = %s",
-                     (d["billable"], reports.month_of(event.occurred_at), event.stream_id))
-    elif event.type == "TicketClosed":
-        conn.execute("update report_tickets set closed_at = %s, close_reason = %s where ticket_id = %s",
-                     (event.occurred_at, d["reason"], event.stream_id))
-        _count(conn, row, reports.local_day(event.occurred_at), d["reason"])
-    return True
+    for record in records:
+        event, d = record.event, record.event.data
+        row = rows.get(event.stream_id)
+        if row is not None and event.stream_version <= row["last_version"]:
+            continue
+        if event.type == "TicketOpened":
+            if row is not None:
+                continue
+            row = rows[event.stream_id] = new[event.stream_id] = {
+                "ticket_id": event.stream_id, "number": d["number"], "desk": d["desk"], "module": d["module"],
+                "organisation_id": d["organisation_id"], "opened_at": event.occurred_at, "closed_at": None,
+                "close_reason": None, "out_of_hours_requested": False, "billable": None, "billable_month": None,
+                "last_version": event.stream_version}
+            count(row, reports.local_day(event.occurred_at), "opened")
+            if d.get("out_of_hours_requested"):
+                requested_out_of_hours(row, event)
+            applied += 1
+            continue
+        if row is None:  # the tickets read model refuses this case loudly; nothing to count here
+            continue
+        row["last_version"] = event.stream_version
+        if event.stream_id not in new:
+            changed.add(event.stream_id)
+        if event.type == "MessagePosted" and d.get("out_of_hours_requested"):
+            requested_out_of_hours(row, event)
+        elif event.type == "BillableMarked":
+            row["billable"], row["billable_month"] = d["billable"], reports.month_of(event.occurred_at)
+        elif event.type == "TicketClosed":
+            row["closed_at"], row["close_reason"] = event.occurred_at, d["reason"]
+            count(row, reports.local_day(event.occurred_at), d["reason"])
+        applied += 1
+    cur = conn.cursor()
+    if new:
+        columns = tuple(next(iter(new.values())))
+        copy_rows(conn, "report_tickets", columns, [[row[c] for c in columns] for row in new.values()])
+        # Facts of their responses that arrived first (another topic) now count.
+        cur.executemany("update report_responses set desk = %s, module = %s, organisation_id = %s where ticket_id = %s",
+                        [(row["desk"], row["module"], row["organisation_id"], t) for t, row in sorted(new.items())])
+    if changed:
+        cur.executemany("""update report_tickets set last_version = %s, closed_at = %s, close_reason = %s,
+                                                     out_of_hours_requested = %s, billable = %s, billable_month = %s
+                           where ticket_id = %s""",
+                        [(rows[t]["last_version"], rows[t]["closed_at"], rows[t]["close_reason"],
+                          rows[t]["out_of_hours_requested"], rows[t]["billable"], rows[t]["billable_month"], t)
+                         for t in sorted(changed)])
+    if daily:
+        cur.executemany("""insert into report_daily (day, desk, module, organisation_id, movement, n)
+                           values (%s, %s, %s, %s, %s, %s)
+                           on conflict (day, desk, module, organisation_id, movement)
+                           do update set n = report_daily.n + excluded.n""",
+                        [(*key, n) for key, n in sorted(daily.items())])
+    if requests:
+        cur.executemany("""insert into report_ooh_requests (ticket_id, month, first_at) values (%s, %s, %s)
+                           on conflict do nothing""", [(*key, at) for key, at in sorted(requests.items())])
+    return applied
 
 
 def apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
@@ -180,13 +211,15 @@ _RESPONSES = """from report_responses r join report_tickets k on k.ticket_id = r
 
 def compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
     """Share of responses in time, with median and p90 business hours, per q.group_by and clock.
-    Grouped by month and/or desk alone, read from the per-minute counts (report_compliance_minutes);
-    otherwise the database counts from the responses' own columns (no join) and returns each group's
-    answered minutes as one sorted array. The names are looked up for the groups alone."""
-    if set(q.group_by) <= set(reports.MINUTE_DIMENSIONS) and not set(q.filters) - {"desk"}:
-        groups = _compliance_from_minutes(conn, desks, q)
-    else:
+    Grouped or filtered by month, desk and at most one of module or agent, read from the kept counts
+    (report_compliance_*: reports.counted_dimension); otherwise the database counts from the responses'
+    own columns (no join) and returns each group's answered minutes as one array. The names are looked
+    up for the groups alone."""
+    dimension = reports.counted_dimension(q.group_by, q.filters)
+    if dimension is None:
         groups = _compliance_from_responses(conn, desks, q)
+    else:
+        groups = _compliance_from_counts(conn, desks, q, dimension)
     if "agent" in q.group_by:
         names = _names(conn, "users", {g["agent"] for g in groups})
         for g in groups:
@@ -204,10 +237,12 @@ def _compliance_from_responses(conn: psycopg.Connection, desks: list[str], q: Re
     # Column expressions come from reports.DIMENSION_COLUMNS, never from the caller.
     keys = [reports.DIMENSION_COLUMNS[d] for d in q.group_by] + ["r.clock"]
     chosen = [f"{reports.DIMENSION_COLUMNS[d]} as {reports.GROUP_KEYS[d]}" for d in q.group_by]
-    # Truncated to the minute as in report_compliance_minutes, so both paths give the same figures.
+    # Truncated to the minute as in report_compliance_minutes, so both paths give the same figures. The
+    # minutes come in no order (reports.compliance sorts them): an ordered array_agg would make the
+    # database sort every group's rows, most of a large report's time.
     return conn.execute(f"""select {", ".join([*chosen, "r.clock"])}, count(*)::int as count,
                                    (count(*) filter (where r.met_in_time))::int as met,
-                                   array_agg(r.business_seconds / 60 * 60 order by r.business_seconds)
+                                   array_agg(r.business_seconds / 60 * 60)
                                        filter (where r.business_seconds is not null) as seconds
                             from report_responses r where r.month between %s and %s and not r.superseded
                               and {where}
@@ -215,46 +250,76 @@ def _compliance_from_responses(conn: psycopg.Connection, desks: list[str], q: Re
 
 
 def _compliance_from_minutes(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> list[dict]:
+    """A report grouped and filtered by month and desk alone, from the per-month-and-desk counts."""
+    return _compliance_from_counts(conn, desks, q, "")
+
+
+def _compliance_from_counts(conn: psycopg.Connection, desks: list[str], q: ReportQuery, dimension: str
+                            ) -> list[dict]:
     """Each group's counts from the per-hour counts, then the minutes of only the hours its median
-    and p90 fall in (one query for all groups)."""
-    dims = [reports.GROUP_KEYS[d] for d in q.group_by]          # month, desk: column names
+    and p90 fall in (one query for all groups). `dimension` ("", "module" or "agent": see
+    reports.counted_dimension) picks the tables; every name put in the SQL is one of these literals
+    or a reports.GROUP_KEYS value, never the caller's text."""
+    dims = [reports.GROUP_KEYS[d] for d in q.group_by]          # month, desk, module | agent
     keys = [*dims, "clock"]
+    if dimension:
+        hours_table, minutes_table = "report_compliance_dimension_hours", "report_compliance_dimension_minutes"
+        column = {reports.GROUP_KEYS[dimension]: "value"}
+        scope = "and dimension = %(dimension)s" + (" and value = %(value)s" if dimension in q.filters else "")
+    else:
+        hours_table, minutes_table, column, scope = "report_compliance_hours", "report_compliance_minutes", {}, ""
+    params = {"first": q.first, "last": q.last, "desks": desks, "dimension": dimension,
+              "value": q.filters.get(dimension)}
+    inner = ", ".join(f"{column.get(k, k)} as {k}" for k in keys)
     listed = ", ".join(keys)
     rows = conn.execute(f"""select {listed}, sum(n)::int as count, sum(met)::int as met,
-                                   array_agg(hour order by hour) filter (where hour >= 0) as hours,
-                                   array_agg(n order by hour) filter (where hour >= 0) as ns
-                            from (select {listed}, hour, sum(n)::int as n, sum(met)::int as met
-                                  from report_compliance_hours where month between %s and %s and desk = any(%s)
-                                  group by {listed}, hour having sum(n) > 0) h
-                            group by {listed}""", [q.first, q.last, desks]).fetchall()
+                                   array_agg(hour) filter (where hour >= 0) as hours,
+                                   array_agg(n) filter (where hour >= 0) as ns
+                            from (select {inner}, hour, sum(n)::int as n, sum(met)::int as met
+                                  from {hours_table} where month between %(first)s and %(last)s
+                                   and desk = any(%(desks)s) {scope}
+                                  group by {", ".join(str(i + 1) for i in range(len(keys) + 1))}
+                                  having sum(n) > 0) h
+                            group by {listed}""", params).fetchall()
     groups = reports.hour_groups(rows, keys)
     wanted = [(key, hour) for key, g in groups.items() for hour in sorted(reports.hours_to_read(g))]
     minutes: dict[tuple, dict] = {}
     if wanted:
         # A dimension the report groups by is matched exactly; one it does not takes the whole period
-        # (desks). The conditions are these literals, chosen by q.group_by, never the caller's text.
+        # (desks) or the filter's value.
         month = "m.month = w.month" if "month" in dims else "m.month between %(first)s and %(last)s"
         desk = "m.desk = w.desk" if "desk" in dims else "m.desk = any(%(desks)s)"
+        value = ""
+        if dimension:
+            value = "and m.dimension = %(dimension)s and " + (
+                "m.value = w.value" if reports.GROUP_KEYS[dimension] in dims else "m.value = %(value)s")
         by = dict(zip(keys, zip(*(key for key, _ in wanted))))
+        none = [""] * len(wanted)
+        # One index range read per (group, hour) wanted (LATERAL): a hash join would read every minute
+        # row of the table for the few hundred it needs.
         found = conn.execute(f"""
-            select i, array_agg(minute order by minute) as minutes, array_agg(n order by minute) as ns
-            from (select w.i, m.minute, sum(m.n)::int as n
-                  from unnest(%(i)s::int[], %(month)s::text[], %(desk)s::text[], %(clock)s::text[], %(hour)s::int[])
-                       as w(i, month, desk, clock, hour)
-                  join report_compliance_minutes m
-                    on {desk} and m.clock = w.clock and m.minute between w.hour * 60 and w.hour * 60 + 59
-                   and {month}
-                  where m.n > 0
-                  group by w.i, m.minute) x
-            group by i""",
-            {"i": list(range(len(wanted))), "month": list(by.get("month", [""] * len(wanted))),
-             "desk": list(by.get("desk", [""] * len(wanted))), "clock": list(by["clock"]),
-             "hour": [hour for _, hour in wanted], "desks": desks, "first": q.first, "last": q.last}).fetchall()
+            select w.i, array_agg(x.minute) as minutes, array_agg(x.n) as ns
+            from unnest(%(i)s::int[], %(month)s::text[], %(desk)s::text[], %(v)s::text[], %(clock)s::text[],
+                        %(hour)s::int[]) as w(i, month, desk, value, clock, hour)
+            cross join lateral (
+                select m.minute, sum(m.n)::int as n from {minutes_table} m
+                where {desk} and m.clock = w.clock and m.minute between w.hour * 60 and w.hour * 60 + 59
+                  and {month} {value} and m.n > 0
+                group by m.minute) x
+            group by w.i""",
+            {**params, "i": list(range(len(wanted))), "month": list(by.get("month", none)),
+             "desk": list(by.get("desk", none)),
+             "v": list(by.get(reports.GROUP_KEYS.get(dimension, ""), none)), "clock": list(by["clock"]),
+             "hour": [hour for _, hour in wanted]}).fetchall()
         for r in found:
             key, hour = wanted[r["i"]]
             minutes.setdefault(key, {})[hour] = dict(zip(r["minutes"], r["ns"]))
-    return [{**dict(zip(keys, key)), "count": g["count"], "met": g["met"], "answered": g["answered"],
-             **reports.minute_quantiles(g, minutes.get(key, {}))} for key, g in groups.items()]
+    out = [{**dict(zip(keys, key)), "count": g["count"], "met": g["met"], "answered": g["answered"],
+            **reports.minute_quantiles(g, minutes.get(key, {}))} for key, g in groups.items()]
+    if "agent" in dims:
+        for g in out:   # a response nobody answered is kept under '' (a key column cannot be null)
+            g["agent"] = g["agent"] or None
+    return out
 
 
 def _names(conn: psycopg.Connection, table: str, ids: set) -> dict:

@@ -273,6 +273,42 @@ create table if not exists report_compliance_minutes (
     n      int  not null,
     primary key (desk, clock, minute, month)
 );
+-- The same counts per module and per agent who answered (dimension, value), for the reports that group
+-- or filter by one of them besides month and desk. value is '' for a response nobody answered (no
+-- agent; a key column cannot be null). Not kept per organisation: with hundreds of organisations a
+-- month's (organisation, clock, minute) rows are nearly as many as its responses, which is what such
+-- a report reads anyway (report_responses_month).
+create table if not exists report_compliance_dimension_hours (
+    dimension text not null,   -- module | agent
+    value     text not null,
+    month     text not null,
+    desk      text not null,
+    clock     text not null,
+    hour      int  not null,
+    n         int  not null,
+    met       int  not null,
+    primary key (dimension, month, desk, clock, value, hour)
+) with (fillfactor = 50);
+create table if not exists report_compliance_dimension_minutes (
+    dimension text not null,
+    value     text not null,
+    clock     text not null,
+    minute    int  not null,
+    month     text not null,
+    desk      text not null,
+    n         int  not null,
+    primary key (dimension, value, clock, minute, month, desk)
+) with (fillfactor = 50);
+-- A report grouped by month reads the minutes of one (month, desk, clock) hour at a time: an index range.
+create index if not exists report_compliance_minutes_month on report_compliance_minutes (month, desk, clock, minute);
+-- Every response applied updates one row of each table (n, met: no indexed column), so room is left on
+-- each page for the new version to stay on it (a HOT update: no new index entry, pruned in place);
+-- packed full, the few hundred rows a year has would spread over many pages as they are rewritten.
+-- https://www.postgresql.org/docs/current/storage-hot.html
+alter table report_compliance_hours set (fillfactor = 50);
+alter table report_compliance_minutes set (fillfactor = 50);
+-- The statements are written out rather than shared through a function taking the row: a PL/pgSQL
+-- call with a row argument per response cost the applier several times these statements' own time.
 create or replace function report_compliance_count() returns trigger language plpgsql as $$
 begin
     if tg_op in ('UPDATE', 'DELETE') and not old.superseded and old.desk is not null then
@@ -281,6 +317,20 @@ begin
           and hour = coalesce(old.business_seconds / 3600, -1);
         update report_compliance_minutes set n = n - 1
         where desk = old.desk and clock = old.clock and minute = old.business_seconds / 60 and month = old.month;
+        update report_compliance_dimension_hours set n = n - 1, met = met - (old.met_in_time is true)::int
+        where dimension = 'module' and month = old.month and desk = old.desk and clock = old.clock
+          and value = old.module and hour = coalesce(old.business_seconds / 3600, -1);
+        update report_compliance_dimension_hours set n = n - 1, met = met - (old.met_in_time is true)::int
+        where dimension = 'agent' and month = old.month and desk = old.desk and clock = old.clock
+          and value = coalesce(old.answered_by, '') and hour = coalesce(old.business_seconds / 3600, -1);
+        if old.business_seconds is not null then
+            update report_compliance_dimension_minutes set n = n - 1
+            where dimension = 'module' and value = old.module and clock = old.clock
+              and minute = old.business_seconds / 60 and month = old.month and desk = old.desk;
+            update report_compliance_dimension_minutes set n = n - 1
+            where dimension = 'agent' and value = coalesce(old.answered_by, '') and clock = old.clock
+              and minute = old.business_seconds / 60 and month = old.month and desk = old.desk;
+        end if;
     end if;
     if tg_op in ('INSERT', 'UPDATE') and not new.superseded and new.desk is not null then
         insert into report_compliance_hours (month, desk, clock, hour, n, met)
@@ -288,17 +338,31 @@ begin
                 (new.met_in_time is true)::int)
         on conflict (month, desk, clock, hour) do update
             set n = report_compliance_hours.n + 1, met = report_compliance_hours.met + excluded.met;
+        insert into report_compliance_dimension_hours (dimension, value, month, desk, clock, hour, n, met)
+        values ('module', new.module, new.month, new.desk, new.clock, coalesce(new.business_seconds / 3600, -1), 1,
+                (new.met_in_time is true)::int),
+               ('agent', coalesce(new.answered_by, ''), new.month, new.desk, new.clock,
+                coalesce(new.business_seconds / 3600, -1), 1, (new.met_in_time is true)::int)
+        on conflict (dimension, month, desk, clock, value, hour) do update
+            set n = report_compliance_dimension_hours.n + 1, met = report_compliance_dimension_hours.met + excluded.met;
         if new.business_seconds is not null then
             insert into report_compliance_minutes (desk, clock, minute, month, n)
             values (new.desk, new.clock, new.business_seconds / 60, new.month, 1)
             on conflict (desk, clock, minute, month) do update set n = report_compliance_minutes.n + 1;
+            insert into report_compliance_dimension_minutes (dimension, value, clock, minute, month, desk, n)
+            values ('module', new.module, new.clock, new.business_seconds / 60, new.month, new.desk, 1),
+                   ('agent', coalesce(new.answered_by, ''), new.clock, new.business_seconds / 60, new.month,
+                    new.desk, 1)
+            on conflict (dimension, value, clock, minute, month, desk) do update
+                set n = report_compliance_dimension_minutes.n + 1;
         end if;
     end if;
     return null;
 end $$;
 create or replace function report_compliance_truncate() returns trigger language plpgsql as $$
 begin
-    truncate report_compliance_hours, report_compliance_minutes;
+    truncate report_compliance_hours, report_compliance_minutes, report_compliance_dimension_hours,
+             report_compliance_dimension_minutes;
     return null;
 end $$;
 create or replace trigger report_compliance_count after insert or update or delete on report_responses
@@ -320,6 +384,21 @@ from report_responses
 where not superseded and desk is not null and business_seconds is not null
   and not exists (select 1 from report_compliance_minutes)
 group by 1, 2, 3, 4;
+insert into report_compliance_dimension_hours (dimension, value, month, desk, clock, hour, n, met)
+select d.dimension, d.value, month, desk, clock, coalesce(business_seconds / 3600, -1), count(*),
+       count(*) filter (where met_in_time)
+from report_responses cross join lateral (values ('module', module), ('agent', coalesce(answered_by, '')))
+     as d(dimension, value)
+where not superseded and desk is not null
+  and not exists (select 1 from report_compliance_dimension_hours)
+group by 1, 2, 3, 4, 5, 6;
+insert into report_compliance_dimension_minutes (dimension, value, clock, minute, month, desk, n)
+select d.dimension, d.value, clock, business_seconds / 60, month, desk, count(*)
+from report_responses cross join lateral (values ('module', module), ('agent', coalesce(answered_by, '')))
+     as d(dimension, value)
+where not superseded and desk is not null and business_seconds is not null
+  and not exists (select 1 from report_compliance_dimension_minutes)
+group by 1, 2, 3, 4, 5, 6;
 
 -- The desk's billable mark (BillableMarked, issue 9): null until an agent decides; when set it
 -- overrides the customer's out_of_hours request in the queue. The report counts the tickets
