@@ -90,6 +90,8 @@ PAGES = [
     Page("report-out-of-hours", CARLOS, "/reports/out-of-hours"),
     Page("supervisor-calendars", SUPERVISOR, "/supervisor/calendars"),
     Page("supervisor-policies", SUPERVISOR, "/supervisor/policies"),
+    Page("supervisor-rules", SUPERVISOR, "/supervisor/rules"),
+    Page("supervisor-templates", SUPERVISOR, "/supervisor/templates"),
     # A new page: add its row here.
 ]
 
