@@ -63,13 +63,18 @@ def to_json_bytes(event: Envelope) -> bytes:
 
 
 def from_json_bytes(raw: bytes) -> Envelope:
-    """Parse and validate an envelope read off Kafka; raises `UndecodableEvent`."""
+    """Parse and validate an envelope read off Kafka; raises `UndecodableEvent`.
+
+    A document in the serialised form our producers write is checked and built without a
+    marshmallow load+dump (trusted_decode); any other goes through the schemas, which normalise
+    it or refuse it."""
     from .schemas import load_envelope
+    from .trusted_decode import decode
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError, TypeError) as exc:  # TypeError: a tombstone (no value)
         raise UndecodableEvent(str(exc)) from exc
-    return load_envelope(doc)
+    return decode(doc) or load_envelope(doc)
 
 
 class UndecodableEvent(ValueError):

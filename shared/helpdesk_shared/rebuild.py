@@ -101,14 +101,38 @@ def scoped_url(url: str, schema: str, live: str) -> str:
     return make_conninfo(url, options=f"-c search_path={schema},{live}")
 
 
-def create_scratch(url: str, model: ReadModel, schema: str, live: str) -> None:
-    """A fresh schema holding the model's empty tables and the loop's offsets table."""
+def create_scratch(url: str, model: ReadModel, schema: str, live: str) -> list[str]:
+    """A fresh schema holding the model's empty tables and the loop's offsets table, without their
+    secondary indexes: returns the statements that build those (`build_indexes`, after the replay).
+
+    Filling a table and then indexing it costs far less than keeping every index up to date row by
+    row (a ticket's text-search GIN entry, say); the replay needs only the primary keys and unique
+    indexes (ON CONFLICT, lookups by key), which stay.
+    https://www.postgresql.org/docs/current/populate.html#POPULATE-RM-INDEXES
+    """
     with pg.connect(url) as conn:
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
         conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
         conn.execute(sql.SQL("set local search_path = {}, {}").format(sql.Identifier(schema), sql.Identifier(live)))
         for text in [pg.OFFSETS_DDL, *ddl_texts(model.ddl)]:
             conn.execute(text)
+        deferred = conn.execute("""
+            select c.relname, pg_get_indexdef(i.indexrelid) as ddl
+            from pg_index i join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = %s and not i.indisunique and not i.indisprimary
+              and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
+            order by c.relname""", (schema,)).fetchall()
+        for row in deferred:
+            conn.execute(sql.SQL("drop index {}").format(_ident(schema, row["relname"])))
+    return [row["ddl"] for row in deferred]
+
+
+def build_indexes(conn: psycopg.Connection, statements: list[str]) -> None:
+    """Build the secondary indexes `create_scratch` left out, once the tables are filled."""
+    with conn.transaction():
+        conn.execute("set local maintenance_work_mem = '256MB'")
+        for statement in statements:
+            conn.execute(statement)
 
 
 def drop_schema(url: str, schema: str) -> None:
@@ -195,9 +219,9 @@ class Replayer:
             for tp in reached:  # past the target (or a gap in the offsets): stored as the target
                 offsets[(tp.topic, tp.partition)] = targets[tp]
             if offsets:
-                # Pipeline mode: statements whose results nobody reads (inserts, updates) go to the
-                # server without waiting for each answer; a read still waits for its own.
-                with self.conn.transaction(), self.conn.pipeline():
+                # No pipeline mode: handle_batch applies a batch in a few set-based statements
+                # (query's appliers, issue 11), some of them COPY, which pipeline mode refuses.
+                with self.conn.transaction():
                     self.model.handle_batch(self.conn, records)
                     if parked:
                         pg.park_messages(self.conn, self.model.consumer, parked)
@@ -382,7 +406,7 @@ def _rebuild(url, bootstrap, model, progress, swap_attempts) -> RebuildResult:
     started = time.monotonic()
     live = live_schema(url)
     scratch = f"rebuild_{model.slug}"
-    create_scratch(url, model, scratch, live)
+    indexes = create_scratch(url, model, scratch, live)
     with pg.connect(url) as conn:  # from now on every batch of the live loop locks this row
         pg.ensure_generation(conn, model.consumer)
     replayer = Replayer(bootstrap, scoped_url(url, scratch, live), model)
@@ -394,6 +418,7 @@ def _rebuild(url, bootstrap, model, progress, swap_attempts) -> RebuildResult:
             if replayer.remaining(ends) < replayer.max_records:
                 break
             replayer.run_until(ends, progress)
+        build_indexes(replayer.conn, indexes)
         for attempt in range(swap_attempts):
             try:
                 generation = swap(replayer, scratch, live)

@@ -5,16 +5,16 @@ import re
 import uuid
 
 import pytest
-import requests
 
+from browser_support import DESKTOP, Portal
 from helpdesk_shared.localstack import wait_until
 from smtp_sink import text_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
-def test_no_tengo_usuario_then_an_agent_grants_it_then_the_mailed_link_sets_a_password_and_the_new_user_logs_in(
-        system, portal):
+def test_no_tengo_usuario_then_an_agent_grants_it_in_his_browser_then_the_mailed_link_sets_a_password_and_the_new_user_logs_in(
+        system, portal, browser):
     page, email = portal.page, f"carmen.{uuid.uuid4().hex[:8]}@clubcaracas.com.ve"
     portal.goto("/")
     page.fill("#access-name", "Carmen Díaz")
@@ -24,13 +24,26 @@ def test_no_tengo_usuario_then_an_agent_grants_it_then_the_mailed_link_sets_a_pa
     page.click("#no-user button[type=submit]")
     assert page.locator("#access-sent").is_visible()
 
-    intake = system.urls["intake"]
-    carlos = system.login("carlos@mesa.example")
-    pending = requests.get(f"{intake}/api/access-requests", headers=carlos, timeout=10).json()["items"]
-    request_id = next(item["request_id"] for item in pending if item["email"] == email)
-    granted = requests.post(f"{intake}/api/access-requests/{request_id}/grant", headers=carlos, timeout=10,
-                            json={"organisation_id": "club-caracas"})
-    assert granted.status_code == 201, granted.text
+    # Carlos, agent of SOPORTE, grants it on his access-requests page, in his own browser.
+    staff = browser.new_context(viewport=DESKTOP, locale="es-VE")
+    try:
+        agent = Portal(staff.new_page(), portal.base_url)
+        agent.page.set_default_timeout(20_000)
+        agent.goto("/")
+        agent.page.fill("#email", "carlos@mesa.example")
+        agent.page.fill("#password", "mesa-demo")
+        agent.page.click("#login-submit")
+        agent.page.wait_for_load_state()
+        agent.page.click("nav a:has-text('Solicitudes de acceso')")
+        card = agent.page.locator("#access-requests li", has_text=email)
+        assert card.locator("select[name=organisation_id]").input_value() == "club-caracas"  # suggested
+        agent.screenshot("access-requests-grant-desktop")
+        card.locator("button:has-text('Conceder acceso')").click()
+        agent.page.wait_for_load_state()
+        assert "Acceso concedido a Carmen Díaz" in agent.page.inner_text("main")
+        assert email not in agent.page.inner_text("#access-requests")
+    finally:
+        staff.close()
 
     mail = wait_until(lambda: [m for m in system.sink.to(email) if "/set-password/" in text_of(m)], 60,
                       "the access-granted mail")[0]

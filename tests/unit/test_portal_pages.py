@@ -32,6 +32,7 @@ class FakeBackend:
         self.calls: list[tuple] = []
         self.open_replies: list[Reply] = []
         self.down = False
+        self.unreachable: set[str] = set()  # services whose /healthz does not answer
 
     def login(self, email, password, cid=None):
         if password != "mesa-demo":
@@ -58,6 +59,9 @@ class FakeBackend:
     def open_ticket(self, token, body, key, cid=None):
         self.calls.append(("open_ticket", body))
         return self.open_replies.pop(0)
+
+    def probe(self, service):
+        return {"ok": False, "error": "ConnectionError"} if service in self.unreachable else {"ok": True, "status": "ok"}
 
     def upload(self, token, name, content, content_type, cid=None):
         return Reply(201, {"upload_id": "0b8f2a52-6f4e-4c53-9b8e-0d8f7b1c2a11", "name": name})
@@ -198,8 +202,14 @@ def test_every_text_of_the_pages_has_an_english_translation():
     assert found and found - translated == set()
 
 
-def test_healthz_and_metrics_answer_like_every_service(client):
-    assert client.get("/healthz").get_json() == {"service": "portal", "status": "ok"}
+def test_healthz_and_metrics_answer_like_every_service(client, backend):
+    up = {"ok": True, "status": "ok"}
+    assert client.get("/healthz").get_json() == {"service": "portal", "status": "ok",
+                                                 "services": {"intake": up, "query": up, "sla": up}}
+    backend.unreachable = {"query"}  # the portal still serves its pages (and says query is away): degraded, 200
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.get_json()["status"] == "degraded"
+    assert r.get_json()["services"]["query"] == {"ok": False, "error": "ConnectionError"}
     client.get("/")
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'http_requests_total{endpoint="/",method="GET",status="200"}' in metrics

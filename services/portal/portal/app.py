@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from helpdesk_shared import logs, web
 from helpdesk_shared.errors import RuleViolation
 
-from . import admin, content, i18n, pages, staff, supervisor
+from . import access, admin, content, i18n, pages, staff, supervisor
 from .backend import Backend, Unavailable
 from .config import Config
 
@@ -45,15 +45,17 @@ def create_app(config: Config | None = None, backend: Backend | None = None) -> 
         BABEL_DEFAULT_LOCALE=i18n.DEFAULT,
         BABEL_TRANSLATION_DIRECTORIES=i18n.compile_catalogs(),
     )
-    app.extensions["portal"] = pages.Portal(config, backend or Backend(config, client_address=_browser_address))
+    backend = backend or Backend(config, client_address=_browser_address)
+    app.extensions["portal"] = pages.Portal(config, backend)
     Babel(app, locale_selector=lambda: i18n.choose(session.get("lang"), (session.get("user") or {}).get("language")))
     CSRFProtect(app)
-    web.install(app, "portal", CollectorRegistry())
+    web.install(app, "portal", CollectorRegistry(), health=lambda: _health(backend))
     _install_html_errors(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(content.bp)  # supervisors' content: rules page, mail texts
     app.register_blueprint(supervisor.bp)  # staff: calendars, policies, reports (issue 9)
+    app.register_blueprint(access.bp)  # staff: access requests (GET /access-requests)
     app.register_blueprint(admin.bp)  # supervisors: organisations, users, module catalogs
 
     @app.after_request
@@ -67,6 +69,13 @@ def create_app(config: Config | None = None, backend: Backend | None = None) -> 
         return response
 
     return app
+
+
+def _health(backend: Backend) -> dict:
+    """The portal has no database or consumer: its /healthz says whether the services it calls answer,
+    `degraded` (still 200: it serves its pages and says what is away) when one does not."""
+    services = {name: backend.probe(name) for name in ("intake", "query", "sla")}
+    return {"status": "ok" if all(s["ok"] for s in services.values()) else "degraded", "services": services}
 
 
 def _browser_address() -> str | None:

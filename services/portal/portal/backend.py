@@ -275,3 +275,39 @@ class Backend:
             finally:
                 r.close()
         return r.status_code, dict(r.headers), chunks()
+
+    # ------------------------------------------------------------------ access requests (staff; portal/access.py)
+
+    def access_requests(self, token: str, cid=None) -> Reply:
+        """GET /api/access-requests on intake: pending requests of the caller's desks."""
+        return self._call("GET", f"{self.config.intake_url}/api/access-requests", token, cid)
+
+    def grant_access(self, token: str, request_id: str, organisation_id: str, cid=None) -> Reply:
+        """POST /api/access-requests/{id}/grant: the user is created and mailed a set-password link."""
+        return self._call("POST", f"{self.config.intake_url}/api/access-requests/{request_id}/grant", token, cid,
+                          json={"organisation_id": organisation_id})
+
+    def reject_access(self, token: str, request_id: str, reason: str, cid=None) -> Reply:
+        """POST /api/access-requests/{id}/reject with the reason."""
+        return self._call("POST", f"{self.config.intake_url}/api/access-requests/{request_id}/reject", token, cid,
+                          json={"reason": reason})
+
+    def organisations(self, token: str, cid=None) -> Reply:
+        """GET /api/organisations on query (staff: their desks' organisations)."""
+        return self._call("GET", f"{self.config.query_url}/api/organisations", token, cid)
+
+    # ------------------------------------------------------------------ health (the portal's /healthz)
+
+    def probe(self, service: str, timeout: float = 0.6) -> dict:
+        """Whether `service` ("intake", "query", "sla") answers its /healthz: {"ok", "status"?, "error"?}.
+        Short timeout: the portal's own probe must stay under 2 s with all three away."""
+        url = {"intake": self.config.intake_url, "query": self.config.query_url, "sla": self.config.sla_url}[service]
+        try:
+            r = requests.get(f"{url}/healthz", timeout=timeout)
+        except requests.RequestException as err:
+            return {"ok": False, "error": type(err).__name__}
+        try:
+            status = r.json().get("status")
+        except ValueError:
+            status = None
+        return {"ok": r.status_code == 200, "status": status or str(r.status_code)}

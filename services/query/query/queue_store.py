@@ -18,6 +18,7 @@ from helpdesk_shared.kafka import Record
 from helpdesk_shared.schemas import RESPONSE_CLOCKS
 
 from . import queue
+from .batching import applies_batch
 from .filters import UNASSIGNED
 from .queue_params import PageQuery, encode_cursor
 
@@ -100,23 +101,37 @@ def _apply_sla_fact(conn: psycopg.Connection, record: Record) -> None:
                      (event.stream_version, event.event_id, d["ticket_id"], list(RESPONSE_CLOCKS)))
 
 
-def apply_ticket_event(conn: psycopg.Connection, record: Record) -> bool:
+@applies_batch
+def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
     """A ticket enters its desk's queue when it opens and leaves it when it closes, its clocks
-    stopped (applying either again changes nothing); other ticket events do not touch deadlines."""
-    event = record.event
-    if event.type == "TicketOpened":
-        return conn.execute("""insert into queue_order (ticket_id, desk) values (%s, %s)
-                               on conflict (ticket_id) do update set desk = excluded.desk
-                               where queue_order.desk is distinct from excluded.desk""",
-                            (event.stream_id, event.data["desk"])).rowcount == 1
-    if event.type != "TicketClosed":
-        return False
-    stopped = conn.execute("update deadlines set running = false where ticket_id = %s and running",
-                           (event.stream_id,)).rowcount
-    closed = conn.execute("""insert into queue_order (ticket_id, open) values (%s, false)
-                             on conflict (ticket_id) do update set open = false, sort_due = 'infinity', overdue = false
-                             where queue_order.open""", (event.stream_id,)).rowcount
-    return bool(stopped or closed)
+    stopped (applying either again changes nothing); other ticket events do not touch deadlines.
+    Returns how many events changed something. A ticket never opens after its close, so the
+    run's opens are applied before its closes."""
+    opened = {r.event.stream_id: r.event.data["desk"] for r in records if r.event.type == "TicketOpened"}
+    closes = [r.event.stream_id for r in records if r.event.type == "TicketClosed"]
+    applied = 0
+    if opened:
+        applied += conn.execute("""with changed as (
+                                       insert into queue_order (ticket_id, desk)
+                                       select * from unnest(%s::text[], %s::text[])
+                                       on conflict (ticket_id) do update set desk = excluded.desk
+                                       where queue_order.desk is distinct from excluded.desk returning 1)
+                                   select count(*) as n from changed""",
+                                (list(opened), list(opened.values()))).fetchone()["n"]
+    if closes:
+        # Each ticket counted once however many of its closes the run holds (a republish changes nothing).
+        applied += conn.execute("""with closing as (select unnest(%(ids)s::text[]) as ticket_id),
+                                   stopped as (update deadlines d set running = false from closing c
+                                               where d.ticket_id = c.ticket_id and d.running returning d.ticket_id),
+                                   closed as (insert into queue_order (ticket_id, open)
+                                              select ticket_id, false from closing
+                                              on conflict (ticket_id) do update
+                                              set open = false, sort_due = 'infinity', overdue = false
+                                              where queue_order.open returning ticket_id)
+                                   select count(distinct ticket_id) as n
+                                   from (select ticket_id from stopped union all select ticket_id from closed) x""",
+                                {"ids": sorted(set(closes))}).fetchone()["n"]
+    return applied
 
 
 # ---------------------------------------------------------------- the desk pages

@@ -15,6 +15,7 @@ from helpdesk_shared.kafka import Record
 from helpdesk_shared.schemas import RESPONSE_CLOCKS
 
 from . import reports
+from .batching import applies_batch, copy_rows
 from .reports import ReportQuery
 
 PROJECTION = "reports"
@@ -22,56 +23,86 @@ PROJECTION = "reports"
 
 # ------------------------------------------------------------------ appliers
 
-def _count(conn: psycopg.Connection, ticket: dict, day: date, movement: str) -> None:
-    conn.execute("""insert into report_daily (day, desk, module, organisation_id, movement, n)
-                    values (%s, %s, %s, %s, %s, 1)
-                    on conflict (day, desk, module, organisation_id, movement) do update set n = report_daily.n + 1""",
-                 (day, ticket["desk"], ticket["module"], ticket["organisation_id"], movement))
+@applies_batch
+def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
+    """Count tickets opened or closed on their Caracas day, and out-of-hours requests, for a run of
+    ticket events set-based; return how many were applied. An event at or below its ticket's last
+    version was applied before (a republish, a replay) and changes nothing."""
+    ids = sorted({r.event.stream_id for r in records})
+    rows = {r["ticket_id"]: r for r in conn.execute(
+        """select ticket_id, desk, module, organisation_id, last_version, closed_at, close_reason,
+                  out_of_hours_requested, billable, billable_month
+           from report_tickets where ticket_id = any(%s) for update""",
+        (ids,)).fetchall()}
+    new: dict[str, dict] = {}
+    changed: set[str] = set()
+    daily: dict[tuple, int] = {}
+    requests: dict[tuple, datetime] = {}  # (ticket, month) -> first instant asked in this run
+    applied = 0
 
+    def count(ticket: dict, day: date, movement: str) -> None:
+        key = (day, ticket["desk"], ticket["module"], ticket["organisation_id"], movement)
+        daily[key] = daily.get(key, 0) + 1
 
-def _requested_out_of_hours(conn: psycopg.Connection, ticket_id: str, event) -> None:
-    conn.execute("""insert into report_ooh_requests (ticket_id, month, first_at) values (%s, %s, %s)
-                    on conflict do nothing""", (ticket_id, reports.month_of(event.occurred_at), event.occurred_at))
-    conn.execute("update report_tickets set out_of_hours_requested = true where ticket_id = %s", (ticket_id,))
+    def requested_out_of_hours(ticket: dict, event) -> None:
+        requests.setdefault((event.stream_id, reports.month_of(event.occurred_at)), event.occurred_at)
+        ticket["out_of_hours_requested"] = True
 
-
-def apply_ticket_event(conn: psycopg.Connection, record: Record) -> bool:
-    """Count a ticket opened or closed on its Caracas day, and out-of-hours requests; False for an
-    event already applied (its stream version is at or below the ticket's last)."""
-    event, d = record.event, record.event.data
-    row = conn.execute("select desk, module, organisation_id, last_version from report_tickets "
-                       "where ticket_id = %s for update", (event.stream_id,)).fetchone()
-    if row is not None and event.stream_version <= row["last_version"]:
-        return False
-    if event.type == "TicketOpened":
-        if row is not None:
-            return False
-        ticket = {"desk": d["desk"], "module": d["module"], "organisation_id": d["organisation_id"]}
-        conn.execute("""insert into report_tickets (ticket_id, number, desk, module, organisation_id, opened_at,
-                                                    last_version) values (%s, %s, %s, %s, %s, %s, %s)""",
-                     (event.stream_id, d["number"], d["desk"], d["module"], d["organisation_id"], event.occurred_at,
-                      event.stream_version))
-        _count(conn, ticket, reports.local_day(event.occurred_at), "opened")
-        # Facts of its responses that arrived first (another topic) now count.
-        conn.execute("update report_responses set desk = %s, module = %s, organisation_id = %s where ticket_id = %s",
-                     (d["desk"], d["module"], d["organisation_id"], event.stream_id))
-        if d.get("out_of_hours_requested"):
-            _requested_out_of_hours(conn, event.stream_id, event)
-        return True
-    if row is None:  # the tickets read model refuses this case loudly; nothing to count here
-        return False
-    conn.execute("update report_tickets set last_version = %s where ticket_id = %s",
-                 (event.stream_version, event.stream_id))
-    if event.type == "MessagePosted" and d.get("out_of_hours_requested"):
-        _requested_out_of_hours(conn, event.stream_id, event)
-    elif event.type == "BillableMarked":
-        conn.execute("update report_tickets set billable = %s, billable_month = %s where ticket_id = %s",
-                     (d["billable"], reports.month_of(event.occurred_at), event.stream_id))
-    elif event.type == "TicketClosed":
-        conn.execute("update report_tickets set closed_at = %s, close_reason = %s where ticket_id = %s",
-                     (event.occurred_at, d["reason"], event.stream_id))
-        _count(conn, row, reports.local_day(event.occurred_at), d["reason"])
-    return True
+    for record in records:
+        event, d = record.event, record.event.data
+        row = rows.get(event.stream_id)
+        if row is not None and event.stream_version <= row["last_version"]:
+            continue
+        if event.type == "TicketOpened":
+            if row is not None:
+                continue
+            row = rows[event.stream_id] = new[event.stream_id] = {
+                "ticket_id": event.stream_id, "number": d["number"], "desk": d["desk"], "module": d["module"],
+                "organisation_id": d["organisation_id"], "opened_at": event.occurred_at, "closed_at": None,
+                "close_reason": None, "out_of_hours_requested": False, "billable": None, "billable_month": None,
+                "last_version": event.stream_version}
+            count(row, reports.local_day(event.occurred_at), "opened")
+            if d.get("out_of_hours_requested"):
+                requested_out_of_hours(row, event)
+            applied += 1
+            continue
+        if row is None:  # the tickets read model refuses this case loudly; nothing to count here
+            continue
+        row["last_version"] = event.stream_version
+        if event.stream_id not in new:
+            changed.add(event.stream_id)
+        if event.type == "MessagePosted" and d.get("out_of_hours_requested"):
+            requested_out_of_hours(row, event)
+        elif event.type == "BillableMarked":
+            row["billable"], row["billable_month"] = d["billable"], reports.month_of(event.occurred_at)
+        elif event.type == "TicketClosed":
+            row["closed_at"], row["close_reason"] = event.occurred_at, d["reason"]
+            count(row, reports.local_day(event.occurred_at), d["reason"])
+        applied += 1
+    cur = conn.cursor()
+    if new:
+        columns = tuple(next(iter(new.values())))
+        copy_rows(conn, "report_tickets", columns, [[row[c] for c in columns] for row in new.values()])
+        # Facts of their responses that arrived first (another topic) now count.
+        cur.executemany("update report_responses set desk = %s, module = %s, organisation_id = %s where ticket_id = %s",
+                        [(row["desk"], row["module"], row["organisation_id"], t) for t, row in sorted(new.items())])
+    if changed:
+        cur.executemany("""update report_tickets set last_version = %s, closed_at = %s, close_reason = %s,
+                                                     out_of_hours_requested = %s, billable = %s, billable_month = %s
+                           where ticket_id = %s""",
+                        [(rows[t]["last_version"], rows[t]["closed_at"], rows[t]["close_reason"],
+                          rows[t]["out_of_hours_requested"], rows[t]["billable"], rows[t]["billable_month"], t)
+                         for t in sorted(changed)])
+    if daily:
+        cur.executemany("""insert into report_daily (day, desk, module, organisation_id, movement, n)
+                           values (%s, %s, %s, %s, %s, %s)
+                           on conflict (day, desk, module, organisation_id, movement)
+                           do update set n = report_daily.n + excluded.n""",
+                        [(*key, n) for key, n in sorted(daily.items())])
+    if requests:
+        cur.executemany("""insert into report_ooh_requests (ticket_id, month, first_at) values (%s, %s, %s)
+                           on conflict do nothing""", [(*key, at) for key, at in sorted(requests.items())])
+    return applied
 
 
 def apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:

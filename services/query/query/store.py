@@ -13,8 +13,10 @@ from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
 
 from . import catalogs, reports_store
+from .batching import applies_batch, copy_rows, data_json, list_json, takes_batches
 from .projector import project, project_account
-from .queue_store import apply_sla_fact, apply_ticket_event
+from .queue_store import apply_sla_fact
+from .queue_store import apply_ticket_events as queue_ticket_events
 from .timeline_store import apply_timeline
 
 _JSON_COLUMNS = {"contact", "details", "attachments"}
@@ -24,46 +26,90 @@ def _value(column: str, value):
     return Jsonb(value) if column in _JSON_COLUMNS else value
 
 
+# The columns of a ticket row its later events change (never subject, case or description: the
+# stored `search` vector is computed from those, so it is computed once, when the row is inserted).
+_MUTABLE = ("status", "assigned_to", "customer_away", "back_at", "out_of_hours", "billable", "close_reason",
+            "updated_at", "last_version")
+_MUTABLE_SET = frozenset(_MUTABLE)
+
+
+@applies_batch
+def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
+    """Apply a run of ticket events set-based; return how many were applied (not already applied).
+
+    The rows of the run's tickets are read once, the events folded over them in order with the
+    pure `project`, and each ticket written once: inserted whole when it opens in this run,
+    otherwise its changed columns updated. An event at or below a ticket's last version is a
+    duplicate (a relay's republish, a replay) and changes nothing.
+    """
+    ids = sorted({r.event.stream_id for r in records})
+    rows = {r["ticket_id"]: r for r in conn.execute(
+        f"select ticket_id, {', '.join(_MUTABLE)} from tickets where ticket_id = any(%s) for update",
+        (ids,)).fetchall()}
+    new: dict[str, dict] = {}     # opened in this run: the whole row, inserted at the end
+    changed: set[str] = set()     # existing rows to update
+    thread: list[tuple] = []
+    applied = 0
+    for record in records:
+        event = record.event
+        row = rows.get(event.stream_id)
+        if row is not None and event.stream_version <= row["last_version"]:
+            continue
+        if row is None and event.type != "TicketOpened":
+            raise RuntimeError(f"{event.type} v{event.stream_version} of {event.stream_id} before its TicketOpened")
+        if row is not None and event.stream_version != row["last_version"] + 1:
+            raise RuntimeError(f"gap in {event.stream_id}: v{event.stream_version} after v{row['last_version']}")
+        change = project(event, row["status"] if row else None)
+        if change.new_ticket:
+            row = {**change.new_ticket, "assigned_to": None, "customer_away": False, "back_at": None,
+                   "billable": None, "close_reason": None, "opened_at": event.occurred_at, "updated_at": event.occurred_at,
+                   "last_version": event.stream_version}
+            rows[event.stream_id] = new[event.stream_id] = row
+        else:
+            if not change.ticket_updates.keys() <= _MUTABLE_SET:  # would be lost by the update below
+                raise RuntimeError(f"{event.type} changes {sorted(change.ticket_updates.keys() - _MUTABLE_SET)}: "
+                                   "add them to store._MUTABLE")
+            row.update(change.ticket_updates, updated_at=event.occurred_at, last_version=event.stream_version)
+            if event.stream_id not in new:
+                changed.add(event.stream_id)
+        if change.thread_entry:
+            e = change.thread_entry
+            thread.append((event.stream_id, event.stream_version, e["type"], e["author_id"], e["author_role"],
+                           e["body"], e["internal"], list_json(e["attachments"]),
+                           data_json(event) if e["data"] is event.data else Jsonb(e["data"]), event.occurred_at))
+        applied += 1
+    if new:
+        columns = tuple(next(iter(new.values())))
+        copy_rows(conn, "tickets", columns, [[_value(c, row[c]) for c in columns] for row in new.values()])
+    if changed:
+        conn.cursor().executemany(f"update tickets set {', '.join(f'{c} = %s' for c in _MUTABLE)} where ticket_id = %s",
+                                  [[rows[t][c] for c in _MUTABLE] + [t] for t in sorted(changed)])
+    # Only events applied now have a thread entry, and each at its own stream version: all new.
+    copy_rows(conn, "thread", ("ticket_id", "stream_version", "type", "author_id", "author_role", "body", "internal",
+                               "attachments", "data", "occurred_at"), thread)
+    return applied
+
+
 def apply_event(conn: psycopg.Connection, record: Record) -> bool:
-    """Apply one ticket event; False when it was already applied (or arrives before its ticket)."""
-    event = record.event
-    row = conn.execute("select status, last_version from tickets where ticket_id = %s for update",
-                       (event.stream_id,)).fetchone()
-    if row is not None and event.stream_version <= row["last_version"]:
-        return False
-    if row is None and event.type != "TicketOpened":
-        raise RuntimeError(f"{event.type} v{event.stream_version} of {event.stream_id} before its TicketOpened")
-    if row is not None and event.stream_version != row["last_version"] + 1:
-        raise RuntimeError(f"gap in {event.stream_id}: v{event.stream_version} after v{row['last_version']}")
-    change = project(event, row["status"] if row else None)
-    if change.new_ticket:
-        cols = {**change.new_ticket, "opened_at": event.occurred_at, "updated_at": event.occurred_at,
-                "last_version": event.stream_version}
-        conn.execute(f"insert into tickets ({', '.join(cols)}) values ({', '.join(['%s'] * len(cols))})",
-                     [_value(c, v) for c, v in cols.items()])
-    else:
-        updates = {**change.ticket_updates, "updated_at": event.occurred_at, "last_version": event.stream_version}
-        conn.execute(f"update tickets set {', '.join(f'{c} = %s' for c in updates)} where ticket_id = %s",
-                     [_value(c, v) for c, v in updates.items()] + [event.stream_id])
-    if change.thread_entry:
-        e = change.thread_entry
-        conn.execute("""insert into thread (ticket_id, stream_version, type, author_id, author_role, body, internal,
-                                            attachments, data, occurred_at)
-                        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                     (event.stream_id, event.stream_version, e["type"], e["author_id"], e["author_role"], e["body"],
-                      e["internal"], Jsonb(e["attachments"]), Jsonb(e["data"]), event.occurred_at))
-    return True
+    """Apply one ticket event; False when it was already applied."""
+    return apply_ticket_events(conn, [record]) == 1
 
 
-def apply_notification(conn: psycopg.Connection, record: Record) -> bool:
-    """Record a mail sent (or refused for good) about a ticket; False for a duplicate or no ticket."""
-    d = record.event.data
-    if not d.get("ticket_id"):
-        return False
-    return conn.execute("""insert into notifications (event_id, ticket_id, type, recipient, template, error, occurred_at)
-                           values (%s, %s, %s, %s, %s, %s, %s) on conflict (event_id) do nothing""",
-                        (record.event.event_id, d["ticket_id"], record.event.type, d["recipient"], d["template"],
-                         d.get("error"), record.event.occurred_at)).rowcount == 1
+@applies_batch
+def apply_notifications(conn: psycopg.Connection, records: list[Record]) -> int:
+    """Record the mails sent (or refused for good) about tickets; return how many were new."""
+    rows = [(r.event.event_id, r.event.data["ticket_id"], r.event.type, r.event.data["recipient"],
+             r.event.data["template"], r.event.data.get("error"), r.event.occurred_at)
+            for r in records if r.event.data.get("ticket_id")]
+    if not rows:
+        return 0
+    return conn.execute("""with added as (
+                               insert into notifications (event_id, ticket_id, type, recipient, template, error,
+                                                          occurred_at)
+                               select * from unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[],
+                                                    %s::text[], %s::timestamptz[])
+                               on conflict (event_id) do nothing returning 1)
+                           select count(*) as n from added""", [list(c) for c in zip(*rows)]).fetchone()["n"]
 
 
 def apply_account(conn: psycopg.Connection, record: Record) -> bool:
@@ -103,27 +149,53 @@ def apply_account(conn: psycopg.Connection, record: Record) -> bool:
 
 # Which read models take an event, by the topic its type belongs to: (its stats row, its function).
 # Every read model of an event is applied in the same transaction as the consumer's offsets.
-# A read model registers itself here (one line) and puts its tables in app.SCHEMA.
+# A read model registers itself here (one line) and puts its tables in app.SCHEMA. Its applier is
+# either apply(conn, record) -> bool (called per event) or, marked @batching.applies_batch,
+# apply(conn, records) -> int: a run of its topic's events in order, applied set-based.
 _APPLIERS: dict[str, list] = {
-    TICKETS: [("tickets", apply_event), ("deadlines", apply_ticket_event), ("timeline", apply_timeline),
-              (reports_store.PROJECTION, reports_store.apply_ticket_event)],
-    NOTIFICATIONS: [("tickets", apply_notification), ("timeline", apply_timeline)],
+    TICKETS: [("tickets", apply_ticket_events), ("deadlines", queue_ticket_events), ("timeline", apply_timeline),
+              (reports_store.PROJECTION, reports_store.apply_ticket_events)],
+    NOTIFICATIONS: [("tickets", apply_notifications), ("timeline", apply_timeline)],
     ACCOUNTS: [("accounts", apply_account), (catalogs.PROJECTION, catalogs.apply_catalog_changed)],
     SLA: [("deadlines", apply_sla_fact), ("timeline", apply_timeline),
           (reports_store.PROJECTION, reports_store.apply_sla_fact)],
 }
 
 
-def apply_batch(conn: psycopg.Connection, records: list[Record]) -> None:
-    """Apply a polled batch (the consumer loop commits it with its offsets)."""
-    counts: dict[str, list[int]] = {}
+def _runs(records: list[Record]):
+    """The batch as runs of consecutive records of one topic, in order: (topic, records)."""
+    run: list[Record] = []
+    topic = None
     for record in records:
-        for projection, apply in _APPLIERS.get(TOPIC_OF_EVENT[record.event.type], ()):
-            applied, skipped = counts.setdefault(projection, [0, 0])
-            counts[projection] = [applied + 1, skipped] if apply(conn, record) else [applied, skipped + 1]
-    for projection, (applied, skipped) in counts.items():
-        conn.execute("update projection_stats set applied = applied + %s, skipped = skipped + %s where name = %s",
-                     (applied, skipped, projection))
+        this = TOPIC_OF_EVENT[record.event.type]
+        if run and this != topic:
+            yield topic, run
+            run = []
+        topic = this
+        run.append(record)
+    if run:
+        yield topic, run
+
+
+def apply_batch(conn: psycopg.Connection, records: list[Record]) -> None:
+    """Apply a polled batch (the consumer loop commits it with its offsets).
+
+    Set-based: each run of consecutive events of one topic goes to every read model of the topic
+    at once, so the models see the events of different topics in the batch's own order, and a
+    read model's applier sees its topic's events in order (tests/integration/test_query_batch_apply.py
+    shows a batch leaves exactly what its events applied one at a time leave).
+    """
+    counts: dict[str, list[int]] = {}
+    for topic, run in _runs(records):
+        for projection, apply in _APPLIERS.get(topic, ()):
+            applied = apply(conn, run) if takes_batches(apply) else sum(1 for r in run if apply(conn, r))
+            count = counts.setdefault(projection, [0, 0])
+            count[0] += applied
+            count[1] += len(run) - applied
+    if counts:
+        conn.cursor().executemany(
+            "update projection_stats set applied = applied + %s, skipped = skipped + %s where name = %s",
+            [(applied, skipped, projection) for projection, (applied, skipped) in sorted(counts.items())])
 
 
 def stats(conn: psycopg.Connection) -> dict:

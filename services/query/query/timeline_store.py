@@ -2,30 +2,41 @@
 from __future__ import annotations
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.kafka import Record
 
 from . import timeline
+from .batching import applies_batch, copy_rows, data_json
 from .queue_params import PageQuery, encode_cursor
 
 # Names of the services that act on tickets, for the "who" of their entries.
 SERVICE_NAMES = {"sla": "Mesa (SLA)", "system": "Mesa", "notifier": "Mesa (correo)", "intake": "Mesa"}
 
 
-def apply_timeline(conn: psycopg.Connection, record: Record) -> bool:
-    """Add the event to its ticket's timeline; False for a replay or an event about no ticket."""
-    event = record.event
-    ticket_id = timeline.ticket_of(event)
-    if ticket_id is None:
-        return False
-    return conn.execute("""insert into timeline (event_id, ticket_id, occurred_at, causal_rank, stream_version, type,
-                                                 actor_id, actor_role, correlation_id, causation_id, data)
-                           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) on conflict (event_id) do nothing""",
-                        (event.event_id, ticket_id, event.occurred_at, timeline.causal_rank(event),
-                         event.stream_version, event.type, event.actor.id, event.actor.role, event.correlation_id,
-                         event.causation_id, Jsonb(event.data))).rowcount == 1
+_COLUMNS = ("event_id", "ticket_id", "occurred_at", "causal_rank", "stream_version", "type", "actor_id", "actor_role",
+            "correlation_id", "causation_id", "data")
+
+
+@applies_batch
+def apply_timeline(conn: psycopg.Connection, records: list[Record]) -> int:
+    """Add the events to their tickets' timelines; return how many were new (an event seen before,
+    a replay, or an event about no ticket adds nothing). The ones already stored are looked up in
+    one query and the rest copied in."""
+    events = {}
+    for record in records:
+        ticket_id = timeline.ticket_of(record.event)
+        if ticket_id is not None:
+            events.setdefault(record.event.event_id, (record.event, ticket_id))
+    if not events:
+        return 0
+    stored = {r["event_id"] for r in conn.execute("select event_id from timeline where event_id = any(%s)",
+                                                  (list(events),), binary=True).fetchall()}
+    rows = [(event.event_id, ticket_id, event.occurred_at, timeline.causal_rank(event), event.stream_version,
+             event.type, event.actor.id, event.actor.role, event.correlation_id, event.causation_id, data_json(event))
+            for event_id, (event, ticket_id) in events.items() if event_id not in stored]
+    copy_rows(conn, "timeline", _COLUMNS, rows)
+    return len(rows)
 
 
 def ticket_timeline(conn: psycopg.Connection, user: Claims, number: str, query: PageQuery) -> dict:
