@@ -351,6 +351,11 @@ class AccessRejectedData(Schema):
     request_id = _str()
     rejected_by = _str()
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    # Where the notifier sends the reason (the request's address, name and desk); absent on
+    # events written before the rejection mail existed, which then mail no one.
+    email = fields.Email(allow_none=True)
+    name = _opt_str()
+    desk = fields.String(allow_none=True, validate=validate.OneOf(DESKS))
 
 
 class CatalogModuleData(Schema):

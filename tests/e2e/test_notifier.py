@@ -320,6 +320,26 @@ def test_an_access_request_reaches_staff_and_requester_and_the_granted_user_sets
     assert login.status_code == 200 and login.json()["user"]["organisation_id"] == "club-caracas"
 
 
+def test_a_rejected_access_request_mails_the_requester_the_reason_once(mail_stack):
+    sink, intake = mail_stack.sink, mail_stack.urls["intake"]
+    r = requests.post(f"{intake}/api/access-requests", timeout=10, json={
+        "name": "Rafael Pérez", "email": "rafael@sincontrato.example", "phone": "+58 414 555 0199",
+        "organisation_name": "Club Sin Contrato", "desk": "SOPORTE"})
+    assert r.status_code == 202, r.text
+    pending = requests.get(f"{intake}/api/access-requests", headers=mail_stack.h["carlos"], timeout=10).json()
+    request_id = next(item["request_id"] for item in pending["items"] if item["email"] == "rafael@sincontrato.example")
+    rejected = requests.post(f"{intake}/api/access-requests/{request_id}/reject", headers=mail_stack.h["carlos"],
+                             json={"reason": "El club no tiene contrato vigente con el proveedor."}, timeout=10)
+    assert rejected.status_code == 201, rejected.text
+    mail = wait_until(lambda: [m for m in sink.to("rafael@sincontrato.example") if "no fue aprobada" in m["Subject"]],
+                      30, "the rejection mail")[0]
+    assert "El club no tiene contrato vigente con el proveedor." in text_of(mail)
+    assert "Rafael Pérez" in text_of(mail)
+    # Exactly one rejection mail (with the acknowledgement, two in all) once both have arrived.
+    wait_until(lambda: len(sink.to("rafael@sincontrato.example")) >= 2, 30, "the acknowledgement")
+    assert len([m for m in sink.to("rafael@sincontrato.example") if "no fue aprobada" in m["Subject"]]) == 1
+
+
 def test_training_requests_and_special_process_announcements_reach_staff_and_requester(mail_stack):
     sink, intake = mail_stack.sink, mail_stack.urls["intake"]
     r = requests.post(f"{intake}/api/training-requests", headers=mail_stack.h["maria"], timeout=10,

@@ -149,6 +149,9 @@ def test_an_agent_rejects_a_request_with_a_reason_and_it_leaves_the_list(intake_
     with intake_app.extensions["intake"].pool.connection() as conn:
         event = conn.execute("select data from events where type = 'AccessRejected'").fetchone()
     assert event["data"]["reason"] == "El club no tiene contrato vigente."
+    # The entry page promises the person a mail saying why: the event carries where to send it.
+    assert (event["data"]["email"], event["data"]["name"], event["data"]["desk"]) == (
+        ACCESS_REQUEST["email"], ACCESS_REQUEST["name"], "SOPORTE")
     # Once rejected, the same person may ask again later.
     assert client.post("/api/access-requests", json=ACCESS_REQUEST).status_code == 202
     assert len(pending(client)) == 1

@@ -124,6 +124,13 @@ def access_granted(user_id: str = "u-maria"):
         actor=SUPERVISOR, occurred_at=at(2026, 11, 25, 10))
 
 
+def access_rejected(**addressee):
+    """Access request r1 turned down by an agent, saying why."""
+    return new_event("AccessRejected", "access-r1", 2, {
+        "request_id": "r1", "rejected_by": "u-carlos", "reason": "El club no tiene contrato vigente.",
+        **addressee}, actor=AGENT, occurred_at=at(2026, 11, 25, 10))
+
+
 def training_requested(by: str = "u-maria"):
     """An induction course for five people on two modules."""
     return new_event("TrainingRequested", "org-club-caracas", 3, {
@@ -375,6 +382,21 @@ def test_access_granted_welcomes_the_known_user_and_skips_an_unknown_one():
     assert mails_for(access_granted("u-nobody")) == []
 
 
+def test_access_rejected_tells_the_requester_why_in_spanish_and_names_no_one_else():
+    mail = only(mails_for(access_rejected(email="pedro@clubcaracas.ve", name="Pedro Díaz", desk="SOPORTE")))
+    assert mail.template == "access_rejected"
+    assert (mail.recipient.email, mail.recipient.name, mail.recipient.language) == (
+        "pedro@clubcaracas.ve", "Pedro Díaz", "es")
+    rendered = RENDERER.render(mail)
+    assert "El club no tiene contrato vigente." in rendered.text
+    assert "El club no tiene contrato vigente." in rendered.html
+    assert "SOPORTE" in rendered.subject + rendered.text
+
+
+def test_an_access_rejected_event_from_before_it_carried_the_address_mails_no_one():
+    assert mails_for(access_rejected()) == []
+
+
 def test_training_requested_goes_to_soporte_staff_and_to_the_requester():
     mails = by_template(mails_for(training_requested()))
     assert mails["training_requested_staff"].recipient.email == "soporte@vendor.ve"
@@ -427,7 +449,8 @@ def realistic_mails(language: str) -> list[Mail]:
     events = [opened(at(2026, 11, 28, 10), language=language), message(AGENT), message(CUSTOMER),
               overdue(), warning(), closed("needs_training"), access_requested(),
               access_granted(view.opened_by), training_requested(view.opened_by),
-              special_process(view.opened_by), delivery_parked()]
+              special_process(view.opened_by), delivery_parked(),
+              access_rejected(email="pedro@clubcaracas.ve", name="Pedro Díaz", desk="SOPORTE")]
     mails = [m for e in events for m in mails_for(e, view)] + [received(at(2026, 11, 28, 10), language=language)]
     mails += [m for m in mails_for(opened(at(2026, 11, 28, 10), urgency="platform_down", language=language),
                                    replace(view, urgency="platform_down")) if m.template == "ticket_urgent_oncall"]

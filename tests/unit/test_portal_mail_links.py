@@ -40,6 +40,7 @@ def every_mail(language: str) -> list[Mail]:
               m.overdue(), m.warning(), m.closed("needs_training"), m.access_requested(),
               m.access_granted(view.opened_by), m.training_requested(view.opened_by),
               m.special_process(view.opened_by), m.delivery_parked(),
+              m.access_rejected(email="pedro@clubcaracas.ve", name="Pedro Díaz", desk="SOPORTE"),
               m.opened(m.at(2026, 11, 28, 10), urgency="platform_down", language=language)]
     deadline = m.new_event("DeadlineSet", "sla-t42", 1, m.deadline_for(m.at(2026, 11, 28, 10)), actor=m.SYSTEM,
                            occurred_at=m.at(2026, 11, 28, 10))

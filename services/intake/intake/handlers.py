@@ -193,9 +193,10 @@ def reject_access(conn: psycopg.Connection, staff: Claims, request_id: str, reas
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason or len(reason) > MAX_REJECTION_REASON:
         raise violation("REJECTION_REASON_REQUIRED", "reason")
-    _pending_request(conn, staff, request_id, now)
+    row = _pending_request(conn, staff, request_id, now)
     event = new_event("AccessRejected", f"access-{request_id}", 2, {
-        "request_id": request_id, "rejected_by": staff.user_id, "reason": reason},
+        "request_id": request_id, "rejected_by": staff.user_id, "reason": reason,
+        "email": row["email"], "name": row["name"], "desk": row["desk"]},
         actor=_actor(staff), occurred_at=now)
     eventstore.append(conn, [event], expected_version=1)
     conn.execute("""update access_requests set status = 'rejected', decided_by = %s, decided_at = %s, reason = %s

@@ -488,6 +488,19 @@ def plan_access_granted(event, ticket, users, desks, calendar, links) -> list[Ma
     return [Mail("access_granted", user, context, None, None)]
 
 
+def plan_access_rejected(event, ticket, users, desks, calendar, links) -> list[Mail]:
+    """The requester learns why his request was turned down and that he may ask again.
+
+    The reason is staff's text; the name is bounded as in the request's acknowledgement."""
+    d = event.data
+    if not d.get("email"):
+        return []  # written before the event carried the request's address
+    name = bounded_name(d.get("name") or "")
+    requester = Recipient(email=d["email"], name=name, language="es")
+    return [Mail("access_rejected", requester, {"name": name, "desk": d.get("desk"), "reason": d["reason"],
+                                                "portal_url": links.portal_url}, None, None)]
+
+
 def plan_training_requested(event, ticket, users, desks, calendar, links) -> list[Mail]:
     """Staff schedule the induction course; the requester learns it arrived."""
     d = event.data
@@ -550,6 +563,7 @@ PLANNERS: dict[str, Planner] = {
     "TicketClosed": plan_ticket_closed,
     "AccessRequested": plan_access_requested,
     "AccessGranted": plan_access_granted,
+    "AccessRejected": plan_access_rejected,
     "TrainingRequested": plan_training_requested,
     "SpecialProcessAnnounced": plan_special_process_announced,
     "DeliveryParked": plan_delivery_parked,
@@ -561,7 +575,7 @@ TICKET_EVENTS = frozenset({"TicketOpened", "DeadlineSet", "MessagePosted", "Reso
 
 CUSTOMER_TEMPLATES = ("ticket_received", "agent_answered", "response_overdue_customer",
                       "auto_close_warning", "ticket_closed", "access_requested_requester",
-                      "access_granted", "training_requested_requester",
+                      "access_granted", "access_rejected", "training_requested_requester",
                       "special_process_requester")
 STAFF_TEMPLATES = ("ticket_opened_queue", "ticket_urgent_oncall", "customer_answered",
                    "response_overdue_supervisor", "access_requested_staff", "training_requested_staff",

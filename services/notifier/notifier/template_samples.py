@@ -106,6 +106,10 @@ def _events(language: str, view: TicketView) -> list:
             actor=SYSTEM, occurred_at=_at(2026, 11, 25, 9, 30)),
         new_event("AccessGranted", "access-r1", 2, {"request_id": "r1", "user_id": opener, "granted_by": "u-agente"},
                   actor=_AGENT, occurred_at=_at(2026, 11, 25, 10)),
+        new_event("AccessRejected", "access-r2", 2, {
+            "request_id": "r2", "rejected_by": "u-agente", "reason": "El club no tiene contrato vigente.",
+            "email": "pedro@club.example", "name": "Pedro Díaz", "desk": "SOPORTE"},
+            actor=_AGENT, occurred_at=_at(2026, 11, 25, 10)),
         new_event("TrainingRequested", "org-club-ejemplo", 3, {
             "organisation_id": "club-ejemplo", "requested_by": opener, "modules": ["NOMINA", "SOCIOS"],
             "participants": 5, "note": "Personal nuevo en nómina."}, actor=customer, occurred_at=_at(2026, 11, 25, 10)),

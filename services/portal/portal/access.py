@@ -112,5 +112,5 @@ def reject(request_id: str):
     reply = _checked(_ctx().backend.reject_access(session["token"], request_id, reason, _cid()))
     if not reply.ok:
         return _refused(request_id, reply, "reason", {"reason": reason})
-    flash(_l("Solicitud rechazada; el motivo quedó registrado."))
+    flash(_l("Solicitud rechazada; le enviamos el motivo por correo a quien la hizo."))
     return redirect(url_for("access.access_requests"))
