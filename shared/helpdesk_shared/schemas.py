@@ -12,12 +12,13 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from .catalog import DESK_NAMES, MODULE_CODE_PATTERN, MODULE_NAME_MAX, MODULES_MAX
 from .envelope import Actor, Envelope, UndecodableEvent
 from .topics import TOPIC_OF_EVENT
 
 SCHEMA_VERSION = 1  # the only version of every event type so far
 
-DESKS = ("SOPORTE", "IMPLANTACIONES")
+DESKS = DESK_NAMES  # helpdesk_shared/catalog.json
 LANGUAGES = ("es", "en")
 ROLES = ("customer", "agent", "supervisor")
 # "Urgente, única y exclusivamente": the three causes of the rules page, plus normal.
@@ -339,7 +340,9 @@ class AccessRequestedData(Schema):
 
 
 class AccessGrantedData(Schema):
-    request_id = _str()
+    # null when a supervisor created the user directly (POST /api/users): no request was filed,
+    # and the user gets the same set-password mail.
+    request_id = _opt_str()
     user_id = _str()
     granted_by = _str()
 
@@ -353,6 +356,21 @@ class AccessRejectedData(Schema):
     email = fields.Email(allow_none=True)
     name = _opt_str()
     desk = fields.String(allow_none=True, validate=validate.OneOf(DESKS))
+
+
+class CatalogModuleData(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(MODULE_CODE_PATTERN))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=MODULE_NAME_MAX))
+    retired = fields.Boolean(required=True)
+
+
+class ModuleCatalogChangedData(Schema):
+    """A supervisor replaced a desk's module list: the full new list (retired modules included), at `version`."""
+    desk = _one_of(DESKS)
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    modules = fields.List(fields.Nested(CatalogModuleData), required=True,
+                          validate=validate.Length(min=1, max=MODULES_MAX))
+    changed_by = _str()
 
 
 class TrainingRequestedData(Schema):
@@ -456,6 +474,7 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "AccessRequested": AccessRequestedData,
     "AccessGranted": AccessGrantedData,
     "AccessRejected": AccessRejectedData,
+    "ModuleCatalogChanged": ModuleCatalogChangedData,
     "TrainingRequested": TrainingRequestedData,
     "SpecialProcessAnnounced": SpecialProcessAnnouncedData,
     "RulesPageEdited": RulesPageEditedData,

@@ -73,6 +73,7 @@ TOPIC_OF_EVENT = {
     "AccessRequested": ACCOUNTS,
     "AccessGranted": ACCOUNTS,
     "AccessRejected": ACCOUNTS,
+    "ModuleCatalogChanged": ACCOUNTS,
     "TrainingRequested": ACCOUNTS,
     "SpecialProcessAnnounced": ACCOUNTS,
     "RulesPageEdited": ACCOUNTS,  # intake's other per-desk content; no consumer needs it yet

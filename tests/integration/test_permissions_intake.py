@@ -16,7 +16,8 @@ from configs import intake_config, link_token
 from harness import Clock, login
 from helpdesk_shared import link_tokens, pg
 from helpdesk_shared.envelope import SYSTEM
-from intake import demo, handlers
+from helpdesk_shared.catalog import DESKS
+from intake import catalog_store, demo, handlers
 from intake.app import create_app
 from permission_matrix import PRINCIPALS, assert_table_covers, cases, check, row, scratch_database
 from samples import png, ticket_body
@@ -60,6 +61,13 @@ TABLE = [
     row("POST", "/api/access-requests/<request_id>/grant",  "grant",                 401, 403, 403, 201, 404, 201, 404),
     row("POST", "/api/access-requests/<request_id>/grant",  "grant_off_desk_org",    401, 403, 403, 404, 404, 422, 404),
     row("POST", "/api/access-requests/<request_id>/reject", "reject",                401, 403, 403, 201, 404, 201, 404),
+    # Supervisors manage desks' module catalogs, organisations and users (issue 9).
+    row("GET",  "/api/desks/<desk>/modules",                "read_catalog",          401, 200, 403, 200, 403, 200, 403),
+    row("PUT",  "/api/desks/<desk>/modules",                "edit_catalog",          401, 403, 403, 403, 403, 200, 403),
+    row("GET",  "/api/organisations",                       "list_organisations",    401, 403, 403, 403, 403, 200, 200),
+    row("POST", "/api/organisations",                       "create_organisation",   401, 403, 403, 403, 403, 201, 403),
+    row("POST", "/api/users",                               "create_user",           401, 403, 403, 403, 403, 201, 403),
+    row("POST", "/api/users",                               "create_user_foreign_org", 401, 403, 403, 403, 403, 422, 404),
     # The rules page is public; only a supervisor of its desk edits it (the page is no secret: 403).
     row("GET",  "/api/desks/<desk>/rules-page",             "read_rules_page",       200, 200, 200, 200, 200, 200, 200),
     row("PUT",  "/api/desks/<desk>/rules-page",             "edit_rules_page",       401, 403, 403, 403, 403, 200, 403),
@@ -128,6 +136,14 @@ class World:
             return handlers.register_user(conn, email=f"nuevo-{uuid.uuid4().hex[:8]}@clubcaracas.com.ve",
                                           name="Nuevo Usuario", role="customer", password=uuid.uuid4().hex,
                                           desks=["SOPORTE"], now=NOW, actor=SYSTEM, organisation_id="club-caracas")
+
+    def catalog_edit(self) -> dict:
+        """SOPORTE's catalog at its current version with SISTEMA renamed afresh (each case a real change)."""
+        with pg.connect(self.url) as conn:
+            desk = catalog_store.current(conn, DESKS["SOPORTE"])
+        modules = [{**m.as_dict(), "name": f"Sistema {uuid.uuid4().hex[:6]}"} if m.code == "SISTEMA" else m.as_dict()
+                   for m in desk.entries]
+        return {"expected_version": desk.version, "modules": modules}
 
     def rules_page_version(self, desk: str = "SOPORTE") -> int:
         """The version of the desk's Spanish rules page an editor would have read."""
@@ -206,6 +222,20 @@ REQUESTS = {
                                      {"json": {"organisation_id": "distribuidora-andina"}}),
     "reject": lambda w: (f"/api/access-requests/{w.access_request()}/reject",
                          {"json": {"reason": "El club no tiene contrato vigente."}}),
+    "read_catalog": lambda w: ("/api/desks/SOPORTE/modules", {}),
+    "edit_catalog": lambda w: ("/api/desks/SOPORTE/modules", {"json": w.catalog_edit()}),
+    "list_organisations": lambda w: ("/api/organisations", {}),
+    "create_organisation": lambda w: ("/api/organisations", {"json": {
+        "name": f"Club {uuid.uuid4().hex[:8]}", "desks": ["SOPORTE"]}}),
+    "create_user": lambda w: ("/api/users", {"json": {
+        "email": f"nuevo-{uuid.uuid4().hex[:8]}@clubcaracas.com.ve", "name": "Nuevo Usuario", "role": "customer",
+        "organisation_id": "club-caracas", "desks": ["SOPORTE"]}}),
+    # An IMPLANTACIONES user for club-caracas (a SOPORTE organisation): not one of its desks for a
+    # supervisor who knows it, an organisation that does not exist for one who does not.
+    "create_user_foreign_org": lambda w: ("/api/users", {"json": {
+        "email": f"nuevo-{uuid.uuid4().hex[:8]}@clubcaracas.com.ve", "name": "Nuevo Usuario", "role": "customer",
+        "organisation_id": "club-caracas", "desks": ["IMPLANTACIONES"]}}),
+
     "read_rules_page": lambda w: ("/api/desks/SOPORTE/rules-page", {}),
     "edit_rules_page": lambda w: ("/api/desks/SOPORTE/rules-page", {"json": {
         "language": "es", "text": "1. Un caso, un ticket.", "version": w.rules_page_version()}}),

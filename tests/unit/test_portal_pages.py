@@ -11,6 +11,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from configs import portal_config
+from helpdesk_shared.catalog import DESKS
 from portal.app import create_app
 from portal.backend import Reply, Unavailable
 
@@ -65,6 +66,8 @@ class FakeBackend:
     def upload(self, token, name, content, content_type, cid=None):
         return Reply(201, {"upload_id": "0b8f2a52-6f4e-4c53-9b8e-0d8f7b1c2a11", "name": name})
 
+    def desk_modules(self, token, desk, cid=None):
+        return Reply(200, {"desk": desk, "version": 0, "modules": [m.as_dict() for m in DESKS[desk].entries]})
     def rules_page(self, desk, language, cid=None):
         """Intake's default rules page (tests/unit/test_portal_content.py edits it)."""
         from intake import rules_page

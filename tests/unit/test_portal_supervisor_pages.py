@@ -8,6 +8,7 @@ import pytest
 
 from configs import portal_config
 from portal.app import create_app
+from helpdesk_shared.catalog import DESKS
 from portal.backend import Reply, Unavailable
 
 SUPERVISOR = {"id": "s1", "name": "Rosa", "role": "supervisor", "organisation_id": None,
@@ -44,6 +45,9 @@ class FakeBackend:
     def sla_change(self, token, path, body, cid=None):
         self.changes.append((path, body))
         return self._answer("PUT " + path, Reply(201, {"version": 2}))
+
+    def desk_modules(self, token, desk, cid=None):
+        return Reply(200, {"desk": desk, "version": 0, "modules": [m.as_dict() for m in DESKS[desk].entries]})
 
     def report(self, token, path, params, cid=None):
         return self._answer(path, Reply(200, {"items": [], "agents": []}))

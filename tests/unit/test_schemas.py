@@ -84,6 +84,9 @@ EXAMPLES = {
                         "phone": "+58 212 555 0102", "organisation_name": "Club Altamira",
                         "desk": "IMPLANTACIONES", "note": "nuevo administrador"},
     "AccessGranted": {"request_id": "r-1", "user_id": "u-4", "granted_by": "u-3"},
+    "ModuleCatalogChanged": {"desk": "SOPORTE", "version": 2, "changed_by": "u-3", "modules": [
+        {"code": "BANCOS", "name": "Bancos", "retired": False}, {"code": "CXP", "name": "Cuentas por pagar",
+                                                                  "retired": True}]},
     "AccessRejected": {"request_id": "r-2", "rejected_by": "u-3", "reason": "sin contrato vigente"},
     "TrainingRequested": {"organisation_id": "org-1", "requested_by": "u-1",
                           "modules": ["FACTURACION", "SOCIOS"], "participants": 4,

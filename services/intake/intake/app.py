@@ -14,7 +14,7 @@ from helpdesk_shared.clock import utc_now
 from helpdesk_shared import logs, pg, web
 from helpdesk_shared.outbox import DDL as OUTBOX_DDL
 
-from . import api, openapi
+from . import admin_api, api, openapi
 from .blobstore import BlobStore
 from .config import Config
 
@@ -53,5 +53,6 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
                 kafka_bootstrap=config.kafka_bootstrap_servers)
     app.register_blueprint(api.bp)
     app.register_blueprint(api.resolve_bp)
+    app.register_blueprint(admin_api.bp)  # supervisors: catalogs, organisations, users
     app.get("/openapi.json")(lambda: jsonify(openapi.document()))
     return app

@@ -74,8 +74,9 @@ def _without_urgency(case: str) -> str:
     return " ".join(cleaned.split()).strip(_LOOSE_ENDS)
 
 
-def parse_subject(subject: str, modules: tuple[str, ...]) -> tuple[str, str]:
-    """Split "MÓDULO, caso" into (catalog module, case), refusing vague subjects (rule 4).
+def parse_subject(subject: str, modules: tuple[str, ...], retired: tuple[str, ...] = ()) -> tuple[str, str]:
+    """Split "MÓDULO, caso" into (catalog module, case), refusing vague subjects (rule 4) and
+    modules the desk retired (valid on older tickets, not on new ones).
 
     Judged by content: once stop-words and the vocabulary of asking for help, speed or
     courtesy are set aside, at least three words must remain and not all of them may be
@@ -88,6 +89,9 @@ def parse_subject(subject: str, modules: tuple[str, ...]) -> tuple[str, str]:
     by_folded = {_fold(m): m for m in modules}
     module = by_folded.get(_fold(" ".join(module_part.split())))
     if module is None:
+        gone = {_fold(m): m for m in retired}.get(_fold(" ".join(module_part.split())))
+        if gone:
+            raise violation("R4_MODULE_RETIRED", "subject", module=gone, modules=modules)
         raise violation("R4_UNKNOWN_MODULE", "subject", modules=modules)
     case = _without_urgency(case)
     words = _LETTER_WORD.findall(case)

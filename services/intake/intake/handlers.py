@@ -16,7 +16,7 @@ from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.envelope import Actor, Envelope, new_event
 from helpdesk_shared.errors import NotFound, RuleViolation
 
-from . import attachments, domain, eventstore
+from . import attachments, catalog_store, domain, eventstore
 from .catalog import DESKS
 from .messages import violation
 
@@ -311,7 +311,7 @@ def request_training(conn: psycopg.Connection, user: Claims, body: dict, now: da
     organisation_id = _organisation_of(conn, user, body)
     modules = body.get("modules")
     participants = body.get("participants")
-    known = {m for d in DESKS.values() for m in d.modules}
+    known = {m for d in catalog_store.every_desk(conn) for m in d.modules}
     if (not isinstance(modules, list) or not modules or not all(isinstance(m, str) and m.upper() in known
                                                                 for m in modules)
             or not isinstance(participants, int) or isinstance(participants, bool) or not 1 <= participants <= 50):
@@ -403,7 +403,8 @@ def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetim
     organisation_id = _organisation_of(conn, user, body, desk.name)
     if conn.execute("select 1 from organisations where id = %s", (organisation_id,)).fetchone() is None:
         raise violation("INVALID_REQUEST", "organisation_id", status=400, detail="organisation_id")
-    module, case = domain.parse_subject(body.get("subject") or "", desk.modules)
+    desk = catalog_store.current(conn, desk)  # as a supervisor last edited it: retired modules refused
+    module, case = domain.parse_subject(body.get("subject") or "", desk.modules, desk.retired)
     description = domain.check_description(body.get("description") or "")
     contact = domain.check_contact(body.get("contact"))
     domain.check_structured_fields(body.get("member_number"), body.get("dates"), body.get("vouchers"),

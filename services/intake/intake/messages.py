@@ -280,6 +280,73 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "Indique el motivo del rechazo (hasta 500 caracteres).",
         "Give the reason for the rejection (up to 500 characters).",
     ),
+    # A desk's module catalog, edited by a supervisor (intake.catalog).
+    "R4_MODULE_RETIRED": (
+        422,
+        "El módulo {module} ya no se usa en esta mesa para casos nuevos. Escoja uno de estos: "
+        f"{{modules}}. Por ejemplo: «{_EXAMPLE}».",
+        "The module {module} is no longer used on this desk for new cases. Pick one of: "
+        f"{{modules}}. For example: “{_EXAMPLE}”.",
+    ),
+    "CATALOG_EMPTY": (
+        422,
+        "El catálogo debe tener entre 1 y 60 módulos, y al menos uno activo para casos nuevos.",
+        "The catalog must have between 1 and 60 modules, and at least one open to new cases.",
+    ),
+    "CATALOG_MODULE_CODE_INVALID": (
+        422,
+        "El código de módulo «{module}» no es válido: use de 2 a 20 letras mayúsculas, dígitos o "
+        "guion bajo, empezando por una letra (por ejemplo NOMINA).",
+        "The module code “{module}” is not valid: use 2 to 20 capital letters, digits or "
+        "underscores, starting with a letter (e.g. NOMINA).",
+    ),
+    "CATALOG_MODULE_NAME_REQUIRED": (
+        422,
+        "Indique el nombre del módulo {module}.",
+        "Give the name of the module {module}.",
+    ),
+    "CATALOG_MODULE_DUPLICATE": (
+        422,
+        "El módulo {module} aparece dos veces (mismo código o mismo nombre).",
+        "The module {module} appears twice (same code or same name).",
+    ),
+    "CATALOG_MODULE_REMOVED": (
+        422,
+        "El módulo {module} no puede quitarse del catálogo: hay tickets que lo nombran. "
+        "Márquelo como retirado para que no se use en casos nuevos.",
+        "The module {module} cannot be removed from the catalog: tickets name it. Mark it "
+        "retired so new cases do not use it.",
+    ),
+    "CATALOG_VERSION_CONFLICT": (
+        409,
+        "Otra persona cambió el catálogo de esta mesa mientras usted lo editaba (versión actual: "
+        "{version}). Recargue la página y vuelva a aplicar sus cambios.",
+        "Someone else changed this desk's catalog while you were editing it (current version: "
+        "{version}). Reload the page and apply your changes again.",
+    ),
+    # Organisations and users, managed by a supervisor.
+    "ORGANISATION_INVALID": (
+        422,
+        "Indique el nombre de la organización y al menos una de sus mesas (solo las suyas).",
+        "Give the organisation's name and at least one of its desks (only your own desks).",
+    ),
+    "ORGANISATION_EXISTS": (
+        409,
+        "Ya existe una organización con ese nombre o identificador.",
+        "An organisation with that name or identifier already exists.",
+    ),
+    "USER_INVALID": (
+        422,
+        "Revise los datos del usuario ({field}): un cliente pertenece a una organización y solo "
+        "a mesas de ella; el personal no pertenece a ninguna.",
+        "Check the user's details ({field}): a customer belongs to one organisation and only to "
+        "its desks; staff belong to none.",
+    ),
+    "USER_EXISTS": (
+        409,
+        "Ya existe un usuario con ese correo electrónico.",
+        "A user with that e-mail address already exists.",
+    ),
     # Warnings, not refusals: the ticket is still opened.
     "SUBJECT_URGENCY_DROPPED": (
         200,

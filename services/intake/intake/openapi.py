@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from helpdesk_shared.catalog import DESK_NAMES
 from helpdesk_shared.openapi import BEARER, HEALTHZ, errors, json_body, new_spec, path_param
 
 from . import requests
@@ -25,12 +26,18 @@ def _number() -> list[dict]:
     return [path_param("number", {"type": "string", "maxLength": 32})]
 
 
+def _desk() -> dict:
+    return path_param("desk", {"enum": list(DESK_NAMES)})
+
+
 _SCHEMAS = {"Login": requests.Login, "Contact": requests.Contact, "OpenTicket": requests.OpenTicket,
             "PostMessage": requests.PostMessage, "Assign": requests.Assign, "Away": requests.Away,
             "Close": requests.Close, "Resolution": requests.Resolution, "SpecialProcess": requests.SpecialProcess,
             "AccessRequest": requests.AccessRequest, "Grant": requests.Grant, "Reject": requests.Reject,
             "TrainingRequest": requests.TrainingRequest, "RulesPageEdit": requests.RulesPageEdit,
-            "Billable": requests.Billable}
+            "Billable": requests.Billable, "CatalogModule": requests.CatalogModule,
+            "ModuleCatalog": requests.ModuleCatalog, "NewOrganisation": requests.NewOrganisation,
+            "NewUser": requests.NewUser}
 
 
 
@@ -63,7 +70,7 @@ def _paths() -> dict:
                 "type": "object", "minProperties": 1, "additionalProperties": False,
                 "properties": {"disabled": {"type": "boolean"}, "role": {"enum": ["customer", "agent", "supervisor"]},
                                "desks": {"type": "array", "minItems": 1, "uniqueItems": True,
-                                         "items": {"enum": ["IMPLANTACIONES", "SOPORTE"]}},
+                                         "items": {"enum": list(DESK_NAMES)}},
                                "organisation_id": {"type": ["string", "null"]}}}}}},
             "responses": {"200": {"description": "the user after the change"},
                           **_errors(401, 403, 404, *_BODY_REFUSALS)}}},
@@ -142,16 +149,40 @@ def _paths() -> dict:
             "responses": {"201": {"description": "announced"}, **_errors(401, 404, *_BODY_REFUSALS)}}},
         "/api/desks/{desk}/rules-page": {
             "get": {"summary": "The desk's rules page, Markdown and sanitised HTML (public: the entry page shows it)",
-                    "parameters": [path_param("desk", {"enum": ["SOPORTE", "IMPLANTACIONES"]}),
+                    "parameters": [_desk(),
                                    {"name": "lang", "in": "query", "required": False,
                                     "schema": {"enum": ["es", "en"], "default": "es"}}],
                     "responses": {"200": {"description": "the page"}, **_errors(400, 404, 422)}},
             "put": {"summary": "Replace the desk's rules page in one language (supervisors of the desk), against "
                                "the version read (409 when someone saved in between)", "security": BEARER,
-                    "parameters": [path_param("desk", {"enum": ["SOPORTE", "IMPLANTACIONES"]})],
+                    "parameters": [_desk()],
                     "requestBody": json_body("RulesPageEdit"),
                     "responses": {"200": {"description": "the page as saved"},
                                   **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
+        # Supervisors: desks' module catalogs, organisations, users (issue 9).
+        "/api/desks/{desk}/modules": {
+            "get": {"summary": "The desk's module catalog now, retired modules marked (anyone allowed on the desk)",
+                    "security": BEARER, "parameters": [_desk()],
+                    "responses": {"200": {"description": "`{desk, version, modules: [{code, name, retired}]}`"},
+                                  **_errors(401, 403, 404)}},
+            "put": {"summary": "Replace the desk's module list: add, rename (the name; a code never changes), "
+                               "retire (valid on existing tickets, refused on new ones); never remove "
+                               "(supervisors of the desk; 409 when edited since `expected_version`)",
+                    "security": BEARER, "parameters": [_desk()], "requestBody": json_body("ModuleCatalog"),
+                    "responses": {"200": {"description": "the catalog after the change (ModuleCatalogChanged)"},
+                                  **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
+        "/api/organisations": {
+            "get": {"summary": "The organisations of the supervisor's desks with their users, and his desks' staff",
+                    "security": BEARER, "responses": {"200": {"description": "`{items, staff}`"},
+                                                      **_errors(401, 403)}},
+            "post": {"summary": "Register a customer organisation on the supervisor's desks (OrganisationRegistered)",
+                     "security": BEARER, "requestBody": json_body("NewOrganisation"),
+                     "responses": {"201": {"description": "registered"}, **_errors(401, 403, 409, *_BODY_REFUSALS)}}},
+        "/api/users": {"post": {
+            "summary": "Create a customer of an organisation (404 when not on the supervisor's desks) or an agent; "
+                       "the user is mailed a set-password link (UserRegistered, AccessGranted)",
+            "security": BEARER, "requestBody": json_body("NewUser"),
+            "responses": {"201": {"description": "created"}, **_errors(401, 403, 404, 409, *_BODY_REFUSALS)}}},
         "/healthz": HEALTHZ,
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     }

@@ -12,6 +12,9 @@ from marshmallow import EXCLUDE
 from helpdesk_shared.fields import (Choice, Count, Day, Email, Flag, Instant, Items, Object, RequestSchema, Text,
                                     ends_after_starts)
 
+from helpdesk_shared.catalog import MODULE_CODE_MAX, MODULE_CODE_PATTERN, MODULE_NAME_MAX, MODULES_MAX
+from helpdesk_shared.schemas import LANGUAGES
+
 from .catalog import DESKS
 
 # Bounds, in characters. A subject is one line; a description or message fits a long e-mail;
@@ -29,6 +32,7 @@ LIST_MAX = 50
 
 SPECIAL_PROCESS_KINDS = ("carnetizacion", "other")
 CLOSE_REASONS = ("closed_by_agent", "needs_training")
+ORGANISATION_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,63}$"
 
 
 def _optional(field):
@@ -183,3 +187,43 @@ class RulesPageEdit(RequestSchema):
                                          "\"\" in English shows the Spanish text"})
     version = Count(0, 1_000_000, required=True,
                     metadata={"description": "the version the editor read (0: the default text)"})
+
+
+# ---------------------------------------------------------------- supervisors: catalogs, organisations, users
+
+class CatalogModule(RequestSchema):
+    """One module of a desk's catalog: its code (kept for ever), the name people read, retired or not."""
+
+    code = Text(MODULE_CODE_MAX, required=True, allow_empty=False,
+                metadata={"pattern": MODULE_CODE_PATTERN, "description": "what a subject starts with"})
+    name = Text(MODULE_NAME_MAX, required=True, allow_empty=False)
+    retired = _optional(Flag(metadata={"description": "valid on existing tickets, refused on new ones"}))
+
+
+class ModuleCatalog(RequestSchema):
+    """PUT /api/desks/{desk}/modules: the desk's whole new list, and the version it was edited from."""
+
+    expected_version = Count(0, 1_000_000, required=True)
+    modules = Items(Object(CatalogModule), MODULES_MAX, required=True)
+
+
+class NewOrganisation(RequestSchema):
+    """POST /api/organisations."""
+
+    name = Text(200, required=True, allow_empty=False)
+    desks = Items(Choice(DESKS), len(DESKS), required=True)
+    tax_id = _optional(Text(20, metadata={"description": "RIF, e.g. J-00012345-6"}))
+    organisation_id = _optional(Text(ID_MAX, metadata={"pattern": ORGANISATION_ID_PATTERN,
+                                                       "description": "a slug; made from the name when absent"}))
+
+
+class NewUser(RequestSchema):
+    """POST /api/users: a customer of an organisation, or an agent (no organisation)."""
+
+    email = Email(required=True)
+    name = Text(NAME_MAX, required=True, allow_empty=False)
+    role = Choice(("customer", "agent"), required=True)
+    desks = Items(Choice(DESKS), len(DESKS), required=True)
+    organisation_id = _optional(Text(ID_MAX))
+    language = _optional(Choice(LANGUAGES))
+    phone = _optional(Text(PHONE_MAX))

@@ -163,3 +163,12 @@ create table if not exists rules_pages (
     edited_at  timestamptz not null,
     primary key (desk, language)
 );
+
+-- Each desk's module catalog as supervisors last edited it (ModuleCatalogChanged on the stream
+-- catalog-<desk>, whose version is `version`). A desk without a row has the default catalog of
+-- helpdesk_shared/catalog.json, version 0.
+create table if not exists desk_catalogs (
+    desk    text primary key,
+    modules jsonb not null,
+    version int   not null
+);

@@ -1,12 +1,15 @@
 """The words intake's rules judge text by, kept as data (one file, no logic): stop-words,
 the vocabulary of asking for help or speed, the words that only say "something is wrong",
-and, per module, the words customers use for the same operation (rule 6's synonyms).
+and the general synonyms of rule 6 (each module's own are with the module, in the kernel's
+catalog data).
 
 Every word is written as customers write it; `domain` folds accents and case and stems
 (Snowball, Spanish) when it loads them, so "conciliación", "conciliar" and "Conciliacion"
 all land on one entry. To teach the desk a new synonym, add the word to its group.
 """
 from __future__ import annotations
+
+from helpdesk_shared.catalog import vocabulary as catalog_vocabulary
 
 # Function words that carry no case (what rules 4 and 5 count words without).
 STOPWORDS = frozenset(
@@ -88,85 +91,12 @@ GENERAL_SYNONYMS: dict[str, str] = {
     "HOLIDAY": "feriado feriados festivo festivos",
     "STOPS": "detiene detener detenido para parada queda termina terminar",
 }
-MODULE_SYNONYMS: dict[str, dict[str, str]] = {
-    "BANCOS": {
-        "BOUNCED": "devuelto devueltos devuelta devolvio rebotado rebotados rebote",
-        "PAYMENT": "pago cobro transferencia transfirio deposito abono",
-        "STATEMENT": "extracto estado",
-        "RECONCILE": "conciliar conciliacion conciliado cuadrar cuadra descuadre diferencia",
-        "BDV": "bdv venezuela",
-    },
-    "FACTURACION": {
-        "TAX": "iva impuesto",
-        "CONTROL_NUMBER": "correlativo control",
-        "CHARGE": "cargo consumo consumos consume cobrada cobro facturo facturan",
-    },
-    "SOCIOS": {
-        "SHARE_TRANSFER": "traspaso traspasar transferir transferencia",
-        "EMAIL": "correo email",
-        "RELATIVE": "familiar hijo hija",
-        "SUSPENDED": "suspendido suspendida suspension",
-    },
-    "CARNETIZACION": {
-        "CARD": "carnet carnets carne carnes credencial pase pases",
-        "PHOTO": "foto fotografia",
-        "CUT": "cortada cortado cortan corta mocha mocho",
-        "GUEST": "invitado invitados temporal",
-    },
-    "NOMINA": {
-        "ISLR": "islr renta",
-        "BONUS": "bono recargo",
-        "FORTNIGHT": "quincena quincenal",
-        "BANK_FILE": "txt archivo",
-    },
-    "CONTABILIDAD": {
-        "ENTRY": "comprobante asiento",
-        "BALANCE_SIDES": "debe haber debito debitos credito creditos",
-        "UNBALANCED": "descuadrado descuadre cuadra cuadrar",
-        "PERIOD": "periodo mes",
-        "OPEN": "abrir iniciar apertura",
-    },
-    "SENIAT": {
-        "TAX_RETURN": "declaracion declarar",
-    },
-    "CXP": {
-        "SUPPLIER": "proveedor proveedores",
-    },
-    "CXC": {
-        "BALANCE": "saldo deuda debe",
-        "AGING": "antiguedad",
-    },
-    "INVENTARIO": {
-        "STOCK": "existencia existencias stock",
-        "SALE": "venta ventas vender vende",
-    },
-    "REPORTES": {
-        "EXCEL": "excel exportar",
-    },
-    "SISTEMA": {
-        "BACKUP": "respaldo backup copia",
-        "RUNS": "ejecuta ejecutar corre genera hace haciendo",
-        "MACHINE": "estacion estaciones computadora computadoras equipo equipos pc",
-        "CASHIER": "caja cajera cajero",
-        "AUTOMATIC": "automatico automatica programado programada",
-    },
-}
-# The words every case of a module uses ("factura" in FACTURACION): they weigh little, so
-# sharing them does not make two cases one.
-MODULE_WORDS: dict[str, str] = {
-    "BANCOS": "banco bancos bancario bancaria cuenta",
-    "FACTURACION": "factura facturas facturacion socio socios",
-    "SOCIOS": "socio socios accion ficha",
-    "CARNETIZACION": "carnet socio socios",
-    "NOMINA": "nomina",
-    "CONTABILIDAD": "contable contabilidad",
-    "SENIAT": "seniat portal",
-    "CXP": "cuentas pagar",
-    "CXC": "cuentas cobrar socio",
-    "INVENTARIO": "inventario producto productos",
-    "REPORTES": "reporte",
-    "SISTEMA": "sistema usuario",
-}
+
+# A module's own groups and its common words live with the module in the kernel's catalog data
+# (helpdesk_shared/catalog.json: `synonyms`, read before the general groups; `words`, every case
+# of the module uses them — "factura" in FACTURACION — so they weigh little and sharing them
+# does not make two cases one).
+MODULE_WORDS, MODULE_SYNONYMS = catalog_vocabulary()
 
 # "Urgent, exclusively" (d): payroll, cheque runs, SENIAT files and accounting reports are not
 # urgent; filed in a month's last business days they get a warning. By module, or by these

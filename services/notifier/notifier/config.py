@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from helpdesk_shared.catalog import DESK_NAMES as DESKS  # the desks: helpdesk_shared/catalog.json
 from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, env, secret, verify_key
-
-DESKS = ("SOPORTE", "IMPLANTACIONES")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 from helpdesk_shared.business_calendar import venezuela_default
+from helpdesk_shared.catalog import DESK_NAMES
 from helpdesk_shared.envelope import SYSTEM, Actor, new_event
 
 from .messages import LANGUAGES, TEMPLATES, DeskContacts, Links, Mail, Recipient, TicketView, plan
@@ -32,7 +33,7 @@ _USERS = {
 }
 _DESKS = {d: DeskContacts(f"cola-{d.lower()}@mesa.example", "equipo@mesa.example", "supervision@mesa.example",
                           ("+58 212 555 0100",), f"guardia-{d.lower()}@mesa.example")
-          for d in ("SOPORTE", "IMPLANTACIONES")}
+          for d in DESK_NAMES}
 _AGENT = Actor("u-agente", "agent")
 
 

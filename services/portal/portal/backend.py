@@ -140,6 +140,32 @@ class Backend:
         """POST /api/tickets/{number}/away ("Me tengo que ausentar")."""
         return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/away", token, cid, json=body)
 
+    # ------------------------------------------------------------------ supervisors: catalogs, organisations, users
+
+    def desk_modules(self, token: str, desk: str, cid=None) -> Reply:
+        """GET /api/desks/{desk}/modules on intake: the desk's module catalog now."""
+        return self._call("GET", f"{self.config.intake_url}/api/desks/{desk}/modules", token, cid)
+
+    def change_desk_modules(self, token: str, desk: str, body: dict, cid=None) -> Reply:
+        """PUT /api/desks/{desk}/modules (supervisors; 409 when edited meanwhile)."""
+        return self._call("PUT", f"{self.config.intake_url}/api/desks/{desk}/modules", token, cid, json=body)
+
+    def organisations_admin(self, token: str, cid=None) -> Reply:
+        """GET /api/organisations on intake: the supervisor's organisations with their users, and staff."""
+        return self._call("GET", f"{self.config.intake_url}/api/organisations", token, cid)
+
+    def create_organisation(self, token: str, body: dict, cid=None) -> Reply:
+        """POST /api/organisations (supervisors)."""
+        return self._call("POST", f"{self.config.intake_url}/api/organisations", token, cid, json=body)
+
+    def create_user(self, token: str, body: dict, cid=None) -> Reply:
+        """POST /api/users (supervisors): the new user is mailed a set-password link."""
+        return self._call("POST", f"{self.config.intake_url}/api/users", token, cid, json=body)
+
+    def update_user(self, token: str, user_id: str, body: dict, cid=None) -> Reply:
+        """PATCH /api/users/{user_id} (supervisors: disable, desks, role)."""
+        return self._call("PATCH", f"{self.config.intake_url}/api/users/{user_id}", token, cid, json=body)
+
     # ------------------------------------------------------------------ content supervisors edit (portal.content)
 
     def rules_page(self, desk: str, language: str, cid=None) -> Reply:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from helpdesk_shared.catalog import DESK_NAMES
 from helpdesk_shared.config import env, secret
 
 
@@ -34,7 +35,7 @@ class Config:
                    forward_secret=secret("PORTAL_FORWARD_SECRET"),
                    public_url=env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
                    office_phones={d: tuple(p.strip() for p in env(f"OFFICE_PHONES_{d}", "+58 212 555 0100").split(",")
-                                           if p.strip()) for d in ("SOPORTE", "IMPLANTACIONES")},
+                                           if p.strip()) for d in DESK_NAMES},
                    notifier_url=env("NOTIFIER_URL", "http://127.0.0.1:8004").rstrip("/"))
 
     @property

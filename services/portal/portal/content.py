@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from helpdesk_shared.rich_text import sanitise, to_html
-from intake.catalog import DESKS
+from helpdesk_shared.catalog import DESK_NAMES as DESKS  # the desks: the kernel's catalog data
 
 from . import forms
 from .backend import Reply, Unavailable

@@ -17,7 +17,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, make_respo
 from flask_babel import get_locale, lazy_gettext as _l
 
 from helpdesk_shared import link_tokens
-from intake.catalog import DESKS  # the desks' module catalogs: pure data, one source for intake and the forms
+from helpdesk_shared.catalog import DESK_NAMES as DESKS  # the desks: the kernel's catalog data
 
 from . import forms
 from .backend import Backend, Reply
@@ -237,6 +237,13 @@ def my_tickets():
 # ------------------------------------------------------------------ new ticket
 
 
+def _open_modules(desk: str) -> list[dict]:
+    """The desk's modules open to new tickets (`{code, name}`), as intake's catalog has them now:
+    a supervisor may have renamed, added or retired some since the defaults."""
+    reply = _checked(_ctx().backend.desk_modules(session["token"], desk, _cid()))
+    return [m for m in reply.body.get("modules", []) if not m.get("retired")] if reply.ok else []
+
+
 def _desks_of_user() -> list[str]:
     return [d for d in DESKS if d in (session.get("user") or {}).get("desks", [])]
 
@@ -246,7 +253,7 @@ def _new_ticket_page(form: dict, errors: dict, attachments: list[dict], status: 
     desk = form.get("desk") if form.get("desk") in desks else (
         session.get("desk") if session.get("desk") in desks else (desks[0] if desks else "SOPORTE"))
     return render_template("new_ticket.html", form=form, errors=errors, attachments=attachments, desks=desks,
-                           desk=desk, modules=DESKS[desk].modules if desk in DESKS else (),
+                           desk=desk, modules=_open_modules(desk) if desk in DESKS else [],
                            urgencies=forms.URGENCY_CHOICES, duplicate=duplicate), status
 
 
@@ -487,7 +494,7 @@ def set_password_save(token: str):
 
 
 def _training_page(form: dict, errors: dict, status: int = 200):
-    modules = sorted({m for d in _desks_of_user() or ["SOPORTE"] for m in DESKS[d].modules})
+    modules = sorted({m["code"] for d in _desks_of_user() or ["SOPORTE"] for m in _open_modules(d)})
     return render_template("training.html", modules=modules, form=form, errors=errors,
                            chosen=request.form.getlist("modules") if request.method == "POST" else []), status
 

@@ -11,7 +11,7 @@ import functools
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 
-from intake.catalog import DESKS
+from helpdesk_shared.catalog import DESK_NAMES as DESKS  # the desks: the kernel's catalog data
 
 from . import forms
 from .pages import _checked, _cid, _ctx, _number, language, login_required
@@ -99,10 +99,12 @@ def queue(desk: str):
     agents = _checked(backend.desk_agents(token, desk, _cid())).body.get("items", [])
     auto_close = _checked(backend.desk_auto_close(token, desk, _cid())).body.get("items", [])
     filters = {k: v for k, v in chosen.items() if k != "cursor" and v}
+    # Every module the desk's catalog knows now, retired ones too: open tickets may still name them.
+    modules = [m["code"] for m in _checked(backend.desk_modules(token, desk, _cid())).body.get("modules", [])]
     return render_template("staff_queue.html", desk=desk, desks=[d for d in DESKS if d in session["user"]["desks"]],
                            items=reply.body.get("items", []), next_cursor=reply.body.get("next_cursor"),
                            filters=filters, paged=bool(chosen["cursor"]), agents=agents, auto_close=auto_close,
-                           modules=DESKS[desk].modules, flags=QUEUE_FLAGS, flag_labels=FLAG_LABELS,
+                           modules=modules, flags=QUEUE_FLAGS, flag_labels=FLAG_LABELS,
                            clock_labels=CLOCK_LABELS, error=error), status
 
 

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from intake.catalog import DESKS
+from helpdesk_shared.catalog import DESK_NAMES as DESKS  # the desks: the kernel's catalog data
 
 from . import charts, forms, supervisor_forms
 from .backend import Reply
@@ -248,7 +248,9 @@ def _read(path: str, params: dict) -> Reply:
 def _choices() -> dict:
     """What the filter selects offer: the reader's desks, their modules, organisations and agents."""
     desks = _desks()
-    modules = sorted({m for d in desks for m in DESKS[d].modules})
+    # Every module the desk's catalog knows now, retired ones too: reports cover older tickets.
+    modules = sorted({m["code"] for d in desks
+                      for m in _checked(_ctx().backend.desk_modules(_token(), d, _cid())).body.get("modules", [])})
     organisations = _read("/api/organisations", {}).body.get("items", [])
     agents: dict[str, str] = {}
     for desk in desks:

@@ -408,3 +408,16 @@ alter table report_tickets add column if not exists billable boolean;
 alter table report_tickets add column if not exists billable_month text;
 create index if not exists report_tickets_billable on report_tickets (billable_month)
     include (desk, module, organisation_id) where billable;
+
+-- Each desk's module catalog as its last ModuleCatalogChanged gave it (query.catalogs): the
+-- names people read for the module codes tickets carry. A desk without rows reads the kernel's
+-- default names (helpdesk_shared/catalog.json).
+create table if not exists desk_modules (
+    desk    text    not null,
+    code    text    not null,
+    name    text    not null,
+    retired boolean not null,
+    version int     not null,
+    primary key (desk, code)
+);
+insert into projection_stats (name, applied, skipped) values ('catalogs', 0, 0) on conflict do nothing;

@@ -5,14 +5,16 @@ import psycopg
 
 from helpdesk_shared.auth_tokens import Claims
 
+from . import catalogs
 from .filters import UNASSIGNED, ListQuery
 
 _LIST_COLUMNS = """t.number, t.desk, t.organisation_id, o.name as organisation_name, t.module, t.case_summary,
                    t.subject, t.urgency, t.status, t.assigned_to, a.name as assigned_to_name, t.customer_away,
-                   t.back_at, t.out_of_hours, t.close_reason, t.opened_at, t.updated_at"""
+                   t.back_at, t.out_of_hours, t.close_reason, t.opened_at, t.updated_at, m.name as module_name"""
 # Names beside ids: a person or organisation query has not heard of yet shows a null name, never hides the row.
 _NAMED = """tickets t left join users a on a.id = t.assigned_to
-                      left join organisations o on o.id = t.organisation_id"""
+                      left join organisations o on o.id = t.organisation_id
+                      left join desk_modules m on m.desk = t.desk and m.code = t.module"""
 
 
 def _visibility(user: Claims) -> tuple[str, list]:
@@ -41,7 +43,7 @@ def list_tickets(conn: psycopg.Connection, user: Claims, query: ListQuery) -> di
     rows = conn.execute(f"""select {_LIST_COLUMNS} from {_NAMED} where {sql_where}
                             order by t.opened_at desc, t.number desc limit %s offset %s""",
                         params + [query.per_page, (query.page - 1) * query.per_page]).fetchall()
-    return {"items": rows, "page": query.page, "per_page": query.per_page, "total": total}
+    return {"items": catalogs.named(rows), "page": query.page, "per_page": query.per_page, "total": total}
 
 
 def _attachments(thread: list[dict]) -> list[dict]:
@@ -62,12 +64,13 @@ def ticket_with_thread(conn: psycopg.Connection, user: Claims, number: str) -> d
     """The ticket and its thread (internal notes for staff only), or None when not visible."""
     where, params = _visibility(user)
     ticket = conn.execute(f"""select t.*, o.name as organisation_name, a.name as assigned_to_name,
-                                     b.name as opened_by_name
+                                     m.name as module_name, b.name as opened_by_name
                               from {_NAMED} left join users b on b.id = t.opened_by
                               where t.number = %s and {where}""", [number] + params).fetchone()
     if ticket is None:
         return None
     del ticket["search"]
+    catalogs.named([ticket])
     # An agent's close note is for staff: customers see that and why the ticket closed, not the note.
     thread = conn.execute("""select e.stream_version, e.type, e.author_id, u.name as author_name, e.author_role,
                                     case when %(staff)s or e.type <> 'TicketClosed' then e.body end as body,

@@ -1,0 +1,59 @@
+"""Intake's routes for supervisors' management (issue 9): desks' module catalogs, organisations,
+users. Thin: a body loaded by its schema, one handler of `admin`, a status code."""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify
+
+from helpdesk_shared.web import load_body
+
+from . import admin, requests
+from .api import _ctx, _now, auth
+
+bp = Blueprint("intake_admin", __name__, url_prefix="/api")
+
+_CATALOG, _ORGANISATION, _USER = requests.ModuleCatalog(), requests.NewOrganisation(), requests.NewUser()
+
+
+@bp.get("/desks/<desk>/modules")
+@auth
+def desk_modules(desk: str):
+    """The desk's module catalog now (retired modules marked), for anyone allowed on the desk."""
+    with _ctx().pool.connection() as conn:
+        return jsonify(admin.catalog_view(admin.read_catalog(conn, g.user, desk)))
+
+
+@bp.put("/desks/<desk>/modules")
+@auth
+def change_desk_modules(desk: str):
+    """A supervisor of the desk replaces its module list (`{expected_version, modules: [...]}`); 409
+    when someone changed it since `expected_version`."""
+    body = load_body(_CATALOG)
+    with _ctx().pool.connection() as conn:
+        return jsonify(admin.catalog_view(admin.change_catalog(conn, g.user, desk, body, _now())))
+
+
+@bp.get("/organisations")
+@auth
+def list_organisations():
+    """The organisations of the supervisor's desks with their users, and his desks' staff."""
+    with _ctx().pool.connection() as conn:
+        return jsonify(admin.list_organisations(conn, g.user))
+
+
+@bp.post("/organisations")
+@auth
+def create_organisation():
+    """A supervisor registers a customer organisation on his desks; 201."""
+    body = load_body(_ORGANISATION)
+    with _ctx().pool.connection() as conn:
+        return jsonify(admin.create_organisation(conn, g.user, body, _now())), 201
+
+
+@bp.post("/users")
+@auth
+def create_user():
+    """A supervisor creates a customer (of an organisation) or an agent; the user is mailed a
+    set-password link. 201."""
+    body = load_body(_USER)
+    with _ctx().pool.connection() as conn:
+        return jsonify(admin.create_user(conn, g.user, body, _now())), 201
