@@ -92,6 +92,9 @@ PAGES = [
     Page("supervisor-policies", SUPERVISOR, "/supervisor/policies"),
     Page("supervisor-rules", SUPERVISOR, "/supervisor/rules"),
     Page("supervisor-templates", SUPERVISOR, "/supervisor/templates"),
+    Page("supervisor-organisations", SUPERVISOR, "/supervisor/organisations"),
+    Page("supervisor-users", SUPERVISOR, "/supervisor/users?organisation=club-caracas"),
+    Page("supervisor-catalog", SUPERVISOR, "/supervisor/catalog?desk=SOPORTE"),
     # A new page: add its row here.
 ]
 

@@ -69,7 +69,7 @@ class FakeBackend:
     def desk_modules(self, token, desk, cid=None):
         return Reply(200, {"desk": desk, "version": 0, "modules": [m.as_dict() for m in DESKS[desk].entries]})
     def rules_page(self, desk, language, cid=None):
-        """Intake's default rules page (tests/unit/test_portal_content.py edits it)."""
+        """Intake's default rules page (tests/unit/test_portal_content_views.py edits it)."""
         from intake import rules_page
         text = rules_page.default_text(desk, language)
         return Reply(200, {"desk": desk, "language": language, "shown_language": language, "text": text,
