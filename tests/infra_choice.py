@@ -13,10 +13,10 @@ INFRA_VARIABLE = "MESA_INFRA"
 LOCAL, CONTAINERS = "local", "containers"
 
 # The versions the local scripts run, so both paths test against the same servers:
-# PostgreSQL 15 is Debian 12's package (15.18 on the machine this was written on) and
-# docker-compose.yml's postgres:15; Kafka is infra/kafka/pom.xml's kafka.version, which is
-# also docker-compose.yml's image (tests/unit/test_infra_choice.py keeps the three in step).
-POSTGRES_IMAGE = "postgres:15.18"
+# PostgreSQL 15 is Debian 12 (bookworm)'s package, 15.18 on the machine this was written on,
+# and docker-compose.yml's postgres:15; Kafka is infra/kafka/pom.xml's kafka.version, which is
+# also docker-compose.yml's image (tests/unit/test_infra_choice.py keeps them in step).
+POSTGRES_IMAGE = "postgres:15.18-bookworm"
 KAFKA_IMAGE = "apache/kafka:4.1.1"
 PG_USER = PG_PASSWORD = "mesa"  # as bin/stack and docker-compose.yml
 KAFKA_CLUSTER_ID = "9C_njpMJTsKXWOAg2Wfuiw"  # any fixed base64 UUID: each container formats fresh storage

@@ -42,9 +42,10 @@ def test_the_images_are_the_versions_the_local_scripts_and_compose_run():
     kafka_version = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom).group(1)
     assert infra_choice.KAFKA_IMAGE == f"apache/kafka:{kafka_version}" == COMPOSE["kafka"]["image"]
     pg_tag = infra_choice.POSTGRES_IMAGE.removeprefix("postgres:")
-    # compose pins the major (postgres:15) as Debian 12 ships it; the tests pin the exact release.
+    # compose pins the major (postgres:15) as Debian 12 ships it; the tests pin the exact release
+    # on Debian 12 (bookworm), as bin/stack installs it.
     assert pg_tag.split(".")[0] == COMPOSE["postgres"]["image"].removeprefix("postgres:")
-    assert re.fullmatch(r"\d+\.\d+", pg_tag), "a moving tag would test against whatever was pushed last"
+    assert re.fullmatch(r"\d+\.\d+-bookworm", pg_tag), "a moving tag would test against whatever was pushed last"
 
 
 def test_postgres_runs_with_the_mesa_superuser_on_a_port_docker_picks():
