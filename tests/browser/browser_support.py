@@ -10,6 +10,16 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / ".run" / "screenshots"  # git-ignored (.run/); the README names it
 
 
+def submit(page, selector: str) -> None:
+    """Click a form's submit button and wait until the page its POST leads to has loaded.
+
+    A bare click returns once the event is dispatched; a reload, a fill or another click right
+    after it races the form's own navigation on a loaded machine (the POST may be aborted, or the
+    next text typed into the page that is about to go)."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 class Portal:
     """A page of the portal in one browser context (its own cookies), with what CSP refused."""
 

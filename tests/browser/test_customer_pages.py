@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from helpdesk_shared.localstack import wait_until
-from browser_support import Portal
+from browser_support import Portal, submit
 from samples import CONTACT, DESCRIPTION, png
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -93,7 +93,7 @@ def test_a_message_containing_a_script_tag_shows_as_text(portal, system):
     portal.goto(f"/tickets/{number}")
     attack = "<script>alert('xss')</script><img src=x onerror=alert(2)>"
     page.fill("#body", attack)
-    page.click("#send-answer")
+    submit(page, "#send-answer")
     reload_until(portal, "#thread", "<script>alert('xss')</script>")
     assert page.locator("#thread script").count() == 0 and page.locator("#thread img").count() == 0
     assert dialogs == []
@@ -161,14 +161,14 @@ def test_after_an_agents_answer_the_customer_says_not_solved_then_solved_and_the
     agent_answers(system, number, "Corregimos la ficha; revise por favor.")
     portal.goto(f"/tickets/{number}")
     reload_until(portal, "#ticket-status", "Respondido")
-    page.click("#not-solved")  # without saying what is missing: refused beside the box
+    submit(page, "#not-solved")  # without saying what is missing: refused beside the box
     assert "Escriba el texto del mensaje" in page.inner_text("#resolution_body-error")
     page.fill("#resolution_body", "La fecha sigue apareciendo vacía en la ficha.")
-    page.click("#not-solved")
+    submit(page, "#not-solved")
     reload_until(portal, "#ticket-status", "Abierto")
     agent_answers(system, number, "Ahora sí quedó guardada la fecha.")
     reload_until(portal, "#ticket-status", "Respondido")
-    page.click("#solved")
+    submit(page, "#solved")
     reload_until(portal, "#ticket-status", "Cerrado")
     assert "usted confirmó que quedó solucionado" in page.inner_text("#closed-notice")
     assert page.locator("#body").count() == 0  # a closed ticket takes no answer

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from browser_support import DESKTOP, Portal
+from browser_support import DESKTOP, Portal, submit
 from helpdesk_shared.localstack import wait_until
 from samples import CONTACT, DESCRIPTION
 
@@ -69,13 +69,13 @@ def test_an_agent_answers_from_the_queue_the_customer_says_not_solved_then_solve
     assert agent.locator("#timeline li").count() >= 1
     portal.screenshot("staff-ticket-desktop")
     agent.select_option("#agent_id", label="Rosa Supervisora")  # by name
-    agent.click("#assign-submit")
+    submit(agent, "#assign-submit")
     reload_until(portal, lambda page: "Rosa Supervisora" in page.inner_text("#assigned-to"), "assigned to Rosa")
     agent.fill("#body", INTERNAL)
     agent.check("#internal")
-    agent.click("#send-answer")
+    submit(agent, "#send-answer")
     agent.fill("#body", "Reiniciamos el servicio; ya debería poder entrar.")
-    agent.click("#send-answer")
+    submit(agent, "#send-answer")
 
     customer.login("maria@clubcaracas.com.ve")
     customer.goto(f"/tickets/{number}")
@@ -83,17 +83,17 @@ def test_an_agent_answers_from_the_queue_the_customer_says_not_solved_then_solve
     assert INTERNAL not in customer.page.inner_text("#thread")
     assert "Reiniciamos el servicio" in customer.page.inner_text("#thread")
     customer.page.fill("#resolution_body", "Sigue sin dejarme entrar.")
-    customer.page.click("#not-solved")
+    submit(customer.page, "#not-solved")
     reload_until(customer, status_is("Abierto"), "open again")
 
     portal.goto(f"/tickets/{number}")
     reload_until(portal, lambda page: "Sigue sin dejarme entrar" in page.inner_text("#thread"), "the customer's reply")
     assert "Interno: el cliente no lo ve" in agent.inner_text("#thread")
     agent.fill("#body", "Corregimos el permiso de su usuario.")
-    agent.click("#send-answer")
+    submit(agent, "#send-answer")
 
     reload_until(customer, status_is("Respondido"), "answered again")
-    customer.page.click("#solved")
+    submit(customer.page, "#solved")
     reload_until(customer, status_is("Cerrado"), "closed")
     assert INTERNAL not in customer.page.inner_text("#thread")
     reload_until(portal, status_is("Cerrado"), "closed for the agent too")
