@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from helpdesk_shared import localstack, pg
+from helpdesk_shared import localstack
 from helpdesk_shared.config import DEFAULT_KAFKA, env
 from helpdesk_shared.topics import TOPICS, create_topics
 
@@ -58,9 +58,9 @@ def intake_db(fresh_database) -> str:
 @pytest.fixture
 def query_db(fresh_database) -> str:
     """A fresh query database with its schema."""
-    from query.app import SCHEMA
+    from query.app import migrate
     url = fresh_database("query")
-    pg.apply_schema(url, SCHEMA)
+    migrate(url)
     return url
 
 

@@ -139,7 +139,10 @@ class LocalStack:
         for name in self.databases.values():
             create_database(name)
         create_topics(self.kafka, prefix=self.prefix)
-        from intake import demo  # the services' own code builds their schemas
+        # `mesa migrate` first, as bin/up and compose do: the services only check the version at boot.
+        from .cli import migrate_services
+        migrate_services({s: f"{PG_BASE_URL}/{name}" for s, name in self.databases.items()})
+        from intake import demo
         demo.load(self.env_for("intake")["DATABASE_URL"])
         py = sys.executable
         apps = [("intake", "intake.app:create_app()"), ("query", "query.app:create_app()"),

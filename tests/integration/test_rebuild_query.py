@@ -149,7 +149,7 @@ def test_the_api_answers_200_to_every_request_during_a_rebuild_and_its_swap(live
     produce(kafka_bootstrap, topic_prefix, synthetic_log.tickets(300))
     start()
     wait_until(lambda: caught_up(url, 300), 120, "the live consumer applied 300 tickets")
-    app = create_app(query_config(url), clock=clock)
+    app = create_app(query_config(url), migrate_first=True, clock=clock)
     client, headers = app.test_client(), bearer(SUPERVISOR, clock() - timedelta(minutes=1))
     statuses, totals, done = [], [], threading.Event()
 
