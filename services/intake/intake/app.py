@@ -53,7 +53,7 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc
     app.config["MAX_CONTENT_LENGTH"] = 12 * 1024 * 1024  # one attachment plus form overhead
     app.extensions["intake"] = Intake(config, pg.make_pool(config.database_url), BlobStore(config.attachments_dir),
                                       clock)
-    from . import sla_consumer  # it imports this module (migrate)
+    from . import sla_consumer  # it imports this module (require_migrated)
     ctx = app.extensions["intake"]
     web.install(app, "intake", CollectorRegistry(), pool=lambda: ctx.pool,
                 consumers={sla_consumer.CONSUMER_NAME: [config.kafka_topic_prefix + t for t in sla_consumer.TOPICS]},

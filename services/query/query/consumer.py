@@ -8,7 +8,7 @@ from helpdesk_shared.kafka import ConsumerLoop
 from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS
 
 from . import store
-from .app import migrate
+from .app import require_migrated
 from .config import Config
 
 CONSUMER_NAME = "query-tickets"
@@ -19,7 +19,7 @@ TOPICS = (TICKETS, NOTIFICATIONS, ACCOUNTS, SLA)
 
 def build(config: Config) -> ConsumerLoop:
     """The consumer loop that feeds the ticket read model."""
-    migrate(config.database_url)  # one process, under the runner's lock (gunicorn workers only check)
+    require_migrated(config.database_url)  # `mesa migrate query` ran before
     prefix = config.kafka_topic_prefix
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                         consumer_name=CONSUMER_NAME, topics=[prefix + t for t in TOPICS],
