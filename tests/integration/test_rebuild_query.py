@@ -60,9 +60,9 @@ def caught_up(url: str, tickets: int) -> bool:
 @pytest.fixture
 def live(fresh_database, topic_prefix, kafka_bootstrap):
     """A query database fed by a running consumer loop from this test's topics."""
-    from query.app import SCHEMA
+    from query.app import migrate
     url = fresh_database("query")
-    pg.apply_schema(url, SCHEMA, revocations.DDL)
+    migrate(url)  # as `mesa migrate query`: the consumer only checks the version
     consumers = []
 
     def start() -> LiveConsumer:
