@@ -244,6 +244,8 @@ def test_a_consumer_loop_drops_a_polled_batch_and_reads_from_the_stored_offsets_
     from query.consumer import CONSUMER_NAME, build
     from helpdesk_shared.topics import ACCOUNTS
     url = fresh_database("query")
+    from query.app import migrate
+    migrate(url)  # as `mesa migrate query`: the consumer only checks the version
     accounts = produce(kafka_bootstrap, topic_prefix, synthetic_log.accounts())
     loop = build(query_config(url, kafka_topic_prefix=topic_prefix))
     try:
