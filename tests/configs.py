@@ -13,6 +13,7 @@ from unittest import mock
 
 from helpdesk_shared import auth_tokens
 from helpdesk_shared.auth_tokens import Claims
+from helpdesk_shared.config import DEFAULT_KAFKA, env
 
 # Test-only secrets (never used outside tests): one per purpose, as in production.
 TOKEN_SIGNING_KEY = auth_tokens.new_signing_key()
@@ -30,7 +31,8 @@ SECRETS = {
 def _build(config_class, **overrides):
     with mock.patch.dict(os.environ, SECRETS):
         base = config_class.from_env()
-    return dataclasses.replace(base, **{"kafka_bootstrap_servers": "127.0.0.1:9092", **overrides})
+    kafka = env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)  # a container's, when conftest started one
+    return dataclasses.replace(base, **{"kafka_bootstrap_servers": kafka, **overrides})
 
 
 def intake_config(database_url: str, attachments_dir: str | Path, **overrides):

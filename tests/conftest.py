@@ -1,11 +1,15 @@
 """Fixtures on the real parts: fresh PostgreSQL databases, prefixed Kafka topics, local services.
 
-Integration and end-to-end tests need `bin/stack up` (bin/test does it).
+Integration and end-to-end tests need PostgreSQL and Kafka: the local processes of `bin/stack up`
+(bin/test does it) or, where a Docker engine answers, containers (tests/infra_choice.py decides;
+MESA_INFRA=local|containers overrides).
 """
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +17,47 @@ from helpdesk_shared import localstack
 from helpdesk_shared.config import DEFAULT_KAFKA, env
 from helpdesk_shared.topics import TOPICS, create_topics
 
+import infra_choice
 from harness import Clock, login  # noqa: F401  (re-exported for fixtures below)
+
+TESTS = Path(__file__).resolve().parent
+_INFRA: dict = {}  # {"choice": "local"|"containers", "containers": infra_containers.Containers}
+
+
+def pytest_collect_file(file_path, parent):
+    """Before the first test module that needs servers is imported, choose local processes or containers.
+
+    Here rather than in a fixture: test modules may read `localstack.PG_BASE_URL` when imported, and a
+    run of tests/unit alone neither asks Docker nor starts anything.
+    """
+    if "choice" not in _INFRA and infra_choice.needs_servers(Path(file_path).resolve(), TESTS):
+        _use_infra()
+
+
+def _use_infra() -> None:
+    import infra_containers
+    choice = infra_choice.choose_infra(os.environ, infra_containers.docker_answers())
+    _INFRA["choice"] = choice
+    if choice == infra_choice.CONTAINERS:
+        containers = _INFRA["containers"] = infra_containers.Containers().start()
+        # Every fixture, LocalStack and service process started from here on finds the containers.
+        os.environ.update(containers.env)
+        localstack.PG_BASE_URL = containers.env["PG_BASE_URL"]
+
+
+def pytest_unconfigure(config):
+    """Stop the containers this session started (none on the local path)."""
+    containers = _INFRA.pop("containers", None)
+    if containers:
+        containers.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say which PostgreSQL and Kafka the tests ran against."""
+    if "choice" in _INFRA:
+        where = ("containers (" + ", ".join((infra_choice.POSTGRES_IMAGE, infra_choice.KAFKA_IMAGE)) + ")"
+                 if _INFRA["choice"] == infra_choice.CONTAINERS else "local processes (bin/stack up)")
+        terminalreporter.write_line(f"PostgreSQL and Kafka: {where}")
 
 
 @pytest.fixture(autouse=True)

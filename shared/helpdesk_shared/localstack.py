@@ -22,6 +22,8 @@ from . import keys
 from .config import DEFAULT_KAFKA, env
 from .topics import create_topics
 
+# When PostgreSQL runs in a container (tests/infra_choice.py), the tests' conftest rebinds this
+# (and the variable) before the first test module that needs it is imported.
 PG_BASE_URL = env("PG_BASE_URL", "postgresql://mesa:mesa@127.0.0.1:5432")
 
 
@@ -96,7 +98,8 @@ class LocalStack:
 
     workdir: Path
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
-    kafka: str = env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
+    # Read when a stack is made, not at import: the test fixtures may point it at a container.
+    kafka: str = field(default_factory=lambda: env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA))
     # This run's own secrets, one per purpose (helpdesk_shared.keys), never a fixed value.
     secrets: dict = field(default_factory=keys.fresh)
     gunicorn_workers: int = 2
