@@ -101,7 +101,7 @@ def intake_db(fresh_database) -> str:
 
 @pytest.fixture
 def query_db(fresh_database) -> str:
-    """A fresh query database with its schema."""
+    """A fresh query database, migrated (as `mesa migrate query`)."""
     from query.app import migrate
     url = fresh_database("query")
     migrate(url)

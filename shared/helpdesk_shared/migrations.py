@@ -87,6 +87,20 @@ def _apply(conn: psycopg.Connection, migration: Migration) -> None:
         module.upgrade(conn)
 
 
+def ddl_after(directory: Path, version: int = 1) -> list:
+    """The DDL of every migration numbered after `version` (SQL files whole, a module's `DDL`), in order:
+    what a scratch schema needs beyond the baseline to look like a migrated database (`mesa rebuild`)."""
+    items: list = []
+    for migration in discover(directory):
+        if migration.version <= version:
+            continue
+        if migration.path.suffix == ".sql":
+            items.append(migration.path.read_text())
+        else:
+            items.extend(getattr(_module(migration.path), "DDL", ()))
+    return items
+
+
 def applied_versions(conn: psycopg.Connection) -> set[int]:
     """The versions recorded in this database (none when it was never migrated)."""
     if conn.execute("select to_regclass('schema_migrations') as t").fetchone()["t"] is None:
