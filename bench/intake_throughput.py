@@ -63,6 +63,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
+from intake import demo
 from helpdesk_shared.localstack import LocalStack, Process, free_port, wait_until
 from machine import TICK, command_line, machine_info, machine_ticks, print_block, save_results
 
@@ -686,7 +687,7 @@ def run(args) -> dict:
         print_block("bare app", report["bare_app"])
 
         print("\n[bench] starting LocalStack ...", flush=True)
-        stack = LocalStack(workdir / "stack", gunicorn_workers=args.workers)
+        stack = LocalStack(workdir / "stack", load_demo=demo.load, gunicorn_workers=args.workers)
         stop_stack = cleanup.callback(once(stack.stop))
         stack.start()
         clients, supervisor = log_in(stack)
@@ -721,7 +722,7 @@ def run(args) -> dict:
 
         for workers in args.also_workers:
             print(f"\n[bench] intake with {workers} gunicorn workers (extra, not the headline) ...", flush=True)
-            extra_stack = LocalStack(workdir / f"stack-{workers}", gunicorn_workers=workers)
+            extra_stack = LocalStack(workdir / f"stack-{workers}", load_demo=demo.load, gunicorn_workers=workers)
             stop_extra = cleanup.callback(once(extra_stack.stop))
             extra_stack.start()
             extra_clients, _ = log_in(extra_stack)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from intake import demo
 from helpdesk_shared import localstack
 from helpdesk_shared.config import DEFAULT_KAFKA, env
 from helpdesk_shared.topics import TOPICS, create_topics
@@ -131,7 +132,7 @@ def topic_prefix(kafka_bootstrap):
 @pytest.fixture
 def stack(tmp_path):
     """intake and query running as real processes (gunicorn, relay, consumer) on fresh databases."""
-    s = localstack.LocalStack(tmp_path / "stack").start()
+    s = localstack.LocalStack(tmp_path / "stack", load_demo=demo.load).start()
     yield s
     s.stop()
 

@@ -1,22 +1,23 @@
 """Signed, expiring bearer tokens (pure: time is an argument).
 
-Format: base64url(json claims) "." base64url(Ed25519 signature of the first part).
+Format: base64url(json claims) "." base64url(Ed25519 signature of the first part), sealed by
+helpdesk_shared.signed_tokens (the same format as the links in mails, another key).
 Only intake holds the private key (TOKEN_SIGNING_KEY) and mints tokens; every other
 service holds the public key (TOKEN_VERIFY_KEY) and can check them but never forge one
 (SPEC §6, one key per purpose). Keys travel as base64url of their raw 32 bytes.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from .signed_tokens import BadToken, Ed25519Signer, Ed25519Verifier, seal, unseal
+from .signed_tokens import b64 as _b64
+from .signed_tokens import unb64 as _unb64
 
 
 @dataclass(frozen=True)
@@ -41,14 +42,6 @@ class Claims:
 
 class InvalidToken(Exception):
     """Malformed, forged or expired."""
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _raw_key(value: str, name: str) -> bytes:
@@ -90,21 +83,16 @@ def issue(signing_key: str, claims: Claims, now: datetime, ttl_seconds: int) -> 
     """A token for `claims`, issued at `now`, that expires `ttl_seconds` later."""
     body = asdict(claims) | {"exp": int(now.timestamp()) + ttl_seconds, "iat": now.timestamp(),
                              "desks": list(claims.desks)}
-    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
-    return f"{payload}.{_b64(load_signing_key(signing_key).sign(payload.encode()))}"
+    return seal(Ed25519Signer(load_signing_key(signing_key)), body)
 
 
 def verify(verify_key: str, token: str, now: datetime) -> Claims:
     """The token's claims, or InvalidToken when forged, malformed or expired at `now`."""
     try:
-        payload, signature = token.split(".")
-        load_verify_key(verify_key).verify(_unb64(signature), payload.encode("ascii"))
-    except (ValueError, TypeError, binascii.Error, UnicodeError) as exc:
-        raise InvalidToken("malformed") from exc
-    except InvalidSignature as exc:
-        raise InvalidToken("bad signature") from exc
+        body = unseal(Ed25519Verifier(load_verify_key(verify_key)), token)
+    except BadToken as exc:
+        raise InvalidToken(str(exc)) from exc
     try:
-        body = json.loads(_unb64(payload))
         claims = Claims(**(body | {"desks": tuple(body["desks"])}))
     except (ValueError, TypeError, KeyError) as exc:
         raise InvalidToken("malformed claims") from exc

@@ -20,6 +20,7 @@ service down, 2 a refusal or bad arguments.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -341,8 +342,8 @@ def _read_model(args):
     if args.service != "query":
         raise Refused(f"solo query tiene un modelo reconstruible / only query has a rebuildable read model: "
                       f"{args.service}")
-    from query.rebuild import read_model
-    return read_model(args.topic_prefix)
+    # Found by the operator's service name, not imported by name: the kernel imports no service (issue 10).
+    return importlib.import_module(f"{args.service}.rebuild").read_model(args.topic_prefix)
 
 
 class ProgressBar:

@@ -44,6 +44,33 @@ class TicketState:
         return self.status == CLOSED
 
 
+def status_set_by(event: Envelope) -> str | None:
+    """The status an event puts a ticket in (None: it leaves the status alone).
+
+    The one reading of who owes the next answer: a public message of staff puts the ticket in
+    waiting_customer, a public message of the customer or a "not solved" answer puts it back to
+    open. Intake's lifecycle, query's projector and the SLA timers all ask this function."""
+    d = event.data
+    if event.type == "TicketOpened":
+        return OPEN
+    if event.type == "MessagePosted":
+        if d["internal"]:
+            return None
+        return WAITING_CUSTOMER if d["author_role"] in STAFF_ROLES else OPEN
+    if event.type == "ResolutionConfirmed":
+        return None if d["solved"] else OPEN
+    if event.type == "TicketClosed":
+        return CLOSED
+    return None
+
+
+def next_status(status: str | None, event: Envelope) -> str | None:
+    """A ticket's status after `event`, given its status before (None before it opens); closed is final."""
+    if status == CLOSED:
+        return CLOSED
+    return status_set_by(event) or status
+
+
 def _with_attachments(state: TicketState, attachments: list[dict]) -> TicketState:
     return replace(state,
                    attachment_bytes=state.attachment_bytes + sum(a["size"] for a in attachments),
@@ -60,29 +87,30 @@ def apply(state: TicketState | None, event: Envelope) -> TicketState:
         return _with_attachments(opened, d.get("attachments") or [])
     assert state is not None, f"{event.type} before TicketOpened in {event.stream_id}"
     state = replace(state, version=event.stream_version)
+    status = next_status(state.status, event)
+    if status == OPEN and status_set_by(event) == OPEN:  # the customer spoke: he is back
+        state = replace(state, customer_away=False)
+    state = replace(state, status=status)
     if event.type == "MessagePosted":
-        state = _with_attachments(state, d.get("attachments") or [])
-        if d["internal"]:
-            return state
-        if d["author_role"] in STAFF_ROLES:
-            return replace(state, status=WAITING_CUSTOMER)
-        return replace(state, status=OPEN, customer_away=False)
+        return _with_attachments(state, d.get("attachments") or [])
     if event.type == "TicketAssigned":
         return replace(state, assigned_to=d["agent_id"])
     if event.type == "CustomerAway":
         return replace(state, customer_away=True)
-    if event.type == "ResolutionConfirmed":
-        return state if d["solved"] else replace(state, status=OPEN, customer_away=False)
     if event.type == "TicketClosed":
-        return replace(state, status=CLOSED, close_reason=d["reason"])
+        return replace(state, close_reason=d["reason"])
     if event.type == "BillableMarked":
         return replace(state, billable=d["billable"])
     return state
 
 
-def fold(events: Iterable[Envelope]) -> TicketState | None:
-    """A ticket's current state from its whole stream (None for an empty stream)."""
-    state = None
+def fold_onto(state: TicketState | None, events: Iterable[Envelope]) -> TicketState | None:
+    """The state after `events`, starting from `state` (None: from an empty stream)."""
     for event in events:
         state = apply(state, event)
     return state
+
+
+def fold(events: Iterable[Envelope]) -> TicketState | None:
+    """A ticket's current state from its whole stream (None for an empty stream)."""
+    return fold_onto(None, events)

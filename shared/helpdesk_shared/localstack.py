@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import psycopg
 import requests
@@ -107,6 +108,9 @@ class LocalStack:
     extra_env: dict = field(default_factory=dict)
     with_notifier: bool = False  # needs SMTP_HOST/SMTP_PORT of a server the caller runs, in extra_env
     with_portal: bool = False    # the web pages (no database of its own), at urls["portal"]
+    # Fills intake's fresh database (given its URL) before the processes start, e.g. intake.demo.load.
+    # An argument, not an import: the kernel imports no service (issue 10).
+    load_demo: Callable[[str], None] | None = None
 
     def __post_init__(self):
         self.prefix = f"t{self.run_id}."
@@ -137,7 +141,7 @@ class LocalStack:
                 "OFFICE_PHONES_SOPORTE": "+58 212 555 0100, +58 212 555 0101", "SMTP_RETRY_MAX_SECONDS": "2"}
 
     def start(self) -> "LocalStack":
-        """Create databases and topics, load demo users, start all four processes, wait for health."""
+        """Create databases and topics, load demo users (load_demo), start all four processes, wait for health."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         for name in self.databases.values():
             create_database(name)
@@ -145,8 +149,8 @@ class LocalStack:
         # `mesa migrate` first, as bin/up and compose do: the services only check the version at boot.
         from .cli import migrate_services
         migrate_services({s: f"{PG_BASE_URL}/{name}" for s, name in self.databases.items()})
-        from intake import demo
-        demo.load(self.env_for("intake")["DATABASE_URL"])
+        if self.load_demo is not None:
+            self.load_demo(self.env_for("intake")["DATABASE_URL"])
         py = sys.executable
         apps = [("intake", "intake.app:create_app()"), ("query", "query.app:create_app()"),
                 ("sla", "sla.app:create_app()")] + ([("notifier", "notifier.app:create_app()")]

@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .catalog import DESK_NAMES, MODULE_CODE_PATTERN, MODULE_NAME_MAX, MODULES_MAX
-from .envelope import Actor, Envelope, UndecodableEvent
+from .envelope_types import Actor, Envelope, UndecodableEvent
 from .topics import TOPIC_OF_EVENT
 
 SCHEMA_VERSION = 1  # the only version of every event type so far

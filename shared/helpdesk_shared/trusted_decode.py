@@ -24,7 +24,7 @@ from typing import Any, Callable
 from marshmallow import Schema, ValidationError, fields
 from marshmallow.utils import missing
 
-from .envelope import Actor, Envelope
+from .envelope_types import Actor, Envelope
 from .schemas import ACTOR_ROLES, EVENT_DATA_SCHEMAS, SCHEMA_VERSION, Upper, UtcDateTime
 
 Check = Callable[[Any], bool]

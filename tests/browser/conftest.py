@@ -13,6 +13,7 @@ import pytest
 
 from browser_support import DESKTOP, PHONE, Portal
 from smtp_sink import Sink
+from intake import demo
 from helpdesk_shared import localstack
 
 
@@ -31,7 +32,7 @@ def system(tmp_path_factory):
     """intake, query, sla, the notifier and the portal as real processes on fresh databases and
     topics; the notifier's mails (their links point at the portal) land in `system.sink`."""
     sink = Sink(localstack.free_port()).start()
-    s = localstack.LocalStack(tmp_path_factory.mktemp("browser") / "stack", with_portal=True, with_notifier=True,
+    s = localstack.LocalStack(tmp_path_factory.mktemp("browser") / "stack", load_demo=demo.load, with_portal=True, with_notifier=True,
                               extra_env={"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port)})
     s.sink = sink
     try:

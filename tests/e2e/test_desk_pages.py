@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from intake import demo
 from helpdesk_shared.localstack import LocalStack, wait_until
 from samples import distinct_cases, ticket_body
 
@@ -21,7 +22,7 @@ CASES = distinct_cases()
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """One stack for the module, its SOPORTE normal policy set to seconds by a supervisor."""
-    s = LocalStack(tmp_path_factory.mktemp("desk-stack"), extra_env={"SLA_GRACE_SECONDS": "0.3"}).start()
+    s = LocalStack(tmp_path_factory.mktemp("desk-stack"), load_demo=demo.load, extra_env={"SLA_GRACE_SECONDS": "0.3"}).start()
     try:
         supervisor = s.login("supervisor@mesa.example")
         r = requests.put(f"{s.urls['sla']}/api/policies/SOPORTE/normal", headers=supervisor, timeout=10,

@@ -12,6 +12,7 @@ from email.message import EmailMessage
 import pytest
 import requests
 
+from intake import demo
 from helpdesk_shared.localstack import LocalStack, free_port, wait_until
 import smtp_sink
 from samples import distinct_cases, png, ticket_body
@@ -47,7 +48,7 @@ class Sink(smtp_sink.Sink):
 def mail_stack(tmp_path_factory):
     """A stack with the notifier, sending to a local SMTP sink; SOPORTE normal policy in seconds."""
     sink = Sink(free_port()).start()
-    stack = LocalStack(tmp_path_factory.mktemp("mail-stack"), with_notifier=True,
+    stack = LocalStack(tmp_path_factory.mktemp("mail-stack"), load_demo=demo.load, with_notifier=True,
                        extra_env={"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port), "SLA_GRACE_SECONDS": "0.3"})
     stack.start()
     try:

@@ -11,6 +11,7 @@ import pytest
 import requests
 from kafka import KafkaConsumer
 
+from intake import demo
 from helpdesk_shared.envelope import from_json_bytes
 from helpdesk_shared.localstack import LocalStack, wait_until
 from helpdesk_shared.topics import SLA, TICKETS
@@ -29,7 +30,7 @@ CASES = distinct_cases()
 @pytest.fixture(scope="module")
 def sla_stack(tmp_path_factory):
     """One stack for the module, its SOPORTE normal policy set to seconds by a supervisor."""
-    stack = LocalStack(tmp_path_factory.mktemp("sla-stack"), extra_env={"SLA_GRACE_SECONDS": "0.3"}).start()
+    stack = LocalStack(tmp_path_factory.mktemp("sla-stack"), load_demo=demo.load, extra_env={"SLA_GRACE_SECONDS": "0.3"}).start()
     try:
         supervisor = stack.login("supervisor@mesa.example")
         r = requests.put(f"{stack.urls['sla']}/api/policies/SOPORTE/normal", headers=supervisor, timeout=10,

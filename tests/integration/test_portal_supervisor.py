@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from configs import portal_config
+from intake import demo
 from helpdesk_shared import localstack
 from samples import ticket_body
 
@@ -25,7 +26,7 @@ STAFF_PAGES = ("/supervisor/calendars", "/supervisor/policies", "/reports/compli
 @pytest.fixture(scope="module")
 def services(tmp_path_factory):
     """intake, query and sla as real processes on fresh databases and topics, for the whole module."""
-    s = localstack.LocalStack(tmp_path_factory.mktemp("supervisor") / "stack").start()
+    s = localstack.LocalStack(tmp_path_factory.mktemp("supervisor") / "stack", load_demo=demo.load).start()
     yield s
     s.stop()
 

@@ -32,6 +32,12 @@ _PHONE = re.compile(r"^\+?[\d\s().\-/]+$")
 _MEMBER_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,20}$")
 
 
+def claims_of_row(row) -> Claims:
+    """The claims of a user row of intake's `users` table (login, links, reply addresses all use this)."""
+    return Claims(user_id=row["id"], role=row["role"], organisation_id=row["organisation_id"],
+                  desks=tuple(row["desks"]), name=row["name"], email=row["email"], language=row["language"])
+
+
 @dataclass(frozen=True)
 class Announcement:
     """A special process an organisation announced: its window and when it was filed."""

@@ -77,8 +77,7 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> Claims:
         raise violation("AUTH_INVALID", "password", status=401) from None
     if row["disabled"]:
         raise violation("ACCOUNT_DISABLED", None)
-    return Claims(user_id=row["id"], role=row["role"], organisation_id=row["organisation_id"],
-                  desks=tuple(row["desks"]), name=row["name"], email=row["email"], language=row["language"])
+    return domain.claims_of_row(row)
 
 
 def announce_special_process(conn: psycopg.Connection, user: Claims, body: dict, now: datetime) -> str:
@@ -613,9 +612,9 @@ def confirm_resolution(conn: psycopg.Connection, user: Claims, number: str, solv
                                 {"reason": "solved_by_customer"}, actor=_actor(user), occurred_at=now,
                                 correlation_id=confirmed.correlation_id, causation_id=confirmed.event_id))
     eventstore.append(conn, events, expected_version=state.version)
-    status = lifecycle.CLOSED if solved else lifecycle.OPEN
+    after = lifecycle.fold_onto(state, events)
     conn.execute("update tickets set status = %s, version = %s where ticket_id = %s",
-                 (status, events[-1].stream_version, state.ticket_id))
+                 (after.status, after.version, state.ticket_id))
     return events
 
 
@@ -624,8 +623,7 @@ def claims_of_user(conn: psycopg.Connection, user_id: str) -> Claims | None:
     row = conn.execute("select * from users where id = %s", (user_id,)).fetchone()
     if row is None or row["disabled"]:
         return None
-    return Claims(user_id=row["id"], role=row["role"], organisation_id=row["organisation_id"],
-                  desks=tuple(row["desks"]), name=row["name"], email=row["email"], language=row["language"])
+    return domain.claims_of_row(row)
 
 
 # ---------------------------------------------------------------- decisions of the SLA service
@@ -643,6 +641,7 @@ def accept_auto_close(conn: psycopg.Connection, decision: Envelope) -> Envelope 
                       occurred_at=decision.occurred_at, correlation_id=decision.correlation_id,
                       causation_id=decision.event_id)
     eventstore.append(conn, [event], expected_version=state.version)
+    after = lifecycle.apply(state, event)
     conn.execute("update tickets set status = %s, version = %s where ticket_id = %s",
-                 (lifecycle.CLOSED, event.stream_version, ticket_id))
+                 (after.status, after.version, ticket_id))
     return event

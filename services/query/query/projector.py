@@ -37,9 +37,8 @@ def project(event: Envelope, status: str | None) -> Change:
     if event.type == "MessagePosted":
         updates = {}
         if not d["internal"]:
-            staff = d["author_role"] in lifecycle.STAFF_ROLES
-            updates["status"] = lifecycle.WAITING_CUSTOMER if staff else lifecycle.OPEN
-            if not staff:
+            updates["status"] = lifecycle.next_status(status, event)
+            if lifecycle.status_set_by(event) == lifecycle.OPEN:  # the customer spoke: he is back
                 updates.update(customer_away=False, back_at=None)
         if d.get("out_of_hours_requested"):
             updates["out_of_hours"] = True
@@ -53,10 +52,11 @@ def project(event: Envelope, status: str | None) -> Change:
                                       "back_at": datetime.fromisoformat(back_at) if back_at else None},
                       thread_entry=_entry(event, d.get("note")))
     if event.type == "ResolutionConfirmed":
-        updates = {} if d["solved"] else {"status": lifecycle.OPEN, "customer_away": False, "back_at": None}
+        updates = {} if d["solved"] else {"status": lifecycle.next_status(status, event), "customer_away": False,
+                                          "back_at": None}
         return Change(ticket_updates=updates, thread_entry=_entry(event, d.get("body")))
     if event.type == "TicketClosed":
-        return Change(ticket_updates={"status": lifecycle.CLOSED, "close_reason": d["reason"]},
+        return Change(ticket_updates={"status": lifecycle.next_status(status, event), "close_reason": d["reason"]},
                       thread_entry=_entry(event, d.get("note")))
     if event.type == "BillableMarked":
         # The desk's bookkeeping: internal, so the customer's thread never shows it.

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterable
 
 from helpdesk_shared.envelope import Envelope
-from helpdesk_shared.lifecycle import CLOSED, OPEN, STAFF_ROLES, WAITING_CUSTOMER
+from helpdesk_shared.lifecycle import CLOSED, OPEN, WAITING_CUSTOMER, status_set_by
 
 from .policy import Policy, Target, deadline, policy_to_doc, urgency_class
 
@@ -127,14 +127,14 @@ def apply(clocks: TicketClocks, event: Envelope) -> TicketClocks:
     if clocks.status == CLOSED:
         return clocks  # closed is final: nothing runs again
     t, d = event.occurred_at, event.data
-    # Same reading of who owes the next answer as helpdesk_shared.lifecycle.
-    if event.type == "MessagePosted" and not d["internal"]:
-        if d["author_role"] in STAFF_ROLES:
-            return _agent_answered(clocks, t)
+    # Who owes the next answer is helpdesk_shared.lifecycle's reading, the same as intake's and query's.
+    # (status_set_by, not next_status: a further answer while already waiting restarts the wait.)
+    moved_to = None if event.type == "TicketOpened" else status_set_by(event)  # opened: open_clocks' job
+    if moved_to == WAITING_CUSTOMER:
+        return _agent_answered(clocks, t)
+    if moved_to == OPEN:
         return _customer_wrote(clocks, t)
-    if event.type == "ResolutionConfirmed" and not d["solved"]:
-        return _customer_wrote(clocks, t)
-    if event.type == "TicketClosed":
+    if moved_to == CLOSED:
         return _closed(clocks, t)
     if event.type == "CustomerAway" and d.get("back_at") is not None:
         return _customer_away(clocks, _when(d["back_at"]), t)
