@@ -55,7 +55,7 @@ from helpdesk_shared import auth_tokens, keys, pg  # noqa: E402
 from helpdesk_shared.auth_tokens import Claims  # noqa: E402
 from helpdesk_shared.localstack import PG_BASE_URL, create_database, drop_database, free_port, wait_until  # noqa: E402
 from machine import machine_info, print_fields, save_results  # noqa: E402
-from query_endpoints import auth_tokens_ddl, load, percentile, replicate  # noqa: E402
+from query_endpoints import load, percentile, replicate  # noqa: E402
 
 TARGET_P95_MS = 150
 DEFAULT_PAGES = ["queue=/desks/SOPORTE/queue", "ticket=/tickets/{number}", "new-ticket=/tickets/new"]
@@ -202,8 +202,8 @@ def main() -> None:
     try:
         loaded = None
         if not args.database:
-            from query.app import SCHEMA
-            pg.apply_schema(url, SCHEMA, auth_tokens_ddl())
+            from query.app import migrate
+            migrate(url)  # `mesa migrate query`: the app only checks the version
             print(f"\nloading {args.tickets // args.copies:,} tickets into {name} through query.store.apply_batch"
                   + (f", then copying them to {args.tickets:,}" if args.copies > 1 else ""))
             loaded = load(url, args.tickets // args.copies, args.organisations, args.batch, args.seed, args.workers)

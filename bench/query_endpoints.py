@@ -2,7 +2,7 @@
 
     python bench/query_endpoints.py [--tickets 100000] [--requests 200] [--keep]
 
-1. creates a fresh query database (the service's own schema, applied by `create_app`);
+1. creates a fresh query database (the service's own migrations, as `mesa migrate query`);
 2. loads synthetic tickets through `query.store.apply_batch`, the consumer's own function, in
    transactions of --batch records, so every read model is the one the consumer builds: each
    ticket is opened on one of two desks by one of --organisations organisations, in one of 12
@@ -401,8 +401,8 @@ def main() -> None:
     try:
         loaded = None
         if not args.database:
-            from query.app import SCHEMA
-            pg.apply_schema(url, SCHEMA, auth_tokens_ddl())
+            from query.app import migrate
+            migrate(url)  # `mesa migrate query`: the app only checks the version
             print(f"\nloading {args.tickets // args.copies:,} tickets into {name} through query.store.apply_batch, "
                   f"then copying them to {args.tickets:,}")
             loaded = load(url, args.tickets // args.copies, args.organisations, args.batch, args.seed, args.workers)
@@ -430,12 +430,6 @@ def main() -> None:
             print(f"database kept: {name}")
         else:
             drop_database(name)
-
-
-def auth_tokens_ddl():
-    """The revocations table query's app creates beside its schema."""
-    from helpdesk_shared import revocations
-    return revocations.DDL
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from helpdesk_shared.envelope import Actor, new_event  # noqa: E402
 from helpdesk_shared.kafka import Record  # noqa: E402
 from helpdesk_shared.topics import TOPIC_OF_EVENT  # noqa: E402
 from query import store  # noqa: E402
-from query.app import SCHEMA, create_app  # noqa: E402
+from query.app import create_app, migrate  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)  # Wednesday 10:00 in Caracas
 CARLOS = Claims("u-carlos", "agent", None, ("SOPORTE", "IMPLANTACIONES"), "Carlos", "carlos@mesa.example")
@@ -146,7 +146,7 @@ def main() -> None:
     name = f"mesa_b{uuid.uuid4().hex[:8]}_query"
     url = localstack.create_database(name)
     try:
-        pg.apply_schema(url, SCHEMA)
+        migrate(url)  # `mesa migrate query`: the app only checks the version
         load_s = load(url, args.tickets)
         print(f"loaded {args.tickets} tickets in {load_s:.0f} s")
         app = create_app(query_config(url), clock=lambda: NOW)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from intake import demo
-from helpdesk_shared import localstack, pg
+from helpdesk_shared import localstack
 from helpdesk_shared.config import DEFAULT_KAFKA, env
 from helpdesk_shared.topics import TOPICS, create_topics
 
@@ -102,10 +102,10 @@ def intake_db(fresh_database) -> str:
 
 @pytest.fixture
 def query_db(fresh_database) -> str:
-    """A fresh query database with its schema."""
-    from query.app import SCHEMA
+    """A fresh query database, migrated (as `mesa migrate query`)."""
+    from query.app import migrate
     url = fresh_database("query")
-    pg.apply_schema(url, SCHEMA)
+    migrate(url)
     return url
 
 

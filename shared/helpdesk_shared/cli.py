@@ -6,6 +6,7 @@
     mesa replay CONSUMER --from-beginning | --to-offset N [--topic T] [--partition P]
     mesa rebuild query                 replay query's topics into fresh tables and swap them in
     mesa check query                   rebuild into scratch tables and compare with the live ones
+    mesa migrate [SERVICE...]          apply each service's numbered migrations (default: all four)
 
 Where things are (flat environment variables, or the flags named):
   KAFKA_BOOTSTRAP_SERVERS (--bootstrap), KAFKA_TOPIC_PREFIX (--topic-prefix);
@@ -425,6 +426,39 @@ def check_command(args) -> int:
     return 0 if result.consistent else 1
 
 
+def migration_folder(service: str):
+    """A service's migrations folder (`<service>/migrations/`), found by the package's name: the
+    kernel imports no service, the command resolves the one it is asked for."""
+    import importlib
+    return importlib.import_module(f"{service}.migrations").DIRECTORY
+
+
+def migrate_services(urls: dict[str, str]) -> dict[str, list[int]]:
+    """Apply the migrations of each service to its database (in the order given); the versions applied."""
+    from . import migrations
+    return {service: migrations.migrate(url, migration_folder(service)) for service, url in urls.items()}
+
+
+def migrate_command(args) -> int:
+    """`mesa migrate [SERVICE...]`: every migration not yet applied, once, before the services start."""
+    from . import migrations
+    urls = database_urls(args)
+    services = args.service or sorted(CONSUMERS)
+    unknown = sorted(set(services) - set(CONSUMERS))
+    if unknown:
+        raise Refused(f"sin migraciones / no migrations: {', '.join(unknown)}; servicios / services: "
+                      f"{', '.join(sorted(CONSUMERS))}")
+    applied = migrate_services({s: urls[s] for s in services})
+    versions = {s: migrations.current_version(urls[s]) for s in services}
+    if args.json:
+        _print_json({s: {"applied": applied[s], "version": versions[s]} for s in services})
+    else:
+        for s in services:
+            done = ", ".join(f"{v:04d}" for v in applied[s]) or "ninguna / none"
+            print(f"{s}: versión/version {versions[s]:04d} ({_safe(urls[s])}); aplicadas ahora / applied now: {done}")
+    return 0
+
+
 # --------------------------------------------------------------------------- arguments
 
 def parser() -> argparse.ArgumentParser:
@@ -474,6 +508,10 @@ def parser() -> argparse.ArgumentParser:
         if name == "check":
             c.add_argument("--limit", type=int, default=5, help="filas distintas a mostrar / differing rows shown")
         c.set_defaults(run=run)
+    m = sub.add_parser("migrate", parents=[common], help="aplicar migraciones / apply migrations")
+    # Checked in migrate_command: argparse refuses an empty list when `choices` is given (bpo-9625).
+    m.add_argument("service", nargs="*", help=f"{', '.join(sorted(CONSUMERS))}; por omisión, todos / default: all")
+    m.set_defaults(run=migrate_command)
     return p
 
 

@@ -18,11 +18,11 @@ def serve(service: str, run: Callable[[threading.Event], None]) -> None:
     run(stop)
 
 
-def serve_relay(service: str, config, migrate: Callable[[str], None], lock_id: int,
+def serve_relay(service: str, config, require_migrated: Callable[[str], None], lock_id: int,
                 watermark_source: str | None = None) -> None:
-    """A service's outbox relay: its schema ensured, then `outbox.run_relay` until stopped."""
+    """A service's outbox relay: its database checked to be migrated, then `outbox.run_relay` until stopped."""
     from . import outbox
-    migrate(config.database_url)
+    require_migrated(config.database_url)
     serve(service, lambda stop: outbox.run_relay(config.database_url, config.kafka_bootstrap_servers,
                                                  config.kafka_topic_prefix, lock_id, stop,
                                                  watermark_source=watermark_source))

@@ -146,6 +146,9 @@ class LocalStack:
         for name in self.databases.values():
             create_database(name)
         create_topics(self.kafka, prefix=self.prefix)
+        # `mesa migrate` first, as bin/up and compose do: the services only check the version at boot.
+        from .cli import migrate_services
+        migrate_services({s: f"{PG_BASE_URL}/{name}" for s, name in self.databases.items()})
         if self.load_demo is not None:
             self.load_demo(self.env_for("intake")["DATABASE_URL"])
         py = sys.executable

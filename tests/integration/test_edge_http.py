@@ -307,7 +307,7 @@ def query_client(query_db, clock):
     from configs import bearer, query_config
     from helpdesk_shared.auth_tokens import Claims
     from query.app import create_app
-    app = create_app(query_config(query_db), clock=clock)
+    app = create_app(query_config(query_db), migrate_first=True, clock=clock)
     maria = Claims(user_id="u-maria", role="customer", organisation_id="club-caracas", desks=("SOPORTE",),
                    name="María", email=MARIA)
     yield app.test_client(), bearer(maria, clock())
@@ -340,7 +340,7 @@ def sla_client(fresh_database, clock):
     from configs import bearer, sla_config
     from helpdesk_shared.auth_tokens import Claims
     from sla.app import create_app
-    app = create_app(sla_config(fresh_database("sla")), clock=clock)
+    app = create_app(sla_config(fresh_database("sla")), migrate_first=True, clock=clock)
     boss = Claims(user_id="u-boss", role="supervisor", organisation_id=None, desks=("SOPORTE", "IMPLANTACIONES"),
                   name="Supervisora", email="supervisor@mesa.example")
     yield app.test_client(), bearer(boss, clock())

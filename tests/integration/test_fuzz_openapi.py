@@ -86,7 +86,7 @@ def test_query_answers_generated_requests_of_customers_and_agents_without_5xx_or
     from configs import bearer, query_config
     from permission_matrix import CLAIMS
     from query.app import create_app
-    app = create_app(query_config(query_db), clock=clock)
+    app = create_app(query_config(query_db), migrate_first=True, clock=clock)
     try:
         tokens = {role: bearer(CLAIMS[role], clock.now) for role in ("customer", "agent")}
         schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
@@ -104,7 +104,7 @@ def test_sla_answers_generated_requests_of_customers_agents_and_supervisors_with
     from configs import bearer, sla_config
     from permission_matrix import CLAIMS
     from sla.app import create_app
-    app = create_app(sla_config(fresh_database("sla")), clock=clock)
+    app = create_app(sla_config(fresh_database("sla")), migrate_first=True, clock=clock)
     try:
         # The supervisor too: only he gets past the role check into the calendar and policy bodies.
         tokens = {role: bearer(CLAIMS[role], clock.now) for role in ("customer", "agent", "supervisor")}
@@ -123,7 +123,7 @@ def test_notifier_answers_generated_requests_of_customers_and_agents_without_5xx
     from configs import bearer, notifier_config
     from notifier.app import create_app
     from permission_matrix import CLAIMS
-    app = create_app(notifier_config(fresh_database("notifier")), clock=clock)
+    app = create_app(notifier_config(fresh_database("notifier")), migrate_first=True, clock=clock)
     # The supervisor too: only he gets past the role check into the mail texts' bodies.
     tokens = {role: bearer(CLAIMS[role], clock.now) for role in ("customer", "agent", "supervisor")}
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)

@@ -34,16 +34,16 @@ def build_app(service: str, fresh_database, request, tmp_path, clock, prefix: st
     if service == "intake":
         from intake.app import create_app
         intake_db = request.getfixturevalue("intake_db")  # the demo users take seconds: only when needed
-        return create_app(intake_config(intake_db, tmp_path / "att", kafka_topic_prefix=prefix), clock=clock)
+        return create_app(intake_config(intake_db, tmp_path / "att", kafka_topic_prefix=prefix), migrate_first=True, clock=clock)
     url = fresh_database(service)
     if service == "query":
         from query.app import create_app
-        return create_app(query_config(url, kafka_topic_prefix=prefix), clock=clock)
+        return create_app(query_config(url, kafka_topic_prefix=prefix), migrate_first=True, clock=clock)
     if service == "sla":
         from sla.app import create_app
-        return create_app(sla_config(url, kafka_topic_prefix=prefix), clock=clock)
+        return create_app(sla_config(url, kafka_topic_prefix=prefix), migrate_first=True, clock=clock)
     from notifier.app import create_app
-    return create_app(notifier_config(url, kafka_topic_prefix=prefix), clock=clock)
+    return create_app(notifier_config(url, kafka_topic_prefix=prefix), migrate_first=True, clock=clock)
 
 
 @pytest.fixture
@@ -352,7 +352,7 @@ def test_query_exposes_this_months_compliance_per_desk_and_clock_as_the_report_c
     from harness import Clock
     from query.app import create_app
     from test_query_reports import accounts, feed, story
-    app = create_app(query_config(query_db), clock=Clock(datetime(2026, 12, 20, 15, tzinfo=timezone.utc)))
+    app = create_app(query_config(query_db), migrate_first=True, clock=Clock(datetime(2026, 12, 20, 15, tzinfo=timezone.utc)))
     try:
         assert sample(scrape(app), "mesa_sla_compliance_ratio", desk="SOPORTE", clock="first_response") is None
         feed(query_db, accounts() + story())

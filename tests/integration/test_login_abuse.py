@@ -81,7 +81,7 @@ def test_the_limit_holds_across_app_instances_sharing_the_database(intake_app, i
     from configs import intake_config
     from intake import throttle
     from intake.app import create_app
-    other = create_app(intake_config(intake_db, tmp_path / "attachments"), clock=clock)
+    other = create_app(intake_config(intake_db, tmp_path / "attachments"), migrate_first=True, clock=clock)
     try:
         clients = [intake_app.test_client(), other.test_client()]
         for n in range(throttle.LOGIN_PER_ACCOUNT.max_hits):

@@ -259,7 +259,7 @@ def world(tmp_path_factory):
             handlers.register_user(conn, email=EMAILS["supervisor_other_desk"], name="Inés Implantaciones",
                                    role="supervisor", password=demo.PASSWORD, desks=["IMPLANTACIONES"], now=NOW,
                                    actor=SYSTEM)
-        app = create_app(intake_config(url, tmp_path_factory.mktemp("attachments")), clock=Clock(NOW))
+        app = create_app(intake_config(url, tmp_path_factory.mktemp("attachments")), migrate_first=True, clock=Clock(NOW))
         try:
             yield World(app, url)
         finally:

@@ -98,7 +98,7 @@ REQUESTS = {
 def world():
     """The notifier's app for the whole module."""
     with scratch_database("notifier") as url:
-        app = create_app(notifier_config(url), clock=Clock(NOW))
+        app = create_app(notifier_config(url), migrate_first=True, clock=Clock(NOW))
         yield World(app, url)
 
 

@@ -99,7 +99,7 @@ REQUESTS = {
 def world():
     """Query for the whole module."""
     with scratch_database("query") as url:
-        app = create_app(query_config(url), clock=Clock(NOW))
+        app = create_app(query_config(url), migrate_first=True, clock=Clock(NOW))
         try:
             yield World(app, url)
         finally:

@@ -61,7 +61,7 @@ REQUESTS = {
 def world():
     """The SLA app for the whole module."""
     with scratch_database("sla") as url:
-        app = create_app(sla_config(url), clock=Clock(NOW))
+        app = create_app(sla_config(url), migrate_first=True, clock=Clock(NOW))
         try:
             yield World(app, url)
         finally:

@@ -51,7 +51,7 @@ def log_in(client, email: str) -> None:
 def notifier_app(fresh_database, clock):
     """The notifier's app in-process on its own fresh database."""
     url = fresh_database("notifier")
-    return create_notifier(notifier_config(url), clock=clock)
+    return create_notifier(notifier_config(url), migrate_first=True, clock=clock)
 
 
 @pytest.fixture

@@ -200,7 +200,7 @@ def feed(query_db) -> Feed:
 def app(query_db, clock, feed):
     """Query in-process on the fed read model, its clock at Wednesday 10:00 in Caracas."""
     clock.now = NOW
-    application = create_app(query_config(query_db), clock=clock)
+    application = create_app(query_config(query_db), migrate_first=True, clock=clock)
     yield application
     application.extensions["query"].pool.close()
 

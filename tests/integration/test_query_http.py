@@ -112,7 +112,7 @@ def feed(query_db, now) -> Feed:
 @pytest.fixture
 def client(query_db, clock, feed):
     """Query's app in-process on the fed read model."""
-    app = create_app(query_config(query_db), clock=clock)
+    app = create_app(query_config(query_db), migrate_first=True, clock=clock)
     yield app.test_client()
     app.extensions["query"].pool.close()
 

@@ -37,7 +37,7 @@ def cxp_ticket(now):
 
 @pytest.fixture
 def client(query_db, now):
-    app = create_app(query_config(query_db), clock=lambda: now)
+    app = create_app(query_config(query_db), migrate_first=True, clock=lambda: now)
     yield app.test_client()
     app.extensions["query"].pool.close()
 

@@ -33,7 +33,7 @@ def opened(n: int, organisation_id: str, at) -> Record:
 @pytest.fixture
 def query_app(query_db, clock):
     """Query in-process with five club-caracas tickets SOP-1..5 (one a minute) and one of another organisation."""
-    app = create_app(query_config(query_db), clock=clock)
+    app = create_app(query_config(query_db), migrate_first=True, clock=clock)
     with pg.connect(query_db) as conn:
         store.apply_batch(conn, [opened(n, "club-caracas", clock.now - timedelta(minutes=10 - n))
                                  for n in range(1, 6)] + [opened(9, "country-valencia", clock.now)])

@@ -49,7 +49,7 @@ from helpdesk_shared.envelope import SYSTEM, Actor, new_event
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import TOPIC_OF_EVENT
 from query import store
-from query.app import create_app
+from query.app import create_app, migrate
 
 pytestmark = pytest.mark.integration
 
@@ -198,7 +198,7 @@ def feed(url: str, events: list, first_offset: int = 0) -> None:
 def client(query_db):
     """Query in-process on the story's read models."""
     feed(query_db, accounts() + story())
-    app = create_app(query_config(query_db), clock=Clock(NOW))
+    app = create_app(query_config(query_db), migrate_first=True, clock=Clock(NOW))
     yield app.test_client()
     app.extensions["query"].pool.close()
 
@@ -395,7 +395,7 @@ def test_a_response_whose_fact_arrives_before_its_ticket_counts_once_the_ticket_
     # helpdesk.sla and helpdesk.tickets are different topics: a rebuild may read B's DeadlineMet first.
     events = [e for e in story() if e.stream_id in ("t-B", "sla-t-B")]
     feed(query_db, accounts() + [e for e in events if e.stream_id == "sla-t-B"])
-    app = create_app(query_config(query_db), clock=Clock(NOW))
+    app = create_app(query_config(query_db), migrate_first=True, clock=Clock(NOW))
     try:
         client = app.test_client()
         assert get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY)["items"] == []
@@ -425,7 +425,7 @@ def test_a_deadline_moved_after_it_went_overdue_and_then_met_is_one_response_in_
              local("2026-12-09", "10:00"), 32400, False)
     feed(query_db, accounts() + s.events)
     feed(query_db, s.events, first_offset=500)   # and a replay of it all
-    app = create_app(query_config(query_db), clock=Clock(NOW))
+    app = create_app(query_config(query_db), migrate_first=True, clock=Clock(NOW))
     try:
         client = app.test_client()
         items = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY)["items"]
@@ -565,9 +565,8 @@ def test_the_per_minute_counts_are_emptied_with_the_responses_and_refilled_from_
     with pg.connect(query_db) as conn:   # a database whose responses predate the per-minute counts
         conn.execute("drop table report_compliance_hours, report_compliance_minutes, "
                      "report_compliance_dimension_hours, report_compliance_dimension_minutes cascade")
-        conn.execute("delete from schema_digests")
-    app = create_app(query_config(query_db), clock=Clock(NOW))
-    app.extensions["query"].pool.close()
+        conn.execute("drop table schema_migrations")  # and made before migrations: `mesa migrate` adopts it
+    migrate(query_db)
     kept, recount = _minutes_and_recount(query_db)
     assert kept == recount and len(kept) == 6   # B, D, E (first and next), F, C: A was deleted
     assert len(_dimension_counts_and_recount(query_db)[0]) == 12   # the same six, per module and per agent

@@ -60,9 +60,9 @@ def caught_up(url: str, tickets: int) -> bool:
 @pytest.fixture
 def live(fresh_database, topic_prefix, kafka_bootstrap):
     """A query database fed by a running consumer loop from this test's topics."""
-    from query.app import SCHEMA
+    from query.app import migrate
     url = fresh_database("query")
-    pg.apply_schema(url, SCHEMA, revocations.DDL)
+    migrate(url)  # as `mesa migrate query`: the consumer only checks the version
     consumers = []
 
     def start() -> LiveConsumer:
@@ -149,7 +149,7 @@ def test_the_api_answers_200_to_every_request_during_a_rebuild_and_its_swap(live
     produce(kafka_bootstrap, topic_prefix, synthetic_log.tickets(300))
     start()
     wait_until(lambda: caught_up(url, 300), 120, "the live consumer applied 300 tickets")
-    app = create_app(query_config(url), clock=clock)
+    app = create_app(query_config(url), migrate_first=True, clock=clock)
     client, headers = app.test_client(), bearer(SUPERVISOR, clock() - timedelta(minutes=1))
     statuses, totals, done = [], [], threading.Event()
 
@@ -244,6 +244,8 @@ def test_a_consumer_loop_drops_a_polled_batch_and_reads_from_the_stored_offsets_
     from query.consumer import CONSUMER_NAME, build
     from helpdesk_shared.topics import ACCOUNTS
     url = fresh_database("query")
+    from query.app import migrate
+    migrate(url)  # as `mesa migrate query`: the consumer only checks the version
     accounts = produce(kafka_bootstrap, topic_prefix, synthetic_log.accounts())
     loop = build(query_config(url, kafka_topic_prefix=topic_prefix))
     try:

@@ -139,7 +139,7 @@ def test_agents_of_the_desk_see_the_refused_mail_and_others_do_not(setup):
     s = setup
     s["intake"].accept("intruso@otro.example", mail("Intruso <intruso@otro.example>", "<d1@otro>", s["address"]),
                        [s["address"]])
-    app = create_app(s["config"], clock=lambda: NOW)
+    app = create_app(s["config"], migrate_first=True, clock=lambda: NOW)
     client = app.test_client()
 
     def as_(role, desks, organisation_id=None):

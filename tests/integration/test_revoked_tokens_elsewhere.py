@@ -48,7 +48,7 @@ def _older(clock) -> Record:
 def test_query_refuses_a_token_its_consumer_read_a_revocation_for(fresh_database, clock):
     from query import store
     from query.app import create_app
-    app = create_app(query_config(fresh_database("query")), clock=clock)
+    app = create_app(query_config(fresh_database("query")), migrate_first=True, clock=clock)
     url = app.extensions["query"].config.database_url
 
     def apply(record):
@@ -64,7 +64,7 @@ def test_the_notifier_refuses_a_token_its_consumer_read_a_revocation_for(fresh_d
     from notifier import store
     from notifier.app import create_app
     config = notifier_config(fresh_database("notifier"))
-    app = create_app(config, clock=clock)
+    app = create_app(config, migrate_first=True, clock=clock)
 
     def apply(record):
         with pg.connect(config.database_url) as conn:
@@ -77,7 +77,7 @@ def test_the_sla_service_refuses_a_token_its_timer_consumer_read_a_revocation_fo
     from sla.app import create_app
     from sla.consumer import TimerService
     config = sla_config(fresh_database("sla"))
-    app = create_app(config, clock=clock)
+    app = create_app(config, migrate_first=True, clock=clock)
     timers = TimerService.__new__(TimerService)  # its batch handler only; no Kafka needed
     timers.intake_through, timers.settings = None, None
 
@@ -93,7 +93,7 @@ def test_the_sla_service_refuses_a_token_its_timer_consumer_read_a_revocation_fo
 def test_querys_user_directory_follows_a_supervisors_change_of_role_and_desks(fresh_database, clock):
     from query import store
     from query.app import create_app
-    app = create_app(query_config(fresh_database("query")), clock=clock)
+    app = create_app(query_config(fresh_database("query")), migrate_first=True, clock=clock)
     url = app.extensions["query"].config.database_url
     app.extensions["query"].pool.close()
     registered = new_event("UserRegistered", "user-u-carlos", 1, {

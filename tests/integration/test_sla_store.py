@@ -130,7 +130,7 @@ def sla_api(sla_db):
     from configs import sla_config
     from harness import Clock
     from sla.app import create_app
-    app = create_app(sla_config(sla_db), clock=Clock(WEDNESDAY_NOON))
+    app = create_app(sla_config(sla_db), migrate_first=True, clock=Clock(WEDNESDAY_NOON))
     yield app.test_client()
     app.extensions["sla"].pool.close()
 

@@ -35,7 +35,7 @@ def notifier_db(fresh_database) -> str:
 
 @pytest.fixture
 def client(notifier_db):
-    return create_app(notifier_config(notifier_db), clock=Clock(NOW)).test_client()
+    return create_app(notifier_config(notifier_db), migrate_first=True, clock=Clock(NOW)).test_client()
 
 
 def supervisor() -> dict:

@@ -31,8 +31,9 @@ ENV_EXAMPLE = (ROOT / ".env.example").read_text()
 # What a user's `.env` holds (made by `python -m helpdesk_shared.keys`, as .env.example says).
 DOT_ENV = keys.fresh()
 
-ONE_SHOTS = {"kafka-init", "demo-data"}
-WITHOUT_DATABASE = {"kafka-init", "portal"}  # the portal keeps nothing: it calls intake, query and sla
+ONE_SHOTS = {"kafka-init", "demo-data", "migrate"}
+# `migrate` names each service's database in its --database-url arguments, not in DATABASE_URL.
+WITHOUT_DATABASE = {"kafka-init", "portal", "migrate"}  # the portal keeps nothing: it calls intake, query and sla
 EXPECTED_DATABASE = {"intake": "mesa_intake", "intake-relay": "mesa_intake", "intake-cleanup": "mesa_intake",
                      "demo-data": "mesa_intake",
                      "intake-sla-consumer": "mesa_intake", "query": "mesa_query", "query-consumer": "mesa_query",
@@ -269,7 +270,7 @@ def test_gunicorn_app_path_builds_an_app_that_serves_the_healthcheck(name):
     assert re.search(rf"(127\.0\.0\.1|localhost):{port}/healthz\b", healthcheck), healthcheck
     # gunicorn calls the factory with no arguments; keep the database and logging out of it.
     with mock.patch.dict(os.environ, _environment(name), clear=True), \
-            mock.patch("helpdesk_shared.pg.apply_schema"), mock.patch("helpdesk_shared.pg.make_pool"), \
+            mock.patch("helpdesk_shared.migrations.require_current"), mock.patch("helpdesk_shared.pg.make_pool"), \
             mock.patch("helpdesk_shared.pg.connect"), \
             mock.patch("helpdesk_shared.logs.setup"):
         app = factory()
@@ -385,6 +386,8 @@ def test_start_order_waits_for_what_each_process_needs():
         deps = _depends_on(name)
         if "DATABASE_URL" in _environment(name):
             assert deps.get("postgres") == "service_healthy", name
+            # Services only check their database's version: `mesa migrate` must have run first.
+            assert deps.get("migrate") == "service_completed_successfully", name
         source = Path(importlib.util.find_spec(_module_of(name)).origin).read_text()
         if re.search(r"^from (kafka|helpdesk_shared\.kafka) import", source, re.M):
             assert deps.get("kafka-init") == "service_completed_successfully", name
@@ -497,3 +500,13 @@ def test_bin_up_runs_the_same_long_running_processes_under_supervisord_that_rest
     assert settings["stopasgroup"] == "true"  # gunicorn's workers stop with their master
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert any(d.startswith("supervisor") for d in project["project"]["dependencies"])
+
+
+def test_the_migrate_service_migrates_every_database_a_service_uses():
+    argv = _command("migrate")
+    assert argv[:4] == ["python", "-m", "helpdesk_shared.cli", "migrate"]
+    given = dict(argv[i + 1].split("=", 1) for i, arg in enumerate(argv) if arg == "--database-url")
+    used = {_module_of(n).split(".")[0]: _environment(n)["DATABASE_URL"]
+            for n in _python_services() if "DATABASE_URL" in _environment(n)}
+    assert given == used
+    assert _depends_on("migrate") == {"postgres": "service_healthy"}

@@ -51,10 +51,12 @@ def test_a_secret_shorter_than_32_bytes_or_not_a_key_is_refused(service, name):
 @pytest.mark.parametrize("service", NEEDS)
 def test_create_app_without_secrets_refuses_before_touching_anything(service):
     create_app = __import__(f"{service}.app", fromlist=["create_app"]).create_app
-    with mock.patch.dict(os.environ, {}, clear=True), mock.patch("helpdesk_shared.pg.apply_schema") as schema, \
-            pytest.raises(MissingSecret):
+    with mock.patch.dict(os.environ, {}, clear=True), \
+            mock.patch("helpdesk_shared.migrations.require_current") as check, \
+            mock.patch("helpdesk_shared.migrations.migrate") as migrate, pytest.raises(MissingSecret):
         create_app()
-    schema.assert_not_called()
+    check.assert_not_called()
+    migrate.assert_not_called()
 
 
 ENTRY_POINTS = ["intake.relay", "intake.sla_consumer", "intake.demo", "query.consumer", "sla.consumer", "sla.relay",

@@ -11,8 +11,7 @@ from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
 from helpdesk_shared.clock import utc_now
-from helpdesk_shared import logs, pg, web
-from helpdesk_shared.outbox import DDL as OUTBOX_DDL
+from helpdesk_shared import logs, migrations, pg, web
 
 from . import admin_api, api, openapi
 from .blobstore import BlobStore
@@ -33,20 +32,28 @@ class Intake:
 
 
 def migrate(database_url: str) -> None:
-    """Create or update intake's tables (event store, outbox, lookups)."""
-    pg.apply_schema(database_url, OUTBOX_DDL, SCHEMA)
+    """Apply intake's numbered migrations (event store, outbox, lookups): `mesa migrate intake`."""
+    from . import migrations as folder
+    migrations.migrate(database_url, folder.DIRECTORY)
 
 
-def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now) -> Flask:
-    """Build the intake app; applies its schema at start."""
+def require_migrated(database_url: str) -> None:
+    """Refuse to start (migrations.NotMigrated) on a database `mesa migrate intake` has not brought up to date."""
+    from . import migrations as folder
+    migrations.require_current(database_url, folder.DIRECTORY, "intake")
+
+
+def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now,
+               migrate_first: bool = False) -> Flask:
+    """Build the intake app on a migrated database (`migrate_first=True`, for tests only, migrates it)."""
     config = config or Config.from_env()
     logs.setup("intake")
-    migrate(config.database_url)
+    (migrate if migrate_first else require_migrated)(config.database_url)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 12 * 1024 * 1024  # one attachment plus form overhead
     app.extensions["intake"] = Intake(config, pg.make_pool(config.database_url), BlobStore(config.attachments_dir),
                                       clock)
-    from . import sla_consumer  # it imports this module (migrate)
+    from . import sla_consumer  # it imports this module (require_migrated)
     ctx = app.extensions["intake"]
     web.install(app, "intake", CollectorRegistry(), pool=lambda: ctx.pool,
                 consumers={sla_consumer.CONSUMER_NAME: [config.kafka_topic_prefix + t for t in sla_consumer.TOPICS]},

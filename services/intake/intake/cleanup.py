@@ -17,7 +17,7 @@ from helpdesk_shared import pg
 from helpdesk_shared.clock import utc_now
 from helpdesk_shared.entrypoint import serve
 
-from .app import migrate
+from .app import require_migrated
 from .blobstore import BlobStore
 from .config import Config
 from .handlers import hold_blob
@@ -58,7 +58,7 @@ def run(config: Config, stop: threading.Event, clock: Callable[[], datetime] = u
 def main() -> None:
     """Run until SIGTERM/SIGINT."""
     config = Config.from_env()
-    migrate(config.database_url)
+    require_migrated(config.database_url)
     serve("intake-cleanup", lambda stop: run(config, stop))
 
 

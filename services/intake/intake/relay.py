@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from helpdesk_shared.entrypoint import serve_relay
 
-from .app import migrate
+from .app import require_migrated
 from .config import Config
 
 RELAY_LOCK = 4_242_001  # one active intake relay at a time
@@ -12,7 +12,7 @@ RELAY_LOCK = 4_242_001  # one active intake relay at a time
 def main() -> None:
     """Run the relay until SIGTERM/SIGINT."""
     # Intake writes the ticket streams: its watermark tells the SLA service a reply is not late.
-    serve_relay("intake-relay", Config.from_env(), migrate, RELAY_LOCK, watermark_source="intake")
+    serve_relay("intake-relay", Config.from_env(), require_migrated, RELAY_LOCK, watermark_source="intake")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from helpdesk_shared.kafka import ConsumerLoop
 from helpdesk_shared.topics import SLA
 
 from . import handlers
-from .app import migrate
+from .app import require_migrated
 from .config import Config
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def apply_batch(conn, records) -> None:
 
 def build(config: Config) -> ConsumerLoop:
     """The consumer loop over helpdesk.sla."""
-    migrate(config.database_url)
+    require_migrated(config.database_url)
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                         consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + t for t in TOPICS],
                         handle_batch=apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME)

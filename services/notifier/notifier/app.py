@@ -22,11 +22,12 @@ FORBIDDEN = RuleViolation("FORBIDDEN", None, Message(
     es="No tiene permiso para esta operación.", en="You are not allowed to do this."), status=403)
 
 
-def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now) -> Flask:
-    """Build the app; applies the notifier's schema at start."""
+def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now,
+               migrate_first: bool = False) -> Flask:
+    """Build the app on a migrated database (`migrate_first=True`, for tests only, migrates it)."""
     config = config or Config.from_env()
     logs.setup("notifier")
-    store.migrate(config.database_url)
+    (store.migrate if migrate_first else store.require_migrated)(config.database_url)
     app = Flask(__name__)
     pool = pg.make_pool(config.database_url)
     render = renderer(config)

@@ -53,7 +53,7 @@ def links(config: Config, clock: Callable[[], datetime]) -> messages.Links:
 
 def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLoop:
     """The consumer loop over the three topics, planning and recording mails."""
-    store.migrate(config.database_url)
+    store.require_migrated(config.database_url)
     desks = {d: messages.DeskContacts(queue_address=config.queue_addresses[d], staff_address=config.staff_address,
                                       supervisor_address=config.supervisor_address,
                                       phones=config.office_phones[d], oncall_address=config.oncall_addresses.get(d, ""))

@@ -17,7 +17,7 @@ from .smtp_inbound import ReplyHandler, start_server
 def main() -> None:
     """Serve SMTP on INBOUND_SMTP_HOST:INBOUND_SMTP_PORT until SIGTERM/SIGINT."""
     config = Config.from_env()
-    store.migrate(config.database_url)
+    store.require_migrated(config.database_url)
     render = renderer(config)
 
     def render_mail(mail) -> tuple:

@@ -11,7 +11,7 @@ RELAY_LOCK = 4_242_003  # one active notifier relay at a time
 
 def main() -> None:
     """Run the relay until SIGTERM/SIGINT."""
-    serve_relay("notifier-relay", Config.from_env(), store.migrate, RELAY_LOCK)
+    serve_relay("notifier-relay", Config.from_env(), store.require_migrated, RELAY_LOCK)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ def _send_session(config: Config, stop: threading.Event, clock: Callable[[], dat
 def main() -> None:
     """Run until SIGTERM/SIGINT."""
     config = Config.from_env()
-    store.migrate(config.database_url)
+    store.require_migrated(config.database_url)
     serve("notifier-sender", lambda stop: run(config, stop))
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 import psycopg
 from psycopg.types.json import Jsonb
 
-from helpdesk_shared import outbox, pg, revocations
+from helpdesk_shared import migrations, outbox, revocations
 from helpdesk_shared.envelope import Actor, Envelope, new_event
 from helpdesk_shared.kafka import Record
 
@@ -33,8 +33,15 @@ Renderer = Callable[[Mail], tuple[str, str, str]]
 
 
 def migrate(database_url: str) -> None:
-    """Create the notifier's tables and its outbox."""
-    pg.apply_schema(database_url, outbox.DDL, SCHEMA, revocations.DDL)
+    """Apply the notifier's numbered migrations (its tables and its outbox)."""
+    from . import migrations as folder
+    migrations.migrate(database_url, folder.DIRECTORY)
+
+
+def require_migrated(database_url: str) -> None:
+    """Refuse to start (migrations.NotMigrated) on a database `mesa migrate notifier` has not brought up to date."""
+    from . import migrations as folder
+    migrations.require_current(database_url, folder.DIRECTORY, "notifier")
 
 
 # ---------------------------------------------------------------- read model

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
 from helpdesk_shared.clock import utc_now
-from helpdesk_shared import logs, pg, revocations, web
+from helpdesk_shared import logs, migrations, pg, web
 from helpdesk_shared.metrics import with_now
 
 from . import api, openapi, store
@@ -30,11 +30,24 @@ class Query:
 
 
 
-def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now) -> Flask:
-    """Build the query app; applies its schema at start."""
+def migrate(database_url: str) -> None:
+    """Apply query's numbered migrations: `mesa migrate query`."""
+    from . import migrations as folder
+    migrations.migrate(database_url, folder.DIRECTORY)
+
+
+def require_migrated(database_url: str) -> None:
+    """Refuse to start (migrations.NotMigrated) on a database `mesa migrate query` has not brought up to date."""
+    from . import migrations as folder
+    migrations.require_current(database_url, folder.DIRECTORY, "query")
+
+
+def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now,
+               migrate_first: bool = False) -> Flask:
+    """Build the query app on a migrated database (`migrate_first=True`, for tests only, migrates it)."""
     config = config or Config.from_env()
     logs.setup("query")
-    pg.apply_schema(config.database_url, SCHEMA, revocations.DDL)
+    (migrate if migrate_first else require_migrated)(config.database_url)
     app = Flask(__name__)
     ctx = Query(config, pg.make_pool(config.database_url), clock)
     app.extensions["query"] = ctx

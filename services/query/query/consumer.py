@@ -4,12 +4,11 @@ from __future__ import annotations
 
 
 from helpdesk_shared.entrypoint import serve
-from helpdesk_shared import pg, revocations
 from helpdesk_shared.kafka import ConsumerLoop
 from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS
 
 from . import store
-from .app import SCHEMA
+from .app import require_migrated
 from .config import Config
 
 CONSUMER_NAME = "query-tickets"
@@ -20,7 +19,7 @@ TOPICS = (TICKETS, NOTIFICATIONS, ACCOUNTS, SLA)
 
 def build(config: Config) -> ConsumerLoop:
     """The consumer loop that feeds the ticket read model."""
-    pg.apply_schema(config.database_url, SCHEMA, revocations.DDL)
+    require_migrated(config.database_url)  # `mesa migrate query` ran before
     prefix = config.kafka_topic_prefix
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                         consumer_name=CONSUMER_NAME, topics=[prefix + t for t in TOPICS],

@@ -2,10 +2,10 @@
 (and the revocations table) creates, fed by the consumer's topics and `store.apply_batch`."""
 from __future__ import annotations
 
-from helpdesk_shared import revocations
+from helpdesk_shared import migrations, revocations
 from helpdesk_shared.rebuild import ReadModel
 
-from . import store
+from . import migrations as folder, store
 from .app import SCHEMA
 from .consumer import CONSUMER_NAME, TOPICS
 
@@ -21,7 +21,9 @@ set valid_after = greatest({live}.revoked_bearer_tokens.valid_after, excluded.va
 def read_model(topic_prefix: str = "") -> ReadModel:
     """The query consumer's read model on topics named with `topic_prefix` (KAFKA_TOPIC_PREFIX)."""
     return ReadModel(consumer=CONSUMER_NAME, topics=[topic_prefix + t for t in TOPICS],
-                     ddl=(SCHEMA, revocations.DDL), handle_batch=store.apply_batch,
+                     # the baseline (migration 0001 without the kernel's consumer tables) and every later migration
+                     ddl=(SCHEMA, revocations.DDL, *migrations.ddl_after(folder.DIRECTORY)),
+                     handle_batch=store.apply_batch,
                      # counts of events applied and skipped: a replay skips none of the duplicates
                      # a relay's republish made the live consumer skip
                      ignored_tables=frozenset({"projection_stats"}),

@@ -26,11 +26,12 @@ class Sla:
     clock: Callable[[], datetime]
 
 
-def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now) -> Flask:
-    """Build the SLA admin app; applies its schema and default settings at start."""
+def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now,
+               migrate_first: bool = False) -> Flask:
+    """Build the SLA admin app on a migrated database (`migrate_first=True`, for tests only, migrates it)."""
     config = config or Config.from_env()
     logs.setup("sla")
-    store.migrate(config.database_url)
+    (store.migrate if migrate_first else store.require_migrated)(config.database_url)
     app = Flask(__name__)
     ctx = Sla(config, pg.make_pool(config.database_url), clock)
     app.extensions["sla"] = ctx

@@ -29,7 +29,7 @@ class TimerService:
     """The consumer loop plus the timer firing that follows each poll."""
 
     def __init__(self, config: Config, clock: Callable[[], datetime] = utc_now):
-        store.migrate(config.database_url)
+        store.require_migrated(config.database_url)
         self.clock = clock
         self.grace = timedelta(seconds=config.grace_seconds)
         self.settings = None

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 from psycopg.types.json import Jsonb
 
-from helpdesk_shared import outbox, pg, revocations
+from helpdesk_shared import migrations, outbox
 from helpdesk_shared.business_calendar import BEGINNING, Calendar, CalendarHistory
 from helpdesk_shared.envelope import Actor, new_event
 from helpdesk_shared.kafka import Record
@@ -26,16 +26,26 @@ SLA_ACTOR = Actor(id="sla", role="system")
 
 
 def migrate(database_url: str) -> None:
-    """Create the tables and seed version 1 of every desk's calendar and policies."""
-    pg.apply_schema(database_url, outbox.DDL, SCHEMA, revocations.DDL)
-    with pg.connect(database_url) as conn:
-        for desk, cls in DEFAULT_POLICIES:
-            conn.execute("""insert into calendars (desk, version, effective_from, doc, changed_by)
-                            values (%s, 1, %s, %s, 'default') on conflict do nothing""",
-                         (desk, BEGINNING, Jsonb(DEFAULT_DOC)))
-            conn.execute("""insert into policies (desk, urgency_class, version, effective_from, doc, changed_by)
-                            values (%s, %s, 1, %s, %s, 'default') on conflict do nothing""",
-                         (desk, cls, BEGINNING, Jsonb(policy_to_doc(DEFAULT_POLICIES[desk, cls]))))
+    """Apply the SLA's numbered migrations (tables, then version 1 of every calendar and policy)."""
+    from . import migrations as folder
+    migrations.migrate(database_url, folder.DIRECTORY)
+
+
+def require_migrated(database_url: str) -> None:
+    """Refuse to start (migrations.NotMigrated) on a database `mesa migrate sla` has not brought up to date."""
+    from . import migrations as folder
+    migrations.require_current(database_url, folder.DIRECTORY, "sla")
+
+
+def seed_defaults(conn: psycopg.Connection) -> None:
+    """Version 1 of every desk's calendar and policies, kept when they exist (migration 0001)."""
+    for desk, cls in DEFAULT_POLICIES:
+        conn.execute("""insert into calendars (desk, version, effective_from, doc, changed_by)
+                        values (%s, 1, %s, %s, 'default') on conflict do nothing""",
+                     (desk, BEGINNING, Jsonb(DEFAULT_DOC)))
+        conn.execute("""insert into policies (desk, urgency_class, version, effective_from, doc, changed_by)
+                        values (%s, %s, 1, %s, %s, 'default') on conflict do nothing""",
+                     (desk, cls, BEGINNING, Jsonb(policy_to_doc(DEFAULT_POLICIES[desk, cls]))))
 
 
 # ---------------------------------------------------------------- calendars and policies

@@ -1,0 +1,10 @@
+"""Query's schema as the services created it at boot before migrations existed: consumer offsets,
+query's schema.sql and the revocations table. Every statement is idempotent (`create … if not exists`),
+which is how a database made the old way is adopted: 0001 runs over its tables, changes nothing, and is
+recorded. Later changes go in new numbered files, never here."""
+from helpdesk_shared import revocations
+from helpdesk_shared.pg import OFFSETS_DDL
+
+from query.app import SCHEMA
+
+DDL = (OFFSETS_DDL, SCHEMA, revocations.DDL)
