@@ -14,20 +14,12 @@ from smtp_sink import text_of
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
-def log_in(portal, email: str) -> None:
-    """Log in from the entry page and wait until the portal has moved on."""
-    portal.goto("/")
-    portal.page.fill("#email", email)
-    portal.page.fill("#password", "mesa-demo")
-    portal.page.click("#login-submit")
-    portal.page.wait_for_url(lambda url: not url.rstrip("/").endswith(portal.base_url.rstrip("/")))
-
 
 def test_a_supervisor_edits_the_rules_page_and_a_mail_text_and_both_reach_their_readers(portal, browser, system):
     page = portal.page
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    log_in(portal, "supervisor@mesa.example")
+    portal.login("supervisor@mesa.example", lands="**/desks/*/queue")
 
     page.click("nav a:has-text('Página de reglas')")
     page.click("a:has-text('IMPLANTACIONES · Español')")
@@ -72,7 +64,7 @@ def test_a_supervisor_edits_the_rules_page_and_a_mail_text_and_both_reach_their_
 
 
 def test_the_content_pages_fit_a_phone_without_horizontal_scroll(phone):
-    log_in(phone, "supervisor@mesa.example")
+    phone.login("supervisor@mesa.example", lands="**/desks/*/queue")
     for path, name in (("/supervisor/rules", "supervisor-rules"), ("/supervisor/templates", "supervisor-templates"),
                        ("/supervisor/templates?name=training_requested_requester&lang=es", "supervisor-template")):
         phone.goto(path)

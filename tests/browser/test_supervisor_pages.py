@@ -15,14 +15,6 @@ PAGES = (("/supervisor/calendars", "supervisor-calendars"), ("/supervisor/polici
          ("/reports/workload", "reports-workload"), ("/reports/out-of-hours", "reports-out-of-hours"))
 
 
-def log_in(portal, email: str) -> None:
-    """Log in from the entry page and wait until the portal has moved on (whatever page staff land on)."""
-    portal.goto("/")
-    portal.page.fill("#email", email)
-    portal.page.fill("#password", "mesa-demo")
-    portal.page.click("#login-submit")
-    portal.page.wait_for_url(lambda url: not url.rstrip("/").endswith(portal.base_url.rstrip("/")))
-
 
 def answered_ticket(system) -> str:
     """A ticket of maria's answered by carlos; its number once query counts the answer in compliance."""
@@ -49,7 +41,7 @@ def answered_ticket(system) -> str:
 def test_a_supervisor_adds_a_closure_day_sees_compliance_with_its_chart_and_downloads_the_csv(portal, system):
     answered_ticket(system)
     page = portal.page
-    log_in(portal, "supervisor@mesa.example")
+    portal.login("supervisor@mesa.example", lands="**/desks/*/queue")
     page.click("nav a:has-text('Calendarios')")
     assert "recalcula los plazos de los tickets abiertos" in page.inner_text("#deadlines-move")
     before = page.inner_text("#calendar-version")
@@ -87,7 +79,7 @@ def test_a_supervisor_adds_a_closure_day_sees_compliance_with_its_chart_and_down
 
 
 def test_every_staff_page_fits_a_phone_without_horizontal_scroll(phone):
-    log_in(phone, "supervisor@mesa.example")
+    phone.login("supervisor@mesa.example", lands="**/desks/*/queue")
     for path, name in PAGES:
         phone.goto(path)
         assert phone.page.evaluate("document.documentElement.scrollWidth") <= 360, path
