@@ -54,11 +54,11 @@ def test_a_supervisor_edits_the_rules_page_and_a_mail_text_and_both_reach_their_
 
     # "No tengo usuario": the notifier's mail to the requester is the supervisor's text.
     email = f"pedro-{uuid.uuid4().hex[:8]}@clubcaracas.com.ve"
-    filed = requests.post(f"{system.urls['intake']}/api/access-requests", timeout=10, json={
+    filed = requests.post(f"{system.urls['intake']}/api/access-requests", timeout=30, json={
         "name": "Pedro Páez", "email": email, "phone": "+58 212 555 0111",
         "organisation_name": "Club Social Caracas", "desk": "IMPLANTACIONES"})
     assert filed.status_code == 202, filed.text
-    [mail] = wait_until(lambda: system.sink.to(email), 60, "the requester's mail")
+    [mail] = wait_until(lambda: system.sink.to(email), 120, "the requester's mail")
     assert mail["Subject"] == "Recibimos su pedido, Pedro Páez"
     assert "La mesa IMPLANTACIONES revisará su pedido. Texto de la supervisora." in text_of(mail)
 
