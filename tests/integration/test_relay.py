@@ -95,7 +95,7 @@ def test_relay_killed_between_send_and_mark_loses_nothing_and_consumers_apply_ea
             loop.poll_once()
             with pg.connect(query_db) as conn:
                 return store.stats(conn)["applied_events"] + store.stats(conn)["skipped_events"] >= len(events)
-        wait_until(caught_up, 30, "query caught up")
+        wait_until(caught_up, 120, "query caught up")
     finally:
         loop.close()
     with pg.connect(query_db) as conn:
@@ -121,13 +121,13 @@ def test_a_consumer_restarted_between_batches_resumes_at_its_stored_offsets(
 
     first = query_consumer.build(config)
     first.max_records = 3
-    wait_until(lambda: first.poll_once() and applied() > 0, 30, "a first batch")
+    wait_until(lambda: first.poll_once() and applied() > 0, 120, "a first batch")
     first.close()  # stops between batches; its offsets are already stored
     assert 0 < applied() < len(stored)
 
     second = query_consumer.build(config)
     try:
-        wait_until(lambda: second.poll_once() is not None and applied() == len(stored), 30, "the rest applied")
+        wait_until(lambda: second.poll_once() is not None and applied() == len(stored), 120, "the rest applied")
     finally:
         second.close()
     with pg.connect(query_db) as conn:
