@@ -210,7 +210,7 @@ class LocalStack:
                "PORTAL_FORWARD_SECRET": self.secrets["PORTAL_FORWARD_SECRET"],
                "PUBLIC_URL": self.urls["portal"], "INTAKE_URL": self.urls["intake"], "QUERY_URL": self.urls["query"],
                "SLA_URL": self.urls["sla"], "NOTIFIER_URL": self.urls.get("notifier", "http://127.0.0.1:9"),
-               "PYTHONUNBUFFERED": "1", **self.extra_env}
+               "PYTHONUNBUFFERED": "1", **self._clock_env(), **self.extra_env}
         argv = [sys.executable, "-m", "gunicorn", "-c", "python:helpdesk_shared.gunicorn_conf",
                 "-k", "helpdesk_shared.gunicorn_worker.JsonErrorWorker",
                 "-w", str(self.gunicorn_workers), "-b", self.urls["portal"].removeprefix("http://"),
