@@ -22,6 +22,7 @@ from helpdesk_shared.envelope import Actor, from_json_bytes, new_event, to_json_
 from helpdesk_shared.localstack import LocalStack, wait_until
 from helpdesk_shared.topics import SLA, TICKETS, WATERMARKS
 from samples import distinct_cases, ticket_body
+from tenants import own_customer
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +32,7 @@ SECONDS_POLICY = {"first_response": {"minutes": FIRST, "clock": "24x7"},
                   "auto_close_warning": {"minutes": WARNING, "clock": "24x7"},
                   "auto_close": {"minutes": CLOSE, "clock": "24x7"}}
 CASES = distinct_cases()
-USERS = {"maria": "maria@clubcaracas.com.ve", "agent": "carlos@mesa.example", "supervisor": "supervisor@mesa.example"}
+USERS = {"agent": "carlos@mesa.example", "supervisor": "supervisor@mesa.example"}
 PATIENCE = 120  # seconds for an outcome the pipeline owes: generous, the machine may be loaded
 
 
@@ -44,7 +45,7 @@ def sla_stack(tmp_path_factory):
                          timeout=30, json={"policy": SECONDS_POLICY})
         assert r.status_code == 201, r.text
         # The timer process learns policy changes at its next batch; wait for a ticket pinned to it.
-        probe = open_ticket(stack)
+        probe = open_ticket(stack, own_customer(stack))
         wait_until(lambda: sla_of(stack, probe["number"]), PATIENCE, "the SLA service tracking a first ticket")
         assert sla_of(stack, probe["number"])["policy"]["version"] == 2
         yield stack
@@ -57,10 +58,16 @@ def headers(stack, who: str) -> dict:
     return stack.login(USERS.get(who, who))
 
 
-def open_ticket(stack) -> dict:
-    """Open a SOPORTE ticket as María (a new case each time)."""
+@pytest.fixture
+def customer(sla_stack) -> str:
+    """A customer of an organisation of this test's own (tests/tenants.py)."""
+    return own_customer(sla_stack)
+
+
+def open_ticket(stack, customer: str) -> dict:
+    """Open a SOPORTE ticket as the customer (a new case each time)."""
     module, case = next(CASES)
-    r = requests.post(f"{stack.urls['intake']}/api/tickets", headers=headers(stack, "maria"),
+    r = requests.post(f"{stack.urls['intake']}/api/tickets", headers=headers(stack, customer),
                       json=ticket_body(case, module, confirmed_different_case=True), timeout=30)
     assert r.status_code == 201, r.text
     return r.json()
@@ -144,8 +151,8 @@ def sla_topic(sla_stack):
     topic.close()
 
 
-def test_a_ticket_nobody_answers_gets_response_overdue_at_its_due_time(sla_stack, sla_topic):
-    ticket = open_ticket(sla_stack)
+def test_a_ticket_nobody_answers_gets_response_overdue_at_its_due_time(sla_stack, sla_topic, customer):
+    ticket = open_ticket(sla_stack, customer)
     wait_until(lambda: sla_of(sla_stack, ticket["number"]), PATIENCE, "the ticket tracked")
     sla_stack.advance_clock(minutes=FIRST + 1)
     overdue = wait_until(lambda: sla_topic.of(ticket["ticket_id"], "ResponseOverdue"), PATIENCE, "ResponseOverdue")
@@ -160,13 +167,13 @@ def test_a_ticket_nobody_answers_gets_response_overdue_at_its_due_time(sla_stack
 
 
 def test_a_ticket_answered_in_time_never_gets_response_overdue_even_when_the_sla_service_was_down_past_the_deadline(
-        sla_stack, sla_topic):
+        sla_stack, sla_topic, customer):
     timers = sla_stack.processes["sla-timers"]
     timers.kill(signal.SIGKILL)
     try:
-        answered = open_ticket(sla_stack)
+        answered = open_ticket(sla_stack, customer)
         post(sla_stack, "agent", answered["number"], "Buenos días, ya revisamos el caso y lo corregimos.")
-        sentinel = open_ticket(sla_stack)  # nobody answers this one: its deadline comes after the other's
+        sentinel = open_ticket(sla_stack, customer)  # nobody answers this one: its deadline comes after the other's
         sla_stack.advance_clock(minutes=FIRST + 1)  # both deadlines pass while the service is down
     finally:
         timers.start()
@@ -176,8 +183,8 @@ def test_a_ticket_answered_in_time_never_gets_response_overdue_even_when_the_sla
     assert sla_topic.of(answered["ticket_id"], "ResponseOverdue") == []
 
 
-def test_a_ticket_left_waiting_is_warned_then_auto_closed_on_the_ticket_stream(sla_stack, sla_topic):
-    ticket = open_ticket(sla_stack)
+def test_a_ticket_left_waiting_is_warned_then_auto_closed_on_the_ticket_stream(sla_stack, sla_topic, customer):
+    ticket = open_ticket(sla_stack, customer)
     post(sla_stack, "agent", ticket["number"], "Le enviamos los pasos para corregir la conciliación.")
     sla_stack.advance_clock(minutes=WARNING + 1)
     wait_until(lambda: sla_topic.of(ticket["ticket_id"], "AutoCloseWarning"), PATIENCE, "AutoCloseWarning")
@@ -195,22 +202,22 @@ def test_a_ticket_left_waiting_is_warned_then_auto_closed_on_the_ticket_stream(s
     assert closed[0].data == {"reason": "auto_closed", "based_on_version": 2}
     assert closed[0].causation_id == decision[0].event_id
     query = sla_stack.urls["query"]
-    wait_until(lambda: requests.get(f"{query}/api/tickets/{ticket['number']}", headers=headers(sla_stack, "maria"),
+    wait_until(lambda: requests.get(f"{query}/api/tickets/{ticket['number']}", headers=headers(sla_stack, customer),
                                     timeout=30).json()["status"] == "closed", PATIENCE, "closed in the query API")
     refused = requests.post(f"{sla_stack.urls['intake']}/api/tickets/{ticket['number']}/messages",
-                            headers=headers(sla_stack, "maria"), json={"body": "Sigue fallando"}, timeout=30)
+                            headers=headers(sla_stack, customer), json={"body": "Sigue fallando"}, timeout=30)
     assert refused.status_code == 409 and refused.json()["code"] == "TICKET_CLOSED"
 
 
-def test_a_customer_reply_racing_the_auto_close_keeps_the_ticket_open(sla_stack, sla_topic):
+def test_a_customer_reply_racing_the_auto_close_keeps_the_ticket_open(sla_stack, sla_topic, customer):
     closer = sla_stack.processes["intake-sla-consumer"]
     closer.kill(signal.SIGKILL)  # intake will read the decision only after the customer replied
     try:
-        ticket = open_ticket(sla_stack)
+        ticket = open_ticket(sla_stack, customer)
         post(sla_stack, "agent", ticket["number"], "¿Puede confirmar si el cargo duplicado desapareció?")
         sla_stack.advance_clock(minutes=CLOSE + 1)
         decision = wait_until(lambda: sla_topic.of(ticket["ticket_id"], "AutoClosed"), PATIENCE, "AutoClosed")
-        post(sla_stack, "maria", ticket["number"], "Todavía aparece duplicado, adjunto el estado de cuenta.")
+        post(sla_stack, customer, ticket["number"], "Todavía aparece duplicado, adjunto el estado de cuenta.")
     finally:
         closer.start()
     wait_until(lambda: decision_was_read(sla_stack), PATIENCE, "intake read the SLA decision")
@@ -244,9 +251,9 @@ def decision_was_read(stack) -> bool:
     return stored >= sum(ends.values())
 
 
-def test_killing_the_sla_service_at_random_points_emits_no_timer_twice(sla_stack, sla_topic):
+def test_killing_the_sla_service_at_random_points_emits_no_timer_twice(sla_stack, sla_topic, customer):
     rng = random.Random(7)
-    tickets = [open_ticket(sla_stack) for _ in range(6)]
+    tickets = [open_ticket(sla_stack, customer) for _ in range(6)]
     for t in tickets[::2]:
         post(sla_stack, "agent", t["number"], "Respuesta del agente para dejar el caso en espera.")
     # The clock moves on in steps while processes die, so timers come due between the kills.
@@ -283,7 +290,7 @@ def test_killing_the_sla_service_at_random_points_emits_no_timer_twice(sla_stack
 
 def test_a_supervisor_edits_a_calendar_and_open_tickets_follow_it_with_their_policy_pinned(sla_stack, sla_topic):
     sla, intake = sla_stack.urls["sla"], sla_stack.urls["intake"]
-    ana = headers(sla_stack, "ana@countryvalencia.com.ve")
+    ana = headers(sla_stack, own_customer(sla_stack, desks=("IMPLANTACIONES",)))
     agent_imp = headers(sla_stack, "elena@mesa.example")
     supervisor = headers(sla_stack, "supervisor")
     ids = {}
@@ -339,9 +346,9 @@ def test_a_supervisor_edits_a_calendar_and_open_tickets_follow_it_with_their_pol
                 moved.data["calendar_version"]) == ("calendar_changed", old_due, new_due, found + 1)
 
 
-def test_a_reply_stuck_in_intakes_outbox_is_not_taken_for_a_missing_one(sla_stack, sla_topic):
-    sentinel = open_ticket(sla_stack)   # nobody answers: it must fire, but only once intake has caught up
-    answered = open_ticket(sla_stack)
+def test_a_reply_stuck_in_intakes_outbox_is_not_taken_for_a_missing_one(sla_stack, sla_topic, customer):
+    sentinel = open_ticket(sla_stack, customer)   # nobody answers: it must fire, but only once intake has caught up
+    answered = open_ticket(sla_stack, customer)
     wait_until(lambda: sla_of(sla_stack, sentinel["number"]) and sla_of(sla_stack, answered["number"]), PATIENCE,
                "both tickets tracked")
     relay = sla_stack.processes["relay"]
