@@ -374,7 +374,8 @@ def test_training_requests_and_special_process_announcements_reach_staff_and_req
                "training, requester")
     wait_until(lambda: [m for m in sink.to("equipo@mesa.test") if "Carnetización anual" in text_of(m)], PATIENCE,
                "special process, staff")
-    wait_until(lambda: [m for m in sink.to("maria@clubcaracas.com.ve") if "Carnetización anual" in text_of(m)], PATIENCE,
+    wait_until(lambda: [m for m in sink.to("maria@clubcaracas.com.ve") if "Carnetización anual" in text_of(m)],
+               PATIENCE,
                "special process, requester")
 
 
@@ -417,7 +418,8 @@ def test_an_assigned_agent_gets_the_customers_answer_and_a_needs_training_close_
                       timeout=30)
     assert r.status_code == 201, r.text
     post(mail_stack, "maria", number, "Adjunto más datos: el cargo aparece el día 15.")
-    to_agent = wait_until(lambda: sink.to("carlos@mesa.example", number), PATIENCE, "the answer to the assigned agent")[0]
+    to_agent = wait_until(lambda: sink.to("carlos@mesa.example", number), PATIENCE,
+                          "the answer to the assigned agent")[0]
     assert "el día 15" in text_of(to_agent)
     r = requests.post(f"{intake}/api/tickets/{number}/close", headers=mail_stack.h["carlos"], timeout=30,
                       json={"reason": "needs_training", "note": "nota solo para el equipo"})
