@@ -19,7 +19,8 @@ import requests
 from intake import demo
 from helpdesk_shared.localstack import LocalStack, free_port, wait_until
 import smtp_sink
-from samples import distinct_cases, png, ticket_body
+from samples import CONTACT, distinct_cases, png, ticket_body
+from tenants import own_customer
 from smtp_sink import text_of
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +40,7 @@ class Logins:
         self.stack, self.emails = stack, {e.split("@")[0]: e for e in emails}
 
     def __getitem__(self, who: str) -> dict:
-        return self.stack.login(self.emails[who])
+        return self.stack.login(self.emails.get(who, who))  # a first name of the demo, or an e-mail
 
 
 class Sink(smtp_sink.Sink):
@@ -84,11 +85,17 @@ def mail_stack(tmp_path_factory):
 CASES = distinct_cases()
 
 
-def open_ticket(stack, who="maria", contact=None) -> dict:
+@pytest.fixture
+def customer(mail_stack) -> str:
+    """A customer of an organisation of this test's own (tests/tenants.py): her mails are hers alone."""
+    return own_customer(mail_stack)
+
+
+def open_ticket(stack, who: str, contact=None) -> dict:
+    """Open a SOPORTE ticket as `who` (an e-mail), the contact the mails go to being `who` unless given."""
     module, case = next(CASES)
     body = ticket_body(case, module, confirmed_different_case=True)  # rule 6 is not what these tests are about
-    if contact:
-        body["contact"] = contact
+    body["contact"] = contact or {**CONTACT, "email": who}
     r = requests.post(f"{stack.urls['intake']}/api/tickets", headers=stack.h[who], json=body, timeout=30)
     assert r.status_code == 201, r.text
     return r.json()
@@ -109,9 +116,9 @@ def answer_and_wait(stack, number: str, text: str, key: str) -> EmailMessage:
 
 
 def reply_to(answered: EmailMessage, body: str, message_id: str) -> EmailMessage:
-    """María's e-mail reply to a notification, sent to its Reply-To address."""
+    """The customer's e-mail reply to a notification (sent to her), to its Reply-To address."""
     reply = EmailMessage()
-    reply["From"] = "María Pérez <maria@clubcaracas.com.ve>"
+    reply["From"] = answered["To"]
     reply["To"] = answered["Reply-To"]
     reply["Subject"] = "Re: " + str(answered["Subject"])
     reply["Message-ID"] = message_id
@@ -135,11 +142,11 @@ def send_and_wait_for(stack, reply: EmailMessage, number: str, text: str) -> lis
                       PATIENCE, "the marker reply in the thread")
 
 
-def test_each_promised_mail_arrives_with_the_right_recipient_language_and_content(mail_stack):
+def test_each_promised_mail_arrives_with_the_right_recipient_language_and_content(mail_stack, customer):
     sink = mail_stack.sink
-    ticket = open_ticket(mail_stack)
+    ticket = open_ticket(mail_stack, customer)
     number = ticket["number"]
-    received = wait_until(lambda: sink.to("maria@clubcaracas.com.ve", number), PATIENCE, "ticket received mail")[0]
+    received = wait_until(lambda: sink.to(customer, number), PATIENCE, "ticket received mail")[0]
     assert received["Content-Language"] == "es" and "Recibimos" in str(received["Subject"])
     assert number in text_of(received) and received["Reply-To"].startswith("reply+")
 
@@ -150,7 +157,7 @@ def test_each_promised_mail_arrives_with_the_right_recipient_language_and_conten
     body = text_of(answered)
     assert "/resolve/" in body and f"/tickets/{number}" in body  # the "solved" and "not solved" links
 
-    post(mail_stack, "maria", number, "Sigue apareciendo el cargo en el estado de cuenta de noviembre.")
+    post(mail_stack, customer, number, "Sigue apareciendo el cargo en el estado de cuenta de noviembre.")
     queued = wait_until(lambda: [m for m in sink.to("soporte@mesa.test", number) if "Sigue apareciendo" in text_of(m)],
                         PATIENCE, "customer answered mail to the queue")[0]
     assert "Respuesta del cliente" in str(queued["Subject"])
@@ -165,7 +172,7 @@ def test_each_promised_mail_arrives_with_the_right_recipient_language_and_conten
     warning = wait_until(lambda: [m for m in sink.about(number)
                                   if "Esperamos su respuesta antes del" in str(m["Subject"])], PATIENCE,
                          "auto-close warning mail")[0]
-    assert warning["To"].addresses[0].addr_spec == "maria@clubcaracas.com.ve"
+    assert warning["To"].addresses[0].addr_spec == customer
     mail_stack.advance_clock(minutes=CLOSE - WARNING)
     closed = wait_until(lambda: [m for m in sink.about(number) if "Ticket cerrado" in str(m["Subject"])], PATIENCE,
                         "ticket closed mail")[0]
@@ -177,21 +184,22 @@ def test_each_promised_mail_arrives_with_the_right_recipient_language_and_conten
 
 def test_an_unanswered_ticket_apologises_to_the_customer_with_the_phones_and_alerts_the_supervisor(mail_stack):
     sink = mail_stack.sink
-    contact = {"name": "Peter Smith", "email": "peter@countryvalencia.com.ve", "phone": "+58 241 555 0199"}
-    ticket = open_ticket(mail_stack, "peter", contact)
+    peter = own_customer(mail_stack, language="en")  # reads English
+    contact = {"name": "Peter Smith", "email": peter, "phone": "+58 241 555 0199"}
+    ticket = open_ticket(mail_stack, peter, contact)
     number = ticket["number"]
-    received = wait_until(lambda: sink.to("peter@countryvalencia.com.ve", number), PATIENCE, "ticket received")[0]
+    received = wait_until(lambda: sink.to(peter, number), PATIENCE, "ticket received")[0]
     assert received["Content-Language"] == "en" and "received" in str(received["Subject"]).lower()
     mail_stack.advance_clock(minutes=FIRST + 1)
-    apology = wait_until(lambda: [m for m in sink.to("peter@countryvalencia.com.ve", number)
+    apology = wait_until(lambda: [m for m in sink.to(peter, number)
                                   if "+58 212 555 0100" in text_of(m)], PATIENCE, "overdue apology with phones")[0]
     assert "+58 212 555 0101" in text_of(apology) and apology["Content-Language"] == "en"
     alert = wait_until(lambda: sink.to("supervision@mesa.test", number), PATIENCE, "supervisor alert")[0]
     assert number in text_of(alert)
 
 
-def test_an_email_reply_lands_in_the_ticket_as_the_customers_message(mail_stack):
-    ticket = open_ticket(mail_stack)
+def test_an_email_reply_lands_in_the_ticket_as_the_customers_message(mail_stack, customer):
+    ticket = open_ticket(mail_stack, customer)
     number = ticket["number"]
     answered = answer_and_wait(mail_stack, number, "¿Nos envía una captura del estado de cuenta?", "captura")
     reply = reply_to(answered, "Aquí va la captura del estado de cuenta.\n\n"
@@ -210,8 +218,8 @@ def test_an_email_reply_lands_in_the_ticket_as_the_customers_message(mail_stack)
     assert len(entries) == 4  # the description, the answer, the reply once, the marker
 
 
-def test_a_reply_from_another_address_is_refused_answered_once_and_shown_to_agents(mail_stack):
-    ticket = open_ticket(mail_stack)
+def test_a_reply_from_another_address_is_refused_answered_once_and_shown_to_agents(mail_stack, customer):
+    ticket = open_ticket(mail_stack, customer)
     number = ticket["number"]
     answered = answer_and_wait(mail_stack, number, "¿Nos confirma el monto del cargo duplicado?", "monto del cargo")
     intruder = reply_to(answered, "Soy otra persona: escribo en el ticket de María.", f"<intruso-{number}@otro.test>")
@@ -219,7 +227,7 @@ def test_a_reply_from_another_address_is_refused_answered_once_and_shown_to_agen
     legitimate = reply_to(answered, "El monto es 150,00 Bs.", f"<legitima-{number}@clubcaracas.com.ve>")
     with smtplib.SMTP("127.0.0.1", mail_stack.inbound_port, timeout=30) as smtp:
         smtp.send_message(intruder, from_addr="intruso@otro.test")
-        smtp.send_message(legitimate, from_addr="maria@clubcaracas.com.ve")
+        smtp.send_message(legitimate, from_addr=customer)
 
     def thread():
         r = requests.get(f"{mail_stack.urls['query']}/api/tickets/{number}", headers=mail_stack.h["carlos"], timeout=30)
@@ -235,8 +243,8 @@ def test_a_reply_from_another_address_is_refused_answered_once_and_shown_to_agen
     assert refused.status_code == 200 and [i["sender"] for i in refused.json()["items"]] == ["intruso@otro.test"]
 
 
-def test_a_forged_token_an_auto_reply_and_a_bounce_change_nothing(mail_stack):
-    ticket = open_ticket(mail_stack)
+def test_a_forged_token_an_auto_reply_and_a_bounce_change_nothing(mail_stack, customer):
+    ticket = open_ticket(mail_stack, customer)
     number = ticket["number"]
     answered = answer_and_wait(mail_stack, number, "Por favor confirme el número de acción del socio.",
                                "número de acción")
@@ -246,7 +254,7 @@ def test_a_forged_token_an_auto_reply_and_a_bounce_change_nothing(mail_stack):
 
     def message(to, **headers):
         msg = EmailMessage()
-        msg["From"] = "maria@clubcaracas.com.ve"
+        msg["From"] = customer
         msg["To"] = to
         msg["Subject"] = "Re: ticket"
         for k, v in headers.items():
@@ -271,16 +279,16 @@ def test_a_forged_token_an_auto_reply_and_a_bounce_change_nothing(mail_stack):
     assert r.ok
 
 
-def test_smtp_down_for_a_while_then_back_every_mail_arrives(mail_stack):
+def test_smtp_down_for_a_while_then_back_every_mail_arrives(mail_stack, customer):
     sink = mail_stack.sink
     sink.stop()
     try:
-        numbers = [open_ticket(mail_stack)["number"] for _ in range(3)]
+        numbers = [open_ticket(mail_stack, customer)["number"] for _ in range(3)]
         wait_until(lambda: pending(mail_stack) >= 3, PATIENCE, "mails waiting for the server")
     finally:
         sink.start()
     for number in numbers:
-        wait_until(lambda: sink.to("maria@clubcaracas.com.ve", number), PATIENCE, f"{number} received mail")
+        wait_until(lambda: sink.to(customer, number), PATIENCE, f"{number} received mail")
 
 
 def pending(stack) -> int:
@@ -288,17 +296,17 @@ def pending(stack) -> int:
     return requests.get(f"{stack.urls['notifier']}/healthz", timeout=30).json()["mails"]["pending"]
 
 
-def test_killing_the_notifier_at_random_points_sends_no_mail_twice(mail_stack):
+def test_killing_the_notifier_at_random_points_sends_no_mail_twice(mail_stack, customer):
     sink = mail_stack.sink
     rng = random.Random(11)
     numbers = []
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and len(numbers) < 8:
-        numbers.append(open_ticket(mail_stack)["number"])
+        numbers.append(open_ticket(mail_stack, customer)["number"])
         victim = mail_stack.processes[rng.choice(["notifier-consumer", "notifier-sender", "notifier-relay"])]
         victim.kill(signal.SIGKILL)
         victim.start()
-    wait_until(lambda: all(sink.to("maria@clubcaracas.com.ve", n) for n in numbers), PATIENCE, "every received mail")
+    wait_until(lambda: all(sink.to(customer, n) for n in numbers), PATIENCE, "every received mail")
     wait_until(lambda: pending(mail_stack) == 0, PATIENCE, "nothing pending")
     per_key = Counter(str(m["Message-ID"]) for n in numbers for m in sink.about(n))
     assert per_key and all(count == 1 for count in per_key.values()), per_key
@@ -359,29 +367,29 @@ def test_a_rejected_access_request_mails_the_requester_the_reason_once(mail_stac
     assert len([m for m in sink.to("rafael@sincontrato.example") if "no fue aprobada" in m["Subject"]]) == 1
 
 
-def test_training_requests_and_special_process_announcements_reach_staff_and_requester(mail_stack):
+def test_training_requests_and_special_process_announcements_reach_staff_and_requester(mail_stack, customer):
     sink, intake = mail_stack.sink, mail_stack.urls["intake"]
-    r = requests.post(f"{intake}/api/training-requests", headers=mail_stack.h["maria"], timeout=30,
+    r = requests.post(f"{intake}/api/training-requests", headers=mail_stack.h[customer], timeout=30,
                       json={"modules": ["NOMINA", "BANCOS"], "participants": 4, "note": "Personal nuevo"})
     assert r.status_code == 201, r.text
     starts = mail_stack.clock() + timedelta(days=3)
-    r = requests.post(f"{intake}/api/special-processes", headers=mail_stack.h["maria"], timeout=30, json={
+    r = requests.post(f"{intake}/api/special-processes", headers=mail_stack.h[customer], timeout=30, json={
         "kind": "carnetizacion", "description": "Carnetización anual de socios",
         "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(days=5)).isoformat()})
     assert r.status_code == 201, r.text
     wait_until(lambda: [m for m in sink.to("equipo@mesa.test") if "NOMINA" in text_of(m)], PATIENCE, "training, staff")
-    wait_until(lambda: [m for m in sink.to("maria@clubcaracas.com.ve") if "NOMINA" in text_of(m)], PATIENCE,
+    wait_until(lambda: [m for m in sink.to(customer) if "NOMINA" in text_of(m)], PATIENCE,
                "training, requester")
     wait_until(lambda: [m for m in sink.to("equipo@mesa.test") if "Carnetización anual" in text_of(m)], PATIENCE,
                "special process, staff")
-    wait_until(lambda: [m for m in sink.to("maria@clubcaracas.com.ve") if "Carnetización anual" in text_of(m)],
+    wait_until(lambda: [m for m in sink.to(customer) if "Carnetización anual" in text_of(m)],
                PATIENCE,
                "special process, requester")
 
 
-def test_a_permanently_refused_address_is_recorded_as_failed_and_shown_to_agents(mail_stack):
+def test_a_permanently_refused_address_is_recorded_as_failed_and_shown_to_agents(mail_stack, customer):
     contact = {"name": "María Pérez", "email": "rechazado@clubcaracas.com.ve", "phone": "+58 212 555 0100"}
-    number = open_ticket(mail_stack, contact=contact)["number"]
+    number = open_ticket(mail_stack, customer, contact=contact)["number"]
 
     def told():
         r = requests.get(f"{mail_stack.urls['query']}/api/tickets/{number}", headers=mail_stack.h["carlos"],
@@ -392,9 +400,9 @@ def test_a_permanently_refused_address_is_recorded_as_failed_and_shown_to_agents
     assert "550" in failed["error"]
 
 
-def test_a_reply_to_a_closed_ticket_is_answered_with_how_to_open_a_new_one(mail_stack):
+def test_a_reply_to_a_closed_ticket_is_answered_with_how_to_open_a_new_one(mail_stack, customer):
     sink = mail_stack.sink
-    number = open_ticket(mail_stack)["number"]
+    number = open_ticket(mail_stack, customer)["number"]
     answered = answer_and_wait(mail_stack, number, "Aplicamos la corrección del recibo; quedamos atentos.",
                                "corrección del recibo")
     mail_stack.advance_clock(minutes=CLOSE + 1)
@@ -403,7 +411,7 @@ def test_a_reply_to_a_closed_ticket_is_answered_with_how_to_open_a_new_one(mail_
     reply = reply_to(answered, "Perdón la demora: sigue fallando.", f"<late-{number}@clubcaracas.com.ve>")
     with smtplib.SMTP("127.0.0.1", mail_stack.inbound_port, timeout=30) as smtp:
         smtp.send_message(reply)
-    told = wait_until(lambda: [m for m in sink.to("maria@clubcaracas.com.ve")
+    told = wait_until(lambda: [m for m in sink.to(customer)
                                if number in text_of(m) and f"previous_ticket={number}" in text_of(m)
                                and "Ticket cerrado" not in str(m["Subject"])], PATIENCE, "the closed-ticket answer")[0]
     assert told["Content-Language"] == "es"
@@ -411,13 +419,13 @@ def test_a_reply_to_a_closed_ticket_is_answered_with_how_to_open_a_new_one(mail_
     assert all("sigue fallando" not in (m["body"] or "") for m in r.json()["thread"])
 
 
-def test_an_assigned_agent_gets_the_customers_answer_and_a_needs_training_close_offers_the_course(mail_stack):
+def test_an_assigned_agent_gets_the_customers_answer_and_a_needs_training_close_offers_the_course(mail_stack, customer):
     sink, intake = mail_stack.sink, mail_stack.urls["intake"]
-    number = open_ticket(mail_stack)["number"]
+    number = open_ticket(mail_stack, customer)["number"]
     r = requests.post(f"{intake}/api/tickets/{number}/assignment", headers=mail_stack.h["carlos"], json={},
                       timeout=30)
     assert r.status_code == 201, r.text
-    post(mail_stack, "maria", number, "Adjunto más datos: el cargo aparece el día 15.")
+    post(mail_stack, customer, number, "Adjunto más datos: el cargo aparece el día 15.")
     to_agent = wait_until(lambda: sink.to("carlos@mesa.example", number), PATIENCE,
                           "the answer to the assigned agent")[0]
     assert "el día 15" in text_of(to_agent)
