@@ -54,13 +54,15 @@ def applied_by(stack, name: str) -> int:
 
 
 def group_members(stack, group: str) -> int:
-    """How many members Kafka's own group coordinator lists for the group (what its tools show)."""
+    """How many members hold partitions in the group, as Kafka's own coordinator lists them (what its tools show)."""
     admin = KafkaAdminClient(bootstrap_servers=stack.kafka, client_id="test-scale-out")
     try:
         described = admin.describe_groups([stack.prefix + group])[stack.prefix + group]
     finally:
         admin.close()
-    return len(described.get("members") or ()) if described.get("state") == "Stable" else 0
+    if described.get("group_state") != "Stable":
+        return 0  # rebalancing
+    return sum(1 for m in described.get("members") or () if (m.get("member_assignment") or {}).get("assigned_partitions"))
 
 
 def end_offsets(stack, topics) -> dict[tuple[str, int], int]:
