@@ -8,7 +8,6 @@ batches therefore neither loses nor doubles an effect.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -63,7 +62,7 @@ class Record:
 HandleBatch = Callable[[psycopg.Connection, list[Record]], None]
 
 
-# How a consumer's instances share its topics (env MESA_CONSUMER_MODE):
+# How a consumer's instances share its topics (each service's Config.consumer_mode, env CONSUMER_MODE):
 # "group" (default): every instance joins the Kafka consumer group named after the consumer and
 #   reads the partitions the group gives it, so N instances share the load (partitions are the
 #   unit of scale; `kafka-consumer-groups.sh --describe` shows who holds what);
@@ -130,7 +129,7 @@ class ConsumerLoop:
     def __init__(self, *, bootstrap: str, database_url: str, consumer_name: str, topics: list[str],
                  handle_batch: HandleBatch, max_records: int = 500, poll_ms: int = 100,
                  group_id: str | None = None, standby_poll_s: float = 1.0, backoff: Backoff | None = None,
-                 mode: str | None = None):
+                 mode: str = "group"):
         self.name = consumer_name
         self.topics = topics
         self.handle_batch = handle_batch
@@ -139,9 +138,9 @@ class ConsumerLoop:
         self.database_url = database_url
         self.standby_poll_s = standby_poll_s
         self.backoff = backoff or Backoff()
-        self.mode = mode or os.environ.get("MESA_CONSUMER_MODE", "group")
-        if self.mode not in CONSUMER_MODES:
-            raise ValueError(f"MESA_CONSUMER_MODE must be one of {CONSUMER_MODES}, not {self.mode!r}")
+        if mode not in CONSUMER_MODES:
+            raise ValueError(f"CONSUMER_MODE must be one of {', '.join(CONSUMER_MODES)}, not {mode!r}")
+        self.mode = mode
         self.group_id = group_id or consumer_name
         self.lock_key = f"consumer:{self.group_id}"
         self.conn = pg.connect(database_url)

@@ -38,7 +38,8 @@ class TimerService:
         self.loop = ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                                  consumer_name=CONSUMER_NAME,
                                  topics=[config.kafka_topic_prefix + t for t in TOPICS],
-                                 handle_batch=self.apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME)
+                                 handle_batch=self.apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME,
+                                 mode=config.consumer_mode)
 
     def _settings(self, conn) -> store.Settings:
         self.settings = store.load_settings(conn, self.settings)
