@@ -76,7 +76,8 @@ def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLo
     prefix = config.kafka_topic_prefix
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                         consumer_name=CONSUMER_NAME, topics=[prefix + t for t in TOPICS],
-                        handle_batch=handle_batch, group_id=prefix + CONSUMER_NAME)
+                        handle_batch=handle_batch, group_id=prefix + CONSUMER_NAME,
+                        mode=config.consumer_mode)
 
 
 def main() -> None:
