@@ -25,7 +25,9 @@ consumer stored in a REPEATABLE READ snapshot, and compares the two table by tab
 from __future__ import annotations
 
 import logging
+import queue
 import random
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -158,7 +160,7 @@ def model_relations(conn: psycopg.Connection, schema: str, kinds: str = "rpvmSf"
 class Replayer:
     """Reads the model's topics from a stored position and applies them with the consumer's handle_batch."""
 
-    def __init__(self, bootstrap: str, url: str, model: ReadModel, max_records: int = 2000):
+    def __init__(self, bootstrap: str, url: str, model: ReadModel, max_records: int = 5000):
         self.model = model
         self.max_records = max_records
         self.conn = pg.connect(url)
@@ -169,7 +171,9 @@ class Replayer:
         wait_for_topics(bootstrap, model.topics)
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                       auto_offset_reset="earliest", client_id=f"mesa-rebuild-{model.consumer}",
-                                      fetch_max_wait_ms=100, **RECONNECT)
+                                      fetch_max_wait_ms=100, **RECONNECT,
+                                      # a replay reads whole partitions: fewer, larger fetches
+                                      max_partition_fetch_bytes=8 * 1024 * 1024)
         self.partitions = sorted(TopicPartition(t, p) for t in model.topics
                                  for p in (self.consumer.partitions_for_topic(t) or ()))
         self.consumer.assign(self.partitions)
@@ -192,7 +196,12 @@ class Replayer:
         return sum(max(0, targets.get(tp, 0) - self.next[tp]) for tp in self.partitions)
 
     def run_until(self, targets: dict[TopicPartition, int], progress: Progress | None = None) -> int:
-        """Apply every event below `targets` (and none at or past them); return how many were read."""
+        """Apply every event below `targets` (and none at or past them); return how many were read.
+
+        Two threads: one polls Kafka and decodes, the other (this one) applies each decoded batch and
+        stores its offsets in one transaction. While this one waits for PostgreSQL (psycopg releases
+        the GIL), the reader reads and decodes the next batch: the database's work and Python's
+        overlap on two cores instead of adding up. At most `_AHEAD` batches wait decoded."""
         total = self.remaining(targets)
         pending = {tp for tp in self.partitions if self.next[tp] < targets.get(tp, 0)}
         for tp in self.partitions:
@@ -202,23 +211,21 @@ class Replayer:
         done = 0
         if progress:
             progress(0, total)
-        while pending:
-            polled = self.consumer.poll(timeout_ms=200, max_records=self.max_records)
-            records, offsets, parked = [], {}, []
-            for tp, messages in polled.items():
-                target = targets.get(tp, 0)
-                for m in messages:
-                    if m.offset >= target:
-                        break
-                    offsets[(tp.topic, tp.partition)] = m.offset + 1
-                    try:
-                        records.append(Record(tp.topic, tp.partition, m.offset, from_json_bytes(m.value)))
-                    except UndecodableEvent as exc:  # parked as the live loop parks it
-                        parked.append((tp.topic, tp.partition, m.offset, m.key, m.value, str(exc)[:2000]))
-            reached = [tp for tp in pending if self.consumer.position(tp) >= targets[tp]]
-            for tp in reached:  # past the target (or a gap in the offsets): stored as the target
-                offsets[(tp.topic, tp.partition)] = targets[tp]
-            if offsets:
+        if not pending:
+            return 0
+        batches: queue.Queue = queue.Queue(maxsize=self._AHEAD)
+        stop = threading.Event()
+        reader = threading.Thread(target=self._read, args=(targets, pending, batches, stop),
+                                  name=f"mesa-rebuild-read-{self.model.consumer}", daemon=True)
+        reader.start()
+        try:
+            while True:
+                item = batches.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                records, offsets, parked = item
                 # No pipeline mode: handle_batch applies a batch in a few set-based statements
                 # (query's appliers, issue 11), some of them COPY, which pipeline mode refuses.
                 with self.conn.transaction():
@@ -231,12 +238,59 @@ class Replayer:
                     done += max(0, offset - self.next[tp])
                     self.next[tp] = offset
                 self.applied += len(records)
-            if reached:
-                self.consumer.pause(*reached)
-                pending -= set(reached)
-            if progress:
-                progress(done, total)
+                if progress:
+                    progress(done, total)
+        finally:
+            stop.set()
+            while reader.is_alive():  # a reader blocked on a full queue sees `stop` once room is made
+                try:
+                    batches.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            reader.join()
         return done
+
+    _AHEAD = 2  # decoded batches waiting for the applier (bounded: memory, and a failure loses little)
+
+    def _read(self, targets: dict[TopicPartition, int], pending: set[TopicPartition], batches: queue.Queue,
+              stop: threading.Event) -> None:
+        """The reader thread of run_until: poll, decode, put (records, offsets, parked); then None,
+        or the exception that stopped it. Only this thread uses the consumer until run_until returns."""
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    batches.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        try:
+            pending = set(pending)
+            while pending and not stop.is_set():
+                polled = self.consumer.poll(timeout_ms=200, max_records=self.max_records)
+                records, offsets, parked = [], {}, []
+                for tp, messages in polled.items():
+                    target = targets.get(tp, 0)
+                    for m in messages:
+                        if m.offset >= target:
+                            break
+                        offsets[(tp.topic, tp.partition)] = m.offset + 1
+                        try:
+                            records.append(Record(tp.topic, tp.partition, m.offset, from_json_bytes(m.value)))
+                        except UndecodableEvent as exc:  # parked as the live loop parks it
+                            parked.append((tp.topic, tp.partition, m.offset, m.key, m.value, str(exc)[:2000]))
+                reached = [tp for tp in pending if self.consumer.position(tp) >= targets[tp]]
+                for tp in reached:  # past the target (or a gap in the offsets): stored as the target
+                    offsets[(tp.topic, tp.partition)] = targets[tp]
+                if reached:
+                    self.consumer.pause(*reached)
+                    pending -= set(reached)
+                if offsets and not put((records, offsets, parked)):
+                    return
+            put(None)
+        except BaseException as exc:  # noqa: BLE001 -- handed to the applier thread, which raises it
+            put(exc)
 
     def close(self) -> None:
         """Close the Kafka consumer and the database connection."""
