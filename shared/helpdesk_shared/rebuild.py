@@ -24,6 +24,7 @@ consumer stored in a REPEATABLE READ snapshot, and compares the two table by tab
 """
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import random
@@ -217,38 +218,44 @@ class Replayer:
         stop = threading.Event()
         reader = threading.Thread(target=self._read, args=(targets, pending, batches, stop),
                                   name=f"mesa-rebuild-read-{self.model.consumer}", daemon=True)
-        reader.start()
-        try:
-            while True:
-                item = batches.get()
-                if item is None:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                records, offsets, parked = item
-                # No pipeline mode: handle_batch applies a batch in a few set-based statements
-                # (query's appliers, issue 11), some of them COPY, which pipeline mode refuses.
-                with self.conn.transaction():
-                    self.model.handle_batch(self.conn, records)
-                    if parked:
-                        pg.park_messages(self.conn, self.model.consumer, parked)
-                    pg.save_offsets(self.conn, self.model.consumer, offsets)
-                for (topic, partition), offset in offsets.items():
-                    tp = TopicPartition(topic, partition)
-                    done += max(0, offset - self.next[tp])
-                    self.next[tp] = offset
-                self.applied += len(records)
-                if progress:
-                    progress(done, total)
-        finally:
-            stop.set()
-            while reader.is_alive():  # a reader blocked on a full queue sees `stop` once room is made
-                try:
-                    batches.get(timeout=0.05)
-                except queue.Empty:
-                    pass
-            reader.join()
+        with _fewer_collections():
+            reader.start()
+            try:
+                while True:
+                    item = batches.get()
+                    if item is None:
+                        break
+                    if isinstance(item, BaseException):
+                        raise item
+                    done += self._apply(*item)
+                    if progress:
+                        progress(done, total)
+            finally:
+                stop.set()
+                while reader.is_alive():  # a reader blocked on a full queue sees `stop` once room is made
+                    try:
+                        batches.get(timeout=0.05)
+                    except queue.Empty:
+                        pass
+                reader.join()
         return done
+
+    def _apply(self, records: list[Record], offsets: dict[tuple[str, int], int], parked: list) -> int:
+        """Apply one decoded batch and store its offsets in one transaction; return how far it moved them."""
+        # No pipeline mode: handle_batch applies a batch in a few set-based statements
+        # (query's appliers, issue 11), some of them COPY, which pipeline mode refuses.
+        with self.conn.transaction():
+            self.model.handle_batch(self.conn, records)
+            if parked:
+                pg.park_messages(self.conn, self.model.consumer, parked)
+            pg.save_offsets(self.conn, self.model.consumer, offsets)
+        moved = 0
+        for (topic, partition), offset in offsets.items():
+            tp = TopicPartition(topic, partition)
+            moved += max(0, offset - self.next[tp])
+            self.next[tp] = offset
+        self.applied += len(records)
+        return moved
 
     _AHEAD = 2  # decoded batches waiting for the applier (bounded: memory, and a failure loses little)
 
@@ -296,6 +303,22 @@ class Replayer:
         """Close the Kafka consumer and the database connection."""
         self.consumer.close()
         self.conn.close()
+
+
+@contextmanager
+def _fewer_collections(first_generation: int = 100_000):
+    """Python's cyclic garbage collector run ~140 times less often for the duration.
+
+    A replay allocates millions of short-lived objects (decoded events, rows) that reference
+    counting frees, none in cycles; at the default threshold (700 allocations) the collector
+    walks the young objects thousands of times a second, a third of the decoding's CPU measured
+    (bench/rebuild_bench.py). Cycles are still collected, just in larger rounds."""
+    saved = gc.get_threshold()
+    gc.set_threshold(first_generation, *saved[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
 
 
 def _ident(*names: str) -> sql.Composable:
