@@ -4,7 +4,6 @@ The types live in envelope_types (re-exported here); the codec uses the marshmal
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from datetime import datetime, timezone
 
@@ -14,7 +13,10 @@ from .envelope_types import SYSTEM, Actor, Envelope, UndecodableEvent
 from .schemas import dump_envelope, load_envelope, validate_data
 from .trusted_decode import decode
 
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# Every digit as "0", every other byte as " ": a text holds a run of 19 digits when its translation
+# holds 19 zeros (two C calls, ~0.5 µs for an envelope, where a regular expression took ~5 µs).
+_DIGITS_AS_ZERO = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_LONG_RUN = b"0" * 19
 
 __all__ = ["SYSTEM", "Actor", "Envelope", "UndecodableEvent", "new_event", "to_json_bytes", "from_json_bytes"]
 
@@ -44,7 +46,7 @@ def from_json_bytes(raw: bytes) -> Envelope:
     # infinity, a lone surrogate, a BOM, a tombstone's None...) and any text with a run of 19 digits
     # or more (orjson reads an integer past 64 bits as a float) is parsed by `json` as before, so the
     # documents accepted and what they hold do not change.
-    if type(raw) is bytes and not _LONG_DIGITS.search(raw):
+    if type(raw) is bytes and _LONG_RUN not in raw.translate(_DIGITS_AS_ZERO):
         try:
             doc = orjson.loads(raw)
         except orjson.JSONDecodeError:
