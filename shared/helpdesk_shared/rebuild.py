@@ -311,8 +311,9 @@ def _fewer_collections(first_generation: int = 100_000):
 
     A replay allocates millions of short-lived objects (decoded events, rows) that reference
     counting frees, none in cycles; at the default threshold (700 allocations) the collector
-    walks the young objects thousands of times a second, a third of the decoding's CPU measured
-    (bench/rebuild_bench.py). Cycles are still collected, just in larger rounds."""
+    walks the young objects thousands of times a second: a fifth of the decoding's CPU (23 → 18 µs
+    an event, measured in-process with two decoded batches of 5,000 alive, as the reader keeps
+    them). Cycles are still collected, just in larger rounds."""
     saved = gc.get_threshold()
     gc.set_threshold(first_generation, *saved[1:])
     try:
