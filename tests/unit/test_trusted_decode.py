@@ -107,3 +107,45 @@ def test_a_ticket_opened_without_its_subject_is_refused_as_undecodable_so_the_co
     assert trusted_decode.decode(doc) is None
     with pytest.raises(UndecodableEvent, match="subject"):
         from_json_bytes(json.dumps(doc).encode())
+
+
+def old_from_json_bytes(raw):
+    """The decoding before orjson: `json` parses, then the fast path or the schemas (the reference)."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, TypeError) as exc:
+        raise UndecodableEvent(str(exc)) from exc
+    return trusted_decode.decode(doc) or load_envelope(doc)
+
+
+def outcome(decode, raw):
+    try:
+        return decode(raw)
+    except UndecodableEvent:
+        return "refused"
+
+
+def texts_orjson_reads_otherwise(doc: dict):
+    """The document's text with each data field an integer past 64 bits (orjson reads it as a float),
+    a byte order mark before it, an infinity, a lone surrogate; a tombstone and the text null."""
+    for key in doc["data"]:
+        for big in (2**64 + 1, -(2**63) - 1, 10**30):
+            yield json.dumps({**doc, "data": {**doc["data"], key: big}}).encode()
+    text = json.dumps(doc).encode()
+    yield b"\xef\xbb\xbf" + text
+    yield text.replace(b'"schema_version": 1', b'"schema_version": Infinity')
+    yield text.replace(b'"type":', b'"\\ud800": 1, "type":')
+    yield None
+    yield b"null"
+
+
+@pytest.mark.parametrize("type_", ["TicketOpened", "MessagePosted", "DeadlineMet", "NotificationSent"])
+def test_a_text_orjson_refuses_or_reads_otherwise_decodes_exactly_as_the_json_module_read_it(type_):
+    for raw in texts_orjson_reads_otherwise(example(type_)):
+        assert outcome(from_json_bytes, raw) == outcome(old_from_json_bytes, raw), raw
+
+
+def test_every_event_of_the_synthetic_log_decodes_as_the_json_module_read_it():
+    for _, _, doc in [*synthetic_log.accounts(), *synthetic_log.tickets(30)]:
+        raw = synthetic_log.encode(doc)
+        assert from_json_bytes(raw) == old_from_json_bytes(raw)

@@ -7,6 +7,8 @@ applied; an unmarked one (the older contract, apply(conn, record) -> bool) is ca
 from __future__ import annotations
 
 import json
+
+import orjson
 from typing import Callable, TypeVar
 
 F = TypeVar("F", bound=Callable)
@@ -48,10 +50,19 @@ def data_json(event) -> str:
     if text is None:
         if len(_DATA_JSON) >= 20_000:
             _DATA_JSON.clear()
-        text = _DATA_JSON[event.event_id] = json.dumps(event.data, ensure_ascii=False, separators=(",", ":"))
+        text = _DATA_JSON[event.event_id] = _json_text(event.data)
     return text
+
+
+def _json_text(value) -> str:
+    """Compact JSON text, non-ASCII kept as is: orjson (C), or `json` for what orjson refuses
+    (an integer past 64 bits). Both write the same text for the JSON values decoding gives."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def list_json(items) -> str:
     """A list as JSON text for a jsonb column; most are empty (attachments)."""
-    return json.dumps(list(items), ensure_ascii=False, separators=(",", ":")) if items else "[]"
+    return _json_text(list(items)) if items else "[]"
