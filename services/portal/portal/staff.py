@@ -100,7 +100,8 @@ def queue(desk: str):
     auto_close = _checked(backend.desk_auto_close(token, desk, _cid())).body.get("items", [])
     filters = {k: v for k, v in chosen.items() if k != "cursor" and v}
     # Every module the desk's catalog knows now, retired ones too: open tickets may still name them.
-    modules = [m["code"] for m in _checked(backend.desk_modules(token, desk, _cid())).body.get("modules", [])]
+    modules = [(m["code"], m.get("name") or m["code"])
+               for m in _checked(backend.desk_modules(token, desk, _cid())).body.get("modules", [])]
     return render_template("staff_queue.html", desk=desk, desks=[d for d in DESKS if d in session["user"]["desks"]],
                            items=reply.body.get("items", []), next_cursor=reply.body.get("next_cursor"),
                            filters=filters, paged=bool(chosen["cursor"]), agents=agents, auto_close=auto_close,
