@@ -63,6 +63,11 @@ def staff_required(view):
     return wrapped
 
 
+def in_words(labels: dict) -> dict[str, str]:
+    """Lazy labels translated once for the page: each row of the queue would translate them again."""
+    return {key: str(text) for key, text in labels.items()}
+
+
 def duration(seconds: int | None) -> str:
     """Seconds as a person reads a remaining time: "2 h 05 min", "45 min" ("" when unknown)."""
     if seconds is None:
@@ -112,8 +117,8 @@ def queue(desk: str):
     return render_template("staff_queue.html", desk=desk, desks=[d for d in DESKS if d in session["user"]["desks"]],
                            items=reply.body.get("items", []), next_cursor=reply.body.get("next_cursor"),
                            filters=filters, paged=bool(chosen["cursor"]), agents=agents, auto_close=auto_close,
-                           modules=modules, flags=QUEUE_FLAGS, flag_labels=FLAG_LABELS,
-                           clock_labels=CLOCK_LABELS, error=error), status
+                           modules=modules, flags=QUEUE_FLAGS, flag_labels=in_words(FLAG_LABELS),
+                           clock_labels=in_words(CLOCK_LABELS), error=error), status
 
 
 # ------------------------------------------------------------------ a ticket's staff part (see pages._ticket_page)
@@ -145,7 +150,7 @@ def ticket_context(ticket: dict, early: dict | None = None) -> dict:
     return {"staff": True, "timeline": timeline.body.get("items", []) if timeline.ok else [],
             "timeline_more": bool(timeline.body.get("next_cursor")) if timeline.ok else False,
             "agents": agents.body.get("items", []) if agents.ok else [], "staff_close_reasons": CLOSE_REASONS,
-            "clock_labels": CLOCK_LABELS, "role_labels": ROLE_LABELS}
+            "clock_labels": in_words(CLOCK_LABELS), "role_labels": in_words(ROLE_LABELS)}
 
 
 def _done(number: str, reply, ok_text) -> object:
