@@ -11,8 +11,9 @@ other benches.)
 2. creates a fresh query database and loads it with bench/query_endpoints.py's loader: the
    tickets through `query.store.apply_batch` (the consumer's own function), then copied in SQL
    to --tickets (see bench/README.md, "Report and queue endpoints");
-3. starts query and the portal under gunicorn as `bin/up` starts them (`-w 2` each, the shared
-   gunicorn config and worker class), query on the loaded database;
+3. starts query, intake and the portal under gunicorn as `bin/up` starts them (`-w 2` each, the
+   shared gunicorn config and worker class), query on the loaded database, intake on a fresh one
+   (the queue and new-ticket pages read the desk's module catalog from intake);
 4. gives each of --users staff users (SOPORTE agents) a portal session: a bearer token signed
    with this run's key (query holds its public half) in a session cookie signed with this run's
    PORTAL_SESSION_SECRET, as the portal's login would make it (intake's login is not measured);
