@@ -11,8 +11,9 @@ other benches.)
 2. creates a fresh query database and loads it with bench/query_endpoints.py's loader: the
    tickets through `query.store.apply_batch` (the consumer's own function), then copied in SQL
    to --tickets (see bench/README.md, "Report and queue endpoints");
-3. starts query and the portal under gunicorn as `bin/up` starts them (`-w 2` each, the shared
-   gunicorn config and worker class), query on the loaded database;
+3. starts query, intake and the portal under gunicorn as `bin/up` starts them (`-w 2` each, the
+   shared gunicorn config and worker class), query on the loaded database, intake on a fresh one
+   (the queue and new-ticket pages read the desk's module catalog from intake);
 4. gives each of --users staff users (SOPORTE agents) a portal session: a bearer token signed
    with this run's key (query holds its public half) in a session cookie signed with this run's
    PORTAL_SESSION_SECRET, as the portal's login would make it (intake's login is not measured);
@@ -216,6 +217,16 @@ def main() -> None:
             print_fields("loaded", loaded)
 
         secrets = keys.fresh()
+        # The queue and new-ticket pages read the desk's module catalog from intake (the write side's,
+        # current at once): intake runs too, on a fresh database of its own (default catalogs, no users;
+        # it reads the bench's tokens like any other).
+        intake_db = create_database(f"{name}_intake")
+        from intake.app import migrate as migrate_intake
+        migrate_intake(intake_db)
+        intake_proc, intake_url = start("intake", "intake.app:create_app()", {
+            **secrets, "DATABASE_URL": intake_db, "KAFKA_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:6]}.",
+            "ATTACHMENTS_DIR": str(workdir / "attachments"), "PUBLIC_URL": "http://127.0.0.1"}, workdir)
+        procs.append(intake_proc)
         query_proc, query_url = start("query", "query.app:create_app()", {
             "DATABASE_URL": url, "TOKEN_VERIFY_KEY": secrets["TOKEN_VERIFY_KEY"],
             "KAFKA_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:6]}."}, workdir)
@@ -223,7 +234,7 @@ def main() -> None:
         portal_proc, portal_url = start("portal", "portal.app:create_app()", {
             "PORTAL_SESSION_SECRET": secrets["PORTAL_SESSION_SECRET"],
             "PORTAL_FORWARD_SECRET": secrets["PORTAL_FORWARD_SECRET"], "QUERY_URL": query_url,
-            "INTAKE_URL": f"http://127.0.0.1:{free_port()}", "SLA_URL": f"http://127.0.0.1:{free_port()}",
+            "INTAKE_URL": intake_url, "SLA_URL": f"http://127.0.0.1:{free_port()}",
             "PUBLIC_URL": "http://127.0.0.1"}, workdir)
         procs.append(portal_proc)
         cookies = session_cookies(secrets["PORTAL_SESSION_SECRET"], secrets["TOKEN_SIGNING_KEY"], args.users)
@@ -267,6 +278,7 @@ def main() -> None:
     finally:
         for proc in procs:
             stop(proc)
+        drop_database(f"{name}_intake")
         if args.keep or args.database:
             print(f"database kept: {name}")
         else:

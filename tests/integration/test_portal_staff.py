@@ -207,3 +207,33 @@ def test_a_customer_cannot_send_an_internal_note_through_the_answer_form(desk):
     assert refused.status_code in (404, 422)
     desk.pump()
     assert "Nota secreta" not in page(maria, f"/tickets/{number}")
+
+
+def rename_module(desk: Desk, code: str, name: str) -> None:
+    """A supervisor renames `code` in SOPORTE's catalog through intake; query hears of it."""
+    from harness import login
+    intake = desk.intake.test_client()
+    headers = login(intake, "supervisor@mesa.example")
+    catalog = intake.get("/api/desks/SOPORTE/modules", headers=headers).get_json()
+    modules = [{**m, "name": name} if m["code"] == code else m for m in catalog["modules"]]
+    changed = intake.put("/api/desks/SOPORTE/modules", headers=headers,
+                         json={"expected_version": catalog["version"], "modules": modules})
+    assert changed.status_code == 200, changed.get_json()
+    desk.pump()
+
+
+def test_the_queue_and_the_ticket_page_show_the_modules_name_beside_its_code_and_a_rename_shows_on_both(desk):
+    number = desk.open_ticket(module="CXP", case="Pago a proveedor duplicado en la relación")
+    carlos, _ = desk.browser("carlos@mesa.example")
+    html = page(carlos, "/desks/SOPORTE/queue")
+    item = html[html.index(f'data-number="{number}"'):][:3000]
+    assert re.search(r'class="module"[^>]*>CXP — Cuentas por pagar<', item), item[:1500]
+    assert re.search(r'<option value="CXP"\s*>CXP — Cuentas por pagar</option>', html)  # the module filter too
+    assert re.search(r'id="ticket-module"[^>]*>CXP — Cuentas por pagar<', page(carlos, f"/tickets/{number}"))
+    rename_module(desk, "CXP", "Pagos a proveedores")
+    item = page(carlos, "/desks/SOPORTE/queue")
+    item = item[item.index(f'data-number="{number}"'):][:3000]
+    assert re.search(r'class="module"[^>]*>CXP — Pagos a proveedores<', item)
+    assert re.search(r'id="ticket-module"[^>]*>CXP — Pagos a proveedores<', page(carlos, f"/tickets/{number}"))
+    maria, _ = desk.browser("maria@clubcaracas.com.ve")  # the customer's page names it too
+    assert re.search(r'id="ticket-module"[^>]*>CXP — Pagos a proveedores<', page(maria, f"/tickets/{number}"))

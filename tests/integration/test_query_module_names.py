@@ -62,3 +62,13 @@ def test_a_renamed_module_shows_its_new_name_on_older_tickets_and_a_replayed_old
     with pg.connect(query_db) as conn:
         assert conn.execute("select applied, skipped from projection_stats where name = 'catalogs'").fetchone() == \
             {"applied": 2, "skipped": 1}
+
+
+def test_the_desk_queue_names_each_tickets_module_as_its_catalog_does_now(client, query_db, now):
+    feed(query_db, cxp_ticket(now))
+    carlos = bearer(CLAIMS["agent"], now)
+    [item] = client.get("/api/desks/SOPORTE/queue", headers=carlos).get_json()["items"]
+    assert (item["module"], item["module_name"]) == ("CXP", "Cuentas por pagar")
+    feed(query_db, catalog_changed(1, "Proveedores", now))
+    [item] = client.get("/api/desks/SOPORTE/queue", headers=carlos).get_json()["items"]
+    assert item["module_name"] == "Proveedores"

@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import Flask, has_request_context, render_template, request, session
-from flask_babel import Babel
+from flask import Flask, g, has_request_context, render_template, request, session
+from flask_babel import Babel, get_translations
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from prometheus_client import CollectorRegistry
 from werkzeug.exceptions import HTTPException
@@ -25,6 +25,27 @@ from .config import Config
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 MAX_UPLOAD_BYTES = 12 * 1024 * 1024 * 5  # a few attachments of intake's 10 MB each, plus the form
+
+
+def _translations():
+    """This request's catalog, looked up once (in `g`). Flask-Babel keeps it per request too, but each
+    of its gettext calls walks its context, domain and locale again: ~0.2 ms a call, and a queue page
+    of 50 rows calls gettext some 230 times (profiled: two thirds of the page's rendering)."""
+    found = g.get("_catalog")
+    if found is None:
+        found = g._catalog = get_translations()
+    return found
+
+
+def _translate_once_per_request(app: Flask) -> None:
+    """Jinja's `_()` through `_translations` (newstyle, as Flask-Babel installs it: escaping and
+    `%(name)s` formatting stay Jinja's)."""
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        newstyle=True)
 
 
 def create_app(config: Config | None = None, backend: Backend | None = None) -> Flask:
@@ -48,6 +69,7 @@ def create_app(config: Config | None = None, backend: Backend | None = None) -> 
     backend = backend or Backend(config, client_address=_browser_address)
     app.extensions["portal"] = pages.Portal(config, backend)
     Babel(app, locale_selector=lambda: i18n.choose(session.get("lang"), (session.get("user") or {}).get("language")))
+    _translate_once_per_request(app)
     CSRFProtect(app)
     web.install(app, "portal", CollectorRegistry(), health=lambda: _health(backend))
     _install_html_errors(app)

@@ -6,6 +6,9 @@ pages decide what a refusal means; a service that does not answer is `Unavailabl
 """
 from __future__ import annotations
 
+import contextvars
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -14,6 +17,23 @@ import requests
 from helpdesk_shared import forwarding
 
 from .config import Config
+
+
+_POOL: list[ThreadPoolExecutor] = []  # made on first use: after gunicorn's fork, never at import
+_POOL_LOCK = threading.Lock()
+
+
+def together(**calls: Callable[[], "Reply"]) -> dict:
+    """Run a page's independent backend calls at once and return their replies by name: the page
+    waits for the slowest call, not for their sum. Each runs in a copy of the caller's context (the
+    request's: the browser's address for intake); an `Unavailable` is raised here, in the caller."""
+    if len(calls) == 1:
+        return {name: call() for name, call in calls.items()}
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=8, thread_name_prefix="portal-backend"))
+    futures = {name: _POOL[0].submit(contextvars.copy_context().run, call) for name, call in calls.items()}
+    return {name: future.result() for name, future in futures.items()}
 
 
 class Unavailable(Exception):

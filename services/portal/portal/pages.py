@@ -20,7 +20,7 @@ from helpdesk_shared import link_tokens
 from helpdesk_shared.catalog import DESK_NAMES as DESKS  # the desks: the kernel's catalog data
 
 from . import forms
-from .backend import Backend, Reply
+from .backend import Backend, Reply, together
 from .config import Config
 
 bp = Blueprint("portal", __name__)
@@ -324,16 +324,19 @@ def open_ticket():
 
 
 def _ticket_page(number: str, errors: dict | None = None, form: dict | None = None, status: int = 200):
-    reply = _ctx().backend.ticket(session["token"], number, _cid())
+    from . import staff  # the staff part of the page (timeline, assign, close, billable): issue 9
+    token, backend, cid = session["token"], _ctx().backend, _cid()
+    # The staff's reads do not wait for the ticket's: all at once, the page waits for the slowest.
+    replies = together(ticket=lambda: backend.ticket(token, number, cid), **staff.staff_reads(number))
+    reply = replies.pop("ticket")
     if reply.status == 404:
         # Just opened: query has not read the event yet. Intake's own summary says whether it exists.
         _checked(_ctx().backend.intake_ticket(session["token"], number, _cid()))
         return render_template("ticket_pending.html", number=number), 200
     ticket = _checked(reply).body
     phones = _ctx().config.office_phones.get(ticket.get("desk"), ()) if ticket.get("first_response_overdue") else ()
-    from . import staff  # the staff part of the page (timeline, assign, close, billable): issue 9
     return render_template("ticket.html", ticket=ticket, number=number, errors=errors or {}, form=form or {},
-                           office_phones=phones, **staff.ticket_context(ticket),
+                           office_phones=phones, **staff.ticket_context(ticket, replies),
                            entry_types=ENTRY_TYPES, close_reasons=CLOSE_REASONS,
                            idempotency_key=str(uuid.uuid4())), status
 

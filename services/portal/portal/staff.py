@@ -12,8 +12,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import lazy_gettext as _l
 
 from helpdesk_shared.catalog import DESK_NAMES as DESKS  # the desks: the kernel's catalog data
+from helpdesk_shared.catalog import DESKS as CATALOG
 
 from . import forms
+from .backend import together
 from .pages import _checked, _cid, _ctx, _number, language, login_required
 
 bp = Blueprint("staff", __name__)
@@ -31,6 +33,7 @@ CLOSE_REASONS = {"closed_by_agent": _l("Caso resuelto: cerrar el ticket"),
 ROLE_LABELS = {"customer": _l("cliente"), "agent": _l("agente"), "supervisor": _l("supervisor"),
                "system": _l("sistema")}
 _QUEUE_PARAMS = ("flag", "module", "assigned_to", "limit", "cursor")
+_DESK_OF_PREFIX = {desk.code: name for name, desk in CATALOG.items()}  # "SOP" -> "SOPORTE": ticket numbers
 
 
 def is_staff(user: dict | None) -> bool:
@@ -58,6 +61,11 @@ def staff_required(view):
             abort(404)
         return view(*args, **kwargs)
     return wrapped
+
+
+def in_words(labels: dict) -> dict[str, str]:
+    """Lazy labels translated once for the page: each row of the queue would translate them again."""
+    return {key: str(text) for key, text in labels.items()}
 
 
 def duration(seconds: int | None) -> str:
@@ -90,39 +98,59 @@ def queue(desk: str):
     desk = _desk(desk)
     chosen = {k: (request.args.get(k) or "").strip()[:600] for k in _QUEUE_PARAMS}
     params = {k: v for k, v in chosen.items() if v}
-    token, backend = session["token"], _ctx().backend
-    reply = _checked(backend.desk_queue(token, desk, params, _cid()))
+    token, backend, cid = session["token"], _ctx().backend, _cid()
+    # Four independent reads, side by side: the page waits for the slowest, not for their sum.
+    replies = together(queue=lambda: backend.desk_queue(token, desk, params, cid),
+                               agents=lambda: backend.desk_agents(token, desk, cid),
+                               auto_close=lambda: backend.desk_auto_close(token, desk, cid),
+                               modules=lambda: backend.desk_modules(token, desk, cid))
+    reply = _checked(replies["queue"])
     error, status = None, 200
     if not reply.ok:  # a filter or cursor query refuses (typed into the URL): said on the page
         error, status = forms.text_of(reply.body, language()), 422
-        reply = _checked(backend.desk_queue(token, desk, {}, _cid()))
-    agents = _checked(backend.desk_agents(token, desk, _cid())).body.get("items", [])
-    auto_close = _checked(backend.desk_auto_close(token, desk, _cid())).body.get("items", [])
+        reply = _checked(backend.desk_queue(token, desk, {}, cid))
+    agents = _checked(replies["agents"]).body.get("items", [])
+    auto_close = _checked(replies["auto_close"]).body.get("items", [])
     filters = {k: v for k, v in chosen.items() if k != "cursor" and v}
     # Every module the desk's catalog knows now, retired ones too: open tickets may still name them.
-    modules = [m["code"] for m in _checked(backend.desk_modules(token, desk, _cid())).body.get("modules", [])]
+    modules = [(m["code"], m.get("name") or m["code"]) for m in _checked(replies["modules"]).body.get("modules", [])]
     return render_template("staff_queue.html", desk=desk, desks=[d for d in DESKS if d in session["user"]["desks"]],
                            items=reply.body.get("items", []), next_cursor=reply.body.get("next_cursor"),
                            filters=filters, paged=bool(chosen["cursor"]), agents=agents, auto_close=auto_close,
-                           modules=modules, flags=QUEUE_FLAGS, flag_labels=FLAG_LABELS,
-                           clock_labels=CLOCK_LABELS, error=error), status
+                           modules=modules, flags=QUEUE_FLAGS, flag_labels=in_words(FLAG_LABELS),
+                           clock_labels=in_words(CLOCK_LABELS), error=error), status
 
 
 # ------------------------------------------------------------------ a ticket's staff part (see pages._ticket_page)
 
 
-def ticket_context(ticket: dict) -> dict:
-    """What the ticket page's staff part needs: the timeline, the desk's agents, the close reasons
-    (empty for a customer: his page has no staff part)."""
+def staff_reads(number: str) -> dict:
+    """The ticket page's staff reads, to run beside the ticket's own (`Backend.together`): its timeline
+    and the agents of the desk its number's prefix names. Empty for a customer (no staff part)."""
     if not is_staff(session.get("user")):
         return {}
-    token, backend = session["token"], _ctx().backend
-    timeline = _checked(backend.timeline(token, ticket["number"], {"limit": 200}, _cid()))
-    agents = _checked(backend.desk_agents(token, ticket["desk"], _cid()))
+    token, backend, cid = session["token"], _ctx().backend, _cid()
+    reads = {"timeline": lambda: backend.timeline(token, number, {"limit": 200}, cid)}
+    desk = _DESK_OF_PREFIX.get(number.split("-")[0])
+    if desk:
+        reads["agents"] = lambda: backend.desk_agents(token, desk, cid)
+    return reads
+
+
+def ticket_context(ticket: dict, early: dict | None = None) -> dict:
+    """What the ticket page's staff part needs: the timeline, the desk's agents, the close reasons
+    (empty for a customer: his page has no staff part). `early` holds replies read beside the ticket."""
+    if not is_staff(session.get("user")):
+        return {}
+    token, backend, early = session["token"], _ctx().backend, early or {}
+    timeline = _checked(early.get("timeline") or backend.timeline(token, ticket["number"], {"limit": 200}, _cid()))
+    read_early = _DESK_OF_PREFIX.get(ticket["number"].split("-")[0]) == ticket["desk"]
+    agents = early.get("agents") if read_early else None
+    agents = _checked(agents or backend.desk_agents(token, ticket["desk"], _cid()))
     return {"staff": True, "timeline": timeline.body.get("items", []) if timeline.ok else [],
             "timeline_more": bool(timeline.body.get("next_cursor")) if timeline.ok else False,
             "agents": agents.body.get("items", []) if agents.ok else [], "staff_close_reasons": CLOSE_REASONS,
-            "clock_labels": CLOCK_LABELS, "role_labels": ROLE_LABELS}
+            "clock_labels": in_words(CLOCK_LABELS), "role_labels": in_words(ROLE_LABELS)}
 
 
 def _done(number: str, reply, ok_text) -> object:

@@ -105,7 +105,8 @@ def is_billable(ticket: dict) -> bool:
 def queue_item(row: dict, now: datetime) -> dict:
     """One row of the queue query as the API shows it."""
     nearest = time_left(row["deadline"], now) if row.get("deadline") else None
-    return {"number": row["number"], "subject": row["subject"], "module": row["module"], "status": row["status"],
+    return {"number": row["number"], "subject": row["subject"], "module": row["module"],
+            "module_name": row.get("module_name") or row["module"], "status": row["status"],
             "urgency": row["urgency"],
             "organisation": {"id": row["organisation_id"], "name": row["organisation_name"]},
             "assigned_to": ({"id": row["assigned_to"], "name": row["assigned_to_name"]}

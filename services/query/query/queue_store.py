@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.schemas import RESPONSE_CLOCKS
 
-from . import queue
+from . import catalogs, queue
 from .batching import applies_batch
 from .filters import UNASSIGNED
 from .queue_params import PageQuery, encode_cursor
@@ -173,7 +173,8 @@ def desk_queue(conn: psycopg.Connection, desk: str, query: PageQuery, now: datet
     if query.cursor:
         clauses.append(f"({_SORT}, q.ticket_id) > (%(after_due)s::timestamptz, %(after_id)s)")
         params.update(after_due=query.cursor[0], after_id=query.cursor[1])
-    rows = conn.execute(f"""select t.ticket_id, t.number, t.subject, t.module, t.status, t.urgency, t.organisation_id,
+    rows = conn.execute(f"""select t.ticket_id, t.number, t.subject, t.desk, t.module, m.name as module_name,
+                                   t.status, t.urgency, t.organisation_id,
                                    o.name as organisation_name, t.assigned_to, a.name as assigned_to_name,
                                    t.customer_away, t.back_at, t.out_of_hours, t.billable,
                                    case when n.due_at is null then null else jsonb_build_object(
@@ -184,6 +185,7 @@ def desk_queue(conn: psycopg.Connection, desk: str, query: PageQuery, now: datet
                             from queue_order q join tickets t on t.ticket_id = q.ticket_id
                                  left join users a on a.id = t.assigned_to
                                  left join organisations o on o.id = t.organisation_id
+                                 left join desk_modules m on m.desk = t.desk and m.code = t.module
                                  {_NEAREST}
                             where {' and '.join(clauses)}
                             order by {_SORT}, q.ticket_id limit %(limit)s""", params).fetchall()
@@ -191,7 +193,7 @@ def desk_queue(conn: psycopg.Connection, desk: str, query: PageQuery, now: datet
         if row["deadline"] is not None:
             row["deadline"]["due_at"] = row["due_at"]
     more = len(rows) > query.limit
-    rows = rows[:query.limit]
+    rows = catalogs.named(rows[:query.limit])
     return {"desk": desk, "items": [queue.queue_item(r, now) for r in rows],
             "next_cursor": encode_cursor(_key_of(rows[-1])) if more else None}
 
