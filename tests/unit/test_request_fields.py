@@ -105,3 +105,18 @@ def test_the_openapi_request_bodies_are_the_schemas_the_routes_load(schema):
     assert set(documented["properties"]) == set(loaded.fields)
     assert set(documented.get("required", [])) == {n for n, f in loaded.fields.items() if f.required}
     assert documented["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("body, code, field", [
+    ({"disabled": "true"}, "FIELD_NOT_BOOLEAN", "disabled"), ({"role": "admin"}, "FIELD_NOT_CHOICE", "role"),
+    ({"desks": []}, "FIELD_NOT_CHOICE", "desks"), ({"desks": ["SOPORTE", "SOPORTE"]}, "FIELD_NOT_CHOICE", "desks"),
+    ({"desks": ["VENTAS"]}, "FIELD_NOT_CHOICE", "desks"), ({"password": "x"}, "FIELD_UNKNOWN", "password"),
+    ({}, "NOTHING_TO_CHANGE", None)])
+def test_a_user_change_of_the_wrong_type_is_refused_at_the_edge_naming_the_field(body, code, field):
+    refusal = refused(requests.UserChange(), body)
+    assert (refusal.code, refusal.field, refusal.status) == (code, field, 422)
+
+
+def test_a_user_change_may_move_a_user_to_staff_with_a_null_organisation():
+    assert requests.UserChange().load({"role": "agent", "organisation_id": None}) == {"role": "agent",
+                                                                                       "organisation_id": None}
