@@ -144,9 +144,9 @@ def _response(status: int, answer) -> dict:
 
 
 def _operation(rule: str, operation: Operation, bearer: bool) -> dict:
-    refusals = {*operation.refusals, *(BODY_REFUSALS if operation.body else ()), *((401,) if bearer else ())}
-    if _ARGUMENT.search(rule):
-        refusals.add(400)  # a NUL or lone surrogate in a path is refused before any view runs (web.install)
+    # 400 everywhere: a NUL or lone surrogate in the path or the query string is refused before any
+    # view runs (web.install).
+    refusals = {400, *operation.refusals, *(BODY_REFUSALS if operation.body else ()), *((401,) if bearer else ())}
     parameters = _path_parameters(rule, operation.path)
     if isinstance(operation.query, list):
         parameters += operation.query

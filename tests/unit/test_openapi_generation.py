@@ -69,6 +69,7 @@ def test_a_route_behind_the_bearer_check_gets_the_scheme_and_a_401_and_a_body_ge
     assert set(operation["responses"]) == {"201", "400", "401", "404", "413", "415", "422"}
     public = openapi.document(_app(), "t", "d")["paths"]["/things"]["get"]
     assert "security" not in public and "401" not in public["responses"]
+    assert "400" in public["responses"], "a NUL in any query string is refused before the view runs"
 
 
 def test_a_query_schema_is_documented_as_one_parameter_per_field():
