@@ -51,6 +51,11 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "'{field}' contains characters that are not allowed (NUL or badly encoded characters)."),
     "EMAIL_INVALID": (422, "El correo electrónico «{field}» no es una dirección válida, por ejemplo "
                            "nombre@empresa.com.", "The e-mail '{field}' is not a valid address, e.g. name@company.com."),
+    "NOTHING_TO_CHANGE": (422, "Indique al menos un dato que cambiar.", "Give at least one thing to change."),
+    "UNKNOWN_PARAMETER": (422, "El parámetro «{field}» no existe aquí. Parámetros válidos: {arg}.",
+                          "There is no parameter '{field}' here. Valid parameters: {arg}."),
+    "PARAMETER_REPEATED": (422, "El parámetro «{field}» se dio más de una vez; dé un solo valor.",
+                           "The parameter '{field}' was given more than once; give one value."),
     "ENDS_BEFORE_STARTS": (422, "El fin («{field}») debe ser posterior al inicio.",
                            "The end ('{field}') must come after the start."),
 }
@@ -210,6 +215,24 @@ class Day(fields.Field):
             raise ValidationError(_code("FIELD_NOT_DATE")) from None
 
 
+class QueryCount(fields.Field):
+    """A whole number written in a query string (ASCII digits only: "+3", " 3" and "٣" are not 3),
+    between `minimum` and `maximum`."""
+
+    def __init__(self, minimum: int, maximum: int, **kwargs):
+        super().__init__(**kwargs)
+        self.minimum, self.maximum = minimum, maximum
+        self.error_messages.update(_COMMON)
+        self.metadata.update(type="integer", minimum=minimum, maximum=maximum)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not (value.isascii() and value.isdigit()) or len(value) > 12:
+            raise ValidationError(_code("FIELD_NOT_INTEGER"))
+        if not self.minimum <= int(value) <= self.maximum:
+            raise ValidationError(_code("FIELD_OUT_OF_RANGE", f"{self.minimum} … {self.maximum}"))
+        return int(value)
+
+
 class Items(fields.List):
     """A JSON array of at most `max_items` elements of one field type."""
 
@@ -240,6 +263,10 @@ class RequestSchema(Schema):
         unknown = RAISE
 
     error_messages = {"unknown": _code("FIELD_UNKNOWN"), "type": _code("FIELD_NOT_OBJECT")}
+
+
+class QuerySchema(RequestSchema):
+    """A query string: each parameter once, none unknown (`web.load_query` says which are valid)."""
 
 
 def ends_after_starts(start: str = "starts_at", end: str = "ends_at"):

@@ -9,13 +9,13 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable, Mapping
 
 import psycopg
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
-from . import auth_tokens, fields, logs
+from . import auth_tokens, fields, logs, openapi
 from .health import KafkaOffsets, ServiceProbe
 from .metrics import SqlCollector, SqlMetrics, consumer_lag, dead_letters, events_applied, outbox_backlog
 from .errors import Message, RuleViolation
@@ -141,6 +141,7 @@ def install(app: Flask, service: str, registry: CollectorRegistry,
             "en": "Internal error; it was logged. Please try again later."}}), 500
 
     @app.get("/healthz")
+    @openapi.HEALTHZ
     def healthz():
         if probe is None:
             return jsonify({"service": service, "status": "ok", **(health() if health else {})})
@@ -148,6 +149,7 @@ def install(app: Flask, service: str, registry: CollectorRegistry,
         return jsonify(body), status
 
     @app.get("/metrics")
+    @openapi.METRICS
     def metrics():
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
@@ -210,6 +212,7 @@ def require_auth(verify_key_of: Callable[[], str], clock: Callable[[], datetime]
                 raise AUTH_REQUIRED
             g.user = claims
             return view(*args, **kwargs)
+        wrapped.requires_bearer = True  # the OpenAPI document gives it the bearer scheme and 401
         return wrapped
     return decorator
 
@@ -286,8 +289,30 @@ def load(schema: Schema, data: dict) -> dict:
 
 
 def load_body(schema: Schema) -> dict:
-    """The request's JSON object loaded by `schema` before any handler runs; refusals change nothing."""
+    """The request's JSON object loaded by `schema` before any handler runs; refusals change nothing.
+
+    `schema` must be the body the route declares (`openapi.documented(body=...)`): a view loading
+    another would accept what its document does not say, so that is a bug, not a refusal."""
+    declared = openapi.declaration(current_app.view_functions.get(request.endpoint))
+    if declared is not None and declared.body is not None and not isinstance(schema, declared.body):
+        raise TypeError(f"{request.endpoint} loads {type(schema).__name__} but documents {declared.body.__name__}")
     return load(schema, json_body())
+
+
+def load_query(schema: Schema) -> dict:
+    """The request's query string loaded by `schema` (a `fields.QuerySchema`): a 422 for a parameter
+    the route does not know (listing the valid ones) or one given twice, else the schema's refusals."""
+    valid = sorted(schema.fields)
+    single: dict[str, str] = {}
+    for name, values in request.args.lists():
+        if name not in schema.fields:
+            listed = ", ".join(valid) or "—"
+            raise RuleViolation("UNKNOWN_PARAMETER", name, fields.text("UNKNOWN_PARAMETER", name, listed),
+                                status=422, extra={"valid": valid})
+        if len(values) > 1:
+            raise RuleViolation("PARAMETER_REPEATED", name, fields.text("PARAMETER_REPEATED", name), status=422)
+        single[name] = values[0]
+    return load(schema, single)
 
 
 def ascii_token(token: str, refused: RuleViolation) -> str:

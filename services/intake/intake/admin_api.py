@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 
 from helpdesk_shared.web import load_body
+from helpdesk_shared.openapi import documented
 
-from . import admin, requests
-from .api import _ctx, _now, auth
+from . import admin, requests, responses
+from .api import DESK, _ctx, _now, auth
 
 bp = Blueprint("intake_admin", __name__, url_prefix="/api")
 
@@ -15,6 +16,8 @@ _CATALOG, _ORGANISATION, _USER = requests.ModuleCatalog(), requests.NewOrganisat
 
 
 @bp.get("/desks/<desk>/modules")
+@documented("The desk's module catalog now, retired modules marked (anyone allowed on the desk)",
+           path={"desk": DESK}, responses={200: responses.Catalog}, refusals=(403, 404))
 @auth
 def desk_modules(desk: str):
     """The desk's module catalog now (retired modules marked), for anyone allowed on the desk."""
@@ -23,6 +26,10 @@ def desk_modules(desk: str):
 
 
 @bp.put("/desks/<desk>/modules")
+@documented("Replace the desk's module list: add, rename (the name; a code never changes), retire (valid on "
+           "existing tickets, refused on new ones); never remove (supervisors of the desk; 409 when edited "
+           "since `expected_version`)", path={"desk": DESK}, body=requests.ModuleCatalog,
+           responses={200: responses.Catalog}, refusals=(403, 404, 409))
 @auth
 def change_desk_modules(desk: str):
     """A supervisor of the desk replaces its module list (`{expected_version, modules: [...]}`); 409
@@ -33,6 +40,8 @@ def change_desk_modules(desk: str):
 
 
 @bp.get("/organisations")
+@documented("The organisations of the supervisor's desks with their users, and his desks' staff",
+           responses={200: responses.Organisations}, refusals=(403,))
 @auth
 def list_organisations():
     """The organisations of the supervisor's desks with their users, and his desks' staff."""
@@ -41,6 +50,8 @@ def list_organisations():
 
 
 @bp.post("/organisations")
+@documented("Register a customer organisation on the supervisor's desks (OrganisationRegistered)",
+           body=requests.NewOrganisation, responses={201: responses.Organisation}, refusals=(403, 409))
 @auth
 def create_organisation():
     """A supervisor registers a customer organisation on his desks; 201."""
@@ -50,6 +61,9 @@ def create_organisation():
 
 
 @bp.post("/users")
+@documented("Create a customer of an organisation (404 when not on the supervisor's desks) or an agent; the "
+           "user is mailed a set-password link (UserRegistered, AccessGranted)", body=requests.NewUser,
+           responses={201: responses.User}, refusals=(403, 404, 409))
 @auth
 def create_user():
     """A supervisor creates a customer (of an organisation) or an agent; the user is mailed a

@@ -13,9 +13,12 @@ from psycopg.types.json import Jsonb
 
 from helpdesk_shared import auth_tokens, forwarding, link_tokens
 from helpdesk_shared.errors import RuleViolation
-from helpdesk_shared.web import AUTH_REQUIRED, ascii_token, json_body, load, load_body, require_auth
+from helpdesk_shared.web import AUTH_REQUIRED, ascii_token, load, load_body, load_query, require_auth
+from helpdesk_shared.openapi import documented, query_param
 
-from . import attachments, domain, handlers, requests, rules_page, throttle
+from helpdesk_shared.catalog import DESK_NAMES
+
+from . import attachments, domain, handlers, requests, responses, rules_page, throttle
 from .eventstore import VersionConflict
 from .messages import message, violation
 
@@ -28,6 +31,16 @@ _SPECIAL_PROCESS, _ACCESS_REQUEST, _GRANT = requests.SpecialProcess(), requests.
 _TRAINING_REQUEST, _SET_PASSWORD, _REJECT = requests.TrainingRequest(), requests.SetPassword(), requests.Reject()
 _RULES_PAGE_EDIT = requests.RulesPageEdit()
 _BILLABLE = requests.Billable()
+_USER_CHANGE, _RULES_PAGE_QUERY = requests.UserChange(), requests.RulesPageQuery()
+
+# Path parameters narrower than a string, for the OpenAPI document.
+NUMBER = {"type": "string", "maxLength": requests.NUMBER_MAX}
+DESK = {"enum": list(DESK_NAMES)}
+REQUEST_ID = {"type": "string", "maxLength": requests.ID_MAX}
+RESOLVE_FORM = {"required": False, "content": {"application/x-www-form-urlencoded": {"schema": {
+    "type": "object", "properties": {"answer": {"enum": ["solved", "not_solved"]}, "body": {"type": "string"}}}}}}
+PASSWORD_FORM = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+    "type": "object", "required": ["password"], "properties": {"password": {"type": "string"}}}}}}
 
 
 def _ctx():
@@ -70,6 +83,7 @@ def _client_address() -> str:
 
 
 @bp.post("/auth/login")
+@documented("Log in", body=requests.Login, responses={200: responses.Session}, refusals=(401, 403, 429))
 def login():
     """Exchange e-mail and password for a signed, expiring bearer token; failures are rate-limited."""
     body = load_body(_LOGIN)
@@ -93,6 +107,7 @@ def login():
 
 
 @bp.post("/auth/logout")
+@documented("Log out: every bearer token of the caller ends", responses={204: "logged out"})
 @auth
 def logout():
     """End every bearer token of the caller (all his sessions); 204."""
@@ -102,17 +117,26 @@ def logout():
 
 
 @bp.patch("/users/<user_id>")
+@documented("Disable/enable a user or change his role, desks or organisation (supervisors); his bearer "
+           "tokens end", body=requests.UserChange, responses={200: responses.User}, refusals=(403, 404))
 @auth
 def update_user(user_id: str):
     """A supervisor disables/enables a user or changes his role, desks or organisation
     (`{"disabled"?: bool, "role"?, "desks"?: [...], "organisation_id"?}`); his tokens end."""
-    body = json_body()
+    body = load_body(_USER_CHANGE)
     with _ctx().pool.connection() as conn:
         user = handlers.update_user(conn, g.user, user_id, body, _now())
     return jsonify(user), 200
 
 
 @bp.post("/internal/email-replies")
+@documented("The notifier posts a customer's e-mail reply as a message (`Authorization: Inbound <secret>`)",
+           security=[], request_body={"required": True, "content": {"multipart/form-data": {"schema": {
+               "type": "object", "properties": {"ticket": {"type": "string"}, "user_id": {"type": "string"},
+                                                "body": {"type": "string"},
+                                                "file": {"type": "array", "items": {"type": "string",
+                                                                                   "format": "binary"}}}}}}},
+           responses={201: responses.Posted}, refusals=(401, 403, 404, 409, 413, 422))
 def email_reply():
     """The notifier posts a customer's e-mail reply (multipart: `ticket`, `user_id`, `body`, files
     `file`), authenticated by `Authorization: Inbound <INBOUND_SECRET>`.
@@ -219,6 +243,8 @@ def _once(command, digest: str | None = None):
 
 
 @bp.post("/tickets")
+@documented("Open a ticket (staff name the customer's `organisation_id`: 404 when it is not on their desks)",
+           body=requests.OpenTicket, responses={201: responses.Opened}, refusals=(403, 404, 409))
 @auth
 def open_ticket():
     """Open a ticket; 201 with its number, or a rule violation (409 for a duplicate open case)."""
@@ -237,6 +263,8 @@ def open_ticket():
 
 
 @bp.get("/tickets/<number>")
+@documented("The ticket's current state (the `link` of a 201); its thread is on the query service",
+           path={"number": NUMBER}, responses={200: responses.Ticket}, refusals=(404,))
 @auth
 def get_ticket(number: str):
     """The ticket's current state (what `link` on 201 points at); another organisation's answers 404."""
@@ -245,6 +273,8 @@ def get_ticket(number: str):
 
 
 @bp.post("/tickets/<number>/messages")
+@documented("Post a message or internal note", path={"number": NUMBER}, body=requests.PostMessage,
+           responses={201: responses.Posted}, refusals=(401, 403, 404, 409))
 @auth
 def post_message(number: str):
     """Post a message to a ticket; a closed ticket answers 409 with how to open a new one."""
@@ -264,6 +294,8 @@ def post_message(number: str):
 
 
 @bp.post("/tickets/<number>/assignment")
+@documented("An agent takes the ticket or gives it to a colleague of its desk", path={"number": NUMBER},
+           body=requests.Assign, responses={201: responses.Assigned}, refusals=(401, 403, 404, 409))
 @auth
 def assign(number: str):
     """An agent takes the ticket (`{}`) or gives it to a colleague (`{"agent_id": ...}`)."""
@@ -274,6 +306,8 @@ def assign(number: str):
 
 
 @bp.post("/tickets/<number>/away")
+@documented("The customer says he has to leave (rule: avise si se tiene que marchar)", path={"number": NUMBER},
+           body=requests.Away, responses={201: responses.AwayRecorded}, refusals=(401, 403, 404, 409))
 @auth
 def customer_away(number: str):
     """The customer says he has to leave (`{"back_at"?: ISO date-time, "note"?: text}`)."""
@@ -283,6 +317,8 @@ def customer_away(number: str):
 
 
 @bp.post("/tickets/<number>/close")
+@documented("An agent closes the ticket", path={"number": NUMBER}, body=requests.Close,
+           responses={201: responses.Status}, refusals=(401, 403, 404, 409))
 @auth
 def close(number: str):
     """An agent closes the ticket: `{"reason": "closed_by_agent" | "needs_training", "note"?: text}`."""
@@ -294,6 +330,10 @@ def close(number: str):
 
 
 @bp.post("/tickets/<number>/billable")
+@documented("Staff of the ticket's desk mark it billable or not (out-of-hours work; overrides the customer's "
+           "request in the queue and the out-of-hours report)", path={"number": NUMBER}, body=requests.Billable,
+           responses={201: responses.BillableMark, 200: "already marked so: nothing recorded"},
+           refusals=(403, 404))
 @auth
 def mark_billable(number: str):
     """Staff mark the ticket billable or not: `{"billable": true|false, "note"?: text}`; 201 when
@@ -306,6 +346,10 @@ def mark_billable(number: str):
 
 
 @bp.post("/attachments")
+@documented("Upload a file to attach", request_body={"required": True, "content": {"multipart/form-data": {
+               "schema": {"type": "object", "required": ["file"],
+                          "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+           responses={201: responses.Upload}, refusals=(400, 413, 415, 422))
 @auth
 def upload_attachment():
     """Store an uploaded file (multipart field `file`) content-addressed; 201 with its `upload_id` to attach."""
@@ -326,6 +370,8 @@ def upload_attachment():
 
 
 @bp.get("/tickets/<number>/attachments/<sha256>")
+@documented("Download an attachment", path={"number": NUMBER, "sha256": {"type": "string", "maxLength": 64}},
+           responses={200: "the file, as an attachment"}, refusals=(404,))
 @auth
 def download_attachment(number: str, sha256: str):
     """Download an attachment of a ticket the caller may see, never rendered inline."""
@@ -339,6 +385,8 @@ def download_attachment(number: str, sha256: str):
 
 
 @bp.post("/special-processes")
+@documented("Announce a special process in advance (staff: for an `organisation_id` of their desks, else 404)",
+           body=requests.SpecialProcess, responses={201: responses.Announced}, refusals=(404,))
 @auth
 def announce_special_process():
     """Announce a special process in advance (makes `announced_special_process` urgency possible)."""
@@ -348,6 +396,8 @@ def announce_special_process():
 
 
 @bp.post("/tickets/<number>/resolution")
+@documented("Rule 8: solved (closes) or not solved with what is still wrong", path={"number": NUMBER},
+           body=requests.Resolution, responses={201: responses.Status}, refusals=(401, 403, 404, 409))
 @auth
 def confirm_resolution(number: str):
     """Rule 8: `{"solved": true}` closes the ticket; `{"solved": false, "body": "..."}` sends it back."""
@@ -358,6 +408,9 @@ def confirm_resolution(number: str):
 
 
 @bp.post("/access-requests")
+@documented("\"No poseo login\": request access (no login needed); the same answer when the e-mail already "
+           "has a user or a pending request", body=requests.AccessRequest, responses={202: responses.Received},
+           refusals=(429,))
 def request_access():
     """"No poseo login": anyone may ask for access; agents approve. 202 with the same answer whether
     the request was filed or the e-mail already has a user or a pending request."""
@@ -371,6 +424,7 @@ def request_access():
 
 
 @bp.get("/access-requests")
+@documented("Pending access requests (staff)", responses={200: responses.AccessRequests}, refusals=(403,))
 @auth
 def list_access_requests():
     """Pending, unexpired access requests of the caller's desks (staff)."""
@@ -380,6 +434,9 @@ def list_access_requests():
 
 
 @bp.post("/access-requests/<request_id>/grant")
+@documented("Approve a request into a customer user (staff); he gets a set-password link by mail",
+           path={"request_id": REQUEST_ID}, body=requests.Grant, responses={201: responses.Granted},
+           refusals=(403, 404, 409))
 @auth
 def grant_access(request_id: str):
     """Approve a request into a customer user of an organisation (staff)."""
@@ -390,6 +447,8 @@ def grant_access(request_id: str):
 
 
 @bp.post("/access-requests/<request_id>/reject")
+@documented("Turn a request down with a reason (staff)", path={"request_id": REQUEST_ID}, body=requests.Reject,
+           responses={201: responses.Rejected}, refusals=(403, 404, 409))
 @auth
 def reject_access(request_id: str):
     """Turn a request down with a reason (`{"reason": "..."}`, staff of its desk)."""
@@ -400,6 +459,8 @@ def reject_access(request_id: str):
 
 
 @bp.post("/training-requests")
+@documented("Rule 10: request an induction course (staff: for an `organisation_id` of their desks, else 404)",
+           body=requests.TrainingRequest, responses={201: responses.TrainingRequested}, refusals=(404,))
 @auth
 def request_training():
     """Rule 10: request an induction course (`{modules: [...], participants: n, note?}`)."""
@@ -409,19 +470,20 @@ def request_training():
 
 
 @bp.get("/desks/<desk>/rules-page")
+@documented("The desk's rules page, Markdown and sanitised HTML (public: the entry page shows it)",
+           path={"desk": DESK}, query=requests.RulesPageQuery, responses={200: responses.RulesPage},
+           refusals=(404, 422))
 def read_rules_page(desk: str):
     """The desk's rules page (`?lang=es|en`, Spanish by default): public, the portal's entry page shows it."""
-    unknown = sorted(set(request.args) - {"lang"})
-    if unknown:
-        raise violation("UNKNOWN_PARAMETER", unknown[0], valid="lang")
-    language = request.args.get("lang", "es")
-    if language not in requests.RULES_PAGE_LANGUAGES:
-        raise violation("INVALID_REQUEST", "lang", status=422, detail="lang: es, en")
+    language = load_query(_RULES_PAGE_QUERY).get("lang", "es")
     with _ctx().pool.connection() as conn:
         return jsonify(rules_page.read(conn, desk, language))
 
 
 @bp.put("/desks/<desk>/rules-page")
+@documented("Replace the desk's rules page in one language (supervisors of the desk), against the version "
+           "read (409 when someone saved in between)", path={"desk": DESK}, body=requests.RulesPageEdit,
+           responses={200: responses.RulesPage}, refusals=(403, 404, 409))
 @auth
 def edit_rules_page(desk: str):
     """A supervisor of the desk replaces its page in one language (`{language, text, version}`)."""
@@ -453,6 +515,9 @@ def _resolve_claims(token: str):
 
 
 @resolve_bp.get("/resolve/<token>")
+@documented("The page a mail's \"solved\" link opens: a button, so mail scanners change nothing",
+           query=[query_param("answer", {"enum": ["solved", "not_solved"]})],
+           responses={200: {"description": "the page", "content": responses.HTML}}, refusals=(400,))
 def resolve_page(token: str):
     """The page a "solved" link opens: a button, so that mail scanners following links change nothing."""
     number, _ = _resolve_claims(token)
@@ -471,6 +536,9 @@ def resolve_page(token: str):
 
 
 @resolve_bp.post("/resolve/<token>")
+@documented("Apply the answer of a mail's link (form: `answer` solved | not_solved, `body`)",
+           request_body=RESOLVE_FORM, responses={200: {"description": "the page", "content": responses.HTML}},
+           refusals=(400, 403, 404, 409, 422))
 def resolve(token: str):
     """Apply the answer of a mail's link: "solved" (the default), or `answer=not_solved` with `body`,
     what is still wrong (the portal's confirmation page posts either)."""
@@ -505,6 +573,8 @@ def _password_claims(token: str) -> dict:
 
 
 @resolve_bp.get("/set-password/<token>")
+@documented("The page the access-granted mail links to",
+           responses={200: {"description": "the page", "content": responses.HTML}}, refusals=(400,))
 def set_password_page(token: str):
     """The page the access-granted mail links to."""
     _password_claims(token)
@@ -513,6 +583,8 @@ def set_password_page(token: str):
 
 
 @resolve_bp.post("/set-password/<token>")
+@documented("Set the password once per link (form: `password`)", request_body=PASSWORD_FORM,
+           responses={200: {"description": "the page", "content": responses.HTML}}, refusals=(400, 409, 422))
 def set_password(token: str):
     """Set the password once per link."""
     claims = _password_claims(token)

@@ -6,14 +6,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from flask import Flask, jsonify
+from flask import Flask
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
 from helpdesk_shared.clock import clock_from_env
 from helpdesk_shared import logs, migrations, pg, web
 
-from . import admin_api, api, openapi
+from helpdesk_shared import openapi
+
+from . import admin_api, api
 from .blobstore import BlobStore
 from .config import Config
 
@@ -62,5 +64,6 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
     app.register_blueprint(api.bp)
     app.register_blueprint(api.resolve_bp)
     app.register_blueprint(admin_api.bp)  # supervisors: catalogs, organisations, users
-    app.get("/openapi.json")(lambda: jsonify(openapi.document()))
+    openapi.serve(app, "Mesa intake", "Command API of Mesa's help desk. Every refusal is "
+                  "`{code, field, message: {es, en}}` and stores nothing.")
     return app

@@ -3,14 +3,15 @@
 Loaded at the edge before any handler runs (`helpdesk_shared.web.load_body`), so a handler gets
 real booleans, aware datetimes and bounded texts; the rules' checks of meaning (rule 4's subject,
 rule 5's description, rule 3's contact…) stay in `domain` and `handlers`. The OpenAPI document
-is generated from these same classes (`openapi.py`), so it cannot drift from what is accepted.
+is generated from these same classes (each route declares the one it loads), so it cannot drift
+from what is accepted.
 """
 from __future__ import annotations
 
-from marshmallow import EXCLUDE
+from marshmallow import EXCLUDE, ValidationError, validates, validates_schema
 
-from helpdesk_shared.fields import (Choice, Count, Day, Email, Flag, Instant, Items, Object, RequestSchema, Text,
-                                    ends_after_starts)
+from helpdesk_shared.fields import (Choice, Count, Day, Email, Flag, Instant, Items, Object, QuerySchema,
+                                    RequestSchema, Text, ends_after_starts)
 
 from helpdesk_shared.catalog import MODULE_CODE_MAX, MODULE_CODE_PATTERN, MODULE_NAME_MAX, MODULES_MAX
 from helpdesk_shared.schemas import LANGUAGES
@@ -178,6 +179,12 @@ RULES_PAGE_MAX = 20_000
 RULES_PAGE_LANGUAGES = ("es", "en")
 
 
+class RulesPageQuery(QuerySchema):
+    """GET /api/desks/{desk}/rules-page?lang=: Spanish unless `en` is asked for."""
+
+    lang = Choice(RULES_PAGE_LANGUAGES, metadata={"default": "es"})
+
+
 class RulesPageEdit(RequestSchema):
     """PUT /api/desks/{desk}/rules-page: a supervisor's new text, against the version he read."""
 
@@ -215,6 +222,29 @@ class NewOrganisation(RequestSchema):
     tax_id = _optional(Text(20, metadata={"description": "RIF, e.g. J-00012345-6"}))
     organisation_id = _optional(Text(ID_MAX, metadata={"pattern": ORGANISATION_ID_PATTERN,
                                                        "description": "a slug; made from the name when absent"}))
+
+
+class UserChange(RequestSchema):
+    """PATCH /api/users/{user_id}: what a supervisor changes of a user (at least one thing). Whether
+    the change means something (a customer's organisation exists, the desks are the supervisor's)
+    is the handler's to say."""
+
+    disabled = Flag()
+    role = Choice(("customer", "agent", "supervisor"))
+    # Checked as a whole (named `desks`, not `desks.0`): at least one, each a desk, none twice.
+    desks = Items(Text(max(len(d) for d in DESKS), metadata={"enum": list(DESKS)}), len(DESKS),
+                  metadata={"minItems": 1, "uniqueItems": True})
+    organisation_id = _optional(Text(ID_MAX, metadata={"description": "null for staff"}))
+
+    @validates("desks")
+    def _desks(self, desks, **kwargs):
+        if not desks or len(set(desks)) != len(desks) or not set(desks) <= set(DESKS):
+            raise ValidationError(f"FIELD_NOT_CHOICE|{', '.join(DESKS)}")
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("NOTHING_TO_CHANGE|")
 
 
 class NewUser(RequestSchema):

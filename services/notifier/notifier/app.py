@@ -8,12 +8,13 @@ from typing import Callable
 from flask import Flask, g, jsonify
 from prometheus_client import CollectorRegistry
 
-from helpdesk_shared import logs, pg, revocations, web
+from helpdesk_shared import logs, openapi, pg, revocations, web
+from helpdesk_shared.openapi import documented
 from helpdesk_shared.metrics import with_now
 from helpdesk_shared.clock import clock_from_env
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
 
-from . import metrics, openapi, store, template_api, template_store
+from . import metrics, store, template_api, template_store
 from .config import Config
 from .consumer import CONSUMER_NAME, TOPICS, renderer
 
@@ -48,6 +49,7 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
                 kafka_bootstrap=config.kafka_bootstrap_servers, collectors=[with_now(metrics.mails, clock)])
 
     @app.get("/api/templates")
+    @documented("The mail templates (staff)", responses={200: template_api.Templates}, refusals=(403,))
     @auth
     def templates():
         """The mail templates (staff only); override one by a file of the same name in TEMPLATES_DIR."""
@@ -59,6 +61,8 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
                         "edited": edited})
 
     @app.get("/api/mails/<ticket_number>")
+    @documented("What each person was sent about a ticket of the caller's desks (staff)",
+               responses={200: template_api.Rows}, refusals=(403, 404))
     @auth
     def mails_of_ticket(ticket_number: str):
         """What each person was sent about a ticket of the caller's desks, and when (staff only)."""
@@ -75,6 +79,8 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
         return jsonify({"items": rows})
 
     @app.get("/api/tickets/<ticket_number>/refused-replies")
+    @documented("E-mail replies refused because another address sent them (staff of its desk)",
+               responses={200: template_api.Rows}, refusals=(403, 404))
     @auth
     def refused_replies(ticket_number: str):
         """E-mail replies to the ticket refused because another address sent them (staff of its desk)."""
@@ -90,5 +96,6 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
         return jsonify({"items": rows})
 
     app.register_blueprint(template_api.blueprint(auth, pool, render, clock))  # supervisors' mail texts
-    app.get("/openapi.json")(lambda: jsonify(openapi.document()))
+    openapi.serve(app, "Mesa notifier", "What was mailed about a ticket, and the mail templates. Every refusal "
+                  "is `{code, field, message: {es, en}}`.")
     return app

@@ -8,11 +8,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify
 
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
-from helpdesk_shared.fields import Count, RequestSchema, Text
-from helpdesk_shared.web import load_body
+from helpdesk_shared.answers import OpenSchema, ResponseSchema, flag, integer, string
+from helpdesk_shared.fields import Count, QueryCount, QuerySchema, RequestSchema, Text
+from helpdesk_shared.openapi import documented
+from helpdesk_shared.web import load_body, load_query
 
 from . import template_samples, template_store, template_texts
 from .messages import LANGUAGES, TEMPLATES
@@ -35,7 +37,39 @@ class TextPreview(RequestSchema):
     body = Text(template_texts.BODY_MAX, required=True)
 
 
-_EDIT, _PREVIEW = TextEdit(), TextPreview()
+class ResetQuery(QuerySchema):
+    """DELETE /api/templates/{name}/{lang}?version=: the version read."""
+
+    version = QueryCount(0, 1_000_000, required=True, metadata={"description": "the version read"})
+
+
+class TemplateState(OpenSchema):
+    """A template's packaged and current texts, placeholders, a sample and its versions."""
+
+    template = string()
+    language = string()
+    version = integer()
+    overridden = flag()
+
+
+class Rendered(ResponseSchema):
+    """The text rendered with a sample mail."""
+
+    subject = string()
+    text = string()
+    html = string()
+
+
+class Templates(OpenSchema):
+    """The mail templates, the override folder and the texts supervisors edited."""
+
+
+class Rows(OpenSchema):
+    """The rows (`items`)."""
+
+
+_EDIT, _PREVIEW, _RESET = TextEdit(), TextPreview(), ResetQuery()
+_TEMPLATE = {"name": {"enum": list(TEMPLATES)}, "language": {"enum": list(LANGUAGES)}}
 FORBIDDEN = RuleViolation("FORBIDDEN", None, Message(
     es="Solo un supervisor puede editar los textos de los correos.",
     en="Only a supervisor may edit the mails' texts."), status=403)
@@ -81,6 +115,8 @@ def blueprint(auth, pool, render: Renderer, clock: Callable[[], datetime]) -> Bl
                              "edited_at": v["edited_at"]} for v in versions]}
 
     @bp.get("/<name>/<language>")
+    @documented("A template's packaged and current texts, placeholders, a sample and its versions (supervisors)",
+               path=_TEMPLATE, responses={200: TemplateState}, refusals=(403, 404))
     @auth
     def read(name: str, language: str):
         """A template's packaged and current texts, its placeholders, a sample and its versions."""
@@ -89,6 +125,8 @@ def blueprint(auth, pool, render: Renderer, clock: Callable[[], datetime]) -> Bl
             return jsonify(_state(conn, name, language))
 
     @bp.post("/<name>/<language>/preview")
+    @documented("Render a subject and body with the template's sample mail, checked as a save (nothing stored)",
+               path=_TEMPLATE, body=TextPreview, responses={200: Rendered}, refusals=(403, 404))
     @auth
     def preview(name: str, language: str):
         """The text rendered with the template's first sample mail, checked as a save would be; nothing stored."""
@@ -102,6 +140,9 @@ def blueprint(auth, pool, render: Renderer, clock: Callable[[], datetime]) -> Bl
         return jsonify({"subject": rendered.subject, "text": rendered.text, "html": rendered.html})
 
     @bp.put("/<name>/<language>")
+    @documented("Keep a supervisor's subject and body (a new version, against the version read); refused 422 "
+               "for an unknown placeholder, a failing sample render or a dropped link", path=_TEMPLATE, body=TextEdit,
+               responses={200: TemplateState}, refusals=(403, 404, 409))
     @auth
     def save(name: str, language: str):
         """Keep a supervisor's subject and body for the template (a new version), against the version read."""
@@ -119,21 +160,18 @@ def blueprint(auth, pool, render: Renderer, clock: Callable[[], datetime]) -> Bl
             return jsonify(_state(conn, name, language))
 
     @bp.delete("/<name>/<language>")
+    @documented("Back to the packaged text (the versions are kept)", path=_TEMPLATE, query=ResetQuery,
+               responses={200: TemplateState}, refusals=(403, 404, 409, 422))
     @auth
     def reset(name: str, language: str):
         """Back to the packaged text (`?version=` the version read); the supervisor's versions are kept."""
         _template(name, language)
-        unknown = sorted(set(request.args) - {"version"})
-        raw = request.args.get("version", "")
-        if unknown or not raw.isdigit() or len(raw) > 7:
-            raise RuleViolation("INVALID_QUERY", unknown[0] if unknown else "version", Message(
-                es="Indique solo «version», la versión que leyó (un número entero).",
-                en="Give only 'version', the version you read (a whole number)."), status=422)
+        version = load_query(_RESET)["version"]
         with pool.connection() as conn:
             if name not in {t for t, lang in template_store.current_texts(conn) if lang == language}:
                 raise NotFound("template_text")
             try:
-                template_store.save(conn, name, language, None, int(raw), g.user.user_id, clock())
+                template_store.save(conn, name, language, None, version, g.user.user_id, clock())
             except template_store.VersionChanged as err:
                 raise _changed(err.current) from None
             return jsonify(_state(conn, name, language))

@@ -8,9 +8,11 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from helpdesk_shared import revocations
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
 from helpdesk_shared.schemas import DESKS
+from helpdesk_shared.openapi import documented, query_param
+from helpdesk_shared.schemas import URGENCIES
 from helpdesk_shared.web import require_auth
 
-from . import queue_params, queue_store, reports, reports_store, timeline_store, views
+from . import filters, queue, queue_params, queue_store, reports, reports_store, responses, timeline_store, views
 from .queue import check_desk_staff
 from .filters import parse_list_query
 
@@ -29,12 +31,51 @@ def _revoked(claims) -> bool:
 auth = require_auth(lambda: _ctx().config.token_verify_key, lambda: _ctx().clock(), _revoked)
 
 
+# The query strings are checked by pure parsers (filters, queue_params, reports), which give the
+# 422s that list the valid values; the document describes them from those modules' own data.
+_TEXT = {"type": "string", "maxLength": filters.MAX_ID}
+_MODULE = {"type": "string", "pattern": filters._MODULE.pattern}
+_ASSIGNEE = {"type": "string", "description": "a user id, `me` or `none`"}
+LIST_PARAMETERS = [
+    query_param("status", {"enum": list(filters.STATUSES)}), query_param("desk", {"enum": list(DESKS)}),
+    query_param("module", _MODULE), query_param("organisation_id", _TEXT), query_param("organisation", _TEXT),
+    query_param("urgency", {"enum": list(URGENCIES)}), query_param("assigned_to", _ASSIGNEE),
+    query_param("out_of_hours", {"enum": ["true", "false"]}),
+    query_param("q", {"type": "string", "maxLength": filters.MAX_TEXT}),
+    *(query_param(name, {"type": "integer", "minimum": 1, "maximum": maximum})
+      for name, maximum in filters.PAGING.items())]
+
+
+def _page(*extra: dict) -> list[dict]:
+    """A desk page's filters, then its cursor and limit."""
+    return [*extra, query_param("cursor", {"type": "string", "description": "the previous page's next_cursor"}),
+            query_param("limit", {"type": "integer", "minimum": 1, "maximum": queue_params.MAX_LIMIT})]
+
+
+def _report_parameters(report: str) -> list[dict]:
+    """The parameters of a report, from reports.PARAMETERS (the module that checks them)."""
+    day = {"type": "string", "format": "date"}
+    month = {"type": "string", "pattern": reports._MONTH.pattern}
+    schemas = {"from": day if report == "backlog" else month, "to": day if report == "backlog" else month,
+               "desk": {"enum": list(DESKS)}, "module": _MODULE, "organisation_id": _TEXT,
+               "agent": {**_TEXT, "description": "a user id or `me`"},
+               "group_by": {"type": "string", "description": "comma-separated: " + ", ".join(reports.DIMENSIONS)},
+               "cursor": {"type": "string", "description": "the previous page's next_cursor"},
+               "limit": {"type": "integer", "minimum": 1, "maximum": reports.MAX_LIMIT}}
+    return [query_param(name, schemas[name]) for name in reports.PARAMETERS[report]]
+
+
+_DESK_PAGE = (400, 403, 404, 422)
+_REPORT = (403, 422)
+
 FORBIDDEN = RuleViolation("FORBIDDEN", None, Message(
     es="Su rol o su mesa no permite esta consulta.",
     en="Your role or desk does not allow this request."), status=403)
 
 
 @bp.get("/tickets")
+@documented("Tickets the caller may see; an unknown filter or value is a 422 listing the valid ones",
+           query=LIST_PARAMETERS, responses={200: responses.TicketPage}, refusals=(400, 422))
 @auth
 def list_tickets():
     """Tickets the caller may see; filters: status, desk, module, organisation_id, urgency, assigned_to
@@ -46,6 +87,8 @@ def list_tickets():
 
 
 @bp.get("/tickets/<number>")
+@documented("One ticket with its thread (another organisation's answers 404 like a missing one)",
+           responses={200: responses.TicketWithThread}, refusals=(404,))
 @auth
 def get_ticket(number: str):
     """One ticket with its thread; another organisation's ticket answers 404 like a missing one."""
@@ -57,6 +100,8 @@ def get_ticket(number: str):
 
 
 @bp.get("/desks/<desk>/agents")
+@documented("The agents and supervisors of a desk (its staff only)", responses={200: responses.Agents},
+           refusals=(403, 404))
 @auth
 def desk_agents(desk: str):
     """The agents and supervisors of a desk (staff of that desk only), to assign a ticket to one."""
@@ -71,6 +116,8 @@ def desk_agents(desk: str):
 
 
 @bp.get("/organisations")
+@documented("The caller's organisation; for staff, those of their desks",
+           responses={200: responses.Organisations})
 @auth
 def list_organisations():
     """A customer's own organisation; for staff, those of their desks with their customers (to file for one)."""
@@ -85,6 +132,12 @@ def _args() -> dict:
 
 
 @bp.get("/desks/<desk>/queue")
+@documented("The desk's open tickets by nearest deadline, with business time left and flags (staff of the "
+           "desk only); flag `out_of_hours` is the desk's billable mark when set, else the customer's request "
+           "(each item's `billable`: {requested, marked})",
+           query=_page(query_param("flag", {"enum": list(queue.QUEUE_FLAGS)}), query_param("module", _MODULE),
+                       query_param("assigned_to", _ASSIGNEE), query_param("organisation_id", _TEXT)),
+           responses={200: responses.DeskPage}, refusals=_DESK_PAGE)
 @auth
 def desk_queue(desk: str):
     """The desk's open tickets, nearest deadline first, with time left in business time and flags
@@ -97,6 +150,9 @@ def desk_queue(desk: str):
 
 
 @bp.get("/desks/<desk>/auto-close")
+@documented("The desk's tickets that auto-close within the next business day (at most "
+           f"{queue.BUSINESS_DAY_SECONDS} counted seconds left), by due_at", query=_page(),
+           responses={200: responses.DeskPage}, refusals=_DESK_PAGE)
 @auth
 def desk_auto_close(desk: str):
     """The desk's tickets that auto-close within the next business day, by due_at (staff of the desk only)."""
@@ -108,6 +164,8 @@ def desk_auto_close(desk: str):
 
 
 @bp.get("/desks/<desk>/workload")
+@documented("Per agent of the desk: open, waiting, answered today (Caracas); and the unassigned count",
+           responses={200: responses.Workload}, refusals=_DESK_PAGE)
 @auth
 def desk_workload(desk: str):
     """Per agent of the desk: open, waiting and answered today; and how many nobody has (staff of the desk only)."""
@@ -118,6 +176,9 @@ def desk_workload(desk: str):
 
 
 @bp.get("/tickets/<number>/timeline")
+@documented("Every event of the ticket in order, with who, why (correlation, causation) and the policy and "
+           "calendar versions (staff of its desk only; a customer of its organisation 403, anyone else 404)",
+           query=_page(), responses={200: responses.Timeline}, refusals=_DESK_PAGE)
 @auth
 def ticket_timeline(number: str):
     """Every event of the ticket in order, with who, why and the versions (staff of its desk only)."""
@@ -154,6 +215,9 @@ def _report(report: str, read, *, customers: bool = False):
 
 
 @bp.get("/reports/backlog")
+@documented("Staff: tickets not closed by status, desk, module, organisation and agent; per Caracas day "
+           "(from..to, default the last 30, at most 366) opened, closed by reason and open at the day's end",
+           query=_report_parameters("backlog"), responses={200: responses.Report}, refusals=_REPORT)
 @auth
 def report_backlog():
     """Tickets not closed by status, desk, module, organisation and agent; per Caracas day of
@@ -162,6 +226,10 @@ def report_backlog():
 
 
 @bp.get("/reports/compliance")
+@documented("Staff: share of first and next responses within target, median and p90 business hours, per "
+           "clock and the group_by dimensions, months from..to (YYYY-MM, Caracas); median and p90 of the "
+           "answered times truncated to the whole minute", query=_report_parameters("compliance"),
+           responses={200: responses.Report}, refusals=_REPORT)
 @auth
 def report_compliance():
     """Share of first and next responses in time, with median and p90 business hours, per clock
@@ -170,6 +238,9 @@ def report_compliance():
 
 
 @bp.get("/reports/compliance/breaches")
+@documented("Staff: each response that missed its target (met late, or overdue and never answered), with a "
+           "link to its ticket's timeline; a page per cursor", query=_report_parameters("breaches"),
+           responses={200: responses.Report}, refusals=_REPORT)
 @auth
 def report_breaches():
     """Each response that missed its target, oldest deadline first, a page per `cursor`."""
@@ -177,6 +248,8 @@ def report_breaches():
 
 
 @bp.get("/reports/auto-closed")
+@documented("Staff: tickets auto-closed per Caracas month and module", query=_report_parameters("auto_closed"),
+           responses={200: responses.Report}, refusals=_REPORT)
 @auth
 def report_auto_closed():
     """Tickets auto-closed per Caracas month and module."""
@@ -184,6 +257,9 @@ def report_auto_closed():
 
 
 @bp.get("/reports/out-of-hours")
+@documented("Out-of-hours billing per organisation and month: requests, staff answers outside business "
+           "hours and their hours (a customer: his organisation's; another organisation answers 404)",
+           query=_report_parameters("out_of_hours"), responses={200: responses.Report}, refusals=(*_REPORT, 404))
 @auth
 def report_out_of_hours():
     """Out-of-hours billing per organisation and month (a customer: his organisation's)."""
@@ -191,6 +267,8 @@ def report_out_of_hours():
 
 
 @bp.get("/reports/out-of-hours.csv")
+@documented("The out-of-hours billing as CSV: Spanish headers, ';', decimal comma, UTF-8 with BOM, CRLF",
+           query=_report_parameters("out_of_hours"), responses={200: responses.CSV}, refusals=(*_REPORT, 404))
 @auth
 def report_out_of_hours_csv():
     """The out-of-hours billing as a CSV a Venezuelan spreadsheet opens (';', decimal comma, BOM)."""

@@ -6,15 +6,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from flask import Flask, jsonify
+from flask import Flask
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
 from helpdesk_shared.clock import clock_from_env
-from helpdesk_shared import logs, migrations, pg, web
+from helpdesk_shared import logs, migrations, openapi, pg, web
 from helpdesk_shared.metrics import with_now
 
-from . import api, openapi, store
+from . import api, store
 from .config import Config
 
 SCHEMA = Path(__file__).with_name("schema.sql")
@@ -64,5 +64,6 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
                 kafka_bootstrap=config.kafka_bootstrap_servers,
                 collectors=[metrics.open_tickets, with_now(metrics.compliance, clock)])
     app.register_blueprint(api.bp)
-    app.get("/openapi.json")(lambda: jsonify(openapi.document()))
+    openapi.serve(app, "Mesa query", "Read API of Mesa's help desk. Every refusal is "
+                  "`{code, field, message: {es, en}}`.")
     return app

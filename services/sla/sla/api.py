@@ -8,6 +8,8 @@ from flask import Blueprint, current_app, g, jsonify
 from helpdesk_shared.envelope import Actor
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
 from helpdesk_shared import revocations
+from helpdesk_shared.answers import OpenSchema, ResponseSchema, list_of, string
+from helpdesk_shared.openapi import documented
 from helpdesk_shared.web import load_body, require_auth
 
 from . import requests, store
@@ -45,6 +47,31 @@ def _desk(desk: str) -> str:
 
 
 _CHANGE_CALENDAR, _CHANGE_POLICY = requests.ChangeCalendar(), requests.ChangePolicy()
+DESK = {"type": "string", "description": f"one of {', '.join(DESKS)}"}
+
+
+class Version(OpenSchema):
+    """A calendar or policy version: desk, version, effective_from, the document, who changed it."""
+
+    desk = string()
+
+
+class Versions(ResponseSchema):
+    """The versions, oldest first per desk."""
+
+    items = list_of(Version)
+
+
+class NewVersion(OpenSchema):
+    """The version the change made."""
+
+    desk = string()
+
+
+class Explained(OpenSchema):
+    """Each clock of the ticket explained: policy and calendar versions, start, due, pauses, days skipped."""
+
+    desk = string()
 
 
 def _own_desk(desk: str) -> str:
@@ -69,6 +96,7 @@ def _effective_from(body: dict, now: datetime) -> datetime:
 
 
 @bp.get("/calendars")
+@documented("The calendar versions of the caller's desks (staff)", responses={200: Versions}, refusals=(403,))
 @auth
 def list_calendars():
     """The calendar versions of the caller's desks (staff only)."""
@@ -80,6 +108,10 @@ def list_calendars():
 
 
 @bp.put("/calendars/<desk>")
+@documented("A new calendar version for one of the supervisor's desks", path={"desk": DESK},
+           description="Open tickets of the desk follow it from its effective_from: running deadlines still ahead "
+                       "move, each with a DeadlineMoved (calendar_changed) on helpdesk.sla.",
+           body=requests.ChangeCalendar, responses={201: NewVersion}, refusals=(403, 404))
 @auth
 def change_calendar(desk: str):
     """A new calendar version for a desk (supervisors); body: {calendar, effective_from?}."""
@@ -92,6 +124,7 @@ def change_calendar(desk: str):
 
 
 @bp.get("/policies")
+@documented("The policy versions of the caller's desks (staff)", responses={200: Versions}, refusals=(403,))
 @auth
 def list_policies():
     """The policy versions per urgency class of the caller's desks (staff only)."""
@@ -104,6 +137,9 @@ def list_policies():
 
 
 @bp.put("/policies/<desk>/<urgency_class>")
+@documented("A new policy version for one of the supervisor's desks",
+           path={"desk": DESK, "urgency_class": {"type": "string", "description": f"one of {', '.join(CLASSES)}"}},
+           body=requests.ChangePolicy, responses={201: NewVersion}, refusals=(403, 404))
 @auth
 def change_policy(desk: str, urgency_class: str):
     """A new policy version (supervisors); body: {policy: {target: {minutes, clock}}, effective_from?}."""
@@ -118,6 +154,8 @@ def change_policy(desk: str, urgency_class: str):
 
 
 @bp.get("/tickets/<number>/sla")
+@documented("Why a ticket's deadlines are where they are (staff of its desk)",
+           responses={200: Explained}, refusals=(403, 404))
 @auth
 def ticket_sla(number: str):
     """Each clock of a ticket: policy and calendar versions, start, due, pauses, closed days skipped (agents)."""

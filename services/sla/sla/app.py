@@ -5,15 +5,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from flask import Flask, jsonify
+from flask import Flask
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
 from helpdesk_shared.clock import clock_from_env
-from helpdesk_shared import logs, pg, web
+from helpdesk_shared import logs, openapi, pg, web
 from helpdesk_shared.metrics import with_now
 
-from . import api, consumer, metrics, openapi, store
+from . import api, consumer, metrics, store
 from .config import Config
 
 
@@ -48,5 +48,6 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
                 kafka_bootstrap=config.kafka_bootstrap_servers,
                 collectors=[with_now(metrics.timers, clock)])
     app.register_blueprint(api.bp)
-    app.get("/openapi.json")(lambda: jsonify(openapi.document()))
+    openapi.serve(app, "Mesa SLA", "Calendars, policies and the reasons for a ticket's deadlines. Every refusal "
+                  "is `{code, field, message: {es, en}}` and stores nothing.")
     return app

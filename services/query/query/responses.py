@@ -1,0 +1,120 @@
+"""Query's answers as schemas, for its OpenAPI document (documentation only: views answer with
+`jsonify`; tests/integration/test_openapi_documents.py checks real answers against these). Rows
+of read models are open objects: their named fields are promised, a new column may come."""
+from __future__ import annotations
+
+from marshmallow import fields
+
+from helpdesk_shared.answers import (OpenSchema, ResponseSchema, flag, instant, integer, list_of, optional_string,
+                                     string, strings)
+
+
+class TicketRow(OpenSchema):
+    """A ticket in a list."""
+
+    number = string()
+    desk = string()
+    organisation_id = string()
+    organisation_name = optional_string()
+    module = string()
+    subject = string()
+    urgency = string()
+    status = string()
+    assigned_to = optional_string()
+    assigned_to_name = optional_string()
+    opened_at = instant()
+    updated_at = instant()
+
+
+class TicketPage(ResponseSchema):
+    """A page of the tickets the caller may see."""
+
+    items = list_of(TicketRow)
+    page = integer()
+    per_page = integer()
+    total = integer()
+
+
+class ThreadEntry(OpenSchema):
+    """A message, note or change of the ticket's thread."""
+
+    stream_version = integer()
+    type = string()
+    author_id = optional_string()
+    author_name = optional_string()
+    body = optional_string()
+    occurred_at = instant()
+
+
+class TicketWithThread(OpenSchema):
+    """The ticket with its thread, its files and what was mailed about it."""
+
+    number = string()
+    ticket_id = string()
+    desk = string()
+    status = string()
+    subject = string()
+    thread = list_of(ThreadEntry)
+    attachments = fields.List(fields.Dict(), required=True)
+    notifications = fields.List(fields.Dict(), required=True)
+    first_response_overdue = flag()
+
+
+class Agent(ResponseSchema):
+    """An agent or supervisor of the desk."""
+
+    id = string()
+    name = string()
+    email = string()
+    role = string()
+
+
+class Agents(ResponseSchema):
+    """The agents and supervisors of the desk, by name."""
+
+    desk = string()
+    items = list_of(Agent)
+
+
+class OrganisationRow(OpenSchema):
+    """An organisation (for staff, with its customers)."""
+
+    id = string()
+    name = string()
+    desks = strings()
+
+
+class Organisations(ResponseSchema):
+    """The organisations the caller works with."""
+
+    items = list_of(OrganisationRow)
+
+
+class DeskPage(OpenSchema):
+    """A page of the desk's tickets; `next_cursor` is null on the last page."""
+
+    desk = string()
+    items = fields.List(fields.Dict(), required=True)
+    next_cursor = optional_string()
+
+
+class Workload(OpenSchema):
+    """Per agent of the desk: open, waiting, answered today; and the unassigned count."""
+
+    desk = string()
+    day = string()
+
+
+class Timeline(ResponseSchema):
+    """A page of the ticket's events in order; `next_cursor` is null on the last page."""
+
+    number = string()
+    items = fields.List(fields.Dict(), required=True)
+    next_cursor = optional_string()
+
+
+class Report(OpenSchema):
+    """A report's figures (see the report's summary)."""
+
+
+CSV = {"text/csv": {"schema": {"type": "string"}}}
