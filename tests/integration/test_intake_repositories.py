@@ -166,10 +166,55 @@ def test_uploads_latest_of_the_uploader_by_id_or_bytes_and_attached_once(start):
         uow.uploads.mark_attached(older, NOW + timedelta(days=1))  # the first attachment counts
 
 
-def test_catalogs_answer_the_kernels_default_before_any_edit(start):
+def test_organisations_by_desk_and_name_with_their_users_and_the_desks_staff(start):
+    suffix = uuid.uuid4().hex[:8]
     with start() as uow:
-        assert uow.catalogs.current(DESKS["SOPORTE"]).modules == DESKS["SOPORTE"].modules
+        uow.organisations.lock_all()
+        for organisation_id, name, desks in ((f"b-{suffix}", f"Beta {suffix}", ["IMPLANTACIONES"]),
+                                             (f"a-{suffix}", f"alfa {suffix}", ["SOPORTE", "IMPLANTACIONES"])):
+            uow.organisations.add({"id": organisation_id, "name": name, "tax_id": None, "desks": desks})
+        for user_id, role, organisation_id, desks in ((f"c-{suffix}", "customer", f"b-{suffix}", ["IMPLANTACIONES"]),
+                                                      (f"s-{suffix}", "agent", None, ["IMPLANTACIONES"])):
+            uow.users.add({"id": user_id, "email": f"{user_id}@example.com", "name": f"Zed {user_id}", "role": role,
+                           "organisation_id": organisation_id, "desks": desks, "language": "es", "phone": None,
+                           "password_hash": "h"})
+    with start() as uow:
+        assert uow.organisations.taken(f"b-{suffix}", "otro nombre")
+        assert uow.organisations.taken("otro-id", f"BETA {suffix}")
+        assert not uow.organisations.taken("otro-id", "otro nombre")
+        mine = [o["id"] for o in uow.organisations.on_desks(["IMPLANTACIONES"]) if o["id"].endswith(suffix)]
+        assert mine == [f"a-{suffix}", f"b-{suffix}"]  # by lower(name)
+        assert not [o for o in uow.organisations.on_desks(["COCINA"]) if o["id"].endswith(suffix)]
+        users = [u["id"] for u in uow.users.of_organisations_and_staff([f"b-{suffix}"], ["IMPLANTACIONES"])
+                 if u["id"].endswith(suffix)]
+        assert users == [f"c-{suffix}", f"s-{suffix}"]
+        assert not [u for u in uow.users.of_organisations_and_staff([], ["SOPORTE"]) if u["id"].endswith(suffix)]
+
+
+def test_catalogs_answer_the_kernels_default_until_an_edit_is_saved(start):
+    soporte = DESKS["SOPORTE"]
+    with start() as uow:
+        assert uow.catalogs.current(soporte).modules == soporte.modules
         assert {d.name for d in uow.catalogs.every_desk()} == set(DESKS)
+        uow.catalogs.lock("SOPORTE")
+        uow.catalogs.save(soporte.with_modules([m.as_dict() | {"retired": m.code == "BANCOS"}
+                                                for m in soporte.entries], 1))
+    with start() as uow:
+        current = uow.catalogs.current(soporte)
+        assert current.version == 1 and current.retired == ("BANCOS",) and "BANCOS" not in current.modules
+
+
+def test_rules_pages_are_stored_per_desk_and_language_and_replaced(start):
+    page = {"desk": "SOPORTE", "language": "en", "text": "One", "html": "<p>One</p>", "version": 1,
+            "edited_by": "u-a", "edited_at": NOW}
+    with start() as uow:
+        assert uow.rules_pages.get("SOPORTE", "en") is None
+        uow.rules_pages.save(page)
+        uow.rules_pages.save(page | {"text": "Two", "html": "<p>Two</p>", "version": 2})
+    with start() as uow:
+        stored = uow.rules_pages.get("SOPORTE", "en")
+        assert {k: stored[k] for k in page} == page | {"text": "Two", "html": "<p>Two</p>", "version": 2}
+        assert uow.rules_pages.get("SOPORTE", "es") is None
 
 
 def test_idempotency_keys_store_the_answer_per_user(start):

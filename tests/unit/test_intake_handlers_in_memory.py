@@ -13,7 +13,7 @@ from helpdesk_shared import lifecycle
 from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.envelope import SYSTEM, Actor, new_event
 from helpdesk_shared.errors import NotFound, RuleViolation
-from intake import attachments, domain, handlers, throttle, unit_of_work
+from intake import admin, attachments, domain, handlers, rules_page, throttle, unit_of_work
 from intake.catalog import DESKS
 from intake.memory import InMemoryUnitOfWork
 from intake.unit_of_work import VersionConflict
@@ -662,3 +662,102 @@ def test_two_writers_of_one_stream_the_second_is_refused_with_a_version_conflict
                       {"agent_id": "u-carlos", "assigned_by": "u-carlos"}, actor=Actor(id="u-carlos", role="agent"),
                       occurred_at=NOW)
     refused(lambda: w.uow.streams.append([stale], expected_version=state.version), "VERSION_CONFLICT", status=409)
+
+
+# ---------------------------------------------------------------- supervisors: catalogs, organisations, users
+
+def _modules(desk_name: str = "SOPORTE") -> list[dict]:
+    return [m.as_dict() for m in DESKS[desk_name].entries]
+
+
+def test_only_a_supervisor_of_the_desk_edits_its_catalog_and_readers_must_be_on_the_desk(w):
+    body = {"expected_version": 0, "modules": _modules() + [{"code": "NUEVO", "name": "Módulo nuevo"}]}
+    for who in ("maria", "carlos", "sofia"):
+        unchanged(w, lambda: admin.change_catalog(w.uow, getattr(w, who), "SOPORTE", body, NOW), "FORBIDDEN",
+                  status=403)
+    refused(lambda: admin.read_catalog(w.uow, w.luis, "SOPORTE"), "DESK_NOT_ALLOWED", status=403)
+    with pytest.raises(NotFound):
+        admin.read_catalog(w.uow, w.rosa, "COCINA")
+    changed = admin.change_catalog(w.uow, w.rosa, "SOPORTE", body, NOW)
+    assert changed.version == 1 and "NUEVO" in admin.read_catalog(w.uow, w.maria, "SOPORTE").modules
+    assert w.open(w.maria, ticket_body("Alta de módulo nuevo falla al guardar la ficha", "NUEVO")) == "SOP-1"
+
+
+def test_a_catalog_edit_from_a_stale_version_is_refused_and_the_same_list_records_nothing(w):
+    same = admin.change_catalog(w.uow, w.rosa, "SOPORTE", {"expected_version": 0, "modules": _modules()}, NOW)
+    assert same.version == 0 and w.events() == []
+    retired = _modules()[:-1] + [_modules()[-1] | {"retired": True}]
+    admin.change_catalog(w.uow, w.rosa, "SOPORTE", {"expected_version": 0, "modules": retired}, NOW)
+    unchanged(w, lambda: admin.change_catalog(w.uow, w.rosa, "SOPORTE", {"expected_version": 0,
+                                                                        "modules": _modules()}, NOW),
+              "CATALOG_VERSION_CONFLICT", field="expected_version")
+
+
+def test_a_supervisor_registers_organisations_on_his_desks_once_per_name(w):
+    body = {"name": "Club  Náutico", "desks": ["IMPLANTACIONES"]}
+    refused(lambda: admin.create_organisation(w.uow, w.carlos, body, NOW), "FORBIDDEN", status=403)
+    refused(lambda: admin.create_organisation(w.uow, w.sofia, body | {"desks": ["SOPORTE"]}, NOW), "FORBIDDEN",
+            field="desks")
+    created = admin.create_organisation(w.uow, w.sofia, body, NOW)
+    assert (created["id"], created["name"]) == ("club-nautico", "Club Náutico")
+    unchanged(w, lambda: admin.create_organisation(w.uow, w.rosa, {"name": "CLUB NÁUTICO", "desks": ["SOPORTE"]},
+                                                   NOW), "ORGANISATION_EXISTS", field="name")
+    listed = admin.list_organisations(w.uow, w.sofia)
+    assert [o["id"] for o in listed["items"]] == ["club-nautico", "country-valencia", "distribuidora-andina"]
+    assert {u["id"] for u in listed["staff"]} == {"u-elena", "u-rosa", "u-sofia"}
+    assert [u["id"] for u in listed["items"][2]["users"]] == ["u-luis"]
+
+
+@pytest.mark.parametrize("who, body, code, status", [
+    ("carlos", {"role": "agent", "desks": ["SOPORTE"]}, "FORBIDDEN", 403),
+    ("sofia", {"role": "agent", "desks": ["SOPORTE"]}, "FORBIDDEN", 403),
+    ("rosa", {"role": "customer", "desks": ["SOPORTE"]}, "USER_INVALID", 422),
+    ("rosa", {"role": "customer", "desks": ["IMPLANTACIONES"], "organisation_id": "club-caracas"}, "USER_INVALID",
+     422),
+    ("sofia", {"role": "customer", "desks": ["IMPLANTACIONES"], "organisation_id": "club-caracas"}, "NotFound", 404),
+    ("rosa", {"role": "agent", "desks": ["SOPORTE"], "organisation_id": "club-caracas"}, "USER_INVALID", 422),
+    ("rosa", {"role": "agent", "desks": ["SOPORTE"], "email": "maria@example.com"}, "USER_EXISTS", 409),
+])
+def test_a_user_the_rules_or_the_callers_role_refuse_is_not_created(w, who, body, code, status):
+    full = {"name": "Nueva Persona", "email": "nueva@example.com"} | body
+
+    def command():
+        with w.uow:
+            admin.create_user(w.uow, getattr(w, who), full, NOW)
+    if code == "NotFound":
+        with pytest.raises(NotFound):
+            command()
+    else:
+        refused(command, code, status=status)
+    assert w.events() == [] and w.uow.users.by_email("nueva@example.com") is None
+
+
+def test_a_created_user_is_granted_access_and_sets_his_own_password(w):
+    view = admin.create_user(w.uow, w.rosa, {"name": "Nueva  Persona", "email": "Nueva@Example.com",
+                                             "role": "customer", "desks": ["SOPORTE"],
+                                             "organisation_id": "club-caracas"}, NOW)
+    assert (view["email"], view["name"], view["organisation_id"]) == ("nueva@example.com", "Nueva Persona",
+                                                                      "club-caracas")
+    assert [e.type for e in w.events()] == ["UserRegistered", "AccessGranted"]
+
+
+# ---------------------------------------------------------------- the rules page
+
+def test_only_a_supervisor_of_the_desk_edits_its_rules_page_against_the_version_he_read(w):
+    body = {"language": "es", "text": "## Horario\n\nDe **lunes a viernes**.", "version": 0}
+    for who in ("maria", "carlos", "sofia"):
+        unchanged(w, lambda: rules_page.edit(w.uow, getattr(w, who), "SOPORTE", body, NOW), "FORBIDDEN", status=403)
+    unchanged(w, lambda: rules_page.edit(w.uow, w.rosa, "SOPORTE", body | {"text": "  "}, NOW),
+              "RULES_PAGE_TEXT_REQUIRED", field="text")
+    page = rules_page.edit(w.uow, w.rosa, "SOPORTE", body, NOW)
+    assert page["version"] == 1 and "<strong>lunes a viernes</strong>" in page["html"]
+    unchanged(w, lambda: rules_page.edit(w.uow, w.rosa, "SOPORTE", body, NOW), "RULES_PAGE_CHANGED", field="version")
+    english = rules_page.read(w.uow, "SOPORTE", "en")  # the English default no longer says the same
+    assert english["shown_language"] == "es" and english["html"] == page["html"]
+
+
+def test_a_fresh_rules_page_is_the_packaged_text_at_version_0(w):
+    page = rules_page.read(w.uow, "IMPLANTACIONES", "en")
+    assert page["version"] == 0 and page["shown_language"] == "en" and page["html"]
+    with pytest.raises(NotFound):
+        rules_page.read(w.uow, "COCINA", "es")

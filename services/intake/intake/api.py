@@ -360,8 +360,7 @@ def read_rules_page(desk: str):
     language = request.args.get("lang", "es")
     if language not in requests.RULES_PAGE_LANGUAGES:
         raise violation("INVALID_REQUEST", "lang", status=422, detail="lang: es, en")
-    with _ctx().pool.connection() as conn:
-        return jsonify(rules_page.read(conn, desk, language))
+    return jsonify(_run(lambda uow: rules_page.read(uow, desk, language)))
 
 
 @bp.put("/desks/<desk>/rules-page")
@@ -369,8 +368,7 @@ def read_rules_page(desk: str):
 def edit_rules_page(desk: str):
     """A supervisor of the desk replaces its page in one language (`{language, text, version}`)."""
     body = load_body(_RULES_PAGE_EDIT)
-    with _ctx().pool.connection() as conn:
-        return jsonify(rules_page.edit(conn, g.user, desk, body, _now()))
+    return jsonify(_run(lambda uow: rules_page.edit(uow, g.user, desk, body, _now())))
 
 
 # ---------------------------------------------------------------- one-click answers from e-mail

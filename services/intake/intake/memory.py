@@ -119,6 +119,11 @@ class MemoryUsers:
                    organisation_id: str | None) -> None:
         self.rows[user_id].update(disabled=disabled, role=role, desks=list(desks), organisation_id=organisation_id)
 
+    def of_organisations_and_staff(self, organisation_ids: list[str], desks: list[str]) -> list[dict]:
+        rows = [r for r in self.rows.values() if r["organisation_id"] in organisation_ids
+                or (r["role"] != "customer" and set(r["desks"]) & set(desks))]
+        return [self.get(r["id"]) for r in sorted(rows, key=lambda r: (r["name"].lower(), r["id"]))]
+
 
 class MemoryOrganisations:
     def __init__(self):
@@ -132,6 +137,16 @@ class MemoryOrganisations:
         if row["id"] in self.rows:
             raise ValueError("organisation exists")
         self.rows[row["id"]] = dict(row, desks=list(row["desks"]))
+
+    def lock_all(self) -> None:
+        pass
+
+    def taken(self, organisation_id: str, name: str) -> bool:
+        return any(r["id"] == organisation_id or r["name"].lower() == name.lower() for r in self.rows.values())
+
+    def on_desks(self, desks: list[str]) -> list[dict]:
+        rows = [r for r in self.rows.values() if set(r["desks"]) & set(desks)]
+        return [self.get(r["id"]) for r in sorted(rows, key=lambda r: (r["name"].lower(), r["id"]))]
 
 
 class MemorySpecialProcesses:
@@ -204,9 +219,23 @@ class MemoryCatalogs:
     def every_desk(self) -> list[Desk]:
         return [self.current(desk) for desk in DESKS.values()]
 
+    def lock(self, desk_name: str) -> None:
+        pass
+
     def save(self, desk: Desk) -> None:
-        """What a supervisor's edit stores (a test sets a desk's catalog with it)."""
         self.desks[desk.name] = desk
+
+
+class MemoryRulesPages:
+    def __init__(self):
+        self.rows: dict[tuple[str, str], dict] = {}
+
+    def get(self, desk: str, language: str) -> dict | None:
+        row = self.rows.get((desk, language))
+        return dict(row) if row else None
+
+    def save(self, row: dict) -> None:
+        self.rows[(row["desk"], row["language"])] = dict(row)
 
 
 class MemoryIdempotencyKeys:
@@ -243,7 +272,7 @@ class MemoryRateLimits:
 
 
 _REPOSITORIES = ("streams", "tickets", "users", "organisations", "special_processes", "access_requests", "uploads",
-                 "catalogs", "idempotency_keys", "rate_limits")
+                 "catalogs", "rules_pages", "idempotency_keys", "rate_limits")
 
 
 class InMemoryUnitOfWork:
@@ -260,6 +289,7 @@ class InMemoryUnitOfWork:
         self.access_requests = MemoryAccessRequests()
         self.uploads = MemoryUploads()
         self.catalogs = MemoryCatalogs()
+        self.rules_pages = MemoryRulesPages()
         self.idempotency_keys = MemoryIdempotencyKeys()
         self.rate_limits = MemoryRateLimits()
         self.commits = 0

@@ -112,6 +112,11 @@ class PostgresUsers:
         self.conn.execute("update users set disabled = %s, role = %s, desks = %s, organisation_id = %s where id = %s",
                           (disabled, role, desks, organisation_id, user_id))
 
+    def of_organisations_and_staff(self, organisation_ids: list[str], desks: list[str]) -> list[dict]:
+        return self.conn.execute("""select * from users
+                                    where organisation_id = any(%s) or (role <> 'customer' and desks && %s::text[])
+                                    order by lower(name), id""", (list(organisation_ids), list(desks))).fetchall()
+
 
 class PostgresOrganisations:
     def __init__(self, conn: psycopg.Connection):
@@ -124,6 +129,17 @@ class PostgresOrganisations:
     def add(self, row: dict) -> None:
         self.conn.execute("insert into organisations (id, name, tax_id, desks) values (%(id)s, %(name)s, "
                           "%(tax_id)s, %(desks)s)", row)
+
+    def lock_all(self) -> None:
+        _lock(self.conn, "organisations")
+
+    def taken(self, organisation_id: str, name: str) -> bool:
+        return self.conn.execute("select 1 from organisations where id = %s or lower(name) = lower(%s)",
+                                 (organisation_id, name)).fetchone() is not None
+
+    def on_desks(self, desks: list[str]) -> list[dict]:
+        return self.conn.execute("""select id, name, tax_id, desks from organisations where desks && %s::text[]
+                                    order by lower(name), id""", (list(desks),)).fetchall()
 
 
 class PostgresSpecialProcesses:
@@ -210,6 +226,29 @@ class PostgresCatalogs:
     def every_desk(self) -> list[Desk]:
         return catalog_store.every_desk(self.conn)
 
+    def lock(self, desk_name: str) -> None:
+        _lock(self.conn, f"catalog/{desk_name}")
+
+    def save(self, desk: Desk) -> None:
+        catalog_store.save(self.conn, desk)
+
+
+class PostgresRulesPages:
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    def get(self, desk: str, language: str) -> dict | None:
+        return self.conn.execute("select * from rules_pages where desk = %s and language = %s",
+                                 (desk, language)).fetchone()
+
+    def save(self, row: dict) -> None:
+        self.conn.execute("""insert into rules_pages (desk, language, text, html, version, edited_by, edited_at)
+                             values (%(desk)s, %(language)s, %(text)s, %(html)s, %(version)s, %(edited_by)s,
+                                     %(edited_at)s)
+                             on conflict (desk, language) do update set text = excluded.text, html = excluded.html,
+                                 version = excluded.version, edited_by = excluded.edited_by,
+                                 edited_at = excluded.edited_at""", row)
+
 
 class PostgresIdempotencyKeys:
     def __init__(self, conn: psycopg.Connection):
@@ -254,6 +293,7 @@ class PostgresUnitOfWork:
         self.access_requests = PostgresAccessRequests(conn)
         self.uploads = PostgresUploads(conn)
         self.catalogs = PostgresCatalogs(conn)
+        self.rules_pages = PostgresRulesPages(conn)
         self.idempotency_keys = PostgresIdempotencyKeys(conn)
         self.rate_limits = PostgresRateLimits(conn)
 

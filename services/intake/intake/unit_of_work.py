@@ -60,11 +60,19 @@ class Users(Protocol):
         """tokens_valid_after becomes `now` unless it is already later."""
     def set_rights(self, user_id: str, disabled: bool, role: str, desks: list[str],
                    organisation_id: str | None) -> None: ...
+    def of_organisations_and_staff(self, organisation_ids: list[str], desks: list[str]) -> list[dict]:
+        """Users of those organisations and staff of any of those desks, by lower(name), id."""
 
 
 class Organisations(Protocol):
     def get(self, organisation_id: str) -> dict | None: ...
     def add(self, row: dict) -> None: ...
+    def lock_all(self) -> None:
+        """Serialise registrations (one name, one organisation) until the transaction ends."""
+    def taken(self, organisation_id: str, name: str) -> bool:
+        """Whether the id, or the name in any case, is already an organisation's."""
+    def on_desks(self, desks: list[str]) -> list[dict]:
+        """The organisations on any of `desks`, by lower(name), id."""
 
 
 class SpecialProcesses(Protocol):
@@ -93,6 +101,16 @@ class Uploads(Protocol):
 class Catalogs(Protocol):
     def current(self, desk: Desk) -> Desk: ...
     def every_desk(self) -> list[Desk]: ...
+    def lock(self, desk_name: str) -> None: ...
+    def save(self, desk: Desk) -> None:
+        """Store the desk's catalog at its version (with the event that changed it)."""
+
+
+class RulesPages(Protocol):
+    def get(self, desk: str, language: str) -> dict | None:
+        """text, html, version, edited_by, edited_at of a page edited at least once."""
+    def save(self, row: dict) -> None:
+        """Insert or replace the page of (desk, language)."""
 
 
 class IdempotencyKeys(Protocol):
@@ -121,6 +139,7 @@ class UnitOfWork(Protocol):
     access_requests: AccessRequests
     uploads: Uploads
     catalogs: Catalogs
+    rules_pages: RulesPages
     idempotency_keys: IdempotencyKeys
     rate_limits: RateLimits
 
