@@ -26,6 +26,7 @@ from kafka.errors import (CorruptRecordError, InvalidRecordError, InvalidTopicEr
                           MessageSizeTooLargeError, RecordListTooLargeError)
 
 from . import pg
+from .clock import as_clock_time, utc_now
 from .envelope import Actor, Envelope, new_event, to_json_bytes
 from .errors import Message, RuleViolation
 from .kafka import make_producer
@@ -181,10 +182,14 @@ select least(now(),
 
 
 def publish_watermark(conn: psycopg.Connection, producer: KafkaProducer, source: str, topic_prefix: str,
-                      sequence: int) -> datetime:
-    """Publish OutboxDrained(source, through) so readers can tell a late event from a missing one."""
+                      sequence: int, clock: Callable[[], datetime] = utc_now) -> datetime:
+    """Publish OutboxDrained(source, through) so readers can tell a late event from a missing one.
+
+    `through` is read on PostgreSQL's wall clock and told on `clock`'s time line, the one the
+    source stamps its events with (the same unless a test drives the clock, helpdesk_shared.clock).
+    """
     with conn.transaction():
-        through = conn.execute(_WATERMARK_SQL).fetchone()["through"]
+        through = as_clock_time(clock, conn.execute(_WATERMARK_SQL).fetchone()["through"])
     event = new_event("OutboxDrained", f"watermark-{source}", sequence, {"source": source,
                                                                         "through": through.isoformat()},
                       actor=Actor(id=f"{source}-relay", role="system"), occurred_at=through)
@@ -195,7 +200,7 @@ def publish_watermark(conn: psycopg.Connection, producer: KafkaProducer, source:
 
 def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event,
               watermark_source: str | None = None, watermark_every: float = 0.2,
-              backoff: Backoff | None = None) -> None:
+              backoff: Backoff | None = None, clock: Callable[[], datetime] = utc_now) -> None:
     """Publish until stopped, waking on NOTIFY outbox (or every `watermark_every` seconds).
 
     Only the holder of advisory lock `lock_id` publishes; a second relay waits as a hot standby.
@@ -207,14 +212,15 @@ def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int
     while not stop.is_set():
         try:
             _relay_session(database_url, bootstrap, topic_prefix, lock_id, stop, watermark_source,
-                           watermark_every, backoff)
+                           watermark_every, backoff, clock)
         except TRANSIENT_ERRORS as exc:
             if backoff.wait(stop, "relay", exc):
                 return
 
 
 def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event,
-                   watermark_source: str | None, watermark_every: float, backoff: Backoff) -> None:
+                   watermark_source: str | None, watermark_every: float, backoff: Backoff,
+                   clock: Callable[[], datetime] = utc_now) -> None:
     """One run of the relay on fresh connections, until stopped or an outage raises."""
     producer = make_producer(bootstrap)
     listener = conn = None
@@ -232,7 +238,7 @@ def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id
             published = relay_once(conn, producer, topic_prefix=topic_prefix)
             if watermark_source and time.monotonic() - last_watermark >= watermark_every:
                 sequence += 1
-                publish_watermark(conn, producer, watermark_source, topic_prefix, sequence)
+                publish_watermark(conn, producer, watermark_source, topic_prefix, sequence, clock)
                 last_watermark = time.monotonic()
             backoff.reset()
             if published == 0:

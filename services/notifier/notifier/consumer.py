@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from helpdesk_shared.clock import utc_now
+from helpdesk_shared.clock import clock_from_env, utc_now
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared import link_tokens
 from helpdesk_shared.business_calendar import venezuela_default
@@ -81,7 +81,7 @@ def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLo
 
 def main() -> None:
     """Run until SIGTERM/SIGINT."""
-    serve("notifier-consumer", lambda stop: build(Config.from_env()).run(stop))
+    serve("notifier-consumer", lambda stop: build(Config.from_env(), clock_from_env()).run(stop))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Callable
 
-from helpdesk_shared.clock import utc_now
+from helpdesk_shared.clock import clock_from_env, utc_now
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared.kafka import ConsumerLoop
 from helpdesk_shared import revocations
@@ -76,7 +76,7 @@ class TimerService:
 
 def main() -> None:
     """Run until SIGTERM/SIGINT."""
-    serve("sla-timers", lambda stop: TimerService(Config.from_env()).run(stop))
+    serve("sla-timers", lambda stop: TimerService(Config.from_env(), clock_from_env()).run(stop))
 
 
 if __name__ == "__main__":
