@@ -6,14 +6,10 @@ from psycopg.types.json import Jsonb
 
 from helpdesk_shared import outbox
 from helpdesk_shared.envelope import Actor, Envelope
-from helpdesk_shared.errors import RuleViolation
 from helpdesk_shared.schemas import dump_envelope
 
 from .messages import violation
-
-
-class VersionConflict(RuleViolation):
-    """Someone else appended to the stream since we read it."""
+from .unit_of_work import VersionConflict  # the handlers' port defines it; this adapter raises it
 
 
 def append(conn: psycopg.Connection, events: list[Envelope], expected_version: int) -> None:
