@@ -125,7 +125,7 @@ def test_the_relay_rides_out_its_database_connections_being_killed(intake_db, ka
 
     def unpublished() -> int:
         with pg.connect(intake_db) as conn:
-            return conn.execute("select count(*) as n from outbox where published_at is null").fetchone()["n"]
+            return outbox.EventLog().backlog(conn)["n"]
 
     try:
         wait_until(lambda: unpublished() == 0, 60, "the first tickets published")

@@ -1,0 +1,142 @@
+"""Issue 11, one write per event: intake's event store is its outbox. One INSERT per event, the
+relay ships the stored bytes unchanged, and following a position in `events` skips no event of a
+transaction that commits late nor reorders a stream (real PostgreSQL; Kafka where it matters)."""
+from __future__ import annotations
+
+import pytest
+
+from helpdesk_shared import outbox, pg
+from helpdesk_shared.envelope import Actor, from_json_bytes, new_event
+from helpdesk_shared.kafka import make_producer
+from helpdesk_shared.topics import TICKETS
+from intake import eventstore, handlers
+from samples import ticket_body
+from test_relay import read_topic
+
+pytestmark = pytest.mark.integration
+
+
+class Acked:
+    """A send the broker acknowledged."""
+
+    def get(self, timeout=None):
+        return None
+
+
+class RecordingProducer:
+    """A Kafka producer that acknowledges every send and keeps (topic, key, value) in order."""
+
+    def __init__(self):
+        self.sent: list[tuple[str, str, bytes]] = []
+
+    def send(self, topic, key=None, value=None):
+        self.sent.append((topic, key, value))
+        return Acked()
+
+    def flush(self):
+        pass
+
+
+def appending(url: str):
+    """A connection inside a command's transaction: it read the stream's version, as commands do
+    (an append on an idle connection would be a transaction of its own, committed at once)."""
+    conn = pg.connect(url)
+    conn.execute("select 1")
+    return conn
+
+
+def drain(conn, producer) -> None:
+    """Relay rounds until nothing more is ready."""
+    while outbox.relay_once(conn, producer):
+        pass
+
+
+def message(stream_id: str, version: int, body: str, now):
+    return new_event("MessagePosted", stream_id, version, {
+        "message_id": f"m-{stream_id}-{version}", "author_id": "u", "author_role": "customer", "body": body,
+        "internal": False}, actor=Actor("u", "customer"), occurred_at=now)
+
+
+def open_two_tickets(url: str, now) -> tuple[str, str]:
+    with pg.connect(url) as conn:
+        maria = handlers.authenticate(conn, "maria@clubcaracas.com.ve", "mesa-demo")
+        first = handlers.open_ticket(conn, maria, ticket_body("Factura mal cargada en el banco Mercantil"), now)
+        second = handlers.open_ticket(conn, maria, ticket_body("Socio sin carnet tras renovar cuota"), now)
+        conn.commit()
+        return first.stream_id, second.stream_id
+
+
+def test_a_command_writes_one_row_per_event_and_nothing_else(intake_db, now):
+    with pg.connect(intake_db) as conn:
+        maria = handlers.authenticate(conn, "maria@clubcaracas.com.ve", "mesa-demo")
+        opened = handlers.open_ticket(conn, maria, ticket_body(), now)
+        conn.commit()
+        handlers.post_message(conn, maria, opened.data["number"], {"body": "Sigue sin cargar la factura"}, now)
+        # This transaction's own counters: every row inserted by the command, table by table.
+        inserted = {r["relname"]: r["n_tup_ins"] for r in conn.execute(
+            "select relname, n_tup_ins from pg_stat_xact_user_tables where n_tup_ins > 0")}
+        conn.commit()
+    assert inserted == {"events": 1}
+
+
+def test_the_kafka_record_carries_the_stored_bytes_unchanged(intake_db, kafka_bootstrap, topic_prefix, now):
+    first, second = open_two_tickets(intake_db, now)
+    with pg.connect(intake_db) as conn:
+        stored = {r["event_id"]: bytes(r["payload"]) for r in conn.execute(
+            "select event_id, payload from events where stream_id = any(%s)", ([first, second],))}
+        producer = make_producer(kafka_bootstrap)
+        try:
+            while outbox.relay_once(conn, producer, topic_prefix=topic_prefix):
+                pass
+        finally:
+            producer.close()
+    records = read_topic(kafka_bootstrap, topic_prefix + TICKETS, len(stored))
+    assert {from_json_bytes(m.value).event_id: m.value for m in records} == stored
+
+
+def test_an_event_whose_transaction_commits_late_is_published_not_skipped(intake_db, now):
+    first, second = open_two_tickets(intake_db, now)
+    producer = RecordingProducer()
+    with pg.connect(intake_db) as relay, appending(intake_db) as late, appending(intake_db) as early:
+        drain(relay, producer)
+        eventstore.append(late, [message(first, 2, "escrito primero, confirmado al final", now)], 1)
+        eventstore.append(early, [message(second, 2, "escrito después, confirmado antes", now)], 1)
+        early.commit()  # its position is after the late one's, which is still uncommitted
+        drain(relay, producer)
+        held_back = [(from_json_bytes(v).stream_id, from_json_bytes(v).stream_version) for _, _, v in producer.sent]
+        late.commit()
+        drain(relay, producer)
+        published = [(from_json_bytes(v).stream_id, from_json_bytes(v).stream_version) for _, _, v in producer.sent]
+        assert outbox.EventLog().backlog(relay)["n"] == 0
+    # Nothing was published past the open transaction's position, and then both went out.
+    assert (first, 2) not in held_back
+    assert published.count((first, 2)) == 1 and published.count((second, 2)) == 1
+
+
+def test_a_stream_is_published_in_version_order_when_its_later_writer_began_first(intake_db, now):
+    first, _ = open_two_tickets(intake_db, now)
+    producer = RecordingProducer()
+    with pg.connect(intake_db) as relay, appending(intake_db) as older, appending(intake_db) as newer:
+        drain(relay, producer)
+        older.execute("select pg_current_xact_id()")  # its transaction id is given now, by an earlier write
+        eventstore.append(newer, [message(first, 2, "versión 2, transacción más nueva", now)], 1)
+        newer.commit()
+        eventstore.append(older, [message(first, 3, "versión 3, transacción más vieja", now)], 2)
+        older.commit()
+        drain(relay, producer)
+    versions = [from_json_bytes(v).stream_version for _, key, v in producer.sent if key == first]
+    assert versions == [1, 2, 3]
+
+
+def test_an_event_appended_and_rolled_back_is_never_published(intake_db, now):
+    first, _ = open_two_tickets(intake_db, now)
+    producer = RecordingProducer()
+    with pg.connect(intake_db) as relay, appending(intake_db) as writer:
+        eventstore.append(writer, [message(first, 2, "se deshace", now)], 1)
+        writer.rollback()
+        writer.execute("select 1")
+        eventstore.append(writer, [message(first, 2, "queda", now)], 1)
+        writer.commit()
+        drain(relay, producer)
+    bodies = [from_json_bytes(v).data.get("body") for _, key, v in producer.sent if key == first]
+    assert bodies == [None, "queda"]  # the opening, then only what was committed
