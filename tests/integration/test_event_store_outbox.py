@@ -140,3 +140,52 @@ def test_an_event_appended_and_rolled_back_is_never_published(intake_db, now):
         drain(relay, producer)
     bodies = [from_json_bytes(v).data.get("body") for _, key, v in producer.sent if key == first]
     assert bodies == [None, "queda"]  # the opening, then only what was committed
+
+
+def test_migration_0002_publishes_what_the_old_outbox_still_held_and_nothing_it_had_published(
+        fresh_database, tmp_path, now):
+    import json
+    import uuid
+    from helpdesk_shared import migrations
+    from intake import migrations as intake_migrations
+
+    url = fresh_database("intake")
+    first = next(m for m in migrations.discover(intake_migrations.DIRECTORY) if m.version == 1)
+    (tmp_path / first.path.name).write_text(first.path.read_text())
+    migrations.migrate(url, tmp_path)  # the database as intake left it before issue 11
+    stream = f"ticket-{uuid.uuid4()}"
+    events = [message(stream, v, f"mensaje {v}", now) for v in (1, 2, 3)]
+    alert = new_event("DeliveryParked", "parked-old", 7, {
+        "source": "mesa_intake", "outbox_id": 7, "event_id": str(uuid.uuid4()), "topic": TICKETS, "key": "k",
+        "size": 10, "error": "MessageSizeTooLargeError"}, actor=Actor("intake-relay", "system"), occurred_at=now)
+    from helpdesk_shared.envelope import to_json_bytes
+    from helpdesk_shared.schemas import dump_envelope
+    with pg.connect(url) as conn:
+        for event, published in zip(events, (True, False, False)):
+            doc = dump_envelope(event)
+            conn.execute("""insert into events (event_id, stream_id, stream_version, type, schema_version, occurred_at,
+                                                correlation_id, causation_id, actor, data)
+                            values (%s, %s, %s, %s, 1, %s, %s, null, %s, %s)""",
+                         (event.event_id, stream, event.stream_version, event.type, event.occurred_at,
+                          event.correlation_id, json.dumps(doc["actor"]), json.dumps(doc["data"])))
+            conn.execute("""insert into outbox (event_id, topic, key, payload, published_at)
+                            values (%s, %s, %s, %s, %s)""", (event.event_id, TICKETS, stream, to_json_bytes(event),
+                                                             now if published else None))
+        conn.execute("insert into outbox (event_id, topic, key, payload) values (%s, 'helpdesk.operations', %s, %s)",
+                     (alert.event_id, alert.stream_id, to_json_bytes(alert)))
+        conn.execute("insert into outbox (event_id, topic, key, payload) values (%s, %s, 'x', 'not json')",
+                     (uuid.uuid4(), TICKETS))
+        conn.commit()
+
+    assert migrations.migrate(url, intake_migrations.DIRECTORY) == [2]
+    producer = RecordingProducer()
+    with pg.connect(url) as conn:
+        drain(conn, producer)
+        assert conn.execute("select to_regclass('outbox') as t").fetchone()["t"] is None
+        parked = [bytes(r["payload"]) for r in conn.execute("select payload from outbox_dead_letters")]
+        assert [e.stream_version for e in eventstore.load_stream(conn, stream)] == [1, 2, 3]
+    sent = [(topic, from_json_bytes(value).event_id) for topic, _, value in producer.sent]
+    assert sent == [(TICKETS, events[1].event_id), (TICKETS, events[2].event_id),
+                    ("helpdesk.operations", alert.event_id)]
+    assert [value for _, _, value in producer.sent][:2] == [to_json_bytes(events[1]), to_json_bytes(events[2])]
+    assert parked == [b"not json"]
