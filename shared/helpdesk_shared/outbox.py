@@ -145,6 +145,10 @@ class OutboxTable:
         """Queue an operations alert."""
         enqueue(conn, [alert])
 
+    def waiting(self, conn: psycopg.Connection) -> bool:
+        """Rows stored but not ready for the relay: never here (each row is marked by itself)."""
+        return False
+
     watermark_sql = """
         select least(now(),
                      (select min(stored_at) from outbox where published_at is null),
@@ -233,6 +237,11 @@ class EventLog:
 
     _after_cursor = """from relay_cursor c, events e where c.relay = 'kafka'
                        and (e.relay_xid, e.global_position) > (c.relay_xid, c.position)"""
+
+    def waiting(self, conn: psycopg.Connection) -> bool:
+        """Whether events after the cursor wait (after a round that published none: behind an open transaction)."""
+        with conn.transaction():
+            return conn.execute(f"select exists (select 1 {self._after_cursor}) as w").fetchone()["w"]
     watermark_sql = f"""
         select least(now(),
                      (select min(e.stored_at) {_after_cursor}),
@@ -346,27 +355,35 @@ def publish_watermark(conn: psycopg.Connection, producer: KafkaProducer, source:
 
 def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event,
               watermark_source: str | None = None, watermark_every: float = 0.2,
-              backoff: Backoff | None = None) -> None:
-    """Publish until stopped, waking on NOTIFY outbox (or every `watermark_every` seconds).
+              backoff: Backoff | None = None, idle_watermark_every: float = 1.0, idle_poll: float = 30.0) -> None:
+    """Publish until stopped, woken by NOTIFY outbox (sent by every append or enqueue at its commit).
+
+    Idle costs nothing but the watermark: the relay reads its table only when notified, while
+    events wait behind a transaction still open (EventLog: they became ready without a NOTIFY of
+    their own, so it looks again every `watermark_every`), and every `idle_poll` seconds as a
+    safety net. With `watermark_source`, an OutboxDrained watermark follows each round that
+    published, every `watermark_every` while events flow or wait, and every
+    `idle_watermark_every` when idle: time passing is itself news to the SLA timers, so it never
+    stops, but it need not come five times a second when nothing happens.
 
     Only the holder of advisory lock `lock_id` publishes; a second relay waits as a hot standby.
-    With `watermark_source`, an OutboxDrained watermark follows each round (see publish_watermark).
     PostgreSQL or Kafka going away is waited out: back off, reconnect both, go on from the
     outbox (what was sent and not marked goes out again; consumers drop the duplicate).
     """
     backoff = backoff or Backoff()
+    pace = (watermark_every, idle_watermark_every, idle_poll)
     while not stop.is_set():
         try:
-            _relay_session(database_url, bootstrap, topic_prefix, lock_id, stop, watermark_source,
-                           watermark_every, backoff)
+            _relay_session(database_url, bootstrap, topic_prefix, lock_id, stop, watermark_source, pace, backoff)
         except TRANSIENT_ERRORS as exc:
             if backoff.wait(stop, "relay", exc):
                 return
 
 
 def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event,
-                   watermark_source: str | None, watermark_every: float, backoff: Backoff) -> None:
+                   watermark_source: str | None, pace: tuple[float, float, float], backoff: Backoff) -> None:
     """One run of the relay on fresh connections, until stopped or an outage raises."""
+    watermark_every, idle_watermark_every, idle_poll = pace
     producer = make_producer(bootstrap)
     listener = conn = None
     try:
@@ -380,17 +397,30 @@ def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id
         source = relay_source(conn)
         conn.commit()
         # Watermark versions only grow, across restarts too: milliseconds since the epoch.
-        sequence, last_watermark = int(time.time() * 1000), 0.0
+        sequence, last_watermark, last_read = int(time.time() * 1000), 0.0, 0.0
+        look = True  # a new session reads first: what was stored while no relay ran
         while not stop.is_set():
-            published = relay_once(conn, producer, topic_prefix=topic_prefix, source=source)
-            if watermark_source and time.monotonic() - last_watermark >= watermark_every:
+            published = waiting = 0
+            if look or time.monotonic() - last_read >= idle_poll:
+                published = relay_once(conn, producer, topic_prefix=topic_prefix, source=source)
+                waiting = not published and source.waiting(conn)
+                last_read = time.monotonic()
+            busy = published or waiting
+            if watermark_source and (published or time.monotonic() - last_watermark >=
+                                     (watermark_every if busy else idle_watermark_every)):
                 sequence += 1
                 publish_watermark(conn, producer, watermark_source, topic_prefix, sequence, source)
                 last_watermark = time.monotonic()
             backoff.reset()
-            if published == 0:
-                for _ in listener.notifies(timeout=watermark_every if watermark_source else 0.5, stop_after=1):
-                    pass
+            if published:
+                look = True
+                continue
+            timeout = watermark_every if waiting else idle_poll
+            if watermark_source:
+                timeout = min(timeout, max(0.0, last_watermark + idle_watermark_every - time.monotonic()))
+            look = bool(waiting)
+            for _ in listener.notifies(timeout=timeout, stop_after=1):
+                look = True
     finally:
         # A dead connection or broker must not keep the next session from starting.
         for closing in (lambda: producer.close(timeout=5), conn and conn.close, listener and listener.close):

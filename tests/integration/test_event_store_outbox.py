@@ -3,6 +3,8 @@ relay ships the stored bytes unchanged, and following a position in `events` ski
 transaction that commits late nor reorders a stream (real PostgreSQL; Kafka where it matters)."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from helpdesk_shared import outbox, pg
@@ -189,3 +191,65 @@ def test_migration_0002_publishes_what_the_old_outbox_still_held_and_nothing_it_
                     ("helpdesk.operations", alert.event_id)]
     assert [value for _, _, value in producer.sent][:2] == [to_json_bytes(events[1]), to_json_bytes(events[2])]
     assert parked == [b"not json"]
+
+
+def _relay_thread(url: str, bootstrap: str, prefix: str, stop, lock_id: int, **pace):
+    import threading
+    relay = threading.Thread(target=outbox.run_relay, daemon=True, kwargs=dict(
+        database_url=url, bootstrap=bootstrap, topic_prefix=prefix, lock_id=lock_id, stop=stop, **pace))
+    relay.start()
+    return relay
+
+
+def test_the_running_relay_publishes_events_held_back_by_a_transaction_that_ends_without_a_notify(
+        intake_db, kafka_bootstrap, topic_prefix, now):
+    import threading
+    from helpdesk_shared.localstack import wait_until
+    first, _ = open_two_tickets(intake_db, now)
+    stop = threading.Event()
+    relay = _relay_thread(intake_db, kafka_bootstrap, topic_prefix, stop, 99_011, idle_poll=600.0)
+
+    def waiting() -> int:
+        with pg.connect(intake_db) as conn:
+            return outbox.EventLog().backlog(conn)["n"]
+    try:
+        wait_until(lambda: waiting() == 0, 60, "the demo accounts and tickets published")
+        with appending(intake_db) as older, appending(intake_db) as writer:
+            older.execute("select pg_current_xact_id()")  # an older transaction, appending nothing
+            eventstore.append(writer, [message(first, 2, "espera a la transacción vieja", now)], 1)
+            writer.commit()  # its NOTIFY wakes the relay, which finds the event not ready yet
+            older.commit()   # ends without a NOTIFY
+        wait_until(lambda: waiting() == 0, 30, "the held-back event published")
+    finally:
+        stop.set()
+        relay.join(timeout=30)
+
+
+def test_an_idle_relay_reads_nothing_and_sends_about_one_watermark_a_second(intake_db, kafka_bootstrap, topic_prefix):
+    import threading
+    from kafka import KafkaConsumer
+    from helpdesk_shared.localstack import wait_until
+    from helpdesk_shared.topics import WATERMARKS
+    stop = threading.Event()
+    relay = _relay_thread(intake_db, kafka_bootstrap, topic_prefix, stop, 99_012, watermark_source="intake")
+    try:
+        with pg.connect(intake_db) as conn:
+            wait_until(lambda: outbox.EventLog().backlog(conn)["n"] == 0 and not conn.commit(), 60, "idle")
+        stop.wait(1.5)  # a window of idleness, measured, not an outcome awaited
+        start = time.time()
+        stop.wait(4.0)
+        end = time.time()
+    finally:
+        stop.set()
+        relay.join(timeout=30)
+    consumer = KafkaConsumer(topic_prefix + WATERMARKS, bootstrap_servers=kafka_bootstrap, group_id=None,
+                             auto_offset_reset="earliest", enable_auto_commit=False)
+    stamps = []
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not stamps or stamps[-1] < end * 1000):
+            stamps += [m.timestamp for batch in consumer.poll(timeout_ms=500).values() for m in batch]
+    finally:
+        consumer.close()
+    in_window = [t for t in stamps if start * 1000 <= t <= end * 1000]
+    assert 2 <= len(in_window) <= 6  # every 0.2 s it was 20
