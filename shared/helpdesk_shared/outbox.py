@@ -272,8 +272,8 @@ def relay_once(conn: psycopg.Connection, producer: KafkaProducer, batch: int = 5
     marked, it and the rest are sent again by the next round, and the error propagates.
     The payload goes out as stored: the bytes the writer serialised once.
     """
-    source = source or relay_source(conn)
-    with conn.transaction():
+    with conn.transaction():  # not a transaction left open: EventLog's horizon would wait for it
+        source = source or relay_source(conn)
         rows = source.pending(conn, batch)
     if not rows:
         return 0
@@ -342,8 +342,8 @@ def park(conn: psycopg.Connection, row: dict, error: str, source: OutboxTable | 
 def publish_watermark(conn: psycopg.Connection, producer: KafkaProducer, source: str, topic_prefix: str,
                       sequence: int, log: OutboxTable | EventLog | None = None) -> datetime:
     """Publish OutboxDrained(source, through) so readers can tell a late event from a missing one."""
-    log = log or relay_source(conn)
     with conn.transaction():
+        log = log or relay_source(conn)
         through = conn.execute(log.watermark_sql).fetchone()["through"]
     event = new_event("OutboxDrained", f"watermark-{source}", sequence, {"source": source,
                                                                         "through": through.isoformat()},
