@@ -270,7 +270,8 @@ def relay_once(conn: psycopg.Connection, producer: KafkaProducer, batch: int = 5
     A row Kafka refuses for what it is gets parked and the rows after it go on. Any other
     error (the broker unreachable, a timeout) stops at that row: the rows before it are
     marked, it and the rest are sent again by the next round, and the error propagates.
-    The payload goes out as stored: the bytes the writer serialised once.
+    The payload goes out as stored: the bytes the writer serialised once. `conn` must not be
+    inside a transaction of the caller's (an open transaction holds EventLog's horizon back).
     """
     with conn.transaction():  # not a transaction left open: EventLog's horizon would wait for it
         source = source or relay_source(conn)
