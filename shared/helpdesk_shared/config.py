@@ -21,6 +21,12 @@ def env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
+def consumer_mode() -> str:
+    """CONSUMER_MODE: how a consumer's instances share its topics ("group", the default, or "single";
+    kafka.ConsumerLoop refuses any other value before it connects anywhere)."""
+    return env("CONSUMER_MODE", "group")
+
+
 def check_secret(name: str, value: str | None) -> str:
     """`value` when it is a usable HMAC secret (32 bytes or more); MissingSecret naming `name` otherwise."""
     if not value:

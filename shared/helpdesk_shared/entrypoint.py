@@ -22,7 +22,9 @@ def serve_relay(service: str, config, require_migrated: Callable[[str], None], l
                 watermark_source: str | None = None) -> None:
     """A service's outbox relay: its database checked to be migrated, then `outbox.run_relay` until stopped."""
     from . import outbox
+    from .clock import clock_from_env
     require_migrated(config.database_url)
+    clock = clock_from_env()  # the watermark is told on the time line the service stamps its events with
     serve(service, lambda stop: outbox.run_relay(config.database_url, config.kafka_bootstrap_servers,
                                                  config.kafka_topic_prefix, lock_id, stop,
-                                                 watermark_source=watermark_source))
+                                                 watermark_source=watermark_source, clock=clock))

@@ -16,6 +16,7 @@ from typing import Callable
 
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.serializer import Serializer
 
 from . import pg
@@ -61,20 +62,74 @@ class Record:
 HandleBatch = Callable[[psycopg.Connection, list[Record]], None]
 
 
+# How a consumer's instances share its topics (each service's Config.consumer_mode, env CONSUMER_MODE):
+# "group" (default): every instance joins the Kafka consumer group named after the consumer and
+#   reads the partitions the group gives it, so N instances share the load (partitions are the
+#   unit of scale; `kafka-consumer-groups.sh --describe` shows who holds what);
+# "single": one instance takes every partition itself, another waits as a hot standby (before issue 11).
+CONSUMER_MODES = ("group", "single")
+
+# A killed instance's partitions move once the broker misses its heartbeats for SESSION_TIMEOUT_MS
+# (plus one rebalance): well within the 30 s the issue allows. A live instance heartbeats from
+# kafka-python's IO thread every HEARTBEAT_MS; one that does not poll for MAX_POLL_INTERVAL_MS
+# (a stuck batch) leaves the group, and the others take its partitions.
+GROUP_TIMING = dict(session_timeout_ms=10_000, heartbeat_interval_ms=2_000, max_poll_interval_ms=30_000)
+
+
+class _Rebalances(ConsumerRebalanceListener):
+    """Notes what the group assigned and revoked; the loop acts on it between batches.
+
+    kafka-python calls a listener on its IO thread, maybe while the loop's thread is in the middle
+    of a batch on the loop's one database connection: so the listener only records the change, and
+    the loop, before its next batch, releases the revoked partitions' locks and seeks the assigned
+    ones to the offsets stored in its database (`ConsumerLoop._reconcile`).
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.assigned: set[TopicPartition] = set()  # to seek to the stored offsets
+        self.changed = False
+
+    def on_partitions_revoked(self, revoked):
+        with self.lock:
+            self.changed = True
+
+    def on_partitions_assigned(self, assigned):
+        with self.lock:
+            self.assigned |= set(assigned)
+            self.changed = True
+
+    def take(self) -> tuple[bool, set[TopicPartition]]:
+        with self.lock:
+            changed, assigned = self.changed, self.assigned
+            self.changed, self.assigned = False, set()
+            return changed, assigned
+
+
 class ConsumerLoop:
     """Poll, decode, apply a batch and save its offsets in one transaction; repeat.
 
-    Partitions are assigned by the loop itself, not by a consumer group: every partition of
-    its topics, sought to the offsets stored in its own database. Nothing is kept in Kafka,
-    so a group would only add rebalances, heartbeats and session timeouts (a restarted
-    member waited out its old session; a member that missed heartbeats stopped reading).
-    One instance per consumer name reads; another one waits on an advisory lock as a hot
-    standby and takes over when the first one's database session ends.
+    Group mode (the default, see CONSUMER_MODES): the instances of a consumer form a Kafka
+    consumer group (group_id = the consumer's name, prefixed like its topics); nothing is
+    committed to Kafka, the offsets stay in the service's database with each batch. A
+    partition is read by an instance only while it holds that partition's PostgreSQL advisory
+    lock (session level, on the loop's connection): the group says who should read it, the lock
+    makes sure nobody else still does. An instance the group no longer trusts (it stalled past
+    its session, its heartbeats were lost) keeps its locks until its loop notices the revocation,
+    so the new owner waits for that instance's batch in flight to commit or roll back, then seeks
+    to the offsets stored with it; an instance killed with -9 loses its locks with its database
+    session. Each batch also checks, in its transaction, that the stored offsets of its
+    partitions are still the ones it read from (compare-and-set): nothing is applied twice
+    even if two instances ever read one partition.
+
+    Single mode: the loop assigns every partition itself; one instance per consumer reads, another
+    waits on an advisory lock as a hot standby and takes over when the first one's session ends.
     """
 
     def __init__(self, *, bootstrap: str, database_url: str, consumer_name: str, topics: list[str],
                  handle_batch: HandleBatch, max_records: int = 500, poll_ms: int = 100,
-                 group_id: str | None = None, standby_poll_s: float = 1.0, backoff: Backoff | None = None):
+                 group_id: str | None = None, standby_poll_s: float = 1.0, backoff: Backoff | None = None,
+                 mode: str = "group"):
         self.name = consumer_name
         self.topics = topics
         self.handle_batch = handle_batch
@@ -83,25 +138,83 @@ class ConsumerLoop:
         self.database_url = database_url
         self.standby_poll_s = standby_poll_s
         self.backoff = backoff or Backoff()
-        self.lock_key = f"consumer:{group_id or consumer_name}"
+        if mode not in CONSUMER_MODES:
+            raise ValueError(f"CONSUMER_MODE must be one of {', '.join(CONSUMER_MODES)}, not {mode!r}")
+        self.mode = mode
+        self.group_id = group_id or consumer_name
+        self.lock_key = f"consumer:{self.group_id}"
         self.conn = pg.connect(database_url)
         wait_for_topics(bootstrap, topics)
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        group = dict(group_id=self.group_id, **GROUP_TIMING) if self.mode == "group" else dict(group_id=None)
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                       # A fetch left waiting at the broker (default 500 ms) delays the
                                       # next request on the connection, e.g. read_past's end_offsets.
                                       fetch_max_wait_ms=poll_ms,
                                       # A partition added to a topic is noticed within seconds.
                                       metadata_max_age_ms=10_000,
-                                      auto_offset_reset="earliest", client_id=consumer_name, **RECONNECT)
-        self._take_lock()
+                                      auto_offset_reset="earliest", client_id=consumer_name, **group, **RECONNECT)
         self.applied_records = 0
         self.generation = 0  # of the stored offsets last sought to (pg.load_generation)
         self._last_generation_check = 0.0
         # The latest occurred_at read per partition since assignment: how far each
         # partition's event time has been seen (see `read_past`).
         self.read_until: dict[TopicPartition, datetime] = {}
+        # Per partition read: the next offset to apply, as stored in the database (None: a partition
+        # never read, started at its beginning). A record at another offset is not applied.
+        self.expected: dict[TopicPartition, int | None] = {}
+        # Group mode: the partitions whose advisory lock this instance holds (the ones it reads).
+        self.held: set[TopicPartition] = set()
         self._last_assignment_check = 0.0
-        self.assign_all(wait_seconds=30)
+        if self.mode == "group":
+            self.rebalances = _Rebalances()
+            self.consumer.subscribe(topics=list(topics), listener=self.rebalances)
+        else:
+            self._take_lock()
+            self.assign_all(wait_seconds=30)
+
+    def holds(self) -> set[TopicPartition]:
+        """The partitions this instance reads now (group mode: assigned and locked; single: all)."""
+        return set(self.held) if self.mode == "group" else set(self.consumer.assignment())
+
+    def _partition_lock(self, tp: TopicPartition) -> tuple[str, int]:
+        return (f"consumer:{self.group_id}:{tp.topic}", tp.partition)
+
+    def _reconcile(self, force: bool = False) -> None:
+        """Group mode: act on the last rebalance; release what was revoked, lock and seek what is new.
+
+        A partition assigned but locked by another instance (the old owner's batch in flight) is
+        paused and tried again at the next poll.
+        """
+        changed, reassigned = self.rebalances.take()
+        assigned = set(self.consumer.assignment())
+        if not (changed or force or assigned - self.held):
+            return
+        released = self.held - assigned
+        for tp in sorted(released):
+            self.conn.execute("select pg_advisory_unlock(hashtext(%s), %s)", self._partition_lock(tp))
+            self.expected.pop(tp, None)
+            self.read_until.pop(tp, None)
+        taken = []
+        for tp in sorted(assigned - self.held):
+            if self.conn.execute("select pg_try_advisory_lock(hashtext(%s), %s) as ok",
+                                 self._partition_lock(tp)).fetchone()["ok"]:
+                taken.append(tp)
+        self.conn.commit()  # session-level locks outlive the transaction these statements opened
+        self.held = (self.held - released) | set(taken)
+        waiting = assigned - self.held
+        for tp in sorted(waiting):
+            _unless_moved(self.consumer.pause, tp)
+        # kafka-python resets a partition's position when it is (re)assigned: seek every newly
+        # assigned partition we hold, and every one just locked, to the stored offsets.
+        to_seek = sorted(set(taken) | (reassigned & self.held) | (self.held if force else set()))
+        if to_seek:
+            for tp in to_seek:
+                _unless_moved(self.consumer.resume, tp)
+            self.seek_to_stored(to_seek)
+        if released or taken or waiting:
+            log.info("partitions held", extra={"consumer": self.name, "held": len(self.held),
+                                               "released": [f"{tp.topic}/{tp.partition}" for tp in sorted(released)],
+                                               "waiting": [f"{tp.topic}/{tp.partition}" for tp in sorted(waiting)]})
 
     def _take_lock(self, stop: threading.Event | None = None) -> bool:
         """Hold this consumer's advisory lock on `self.conn`, waiting as a standby; False if stopped."""
@@ -117,7 +230,8 @@ class ConsumerLoop:
         """After an outage: a new database session when it was the database, then back to the stored offsets.
 
         The batch in flight rolled back while the consumer's position had moved past it, so
-        every partition is sought to the offsets stored with the last committed batch.
+        every partition is sought to the offsets stored with the last committed batch. A new
+        session holds no lock: in group mode the partitions are locked again (`_reconcile`).
         """
         if is_database_error(exc) or self.conn.broken or self.conn.closed:
             try:
@@ -125,12 +239,16 @@ class ConsumerLoop:
             except psycopg.Error:
                 pass
             self.conn = pg.connect(self.database_url)
-            if not self._take_lock(stop):
+            self.held = set()
+            if self.mode == "single" and not self._take_lock(stop):
                 return
-        self.seek_to_stored(sorted(self.consumer.assignment()))
+        if self.mode == "group":
+            self._reconcile(force=True)
+        else:
+            self.seek_to_stored(sorted(self.consumer.assignment()))
 
     def assign_all(self, wait_seconds: float = 0.0) -> None:
-        """Take every partition of the topics; seek the ones new to this loop to their stored offsets."""
+        """Single mode: take every partition of the topics; seek the ones new to this loop to their stored offsets."""
         deadline = time.monotonic() + wait_seconds
         while True:
             parts = {TopicPartition(t, p) for t in self.topics for p in (self.consumer.partitions_for_topic(t) or ())}
@@ -153,17 +271,25 @@ class ConsumerLoop:
         for tp in partitions:
             self.read_until.pop(tp, None)
             offset = stored.get((tp.topic, tp.partition))
+            self.expected[tp] = offset
             if offset is None:
-                self.consumer.seek_to_beginning(tp)
+                _unless_moved(self.consumer.seek_to_beginning, tp)
             else:
-                self.consumer.seek(tp, offset)
+                _unless_moved(self.consumer.seek, tp, offset)
         log.info("partitions assigned", extra={"partitions": [f"{tp.topic}/{tp.partition}" for tp in partitions]})
 
     def poll_once(self) -> int:
         """Apply one polled batch; return how many records it held."""
-        if time.monotonic() - self._last_assignment_check > 30:
+        if self.mode == "group":
+            self._reconcile()
+        elif time.monotonic() - self._last_assignment_check > 30:
             self.assign_all()
         polled = self.consumer.poll(timeout_ms=self.poll_ms, max_records=self.max_records)
+        if self.mode == "group":
+            self._reconcile()  # the poll may have rebalanced: never apply what another instance may read
+            held = self.held
+            polled = {tp: messages for tp, messages in polled.items() if tp in held}
+        polled = self._in_sequence(polled)
         if not polled:
             # Idle: a batch would have noticed moved offsets; without one, look once a second.
             if time.monotonic() - self._last_generation_check > 1.0:
@@ -173,16 +299,16 @@ class ConsumerLoop:
                 if moved:
                     self._follow_moved_offsets()
             return 0
-        records, offsets, parked = [], {}, []
+        records, offsets, parked, read_until = [], {}, [], {}
         for tp, messages in polled.items():
             for m in messages:
                 offsets[(tp.topic, tp.partition)] = m.offset + 1
                 try:
                     record = Record(tp.topic, tp.partition, m.offset, from_json_bytes(m.value))
                     records.append(record)
-                    seen = self.read_until.get(tp)
+                    seen = read_until.get(tp, self.read_until.get(tp))
                     if seen is None or record.event.occurred_at > seen:
-                        self.read_until[tp] = record.event.occurred_at
+                        read_until[tp] = record.event.occurred_at
                 except UndecodableEvent as exc:
                     # The only thing we skip: a message no code of ours can read. Parked whole in
                     # consumer_dead_letters with the batch, and logged with its place as an alert.
@@ -193,7 +319,10 @@ class ConsumerLoop:
         with self.conn.transaction():
             # First statement of the batch: waits while someone moves our stored offsets.
             moved = pg.load_generation(self.conn, self.name, share=True) != self.generation
-            if not moved:
+            # Compare-and-set: the stored offsets (locked until commit) must still be the ones this
+            # batch follows; another instance that applied these partitions meanwhile wins.
+            stolen = [] if moved else self._stolen(list(polled))
+            if not moved and not stolen:
                 self.handle_batch(self.conn, records)
                 pg.count_applied(self.conn, self.name, [r.event.type for r in records])
                 if parked:
@@ -202,17 +331,55 @@ class ConsumerLoop:
         if moved:  # this batch is dropped: the stored offsets say where to read from now
             self._follow_moved_offsets()
             return 0
+        if stolen:
+            log.warning("stored offsets moved by another instance: batch dropped", extra={
+                "consumer": self.name, "partitions": [f"{tp.topic}/{tp.partition}" for tp in stolen]})
+            self.seek_to_stored(sorted(polled))
+            return 0
+        for (topic, partition), offset in offsets.items():
+            self.expected[TopicPartition(topic, partition)] = offset
+        self.read_until.update(read_until)
         self.applied_records += len(records)
         log_applied(self.name, records)
         return len(records)
 
+    def _in_sequence(self, polled: dict) -> dict:
+        """Keep the partitions whose records start at the expected offset; seek the others back to it.
+
+        kafka-python may reset a position (a partition re-assigned by a rebalance starts at the
+        beginning: nothing is committed in Kafka); a record before the expected offset is never
+        applied again. One after it is kept: only retention leaves such a gap (the stored offset
+        expired, e.g. helpdesk.watermarks after a day down), and going on from the oldest record
+        kept is what the loop always did then.
+        """
+        kept = {}
+        for tp, messages in polled.items():
+            expected = self.expected.get(tp, "unknown")
+            if not messages:
+                continue
+            if expected == "unknown":
+                self.seek_to_stored([tp])
+            elif expected is not None and messages[0].offset < expected:
+                log.info("position reset under the loop: seeking back", extra={
+                    "consumer": self.name, "partition": f"{tp.topic}/{tp.partition}",
+                    "offset": messages[0].offset, "expected": expected})
+                _unless_moved(self.consumer.seek, tp, expected)
+            else:
+                kept[tp] = messages
+        return kept
+
+    def _stolen(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        """The partitions whose stored offset is no longer the one this loop follows (rows locked till commit)."""
+        stored = pg.lock_offsets(self.conn, self.name, [(tp.topic, tp.partition) for tp in partitions])
+        return [tp for tp in partitions if stored.get((tp.topic, tp.partition)) != self.expected.get(tp)]
+
     def _follow_moved_offsets(self) -> None:
         """`mesa rebuild` or `mesa replay` stored other offsets (pg.bump_generation): read from them."""
         log.warning("stored offsets moved by another process: seeking to them", extra={"consumer": self.name})
-        self.seek_to_stored(sorted(self.consumer.assignment()))
+        self.seek_to_stored(sorted(self.holds()))
 
     def read_past(self, now: datetime, idle_grace: timedelta) -> datetime | None:
-        """The instant up to which every assigned partition has been read (None before assignment).
+        """The instant up to which every partition this instance holds has been read (None before any).
 
         Per partition: the latest occurred_at read from it, or, when the partition is caught
         up (position = end offset), `now`; minus `idle_grace` in both cases — the grace covers
@@ -222,7 +389,7 @@ class ConsumerLoop:
         deadlines only up to this instant never fires one that an event still unread
         would have met.
         """
-        assigned = self.consumer.assignment()
+        assigned = self.holds()
         if not assigned:
             return None
         ends = self.consumer.end_offsets(list(assigned))
@@ -272,6 +439,15 @@ class ConsumerLoop:
             pass  # already gone with the server
 
 
+def _unless_moved(action, tp: TopicPartition, *args) -> None:
+    """Seek, pause or resume a partition, unless a rebalance on kafka-python's IO thread took it
+    away meanwhile (the loop's next `_reconcile` releases it)."""
+    try:
+        action(tp, *args)
+    except (ValueError, KeyError):
+        log.info("partition moved during a rebalance", extra={"partition": f"{tp.topic}/{tp.partition}"})
+
+
 # Up to this many events a batch logs one line per event; a bigger one (a catch-up, a replay)
 # logs one summary line, so replaying a million events does not write a million lines.
 LOG_EACH_UP_TO = 50
@@ -312,4 +488,4 @@ def wait_for_topics(bootstrap: str, topics: list[str], seconds: float = 30.0) ->
         admin.close()
 
 
-__all__ = ["make_producer", "ConsumerLoop", "Record", "TopicPartition", "wait_for_topics"]
+__all__ = ["make_producer", "ConsumerLoop", "CONSUMER_MODES", "Record", "TopicPartition", "wait_for_topics"]

@@ -111,6 +111,9 @@ class LocalStack:
     # Fills intake's fresh database (given its URL) before the processes start, e.g. intake.demo.load.
     # An argument, not an import: the kernel imports no service (issue 10).
     load_demo: Callable[[str], None] | None = None
+    # Every process runs on one driven clock (helpdesk_shared.clock) that `advance_clock` moves on:
+    # tests that need a deadline to pass move the clock past it instead of waiting out a window.
+    driven_clock: bool = False
 
     def __post_init__(self):
         self.prefix = f"t{self.run_id}."
@@ -118,13 +121,31 @@ class LocalStack:
         self.databases = {s: f"mesa_t{self.run_id}_{s}" for s in services}
         self.inbound_port = free_port() if self.with_notifier else None
         self.urls: dict[str, str] = {}
+        self.clock_file = self.workdir / "clock" if self.driven_clock else None
 
     def env_for(self, service: str) -> dict:
         """The environment a service process gets (flat upper-case variables)."""
         return {**os.environ, "DATABASE_URL": f"{PG_BASE_URL}/{self.databases[service]}",
                 "KAFKA_BOOTSTRAP_SERVERS": self.kafka, **self.secrets,
                 "KAFKA_TOPIC_PREFIX": self.prefix, "ATTACHMENTS_DIR": str(self.workdir / "attachments"),
-                "PYTHONUNBUFFERED": "1", **self._notifier_env(), **self.extra_env}
+                "PYTHONUNBUFFERED": "1", **self._notifier_env(), **self._clock_env(), **self.extra_env}
+
+    def _clock_env(self) -> dict:
+        from .clock import CLOCK_FILE_VAR
+        return {CLOCK_FILE_VAR: str(self.clock_file)} if self.clock_file else {}
+
+    def clock(self):
+        """The stack's clock as its processes read it (the wall clock unless `driven_clock`)."""
+        from .clock import DrivenClock, utc_now
+        return DrivenClock(self.clock_file)() if self.clock_file else utc_now()
+
+    def advance_clock(self, **delta) -> None:
+        """Move every process's clock forward by a timedelta's keyword arguments (needs `driven_clock`)."""
+        from datetime import timedelta
+        from .clock import advance
+        if not self.clock_file:
+            raise RuntimeError("advance_clock needs LocalStack(driven_clock=True)")
+        advance(self.clock_file, timedelta(**delta).total_seconds())
 
     def _notifier_env(self) -> dict:
         if not self.with_notifier:
@@ -143,6 +164,8 @@ class LocalStack:
     def start(self) -> "LocalStack":
         """Create databases and topics, load demo users (load_demo), start all four processes, wait for health."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.clock_file:
+            self.clock_file.touch()  # no jump yet: the wall clock until a test moves it
         for name in self.databases.values():
             create_database(name)
         create_topics(self.kafka, prefix=self.prefix)
@@ -187,7 +210,7 @@ class LocalStack:
                "PORTAL_FORWARD_SECRET": self.secrets["PORTAL_FORWARD_SECRET"],
                "PUBLIC_URL": self.urls["portal"], "INTAKE_URL": self.urls["intake"], "QUERY_URL": self.urls["query"],
                "SLA_URL": self.urls["sla"], "NOTIFIER_URL": self.urls.get("notifier", "http://127.0.0.1:9"),
-               "PYTHONUNBUFFERED": "1", **self.extra_env}
+               "PYTHONUNBUFFERED": "1", **self._clock_env(), **self.extra_env}
         argv = [sys.executable, "-m", "gunicorn", "-c", "python:helpdesk_shared.gunicorn_conf",
                 "-k", "helpdesk_shared.gunicorn_worker.JsonErrorWorker",
                 "-w", str(self.gunicorn_workers), "-b", self.urls["portal"].removeprefix("http://"),

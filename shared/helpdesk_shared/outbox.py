@@ -31,6 +31,7 @@ from kafka.errors import (CorruptRecordError, InvalidRecordError, InvalidTopicEr
                           MessageSizeTooLargeError, RecordListTooLargeError)
 
 from . import pg
+from .clock import as_clock_time, utc_now
 from .envelope import Actor, Envelope, new_event, to_json_bytes
 from .errors import Message, RuleViolation
 from .kafka import make_producer
@@ -341,11 +342,16 @@ def park(conn: psycopg.Connection, row: dict, error: str, source: OutboxTable | 
 
 
 def publish_watermark(conn: psycopg.Connection, producer: KafkaProducer, source: str, topic_prefix: str,
-                      sequence: int, log: OutboxTable | EventLog | None = None) -> datetime:
-    """Publish OutboxDrained(source, through) so readers can tell a late event from a missing one."""
+                      sequence: int, clock: Callable[[], datetime] = utc_now,
+                      log: OutboxTable | EventLog | None = None) -> datetime:
+    """Publish OutboxDrained(source, through) so readers can tell a late event from a missing one.
+
+    `through` is read on PostgreSQL's wall clock and told on `clock`'s time line, the one the
+    source stamps its events with (the same unless a test drives the clock, helpdesk_shared.clock).
+    """
     with conn.transaction():
         log = log or relay_source(conn)
-        through = conn.execute(log.watermark_sql).fetchone()["through"]
+        through = as_clock_time(clock, conn.execute(log.watermark_sql).fetchone()["through"])
     event = new_event("OutboxDrained", f"watermark-{source}", sequence, {"source": source,
                                                                         "through": through.isoformat()},
                       actor=Actor(id=f"{source}-relay", role="system"), occurred_at=through)
@@ -356,7 +362,8 @@ def publish_watermark(conn: psycopg.Connection, producer: KafkaProducer, source:
 
 def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event,
               watermark_source: str | None = None, watermark_every: float = 0.2,
-              backoff: Backoff | None = None, idle_watermark_every: float = 1.0, idle_poll: float = 30.0) -> None:
+              backoff: Backoff | None = None, idle_watermark_every: float = 1.0, idle_poll: float = 30.0,
+              clock: Callable[[], datetime] = utc_now) -> None:
     """Publish until stopped, woken by NOTIFY outbox (sent by every append or enqueue at its commit).
 
     Idle costs nothing but the watermark: the relay reads its table only when notified, while
@@ -375,14 +382,16 @@ def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int
     pace = (watermark_every, idle_watermark_every, idle_poll)
     while not stop.is_set():
         try:
-            _relay_session(database_url, bootstrap, topic_prefix, lock_id, stop, watermark_source, pace, backoff)
+            _relay_session(database_url, bootstrap, topic_prefix, lock_id, stop, watermark_source, pace, backoff,
+                           clock)
         except TRANSIENT_ERRORS as exc:
             if backoff.wait(stop, "relay", exc):
                 return
 
 
 def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event,
-                   watermark_source: str | None, pace: tuple[float, float, float], backoff: Backoff) -> None:
+                   watermark_source: str | None, pace: tuple[float, float, float], backoff: Backoff,
+                   clock: Callable[[], datetime] = utc_now) -> None:
     """One run of the relay on fresh connections, until stopped or an outage raises."""
     watermark_every, idle_watermark_every, idle_poll = pace
     producer = make_producer(bootstrap)
@@ -410,7 +419,7 @@ def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id
             if watermark_source and (published or time.monotonic() - last_watermark >=
                                      (watermark_every if busy else idle_watermark_every)):
                 sequence += 1
-                publish_watermark(conn, producer, watermark_source, topic_prefix, sequence, source)
+                publish_watermark(conn, producer, watermark_source, topic_prefix, sequence, clock, source)
                 last_watermark = time.monotonic()
             backoff.reset()
             if published:

@@ -92,6 +92,16 @@ def load_offsets(conn: psycopg.Connection, consumer: str) -> dict[tuple[str, int
     return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
 
+def lock_offsets(conn: psycopg.Connection, consumer: str, partitions: list[tuple[str, int]]
+                 ) -> dict[tuple[str, int], int]:
+    """The stored next offsets of `partitions`, their rows locked until the transaction ends."""
+    rows = conn.execute("""select topic, partition, next_offset from consumer_offsets
+                           where consumer = %s and (topic, partition) in (select * from unnest(%s::text[], %s::int[]))
+                           for update""",
+                        (consumer, [t for t, _ in partitions], [p for _, p in partitions])).fetchall()
+    return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+
 def park_messages(conn: psycopg.Connection, consumer: str, parked: list[tuple]) -> None:
     """Keep undecodable messages `(topic, partition, offset, key, value, error)`; call in the batch's transaction."""
     conn.cursor().executemany(

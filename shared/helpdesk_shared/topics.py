@@ -38,12 +38,15 @@ class TopicSpec:
 
 
 TOPICS = (
+    # Partitions are the unit of scale (issue 11): a consumer runs as up to that many instances
+    # (kafka.ConsumerLoop, group mode). create_topics never changes an existing topic: adding
+    # partitions moves keys to other partitions, and the SLA's clocks remember each ticket's.
     # The ticket log is what every read model is rebuilt from: never expire it.
-    TopicSpec(TICKETS, partitions=6, retention_ms=-1),
-    TopicSpec(SLA, partitions=6, retention_ms=-1),
+    TopicSpec(TICKETS, partitions=12, retention_ms=-1),
+    TopicSpec(SLA, partitions=12, retention_ms=-1),
     TopicSpec(ACCOUNTS, partitions=1, retention_ms=-1),
     # Notifications are an audit trail the timeline also reads; keep them a year.
-    TopicSpec(NOTIFICATIONS, partitions=3, retention_ms=365 * 24 * 3600 * 1000),
+    TopicSpec(NOTIFICATIONS, partitions=12, retention_ms=365 * 24 * 3600 * 1000),
     TopicSpec(WATERMARKS, partitions=1, retention_ms=24 * 3600 * 1000),
     TopicSpec(OPERATIONS, partitions=1, retention_ms=90 * 24 * 3600 * 1000),
 )

@@ -58,7 +58,7 @@ def portal(system, browser):
     """A fresh browser context (no cookies) at desktop width on the portal."""
     context = browser.new_context(viewport=DESKTOP, locale="es-VE")
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(60_000)
     yield Portal(page, system.urls["portal"])
     context.close()
 
@@ -68,6 +68,6 @@ def phone(system, browser):
     """A fresh browser context 360 px wide (a phone)."""
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="es-VE")
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(60_000)
     yield Portal(page, system.urls["portal"])
     context.close()

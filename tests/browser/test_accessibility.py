@@ -114,20 +114,20 @@ def known(system) -> dict:
     access request (so the staff page lists one). Its module is one no other browser test files
     maria's tickets in, so rule 6 never offers it as their case."""
     headers = system.login(MARIA)
-    r = requests.post(f"{system.urls['intake']}/api/tickets", headers=headers, timeout=10, json={
+    r = requests.post(f"{system.urls['intake']}/api/tickets", headers=headers, timeout=30, json={
         "desk": "SOPORTE", "subject": "REPORTES, Libro de ventas de noviembre sale sin totales por página",
         "description": DESCRIPTION, "contact": CONTACT, "confirmed_different_case": True})
     assert r.status_code == 201, r.text
     number = r.json()["number"]
     agent = system.login(CARLOS)
-    wait_until(lambda: requests.get(f"{system.urls['query']}/api/tickets/{number}", headers=headers, timeout=5).ok,
-               30, f"{number} in query")
-    answered = requests.post(f"{system.urls['intake']}/api/tickets/{number}/messages", headers=agent, timeout=10,
+    wait_until(lambda: requests.get(f"{system.urls['query']}/api/tickets/{number}", headers=headers, timeout=30).ok,
+               120, f"{number} in query")
+    answered = requests.post(f"{system.urls['intake']}/api/tickets/{number}/messages", headers=agent, timeout=30,
                              json={"body": "Revisamos la conciliación; pruebe de nuevo, por favor."})
     assert answered.status_code == 201, answered.text
     wait_until(lambda: requests.get(f"{system.urls['query']}/api/tickets/{number}", headers=headers,
-                                    timeout=5).json().get("status") == "waiting_customer", 30, "the answer in query")
-    filed = requests.post(f"{system.urls['intake']}/api/access-requests", timeout=10, json={
+                                    timeout=30).json().get("status") == "waiting_customer", 120, "the answer in query")
+    filed = requests.post(f"{system.urls['intake']}/api/access-requests", timeout=30, json={
         "name": "Tomás Rivas", "email": "tomas.rivas@clubcaracas.com.ve", "phone": "+58 212 555 0142",
         "organisation_name": "Club Social Caracas", "desk": "SOPORTE", "note": "Soy el nuevo contador."})
     assert filed.status_code == 202, filed.text
@@ -145,7 +145,7 @@ def readers(system, browser):
             context = browser.new_context(viewport=DESKTOP, locale="es-VE", bypass_csp=True)
             contexts.append(context)
             page = context.new_page()
-            page.set_default_timeout(20_000)
+            page.set_default_timeout(60_000)
             portal = portals[email] = Portal(page, system.urls["portal"])
             if email:
                 portal.goto("/")

@@ -14,8 +14,38 @@ from smtp_sink import text_of
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
+TEMPLATE = "access_requested_requester"
 
-def test_a_supervisor_edits_the_rules_page_and_a_mail_text_and_both_reach_their_readers(portal, browser, system):
+
+@pytest.fixture
+def content_put_back(system):
+    """The IMPLANTACIONES rules page (Spanish) and the requester's mail text put back as found after the test.
+
+    The browser tests share one stack for the session: no other test (nor a rerun of this one)
+    may read this test's edits. Yields the rules page as it was."""
+    intake, notifier = system.urls["intake"], system.urls["notifier"]
+
+    def rules_page() -> dict:
+        r = requests.get(f"{intake}/api/desks/IMPLANTACIONES/rules-page", params={"lang": "es"}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+    before = rules_page()
+    yield before
+    supervisor = system.login("supervisor@mesa.example")
+    now = rules_page()
+    if now["text"] != before["text"]:
+        r = requests.put(f"{intake}/api/desks/IMPLANTACIONES/rules-page", headers=supervisor, timeout=30,
+                         json={"language": "es", "text": before["text"], "version": now["version"]})
+        assert r.status_code == 200, r.text
+    state = requests.get(f"{notifier}/api/templates/{TEMPLATE}/es", headers=supervisor, timeout=30).json()
+    if state["overridden"]:
+        r = requests.delete(f"{notifier}/api/templates/{TEMPLATE}/es", params={"version": state["version"]},
+                            headers=supervisor, timeout=30)
+        assert r.status_code == 200, r.text
+
+
+def test_a_supervisor_edits_the_rules_page_and_a_mail_text_and_both_reach_their_readers(portal, browser, system,
+                                                                                         content_put_back):
     page = portal.page
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -23,17 +53,18 @@ def test_a_supervisor_edits_the_rules_page_and_a_mail_text_and_both_reach_their_
 
     page.click("nav a:has-text('Página de reglas')")
     page.click("a:has-text('IMPLANTACIONES · Español')")
-    assert "Cada caso va en su propio ticket." in page.input_value("#rules-text")
+    assert "Cada caso va en su propio ticket." in page.input_value("#rules-text")  # the packaged page, put back
     page.fill("#rules-text", "## Horario de implantación\n\nDe **lunes a viernes**. <script>alert(1)</script>")
     page.click("#rules-preview-button")
     assert "lunes a viernes" in page.inner_text("#rules-preview strong")
     portal.screenshot("supervisor-rules-preview-desktop")
     page.click("#rules-save")
-    assert "Página de reglas guardada (versión 1)." in page.inner_text("main p.notice[role=status]")
+    saved = content_put_back["version"] + 1
+    assert f"Página de reglas guardada (versión {saved})." in page.inner_text("main p.notice[role=status]")
 
     page.click("nav a:has-text('Textos de los correos')")
     portal.screenshot("supervisor-templates-desktop")
-    page.click("#mail-templates tr:has-text('access_requested_requester') td:nth-child(2) a")
+    page.click(f"#mail-templates tr:has-text('{TEMPLATE}') td:nth-child(2) a")
     page.fill("#template-subject", "Recibimos su pedido, {{ name }}")
     page.fill("#template-body", "Hola {{ name }}:\n\nLa mesa {{ desk }} revisará su pedido. Texto de la supervisora.")
     page.click("#template-preview-button")
@@ -54,11 +85,11 @@ def test_a_supervisor_edits_the_rules_page_and_a_mail_text_and_both_reach_their_
 
     # "No tengo usuario": the notifier's mail to the requester is the supervisor's text.
     email = f"pedro-{uuid.uuid4().hex[:8]}@clubcaracas.com.ve"
-    filed = requests.post(f"{system.urls['intake']}/api/access-requests", timeout=10, json={
+    filed = requests.post(f"{system.urls['intake']}/api/access-requests", timeout=30, json={
         "name": "Pedro Páez", "email": email, "phone": "+58 212 555 0111",
         "organisation_name": "Club Social Caracas", "desk": "IMPLANTACIONES"})
     assert filed.status_code == 202, filed.text
-    [mail] = wait_until(lambda: system.sink.to(email), 60, "the requester's mail")
+    [mail] = wait_until(lambda: system.sink.to(email), 120, "the requester's mail")
     assert mail["Subject"] == "Recibimos su pedido, Pedro Páez"
     assert "La mesa IMPLANTACIONES revisará su pedido. Texto de la supervisora." in text_of(mail)
 

@@ -21,7 +21,7 @@ def fill_ticket(page, module: str, case: str, description: str = DESCRIPTION, ur
     page.check(f"#urgency-{urgency}")
 
 
-def reload_until(portal, selector: str, text: str, seconds: float = 30) -> None:
+def reload_until(portal, selector: str, text: str, seconds: float = 120) -> None:
     """Reload the page until `selector` holds `text` (query reads the events a moment later)."""
     def shown():
         portal.page.reload()
@@ -33,13 +33,13 @@ def reload_until(portal, selector: str, text: str, seconds: float = 30) -> None:
 def open_ticket_by_api(system, case: str, description: str = DESCRIPTION) -> str:
     """A ticket of maria's opened at intake directly; its number once query has it."""
     headers = system.login("maria@clubcaracas.com.ve")
-    r = requests.post(f"{system.urls['intake']}/api/tickets", headers=headers, timeout=10, json={
+    r = requests.post(f"{system.urls['intake']}/api/tickets", headers=headers, timeout=30, json={
         "desk": "SOPORTE", "subject": f"SOCIOS, {case}", "description": description, "contact": CONTACT,
         "confirmed_different_case": True})  # the tests share one organisation: rule 6 must not join their cases
     assert r.status_code == 201, r.text
     number = r.json()["number"]
     wait_until(lambda: requests.get(f"{system.urls['query']}/api/tickets/{number}", headers=headers,
-                                    timeout=5).ok, 30, f"{number} in query")
+                                    timeout=30).ok, 120, f"{number} in query")
     return number
 
 
@@ -149,7 +149,7 @@ def test_the_main_pages_at_360_px_have_no_horizontal_scroll(phone, system):
 
 def agent_answers(system, number: str, text: str) -> None:
     """carlos (SOPORTE agent) answers the ticket at intake."""
-    r = requests.post(f"{system.urls['intake']}/api/tickets/{number}/messages", timeout=10,
+    r = requests.post(f"{system.urls['intake']}/api/tickets/{number}/messages", timeout=30,
                       headers=system.login("carlos@mesa.example"), json={"body": text})
     assert r.status_code == 201, r.text
 

@@ -28,7 +28,7 @@ def test_no_tengo_usuario_then_an_agent_grants_it_in_his_browser_then_the_mailed
     staff = browser.new_context(viewport=DESKTOP, locale="es-VE")
     try:
         agent = Portal(staff.new_page(), portal.base_url)
-        agent.page.set_default_timeout(20_000)
+        agent.page.set_default_timeout(60_000)
         agent.goto("/")
         agent.page.fill("#email", "carlos@mesa.example")
         agent.page.fill("#password", "mesa-demo")

@@ -19,22 +19,22 @@ PAGES = (("/supervisor/calendars", "supervisor-calendars"), ("/supervisor/polici
 def answered_ticket(system) -> str:
     """A ticket of maria's answered by carlos; its number once query counts the answer in compliance."""
     maria, carlos = system.login("maria@clubcaracas.com.ve"), system.login("carlos@mesa.example")
-    opened = requests.post(f"{system.urls['intake']}/api/tickets", headers=maria, timeout=10, json={
+    opened = requests.post(f"{system.urls['intake']}/api/tickets", headers=maria, timeout=30, json={
         "desk": "SOPORTE", "subject": "CXC, Estado de cuenta del socio no suma los abonos",
         "description": DESCRIPTION, "contact": CONTACT, "confirmed_different_case": True})
     assert opened.status_code == 201, opened.text
     number = opened.json()["number"]
     wait_until(lambda: requests.get(f"{system.urls['query']}/api/tickets/{number}", headers=carlos,
-                                    timeout=5).ok, 30, f"{number} in query")
-    answer = requests.post(f"{system.urls['intake']}/api/tickets/{number}/messages", headers=carlos, timeout=10,
+                                    timeout=30).ok, 120, f"{number} in query")
+    answer = requests.post(f"{system.urls['intake']}/api/tickets/{number}/messages", headers=carlos, timeout=30,
                            json={"body": "Corregimos la suma de los abonos; revise por favor."})
     assert answer.status_code == 201, answer.text
 
     def counted():
-        r = requests.get(f"{system.urls['query']}/api/reports/compliance", headers=carlos, timeout=5,
+        r = requests.get(f"{system.urls['query']}/api/reports/compliance", headers=carlos, timeout=30,
                          params={"desk": "SOPORTE", "group_by": "month"})
         return any(i["clock"] == "first_response" and i["count"] for i in r.json()["items"])
-    wait_until(counted, 60, "the first response counted in compliance", interval=0.5)
+    wait_until(counted, 120, "the first response counted in compliance", interval=0.5)
     return number
 
 

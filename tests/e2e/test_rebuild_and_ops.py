@@ -36,7 +36,7 @@ def mixed_load(stack, cases, kill_at: int | None = None) -> list[str]:
     maria, agent = stack.login("maria@clubcaracas.com.ve"), stack.login("carlos@mesa.example")
     numbers = []
     for i, (module, case) in enumerate(cases):
-        r = requests.post(f"{intake}/api/tickets", headers=maria, json=ticket_body(case, module), timeout=10)
+        r = requests.post(f"{intake}/api/tickets", headers=maria, json=ticket_body(case, module), timeout=30)
         assert r.status_code == 201, r.text
         number = r.json()["number"]
         numbers.append(number)
@@ -48,9 +48,9 @@ def mixed_load(stack, cases, kill_at: int | None = None) -> list[str]:
         if i % 2 == 0:
             steps += [("away", maria, {"note": "de viaje"}), ("close", agent, {"reason": "closed_by_agent"})]
         for path, who, body in steps:
-            r = requests.post(f"{intake}/api/tickets/{number}/{path}", headers=who, json=body, timeout=10)
+            r = requests.post(f"{intake}/api/tickets/{number}/{path}", headers=who, json=body, timeout=30)
             assert r.status_code == 201, (path, r.text)
-    requests.post(f"{intake}/api/auth/logout", headers=agent, timeout=10)  # a BearerTokensRevoked too
+    requests.post(f"{intake}/api/auth/logout", headers=agent, timeout=30)  # a BearerTokensRevoked too
     return numbers
 
 
@@ -75,12 +75,12 @@ def test_a_rebuild_after_a_killed_consumer_equals_the_live_model_while_the_api_k
 
     def ask():
         while not done.is_set():
-            r = requests.get(f"{stack.urls['query']}/api/tickets", headers=agent, timeout=10)
+            r = requests.get(f"{stack.urls['query']}/api/tickets", headers=agent, timeout=30)
             statuses.append((r.status_code, r.json().get("total")))
     asker = threading.Thread(target=ask)
     asker.start()
     try:
-        wait_until(lambda: statuses, 30, "a first answer")
+        wait_until(lambda: statuses, 120, "a first answer")
         rebuilt = mesa(stack, "rebuild", "query", "--json")
     finally:
         done.set()
@@ -93,7 +93,7 @@ def test_a_rebuild_after_a_killed_consumer_equals_the_live_model_while_the_api_k
 
     numbers += mixed_load(stack, cases[4:6])  # the live consumer goes on from the rebuilt offsets
     wait_until(lambda: query_caught_up(stack), 90, "query caught up after the rebuild")
-    listed = requests.get(f"{stack.urls['query']}/api/tickets", headers=agent, timeout=10).json()
+    listed = requests.get(f"{stack.urls['query']}/api/tickets", headers=agent, timeout=30).json()
     assert sorted(t["number"] for t in listed["items"]) == sorted(numbers)
     checked = mesa(stack, "check", "query", "--json")
     assert checked.returncode == 0, checked.stdout
@@ -109,7 +109,7 @@ def test_status_and_topics_say_who_is_up_and_caught_up(stack):
         status = mesa(stack, "status", "--json")
         report = json.loads(status.stdout)
         return (status, report) if report["sla_timers_pending"] else None
-    status, report = wait_until(timers_pending, 60, "the open ticket's clock pending in the SLA service")
+    status, report = wait_until(timers_pending, 120, "the open ticket's clock pending in the SLA service")
     by_service = {s["service"]: s for s in report["services"]}
     assert status.returncode == 1  # the notifier is not running here
     assert by_service["notifier"]["health"] == "down"

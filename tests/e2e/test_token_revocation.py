@@ -12,7 +12,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _status(url: str, headers: dict) -> int:
-    return requests.get(url, headers=headers, timeout=5).status_code
+    return requests.get(url, headers=headers, timeout=30).status_code
 
 
 def test_a_disabled_agents_and_a_logged_out_customers_tokens_get_401_from_query_and_sla(stack):
@@ -26,13 +26,13 @@ def test_a_disabled_agents_and_a_logged_out_customers_tokens_get_401_from_query_
 
     with pg.connect(stack.env_for("intake")["DATABASE_URL"]) as conn:
         carlos_id = conn.execute("select id from users where email = 'carlos@mesa.example'").fetchone()["id"]
-    r = requests.patch(f"{intake}/api/users/{carlos_id}", json={"disabled": True}, headers=supervisor, timeout=10)
+    r = requests.patch(f"{intake}/api/users/{carlos_id}", json={"disabled": True}, headers=supervisor, timeout=30)
     assert r.status_code == 200, r.text
-    assert requests.post(f"{intake}/api/auth/logout", headers=maria, timeout=10).status_code == 204
+    assert requests.post(f"{intake}/api/auth/logout", headers=maria, timeout=30).status_code == 204
 
-    wait_until(lambda: _status(f"{query}/api/tickets", carlos) == 401, 30, "query refusing the disabled agent")
-    wait_until(lambda: _status(f"{sla}/api/policies", carlos) == 401, 30, "sla refusing the disabled agent")
-    wait_until(lambda: _status(f"{query}/api/tickets", maria) == 401, 30, "query refusing the logged-out customer")
+    wait_until(lambda: _status(f"{query}/api/tickets", carlos) == 401, 120, "query refusing the disabled agent")
+    wait_until(lambda: _status(f"{sla}/api/policies", carlos) == 401, 120, "sla refusing the disabled agent")
+    wait_until(lambda: _status(f"{query}/api/tickets", maria) == 401, 120, "query refusing the logged-out customer")
     # Everyone else's tokens live on.
     assert _status(f"{query}/api/tickets", supervisor) == 200
     assert _status(f"{sla}/api/policies", supervisor) == 200

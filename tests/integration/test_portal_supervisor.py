@@ -216,7 +216,7 @@ def test_a_late_answer_shows_on_the_compliance_page_with_its_chart_and_a_link_to
         r = requests.get(services.urls["query"] + "/api/reports/compliance/breaches",
                          headers=carlos, timeout=10).json()["items"]
         return any(b["number"] == number for b in r)
-    localstack.wait_until(overdue, 60, "the first response overdue at query")
+    localstack.wait_until(overdue, 120, "the first response overdue at query")
     answered = requests.post(services.urls["intake"] + f"/api/tickets/{number}/messages",
                              json={"body": "Revisamos la conciliación: el extracto tenía un cargo repetido."},
                              headers={**carlos, "Idempotency-Key": "6f1c1e0e-3f53-4b6c-9e8a-2b7d9c4e5a10"},
@@ -227,7 +227,7 @@ def test_a_late_answer_shows_on_the_compliance_page_with_its_chart_and_a_link_to
         r = requests.get(services.urls["query"] + "/api/reports/compliance/breaches",
                          headers=carlos, timeout=10).json()["items"]
         return any(b["number"] == number and b["kind"] == "met_late" for b in r)
-    localstack.wait_until(met_late, 60, "the late answer at query")
+    localstack.wait_until(met_late, 120, "the late answer at query")
     page = portal("carlos@mesa.example").get("/reports/compliance?desk=SOPORTE").get_data(as_text=True)
     assert '<svg class="chart"' in page and "<title" in page
     assert f'href="/tickets/{number}">{number}</a>' in page and "respondida tarde" in page

@@ -162,11 +162,11 @@ def test_the_api_answers_200_to_every_request_during_a_rebuild_and_its_swap(live
     asker = threading.Thread(target=ask)
     asker.start()
     try:
-        wait_until(lambda: len(statuses) > 3, 30, "requests before the rebuild")
+        wait_until(lambda: len(statuses) > 3, 120, "requests before the rebuild")
         before = len(statuses)
         rebuild.rebuild(url, kafka_bootstrap, model(topic_prefix))
         during = len(statuses) - before
-        wait_until(lambda: len(statuses) > before + during + 3, 30, "requests after the swap")
+        wait_until(lambda: len(statuses) > before + during + 3, 120, "requests after the swap")
     finally:
         done.set()
         asker.join(30)

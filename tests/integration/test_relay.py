@@ -45,7 +45,7 @@ def read_topic(bootstrap: str, topic: str, expected: int) -> list:
     messages = []
     try:
         wait_until(lambda: messages.extend(m for batch in consumer.poll(timeout_ms=200).values() for m in batch)
-                   or len(messages) >= expected, 30, f"{expected} messages on {topic}")
+                   or len(messages) >= expected, 120, f"{expected} messages on {topic}")
         messages.extend(m for batch in consumer.poll(timeout_ms=500).values() for m in batch)
     finally:
         consumer.close()
@@ -94,7 +94,7 @@ def test_relay_killed_between_send_and_mark_loses_nothing_and_consumers_apply_ea
             loop.poll_once()
             with pg.connect(query_db) as conn:
                 return store.stats(conn)["applied_events"] + store.stats(conn)["skipped_events"] >= len(events)
-        wait_until(caught_up, 30, "query caught up")
+        wait_until(caught_up, 120, "query caught up")
     finally:
         loop.close()
     with pg.connect(query_db) as conn:
@@ -120,14 +120,45 @@ def test_a_consumer_restarted_between_batches_resumes_at_its_stored_offsets(
 
     first = query_consumer.build(config)
     first.max_records = 3
-    wait_until(lambda: first.poll_once() and applied() > 0, 30, "a first batch")
+    wait_until(lambda: first.poll_once() and applied() > 0, 120, "a first batch")
     first.close()  # stops between batches; its offsets are already stored
     assert 0 < applied() < len(stored)
 
     second = query_consumer.build(config)
     try:
-        wait_until(lambda: second.poll_once() is not None and applied() == len(stored), 30, "the rest applied")
+        wait_until(lambda: second.poll_once() is not None and applied() == len(stored), 120, "the rest applied")
     finally:
         second.close()
     with pg.connect(query_db) as conn:
         assert store.stats(conn) == {"applied_events": len(stored), "skipped_events": 0}
+
+
+def test_a_watermark_is_told_on_the_driven_clock_and_an_event_stuck_since_before_a_jump_holds_it_back(
+        intake_db, kafka_bootstrap, topic_prefix, now, tmp_path):
+    from datetime import datetime, timedelta, timezone
+    from helpdesk_shared.clock import DrivenClock, advance
+    from helpdesk_shared.topics import WATERMARKS
+    clock_file = tmp_path / "clock"
+    clock_file.touch()
+    clock = DrivenClock(clock_file)
+    producer = make_producer(kafka_bootstrap)
+    try:
+        with pg.connect(intake_db) as conn:
+            conn.execute("""update relay_cursor set (relay_xid, position) =
+                            (select relay_xid, global_position from events
+                             order by relay_xid desc, global_position desc limit 1)""")  # the demo users' events: out of the way
+            conn.commit()
+            advance(clock_file, 3600)
+            wall = datetime.now(timezone.utc)
+            caught_up = outbox.publish_watermark(conn, producer, "intake", topic_prefix, 1, clock)
+            assert caught_up >= wall + timedelta(minutes=59)  # nothing unpublished: now, on the driven clock
+            store_tickets(intake_db, now, tickets=1, messages=0)  # stored after the jump, not yet published
+            conn.execute("""update events e set stored_at = now() - interval '1 minute' from relay_cursor c
+                            where (e.relay_xid, e.global_position) > (c.relay_xid, c.position)""")  # ... as if from before it
+            conn.commit()
+            held = outbox.publish_watermark(conn, producer, "intake", topic_prefix, 2, clock)
+            assert held < datetime.now(timezone.utc)  # the stuck row's wall instant, before the jump
+    finally:
+        producer.close()
+    published = [from_json_bytes(m.value) for m in read_topic(kafka_bootstrap, topic_prefix + WATERMARKS, 2)]
+    assert [e.data["through"] for e in published] == [caught_up.isoformat(), held.isoformat()]

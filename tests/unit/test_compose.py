@@ -493,7 +493,7 @@ def test_bin_up_runs_the_same_long_running_processes_under_supervisord_that_rest
     long_running = {name for name in _python_services() if name not in ONE_SHOTS}
     assert started == long_running | {"mail-sink"}  # Mailpit's stand-in without Docker
     assert "nohup" not in up  # no hand-made background processes that nothing restarts
-    assert re.search(r"^\s*supervisord -c \"\$CONF\"", up, re.M)
+    assert re.search(r"^\s*\"\$VENV/bin/supervisord\" -c \"\$CONF\"", up, re.M)  # .venv's, never PATH's
     program = re.search(r"\[program:\$name\]\n(.*?)\nPROGRAM", up, re.S).group(1)
     settings = dict(line.split("=", 1) for line in program.splitlines())
     assert settings["autorestart"] == "true" and int(settings["startretries"]) >= 10

@@ -84,7 +84,8 @@ def _bin_up_secrets_block() -> str:
 
 
 def test_bin_up_makes_the_secrets_once_mode_600_and_reuses_them(tmp_path):
-    script = f'set -euo pipefail\nRUN="{tmp_path}"\n{_bin_up_secrets_block()}'
+    # bin/up runs .venv's interpreter as $PY; here the one running the tests stands in for it.
+    script = f'set -euo pipefail\nRUN="{tmp_path}"\nPY="{sys.executable}"\n{_bin_up_secrets_block()}'
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     subprocess.run(["bash", "-c", script], check=True, env=env, capture_output=True)
     path = tmp_path / "secrets.env"

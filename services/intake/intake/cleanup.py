@@ -14,7 +14,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from helpdesk_shared import pg
-from helpdesk_shared.clock import utc_now
+from helpdesk_shared.clock import clock_from_env, utc_now
 from helpdesk_shared.entrypoint import serve
 
 from .app import require_migrated
@@ -63,7 +63,8 @@ def main() -> None:
     """Run until SIGTERM/SIGINT."""
     config = Config.from_env()
     require_migrated(config.database_url)
-    serve("intake-cleanup", lambda stop: run(config, stop))
+    clock = clock_from_env()
+    serve("intake-cleanup", lambda stop: run(config, stop, clock))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, env, secret, signing_key
+from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, consumer_mode, env, secret, signing_key
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Config:
     public_url: str
     token_ttl_seconds: int = 8 * 3600
     kafka_topic_prefix: str = ""  # isolates test runs sharing one broker; empty in production
+    consumer_mode: str = "group"  # CONSUMER_MODE: "group" (N instances share partitions) or "single"
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -32,7 +33,7 @@ class Config:
                    link_secret=secret("LINK_SECRET"),
                    inbound_secret=secret("INBOUND_SECRET"),
                    portal_forward_secret=secret("PORTAL_FORWARD_SECRET"),
-                   kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""),
+                   kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""), consumer_mode=consumer_mode(),
                    attachments_dir=env("ATTACHMENTS_DIR", ".run/attachments"),
                    public_url=env("PUBLIC_URL", "http://127.0.0.1:8001"),
                    token_ttl_seconds=int(env("TOKEN_TTL_SECONDS", str(8 * 3600))))

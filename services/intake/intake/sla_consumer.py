@@ -39,7 +39,8 @@ def build(config: Config) -> ConsumerLoop:
     require_migrated(config.database_url)
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                         consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + t for t in TOPICS],
-                        handle_batch=apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME)
+                        handle_batch=apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME,
+                        mode=config.consumer_mode)
 
 
 def main() -> None:

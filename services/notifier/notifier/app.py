@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from helpdesk_shared import logs, pg, revocations, web
 from helpdesk_shared.metrics import with_now
-from helpdesk_shared.clock import utc_now
+from helpdesk_shared.clock import clock_from_env
 from helpdesk_shared.errors import Message, NotFound, RuleViolation
 
 from . import metrics, openapi, store, template_api, template_store
@@ -22,10 +22,11 @@ FORBIDDEN = RuleViolation("FORBIDDEN", None, Message(
     es="No tiene permiso para esta operación.", en="You are not allowed to do this."), status=403)
 
 
-def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now,
+def create_app(config: Config | None = None, clock: Callable[[], datetime] | None = None,
                migrate_first: bool = False) -> Flask:
     """Build the app on a migrated database (`migrate_first=True`, for tests only, migrates it)."""
     config = config or Config.from_env()
+    clock = clock or clock_from_env()  # the wall clock unless a test drives it
     logs.setup("notifier")
     (store.migrate if migrate_first else store.require_migrated)(config.database_url)
     app = Flask(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from helpdesk_shared.catalog import DESK_NAMES as DESKS  # the desks: helpdesk_shared/catalog.json
-from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, env, secret, verify_key
+from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, consumer_mode, env, secret, verify_key
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Config:
     smtp_retry_max_seconds: float = 300.0  # backoff cap while the SMTP server is down
     # Per desk: urgent tickets alert this address at once, day or night ("" or absent: none).
     oncall_addresses: dict = field(default_factory=dict)
+    consumer_mode: str = "group"  # CONSUMER_MODE: "group" (N instances share partitions) or "single"
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -49,7 +50,7 @@ class Config:
             link_secret=secret("LINK_SECRET"),
             reply_secret=secret("REPLY_SECRET"),
             inbound_secret=secret("INBOUND_SECRET"),
-            kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""),
+            kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""), consumer_mode=consumer_mode(),
             smtp_host=env("SMTP_HOST", "127.0.0.1"),
             smtp_port=int(env("SMTP_PORT", "1025")),
             smtp_starttls=env("SMTP_STARTTLS", "false").lower() in ("1", "true", "yes"),

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from helpdesk_shared.clock import utc_now
+from helpdesk_shared.clock import clock_from_env, utc_now
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared import link_tokens
 from helpdesk_shared.business_calendar import venezuela_default
@@ -76,12 +76,13 @@ def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLo
     prefix = config.kafka_topic_prefix
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                         consumer_name=CONSUMER_NAME, topics=[prefix + t for t in TOPICS],
-                        handle_batch=handle_batch, group_id=prefix + CONSUMER_NAME)
+                        handle_batch=handle_batch, group_id=prefix + CONSUMER_NAME,
+                        mode=config.consumer_mode)
 
 
 def main() -> None:
     """Run until SIGTERM/SIGINT."""
-    serve("notifier-consumer", lambda stop: build(Config.from_env()).run(stop))
+    serve("notifier-consumer", lambda stop: build(Config.from_env(), clock_from_env()).run(stop))
 
 
 if __name__ == "__main__":

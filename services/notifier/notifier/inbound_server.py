@@ -3,7 +3,7 @@ to notifications become messages on their tickets."""
 from __future__ import annotations
 
 
-from helpdesk_shared.clock import utc_now
+from helpdesk_shared.clock import clock_from_env
 from helpdesk_shared import pg
 from helpdesk_shared.entrypoint import serve
 
@@ -26,7 +26,7 @@ def main() -> None:
             text = template_store.current_texts(conn).get((mail.template, mail.recipient.language or "es"))
         return tuple(render.render(mail, text))
 
-    intake = ReplyIntake(config, utc_now, render_mail)
+    intake = ReplyIntake(config, clock_from_env(), render_mail)
 
     def run(stop) -> None:
         controller = start_server(ReplyHandler(intake.accept), config.inbound_host, config.inbound_port)

@@ -11,7 +11,7 @@ import threading
 from datetime import datetime
 from typing import Callable
 
-from helpdesk_shared.clock import utc_now
+from helpdesk_shared.clock import clock_from_env, utc_now
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared import pg
 from helpdesk_shared.outage import TRANSIENT_ERRORS, Backoff
@@ -88,7 +88,8 @@ def main() -> None:
     """Run until SIGTERM/SIGINT."""
     config = Config.from_env()
     store.require_migrated(config.database_url)
-    serve("notifier-sender", lambda stop: run(config, stop))
+    clock = clock_from_env()
+    serve("notifier-sender", lambda stop: run(config, stop, clock))
 
 
 if __name__ == "__main__":

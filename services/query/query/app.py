@@ -10,7 +10,7 @@ from flask import Flask, jsonify
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
-from helpdesk_shared.clock import utc_now
+from helpdesk_shared.clock import clock_from_env
 from helpdesk_shared import logs, migrations, pg, web
 from helpdesk_shared.metrics import with_now
 
@@ -42,10 +42,11 @@ def require_migrated(database_url: str) -> None:
     migrations.require_current(database_url, folder.DIRECTORY, "query")
 
 
-def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now,
+def create_app(config: Config | None = None, clock: Callable[[], datetime] | None = None,
                migrate_first: bool = False) -> Flask:
     """Build the query app on a migrated database (`migrate_first=True`, for tests only, migrates it)."""
     config = config or Config.from_env()
+    clock = clock or clock_from_env()  # the wall clock unless a test drives it
     logs.setup("query")
     (migrate if migrate_first else require_migrated)(config.database_url)
     app = Flask(__name__)

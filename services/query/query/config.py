@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, env, verify_key
+from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, consumer_mode, env, verify_key
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,7 @@ class Config:
     kafka_bootstrap_servers: str
     token_verify_key: str  # Ed25519 public key: checks intake's bearer tokens, cannot mint
     kafka_topic_prefix: str = ""  # isolates test runs sharing one broker; empty in production
+    consumer_mode: str = "group"  # CONSUMER_MODE: "group" (N instances share partitions) or "single"
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -21,4 +22,4 @@ class Config:
         return cls(database_url=env("DATABASE_URL", DEFAULT_PG + "mesa_query"),
                    kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
                    token_verify_key=verify_key("TOKEN_VERIFY_KEY"),
-                   kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""))
+                   kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""), consumer_mode=consumer_mode())

@@ -23,7 +23,8 @@ def build(config: Config) -> ConsumerLoop:
     prefix = config.kafka_topic_prefix
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                         consumer_name=CONSUMER_NAME, topics=[prefix + t for t in TOPICS],
-                        handle_batch=store.apply_batch, group_id=prefix + CONSUMER_NAME)
+                        handle_batch=store.apply_batch, group_id=prefix + CONSUMER_NAME,
+                        mode=config.consumer_mode)
 
 
 def main() -> None:

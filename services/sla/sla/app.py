@@ -9,7 +9,7 @@ from flask import Flask, jsonify
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
-from helpdesk_shared.clock import utc_now
+from helpdesk_shared.clock import clock_from_env
 from helpdesk_shared import logs, pg, web
 from helpdesk_shared.metrics import with_now
 
@@ -26,10 +26,11 @@ class Sla:
     clock: Callable[[], datetime]
 
 
-def create_app(config: Config | None = None, clock: Callable[[], datetime] = utc_now,
+def create_app(config: Config | None = None, clock: Callable[[], datetime] | None = None,
                migrate_first: bool = False) -> Flask:
     """Build the SLA admin app on a migrated database (`migrate_first=True`, for tests only, migrates it)."""
     config = config or Config.from_env()
+    clock = clock or clock_from_env()  # the wall clock unless a test drives it
     logs.setup("sla")
     (store.migrate if migrate_first else store.require_migrated)(config.database_url)
     app = Flask(__name__)

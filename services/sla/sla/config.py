@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, env, verify_key
+from helpdesk_shared.config import DEFAULT_KAFKA, DEFAULT_PG, consumer_mode, env, verify_key
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Config:
     # Fire only up to intake's OutboxDrained watermark too, so a reply stuck in intake's outbox
     # (relay down) is never taken for a missing one. Off only for benches that feed Kafka directly.
     require_intake_watermark: bool = True
+    consumer_mode: str = "group"  # CONSUMER_MODE: "group" (N instances share partitions) or "single"
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -27,6 +28,6 @@ class Config:
         return cls(database_url=env("DATABASE_URL", DEFAULT_PG + "mesa_sla"),
                    kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
                    token_verify_key=verify_key("TOKEN_VERIFY_KEY"),
-                   kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""),
+                   kafka_topic_prefix=env("KAFKA_TOPIC_PREFIX", ""), consumer_mode=consumer_mode(),
                    grace_seconds=float(env("SLA_GRACE_SECONDS", "0.5")),
                    require_intake_watermark=env("SLA_REQUIRE_INTAKE_WATERMARK", "true").lower() in ("1", "true", "yes"))

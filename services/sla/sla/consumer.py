@@ -11,7 +11,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Callable
 
-from helpdesk_shared.clock import utc_now
+from helpdesk_shared.clock import clock_from_env, utc_now
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared.kafka import ConsumerLoop
 from helpdesk_shared import revocations
@@ -38,7 +38,8 @@ class TimerService:
         self.loop = ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                                  consumer_name=CONSUMER_NAME,
                                  topics=[config.kafka_topic_prefix + t for t in TOPICS],
-                                 handle_batch=self.apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME)
+                                 handle_batch=self.apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME,
+                                 mode=config.consumer_mode)
 
     def _settings(self, conn) -> store.Settings:
         self.settings = store.load_settings(conn, self.settings)
@@ -48,25 +49,33 @@ class TimerService:
         """Apply ticket events to clocks (in the loop's transaction); note intake's watermark."""
         for r in records:
             if r.event.type == "OutboxDrained" and r.event.data["source"] == "intake":
-                through = datetime.fromisoformat(r.event.data["through"])
-                self.intake_through = max(self.intake_through or through, through)
+                store.save_watermark(conn, "intake", datetime.fromisoformat(r.event.data["through"]))
             elif r.event.type == revocations.EVENT:  # bearer tokens the SLA API must refuse from now on
                 revocations.apply(conn, r.event.data["user_id"], r.event.data["valid_after"])
         store.apply_batch(conn, [r for r in records if r.topic.endswith(TICKETS)], self._settings(conn))
 
     def fire(self, loop: ConsumerLoop) -> int:
-        """Fire what is due up to the read-past instant, on the partitions this instance owns."""
+        """Fire what is due up to the read-past instant, on the ticket partitions this instance holds.
+
+        A ticket's events all go to one partition (keyed by its stream id) and its clocks row
+        records that partition: with N instances each fires the timers of the partitions it
+        reads, so each timer fires on one instance, once (fired_timers, in the same transaction).
+        """
+        partitions = [tp.partition for tp in loop.holds() if tp.topic.endswith(TICKETS)]
+        if not partitions:
+            return 0
         safe = loop.read_past(self.clock(), self.grace)
-        if self.require_watermark:
-            # Read past T on every partition is not enough while intake may still hold events
-            # that occurred before T in its outbox: also wait for its watermark to pass T.
-            if self.intake_through is None:
-                return 0
-            safe = min(safe, self.intake_through - self.grace) if safe else None
         if safe is None:
             return 0
-        partitions = [tp.partition for tp in loop.consumer.assignment()]
         with loop.conn.transaction():
+            if self.require_watermark:
+                # Read past T on every partition is not enough while intake may still hold events
+                # that occurred before T in its outbox: also wait for its watermark to pass T. The
+                # watermark is read from the database: another instance may hold its partition.
+                self.intake_through = store.load_watermark(loop.conn, "intake")
+                if self.intake_through is None:
+                    return 0
+                safe = min(safe, self.intake_through - self.grace)
             return store.fire_due(loop.conn, self._settings(loop.conn), partitions, safe, self.clock())
 
     def run(self, stop: threading.Event) -> None:
@@ -76,7 +85,7 @@ class TimerService:
 
 def main() -> None:
     """Run until SIGTERM/SIGINT."""
-    serve("sla-timers", lambda stop: TimerService(Config.from_env()).run(stop))
+    serve("sla-timers", lambda stop: TimerService(Config.from_env(), clock_from_env()).run(stop))
 
 
 if __name__ == "__main__":

@@ -280,6 +280,18 @@ def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Setti
 
 # ---------------------------------------------------------------- firing timers
 
+def save_watermark(conn: psycopg.Connection, source: str, through: datetime) -> None:
+    """Keep the latest `through` a writer announced (OutboxDrained); in the batch's transaction."""
+    conn.execute("""insert into intake_watermark (source, through) values (%s, %s) on conflict (source)
+                    do update set through = greatest(intake_watermark.through, excluded.through)""", (source, through))
+
+
+def load_watermark(conn: psycopg.Connection, source: str) -> datetime | None:
+    """The latest watermark saved for `source` (None before the first)."""
+    row = conn.execute("select through from intake_watermark where source = %s", (source,)).fetchone()
+    return row["through"] if row else None
+
+
 def fire_due(conn: psycopg.Connection, settings: Settings, partitions: list[int], safe_time: datetime,
              now: datetime, limit: int = 500) -> int:
     """Fire every unfired timer due at or before `safe_time` on the given partitions; return how many.
