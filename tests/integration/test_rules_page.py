@@ -1,6 +1,8 @@
 """Each desk's rules page as content its supervisors edit (intake), in-process on real PostgreSQL."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from harness import login
@@ -15,8 +17,11 @@ PAGE = "/api/desks/SOPORTE/rules-page"
 
 def _events(intake_db: str) -> list[dict]:
     with pg.connect(intake_db) as conn:
-        return conn.execute("""select stream_id, stream_version, data from events where type = 'RulesPageEdited'
+        rows = conn.execute("""select stream_id, stream_version, payload from events where type = 'RulesPageEdited'
                                order by global_position""").fetchall()
+    # An event's data lives in its stored bytes (the Kafka payload), not in a column of its own.
+    return [{"stream_id": r["stream_id"], "stream_version": r["stream_version"],
+             "data": json.loads(bytes(r["payload"]))["data"]} for r in rows]
 
 
 def _outbox(intake_db: str) -> int:
