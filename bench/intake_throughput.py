@@ -402,7 +402,9 @@ def ticket_counts(stack: LocalStack) -> dict:
         query = conn.execute("select count(*) from tickets").fetchone()[0]
     with psycopg.connect(stack.env_for("intake")["DATABASE_URL"]) as conn:
         intake = conn.execute("select count(*) from tickets").fetchone()[0]
-        unpublished = conn.execute("select count(*) from outbox where published_at is null").fetchone()[0]
+        # Intake's event store is its outbox: what waits is every event after the relay's cursor.
+        unpublished = conn.execute("""select count(*) from relay_cursor c, events e where c.relay = 'kafka'
+                                      and (e.relay_xid, e.global_position) > (c.relay_xid, c.position)""").fetchone()[0]
     return {"intake_tickets": intake, "outbox_unpublished": unpublished, "query_tickets": query}
 
 

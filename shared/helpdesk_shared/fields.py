@@ -215,22 +215,14 @@ class Day(fields.Field):
             raise ValidationError(_code("FIELD_NOT_DATE")) from None
 
 
-class QueryCount(fields.Field):
+class QueryCount(Count):
     """A whole number written in a query string (ASCII digits only: "+3", " 3" and "٣" are not 3),
     between `minimum` and `maximum`."""
-
-    def __init__(self, minimum: int, maximum: int, **kwargs):
-        super().__init__(**kwargs)
-        self.minimum, self.maximum = minimum, maximum
-        self.error_messages.update(_COMMON)
-        self.metadata.update(type="integer", minimum=minimum, maximum=maximum)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str) or not (value.isascii() and value.isdigit()) or len(value) > 12:
             raise ValidationError(_code("FIELD_NOT_INTEGER"))
-        if not self.minimum <= int(value) <= self.maximum:
-            raise ValidationError(_code("FIELD_OUT_OF_RANGE", f"{self.minimum} … {self.maximum}"))
-        return int(value)
+        return super()._deserialize(int(value), attr, data, **kwargs)
 
 
 class Items(fields.List):

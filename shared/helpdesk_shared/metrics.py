@@ -93,12 +93,12 @@ def events_applied(conn) -> Iterable[Metric]:
 
 def outbox_backlog(conn) -> Iterable[Metric]:
     """`mesa_outbox_unpublished` and `mesa_outbox_oldest_unpublished_seconds`: events stored and not on
-    Kafka yet (the relay is down or the broker away), when this database has an outbox."""
-    if not conn.execute("select to_regclass('outbox') as t").fetchone()["t"]:
+    Kafka yet (the relay is down or the broker away), when this database has an outbox (or is one)."""
+    from .outbox import EventLog, OutboxTable  # the relay's own view of what waits
+    tables = conn.execute("select to_regclass('outbox') as o, to_regclass('relay_cursor') as c").fetchone()
+    if not (tables["o"] or tables["c"]):
         return
-    # Both read the partial index outbox_unpublished; the age is the database's own clock.
-    row = conn.execute("""select count(*) as n, extract(epoch from now() - min(stored_at)) as age
-                          from outbox where published_at is null""").fetchone()
+    row = (EventLog() if tables["c"] else OutboxTable()).backlog(conn)
     unpublished = GaugeMetricFamily("mesa_outbox_unpublished", "Events stored and not published to Kafka yet")
     unpublished.add_metric([], row["n"])
     oldest = GaugeMetricFamily("mesa_outbox_oldest_unpublished_seconds",

@@ -10,6 +10,11 @@ still refuses for what it is (too large, invalid) is parked: moved to `outbox_de
 with its payload and error, logged as an error with a running count, and announced to
 operations (see `park`), while the rows after it go on. An outage is no reason to park:
 the relay backs off and retries (see outage.py).
+
+Intake's event store is its own outbox (issue 11, one write per event): `events` carries each
+event's Kafka bytes, and the relay follows a position in it instead of marking rows. See
+EventLog for why that position is safe although transactions commit out of id order. The SLA
+service and the notifier have no event store; they keep the `outbox` table (OutboxTable).
 """
 from __future__ import annotations
 
@@ -76,13 +81,18 @@ class EventTooLarge(RuleViolation):
             status=413, extra={"max_bytes": MAX_EVENT_BYTES})
 
 
+def check_sizes(payloads: list[bytes]) -> None:
+    """Raise EventTooLarge when a payload would not fit its topic."""
+    for payload in payloads:
+        if len(payload) > MAX_EVENT_BYTES:
+            raise EventTooLarge(len(payload))
+
+
 def encode(events: list[Envelope], docs: list[dict] | None = None) -> list[bytes]:
     """The Kafka payload of each event; raises EventTooLarge when one would not fit its topic."""
     payloads = ([json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode() for d in docs] if docs
                 else [to_json_bytes(e) for e in events])
-    for payload in payloads:
-        if len(payload) > MAX_EVENT_BYTES:
-            raise EventTooLarge(len(payload))
+    check_sizes(payloads)
     return payloads
 
 
@@ -99,17 +109,174 @@ def enqueue(conn: psycopg.Connection, events: list[Envelope], docs: list[dict] |
     conn.execute("notify outbox")
 
 
+# One row per event of an event store that is its own outbox (intake's `events`, migration 0002).
+# relay_xid orders the relay (EventLog); it is the appending transaction's id, raised to the
+# previous event's relay_xid of the same stream when that one is larger (see EventLog, point 3).
+EVENT_INSERT = """
+insert into events (event_id, stream_id, stream_version, type, schema_version, occurred_at, correlation_id,
+                    causation_id, payload, relay_xid)
+values (%s, %s, %s, %s, %s, %s, %s, %s, %s,
+        greatest(pg_current_xact_id(), (select p.relay_xid from events p
+                                        where p.stream_id = %s and p.stream_version = %s)))"""
+
+
+def event_row(event: Envelope, payload: bytes) -> tuple:
+    """EVENT_INSERT's parameters for one event and its serialised bytes."""
+    return (event.event_id, event.stream_id, event.stream_version, event.type, event.schema_version,
+            event.occurred_at, event.correlation_id, event.causation_id, payload,
+            event.stream_id, event.stream_version - 1)
+
+
+class OutboxTable:
+    """The `outbox` table: rows marked published one by one (the SLA service, the notifier)."""
+
+    def pending(self, conn: psycopg.Connection, batch: int) -> list[dict]:
+        """The oldest unpublished rows, in id order."""
+        return conn.execute("""select id, event_id, topic, key, payload, stored_at from outbox
+                               where published_at is null order by id limit %s""", (batch,)).fetchall()
+
+    def done(self, conn: psycopg.Connection, rows: list[dict], published: list[int], parked: list) -> None:
+        """Mark the acknowledged rows and park the refused ones, in the caller's transaction."""
+        conn.execute("update outbox set published_at = now() where id = any(%s)", (published,))
+        for row, error in parked:
+            conn.execute("delete from outbox where id = %s", (row["id"],))
+            park(conn, row, error, self)
+
+    def append_alert(self, conn: psycopg.Connection, alert: Envelope) -> None:
+        """Queue an operations alert."""
+        enqueue(conn, [alert])
+
+    def waiting(self, conn: psycopg.Connection) -> bool:
+        """Rows stored but not ready for the relay: never here (each row is marked by itself)."""
+        return False
+
+    watermark_sql = """
+        select least(now(),
+                     (select min(stored_at) from outbox where published_at is null),
+                     (select min(xact_start) from pg_stat_activity
+                       where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null)
+                    ) as through"""
+
+    def backlog(self, conn: psycopg.Connection) -> dict:
+        """How many rows wait, and the age in seconds of the oldest (None when none waits)."""
+        # Both read the partial index outbox_unpublished; the age is the database's own clock.
+        return conn.execute("""select count(*) as n, extract(epoch from now() - min(stored_at)) as age
+                               from outbox where published_at is null""").fetchone()
+
+
+class EventLog:
+    """An event store that is its own outbox: the relay follows a position in `events`.
+
+    Why a position in `global_position` alone is not safe: it is drawn from a sequence when a row
+    is inserted, not when its transaction commits. A transaction that drew 10 may commit after one
+    that drew 11; a relay that published 11 and moved past it would never see 10.
+
+    What the relay follows instead (the "outbox by transaction id" technique; PostgreSQL docs,
+    9.27.11 "Transaction ID and Snapshot Information Functions"):
+
+    1. Every row carries `relay_xid`, at least the id of the transaction that appended it
+       (`pg_current_xact_id()`, a 64-bit xid8 that never wraps), and rows are published in
+       (relay_xid, global_position) order, the position kept in `relay_cursor`.
+    2. A round publishes only rows whose relay_xid is below a horizon H taken in the same
+       statement's snapshot: the oldest transaction of this database still in progress (from
+       `pg_snapshot_xip(pg_current_snapshot())`), or the snapshot's xmax when none is. Every
+       transaction with an id below H has committed or aborted, so no row below H can appear
+       later, and every row that appears later has relay_xid >= its own xid >= H: it sorts after
+       the cursor and is not skipped. Transactions in *other* databases of the same server are
+       left out of H (their ids are looked up in pg_stat_activity), so a slow transaction next
+       door does not hold intake's events back; an id that cannot be placed counts as ours,
+       which only delays a round, never skips a row.
+    3. Order per stream: a transaction's id is given at its first write, which may come before it
+       reads the stream it appends to, so the writer of version n+1 can hold a smaller id than the
+       writer of version n. The append therefore stores greatest(its xid, relay_xid of version
+       n): a stream's relay_xid never decreases, and version n+1 (a later position, drawn after
+       version n committed) sorts after version n. Point 2 still holds (relay_xid >= own xid).
+
+    Rejected: a published flag per row (a second write of every event, what this replaces);
+    a lock serialising appends until commit (pyeventsourcing's `_lock_table`: commits of
+    concurrent commands could no longer share a flush). The cost: a transaction left open in
+    this database (idle in transaction) holds the relay back until it ends.
+    """
+
+    pending_sql = """
+        with snap as materialized (select pg_current_snapshot() as s),
+             elsewhere as materialized (select backend_xid from pg_stat_activity
+                                        where backend_xid is not null and datname <> current_database()),
+             ours as (select x from snap, pg_snapshot_xip(snap.s) as x
+                      where xid(x) not in (select backend_xid from elsewhere)),
+             horizon as (select coalesce((select min(x) from ours), (select pg_snapshot_xmax(s) from snap)) as h)
+        select e.global_position as id, e.relay_xid, e.event_id, e.type, e.stream_id as key, e.payload,
+               e.stored_at
+        from relay_cursor c, horizon, events e
+        where c.relay = 'kafka' and (e.relay_xid, e.global_position) > (c.relay_xid, c.position)
+          and e.relay_xid < horizon.h
+        order by e.relay_xid, e.global_position
+        limit %s"""
+
+    def pending(self, conn: psycopg.Connection, batch: int) -> list[dict]:
+        """The next rows after the cursor whose transactions all ended, in relay order."""
+        rows = conn.execute(self.pending_sql, (batch,)).fetchall()
+        for row in rows:
+            row["topic"] = TOPIC_OF_EVENT.get(row["type"], "")  # "" is no topic: Kafka refuses it, it is parked
+        return rows
+
+    def done(self, conn: psycopg.Connection, rows: list[dict], published: list[int], parked: list) -> None:
+        """Move the cursor past the rows acknowledged or parked (a prefix of `rows`)."""
+        settled = len(published) + len(parked)
+        if settled:
+            last = rows[settled - 1]
+            conn.execute("update relay_cursor set relay_xid = %s, position = %s where relay = 'kafka'",
+                         (last["relay_xid"], last["id"]))
+        for row, error in parked:
+            park(conn, row, error, self)
+
+    def append_alert(self, conn: psycopg.Connection, alert: Envelope) -> None:
+        """Append an operations alert to the event store (its own stream, one version per parked row)."""
+        payload = to_json_bytes(alert)
+        conn.execute(EVENT_INSERT + " on conflict do nothing", event_row(alert, payload))
+        conn.execute("notify outbox")
+
+    _after_cursor = """from relay_cursor c, events e where c.relay = 'kafka'
+                       and (e.relay_xid, e.global_position) > (c.relay_xid, c.position)"""
+
+    def waiting(self, conn: psycopg.Connection) -> bool:
+        """Whether events after the cursor wait (after a round that published none: behind an open transaction)."""
+        with conn.transaction():
+            return conn.execute(f"select exists (select 1 {self._after_cursor}) as w").fetchone()["w"]
+    watermark_sql = f"""
+        select least(now(),
+                     (select min(e.stored_at) {_after_cursor}),
+                     (select min(xact_start) from pg_stat_activity
+                       where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null)
+                    ) as through"""
+
+    def backlog(self, conn: psycopg.Connection) -> dict:
+        """How many events wait, and the age in seconds of the oldest (None when none waits)."""
+        return conn.execute(f"""select count(*) as n, extract(epoch from now() - min(e.stored_at)) as age
+                                {self._after_cursor}""").fetchone()
+
+
+def relay_source(conn: psycopg.Connection) -> OutboxTable | EventLog:
+    """The event store when this database's events are its outbox (it has a relay cursor), else `outbox`."""
+    if conn.execute("select to_regclass('relay_cursor') is not null as log").fetchone()["log"]:
+        return EventLog()
+    return OutboxTable()
+
+
 def relay_once(conn: psycopg.Connection, producer: KafkaProducer, batch: int = 500, topic_prefix: str = "",
-               after_send: Callable[[list[int]], None] | None = None) -> int:
+               after_send: Callable[[list[int]], None] | None = None,
+               source: OutboxTable | EventLog | None = None) -> int:
     """Publish one batch of unpublished rows; return how many were published or parked.
 
     A row Kafka refuses for what it is gets parked and the rows after it go on. Any other
     error (the broker unreachable, a timeout) stops at that row: the rows before it are
     marked, it and the rest are sent again by the next round, and the error propagates.
+    The payload goes out as stored: the bytes the writer serialised once. `conn` must not be
+    inside a transaction of the caller's (an open transaction holds EventLog's horizon back).
     """
-    with conn.transaction():
-        rows = conn.execute("""select id, event_id, topic, key, payload, stored_at from outbox
-                               where published_at is null order by id limit %s""", (batch,)).fetchall()
+    with conn.transaction():  # not a transaction left open: EventLog's horizon would wait for it
+        source = source or relay_source(conn)
+        rows = source.pending(conn, batch)
     if not rows:
         return 0
     futures = []
@@ -135,18 +302,17 @@ def relay_once(conn: psycopg.Connection, producer: KafkaProducer, batch: int = 5
     if after_send:
         after_send(published)
     with conn.transaction():
-        conn.execute("update outbox set published_at = now() where id = any(%s)", (published,))
-        for row, error in parked:
-            park(conn, row, error)
+        source.done(conn, rows, published, parked)
     if failure is not None:
         raise failure
     return len(published) + len(parked)
 
 
-def park(conn: psycopg.Connection, row: dict, error: str) -> None:
-    """Move an undeliverable row to outbox_dead_letters, in the caller's transaction, and say so.
+def park(conn: psycopg.Connection, row: dict, error: str, source: OutboxTable | EventLog | None = None) -> None:
+    """Copy an undeliverable row to outbox_dead_letters, in the caller's transaction, and say so.
 
-    The row leaves the outbox, so the relay goes on and the watermark passes it. Operations
+    The row leaves the outbox (the event store's cursor moves past it), so the relay goes on and
+    the watermark passes it. Operations
     hear of it twice: an error log line (JSON, `alert: ops`, with a running count of parked
     rows as the metric), and a small DeliveryParked event queued in this same outbox, which
     the notifier turns into a mail to the supervisor address. `outbox_dead_letters` keeps the
@@ -155,13 +321,13 @@ def park(conn: psycopg.Connection, row: dict, error: str) -> None:
     conn.execute("""insert into outbox_dead_letters (id, event_id, topic, key, payload, stored_at, error)
                     values (%s, %s, %s, %s, %s, %s, %s) on conflict (id) do nothing""",
                  (row["id"], row["event_id"], row["topic"], row["key"], row["payload"], row["stored_at"], error))
-    conn.execute("delete from outbox where id = %s", (row["id"],))
-    source = conn.info.dbname
-    alert = new_event("DeliveryParked", f"parked-{source}", row["id"], {
-        "source": source, "outbox_id": row["id"], "event_id": str(row["event_id"]), "topic": row["topic"],
+    source = source or OutboxTable()
+    database = conn.info.dbname
+    alert = new_event("DeliveryParked", f"parked-{database}", row["id"], {
+        "source": database, "outbox_id": row["id"], "event_id": str(row["event_id"]), "topic": row["topic"],
         "key": row["key"][:200], "size": len(row["payload"]), "error": error[:500]},
-        actor=Actor(id=f"{source}-relay", role="system"), occurred_at=datetime.now(timezone.utc))
-    enqueue(conn, [alert])
+        actor=Actor(id=f"{database}-relay", role="system"), occurred_at=datetime.now(timezone.utc))
+    source.append_alert(conn, alert)
     total = conn.execute("select count(*) as n from outbox_dead_letters").fetchone()["n"]
     log.error("outbox row parked: Kafka refuses it", extra={
         "alert": "ops", "metric": "outbox_dead_letters_total", "value": total, "outbox_id": row["id"],
@@ -171,25 +337,21 @@ def park(conn: psycopg.Connection, row: dict, error: str) -> None:
 
 # Everything that occurred before `through` is published: the oldest unpublished row's
 # storing time, the start of any transaction still open (it may commit events that occurred
-# before now), and now. Other services' databases are not ours to count.
-_WATERMARK_SQL = """
-select least(now(),
-             (select min(stored_at) from outbox where published_at is null),
-             (select min(xact_start) from pg_stat_activity
-               where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null)
-            ) as through
-"""
+# before now), and now. Other services' databases are not ours to count. (Each source's
+# watermark_sql says it for its table.)
 
 
 def publish_watermark(conn: psycopg.Connection, producer: KafkaProducer, source: str, topic_prefix: str,
-                      sequence: int, clock: Callable[[], datetime] = utc_now) -> datetime:
+                      sequence: int, clock: Callable[[], datetime] = utc_now,
+                      log: OutboxTable | EventLog | None = None) -> datetime:
     """Publish OutboxDrained(source, through) so readers can tell a late event from a missing one.
 
     `through` is read on PostgreSQL's wall clock and told on `clock`'s time line, the one the
     source stamps its events with (the same unless a test drives the clock, helpdesk_shared.clock).
     """
     with conn.transaction():
-        through = as_clock_time(clock, conn.execute(_WATERMARK_SQL).fetchone()["through"])
+        log = log or relay_source(conn)
+        through = as_clock_time(clock, conn.execute(log.watermark_sql).fetchone()["through"])
     event = new_event("OutboxDrained", f"watermark-{source}", sequence, {"source": source,
                                                                         "through": through.isoformat()},
                       actor=Actor(id=f"{source}-relay", role="system"), occurred_at=through)
@@ -200,28 +362,38 @@ def publish_watermark(conn: psycopg.Connection, producer: KafkaProducer, source:
 
 def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event,
               watermark_source: str | None = None, watermark_every: float = 0.2,
-              backoff: Backoff | None = None, clock: Callable[[], datetime] = utc_now) -> None:
-    """Publish until stopped, waking on NOTIFY outbox (or every `watermark_every` seconds).
+              backoff: Backoff | None = None, idle_watermark_every: float = 1.0, idle_poll: float = 30.0,
+              clock: Callable[[], datetime] = utc_now) -> None:
+    """Publish until stopped, woken by NOTIFY outbox (sent by every append or enqueue at its commit).
+
+    Idle costs nothing but the watermark: the relay reads its table only when notified, while
+    events wait behind a transaction still open (EventLog: they became ready without a NOTIFY of
+    their own, so it looks again every `watermark_every`), and every `idle_poll` seconds as a
+    safety net. With `watermark_source`, an OutboxDrained watermark follows each round that
+    published, every `watermark_every` while events flow or wait, and every
+    `idle_watermark_every` when idle: time passing is itself news to the SLA timers, so it never
+    stops, but it need not come five times a second when nothing happens.
 
     Only the holder of advisory lock `lock_id` publishes; a second relay waits as a hot standby.
-    With `watermark_source`, an OutboxDrained watermark follows each round (see publish_watermark).
     PostgreSQL or Kafka going away is waited out: back off, reconnect both, go on from the
     outbox (what was sent and not marked goes out again; consumers drop the duplicate).
     """
     backoff = backoff or Backoff()
+    pace = (watermark_every, idle_watermark_every, idle_poll)
     while not stop.is_set():
         try:
-            _relay_session(database_url, bootstrap, topic_prefix, lock_id, stop, watermark_source,
-                           watermark_every, backoff, clock)
+            _relay_session(database_url, bootstrap, topic_prefix, lock_id, stop, watermark_source, pace, backoff,
+                           clock)
         except TRANSIENT_ERRORS as exc:
             if backoff.wait(stop, "relay", exc):
                 return
 
 
 def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event,
-                   watermark_source: str | None, watermark_every: float, backoff: Backoff,
+                   watermark_source: str | None, pace: tuple[float, float, float], backoff: Backoff,
                    clock: Callable[[], datetime] = utc_now) -> None:
     """One run of the relay on fresh connections, until stopped or an outage raises."""
+    watermark_every, idle_watermark_every, idle_poll = pace
     producer = make_producer(bootstrap)
     listener = conn = None
     try:
@@ -232,18 +404,33 @@ def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id
             if stop.wait(1.0):
                 return
         log.info("relay active")
+        source = relay_source(conn)
+        conn.commit()
         # Watermark versions only grow, across restarts too: milliseconds since the epoch.
-        sequence, last_watermark = int(time.time() * 1000), 0.0
+        sequence, last_watermark, last_read = int(time.time() * 1000), 0.0, 0.0
+        look = True  # a new session reads first: what was stored while no relay ran
         while not stop.is_set():
-            published = relay_once(conn, producer, topic_prefix=topic_prefix)
-            if watermark_source and time.monotonic() - last_watermark >= watermark_every:
+            published = waiting = 0
+            if look or time.monotonic() - last_read >= idle_poll:
+                published = relay_once(conn, producer, topic_prefix=topic_prefix, source=source)
+                waiting = not published and source.waiting(conn)
+                last_read = time.monotonic()
+            busy = published or waiting
+            if watermark_source and (published or time.monotonic() - last_watermark >=
+                                     (watermark_every if busy else idle_watermark_every)):
                 sequence += 1
-                publish_watermark(conn, producer, watermark_source, topic_prefix, sequence, clock)
+                publish_watermark(conn, producer, watermark_source, topic_prefix, sequence, clock, source)
                 last_watermark = time.monotonic()
             backoff.reset()
-            if published == 0:
-                for _ in listener.notifies(timeout=watermark_every if watermark_source else 0.5, stop_after=1):
-                    pass
+            if published:
+                look = True
+                continue
+            timeout = watermark_every if waiting else idle_poll
+            if watermark_source:
+                timeout = min(timeout, max(0.0, last_watermark + idle_watermark_every - time.monotonic()))
+            look = bool(waiting)
+            for _ in listener.notifies(timeout=timeout, stop_after=1):
+                look = True
     finally:
         # A dead connection or broker must not keep the next session from starting.
         for closing in (lambda: producer.close(timeout=5), conn and conn.close, listener and listener.close):

@@ -19,7 +19,6 @@ def stored(intake_db) -> dict:
     """What a refused request must leave unchanged: events, tickets, access requests, passwords."""
     with pg.connect(intake_db) as conn:
         return conn.execute("""select (select count(*) from events) as events,
-                                      (select count(*) from outbox) as outbox,
                                       (select count(*) from access_requests) as access_requests,
                                       (select count(*) from tickets) as tickets,
                                       (select string_agg(password_hash, ',' order by id) from users) as passwords

@@ -147,7 +147,7 @@ def test_an_agent_rejects_a_request_with_a_reason_and_it_leaves_the_list(intake_
                         json={"organisation_id": "club-caracas"}, headers=agent)
     assert grant.status_code == 409
     with intake_app.extensions["intake"].pool.connection() as conn:
-        event = conn.execute("select data from events where type = 'AccessRejected'").fetchone()
+        event = conn.execute("select convert_from(payload, 'UTF8')::jsonb -> 'data' as data from events where type = 'AccessRejected'").fetchone()
     assert event["data"]["reason"] == "El club no tiene contrato vigente."
     # The entry page promises the person a mail saying why: the event carries where to send it.
     assert (event["data"]["email"], event["data"]["name"], event["data"]["desk"]) == (

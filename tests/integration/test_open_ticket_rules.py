@@ -23,7 +23,7 @@ def test_urgente_is_dropped_from_the_stored_subject_and_the_201_says_why(intake_
     warning = next(w for w in response.get_json()["warnings"] if w["code"] == "SUBJECT_URGENCY_DROPPED")
     assert "proceso especial" in warning["message"]["es"] and "special process" in warning["message"]["en"]
     with pg.connect(intake_db) as conn:
-        opened = conn.execute("select data from events where type = 'TicketOpened'").fetchone()["data"]
+        opened = conn.execute("select convert_from(payload, 'UTF8')::jsonb -> 'data' as data from events where type = 'TicketOpened'").fetchone()["data"]
     assert opened["subject"] == "BANCOS, factura mal cargada en el banco Mercantil"
     assert opened["case"] == "factura mal cargada en el banco Mercantil"
 
@@ -71,7 +71,7 @@ def test_a_cheque_run_filed_on_the_months_last_business_days_is_warned_and_the_e
     (warning,) = [w for w in response.get_json()["warnings"] if w["code"] == "MONTH_END_WARNING"]
     assert "noviembre" in warning["message"]["es"] and "cheques" in warning["message"]["en"]
     with pg.connect(intake_db) as conn:
-        opened = conn.execute("select data from events where type = 'TicketOpened'").fetchone()["data"]
+        opened = conn.execute("select convert_from(payload, 'UTF8')::jsonb -> 'data' as data from events where type = 'TicketOpened'").fetchone()["data"]
     assert opened["month_end_warning"] is True
 
 
@@ -86,5 +86,5 @@ def test_back_at_in_the_past_is_refused_and_records_nothing(intake_app, intake_d
     future = (clock.now + timedelta(days=3)).isoformat()
     assert client.post("/api/tickets/SOP-1/away", headers=headers, json={"back_at": future}).status_code == 201
     with pg.connect(intake_db) as conn:
-        aways = conn.execute("select data from events where type = 'CustomerAway'").fetchall()
+        aways = conn.execute("select convert_from(payload, 'UTF8')::jsonb -> 'data' as data from events where type = 'CustomerAway'").fetchall()
     assert [a["data"]["back_at"] for a in aways] == [(clock.now + timedelta(days=3)).isoformat()]

@@ -37,11 +37,12 @@ class Served:
 
 
 def feed_query_from_intake(intake_db: str, query_db: str) -> None:
-    """Apply every event in intake's outbox to query (the demo organisations and users)."""
+    """Apply every event of intake's event store (its outbox) to query (the demo organisations and users)."""
+    from helpdesk_shared.topics import TOPIC_OF_EVENT
     from query import store
     with pg.connect(intake_db) as conn:
-        rows = conn.execute("select id, topic, payload from outbox order by id").fetchall()
-    records = [Record(r["topic"], 0, n, from_json_bytes(bytes(r["payload"]))) for n, r in enumerate(rows)]
+        rows = conn.execute("select type, payload from events order by global_position").fetchall()
+    records = [Record(TOPIC_OF_EVENT[r["type"]], 0, n, from_json_bytes(bytes(r["payload"]))) for n, r in enumerate(rows)]
     with pg.connect(query_db) as conn:
         store.apply_batch(conn, records)
 

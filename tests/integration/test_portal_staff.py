@@ -57,7 +57,8 @@ class Desk:
 
     def pump(self) -> None:
         with pg.connect(self.intake.extensions["intake"].config.database_url) as conn:
-            rows = conn.execute("select id, payload from outbox where id > %s order by id", (self.done,)).fetchall()
+            rows = conn.execute("""select global_position as id, payload from events where global_position > %s
+                                   order by global_position""", (self.done,)).fetchall()
         if not rows:
             return
         self.done = rows[-1]["id"]

@@ -9,7 +9,7 @@ from helpdesk_shared import outbox, pg
 from helpdesk_shared.envelope import from_json_bytes
 from helpdesk_shared.kafka import make_producer
 from helpdesk_shared.localstack import wait_until
-from helpdesk_shared.topics import TICKETS
+from helpdesk_shared.topics import TICKETS, TOPIC_OF_EVENT
 from intake import handlers
 from query import consumer as query_consumer, store
 from configs import query_config
@@ -34,9 +34,8 @@ def store_tickets(url, now, tickets=3, messages=3) -> list:
                 who = agent if j % 2 == 0 else maria
                 handlers.post_message(conn, who, opened.data["number"], {"body": f"mensaje {j} del caso {i}"}, now)
         conn.commit()
-        return [r["event_id"] for r in conn.execute(
-            "select e.event_id from events e join outbox o using (event_id) where o.topic = %s order by o.id",
-            (TICKETS,))]
+        return [r["event_id"] for r in conn.execute("select event_id, type from events order by global_position")
+                if TOPIC_OF_EVENT[r["type"]] == TICKETS]
 
 
 def read_topic(bootstrap: str, topic: str, expected: int) -> list:
@@ -68,14 +67,14 @@ def test_relay_killed_between_send_and_mark_loses_nothing_and_consumers_apply_ea
         with pytest.raises(RelayKilled):
             outbox.relay_once(conn, producer, batch=5, topic_prefix=topic_prefix, after_send=killed)
         producer.close()
-        unpublished = conn.execute("select count(*) as n from outbox where published_at is null").fetchone()["n"]
+        unpublished = outbox.EventLog().backlog(conn)["n"]
         assert unpublished == len(stored)  # sent, acknowledged, but not one marked
 
         restarted = make_producer(kafka_bootstrap)
         while outbox.relay_once(conn, restarted, batch=5, topic_prefix=topic_prefix):
             pass
         restarted.close()
-        assert conn.execute("select count(*) as n from outbox where published_at is null").fetchone()["n"] == 0
+        assert outbox.EventLog().backlog(conn)["n"] == 0
 
     messages = read_topic(kafka_bootstrap, topic, len(stored) + 5)
     events = [from_json_bytes(m.value) for m in messages]
@@ -145,14 +144,17 @@ def test_a_watermark_is_told_on_the_driven_clock_and_an_event_stuck_since_before
     producer = make_producer(kafka_bootstrap)
     try:
         with pg.connect(intake_db) as conn:
-            conn.execute("update outbox set published_at = now()")  # the demo users' events: out of the way
+            conn.execute("""update relay_cursor set (relay_xid, position) =
+                            (select relay_xid, global_position from events
+                             order by relay_xid desc, global_position desc limit 1)""")  # the demo users' events: out of the way
             conn.commit()
             advance(clock_file, 3600)
             wall = datetime.now(timezone.utc)
             caught_up = outbox.publish_watermark(conn, producer, "intake", topic_prefix, 1, clock)
             assert caught_up >= wall + timedelta(minutes=59)  # nothing unpublished: now, on the driven clock
             store_tickets(intake_db, now, tickets=1, messages=0)  # stored after the jump, not yet published
-            conn.execute("update outbox set stored_at = now() - interval '1 minute'")  # ... as if from before it
+            conn.execute("""update events e set stored_at = now() - interval '1 minute' from relay_cursor c
+                            where (e.relay_xid, e.global_position) > (c.relay_xid, c.position)""")  # ... as if from before it
             conn.commit()
             held = outbox.publish_watermark(conn, producer, "intake", topic_prefix, 2, clock)
             assert held < datetime.now(timezone.utc)  # the stuck row's wall instant, before the jump

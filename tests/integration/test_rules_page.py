@@ -1,10 +1,13 @@
 """Each desk's rules page as content its supervisors edit (intake), in-process on real PostgreSQL."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from harness import login
 from helpdesk_shared import pg
+from helpdesk_shared.topics import TOPIC_OF_EVENT
 
 pytestmark = pytest.mark.integration
 
@@ -14,13 +17,18 @@ PAGE = "/api/desks/SOPORTE/rules-page"
 
 def _events(intake_db: str) -> list[dict]:
     with pg.connect(intake_db) as conn:
-        return conn.execute("""select stream_id, stream_version, data from events where type = 'RulesPageEdited'
+        rows = conn.execute("""select stream_id, stream_version, payload from events where type = 'RulesPageEdited'
                                order by global_position""").fetchall()
+    # An event's data lives in its stored bytes (the Kafka payload), not in a column of its own.
+    return [{"stream_id": r["stream_id"], "stream_version": r["stream_version"],
+             "data": json.loads(bytes(r["payload"]))["data"]} for r in rows]
 
 
 def _outbox(intake_db: str) -> int:
     with pg.connect(intake_db) as conn:
-        return conn.execute("select count(*) as n from outbox where topic = 'helpdesk.accounts'").fetchone()["n"]
+        # The event store is intake's outbox: every accounts event stored is queued for Kafka.
+        return conn.execute("""select count(*) as n from events where type = any(%s)""",
+                            ([t for t, topic in TOPIC_OF_EVENT.items() if topic == 'helpdesk.accounts'],)).fetchone()["n"]
 
 
 def test_a_fresh_install_serves_todays_rules_to_anyone_without_a_token(intake_app):

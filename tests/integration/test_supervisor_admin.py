@@ -33,7 +33,7 @@ def edited(modules: list[dict] | None = None) -> list[dict]:
 
 def events(db: str, type_: str) -> list[dict]:
     with pg.connect(db) as conn:
-        return conn.execute("""select stream_id, stream_version, data from events where type = %s
+        return conn.execute("""select stream_id, stream_version, convert_from(payload, 'UTF8')::jsonb -> 'data' as data from events where type = %s
                                order by global_position""", (type_,)).fetchall()
 
 

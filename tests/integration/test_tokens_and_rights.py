@@ -22,7 +22,7 @@ def _user_id(app, email: str) -> str:
 
 def _events(app, type_: str) -> list[dict]:
     with pg.connect(app.extensions["intake"].config.database_url) as conn:
-        return conn.execute("select stream_id, data from events where type = %s order by global_position",
+        return conn.execute("select stream_id, convert_from(payload, 'UTF8')::jsonb -> 'data' as data from events where type = %s order by global_position",
                             (type_,)).fetchall()
 
 

@@ -23,7 +23,7 @@ def upload(client, headers, content: bytes, name: str) -> dict:
 
 def opened_attachments(intake_app, number: str) -> list[dict]:
     with intake_app.extensions["intake"].pool.connection() as conn:
-        row = conn.execute("select data from events where type = 'TicketOpened' and data->>'number' = %s",
+        row = conn.execute("select convert_from(payload, 'UTF8')::jsonb -> 'data' as data from events where type = 'TicketOpened' and convert_from(payload, 'UTF8')::jsonb -> 'data' ->> 'number' = %s",
                            (number,)).fetchone()
     return row["data"]["attachments"]
 

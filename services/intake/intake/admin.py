@@ -1,6 +1,6 @@
 """Supervisors' commands: a desk's module catalog, organisations and users (issue 9).
 
-Each checks the caller, then appends its events on helpdesk.accounts in the same transaction
+Each checks the caller, then appends its events on helpdesk.accounts in the same unit of work
 as intake's own rows, like every command handler in `handlers`.
 """
 from __future__ import annotations
@@ -10,15 +10,14 @@ import unicodedata
 import uuid
 from datetime import datetime
 
-import psycopg
-
 from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.envelope import Actor, new_event
 from helpdesk_shared.errors import NotFound
 
-from . import catalog, catalog_store, eventstore, handlers
+from . import catalog, handlers
 from .messages import violation
 from .requests import ORGANISATION_ID_PATTERN
+from .unit_of_work import UnitOfWork
 
 _ORGANISATION_ID = re.compile(ORGANISATION_ID_PATTERN)
 
@@ -41,15 +40,15 @@ def _desk(name: str) -> catalog.Desk:
     return desk
 
 
-def read_catalog(conn: psycopg.Connection, user: Claims, desk_name: str) -> catalog.Desk:
+def read_catalog(uow: UnitOfWork, user: Claims, desk_name: str) -> catalog.Desk:
     """The desk's current catalog, for anyone allowed on the desk (the new-ticket form reads it)."""
     desk = _desk(desk_name)
     if desk.name not in user.desks:
         raise violation("DESK_NOT_ALLOWED", "desk", status=403)
-    return catalog_store.current(conn, desk)
+    return uow.catalogs.current(desk)
 
 
-def change_catalog(conn: psycopg.Connection, supervisor: Claims, desk_name: str, body: dict,
+def change_catalog(uow: UnitOfWork, supervisor: Claims, desk_name: str, body: dict,
                    now: datetime) -> catalog.Desk:
     """A supervisor of the desk replaces its module list (ModuleCatalogChanged with the full list).
 
@@ -59,8 +58,8 @@ def change_catalog(conn: psycopg.Connection, supervisor: Claims, desk_name: str,
     desk = _desk(desk_name)
     if desk.name not in supervisor.desks:
         raise violation("FORBIDDEN", "desk", status=403)
-    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"catalog/{desk.name}",))
-    desk = catalog_store.current(conn, desk)
+    uow.catalogs.lock(desk.name)
+    desk = uow.catalogs.current(desk)
     if body["expected_version"] != desk.version:
         raise violation("CATALOG_VERSION_CONFLICT", "expected_version", version=desk.version)
     modules = catalog.revise(desk.entries, body["modules"])
@@ -70,8 +69,8 @@ def change_catalog(conn: psycopg.Connection, supervisor: Claims, desk_name: str,
     event = new_event("ModuleCatalogChanged", f"catalog-{desk.name}", after.version, {
         "desk": desk.name, "version": after.version, "modules": [m.as_dict() for m in modules],
         "changed_by": supervisor.user_id}, actor=_actor(supervisor), occurred_at=now)
-    eventstore.append(conn, [event], expected_version=desk.version)
-    catalog_store.save(conn, after)
+    uow.streams.append([event], expected_version=desk.version)
+    uow.catalogs.save(after)
     return after
 
 
@@ -87,7 +86,7 @@ def _slug(name: str) -> str:
     return "-".join(re.findall(r"[a-z0-9]+", folded))[:64] or "organisation"
 
 
-def create_organisation(conn: psycopg.Connection, supervisor: Claims, body: dict, now: datetime) -> dict:
+def create_organisation(uow: UnitOfWork, supervisor: Claims, body: dict, now: datetime) -> dict:
     """A supervisor registers a customer organisation on some of his desks (OrganisationRegistered)."""
     _supervisor(supervisor)
     name = " ".join(body["name"].split())
@@ -99,12 +98,11 @@ def create_organisation(conn: psycopg.Connection, supervisor: Claims, body: dict
     organisation_id = (body.get("organisation_id") or "").strip() or _slug(name)
     if not _ORGANISATION_ID.match(organisation_id):
         raise violation("ORGANISATION_INVALID", "organisation_id")
-    conn.execute("select pg_advisory_xact_lock(hashtext('organisations'))")  # one name, one organisation
-    if conn.execute("select 1 from organisations where id = %s or lower(name) = lower(%s)",
-                    (organisation_id, name)).fetchone():
+    uow.organisations.lock_all()  # one name, one organisation
+    if uow.organisations.taken(organisation_id, name):
         raise violation("ORGANISATION_EXISTS", "name")
     tax_id = (body.get("tax_id") or "").strip() or None
-    handlers.register_organisation(conn, name=name, desks=desks, tax_id=tax_id, organisation_id=organisation_id,
+    handlers.register_organisation(uow, name=name, desks=desks, tax_id=tax_id, organisation_id=organisation_id,
                                    now=now, actor=_actor(supervisor))
     return {"id": organisation_id, "name": name, "tax_id": tax_id, "desks": desks, "users": []}
 
@@ -115,15 +113,12 @@ def _user_view(row: dict) -> dict:
             "language": row["language"], "phone": row["phone"]}
 
 
-def list_organisations(conn: psycopg.Connection, supervisor: Claims) -> dict:
+def list_organisations(uow: UnitOfWork, supervisor: Claims) -> dict:
     """The organisations on the supervisor's desks with their users, and the staff of his desks."""
     _supervisor(supervisor)
     desks = list(supervisor.desks)
-    organisations = conn.execute("""select id, name, tax_id, desks from organisations where desks && %s::text[]
-                                    order by lower(name), id""", (desks,)).fetchall()
-    users = conn.execute("""select * from users
-                            where organisation_id = any(%s) or (role <> 'customer' and desks && %s::text[])
-                            order by lower(name), id""", ([o["id"] for o in organisations], desks)).fetchall()
+    organisations = uow.organisations.on_desks(desks)
+    users = uow.users.of_organisations_and_staff([o["id"] for o in organisations], desks)
     for organisation in organisations:
         organisation["users"] = [_user_view(u) for u in users if u["organisation_id"] == organisation["id"]]
     return {"items": organisations, "staff": [_user_view(u) for u in users if u["role"] != "customer"]}
@@ -131,7 +126,7 @@ def list_organisations(conn: psycopg.Connection, supervisor: Claims) -> dict:
 
 # ---------------------------------------------------------------- users
 
-def create_user(conn: psycopg.Connection, supervisor: Claims, body: dict, now: datetime) -> dict:
+def create_user(uow: UnitOfWork, supervisor: Claims, body: dict, now: datetime) -> dict:
     """A supervisor creates a customer of an organisation, or an agent, on his own desks.
 
     The user has no password anyone knows: like a granted access request (AccessGranted, which
@@ -146,7 +141,7 @@ def create_user(conn: psycopg.Connection, supervisor: Claims, body: dict, now: d
     if body["role"] == "customer":
         if organisation_id is None:
             raise violation("USER_INVALID", "organisation_id")
-        row = conn.execute("select desks from organisations where id = %s", (organisation_id,)).fetchone()
+        row = uow.organisations.get(organisation_id)
         if row is None or not set(row["desks"]) & set(supervisor.desks):
             raise NotFound("organisation")
         if not set(desks) <= set(row["desks"]):
@@ -154,14 +149,14 @@ def create_user(conn: psycopg.Connection, supervisor: Claims, body: dict, now: d
     elif organisation_id is not None:
         raise violation("USER_INVALID", "organisation_id")  # staff belong to no organisation
     email = body["email"].strip().lower()
-    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"access-request/{email}",))  # as request_access
-    if conn.execute("select 1 from users where email = %s", (email,)).fetchone():
+    uow.users.lock_email(email)  # as request_access
+    if uow.users.by_email(email):
         raise violation("USER_EXISTS", "email")
-    user_id = handlers.register_user(conn, email=email, name=" ".join(body["name"].split()), role=body["role"],
+    user_id = handlers.register_user(uow, email=email, name=" ".join(body["name"].split()), role=body["role"],
                                      password=str(uuid.uuid4()), desks=desks, now=now, actor=_actor(supervisor),
                                      organisation_id=organisation_id, language=body.get("language") or "es",
                                      phone=(body.get("phone") or "").strip() or None)
-    eventstore.append(conn, [new_event("AccessGranted", f"user-{user_id}", 2, {
+    uow.streams.append([new_event("AccessGranted", f"user-{user_id}", 2, {
         "request_id": None, "user_id": user_id, "granted_by": supervisor.user_id},
         actor=_actor(supervisor), occurred_at=now)], expected_version=1)
-    return _user_view(conn.execute("select * from users where id = %s", (user_id,)).fetchone())
+    return _user_view(uow.users.get(user_id))

@@ -8,7 +8,7 @@ from helpdesk_shared.web import load_body
 from helpdesk_shared.openapi import documented
 
 from . import admin, requests, responses
-from .api import DESK, _ctx, _now, auth
+from .api import DESK, _now, _run, auth
 
 bp = Blueprint("intake_admin", __name__, url_prefix="/api")
 
@@ -21,8 +21,7 @@ _CATALOG, _ORGANISATION, _USER = requests.ModuleCatalog(), requests.NewOrganisat
 @auth
 def desk_modules(desk: str):
     """The desk's module catalog now (retired modules marked), for anyone allowed on the desk."""
-    with _ctx().pool.connection() as conn:
-        return jsonify(admin.catalog_view(admin.read_catalog(conn, g.user, desk)))
+    return jsonify(admin.catalog_view(_run(lambda uow: admin.read_catalog(uow, g.user, desk))))
 
 
 @bp.put("/desks/<desk>/modules")
@@ -35,8 +34,7 @@ def change_desk_modules(desk: str):
     """A supervisor of the desk replaces its module list (`{expected_version, modules: [...]}`); 409
     when someone changed it since `expected_version`."""
     body = load_body(_CATALOG)
-    with _ctx().pool.connection() as conn:
-        return jsonify(admin.catalog_view(admin.change_catalog(conn, g.user, desk, body, _now())))
+    return jsonify(admin.catalog_view(_run(lambda uow: admin.change_catalog(uow, g.user, desk, body, _now()))))
 
 
 @bp.get("/organisations")
@@ -45,8 +43,7 @@ def change_desk_modules(desk: str):
 @auth
 def list_organisations():
     """The organisations of the supervisor's desks with their users, and his desks' staff."""
-    with _ctx().pool.connection() as conn:
-        return jsonify(admin.list_organisations(conn, g.user))
+    return jsonify(_run(lambda uow: admin.list_organisations(uow, g.user)))
 
 
 @bp.post("/organisations")
@@ -56,8 +53,7 @@ def list_organisations():
 def create_organisation():
     """A supervisor registers a customer organisation on his desks; 201."""
     body = load_body(_ORGANISATION)
-    with _ctx().pool.connection() as conn:
-        return jsonify(admin.create_organisation(conn, g.user, body, _now())), 201
+    return jsonify(_run(lambda uow: admin.create_organisation(uow, g.user, body, _now()))), 201
 
 
 @bp.post("/users")
@@ -69,5 +65,4 @@ def create_user():
     """A supervisor creates a customer (of an organisation) or an agent; the user is mailed a
     set-password link. 201."""
     body = load_body(_USER)
-    with _ctx().pool.connection() as conn:
-        return jsonify(admin.create_user(conn, g.user, body, _now())), 201
+    return jsonify(_run(lambda uow: admin.create_user(uow, g.user, body, _now()))), 201

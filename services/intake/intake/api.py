@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request, send_file
 from markupsafe import escape
-from psycopg.types.json import Jsonb
 
 from helpdesk_shared import auth_tokens, forwarding, link_tokens
 from helpdesk_shared.errors import RuleViolation
@@ -18,8 +17,7 @@ from helpdesk_shared.openapi import documented, query_param
 
 from helpdesk_shared.catalog import DESK_NAMES
 
-from . import attachments, domain, handlers, requests, responses, rules_page, throttle
-from .eventstore import VersionConflict
+from . import attachments, domain, handlers, postgres_uow, requests, responses, rules_page, throttle, unit_of_work
 from .messages import message, violation
 
 bp = Blueprint("intake", __name__, url_prefix="/api")
@@ -51,9 +49,14 @@ def _now():
     return _ctx().clock()
 
 
+def _run(command):
+    """`command(uow)` in one transaction on a pooled connection, run again on a version conflict
+    (`unit_of_work.run`: the one place for the transaction and the retry)."""
+    return unit_of_work.run(lambda: postgres_uow.transaction(_ctx().pool), command)
+
+
 def _revoked(claims) -> bool:
-    with _ctx().pool.connection() as conn:
-        return handlers.token_revoked(conn, claims)
+    return _run(lambda uow: handlers.token_revoked(uow, claims))
 
 
 # Intake checks its own tokens with the public half of its signing key, like every service.
@@ -89,16 +92,7 @@ def login():
     body = load_body(_LOGIN)
     email = body["email"]
     now, address = _now(), _client_address()
-    with _ctx().pool.connection() as conn:
-        throttle.check(conn, throttle.LOGIN_PER_ADDRESS, address, now)
-        throttle.check(conn, throttle.LOGIN_PER_ACCOUNT, email, now)
-        try:
-            claims = handlers.authenticate(conn, body["email"], body["password"])
-        except RuleViolation:
-            throttle.hit(conn, throttle.LOGIN_PER_ADDRESS, address, now)
-            throttle.hit(conn, throttle.LOGIN_PER_ACCOUNT, email, now)
-            conn.commit()  # the failure counts although the request is refused
-            raise
+    claims = _run(lambda uow: handlers.login(uow, email, body["password"], address, now))
     cfg = _ctx().config
     token = auth_tokens.issue(cfg.token_signing_key, claims, _now(), cfg.token_ttl_seconds)
     return jsonify({"token": token, "expires_in": cfg.token_ttl_seconds, "user": {
@@ -111,8 +105,7 @@ def login():
 @auth
 def logout():
     """End every bearer token of the caller (all his sessions); 204."""
-    with _ctx().pool.connection() as conn:
-        handlers.logout(conn, g.user, _now())
+    _run(lambda uow: handlers.logout(uow, g.user, _now()))
     return "", 204
 
 
@@ -124,8 +117,7 @@ def update_user(user_id: str):
     """A supervisor disables/enables a user or changes his role, desks or organisation
     (`{"disabled"?: bool, "role"?, "desks"?: [...], "organisation_id"?}`); his tokens end."""
     body = load_body(_USER_CHANGE)
-    with _ctx().pool.connection() as conn:
-        user = handlers.update_user(conn, g.user, user_id, body, _now())
+    user = _run(lambda uow: handlers.update_user(uow, g.user, user_id, body, _now()))
     return jsonify(user), 200
 
 
@@ -151,8 +143,7 @@ def email_reply():
         raise AUTH_REQUIRED
     request.max_content_length = attachments.MAX_TICKET_BYTES + 1024 * 1024
     number, user_id = request.form.get("ticket", ""), request.form.get("user_id", "")
-    with _ctx().pool.connection() as conn:
-        user = handlers.claims_of_user(conn, user_id)
+    user = _run(lambda uow: handlers.claims_of_user(uow, user_id))
     if user is None or user.role != "customer":
         raise violation("FORBIDDEN", "user_id", status=403)
     g.user = user
@@ -165,11 +156,8 @@ def email_reply():
             refused.append(f"{file.filename} ({err.code})")
             continue
         sha256 = hashlib.sha256(content).hexdigest()
-        with _ctx().pool.connection() as conn:
-            handlers.hold_blob(conn, sha256)  # as upload_attachment: cleanup must not race the put
-            _ctx().blobs.put(content)
-            handlers.record_upload(conn, user, sha256=sha256, name=name, size=len(content),
-                                   content_type=content_type, now=_now())
+        _run(lambda uow: handlers.store_upload(uow, user, content=content, sha256=sha256, name=name,
+                                               content_type=content_type, now=_now(), put=_ctx().blobs.put))
         hashes.append(sha256)
     text = request.form.get("body", "").strip() or "(mensaje sin texto / message without text)"
     if refused:
@@ -177,19 +165,14 @@ def email_reply():
 
     posted = {"body": text, "attachments": hashes}
 
-    def command(conn):
-        event = handlers.post_message(conn, user, number, posted, _now(), _correlation())
+    def command(uow):
+        event = handlers.post_message(uow, user, number, posted, _now(), _correlation())
         return {"number": number, "message_id": event.data["message_id"],
                 "stream_version": event.stream_version}, 201
 
     # The key is bound to what the mail says, not to its multipart bytes (a new boundary each try).
     digest = hashlib.sha256(json.dumps({"ticket": number, **posted}, sort_keys=True).encode()).hexdigest()
-    for attempt in range(3):
-        try:
-            return _once(command, digest)
-        except VersionConflict:
-            if attempt == 2:
-                raise
+    return _once(command, digest)
 
 
 def _warnings(event) -> list[dict]:
@@ -213,32 +196,12 @@ def _request_digest() -> str:
 
 
 def _once(command, digest: str | None = None):
-    """Run `command(conn) -> (body, status)` once per Idempotency-Key of the caller.
-
-    The stored answer commits with the command's events, so a retried request (a client
-    that timed out, a mail server that resends) gets the first answer and no second effect.
-    The key is bound to the method and path it answered and to a digest of the body: the
-    same key on another endpoint or with another body is a client bug (or a probe for
-    someone else's answer) and gets 422, never the first answer.
-    """
+    """`command(uow) -> (body, status)` run once per Idempotency-Key of the caller (`handlers.once`),
+    the key bound to this method and path and to the body's digest; retried on a version conflict."""
     key = request.headers.get("Idempotency-Key")
     endpoint = f"{request.method} {request.path}"
     digest = (digest or _request_digest()) if key else None
-    with _ctx().pool.connection() as conn:
-        if key:
-            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{g.user.user_id}/{key}",))
-            done = conn.execute("""select status, body, endpoint, body_sha256 from idempotency_keys
-                                   where user_id = %s and key = %s""", (g.user.user_id, key)).fetchone()
-            if done:
-                # Rows stored before the binding existed have no endpoint: they answer as before.
-                if done["endpoint"] is not None and (done["endpoint"], done["body_sha256"]) != (endpoint, digest):
-                    raise violation("IDEMPOTENCY_KEY_REUSED", None)
-                return jsonify(done["body"]), done["status"]
-        body, status = command(conn)
-        if key:
-            conn.execute("""insert into idempotency_keys (user_id, key, status, body, endpoint, body_sha256)
-                            values (%s, %s, %s, %s, %s, %s)""",
-                         (g.user.user_id, key, status, Jsonb(body), endpoint, digest))
+    body, status = _run(lambda uow: handlers.once(uow, g.user.user_id, key, endpoint, digest, command))
     return jsonify(body), status
 
 
@@ -250,8 +213,8 @@ def open_ticket():
     """Open a ticket; 201 with its number, or a rule violation (409 for a duplicate open case)."""
     body = load_body(_OPEN_TICKET)
 
-    def command(conn):
-        event = handlers.open_ticket(conn, g.user, body, _now(), _correlation())
+    def command(uow):
+        event = handlers.open_ticket(uow, g.user, body, _now(), _correlation())
         number = event.data["number"]
         return {"number": number, "ticket_id": event.stream_id, "urgency": event.data["urgency"],
                 "link": f"/api/tickets/{number}",
@@ -268,8 +231,7 @@ def open_ticket():
 @auth
 def get_ticket(number: str):
     """The ticket's current state (what `link` on 201 points at); another organisation's answers 404."""
-    with _ctx().pool.connection() as conn:
-        return jsonify(handlers.ticket_summary(conn, g.user, number))
+    return jsonify(_run(lambda uow: handlers.ticket_summary(uow, g.user, number)))
 
 
 @bp.post("/tickets/<number>/messages")
@@ -280,17 +242,12 @@ def post_message(number: str):
     """Post a message to a ticket; a closed ticket answers 409 with how to open a new one."""
     body = load_body(_POST_MESSAGE)
 
-    def command(conn):
-        event = handlers.post_message(conn, g.user, number, body, _now(), _correlation())
+    def command(uow):
+        event = handlers.post_message(uow, g.user, number, body, _now(), _correlation())
         return {"number": number, "message_id": event.data["message_id"],
                 "stream_version": event.stream_version}, 201
 
-    for attempt in range(3):
-        try:
-            return _once(command)
-        except VersionConflict:
-            if attempt == 2:
-                raise  # re-validated against the fresh state twice; let the client retry
+    return _once(command)
 
 
 @bp.post("/tickets/<number>/assignment")
@@ -300,8 +257,7 @@ def post_message(number: str):
 def assign(number: str):
     """An agent takes the ticket (`{}`) or gives it to a colleague (`{"agent_id": ...}`)."""
     body = load_body(_ASSIGN)
-    with _ctx().pool.connection() as conn:
-        event = handlers.assign_ticket(conn, g.user, number, body.get("agent_id"), _now())
+    event = _run(lambda uow: handlers.assign_ticket(uow, g.user, number, body.get("agent_id"), _now()))
     return jsonify({"number": number, "assigned_to": event.data["agent_id"]}), 201
 
 
@@ -311,8 +267,8 @@ def assign(number: str):
 @auth
 def customer_away(number: str):
     """The customer says he has to leave (`{"back_at"?: ISO date-time, "note"?: text}`)."""
-    with _ctx().pool.connection() as conn:
-        handlers.mark_customer_away(conn, g.user, number, load_body(_AWAY), _now())
+    body = load_body(_AWAY)
+    _run(lambda uow: handlers.mark_customer_away(uow, g.user, number, body, _now()))
     return jsonify({"number": number, "customer_away": True}), 201
 
 
@@ -323,9 +279,8 @@ def customer_away(number: str):
 def close(number: str):
     """An agent closes the ticket: `{"reason": "closed_by_agent" | "needs_training", "note"?: text}`."""
     body = load_body(_CLOSE)
-    with _ctx().pool.connection() as conn:
-        handlers.close_by_agent(conn, g.user, number, body.get("reason") or "closed_by_agent", body.get("note") or "",
-                                _now())
+    _run(lambda uow: handlers.close_by_agent(uow, g.user, number, body.get("reason") or "closed_by_agent",
+                                             body.get("note") or "", _now()))
     return jsonify({"number": number, "status": "closed"}), 201
 
 
@@ -339,8 +294,7 @@ def mark_billable(number: str):
     """Staff mark the ticket billable or not: `{"billable": true|false, "note"?: text}`; 201 when
     recorded, 200 when it was already so."""
     body = load_body(_BILLABLE)
-    with _ctx().pool.connection() as conn:
-        event = handlers.mark_billable(conn, g.user, number, body["billable"], body.get("note"), _now())
+    event = _run(lambda uow: handlers.mark_billable(uow, g.user, number, body["billable"], body.get("note"), _now()))
     return jsonify({"number": number, "billable": body["billable"], "changed": event is not None}), \
         201 if event is not None else 200
 
@@ -361,11 +315,8 @@ def upload_attachment():
         raise violation("ATTACHMENT_EMPTY", "file")
     content_type, name = attachments.check_upload(content, file.filename or "")
     sha256 = hashlib.sha256(content).hexdigest()
-    with _ctx().pool.connection() as conn:
-        handlers.hold_blob(conn, sha256)  # cleanup must not delete the blob between put and insert
-        _ctx().blobs.put(content)
-        meta = handlers.record_upload(conn, g.user, sha256=sha256, name=name, size=len(content),
-                                      content_type=content_type, now=_now())
+    meta = _run(lambda uow: handlers.store_upload(uow, g.user, content=content, sha256=sha256, name=name,
+                                                  content_type=content_type, now=_now(), put=_ctx().blobs.put))
     return jsonify(meta), 201
 
 
@@ -375,8 +326,7 @@ def upload_attachment():
 @auth
 def download_attachment(number: str, sha256: str):
     """Download an attachment of a ticket the caller may see, never rendered inline."""
-    with _ctx().pool.connection() as conn:
-        meta = handlers.attachment_for_download(conn, g.user, number, sha256)
+    meta = _run(lambda uow: handlers.attachment_for_download(uow, g.user, number, sha256))
     response = send_file(_ctx().blobs.path(sha256), mimetype=meta["content_type"], as_attachment=True,
                          download_name=meta["name"])
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -390,8 +340,8 @@ def download_attachment(number: str, sha256: str):
 @auth
 def announce_special_process():
     """Announce a special process in advance (makes `announced_special_process` urgency possible)."""
-    with _ctx().pool.connection() as conn:
-        announcement_id = handlers.announce_special_process(conn, g.user, load_body(_SPECIAL_PROCESS), _now())
+    body = load_body(_SPECIAL_PROCESS)
+    announcement_id = _run(lambda uow: handlers.announce_special_process(uow, g.user, body, _now()))
     return jsonify({"announcement_id": announcement_id}), 201
 
 
@@ -402,8 +352,8 @@ def announce_special_process():
 def confirm_resolution(number: str):
     """Rule 8: `{"solved": true}` closes the ticket; `{"solved": false, "body": "..."}` sends it back."""
     body = load_body(_RESOLUTION)
-    with _ctx().pool.connection() as conn:
-        events = handlers.confirm_resolution(conn, g.user, number, body["solved"], body.get("body") or "", _now())
+    events = _run(lambda uow: handlers.confirm_resolution(uow, g.user, number, body["solved"], body.get("body") or "",
+                                                          _now()))
     return jsonify({"number": number, "status": "closed" if len(events) == 2 else "open"}), 201
 
 
@@ -415,11 +365,7 @@ def request_access():
     """"No poseo login": anyone may ask for access; agents approve. 202 with the same answer whether
     the request was filed or the e-mail already has a user or a pending request."""
     now, address = _now(), _client_address()
-    with _ctx().pool.connection() as conn:
-        throttle.check(conn, throttle.ACCESS_REQUEST_PER_ADDRESS, address, now)
-        throttle.hit(conn, throttle.ACCESS_REQUEST_PER_ADDRESS, address, now)
-        conn.commit()  # counted even when the request is then refused as invalid
-        handlers.request_access(conn, load_body(_ACCESS_REQUEST), now)
+    _run(lambda uow: handlers.file_access_request(uow, lambda: load_body(_ACCESS_REQUEST), address, now))
     return jsonify({"status": "received", "message": message("ACCESS_REQUEST_RECEIVED").as_dict()}), 202
 
 
@@ -428,8 +374,7 @@ def request_access():
 @auth
 def list_access_requests():
     """Pending, unexpired access requests of the caller's desks (staff)."""
-    with _ctx().pool.connection() as conn:
-        rows = handlers.pending_access_requests(conn, g.user, _now())
+    rows = _run(lambda uow: handlers.pending_access_requests(uow, g.user, _now()))
     return jsonify({"items": rows})
 
 
@@ -441,8 +386,7 @@ def list_access_requests():
 def grant_access(request_id: str):
     """Approve a request into a customer user of an organisation (staff)."""
     body = load_body(_GRANT)
-    with _ctx().pool.connection() as conn:
-        user_id = handlers.grant_access(conn, g.user, request_id, body["organisation_id"], _now())
+    user_id = _run(lambda uow: handlers.grant_access(uow, g.user, request_id, body["organisation_id"], _now()))
     return jsonify({"user_id": user_id}), 201
 
 
@@ -453,8 +397,7 @@ def grant_access(request_id: str):
 def reject_access(request_id: str):
     """Turn a request down with a reason (`{"reason": "..."}`, staff of its desk)."""
     body = load_body(_REJECT)
-    with _ctx().pool.connection() as conn:
-        handlers.reject_access(conn, g.user, request_id, body.get("reason"), _now())
+    _run(lambda uow: handlers.reject_access(uow, g.user, request_id, body.get("reason"), _now()))
     return jsonify({"request_id": request_id, "status": "rejected"}), 201
 
 
@@ -464,8 +407,8 @@ def reject_access(request_id: str):
 @auth
 def request_training():
     """Rule 10: request an induction course (`{modules: [...], participants: n, note?}`)."""
-    with _ctx().pool.connection() as conn:
-        request_id = handlers.request_training(conn, g.user, load_body(_TRAINING_REQUEST), _now())
+    body = load_body(_TRAINING_REQUEST)
+    request_id = _run(lambda uow: handlers.request_training(uow, g.user, body, _now()))
     return jsonify({"request_id": request_id}), 201
 
 
@@ -476,8 +419,7 @@ def request_training():
 def read_rules_page(desk: str):
     """The desk's rules page (`?lang=es|en`, Spanish by default): public, the portal's entry page shows it."""
     language = load_query(_RULES_PAGE_QUERY).get("lang", "es")
-    with _ctx().pool.connection() as conn:
-        return jsonify(rules_page.read(conn, desk, language))
+    return jsonify(_run(lambda uow: rules_page.read(uow, desk, language)))
 
 
 @bp.put("/desks/<desk>/rules-page")
@@ -488,8 +430,7 @@ def read_rules_page(desk: str):
 def edit_rules_page(desk: str):
     """A supervisor of the desk replaces its page in one language (`{language, text, version}`)."""
     body = load_body(_RULES_PAGE_EDIT)
-    with _ctx().pool.connection() as conn:
-        return jsonify(rules_page.edit(conn, g.user, desk, body, _now()))
+    return jsonify(_run(lambda uow: rules_page.edit(uow, g.user, desk, body, _now())))
 
 
 # ---------------------------------------------------------------- one-click answers from e-mail
@@ -507,8 +448,7 @@ def _resolve_claims(token: str):
         claims = link_tokens.verify(_ctx().config.link_secret, link_tokens.RESOLUTION, token, _now())
     except link_tokens.InvalidLinkToken:
         raise violation("RESOLUTION_LINK_INVALID", "token", status=400) from None
-    with _ctx().pool.connection() as conn:
-        user = handlers.claims_of_user(conn, claims.get("u", ""))
+    user = _run(lambda uow: handlers.claims_of_user(uow, claims.get("u", "")))
     if user is None:
         raise violation("RESOLUTION_LINK_INVALID", "token", status=400)
     return claims["t"], user
@@ -546,8 +486,8 @@ def resolve(token: str):
     answer = request.form.get("answer") or "solved"
     if answer not in ("solved", "not_solved"):
         raise violation("INVALID_REQUEST", "answer", status=422, detail="answer")
-    with _ctx().pool.connection() as conn:
-        handlers.confirm_resolution(conn, user, number, answer == "solved", request.form.get("body") or "", _now())
+    text = request.form.get("body") or ""
+    _run(lambda uow: handlers.confirm_resolution(uow, user, number, answer == "solved", text, _now()))
     if answer == "not_solved":
         return _RESOLVE_PAGE.format(title_es=f"Ticket {escape(number)}", form="",
                                     text_es="Lo devolvimos a la mesa con su comentario.",
@@ -589,8 +529,7 @@ def set_password(token: str):
     """Set the password once per link."""
     claims = _password_claims(token)
     form = load(_SET_PASSWORD, request.form.to_dict())
-    with _ctx().pool.connection() as conn:
-        handlers.set_password(conn, claims["u"], claims["i"], form["password"], _now())
+    _run(lambda uow: handlers.set_password(uow, claims["u"], claims["i"], form["password"], _now()))
     return _RESOLVE_PAGE.format(title_es="Contraseña guardada", form="",
                                 text_es="Ya puede entrar con su correo y su contraseña.",
                                 text_en="You can now log in with your e-mail and password.")

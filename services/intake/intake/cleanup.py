@@ -35,8 +35,12 @@ def remove_stale_uploads(conn: psycopg.Connection, blobs: BlobStore, now: dateti
     for sha256 in sorted({r["sha256"] for r in rows}):
         hold_blob(conn, sha256)  # an upload of the same bytes in flight commits first, or waits
         in_use = conn.execute("select 1 from uploads where sha256 = %s limit 1", (sha256,)).fetchone() or \
-            conn.execute("select 1 from events where data->'attachments' @> %s limit 1",
-                         (Jsonb([{"sha256": sha256}]),)).fetchone()
+            conn.execute("""select 1 from events
+                            where data->'attachments' @> %(used)s
+                               or (position(convert_to(%(sha)s, 'UTF8') in payload) > 0  -- cheap test first
+                                   and convert_from(payload, 'UTF8')::jsonb->'data'->'attachments' @> %(used)s)
+                            limit 1""",  # events stored since migration 0002 hold their data in payload
+                         {"used": Jsonb([{"sha256": sha256}]), "sha": sha256}).fetchone()
         if not in_use:
             blobs.delete(sha256)
     return len(rows)

@@ -1,44 +1,39 @@
-"""Intake's event store in PostgreSQL, with the transactional outbox (adapter)."""
+"""Intake's event store in PostgreSQL, which is also its outbox (adapter).
+
+One INSERT per event: the row carries the bytes the relay ships to Kafka unchanged, serialised
+once here (issue 11). The relay follows a position in `events` (helpdesk_shared.outbox.EventLog).
+"""
 from __future__ import annotations
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from helpdesk_shared import outbox
-from helpdesk_shared.envelope import Actor, Envelope
-from helpdesk_shared.errors import RuleViolation
-from helpdesk_shared.schemas import dump_envelope
+from helpdesk_shared.envelope import Actor, Envelope, encode_built, from_json_bytes
 
 from .messages import violation
-
-
-class VersionConflict(RuleViolation):
-    """Someone else appended to the stream since we read it."""
+from .unit_of_work import VersionConflict  # the handlers' port defines it; this adapter raises it
 
 
 def append(conn: psycopg.Connection, events: list[Envelope], expected_version: int) -> None:
-    """Append events after `expected_version` and queue them for Kafka, in the caller's transaction.
+    """Append events after `expected_version` (which queues them for Kafka), in the caller's transaction.
 
     Raises VersionConflict when the stream moved on: the unique (stream_id, stream_version)
-    index refuses the second of two writers that read the same version.
+    index refuses the second of two writers that read the same version. Raises EventTooLarge
+    (413) before writing anything when an event would not fit its topic. The events are the
+    ones `new_event` built (their data validated there), so each is serialised once, unchecked.
     """
-    rows, docs = [], []
     for i, event in enumerate(events, start=1):
         if event.stream_version != expected_version + i:
             raise ValueError(f"event {event.type} at version {event.stream_version}, expected {expected_version + i}")
-        doc = dump_envelope(event)
-        docs.append(doc)
-        rows.append((doc["event_id"], doc["stream_id"], doc["stream_version"], doc["type"], doc["schema_version"],
-                     event.occurred_at, doc["correlation_id"], doc["causation_id"], Jsonb(doc["actor"]),
-                     Jsonb(doc["data"])))
+    payloads = [encode_built(event) for event in events]
+    outbox.check_sizes(payloads)
+    rows = [outbox.event_row(event, payload) for event, payload in zip(events, payloads)]
     try:
-        with conn.transaction():  # a savepoint, so a conflict leaves the caller's transaction usable
-            cur = conn.cursor()
-            cur.executemany(
-                """insert into events (event_id, stream_id, stream_version, type, schema_version, occurred_at,
-                                       correlation_id, causation_id, actor, data)
-                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""", rows)
-            outbox.enqueue(conn, events, docs)
+        # One round trip: savepoint, inserts, NOTIFY (wakes the relay at commit) and release are
+        # pipelined. The savepoint lets a conflict leave the caller's transaction usable.
+        with conn.pipeline(), conn.transaction():
+            conn.cursor().executemany(outbox.EVENT_INSERT, rows)
+            conn.execute("notify outbox")
     except psycopg.errors.UniqueViolation as exc:
         v = violation("VERSION_CONFLICT", None, status=409)
         raise VersionConflict(v.code, v.field, v.message, v.status) from exc
@@ -47,13 +42,18 @@ def append(conn: psycopg.Connection, events: list[Envelope], expected_version: i
 def load_stream(conn: psycopg.Connection, stream_id: str) -> list[Envelope]:
     """Every event of a stream, in order."""
     rows = conn.execute(
-        """select event_id, type, schema_version, stream_id, stream_version, occurred_at, correlation_id,
+        """select payload, event_id, type, schema_version, stream_id, stream_version, occurred_at, correlation_id,
                   causation_id, actor, data
            from events where stream_id = %s order by stream_version""", (stream_id,)).fetchall()
-    return [Envelope(type=r["type"], stream_id=r["stream_id"], stream_version=r["stream_version"],
-                     occurred_at=r["occurred_at"], actor=Actor(**r["actor"]), data=r["data"],
-                     event_id=r["event_id"], schema_version=r["schema_version"],
-                     correlation_id=r["correlation_id"], causation_id=r["causation_id"]) for r in rows]
+    return [from_json_bytes(r["payload"]) if r["payload"] is not None else _stored_before_payloads(r) for r in rows]
+
+
+def _stored_before_payloads(r: dict) -> Envelope:
+    """An event appended before events carried their bytes (migration 0002): read from its columns."""
+    return Envelope(type=r["type"], stream_id=r["stream_id"], stream_version=r["stream_version"],
+                    occurred_at=r["occurred_at"], actor=Actor(**r["actor"]), data=r["data"],
+                    event_id=r["event_id"], schema_version=r["schema_version"],
+                    correlation_id=r["correlation_id"], causation_id=r["causation_id"])
 
 
 def stream_version(conn: psycopg.Connection, stream_id: str) -> int:

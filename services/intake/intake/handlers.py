@@ -1,5 +1,6 @@
 """Intake's command handlers: validate a command against the rules and the current state,
-then append the resulting events. Each receives its connection, clock value and caller."""
+then append the resulting events. Each receives its unit of work (`intake.unit_of_work`:
+repositories, never SQL), clock value and caller, so every rule is unit-tested in memory."""
 from __future__ import annotations
 
 import re
@@ -7,7 +8,6 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
@@ -16,9 +16,10 @@ from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.envelope import Actor, Envelope, new_event
 from helpdesk_shared.errors import NotFound, RuleViolation
 
-from . import attachments, catalog_store, domain, eventstore
+from . import attachments, domain, throttle
 from .catalog import DESKS
 from .messages import violation
+from .unit_of_work import UnitOfWork
 
 _hasher = PasswordHasher()
 # Verified when the e-mail is unknown, so that an unknown e-mail costs the same argon2 work
@@ -33,42 +34,51 @@ def _actor(user: Claims) -> Actor:
     return Actor(id=user.user_id, role=user.role)
 
 
+def _unit(uow) -> UnitOfWork:
+    """The unit of work; a psycopg connection (the demo loader, admin commands, older tests) is
+    wrapped in the PostgreSQL one, imported here only then so the handlers need no database."""
+    if hasattr(uow, "streams"):
+        return uow
+    from .postgres_uow import of
+    return of(uow)
+
+
 # ---------------------------------------------------------------- accounts
 
-def register_organisation(conn: psycopg.Connection, *, name: str, desks: list[str], now: datetime,
+def register_organisation(uow: UnitOfWork, *, name: str, desks: list[str], now: datetime,
                           tax_id: str | None = None, organisation_id: str | None = None,
                           actor: Actor) -> str:
     """Create a customer organisation (OrganisationRegistered)."""
+    uow = _unit(uow)
     organisation_id = organisation_id or str(uuid.uuid4())
     event = new_event("OrganisationRegistered", f"org-{organisation_id}", 1,
                       {"organisation_id": organisation_id, "name": name, "tax_id": tax_id, "desks": desks},
                       actor=actor, occurred_at=now)
-    eventstore.append(conn, [event], expected_version=0)
-    conn.execute("insert into organisations (id, name, tax_id, desks) values (%s, %s, %s, %s)",
-                 (organisation_id, name, tax_id, desks))
+    uow.streams.append([event], expected_version=0)
+    uow.organisations.add({"id": organisation_id, "name": name, "tax_id": tax_id, "desks": desks})
     return organisation_id
 
 
-def register_user(conn: psycopg.Connection, *, email: str, name: str, role: str, password: str,
+def register_user(uow: UnitOfWork, *, email: str, name: str, role: str, password: str,
                   desks: list[str], now: datetime, actor: Actor, organisation_id: str | None = None,
                   language: str = "es", phone: str | None = None) -> str:
     """Create a user with an argon2-hashed password (UserRegistered)."""
+    uow = _unit(uow)
     user_id = str(uuid.uuid4())
     event = new_event("UserRegistered", f"user-{user_id}", 1,
                       {"user_id": user_id, "email": email.lower(), "name": name, "role": role,
                        "organisation_id": organisation_id, "desks": desks, "language": language, "phone": phone},
                       actor=actor, occurred_at=now)
-    eventstore.append(conn, [event], expected_version=0)
-    conn.execute("""insert into users (id, email, name, role, organisation_id, desks, language, phone, password_hash)
-                    values (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                 (user_id, email.lower(), name, role, organisation_id, desks, language, phone,
-                  _hasher.hash(password)))
+    uow.streams.append([event], expected_version=0)
+    uow.users.add({"id": user_id, "email": email.lower(), "name": name, "role": role,
+                   "organisation_id": organisation_id, "desks": desks, "language": language, "phone": phone,
+                   "password_hash": _hasher.hash(password)})
     return user_id
 
 
-def authenticate(conn: psycopg.Connection, email: str, password: str) -> Claims:
+def authenticate(uow: UnitOfWork, email: str, password: str) -> Claims:
     """The user's claims when the password matches; AUTH_INVALID otherwise (same answer for unknown e-mail)."""
-    row = conn.execute("select * from users where email = %s", ((email or "").strip().lower(),)).fetchone()
+    row = _unit(uow).users.by_email((email or "").strip().lower())
     try:
         _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password or "")
         if row is None:
@@ -80,15 +90,58 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> Claims:
     return domain.claims_of_row(row)
 
 
-def announce_special_process(conn: psycopg.Connection, user: Claims, body: dict, now: datetime) -> str:
+def login(uow: UnitOfWork, email: str, password: str, address: str, now: datetime) -> Claims:
+    """`authenticate` within the failed-login limits of the client address and the account.
+
+    A failure counts although the login is refused: it is committed before the refusal."""
+    uow = _unit(uow)
+    uow.rate_limits.check(throttle.LOGIN_PER_ADDRESS, address, now)
+    uow.rate_limits.check(throttle.LOGIN_PER_ACCOUNT, email, now)
+    try:
+        return authenticate(uow, email, password)
+    except RuleViolation:
+        uow.rate_limits.hit(throttle.LOGIN_PER_ADDRESS, address, now)
+        uow.rate_limits.hit(throttle.LOGIN_PER_ACCOUNT, email, now)
+        uow.commit()
+        raise
+
+
+def once(uow: UnitOfWork, user_id: str, key: str | None, endpoint: str, digest: str | None,
+         command) -> tuple[dict, int]:
+    """Run `command(uow) -> (body, status)` once per Idempotency-Key of the caller.
+
+    The stored answer commits with the command's events, so a retried request (a client
+    that timed out, a mail server that resends) gets the first answer and no second effect.
+    The key is bound to the method and path (`endpoint`) it answered and to a digest of the
+    body: the same key on another endpoint or with another body is a client bug (or a probe
+    for someone else's answer) and gets 422, never the first answer. Without a key the
+    command just runs.
+    """
+    uow = _unit(uow)
+    if key:
+        uow.idempotency_keys.lock(user_id, key)
+        done = uow.idempotency_keys.get(user_id, key)
+        if done:
+            # Rows stored before the binding existed have no endpoint: they answer as before.
+            if done["endpoint"] is not None and (done["endpoint"], done["body_sha256"]) != (endpoint, digest):
+                raise violation("IDEMPOTENCY_KEY_REUSED", None)
+            return done["body"], done["status"]
+    body, status = command(uow)
+    if key:
+        uow.idempotency_keys.add(user_id, key, status, body, endpoint, digest)
+    return body, status
+
+
+def announce_special_process(uow: UnitOfWork, user: Claims, body: dict, now: datetime) -> str:
     """File a special process (carnetización or other) in advance; it makes urgency possible in its window.
 
     `body` is loaded by `requests.SpecialProcess`: `starts_at` and `ends_at` are aware datetimes."""
-    organisation_id = _organisation_of(conn, user, body)
+    uow = _unit(uow)
+    organisation_id = _organisation_of(uow, user, body)
     starts_at, ends_at = body["starts_at"], body["ends_at"]
     announcement_id = str(uuid.uuid4())
     stream_id = f"org-{organisation_id}"
-    version = eventstore.stream_version(conn, stream_id)
+    version = uow.streams.version(stream_id)
     event = new_event("SpecialProcessAnnounced", stream_id, version + 1,
                       {"announcement_id": announcement_id, "organisation_id": organisation_id,
                        "kind": body["kind"], "description": body["description"].strip(),
@@ -96,14 +149,12 @@ def announce_special_process(conn: psycopg.Connection, user: Claims, body: dict,
                        "announced_by": user.user_id}, actor=_actor(user), occurred_at=now)
     if starts_at <= now:
         raise violation("R5_FIELD_INVALID", "starts_at")  # announced in advance, not after the fact
-    eventstore.append(conn, [event], expected_version=version)
-    conn.execute("""insert into special_processes (announcement_id, organisation_id, starts_at, ends_at, announced_at)
-                    values (%s, %s, %s, %s, %s)""",
-                 (announcement_id, organisation_id, starts_at, ends_at, now))
+    uow.streams.append([event], expected_version=version)
+    uow.special_processes.add(organisation_id, domain.Announcement(announcement_id, starts_at, ends_at, now))
     return announcement_id
 
 
-def request_access(conn: psycopg.Connection, body: dict, now: datetime) -> str | None:
+def request_access(uow: UnitOfWork, body: dict, now: datetime) -> str | None:
     """"No poseo login": file an access request for agents to approve (AccessRequested).
 
     None, filing nothing, when the e-mail already has a user or a pending request: the caller
@@ -119,39 +170,45 @@ def request_access(conn: psycopg.Connection, body: dict, now: datetime) -> str |
         contact = domain.check_contact({"name": name, "email": body.get("email"), "phone": body.get("phone")})
     except RuleViolation as refused:  # rule 3 is about tickets: say what an access request needs instead
         raise violation("ACCESS_REQUEST_INVALID", (refused.field or "").removeprefix("contact.") or None) from None
-    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"access-request/{contact['email']}",))
-    if conn.execute("select 1 from users where email = %s", (contact["email"],)).fetchone() or conn.execute(
-            "select 1 from access_requests where email = %s and status = 'pending' and requested_at > %s",
-            (contact["email"], now - ACCESS_REQUEST_TTL)).fetchone():
+    uow = _unit(uow)
+    uow.users.lock_email(contact["email"])
+    if uow.users.by_email(contact["email"]) or uow.access_requests.has_pending(contact["email"],
+                                                                             now - ACCESS_REQUEST_TTL):
         return None
     request_id = str(uuid.uuid4())
     event = new_event("AccessRequested", f"access-{request_id}", 1, {
         "request_id": request_id, "name": contact["name"], "email": contact["email"], "phone": contact["phone"],
         "organisation_name": organisation_name, "desk": desk, "note": (body.get("note") or "").strip() or None},
         actor=Actor(id=contact["email"], role="customer"), occurred_at=now)
-    eventstore.append(conn, [event], expected_version=0)
-    conn.execute("""insert into access_requests (request_id, name, email, phone, organisation_name, desk, note,
-                                                 requested_at) values (%s, %s, %s, %s, %s, %s, %s, %s)""",
-                 (request_id, contact["name"], contact["email"], contact["phone"], organisation_name, desk,
-                  event.data["note"], now))
+    uow.streams.append([event], expected_version=0)
+    uow.access_requests.add({"request_id": request_id, "name": contact["name"], "email": contact["email"],
+                             "phone": contact["phone"], "organisation_name": organisation_name, "desk": desk,
+                             "note": event.data["note"], "requested_at": now})
     return request_id
 
 
-def pending_access_requests(conn: psycopg.Connection, staff: Claims, now: datetime) -> list[dict]:
+def file_access_request(uow: UnitOfWork, load_body, address: str, now: datetime) -> str | None:
+    """`request_access` within the limit of requests per client address. The attempt counts
+    (committed) before `load_body()` is called, so a request refused as invalid counts too."""
+    uow = _unit(uow)
+    uow.rate_limits.check(throttle.ACCESS_REQUEST_PER_ADDRESS, address, now)
+    uow.rate_limits.hit(throttle.ACCESS_REQUEST_PER_ADDRESS, address, now)
+    uow.commit()
+    return request_access(uow, load_body(), now)
+
+
+def pending_access_requests(uow: UnitOfWork, staff: Claims, now: datetime) -> list[dict]:
     """Pending, unexpired access requests of the staff member's desks."""
     if not staff.is_staff:
         raise violation("FORBIDDEN", None, status=403)
-    return conn.execute("""select request_id, name, email, phone, organisation_name, desk, note, requested_at
-                           from access_requests
-                           where status = 'pending' and desk = any(%s) and requested_at > %s
-                           order by requested_at""", (list(staff.desks), now - ACCESS_REQUEST_TTL)).fetchall()
+    return _unit(uow).access_requests.pending(list(staff.desks), now - ACCESS_REQUEST_TTL)
 
 
-def _pending_request(conn: psycopg.Connection, staff: Claims, request_id: str, now: datetime) -> dict:
+def _pending_request(uow: UnitOfWork, staff: Claims, request_id: str, now: datetime) -> dict:
     """The request row, locked, when it is pending, unexpired and of the staff member's desks."""
     if not staff.is_staff:
         raise violation("FORBIDDEN", None, status=403)
-    row = conn.execute("select * from access_requests where request_id = %s for update", (request_id,)).fetchone()
+    row = uow.access_requests.get(request_id, for_update=True)
     if row is None or row["desk"] not in staff.desks:
         raise NotFound("access_request")
     if row["status"] == "granted":
@@ -163,28 +220,29 @@ def _pending_request(conn: psycopg.Connection, staff: Claims, request_id: str, n
     return row
 
 
-def grant_access(conn: psycopg.Connection, staff: Claims, request_id: str, organisation_id: str,
+def grant_access(uow: UnitOfWork, staff: Claims, request_id: str, organisation_id: str,
                  now: datetime) -> str:
     """An agent approves a request: the user exists, without a password until he sets one (AccessGranted)."""
-    row = _pending_request(conn, staff, request_id, now)
-    if conn.execute("select 1 from users where email = %s", (row["email"],)).fetchone():
+    uow = _unit(uow)
+    row = _pending_request(uow, staff, request_id, now)
+    if uow.users.by_email(row["email"]):
         raise violation("ACCESS_ALREADY_GRANTED", None, status=409)
     # Only into an organisation of the request's desk (which is one of the agent's desks).
-    _organisation_of(conn, staff, {"organisation_id": organisation_id}, row["desk"])
+    _organisation_of(uow, staff, {"organisation_id": organisation_id}, row["desk"])
     # A random password nobody knows: the user sets his own through the link the notifier mails.
-    user_id = register_user(conn, email=row["email"], name=row["name"], role="customer",
+    user_id = register_user(uow, email=row["email"], name=row["name"], role="customer",
                             password=str(uuid.uuid4()), desks=[row["desk"]], now=now, actor=_actor(staff),
                             organisation_id=organisation_id, phone=row["phone"])
     event = new_event("AccessGranted", f"access-{request_id}", 2, {
         "request_id": request_id, "user_id": user_id, "granted_by": staff.user_id},
         actor=_actor(staff), occurred_at=now)
-    eventstore.append(conn, [event], expected_version=1)
-    conn.execute("""update access_requests set status = 'granted', user_id = %s, decided_by = %s, decided_at = %s
-                    where request_id = %s""", (user_id, staff.user_id, now, request_id))
+    uow.streams.append([event], expected_version=1)
+    uow.access_requests.decide(request_id, status="granted", user_id=user_id, decided_by=staff.user_id,
+                               decided_at=now)
     return user_id
 
 
-def reject_access(conn: psycopg.Connection, staff: Claims, request_id: str, reason: object,
+def reject_access(uow: UnitOfWork, staff: Claims, request_id: str, reason: object,
                   now: datetime) -> None:
     """An agent turns a request down, saying why (AccessRejected); the person may ask again later."""
     if not staff.is_staff:
@@ -192,61 +250,60 @@ def reject_access(conn: psycopg.Connection, staff: Claims, request_id: str, reas
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason or len(reason) > MAX_REJECTION_REASON:
         raise violation("REJECTION_REASON_REQUIRED", "reason")
-    row = _pending_request(conn, staff, request_id, now)
+    uow = _unit(uow)
+    row = _pending_request(uow, staff, request_id, now)
     event = new_event("AccessRejected", f"access-{request_id}", 2, {
         "request_id": request_id, "rejected_by": staff.user_id, "reason": reason,
         "email": row["email"], "name": row["name"], "desk": row["desk"]},
         actor=_actor(staff), occurred_at=now)
-    eventstore.append(conn, [event], expected_version=1)
-    conn.execute("""update access_requests set status = 'rejected', decided_by = %s, decided_at = %s, reason = %s
-                    where request_id = %s""", (staff.user_id, now, reason, request_id))
+    uow.streams.append([event], expected_version=1)
+    uow.access_requests.decide(request_id, status="rejected", decided_by=staff.user_id, decided_at=now,
+                               reason=reason)
 
 
-def set_password(conn: psycopg.Connection, user_id: str, issued_at: int, password: str, now: datetime) -> None:
+def set_password(uow: UnitOfWork, user_id: str, issued_at: int, password: str, now: datetime) -> None:
     """Set a password through a mailed link; a link older than the last password change is void."""
-    row = conn.execute("select password_set_at from users where id = %s for update", (user_id,)).fetchone()
+    uow = _unit(uow)
+    row = uow.users.get(user_id, for_update=True)
     if row is None:
         raise violation("RESOLUTION_LINK_INVALID", "token", status=400)
     if row["password_set_at"] and row["password_set_at"].timestamp() >= issued_at:
         raise violation("PASSWORD_LINK_USED", "token")
     if len(password or "") < 10:
         raise violation("PASSWORD_TOO_SHORT", "password")
-    conn.execute("update users set password_hash = %s, password_set_at = %s where id = %s",
-                 (_hasher.hash(password), now, user_id))
-    role = conn.execute("select role from users where id = %s", (user_id,)).fetchone()["role"]
-    revoke_tokens(conn, user_id, "password_changed", now, Actor(id=user_id, role=role))
+    uow.users.set_password(user_id, _hasher.hash(password), now)
+    revoke_tokens(uow, user_id, "password_changed", now, Actor(id=user_id, role=row["role"]))
 
 
 # ---------------------------------------------------------------- bearer tokens and rights
 
-def token_revoked(conn: psycopg.Connection, claims: Claims) -> bool:
+def token_revoked(uow: UnitOfWork, claims: Claims) -> bool:
     """Whether a bearer token must be refused although its signature holds: its user is disabled,
     or it was issued at or before the user's last logout, password or rights change. (Users are
     never deleted; only intake's key mints tokens, so an unknown user is a test's own claims.)"""
-    row = conn.execute("select disabled, tokens_valid_after from users where id = %s", (claims.user_id,)).fetchone()
+    row = _unit(uow).users.get(claims.user_id)
     return row is not None and (row["disabled"] or revocations.issued_too_early(claims, row["tokens_valid_after"]))
 
 
-def revoke_tokens(conn: psycopg.Connection, user_id: str, reason: str, now: datetime, actor: Actor) -> Envelope:
+def revoke_tokens(uow: UnitOfWork, user_id: str, reason: str, now: datetime, actor: Actor) -> Envelope:
     """End every bearer token of the user issued up to `now` (BearerTokensRevoked).
 
     Intake refuses them at once (its users table); query, SLA and the notifier when they read
     the event from helpdesk.accounts.
     """
-    conn.execute("select 1 from users where id = %s for update", (user_id,))
-    conn.execute("update users set tokens_valid_after = greatest(tokens_valid_after, %s) where id = %s",
-                 (now, user_id))
+    uow = _unit(uow)
+    uow.users.revoke_tokens(user_id, now)
     stream_id = f"user-{user_id}"
-    version = eventstore.stream_version(conn, stream_id)
+    version = uow.streams.version(stream_id)
     event = new_event(revocations.EVENT, stream_id, version + 1,
                       {"user_id": user_id, "valid_after": now, "reason": reason}, actor=actor, occurred_at=now)
-    eventstore.append(conn, [event], expected_version=version)
+    uow.streams.append([event], expected_version=version)
     return event
 
 
-def logout(conn: psycopg.Connection, user: Claims, now: datetime) -> None:
+def logout(uow: UnitOfWork, user: Claims, now: datetime) -> None:
     """The user logs out: every bearer token he holds ends (on every device)."""
-    revoke_tokens(conn, user.user_id, "logout", now, _actor(user))
+    revoke_tokens(uow, user.user_id, "logout", now, _actor(user))
 
 
 _USER_FIELDS = ("disabled", "role", "desks", "organisation_id")
@@ -257,12 +314,13 @@ def _user_view(row: dict) -> dict:
             "organisation_id": row["organisation_id"], "desks": list(row["desks"]), "disabled": row["disabled"]}
 
 
-def update_user(conn: psycopg.Connection, supervisor: Claims, user_id: str, body: dict, now: datetime) -> dict:
+def update_user(uow: UnitOfWork, supervisor: Claims, user_id: str, body: dict, now: datetime) -> dict:
     """A supervisor disables or enables a user, or changes his role, desks or organisation
     (UserUpdated); any change ends the user's bearer tokens (BearerTokensRevoked)."""
     if supervisor.role != "supervisor":
         raise violation("FORBIDDEN", None, status=403)
-    row = conn.execute("select * from users where id = %s for update", (user_id,)).fetchone()
+    uow = _unit(uow)
+    row = uow.users.get(user_id, for_update=True)
     if row is None or not set(row["desks"]) & set(supervisor.desks):
         raise NotFound("user")
     if user_id == supervisor.user_id:
@@ -286,69 +344,78 @@ def update_user(conn: psycopg.Connection, supervisor: Claims, user_id: str, body
         raise violation("FORBIDDEN", "desks", status=403)
     organisation_id = after["organisation_id"]
     if after["role"] == "customer":
-        if not isinstance(organisation_id, str) or conn.execute(
-                "select 1 from organisations where id = %s", (organisation_id,)).fetchone() is None:
+        if not isinstance(organisation_id, str) or uow.organisations.get(organisation_id) is None:
             raise violation("INVALID_REQUEST", "organisation_id", status=422, detail="organisation_id")
     elif organisation_id is not None:
         raise violation("INVALID_REQUEST", "organisation_id", status=422, detail="organisation_id")
     before = {f: (list(row[f]) if f == "desks" else row[f]) for f in _USER_FIELDS}
     if after == before:
         return _user_view(row)  # nothing changes: no event, the tokens live on
-    conn.execute("update users set disabled = %s, role = %s, desks = %s, organisation_id = %s where id = %s",
-                 (after["disabled"], after["role"], desks, organisation_id, user_id))
+    uow.users.set_rights(user_id, after["disabled"], after["role"], desks, organisation_id)
     stream_id = f"user-{user_id}"
-    version = eventstore.stream_version(conn, stream_id)
-    eventstore.append(conn, [new_event("UserUpdated", stream_id, version + 1, {
+    version = uow.streams.version(stream_id)
+    uow.streams.append([new_event("UserUpdated", stream_id, version + 1, {
         "user_id": user_id, **after, "changed_by": supervisor.user_id}, actor=_actor(supervisor), occurred_at=now)],
         expected_version=version)
-    revoke_tokens(conn, user_id, "rights_changed", now, _actor(supervisor))
+    revoke_tokens(uow, user_id, "rights_changed", now, _actor(supervisor))
     return _user_view({**row, **after})
 
 
-def request_training(conn: psycopg.Connection, user: Claims, body: dict, now: datetime) -> str:
+def request_training(uow: UnitOfWork, user: Claims, body: dict, now: datetime) -> str:
     """Rule 10: ask for an induction course for the organisation's users (TrainingRequested)."""
-    organisation_id = _organisation_of(conn, user, body)
+    uow = _unit(uow)
+    organisation_id = _organisation_of(uow, user, body)
     modules = body.get("modules")
     participants = body.get("participants")
-    known = {m for d in catalog_store.every_desk(conn) for m in d.modules}
+    known = {m for d in uow.catalogs.every_desk() for m in d.modules}
     if (not isinstance(modules, list) or not modules or not all(isinstance(m, str) and m.upper() in known
                                                                 for m in modules)
             or not isinstance(participants, int) or isinstance(participants, bool) or not 1 <= participants <= 50):
         raise violation("TRAINING_REQUEST_INVALID", "modules")
     stream_id = f"org-{organisation_id}"
-    version = eventstore.stream_version(conn, stream_id)
+    version = uow.streams.version(stream_id)
     event = new_event("TrainingRequested", stream_id, version + 1, {
         "organisation_id": organisation_id, "requested_by": user.user_id, "modules": [m.upper() for m in modules],
         "participants": participants, "note": (body.get("note") or "").strip() or None},
         actor=_actor(user), occurred_at=now)
-    eventstore.append(conn, [event], expected_version=version)
+    uow.streams.append([event], expected_version=version)
     return str(event.event_id)
 
 
 # ---------------------------------------------------------------- uploads
 
-def hold_blob(conn: psycopg.Connection, sha256: str) -> None:
+def hold_blob(uow: UnitOfWork, sha256: str) -> None:
     """Serialise storing a blob with its removal by `intake.cleanup` (until the transaction ends)."""
-    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"blob/{sha256}",))
+    _unit(uow).uploads.hold_blob(sha256)
 
 
-def record_upload(conn: psycopg.Connection, user: Claims, *, sha256: str, name: str, size: int,
+def record_upload(uow: UnitOfWork, user: Claims, *, sha256: str, name: str, size: int,
                   content_type: str, now: datetime) -> dict:
     """Remember who uploaded which blob under which name, so only they can attach it to a ticket.
 
     Each upload is its own row: uploading the same bytes again under another name keeps both.
     """
     upload_id = str(uuid.uuid4())
-    conn.execute("""insert into uploads (upload_id, sha256, uploaded_by, organisation_id, name, size, content_type,
-                                         uploaded_at) values (%s, %s, %s, %s, %s, %s, %s, %s)""",
-                 (upload_id, sha256, user.user_id, user.organisation_id, name, size, content_type, now))
+    _unit(uow).uploads.add({"upload_id": upload_id, "sha256": sha256, "uploaded_by": user.user_id,
+                            "organisation_id": user.organisation_id, "name": name, "size": size,
+                            "content_type": content_type, "uploaded_at": now})
     return {"upload_id": upload_id, "sha256": sha256, "name": name, "size": size, "content_type": content_type}
+
+
+def store_upload(uow: UnitOfWork, user: Claims, *, content: bytes, sha256: str, name: str, content_type: str,
+                 now: datetime, put) -> dict:
+    """Store checked upload bytes with `put` (the blob store's) and record them as the user's.
+
+    The blob is held first: the cleanup must not delete it between the put and the row."""
+    hold_blob(uow, sha256)
+    put(content)
+    return record_upload(uow, user, sha256=sha256, name=name, size=len(content), content_type=content_type, now=now)
 
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _attachments_of(conn: psycopg.Connection, user: Claims, references: list, now: datetime) -> list[dict]:
+def _attachments_of(uow: UnitOfWork, user: Claims, references: list, now: datetime) -> list[dict]:
     """The caller's uploads named by `references`: upload ids, or (older clients) SHA-256 hashes,
     which stand for the caller's latest upload of those bytes. Marks them attached."""
     if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
@@ -356,21 +423,18 @@ def _attachments_of(conn: psycopg.Connection, user: Claims, references: list, no
     attachments.check_attachment_count(len(references))
     found = []
     for reference in dict.fromkeys(references):
-        column = "sha256" if _SHA256.match(reference) else "upload_id"
-        row = conn.execute(f"""select upload_id, sha256, name, size, content_type from uploads
-                               where {column} = %s and uploaded_by = %s
-                               order by uploaded_at desc limit 1""", (reference, user.user_id)).fetchone()
+        by = {"sha256": reference} if _SHA256.match(reference) else {"upload_id": reference}
+        row = uow.uploads.latest(user.user_id, **by)
         if row is None:
             raise violation("ATTACHMENT_UNKNOWN", "attachments")
-        conn.execute("update uploads set attached_at = coalesce(attached_at, %s) where upload_id = %s",
-                     (now, row.pop("upload_id")))
-        found.append(dict(row))
+        uow.uploads.mark_attached(row["upload_id"], now)
+        found.append({k: row[k] for k in ("sha256", "name", "size", "content_type")})
     return found
 
 
 # ---------------------------------------------------------------- tickets
 
-def _organisation_of(conn: psycopg.Connection, user: Claims, body: dict, desk: str | None = None) -> str:
+def _organisation_of(uow: UnitOfWork, user: Claims, body: dict, desk: str | None = None) -> str:
     """The organisation a command acts for: a customer's own; for staff the body's, which must be on
     one of their desks (any other is not theirs to know: 404) and, when `desk` is given, on that desk."""
     if user.role == "customer":
@@ -379,7 +443,7 @@ def _organisation_of(conn: psycopg.Connection, user: Claims, body: dict, desk: s
     if not organisation_id:
         raise violation("INVALID_REQUEST", "organisation_id", status=400,
                         detail="organisation_id")
-    row = conn.execute("select desks from organisations where id = %s", (organisation_id,)).fetchone()
+    row = uow.organisations.get(organisation_id)
     if row is None or not set(row["desks"]) & set(user.desks):
         raise NotFound("organisation")
     if desk is not None and desk not in row["desks"]:
@@ -387,46 +451,38 @@ def _organisation_of(conn: psycopg.Connection, user: Claims, body: dict, desk: s
     return organisation_id
 
 
-def _announcements(conn: psycopg.Connection, organisation_id: str) -> list[domain.Announcement]:
-    rows = conn.execute("""select announcement_id, starts_at, ends_at, announced_at from special_processes
-                           where organisation_id = %s""", (organisation_id,)).fetchall()
-    return [domain.Announcement(**r) for r in rows]
-
-
-def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetime,
+def open_ticket(uow: UnitOfWork, user: Claims, body: dict, now: datetime,
                 correlation_id: uuid.UUID | None = None) -> Envelope:
     """Open a ticket (TicketOpened) after every rule of SPEC §2 that concerns opening."""
+    uow = _unit(uow)
     desk = DESKS.get(body.get("desk"))
     if desk is None or desk.name not in user.desks:
         raise violation("DESK_NOT_ALLOWED", "desk", status=403)
-    organisation_id = _organisation_of(conn, user, body, desk.name)
-    if conn.execute("select 1 from organisations where id = %s", (organisation_id,)).fetchone() is None:
+    organisation_id = _organisation_of(uow, user, body, desk.name)
+    if uow.organisations.get(organisation_id) is None:
         raise violation("INVALID_REQUEST", "organisation_id", status=400, detail="organisation_id")
-    desk = catalog_store.current(conn, desk)  # as a supervisor last edited it: retired modules refused
+    desk = uow.catalogs.current(desk)  # as a supervisor last edited it: retired modules refused
     module, case = domain.parse_subject(body.get("subject") or "", desk.modules, desk.retired)
     description = domain.check_description(body.get("description") or "")
     contact = domain.check_contact(body.get("contact"))
     domain.check_structured_fields(body.get("member_number"), body.get("dates"), body.get("vouchers"),
                                    body.get("menu_path"))
     urgency = body.get("urgency") or "normal"
-    special_process_id = domain.check_urgency(urgency, _announcements(conn, organisation_id), now)
-    files = _attachments_of(conn, user, body.get("attachments") or [], now)
+    special_process_id = domain.check_urgency(urgency, uow.special_processes.of_organisation(organisation_id), now)
+    files = _attachments_of(uow, user, body.get("attachments") or [], now)
     attachments.check_ticket_total([f["size"] for f in files])
 
     previous = body.get("previous_ticket")
     if previous:
-        row = conn.execute("select organisation_id, status from tickets where number = %s", (previous,)).fetchone()
+        row = uow.tickets.by_number(previous)
         if row is None or row["organisation_id"] != organisation_id or row["status"] != lifecycle.CLOSED:
             raise violation("PREVIOUS_TICKET_INVALID", "previous_ticket")
 
     # Serialise openings of one organisation's module, so two racing copies of the same
     # case cannot both pass the duplicate check (released at commit).
-    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{organisation_id}/{desk.name}/{module}",))
+    uow.tickets.lock_case(organisation_id, desk.name, module)
     if not body.get("confirmed_different_case"):
-        open_cases = conn.execute(
-            """select number, case_summary, description from tickets
-               where organisation_id = %s and desk = %s and module = %s and status <> 'closed'
-               order by number""", (organisation_id, desk.name, module)).fetchall()
+        open_cases = uow.tickets.open_cases(organisation_id, desk.name, module)
         duplicate = domain.find_duplicate(case, [(r["number"], r["case_summary"], r["description"]) for r in open_cases],
                                           module=module, description=description)
         if duplicate:
@@ -439,8 +495,7 @@ def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetim
     month_end = domain.month_end_warning(module, today, domain.business_days_left_in_month(calendar, today),
                                          f"{case} {description}") is not None
 
-    seq = conn.execute(f"select nextval('ticket_number_{desk.code.lower()}') as n").fetchone()["n"]
-    number = f"{desk.code}-{seq}"
+    number = uow.tickets.next_number(desk)
     ticket_id = str(uuid.uuid4())
     event = new_event("TicketOpened", ticket_id, 1, {
         "ticket_id": ticket_id, "number": number, "desk": desk.name, "organisation_id": organisation_id,
@@ -452,28 +507,28 @@ def open_ticket(conn: psycopg.Connection, user: Claims, body: dict, now: datetim
         "confirmed_different_case": body.get("confirmed_different_case") is True,
         "language": user.language, "month_end_warning": month_end}, actor=_actor(user), occurred_at=now,
         correlation_id=correlation_id)
-    eventstore.append(conn, [event], expected_version=0)
-    conn.execute("""insert into tickets (ticket_id, number, desk, organisation_id, module, case_summary, description,
-                                         status, version)
-                    values (%s, %s, %s, %s, %s, %s, %s, %s, 1)""",
-                 (ticket_id, number, desk.name, organisation_id, module, case, description, lifecycle.OPEN))
+    uow.streams.append([event], expected_version=0)
+    uow.tickets.add({"ticket_id": ticket_id, "number": number, "desk": desk.name, "organisation_id": organisation_id,
+                     "module": module, "case_summary": case, "description": description, "status": lifecycle.OPEN,
+                     "version": 1})
     return event
 
 
-def visible_ticket(conn: psycopg.Connection, user: Claims, number: str) -> tuple[lifecycle.TicketState, list[Envelope]]:
+def visible_ticket(uow: UnitOfWork, user: Claims, number: str) -> tuple[lifecycle.TicketState, list[Envelope]]:
     """The ticket's state and events, or NotFound when missing or not the caller's to see."""
-    row = conn.execute("select ticket_id, organisation_id, desk from tickets where number = %s", (number,)).fetchone()
+    uow = _unit(uow)
+    row = uow.tickets.by_number(number)
     if row is None or not _may_see(user, row["organisation_id"], row["desk"]):
         raise NotFound("ticket")
-    events = eventstore.load_stream(conn, row["ticket_id"])
+    events = uow.streams.load(row["ticket_id"])
     return lifecycle.fold(events), events
 
 
-def ticket_summary(conn: psycopg.Connection, user: Claims, number: str) -> dict:
+def ticket_summary(uow: UnitOfWork, user: Claims, number: str) -> dict:
     """The ticket as its own stream has it now, for the `link` a command answers with: read from the
     write side, it shows the command's effect at once (the query service's full view, with the
     thread, follows the event log a moment later)."""
-    state, events = visible_ticket(conn, user, number)
+    state, events = visible_ticket(uow, user, number)
     opened = events[0]
     return {"number": state.number, "ticket_id": state.ticket_id, "desk": state.desk,
             "organisation_id": state.organisation_id, "module": state.module, "case": state.case,
@@ -490,99 +545,103 @@ def _may_see(user: Claims, organisation_id: str, desk: str) -> bool:
     return desk in user.desks
 
 
-def post_message(conn: psycopg.Connection, user: Claims, number: str, body: dict, now: datetime,
+def post_message(uow: UnitOfWork, user: Claims, number: str, body: dict, now: datetime,
                  correlation_id: uuid.UUID | None = None) -> Envelope:
     """Post a public message or (agents only) an internal note (MessagePosted)."""
-    state = _open_ticket_state(conn, user, number)
+    uow = _unit(uow)
+    state = _open_ticket_state(uow, user, number)
     internal = body.get("internal") is True  # the edge lets through only true, false or null (requests.py)
     if internal and not user.is_staff:
         raise violation("INTERNAL_NOTE_FORBIDDEN", "internal", status=403)
     text = (body.get("body") or "").strip()
     if not text:
         raise violation("MESSAGE_BODY_REQUIRED", "body")
-    files = _attachments_of(conn, user, body.get("attachments") or [], now)
+    files = _attachments_of(uow, user, body.get("attachments") or [], now)
     new_files = [f for f in files if f["sha256"] not in state.attachment_hashes]
     attachments.check_ticket_total([state.attachment_bytes] + [f["size"] for f in new_files])
-    return _append_to_ticket(conn, state, "MessagePosted", {
+    return _append_to_ticket(uow, state, "MessagePosted", {
         "message_id": str(uuid.uuid4()), "author_id": user.user_id, "author_role": user.role, "body": text,
         "internal": internal, "attachments": files,
         "out_of_hours_requested": body.get("out_of_hours_requested") is True}, user, now, correlation_id)
 
 
-def _append_to_ticket(conn: psycopg.Connection, state: lifecycle.TicketState, type_: str, data: dict,
+def _append_to_ticket(uow: UnitOfWork, state: lifecycle.TicketState, type_: str, data: dict,
                       user: Claims, now: datetime, correlation_id: uuid.UUID | None = None) -> Envelope:
     """Append one event to a ticket's stream and keep the write side's index in step."""
     event = new_event(type_, state.ticket_id, state.version + 1, data, actor=_actor(user), occurred_at=now,
                       correlation_id=correlation_id)
-    eventstore.append(conn, [event], expected_version=state.version)
+    uow.streams.append([event], expected_version=state.version)
     after = lifecycle.apply(state, event)
-    conn.execute("update tickets set status = %s, version = %s where ticket_id = %s",
-                 (after.status, after.version, state.ticket_id))
+    uow.tickets.set_status(state.ticket_id, after.status, after.version)
     return event
 
 
-def _open_ticket_state(conn: psycopg.Connection, user: Claims, number: str) -> lifecycle.TicketState:
-    state, _ = visible_ticket(conn, user, number)
+def _open_ticket_state(uow: UnitOfWork, user: Claims, number: str) -> lifecycle.TicketState:
+    state, _ = visible_ticket(uow, user, number)
     if state.is_closed:
         raise violation("TICKET_CLOSED", None, status=409, number=number).with_extra(
             ticket=number, new_ticket_hint={"previous_ticket": number})
     return state
 
 
-def assign_ticket(conn: psycopg.Connection, staff: Claims, number: str, agent_id: str | None,
+def assign_ticket(uow: UnitOfWork, staff: Claims, number: str, agent_id: str | None,
                   now: datetime) -> Envelope:
     """An agent takes a ticket, or gives it to a colleague of its desk (TicketAssigned)."""
     if not staff.is_staff:
         raise violation("FORBIDDEN", None, status=403)
-    state = _open_ticket_state(conn, staff, number)
+    uow = _unit(uow)
+    state = _open_ticket_state(uow, staff, number)
     agent_id = agent_id or staff.user_id
-    agent = conn.execute("select role, desks from users where id = %s", (agent_id,)).fetchone()
+    agent = uow.users.get(agent_id)
     if agent is None or agent["role"] == "customer" or state.desk not in agent["desks"]:
         raise violation("INVALID_REQUEST", "agent_id", status=400, detail="agent_id")
-    return _append_to_ticket(conn, state, "TicketAssigned", {"agent_id": agent_id, "assigned_by": staff.user_id},
+    return _append_to_ticket(uow, state, "TicketAssigned", {"agent_id": agent_id, "assigned_by": staff.user_id},
                              staff, now)
 
 
-def mark_customer_away(conn: psycopg.Connection, user: Claims, number: str, body: dict,
+def mark_customer_away(uow: UnitOfWork, user: Claims, number: str, body: dict,
                        now: datetime) -> Envelope:
     """Rule "avise si se tiene que marchar": the customer says he is away, optionally until when."""
     if user.is_staff:
         raise violation("FORBIDDEN", None, status=403)
-    state = _open_ticket_state(conn, user, number)
+    uow = _unit(uow)
+    state = _open_ticket_state(uow, user, number)
     back_at = domain.check_back_at(body.get("back_at"), now)  # loaded by requests.Away: a datetime or None
-    return _append_to_ticket(conn, state, "CustomerAway", {"back_at": back_at,
+    return _append_to_ticket(uow, state, "CustomerAway", {"back_at": back_at,
                                                            "note": (body.get("note") or "").strip() or None},
                              user, now)
 
 
-def close_by_agent(conn: psycopg.Connection, staff: Claims, number: str, reason: str, note: str,
+def close_by_agent(uow: UnitOfWork, staff: Claims, number: str, reason: str, note: str,
                    now: datetime) -> Envelope:
     """An agent closes a ticket: finished, or "needs training" (rule 10: the course is offered)."""
     if not staff.is_staff:
         raise violation("FORBIDDEN", None, status=403)
     if reason not in ("closed_by_agent", "needs_training"):
         raise violation("INVALID_REQUEST", "reason", status=400, detail="reason")
-    state = _open_ticket_state(conn, staff, number)
-    return _append_to_ticket(conn, state, "TicketClosed",
+    uow = _unit(uow)
+    state = _open_ticket_state(uow, staff, number)
+    return _append_to_ticket(uow, state, "TicketClosed",
                              {"reason": reason, "note": (note or "").strip() or None}, staff, now)
 
 
-def mark_billable(conn: psycopg.Connection, staff: Claims, number: str, billable: bool, note: str | None,
+def mark_billable(uow: UnitOfWork, staff: Claims, number: str, billable: bool, note: str | None,
                   now: datetime) -> Envelope | None:
     """Staff of the ticket's desk mark it billable or not (BillableMarked); None when it changes
     nothing. A closed ticket too: billing is settled after the work."""
     if not staff.is_staff:
         raise violation("FORBIDDEN", None, status=403)  # before any lookup: says nothing about the ticket
-    state, _ = visible_ticket(conn, staff, number)
+    uow = _unit(uow)
+    state, _ = visible_ticket(uow, staff, number)
     data = domain.billable_mark(staff, state.billable, billable, note)
     if data is None:
         return None
-    return _append_to_ticket(conn, state, "BillableMarked", data, staff, now)
+    return _append_to_ticket(uow, state, "BillableMarked", data, staff, now)
 
 
-def attachment_for_download(conn: psycopg.Connection, user: Claims, number: str, sha256: str) -> dict:
+def attachment_for_download(uow: UnitOfWork, user: Claims, number: str, sha256: str) -> dict:
     """The attachment's metadata when it belongs to a ticket part the caller may see."""
-    _, events = visible_ticket(conn, user, number)
+    _, events = visible_ticket(uow, user, number)
     for event in events:
         if event.data.get("internal") and not user.is_staff:
             continue
@@ -592,13 +651,14 @@ def attachment_for_download(conn: psycopg.Connection, user: Claims, number: str,
     raise NotFound("attachment")
 
 
-def confirm_resolution(conn: psycopg.Connection, user: Claims, number: str, solved: bool, text: str,
+def confirm_resolution(uow: UnitOfWork, user: Claims, number: str, solved: bool, text: str,
                        now: datetime) -> list[Envelope]:
     """Rule 8: the customer says "solved" (the ticket closes) or "not solved" with what is still wrong
     (back to the agents). Only the customer side answers, and only after an agent did."""
     if user.is_staff:
         raise violation("FORBIDDEN", "solved", status=403)
-    state = _open_ticket_state(conn, user, number)
+    uow = _unit(uow)
+    state = _open_ticket_state(uow, user, number)
     if state.status != lifecycle.WAITING_CUSTOMER:
         raise violation("RESOLUTION_NOT_EXPECTED", "solved", status=409)
     text = (text or "").strip()
@@ -611,16 +671,15 @@ def confirm_resolution(conn: psycopg.Connection, user: Claims, number: str, solv
         events.append(new_event("TicketClosed", state.ticket_id, state.version + 2,
                                 {"reason": "solved_by_customer"}, actor=_actor(user), occurred_at=now,
                                 correlation_id=confirmed.correlation_id, causation_id=confirmed.event_id))
-    eventstore.append(conn, events, expected_version=state.version)
+    uow.streams.append(events, expected_version=state.version)
     after = lifecycle.fold_onto(state, events)
-    conn.execute("update tickets set status = %s, version = %s where ticket_id = %s",
-                 (after.status, after.version, state.ticket_id))
+    uow.tickets.set_status(state.ticket_id, after.status, after.version)
     return events
 
 
-def claims_of_user(conn: psycopg.Connection, user_id: str) -> Claims | None:
+def claims_of_user(uow: UnitOfWork, user_id: str) -> Claims | None:
     """A user's claims, for commands that arrive signed by a link or a reply address instead of a login."""
-    row = conn.execute("select * from users where id = %s", (user_id,)).fetchone()
+    row = _unit(uow).users.get(user_id)
     if row is None or row["disabled"]:
         return None
     return domain.claims_of_row(row)
@@ -628,20 +687,20 @@ def claims_of_user(conn: psycopg.Connection, user_id: str) -> Claims | None:
 
 # ---------------------------------------------------------------- decisions of the SLA service
 
-def accept_auto_close(conn: psycopg.Connection, decision: Envelope) -> Envelope | None:
+def accept_auto_close(uow: UnitOfWork, decision: Envelope) -> Envelope | None:
     """Close the ticket as the SLA service decided, only if nothing happened since the version
     the decision was based on (a customer reply that raced the close wins). None when refused."""
     ticket_id, based_on = decision.data["ticket_id"], decision.data["based_on_version"]
-    conn.execute("select 1 from tickets where ticket_id = %s for update", (ticket_id,))
-    state = lifecycle.fold(eventstore.load_stream(conn, ticket_id))
+    uow = _unit(uow)
+    uow.tickets.lock(ticket_id)
+    state = lifecycle.fold(uow.streams.load(ticket_id))
     if state is None or state.is_closed or state.version != based_on:
         return None
     event = new_event("TicketClosed", ticket_id, state.version + 1,
                       {"reason": "auto_closed", "based_on_version": based_on}, actor=decision.actor,
                       occurred_at=decision.occurred_at, correlation_id=decision.correlation_id,
                       causation_id=decision.event_id)
-    eventstore.append(conn, [event], expected_version=state.version)
+    uow.streams.append([event], expected_version=state.version)
     after = lifecycle.apply(state, event)
-    conn.execute("update tickets set status = %s, version = %s where ticket_id = %s",
-                 (after.status, after.version, ticket_id))
+    uow.tickets.set_status(ticket_id, after.status, after.version)
     return event

@@ -3,7 +3,7 @@
 Event-sourced like every other write of intake: an edit is a `RulesPageEdited` event on the
 stream "rules-page-<desk>-<language>" whose version is the page's version (the unique
 (stream_id, stream_version) of the event store refuses the second of two editors who read
-the same version), and the `rules_pages` row is updated in the same transaction. Before the
+the same version), and the `rules_pages` row is updated in the same unit of work. Before the
 first edit the page is the packaged default text (version 0): today's rules, so a fresh
 install shows the page it always showed.
 """
@@ -13,16 +13,14 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-import psycopg
-
 from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.envelope import Actor, new_event
 from helpdesk_shared.errors import NotFound
 from helpdesk_shared.rich_text import to_html
 
-from . import eventstore
 from .catalog import DESKS
 from .messages import violation
+from .unit_of_work import UnitOfWork, VersionConflict
 
 DEFAULTS = Path(__file__).with_name("rules_pages")
 LANGUAGES = ("es", "en")
@@ -45,17 +43,13 @@ def _desk(desk: str) -> str:
     return desk
 
 
-def _stored(conn: psycopg.Connection, desk: str, language: str) -> dict | None:
-    return conn.execute("select * from rules_pages where desk = %s and language = %s", (desk, language)).fetchone()
-
-
-def read(conn: psycopg.Connection, desk: str, language: str) -> dict:
+def read(uow: UnitOfWork, desk: str, language: str) -> dict:
     """The page as the portal shows it: `text` (Markdown), `html` (sanitised), `version`, who and when.
 
     An English page edited to "" (or never written when the Spanish one was) shows the Spanish
     text: English is optional, Spanish is not. `shown_language` says which one `html` is in."""
     desk = _desk(desk)
-    row = _stored(conn, desk, language)
+    row = uow.rules_pages.get(desk, language)
     page = {"desk": desk, "language": language, "shown_language": language,
             "text": row["text"] if row else default_text(desk, language),
             "version": row["version"] if row else 0,
@@ -63,17 +57,17 @@ def read(conn: psycopg.Connection, desk: str, language: str) -> dict:
             "edited_at": row["edited_at"] if row else None}
     if row:
         page["html"] = row["html"]
-    elif language == "es" or _stored(conn, desk, "es") is None:
+    elif language == "es" or uow.rules_pages.get(desk, "es") is None:
         page["html"] = to_html(page["text"])
     else:
         page["html"] = ""  # the Spanish page was edited: the English default no longer says the same
     if not page["html"]:
-        spanish = read(conn, desk, "es")
+        spanish = read(uow, desk, "es")
         page.update(html=spanish["html"], shown_language="es")
     return page
 
 
-def edit(conn: psycopg.Connection, supervisor: Claims, desk: str, body: dict, now: datetime) -> dict:
+def edit(uow: UnitOfWork, supervisor: Claims, desk: str, body: dict, now: datetime) -> dict:
     """A supervisor of the desk replaces its page in one language, against the version he read.
 
     `body` is loaded by `requests.RulesPageEdit`. 403 for anyone but a supervisor of the desk
@@ -87,7 +81,7 @@ def edit(conn: psycopg.Connection, supervisor: Claims, desk: str, body: dict, no
     if language == "es" and not text:
         raise violation("RULES_PAGE_TEXT_REQUIRED", "text")
     stream = _stream(desk, language)
-    current = eventstore.stream_version(conn, stream)
+    current = uow.streams.version(stream)
     if body["version"] != current:
         raise violation("RULES_PAGE_CHANGED", "version", current=current)
     event = new_event("RulesPageEdited", stream, current + 1,
@@ -95,13 +89,9 @@ def edit(conn: psycopg.Connection, supervisor: Claims, desk: str, body: dict, no
                        "edited_by": supervisor.user_id},
                       actor=Actor(id=supervisor.user_id, role=supervisor.role), occurred_at=now)
     try:
-        eventstore.append(conn, [event], expected_version=current)
-    except eventstore.VersionConflict:  # an editor who read the same version committed first
+        uow.streams.append([event], expected_version=current)
+    except VersionConflict:  # an editor who read the same version committed first
         raise violation("RULES_PAGE_CHANGED", "version", current=current + 1) from None
-    html = to_html(text)
-    conn.execute("""insert into rules_pages (desk, language, text, html, version, edited_by, edited_at)
-                    values (%s, %s, %s, %s, %s, %s, %s)
-                    on conflict (desk, language) do update set text = excluded.text, html = excluded.html,
-                        version = excluded.version, edited_by = excluded.edited_by, edited_at = excluded.edited_at""",
-                 (desk, language, text, html, current + 1, supervisor.user_id, now))
-    return read(conn, desk, language)
+    uow.rules_pages.save({"desk": desk, "language": language, "text": text, "html": to_html(text),
+                          "version": current + 1, "edited_by": supervisor.user_id, "edited_at": now})
+    return read(uow, desk, language)

@@ -1,0 +1,28 @@
+"""Issue 11, one write per event: intake serialises each event once, without marshmallow, into the
+very bytes the schemas' dump writes (so consumers' trusted decode reads them as before)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from helpdesk_shared.envelope import Actor, encode_built, from_json_bytes, new_event, to_json_bytes
+from test_schemas import EXAMPLES
+
+
+@pytest.mark.parametrize("type_", sorted(EXAMPLES))
+def test_an_event_built_by_new_event_encodes_to_the_bytes_the_schema_dump_writes(type_):
+    caused = uuid.uuid4()
+    for causation in (None, caused):
+        event = new_event(type_, "stream-1", 3, EXAMPLES[type_], actor=Actor("u-1", "agent"),
+                          occurred_at=datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=-4))),
+                          correlation_id=uuid.uuid4(), causation_id=causation)
+        assert encode_built(event) == to_json_bytes(event)
+        assert from_json_bytes(encode_built(event)) == event
+
+
+def test_non_ascii_text_is_written_as_utf_8_not_escaped():
+    event = new_event("MessagePosted", "ticket-1", 2, {**EXAMPLES["MessagePosted"], "body": "Señal ñandú €"},
+                      actor=Actor("u-1", "customer"), occurred_at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+    assert "Señal ñandú €".encode() in encode_built(event)
