@@ -307,6 +307,8 @@ create index if not exists report_compliance_minutes_month on report_compliance_
 -- https://www.postgresql.org/docs/current/storage-hot.html
 alter table report_compliance_hours set (fillfactor = 50);
 alter table report_compliance_minutes set (fillfactor = 50);
+-- migrations/0002_compliance_counts_without_empty_rows.sql replaces this function (a count that falls
+-- to 0 deletes its row, so the rows do not depend on the order the topics were read in).
 -- The statements are written out rather than shared through a function taking the row: a PL/pgSQL
 -- call with a row argument per response cost the applier several times these statements' own time.
 create or replace function report_compliance_count() returns trigger language plpgsql as $$
