@@ -167,10 +167,24 @@ class ConsumerLoop:
         self._last_assignment_check = 0.0
         if self.mode == "group":
             self.rebalances = _Rebalances()
+            self._know_partitions(wait_seconds=30)
             self.consumer.subscribe(topics=list(topics), listener=self.rebalances)
         else:
             self._take_lock()
             self.assign_all(wait_seconds=30)
+
+    def _know_partitions(self, wait_seconds: float) -> None:
+        """Fetch every topic's partitions before joining the group.
+
+        The leader assigns from its own metadata: a member that joined before its metadata held
+        a topic (just created, no leader yet) was seen to get no partition of it, the assignor
+        logging "No partition metadata for topic", and to stay idle.
+        """
+        deadline = time.monotonic() + wait_seconds
+        while not all([self.consumer.partitions_for_topic(t) for t in self.topics]):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no partition metadata for {self.topics}")
+            time.sleep(0.2)
 
     def holds(self) -> set[TopicPartition]:
         """The partitions this instance reads now (group mode: assigned and locked; single: all)."""

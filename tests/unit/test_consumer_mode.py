@@ -16,3 +16,38 @@ def test_an_unknown_consumer_mode_stops_the_consumer_naming_the_variable_before_
     with pytest.raises(ValueError, match="CONSUMER_MODE must be one of group, single"):
         ConsumerLoop(bootstrap="127.0.0.1:1", database_url="postgresql://nobody@127.0.0.1:1/none",
                      consumer_name="c", topics=["t"], handle_batch=lambda conn, records: None, mode="groups")
+
+
+class _RecordingConsumer:
+    """A stand-in for KafkaConsumer that records the order of calls: its metadata for a topic is
+    known only after `partitions_for_topic` fetched it (kafka-python fetches on a miss), and the
+    first fetch of one topic finds it still without a leader, as a just-created topic can be."""
+
+    def __init__(self, **config):
+        self.calls, self.known, self.misses = [], set(), {"t.sla"}
+
+    def partitions_for_topic(self, topic):
+        self.calls.append(("partitions_for_topic", topic))
+        if topic in self.misses:
+            self.misses.discard(topic)
+            return set()
+        self.known.add(topic)
+        return {0, 1}
+
+    def subscribe(self, topics, listener=None):
+        self.calls.append(("subscribe", tuple(topics), frozenset(self.known)))
+
+
+def test_a_group_member_knows_every_topics_partitions_before_it_joins_so_the_leader_never_assigns_nothing(
+        monkeypatch):
+    # Seen in a loaded run: the group's leader joined before its metadata held the topics, the range
+    # assignor logged "No partition metadata for topic" and gave the only member no partition.
+    import helpdesk_shared.kafka as kafka
+    monkeypatch.setattr(kafka.pg, "connect", lambda url: object())
+    monkeypatch.setattr(kafka, "wait_for_topics", lambda bootstrap, topics: None)
+    monkeypatch.setattr(kafka, "KafkaConsumer", _RecordingConsumer)
+    monkeypatch.setattr(kafka.time, "sleep", lambda s: None)
+    loop = ConsumerLoop(bootstrap="127.0.0.1:1", database_url="postgresql://x", consumer_name="c",
+                        topics=["t.tickets", "t.sla"], handle_batch=lambda conn, records: None, mode="group")
+    subscribed = [c for c in loop.consumer.calls if c[0] == "subscribe"]
+    assert subscribed == [("subscribe", ("t.tickets", "t.sla"), frozenset({"t.tickets", "t.sla"}))]
