@@ -51,7 +51,7 @@ def test_one_request_is_followed_by_its_correlation_id_through_gunicorn_and_ever
         return any(d.get("msg") == "event applied" and d.get("correlation_id") == correlation
                    and d.get("type") == "TicketOpened" for d in json_lines(stack, process))
 
-    wait_until(lambda: applied_by("query-consumer") and applied_by("sla-timers"), 60,
+    wait_until(lambda: applied_by("query-consumer") and applied_by("sla-timers"), 120,
                "the ticket's event applied by query's and the SLA's consumers")
     access = [d for d in json_lines(stack, "intake") if d.get("logger") == "gunicorn.access"
               and d.get("path") == "/api/tickets" and d.get("method") == "POST"]
