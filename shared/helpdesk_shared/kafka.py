@@ -298,7 +298,12 @@ class ConsumerLoop:
             self._reconcile()
         elif time.monotonic() - self._last_assignment_check > 30:
             self.assign_all()
+        began = time.monotonic()
         polled = self.consumer.poll(timeout_ms=self.poll_ms, max_records=self.max_records)
+        if not polled:
+            # kafka-python's poll returns at once, empty, when its heartbeat looks due (seen with a
+            # member that held no partition): without this wait the loop spun at a full core.
+            time.sleep(max(0.0, self.poll_ms / 1000 - (time.monotonic() - began)))
         if self.mode == "group":
             self._reconcile()  # the poll may have rebalanced: never apply what another instance may read
             held = self.held
