@@ -173,15 +173,18 @@ class ConsumerLoop:
             self._take_lock()
             self.assign_all(wait_seconds=30)
 
-    def _know_partitions(self, wait_seconds: float) -> None:
-        """Fetch every topic's partitions before joining the group.
+    def _know_partitions(self, wait_seconds: float) -> set[TopicPartition]:
+        """Every partition of the topics, fetched until each topic has some (or `wait_seconds` pass).
 
-        The leader assigns from its own metadata: a member that joined before its metadata held
-        a topic (just created, no leader yet) was seen to get no partition of it, the assignor
-        logging "No partition metadata for topic", and to stay idle.
+        Group mode calls it before joining: the leader assigns from its own metadata, and a member
+        that joined before its metadata held a topic (just created, no leader yet) was seen to get
+        no partition of it, the assignor logging "No partition metadata for topic", and stay idle.
         """
         deadline = time.monotonic() + wait_seconds
-        while not all([self.consumer.partitions_for_topic(t) for t in self.topics]):
+        while True:
+            parts = {TopicPartition(t, p) for t in self.topics for p in (self.consumer.partitions_for_topic(t) or ())}
+            if all(any(tp.topic == t for tp in parts) for t in self.topics):
+                return parts
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no partition metadata for {self.topics}")
             time.sleep(0.2)
@@ -263,14 +266,7 @@ class ConsumerLoop:
 
     def assign_all(self, wait_seconds: float = 0.0) -> None:
         """Single mode: take every partition of the topics; seek the ones new to this loop to their stored offsets."""
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            parts = {TopicPartition(t, p) for t in self.topics for p in (self.consumer.partitions_for_topic(t) or ())}
-            if all(any(tp.topic == t for tp in parts) for t in self.topics):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no partition metadata for {self.topics}")
-            time.sleep(0.2)
+        parts = self._know_partitions(wait_seconds)
         new = parts - set(self.consumer.assignment())
         if new:
             self.consumer.assign(sorted(parts))
