@@ -2,20 +2,39 @@
 by SIGTERM or SIGINT that its loop checks (so a batch in flight commits or rolls back whole)."""
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from typing import Callable
 
 from . import logs
+from .outage import TRANSIENT_ERRORS, Backoff, Stopped
+
+log = logging.getLogger(__name__)
 
 
 def serve(service: str, run: Callable[[threading.Event], None]) -> None:
-    """Run `run(stop)` under the service's name until SIGTERM/SIGINT sets `stop`."""
+    """Run `run(stop)` under the service's name until SIGTERM/SIGINT sets `stop`.
+
+    An outage that reaches this far came from starting (the loops wait out their own): PostgreSQL
+    or Kafka not up yet, a database not reachable for its schema check. It is waited out with
+    back-off and `run` is called again; a stop while waiting ends the process cleanly.
+    """
     logs.setup(service)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    run(stop)
+    backoff = Backoff()
+    while not stop.is_set():
+        try:
+            run(stop)
+            return
+        except Stopped:
+            log.info("stopped while starting", extra={"service": service})
+            return
+        except TRANSIENT_ERRORS as exc:
+            if backoff.wait(stop, f"{service} starting", exc):
+                return
 
 
 def serve_relay(service: str, config, require_migrated: Callable[[str], None], lock_id: int,

@@ -21,7 +21,7 @@ from kafka.serializer import Serializer
 
 from . import pg
 from .envelope import Envelope, UndecodableEvent, from_json_bytes
-from .outage import TRANSIENT_ERRORS, Backoff, is_database_error
+from .outage import TRANSIENT_ERRORS, Backoff, Stopped, is_database_error
 from .topics import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class ConsumerLoop:
     def __init__(self, *, bootstrap: str, database_url: str, consumer_name: str, topics: list[str],
                  handle_batch: HandleBatch, max_records: int = 500, poll_ms: int = 100,
                  group_id: str | None = None, standby_poll_s: float = 1.0, backoff: Backoff | None = None,
-                 mode: str = "group"):
+                 mode: str = "group", stop: threading.Event | None = None, startup_wait_s: float = 30.0):
         self.name = consumer_name
         self.topics = topics
         self.handle_batch = handle_batch
@@ -143,16 +143,7 @@ class ConsumerLoop:
         self.mode = mode
         self.group_id = group_id or consumer_name
         self.lock_key = f"consumer:{self.group_id}"
-        self.conn = pg.connect(database_url)
-        wait_for_topics(bootstrap, topics)
-        group = dict(group_id=self.group_id, **GROUP_TIMING) if self.mode == "group" else dict(group_id=None)
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                      # A fetch left waiting at the broker (default 500 ms) delays the
-                                      # next request on the connection, e.g. read_past's end_offsets.
-                                      fetch_max_wait_ms=poll_ms,
-                                      # A partition added to a topic is noticed within seconds.
-                                      metadata_max_age_ms=10_000,
-                                      auto_offset_reset="earliest", client_id=consumer_name, **group, **RECONNECT)
+        self.bootstrap = bootstrap
         self.applied_records = 0
         self.generation = 0  # of the stored offsets last sought to (pg.load_generation)
         self._last_generation_check = 0.0
@@ -165,13 +156,47 @@ class ConsumerLoop:
         # Group mode: the partitions whose advisory lock this instance holds (the ones it reads).
         self.held: set[TopicPartition] = set()
         self._last_assignment_check = 0.0
-        if self.mode == "group":
-            self.rebalances = _Rebalances()
-            self._know_partitions(wait_seconds=30)
-            self.consumer.subscribe(topics=list(topics), listener=self.rebalances)
-        else:
-            self._take_lock()
-            self.assign_all(wait_seconds=30)
+        self.conn: psycopg.Connection | None = None
+        self.consumer: KafkaConsumer | None = None
+        self._start(stop, startup_wait_s)
+
+    def _start(self, stop: threading.Event | None, wait_s: float) -> None:
+        """Connect to the database, wait for the topics, join the group (or take every partition).
+
+        With `stop` (a process's entry point), an outage of PostgreSQL or Kafka, or topics not yet
+        created, is waited out with back-off until it ends or `stop` is set (then `Stopped`): a
+        process started before what it depends on never exits for it. Without `stop` (a test
+        building a loop directly), the first failure is raised.
+        """
+        while True:
+            try:
+                self.conn = pg.connect(self.database_url)
+                wait_for_topics(self.bootstrap, self.topics, wait_s)
+                group = dict(group_id=self.group_id, **GROUP_TIMING) if self.mode == "group" else dict(group_id=None)
+                self.consumer = KafkaConsumer(
+                    bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                    # A fetch left waiting at the broker (default 500 ms) delays the
+                    # next request on the connection, e.g. read_past's end_offsets.
+                    fetch_max_wait_ms=self.poll_ms,
+                    # A partition added to a topic is noticed within seconds.
+                    metadata_max_age_ms=10_000,
+                    auto_offset_reset="earliest", client_id=self.name, **group, **RECONNECT)
+                if self.mode == "group":
+                    self.rebalances = _Rebalances()
+                    self._know_partitions(wait_seconds=wait_s)
+                    self.consumer.subscribe(topics=list(self.topics), listener=self.rebalances)
+                else:
+                    if not self._take_lock(stop):
+                        raise Stopped(self.name)
+                    self.assign_all(wait_seconds=wait_s)
+                self.backoff.reset()
+                return
+            except (*TRANSIENT_ERRORS, TopicsNotReady) as exc:
+                self.close()
+                if stop is None:
+                    raise
+                if self.backoff.wait(stop, f"{self.name} starting", exc):
+                    raise Stopped(self.name) from None
 
     def _know_partitions(self, wait_seconds: float) -> set[TopicPartition]:
         """Every partition of the topics, fetched until each topic has some (or `wait_seconds` pass).
@@ -186,7 +211,7 @@ class ConsumerLoop:
             if all(any(tp.topic == t for tp in parts) for t in self.topics):
                 return parts
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no partition metadata for {self.topics}")
+                raise TopicsNotReady(f"no partition metadata for {self.topics}")
             time.sleep(0.2)
 
     def holds(self) -> set[TopicPartition]:
@@ -447,9 +472,14 @@ class ConsumerLoop:
 
     def close(self) -> None:
         """Close the consumer and the database connection (which releases the standby lock)."""
-        self.consumer.close()
+        if self.consumer is not None:
+            try:
+                self.consumer.close()
+            except TRANSIENT_ERRORS:
+                log.debug("consumer close failed", exc_info=True)
         try:
-            self.conn.close()
+            if self.conn is not None:
+                self.conn.close()
         except psycopg.Error:
             pass  # already gone with the server
 
@@ -488,6 +518,11 @@ def log_applied(consumer: str, records: list[Record]) -> None:
         log.info("batch applied", extra={"consumer": consumer, "events": len(records), "types": types})
 
 
+class TopicsNotReady(RuntimeError):
+    """The broker does not list the topics yet, or has no partitions for them (created a moment ago, or
+    not yet by `bin/stack up`/`mesa topics`): a process waits it out like an outage."""
+
+
 def wait_for_topics(bootstrap: str, topics: list[str], seconds: float = 30.0) -> None:
     """Block until the broker lists all `topics` (fresh stacks create them asynchronously)."""
     from kafka.admin import KafkaAdminClient
@@ -497,10 +532,11 @@ def wait_for_topics(bootstrap: str, topics: list[str], seconds: float = 30.0) ->
     try:
         while missing := set(topics) - set(admin.list_topics()):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"topics missing on {bootstrap}: {sorted(missing)}")
+                raise TopicsNotReady(f"topics missing on {bootstrap}: {sorted(missing)}")
             time.sleep(0.2)
     finally:
         admin.close()
 
 
-__all__ = ["make_producer", "ConsumerLoop", "CONSUMER_MODES", "Record", "TopicPartition", "wait_for_topics"]
+__all__ = ["make_producer", "ConsumerLoop", "CONSUMER_MODES", "Record", "TopicPartition", "TopicsNotReady",
+           "wait_for_topics"]

@@ -56,8 +56,23 @@ def wait_until(predicate, seconds: float, what: str, interval: float = 0.05):
         if result:
             return result
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {seconds} s waiting for {what}")
+            raise TimeoutError(f"timed out after {seconds} s waiting for {what}{exited_processes()}")
         time.sleep(interval)
+
+
+def exited_processes() -> str:
+    """What a timed-out wait adds to its message: the started stacks' processes that are no longer
+    running (a test stopped by a test is listed too), each with the last line of its log."""
+    gone = []
+    for stack in STARTED:
+        for p in stack.processes.values():
+            if p.popen is not None and not p.running:
+                last = ""
+                if p.log_path.exists():
+                    lines = p.log_path.read_text(errors="replace").strip().splitlines()
+                    last = lines[-1][:400] if lines else ""
+                gone.append(f"{p.name} exited with {p.popen.returncode}: {last}")
+    return f" (processes not running: {'; '.join(gone)})" if gone else ""
 
 
 @dataclass

@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (psycopg.OperationalError, psycopg.InterfaceError, KafkaError)
 
 
+class Stopped(Exception):
+    """Told to stop (SIGTERM) while still waiting for an outage to end at start: the process exits cleanly."""
+
+
 def is_database_error(exc: BaseException) -> bool:
     """True for a lost or refused PostgreSQL connection (as opposed to a Kafka error)."""
     return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))

@@ -44,7 +44,7 @@ def test_a_group_member_knows_every_topics_partitions_before_it_joins_so_the_lea
     # assignor logged "No partition metadata for topic" and gave the only member no partition.
     import helpdesk_shared.kafka as kafka
     monkeypatch.setattr(kafka.pg, "connect", lambda url: object())
-    monkeypatch.setattr(kafka, "wait_for_topics", lambda bootstrap, topics: None)
+    monkeypatch.setattr(kafka, "wait_for_topics", lambda bootstrap, topics, seconds=30: None)
     monkeypatch.setattr(kafka, "KafkaConsumer", _RecordingConsumer)
     monkeypatch.setattr(kafka.time, "sleep", lambda s: None)
     loop = ConsumerLoop(bootstrap="127.0.0.1:1", database_url="postgresql://x", consumer_name="c",
@@ -59,7 +59,7 @@ def test_an_empty_poll_that_returns_at_once_waits_out_the_poll_interval_instead_
     import helpdesk_shared.kafka as kafka
     slept = []
     monkeypatch.setattr(kafka.pg, "connect", lambda url: object())
-    monkeypatch.setattr(kafka, "wait_for_topics", lambda bootstrap, topics: None)
+    monkeypatch.setattr(kafka, "wait_for_topics", lambda bootstrap, topics, seconds=30: None)
     monkeypatch.setattr(kafka, "KafkaConsumer", _RecordingConsumer)
     loop = ConsumerLoop(bootstrap="127.0.0.1:1", database_url="postgresql://x", consumer_name="c",
                         topics=["t.tickets"], handle_batch=lambda conn, records: None, mode="group", poll_ms=100)

@@ -7,6 +7,7 @@ a restart neither loses nor repeats one.
 from __future__ import annotations
 
 import logging
+import threading
 
 from helpdesk_shared import logs
 from helpdesk_shared.entrypoint import serve
@@ -34,18 +35,18 @@ def apply_batch(conn, records) -> None:
                             "based_on_version": record.event.data["based_on_version"]})
 
 
-def build(config: Config) -> ConsumerLoop:
-    """The consumer loop over helpdesk.sla."""
+def build(config: Config, stop: threading.Event | None = None) -> ConsumerLoop:
+    """The consumer loop over helpdesk.sla (waiting for what it depends on until it is there, or `stop`)."""
     require_migrated(config.database_url)
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                         consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + t for t in TOPICS],
                         handle_batch=apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME,
-                        mode=config.consumer_mode)
+                        mode=config.consumer_mode, stop=stop)
 
 
 def main() -> None:
     """Run until SIGTERM/SIGINT."""
-    serve("intake-sla-consumer", lambda stop: build(Config.from_env()).run(stop))
+    serve("intake-sla-consumer", lambda stop: build(Config.from_env(), stop).run(stop))
 
 
 if __name__ == "__main__":

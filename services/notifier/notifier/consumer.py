@@ -3,6 +3,7 @@ helpdesk.sla and helpdesk.accounts and records, with its offsets, every mail owe
 from __future__ import annotations
 
 import functools
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -51,8 +52,10 @@ def links(config: Config, clock: Callable[[], datetime]) -> messages.Links:
                           course_url=f"{base}/training", portal_url=base, set_password_url=set_password_url)
 
 
-def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLoop:
-    """The consumer loop over the three topics, planning and recording mails."""
+def build(config: Config, clock: Callable[[], datetime] = utc_now,
+          stop: threading.Event | None = None) -> ConsumerLoop:
+    """The consumer loop over the three topics, planning and recording mails (waiting for what it
+    depends on until it is there, or `stop`)."""
     store.require_migrated(config.database_url)
     desks = {d: messages.DeskContacts(queue_address=config.queue_addresses[d], staff_address=config.staff_address,
                                       supervisor_address=config.supervisor_address,
@@ -77,12 +80,12 @@ def build(config: Config, clock: Callable[[], datetime] = utc_now) -> ConsumerLo
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                         consumer_name=CONSUMER_NAME, topics=[prefix + t for t in TOPICS],
                         handle_batch=handle_batch, group_id=prefix + CONSUMER_NAME,
-                        mode=config.consumer_mode)
+                        mode=config.consumer_mode, stop=stop)
 
 
 def main() -> None:
     """Run until SIGTERM/SIGINT."""
-    serve("notifier-consumer", lambda stop: build(Config.from_env(), clock_from_env()).run(stop))
+    serve("notifier-consumer", lambda stop: build(Config.from_env(), clock_from_env(), stop).run(stop))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ TOPICS = (TICKETS, WATERMARKS, ACCOUNTS)
 class TimerService:
     """The consumer loop plus the timer firing that follows each poll."""
 
-    def __init__(self, config: Config, clock: Callable[[], datetime] = utc_now):
+    def __init__(self, config: Config, clock: Callable[[], datetime] = utc_now, stop: threading.Event | None = None):
         store.require_migrated(config.database_url)
         self.clock = clock
         self.grace = timedelta(seconds=config.grace_seconds)
@@ -39,7 +39,7 @@ class TimerService:
                                  consumer_name=CONSUMER_NAME,
                                  topics=[config.kafka_topic_prefix + t for t in TOPICS],
                                  handle_batch=self.apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME,
-                                 mode=config.consumer_mode)
+                                 mode=config.consumer_mode, stop=stop)
 
     def _settings(self, conn) -> store.Settings:
         self.settings = store.load_settings(conn, self.settings)
@@ -85,7 +85,7 @@ class TimerService:
 
 def main() -> None:
     """Run until SIGTERM/SIGINT."""
-    serve("sla-timers", lambda stop: TimerService(Config.from_env(), clock_from_env()).run(stop))
+    serve("sla-timers", lambda stop: TimerService(Config.from_env(), clock_from_env(), stop).run(stop))
 
 
 if __name__ == "__main__":
