@@ -57,7 +57,9 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=10.0)
     parser.add_argument("--save", action="store_true", help="write bench/results/idle_cpu-<time>.json")
     args = parser.parse_args()
+    import helpdesk_shared
     machine = machine_info(packages=("kafka-python", "psycopg"))
+    machine["checkout"] = str(Path(helpdesk_shared.__file__).resolve().parents[2])  # whose code ran (PYTHONPATH)
     print_fields("machine", machine)
     figures = measure(args.seconds, args.settle)
     print_block(f"CPU seconds per process over {figures['window_s']} s of an idle stack", figures)
