@@ -220,7 +220,7 @@ class PipelineCpu:
 
     def mark(self) -> tuple[dict, float, tuple]:
         """The figures so far (a window's end that does not stop the sampling)."""
-        last = self.sample()
+        self.sample()
         return merge_samples(self.samples), time.monotonic() - self.started, _machine_idle()
 
     def stop(self) -> None:
