@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -556,6 +557,7 @@ def run(args, report: dict) -> dict:
         if args.backlog > 0:
             print(f"\n[bench] backlog: {args.backlog:,} events, 1 then 2 query consumers ...", flush=True)
             report["backlog"] = backlog_phase(base_env, args.backlog, workdir, args.backlog_timeout)
+    shutil.rmtree(workdir, ignore_errors=True)  # the services' logs are kept only when a phase failed
     return report
 
 
@@ -619,7 +621,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--backlog-timeout", type=float, default=1800.0, help="seconds allowed per backlog run")
     p.add_argument("--wait-quiet", type=float, default=60.0, help="seconds to wait for the machine to calm down")
     p.add_argument("--quick", action="store_true",
-                   help="smoke run (~2 minutes): 10 s phases, 20,000-event backlog, no waiting for quiet")
+                   help="smoke run (2-4 minutes): 10 s phases, 20,000-event backlog, no waiting for quiet")
     args = p.parse_args(argv)
     if args.quick:
         given = set(a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:]))
