@@ -1,9 +1,10 @@
 """The SLA timer process (entry point `python -m sla.consumer`).
 
-Reads helpdesk.tickets into each ticket's clocks (offsets saved with them) and, after
-every poll, fires the timers due up to the instant every partition has been read past
-(`ConsumerLoop.read_past`): a lagging or restarted service never fires a deadline that an
-event still unread would have met.
+Reads helpdesk.tickets into each ticket's clocks (offsets saved with them) and fires the
+timers due up to the instant every partition has been read past (`ConsumerLoop.read_past`):
+a lagging or restarted service never fires a deadline that an event still unread would have
+met. It looks for due timers only when the next due instant it knows may have been read past
+(sla.due_watch), not after every poll.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from helpdesk_shared.topics import ACCOUNTS, TICKETS, WATERMARKS
 
 from . import store
 from .config import Config
+from .due_watch import DueWatch, reach
 
 CONSUMER_NAME = "sla-timers"
 TOPICS = (TICKETS, WATERMARKS, ACCOUNTS)
@@ -40,6 +42,9 @@ class TimerService:
                                  topics=[config.kafka_topic_prefix + t for t in TOPICS],
                                  handle_batch=self.apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME,
                                  mode=config.consumer_mode, stop=stop)
+        self.watch = DueWatch()
+        self.checks = 0  # timer checks run (the database looked at), for tests and benches
+        self._listening = None  # the database session LISTENing for CLOCKS_MOVED
 
     def _settings(self, conn) -> store.Settings:
         self.settings = store.load_settings(conn, self.settings)
@@ -52,7 +57,9 @@ class TimerService:
                 store.save_watermark(conn, "intake", datetime.fromisoformat(r.event.data["through"]))
             elif r.event.type == revocations.EVENT:  # bearer tokens the SLA API must refuse from now on
                 revocations.apply(conn, r.event.data["user_id"], r.event.data["valid_after"])
-        store.apply_batch(conn, [r for r in records if r.topic.endswith(TICKETS)], self._settings(conn))
+        tickets = [r for r in records if r.topic.endswith(TICKETS)]
+        if tickets:
+            self.watch = self.watch.lowered(store.apply_batch(conn, tickets, self._settings(conn)))
 
     def fire(self, loop: ConsumerLoop) -> int:
         """Fire what is due up to the read-past instant, on the ticket partitions this instance holds.
@@ -61,12 +68,17 @@ class TimerService:
         records that partition: with N instances each fires the timers of the partitions it
         reads, so each timer fires on one instance, once (fired_timers, in the same transaction).
         """
-        partitions = [tp.partition for tp in loop.holds() if tp.topic.endswith(TICKETS)]
+        partitions = sorted(tp.partition for tp in loop.holds() if tp.topic.endswith(TICKETS))
         if not partitions:
             return 0
-        safe = loop.read_past(self.clock(), self.grace)
-        if safe is None:
+        self._listen(loop.conn)
+        holding = (tuple(partitions), loop.seeks)
+        now = self.clock()
+        if not self.watch.must_check(holding, reach(now, loop.read_until.values(), self.grace)):
             return 0
+        self.checks += 1
+        safe = loop.read_past(now, self.grace)
+        fired = 0
         with loop.conn.transaction():
             if self.require_watermark:
                 # Read past T on every partition is not enough while intake may still hold events
@@ -74,9 +86,30 @@ class TimerService:
                 # watermark is read from the database: another instance may hold its partition.
                 self.intake_through = store.load_watermark(loop.conn, "intake")
                 if self.intake_through is None:
-                    return 0
-                safe = min(safe, self.intake_through - self.grace)
-            return store.fire_due(loop.conn, self._settings(loop.conn), partitions, safe, self.clock())
+                    safe = None
+                elif safe is not None:
+                    safe = min(safe, self.intake_through - self.grace)
+            if safe is not None:
+                fired = store.fire_due(loop.conn, self._settings(loop.conn), partitions, safe, now)
+            # Read in the transaction that fired: what this instance wrote is in it, and a calendar
+            # change committed after it NOTIFYs (see _listen).
+            self.watch = DueWatch(holding, store.earliest_due(loop.conn, partitions))
+        return fired
+
+    def _listen(self, conn) -> None:
+        """LISTEN for clocks moved by the SLA API on the loop's session; forget the due instant when notified.
+
+        Notifications arrive while the session is idle between transactions; `notifies(timeout=0)`
+        hands over the ones already received without waiting. A new session (after an outage)
+        listens again and knows nothing yet.
+        """
+        if self._listening is not conn:
+            with conn.transaction():
+                conn.execute(f"listen {store.CLOCKS_MOVED}")
+            self._listening = conn
+            self.watch = DueWatch()
+        if list(conn.notifies(timeout=0)):
+            self.watch = DueWatch()
 
     def run(self, stop: threading.Event) -> None:
         """Consume and fire until stopped."""

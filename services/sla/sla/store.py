@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA = Path(__file__).with_name("schema.sql")
 SLA_ACTOR = Actor(id="sla", role="system")
+# NOTIFY channel: clocks were moved by someone other than the timer process that reads their
+# partition (a calendar change), so its DueWatch is out of date.
+CLOCKS_MOVED = "sla_clocks"
 
 
 def migrate(database_url: str) -> None:
@@ -124,6 +127,8 @@ def _move_to_calendar(conn: psycopg.Connection, desk: str, version: int, changed
     # cannot deadlock with a consumer batch that locks its tickets one by one in event order.
     # https://www.postgresql.org/docs/current/explicit-locking.html#LOCKING-TABLES
     conn.execute("lock table clocks in exclusive mode")
+    # Deadlines may move earlier: the timer processes read their next due instant again at commit.
+    conn.execute(f"notify {CLOCKS_MOVED}")
     settings = load_settings(conn)
     calendar = settings.calendars[desk, version]
     rows = conn.execute("""select ticket_id, state, fired, sla_version from clocks
@@ -231,7 +236,7 @@ def _fact_events(facts_: list[facts.Fact], ticket_id: str, last_version: int, **
             for i, (type_, data) in enumerate(facts_, start=1)]
 
 
-def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Settings) -> None:
+def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Settings) -> datetime | None:
     """Move each ticket's clocks by its events (the consumer loop commits this with its offsets),
     and queue the facts of each change (sla.facts) in the outbox in the same transaction.
 
@@ -239,7 +244,16 @@ def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Setti
     "sla-<ticket_id>" that fire_due also moves, and carry the ticket event's occurred_at,
     correlation and (as causation) id. A republished ticket event changes no clocks, so it
     publishes nothing again.
+
+    Returns the earliest next_due written (None: none), for the timer process's DueWatch.
     """
+    earliest: datetime | None = None
+
+    def wrote(due: datetime | None) -> None:
+        nonlocal earliest
+        if due is not None and (earliest is None or due < earliest):
+            earliest = due
+
     for record in records:
         event = record.event
         cause = dict(occurred_at=event.occurred_at, correlation_id=event.correlation_id,
@@ -250,12 +264,14 @@ def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Setti
             clocks = timers.open_clocks(event, settings.policy_at(d["desk"], cls, event.occurred_at),
                                         settings.calendar_from(d["desk"], event.occurred_at))
             opening = facts.ticket_facts(None, clocks, event)
+            next_due = _next_unfired(clocks, ())
             inserted = conn.execute(
                 """insert into clocks (ticket_id, number, partition, status, state, next_due, sla_version)
                    values (%s, %s, %s, %s, %s, %s, %s) on conflict (ticket_id) do nothing""",
                 (clocks.ticket_id, clocks.number, record.partition, clocks.status, Jsonb(clocks_to_doc(clocks)),
-                 _next_unfired(clocks, ()), len(opening))).rowcount
+                 next_due, len(opening))).rowcount
             if inserted:
+                wrote(next_due)
                 # The first deadline as computed here, for whoever quotes it (the notifier's
                 # received mail): closure days and edited calendars included. Queued with the
                 # clocks, so a republished TicketOpened (not inserted again) does not publish it twice.
@@ -272,10 +288,13 @@ def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Setti
             continue  # already applied (a republished duplicate)
         events = _fact_events(facts.ticket_facts(before, after, event), after.ticket_id, row["sla_version"],
                               **cause)
+        next_due = _next_unfired(after, row["fired"])
         conn.execute("update clocks set status = %s, state = %s, next_due = %s, sla_version = %s where ticket_id = %s",
-                     (after.status, Jsonb(clocks_to_doc(after)), _next_unfired(after, row["fired"]),
+                     (after.status, Jsonb(clocks_to_doc(after)), next_due,
                       row["sla_version"] + len(events), event.stream_id))
         outbox.enqueue(conn, events)
+        wrote(next_due)
+    return earliest
 
 
 # ---------------------------------------------------------------- firing timers
@@ -323,6 +342,12 @@ def fire_due(conn: psycopg.Connection, settings: Settings, partitions: list[int]
                      (fired, version, _next_unfired(clocks, fired), clocks.ticket_id))
         count += len(events)
     return count
+
+
+def earliest_due(conn: psycopg.Connection, partitions: list[int]) -> datetime | None:
+    """The earliest unfired due instant on the partitions (index clocks_due); None when no timer is pending."""
+    return conn.execute("select min(next_due) as due from clocks where partition = any(%s) and next_due is not null",
+                        (partitions,)).fetchone()["due"]
 
 
 def explain(conn: psycopg.Connection, settings: Settings, number: str) -> dict | None:
