@@ -172,6 +172,9 @@ class ConsumerLoop:
         self.expected: dict[TopicPartition, int | None] = {}
         # Group mode: the partitions whose advisory lock this instance holds (the ones it reads).
         self.held: set[TopicPartition] = set()
+        # The partitions last logged as waiting for their lock: a wait is logged when it changes, not
+        # at every poll (a member waiting on an owner that does not let go polls ten times a second).
+        self._waiting_logged: set[TopicPartition] = set()
         self._last_assignment_check = 0.0
         self.conn: psycopg.Connection | None = None
         self.consumer: KafkaConsumer | None = None
@@ -270,7 +273,8 @@ class ConsumerLoop:
             for tp in to_seek:
                 _unless_moved(self.consumer.resume, tp)
             self.seek_to_stored(to_seek)
-        if released or taken or waiting:
+        if released or taken or waiting != self._waiting_logged:
+            self._waiting_logged = waiting
             log.info("partitions held", extra={"consumer": self.name, "held": len(self.held),
                                                "released": [f"{tp.topic}/{tp.partition}" for tp in sorted(released)],
                                                "waiting": [f"{tp.topic}/{tp.partition}" for tp in sorted(waiting)]})

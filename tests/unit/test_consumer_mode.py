@@ -70,3 +70,43 @@ def test_an_empty_poll_that_returns_at_once_waits_out_the_poll_interval_instead_
     monkeypatch.setattr(kafka.time, "sleep", slept.append)
     assert loop.poll_once() == 0
     assert len(slept) == 1 and 0.05 < slept[0] <= 0.1
+
+
+class _LockedElsewhere:
+    """A database session in which every partition lock is held by another instance."""
+
+    def execute(self, sql, params=None):
+        class Row:
+            def fetchone(self):
+                return {"ok": False}
+        return Row()
+
+    def commit(self):
+        pass
+
+
+def test_a_member_waiting_for_a_partition_lock_logs_the_wait_once_not_at_every_poll(monkeypatch, caplog):
+    # Seen in a loaded run: a member assigned partitions whose old owner never let go logged
+    # "partitions held ... waiting" at every poll, ~16 lines a second (1 MB in two minutes).
+    import logging
+    import helpdesk_shared.kafka as kafka
+    from kafka import TopicPartition
+    monkeypatch.setattr(kafka.pg, "connect", lambda url: _LockedElsewhere())
+    monkeypatch.setattr(kafka, "wait_for_topics", lambda bootstrap, topics, seconds=30: None)
+    monkeypatch.setattr(kafka, "KafkaConsumer", _RecordingConsumer)
+    loop = ConsumerLoop(bootstrap="127.0.0.1:1", database_url="postgresql://x", consumer_name="c",
+                        topics=["t.tickets"], handle_batch=lambda conn, records: None, mode="group")
+    assigned = {TopicPartition("t.tickets", 0), TopicPartition("t.tickets", 1)}
+    loop.consumer.assignment = lambda: set(assigned)
+    loop.consumer.pause = loop.consumer.resume = lambda tp: None
+    loop.rebalances.on_partitions_assigned(assigned)
+    with caplog.at_level(logging.INFO, logger="helpdesk_shared.kafka"):
+        for _ in range(20):
+            loop._reconcile()
+        assigned.discard(TopicPartition("t.tickets", 1))  # a rebalance: still waiting, for less
+        loop.rebalances.on_partitions_assigned(set())
+        for _ in range(20):
+            loop._reconcile()
+    waits = [r for r in caplog.records if r.getMessage() == "partitions held"]
+    assert [r.waiting for r in waits] == [["t.tickets/0", "t.tickets/1"], ["t.tickets/0"]]
+    assert loop.held == set()

@@ -158,9 +158,31 @@ def reply_token_claims(conn: psycopg.Connection, secret: str, token: str, now: d
     return dict(row)
 
 
+# The two facts whose second plans the received mail (see `_project`); they travel on different
+# topics (keys ticket and sla-ticket), so two instances of the consumer may apply them at once.
+RECEIVED_MAIL_FACTS = {"TicketOpened", "DeadlineSet"}
+
+
+def _lock_received_mail_pairs(conn: psycopg.Connection, records: list[Record]) -> None:
+    """Lock, until the batch commits, each ticket whose TicketOpened or DeadlineSet the batch holds.
+
+    Without it, two instances (issue 11) applying a ticket's TicketOpened and its DeadlineSet at
+    the same moment each missed the other's uncommitted row, and neither planned the received mail.
+    With it, the second waits for the first to commit and then sees its row. Taken all at once, in
+    one order, so two batches that each hold one fact of two tickets cannot deadlock.
+    """
+    tickets = sorted({r.event.stream_id if r.event.type == "TicketOpened" else r.event.data["ticket_id"]
+                      for r in records if r.event.type in RECEIVED_MAIL_FACTS})
+    if tickets:
+        conn.execute("""select pg_advisory_xact_lock(hashtext('notifier:received-mail'), k)
+                        from (select distinct hashtext(t) as k from unnest(%s::text[]) as t order by k) as keys""",
+                     (tickets,))
+
+
 def record_batch(conn: psycopg.Connection, records: list[Record], plan: Planner, render: Renderer, *,
                  secret: str, reply_domain: str, token_days: int, now: datetime) -> int:
     """Apply a batch to the read model and record every mail it calls for (not sent yet); return how many."""
+    _lock_received_mail_pairs(conn, records)
     recorded = 0
     for record in records:
         event = record.event

@@ -1,0 +1,73 @@
+"""Two notifier instances (issue 11, partitions are the unit of scale) on real PostgreSQL: a ticket's
+TicketOpened (helpdesk.tickets, key = the ticket) and its first DeadlineSet (helpdesk.sla, key =
+sla-<ticket>) usually sit on partitions held by different instances, so their batches may run at
+the same time. Whichever commits second must still plan the customer's received mail, once."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from helpdesk_shared import pg
+from helpdesk_shared.kafka import Record
+from helpdesk_shared.localstack import wait_until
+from notifier import store
+
+from test_notifier_store import PLAN, RENDER, deadline, opened
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def notifier_db(fresh_database) -> str:
+    url = fresh_database("notifier")
+    store.migrate(url)
+    return url
+
+
+def apply(conn, *events) -> None:
+    """One instance's batch, left uncommitted (the caller commits, as the consumer loop does)."""
+    store.record_batch(conn, [Record("t", 0, n, e) for n, e in enumerate(events)], PLAN,
+                       lambda mail: tuple(RENDER.render(mail)), secret="s" * 32, reply_domain="mesa.test",
+                       token_days=30, now=opened("t1").occurred_at)
+
+
+def waiting_on_a_lock(url: str, pid: int) -> bool:
+    with pg.connect(url, autocommit=True) as conn:
+        row = conn.execute("select wait_event_type from pg_stat_activity where pid = %s", (pid,)).fetchone()
+    return bool(row) and row["wait_event_type"] == "Lock"
+
+
+@pytest.mark.parametrize("first", ["ticket", "deadline"])
+def test_the_received_mail_is_planned_once_when_two_instances_apply_the_ticket_and_its_deadline_at_once(
+        notifier_db, first):
+    facts = {"ticket": opened("t1"), "deadline": deadline("t1")}
+    second = "deadline" if first == "ticket" else "ticket"
+    one, other = pg.connect(notifier_db), pg.connect(notifier_db)
+    try:
+        apply(one, facts[first])  # instance one's batch, in flight
+        done, errors = threading.Event(), []
+
+        def other_instance():
+            try:
+                apply(other, facts[second])
+                other.commit()
+            except BaseException as exc:  # reported by the test's thread
+                errors.append(exc)
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=other_instance)
+        thread.start()
+        # The other batch either finishes at once or waits for instance one's: either way, then one commits.
+        wait_until(lambda: done.is_set() or waiting_on_a_lock(notifier_db, other.info.backend_pid), 30,
+                   "the other instance's batch finished or waiting")
+        one.commit()
+        thread.join(30)
+        assert not thread.is_alive() and not errors, errors
+    finally:
+        one.close()
+        other.close()
+    with pg.connect(notifier_db) as conn:
+        planned = conn.execute("select template, count(*) as n from mails group by template").fetchall()
+    assert {r["template"]: r["n"] for r in planned} == {"ticket_opened_queue": 1, "ticket_received": 1}
