@@ -19,6 +19,7 @@ database is dropped at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -26,6 +27,8 @@ import statistics
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+
+import psycopg
 
 from helpdesk_shared import localstack, pg
 from intake import demo, domain, handlers, postgres_uow, unit_of_work
@@ -59,7 +62,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=100)
     parser.add_argument("--messages", type=int, default=10, help="rounds of agent + customer message per ticket")
+    parser.add_argument("--no-pipeline", action="store_true",
+                        help="psycopg's pipeline mode off (each statement its own round trip), to measure what it saves")
     args = parser.parse_args()
+    if args.no_pipeline:
+        psycopg.Connection.pipeline = lambda self: contextlib.nullcontext()
 
     name = f"mesa_bench{uuid.uuid4().hex[:8]}_intake"
     url = localstack.create_database(name)
@@ -96,7 +103,7 @@ def main() -> None:
         result = {
             "bench": "command_cost", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
-            "tickets": args.tickets, "messages_per_ticket": 2 * args.messages,
+            "tickets": args.tickets, "messages_per_ticket": 2 * args.messages, "pipeline": not args.no_pipeline,
             "open_ticket": _figures(*opened), "post_message_by_round": rounds,
             "post_message_mean_wall_ms": round(statistics.fmean(r["wall_ms_mean"] for r in rounds), 3),
             "post_message_mean_client_cpu_ms": round(statistics.fmean(r["client_cpu_ms_mean"] for r in rounds), 3),

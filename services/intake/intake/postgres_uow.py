@@ -15,8 +15,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from helpdesk_shared.catalog import Desk
 from helpdesk_shared import lifecycle
+from helpdesk_shared.catalog import Desk
 from helpdesk_shared.envelope import Envelope
 from helpdesk_shared.lifecycle import TicketState
 
