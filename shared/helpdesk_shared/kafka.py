@@ -19,12 +19,13 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.serializer import Serializer
 
-from . import pg
+from . import kafka_net_watch, pg
 from .envelope import Envelope, UndecodableEvent, from_json_bytes
-from .outage import TRANSIENT_ERRORS, Backoff, Stopped, is_database_error
+from .outage import TRANSIENT_ERRORS, Backoff, Stopped, is_database_error, watch_for_stall
 from .topics import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
+kafka_net_watch.install()  # no call into kafka-python's network thread waits forever (see that module)
 
 
 class StringSerializer(Serializer):
@@ -73,6 +74,9 @@ CONSUMER_MODES = ("group", "single")
 # (plus one rebalance): well within the 30 s the issue allows. A live instance heartbeats from
 # kafka-python's IO thread every HEARTBEAT_MS; one that does not poll for MAX_POLL_INTERVAL_MS
 # (a stuck batch) leaves the group, and the others take its partitions.
+# How long one round of the loop may take before its threads' stacks are dumped to the log (see run).
+STALL_DUMP_S = 90.0
+
 GROUP_TIMING = dict(session_timeout_ms=10_000, heartbeat_interval_ms=2_000, max_poll_interval_ms=30_000)
 
 
@@ -275,6 +279,13 @@ class ConsumerLoop:
         every partition is sought to the offsets stored with the last committed batch. A new
         session holds no lock: in group mode the partitions are locked again (`_reconcile`).
         """
+        if isinstance(exc, kafka_net_watch.NetworkThreadStalled):
+            # The client's network thread is wedged: a new client (and session), as at start.
+            log.error("kafka client stalled: starting a new one", extra={"consumer": self.name, "alert": "ops"})
+            self.close()
+            self.held, self.expected, self.read_until = set(), {}, {}
+            self._start(stop, 30.0)
+            return
         if is_database_error(exc) or self.conn.broken or self.conn.closed:
             try:
                 self.conn.close()
@@ -455,6 +466,10 @@ class ConsumerLoop:
         failure: BaseException | None = None
         try:
             while not stop.is_set():
+                # A loop that does not come round again within STALL_DUMP_S (a poll, a batch, a
+                # back-off are all far shorter) writes every thread's stack to stderr, the process's
+                # log: a stuck consumer is never silent.
+                watch_for_stall(STALL_DUMP_S)
                 try:
                     if failure is not None:
                         self.recover(failure, stop)
@@ -468,6 +483,7 @@ class ConsumerLoop:
                     if self.backoff.wait(stop, self.name, exc):
                         break
         finally:
+            watch_for_stall(None)
             self.close()
 
     def close(self) -> None:

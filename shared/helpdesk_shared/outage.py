@@ -6,7 +6,9 @@ is a bug or a poison input and crashes the process, which its supervisor restart
 """
 from __future__ import annotations
 
+import faulthandler
 import logging
+import sys
 import threading
 
 import psycopg
@@ -46,3 +48,18 @@ class Backoff:
                                                "retry_in_s": self.current})
         delay, self.current = self.current, min(self.current * 2, self.most)
         return stop.wait(delay)
+
+
+def watch_for_stall(seconds: float | None) -> None:
+    """Arm (or re-arm) the process's stall dump: if not re-armed within `seconds`, every thread's
+    stack goes to stderr (the process's log), and again every `seconds` while it stays stuck; None
+    disarms it. A loop calls it once per round, so a stuck process is never silent. One per process
+    (faulthandler keeps a single timer); a stream without a file descriptor (a test's capture) skips it.
+    """
+    try:
+        if seconds is None:
+            faulthandler.cancel_dump_traceback_later()
+        else:
+            faulthandler.dump_traceback_later(seconds, repeat=True, file=sys.__stderr__)
+    except (AttributeError, ValueError, OSError):
+        log.debug("no stall dump: stderr has no file descriptor")

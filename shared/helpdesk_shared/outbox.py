@@ -34,8 +34,8 @@ from . import pg
 from .clock import as_clock_time, utc_now
 from .envelope import Actor, Envelope, new_event, to_json_bytes
 from .errors import Message, RuleViolation
-from .kafka import make_producer
-from .outage import TRANSIENT_ERRORS, Backoff
+from .kafka import STALL_DUMP_S, make_producer
+from .outage import TRANSIENT_ERRORS, Backoff, watch_for_stall
 from .topics import MAX_EVENT_BYTES, TOPIC_OF_EVENT
 
 log = logging.getLogger(__name__)
@@ -410,6 +410,7 @@ def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id
         sequence, last_watermark, last_read = int(time.time() * 1000), 0.0, 0.0
         look = True  # a new session reads first: what was stored while no relay ran
         while not stop.is_set():
+            watch_for_stall(STALL_DUMP_S)  # a relay stuck in a round dumps its stacks to its log
             published = waiting = 0
             if look or time.monotonic() - last_read >= idle_poll:
                 published = relay_once(conn, producer, topic_prefix=topic_prefix, source=source)
@@ -432,6 +433,7 @@ def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id
             for _ in listener.notifies(timeout=timeout, stop_after=1):
                 look = True
     finally:
+        watch_for_stall(None)
         # A dead connection or broker must not keep the next session from starting.
         for closing in (lambda: producer.close(timeout=5), conn and conn.close, listener and listener.close):
             if closing:

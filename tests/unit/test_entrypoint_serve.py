@@ -43,3 +43,31 @@ def test_a_bug_is_not_an_outage_it_ends_the_process_for_its_supervisor_to_restar
 
     with pytest.raises(KeyError):
         entrypoint.serve("test-service", run)
+
+
+def test_a_process_stuck_past_its_stall_time_writes_every_threads_stack_to_its_log(tmp_path):
+    # The consumer loop and the relay arm this once per round; here a child process arms it and then hangs.
+    import subprocess
+    import sys
+    code = ("import time; from helpdesk_shared.outage import watch_for_stall\n"
+            "def stuck_in_a_round():\n    time.sleep(30)\n"
+            "watch_for_stall(0.2); stuck_in_a_round()\n")
+    log = tmp_path / "consumer.log"
+    with open(log, "wb") as out:
+        child = subprocess.Popen([sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT)
+        try:
+            from helpdesk_shared.localstack import wait_until
+            wait_until(lambda: "stuck_in_a_round" in log.read_text(errors="replace"), 60, "the stack dump")
+        finally:
+            child.kill()
+            child.wait()
+    assert "Thread" in log.read_text(errors="replace")
+
+
+def test_a_disarmed_stall_watch_writes_nothing(tmp_path):
+    import subprocess
+    import sys
+    code = ("import time; from helpdesk_shared.outage import watch_for_stall\n"
+            "watch_for_stall(0.2); watch_for_stall(None); time.sleep(0.6); print('done')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "done" and "Thread" not in out.stderr
