@@ -182,7 +182,7 @@ def test_migration_0002_publishes_what_the_old_outbox_still_held_and_nothing_it_
                      (uuid.uuid4(), TICKETS))
         conn.commit()
 
-    assert migrations.migrate(url, intake_migrations.DIRECTORY) == [2]
+    assert migrations.migrate(url, intake_migrations.DIRECTORY)[0] == 2  # and those after it
     producer = RecordingProducer()
     with pg.connect(url) as conn:
         drain(conn, producer)

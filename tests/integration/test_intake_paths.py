@@ -9,7 +9,7 @@ import pytest
 from configs import SECRETS
 from harness import login
 from helpdesk_shared import link_tokens, pg
-from intake import eventstore, handlers
+from intake import eventstore, handlers, postgres_uow
 from samples import png, ticket_body
 
 pytestmark = pytest.mark.integration
@@ -65,21 +65,21 @@ def test_a_message_that_loses_a_race_to_a_colleagues_message_is_retried_on_the_f
         intake_app, intake_db, monkeypatch, now):
     client = intake_app.test_client()
     number, maria, _ = answered_ticket(client)
-    real_load = eventstore.load_stream
+    real_state = postgres_uow.PostgresTickets.state
     raced = []
 
-    def load_then_a_colleague_writes(conn, stream_id):
-        # Between our read and our append, Carlos's note commits on another connection:
-        # the append then conflicts on (stream_id, stream_version) for real.
-        events = real_load(conn, stream_id)
+    def read_then_a_colleague_writes(tickets, number_read):
+        # Between our read of the ticket (its snapshot) and our append, Carlos's note commits on
+        # another connection: the append then conflicts on (stream_id, stream_version) for real.
+        state = real_state(tickets, number_read)
         if not raced:
-            raced.append(stream_id)
+            raced.append(number_read)
             with pg.connect(intake_db) as other:
                 carlos = handlers.claims_of_user(other, user_id(intake_db, CARLOS))
                 handlers.post_message(other, carlos, number, {"body": "Nota del colega.", "internal": True}, now)
-        return events
+        return state
 
-    monkeypatch.setattr(eventstore, "load_stream", load_then_a_colleague_writes)
+    monkeypatch.setattr(postgres_uow.PostgresTickets, "state", read_then_a_colleague_writes)
     response = client.post(f"/api/tickets/{number}/messages", json={"body": "Ya lo revisé, sigue igual."},
                            headers=maria)
     assert response.status_code == 201, response.get_json()

@@ -761,3 +761,19 @@ def test_a_fresh_rules_page_is_the_packaged_text_at_version_0(w):
     assert page["version"] == 0 and page["shown_language"] == "en" and page["html"]
     with pytest.raises(NotFound):
         rules_page.read(w.uow, "COCINA", "es")
+
+
+def test_ticket_commands_read_the_ticket_snapshot_and_never_load_its_stream(w):
+    number = w.open(w.maria)
+    handlers.post_message(w.uow, w.carlos, number, {"body": "¿Cuál factura?"}, NOW)
+
+    def no_reload(stream_id):
+        raise AssertionError(f"a command loaded the stream {stream_id}")
+    w.uow.streams.load = no_reload
+    handlers.post_message(w.uow, w.maria, number, {"body": "La 1234"}, NOW)
+    handlers.assign_ticket(w.uow, w.carlos, number, None, NOW)
+    handlers.mark_billable(w.uow, w.rosa, number, True, "Fuera del contrato", NOW)
+    assert handlers.close_by_agent(w.uow, w.carlos, number, "closed_by_agent", "", NOW).stream_version == 6
+    del w.uow.streams.load
+    ticket_id = w.uow.tickets.by_number(number)["ticket_id"]
+    assert w.uow.tickets.state(number) == lifecycle.fold(w.uow.streams.load(ticket_id))

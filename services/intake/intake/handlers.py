@@ -507,10 +507,9 @@ def open_ticket(uow: UnitOfWork, user: Claims, body: dict, now: datetime,
         "confirmed_different_case": body.get("confirmed_different_case") is True,
         "language": user.language, "month_end_warning": month_end}, actor=_actor(user), occurred_at=now,
         correlation_id=correlation_id)
-    uow.streams.append([event], expected_version=0)
-    uow.tickets.add({"ticket_id": ticket_id, "number": number, "desk": desk.name, "organisation_id": organisation_id,
-                     "module": module, "case_summary": case, "description": description, "status": lifecycle.OPEN,
-                     "version": 1})
+    uow.tickets.record([event], 0, lifecycle.apply(None, event), new_ticket={
+        "ticket_id": ticket_id, "number": number, "desk": desk.name, "organisation_id": organisation_id,
+        "module": module, "case_summary": case, "description": description, "status": lifecycle.OPEN, "version": 1})
     return event
 
 
@@ -536,6 +535,15 @@ def ticket_summary(uow: UnitOfWork, user: Claims, number: str) -> dict:
             "assigned_to": state.assigned_to, "customer_away": state.customer_away,
             "close_reason": state.close_reason, "billable": state.billable, "version": state.version, "opened_at": opened.occurred_at,
             "updated_at": events[-1].occurred_at}
+
+
+def _ticket_state(uow: UnitOfWork, user: Claims, number: str) -> lifecycle.TicketState:
+    """The ticket's state for a command (its snapshot: one row, not the stream), or NotFound when
+    missing or not the caller's to see."""
+    state = uow.tickets.state(number)
+    if state is None or not _may_see(user, state.organisation_id, state.desk):
+        raise NotFound("ticket")
+    return state
 
 
 def _may_see(user: Claims, organisation_id: str, desk: str) -> bool:
@@ -567,17 +575,15 @@ def post_message(uow: UnitOfWork, user: Claims, number: str, body: dict, now: da
 
 def _append_to_ticket(uow: UnitOfWork, state: lifecycle.TicketState, type_: str, data: dict,
                       user: Claims, now: datetime, correlation_id: uuid.UUID | None = None) -> Envelope:
-    """Append one event to a ticket's stream and keep the write side's index in step."""
+    """Append one event to a ticket's stream and keep its snapshot and the write side's index in step."""
     event = new_event(type_, state.ticket_id, state.version + 1, data, actor=_actor(user), occurred_at=now,
                       correlation_id=correlation_id)
-    uow.streams.append([event], expected_version=state.version)
-    after = lifecycle.apply(state, event)
-    uow.tickets.set_status(state.ticket_id, after.status, after.version)
+    uow.tickets.record([event], state.version, lifecycle.apply(state, event))
     return event
 
 
 def _open_ticket_state(uow: UnitOfWork, user: Claims, number: str) -> lifecycle.TicketState:
-    state, _ = visible_ticket(uow, user, number)
+    state = _ticket_state(uow, user, number)
     if state.is_closed:
         raise violation("TICKET_CLOSED", None, status=409, number=number).with_extra(
             ticket=number, new_ticket_hint={"previous_ticket": number})
@@ -632,7 +638,7 @@ def mark_billable(uow: UnitOfWork, staff: Claims, number: str, billable: bool, n
     if not staff.is_staff:
         raise violation("FORBIDDEN", None, status=403)  # before any lookup: says nothing about the ticket
     uow = _unit(uow)
-    state, _ = visible_ticket(uow, staff, number)
+    state = _ticket_state(uow, staff, number)
     data = domain.billable_mark(staff, state.billable, billable, note)
     if data is None:
         return None
@@ -671,9 +677,7 @@ def confirm_resolution(uow: UnitOfWork, user: Claims, number: str, solved: bool,
         events.append(new_event("TicketClosed", state.ticket_id, state.version + 2,
                                 {"reason": "solved_by_customer"}, actor=_actor(user), occurred_at=now,
                                 correlation_id=confirmed.correlation_id, causation_id=confirmed.event_id))
-    uow.streams.append(events, expected_version=state.version)
-    after = lifecycle.fold_onto(state, events)
-    uow.tickets.set_status(state.ticket_id, after.status, after.version)
+    uow.tickets.record(events, state.version, lifecycle.fold_onto(state, events))
     return events
 
 
@@ -692,15 +696,12 @@ def accept_auto_close(uow: UnitOfWork, decision: Envelope) -> Envelope | None:
     the decision was based on (a customer reply that raced the close wins). None when refused."""
     ticket_id, based_on = decision.data["ticket_id"], decision.data["based_on_version"]
     uow = _unit(uow)
-    uow.tickets.lock(ticket_id)
-    state = lifecycle.fold(uow.streams.load(ticket_id))
+    state = uow.tickets.state_of(ticket_id, for_update=True)
     if state is None or state.is_closed or state.version != based_on:
         return None
     event = new_event("TicketClosed", ticket_id, state.version + 1,
                       {"reason": "auto_closed", "based_on_version": based_on}, actor=decision.actor,
                       occurred_at=decision.occurred_at, correlation_id=decision.correlation_id,
                       causation_id=decision.event_id)
-    uow.streams.append([event], expected_version=state.version)
-    after = lifecycle.apply(state, event)
-    uow.tickets.set_status(ticket_id, after.status, after.version)
+    uow.tickets.record([event], state.version, lifecycle.apply(state, event))
     return event

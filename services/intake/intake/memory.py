@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Iterator
 
+from helpdesk_shared import lifecycle
 from helpdesk_shared.catalog import DESKS, Desk
 from helpdesk_shared.envelope import Envelope
+from helpdesk_shared.lifecycle import TicketState
 
+from . import ticket_snapshot
 from .domain import Announcement
 from .messages import violation
 from .throttle import Limit, Throttled, window_of
@@ -52,9 +56,11 @@ class MemoryStreams:
 
 
 class MemoryTickets:
-    def __init__(self):
+    def __init__(self, streams: MemoryStreams):
         self.rows: dict[str, dict] = {}
+        self.snapshots: dict[str, dict] = {}  # ticket_id -> {"version", "state": the stored document}
         self.sequences: dict[str, itertools.count] = {}
+        self._streams = streams  # the unit's event store, which `record` appends to (not state of its own)
 
     def by_number(self, number: str) -> dict | None:
         return next((dict(r) for r in self.rows.values() if r["number"] == number), None)
@@ -83,6 +89,33 @@ class MemoryTickets:
     def next_number(self, desk: Desk) -> str:
         # Like a PostgreSQL sequence: never rolled back, never repeated.
         return f"{desk.code}-{next(self.sequences.setdefault(desk.code, itertools.count(1)))}"
+
+    def _state_of_row(self, row: dict | None) -> TicketState | None:
+        if row is None:
+            return None
+        snapshot = self.snapshots.get(row["ticket_id"])
+        if snapshot is not None and snapshot["version"] == row["version"]:
+            return ticket_snapshot.from_document(copy.deepcopy(snapshot["state"]))
+        return lifecycle.fold(self._streams.load(row["ticket_id"]))
+
+    def state(self, number: str) -> TicketState | None:
+        return self._state_of_row(self.by_number(number))
+
+    def state_of(self, ticket_id: str, for_update: bool = False) -> TicketState | None:
+        return self._state_of_row(self.rows.get(ticket_id))
+
+    def record(self, events: list[Envelope], expected_version: int, state: TicketState,
+               new_ticket: dict | None = None) -> None:
+        self._streams.append(events, expected_version)
+        if new_ticket is not None:
+            self.add(new_ticket)
+        else:
+            self.set_status(state.ticket_id, state.status, state.version)
+        stored = self.snapshots.get(state.ticket_id)
+        if stored is None or stored["version"] < state.version:
+            # Stored as PostgreSQL stores it (JSON), so the unit tests read back what the SQL would.
+            self.snapshots[state.ticket_id] = {"version": state.version,
+                                               "state": json.loads(json.dumps(ticket_snapshot.to_document(state)))}
 
 
 class MemoryUsers:
@@ -282,7 +315,7 @@ class InMemoryUnitOfWork:
 
     def __init__(self):
         self.streams = MemoryStreams()
-        self.tickets = MemoryTickets()
+        self.tickets = MemoryTickets(self.streams)
         self.users = MemoryUsers()
         self.organisations = MemoryOrganisations()
         self.special_processes = MemorySpecialProcesses()
@@ -297,7 +330,9 @@ class InMemoryUnitOfWork:
 
     def _snapshot(self) -> dict:
         # Sequences are not state to roll back (PostgreSQL's nextval is not transactional either).
-        return {name: copy.deepcopy({k: v for k, v in vars(getattr(self, name)).items() if k != "sequences"})
+        # Nor are references to other repositories (private attributes): a copy would cut the link.
+        return {name: copy.deepcopy({k: v for k, v in vars(getattr(self, name)).items()
+                                     if k != "sequences" and not k.startswith("_")})
                 for name in _REPOSITORIES}
 
     def commit(self) -> None:

@@ -15,10 +15,12 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from helpdesk_shared import lifecycle
 from helpdesk_shared.catalog import Desk
 from helpdesk_shared.envelope import Envelope
+from helpdesk_shared.lifecycle import TicketState
 
-from . import catalog_store, eventstore, throttle
+from . import catalog_store, eventstore, throttle, ticket_snapshot
 from .domain import Announcement
 
 
@@ -52,10 +54,7 @@ class PostgresTickets:
                                     from tickets where number = %s""", (number,)).fetchone()
 
     def add(self, row: dict) -> None:
-        self.conn.execute("""insert into tickets (ticket_id, number, desk, organisation_id, module, case_summary,
-                                                  description, status, version)
-                             values (%(ticket_id)s, %(number)s, %(desk)s, %(organisation_id)s, %(module)s,
-                                     %(case_summary)s, %(description)s, %(status)s, %(version)s)""", row)
+        self.conn.execute(_TICKET_INSERT, row)
 
     def set_status(self, ticket_id: str, status: str, version: int) -> None:
         self.conn.execute("update tickets set status = %s, version = %s where ticket_id = %s",
@@ -76,6 +75,82 @@ class PostgresTickets:
     def next_number(self, desk: Desk) -> str:
         seq = self.conn.execute(f"select nextval('ticket_number_{desk.code.lower()}') as n").fetchone()["n"]
         return f"{desk.code}-{seq}"
+
+    # The index row and the snapshot in one statement. The snapshot counts only at the index row's
+    # version (which every append sets with it): a ticket written by code older than the snapshots
+    # (a deploy that ran beside migration 0003) or with none is folded from its stream instead, once,
+    # and the command's `record` brings its snapshot up to date.
+    _STATE = """select t.ticket_id, t.version, s.version as snapshot_version, s.state
+                from tickets t left join ticket_snapshots s on s.ticket_id = t.ticket_id"""
+
+    def _state_of_row(self, row: dict | None) -> TicketState | None:
+        if row is None:
+            return None
+        if row["snapshot_version"] == row["version"]:
+            return ticket_snapshot.from_document(row["state"])
+        return lifecycle.fold(eventstore.load_stream(self.conn, row["ticket_id"]))
+
+    def state(self, number: str) -> TicketState | None:
+        return self._state_of_row(self.conn.execute(self._STATE + " where t.number = %s", (number,)).fetchone())
+
+    def state_of(self, ticket_id: str, for_update: bool = False) -> TicketState | None:
+        return self._state_of_row(self.conn.execute(
+            self._STATE + " where t.ticket_id = %s" + (" for update of t" if for_update else ""),
+            (ticket_id,)).fetchone())
+
+    def record(self, events: list[Envelope], expected_version: int, state: TicketState,
+               new_ticket: dict | None = None) -> None:
+        # One round trip for the whole write (eventstore.append pipelines it): events, NOTIFY, the
+        # index row and the snapshot. A snapshot never moves back (a late writer of an older version).
+        if new_ticket is not None:
+            index = (_TICKET_INSERT, new_ticket)
+        else:
+            index = ("update tickets set status = %s, version = %s where ticket_id = %s",
+                     (state.status, state.version, state.ticket_id))
+        snapshot = (_SNAPSHOT_UPSERT + " where ticket_snapshots.version < excluded.version",
+                    (state.ticket_id, state.version, Jsonb(ticket_snapshot.to_document(state))))
+        eventstore.append(self.conn, events, expected_version, also=(index, snapshot))
+
+
+_TICKET_INSERT = """insert into tickets (ticket_id, number, desk, organisation_id, module, case_summary, description,
+                                         status, version)
+                    values (%(ticket_id)s, %(number)s, %(desk)s, %(organisation_id)s, %(module)s,
+                            %(case_summary)s, %(description)s, %(status)s, %(version)s)"""
+_SNAPSHOT_UPSERT = """insert into ticket_snapshots (ticket_id, version, state) values (%s, %s, %s)
+                      on conflict (ticket_id) do update set version = excluded.version, state = excluded.state"""
+
+
+def rebuild_snapshots(conn: psycopg.Connection, batch: int = 1000) -> int:
+    """Fold every ticket's stream into its snapshot row (migration 0003, and any later one whose fold
+    changed), in the caller's transaction; returns how many tickets. One ordered pass over the
+    tickets' events through a server-side cursor, so memory holds one stream at a time."""
+    rows, count, ticket_id, events = [], 0, None, []
+
+    def flush_ticket() -> None:
+        state = lifecycle.fold(events)
+        if state is not None:
+            rows.append((ticket_id, state.version, Jsonb(ticket_snapshot.to_document(state))))
+
+    with conn.cursor(name="rebuild_snapshots") as cursor:
+        cursor.execute(f"""select {eventstore.STREAM_COLUMNS} from events e
+                           where e.stream_id in (select ticket_id from tickets)
+                           order by e.stream_id, e.stream_version""")
+        for row in cursor:
+            if row["stream_id"] != ticket_id:
+                if events:
+                    flush_ticket()
+                    count += 1
+                ticket_id, events = row["stream_id"], []
+            events.append(eventstore.event_of_row(row))
+            if len(rows) >= batch:
+                conn.cursor().executemany(_SNAPSHOT_UPSERT, rows)
+                rows.clear()
+        if events:
+            flush_ticket()
+            count += 1
+    if rows:
+        conn.cursor().executemany(_SNAPSHOT_UPSERT, rows)
+    return count
 
 
 class PostgresUsers:

@@ -16,6 +16,7 @@ from typing import Callable, Protocol, TypeVar
 from helpdesk_shared.catalog import Desk
 from helpdesk_shared.envelope import Envelope
 from helpdesk_shared.errors import RuleViolation
+from helpdesk_shared.lifecycle import TicketState
 
 from .domain import Announcement
 
@@ -34,7 +35,8 @@ class Streams(Protocol):
 
 
 class Tickets(Protocol):
-    """The write side's index of tickets: number, desk, organisation, case and status."""
+    """The write side's index of tickets (number, desk, organisation, case and status) and each
+    ticket's snapshot: its state folded up to its stream's version, kept with the stream."""
 
     def by_number(self, number: str) -> dict | None: ...
     def add(self, row: dict) -> None: ...
@@ -45,6 +47,15 @@ class Tickets(Protocol):
     def open_cases(self, organisation_id: str, desk: str, module: str) -> list[dict]:
         """number, case_summary, description of the open tickets of the module, by number."""
     def next_number(self, desk: Desk) -> str: ...
+    def state(self, number: str) -> TicketState | None:
+        """The ticket's state as its snapshot holds it (the fold of its stream): one row, not the stream."""
+    def state_of(self, ticket_id: str, for_update: bool = False) -> TicketState | None:
+        """The same by ticket id; `for_update` holds the snapshot row until the transaction ends."""
+    def record(self, events: list[Envelope], expected_version: int, state: TicketState,
+               new_ticket: dict | None = None) -> None:
+        """Append `events` to the ticket's stream after `expected_version`, store `state` (their fold
+        onto the state read) as its snapshot, and insert `new_ticket` as its index row (an opening) or
+        else set the row's status and version: all or nothing, VersionConflict when the stream moved on."""
 
 
 class Users(Protocol):
