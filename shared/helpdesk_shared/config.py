@@ -22,9 +22,14 @@ def env(name: str, default: str) -> str:
 
 
 def consumer_mode() -> str:
-    """CONSUMER_MODE: how a consumer's instances share its topics ("group", the default, or "single";
-    kafka.ConsumerLoop refuses any other value before it connects anywhere)."""
-    return env("CONSUMER_MODE", "group")
+    """CONSUMER_MODE: how a consumer's instances share its topics ("single", the default, or "group";
+    kafka.ConsumerLoop refuses any other value before it connects anywhere).
+
+    "single" is the default while kafka-python 3.0.12's group members are seen to stall under load
+    (a member holding its partitions and fetching nothing for minutes; see kafka_net_watch and
+    docs/scaling.md): a deployment that runs N instances asks for "group" (docker-compose does).
+    """
+    return env("CONSUMER_MODE", "single")
 
 
 def check_secret(name: str, value: str | None) -> str:

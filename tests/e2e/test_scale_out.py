@@ -24,6 +24,9 @@ from helpdesk_shared.rebuild import check
 from helpdesk_shared.topics import SLA
 from samples import distinct_cases, ticket_body
 
+# These stacks run their consumers as Kafka consumer groups (the default is single: helpdesk_shared.config).
+GROUP = {"CONSUMER_MODE": "group"}
+
 pytestmark = pytest.mark.e2e
 
 # The bound for a dead instance's partitions to move to the others.
@@ -111,7 +114,7 @@ def open_tickets(stack, count: int, cases, on_each=None) -> list[dict]:
 
 @pytest.fixture
 def query_pair(tmp_path):
-    stack = LocalStack(tmp_path / "stack", load_demo=demo.load).start()
+    stack = LocalStack(tmp_path / "stack", load_demo=demo.load, extra_env=GROUP).start()
     try:
         second_instance(stack, "query-consumer-2", "query", "query.consumer")
         yield stack
@@ -175,7 +178,7 @@ SECONDS_POLICY = {"first_response": {"minutes": FIRST / 60, "clock": "24x7"},
 
 @pytest.fixture
 def sla_pair(tmp_path):
-    stack = LocalStack(tmp_path / "stack", load_demo=demo.load, extra_env={"SLA_GRACE_SECONDS": "0.3"}).start()
+    stack = LocalStack(tmp_path / "stack", load_demo=demo.load, extra_env={**GROUP, "SLA_GRACE_SECONDS": "0.3"}).start()
     try:
         supervisor = stack.login("supervisor@mesa.example")
         r = requests.put(f"{stack.urls['sla']}/api/policies/SOPORTE/normal", headers=supervisor, timeout=10,

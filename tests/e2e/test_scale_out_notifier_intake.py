@@ -24,7 +24,7 @@ from helpdesk_shared.topics import SLA
 import smtp_sink
 from configs import notifier_config
 from samples import distinct_cases, ticket_body
-from test_scale_out import (SECONDS_POLICY, TAKEOVER_SECONDS, applied_by, caught_up, end_offsets, group_members,
+from test_scale_out import (GROUP, SECONDS_POLICY, TAKEOVER_SECONDS, applied_by, caught_up, end_offsets, group_members,
                             open_tickets, read_all, second_instance, stored)
 
 pytestmark = pytest.mark.e2e
@@ -130,7 +130,7 @@ def kill_and_time_takeover(stack, victim: str, survivor: str, service: str, cons
 def notifier_pair(tmp_path):
     sink = smtp_sink.Sink(free_port()).start()
     stack = LocalStack(tmp_path / "stack", load_demo=demo.load, with_notifier=True,
-                       extra_env={"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port)})
+                       extra_env={**GROUP, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port)})
     try:
         stack.start()
         yield stack
@@ -228,7 +228,7 @@ def test_two_notifier_consumers_share_the_partitions_plan_every_mail_once_and_on
 
 @pytest.fixture
 def decisions_pair(tmp_path):
-    stack = LocalStack(tmp_path / "stack", load_demo=demo.load, extra_env={"SLA_GRACE_SECONDS": "0.3"}).start()
+    stack = LocalStack(tmp_path / "stack", load_demo=demo.load, extra_env={**GROUP, "SLA_GRACE_SECONDS": "0.3"}).start()
     try:
         supervisor = stack.login("supervisor@mesa.example")
         r = requests.put(f"{stack.urls['sla']}/api/policies/SOPORTE/normal", headers=supervisor, timeout=30,

@@ -5,11 +5,11 @@ from helpdesk_shared.config import consumer_mode
 from helpdesk_shared.kafka import ConsumerLoop
 
 
-def test_consumers_join_their_kafka_group_unless_told_to_run_single(monkeypatch):
+def test_consumers_run_single_unless_told_to_join_their_kafka_group(monkeypatch):
     monkeypatch.delenv("CONSUMER_MODE", raising=False)
-    assert consumer_mode() == "group"
-    monkeypatch.setenv("CONSUMER_MODE", "single")
     assert consumer_mode() == "single"
+    monkeypatch.setenv("CONSUMER_MODE", "group")
+    assert consumer_mode() == "group"
 
 
 def test_an_unknown_consumer_mode_stops_the_consumer_naming_the_variable_before_it_connects():

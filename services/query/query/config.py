@@ -14,7 +14,7 @@ class Config:
     kafka_bootstrap_servers: str
     token_verify_key: str  # Ed25519 public key: checks intake's bearer tokens, cannot mint
     kafka_topic_prefix: str = ""  # isolates test runs sharing one broker; empty in production
-    consumer_mode: str = "group"  # CONSUMER_MODE: "group" (N instances share partitions) or "single"
+    consumer_mode: str = "single"  # CONSUMER_MODE: "single" (one reader, standbys) or "group" (N share partitions)
 
     @classmethod
     def from_env(cls) -> "Config":
