@@ -179,11 +179,16 @@ class Client:
     phone: str = "+58 212 555 0100"
 
 
-def ticket_body(client: Client, rng: random.Random, confirmed: bool) -> dict:
-    """A valid ~1 KB ticket for `client`: varied case words and description (mirrors tickets.lua)."""
+def ticket_body(client: Client, rng: random.Random, confirmed: bool, numbered: bool = False) -> dict:
+    """A valid ~1 KB ticket for `client`: varied case words and description (mirrors tickets.lua).
+
+    `numbered`: the case carries a number of its own (bench/issue11.lua's cases), so most tickets are
+    different cases; `confirmed` False leaves the confirmation out, as a customer who did not tick it.
+    """
     desk = rng.choice(client.desks)
     module = rng.choice(VOCAB["modules"][desk])
-    case = (f"{rng.choice(VOCAB['subjects'])} {rng.choice(VOCAB['qualifiers'])} en {rng.choice(VOCAB['places'])}"
+    number = f" {rng.randint(1000, 99999)}" if numbered else ""
+    case = (f"{rng.choice(VOCAB['subjects'])}{number} {rng.choice(VOCAB['qualifiers'])} en {rng.choice(VOCAB['places'])}"
             f" de {rng.choice(VOCAB['months'])}")
     description = " ".join(rng.choice(VOCAB["sentences"]) % (rng.choice(VOCAB["subjects"]).lower(),
                                                              rng.randint(1000, 9999), rng.choice(VOCAB["places"]),
@@ -193,7 +198,7 @@ def ticket_body(client: Client, rng: random.Random, confirmed: bool) -> dict:
             "contact": {"name": client.name, "email": client.email, "phone": client.phone},
             "member_number": f"{n:04d}-A", "dates": [f"2025-03-{rng.randint(1, 27):02d}", "2025-03-28"],
             "vouchers": [f"CD-{n:04d}", f"CD-{n + 1:04d}"], "menu_path": rng.choice(VOCAB["menu_paths"]),
-            "urgency": "normal", "confirmed_different_case": confirmed}
+            "urgency": "normal", **({"confirmed_different_case": True} if confirmed else {})}
 
 
 def http_call(base_url: str, method: str, path: str, headers: dict, body: bytes | None = None,

@@ -56,6 +56,7 @@ from helpdesk_shared.clock import utc_now
 from helpdesk_shared.envelope import SYSTEM
 from helpdesk_shared.localstack import LocalStack, Process, create_database, drop_database, free_port
 from intake import demo, handlers
+from intake_throughput import ticket_body as throughput_ticket_body
 from intake_throughput import (VOCAB, Client, check_wrk, http_call, lua_literal, once, only_local, start_bare_app,
                                throughput, ticket_counts, wait_for_catch_up, wait_for_quiet, wrk_version)
 from machine import TICK, print_block, save_results, machine_info
@@ -148,19 +149,7 @@ def log_in_everyone(stack: LocalStack, organisations: int, customers: int,
 
 def ticket_body(client: Client, rng: random.Random) -> dict:
     """A valid ~1 KB unconfirmed ticket (mirrors bench/issue11.lua): the case carries its own number."""
-    desk = rng.choice(client.desks)
-    module = rng.choice(VOCAB["modules"][desk])
-    case = (f"{rng.choice(VOCAB['subjects'])} {rng.randint(1000, 99999)} {rng.choice(VOCAB['qualifiers'])} en "
-            f"{rng.choice(VOCAB['places'])} de {rng.choice(VOCAB['months'])}")
-    description = " ".join(rng.choice(VOCAB["sentences"]) % (rng.choice(VOCAB["subjects"]).lower(),
-                                                             rng.randint(1000, 9999), rng.choice(VOCAB["places"]),
-                                                             rng.choice(VOCAB["months"])) for _ in range(4))
-    n = rng.randint(1, 9999)
-    return {"desk": desk, "subject": f"{module}, {case}", "description": description,
-            "contact": {"name": client.name, "email": client.email, "phone": client.phone},
-            "member_number": f"{n:04d}-A", "dates": [f"2025-03-{rng.randint(1, 27):02d}", "2025-03-28"],
-            "vouchers": [f"CD-{n:04d}", f"CD-{n + 1:04d}"], "menu_path": rng.choice(VOCAB["menu_paths"]),
-            "urgency": "normal"}
+    return throughput_ticket_body(client, rng, confirmed=False, numbered=True)
 
 
 # --------------------------------------------------------------------------- CPU of the pipeline
