@@ -70,13 +70,13 @@ HandleBatch = Callable[[psycopg.Connection, list[Record]], None]
 # "single": one instance takes every partition itself, another waits as a hot standby (before issue 11).
 CONSUMER_MODES = ("group", "single")
 
+# How long one round of the loop may take before its threads' stacks are dumped to the log (see run).
+STALL_DUMP_S = 90.0
+
 # A killed instance's partitions move once the broker misses its heartbeats for SESSION_TIMEOUT_MS
 # (plus one rebalance): well within the 30 s the issue allows. A live instance heartbeats from
 # kafka-python's IO thread every HEARTBEAT_MS; one that does not poll for MAX_POLL_INTERVAL_MS
 # (a stuck batch) leaves the group, and the others take its partitions.
-# How long one round of the loop may take before its threads' stacks are dumped to the log (see run).
-STALL_DUMP_S = 90.0
-
 GROUP_TIMING = dict(session_timeout_ms=10_000, heartbeat_interval_ms=2_000, max_poll_interval_ms=30_000)
 
 # How long a poll waits for records when there are none (also the broker's fetch wait). Records end
@@ -158,6 +158,7 @@ class ConsumerLoop:
         self.group_id = group_id or consumer_name
         self.lock_key = f"consumer:{self.group_id}"
         self.bootstrap = bootstrap
+        self.startup_wait_s = startup_wait_s
         self.applied_records = 0
         self.generation = 0  # of the stored offsets last sought to (pg.load_generation)
         # How many times partitions were sought to their stored offsets (assigned, taken back, moved by
@@ -301,7 +302,7 @@ class ConsumerLoop:
             log.error("kafka client stalled: starting a new one", extra={"consumer": self.name, "alert": "ops"})
             self.close()
             self.held, self.expected, self.read_until = set(), {}, {}
-            self._start(stop, 30.0)
+            self._start(stop, self.startup_wait_s)
             return
         if is_database_error(exc) or self.conn.broken or self.conn.closed:
             try:
