@@ -676,3 +676,70 @@ def test_generated_responses_give_the_same_report_from_the_kept_counts_as_from_t
                     assert from_counts, (group_by, filters)
                     counted += 1
     assert counted >= 30
+
+
+# ------------------------------------------------------------------ compliance in pages
+
+def _all_pages(client, who: Claims, limit: int, **params) -> tuple[list, int]:
+    """Every item of a compliance report followed page by page through next_cursor; and how many pages."""
+    items, cursor, pages = [], None, 0
+    while True:
+        body = get(client, who, "/api/reports/compliance", limit=str(limit), **params,
+                   **({"cursor": cursor} if cursor else {}))
+        assert len(body["items"]) <= limit
+        items += body["items"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items, pages
+        assert body["items"], "a page with a next_cursor has items"
+
+
+@pytest.mark.parametrize("group_by", [
+    "module",                                     # the kept counts, paged in Python
+    "organisation,module",                        # the responses, paged in SQL
+    "month,desk,module,agent,organisation",       # the responses, an unanswered one's agent None (last)
+    "agent",                                      # the kept counts, None last
+])
+def test_a_compliance_report_comes_in_pages_whose_items_follow_on_to_the_whole_report(query_db, group_by):
+    feed(query_db, accounts() + _generated_story(7, 60) + story())
+    app = create_app(query_config(query_db), migrate_first=True, clock=Clock(NOW))
+    try:
+        client = app.test_client()
+        whole = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by=group_by, limit="200")
+        assert whole["next_cursor"] is None and len(whole["items"]) > 3
+        for limit in (1, 3):
+            items, pages = _all_pages(client, ROSA, limit, **DECEMBER_TO_JANUARY, group_by=group_by)
+            assert items == whole["items"]
+            assert pages == -(-len(whole["items"]) // limit)   # no empty last page
+    finally:
+        app.extensions["query"].pool.close()
+
+
+def test_a_compliance_report_answers_its_first_50_items_by_default_with_the_cursor_of_the_rest(query_db):
+    feed(query_db, accounts() + _generated_story(7, 60) + story())
+    app = create_app(query_config(query_db), migrate_first=True, clock=Clock(NOW))
+    try:
+        client = app.test_client()
+        group_by = "month,desk,module,agent,organisation"
+        first = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by=group_by)
+        whole = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by=group_by, limit="200")
+        assert len(whole["items"]) > 50
+        assert first["items"] == whole["items"][:50] and first["next_cursor"]
+        rest = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by=group_by, limit="200",
+                   cursor=first["next_cursor"])
+        assert first["items"] + rest["items"] == whole["items"] and rest["next_cursor"] is None
+    finally:
+        app.extensions["query"].pool.close()
+
+
+def test_a_compliance_cursor_of_another_grouping_or_of_the_breaches_is_a_422(client):
+    by_module = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="module", limit="1")
+    breaches = get(client, ROSA, "/api/reports/compliance/breaches", **DECEMBER_TO_JANUARY, limit="1")
+    for cursor, group_by in ((by_module["next_cursor"], "month,desk"), (breaches["next_cursor"], "module"),
+                             (by_module["next_cursor"][:-2], "module")):
+        body = get(client, ROSA, "/api/reports/compliance", 422, **DECEMBER_TO_JANUARY, group_by=group_by,
+                   cursor=cursor)
+        assert body["field"] == "cursor" and body["message"]["es"] and body["message"]["en"]
+    for limit in ("0", "201", "x"):
+        assert get(client, ROSA, "/api/reports/compliance", 422, limit=limit)["field"] == "limit"
