@@ -50,6 +50,7 @@ from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import TOPIC_OF_EVENT
 from query import store
 from query.app import create_app, migrate
+from query.consumer import CONSUMER_NAME
 
 pytestmark = pytest.mark.integration
 
@@ -188,10 +189,15 @@ def accounts() -> list:
 
 
 def feed(url: str, events: list, first_offset: int = 0) -> None:
-    """Apply the events as one consumer batch."""
+    """Apply the events as one consumer batch, its offsets stored in the same transaction (as the
+    consumer loop does: query's compliance cache keys on them)."""
     records = [Record(TOPIC_OF_EVENT[e.type], 0, first_offset + i, e) for i, e in enumerate(events)]
+    offsets: dict[tuple[str, int], int] = {}
+    for r in records:
+        offsets[(r.topic, r.partition)] = max(offsets.get((r.topic, r.partition), 0), r.offset + 1)
     with pg.connect(url) as conn:
         store.apply_batch(conn, records)
+        pg.save_offsets(conn, CONSUMER_NAME, offsets)
 
 
 @pytest.fixture
@@ -405,6 +411,31 @@ def test_a_response_whose_fact_arrives_before_its_ticket_counts_once_the_ticket_
             ("2026-12", "SOPORTE", 1, 0, 12.0)]
     finally:
         app.extensions["query"].pool.close()
+
+
+def test_a_compliance_report_is_served_again_until_a_batch_or_a_rebuild_moves_the_consumer(client, query_db):
+    cache = client.application.extensions["query"].report_cache
+    first = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="module")
+    assert get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="module") == first
+    assert (cache.hits, cache.misses) == (1, 1)
+    # A row changed by hand moves no offset: the answer is the remembered one (what `mesa check` is for).
+    with pg.connect(query_db) as conn:
+        conn.execute("update report_responses set met_in_time = false where ticket_id = 't-F'")
+    assert get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="module") == first
+    # A rebuild or a replay bumps the consumer's generation: computed again, the hand change seen.
+    with pg.connect(query_db) as conn:
+        pg.bump_generation(conn, CONSUMER_NAME)
+    after_bump = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="module")
+    assert [(i["module"], i["met"]) for i in after_bump["items"]][2] == ("MIGRACION", 0)
+    # A batch moves the offsets: a new ticket of the same period counts at once.
+    s = Story()
+    s.open("H", "IMP-202", "IMPLANTACIONES", "distribuidora-andina", "MIGRACION", LUIS, local("2026-12-14", "09:00"))
+    s.answer("H", "IMP-202", "first_response", ELENA, local("2026-12-14", "09:00"), local("2026-12-14", "17:00"),
+             local("2026-12-14", "10:00"), 3600, False)
+    feed(query_db, s.events, first_offset=3000)
+    after_batch = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="module")
+    assert [(i["module"], i["count"], i["met"]) for i in after_batch["items"]][2] == ("MIGRACION", 2, 1)
+    assert (cache.hits, cache.misses) == (2, 3)
 
 
 def test_a_deadline_moved_after_it_went_overdue_and_then_met_is_one_response_in_time(query_db):

@@ -234,7 +234,8 @@ def report_backlog():
 def report_compliance():
     """Share of first and next responses in time, with median and p90 business hours, per clock
     and the `group_by` dimensions (month, desk, module, agent, organisation)."""
-    return _report("compliance", reports_store.compliance)
+    cache = _ctx().report_cache
+    return _report("compliance", lambda conn, desks, query: reports_store.compliance(conn, desks, query, cache))
 
 
 @bp.get("/reports/compliance/breaches")

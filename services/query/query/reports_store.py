@@ -16,6 +16,7 @@ from helpdesk_shared.schemas import RESPONSE_CLOCKS
 
 from . import reports
 from .batching import applies_batch, copy_rows
+from .report_cache import ReportCache
 from .reports import ReportQuery
 
 PROJECTION = "reports"
@@ -209,7 +210,18 @@ _RESPONSES = """from report_responses r join report_tickets k on k.ticket_id = r
                 left join organisations o on o.id = k.organisation_id"""
 
 
-def compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
+def compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery, cache: ReportCache | None = None
+               ) -> dict:
+    """compute_compliance's answer, from `cache` when the read model is in the state (consumer offsets
+    and generation, read in the same snapshot as the report: report_cache) it was computed in."""
+    if cache is None:
+        return compute_compliance(conn, desks, q)
+    key = (cache.state(conn), tuple(desks), q.first, q.last, tuple(sorted(q.filters.items())), q.group_by, q.cursor,
+           q.limit)
+    return cache.get_or_compute(key, lambda: compute_compliance(conn, desks, q))
+
+
+def compute_compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
     """Share of responses in time, with median and p90 business hours, per q.group_by and clock: a
     page of at most q.limit items after q.cursor (reports.group_order), and the next page's cursor.
     Grouped or filtered by month, desk and at most one of module or agent, read from the kept counts
