@@ -20,6 +20,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.serializer import Serializer
 
 from . import kafka_net_watch, pg
+from .fetch_watch import FETCH_STALL_S, FetchWatch, lagging
 from .envelope import Envelope, UndecodableEvent, from_json_bytes
 from .outage import TRANSIENT_ERRORS, Backoff, Stopped, is_database_error, watch_for_stall
 from .topics import MAX_MESSAGE_BYTES
@@ -143,7 +144,8 @@ class ConsumerLoop:
     def __init__(self, *, bootstrap: str, database_url: str, consumer_name: str, topics: list[str],
                  handle_batch: HandleBatch, max_records: int = 500, poll_ms: int = IDLE_POLL_MS,
                  group_id: str | None = None, standby_poll_s: float = 1.0, backoff: Backoff | None = None,
-                 mode: str = "group", stop: threading.Event | None = None, startup_wait_s: float = 30.0):
+                 mode: str = "group", stop: threading.Event | None = None, startup_wait_s: float = 30.0,
+                 fetch_stall_s: float = FETCH_STALL_S, monotonic: Callable[[], float] = time.monotonic):
         self.name = consumer_name
         self.topics = topics
         self.handle_batch = handle_batch
@@ -177,6 +179,8 @@ class ConsumerLoop:
         # at every poll (a member waiting on an owner that does not let go polls ten times a second).
         self._waiting_logged: set[TopicPartition] = set()
         self._last_assignment_check = 0.0
+        self.monotonic = monotonic
+        self.fetch_watch = FetchWatch(monotonic(), fetch_stall_s)
         self.conn: psycopg.Connection | None = None
         self.consumer: KafkaConsumer | None = None
         self._start(stop, startup_wait_s)
