@@ -55,6 +55,7 @@ class Broker:
             self.publish(tp, count)
         self.clients: list[FakeClient] = []
         self.wedged = 0  # how many of the next clients made fetch nothing, ever
+        self.fetch_every = 1  # a fetch comes back every this many polls (the others are empty)
         self.end_offsets_fail = False
 
     def publish(self, tp: TopicPartition, count: int) -> None:
@@ -121,7 +122,7 @@ class FakeClient:
     def poll(self, timeout_ms, max_records):
         self.polls += 1
         polled = {}
-        if not self.wedged:
+        if not self.wedged and self.polls % self.broker.fetch_every == 0:
             for tp in sorted(self.assigned - self.paused_set):
                 start = self.positions.get(tp, 0)
                 batch = self.broker.logs[tp][start:start + max_records]
@@ -247,24 +248,30 @@ def test_a_partition_waited_for_but_not_held_does_not_count_as_lag_in_group_mode
     assert world.broker.clients[0].end_offsets_calls >= 1  # it did look, and saw no lag of its own
 
 
-def test_a_consumer_receiving_records_all_along_is_never_replaced(world, clock):
+def test_a_consumer_receiving_records_all_along_is_never_replaced_even_while_it_lags(world, clock):
+    world.broker.publish(P0, 100)
+    world.broker.fetch_every = 30  # a fetch comes back every 15 s (29 empty polls between): lag all along
     applied = []
-    loop = make_loop(clock, applied=applied)
+    loop = ConsumerLoop(bootstrap="fake:9092", database_url="postgresql://fake", consumer_name="c", topics=[TOPIC],
+                        handle_batch=lambda conn, records: applied.extend(records), mode="single",
+                        backoff=Backoff(0.0, 0.0), fetch_stall_s=STALL_S, monotonic=clock, max_records=2)
 
     def publishing(loop):
-        if loop.consumer.polls % 10 == 0:  # a record every 10 polls: a few seconds apart
+        if loop.consumer.polls % 10 == 0:
             world.broker.publish(P0, 1)
         return False
 
     began = clock.now
     run_until(loop, clock, publishing, seconds=10 * STALL_S)
     assert clock.now - began >= 10 * STALL_S
-    assert len(world.broker.clients) == 1 and len(applied) >= 100
+    assert len(world.broker.clients) == 1 and len(applied) >= 60
+    assert loop.consumer.end_offsets_calls >= 10  # it looked, and saw lag, at every quiet stretch
 
 
 def test_a_consumer_busy_applying_long_batches_is_not_stalled(world, clock):
     world.broker.publish(P0, 6)
     world.broker.publish(P1, 6)
+    world.broker.fetch_every = 30  # after each batch, 15 s of empty polls with records still waiting
     applied = []
 
     def slow(conn, records):
@@ -276,6 +283,7 @@ def test_a_consumer_busy_applying_long_batches_is_not_stalled(world, clock):
                         monotonic=clock, max_records=2)
     run_until(loop, clock, lambda loop: len(applied) == 12, seconds=100 * STALL_S)
     assert len(applied) == 12 and len(world.broker.clients) == 1
+    assert loop.consumer.end_offsets_calls >= 3  # it looked after the batches, and saw lag
 
 
 def test_end_offsets_failing_on_a_client_that_fetches_nothing_replaces_it_without_ending_the_loop(world, clock, caplog):
