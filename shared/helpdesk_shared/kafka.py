@@ -21,8 +21,8 @@ from kafka.errors import IllegalStateError, KafkaError
 from kafka.serializer import Serializer
 
 from . import kafka_net_watch, pg
-from .fetch_watch import FETCH_STALL_S, FetchWatch, lagging
 from .envelope import Envelope, UndecodableEvent, from_json_bytes
+from .fetch_watch import FETCH_STALL_S, FetchWatch, lagging
 from .outage import TRANSIENT_ERRORS, Backoff, Stopped, is_database_error, watch_for_stall
 from .topics import MAX_MESSAGE_BYTES
 
@@ -640,5 +640,5 @@ def wait_for_topics(bootstrap: str, topics: list[str], seconds: float = 30.0) ->
         admin.close()
 
 
-__all__ = ["make_producer", "ConsumerLoop", "CONSUMER_MODES", "FetchStalled", "Record", "TopicPartition", "TopicsNotReady",
-           "wait_for_topics"]
+__all__ = ["make_producer", "ConsumerLoop", "CONSUMER_MODES", "FetchStalled", "Record", "TopicPartition",
+           "TopicsNotReady", "wait_for_topics"]
