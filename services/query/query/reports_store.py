@@ -237,12 +237,12 @@ def compute_compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuer
         groups = _compliance_from_counts(conn, desks, q, dimension)
     items, next_cursor = reports.compliance_page(reports.compliance(groups, q.group_by), q.group_by, q.cursor,
                                                  q.limit)
-    for dimension_, table in (("agent", "users"), ("organisation", "organisations")):
-        if dimension_ in q.group_by:
-            key = reports.GROUP_KEYS[dimension_]
+    for named, table in (("agent", "users"), ("organisation", "organisations")):
+        if named in q.group_by:
+            key = reports.GROUP_KEYS[named]
             names = _names(conn, table, {i[key] for i in items})
             for i in items:
-                i[f"{dimension_}_name"] = names.get(i[key])
+                i[f"{named}_name"] = names.get(i[key])
     return {"from": q.first, "to": q.last, "group_by": list(q.group_by), "items": items, "next_cursor": next_cursor}
 
 
