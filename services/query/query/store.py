@@ -15,7 +15,7 @@ from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS, TOPIC_
 from . import catalogs, reports_store
 from .batching import applies_batch, copy_rows, data_json, list_json, takes_batches
 from .projector import project, project_account
-from .queue_store import apply_sla_fact
+from .queue_store import TICKET_FACTS, apply_sla_fact
 from .queue_store import apply_ticket_events as queue_ticket_events
 from .timeline_store import apply_timeline
 
@@ -177,7 +177,49 @@ def _runs(records: list[Record]):
         yield topic, run
 
 
-def apply_batch(conn: psycopg.Connection, records: list[Record]) -> None:
+# The ticket events whose appliers write what helpdesk.sla's appliers read or write, and back: an
+# open (queue_order's desk; report_tickets, whose desk it copies into the responses known before it)
+# and a close (stops the running deadlines, takes the ticket out of the queue). The other ticket
+# events write only tables no other topic's applier touches.
+_TICKET_EVENTS_SHARED_WITH_SLA = frozenset({"TicketOpened", "TicketClosed"})
+
+
+def _ticket_sharing_rows(record: Record) -> str | None:
+    """The ticket whose rows this record's appliers share with the other topic's, or None."""
+    event = record.event
+    if event.type in _TICKET_EVENTS_SHARED_WITH_SLA:
+        return event.stream_id
+    if event.type in TICKET_FACTS:  # every one of them refreshes the ticket's queue_order row
+        return event.data["ticket_id"]
+    return None
+
+
+def _lock_tickets_shared_across_topics(conn: psycopg.Connection, records: list[Record]) -> None:
+    """Lock, until the batch commits, each ticket whose rows both topics' appliers touch (see above).
+
+    Two consumer instances (issue 11) hold different partitions of helpdesk.tickets and helpdesk.sla,
+    so a ticket's close and its SLA facts may be applied at the same moment in two READ COMMITTED
+    transactions, each blind to the other's uncommitted rows: a DeadlineSet read the ticket open while
+    its close was in flight, and the close's `update deadlines ... where running` missed the clock the
+    DeadlineSet had just inserted; the clock ran on the closed ticket
+    (tests/integration/test_query_instances_race.py). With the lock the second batch waits for the
+    first to commit, and its statements then see it.
+
+    Advisory locks rather than row locks on `tickets`: the row may not exist yet (its TicketOpened is
+    in the other batch, uncommitted), and a lock on nothing waits for nothing. Per ticket, so the two
+    instances wait for each other only over a ticket both have in flight. Taken in one statement, in
+    one order, before the batch locks any row: two batches holding the same tickets in opposite
+    orders cannot deadlock (they did on queue_order before). One round trip per batch, none for a
+    batch with no such event.
+    """
+    tickets = sorted({t for t in map(_ticket_sharing_rows, records) if t is not None})
+    if tickets:
+        conn.execute("""select pg_advisory_xact_lock(hashtext('query:ticket'), k)
+                        from (select distinct hashtext(t) as k from unnest(%s::text[]) as t order by k) as keys""",
+                     (tickets,))
+
+
+def apply_batch(conn: psycopg.Connection, records: list[Record], *, sole_writer: bool = False) -> None:
     """Apply a polled batch (the consumer loop commits it with its offsets).
 
     Set-based: each run of consecutive events of one topic goes to every read model of the topic
@@ -185,6 +227,8 @@ def apply_batch(conn: psycopg.Connection, records: list[Record]) -> None:
     read model's applier sees its topic's events in order (tests/integration/test_query_batch_apply.py
     shows a batch leaves exactly what its events applied one at a time leave).
     """
+    if not sole_writer:  # `mesa rebuild` alone writes its scratch tables: nothing to wait for
+        _lock_tickets_shared_across_topics(conn, records)
     counts: dict[str, list[int]] = {}
     for topic, run in _runs(records):
         for projection, apply in _APPLIERS.get(topic, ()):
