@@ -275,3 +275,69 @@ def test_two_instances_closing_and_timing_the_same_tickets_in_opposite_orders_do
     assert errors == []
     commit(single, facts, closes)
     assert tables(shared) == tables(single)
+
+
+class PausingConnection:
+    """An instance's connection that stops after its first statement containing `after` until `go_on`."""
+
+    def __init__(self, conn, after: str, halfway: threading.Event, go_on: threading.Event):
+        self._conn, self._after, self._halfway, self._go_on = conn, after, halfway, go_on
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+    def execute(self, query, *args, **kwargs):
+        result = self._conn.execute(query, *args, **kwargs)
+        if self._after in str(query) and not self._halfway.is_set():
+            self._halfway.set()
+            assert self._go_on.wait(30)
+        return result
+
+
+def test_two_instances_recording_responses_of_other_tickets_in_crossing_hours_do_not_deadlock(two_dbs):
+    """Both instances hold helpdesk.sla partitions: instance one records the first responses of
+    tickets 5 (answered within the hour) and 6 (in the third hour), instance two those of tickets 7
+    (third hour) and 8 (first hour). Each response adds to the compliance counts of its hour (rows
+    kept by report_responses' trigger, locked till commit). Before the fix one took hour 0 then
+    wanted hour 2, the other the reverse: PostgreSQL aborted one batch as a deadlock."""
+    shared, single = two_dbs
+    t5, t6, t7, t8 = (Ticket(n) for n in (5, 6, 7, 8))
+    setup = batch(*(t.opened() for t in (t5, t6, t7, t8)),
+                  *(t.deadline_set("first_response", 0, 4) for t in (t5, t6, t7, t8)))
+    for url in (shared, single):
+        commit(url, setup)
+    ones = batch(t5.met("first_response", 240, 30), t6.met("first_response", 240, 150))
+    twos = batch(t7.met("first_response", 240, 150), t8.met("first_response", 240, 30))
+
+    halfway, go_on = threading.Event(), threading.Event()
+    one, two = pg.connect(shared), pg.connect(shared)
+    errors: list[BaseException] = []
+
+    def instance(conn, records, raw):
+        try:
+            store.apply_batch(conn, records)
+            raw.commit()
+        except BaseException as exc:  # reported by the test's thread
+            errors.append(exc)
+            raw.rollback()
+
+    threads = [threading.Thread(target=instance, args=(PausingConnection(one, "into report_responses", halfway, go_on),
+                                                       ones, one)),
+               threading.Thread(target=instance, args=(two, twos, two))]
+    try:
+        threads[0].start()
+        wait_until(halfway.is_set, 30, "instance one between its two responses")
+        threads[1].start()
+        wait_until(lambda: waiting_on_a_lock(shared, two.info.backend_pid) or not threads[1].is_alive(), 30,
+                   "instance two waiting or done")
+        go_on.set()
+        for thread in threads:
+            thread.join(30)
+        assert not any(thread.is_alive() for thread in threads)
+    finally:
+        go_on.set()
+        one.close()
+        two.close()
+    assert errors == []
+    commit(single, ones, twos)
+    assert tables(shared) == tables(single)
