@@ -26,7 +26,7 @@ def read_model(topic_prefix: str = "") -> ReadModel:
                      # the baseline (migration 0001 without the kernel's consumer tables) and every later migration
                      ddl=(SCHEMA, revocations.DDL, *migrations.ddl_after(folder.DIRECTORY)),
                      # The replay is the scratch tables' one writer: no consumer instance to wait for
-                     # (store._lock_tickets_shared_across_topics), and no 5,000-record batch's worth of
+                     # (store._lock_shared_rows), and no 5,000-record batch's worth of
                      # advisory locks in PostgreSQL's shared lock table.
                      handle_batch=functools.partial(store.apply_batch, sole_writer=True),
                      # counts of events applied and skipped: a replay skips none of the duplicates

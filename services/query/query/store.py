@@ -194,8 +194,9 @@ def _ticket_sharing_rows(record: Record) -> str | None:
     return None
 
 
-def _lock_tickets_shared_across_topics(conn: psycopg.Connection, records: list[Record]) -> None:
-    """Lock, until the batch commits, each ticket whose rows both topics' appliers touch (see above).
+def _lock_shared_rows(conn: psycopg.Connection, records: list[Record]) -> None:
+    """Lock, until the batch commits, each ticket whose rows both topics' appliers touch (see above),
+    and the compliance counts when the batch changes them (reports_store.lock_compliance_counts).
 
     Two consumer instances (issue 11) hold different partitions of helpdesk.tickets and helpdesk.sla,
     so a ticket's close and its SLA facts may be applied at the same moment in two READ COMMITTED
@@ -205,18 +206,32 @@ def _lock_tickets_shared_across_topics(conn: psycopg.Connection, records: list[R
     (tests/integration/test_query_instances_race.py). With the lock the second batch waits for the
     first to commit, and its statements then see it.
 
+    Every batch takes these locks in one order (the tickets' by key, then the compliance counts')
+    and before any row lock, so a batch waiting for one of them holds nothing another waits for.
+
     Advisory locks rather than row locks on `tickets`: the row may not exist yet (its TicketOpened is
     in the other batch, uncommitted), and a lock on nothing waits for nothing. Per ticket, so the two
     instances wait for each other only over a ticket both have in flight. Taken in one statement, in
     one order, before the batch locks any row: two batches holding the same tickets in opposite
-    orders cannot deadlock (they did on queue_order before). One round trip per batch, none for a
-    batch with no such event.
+    orders cannot deadlock (they did on queue_order before). Cost (issue 11 counts CPU per event):
+    one statement per batch for the tickets, none for a batch with no such event; one more for the
+    counts when the batch changes them, and one indexed `exists` for a batch that opens tickets
+    without a response fact (did facts come first?).
     """
     tickets = sorted({t for t in map(_ticket_sharing_rows, records) if t is not None})
     if tickets:
         conn.execute("""select pg_advisory_xact_lock(hashtext('query:ticket'), k)
                         from (select distinct hashtext(t) as k from unnest(%s::text[]) as t order by k) as keys""",
                      (tickets,))
+    # Then, still before any row lock, the compliance counts when the batch will change them: by a
+    # response fact, or by a ticket opening after facts of its responses. Asked after the tickets'
+    # locks, so that the question sees what a batch this one waited for committed about them.
+    counts = any(reports_store.counts_responses(r.event) for r in records if r.event.type in TICKET_FACTS)
+    if not counts:
+        opened = [r.event.stream_id for r in records if r.event.type == "TicketOpened"]
+        counts = bool(opened) and reports_store.responses_known(conn, opened)
+    if counts:
+        reports_store.lock_compliance_counts(conn)
 
 
 def apply_batch(conn: psycopg.Connection, records: list[Record], *, sole_writer: bool = False) -> None:
@@ -228,7 +243,7 @@ def apply_batch(conn: psycopg.Connection, records: list[Record], *, sole_writer:
     shows a batch leaves exactly what its events applied one at a time leave).
     """
     if not sole_writer:  # `mesa rebuild` alone writes its scratch tables: nothing to wait for
-        _lock_tickets_shared_across_topics(conn, records)
+        _lock_shared_rows(conn, records)
     counts: dict[str, list[int]] = {}
     for topic, run in _runs(records):
         for projection, apply in _APPLIERS.get(topic, ()):
