@@ -56,9 +56,9 @@ class Ticket:
         return new_event(type_, f"sla-{self.id}", self.sla_version, {"ticket_id": self.id, **data}, actor=SLA,
                          occurred_at=START + timedelta(minutes=minutes))
 
-    def opened(self) -> Envelope:
+    def opened(self, organisation: str = "club-caracas") -> Envelope:
         return self.event("TicketOpened", {
-            "ticket_id": self.id, "number": self.number, "desk": "SOPORTE", "organisation_id": "club-caracas",
+            "ticket_id": self.id, "number": self.number, "desk": "SOPORTE", "organisation_id": organisation,
             "opened_by": CUSTOMER.id, "module": "BANCOS", "case": "caso", "subject": "Conciliación no cuadra",
             "description": "El lote no cuadra.", "urgency": "normal", "out_of_hours_requested": False,
             "contact": {"name": "María", "email": "maria@clubcaracas.com.ve", "phone": "+58 212 555 0101"}},
@@ -327,6 +327,58 @@ def test_two_instances_recording_responses_of_other_tickets_in_crossing_hours_do
     try:
         threads[0].start()
         wait_until(halfway.is_set, 30, "instance one between its two responses")
+        threads[1].start()
+        wait_until(lambda: waiting_on_a_lock(shared, two.info.backend_pid) or not threads[1].is_alive(), 30,
+                   "instance two waiting or done")
+        go_on.set()
+        for thread in threads:
+            thread.join(30)
+        assert not any(thread.is_alive() for thread in threads)
+    finally:
+        go_on.set()
+        one.close()
+        two.close()
+    assert errors == []
+    commit(single, ones, twos)
+    assert tables(shared) == tables(single)
+
+
+def registered(organisation: str) -> Envelope:
+    return new_event("OrganisationRegistered", f"organisation-{organisation}", 1,
+                     {"organisation_id": organisation, "name": organisation.title(), "tax_id": None,
+                      "desks": ["SOPORTE"]}, actor=SYSTEM, occurred_at=START)
+
+
+def test_two_instances_counting_openings_of_two_organisations_in_crossing_orders_do_not_deadlock(two_dbs):
+    """A polled batch holds records of several partitions, so of one topic in several runs (here
+    tickets, accounts, tickets). Each instance counts the day's openings per organisation
+    (report_daily, rows locked till commit): instance one Club Caracas's then Country Valencia's,
+    instance two the reverse. Before the fix each run counted its own openings, in two statements:
+    one held Club Caracas's row and waited for Country Valencia's, the other the reverse, and
+    PostgreSQL aborted one batch as a deadlock."""
+    shared, single = two_dbs
+    t10, t11, t12, t13 = (Ticket(n) for n in (10, 11, 12, 13))
+    ones = batch(t10.opened("club-caracas"), registered("club-caracas"), t11.opened("country-valencia"))
+    twos = batch(t12.opened("country-valencia"), registered("country-valencia"), t13.opened("club-caracas"))
+
+    halfway, go_on = threading.Event(), threading.Event()
+    one, two = pg.connect(shared), pg.connect(shared)
+    errors: list[BaseException] = []
+
+    def instance(conn, records, raw):
+        try:
+            store.apply_batch(conn, records)
+            raw.commit()
+        except BaseException as exc:  # reported by the test's thread
+            errors.append(exc)
+            raw.rollback()
+
+    threads = [threading.Thread(target=instance, args=(PausingConnection(one, "into organisations", halfway, go_on),
+                                                       ones, one)),
+               threading.Thread(target=instance, args=(two, twos, two))]
+    try:
+        threads[0].start()
+        wait_until(halfway.is_set, 30, "instance one in its batch's accounts")
         threads[1].start()
         wait_until(lambda: waiting_on_a_lock(shared, two.info.backend_pid) or not threads[1].is_alive(), 30,
                    "instance two waiting or done")
