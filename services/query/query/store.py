@@ -163,18 +163,22 @@ _APPLIERS: dict[str, list] = {
 
 
 def _runs(records: list[Record]):
-    """The batch as runs of consecutive records of one topic, in order: (topic, records)."""
-    run: list[Record] = []
-    topic = None
+    """The batch as one run per topic, in _APPLIERS' order: (topic, its records in the batch's order).
+
+    A polled batch holds the records of several partitions one after the other, so of one topic in
+    several stretches. Each stretch used to be a run of its own: two instances' batches then wrote
+    the hot rows (report_daily's counts of the day) once per run, each run in its own sorted order
+    but the batch as a whole not, and crossed (tests/integration/test_query_instances_race.py: a
+    deadlock). One run per topic writes them once, sorted, and costs fewer statements. The order of
+    the topics within a batch carries no meaning (two instances and a rebuild interleave them
+    differently; each partition's records keep their order here); the read models are the same
+    in any (tests/integration/test_query_batch_apply.py)."""
+    by_topic: dict[str, list[Record]] = {}
     for record in records:
-        this = TOPIC_OF_EVENT[record.event.type]
-        if run and this != topic:
-            yield topic, run
-            run = []
-        topic = this
-        run.append(record)
-    if run:
-        yield topic, run
+        by_topic.setdefault(TOPIC_OF_EVENT[record.event.type], []).append(record)
+    order = list(_APPLIERS)
+    for topic in sorted(by_topic, key=lambda t: (order.index(t) if t in order else len(order), t)):
+        yield topic, by_topic[topic]
 
 
 # The ticket events whose appliers write what helpdesk.sla's appliers read or write, and back: an
@@ -237,10 +241,10 @@ def _lock_shared_rows(conn: psycopg.Connection, records: list[Record]) -> None:
 def apply_batch(conn: psycopg.Connection, records: list[Record], *, sole_writer: bool = False) -> None:
     """Apply a polled batch (the consumer loop commits it with its offsets).
 
-    Set-based: each run of consecutive events of one topic goes to every read model of the topic
-    at once, so the models see the events of different topics in the batch's own order, and a
-    read model's applier sees its topic's events in order (tests/integration/test_query_batch_apply.py
-    shows a batch leaves exactly what its events applied one at a time leave).
+    Set-based: the batch's events of one topic go to every read model of the topic at once, in
+    their order (`_runs`), so a read model's applier sees its topic's events in order
+    (tests/integration/test_query_batch_apply.py shows a batch leaves exactly what its events
+    applied one at a time leave).
     """
     if not sole_writer:  # `mesa rebuild` alone writes its scratch tables: nothing to wait for
         _lock_shared_rows(conn, records)
