@@ -7,7 +7,9 @@ other's writes (a DeadlineSet reads whether the ticket is closed; a TicketClosed
 deadlines; a response fact reads the ticket's desk, a TicketOpened gives it to the facts that came
 first), neither sees the other's uncommitted rows. Each test here applies two instances' batches
 with one left open while the other runs, commits them, and compares every table with one instance
-applying the same batches one after the other.
+applying the same batches one after the other. The last three make two batches take the same hot
+rows in crossing orders, which PostgreSQL ends by aborting one of them (a deadlock: the loop backs
+off, reconnects and applies the batch again).
 """
 from __future__ import annotations
 
@@ -200,8 +202,9 @@ def test_response_facts_applied_while_another_instance_opens_their_ticket_count_
     """In a catch-up (a backlog, a restart) the facts of a ticket's first response (set, overdue,
     met) may be applied while the other instance applies its TicketOpened: the response must end
     with the ticket's desk, module and organisation, and be counted in the compliance reports, as
-    when one instance applies both. (Found right before the fix too: both batches write the ticket's
-    queue_order row, whose lock made the second wait; the fix's lock now says so on purpose.)"""
+    when one instance applies both. (This one held before the fix too, by accident: both batches
+    write the ticket's queue_order row, whose lock made the second wait; the tickets' lock now makes
+    it wait on purpose.)"""
     shared, single = two_dbs
     t = Ticket(2)
     batches = {"tickets": batch(t.opened(), t.answered(300)),
