@@ -89,6 +89,21 @@ def _stamp(conn: psycopg.Connection) -> int:
                         ).fetchone()["n"]
 
 
+def settings_for_batch(conn: psycopg.Connection, current: Settings | None = None) -> Settings:
+    """The settings a consumer batch applies ticket events with: first wait for, then hold off,
+    a calendar change (its `lock table clocks in exclusive mode`, see _move_to_calendar).
+
+    Without the lock the batch could read the calendars, a change commit meanwhile re-pinning
+    every open ticket but the one the batch was about to insert, and the batch then insert that
+    ticket pinned to the old version alone (no DeadlineMoved ever: a closure day ignored). ROW
+    EXCLUSIVE is what the batch's writes to `clocks` take anyway, only earlier: it conflicts with
+    nothing but that change (and the firing check's row locks never wait for it). One statement
+    per batch.
+    """
+    conn.execute("lock table clocks in row exclusive mode")
+    return load_settings(conn, current)
+
+
 def load_settings(conn: psycopg.Connection, current: Settings | None = None) -> Settings:
     """Calendars and policies; `current` is returned as is when nothing changed (versions only grow)."""
     stamp = _stamp(conn)
