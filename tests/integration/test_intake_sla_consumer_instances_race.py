@@ -3,7 +3,10 @@
 instances at once (a rebalance hands its partition over while the old owner's batch is in flight, and
 the new owner reads it again), and a customer's reply through the HTTP command racing the close.
 
-An AutoClosed is keyed by sla-<ticket>, so one partition carries every decision on a ticket and two
+The consumer loop already keeps two instances from applying one partition at once (its advisory
+lock per partition and the compare-and-set of the stored offsets, helpdesk_shared.kafka): the first
+test shows the applier alone would still close the ticket once if that guard ever let a record
+through twice. An AutoClosed is keyed by sla-<ticket>, so one partition carries every decision on a ticket and two
 instances never hold two tickets' decisions in crossing orders: no deadlock between instances to
 show. Each end state below is compared with the one reached applying the same writes one after the
 other. These tests held before any change: they are the proof that these races do not happen."""

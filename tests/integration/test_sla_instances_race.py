@@ -128,7 +128,8 @@ def test_a_ticket_opened_while_a_calendar_change_commits_is_pinned_to_the_new_ve
 def test_two_instances_firing_the_same_partition_during_a_rebalance_fire_each_timer_once(sla_db):
     """Held before any change (the proof it does not happen): fire_due locks the rows it fires
     `for update skip locked`, so the second instance skips them while the first is in flight and,
-    once it committed, finds them fired (next_due moved on)."""
+    once it committed, finds them fired (next_due moved on). The loop fires only the partitions
+    whose advisory lock it holds (helpdesk_shared.kafka), so this is the second line of defence."""
     with pg.connect(sla_db) as conn:
         timer_service().apply_batch(conn, [Record(TICKETS, 0, 0, ticket("t1")), Record(TICKETS, 0, 1, ticket("t3"))])
         settings = store.load_settings(conn)
