@@ -180,3 +180,36 @@ def test_a_calendar_change_made_while_a_consumer_batch_is_in_flight_repins_the_t
     assert clocks_of(sla_db, "t2") == {"next_due": DUE_ON_BOTH_VERSIONS, "versions": [1, 2]}
     moved = [e for e in queued(sla_db) if e.stream_id == "sla-t2" and e.type == "DeadlineMoved"]
     assert [e.data["due_at"] for e in moved] == [DUE_ON_BOTH_VERSIONS.isoformat()]
+
+
+@pytest.mark.parametrize("what", ["calendar", "policy"])
+def test_two_supervisors_saving_the_same_desks_calendar_or_policy_at_once_both_get_a_version(sla_db, what):
+    """Failed before the fix: both read the same latest version, and the second to insert hit the
+    primary key (desk, version), a 500 for a valid request."""
+    from sla.policy import DEFAULT_POLICIES, policy_to_doc
+    policy = policy_to_doc(DEFAULT_POLICIES["SOPORTE", "normal"])
+
+    def save(conn) -> int:
+        if what == "calendar":
+            return store.change_calendar(conn, "SOPORTE", CLOSURES, THURSDAY_0, AGENT, WEDNESDAY_NOON)
+        return store.change_policy(conn, "SOPORTE", "normal", policy, THURSDAY_0, AGENT, WEDNESDAY_NOON)
+
+    one, other = pg.connect(sla_db), pg.connect(sla_db)
+    versions: list[int] = []
+    try:
+        versions.append(save(one))  # in flight
+
+        def second_supervisor():
+            versions.append(save(other))
+            other.commit()
+
+        thread, done, errors = in_thread(second_supervisor)
+        wait_until(lambda: done.is_set() or waiting_on_a_lock(sla_db, other.info.backend_pid), 30,
+                   "the second change finished or waiting")
+        one.commit()
+        thread.join(30)
+        assert not thread.is_alive() and not errors, errors
+    finally:
+        one.close()
+        other.close()
+    assert versions == [2, 3]
