@@ -213,3 +213,34 @@ def test_two_supervisors_saving_the_same_desks_calendar_or_policy_at_once_both_g
         one.close()
         other.close()
     assert versions == [2, 3]
+
+
+def test_a_timer_check_running_while_a_calendar_change_moves_its_deadline_fires_nothing_early(sla_db):
+    """Held before any change (the proof): the check's `for update` waits for the change's table
+    lock and then reads (or re-checks) the clocks as the change left them, due Friday, not Thursday."""
+    with pg.connect(sla_db) as conn:
+        timer_service().apply_batch(conn, [Record(TICKETS, 0, 0, ticket("t1"))])  # due Thursday 10:00 on version 1
+        settings = store.load_settings(conn)
+    thursday_closed = {**DEFAULT_DOC, "closures": [{"date": "2026-11-26", "note": "Inventario anual"}]}
+    change, timers_ = pg.connect(sla_db), pg.connect(sla_db)
+    fired: list[int] = []
+    try:
+        store.change_calendar(change, "SOPORTE", thursday_closed, WEDNESDAY_NOON, AGENT, WEDNESDAY_NOON)  # in flight
+
+        def check():
+            fired.append(store.fire_due(timers_, settings, [0], THURSDAY_10, THURSDAY_10))
+            timers_.commit()
+
+        thread, done, errors = in_thread(check)
+        wait_until(lambda: done.is_set() or waiting_on_a_lock(sla_db, timers_.info.backend_pid), 30,
+                   "the timer check finished or waiting")
+        change.commit()
+        thread.join(30)
+        assert not thread.is_alive() and not errors, errors
+    finally:
+        change.close()
+        timers_.close()
+    assert fired == [0]
+    with pg.connect(sla_db) as conn:
+        assert store.fire_due(conn, settings, [0], FRIDAY_10, FRIDAY_10) == 1
+    assert [e.data["due_at"] for e in queued(sla_db) if e.type == "ResponseOverdue"] == [FRIDAY_10.isoformat()]
