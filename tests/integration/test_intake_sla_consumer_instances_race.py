@@ -12,51 +12,18 @@ show. Each end state below is compared with the one reached applying the same wr
 other. These tests held before any change: they are the proof that these races do not happen."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from helpdesk_shared import pg
 from helpdesk_shared.kafka import Record
-from helpdesk_shared.localstack import wait_until
 from helpdesk_shared.topics import SLA
 from intake import eventstore, handlers, sla_consumer
 from intake.unit_of_work import VersionConflict
 
+from instances import while_in_flight
 from test_auto_close import decision, waiting_ticket
 
 pytestmark = pytest.mark.integration
-
-
-def waiting_on_a_lock(url: str, pid: int) -> bool:
-    with pg.connect(url, autocommit=True) as conn:
-        row = conn.execute("select wait_event_type from pg_stat_activity where pid = %s", (pid,)).fetchone()
-    return bool(row) and row["wait_event_type"] == "Lock"
-
-
-def while_in_flight(url: str, first, second_conn, second) -> list:
-    """`first` has run uncommitted on its connection; run `second` (then commit) on `second_conn` in a
-    thread, let it finish or wait for a lock, commit `first`'s connection; return the thread's errors."""
-    done, errors = threading.Event(), []
-
-    def run():
-        try:
-            second()
-            second_conn.commit()
-        except BaseException as exc:  # reported by the test's thread
-            errors.append(exc)
-            second_conn.rollback()
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    wait_until(lambda: done.is_set() or waiting_on_a_lock(url, second_conn.info.backend_pid), 30,
-               "the second writer finished or waiting")
-    first.commit()
-    thread.join(30)
-    assert not thread.is_alive()
-    return errors
 
 
 def ticket_row(url: str, ticket_id: str) -> dict:

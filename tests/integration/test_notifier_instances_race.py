@@ -4,15 +4,13 @@ sla-<ticket>) usually sit on partitions held by different instances, so their ba
 the same time. Whichever commits second must still plan the customer's received mail, once."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from helpdesk_shared import pg
 from helpdesk_shared.kafka import Record
-from helpdesk_shared.localstack import wait_until
 from notifier import store
 
+from instances import while_in_flight
 from test_notifier_store import PLAN, RENDER, deadline, opened
 
 pytestmark = pytest.mark.integration
@@ -32,12 +30,6 @@ def apply(conn, *events) -> None:
                        token_days=30, now=opened("t1").occurred_at)
 
 
-def waiting_on_a_lock(url: str, pid: int) -> bool:
-    with pg.connect(url, autocommit=True) as conn:
-        row = conn.execute("select wait_event_type from pg_stat_activity where pid = %s", (pid,)).fetchone()
-    return bool(row) and row["wait_event_type"] == "Lock"
-
-
 @pytest.mark.parametrize("first", ["ticket", "deadline"])
 def test_the_received_mail_is_planned_once_when_two_instances_apply_the_ticket_and_its_deadline_at_once(
         notifier_db, first):
@@ -46,25 +38,8 @@ def test_the_received_mail_is_planned_once_when_two_instances_apply_the_ticket_a
     one, other = pg.connect(notifier_db), pg.connect(notifier_db)
     try:
         apply(one, facts[first])  # instance one's batch, in flight
-        done, errors = threading.Event(), []
-
-        def other_instance():
-            try:
-                apply(other, facts[second])
-                other.commit()
-            except BaseException as exc:  # reported by the test's thread
-                errors.append(exc)
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=other_instance)
-        thread.start()
         # The other batch either finishes at once or waits for instance one's: either way, then one commits.
-        wait_until(lambda: done.is_set() or waiting_on_a_lock(notifier_db, other.info.backend_pid), 30,
-                   "the other instance's batch finished or waiting")
-        one.commit()
-        thread.join(30)
-        assert not thread.is_alive() and not errors, errors
+        assert while_in_flight(notifier_db, one, other, lambda: apply(other, facts[second])) == []
     finally:
         one.close()
         other.close()
@@ -105,24 +80,8 @@ def test_a_warning_and_a_close_applied_at_once_by_two_instances_plan_what_one_in
     one, other = pg.connect(notifier_db), pg.connect(notifier_db)
     try:
         apply(one, facts[first])
-        done, errors = threading.Event(), []
-
-        def other_instance():
-            try:
-                apply(other, facts["close" if first == "warning" else "warning"])
-                other.commit()
-            except BaseException as exc:  # reported by the test's thread
-                errors.append(exc)
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=other_instance)
-        thread.start()
-        wait_until(lambda: done.is_set() or waiting_on_a_lock(notifier_db, other.info.backend_pid), 30,
-                   "the other instance's batch finished or waiting")
-        one.commit()
-        thread.join(30)
-        assert not thread.is_alive() and not errors, errors
+        second = "close" if first == "warning" else "warning"
+        assert while_in_flight(notifier_db, one, other, lambda: apply(other, facts[second])) == []
     finally:
         one.close()
         other.close()

@@ -27,6 +27,7 @@ from helpdesk_shared.topics import TOPIC_OF_EVENT
 from query import queue_store, store
 from query.app import migrate
 
+from instances import waiting_on_a_lock, while_in_flight
 import test_query_batch_apply
 
 pytestmark = pytest.mark.integration
@@ -126,39 +127,52 @@ def commit(url: str, *batches: list[Record]) -> None:
                 store.apply_batch(conn, records)
 
 
-def waiting_on_a_lock(url: str, pid: int) -> bool:
-    with pg.connect(url, autocommit=True) as conn:
-        row = conn.execute("select wait_event_type from pg_stat_activity where pid = %s", (pid,)).fetchone()
-    return bool(row) and row["wait_event_type"] == "Lock"
-
-
 def at_once(url: str, first: list[Record], second: list[Record]) -> None:
     """Instance one applies `first` and holds its transaction open; instance two applies `second`
     meanwhile (a thread) and commits; when two has finished or waits for one's locks, one commits."""
     one, other = pg.connect(url), pg.connect(url)
     try:
         store.apply_batch(one, first)  # instance one's batch, in flight
-        done, errors = threading.Event(), []
-
-        def other_instance():
-            try:
-                store.apply_batch(other, second)
-                other.commit()
-            except BaseException as exc:  # reported by the test's thread
-                errors.append(exc)
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=other_instance)
-        thread.start()
-        wait_until(lambda: done.is_set() or waiting_on_a_lock(url, other.info.backend_pid), 30,
-                   "the other instance's batch finished or waiting")
-        one.commit()
-        thread.join(30)
-        assert not thread.is_alive() and not errors, errors
+        assert while_in_flight(url, one, other, lambda: store.apply_batch(other, second)) == []
     finally:
         one.close()
         other.close()
+
+
+def crossing(url: str, ones: list[Record], twos: list[Record], halfway: threading.Event, go_on: threading.Event,
+             what: str, pausing=lambda conn: conn) -> None:
+    """Instance one (thread "one") applies `ones` and stops halfway (sets `halfway`, waits for `go_on`:
+    through `pausing(conn)`, a PausingConnection, or a patched function); instance two applies `twos`
+    meanwhile; once two waits for a lock or is done, one goes on. Both batches must commit: a
+    deadlock PostgreSQL broke is an error here."""
+    one, two = pg.connect(url), pg.connect(url)
+    errors: list[BaseException] = []
+
+    def instance(conn, records, raw):
+        try:
+            store.apply_batch(conn, records)
+            raw.commit()
+        except BaseException as exc:  # reported by the test's thread
+            errors.append(exc)
+            raw.rollback()
+
+    threads = [threading.Thread(target=instance, args=(pausing(one), ones, one), name="one"),
+               threading.Thread(target=instance, args=(two, twos, two), name="two")]
+    try:
+        threads[0].start()
+        wait_until(halfway.is_set, 30, what)
+        threads[1].start()
+        wait_until(lambda: waiting_on_a_lock(url, two.info.backend_pid) or not threads[1].is_alive(), 30,
+                   "instance two waiting or done")
+        go_on.set()
+        for thread in threads:
+            thread.join(30)
+        assert not any(thread.is_alive() for thread in threads)
+    finally:
+        go_on.set()
+        one.close()
+        two.close()
+    assert errors == []
 
 
 @pytest.fixture
@@ -248,34 +262,7 @@ def test_two_instances_closing_and_timing_the_same_tickets_in_opposite_orders_do
             assert go_on.wait(30)
 
     monkeypatch.setattr(queue_store, "_refresh_order", refresh_then_pause)
-    one, two = pg.connect(shared), pg.connect(shared)
-    errors: list[BaseException] = []
-
-    def instance(conn, records):
-        try:
-            store.apply_batch(conn, records)
-            conn.commit()
-        except BaseException as exc:  # reported by the test's thread
-            errors.append(exc)
-            conn.rollback()
-
-    threads = [threading.Thread(target=instance, args=(one, facts), name="one"),
-               threading.Thread(target=instance, args=(two, closes), name="two")]
-    try:
-        threads[0].start()
-        wait_until(halfway.is_set, 30, "instance one between its two facts")
-        threads[1].start()
-        wait_until(lambda: waiting_on_a_lock(shared, two.info.backend_pid) or not threads[1].is_alive(), 30,
-                   "instance two waiting or done")
-        go_on.set()
-        for thread in threads:
-            thread.join(30)
-        assert not any(thread.is_alive() for thread in threads)
-    finally:
-        go_on.set()
-        one.close()
-        two.close()
-    assert errors == []
+    crossing(shared, facts, closes, halfway, go_on, "instance one between its two facts")
     commit(single, facts, closes)
     assert tables(shared) == tables(single)
 
@@ -313,35 +300,8 @@ def test_two_instances_recording_responses_of_other_tickets_in_crossing_hours_do
     twos = batch(t7.met("first_response", 240, 150), t8.met("first_response", 240, 30))
 
     halfway, go_on = threading.Event(), threading.Event()
-    one, two = pg.connect(shared), pg.connect(shared)
-    errors: list[BaseException] = []
-
-    def instance(conn, records, raw):
-        try:
-            store.apply_batch(conn, records)
-            raw.commit()
-        except BaseException as exc:  # reported by the test's thread
-            errors.append(exc)
-            raw.rollback()
-
-    threads = [threading.Thread(target=instance, args=(PausingConnection(one, "into report_responses", halfway, go_on),
-                                                       ones, one)),
-               threading.Thread(target=instance, args=(two, twos, two))]
-    try:
-        threads[0].start()
-        wait_until(halfway.is_set, 30, "instance one between its two responses")
-        threads[1].start()
-        wait_until(lambda: waiting_on_a_lock(shared, two.info.backend_pid) or not threads[1].is_alive(), 30,
-                   "instance two waiting or done")
-        go_on.set()
-        for thread in threads:
-            thread.join(30)
-        assert not any(thread.is_alive() for thread in threads)
-    finally:
-        go_on.set()
-        one.close()
-        two.close()
-    assert errors == []
+    crossing(shared, ones, twos, halfway, go_on, "instance one between its two responses",
+             pausing=lambda conn: PausingConnection(conn, "into report_responses", halfway, go_on))
     commit(single, ones, twos)
     assert tables(shared) == tables(single)
 
@@ -365,34 +325,7 @@ def test_two_instances_counting_openings_of_two_organisations_in_crossing_orders
     twos = batch(t12.opened("country-valencia"), registered("country-valencia"), t13.opened("club-caracas"))
 
     halfway, go_on = threading.Event(), threading.Event()
-    one, two = pg.connect(shared), pg.connect(shared)
-    errors: list[BaseException] = []
-
-    def instance(conn, records, raw):
-        try:
-            store.apply_batch(conn, records)
-            raw.commit()
-        except BaseException as exc:  # reported by the test's thread
-            errors.append(exc)
-            raw.rollback()
-
-    threads = [threading.Thread(target=instance, args=(PausingConnection(one, "into organisations", halfway, go_on),
-                                                       ones, one)),
-               threading.Thread(target=instance, args=(two, twos, two))]
-    try:
-        threads[0].start()
-        wait_until(halfway.is_set, 30, "instance one in its batch's accounts")
-        threads[1].start()
-        wait_until(lambda: waiting_on_a_lock(shared, two.info.backend_pid) or not threads[1].is_alive(), 30,
-                   "instance two waiting or done")
-        go_on.set()
-        for thread in threads:
-            thread.join(30)
-        assert not any(thread.is_alive() for thread in threads)
-    finally:
-        go_on.set()
-        one.close()
-        two.close()
-    assert errors == []
+    crossing(shared, ones, twos, halfway, go_on, "instance one in its batch's accounts",
+             pausing=lambda conn: PausingConnection(conn, "into organisations", halfway, go_on))
     commit(single, ones, twos)
     assert tables(shared) == tables(single)

@@ -7,19 +7,19 @@ Each end state is compared with the one a single writer reaches applying the sam
 the other, in either order."""
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timezone
 
 import pytest
 
 from helpdesk_shared import pg
 from helpdesk_shared.kafka import Record
-from helpdesk_shared.localstack import wait_until
 from helpdesk_shared.topics import TICKETS
 from sla import store
 from sla.calendars import DEFAULT_DOC
 from sla.consumer import TimerService
 from sla.due_watch import DueWatch
+
+from instances import while_in_flight
 
 from test_sla_store import AGENT, CUSTOMER, FRIDAY_10, THURSDAY_10, WEDNESDAY_NOON, queued, ticket
 
@@ -51,28 +51,6 @@ def timer_service() -> TimerService:
 def opened_wednesday_afternoon():
     from helpdesk_shared.envelope import new_event
     return new_event("TicketOpened", "t2", 1, ticket("t2").data, actor=CUSTOMER, occurred_at=WEDNESDAY_14)
-
-
-def waiting_on_a_lock(url: str, pid: int) -> bool:
-    with pg.connect(url, autocommit=True) as conn:
-        row = conn.execute("select wait_event_type from pg_stat_activity where pid = %s", (pid,)).fetchone()
-    return bool(row) and row["wait_event_type"] == "Lock"
-
-
-def in_thread(target) -> tuple[threading.Thread, threading.Event, list]:
-    done, errors = threading.Event(), []
-
-    def run():
-        try:
-            target()
-        except BaseException as exc:  # reported by the test's thread
-            errors.append(exc)
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, done, errors
 
 
 def clocks_of(url: str, ticket_id: str) -> dict:
@@ -108,14 +86,8 @@ def test_a_ticket_opened_while_a_calendar_change_commits_is_pinned_to_the_new_ve
 
         def instance():
             timer_service().apply_batch(consumer, [Record(TICKETS, 0, 0, opened_wednesday_afternoon())])
-            consumer.commit()
 
-        thread, done, errors = in_thread(instance)
-        wait_until(lambda: done.is_set() or waiting_on_a_lock(sla_db, consumer.info.backend_pid), 30,
-                   "the consumer's batch finished or waiting")
-        change.commit()
-        thread.join(30)
-        assert not thread.is_alive() and not errors, errors
+        assert while_in_flight(sla_db, change, consumer, instance) == []
     finally:
         change.close()
         consumer.close()
@@ -140,14 +112,8 @@ def test_two_instances_firing_the_same_partition_during_a_rebalance_fire_each_ti
 
         def instance():
             fired_meanwhile.append(store.fire_due(other, settings, [0], THURSDAY_10, THURSDAY_10))
-            other.commit()
 
-        thread, done, errors = in_thread(instance)
-        wait_until(lambda: done.is_set() or waiting_on_a_lock(sla_db, other.info.backend_pid), 30,
-                   "the other instance's check finished or waiting")
-        one.commit()
-        thread.join(30)
-        assert not thread.is_alive() and not errors, errors
+        assert while_in_flight(sla_db, one, other, instance) == []
         assert store.fire_due(other, settings, [0], FRIDAY_10, FRIDAY_10) == 0
         other.commit()
     finally:
@@ -166,14 +132,8 @@ def test_a_calendar_change_made_while_a_consumer_batch_is_in_flight_repins_the_t
 
         def supervisor():
             store.change_calendar(change, "SOPORTE", CLOSURES, THURSDAY_0, AGENT, WEDNESDAY_NOON)
-            change.commit()
 
-        thread, done, errors = in_thread(supervisor)
-        wait_until(lambda: done.is_set() or waiting_on_a_lock(sla_db, change.info.backend_pid), 30,
-                   "the calendar change finished or waiting")
-        consumer.commit()
-        thread.join(30)
-        assert not thread.is_alive() and not errors, errors
+        assert while_in_flight(sla_db, consumer, change, supervisor) == []
     finally:
         consumer.close()
         change.close()
@@ -201,14 +161,8 @@ def test_two_supervisors_saving_the_same_desks_calendar_or_policy_at_once_both_g
 
         def second_supervisor():
             versions.append(save(other))
-            other.commit()
 
-        thread, done, errors = in_thread(second_supervisor)
-        wait_until(lambda: done.is_set() or waiting_on_a_lock(sla_db, other.info.backend_pid), 30,
-                   "the second change finished or waiting")
-        one.commit()
-        thread.join(30)
-        assert not thread.is_alive() and not errors, errors
+        assert while_in_flight(sla_db, one, other, second_supervisor) == []
     finally:
         one.close()
         other.close()
@@ -229,14 +183,8 @@ def test_a_timer_check_running_while_a_calendar_change_moves_its_deadline_fires_
 
         def check():
             fired.append(store.fire_due(timers_, settings, [0], THURSDAY_10, THURSDAY_10))
-            timers_.commit()
 
-        thread, done, errors = in_thread(check)
-        wait_until(lambda: done.is_set() or waiting_on_a_lock(sla_db, timers_.info.backend_pid), 30,
-                   "the timer check finished or waiting")
-        change.commit()
-        thread.join(30)
-        assert not thread.is_alive() and not errors, errors
+        assert while_in_flight(sla_db, change, timers_, check) == []
     finally:
         change.close()
         timers_.close()
