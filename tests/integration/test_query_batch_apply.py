@@ -376,18 +376,3 @@ def test_a_rebuild_fills_its_tables_before_indexing_them_and_swaps_in_every_inde
     with pg.connect(query_db) as conn:
         assert conn.execute("select count(*) as n from tickets where search @@ to_tsquery('spanish', 'lote')"
                             ).fetchone()["n"] == 5
-
-
-def test_the_few_rows_path_and_the_copy_path_leave_the_same_read_models(two_query_dbs, monkeypatch):
-    # Live batches of a few rows are INSERTed (one pipelined round trip), replays COPY: same rows.
-    from query import batching
-    by_insert, by_copy = two_query_dbs
-    log = records(event_log(seed=5, tickets=12))
-    batches = slices(random.Random(5), log)
-    monkeypatch.setattr(batching, "COPY_FROM_ROWS", 10**9)
-    apply_in(by_insert, batches)
-    monkeypatch.setattr(batching, "COPY_FROM_ROWS", 1)
-    apply_in(by_copy, batches)
-    expected = tables(by_copy)
-    assert expected["tickets"] and expected["thread"] and expected["timeline"] and expected["report_tickets"]
-    assert tables(by_insert) == expected

@@ -25,26 +25,13 @@ def takes_batches(apply: Callable) -> bool:
     return getattr(apply, "applies_batch", False)
 
 
-# Below this many rows an INSERT sent with executemany (one pipelined round trip, a prepared
-# statement) costs less than a COPY, which takes two round trips of its own (start, then end) and
-# a fresh parse on the server each time. The live consumer's batches are mostly one or two events
-# (issue 11's profile: 1,113 COPYs into timeline for 1,916 rows, ~1.8 ms each on the server side);
-# a replay's batches are thousands of rows, where COPY wins.
-COPY_FROM_ROWS = 64
-
-
 def copy_rows(conn, table: str, columns: tuple[str, ...], rows: list) -> None:
-    """Write new rows with COPY (the cheapest way to insert many; psycopg formats them in C), or
-    a pipelined multi-row INSERT for a few rows (see COPY_FROM_ROWS).
+    """Write new rows with COPY (the cheapest way to insert many; psycopg formats them in C).
 
-    Only for rows known to be new (a duplicate key fails the whole batch either way): the appliers
-    filter what was applied before and what the batch repeats. `table` and `columns` are literals
-    of the caller, never input."""
+    Only for rows known to be new (a duplicate key fails the whole batch): the appliers filter
+    what was applied before and what the batch repeats. `table` and `columns` are literals of
+    the caller, never input."""
     if not rows:
-        return
-    if len(rows) < COPY_FROM_ROWS:
-        placeholders = ", ".join(["%s"] * len(columns))
-        conn.cursor().executemany(f"insert into {table} ({', '.join(columns)}) values ({placeholders})", rows)
         return
     with conn.cursor().copy(f"copy {table} ({', '.join(columns)}) from stdin") as copy:
         for row in rows:
