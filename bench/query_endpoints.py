@@ -319,6 +319,13 @@ def endpoints(has_queue: bool) -> list[tuple[str, str, dict]]:
          {"from": month, "to": month, "group_by": "organisation"}),
         ("compliance one month, all 5 dimensions", "/api/reports/compliance",
          {"from": month, "to": month, "group_by": "month,desk,module,agent,organisation"}),
+        # A compliance report comes a page at a time (default 50 items): the largest page, and a later one.
+        ("compliance one month by organisation, limit 200", "/api/reports/compliance",
+         {"from": month, "to": month, "group_by": "organisation", "limit": "200"}),
+        ("compliance one month, all 5, limit 200", "/api/reports/compliance",
+         {"from": month, "to": month, "group_by": "month,desk,module,agent,organisation", "limit": "200"}),
+        ("compliance one month, all 5, second page", "/api/reports/compliance",
+         {"from": month, "to": month, "group_by": "month,desk,module,agent,organisation", "cursor": NEXT_PAGE}),
         ("breaches first page", "/api/reports/compliance/breaches", {}),
         ("backlog default (30 days)", "/api/reports/backlog", {}),
         ("out-of-hours default (12 months)", "/api/reports/out-of-hours", {}),
@@ -339,39 +346,49 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def measure(url: str, requests: int, warmup: int) -> list[dict]:
+def measure(url: str, requests: int, warmup: int, only: str = "", cache: bool = True) -> list[dict]:
     """Each endpoint asked `requests` times in turn through the Flask test client; times in ms."""
     from query.app import create_app
     from query.config import Config
     key = auth_tokens.new_signing_key()
     app = create_app(Config(url, "127.0.0.1:9092", auth_tokens.verify_key_of(key)), clock=lambda: NOW)
+    if not cache and hasattr(app.extensions["query"], "report_cache"):
+        app.extensions["query"].report_cache = None   # every compliance request computed (a cache miss each)
     has_queue = any(rule.rule == "/api/desks/<desk>/queue" for rule in app.url_map.iter_rules())
     headers = {"Authorization": f"Bearer {auth_tokens.issue(key, SUPERVISOR, NOW, 24 * 3600)}"}
     client = app.test_client()
     rows = []
     try:
         for label, path, params in endpoints(has_queue):
+            if only not in label:
+                continue
             if params.get("cursor") is NEXT_PAGE:
                 first = client.get(path, headers=headers, query_string={k: v for k, v in params.items()
                                                                          if k != "cursor"}).get_json()
-                params = {**params, "cursor": first["next_cursor"]}
+                params = {**params, "cursor": first.get("next_cursor")}
                 if not params["cursor"]:
-                    raise SystemExit(f"{label}: the first page is the only one")
+                    print(f"  {label:48} no second page", flush=True)
+                    continue
             times, size = [], 0
             for i in range(warmup + requests):
                 t0 = time.perf_counter()
                 response = client.get(path, headers=headers, query_string=params)
                 elapsed = (time.perf_counter() - t0) * 1000
+                if response.status_code == 422:   # a shape this version does not serve (an older checkout)
+                    print(f"  {label:48} refused: {response.get_data(as_text=True)[:120]}", flush=True)
+                    break
                 if response.status_code != 200:
                     raise SystemExit(f"{label}: {response.status_code} {response.get_data(as_text=True)[:300]}")
                 if i >= warmup:
                     times.append(elapsed)
                 size = len(response.get_data())
+            if not times:
+                continue
             rows.append({"endpoint": label, "path": path, "params": params, "n": len(times),
                          "p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 0.95), 1),
                          "p99_ms": round(percentile(times, 0.99), 1), "max_ms": round(max(times), 1),
                          "bytes": size})
-            print(f"  {label:44} p50 {rows[-1]['p50_ms']:7.1f}  p95 {rows[-1]['p95_ms']:7.1f}  "
+            print(f"  {label:48} p50 {rows[-1]['p50_ms']:7.1f}  p95 {rows[-1]['p95_ms']:7.1f}  "
                   f"p99 {rows[-1]['p99_ms']:7.1f} ms", flush=True)
     finally:
         app.extensions["query"].pool.close()
@@ -391,6 +408,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--database", help="reuse this already loaded database (skips the load)")
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="compute every compliance request (query.report_cache off): the cost of a miss")
+    parser.add_argument("--only", default="", help="measure only the endpoints whose label holds this text")
     args = parser.parse_args()
 
     machine = machine_info(packages=("flask", "psycopg"), pg_settings=("shared_buffers", "work_mem"))
@@ -416,10 +436,10 @@ def main() -> None:
             print_fields("loaded", loaded)
         print(f"\n{args.requests} requests per endpoint (after {args.warmup} warm-up), Flask test client, "
               f"supervisor (both desks), NOW {NOW.isoformat()}")
-        rows = measure(url, args.requests, args.warmup)
-        print(f"\n{'endpoint':44} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}  ms   target p99 <= 50 ms")
+        rows = measure(url, args.requests, args.warmup, args.only, not args.no_cache)
+        print(f"\n{'endpoint':48} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}  ms   target p99 <= 50 ms")
         for r in rows:
-            print(f"{r['endpoint']:44} {r['p50_ms']:7.1f} {r['p95_ms']:7.1f} {r['p99_ms']:7.1f} {r['max_ms']:7.1f}"
+            print(f"{r['endpoint']:48} {r['p50_ms']:7.1f} {r['p95_ms']:7.1f} {r['p99_ms']:7.1f} {r['max_ms']:7.1f}"
                   f"       {'ok' if r['p99_ms'] <= 50 else 'OVER'}")
         machine_after = {"load_average_after": [round(x, 2) for x in __import__("os").getloadavg()]}
         print_fields("", machine_after)

@@ -17,10 +17,12 @@ from typing import Callable
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import IllegalStateError, KafkaError
 from kafka.serializer import Serializer
 
 from . import kafka_net_watch, pg
 from .envelope import Envelope, UndecodableEvent, from_json_bytes
+from .fetch_watch import FETCH_STALL_S, FetchWatch, lagging
 from .outage import TRANSIENT_ERRORS, Backoff, Stopped, is_database_error, watch_for_stall
 from .topics import MAX_MESSAGE_BYTES
 
@@ -88,6 +90,15 @@ IDLE_POLL_MS = 500
 # The pause after a poll that came back empty at once (see poll_once): short, since records that
 # arrive meanwhile wait for it.
 EMPTY_POLL_PAUSE_S = 0.1
+# How long a lag check (see _watch_fetches) waits for end offsets and positions: ten fetch waits (a
+# ListOffsets request may queue behind a fetch waiting at the broker, see fetch_max_wait_ms).
+LAG_CHECK_TIMEOUT_MS = 5_000
+
+
+class FetchStalled(KafkaError):
+    """The client fetched nothing for the loop's fetch_stall_s while partitions it reads had records
+    waiting (helpdesk_shared.fetch_watch): a KafkaError, so the loop treats it as an outage, and
+    `recover` makes a new client as for kafka_net_watch.NetworkThreadStalled."""
 
 
 class _Rebalances(ConsumerRebalanceListener):
@@ -138,12 +149,17 @@ class ConsumerLoop:
 
     Single mode: the loop assigns every partition itself; one instance per consumer reads, another
     waits on an advisory lock as a hot standby and takes over when the first one's session ends.
+
+    Both modes: a client that fetches nothing for `fetch_stall_s` while partitions this instance
+    reads have records waiting is replaced by a new one (`_watch_fetches`); `monotonic` is the
+    clock that watch uses (a test drives it).
     """
 
     def __init__(self, *, bootstrap: str, database_url: str, consumer_name: str, topics: list[str],
                  handle_batch: HandleBatch, max_records: int = 500, poll_ms: int = IDLE_POLL_MS,
                  group_id: str | None = None, standby_poll_s: float = 1.0, backoff: Backoff | None = None,
-                 mode: str = "group", stop: threading.Event | None = None, startup_wait_s: float = 30.0):
+                 mode: str = "group", stop: threading.Event | None = None, startup_wait_s: float = 30.0,
+                 fetch_stall_s: float = FETCH_STALL_S, monotonic: Callable[[], float] = time.monotonic):
         self.name = consumer_name
         self.topics = topics
         self.handle_batch = handle_batch
@@ -177,6 +193,8 @@ class ConsumerLoop:
         # at every poll (a member waiting on an owner that does not let go polls ten times a second).
         self._waiting_logged: set[TopicPartition] = set()
         self._last_assignment_check = 0.0
+        self.monotonic = monotonic
+        self.fetch_watch = FetchWatch(monotonic(), fetch_stall_s)
         self.conn: psycopg.Connection | None = None
         self.consumer: KafkaConsumer | None = None
         self._start(stop, startup_wait_s)
@@ -211,6 +229,7 @@ class ConsumerLoop:
                         raise Stopped(self.name)
                     self.assign_all(wait_seconds=wait_s)
                 self.backoff.reset()
+                self.fetch_watch.progress(self.monotonic())  # a new client: its fetches start now
                 return
             except (*TRANSIENT_ERRORS, TopicsNotReady) as exc:
                 self.close()
@@ -297,8 +316,9 @@ class ConsumerLoop:
         every partition is sought to the offsets stored with the last committed batch. A new
         session holds no lock: in group mode the partitions are locked again (`_reconcile`).
         """
-        if isinstance(exc, kafka_net_watch.NetworkThreadStalled):
-            # The client's network thread is wedged: a new client (and session), as at start.
+        if isinstance(exc, (kafka_net_watch.NetworkThreadStalled, FetchStalled)):
+            # The client's network thread is wedged, or its fetches never come back: a new client
+            # (and session), as at start.
             log.error("kafka client stalled: starting a new one", extra={"consumer": self.name, "alert": "ops"})
             self.close()
             self.held, self.expected, self.read_until = set(), {}, {}
@@ -330,6 +350,7 @@ class ConsumerLoop:
     def seek_to_stored(self, partitions) -> None:
         """Seek to the stored next offsets, or to the beginning of a partition never read."""
         self.seeks += 1
+        self.fetch_watch.progress(self.monotonic())  # a fetch from the new positions starts now
         with self.conn.transaction():
             stored = pg.load_offsets(self.conn, self.name)
             self.generation = pg.load_generation(self.conn, self.name)
@@ -359,6 +380,13 @@ class ConsumerLoop:
             self._reconcile()  # the poll may have rebalanced: never apply what another instance may read
             held = self.held
             polled = {tp: messages for tp, messages in polled.items() if tp in held}
+        if any(polled.values()):
+            # Records for partitions this instance reads came back: the client fetches. This holds
+            # even for records _in_sequence is about to drop and seek back (a position reset under
+            # the loop): what the watch looks for is a client whose fetches never come back, and a
+            # response with records is one that came; applying them is the batch's business.
+            # Records of partitions not held (dropped above) prove nothing for the ones that are.
+            self.fetch_watch.progress(self.monotonic())
         polled = self._in_sequence(polled)
         if not polled:
             # Idle: a batch would have noticed moved offsets; without one, look once a second.
@@ -368,6 +396,7 @@ class ConsumerLoop:
                     moved = pg.load_generation(self.conn, self.name) != self.generation
                 if moved:
                     self._follow_moved_offsets()
+            self._watch_fetches()
             return 0
         records, offsets, parked, read_until = [], {}, [], {}
         for tp, messages in polled.items():
@@ -410,6 +439,7 @@ class ConsumerLoop:
             self.expected[TopicPartition(topic, partition)] = offset
         self.read_until.update(read_until)
         self.applied_records += len(records)
+        self.fetch_watch.progress(self.monotonic())  # time spent applying a batch is not time stalled
         log_applied(self.name, records)
         return len(records)
 
@@ -437,6 +467,43 @@ class ConsumerLoop:
             else:
                 kept[tp] = messages
         return kept
+
+    def _watch_fetches(self) -> None:
+        """After an idle poll: raise FetchStalled when the client has fetched nothing for fetch_stall_s
+        while the partitions this instance reads have records waiting (see helpdesk_shared.fetch_watch).
+
+        Partitions paused (group mode: assigned, waiting for another instance to let go of their lock)
+        are not read, so their lag is not ours. A lag check that fails (a timeout of end_offsets on a
+        client that fetches nothing) counts as lag: a wedged client may answer nothing at all, and
+        "unknown" must not keep it forever; during a broker outage the new client then waits at
+        start, with back-off, like a process started before its broker.
+        """
+        if not self.fetch_watch.check_due(self.monotonic()):
+            return
+        read = sorted(self.holds() - set(self.consumer.paused()))
+        error = None
+        try:
+            ends = self.consumer.end_offsets(read, timeout_ms=LAG_CHECK_TIMEOUT_MS) if read else {}
+            positions = {}
+            for tp in read:
+                try:
+                    positions[tp] = self.consumer.position(tp, timeout_ms=LAG_CHECK_TIMEOUT_MS)
+                except IllegalStateError:
+                    pass  # a rebalance took it away meanwhile: the next _reconcile releases it
+            lags = lagging(positions, ends)
+        except kafka_net_watch.NetworkThreadStalled:
+            raise
+        except KafkaError as exc:
+            error, lags = exc, {tp: (None, None) for tp in read}
+        if self.fetch_watch.checked(self.monotonic(), bool(lags)):
+            log.error("kafka client fetches nothing while records wait: starting a new one", extra={
+                "alert": "ops", "consumer": self.name,
+                "fetched_nothing_s": round(self.monotonic() - self.fetch_watch.fetched_at, 1),
+                "partitions": {f"{tp.topic}/{tp.partition}": {"position": position, "end": end}
+                               for tp, (position, end) in sorted(lags.items())},
+                "error": error and f"{type(error).__name__}: {error}"})
+            raise FetchStalled(f"{self.name}: nothing fetched for {self.fetch_watch.stall_s:.0f} s "
+                               f"while {len(lags)} partitions had records waiting")
 
     def _stolen(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
         """The partitions whose stored offset is no longer the one this loop follows (rows locked till commit)."""
@@ -573,5 +640,5 @@ def wait_for_topics(bootstrap: str, topics: list[str], seconds: float = 30.0) ->
         admin.close()
 
 
-__all__ = ["make_producer", "ConsumerLoop", "CONSUMER_MODES", "Record", "TopicPartition", "TopicsNotReady",
-           "wait_for_topics"]
+__all__ = ["make_producer", "ConsumerLoop", "CONSUMER_MODES", "FetchStalled", "Record", "TopicPartition",
+           "TopicsNotReady", "wait_for_topics"]

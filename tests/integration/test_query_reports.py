@@ -50,6 +50,7 @@ from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import TOPIC_OF_EVENT
 from query import store
 from query.app import create_app, migrate
+from query.consumer import CONSUMER_NAME
 
 pytestmark = pytest.mark.integration
 
@@ -188,10 +189,15 @@ def accounts() -> list:
 
 
 def feed(url: str, events: list, first_offset: int = 0) -> None:
-    """Apply the events as one consumer batch."""
+    """Apply the events as one consumer batch, its offsets stored in the same transaction (as the
+    consumer loop does: query's compliance cache keys on them)."""
     records = [Record(TOPIC_OF_EVENT[e.type], 0, first_offset + i, e) for i, e in enumerate(events)]
+    offsets: dict[tuple[str, int], int] = {}
+    for r in records:
+        offsets[(r.topic, r.partition)] = max(offsets.get((r.topic, r.partition), 0), r.offset + 1)
     with pg.connect(url) as conn:
         store.apply_batch(conn, records)
+        pg.save_offsets(conn, CONSUMER_NAME, offsets)
 
 
 @pytest.fixture
@@ -405,6 +411,31 @@ def test_a_response_whose_fact_arrives_before_its_ticket_counts_once_the_ticket_
             ("2026-12", "SOPORTE", 1, 0, 12.0)]
     finally:
         app.extensions["query"].pool.close()
+
+
+def test_a_compliance_report_is_served_again_until_a_batch_or_a_rebuild_moves_the_consumer(client, query_db):
+    cache = client.application.extensions["query"].report_cache
+    first = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="module")
+    assert get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="module") == first
+    assert (cache.hits, cache.misses) == (1, 1)
+    # A row changed by hand moves no offset: the answer is the remembered one (what `mesa check` is for).
+    with pg.connect(query_db) as conn:
+        conn.execute("update report_responses set met_in_time = false where ticket_id = 't-F'")
+    assert get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="module") == first
+    # A rebuild or a replay bumps the consumer's generation: computed again, the hand change seen.
+    with pg.connect(query_db) as conn:
+        pg.bump_generation(conn, CONSUMER_NAME)
+    after_bump = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="module")
+    assert [(i["module"], i["met"]) for i in after_bump["items"]][2] == ("MIGRACION", 0)
+    # A batch moves the offsets: a new ticket of the same period counts at once.
+    s = Story()
+    s.open("H", "IMP-202", "IMPLANTACIONES", "distribuidora-andina", "MIGRACION", LUIS, local("2026-12-14", "09:00"))
+    s.answer("H", "IMP-202", "first_response", ELENA, local("2026-12-14", "09:00"), local("2026-12-14", "17:00"),
+             local("2026-12-14", "10:00"), 3600, False)
+    feed(query_db, s.events, first_offset=3000)
+    after_batch = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="module")
+    assert [(i["module"], i["count"], i["met"]) for i in after_batch["items"]][2] == ("MIGRACION", 2, 1)
+    assert (cache.hits, cache.misses) == (2, 3)
 
 
 def test_a_deadline_moved_after_it_went_overdue_and_then_met_is_one_response_in_time(query_db):
@@ -676,3 +707,70 @@ def test_generated_responses_give_the_same_report_from_the_kept_counts_as_from_t
                     assert from_counts, (group_by, filters)
                     counted += 1
     assert counted >= 30
+
+
+# ------------------------------------------------------------------ compliance in pages
+
+def _all_pages(client, who: Claims, limit: int, **params) -> tuple[list, int]:
+    """Every item of a compliance report followed page by page through next_cursor; and how many pages."""
+    items, cursor, pages = [], None, 0
+    while True:
+        body = get(client, who, "/api/reports/compliance", limit=str(limit), **params,
+                   **({"cursor": cursor} if cursor else {}))
+        assert len(body["items"]) <= limit
+        items += body["items"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items, pages
+        assert body["items"], "a page with a next_cursor has items"
+
+
+@pytest.mark.parametrize("group_by", [
+    "module",                                     # the kept counts, paged in Python
+    "organisation,module",                        # the responses, paged in SQL
+    "month,desk,module,agent,organisation",       # the responses, an unanswered one's agent None (last)
+    "agent",                                      # the kept counts, None last
+])
+def test_a_compliance_report_comes_in_pages_whose_items_follow_on_to_the_whole_report(query_db, group_by):
+    feed(query_db, accounts() + _generated_story(7, 60) + story())
+    app = create_app(query_config(query_db), migrate_first=True, clock=Clock(NOW))
+    try:
+        client = app.test_client()
+        whole = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by=group_by, limit="200")
+        assert whole["next_cursor"] is None and len(whole["items"]) > 3
+        for limit in (1, 3):
+            items, pages = _all_pages(client, ROSA, limit, **DECEMBER_TO_JANUARY, group_by=group_by)
+            assert items == whole["items"]
+            assert pages == -(-len(whole["items"]) // limit)   # no empty last page
+    finally:
+        app.extensions["query"].pool.close()
+
+
+def test_a_compliance_report_answers_its_first_50_items_by_default_with_the_cursor_of_the_rest(query_db):
+    feed(query_db, accounts() + _generated_story(7, 60) + story())
+    app = create_app(query_config(query_db), migrate_first=True, clock=Clock(NOW))
+    try:
+        client = app.test_client()
+        group_by = "month,desk,module,agent,organisation"
+        first = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by=group_by)
+        whole = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by=group_by, limit="200")
+        assert len(whole["items"]) > 50
+        assert first["items"] == whole["items"][:50] and first["next_cursor"]
+        rest = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by=group_by, limit="200",
+                   cursor=first["next_cursor"])
+        assert first["items"] + rest["items"] == whole["items"] and rest["next_cursor"] is None
+    finally:
+        app.extensions["query"].pool.close()
+
+
+def test_a_compliance_cursor_of_another_grouping_or_of_the_breaches_is_a_422(client):
+    by_module = get(client, ROSA, "/api/reports/compliance", **DECEMBER_TO_JANUARY, group_by="module", limit="1")
+    breaches = get(client, ROSA, "/api/reports/compliance/breaches", **DECEMBER_TO_JANUARY, limit="1")
+    for cursor, group_by in ((by_module["next_cursor"], "month,desk"), (breaches["next_cursor"], "module"),
+                             (by_module["next_cursor"][:-2], "module")):
+        body = get(client, ROSA, "/api/reports/compliance", 422, **DECEMBER_TO_JANUARY, group_by=group_by,
+                   cursor=cursor)
+        assert body["field"] == "cursor" and body["message"]["es"] and body["message"]["en"]
+    for limit in ("0", "201", "x"):
+        assert get(client, ROSA, "/api/reports/compliance", 422, limit=limit)["field"] == "limit"

@@ -154,3 +154,24 @@ def test_a_filter_query_refuses_is_shown_beside_the_filter_in_the_readers_langua
     assert r.status_code == 422
     assert re.search(r'id="from-error" role="alert"><p>Use un mes AAAA-MM.', r.get_data(as_text=True))
     assert 'aria-invalid="true"' in r.get_data(as_text=True)
+
+
+def test_the_compliance_page_shows_every_group_of_a_report_query_answers_in_pages(client, backend):
+    # query answers a compliance report at most 200 items a request, with the next page's cursor.
+    def item(org: str) -> dict:
+        return {"organisation_id": org, "organisation_name": f"Organización {org}", "clock": "first_response",
+                "count": 1, "met": 1, "share": 1.0, "median_business_hours": 1.0, "p90_business_hours": 1.0}
+    pages = {None: ([item("a"), item("b")], "c2"), "c2": ([item("c")], None)}
+    asked = []
+
+    def report(token, path, params, cid=None):
+        if path != "/api/reports/compliance" or params.get("group_by") != "organisation":
+            return Reply(200, {"items": [], "agents": []})
+        asked.append((params.get("cursor"), params.get("limit")))
+        items, cursor = pages[params.get("cursor")]
+        return Reply(200, {"items": items, "next_cursor": cursor})
+
+    backend.report = report
+    page = client.get("/reports/compliance?group_by=organisation").get_data(as_text=True)
+    assert all(f"Organización {org}" in page for org in "abc")
+    assert asked == [(None, "200"), ("c2", "200")]

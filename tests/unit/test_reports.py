@@ -264,3 +264,15 @@ def test_the_percentile_of_values_already_sorted_is_that_of_the_values():
 ])
 def test_a_compliance_report_is_read_from_the_counts_that_keep_every_dimension_it_names(group_by, filters, expected):
     assert reports.counted_dimension(group_by, filters) == expected
+
+
+def test_a_compliance_page_follows_on_after_its_cursor_with_no_value_sorting_last():
+    from query.reports import compliance_page, group_cursor
+    items = [{"agent": a, "clock": c} for a, c in (("u-a", "first_response"), ("u-a", "next_response"),
+                                                      ("u-b", "first_response"), (None, "first_response"))]
+    first, cursor = compliance_page(items, ("agent",), None, 2)
+    assert first == items[:2] and cursor
+    second, cursor = compliance_page(items, ("agent",), group_cursor(cursor, ("agent",)), 1)
+    assert second == [items[2]]
+    last, cursor = compliance_page(items, ("agent",), group_cursor(cursor, ("agent",)), 1)
+    assert last == [items[3]] and cursor is None

@@ -245,6 +245,28 @@ def _read(path: str, params: dict) -> Reply:
     return reply
 
 
+# query answers a compliance report a page at a time (at most 200 items a request); a page shows all.
+ALL_ITEMS = "200"
+MAX_PAGES = 50   # 10,000 rows: beyond any page a person reads, and a bound on a cursor that never ends
+
+
+def _read_all(path: str, params: dict) -> Reply:
+    """A paged report read to its end (following next_cursor), as one reply with every item; a refusal
+    of any page is returned as it came."""
+    reply = _read(path, {**params, "limit": ALL_ITEMS})
+    items = list(reply.body.get("items", [])) if reply.ok else []
+    cursor = reply.body.get("next_cursor") if reply.ok else None
+    for _ in range(MAX_PAGES - 1):
+        if not cursor:
+            break
+        page = _read(path, {**params, "limit": ALL_ITEMS, "cursor": cursor})
+        if not page.ok:
+            return page
+        items += page.body.get("items", [])
+        cursor = page.body.get("next_cursor")
+    return Reply(reply.status, {**reply.body, "items": items, "next_cursor": None}) if reply.ok else reply
+
+
 def _choices() -> dict:
     """What the filter selects offer: the reader's desks, their modules, organisations and agents."""
     desks = _desks()
@@ -288,10 +310,10 @@ def compliance():
     filters = _filters("compliance")
     group = request.args.get("group_by", "desk")
     group = group if group in DIMENSION_LABELS else "desk"
-    by_month = _read("/api/reports/compliance", {**filters, "group_by": "month"})
+    by_month = _read_all("/api/reports/compliance", {**filters, "group_by": "month"})
     if by_month.status == 422:
         return _report_refused("reports_compliance.html", by_month, filters, group=group)
-    by_group = _read("/api/reports/compliance", {**filters, "group_by": group})
+    by_group = _read_all("/api/reports/compliance", {**filters, "group_by": group})
     cursor = (request.args.get("cursor") or "")[:400]
     breaches = _read("/api/reports/compliance/breaches", {**filters, "limit": 25, **({"cursor": cursor}
                                                                                      if cursor else {})})

@@ -228,13 +228,16 @@ def report_backlog():
 @bp.get("/reports/compliance")
 @documented("Staff: share of first and next responses within target, median and p90 business hours, per "
            "clock and the group_by dimensions, months from..to (YYYY-MM, Caracas); median and p90 of the "
-           "answered times truncated to the whole minute", query=_report_parameters("compliance"),
+           "answered times truncated to the whole minute; a page of `limit` items (default 50) in group "
+           "order, the next one by `cursor` (the page's next_cursor, null on the last)",
+           query=_report_parameters("compliance"),
            responses={200: responses.Report}, refusals=_REPORT)
 @auth
 def report_compliance():
     """Share of first and next responses in time, with median and p90 business hours, per clock
     and the `group_by` dimensions (month, desk, module, agent, organisation)."""
-    return _report("compliance", reports_store.compliance)
+    cache = _ctx().report_cache
+    return _report("compliance", lambda conn, desks, query: reports_store.compliance(conn, desks, query, cache))
 
 
 @bp.get("/reports/compliance/breaches")

@@ -1,7 +1,7 @@
 """Query's composition root: `gunicorn 'query.app:create_app()'`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -16,6 +16,7 @@ from helpdesk_shared.metrics import with_now
 
 from . import api, store
 from .config import Config
+from .report_cache import ReportCache
 
 SCHEMA = Path(__file__).with_name("schema.sql")
 
@@ -27,6 +28,8 @@ class Query:
     config: Config
     pool: ConnectionPool
     clock: Callable[[], datetime]
+    # Compliance answers per read-model state (query.report_cache); None computes every request.
+    report_cache: ReportCache | None = field(default=None)
 
 
 
@@ -58,6 +61,7 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
             return store.stats(conn)
 
     from . import consumer, metrics  # consumer imports this module (SCHEMA)
+    ctx.report_cache = ReportCache(consumer.CONSUMER_NAME)
     prefix = config.kafka_topic_prefix
     web.install(app, "query", CollectorRegistry(), health, pool=lambda: ctx.pool,
                 consumers={consumer.CONSUMER_NAME: [prefix + t for t in consumer.TOPICS]},

@@ -202,7 +202,7 @@ _CHECKS: dict[str, Callable[[str, str], object]] = {
 # The parameters of each report: anything else is a 422 listing these.
 PARAMETERS = {
     "backlog": ("from", "to", "desk", "module", "organisation_id"),
-    "compliance": ("from", "to", "desk", "module", "organisation_id", "agent", "group_by"),
+    "compliance": ("from", "to", "desk", "module", "organisation_id", "agent", "group_by", "cursor", "limit"),
     "breaches": ("from", "to", "desk", "module", "organisation_id", "agent", "cursor", "limit"),
     "auto_closed": ("from", "to", "desk", "module"),
     "out_of_hours": ("from", "to", "desk", "organisation_id"),
@@ -227,7 +227,9 @@ def parse_report_query(report: str, args: Mapping[str, Sequence[str]], caller_id
     in months (YYYY-MM, default the last 12 ending this month), both inclusive and in Caracas time."""
     valid = PARAMETERS[report]
     single = _single(args, valid)
-    values = {name: _CHECKS[name](single[name], caller_id) for name in _CHECKS if single.get(name)}
+    # A compliance cursor names a group of the report's own group_by: checked once that is known.
+    checks = {**_CHECKS, "cursor": lambda value, caller: value} if report == "compliance" else _CHECKS
+    values = {name: checks[name](single[name], caller_id) for name in checks if single.get(name)}
     if report == "backlog":
         last = _day("to")(single["to"], caller_id) if single.get("to") else local_day(now)
         first = (_day("from")(single["from"], caller_id) if single.get("from")
@@ -244,7 +246,10 @@ def parse_report_query(report: str, args: Mapping[str, Sequence[str]], caller_id
             raise _bad_period(MAX_MONTHS, "meses", "months")
     filters = {k: values[k] for k in ("desk", "module", "organisation_id", "agent") if k in values}
     group_by = values.get("group_by", DEFAULT_GROUP_BY) if report == "compliance" else ()
-    return ReportQuery(first, last, filters, group_by, values.get("cursor"), values.get("limit", 50))
+    cursor = values.get("cursor")
+    if report == "compliance" and cursor is not None:
+        cursor = group_cursor(cursor, group_by)
+    return ReportQuery(first, last, filters, group_by, cursor, values.get("limit", 50))
 
 
 # ------------------------------------------------------------------ backlog
@@ -369,6 +374,43 @@ def minute_quantiles(group: Mapping, minutes: Mapping[int, Mapping[int, int]]) -
             for name, q in QUANTILES}
 
 
+def group_order(values: Sequence[str | None], clock: str) -> tuple:
+    """Where a compliance item (its group_by values, in order, and clock) sorts: each value in code
+    point order with no value (None) last, then the clock. reports_store's SQL orders and pages by the
+    same key (`is null`, `coalesce(…, '') collate "C"`), so a page read there continues one cut here."""
+    return (*[(v is None, v or "") for v in values], clock)
+
+
+def group_cursor(value: str, group_by: Sequence[str]) -> tuple:
+    """A compliance page's cursor: the group_by values and clock of the last item of the page before,
+    as compliance_page encoded them; anything else (another group_by's, a breaches cursor) is a 422."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        if not (isinstance(key, list) and len(key) == len(group_by) + 1 and isinstance(key[-1], str)
+                and all(k is None or isinstance(k, str) for k in key)
+                and all(k is None or (len(k) <= 100 and not re.search(r"[\x00-\x1f\x7f\ud800-\udfff]", k))
+                        for k in key)):
+            raise ValueError(value)
+        return tuple(key)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _invalid("cursor", value, None, "use el next_cursor de la página anterior con el mismo group_by",
+                       "use the previous page's next_cursor with the same group_by") from None
+
+
+def compliance_page(items: list[dict], group_by: Sequence[str], cursor: tuple | None, limit: int
+                    ) -> tuple[list[dict], str | None]:
+    """The items (in compliance()'s order) after `cursor`, at most `limit`, and the cursor of the page
+    after them (None on the last page)."""
+    keys = [GROUP_KEYS[d] for d in group_by]
+    if cursor is not None:
+        after = group_order(cursor[:-1], cursor[-1])
+        items = [i for i in items if group_order([i[k] for k in keys], i["clock"]) > after]
+    page = items[:limit]
+    if len(items) <= limit:
+        return page, None
+    return page, encode_cursor([*(page[-1][k] for k in keys), page[-1]["clock"]])
+
+
 def compliance(groups: Iterable[Mapping], group_by: Sequence[str]) -> list[dict]:
     """Per the chosen dimensions and response clock: responses due, met in time, their share, and
     the median and p90 of the answered ones' business time in hours.
@@ -379,7 +421,7 @@ def compliance(groups: Iterable[Mapping], group_by: Sequence[str]) -> list[dict]
     or answered, median_seconds and p90_seconds already worked out (quantiles_from_ranks)."""
     items = []
     keys = [GROUP_KEYS[d] for d in group_by]
-    for g in sorted(groups, key=lambda g: (*[(g[k] is None, g[k] or "") for k in keys], g["clock"])):
+    for g in sorted(groups, key=lambda g: group_order([g[k] for k in keys], g["clock"])):
         if "seconds" in g:
             seconds = sorted(g["seconds"] or ())   # in no order from the database (no sort per group there)
             answered = len(seconds)
@@ -387,7 +429,7 @@ def compliance(groups: Iterable[Mapping], group_by: Sequence[str]) -> list[dict]
         else:
             answered, middle, ninetieth = g["answered"], g["median_seconds"], g["p90_seconds"]
         items.append({**{GROUP_KEYS[d]: g[GROUP_KEYS[d]] for d in group_by},
-                      **{_NAMES[d]: g[_NAMES[d]] for d in group_by if d in _NAMES},
+                      **{_NAMES[d]: g.get(_NAMES[d]) for d in group_by if d in _NAMES},
                       "clock": g["clock"], "count": g["count"], "met": g["met"], "missed": g["count"] - g["met"],
                       "share": round(g["met"] / g["count"], 4), "answered": answered,
                       "median_business_hours": hours(middle), "p90_business_hours": hours(ninetieth)})

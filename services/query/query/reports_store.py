@@ -16,6 +16,7 @@ from helpdesk_shared.schemas import RESPONSE_CLOCKS
 
 from . import reports
 from .batching import applies_batch, copy_rows
+from .report_cache import ReportCache
 from .reports import ReportQuery
 
 PROJECTION = "reports"
@@ -209,34 +210,61 @@ _RESPONSES = """from report_responses r join report_tickets k on k.ticket_id = r
                 left join organisations o on o.id = k.organisation_id"""
 
 
-def compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
-    """Share of responses in time, with median and p90 business hours, per q.group_by and clock.
+def compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery, cache: ReportCache | None = None
+               ) -> dict:
+    """compute_compliance's answer, from `cache` when the read model is in the state (consumer offsets
+    and generation, read in the same snapshot as the report: report_cache) it was computed in."""
+    if cache is None:
+        return compute_compliance(conn, desks, q)
+    key = (cache.state(conn), tuple(desks), q.first, q.last, tuple(sorted(q.filters.items())), q.group_by, q.cursor,
+           q.limit)
+    return cache.get_or_compute(key, lambda: compute_compliance(conn, desks, q))
+
+
+def compute_compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
+    """Share of responses in time, with median and p90 business hours, per q.group_by and clock: a
+    page of at most q.limit items after q.cursor (reports.group_order), and the next page's cursor.
     Grouped or filtered by month, desk and at most one of module or agent, read from the kept counts
-    (report_compliance_*: reports.counted_dimension); otherwise the database counts from the responses'
-    own columns (no join) and returns each group's answered minutes as one array. The names are looked
-    up for the groups alone."""
+    (report_compliance_*: reports.counted_dimension), a few hundred groups at most, paged in Python;
+    otherwise the database counts from the responses' own columns (no join), orders the groups and
+    returns only the page's, each with its answered minutes as one array (a month by organisation is
+    hundreds of groups, with all five dimensions thousands: their statistics and JSON were most of the
+    time). The names are looked up for the page's groups alone."""
     dimension = reports.counted_dimension(q.group_by, q.filters)
     if dimension is None:
-        groups = _compliance_from_responses(conn, desks, q)
+        groups = _compliance_from_responses(conn, desks, q, page=True)
     else:
         groups = _compliance_from_counts(conn, desks, q, dimension)
-    if "agent" in q.group_by:
-        names = _names(conn, "users", {g["agent"] for g in groups})
-        for g in groups:
-            g["agent_name"] = names.get(g["agent"])
-    if "organisation" in q.group_by:
-        names = _names(conn, "organisations", {g["organisation_id"] for g in groups})
-        for g in groups:
-            g["organisation_name"] = names.get(g["organisation_id"])
-    return {"from": q.first, "to": q.last, "group_by": list(q.group_by),
-            "items": reports.compliance(groups, q.group_by)}
+    items, next_cursor = reports.compliance_page(reports.compliance(groups, q.group_by), q.group_by, q.cursor,
+                                                 q.limit)
+    for named, table in (("agent", "users"), ("organisation", "organisations")):
+        if named in q.group_by:
+            key = reports.GROUP_KEYS[named]
+            names = _names(conn, table, {i[key] for i in items})
+            for i in items:
+                i[f"{named}_name"] = names.get(i[key])
+    return {"from": q.first, "to": q.last, "group_by": list(q.group_by), "items": items, "next_cursor": next_cursor}
 
 
-def _compliance_from_responses(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> list[dict]:
+def _compliance_from_responses(conn: psycopg.Connection, desks: list[str], q: ReportQuery, *, page: bool = False
+                               ) -> list[dict]:
+    """Each (group, clock) of the responses: count, met, and the answered minutes; with `page`, only
+    the q.limit + 1 first after q.cursor in reports.group_order (one more: is there a next page)."""
     where, params = _scope(desks, q, "r", agent_column="r.answered_by")
     # Column expressions come from reports.DIMENSION_COLUMNS, never from the caller.
     keys = [reports.DIMENSION_COLUMNS[d] for d in q.group_by] + ["r.clock"]
     chosen = [f"{reports.DIMENSION_COLUMNS[d]} as {reports.GROUP_KEYS[d]}" for d in q.group_by]
+    after = order = limit = ""
+    if page:
+        # reports.group_order in SQL: None last, then code point order ("C": UTF-8 bytes sort as code points).
+        order_key = [*(f"{c} is null, coalesce({c}, '') collate \"C\"" for c in keys[:-1]), 'r.clock collate "C"']
+        order = "order by " + ", ".join(order_key)
+        if q.cursor is not None:
+            *values, clock = q.cursor
+            after = f"and ({', '.join(order_key)}) > ({', '.join(['%s'] * (2 * len(values) + 1))})"
+            params = params + [x for v in values for x in (v is None, v or "")] + [clock]
+        limit = "limit %s"
+        params = params + [q.limit + 1]
     # Truncated to the minute as in report_compliance_minutes, so both paths give the same figures. The
     # minutes come in no order (reports.compliance sorts them): an ordered array_agg would make the
     # database sort every group's rows, most of a large report's time.
@@ -245,8 +273,8 @@ def _compliance_from_responses(conn: psycopg.Connection, desks: list[str], q: Re
                                    array_agg(r.business_seconds / 60 * 60)
                                        filter (where r.business_seconds is not null) as seconds
                             from report_responses r where r.month between %s and %s and not r.superseded
-                              and {where}
-                            group by {", ".join(keys)}""", [q.first, q.last] + params).fetchall()
+                              and {where} {after}
+                            group by {", ".join(keys)} {order} {limit}""", [q.first, q.last] + params).fetchall()
 
 
 def _compliance_from_minutes(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> list[dict]:
