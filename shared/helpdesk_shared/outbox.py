@@ -368,7 +368,7 @@ def publish_watermark(conn: psycopg.Connection, producer: KafkaProducer, source:
 def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event,
               watermark_source: str | None = None, watermark_every: float = 0.2,
               backoff: Backoff | None = None, idle_watermark_every: float = 1.0, idle_poll: float = 30.0,
-              clock: Callable[[], datetime] = utc_now, gather: float = 0.03) -> None:
+              clock: Callable[[], datetime] = utc_now) -> None:
     """Publish until stopped, woken by NOTIFY outbox (sent by every append or enqueue at its commit).
 
     Idle costs nothing but the watermark: the relay reads its table only when notified, while
@@ -379,14 +379,12 @@ def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int
     `idle_watermark_every` when idle: time passing is itself news to the SLA timers, so it never
     stops, but it need not come five times a second when nothing happens.
 
-    A NOTIFY starts a round `gather` seconds later, so that the commits of that time share it.
-
     Only the holder of advisory lock `lock_id` publishes; a second relay waits as a hot standby.
     PostgreSQL or Kafka going away is waited out: back off, reconnect both, go on from the
     outbox (what was sent and not marked goes out again; consumers drop the duplicate).
     """
     backoff = backoff or Backoff()
-    pace = (watermark_every, idle_watermark_every, idle_poll, gather)
+    pace = (watermark_every, idle_watermark_every, idle_poll)
     while not stop.is_set():
         try:
             _relay_session(database_url, bootstrap, topic_prefix, lock_id, stop, watermark_source, pace, backoff,
@@ -397,10 +395,10 @@ def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int
 
 
 def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event,
-                   watermark_source: str | None, pace: tuple[float, float, float, float], backoff: Backoff,
+                   watermark_source: str | None, pace: tuple[float, float, float], backoff: Backoff,
                    clock: Callable[[], datetime] = utc_now) -> None:
     """One run of the relay on fresh connections, until stopped or an outage raises."""
-    watermark_every, idle_watermark_every, idle_poll, gather = pace
+    watermark_every, idle_watermark_every, idle_poll = pace
     producer = make_producer(bootstrap)
     listener = conn = None
     try:
@@ -445,19 +443,8 @@ def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id
                 timeout = min(timeout, max(0.0, last_watermark + (watermark_every if owed else idle_watermark_every)
                                            - time.monotonic()))
             look = bool(waiting)
-            woken = False
             for _ in listener.notifies(timeout=timeout, stop_after=1):
-                look = woken = True
-            if woken and gather > 0 and not stop.wait(gather):
-                # Woken by a commit: let the commits of the next `gather` seconds join its round.
-                # A round costs the same for one event as for fifty (a read, a send and flush, a
-                # cursor update), and so does each batch it becomes in every consumer downstream:
-                # under a steady load of single-event commits this halves them or better, for
-                # `gather` more latency. The NOTIFYs that came meanwhile are for commits this
-                # round's read will see (a NOTIFY is delivered after its commit): dropped here,
-                # they do not wake an empty round after it.
-                for _ in listener.notifies(timeout=0):
-                    pass
+                look = True
     finally:
         watch_for_stall(None)
         # A dead connection or broker must not keep the next session from starting.

@@ -300,39 +300,3 @@ def test_a_busy_relay_sends_about_five_watermarks_a_second_not_one_per_round_and
     assert len(in_window) <= 5 * (end - start) + 2, (len(in_window), end - start)
     from datetime import datetime
     assert max(datetime.fromisoformat(e.data["through"]) for _, e in seen) >= last_stored
-
-
-def test_commits_a_few_milliseconds_apart_share_relay_rounds(intake_db, kafka_bootstrap, topic_prefix, now,
-                                                             monkeypatch):
-    # Issue 11: a round (and each consumer's batch downstream) costs the same for one event as for
-    # many; one round per single-event commit was what the steady load paid for.
-    import threading
-    from helpdesk_shared.localstack import wait_until
-    first, _ = open_two_tickets(intake_db, now)
-    rounds = []
-    real = outbox.relay_once
-
-    def counting(*args, **kwargs):
-        published = real(*args, **kwargs)
-        if published:
-            rounds.append(published)
-        return published
-    monkeypatch.setattr(outbox, "relay_once", counting)
-    stop = threading.Event()
-    relay = _relay_thread(intake_db, kafka_bootstrap, topic_prefix, stop, 99_014)
-    try:
-        with pg.connect(intake_db) as conn:
-            wait_until(lambda: outbox.EventLog().backlog(conn)["n"] == 0 and not conn.commit(), 60, "idle")
-        rounds.clear()
-        with pg.connect(intake_db) as writer:
-            for version in range(2, 42):  # 40 commits, 5 ms apart
-                eventstore.append(writer, [message(first, version, f"mensaje {version}", now)], version - 1)
-                writer.commit()
-                stop.wait(0.005)
-        with pg.connect(intake_db) as conn:
-            wait_until(lambda: outbox.EventLog().backlog(conn)["n"] == 0 and not conn.commit(), 60, "published")
-    finally:
-        stop.set()
-        relay.join(timeout=30)
-    assert sum(rounds) == 40
-    assert len(rounds) <= 20, rounds
