@@ -10,6 +10,7 @@ import faulthandler
 import logging
 import sys
 import threading
+import time
 
 import psycopg
 from kafka.errors import KafkaError
@@ -50,16 +51,35 @@ class Backoff:
         return stop.wait(delay)
 
 
+# When the stall dump was last armed, and for how long (None: disarmed). Arming restarts
+# faulthandler's watchdog thread (cancel, join, start: ~30 us of CPU and two thread switches),
+# and the loops arm once per round, tens of times a second under load (issue 11's profile: 4-9 %
+# of a consumer's or relay's Python time). A re-arm with the same window within a small part of
+# it changes nothing worth that: the dump then comes between `seconds` minus that part and
+# `seconds` after the last round.
+_armed: tuple[float, float] | None = None
+REARM_SHARE = 0.02  # of the window; at most one second
+REARM_MOST_S = 1.0
+
+
 def watch_for_stall(seconds: float | None) -> None:
     """Arm (or re-arm) the process's stall dump: if not re-armed within `seconds`, every thread's
     stack goes to stderr (the process's log), and again every `seconds` while it stays stuck; None
     disarms it. A loop calls it once per round, so a stuck process is never silent. One per process
     (faulthandler keeps a single timer); a stream without a file descriptor (a test's capture) skips it.
+    A re-arm with the same `seconds` soon after the last one is skipped (see _armed).
     """
+    global _armed
+    now = time.monotonic()
+    if seconds is not None and _armed is not None and _armed[1] == seconds \
+            and now - _armed[0] < min(REARM_MOST_S, seconds * REARM_SHARE):
+        return
     try:
         if seconds is None:
+            _armed = None
             faulthandler.cancel_dump_traceback_later()
         else:
             faulthandler.dump_traceback_later(seconds, repeat=True, file=sys.__stderr__)
+            _armed = (now, seconds)
     except (AttributeError, ValueError, OSError):
         log.debug("no stall dump: stderr has no file descriptor")

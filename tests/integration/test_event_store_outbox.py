@@ -256,3 +256,47 @@ def test_an_idle_relay_reads_nothing_and_sends_about_one_watermark_a_second(inta
         consumer.close()
     in_window = [t for t in stamps if start * 1000 <= t <= end * 1000]
     assert 2 <= len(in_window) <= 6  # every 0.2 s it was 20
+
+
+def test_a_busy_relay_sends_about_five_watermarks_a_second_not_one_per_round_and_the_last_covers_the_last_event(
+        intake_db, kafka_bootstrap, topic_prefix, now):
+    # Issue 11: a watermark per publishing round was a second send, flush and pg_stat_activity
+    # read per round, and a batch for each SLA timer instance.
+    import threading
+    from kafka import KafkaConsumer
+    from helpdesk_shared.localstack import wait_until
+    from helpdesk_shared.topics import WATERMARKS
+    first, _ = open_two_tickets(intake_db, now)
+    stop = threading.Event()
+    relay = _relay_thread(intake_db, kafka_bootstrap, topic_prefix, stop, 99_013, watermark_source="intake")
+    try:
+        with pg.connect(intake_db) as conn:
+            wait_until(lambda: outbox.EventLog().backlog(conn)["n"] == 0 and not conn.commit(), 60, "idle")
+        start = time.time()
+        with pg.connect(intake_db) as writer:
+            for version in range(2, 42):  # 40 commits, each its own round for the relay
+                eventstore.append(writer, [message(first, version, f"mensaje {version}", now)], version - 1)
+                writer.commit()
+                stop.wait(0.025)
+            last_stored = writer.execute("select max(stored_at) as t from events").fetchone()["t"]
+        with pg.connect(intake_db) as conn:
+            wait_until(lambda: outbox.EventLog().backlog(conn)["n"] == 0 and not conn.commit(), 60, "published")
+        end = time.time()
+        stop.wait(1.0)
+    finally:
+        stop.set()
+        relay.join(timeout=30)
+    consumer = KafkaConsumer(topic_prefix + WATERMARKS, bootstrap_servers=kafka_bootstrap, group_id=None,
+                             auto_offset_reset="earliest", enable_auto_commit=False)
+    seen = []
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not seen or seen[-1][0] < (end + 0.5) * 1000):
+            seen += [(m.timestamp, from_json_bytes(m.value)) for batch in consumer.poll(timeout_ms=500).values()
+                     for m in batch]
+    finally:
+        consumer.close()
+    in_window = [e for t, e in seen if start * 1000 <= t <= end * 1000]
+    assert len(in_window) <= 5 * (end - start) + 2, (len(in_window), end - start)
+    from datetime import datetime
+    assert max(datetime.fromisoformat(e.data["through"]) for _, e in seen) >= last_stored

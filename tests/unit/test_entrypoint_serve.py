@@ -71,3 +71,39 @@ def test_a_disarmed_stall_watch_writes_nothing(tmp_path):
             "watch_for_stall(0.2); watch_for_stall(None); time.sleep(0.6); print('done')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "done" and "Thread" not in out.stderr
+
+
+def test_a_loop_re_arming_its_stall_watch_every_round_restarts_the_watchdog_thread_rarely(monkeypatch):
+    # Arming restarts faulthandler's watchdog thread; the loops arm once per round (issue 11's profile).
+    import faulthandler
+    from helpdesk_shared import outage
+    armed = []
+    monkeypatch.setattr(faulthandler, "dump_traceback_later", lambda *a, **k: armed.append(a))
+    monkeypatch.setattr(faulthandler, "cancel_dump_traceback_later", lambda: None)
+    monkeypatch.setattr(outage, "_armed", None)
+    for _ in range(1000):
+        outage.watch_for_stall(90.0)
+    assert len(armed) == 1
+    outage.watch_for_stall(None)
+    outage.watch_for_stall(90.0)  # armed again after a disarm
+    outage.watch_for_stall(5.0)   # and with another window at once
+    assert len(armed) == 3
+
+
+def test_a_loop_that_re_armed_many_times_and_then_got_stuck_still_writes_its_stacks(tmp_path):
+    import subprocess
+    import sys
+    code = ("import time; from helpdesk_shared.outage import watch_for_stall\n"
+            "def stuck_in_a_round():\n    time.sleep(30)\n"
+            "end = time.monotonic() + 0.5\n"
+            "while time.monotonic() < end:\n    watch_for_stall(0.3); time.sleep(0.001)\n"
+            "stuck_in_a_round()\n")
+    log = tmp_path / "consumer.log"
+    with open(log, "wb") as out:
+        child = subprocess.Popen([sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT)
+        try:
+            from helpdesk_shared.localstack import wait_until
+            wait_until(lambda: "stuck_in_a_round" in log.read_text(errors="replace"), 60, "the stack dump")
+        finally:
+            child.kill()
+            child.wait()

@@ -11,7 +11,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from helpdesk_shared.envelope import SYSTEM, new_event
-from notifier.mailer import Outgoing, build_message, wire_bytes
+from notifier.mailer import Outgoing, mime_bytes
 from notifier.messages import TEMPLATES, format_duration
 
 from test_notifier_messages import CUSTOMER, RENDERER, at, by_template, mails_for, opened, overdue, ticket
@@ -163,8 +163,9 @@ def test_an_alert_read_seconds_after_the_deadline_says_less_than_a_minute():
 # --- item 17: what leaves is what we wrote ---------------------------------------------------
 
 def _sent(subject: str, text: str):
-    raw = wire_bytes(build_message(Outgoing("maria@clubcaracas.ve", subject, text, "<p>x</p>", "<a@b>", None, "es"),
-                                   "Mesa <soporte@mesa.example>"))
+    # What the sender puts on the wire (Mailer.send).
+    raw = mime_bytes(Outgoing("maria@clubcaracas.ve", subject, text, "<p>x</p>", "<a@b>", None, "es"),
+                     "Mesa <soporte@mesa.example>")
     return raw, message_from_bytes(raw, policy=policy.default)
 
 

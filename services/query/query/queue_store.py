@@ -55,14 +55,15 @@ def _closed(conn: psycopg.Connection, ticket_id: str) -> bool:
     return row is not None and row["status"] == "closed"
 
 
-_TICKET_FACTS = ("DeadlineSet", "DeadlineMoved", "DeadlineMet", "DeadlineCleared", "ClockPaused", "ResponseOverdue",
-                 "AutoCloseWarning", "AutoClosed")
+# The helpdesk.sla facts about one ticket's clocks (data.ticket_id); store.apply_batch locks their tickets.
+TICKET_FACTS = ("DeadlineSet", "DeadlineMoved", "DeadlineMet", "DeadlineCleared", "ClockPaused", "ResponseOverdue",
+                "AutoCloseWarning", "AutoClosed")
 
 
 def apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
     """Apply one helpdesk.sla fact to the deadlines; False for a replay or a fact about no ticket clock
     (CalendarChanged, PolicyChanged: a DeadlineMoved follows for each deadline they move)."""
-    if record.event.type not in _TICKET_FACTS:
+    if record.event.type not in TICKET_FACTS:
         return False
     if conn.execute("insert into deadline_facts (event_id) values (%s) on conflict do nothing",
                     (record.event.event_id,)).rowcount == 0:

@@ -2,6 +2,8 @@
 (and the revocations table) creates, fed by the consumer's topics and `store.apply_batch`."""
 from __future__ import annotations
 
+import functools
+
 from helpdesk_shared import migrations, revocations
 from helpdesk_shared.rebuild import ReadModel
 
@@ -23,7 +25,10 @@ def read_model(topic_prefix: str = "") -> ReadModel:
     return ReadModel(consumer=CONSUMER_NAME, topics=[topic_prefix + t for t in TOPICS],
                      # the baseline (migration 0001 without the kernel's consumer tables) and every later migration
                      ddl=(SCHEMA, revocations.DDL, *migrations.ddl_after(folder.DIRECTORY)),
-                     handle_batch=store.apply_batch,
+                     # The replay is the scratch tables' one writer: no consumer instance to wait for
+                     # (store._lock_shared_rows), and no 5,000-record batch's worth of
+                     # advisory locks in PostgreSQL's shared lock table.
+                     handle_batch=functools.partial(store.apply_batch, sole_writer=True),
                      # counts of events applied and skipped: a replay skips none of the duplicates
                      # a relay's republish made the live consumer skip
                      ignored_tables=frozenset({"projection_stats"}),

@@ -106,6 +106,33 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
     return applied
 
 
+def counts_responses(event) -> bool:
+    """Whether applying this helpdesk.sla fact may write report_responses, so the compliance counts."""
+    return event.type in ("DeadlineMet", "ResponseOverdue") or (
+        event.type == "DeadlineCleared" and event.data["clock"] in RESPONSE_CLOCKS)
+
+
+def responses_known(conn: psycopg.Connection, ticket_ids: list[str]) -> bool:
+    """Whether any of these tickets has responses recorded (facts that came before their TicketOpened,
+    which will then give them its desk: a change of the compliance counts)."""
+    return conn.execute("select exists (select 1 from report_responses where ticket_id = any(%s)) as known",
+                        (ticket_ids,)).fetchone()["known"]
+
+
+def lock_compliance_counts(conn: psycopg.Connection) -> None:
+    """Hold the compliance counts (report_compliance_*) for this transaction.
+
+    The trigger on report_responses adds to the rows of each response's hour, minute, module and
+    agent as the responses are written, one by one in the log's order, and those rows stay locked
+    till commit: two consumer instances (issue 11) recording responses of different tickets took
+    them in crossing orders and PostgreSQL aborted one batch as a deadlock
+    (tests/integration/test_query_instances_race.py), which the loop pays with a back-off, a new
+    session and the batch applied again. With this lock the batches that change the counts take
+    turns; they were waiting for each other's hot count rows until commit anyway. Taken by
+    store.apply_batch before any row lock (see there for the order)."""
+    conn.execute("select pg_advisory_xact_lock(hashtext('query:compliance-counts'), 0)")
+
+
 def apply_sla_fact(conn: psycopg.Connection, record: Record) -> bool:
     """Record a response clock answered (with the SLA's business time), overdue, or cleared by
     the ticket's close while overdue; False for the other facts and for a replay."""

@@ -15,7 +15,7 @@ from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS, TOPIC_
 from . import catalogs, reports_store
 from .batching import applies_batch, copy_rows, data_json, list_json, takes_batches
 from .projector import project, project_account
-from .queue_store import apply_sla_fact
+from .queue_store import TICKET_FACTS, apply_sla_fact
 from .queue_store import apply_ticket_events as queue_ticket_events
 from .timeline_store import apply_timeline
 
@@ -163,28 +163,91 @@ _APPLIERS: dict[str, list] = {
 
 
 def _runs(records: list[Record]):
-    """The batch as runs of consecutive records of one topic, in order: (topic, records)."""
-    run: list[Record] = []
-    topic = None
+    """The batch as one run per topic, in _APPLIERS' order: (topic, its records in the batch's order).
+
+    A polled batch holds the records of several partitions one after the other, so of one topic in
+    several stretches. Each stretch used to be a run of its own: two instances' batches then wrote
+    the hot rows (report_daily's counts of the day) once per run, each run in its own sorted order
+    but the batch as a whole not, and crossed (tests/integration/test_query_instances_race.py: a
+    deadlock). One run per topic writes them once, sorted, and costs fewer statements. The order of
+    the topics within a batch carries no meaning (two instances and a rebuild interleave them
+    differently; each partition's records keep their order here); the read models are the same
+    in any (tests/integration/test_query_batch_apply.py)."""
+    by_topic: dict[str, list[Record]] = {}
     for record in records:
-        this = TOPIC_OF_EVENT[record.event.type]
-        if run and this != topic:
-            yield topic, run
-            run = []
-        topic = this
-        run.append(record)
-    if run:
-        yield topic, run
+        by_topic.setdefault(TOPIC_OF_EVENT[record.event.type], []).append(record)
+    order = list(_APPLIERS)
+    for topic in sorted(by_topic, key=lambda t: (order.index(t) if t in order else len(order), t)):
+        yield topic, by_topic[topic]
 
 
-def apply_batch(conn: psycopg.Connection, records: list[Record]) -> None:
+# The ticket events whose appliers write what helpdesk.sla's appliers read or write, and back: an
+# open (queue_order's desk; report_tickets, whose desk it copies into the responses known before it)
+# and a close (stops the running deadlines, takes the ticket out of the queue). The other ticket
+# events write only tables no other topic's applier touches.
+_TICKET_EVENTS_SHARED_WITH_SLA = frozenset({"TicketOpened", "TicketClosed"})
+
+
+def _ticket_sharing_rows(record: Record) -> str | None:
+    """The ticket whose rows this record's appliers share with the other topic's, or None."""
+    event = record.event
+    if event.type in _TICKET_EVENTS_SHARED_WITH_SLA:
+        return event.stream_id
+    if event.type in TICKET_FACTS:  # every one of them refreshes the ticket's queue_order row
+        return event.data["ticket_id"]
+    return None
+
+
+def _lock_shared_rows(conn: psycopg.Connection, records: list[Record]) -> None:
+    """Lock, until the batch commits, each ticket whose rows both topics' appliers touch (see above),
+    and the compliance counts when the batch changes them (reports_store.lock_compliance_counts).
+
+    Two consumer instances (issue 11) hold different partitions of helpdesk.tickets and helpdesk.sla,
+    so a ticket's close and its SLA facts may be applied at the same moment in two READ COMMITTED
+    transactions, each blind to the other's uncommitted rows: a DeadlineSet read the ticket open while
+    its close was in flight, and the close's `update deadlines ... where running` missed the clock the
+    DeadlineSet had just inserted; the clock ran on the closed ticket
+    (tests/integration/test_query_instances_race.py). With the lock the second batch waits for the
+    first to commit, and its statements then see it.
+
+    Every batch takes these locks in one order (the tickets' by key, then the compliance counts')
+    and before any row lock, so a batch waiting for one of them holds nothing another waits for.
+
+    Advisory locks rather than row locks on `tickets`: the row may not exist yet (its TicketOpened is
+    in the other batch, uncommitted), and a lock on nothing waits for nothing. Per ticket, so the two
+    instances wait for each other only over a ticket both have in flight. Taken in one statement, in
+    one order, before the batch locks any row: two batches holding the same tickets in opposite
+    orders cannot deadlock (they did on queue_order before). Cost (issue 11 counts CPU per event):
+    one statement per batch for the tickets, none for a batch with no such event; one more for the
+    counts when the batch changes them, and one indexed `exists` for a batch that opens tickets
+    without a response fact (did facts come first?).
+    """
+    tickets = sorted({t for t in map(_ticket_sharing_rows, records) if t is not None})
+    if tickets:
+        conn.execute("""select pg_advisory_xact_lock(hashtext('query:ticket'), k)
+                        from (select distinct hashtext(t) as k from unnest(%s::text[]) as t order by k) as keys""",
+                     (tickets,))
+    # Then, still before any row lock, the compliance counts when the batch will change them: by a
+    # response fact, or by a ticket opening after facts of its responses. Asked after the tickets'
+    # locks, so that the question sees what a batch this one waited for committed about them.
+    counts = any(reports_store.counts_responses(r.event) for r in records if r.event.type in TICKET_FACTS)
+    if not counts:
+        opened = [r.event.stream_id for r in records if r.event.type == "TicketOpened"]
+        counts = bool(opened) and reports_store.responses_known(conn, opened)
+    if counts:
+        reports_store.lock_compliance_counts(conn)
+
+
+def apply_batch(conn: psycopg.Connection, records: list[Record], *, sole_writer: bool = False) -> None:
     """Apply a polled batch (the consumer loop commits it with its offsets).
 
-    Set-based: each run of consecutive events of one topic goes to every read model of the topic
-    at once, so the models see the events of different topics in the batch's own order, and a
-    read model's applier sees its topic's events in order (tests/integration/test_query_batch_apply.py
-    shows a batch leaves exactly what its events applied one at a time leave).
+    Set-based: the batch's events of one topic go to every read model of the topic at once, in
+    their order (`_runs`), so a read model's applier sees its topic's events in order
+    (tests/integration/test_query_batch_apply.py shows a batch leaves exactly what its events
+    applied one at a time leave).
     """
+    if not sole_writer:  # `mesa rebuild` alone writes its scratch tables: nothing to wait for
+        _lock_shared_rows(conn, records)
     counts: dict[str, list[int]] = {}
     for topic, run in _runs(records):
         for projection, apply in _APPLIERS.get(topic, ()):

@@ -59,7 +59,9 @@ class TimerService:
                 revocations.apply(conn, r.event.data["user_id"], r.event.data["valid_after"])
         tickets = [r for r in records if r.topic.endswith(TICKETS)]
         if tickets:
-            self.watch = self.watch.lowered(store.apply_batch(conn, tickets, self._settings(conn)))
+            # Read the calendars only once a calendar change cannot commit before this batch does.
+            self.settings = store.settings_for_batch(conn, self.settings)
+            self.watch = self.watch.lowered(store.apply_batch(conn, tickets, self.settings))
 
     def fire(self, loop: ConsumerLoop) -> int:
         """Fire what is due up to the read-past instant, on the ticket partitions this instance holds.

@@ -89,6 +89,21 @@ def _stamp(conn: psycopg.Connection) -> int:
                         ).fetchone()["n"]
 
 
+def settings_for_batch(conn: psycopg.Connection, current: Settings | None = None) -> Settings:
+    """The settings a consumer batch applies ticket events with: first wait for, then hold off,
+    a calendar change (its `lock table clocks in exclusive mode`, see _move_to_calendar).
+
+    Without the lock the batch could read the calendars, a change commit meanwhile re-pinning
+    every open ticket but the one the batch was about to insert, and the batch then insert that
+    ticket pinned to the old version alone (no DeadlineMoved ever: a closure day ignored). ROW
+    EXCLUSIVE is what the batch's writes to `clocks` take anyway, only earlier: it conflicts with
+    nothing but that change (and the firing check's row locks never wait for it). One statement
+    per batch.
+    """
+    conn.execute("lock table clocks in row exclusive mode")
+    return load_settings(conn, current)
+
+
 def load_settings(conn: psycopg.Connection, current: Settings | None = None) -> Settings:
     """Calendars and policies; `current` is returned as is when nothing changed (versions only grow)."""
     stamp = _stamp(conn)
@@ -103,9 +118,20 @@ def load_settings(conn: psycopg.Connection, current: Settings | None = None) -> 
     return settings
 
 
+def _one_change_at_a_time(conn: psycopg.Connection, kind: str, of: str) -> None:
+    """Hold, until commit, the right to add the next version of one desk's calendar (or policy).
+
+    Two supervisors saving at once both read the same latest version and the second insert hit the
+    primary key (a 500); with this the second waits and adds the version after the first's. Taken
+    first in the transaction, and the consumers never take it: nothing waits the other way round.
+    """
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", (f"sla:{kind}", of))
+
+
 def change_calendar(conn: psycopg.Connection, desk: str, doc: dict, effective_from: datetime, changed_by: Actor,
                     now: datetime) -> int:
     """Add a calendar version (validated), recorded as CalendarChanged; return its number."""
+    _one_change_at_a_time(conn, "calendar", desk)
     version = conn.execute("select coalesce(max(version), 0) + 1 as v from calendars where desk = %s",
                            (desk,)).fetchone()["v"]
     calendar_from_doc(doc, version, effective_from)  # validates
@@ -149,6 +175,7 @@ def _move_to_calendar(conn: psycopg.Connection, desk: str, version: int, changed
 def change_policy(conn: psycopg.Connection, desk: str, cls: str, doc: dict, effective_from: datetime,
                   changed_by: Actor, now: datetime) -> int:
     """Add a policy version (validated), recorded as PolicyChanged; return its number."""
+    _one_change_at_a_time(conn, "policy", f"{desk}/{cls}")
     version = conn.execute("select coalesce(max(version), 0) + 1 as v from policies where desk = %s and "
                            "urgency_class = %s", (desk, cls)).fetchone()["v"]
     policy = policy_from_doc(doc, desk, cls, version)
