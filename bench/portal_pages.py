@@ -24,7 +24,9 @@ other benches.)
    on average); the ticket page asks for a different SOPORTE ticket each time. Every answer must be 200 (a page
    the portal does not have yet, e.g. the queue before its helper's work is merged, is reported
    as missing and skipped); times are wall-clock per request at the client;
-6. prints p50/p95/p99/max and pages/s per page and the load average before and after, and saves
+6. prints p50/p95/p99/max and pages/s per page, the CPU milliseconds per page each process group
+   spent in the measured window (portal, query, intake, their PostgreSQL backends, this client;
+   from /proc, see PagesCpu) and the load average before and after, and saves
    them to bench/results/portal-pages-<timestamp>.json.
 
 The client threads run on the same machine as the servers and PostgreSQL: their CPU is part of
