@@ -22,14 +22,14 @@ def env(name: str, default: str) -> str:
 
 
 def consumer_mode() -> str:
-    """CONSUMER_MODE: how a consumer's instances share its topics ("single", the default, or "group";
+    """CONSUMER_MODE: how a consumer's instances share its topics ("group", the default, or "single";
     kafka.ConsumerLoop refuses any other value before it connects anywhere).
 
-    "single" is the default while kafka-python 3.0.12's group members are seen to stall under load
-    (a member holding its partitions and fetching nothing for minutes; see kafka_net_watch and
-    docs/scaling.md): a deployment that runs N instances asks for "group" (docker-compose does).
+    "group" again since kafka_net_watch and the fetch watchdog (fetch_watch) replace a client that
+    stalls, the way kafka-python 3.0.12's group members were seen to under load; "single" (one
+    reader, hot standbys) stays the fallback if they are seen to stall again (docs/scaling.md).
     """
-    return env("CONSUMER_MODE", "single")
+    return env("CONSUMER_MODE", "group")
 
 
 def check_secret(name: str, value: str | None) -> str:

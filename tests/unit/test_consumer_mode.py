@@ -5,11 +5,23 @@ from helpdesk_shared.config import consumer_mode
 from helpdesk_shared.kafka import ConsumerLoop
 
 
-def test_consumers_run_single_unless_told_to_join_their_kafka_group(monkeypatch):
+def test_consumers_join_their_kafka_group_unless_told_to_run_single(monkeypatch):
     monkeypatch.delenv("CONSUMER_MODE", raising=False)
-    assert consumer_mode() == "single"
-    monkeypatch.setenv("CONSUMER_MODE", "group")
     assert consumer_mode() == "group"
+    monkeypatch.setenv("CONSUMER_MODE", "single")
+    assert consumer_mode() == "single"
+
+
+def test_every_consumers_config_joins_its_kafka_group_by_default(monkeypatch):
+    # A Config built in code (not from the environment) must not fall back to another mode than
+    # from_env's: both say "group".
+    import dataclasses
+    from intake.config import Config as IntakeConfig
+    from notifier.config import Config as NotifierConfig
+    from query.config import Config as QueryConfig
+    from sla.config import Config as SlaConfig
+    for config in (IntakeConfig, NotifierConfig, QueryConfig, SlaConfig):
+        assert {f.name: f.default for f in dataclasses.fields(config)}["consumer_mode"] == "group", config
 
 
 def test_an_unknown_consumer_mode_stops_the_consumer_naming_the_variable_before_it_connects():

@@ -20,7 +20,7 @@ class Config:
     public_url: str
     token_ttl_seconds: int = 8 * 3600
     kafka_topic_prefix: str = ""  # isolates test runs sharing one broker; empty in production
-    consumer_mode: str = "single"  # CONSUMER_MODE: "single" (one reader, standbys) or "group" (N share partitions)
+    consumer_mode: str = "group"  # CONSUMER_MODE: "group" (N share partitions) or "single" (one reader, standbys)
 
     @classmethod
     def from_env(cls) -> "Config":

@@ -38,7 +38,7 @@ class Config:
     smtp_retry_max_seconds: float = 300.0  # backoff cap while the SMTP server is down
     # Per desk: urgent tickets alert this address at once, day or night ("" or absent: none).
     oncall_addresses: dict = field(default_factory=dict)
-    consumer_mode: str = "single"  # CONSUMER_MODE: "single" (one reader, standbys) or "group" (N share partitions)
+    consumer_mode: str = "group"  # CONSUMER_MODE: "group" (N share partitions) or "single" (one reader, standbys)
 
     @classmethod
     def from_env(cls) -> "Config":

@@ -14,7 +14,7 @@ class Config:
     kafka_bootstrap_servers: str
     token_verify_key: str  # Ed25519 public key: checks intake's bearer tokens, cannot mint
     kafka_topic_prefix: str = ""  # isolates test runs sharing one broker; empty in production
-    consumer_mode: str = "single"  # CONSUMER_MODE: "single" (one reader, standbys) or "group" (N share partitions)
+    consumer_mode: str = "group"  # CONSUMER_MODE: "group" (N share partitions) or "single" (one reader, standbys)
 
     @classmethod
     def from_env(cls) -> "Config":

@@ -20,7 +20,7 @@ class Config:
     # Fire only up to intake's OutboxDrained watermark too, so a reply stuck in intake's outbox
     # (relay down) is never taken for a missing one. Off only for benches that feed Kafka directly.
     require_intake_watermark: bool = True
-    consumer_mode: str = "single"  # CONSUMER_MODE: "single" (one reader, standbys) or "group" (N share partitions)
+    consumer_mode: str = "group"  # CONSUMER_MODE: "group" (N share partitions) or "single" (one reader, standbys)
 
     @classmethod
     def from_env(cls) -> "Config":
