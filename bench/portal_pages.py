@@ -24,7 +24,9 @@ other benches.)
    on average); the ticket page asks for a different SOPORTE ticket each time. Every answer must be 200 (a page
    the portal does not have yet, e.g. the queue before its helper's work is merged, is reported
    as missing and skipped); times are wall-clock per request at the client;
-6. prints p50/p95/p99/max and pages/s per page and the load average before and after, and saves
+6. prints p50/p95/p99/max and pages/s per page, the CPU milliseconds per page each process group
+   spent in the measured window (portal, query, intake, their PostgreSQL backends, this client;
+   from /proc, see PagesCpu) and the load average before and after, and saves
    them to bench/results/portal-pages-<timestamp>.json.
 
 The client threads run on the same machine as the servers and PostgreSQL: their CPU is part of
@@ -56,6 +58,7 @@ from helpdesk_shared import auth_tokens, keys, pg  # noqa: E402
 from helpdesk_shared.auth_tokens import Claims  # noqa: E402
 from helpdesk_shared.localstack import PG_BASE_URL, create_database, drop_database, free_port, wait_until  # noqa: E402
 from machine import machine_info, print_fields, save_results  # noqa: E402
+from proc_cpu import ProcStat, cpu_seconds_by_group, descendants, merge_samples, parse_stat, per_unit_ms  # noqa: E402
 from query_endpoints import load, percentile, replicate  # noqa: E402
 
 TARGET_P95_MS = 150
@@ -114,6 +117,70 @@ def session_cookies(secret: str, signing_key: str, users: int) -> list[str]:
     return cookies
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+class PagesCpu:
+    """CPU each process of the run spent between two marks, from /proc/<pid>/stat: the gunicorn
+    masters and workers of portal, query and intake (by process group), the PostgreSQL backends of
+    the run's two databases (by their `ps` title) and this client's threads. Sampled every
+    `interval` seconds, so a backend that exits mid-window still counts (proc_cpu.merge_samples)."""
+
+    def __init__(self, servers: dict[str, int], database: str, interval: float = 0.5):
+        self.servers, self.database, self.interval = servers, database, interval
+        self.names: dict[int, str] = {os.getpid(): "client (bench threads)"}
+        self.samples: list[dict[int, ProcStat]] = []
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="cpu-sampler")
+        self.thread.start()
+
+    def sample(self) -> dict[int, ProcStat]:
+        stats = {}
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    stats[int(entry.name)] = parse_stat(Path(entry.path, "stat").read_text())
+                except (OSError, ValueError, IndexError):
+                    continue
+        names = {}
+        for name, pid in self.servers.items():
+            for child in descendants(stats, pid):
+                names[child] = name
+        ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+        for line in ps.splitlines():
+            pid_text, _, title = line.strip().partition(" ")
+            if title.startswith("postgres:") and f" {self.database}_intake " in title:
+                names[int(pid_text)] = "postgresql (intake db)"
+            elif title.startswith("postgres:") and f" {self.database} " in title:
+                names[int(pid_text)] = "postgresql (query db)"
+        with self.lock:
+            self.names.update(names)
+            self.samples.append(stats)
+            if len(self.samples) > 2000:  # one page's window is a few hundred samples
+                del self.samples[1:1000]
+        return stats
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            self.sample()
+
+    def mark(self) -> dict[int, ProcStat]:
+        """Every process as last seen up to now (the window's edge)."""
+        self.sample()
+        with self.lock:
+            return merge_samples(self.samples)
+
+    def spent(self, start: dict[int, ProcStat], end: dict[int, ProcStat]) -> dict[str, float]:
+        with self.lock:
+            names = dict(self.names)
+        return cpu_seconds_by_group(start, end, names, TICK)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=10)
+
+
 def ticket_numbers(url: str, limit: int = 2000) -> list[str]:
     """SOPORTE ticket numbers to spread the ticket page over (open and closed alike)."""
     with pg.connect(url) as conn:
@@ -123,8 +190,9 @@ def ticket_numbers(url: str, limit: int = 2000) -> list[str]:
 
 
 def run_page(portal: str, path: str, cookies: list[str], numbers: list[str], seconds: float,
-             warmup_s: float, think: float = 0.0) -> dict:
-    """`len(cookies)` users asking for `path` back to back for `seconds`; latency figures in ms."""
+             warmup_s: float, think: float = 0.0, cpu: PagesCpu | None = None) -> dict:
+    """`len(cookies)` users asking for `path` back to back for `seconds`; latency figures in ms, and
+    with `cpu` the CPU milliseconds per page each process group spent in the measured window."""
     times: list[float] = []
     errors: dict[str, int] = {}
     lock = threading.Lock()
@@ -162,13 +230,22 @@ def run_page(portal: str, path: str, cookies: list[str], numbers: list[str], sec
     threads = [threading.Thread(target=user, args=(k,)) for k in range(len(cookies))]
     for t in threads:
         t.start()
+    window = {}
+    if cpu is not None:
+        # The pages counted are those started in the window; its edges are marked as it opens and closes.
+        time.sleep(max(0.0, warm_until - time.monotonic()))
+        window["start"] = cpu.mark()
+        time.sleep(max(0.0, stop_at - time.monotonic()))
+        window["end"] = cpu.mark()
     for t in threads:
         t.join()
     if not times:
         return {"n": 0, "errors": errors}
+    cpu_ms = per_unit_ms(cpu.spent(window["start"], window["end"]), len(times)) if cpu is not None else {}
     return {"n": len(times), "pages_per_s": round(len(times) / seconds, 1),
             "p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 0.95), 1),
-            "p99_ms": round(percentile(times, 0.99), 1), "max_ms": round(max(times), 1), "errors": errors}
+            "p99_ms": round(percentile(times, 0.99), 1), "max_ms": round(max(times), 1), "errors": errors,
+            "cpu_ms_per_page": cpu_ms}
 
 
 def main() -> None:
@@ -239,6 +316,7 @@ def main() -> None:
         procs.append(portal_proc)
         cookies = session_cookies(secrets["PORTAL_SESSION_SECRET"], secrets["TOKEN_SIGNING_KEY"], args.users)
         numbers = ticket_numbers(url)
+        cpu = PagesCpu({"portal": portal_proc.pid, "query": query_proc.pid, "intake": intake_proc.pid}, name)
 
         print(f"\n{args.users} concurrent staff users (SOPORTE agents), "
               + (f"each pausing 0-{2 * args.think:g} s between pages, " if args.think else "back to back, ")
@@ -255,12 +333,16 @@ def main() -> None:
                 continue
             if probe.status_code != 200:
                 raise SystemExit(f"{label} {path}: {probe.status_code} {probe.text[:300]}")
-            result = run_page(portal_url, path, cookies, numbers, args.seconds, args.warmup, args.think)
+            result = run_page(portal_url, path, cookies, numbers, args.seconds, args.warmup, args.think, cpu)
             rows.append({"page": label, "path": path, **result})
             print(f"  {label:12} p50 {result.get('p50_ms', 0):7.1f}  p95 {result.get('p95_ms', 0):7.1f}  "
                   f"p99 {result.get('p99_ms', 0):7.1f}  max {result.get('max_ms', 0):7.1f} ms  "
                   f"{result.get('pages_per_s', 0):6.1f} pages/s  errors {result['errors'] or 0}", flush=True)
+            if result.get("cpu_ms_per_page"):
+                print("               CPU ms per page: " + ", ".join(
+                    f"{k} {v:.1f}" for k, v in result["cpu_ms_per_page"].items()), flush=True)
         load_after = [round(x, 2) for x in os.getloadavg()]
+        cpu.stop()
 
         print(f"\n{'page':12} {'path':28} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} {'pages/s':>8}"
               f"   target p95 <= {TARGET_P95_MS} ms")
@@ -270,7 +352,8 @@ def main() -> None:
                 continue
             verdict = "ok" if r["p95_ms"] <= TARGET_P95_MS and not r["errors"] else "OVER"
             print(f"{r['page']:12} {r['path']:28} {r['p50_ms']:7.1f} {r['p95_ms']:7.1f} {r['p99_ms']:7.1f} "
-                  f"{r['max_ms']:7.1f} {r['pages_per_s']:8.1f}   {verdict}")
+                  f"{r['max_ms']:7.1f} {r['pages_per_s']:8.1f}   {verdict}"
+                  + (f"   CPU {r['cpu_ms_per_page']['total']:.1f} ms/page" if r.get("cpu_ms_per_page") else ""))
         print_fields("", {"load_average_before": load_before, "load_average_after": load_after})
         save_results("portal-pages", {"machine": machine, "load_average_before": load_before,
                                       "load_average_after": load_after, "args": vars(args), "loaded": loaded,

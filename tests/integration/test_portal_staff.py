@@ -31,9 +31,11 @@ class InProcessBackend(Backend):
     def __init__(self, config, apps: dict):
         super().__init__(config)
         self.clients = {base: app.test_client() for base, app in apps.items()}
+        self.asked: list[str] = []  # the paths asked, in order
 
     def _call(self, method, url, token, correlation_id=None, raw=False, **kwargs):
         base = next(b for b in self.clients if url.startswith(b))
+        self.asked.append(urlsplit(url).path)
         headers = kwargs.pop("headers", {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -52,7 +54,7 @@ class Desk:
 
     def __init__(self, intake_app, query_app):
         self.intake, self.query, self.done = intake_app, query_app, 0
-        backend = InProcessBackend(portal_config(INTAKE, QUERY), {INTAKE: intake_app, QUERY: query_app})
+        self.backend = backend = InProcessBackend(portal_config(INTAKE, QUERY), {INTAKE: intake_app, QUERY: query_app})
         self.portal = create_portal(portal_config(INTAKE, QUERY), backend=backend)
 
     def pump(self) -> None:
@@ -238,3 +240,37 @@ def test_the_queue_and_the_ticket_page_show_the_modules_name_beside_its_code_and
     assert re.search(r'id="ticket-module"[^>]*>CXP — Pagos a proveedores<', page(carlos, f"/tickets/{number}"))
     maria, _ = desk.browser("maria@clubcaracas.com.ve")  # the customer's page names it too
     assert re.search(r'id="ticket-module"[^>]*>CXP — Pagos a proveedores<', page(maria, f"/tickets/{number}"))
+
+
+def test_the_queue_and_ticket_pages_read_the_desks_agents_and_catalog_once_a_while_but_their_tickets_every_time(desk):
+    number = desk.open_ticket()
+    carlos, _ = desk.browser("carlos@mesa.example")
+    desk.backend.asked.clear()
+    for _ in range(3):
+        page(carlos, "/desks/SOPORTE/queue")
+        page(carlos, f"/tickets/{number}")
+    asked = desk.backend.asked
+    assert asked.count("/api/desks/SOPORTE/queue") == 3 and asked.count(f"/api/tickets/{number}") == 3
+    assert asked.count("/api/desks/SOPORTE/auto-close") == 3
+    assert asked.count(f"/api/tickets/{number}/timeline") == 3
+    assert asked.count("/api/desks/SOPORTE/agents") == 1 and asked.count("/api/desks/SOPORTE/modules") == 1
+
+
+def test_a_revoked_token_is_sent_to_log_in_again_on_the_queue_and_ticket_pages_even_with_the_agents_kept(desk):
+    number = desk.open_ticket()
+    carlos, _ = desk.browser("carlos@mesa.example")
+    page(carlos, "/desks/SOPORTE/queue")  # the desk's agents and catalog are now kept for this token
+    page(carlos, f"/tickets/{number}")
+    with carlos.session_transaction() as session:
+        kept = dict(session)
+    token = kept["token"]
+    ended = desk.intake.test_client().post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    assert ended.status_code in (200, 204), ended.get_data(as_text=True)
+    desk.pump()  # query reads the revocation
+    for path in ("/desks/SOPORTE/queue", f"/tickets/{number}"):
+        with carlos.session_transaction() as session:
+            session.update(kept)  # the portal's session still holds the ended token
+        response = carlos.get(path)
+        assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/", path
+        with carlos.session_transaction() as session:
+            assert "token" not in session, path  # the session ended: "Su sesión terminó"

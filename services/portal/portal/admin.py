@@ -201,6 +201,8 @@ def change_catalog():
     body = catalog_body(request.form, rows)
     reply = _checked(_ctx().backend.change_desk_modules(session["token"], desk, body, _cid()))
     if reply.ok:
+        # This worker's queue pages show the new catalog at once (the others within recent.SECONDS).
+        _ctx().recent.forget(lambda key: key[:2] == ("modules", desk))
         flash(_l("Catálogo de %(desk)s guardado (versión %(version)s).", desk=desk,
                  version=reply.body.get("version")))
         return redirect(url_for("admin.catalog", desk=desk))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from helpdesk_shared.catalog import DESK_NAMES as DESKS  # the desks: the kernel
 from . import forms
 from .backend import Backend, Reply, together
 from .config import Config
+from .recent import RecentReads
 
 bp = Blueprint("portal", __name__)
 
@@ -52,6 +53,7 @@ class Portal:
 
     config: Config
     backend: Backend
+    recent: RecentReads = field(default_factory=RecentReads)  # a desk's agents and catalog, briefly
 
 
 def _ctx() -> Portal:

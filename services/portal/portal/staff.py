@@ -99,11 +99,12 @@ def queue(desk: str):
     chosen = {k: (request.args.get(k) or "").strip()[:600] for k in _QUEUE_PARAMS}
     params = {k: v for k, v in chosen.items() if v}
     token, backend, cid = session["token"], _ctx().backend, _cid()
-    # Four independent reads, side by side: the page waits for the slowest, not for their sum.
+    # Independent reads, side by side: the page waits for the slowest, not for their sum. The desk's
+    # agents and catalog change rarely: read again only after recent.SECONDS (see recent.py).
     replies = together(queue=lambda: backend.desk_queue(token, desk, params, cid),
-                               agents=lambda: backend.desk_agents(token, desk, cid),
-                               auto_close=lambda: backend.desk_auto_close(token, desk, cid),
-                               modules=lambda: backend.desk_modules(token, desk, cid))
+                       agents=lambda: desk_agents(token, desk, cid),
+                       auto_close=lambda: backend.desk_auto_close(token, desk, cid),
+                       modules=lambda: desk_modules(token, desk, cid))
     reply = _checked(replies["queue"])
     error, status = None, 200
     if not reply.ok:  # a filter or cursor query refuses (typed into the URL): said on the page
@@ -121,6 +122,17 @@ def queue(desk: str):
                            clock_labels=in_words(CLOCK_LABELS), error=error), status
 
 
+def desk_agents(token: str, desk: str, cid: str | None):
+    """The desk's agents as this reader last read them, within recent.SECONDS."""
+    return _ctx().recent.get(("agents", desk, token), lambda: _ctx().backend.desk_agents(token, desk, cid))
+
+
+def desk_modules(token: str, desk: str, cid: str | None):
+    """The desk's module catalog as this reader last read it, within recent.SECONDS (the queue's
+    module filter; the new-ticket form and the catalog editor read it afresh)."""
+    return _ctx().recent.get(("modules", desk, token), lambda: _ctx().backend.desk_modules(token, desk, cid))
+
+
 # ------------------------------------------------------------------ a ticket's staff part (see pages._ticket_page)
 
 
@@ -133,7 +145,7 @@ def staff_reads(number: str) -> dict:
     reads = {"timeline": lambda: backend.timeline(token, number, {"limit": 200}, cid)}
     desk = _DESK_OF_PREFIX.get(number.split("-")[0])
     if desk:
-        reads["agents"] = lambda: backend.desk_agents(token, desk, cid)
+        reads["agents"] = lambda: desk_agents(token, desk, cid)
     return reads
 
 
@@ -146,7 +158,7 @@ def ticket_context(ticket: dict, early: dict | None = None) -> dict:
     timeline = _checked(early.get("timeline") or backend.timeline(token, ticket["number"], {"limit": 200}, _cid()))
     read_early = _DESK_OF_PREFIX.get(ticket["number"].split("-")[0]) == ticket["desk"]
     agents = early.get("agents") if read_early else None
-    agents = _checked(agents or backend.desk_agents(token, ticket["desk"], _cid()))
+    agents = _checked(agents or desk_agents(token, ticket["desk"], _cid()))
     return {"staff": True, "timeline": timeline.body.get("items", []) if timeline.ok else [],
             "timeline_more": bool(timeline.body.get("next_cursor")) if timeline.ok else False,
             "agents": agents.body.get("items", []) if agents.ok else [], "staff_close_reasons": CLOSE_REASONS,
