@@ -365,6 +365,25 @@ def publish_watermark(conn: psycopg.Connection, producer: KafkaProducer, source:
     return through
 
 
+# How often a relay waiting for a NOTIFY looks at `stop`: SIGTERM's handler only sets it, and a
+# wait of `idle_poll` (30 s) without a look outlasted LocalStack's 30 s and docker stop's 10 s.
+STOP_CHECK_S = 0.5
+
+
+def notified(listener: psycopg.Connection, timeout: float, stop: threading.Event,
+             check_every: float = STOP_CHECK_S) -> bool:
+    """Wait up to `timeout` seconds for a NOTIFY on `listener`; True when one came, False at the
+    timeout or as soon as (within `check_every`) `stop` is set. A slice costs a poll of the socket,
+    no query."""
+    deadline = time.monotonic() + timeout
+    while not stop.is_set():
+        for _ in listener.notifies(timeout=min(check_every, max(0.0, deadline - time.monotonic())), stop_after=1):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+    return False
+
+
 def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event,
               watermark_source: str | None = None, watermark_every: float = 0.2,
               backoff: Backoff | None = None, idle_watermark_every: float = 1.0, idle_poll: float = 30.0,
@@ -442,9 +461,7 @@ def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id
             if watermark_source:
                 timeout = min(timeout, max(0.0, last_watermark + (watermark_every if owed else idle_watermark_every)
                                            - time.monotonic()))
-            look = bool(waiting)
-            for _ in listener.notifies(timeout=timeout, stop_after=1):
-                look = True
+            look = notified(listener, timeout, stop) or bool(waiting)
     finally:
         watch_for_stall(None)
         # A dead connection or broker must not keep the next session from starting.

@@ -296,20 +296,32 @@ def pending(stack) -> int:
     return requests.get(f"{stack.urls['notifier']}/healthz", timeout=30).json()["mails"]["pending"]
 
 
-def test_killing_the_notifier_at_random_points_sends_no_mail_twice(mail_stack, customer):
+def test_killing_the_notifier_at_random_points_loses_no_mail_and_records_none_twice(mail_stack, customer):
     sink = mail_stack.sink
     rng = random.Random(11)
-    numbers = []
+    numbers, victims = [], []
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and len(numbers) < 8:
         numbers.append(open_ticket(mail_stack, customer)["number"])
-        victim = mail_stack.processes[rng.choice(["notifier-consumer", "notifier-sender", "notifier-relay"])]
+        victims.append(rng.choice(["notifier-consumer", "notifier-sender", "notifier-relay"]))
+        victim = mail_stack.processes[victims[-1]]
         victim.kill(signal.SIGKILL)
         victim.start()
     wait_until(lambda: all(sink.to(customer, n) for n in numbers), PATIENCE, "every received mail")
     wait_until(lambda: pending(mail_stack) == 0, PATIENCE, "nothing pending")
-    per_key = Counter(str(m["Message-ID"]) for n in numbers for m in sink.about(n))
-    assert per_key and all(count == 1 for count in per_key.values()), per_key
+    mails = [m for n in numbers for m in sink.about(n)]
+    # Each mail owed is recorded once: one Message-ID for each recipient and subject.
+    ids = {}
+    for m in mails:
+        ids.setdefault((str(m["To"]), str(m["Subject"])), set()).add(str(m["Message-ID"]))
+    assert ids and all(len(found) == 1 for found in ids.values()), ids
+    # A sender killed after the SMTP server took a mail and before its commit sends it again, with
+    # the same Message-ID (mail clients show it once): SMTP cannot tell "took it" atomically with our
+    # commit, and not sending it again would lose the mails of a crash before the server took them.
+    # The sender sends one mail at a time, so each of its kills repeats at most one mail.
+    per_id = Counter(str(m["Message-ID"]) for m in mails)
+    repeats = sum(count - 1 for count in per_id.values())
+    assert repeats <= victims.count("notifier-sender"), (per_id, victims)
 
 
 def link_in(msg: EmailMessage, path: str) -> str:

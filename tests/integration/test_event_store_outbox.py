@@ -300,3 +300,22 @@ def test_a_busy_relay_sends_about_five_watermarks_a_second_not_one_per_round_and
     assert len(in_window) <= 5 * (end - start) + 2, (len(in_window), end - start)
     from datetime import datetime
     assert max(datetime.fromisoformat(e.data["through"]) for _, e in seen) >= last_stored
+
+
+def test_an_idle_relay_without_watermarks_stops_when_told_not_at_its_next_poll(intake_db, kafka_bootstrap,
+                                                                                topic_prefix, now):
+    # The notifier's and the SLA's relays send no watermark: idle, they waited for a NOTIFY for up to
+    # `idle_poll` (30 s) and saw SIGTERM's `stop` only after it, so a stop that came just after a poll
+    # took 30 s (LocalStack's teardown gives a process 30 s; docker stop, 10 s, then SIGKILL).
+    import threading
+    from helpdesk_shared.localstack import wait_until
+    open_two_tickets(intake_db, now)
+    stop = threading.Event()
+    relay = _relay_thread(intake_db, kafka_bootstrap, topic_prefix, stop, 99_015, idle_poll=600.0)
+    try:
+        with pg.connect(intake_db) as conn:  # published: the relay is past its first round, waiting
+            wait_until(lambda: outbox.EventLog().backlog(conn)["n"] == 0 and not conn.commit(), 60, "published")
+    finally:
+        stop.set()
+        relay.join(timeout=10)  # generous: a stop is seen within a second; without it, 600 s
+    assert not relay.is_alive()

@@ -145,3 +145,33 @@ def test_the_sender_rides_out_its_database_connections_being_killed_and_sends_ea
         runner.join(timeout=30)
         controller.stop()
     assert set(sink.ids.values()) == {1}
+
+
+class Crash(BaseException):
+    """The sender dying (SIGKILL) right after the server took a mail, before its transaction commits."""
+
+
+class CrashingAfterTheServerTookIt(Mailer):
+    def send(self, mail):
+        super().send(mail)
+        raise Crash
+
+
+def test_a_sender_that_dies_after_the_server_took_a_mail_sends_that_mail_again_with_the_same_message_id(
+        notifier_db):
+    # The e2e kill test's one legitimate repeat: SMTP's "250 taken" and our commit cannot be one act,
+    # and not sending again would lose the mails of a crash just before the server took them.
+    sink, port = Sink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        queue(notifier_db, ["maria@club.test", "jose@club.test"])
+        config = config_for(notifier_db, port)
+        with pg.connect(notifier_db) as conn, pytest.raises(Crash):
+            sender.send_due(conn, CrashingAfterTheServerTookIt(config), NOW, max_backoff=1.0)
+        drain(config, NOW)
+    finally:
+        controller.stop()
+    assert sorted(sink.ids.values()) == [1, 2]  # the mail in flight twice, as one Message-ID; the other once
+    with pg.connect(notifier_db) as conn:
+        assert conn.execute("select count(*) as n from mails where status = 'sent'").fetchone()["n"] == 2
