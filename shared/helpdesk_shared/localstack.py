@@ -104,7 +104,29 @@ class Process:
         return bool(self.popen) and self.popen.poll() is None
 
 
+def stop_processes(processes: list[Process], patience_s: float) -> list[str]:
+    """SIGTERM every running process at once, wait up to `patience_s` for all of them, SIGKILL (with
+    its process group) each one still running; return the names of those that had to be killed."""
+    running = [p for p in processes if p.running]
+    for p in running:
+        try:
+            os.killpg(p.popen.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # exited meanwhile
+    deadline = time.monotonic() + patience_s
+    stuck = []
+    for p in running:
+        try:
+            p.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            stuck.append(p.name)
+            p.kill(signal.SIGKILL)
+    return stuck
+
+
 STARTED: list["LocalStack"] = []  # stacks running in this process (tests check their logs for 500s)
+# How long a stack's processes get to exit after SIGTERM (all signalled at once) before they are killed.
+STOP_PATIENCE_S = 30.0
 
 
 @dataclass(eq=False)
@@ -261,13 +283,14 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop every process and drop the databases and topics."""
-        for p in self.processes.values():
-            p.kill(signal.SIGTERM)
+        stuck = stop_processes(list(self.processes.values()), STOP_PATIENCE_S)
         if self in STARTED:
             STARTED.remove(self)
         for name in self.databases.values():
             drop_database(name)
         self.delete_topics()
+        if stuck:
+            raise RuntimeError(f"{', '.join(stuck)} did not stop within {STOP_PATIENCE_S} s of SIGTERM (killed)")
 
     def delete_topics(self) -> None:
         """Delete this run's topics."""

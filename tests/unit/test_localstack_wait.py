@@ -34,3 +34,28 @@ def test_a_timed_out_wait_with_every_process_running_says_only_what_it_waited_fo
     monkeypatch.setattr(localstack, "STARTED", [])
     with pytest.raises(TimeoutError, match=r"^timed out after 0.01 s waiting for nothing$"):
         wait_until(lambda: False, 0.01, "nothing")
+
+
+def test_a_stack_stop_with_a_process_that_ignores_sigterm_stops_the_rest_cleans_up_and_names_it(tmp_path, monkeypatch):
+    """A process that does not exit on SIGTERM within the stop's patience is killed; the others are
+    stopped all the same, the stack's databases and topics are dropped, and the stop then fails naming
+    it (a stuck process is a defect to see, not a reason to leave the rest of the stack running)."""
+    stubborn = Process("notifier-relay", [sys.executable, "-c", "import signal, time; "
+                                          "signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
+                                          "time.sleep(120)"], {}, tmp_path / "relay.log")
+    polite = [Process(f"svc{n}", [sys.executable, "-c", "import time; time.sleep(120)"], {}, tmp_path / f"s{n}.log")
+              for n in range(3)]
+    for p in [stubborn, *polite]:
+        p.start()
+    wait_until(lambda: "ready" in (tmp_path / "relay.log").read_text(), 30, "the stubborn process ignoring SIGTERM")
+    dropped, deleted = [], []
+    monkeypatch.setattr(localstack, "drop_database", dropped.append)
+    stack = SimpleNamespace(processes={"a": polite[0], "r": stubborn, "b": polite[1], "c": polite[2]},
+                            databases={"intake": "db_i", "query": "db_q"}, delete_topics=lambda: deleted.append(True))
+    monkeypatch.setattr(localstack, "STARTED", [stack])
+    monkeypatch.setattr(localstack, "STOP_PATIENCE_S", 1.0)
+    with pytest.raises(RuntimeError, match=r"notifier-relay did not stop within 1.0 s of SIGTERM"):
+        localstack.LocalStack.stop(stack)
+    assert not stubborn.running and not any(p.running for p in polite)
+    assert polite[0].popen.returncode == -15 and stubborn.popen.returncode == -9
+    assert dropped == ["db_i", "db_q"] and deleted == [True] and localstack.STARTED == []
