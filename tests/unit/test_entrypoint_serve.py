@@ -47,21 +47,10 @@ def test_a_bug_is_not_an_outage_it_ends_the_process_for_its_supervisor_to_restar
 
 def test_a_process_stuck_past_its_stall_time_writes_every_threads_stack_to_its_log(tmp_path):
     # The consumer loop and the relay arm this once per round; here a child process arms it and then hangs.
-    import subprocess
-    import sys
     code = ("import time; from helpdesk_shared.outage import watch_for_stall\n"
             "def stuck_in_a_round():\n    time.sleep(30)\n"
             "watch_for_stall(0.2); stuck_in_a_round()\n")
-    log = tmp_path / "consumer.log"
-    with open(log, "wb") as out:
-        child = subprocess.Popen([sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT)
-        try:
-            from helpdesk_shared.localstack import wait_until
-            wait_until(lambda: "stuck_in_a_round" in log.read_text(errors="replace"), 60, "the stack dump")
-        finally:
-            child.kill()
-            child.wait()
-    assert "Thread" in log.read_text(errors="replace")
+    assert "Thread" in stack_dump_of(code, tmp_path)
 
 
 def test_a_disarmed_stall_watch_writes_nothing(tmp_path):
@@ -91,19 +80,26 @@ def test_a_loop_re_arming_its_stall_watch_every_round_restarts_the_watchdog_thre
 
 
 def test_a_loop_that_re_armed_many_times_and_then_got_stuck_still_writes_its_stacks(tmp_path):
-    import subprocess
-    import sys
     code = ("import time; from helpdesk_shared.outage import watch_for_stall\n"
             "def stuck_in_a_round():\n    time.sleep(30)\n"
             "end = time.monotonic() + 0.5\n"
             "while time.monotonic() < end:\n    watch_for_stall(0.3); time.sleep(0.001)\n"
             "stuck_in_a_round()\n")
+    assert "Thread" in stack_dump_of(code, tmp_path)
+
+
+def stack_dump_of(code: str, tmp_path) -> str:
+    """Run `code` (it arms the stall watch, then hangs in `stuck_in_a_round`) in a child process whose
+    output goes to a log, as a service's does; return the log once it holds the stack dump."""
+    import subprocess
+    import sys
+    from helpdesk_shared.localstack import wait_until
     log = tmp_path / "consumer.log"
     with open(log, "wb") as out:
         child = subprocess.Popen([sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT)
         try:
-            from helpdesk_shared.localstack import wait_until
             wait_until(lambda: "stuck_in_a_round" in log.read_text(errors="replace"), 60, "the stack dump")
         finally:
             child.kill()
             child.wait()
+    return log.read_text(errors="replace")
