@@ -37,6 +37,7 @@ class TicketState:
     attachment_hashes: frozenset[str] = frozenset()
     close_reason: str | None = None
     billable: bool | None = None  # the desk's mark; None: not decided (the customer's request stands)
+    rated: bool = False  # the customer gave his verdict (TicketRated): once per ticket
 
     @property
     def is_closed(self) -> bool:
@@ -101,6 +102,8 @@ def apply(state: TicketState | None, event: Envelope) -> TicketState:
         return replace(state, close_reason=d["reason"])
     if event.type == "BillableMarked":
         return replace(state, billable=d["billable"])
+    if event.type == "TicketRated":
+        return replace(state, rated=True)
     return state
 
 

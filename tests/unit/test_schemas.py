@@ -104,6 +104,7 @@ EXAMPLES = {
     "NotificationFailed": {"cause_event_id": str(uuid.uuid4()), "recipient": "ana@",
                            "template": "ticket_opened", "error": "550 no such user",
                            "permanent": True},
+    "TicketRated": {"rating": "bad", "comment": "Tardaron dos días en contestar.", "rated_by": "u-1"},
 }
 
 OCCURRED_AT = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
