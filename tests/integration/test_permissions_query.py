@@ -48,6 +48,12 @@ TABLE = [
     row("GET", "/api/reports/out-of-hours", "out_of_hours_club", 401, 200, 404, 200, 200, 200, 200),
     row("GET", "/api/reports/out-of-hours.csv", "out_of_hours_csv", 401, 200, 200, 200, 200, 200, 200),
     row("GET", "/api/reports/out-of-hours.csv", "out_of_hours_csv_club", 401, 200, 404, 200, 200, 200, 200),
+    # The customer's verdict (issue 12): staff figures and comments, never a customer's.
+    row("GET", "/api/reports/satisfaction", "satisfaction", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/satisfaction", "satisfaction_soporte", 401, 403, 403, 200, 403, 200, 403),
+    row("GET", "/api/reports/satisfaction/comments", "satisfaction_comments", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/satisfaction/comments", "satisfaction_comments_soporte",
+        401, 403, 403, 200, 403, 200, 403),
 ]
 
 _numbers = itertools.count(1)
@@ -92,6 +98,10 @@ REQUESTS = {
     "out_of_hours_club": lambda w: "/api/reports/out-of-hours?organisation_id=club-caracas",
     "out_of_hours_csv": lambda w: "/api/reports/out-of-hours.csv",
     "out_of_hours_csv_club": lambda w: "/api/reports/out-of-hours.csv?organisation_id=club-caracas",
+    "satisfaction": lambda w: "/api/reports/satisfaction",
+    "satisfaction_soporte": lambda w: "/api/reports/satisfaction?desk=SOPORTE&group_by=month,agent",
+    "satisfaction_comments": lambda w: "/api/reports/satisfaction/comments",
+    "satisfaction_comments_soporte": lambda w: "/api/reports/satisfaction/comments?desk=SOPORTE",
 }
 
 

@@ -12,7 +12,7 @@ from helpdesk_shared import revocations
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
 
-from . import catalogs, reports_store
+from . import catalogs, reports_store, satisfaction_store
 from .batching import applies_batch, copy_rows, data_json, list_json, takes_batches
 from .projector import project, project_account
 from .queue_store import TICKET_FACTS, apply_sla_fact
@@ -154,7 +154,8 @@ def apply_account(conn: psycopg.Connection, record: Record) -> bool:
 # apply(conn, records) -> int: a run of its topic's events in order, applied set-based.
 _APPLIERS: dict[str, list] = {
     TICKETS: [("tickets", apply_ticket_events), ("deadlines", queue_ticket_events), ("timeline", apply_timeline),
-              (reports_store.PROJECTION, reports_store.apply_ticket_events)],
+              (reports_store.PROJECTION, reports_store.apply_ticket_events),
+              (satisfaction_store.PROJECTION, satisfaction_store.apply_ticket_rated)],
     NOTIFICATIONS: [("tickets", apply_notifications), ("timeline", apply_timeline)],
     ACCOUNTS: [("accounts", apply_account), (catalogs.PROJECTION, catalogs.apply_catalog_changed)],
     SLA: [("deadlines", apply_sla_fact), ("timeline", apply_timeline),
