@@ -24,6 +24,7 @@ ROLES = ("customer", "agent", "supervisor")
 # "Urgente, única y exclusivamente": the three causes of the rules page, plus normal.
 URGENCIES = ("normal", "platform_down", "member_billing_stopped", "announced_special_process")
 ACTOR_ROLES = (*ROLES, "system")
+MINUTES_SPENT_MAX = 24 * 60  # one answer or note records at most a day's work
 
 
 class UtcDateTime(fields.AwareDateTime):
@@ -120,6 +121,9 @@ class MessagePostedData(Schema):
     internal = fields.Boolean(required=True)
     attachments = _attachments()
     out_of_hours_requested = fields.Boolean(load_default=False)
+    # Staff only: the minutes the author spent on this answer or note, the span ending when it
+    # was posted (issue 12, time accounting). Absent when none was recorded.
+    minutes_spent = fields.Integer(strict=True, validate=validate.Range(min=1, max=MINUTES_SPENT_MAX))
 
 
 class TicketAssignedData(Schema):
@@ -249,6 +253,26 @@ class AutoCloseWarningData(Schema):
     closes_at = UtcDateTime(required=True)
     based_on_version = _version(required=True)
     away_until = UtcDateTime(allow_none=True)  # present when the count started at the customer's return
+
+
+class WorkTimeRecordedData(Schema):
+    """The time an agent recorded with an answer or note, split by the desk's calendar: the span
+    of `minutes` ending at `ended_at`, and how much of it fell outside business hours (the part
+    billed when the ticket asked for out-of-hours attention). Measured by the SLA service, the
+    owner of the calendars, so no other service recomputes business time."""
+
+    ticket_id = _str()
+    number = _opt_str()
+    desk = fields.String(allow_none=True, validate=validate.OneOf(DESKS))
+    message_id = _str()
+    agent_id = _str()
+    internal = fields.Boolean(required=True)
+    minutes = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MINUTES_SPENT_MAX))
+    started_at = UtcDateTime(required=True)
+    ended_at = UtcDateTime(required=True)
+    outside_hours_seconds = fields.Integer(required=True, strict=True,
+                                           validate=validate.Range(min=0, max=MINUTES_SPENT_MAX * 60))
+    calendar_version = _version(required=True)
 
 
 class AutoClosedData(Schema):
@@ -465,6 +489,7 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "ClockPaused": ClockPausedData,
     "AutoCloseWarning": AutoCloseWarningData,
     "AutoClosed": AutoClosedData,
+    "WorkTimeRecorded": WorkTimeRecordedData,
     "CalendarChanged": CalendarChangedData,
     "PolicyChanged": PolicyChangedData,
     "OrganisationRegistered": OrganisationRegisteredData,

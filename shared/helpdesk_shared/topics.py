@@ -67,6 +67,7 @@ TOPIC_OF_EVENT = {
     "ClockPaused": SLA,
     "AutoCloseWarning": SLA,
     "AutoClosed": SLA,
+    "WorkTimeRecorded": SLA,
     "CalendarChanged": SLA,
     "PolicyChanged": SLA,
     "OrganisationRegistered": ACCOUNTS,

@@ -120,6 +120,11 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "Solo los agentes de soporte pueden escribir notas internas.",
         "Only support agents can write internal notes.",
     ),
+    "TIME_SPENT_STAFF_ONLY": (
+        403,
+        "Solo el personal de soporte registra el tiempo dedicado a una respuesta.",
+        "Only support staff record the time spent on an answer.",
+    ),
     "MESSAGE_BODY_REQUIRED": (
         422,
         "Escriba el texto del mensaje; no puede ir vacío.",

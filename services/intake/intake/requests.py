@@ -14,7 +14,7 @@ from helpdesk_shared.fields import (Choice, Count, Day, Email, Flag, Instant, It
                                     RequestSchema, Text, ends_after_starts)
 
 from helpdesk_shared.catalog import MODULE_CODE_MAX, MODULE_CODE_PATTERN, MODULE_NAME_MAX, MODULES_MAX
-from helpdesk_shared.schemas import LANGUAGES
+from helpdesk_shared.schemas import LANGUAGES, MINUTES_SPENT_MAX
 
 from .catalog import DESKS
 
@@ -86,6 +86,8 @@ class PostMessage(RequestSchema):
     internal = _optional(Flag())
     attachments = _optional(Items(Text(HASH_MAX), LIST_MAX))
     out_of_hours_requested = _optional(Flag())
+    minutes_spent = _optional(Count(1, MINUTES_SPENT_MAX, metadata={
+        "description": "staff only: minutes spent on this answer or note, ending now (time accounting)"}))
 
 
 class Assign(RequestSchema):
