@@ -212,6 +212,28 @@ def test_a_customer_cannot_send_an_internal_note_through_the_answer_form(desk):
     assert "Nota secreta" not in page(maria, f"/tickets/{number}")
 
 
+def test_an_agent_records_the_minutes_spent_with_an_answer_and_a_wrong_value_is_said_beside_the_field(desk):
+    number = desk.open_ticket()
+    carlos, _ = desk.browser("carlos@mesa.example")
+    assert 'id="minutes_spent"' in page(carlos, f"/tickets/{number}")
+    token = csrf(carlos, f"/tickets/{number}")
+    wrong = carlos.post(f"/tickets/{number}/messages", data={"body": "Revisado.", "minutes_spent": "media hora",
+                                                             "csrf_token": token})
+    assert wrong.status_code == 422
+    text = wrong.get_data(as_text=True)
+    field = text[text.index('id="minutes_spent"'):]
+    assert 'aria-invalid="true"' in field[:400] and 'id="minutes_spent-error"' in field, field[:1200]
+    posted = carlos.post(f"/tickets/{number}/messages", data={"body": "Revisado el índice.", "minutes_spent": "45",
+                                                              "csrf_token": token})
+    assert posted.status_code == 302
+    with pg.connect(desk.intake.extensions["intake"].config.database_url) as conn:
+        recorded = [from_json_bytes(bytes(r["payload"])).data.get("minutes_spent") for r in conn.execute(
+            "select payload from events where type = 'MessagePosted' order by global_position").fetchall()]
+    assert recorded == [45]  # the refused one changed nothing
+    maria, _ = desk.browser("maria@clubcaracas.com.ve")
+    assert 'id="minutes_spent"' not in page(maria, f"/tickets/{number}")
+
+
 def rename_module(desk: Desk, code: str, name: str) -> None:
     """A supervisor renames `code` in SOPORTE's catalog through intake; query hears of it."""
     from harness import login
