@@ -124,6 +124,8 @@ class MessagePostedData(Schema):
     # Staff only: the minutes the author spent on this answer or note, the span ending when it
     # was posted (issue 12, time accounting). Absent when none was recorded.
     minutes_spent = fields.Integer(strict=True, validate=validate.Range(min=1, max=MINUTES_SPENT_MAX))
+    # Staff only: the desk's canned answer the text was started from (its uses are counted).
+    canned_answer_id = fields.String(validate=validate.Length(min=1, max=64))
 
 
 class TicketAssignedData(Schema):
@@ -422,6 +424,19 @@ class SpecialProcessAnnouncedData(Schema):
                                   field_name="ends_at")
 
 
+class CannedAnswerSavedData(Schema):
+    """Staff of a desk saved one of its canned answers (issue 12): a new one (version 1), an edit, or
+    its retirement (`retired`: no longer offered; kept so the messages that used it still name it).
+    `body` may hold the placeholders of helpdesk_shared.canned, filled where it is inserted."""
+    desk = _one_of(DESKS)
+    answer_id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$"))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=5_000))
+    retired = fields.Boolean(required=True)
+    version = _version(required=True)
+    saved_by = _str()
+
+
 class RulesPageEditedData(Schema):
     """A supervisor edited a desk's rules page (the portal's entry page) in one language.
 
@@ -503,6 +518,7 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "TrainingRequested": TrainingRequestedData,
     "SpecialProcessAnnounced": SpecialProcessAnnouncedData,
     "RulesPageEdited": RulesPageEditedData,
+    "CannedAnswerSaved": CannedAnswerSavedData,
     "NotificationSent": NotificationSentData,
     "NotificationFailed": NotificationFailedData,
     "OutboxDrained": OutboxDrainedData,

@@ -16,7 +16,7 @@ from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.envelope import Actor, Envelope, new_event
 from helpdesk_shared.errors import NotFound, RuleViolation
 
-from . import attachments, domain, throttle
+from . import attachments, canned_answers, domain, throttle
 from .catalog import DESKS
 from .messages import violation
 from .unit_of_work import UnitOfWork
@@ -564,6 +564,9 @@ def post_message(uow: UnitOfWork, user: Claims, number: str, body: dict, now: da
     minutes = body.get("minutes_spent")  # loaded by requests.PostMessage: an int in range, or None
     if minutes is not None and not user.is_staff:
         raise violation("TIME_SPENT_STAFF_ONLY", "minutes_spent", status=403)
+    answer_id = body.get("canned_answer_id")
+    if answer_id is not None and (not user.is_staff or canned_answers.offered(uow, state.desk, answer_id) is None):
+        raise violation("CANNED_ANSWER_UNKNOWN", "canned_answer_id")
     text = (body.get("body") or "").strip()
     if not text:
         raise violation("MESSAGE_BODY_REQUIRED", "body")
@@ -575,6 +578,9 @@ def post_message(uow: UnitOfWork, user: Claims, number: str, body: dict, now: da
             "out_of_hours_requested": body.get("out_of_hours_requested") is True}
     if minutes is not None:
         data["minutes_spent"] = minutes
+    if answer_id is not None:
+        data["canned_answer_id"] = answer_id
+        uow.canned_answers.count_use(state.desk, answer_id)
     return _append_to_ticket(uow, state, "MessagePosted", data, user, now, correlation_id)
 
 
