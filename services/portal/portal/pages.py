@@ -364,6 +364,9 @@ def answer(number: str):
                                                        if uploaded else {})}
     if request.form.get("internal") == "1":  # staff's "internal note" box; intake refuses it from a customer
         body["internal"] = True
+    answer_id = (request.form.get("canned_answer_id") or "").strip()
+    if answer_id:  # the canned answer the text was started from: intake counts its use
+        body["canned_answer_id"] = answer_id
     minutes = (request.form.get("minutes_spent") or "").strip()
     if minutes:  # staff's time spent; a number goes as one, anything else as typed, for intake to refuse
         body["minutes_spent"] = int(minutes) if minutes.isdecimal() and len(minutes) < 6 else minutes
