@@ -89,6 +89,7 @@ PAGES = [
     Page("report-workload", CARLOS, "/reports/workload"),
     Page("report-out-of-hours", CARLOS, "/reports/out-of-hours"),
     Page("report-time", CARLOS, "/reports/time"),
+    Page("canned-answers", CARLOS, "/desks/SOPORTE/canned-answers"),
     Page("supervisor-calendars", SUPERVISOR, "/supervisor/calendars"),
     Page("supervisor-policies", SUPERVISOR, "/supervisor/policies"),
     Page("supervisor-rules", SUPERVISOR, "/supervisor/rules"),
