@@ -449,6 +449,51 @@ class DeliveryParkedData(Schema):
     error = _str()
 
 
+# --- helpdesk.knowledge (issue 12) --------------------------------------------------------
+
+ARTICLE_STATUSES = ("draft", "published", "archived")
+ARTICLE_TITLE_MAX = 200
+ARTICLE_BODY_MAX = 20_000
+ARTICLE_ID_MAX = 64
+
+
+class _ArticleFact(Schema):
+    """What every article event names: the article, its desk and module, the stream version it
+    makes, and who. `version` is the article's stream version (optimistic concurrency)."""
+    article_id = fields.String(required=True, validate=validate.Length(min=1, max=ARTICLE_ID_MAX))
+    desk = _one_of(DESKS)
+    module = fields.String(required=True, validate=validate.Regexp(MODULE_CODE_PATTERN))
+    version = _version(required=True)
+    by = fields.String(required=True, validate=validate.Length(min=1, max=ARTICLE_ID_MAX))
+
+
+class _ArticleContent(_ArticleFact):
+    """The article's whole text (Markdown, the small subset of helpdesk_shared.rich_text): Spanish
+    required, English optional ("" = show the Spanish)."""
+    title_es = fields.String(required=True, validate=validate.Length(min=1, max=ARTICLE_TITLE_MAX))
+    body_es = fields.String(required=True, validate=validate.Length(min=1, max=ARTICLE_BODY_MAX))
+    title_en = fields.String(load_default="", validate=validate.Length(max=ARTICLE_TITLE_MAX))
+    body_en = fields.String(load_default="", validate=validate.Length(max=ARTICLE_BODY_MAX))
+
+
+class ArticleDraftedData(_ArticleContent):
+    """A new article, as a draft (customers never see it)."""
+
+
+class ArticleEditedData(_ArticleContent):
+    """New text (and maybe module) for an article; `status` is its status after the edit: a published
+    one stays published, an archived one comes back as a draft."""
+    status = _one_of(("draft", "published"))
+
+
+class ArticlePublishedData(_ArticleFact):
+    """The article is now what customers see and what the new-ticket form suggests."""
+
+
+class ArticleArchivedData(_ArticleFact):
+    """The article is withdrawn: customers no longer see it; staff still do."""
+
+
 EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "TicketOpened": TicketOpenedData,
     "MessagePosted": MessagePostedData,
@@ -482,6 +527,11 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "NotificationFailed": NotificationFailedData,
     "OutboxDrained": OutboxDrainedData,
     "DeliveryParked": DeliveryParkedData,
+    # knowledge base (issue 12)
+    "ArticleDrafted": ArticleDraftedData,
+    "ArticleEdited": ArticleEditedData,
+    "ArticlePublished": ArticlePublishedData,
+    "ArticleArchived": ArticleArchivedData,
 }
 
 # An event type with a topic but no schema (or the reverse) is a bug: fail at import.

@@ -18,6 +18,7 @@ from helpdesk_shared.openapi import documented, query_param
 from helpdesk_shared.catalog import DESK_NAMES
 
 from . import attachments, domain, handlers, postgres_uow, requests, responses, rules_page, throttle, unit_of_work
+from . import knowledge
 from .messages import message, violation
 
 bp = Blueprint("intake", __name__, url_prefix="/api")
@@ -431,6 +432,56 @@ def edit_rules_page(desk: str):
     """A supervisor of the desk replaces its page in one language (`{language, text, version}`)."""
     body = load_body(_RULES_PAGE_EDIT)
     return jsonify(_run(lambda uow: rules_page.edit(uow, g.user, desk, body, _now())))
+
+
+# ---------------------------------------------------------------- knowledge base (issue 12)
+
+_ARTICLE_DRAFT, _ARTICLE_EDIT = requests.ArticleDraft(), requests.ArticleEdit()
+_ARTICLE_STATUS = requests.ArticleStatusChange()
+ARTICLE_ID = {"type": "string", "maxLength": requests.ID_MAX}
+
+
+@bp.post("/articles")
+@documented("A new knowledge-base article, as a draft (agents of its desk, supervisors)",
+           body=requests.ArticleDraft, responses={201: responses.ArticleChanged}, refusals=(403, 422))
+@auth
+def draft_article():
+    """A new article of a desk and module (`{desk, module, title_es, body_es, title_en?, body_en?}`), a draft."""
+    body = load_body(_ARTICLE_DRAFT)
+    return jsonify(_run(lambda uow: knowledge.draft(uow, g.user, body, _now()))), 201
+
+
+@bp.put("/articles/<article_id>")
+@documented("Replace an article's texts (and module) against the version read; an archived article "
+           "comes back as a draft, a published one stays published", path={"article_id": ARTICLE_ID},
+           body=requests.ArticleEdit, responses={200: responses.ArticleChanged}, refusals=(403, 404, 409, 422))
+@auth
+def edit_article(article_id: str):
+    """New texts for the article (`{title_es, body_es, title_en?, body_en?, module?, version}`)."""
+    body = load_body(_ARTICLE_EDIT)
+    return jsonify(_run(lambda uow: knowledge.edit(uow, g.user, article_id, body, _now())))
+
+
+@bp.post("/articles/<article_id>/publish")
+@documented("Publish an article (a draft or an archived one): customers see it, the new-ticket form "
+           "suggests it", path={"article_id": ARTICLE_ID}, body=requests.ArticleStatusChange,
+           responses={200: responses.ArticleChanged}, refusals=(403, 404, 409))
+@auth
+def publish_article(article_id: str):
+    """Publish the article (`{version}`)."""
+    version = load_body(_ARTICLE_STATUS)["version"]
+    return jsonify(_run(lambda uow: knowledge.change_status(uow, g.user, article_id, "publish", version, _now())))
+
+
+@bp.post("/articles/<article_id>/archive")
+@documented("Archive an article (customers no longer see it)", path={"article_id": ARTICLE_ID},
+           body=requests.ArticleStatusChange, responses={200: responses.ArticleChanged},
+           refusals=(403, 404, 409))
+@auth
+def archive_article(article_id: str):
+    """Archive the article (`{version}`)."""
+    version = load_body(_ARTICLE_STATUS)["version"]
+    return jsonify(_run(lambda uow: knowledge.change_status(uow, g.user, article_id, "archive", version, _now())))
 
 
 # ---------------------------------------------------------------- one-click answers from e-mail

@@ -218,3 +218,13 @@ class Organisations(ResponseSchema):
 
 # The HTML pages a mail's link opens (one-click answers, setting a password).
 HTML = {"text/html": {"schema": {"type": "string"}}}
+
+
+class ArticleChanged(ResponseSchema):
+    """An article after a command: its id, desk, module, status and version (query has its texts)."""
+
+    article_id = string()
+    desk = string()
+    module = string()
+    status = string()
+    version = integer()
