@@ -68,6 +68,8 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
                 kafka_bootstrap=config.kafka_bootstrap_servers,
                 collectors=[metrics.open_tickets, with_now(metrics.compliance, clock)])
     app.register_blueprint(api.bp)
+    from . import articles_api  # issue 12's knowledge base
+    app.register_blueprint(articles_api.bp)
     openapi.serve(app, "Mesa query", "Read API of Mesa's help desk. Every refusal is "
                   "`{code, field, message: {es, en}}`.")
     return app
