@@ -402,8 +402,8 @@ TEXTS: dict[str, tuple[int, str, str]] = {
     ),
     "ARTICLE_STATUS": (
         409,
-        "El artículo está en estado «{status_now}»: no admite ese cambio.",
-        "The article's status is '{status_now}': it does not allow that change.",
+        "El estado actual del artículo no admite ese cambio (por ejemplo, publicar uno ya publicado).",
+        "The article's current status does not allow that change (publishing a published one, say).",
     ),
     "UNKNOWN_PARAMETER": (
         422,
