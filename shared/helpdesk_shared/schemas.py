@@ -110,6 +110,9 @@ class TicketOpenedData(Schema):
     # Filed in the month's last business days as a payroll, cheque, SENIAT or accounting case:
     # the customer was warned on 201 and the received mail repeats it.
     month_end_warning = fields.Boolean(load_default=False)
+    # Issue 12: the new-ticket form's load this ticket came from (absent on tickets filed otherwise):
+    # query counts a deflection when an attempt opened a suggested article and no ticket carries it.
+    attempt_id = fields.String(validate=validate.Length(min=1, max=64))
 
 
 class MessagePostedData(Schema):
@@ -494,6 +497,17 @@ class ArticleArchivedData(_ArticleFact):
     """The article is withdrawn: customers no longer see it; staff still do."""
 
 
+class ArticleSuggestionOpenedData(Schema):
+    """A customer opened an article the new-ticket form suggested, during the form's load
+    `attempt_id` (its stream: "attempt-<attempt_id>", so an editor's version never moves)."""
+    article_id = fields.String(required=True, validate=validate.Length(min=1, max=ARTICLE_ID_MAX))
+    desk = _one_of(DESKS)
+    module = fields.String(required=True, validate=validate.Regexp(MODULE_CODE_PATTERN))
+    attempt_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    opened_by = fields.String(required=True, validate=validate.Length(min=1, max=ARTICLE_ID_MAX))
+    organisation_id = fields.String(allow_none=True, validate=validate.Length(max=ARTICLE_ID_MAX))
+
+
 EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "TicketOpened": TicketOpenedData,
     "MessagePosted": MessagePostedData,
@@ -532,6 +546,7 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "ArticleEdited": ArticleEditedData,
     "ArticlePublished": ArticlePublishedData,
     "ArticleArchived": ArticleArchivedData,
+    "ArticleSuggestionOpened": ArticleSuggestionOpenedData,
 }
 
 # An event type with a topic but no schema (or the reverse) is a bug: fail at import.

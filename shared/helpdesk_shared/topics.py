@@ -93,6 +93,7 @@ TOPIC_OF_EVENT = {
     "ArticleEdited": KNOWLEDGE,
     "ArticlePublished": KNOWLEDGE,
     "ArticleArchived": KNOWLEDGE,
+    "ArticleSuggestionOpened": KNOWLEDGE,
 }
 
 

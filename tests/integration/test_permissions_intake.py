@@ -77,6 +77,8 @@ TABLE = [
     row("PUT",  "/api/articles/<article_id>",               "edit_article",          401, 403, 403, 200, 404, 200, 200),
     row("POST", "/api/articles/<article_id>/publish",       "publish_article",       401, 403, 403, 200, 404, 200, 200),
     row("POST", "/api/articles/<article_id>/archive",       "archive_article",       401, 403, 403, 200, 404, 200, 200),
+    # A suggestion opened: customers of the article's desk only (a published SOPORTE article).
+    row("POST", "/api/articles/<article_id>/opened",        "article_opened",        401, 204, 404, 403, 403, 403, 403),
     # One-click links: the signed token names the user, whatever bearer comes along.
     row("GET",  "/resolve/<token>",                         "resolve_page",          200, 200, 200, 200, 200, 200, 200),
     row("POST", "/resolve/<token>",                         "resolve",               200, 200, 200, 200, 200, 200, 200),
@@ -158,6 +160,14 @@ class World:
             return knowledge.draft(postgres_uow.of(conn), self.people["agent"], {
                 "desk": "SOPORTE", "module": "BANCOS", "title_es": "Conciliar una cuenta",
                 "body_es": "Abra el módulo de bancos."}, NOW)["article_id"]
+
+    def published_article(self) -> str:
+        """A fresh SOPORTE article by Carlos, published (version 2); its id."""
+        from intake import knowledge, postgres_uow
+        article_id = self.article()
+        with pg.connect(self.url) as conn:
+            knowledge.change_status(postgres_uow.of(conn), self.people["agent"], article_id, "publish", 1, NOW)
+        return article_id
 
     def rules_page_version(self, desk: str = "SOPORTE") -> int:
         """The version of the desk's Spanish rules page an editor would have read."""
@@ -256,6 +266,8 @@ REQUESTS = {
         "title_es": "Conciliar una cuenta", "body_es": "Abra **Bancos**.", "version": 1}}),
     "publish_article": lambda w: (f"/api/articles/{w.article()}/publish", {"json": {"version": 1}}),
     "archive_article": lambda w: (f"/api/articles/{w.article()}/archive", {"json": {"version": 1}}),
+    "article_opened": lambda w: (f"/api/articles/{w.published_article()}/opened", {"json": {
+        "attempt_id": str(uuid.uuid4())}}),
     "read_rules_page": lambda w: ("/api/desks/SOPORTE/rules-page", {}),
     "edit_rules_page": lambda w: ("/api/desks/SOPORTE/rules-page", {"json": {
         "language": "es", "text": "1. Un caso, un ticket.", "version": w.rules_page_version()}}),

@@ -55,6 +55,8 @@ TABLE = [
     row("GET", "/api/articles/suggestions", "suggest_articles", 401, 200, 200, 200, 200, 200, 200),
     row("GET", "/api/articles/<article_id>", "published_article", 401, 200, 404, 200, 404, 200, 200),
     row("GET", "/api/articles/<article_id>", "draft_article", 401, 404, 404, 200, 404, 200, 200),
+    row("GET", "/api/reports/deflections", "deflections", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/deflections", "deflections_soporte", 401, 403, 403, 200, 403, 200, 200),
 ]
 
 _numbers = itertools.count(1)
@@ -111,6 +113,8 @@ REQUESTS = {
     "suggest_articles": lambda w: "/api/articles/suggestions?desk=SOPORTE&text=BANCOS%2C+no+concilia",
     "published_article": lambda w: f"/api/articles/{w.article(publish=True)}",
     "draft_article": lambda w: f"/api/articles/{w.article()}",
+    "deflections": lambda w: "/api/reports/deflections",
+    "deflections_soporte": lambda w: "/api/reports/deflections?desk=SOPORTE",
 }
 
 

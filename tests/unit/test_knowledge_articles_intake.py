@@ -115,3 +115,34 @@ def test_a_draft_without_its_spanish_text_or_with_a_module_of_no_desk_is_a_422_n
     assert (refused.value.status, refused.value.code, refused.value.field) == (422, code, field)
     assert refused.value.message.es and refused.value.message.en
     assert uow.streams.all() == []
+
+
+def _published(uow) -> str:
+    article_id = _drafted(uow)
+    _run(uow, lambda u: knowledge.change_status(u, CARLOS, article_id, "publish", 1, NOW))
+    return article_id
+
+
+def test_a_customer_opening_a_suggested_article_is_recorded_on_the_attempts_own_stream():
+    uow = InMemoryUnitOfWork()
+    first, second = _published(uow), _published(uow)
+    for article_id in (first, second):
+        _run(uow, lambda u: knowledge.record_opened(u, MARIA, article_id, "att-1", NOW))
+    opened = uow.streams.load("attempt-att-1")
+    assert [(e.type, e.stream_version, e.data["article_id"]) for e in opened] == [
+        ("ArticleSuggestionOpened", 1, first), ("ArticleSuggestionOpened", 2, second)]
+    assert opened[0].data["organisation_id"] == "club-caracas" and TOPIC_OF_EVENT[opened[0].type] == KNOWLEDGE
+    assert uow.streams.version(f"article-{first}") == 2  # an editor's version does not move
+
+
+def test_a_draft_another_users_attempt_or_staff_are_not_recorded_as_suggestions_opened():
+    uow = InMemoryUnitOfWork()
+    draft, published = _drafted(uow), _published(uow)
+    _run(uow, lambda u: knowledge.record_opened(u, MARIA, published, "att-2", NOW))
+    jose = _claims("jose", "customer", ["SOPORTE"], "club-caracas")
+    for who, article_id, attempt, status in [(MARIA, draft, "att-3", 404), (jose, published, "att-2", 404),
+                                             (CARLOS, published, "att-4", 403)]:
+        with pytest.raises(RuleViolation) as refused:
+            _run(uow, lambda u: knowledge.record_opened(u, who, article_id, attempt, NOW))
+        assert refused.value.status == status
+    assert [e.stream_id for e in uow.streams.all() if e.type == "ArticleSuggestionOpened"] == ["attempt-att-2"]

@@ -48,3 +48,21 @@ def test_a_bad_search_query_string_is_a_422_naming_the_parameter(args, field):
     with pytest.raises(RuleViolation) as refused:
         articles.parse_search(args)
     assert (refused.value.status, refused.value.field) == (422, field)
+
+
+@pytest.mark.parametrize("ticket_minutes, now_minutes, state", [
+    (None, 29, "pending"), (None, 30, "deflected"), (30, 40, "ticketed"), (31, 40, "deflected"), (31, 20, "pending")])
+def test_an_attempt_is_ticketed_deflected_or_pending_by_its_30_minute_window(ticket_minutes, now_minutes, state):
+    from datetime import datetime, timedelta, timezone
+    first = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+    ticket_at = first + timedelta(minutes=ticket_minutes) if ticket_minutes is not None else None
+    assert articles.attempt_state(first, ticket_at, first + timedelta(minutes=now_minutes)) == state
+
+
+def test_deflections_are_for_staff_of_their_desks_and_supervisors_of_all():
+    assert articles.deflection_desks(_claims("agent", ["SOPORTE"]), {}) == ["SOPORTE"]
+    assert articles.deflection_desks(_claims("supervisor", ["SOPORTE"]), {}) is None
+    for who, args in ((_claims("customer", ["SOPORTE"]), {}), (_claims("agent", ["SOPORTE"]), {"desk": ["IMPLANTACIONES"]})):
+        with pytest.raises(RuleViolation) as refused:
+            articles.deflection_desks(who, args)
+        assert refused.value.status == 403

@@ -114,6 +114,8 @@ EXAMPLES = {
                       "status": "draft"},
     "ArticlePublished": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "version": 3, "by": "u-9"},
     "ArticleArchived": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "version": 4, "by": "u-9"},
+    "ArticleSuggestionOpened": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "attempt_id": "f-1",
+                                "opened_by": "u-1", "organisation_id": "org-1"},
 }
 
 OCCURRED_AT = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)

@@ -484,6 +484,22 @@ def archive_article(article_id: str):
     return jsonify(_run(lambda uow: knowledge.change_status(uow, g.user, article_id, "archive", version, _now())))
 
 
+_ARTICLE_OPENED = requests.ArticleOpened()
+
+
+@bp.post("/articles/<article_id>/opened")
+@documented("A customer opened the article from the new-ticket form's suggestions (`attempt_id`: the form's "
+           "load, carried on the ticket it opens): what query counts deflections from",
+           path={"article_id": ARTICLE_ID}, body=requests.ArticleOpened, responses={204: "recorded"},
+           refusals=(403, 404))
+@auth
+def article_opened(article_id: str):
+    """Record that the caller opened the article during the new-ticket form's load `attempt_id`."""
+    attempt_id = load_body(_ARTICLE_OPENED)["attempt_id"]
+    _run(lambda uow: knowledge.record_opened(uow, g.user, article_id, attempt_id, _now()))
+    return "", 204
+
+
 # ---------------------------------------------------------------- one-click answers from e-mail
 
 resolve_bp = Blueprint("resolve", __name__)

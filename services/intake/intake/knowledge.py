@@ -188,3 +188,34 @@ def change_status(uow: UnitOfWork, user: Claims, article_id: str, action: str, v
                       actor=Actor(id=user.user_id, role=user.role), occurred_at=now)
     _append(uow, event, article.version)
     return _answer(article_state(uow.streams.load(stream_of(article_id))))
+
+
+# ------------------------------------------------------------------ deflection: a suggestion opened
+
+
+def attempt_stream(attempt_id: str) -> str:
+    """The stream of one new-ticket form load's opened suggestions (its Kafka key)."""
+    return f"attempt-{attempt_id}"
+
+
+def record_opened(uow: UnitOfWork, user: Claims, article_id: str, attempt_id: str, now: datetime) -> None:
+    """A customer opened a published article of one of his desks from the new-ticket form's
+    suggestions (`attempt_id`: the form's load). Staff are refused (403: they file for others, their
+    reading is no deflection); an article he may not read is 404; an attempt that is another user's
+    is 404 too (nobody writes into someone else's attempt)."""
+    if user.role != "customer":
+        raise violation("FORBIDDEN", None, status=403)
+    article = article_state(uow.streams.load(stream_of(article_id)))
+    if article is None or article.status != "published" or article.desk not in user.desks:
+        raise NotFound("article")
+    stream = attempt_stream(attempt_id)
+    earlier = uow.streams.load(stream)
+    if earlier and earlier[0].data["opened_by"] != user.user_id:
+        raise NotFound("attempt")
+    version = len(earlier)
+    event = new_event("ArticleSuggestionOpened", stream, version + 1,
+                      {"article_id": article_id, "desk": article.desk, "module": article.module,
+                       "attempt_id": attempt_id, "opened_by": user.user_id,
+                       "organisation_id": user.organisation_id},
+                      actor=Actor(id=user.user_id, role=user.role), occurred_at=now)
+    uow.streams.append([event], expected_version=version)  # a VersionConflict is run again (unit_of_work.run)

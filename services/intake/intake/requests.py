@@ -77,6 +77,7 @@ class OpenTicket(RequestSchema):
     previous_ticket = _optional(Text(NUMBER_MAX))
     confirmed_different_case = _optional(Flag())
     out_of_hours_requested = _optional(Flag())
+    attempt_id = _optional(Text(ID_MAX, metadata={"description": "the new-ticket form's load (issue 12's deflections)"}))
 
 
 class PostMessage(RequestSchema):
@@ -222,6 +223,13 @@ class ArticleEdit(RequestSchema):
     title_en = _optional(Text(ARTICLE_TITLE_MAX))
     body_en = _optional(Text(ARTICLE_BODY_MAX))
     version = Count(1, 1_000_000, required=True, metadata={"description": "the version the editor read"})
+
+
+class ArticleOpened(RequestSchema):
+    """POST /api/articles/{id}/opened: a customer opened it from the new-ticket form's suggestions."""
+
+    attempt_id = Text(ID_MAX, required=True, allow_empty=False,
+                      metadata={"description": "the new-ticket form's load, carried on the ticket it opens"})
 
 
 class ArticleStatusChange(RequestSchema):

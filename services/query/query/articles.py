@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Mapping, Sequence
 
 from helpdesk_shared.auth_tokens import Claims
@@ -154,3 +155,69 @@ def tsqueries(words: Sequence[str], lexemes: Mapping[str, set[str]], any_word: b
         if expanded != plain:
             per_module[module] = joiner.join(_term(alts) for alts in expanded)
     return joiner.join(_term(alts) for alts in plain), per_module
+
+
+# ------------------------------------------------------------------ deflections
+
+# An attempt (one load of the new-ticket form) that opened a suggested article is deflected when no
+# ticket carrying it was opened within this long of its first opened article: the customer read,
+# and left. Until the window has passed it is `pending`; a ticket opened later than the window
+# (a form left open for an afternoon) does not undo a deflection already counted.
+DEFLECTION_WINDOW = timedelta(minutes=30)
+DEFLECTIONS_PAGE = Message(es="Las desviaciones de la base de conocimiento", en="The knowledge base's deflections")
+_COUNTS = ("opened", "deflected", "ticketed", "pending")
+
+
+def attempt_state(first_open: datetime, ticket_at: datetime | None, now: datetime,
+                  window: timedelta = DEFLECTION_WINDOW) -> str:
+    """`ticketed`, `deflected` or `pending` for an attempt whose first article was opened at
+    `first_open` and whose ticket (if any) was opened at `ticket_at`, seen at `now` (pure)."""
+    if ticket_at is not None and ticket_at <= first_open + window:
+        return "ticketed"
+    return "deflected" if now >= first_open + window else "pending"
+
+
+def deflections(rows: list[dict], now: datetime, window: timedelta = DEFLECTION_WINDOW) -> dict:
+    """Counts per article and per module from rows of (attempt_id, article_id, desk, module,
+    first_open, ticket_at, title_es, module_name), one per attempt and article it opened (pure).
+
+    An article counts the attempts that opened it; a module (and the total) the distinct attempts
+    that opened any of its articles, so an attempt that read two articles of a module is one."""
+    per_article: dict[str, dict] = {}
+    per_module: dict[tuple[str, str], dict[str, set]] = {}
+    total: dict[str, set] = {name: set() for name in _COUNTS}
+    for row in rows:
+        state = attempt_state(row["first_open"], row["ticket_at"], now, window)
+        article = per_article.setdefault(row["article_id"], {
+            "article_id": row["article_id"], "title_es": row["title_es"], "desk": row["desk"],
+            "module": row["module"], "module_name": row["module_name"], **{name: 0 for name in _COUNTS}})
+        article["opened"] += 1
+        article[state] += 1
+        module = per_module.setdefault((row["desk"], row["module"]), {
+            "module_name": row["module_name"], **{name: set() for name in _COUNTS}})
+        for counts in (module, total):
+            counts["opened"].add(row["attempt_id"])
+            counts[state].add(row["attempt_id"])
+    return {"window_minutes": int(window.total_seconds() // 60), "as_of": now.isoformat(),
+            "articles": sorted(per_article.values(), key=lambda a: (-a["deflected"], a["desk"], a["article_id"])),
+            "modules": [{"desk": desk, "module": module, "module_name": counts["module_name"],
+                         **{name: len(counts[name]) for name in _COUNTS}}
+                        for (desk, module), counts in sorted(per_module.items())],
+            "total": {name: len(total[name]) for name in _COUNTS}}
+
+
+def deflection_desks(user: Claims, args: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """The desks whose deflections the caller reads (None: all): staff only, a `desk` of theirs."""
+    single = filters.single_values(args, ("desk",), DEFLECTIONS_PAGE)
+    if not user.is_staff:
+        raise _FORBIDDEN
+    desk = LIST_FILTERS["desk"](single["desk"], "") if single.get("desk") else None
+    if user.role == "supervisor":
+        return [desk] if desk else None
+    if desk and desk not in user.desks:
+        raise _FORBIDDEN
+    return [desk] if desk else list(user.desks)
+
+
+_FORBIDDEN = RuleViolation("FORBIDDEN", None, Message(
+    es="Su rol o su mesa no permite esta consulta.", en="Your role or desk does not allow this request."), status=403)

@@ -4,7 +4,7 @@ The same connection handling and token check as the rest of query's API (`query.
 query strings are parsed by `query.articles` (a 422 lists the valid parameters or values)."""
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from helpdesk_shared.errors import NotFound
 from helpdesk_shared.openapi import documented, query_param
@@ -81,3 +81,18 @@ def get_article(article_id: str):
     if article is None:
         raise NotFound("article")
     return jsonify(article)
+
+
+@bp.get("/reports/deflections")
+@documented("Deflections of the knowledge base per article and module: attempts (new-ticket form loads) that "
+           f"opened a suggested article and opened no ticket within {articles.DEFLECTION_WINDOW.seconds // 60} "
+           "minutes (staff: their desks; supervisors: all)",
+           query=[query_param("desk", {"enum": list(DESKS)})], responses={200: responses.Deflections},
+           refusals=(403, 422))
+@auth
+def report_deflections():
+    """Deflections per article and module, computed as of now (pending ones still within the window)."""
+    desks = articles.deflection_desks(g.user, _args())
+    now = current_app.extensions["query"].clock()
+    with _connection() as conn:
+        return jsonify(articles_store.deflections(conn, desks, now, articles.DEFLECTION_WINDOW))

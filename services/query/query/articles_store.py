@@ -52,6 +52,14 @@ def apply_article_event(conn: psycopg.Connection, record: Record) -> bool:
             {**row, "html_es": to_html(row["body_es"]), "html_en": to_html(row["body_en"]), "module": d["module"],
              "status": d["status"], "version": d["version"], "at": event.occurred_at, "by": d["by"],
              "article_id": d["article_id"]}).rowcount == 1
+    if event.type == "ArticleSuggestionOpened":
+        # The first time an attempt opened an article is what counts (a reload opens it again).
+        return conn.execute("""
+            insert into kb_suggestion_opens (attempt_id, article_id, desk, module, opened_by, organisation_id,
+                                             opened_at)
+            values (%s, %s, %s, %s, %s, %s, %s) on conflict (attempt_id, article_id) do nothing""",
+            (d["attempt_id"], d["article_id"], d["desk"], d["module"], d["opened_by"], d.get("organisation_id"),
+             event.occurred_at)).rowcount == 1
     if event.type in ("ArticlePublished", "ArticleArchived"):
         published = event.type == "ArticlePublished"
         return conn.execute("""
@@ -193,3 +201,36 @@ def suggest(conn: psycopg.Connection, user: Claims, desk: str, words) -> dict:
     where = [sql.SQL("a.status = 'published'"), sql.SQL("a.desk = %s")]
     rows = _ranked(conn, where, [desk], words, True, articles.SUGGESTIONS, None)
     return {"items": [{**_item(r), "rank": r["rank"]} for r in rows]}
+
+
+# ------------------------------------------------------------------------------------------ deflections
+
+
+def apply_ticket_attempt(conn: psycopg.Connection, record: Record) -> bool:
+    """A ticket opened from a new-ticket form's load (`attempt_id`): that attempt was not deflected."""
+    event = record.event
+    if event.type != "TicketOpened" or not event.data.get("attempt_id"):
+        return False
+    return conn.execute("""insert into kb_attempt_tickets (attempt_id, ticket_id, opened_at) values (%s, %s, %s)
+                           on conflict (attempt_id) do nothing""",
+                        (event.data["attempt_id"], event.stream_id, event.occurred_at)).rowcount == 1
+
+
+def deflections(conn: psycopg.Connection, desks: list[str] | None, now, window) -> dict:
+    """Deflections per article and module of `desks` (None: all) as of `now` (query.articles.deflections)."""
+    rows = conn.execute("""
+        with attempts as (select attempt_id, min(opened_at) as first_open from kb_suggestion_opens
+                          group by attempt_id)
+        select o.attempt_id, o.article_id, o.desk, o.module, a.first_open, t.opened_at as ticket_at,
+               coalesce(k.title_es, '') as title_es, m.name as module_name
+        from kb_suggestion_opens o
+        join attempts a using (attempt_id)
+        left join kb_attempt_tickets t using (attempt_id)
+        left join kb_articles k on k.article_id = o.article_id
+        left join desk_modules m on m.desk = o.desk and m.code = o.module
+        where %(all)s or o.desk = any(%(desks)s)
+        order by o.desk, o.module, o.article_id, o.attempt_id""",
+        {"all": desks is None, "desks": list(desks or [])}).fetchall()
+    for row in rows:
+        row["module_name"] = catalogs.module_name(row["desk"], row["module"], row["module_name"])
+    return articles.deflections(rows, now, window)

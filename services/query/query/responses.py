@@ -159,3 +159,36 @@ class Article(ArticleRow):
     html_en = string()
     created_at = instant()
     updated_by = string()
+
+
+class DeflectionCounts(OpenSchema):
+    """Attempts that opened, were deflected, opened a ticket in the window, or are still within it."""
+
+    opened = integer()
+    deflected = integer()
+    ticketed = integer()
+    pending = integer()
+
+
+class ArticleDeflections(DeflectionCounts):
+    article_id = string()
+    title_es = string()
+    desk = string()
+    module = string()
+    module_name = string()
+
+
+class ModuleDeflections(DeflectionCounts):
+    desk = string()
+    module = string()
+    module_name = string()
+
+
+class Deflections(ResponseSchema):
+    """Deflections per article and module as of `as_of`, with the window used."""
+
+    window_minutes = integer()
+    as_of = instant()
+    articles = list_of(ArticleDeflections)
+    modules = list_of(ModuleDeflections)
+    total = fields.Nested(DeflectionCounts, required=True)

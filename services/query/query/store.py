@@ -154,7 +154,8 @@ def apply_account(conn: psycopg.Connection, record: Record) -> bool:
 # apply(conn, records) -> int: a run of its topic's events in order, applied set-based.
 _APPLIERS: dict[str, list] = {
     TICKETS: [("tickets", apply_ticket_events), ("deadlines", queue_ticket_events), ("timeline", apply_timeline),
-              (reports_store.PROJECTION, reports_store.apply_ticket_events)],
+              (reports_store.PROJECTION, reports_store.apply_ticket_events),
+              (articles_store.PROJECTION, articles_store.apply_ticket_attempt)],  # issue 12: deflections
     NOTIFICATIONS: [("tickets", apply_notifications), ("timeline", apply_timeline)],
     ACCOUNTS: [("accounts", apply_account), (catalogs.PROJECTION, catalogs.apply_catalog_changed)],
     SLA: [("deadlines", apply_sla_fact), ("timeline", apply_timeline),

@@ -36,6 +36,28 @@ DDL = (
     """,
     "create index if not exists kb_articles_search on kb_articles using gin (search)",
     "create index if not exists kb_articles_list on kb_articles (desk, status, lower(title_es), article_id)",
+    # Deflections: which articles each new-ticket form's load (attempt) opened, first time each, and
+    # the ticket an attempt opened, if any (query.articles.deflections decides at read time).
+    """
+    create table if not exists kb_suggestion_opens (
+        attempt_id      text        not null,
+        article_id      text        not null,
+        desk            text        not null,
+        module          text        not null,
+        opened_by       text        not null,
+        organisation_id text,
+        opened_at       timestamptz not null,
+        primary key (attempt_id, article_id)
+    );
+    """,
+    "create index if not exists kb_suggestion_opens_desk on kb_suggestion_opens (desk, opened_at)",
+    """
+    create table if not exists kb_attempt_tickets (
+        attempt_id text        primary key,
+        ticket_id  text        not null,
+        opened_at  timestamptz not null
+    );
+    """,
     "insert into projection_stats (name, applied, skipped) values ('knowledge', 0, 0) on conflict do nothing",
 )
 
