@@ -53,7 +53,7 @@ def test_typing_a_subject_that_matches_a_published_article_shows_it_and_a_draft_
     assert page.inner_text("#kb-suggestions h2") == "¿Esto resuelve su caso?"
     portal.screenshot("new-ticket-suggestions-desktop")
     assert draft_title not in page.inner_text("#kb-suggestions")
-    assert suggestion.get_attribute("href") == f"/articles/{published}"
+    assert suggestion.get_attribute("href").startswith(f"/articles/{published}?attempt=")
 
     # The suggested article opens (in its own tab, the form stays as typed).
     with page.context.expect_page() as opened:
@@ -63,6 +63,16 @@ def test_typing_a_subject_that_matches_a_published_article_shows_it_and_a_draft_
     assert published_title in article.inner_text("h1") and "fecha valor" in article.inner_text("#article strong")
     article.close()
     assert page.input_value("#case") == f"los depósitos no aparecen {marker}"
+
+    # Opening it from the form is counted: an attempt within its 30 minutes, no ticket yet (pending).
+    carlos = system.login("carlos@mesa.example")
+
+    def counted():
+        report = requests.get(f"{system.urls['query']}/api/reports/deflections", headers=carlos, timeout=30).json()
+        return next((a for a in report["articles"] if a["article_id"] == published), None)
+    assert wait_until(counted, 120, "the opened suggestion in query", interval=0.2) | {"article_id": 0} == {
+        "article_id": 0, "title_es": published_title, "desk": "SOPORTE", "module": "BANCOS", "module_name": "Bancos",
+        "opened": 1, "deflected": 0, "ticketed": 0, "pending": 1}
 
     # Neither browse, nor search, nor its own URL show the draft to the customer.
     portal.goto(f"/articles?q={marker}")

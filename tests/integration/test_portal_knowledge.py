@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from helpdesk_shared import pg
+from helpdesk_shared.envelope import from_json_bytes
 from test_portal_staff import csrf, desk, page  # noqa: F401  (desk: intake, query and the portal, a fixture)
 
 pytestmark = pytest.mark.integration
@@ -89,3 +91,34 @@ def test_two_editors_of_one_version_the_second_is_told_and_keeps_his_text(desk):
     assert second.status_code == 409
     html = second.get_data(as_text=True)
     assert 'value="Segundo"' in html and 'name="version" value="2"' in html
+
+
+def test_a_suggestion_opened_from_the_form_and_the_ticket_it_files_carry_the_forms_attempt(desk):
+    from harness import login
+    from samples import CONTACT, DESCRIPTION
+    carlos, _ = desk.browser("carlos@mesa.example")
+    article_id = _created(desk, carlos, title_es="Depósito que no aparece en el banco")
+    carlos.post(f"/articles/{article_id}/edit", data={"action": "publish", "version": "1",
+                                                       "csrf_token": csrf(carlos, "/articles")})
+    desk.pump()
+    maria, _ = desk.browser("maria@clubcaracas.com.ve")
+    form = page(maria, "/tickets/new")
+    attempt = re.search(r'name="attempt_id" value="([0-9a-f-]{36})"', form).group(1)
+    found = maria.get(f"/articles/suggestions.json?desk=SOPORTE&text=deposito+banco&attempt={attempt}").get_json()
+    assert [item["url"] for item in found["items"]] == [f"/articles/{article_id}?attempt={attempt}"]
+    page(maria, found["items"][0]["url"])
+    opened = maria.post("/tickets/new", data={
+        "csrf_token": csrf(maria, "/tickets/new"), "idempotency_key": attempt, "attempt_id": attempt, "desk": "SOPORTE",
+        "module": "BANCOS", "case": "Factura mal cargada en el banco Mercantil", "description": DESCRIPTION,
+        "contact_name": CONTACT["name"], "contact_email": CONTACT["email"], "contact_phone": CONTACT["phone"],
+        "urgency": "normal", "different_case": "1"})
+    assert opened.status_code == 302, re.findall(r'class="error"[^>]*>(.*?)</div>', opened.get_data(as_text=True), re.S)
+    desk.pump()
+    with pg.connect(desk.intake.extensions["intake"].config.database_url) as conn:
+        events = [from_json_bytes(bytes(r["payload"])) for r in conn.execute(
+            "select payload from events where type in ('ArticleSuggestionOpened', 'TicketOpened')").fetchall()]
+    assert {(e.type, e.data.get("attempt_id")) for e in events} == {("ArticleSuggestionOpened", attempt),
+                                                                   ("TicketOpened", attempt)}
+    report = desk.query.test_client().get("/api/reports/deflections", headers=login(
+        desk.intake.test_client(), "carlos@mesa.example")).get_json()
+    assert report["total"] == {"opened": 1, "deflected": 0, "ticketed": 1, "pending": 0}

@@ -251,6 +251,11 @@ class Backend:
         return self._call("POST", f"{self.config.intake_url}/api/articles/{article_id}/{action}", token, cid,
                           json={"version": version})
 
+    def article_opened(self, token: str, article_id: str, attempt_id: str, cid=None) -> Reply:
+        """POST /api/articles/{id}/opened on intake: a suggestion opened during a new-ticket form's load."""
+        return self._call("POST", f"{self.config.intake_url}/api/articles/{article_id}/opened", token, cid,
+                          json={"attempt_id": attempt_id})
+
     # ------------------------------------------------------------------ query and sla (reads)
 
     def tickets(self, token: str, params: dict, cid=None) -> Reply:

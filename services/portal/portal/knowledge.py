@@ -104,8 +104,23 @@ def article(article_id: str):
     reply = _checked(_ctx().backend.article(session["token"], _article_id(article_id), _cid()))
     if _behind(reply.body):
         return _pending(article_id)
+    _record_suggestion_opened(article_id, reply.body)
     return render_template("article.html", article=shown(reply.body),
                            can_edit=is_staff(session.get("user")) and reply.body.get("desk") in _staff_desks())
+
+
+def _record_suggestion_opened(article_id: str, article: dict) -> None:
+    """A customer came from the new-ticket form's suggestions (`?attempt=` the form's load): tell
+    intake, for the deflection count. Best effort: the article is shown whatever intake says."""
+    attempt = request.args.get("attempt", "")
+    if not _ARTICLE_ID.match(attempt) or (session.get("user") or {}).get("role") != "customer":
+        return
+    if article.get("status") != "published":
+        return
+    try:
+        _ctx().backend.article_opened(session["token"], article_id, attempt, _cid())
+    except Unavailable:
+        pass  # one deflection less counted; the customer reads his article
 
 
 def _behind(article: dict) -> bool:
@@ -141,8 +156,10 @@ def suggestions():
     if reply.status == 401:
         return jsonify({"items": []}), 401
     items = [shown(item) for item in reply.body.get("items", [])] if reply.ok else []
+    attempt = request.args.get("attempt", "")
+    extra = {"attempt": attempt} if _ARTICLE_ID.match(attempt) else {}  # the form's load: see `article`
     return jsonify({"items": [{"title": item["title"], "module_name": item.get("module_name") or item["module"],
-                               "url": url_for("knowledge.article", article_id=item["article_id"])}
+                               "url": url_for("knowledge.article", article_id=item["article_id"], **extra)}
                               for item in items]})
 
 

@@ -38,7 +38,7 @@
       if (!text) { show([]); return; }
       var mine = ++asked;
       var url = box.getAttribute("data-url") + "?desk=" + encodeURIComponent(field("desk")) +
-                "&text=" + encodeURIComponent(text);
+                "&text=" + encodeURIComponent(text) + "&attempt=" + encodeURIComponent(field("attempt_id"));
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { return r.ok ? r.json() : { items: [] }; })
         .then(function (body) { if (mine === asked) { show(body.items || []); } })
