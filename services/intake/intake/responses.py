@@ -220,6 +220,27 @@ class Organisations(ResponseSchema):
 HTML = {"text/html": {"schema": {"type": "string"}}}
 
 
+class CannedAnswer(ResponseSchema):
+    """One of a desk's canned answers as last saved, with how many messages used it."""
+
+    desk = string()
+    answer_id = string()
+    title = string()
+    body = string()
+    version = integer()
+    retired = flag()
+    uses = integer()
+    edited_by = string()
+    edited_at = instant()
+
+
+class CannedAnswers(ResponseSchema):
+    """A desk's canned answers by title."""
+
+    desk = string()
+    items = list_of(CannedAnswer)
+
+
 class ArticleChanged(ResponseSchema):
     """An article after a command: its id, desk, module, status and version (query has its texts)."""
 

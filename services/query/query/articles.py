@@ -4,7 +4,7 @@ of its pages, and search by meaning in Spanish built as a PostgreSQL tsquery.
 Search: the words of the text become alternatives of lexemes ANDed (a search: every word counts)
 or ORed (suggestions from a new ticket's subject and description: any word may, ranking decides).
 PostgreSQL says what a word's lexemes are (`articles_store.lexemes`: the `mesa_es` configuration,
-Spanish stems with accents folded, migration 0003); this module only arranges them. A word that
+Spanish stems with accents folded, migration 0004); this module only arranges them. A word that
 belongs to one of a module's synonym groups (the kernel's catalog data, the same groups rule 6's
 duplicate detection reads: `helpdesk_shared.catalog.vocabulary`) also matches the group's other
 words, in that module's articles only: in BANCOS "transferencia" is a payment, in SOCIOS the
