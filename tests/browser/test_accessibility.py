@@ -103,6 +103,7 @@ PAGES = [
     Page("articles-staff", CARLOS, "/articles"),
     Page("article-new", CARLOS, "/articles/new"),
     Page("article-edit", CARLOS, lambda portal, known: portal.goto(f"/articles/{known['article']}/edit")),
+    Page("article-deflections", SUPERVISOR, "/articles/deflections"),
     # A new page: add its row here.
 ]
 

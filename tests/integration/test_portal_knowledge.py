@@ -122,3 +122,15 @@ def test_a_suggestion_opened_from_the_form_and_the_ticket_it_files_carry_the_for
     report = desk.query.test_client().get("/api/reports/deflections", headers=login(
         desk.intake.test_client(), "carlos@mesa.example")).get_json()
     assert report["total"] == {"opened": 1, "deflected": 0, "ticketed": 1, "pending": 0}
+    html = page(carlos, "/articles/deflections")
+    row = html[html.index('id="deflections-articles"'):]
+    assert re.search(r"Depósito que no aparece en el banco</a></td><td>Bancos</td><td>1</td><td>0</td><td>1</td>"
+                     r"<td>0</td>", row)
+
+
+def test_staff_read_the_deflections_page_and_a_customer_gets_not_found(desk):
+    carlos, _ = desk.browser("carlos@mesa.example")
+    html = page(carlos, "/articles/deflections")
+    assert "Tickets evitados" in html and 'id="no-deflections"' in html  # a fresh desk: nothing opened yet
+    maria, _ = desk.browser("maria@clubcaracas.com.ve")
+    page(maria, "/articles/deflections", 404)

@@ -261,6 +261,10 @@ class Backend:
         return self._call("POST", f"{self.config.intake_url}/api/articles/{article_id}/{action}", token, cid,
                           json={"version": version})
 
+    def deflections(self, token: str, params: dict, cid=None) -> Reply:
+        """GET /api/reports/deflections on query (desk): per article and module, as of now."""
+        return self._call("GET", f"{self.config.query_url}/api/reports/deflections", token, cid, params=params)
+
     def article_opened(self, token: str, article_id: str, attempt_id: str, cid=None) -> Reply:
         """POST /api/articles/{id}/opened on intake: a suggestion opened during a new-ticket form's load."""
         return self._call("POST", f"{self.config.intake_url}/api/articles/{article_id}/opened", token, cid,

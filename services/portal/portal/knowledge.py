@@ -163,6 +163,20 @@ def suggestions():
                               for item in items]})
 
 
+# ------------------------------------------------------------------ staff: deflections
+
+
+@bp.get("/articles/deflections")
+@staff_required
+def deflections():
+    """How many new-ticket forms ended without a ticket after opening a suggested article, per
+    module and article (query decides, with its window, as of now)."""
+    params = {"desk": request.args["desk"]} if request.args.get("desk") in _staff_desks() else {}
+    reply = _checked(_ctx().backend.deflections(session["token"], params, _cid()))
+    return render_template("article_deflections.html", report=reply.body if reply.ok else {},
+                           desks=_staff_desks(), desk=params.get("desk", ""))
+
+
 # ------------------------------------------------------------------ staff: write, publish, archive
 
 
