@@ -74,6 +74,7 @@ def deflections():
             response = client.get(path, headers=bearer_of(who, clock()))
             assert response.status_code == 200, response.get_json()
             return response.get_json()
+        get.client = client
         try:
             yield get, clock, {name: a["id"] for name, a in articles.items()}
         finally:
@@ -110,3 +111,15 @@ def test_a_supervisor_reads_every_desk_and_a_desk_filter_narrows_it(deflections)
     assert _counts(get("/api/reports/deflections", who="supervisor")["total"]) == (7, 4, 2, 1)
     only = get("/api/reports/deflections?desk=IMPLANTACIONES", who="supervisor")
     assert [(a["article_id"], _counts(a)) for a in only["articles"]] == [(ids["B1"], (1, 1, 0, 0))]
+
+
+
+def test_the_deflections_are_a_prometheus_series_per_desk_module_and_outcome(deflections):
+    get, _, _ = deflections
+    metrics = get.client.get("/metrics").get_data(as_text=True)
+    # Every desk (a scrape has no reader): SOPORTE's BANCOS t1 t3 t5 deflected, t2 ticketed; NOMINA t4 pending.
+    for line in ('mesa_kb_attempts{desk="SOPORTE",module="BANCOS",outcome="deflected"} 3.0',
+                 'mesa_kb_attempts{desk="SOPORTE",module="BANCOS",outcome="ticketed"} 1.0',
+                 'mesa_kb_attempts{desk="SOPORTE",module="NOMINA",outcome="pending"} 1.0',
+                 'mesa_kb_attempts{desk="IMPLANTACIONES",module="BANCOS",outcome="deflected"} 1.0'):
+        assert line in metrics, line
