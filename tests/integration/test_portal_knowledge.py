@@ -134,3 +134,16 @@ def test_staff_read_the_deflections_page_and_a_customer_gets_not_found(desk):
     assert "Tickets evitados" in html and 'id="no-deflections"' in html  # a fresh desk: nothing opened yet
     maria, _ = desk.browser("maria@clubcaracas.com.ve")
     page(maria, "/articles/deflections", 404)
+
+
+def test_the_article_list_pages_on_with_its_cursor_to_the_last_article(desk):
+    carlos, _ = desk.browser("carlos@mesa.example")
+    for title in ("Artículo uno", "Artículo dos", "Artículo tres"):
+        _created(desk, carlos, title_es=title)
+    seen, path = [], "/articles?limit=1"
+    while path:
+        html = page(carlos, path)
+        seen += re.findall(r'<li><a href="/articles/[0-9a-f-]{36}">([^<]+)</a>', html)
+        found = re.search(r'id="next-page" href="([^"]+)"', html)
+        path = found.group(1).replace("&amp;", "&") if found else None
+    assert seen == ["Artículo dos", "Artículo tres", "Artículo uno"]

@@ -79,7 +79,8 @@ def _labels():
 @login_required
 def articles():
     """The articles the reader may read, by title; with `q`, those that match, best first."""
-    params = {k: request.args[k][:200] for k in ("q", "desk", "module", "status", "cursor") if request.args.get(k)}
+    params = {k: request.args[k][:200] for k in ("q", "desk", "module", "status", "cursor", "limit")
+              if request.args.get(k)}
     if "status" in params and not is_staff(session.get("user")):
         params.pop("status")
     backend, token = _ctx().backend, session["token"]
@@ -91,6 +92,7 @@ def articles():
     error = None if reply.ok else forms.text_of(reply.body, language())
     items = [shown(item) for item in reply.body.get("items", [])] if reply.ok else []
     return render_template("articles.html", items=items, params=params, error=error,
+                           next_params={k: v for k, v in params.items() if k != "cursor"},
                            next_cursor=reply.body.get("next_cursor") if reply.ok else None,
                            desks=_staff_desks() if is_staff(session.get("user")) else
                            [d for d in DESKS if d in (session["user"].get("desks") or [])],
