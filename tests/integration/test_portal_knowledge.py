@@ -147,3 +147,22 @@ def test_the_article_list_pages_on_with_its_cursor_to_the_last_article(desk):
         found = re.search(r'id="next-page" href="([^"]+)"', html)
         path = found.group(1).replace("&amp;", "&") if found else None
     assert seen == ["Artículo dos", "Artículo tres", "Artículo uno"]
+
+
+def test_an_agent_is_offered_the_published_articles_of_the_tickets_module_to_link_in_his_answer(desk):
+    carlos, _ = desk.browser("carlos@mesa.example")
+    published = _created(desk, carlos, title_es="Conciliar una factura cargada dos veces")
+    carlos.post(f"/articles/{published}/edit", data={"action": "publish", "version": "1",
+                                                      "csrf_token": csrf(carlos, "/articles")})
+    _created(desk, carlos, title_es="Borrador de conciliación")
+    other_module = _created(desk, carlos, module="NOMINA", title_es="Bono nocturno")
+    carlos.post(f"/articles/{other_module}/edit", data={"action": "publish", "version": "1",
+                                                         "csrf_token": csrf(carlos, "/articles")})
+    number = desk.open_ticket()  # BANCOS
+    html = page(carlos, f"/tickets/{number}")
+    offered = html[html.index('id="kb-links"'):html.index("</details>", html.index('id="kb-links"'))]
+    assert re.findall(r'data-kb-text="([^"]+)"', offered) == [
+        f"Conciliar una factura cargada dos veces: {desk.portal.extensions['portal'].config.public_url}"
+        f"/articles/{published}"]
+    maria, _ = desk.browser("maria@clubcaracas.com.ve")
+    assert 'id="kb-links"' not in page(maria, f"/tickets/{number}")

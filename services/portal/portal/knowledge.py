@@ -165,6 +165,26 @@ def suggestions():
                               for item in items]})
 
 
+# ------------------------------------------------------------------ staff: an article linked in an answer
+
+
+def module_articles(ticket: dict) -> list[dict]:
+    """The published articles of the ticket's desk and module (at most 5), each with the text an agent
+    inserts in his answer to link it: its title and its address on the portal. None when query does
+    not answer: the ticket page does not depend on them."""
+    try:
+        reply = _ctx().backend.articles(session["token"], {"desk": ticket["desk"], "module": ticket["module"],
+                                                           "status": "published", "limit": 5}, _cid())
+    except Unavailable:
+        return []
+    if not reply.ok:
+        return []
+    base = _ctx().config.public_url
+    return [{"title": item["title"], "url": url_for("knowledge.article", article_id=item["article_id"]),
+             "text": f"{item['title']}: {base}{url_for('knowledge.article', article_id=item['article_id'])}"}
+            for item in (shown(i) for i in reply.body.get("items", []))]
+
+
 # ------------------------------------------------------------------ staff: deflections
 
 
