@@ -202,6 +202,13 @@ def test_every_text_of_the_pages_has_an_english_translation():
     assert found and found - translated == set()
 
 
+def test_the_english_catalog_says_each_text_once():
+    """Two entries for one text: the compiled catalog keeps one silently, and an edit of the other is lost."""
+    ids = [line for line in (PORTAL / "translations" / "en" / "LC_MESSAGES" / "messages.po").read_text(
+        encoding="utf-8").splitlines() if line.startswith("msgid ")]
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
+
+
 def test_healthz_and_metrics_answer_like_every_service(client, backend):
     up = {"ok": True, "status": "ok"}
     assert client.get("/healthz").get_json() == {"service": "portal", "status": "ok",
