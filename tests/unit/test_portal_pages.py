@@ -229,3 +229,12 @@ def test_the_portal_refuses_to_start_without_its_session_secret():
     from portal.config import Config
     with mock.patch.dict(os.environ, {}, clear=True), pytest.raises(MissingSecret, match="PORTAL_SESSION_SECRET"):
         Config.from_env()
+
+
+def test_my_tickets_searches_the_words_typed_and_keeps_them_in_the_form_and_the_next_pages_link(client, backend):
+    logged_in(client)
+    page = client.get("/tickets?q=+conciliación   banco+&status=open").get_data(as_text=True)
+    assert backend.calls[-1] == ("tickets", {"page": 1, "per_page": 25, "status": "open", "q": "conciliación banco"})
+    assert 'name="q" type="search" maxlength="200" value="conciliación banco"' in page
+    client.get("/tickets?q=" + "x" * 500)
+    assert backend.calls[-1][1]["q"] == "x" * 200   # query's bound: never a 422 for a long paste
