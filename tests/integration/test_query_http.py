@@ -201,6 +201,20 @@ def test_text_search_ranks_a_ticket_about_the_words_above_one_that_only_mentions
     assert in_order(client, ROSA, now, q="banco") == ["SOP-1", "SOP-2"]
 
 
+def test_a_modules_synonyms_widen_the_search_in_that_modules_tickets_only(client, now, feed):
+    # BANCOS groups "transferencia" with "deposito" (a payment); SOCIOS groups it with "traspaso" (a share
+    # changing hands): the kernel catalog's groups, the ones rule 6 compares cases with.
+    feed.open("SOP-9", "club-caracas", "SOPORTE", "BANCOS", "Transferencia no reflejada",
+              "La transferencia del socio no aparece en el estado de cuenta.")
+    feed.open("SOP-10", "club-caracas", "SOPORTE", "SOCIOS", "Transferencia de la acción",
+              "La transferencia de la acción 77 no figura a nombre del nuevo socio.")
+    assert numbers(client, CARLOS, now, q="deposito") == ["SOP-9"]
+    assert numbers(client, CARLOS, now, q="traspaso") == ["SOP-10"]
+    assert numbers(client, CARLOS, now, q="transferencia") == ["SOP-10", "SOP-9"]
+    assert numbers(client, CARLOS, now, q="deposito socio") == ["SOP-9"]     # every word still counts
+    assert numbers(client, ANA, now, q="deposito") == []                      # not her organisation's
+
+
 def test_every_filter_and_the_search_stay_within_what_the_caller_may_see(client, now):
     assert numbers(client, MARIA, now, q="factura") == ["SOP-1"]               # not Valencia's SOP-3 nor IMP-1
     assert numbers(client, MARIA, now, organisation_id="country-valencia") == []

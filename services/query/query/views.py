@@ -5,7 +5,7 @@ import psycopg
 
 from helpdesk_shared.auth_tokens import Claims
 
-from . import catalogs
+from . import articles, articles_store, catalogs
 from .filters import UNASSIGNED, ListQuery
 
 _LIST_COLUMNS = """t.number, t.desk, t.organisation_id, o.name as organisation_name, t.module, t.case_summary,
@@ -22,6 +22,17 @@ def _visibility(user: Claims) -> tuple[str, list]:
     if user.role == "customer":
         return "t.organisation_id = %s and t.desk = any(%s)", [user.organisation_id, list(user.desks)]
     return "t.desk = any(%s)", [list(user.desks)]
+
+
+def _synonym_branches(conn: psycopg.Connection, text: str) -> list[tuple[str, str]]:
+    """(module, tsquery) for each module whose synonym groups widen the search's words (every word
+    counts, as in the plain search); lexemes as the knowledge base's search reads them."""
+    words = articles.words_of(text)
+    if not words:
+        return []
+    known = articles_store.lexemes(conn, (*words, *articles.synonym_words()))
+    _, per_module = articles.tsqueries(words, known, any_word=False)
+    return sorted(per_module.items())
 
 
 def list_tickets(conn: psycopg.Connection, user: Claims, query: ListQuery) -> dict:
@@ -41,12 +52,17 @@ def list_tickets(conn: psycopg.Connection, user: Claims, query: ListQuery) -> di
         # A ticket matches by its subject, case and description or by one of its messages (a customer's
         # search skips internal notes); each table is searched through its own index, then joined.
         public = "" if user.is_staff else " and not e.internal"
+        # A word of one of a module's synonym groups (rule 6's, the kernel catalog's) also finds the
+        # group's other words in that module's tickets: "deposito" finds a BANCOS ticket about a transfer.
+        synonyms = _synonym_branches(conn, query.text)
         clauses.append(f"""t.ticket_id in (
             select k.ticket_id from tickets k where k.search @@ websearch_to_tsquery('pg_catalog.spanish', %s)
             union
             select e.ticket_id from thread e where e.type = 'MessagePosted' and e.search
-                @@ websearch_to_tsquery('pg_catalog.spanish', %s){public})""")
-        params += [query.text, query.text]
+                @@ websearch_to_tsquery('pg_catalog.spanish', %s){public}
+            {''.join(f"union select k.ticket_id from tickets k where k.module = %s and k.search @@ %s::tsquery "
+                     for _ in synonyms)})""")
+        params += [query.text, query.text] + [v for pair in synonyms for v in pair]
         # Ranked: the ticket's own text first, then its best message (half as much), newest on a tie.
         order = f"""ts_rank(t.search, websearch_to_tsquery('pg_catalog.spanish', %s))
                     + 0.5 * coalesce((select max(ts_rank(e.search, websearch_to_tsquery('pg_catalog.spanish', %s)))
