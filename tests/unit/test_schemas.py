@@ -111,6 +111,18 @@ EXAMPLES = {
     "NotificationFailed": {"cause_event_id": str(uuid.uuid4()), "recipient": "ana@",
                            "template": "ticket_opened", "error": "550 no such user",
                            "permanent": True},
+    # knowledge base (issue 12)
+    "ArticleDrafted": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "version": 1, "by": "u-2",
+                       "title_es": "Cómo conciliar una cuenta", "body_es": "1. Abra **Bancos**.",
+                       "title_en": "", "body_en": ""},
+    "ArticleEdited": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "version": 2, "by": "u-2",
+                      "title_es": "Cómo conciliar una cuenta bancaria", "body_es": "1. Abra **Bancos**.",
+                      "title_en": "How to reconcile a bank account", "body_en": "1. Open **Bancos**.",
+                      "status": "draft"},
+    "ArticlePublished": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "version": 3, "by": "u-9"},
+    "ArticleArchived": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "version": 4, "by": "u-9"},
+    "ArticleSuggestionOpened": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "attempt_id": "f-1",
+                                "opened_by": "u-1", "organisation_id": "org-1"},
     "TicketRated": {"rating": "bad", "comment": "Tardaron dos días en contestar.", "rated_by": "u-1"},
 }
 

@@ -27,11 +27,15 @@ _FIELD_OF = {"subject": "case", "contact": "contact_name", "contact.name": "cont
              "body": "body", "solved": "body", "back_at": "back_on", "note": "away_note",
              "starts_at": "starts_on", "ends_at": "ends_on", "kind": "kind", "minutes_spent": "minutes_spent"}
 _MODULE_CODES = ("R4_UNKNOWN_MODULE",)
+SEARCH_MAX = 200  # query's limit on a list's text search (query.filters.MAX_TEXT)
 
 
 def _items(text: str) -> list[str]:
     """`a, b; c` -> ["a", "b", "c"] (blank items dropped)."""
     return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+_ATTEMPT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def ticket_body(form: Mapping[str, str], desk: str, attachments: list[str]) -> dict:
@@ -56,6 +60,8 @@ def ticket_body(form: Mapping[str, str], desk: str, attachments: list[str]) -> d
         body["previous_ticket"] = form["previous_ticket"].strip().upper()
     if attachments:
         body["attachments"] = attachments
+    if _ATTEMPT.match(form.get("attempt_id") or ""):  # issue 12: the form's load, for deflections
+        body["attempt_id"] = form["attempt_id"]
     return body
 
 

@@ -223,20 +223,22 @@ def request_access():
 @bp.get("/tickets")
 @login_required
 def my_tickets():
-    """The reader's tickets, newest first, filtered by status."""
+    """The reader's tickets, newest first, filtered by status and searched by words (`q`)."""
     status = request.args.get("status", "")
     status = status if status in forms.LIST_STATUSES else ""
     try:
         page = max(1, min(int(request.args.get("page", "1")), 10_000))
     except ValueError:
         page = 1
-    params = {"page": page, "per_page": 25, **({"status": status} if status else {})}
+    # Words to find in the ticket, its messages and (staff) its internal notes, best match first.
+    text = " ".join((request.args.get("q") or "").split())[:forms.SEARCH_MAX]
+    params = {"page": page, "per_page": 25, **({"status": status} if status else {}), **({"q": text} if text else {})}
     listing = _checked(_ctx().backend.tickets(session["token"], params, _cid()))
     if not listing.ok:
         abort(400)
     total = listing.body.get("total", 0)
     return render_template("tickets.html", tickets=listing.body.get("items", []), status=status, page=page,
-                           more=page * 25 < total, total=total, statuses=forms.LIST_STATUSES)
+                           more=page * 25 < total, total=total, statuses=forms.LIST_STATUSES, q=text)
 
 
 # ------------------------------------------------------------------ new ticket
@@ -270,7 +272,9 @@ def new_ticket():
     form = {"contact_name": user.get("name", ""), "contact_email": user.get("email", ""), "urgency": "normal",
             "idempotency_key": str(uuid.uuid4()),
             # Mails link with ?previous_ticket= (notifier), the closed-ticket page with ?previous=.
-            "previous_ticket": (request.args.get("previous_ticket") or request.args.get("previous", ""))[:32]}
+            "previous_ticket": (request.args.get("previous_ticket") or request.args.get("previous", ""))[:32],
+            # Issue 12: this load of the form; the suggestions it opens and the ticket it files carry it.
+            "attempt_id": str(uuid.uuid4())}
     return _new_ticket_page(form, {}, [])
 
 
