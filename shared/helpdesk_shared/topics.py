@@ -84,6 +84,7 @@ TOPIC_OF_EVENT = {
     "NotificationFailed": NOTIFICATIONS,
     "OutboxDrained": WATERMARKS,
     "DeliveryParked": OPERATIONS,
+    "TicketMergedInto": TICKETS,
 }
 
 

@@ -101,6 +101,15 @@ class Status(ResponseSchema):
     status = string()
 
 
+class Merged(ResponseSchema):
+    """The duplicate closed as merged, and the ticket it continues in."""
+
+    number = string()
+    status = string()
+    merged_into = string()
+    link = string()
+
+
 class BillableMark(ResponseSchema):
     """The desk's billable mark, and whether this request changed it."""
 
