@@ -533,7 +533,7 @@ def ticket_summary(uow: UnitOfWork, user: Claims, number: str) -> dict:
             "organisation_id": state.organisation_id, "module": state.module, "case": state.case,
             "subject": opened.data["subject"], "urgency": state.urgency, "status": state.status,
             "assigned_to": state.assigned_to, "customer_away": state.customer_away,
-            "close_reason": state.close_reason, "billable": state.billable, "version": state.version, "opened_at": opened.occurred_at,
+            "close_reason": state.close_reason, "merged_into": state.merged_into, "billable": state.billable, "version": state.version, "opened_at": opened.occurred_at,
             "updated_at": events[-1].occurred_at}
 
 

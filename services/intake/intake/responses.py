@@ -66,6 +66,7 @@ class Ticket(ResponseSchema):
     assigned_to = optional_string()
     customer_away = flag()
     close_reason = optional_string()
+    merged_into = optional_string()  # closed as merged: the number the case continues in
     billable = fields.Boolean(required=True, allow_none=True)
     version = integer()
     opened_at = instant()
