@@ -718,9 +718,10 @@ def _merged_content(events: list[Envelope]) -> dict:
     """What a duplicate held, as the open ticket keeps it: its opening text and files and every
     message (internal notes marked, so query shows them to staff only)."""
     opened = events[0]
-    messages = [{"message_id": e.data["message_id"], "author_id": e.data["author_id"],
-                 "author_role": e.data["author_role"], "body": e.data["body"], "internal": e.data["internal"],
-                 "attachments": e.data.get("attachments") or [], "occurred_at": e.occurred_at}
+    # Copied field by field (who owes the next answer is lifecycle's to read from author_role, not ours).
+    copied = ("message_id", "author_id", "author_role", "body", "internal")
+    messages = [{**{k: e.data[k] for k in copied}, "attachments": e.data.get("attachments") or [],
+                 "occurred_at": e.occurred_at}
                 for e in events if e.type == "MessagePosted"]
     return {"subject": opened.data["subject"], "description": opened.data["description"],
             "opened_by": opened.data["opened_by"], "opened_at": opened.occurred_at,
@@ -747,7 +748,7 @@ def merge_ticket(uow: UnitOfWork, staff: Claims, number: str, target: str, note:
         raise NotFound("ticket")
     target_row = uow.tickets.by_number(target)
     if target_row is None or not _may_see(staff, target_row["organisation_id"], target_row["desk"]):
-        raise violation("MERGE_TARGET_NOT_FOUND", "target", target=target)
+        raise violation("MERGE_TARGET_NOT_FOUND", "target", number=target)
     if target_row["ticket_id"] == source_row["ticket_id"]:
         raise violation("MERGE_INTO_ITSELF", "target")
     # Both rows locked in one order (by id), so two merges of the same pair in opposite directions
@@ -758,11 +759,11 @@ def merge_ticket(uow: UnitOfWork, staff: Claims, number: str, target: str, note:
     if source.is_closed:
         raise violation("MERGE_SOURCE_CLOSED", None, number=source.number)
     if into.organisation_id != source.organisation_id:
-        raise violation("MERGE_ACROSS_ORGANISATIONS", "target", target=into.number)
+        raise violation("MERGE_ACROSS_ORGANISATIONS", "target", number=into.number)
     if into.desk != source.desk:
-        raise violation("MERGE_ACROSS_DESKS", "target", target=into.number)
+        raise violation("MERGE_ACROSS_DESKS", "target", number=into.number)
     if into.is_closed:
-        raise violation("MERGE_TARGET_CLOSED", "target", target=into.number)
+        raise violation("MERGE_TARGET_CLOSED", "target", number=into.number)
     note = (note or "").strip() or None
     closed = new_event("TicketClosed", source.ticket_id, source.version + 1, {
         "reason": "merged", "merged_into": into.number, "merged_into_ticket_id": into.ticket_id, "note": note},

@@ -391,8 +391,8 @@ TEXTS: dict[str, tuple[int, str, str]] = {
     # see get the same answer, so the number of another desk's ticket tells nothing.
     "MERGE_TARGET_NOT_FOUND": (
         404,
-        "No existe el ticket {target} o no tiene acceso a él.",
-        "Ticket {target} does not exist or you have no access to it.",
+        "No existe el ticket {number} o no tiene acceso a él.",
+        "Ticket {number} does not exist or you have no access to it.",
     ),
     "MERGE_INTO_ITSELF": (
         422,
@@ -401,18 +401,18 @@ TEXTS: dict[str, tuple[int, str, str]] = {
     ),
     "MERGE_ACROSS_ORGANISATIONS": (
         422,
-        "Solo se fusionan tickets de la misma organización: el {target} es de otra (regla 6).",
-        "Only tickets of the same organisation are merged: {target} belongs to another one (rule 6).",
+        "Solo se fusionan tickets de la misma organización: el {number} es de otra (regla 6).",
+        "Only tickets of the same organisation are merged: {number} belongs to another one (rule 6).",
     ),
     "MERGE_ACROSS_DESKS": (
         422,
-        "Solo se fusionan tickets de la misma mesa: el {target} es de otra.",
-        "Only tickets of the same desk are merged: {target} belongs to another desk.",
+        "Solo se fusionan tickets de la misma mesa: el {number} es de otra.",
+        "Only tickets of the same desk are merged: {number} belongs to another desk.",
     ),
     "MERGE_TARGET_CLOSED": (
         409,
-        "El ticket {target} está cerrado: fusione el duplicado con el ticket abierto del caso.",
-        "Ticket {target} is closed: merge the duplicate into the case's open ticket.",
+        "El ticket {number} está cerrado: fusione el duplicado con el ticket abierto del caso.",
+        "Ticket {number} is closed: merge the duplicate into the case's open ticket.",
     ),
     "MERGE_SOURCE_CLOSED": (
         409,
