@@ -5,6 +5,9 @@ messages, the duplicate's clocks stopped (no overdue mail once its deadline has 
 across organisations is refused and changes nothing."""
 from __future__ import annotations
 
+import smtplib
+from email.message import EmailMessage
+
 import psycopg
 import pytest
 import requests
@@ -71,6 +74,11 @@ def timeline(stack, number: str) -> list[dict]:
     return r.json()["items"] if r.ok else []
 
 
+def thread(stack, number: str) -> list[dict]:
+    r = requests.get(f"{stack.urls['query']}/api/tickets/{number}", headers=stack.login(AGENT), timeout=30)
+    return r.json()["thread"] if r.ok else []
+
+
 def mails_to(stack, customer: str, number: str) -> list:
     return [m for m in stack.sink.to(customer) if f"[{number}]" in str(m["Subject"])]
 
@@ -114,6 +122,16 @@ def test_a_merged_duplicate_mails_its_customer_once_shows_in_the_target_and_its_
                          PATIENCE, "the duplicate's messages in the target's timeline")
     assert {e["merged_from"] for e in entries} == {duplicate["number"]}
     assert "Adjunto otra vez el detalle del recibo." in [e["data"]["body"] for e in entries]
+
+    # A reply to that mail continues the case in the target ticket.
+    reply = EmailMessage()
+    reply["From"], reply["To"] = customer, told[0]["Reply-To"]
+    reply["Subject"], reply["Message-ID"] = "Re: " + str(told[0]["Subject"]), "<merge-reply-1@club.test>"
+    reply.set_content("Entendido, sigo en el otro ticket.")
+    with smtplib.SMTP("127.0.0.1", stack.inbound_port, timeout=30) as smtp:
+        smtp.send_message(reply)
+    wait_until(lambda: [m for m in thread(stack, target["number"]) if m["body"] == "Entendido, sigo en el otro ticket."],
+               PATIENCE, "the reply in the target's thread")
 
     # A ticket opened after the merge is due after the duplicate would have been: once its overdue
     # mail has come, any timer of the duplicate would have fired before it.

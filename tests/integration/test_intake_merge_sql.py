@@ -99,3 +99,22 @@ def test_two_merges_of_one_pair_in_opposite_directions_leave_exactly_one_merged(
     assert sorted(answers.values()) == [201, 409], answers  # the second finds its target (or itself) closed
     rows = _rows(intake_db, a, b)
     assert sorted(r["status"] for r in rows.values()) == ["closed", "open"]
+
+
+def test_a_duplicate_too_large_to_copy_in_one_event_is_refused_with_413_and_nothing_changes(intake_app, intake_db):
+    # A merged duplicate's messages travel in one TicketMergedInto: past Kafka's message size the
+    # append is refused (outbox.EventTooLarge) and the whole merge rolls back, the duplicate left open.
+    client = intake_app.test_client()
+    maria, carlos = login(client, "maria@clubcaracas.com.ve"), login(client, "carlos@mesa.example")
+    target, duplicate = _open(client, maria), _open(client, maria)
+    text = "Detalle del error " * 1_100  # ~19,800 characters, under the message bound
+    for _ in range(55):
+        assert client.post(f"/api/tickets/{duplicate}/messages", json={"body": text},
+                           headers=maria).status_code == 201
+    before = _rows(intake_db, target, duplicate)
+    response = client.post(f"/api/tickets/{duplicate}/merge", json={"target": target}, headers=carlos)
+    assert response.status_code == 413, response.get_json()
+    assert response.get_json()["code"] == "EVENT_TOO_LARGE" and response.get_json()["message"]["es"]
+    after = _rows(intake_db, target, duplicate)
+    assert {n: (r["status"], r["version"]) for n, r in after.items()} == \
+        {n: (r["status"], r["version"]) for n, r in before.items()}
