@@ -26,6 +26,9 @@ from .topics import create_topics
 # When PostgreSQL runs in a container (tests/infra_choice.py), the tests' conftest rebinds this
 # (and the variable) before the first test module that needs it is imported.
 PG_BASE_URL = env("PG_BASE_URL", "postgresql://mesa:mesa@127.0.0.1:5432")
+# The office phones of the test stacks: the notifier mails them and the portal shows them (the
+# overdue notice, canned answers' {telefonos}); both must say the same numbers.
+OFFICE_PHONES = {"OFFICE_PHONES_SOPORTE": "+58 212 555 0100, +58 212 555 0101"}
 
 
 def free_port() -> int:
@@ -196,7 +199,7 @@ class LocalStack:
                 "QUEUE_ADDRESS_IMPLANTACIONES": "implantaciones@mesa.test",
                 "ONCALL_ADDRESS_SOPORTE": "guardia-soporte@mesa.test",
                 "ONCALL_ADDRESS_IMPLANTACIONES": "guardia-implantaciones@mesa.test",
-                "OFFICE_PHONES_SOPORTE": "+58 212 555 0100, +58 212 555 0101", "SMTP_RETRY_MAX_SECONDS": "2"}
+                **OFFICE_PHONES, "SMTP_RETRY_MAX_SECONDS": "2"}
 
     def start(self) -> "LocalStack":
         """Create databases and topics, load demo users (load_demo), start all four processes, wait for health."""
@@ -247,7 +250,7 @@ class LocalStack:
                "PORTAL_FORWARD_SECRET": self.secrets["PORTAL_FORWARD_SECRET"],
                "PUBLIC_URL": self.urls["portal"], "INTAKE_URL": self.urls["intake"], "QUERY_URL": self.urls["query"],
                "SLA_URL": self.urls["sla"], "NOTIFIER_URL": self.urls.get("notifier", "http://127.0.0.1:9"),
-               "PYTHONUNBUFFERED": "1", **self._clock_env(), **self.extra_env}
+               "PYTHONUNBUFFERED": "1", **OFFICE_PHONES, **self._clock_env(), **self.extra_env}
         argv = [sys.executable, "-m", "gunicorn", "-c", "python:helpdesk_shared.gunicorn_conf",
                 "-k", "helpdesk_shared.gunicorn_worker.JsonErrorWorker",
                 "-w", str(self.gunicorn_workers), "-b", self.urls["portal"].removeprefix("http://"),

@@ -24,6 +24,7 @@ ROLES = ("customer", "agent", "supervisor")
 # "Urgente, única y exclusivamente": the three causes of the rules page, plus normal.
 URGENCIES = ("normal", "platform_down", "member_billing_stopped", "announced_special_process")
 ACTOR_ROLES = (*ROLES, "system")
+MINUTES_SPENT_MAX = 24 * 60  # one answer or note records at most a day's work
 
 
 class UtcDateTime(fields.AwareDateTime):
@@ -120,6 +121,11 @@ class MessagePostedData(Schema):
     internal = fields.Boolean(required=True)
     attachments = _attachments()
     out_of_hours_requested = fields.Boolean(load_default=False)
+    # Staff only: the minutes the author spent on this answer or note, the span ending when it
+    # was posted (issue 12, time accounting). Absent when none was recorded.
+    minutes_spent = fields.Integer(strict=True, validate=validate.Range(min=1, max=MINUTES_SPENT_MAX))
+    # Staff only: the desk's canned answer the text was started from (its uses are counted).
+    canned_answer_id = fields.String(validate=validate.Length(min=1, max=64))
 
 
 class TicketAssignedData(Schema):
@@ -286,6 +292,26 @@ class AutoCloseWarningData(Schema):
     away_until = UtcDateTime(allow_none=True)  # present when the count started at the customer's return
 
 
+class WorkTimeRecordedData(Schema):
+    """The time an agent recorded with an answer or note, split by the desk's calendar: the span
+    of `minutes` ending at `ended_at`, and how much of it fell outside business hours (the part
+    billed when the ticket asked for out-of-hours attention). Measured by the SLA service, the
+    owner of the calendars, so no other service recomputes business time."""
+
+    ticket_id = _str()
+    number = _opt_str()
+    desk = fields.String(allow_none=True, validate=validate.OneOf(DESKS))
+    message_id = _str()
+    agent_id = _str()
+    internal = fields.Boolean(required=True)
+    minutes = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MINUTES_SPENT_MAX))
+    started_at = UtcDateTime(required=True)
+    ended_at = UtcDateTime(required=True)
+    outside_hours_seconds = fields.Integer(required=True, strict=True,
+                                           validate=validate.Range(min=0, max=MINUTES_SPENT_MAX * 60))
+    calendar_version = _version(required=True)
+
+
 class AutoClosedData(Schema):
     ticket_id = _str()
     number = _opt_str()
@@ -433,6 +459,19 @@ class SpecialProcessAnnouncedData(Schema):
                                   field_name="ends_at")
 
 
+class CannedAnswerSavedData(Schema):
+    """Staff of a desk saved one of its canned answers (issue 12): a new one (version 1), an edit, or
+    its retirement (`retired`: no longer offered; kept so the messages that used it still name it).
+    `body` may hold the placeholders of helpdesk_shared.canned, filled where it is inserted."""
+    desk = _one_of(DESKS)
+    answer_id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$"))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=5_000))
+    retired = fields.Boolean(required=True)
+    version = _version(required=True)
+    saved_by = _str()
+
+
 class RulesPageEditedData(Schema):
     """A supervisor edited a desk's rules page (the portal's entry page) in one language.
 
@@ -500,6 +539,7 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "ClockPaused": ClockPausedData,
     "AutoCloseWarning": AutoCloseWarningData,
     "AutoClosed": AutoClosedData,
+    "WorkTimeRecorded": WorkTimeRecordedData,
     "CalendarChanged": CalendarChangedData,
     "PolicyChanged": PolicyChangedData,
     "OrganisationRegistered": OrganisationRegisteredData,
@@ -513,6 +553,7 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "TrainingRequested": TrainingRequestedData,
     "SpecialProcessAnnounced": SpecialProcessAnnouncedData,
     "RulesPageEdited": RulesPageEditedData,
+    "CannedAnswerSaved": CannedAnswerSavedData,
     "NotificationSent": NotificationSentData,
     "NotificationFailed": NotificationFailedData,
     "OutboxDrained": OutboxDrainedData,

@@ -67,6 +67,7 @@ TOPIC_OF_EVENT = {
     "ClockPaused": SLA,
     "AutoCloseWarning": SLA,
     "AutoClosed": SLA,
+    "WorkTimeRecorded": SLA,
     "CalendarChanged": SLA,
     "PolicyChanged": SLA,
     "OrganisationRegistered": ACCOUNTS,
@@ -80,6 +81,7 @@ TOPIC_OF_EVENT = {
     "TrainingRequested": ACCOUNTS,
     "SpecialProcessAnnounced": ACCOUNTS,
     "RulesPageEdited": ACCOUNTS,  # intake's other per-desk content; no consumer needs it yet
+    "CannedAnswerSaved": ACCOUNTS,  # per-desk content too; intake reads its own table
     "NotificationSent": NOTIFICATIONS,
     "NotificationFailed": NOTIFICATIONS,
     "OutboxDrained": WATERMARKS,

@@ -88,6 +88,8 @@ PAGES = [
     Page("report-backlog", CARLOS, "/reports/backlog"),
     Page("report-workload", CARLOS, "/reports/workload"),
     Page("report-out-of-hours", CARLOS, "/reports/out-of-hours"),
+    Page("report-time", CARLOS, "/reports/time"),
+    Page("canned-answers", CARLOS, "/desks/SOPORTE/canned-answers"),
     Page("supervisor-calendars", SUPERVISOR, "/supervisor/calendars"),
     Page("supervisor-policies", SUPERVISOR, "/supervisor/policies"),
     Page("supervisor-rules", SUPERVISOR, "/supervisor/rules"),

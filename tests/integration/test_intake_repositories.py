@@ -217,6 +217,25 @@ def test_rules_pages_are_stored_per_desk_and_language_and_replaced(start):
         assert uow.rules_pages.get("SOPORTE", "es") is None
 
 
+def test_canned_answers_are_kept_per_desk_by_title_replaced_and_their_uses_counted(start):
+    answer = {"desk": "SOPORTE", "answer_id": "b-saludo", "title": "Saludo", "body": "Hola {cliente}", "version": 1,
+              "retired": False, "edited_by": "u-a", "edited_at": NOW}
+    with start() as uow:
+        assert uow.canned_answers.get("SOPORTE", "b-saludo") is None
+        uow.canned_answers.save(answer)
+        uow.canned_answers.save(answer | {"answer_id": "a-cierre", "title": "Cierre"})
+        uow.canned_answers.save(answer | {"desk": "IMPLANTACIONES", "answer_id": "c", "title": "Alta"})
+        uow.canned_answers.count_use("SOPORTE", "b-saludo")
+    with start() as uow:
+        uow.canned_answers.save(answer | {"body": "Buenas, {cliente}", "version": 2, "retired": True})
+        uow.canned_answers.count_use("SOPORTE", "b-saludo")
+    with start() as uow:
+        assert [(a["answer_id"], a["uses"]) for a in uow.canned_answers.of_desk("SOPORTE")] == [
+            ("a-cierre", 0), ("b-saludo", 2)]   # by title: Cierre, Saludo; an edit keeps the uses
+        stored = uow.canned_answers.get("SOPORTE", "b-saludo")
+        assert {k: stored[k] for k in answer} == answer | {"body": "Buenas, {cliente}", "version": 2, "retired": True}
+
+
 def test_idempotency_keys_store_the_answer_per_user(start):
     with start() as uow:
         uow.idempotency_keys.lock("u-a", "k")

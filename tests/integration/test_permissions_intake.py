@@ -74,6 +74,9 @@ TABLE = [
     # The rules page is public; only a supervisor of its desk edits it (the page is no secret: 403).
     row("GET",  "/api/desks/<desk>/rules-page",             "read_rules_page",       200, 200, 200, 200, 200, 200, 200),
     row("PUT",  "/api/desks/<desk>/rules-page",             "edit_rules_page",       401, 403, 403, 403, 403, 200, 403),
+    # Canned answers (issue 12): the desk's staff keep them; customers never see them.
+    row("GET",  "/api/desks/<desk>/canned-answers",         "canned_answers",        401, 403, 403, 200, 403, 200, 403),
+    row("PUT",  "/api/desks/<desk>/canned-answers/<answer_id>", "save_canned_answer", 401, 403, 403, 200, 403, 200, 403),
     # One-click links: the signed token names the user, whatever bearer comes along.
     row("GET",  "/resolve/<token>",                         "resolve_page",          200, 200, 200, 200, 200, 200, 200),
     row("POST", "/resolve/<token>",                         "resolve",               200, 200, 200, 200, 200, 200, 200),
@@ -249,6 +252,9 @@ REQUESTS = {
         "organisation_id": "club-caracas", "desks": ["IMPLANTACIONES"]}}),
 
     "read_rules_page": lambda w: ("/api/desks/SOPORTE/rules-page", {}),
+    "canned_answers": lambda w: ("/api/desks/SOPORTE/canned-answers", {}),
+    "save_canned_answer": lambda w: (f"/api/desks/SOPORTE/canned-answers/a-{uuid.uuid4().hex[:8]}", {"json": {
+        "title": "Saludo", "body": "Estimado {cliente}: recibimos su caso.", "version": 0}}),
     "edit_rules_page": lambda w: ("/api/desks/SOPORTE/rules-page", {"json": {
         "language": "es", "text": "1. Un caso, un ticket.", "version": w.rules_page_version()}}),
     "resolve_page": lambda w: ("/resolve/" + _link(link_tokens.RESOLUTION, {

@@ -48,6 +48,9 @@ TABLE = [
     row("GET", "/api/reports/out-of-hours", "out_of_hours_club", 401, 200, 404, 200, 200, 200, 200),
     row("GET", "/api/reports/out-of-hours.csv", "out_of_hours_csv", 401, 200, 200, 200, 200, 200, 200),
     row("GET", "/api/reports/out-of-hours.csv", "out_of_hours_csv_club", 401, 200, 404, 200, 200, 200, 200),
+    # Time accounting (issue 12): staff time is a staff figure, even the customer's organisation's.
+    row("GET", "/api/reports/time", "time", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/time", "time_soporte", 401, 403, 403, 200, 403, 200, 403),
 ]
 
 _numbers = itertools.count(1)
@@ -92,6 +95,8 @@ REQUESTS = {
     "out_of_hours_club": lambda w: "/api/reports/out-of-hours?organisation_id=club-caracas",
     "out_of_hours_csv": lambda w: "/api/reports/out-of-hours.csv",
     "out_of_hours_csv_club": lambda w: "/api/reports/out-of-hours.csv?organisation_id=club-caracas",
+    "time": lambda w: "/api/reports/time",
+    "time_soporte": lambda w: "/api/reports/time?desk=SOPORTE",
 }
 
 

@@ -212,6 +212,28 @@ def test_a_customer_cannot_send_an_internal_note_through_the_answer_form(desk):
     assert "Nota secreta" not in page(maria, f"/tickets/{number}")
 
 
+def test_an_agent_records_the_minutes_spent_with_an_answer_and_a_wrong_value_is_said_beside_the_field(desk):
+    number = desk.open_ticket()
+    carlos, _ = desk.browser("carlos@mesa.example")
+    assert 'id="minutes_spent"' in page(carlos, f"/tickets/{number}")
+    token = csrf(carlos, f"/tickets/{number}")
+    wrong = carlos.post(f"/tickets/{number}/messages", data={"body": "Revisado.", "minutes_spent": "media hora",
+                                                             "csrf_token": token})
+    assert wrong.status_code == 422
+    text = wrong.get_data(as_text=True)
+    field = text[text.index('id="minutes_spent"'):]
+    assert 'aria-invalid="true"' in field[:400] and 'id="minutes_spent-error"' in field, field[:1200]
+    posted = carlos.post(f"/tickets/{number}/messages", data={"body": "Revisado el índice.", "minutes_spent": "45",
+                                                              "csrf_token": token})
+    assert posted.status_code == 302
+    with pg.connect(desk.intake.extensions["intake"].config.database_url) as conn:
+        recorded = [from_json_bytes(bytes(r["payload"])).data.get("minutes_spent") for r in conn.execute(
+            "select payload from events where type = 'MessagePosted' order by global_position").fetchall()]
+    assert recorded == [45]  # the refused one changed nothing
+    maria, _ = desk.browser("maria@clubcaracas.com.ve")
+    assert 'id="minutes_spent"' not in page(maria, f"/tickets/{number}")
+
+
 def rename_module(desk: Desk, code: str, name: str) -> None:
     """A supervisor renames `code` in SOPORTE's catalog through intake; query hears of it."""
     from harness import login
@@ -274,3 +296,34 @@ def test_a_revoked_token_is_sent_to_log_in_again_on_the_queue_and_ticket_pages_e
         assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/", path
         with carlos.session_transaction() as session:
             assert "token" not in session, path  # the session ended: "Su sesión terminó"
+
+
+def test_staff_keep_canned_answers_and_insert_one_with_its_placeholders_filled_and_its_use_counted(desk):
+    number = desk.open_ticket()
+    carlos, _ = desk.browser("carlos@mesa.example")
+    token = csrf(carlos, "/desks/SOPORTE/canned-answers")
+    wrong = carlos.post("/desks/SOPORTE/canned-answers", data={"title": "Saludo", "body": "Hola {clente}",
+                                                               "csrf_token": token})
+    assert wrong.status_code == 422 and "{clente}" in wrong.get_data(as_text=True)
+    saved = carlos.post("/desks/SOPORTE/canned-answers", data={
+        "title": "Cierre de lote", "csrf_token": token,
+        "body": "Estimado {cliente}: corregimos el ticket {ticket}. Dudas: {telefonos}. Atentamente, {agente}."})
+    assert saved.status_code == 302
+    ticket_page = page(carlos, f"/tickets/{number}")
+    assert "Insertar: Cierre de lote" in ticket_page and 'id="canned_answer_id"' in ticket_page
+    # Without JavaScript the link brings the page back with the answer, filled, in the form.
+    chosen = page(carlos, f"/tickets/{number}?respuesta=cierre-de-lote")
+    filled = (f"Estimado María Pérez: corregimos el ticket {number}. Dudas: +58 212 555 0100. "
+              f"Atentamente, Carlos Soporte.")
+    assert f">{filled}</textarea>" in chosen, chosen[chosen.index('id="body"'):][:400]
+    assert 'name="canned_answer_id" value="cierre-de-lote"' in chosen
+    posted = carlos.post(f"/tickets/{number}/messages", data={"body": filled, "canned_answer_id": "cierre-de-lote",
+                                                              "csrf_token": token})
+    assert posted.status_code == 302
+    uses = re.search(r'id="canned-cierre-de-lote"><td>Cierre de lote</td><td class="uses">(\d+)</td>',
+                     page(carlos, "/desks/SOPORTE/canned-answers"))
+    assert uses and uses.group(1) == "1"
+    desk.pump()
+    maria, _ = desk.browser("maria@clubcaracas.com.ve")
+    assert filled in page(maria, f"/tickets/{number}") and "Insertar:" not in page(maria, f"/tickets/{number}")
+    page(maria, "/desks/SOPORTE/canned-answers", 404)

@@ -20,7 +20,7 @@ from samples import ticket_body
 pytestmark = pytest.mark.integration
 
 STAFF_PAGES = ("/supervisor/calendars", "/supervisor/policies", "/reports/compliance", "/reports/backlog",
-               "/reports/workload", "/reports/out-of-hours", "/reports/out-of-hours.csv")
+               "/reports/workload", "/reports/out-of-hours", "/reports/out-of-hours.csv", "/reports/time")
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,8 @@ def test_a_supervisor_changes_a_policy_and_sla_has_the_new_version(services, por
 
 def test_an_agent_reads_the_reports_but_gets_no_editor_and_cannot_post_one(services, portal):
     client = portal("carlos@mesa.example")
-    for path in ("/reports/compliance", "/reports/backlog", "/reports/workload", "/reports/out-of-hours"):
+    for path in ("/reports/compliance", "/reports/backlog", "/reports/workload", "/reports/out-of-hours",
+                 "/reports/time"):
         assert client.get(path).status_code == 200, path
     assert client.get("/reports/workload?desk=IMPLANTACIONES").status_code == 404  # not his desk
     token = csrf(client, "/reports/compliance")

@@ -30,6 +30,14 @@ Times below: Caracas local (UTC in the code is local + 4 h).
      Thu 31 Dec and Fri 1 Jan are holidays (Fin de Año, Año Nuevo), then the weekend. Answered by the
      supervisor Mon 4 Jan 09:45 (in hours): Wed 0.5 h + Mon 0.75 h = 1.25 h = 4500 s, in time. Left waiting.
      Carlos marks C billable Wed 30 Dec 17:10: one December ticket marked billable for country-valencia.
+
+Time recorded with answers and notes (issue 12), split by the SLA service (WorkTimeRecorded):
+  E  Carlos, 45 min with his Sat 5 Dec 11:00 answer: all outside hours (2700 s); E asked: billed.
+  A  Carlos, 90 min with his Mon 28 Dec 18:30 answer (17:00-18:30): all outside hours (5400 s); A's
+     last mark is "not billable": not billed.
+  F  Elena, 30 min with an internal note Thu 10 Dec 11:00 (10:30-11:00): in hours, nothing outside.
+  C  Rosa, 60 min with her Mon 4 Jan 09:45 answer (08:45-09:45): 15 min before opening (900 s); C asked
+     and was marked billable: billed, in January.
 """
 from __future__ import annotations
 
@@ -125,6 +133,16 @@ class Story:
         self._add("BillableMarked", f"t-{key}", {"billable": billable, "note": None, "marked_by": by.user_id},
                   Actor(by.user_id, by.role), at)
 
+    def work(self, key: str, number: str, by: Claims, ended: datetime, minutes: int, outside_seconds: int,
+             internal: bool = False) -> None:
+        """The SLA's WorkTimeRecorded for `minutes` an agent recorded with a message ending at `ended`."""
+        self._add("WorkTimeRecorded", f"sla-t-{key}", {
+            "ticket_id": f"t-{key}", "number": number, "desk": "SOPORTE" if number.startswith("SOP") else
+            "IMPLANTACIONES", "message_id": f"m-{key}-{ended:%d%H%M}", "agent_id": by.user_id, "internal": internal,
+            "minutes": minutes, "started_at": (ended - timedelta(minutes=minutes)).isoformat(),
+            "ended_at": ended.isoformat(), "outside_hours_seconds": outside_seconds, "calendar_version": 1},
+            SYSTEM, ended)
+
     def assign(self, key: str, agent: Claims, at: datetime) -> None:
         self._add("TicketAssigned", f"t-{key}", {"agent_id": agent.user_id, "assigned_by": agent.user_id},
                   Actor(agent.user_id, agent.role), at)
@@ -142,12 +160,14 @@ def story() -> list:
            urgency="platform_down", out_of_hours=True)
     s.answer("E", "SOP-105", "first_response", CARLOS, local("2026-12-05", "10:00"), local("2026-12-05", "12:00"),
              local("2026-12-05", "11:00"), 3600, True, outside_seconds=3600)
+    s.work("E", "SOP-105", CARLOS, local("2026-12-05", "11:00"), 45, 2700)
     s.message("E", MARIA, local("2026-12-05", "20:00"), out_of_hours=True)
     s.answer("E", "SOP-105", "next_response", CARLOS, local("2026-12-05", "20:00"), local("2026-12-05", "22:00"),
              local("2026-12-05", "21:30"), 5400, True, outside_seconds=5400)
     s.open("F", "IMP-201", "IMPLANTACIONES", "distribuidora-andina", "MIGRACION", LUIS, local("2026-12-10", "10:00"))
     s.answer("F", "IMP-201", "first_response", ELENA, local("2026-12-10", "10:00"), local("2026-12-11", "10:00"),
              local("2026-12-10", "11:00"), 3600, False)
+    s.work("F", "IMP-201", ELENA, local("2026-12-10", "11:00"), 30, 0, internal=True)
     s.open("D", "SOP-104", "SOPORTE", "club-caracas", "NOMINA", MARIA, local("2026-12-14", "09:00"))
     s.overdue("D", "SOP-104", local("2026-12-14", "17:00"))
     s.close("D", "solved_by_customer", Actor(MARIA.user_id, "customer"), local("2026-12-15", "10:00"))
@@ -161,6 +181,7 @@ def story() -> list:
     s.message("A", MARIA, local("2026-12-28", "12:00"))
     s.answer("A", "SOP-101", "next_response", CARLOS, local("2026-12-28", "12:00"), local("2026-12-29", "12:00"),
              local("2026-12-28", "18:30"), 18000, True)
+    s.work("A", "SOP-101", CARLOS, local("2026-12-28", "18:30"), 90, 5400)
     s.mark_billable("A", True, CARLOS, local("2026-12-28", "19:00"))
     s.mark_billable("A", False, CARLOS, local("2026-12-29", "09:00"))
     s.open("C", "SOP-103", "SOPORTE", "country-valencia", "BANCOS", ANA, local("2026-12-30", "16:30"),
@@ -171,6 +192,7 @@ def story() -> list:
     s.assign("C", ROSA, local("2027-01-04", "09:00"))
     s.answer("C", "SOP-103", "first_response", ROSA, local("2026-12-30", "16:30"), local("2027-01-04", "16:30"),
              local("2027-01-04", "09:45"), 4500, False)
+    s.work("C", "SOP-103", ROSA, local("2027-01-04", "09:45"), 60, 900)
     return s.events
 
 
@@ -226,6 +248,18 @@ def get(client, who: Claims, path: str, expect: int = 200, **params):
 ])
 def test_the_hand_computed_business_times_are_those_of_the_default_calendar(started, met, seconds):
     assert venezuela_default([2026, 2027]).business_between(started, met) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("ended, minutes, outside_seconds", [
+    (local("2026-12-05", "11:00"), 45, 2700),   # E: a Saturday
+    (local("2026-12-28", "18:30"), 90, 5400),   # A: after closing
+    (local("2026-12-10", "11:00"), 30, 0),      # F: in hours
+    (local("2027-01-04", "09:45"), 60, 900),    # C: 15 minutes before opening
+])
+def test_the_hand_computed_work_time_outside_hours_is_that_of_the_default_calendar(ended, minutes, outside_seconds):
+    span = timedelta(minutes=minutes)
+    open_time = venezuela_default([2026, 2027]).business_between(ended - span, ended)
+    assert span - open_time == timedelta(seconds=outside_seconds)
 
 
 # ------------------------------------------------------------------ compliance
@@ -343,22 +377,31 @@ def test_auto_closed_are_counted_per_caracas_month_and_module(client):
 
 CLUB = {"organisation_id": "club-caracas", "organisation_name": "Club Social Caracas", "tax_id": "J-00012345-6",
         "month": "2026-12", "requests": 1, "answers_outside_hours": 2, "outside_hours_seconds": 9000,
-        "outside_hours": 2.5, "billable_tickets": 0}
+        "outside_hours": 2.5, "billable_tickets": 0,
+        "billable_work_seconds": 2700, "billable_work_minutes": 45.0, "billable_work_hours": 0.75}
 VALENCIA = {"organisation_id": "country-valencia", "organisation_name": 'Valencia "Country" Club; Sede Guataparo',
             "tax_id": "J-30765432-1", "month": "2026-12", "requests": 1, "answers_outside_hours": 0,
-            "outside_hours_seconds": 0, "outside_hours": 0.0, "billable_tickets": 1}
+            "outside_hours_seconds": 0, "outside_hours": 0.0, "billable_tickets": 1,
+            "billable_work_seconds": 0, "billable_work_minutes": 0.0, "billable_work_hours": 0.0}
+# C's recorded time came in January: a month with nothing else for country-valencia.
+VALENCIA_JANUARY = {**VALENCIA, "month": "2027-01", "requests": 0, "billable_tickets": 0,
+                    "billable_work_seconds": 900, "billable_work_minutes": 15.0, "billable_work_hours": 0.25}
 
 
 def test_out_of_hours_billing_counts_requests_and_staff_answers_outside_hours_per_organisation_and_month(client):
     # C was marked billable (A too, then not: its last mark counts).
     # E asked twice in December (one request) and was answered twice outside hours (1 h + 1.5 h); A's answer
     # at 18:30 was outside hours too but A never asked for it: not billed. C asked and was answered in hours.
-    assert get(client, ROSA, "/api/reports/out-of-hours", **DECEMBER_TO_JANUARY)["items"] == [CLUB, VALENCIA]
+    # Recorded time: E's 45 minutes on a Saturday are billed; A's 90 after closing are not (not billable);
+    # C's 15 minutes before opening are, in January.
+    assert get(client, ROSA, "/api/reports/out-of-hours", **DECEMBER_TO_JANUARY)["items"] == [
+        CLUB, VALENCIA, VALENCIA_JANUARY]
 
 
 def test_a_customer_reads_his_own_organisations_bill_and_another_organisation_is_a_404(client):
     assert get(client, MARIA, "/api/reports/out-of-hours", **DECEMBER_TO_JANUARY)["items"] == [CLUB]
-    assert get(client, ANA, "/api/reports/out-of-hours", **DECEMBER_TO_JANUARY)["items"] == [VALENCIA]
+    assert get(client, ANA, "/api/reports/out-of-hours", **DECEMBER_TO_JANUARY)["items"] == [VALENCIA,
+                                                                                             VALENCIA_JANUARY]
     refused = get(client, MARIA, "/api/reports/out-of-hours", 404, organisation_id="country-valencia")
     assert refused["code"] == "not_found"
     assert get(client, MARIA, "/api/reports/out-of-hours.csv", 404, organisation_id="country-valencia")
@@ -369,18 +412,43 @@ def test_the_csv_opens_with_spanish_headers_semicolons_and_decimal_commas(client
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert response.headers["Content-Disposition"] == 'attachment; filename="fuera-de-horario_2026-11_2027-01.csv"'
     raw = response.get_data()
-    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\r\n") == 3
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\r\n") == 4
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
     assert rows == [
         ["Organización", "RIF", "Mes", "Solicitudes fuera de horario", "Respuestas fuera de horario",
-         "Horas fuera de horario", "Tickets marcados facturables"],
-        ["Club Social Caracas", "J-00012345-6", "2026-12", "1", "2", "2,50", "0"],
-        ['Valencia "Country" Club; Sede Guataparo', "J-30765432-1", "2026-12", "1", "0", "0,00", "1"]]
+         "Horas fuera de horario", "Tickets marcados facturables", "Horas registradas fuera de horario (facturables)"],
+        ["Club Social Caracas", "J-00012345-6", "2026-12", "1", "2", "2,50", "0", "0,75"],
+        ['Valencia "Country" Club; Sede Guataparo', "J-30765432-1", "2026-12", "1", "0", "0,00", "1", "0,00"],
+        ['Valencia "Country" Club; Sede Guataparo', "J-30765432-1", "2027-01", "0", "0", "0,00", "0", "0,25"]]
+
+
+# ------------------------------------------------------------------ time accounting (issue 12)
+
+def test_recorded_time_is_summed_per_agent_organisation_and_month_with_its_billable_part(client):
+    body = get(client, ROSA, "/api/reports/time", **DECEMBER_TO_JANUARY)
+    assert [(i["agent_name"], i["organisation_id"], i["month"], i["entries"], i["minutes"],
+             i["outside_hours_minutes"], i["billable_minutes"], i["hours"], i["billable_hours"])
+            for i in body["items"]] == [
+        ("Carlos Soporte", "club-caracas", "2026-12", 2, 135, 135.0, 45.0, 2.25, 0.75),   # E 45 + A 90; E billed
+        ("Elena Implantaciones", "distribuidora-andina", "2026-12", 1, 30, 0.0, 0.0, 0.5, 0.0),
+        ("Rosa Supervisora", "country-valencia", "2027-01", 1, 60, 15.0, 15.0, 1.0, 0.25)]
+
+
+def test_the_time_report_filters_by_agent_organisation_and_the_callers_desks(client):
+    mine = get(client, CARLOS, "/api/reports/time", **DECEMBER_TO_JANUARY, agent="me")["items"]
+    assert [(i["agent_id"], i["minutes"]) for i in mine] == [("u-carlos", 135)]
+    valencia = get(client, ROSA, "/api/reports/time", **DECEMBER_TO_JANUARY, organisation_id="country-valencia")
+    assert [(i["agent_id"], i["month"]) for i in valencia["items"]] == [("u-rosa", "2027-01")]
+    # Elena's desk is IMPLANTACIONES: she reads F's time and none of SOPORTE's.
+    assert [i["agent_id"] for i in get(client, ELENA, "/api/reports/time", **DECEMBER_TO_JANUARY)["items"]] \
+        == ["u-elena"]
+    assert get(client, ELENA, "/api/reports/time", 403, desk="SOPORTE")["code"] == "FORBIDDEN"
+    assert get(client, ROSA, "/api/reports/time", 422, module="NOMINA")["field"] == "module"
 
 
 def test_a_customer_gets_403_on_the_staff_reports(client):
     for path in ("/api/reports/backlog", "/api/reports/compliance", "/api/reports/compliance/breaches",
-                 "/api/reports/auto-closed"):
+                 "/api/reports/auto-closed", "/api/reports/time"):
         assert get(client, MARIA, path, 403)["code"] == "FORBIDDEN"
 
 

@@ -330,6 +330,17 @@ def test_a_message_needs_a_body_and_only_staff_write_internal_notes(w):
     assert handlers.post_message(w.uow, w.carlos, number, {"body": "nota", "internal": True}, NOW).data["internal"]
 
 
+def test_staff_record_the_minutes_spent_on_an_answer_or_note_and_a_customer_cannot(w):
+    number = w.open(w.maria)
+    unchanged(w, lambda: handlers.post_message(w.uow, w.maria, number, {"body": "Listo", "minutes_spent": 30}, NOW),
+              "TIME_SPENT_STAFF_ONLY", field="minutes_spent", status=403)
+    answer = handlers.post_message(w.uow, w.carlos, number, {"body": "Corregido", "minutes_spent": 45}, NOW)
+    note = handlers.post_message(w.uow, w.rosa, number, {"body": "Revisé", "internal": True, "minutes_spent": 5}, NOW)
+    plain = handlers.post_message(w.uow, w.carlos, number, {"body": "Sin tiempo"}, NOW)
+    assert (answer.data["minutes_spent"], note.data["minutes_spent"]) == (45, 5)
+    assert "minutes_spent" not in plain.data  # nothing recorded: no field, not a zero
+
+
 def test_rule_2_only_the_customer_marks_himself_away_and_only_until_a_future_date(w):
     number = w.open(w.maria)
     refused(lambda: handlers.mark_customer_away(w.uow, w.carlos, number, {}, NOW), "FORBIDDEN", status=403)

@@ -62,7 +62,7 @@ def test_every_code_the_api_uses_has_a_text():
 def test_every_rule_code_has_distinct_spanish_and_english_texts():
     """Each code renders two non-empty texts, and Spanish is not English."""
     fmt = {"number": "SOP-000042", "limit_mb": 10, "modules": SOPORTE, "detail": "JSON inválido", "desk": "SOPORTE",
-           "minutes": 15, "current": 3, "valid": "lang", "module": "CXP", "version": 3}
+           "minutes": 15, "current": 3, "valid": "lang", "module": "CXP", "version": 3, "unknown": "{x}"}
     for code in set(TEXTS) - {"MONTH_END_WARNING"}:
         error = violation(code, **fmt)
         assert error.code == code

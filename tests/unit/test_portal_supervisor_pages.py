@@ -175,3 +175,22 @@ def test_the_compliance_page_shows_every_group_of_a_report_query_answers_in_page
     page = client.get("/reports/compliance?group_by=organisation").get_data(as_text=True)
     assert all(f"Organización {org}" in page for org in "abc")
     assert asked == [(None, "200"), ("c2", "200")]
+
+
+def test_the_time_page_shows_each_agents_minutes_outside_hours_and_billable_with_a_decimal_comma(client, backend):
+    backend.answers["/api/reports/time"] = Reply(200, {"from": "2026-12", "to": "2027-01", "items": [
+        {"agent_id": "u-carlos", "agent_name": "Carlos Soporte", "organisation_id": "club-caracas",
+         "organisation_name": "Club Social Caracas", "month": "2026-12", "entries": 2, "minutes": 135,
+         "outside_hours_minutes": 135.0, "billable_minutes": 45.5, "hours": 2.25, "billable_hours": 0.76}]})
+    page = client.get("/reports/time?agent=u-carlos").get_data(as_text=True)
+    row = re.search(r'<table id="time-spent">.*?</table>', page, re.S).group(0)
+    assert re.findall(r"<td>([^<]*)</td>", row) == ["Carlos Soporte", "Club Social Caracas", "2026-12", "2", "135",
+                                                    "135", "45,5"]
+    assert 'aria-current="page">Tiempo registrado<' in page and '<svg class="chart"' in page
+
+
+def test_a_wrong_filter_on_the_time_page_is_said_beside_it(client, backend):
+    backend.answers["/api/reports/time"] = Reply(422, {"code": "INVALID_FILTER", "field": "agent",
+                                                       "message": {"es": "Agente desconocido.", "en": "Unknown."}})
+    r = client.get("/reports/time?agent=zzz")
+    assert r.status_code == 422 and 'id="agent-error"' in r.get_data(as_text=True)

@@ -224,6 +224,14 @@ def test_an_assignment_line_names_the_assignee_by_name_when_known():
     assert line == {"es": "Rosa asignó el ticket a Carlos Soporte", "en": "Rosa assigned the ticket to Carlos Soporte"}
 
 
+def test_a_work_time_line_names_the_agent_and_the_minutes_outside_business_hours():
+    line = timeline.summary("WorkTimeRecorded", {"agent_id": "u-carlos", "minutes": 90, "outside_hours_seconds": 2700,
+                                                 "calendar_version": 2}, "sla", {"u-carlos": "Carlos Soporte"})
+    assert line == {"es": "Carlos Soporte registró 90 min de trabajo, 45 fuera del horario (calendario v2)",
+                    "en": "Carlos Soporte recorded 90 min of work, 45 outside business hours (calendar v2)"}
+    assert timeline.people_named([{"type": "WorkTimeRecorded", "data": {"agent_id": "u-carlos"}}]) == {"u-carlos"}
+
+
 SOP_TICKET = {"desk": "SOPORTE", "organisation_id": "club-caracas"}
 LUIS = Claims("u-luis", "customer", "distribuidora-andina", ("IMPLANTACIONES",), "Luis", "luis@andina.com.ve")
 ELENA = Claims("u-elena", "agent", None, ("IMPLANTACIONES",), "Elena", "elena@mesa.example")

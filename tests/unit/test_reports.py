@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from helpdesk_shared.errors import RuleViolation
-from query import reports
+from query import reports, work_time
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)
 
@@ -166,7 +166,7 @@ def test_compliance_orders_groups_by_the_chosen_dimensions_then_clock_unknown_ag
 
 BILL = [{"organisation_id": "club-caracas", "organisation_name": 'Club "Social"; Caracas', "tax_id": "J-1",
          "month": "2026-11", "requests": 2, "answers_outside_hours": 3, "outside_hours_seconds": 5400,
-         "billable_tickets": 2},
+         "billable_tickets": 2, "billable_work_seconds": 2700},
         {"organisation_id": "x", "organisation_name": "=HYPERLINK(1)", "tax_id": None,
          "month": "2026-12", "requests": 0, "answers_outside_hours": 1, "outside_hours_seconds": 45}]
 
@@ -176,15 +176,16 @@ def test_the_csv_starts_with_a_bom_and_spanish_headers_separated_by_semicolons_a
     assert data.startswith(b"\xef\xbb\xbf")
     assert data.decode("utf-8-sig").split("\r\n")[0] == (
         "Organización;RIF;Mes;Solicitudes fuera de horario;Respuestas fuera de horario;Horas fuera de horario;"
-        "Tickets marcados facturables")
+        "Tickets marcados facturables;Horas registradas fuera de horario (facturables)")
     assert data.endswith(b"\r\n") and b"\n" not in data.replace(b"\r\n", b"")
 
 
 def test_the_csv_writes_hours_with_a_decimal_comma_and_quotes_names_with_semicolons_or_quotes():
     text = reports.out_of_hours_csv(BILL).decode("utf-8-sig")
-    assert '"Club ""Social""; Caracas";J-1;2026-11;2;3;1,50;2\r\n' in text
+    assert '"Club ""Social""; Caracas";J-1;2026-11;2;3;1,50;2;0,75\r\n' in text
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
-    assert rows[1] == ['Club "Social"; Caracas', "J-1", "2026-11", "2", "3", "1,50", "2"]
+    assert rows[1] == ['Club "Social"; Caracas', "J-1", "2026-11", "2", "3", "1,50", "2", "0,75"]
+    assert rows[2][7] == "0,00"      # no time recorded
     assert rows[2][5] == "0,01"      # 45 s = 0.0125 h
 
 
@@ -284,3 +285,14 @@ def test_a_compliance_page_follows_on_after_its_cursor_with_no_value_sorting_las
     assert second == [items[2]]
     last, cursor = compliance_page(items, ("agent",), group_cursor(cursor, ("agent",)), 1)
     assert last == [items[3]] and cursor is None
+
+
+def test_recorded_time_is_shaped_per_agent_organisation_and_month_in_minutes_and_hours():
+    groups = [{"agent_id": "u-rosa", "organisation_id": "club-caracas", "month": "2026-12", "entries": 1,
+               "minutes": 20, "outside_seconds": 50, "billable_seconds": 0},
+              {"agent_id": "u-carlos", "organisation_id": "club-caracas", "month": "2026-12", "entries": 3,
+               "minutes": 135, "outside_seconds": 8100, "billable_seconds": 2700}]
+    items = work_time.time_rows(groups, {"u-carlos": "Carlos", "u-rosa": None}, {"club-caracas": {"name": "Club"}})
+    assert [(i["agent_name"], i["minutes"], i["outside_hours_minutes"], i["billable_minutes"], i["hours"],
+             i["billable_hours"]) for i in items] == [("Carlos", 135, 135.0, 45.0, 2.25, 0.75),
+                                                      (None, 20, 0.83, 0.0, 0.33, 0.0)]   # by name, the unnamed by id

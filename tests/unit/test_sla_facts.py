@@ -328,3 +328,45 @@ def test_clocks_built_without_a_running_clock_have_no_timers():
     waiting = TicketClocks(**{**bare.__dict__, "status": "waiting_customer",
                               "waiting": Waiting(since=t, since_version=2, warn_at=t, close_at=t)})
     assert all("away_until" not in timer.data for timer in pending_timers(waiting))
+
+
+# --- time accounting (issue 12): the minutes an agent records, split by the calendar ------------
+
+def timed(version: int, actor, when, minutes: int, internal: bool = False):
+    """A MessagePosted by `actor` at `when` that records `minutes` spent on it."""
+    event = message(version, actor, when, internal)
+    return new_event("MessagePosted", "t1", version, {**event.data, "minutes_spent": minutes},
+                     actor=actor, occurred_at=when)
+
+
+def work(facts) -> list[dict]:
+    return [data for type_, data in facts if type_ == "WorkTimeRecorded"]
+
+
+def test_minutes_recorded_across_the_closing_time_count_outside_hours_only_after_17():
+    # 90 minutes ending Thursday 23 July 17:45: 16:15-17:00 open (45 min), 17:00-17:45 closed (45 min).
+    _, answered = steps(opened(THURSDAY_BEFORE_BOLIVAR), timed(2, AGENT, at(2026, 7, 23, 17, 45), 90))
+    assert work(answered) == [{
+        "ticket_id": "t1", "number": "SOP-1", "desk": "SOPORTE", "message_id": "m2", "agent_id": "u-carlos",
+        "internal": False, "minutes": 90, "started_at": "2026-07-23T20:15:00+00:00",
+        "ended_at": "2026-07-23T21:45:00+00:00", "outside_hours_seconds": 45 * 60, "calendar_version": 1}]
+
+
+def test_minutes_recorded_on_a_holiday_are_all_outside_hours_and_an_internal_note_counts_too():
+    # Friday 24 July 2026 (Bolívar) 10:00-12:00 is a weekday's office hours, but the desk is closed.
+    _, noted = steps(opened(THURSDAY_BEFORE_BOLIVAR), timed(2, AGENT, at(2026, 7, 24, 12, 0), 120, internal=True))
+    (data,) = work(noted)
+    assert (data["internal"], data["minutes"], data["outside_hours_seconds"]) == (True, 120, 120 * 60)
+
+
+def test_minutes_recorded_within_office_hours_are_not_outside_hours():
+    _, answered = steps(opened(THURSDAY_BEFORE_BOLIVAR), timed(2, AGENT, at(2026, 7, 23, 16, 0), 30))
+    assert [d["outside_hours_seconds"] for d in work(answered)] == [0]
+
+
+def test_a_message_without_minutes_records_no_time_and_a_replay_records_it_once():
+    answer = timed(2, AGENT, at(2026, 7, 23, 16, 0), 30)
+    opening = opened(THURSDAY_BEFORE_BOLIVAR)
+    assert work(steps(opening, message(2, AGENT, at(2026, 7, 23, 16, 0)))[1]) == []
+    clocks = apply(open_clocks(opening, NORMAL, CALENDAR), answer)
+    assert ticket_facts(clocks, apply(clocks, answer), answer) == []  # the same event again

@@ -8,10 +8,10 @@ from helpdesk_shared.kafka import Record
 from intake import sla_consumer
 
 from test_notifier_messages import mails_for, ticket
-from test_sla_facts import LIFE, away, steps
+from test_sla_facts import LIFE, away, steps, timed
 from test_sla_timers import AGENT, at, message, opened
 
-NEW_TYPES = {"DeadlineSet", "DeadlineMet", "DeadlineCleared", "DeadlineMoved", "ClockPaused"}
+NEW_TYPES = {"DeadlineSet", "DeadlineMet", "DeadlineCleared", "DeadlineMoved", "ClockPaused", "WorkTimeRecorded"}
 
 
 def published(*event_lists) -> list:
@@ -22,7 +22,8 @@ def published(*event_lists) -> list:
 
 
 EVENTS = published(LIFE, (opened(at(2026, 11, 25, 10)), message(2, AGENT, at(2026, 11, 25, 11)),
-                          away(3, at(2026, 11, 25, 12), at(2026, 11, 30, 9))))
+                          away(3, at(2026, 11, 25, 12), at(2026, 11, 30, 9)),
+                          timed(4, AGENT, at(2026, 11, 25, 18), 30, internal=True)))
 
 
 def test_the_facts_cover_every_new_type():
@@ -35,7 +36,7 @@ def test_the_notifier_mails_only_the_received_mail_of_the_first_response_deadlin
     assert {(t, c) for t, c, mails in planned if not mails} >= {
         ("DeadlineSet", "next_response"), ("DeadlineSet", "auto_close"), ("DeadlineMet", "first_response"),
         ("DeadlineMet", "next_response"), ("DeadlineCleared", "auto_close"), ("DeadlineMoved", "auto_close"),
-        ("ClockPaused", None)}
+        ("ClockPaused", None), ("WorkTimeRecorded", None)}
 
 
 def test_intakes_sla_consumer_ignores_the_facts_without_touching_its_database():

@@ -17,7 +17,7 @@ from helpdesk_shared.openapi import documented, query_param
 
 from helpdesk_shared.catalog import DESK_NAMES
 
-from . import attachments, domain, handlers, postgres_uow, requests, responses, rules_page, throttle, unit_of_work
+from . import attachments, canned_answers, domain, handlers, postgres_uow, requests, responses, rules_page, throttle, unit_of_work
 from .messages import message, violation
 
 bp = Blueprint("intake", __name__, url_prefix="/api")
@@ -31,11 +31,13 @@ _RULES_PAGE_EDIT = requests.RulesPageEdit()
 _BILLABLE = requests.Billable()
 _MERGE = requests.Merge()
 _USER_CHANGE, _RULES_PAGE_QUERY = requests.UserChange(), requests.RulesPageQuery()
+_CANNED_SAVE, _CANNED_QUERY = requests.CannedAnswerSave(), requests.CannedAnswersQuery()
 
 # Path parameters narrower than a string, for the OpenAPI document.
 NUMBER = {"type": "string", "maxLength": requests.NUMBER_MAX}
 DESK = {"enum": list(DESK_NAMES)}
 REQUEST_ID = {"type": "string", "maxLength": requests.ID_MAX}
+_ANSWER_ID = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"}
 RESOLVE_FORM = {"required": False, "content": {"application/x-www-form-urlencoded": {"schema": {
     "type": "object", "properties": {"answer": {"enum": ["solved", "not_solved"]}, "body": {"type": "string"}}}}}}
 PASSWORD_FORM = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
@@ -428,6 +430,29 @@ def request_training():
     body = load_body(_TRAINING_REQUEST)
     request_id = _run(lambda uow: handlers.request_training(uow, g.user, body, _now()))
     return jsonify({"request_id": request_id}), 201
+
+
+@bp.get("/desks/<desk>/canned-answers")
+@documented("The desk's canned answers by title, with how many messages used each (staff of the desk); "
+           "`include_retired=true` lists the retired ones too", path={"desk": DESK}, query=requests.CannedAnswersQuery,
+           responses={200: responses.CannedAnswers}, refusals=(401, 403, 404, 422))
+@auth
+def list_canned_answers(desk: str):
+    """The desk's canned answers (staff of the desk only)."""
+    include_retired = load_query(_CANNED_QUERY).get("include_retired") == "true"
+    return jsonify({"desk": desk, "items": _run(lambda uow: canned_answers.listed(uow, g.user, desk,
+                                                                                  include_retired))})
+
+
+@bp.put("/desks/<desk>/canned-answers/<answer_id>")
+@documented("Create (version 0), edit or retire one of the desk's canned answers (staff of the desk), against "
+           "the version read (409 when someone saved in between)", path={"desk": DESK, "answer_id": _ANSWER_ID},
+           body=requests.CannedAnswerSave, responses={200: responses.CannedAnswer}, refusals=(401, 403, 404, 409, 422))
+@auth
+def save_canned_answer(desk: str, answer_id: str):
+    """Staff of the desk save one of its canned answers (`{title, body, retired, version}`)."""
+    body = load_body(_CANNED_SAVE)
+    return jsonify(_run(lambda uow: canned_answers.save(uow, g.user, desk, answer_id, body, _now())))
 
 
 @bp.get("/desks/<desk>/rules-page")

@@ -16,7 +16,7 @@ from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.envelope import Actor, Envelope, new_event
 from helpdesk_shared.errors import NotFound, RuleViolation
 
-from . import attachments, domain, throttle
+from . import attachments, canned_answers, domain, throttle
 from .catalog import DESKS
 from .messages import violation
 from .unit_of_work import UnitOfWork
@@ -561,16 +561,27 @@ def post_message(uow: UnitOfWork, user: Claims, number: str, body: dict, now: da
     internal = body.get("internal") is True  # the edge lets through only true, false or null (requests.py)
     if internal and not user.is_staff:
         raise violation("INTERNAL_NOTE_FORBIDDEN", "internal", status=403)
+    minutes = body.get("minutes_spent")  # loaded by requests.PostMessage: an int in range, or None
+    if minutes is not None and not user.is_staff:
+        raise violation("TIME_SPENT_STAFF_ONLY", "minutes_spent", status=403)
+    answer_id = body.get("canned_answer_id")
+    if answer_id is not None and (not user.is_staff or canned_answers.offered(uow, state.desk, answer_id) is None):
+        raise violation("CANNED_ANSWER_UNKNOWN", "canned_answer_id")
     text = (body.get("body") or "").strip()
     if not text:
         raise violation("MESSAGE_BODY_REQUIRED", "body")
     files = _attachments_of(uow, user, body.get("attachments") or [], now)
     new_files = [f for f in files if f["sha256"] not in state.attachment_hashes]
     attachments.check_ticket_total([state.attachment_bytes] + [f["size"] for f in new_files])
-    return _append_to_ticket(uow, state, "MessagePosted", {
-        "message_id": str(uuid.uuid4()), "author_id": user.user_id, "author_role": user.role, "body": text,
-        "internal": internal, "attachments": files,
-        "out_of_hours_requested": body.get("out_of_hours_requested") is True}, user, now, correlation_id)
+    data = {"message_id": str(uuid.uuid4()), "author_id": user.user_id, "author_role": user.role, "body": text,
+            "internal": internal, "attachments": files,
+            "out_of_hours_requested": body.get("out_of_hours_requested") is True}
+    if minutes is not None:
+        data["minutes_spent"] = minutes
+    if answer_id is not None:
+        data["canned_answer_id"] = answer_id
+        uow.canned_answers.count_use(state.desk, answer_id)
+    return _append_to_ticket(uow, state, "MessagePosted", data, user, now, correlation_id)
 
 
 def _append_to_ticket(uow: UnitOfWork, state: lifecycle.TicketState, type_: str, data: dict,

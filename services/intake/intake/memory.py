@@ -271,6 +271,26 @@ class MemoryRulesPages:
         self.rows[(row["desk"], row["language"])] = dict(row)
 
 
+class MemoryCannedAnswers:
+    def __init__(self):
+        self.rows: dict[tuple[str, str], dict] = {}
+
+    def get(self, desk: str, answer_id: str) -> dict | None:
+        row = self.rows.get((desk, answer_id))
+        return dict(row) if row else None
+
+    def of_desk(self, desk: str) -> list[dict]:
+        return sorted((dict(r) for (d, _), r in self.rows.items() if d == desk),
+                      key=lambda r: (r["title"].casefold(), r["answer_id"]))
+
+    def save(self, row: dict) -> None:
+        uses = self.rows.get((row["desk"], row["answer_id"]), {}).get("uses", 0)
+        self.rows[(row["desk"], row["answer_id"])] = {**row, "uses": uses}
+
+    def count_use(self, desk: str, answer_id: str) -> None:
+        self.rows[(desk, answer_id)]["uses"] += 1
+
+
 class MemoryIdempotencyKeys:
     def __init__(self):
         self.rows: dict[tuple[str, str], dict] = {}
@@ -305,7 +325,7 @@ class MemoryRateLimits:
 
 
 _REPOSITORIES = ("streams", "tickets", "users", "organisations", "special_processes", "access_requests", "uploads",
-                 "catalogs", "rules_pages", "idempotency_keys", "rate_limits")
+                 "catalogs", "rules_pages", "canned_answers", "idempotency_keys", "rate_limits")
 
 
 class InMemoryUnitOfWork:
@@ -323,6 +343,7 @@ class InMemoryUnitOfWork:
         self.uploads = MemoryUploads()
         self.catalogs = MemoryCatalogs()
         self.rules_pages = MemoryRulesPages()
+        self.canned_answers = MemoryCannedAnswers()
         self.idempotency_keys = MemoryIdempotencyKeys()
         self.rate_limits = MemoryRateLimits()
         self.commits = 0

@@ -120,6 +120,38 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "Solo los agentes de soporte pueden escribir notas internas.",
         "Only support agents can write internal notes.",
     ),
+    "TIME_SPENT_STAFF_ONLY": (
+        403,
+        "Solo el personal de soporte registra el tiempo dedicado a una respuesta.",
+        "Only support staff record the time spent on an answer.",
+    ),
+    "CANNED_ANSWER_UNKNOWN": (
+        422,
+        "La respuesta predefinida indicada no existe en la mesa del ticket o ya no se ofrece.",
+        "The canned answer given does not exist on the ticket's desk or is no longer offered.",
+    ),
+    "CANNED_ANSWER_CHANGED": (
+        409,
+        "Otra persona guardó esta respuesta predefinida mientras usted la editaba (versión actual: {current}). "
+        "Recargue y vuelva a aplicar sus cambios.",
+        "Someone else saved this canned answer while you were editing it (current version: {current}). "
+        "Reload and apply your changes again.",
+    ),
+    "CANNED_ANSWER_ID_INVALID": (
+        422,
+        "El identificador de la respuesta debe ir en minúsculas, con letras, números y guiones (máximo 64).",
+        "The answer's identifier must be lower case letters, digits and hyphens (at most 64).",
+    ),
+    "CANNED_TEXT_REQUIRED": (
+        422,
+        "Escriba el título y el texto de la respuesta; no pueden ir vacíos.",
+        "Write the answer's title and text; they cannot be empty.",
+    ),
+    "CANNED_PLACEHOLDER_UNKNOWN": (
+        422,
+        "El texto usa marcadores que no existen: {unknown}. Los válidos son: {valid}.",
+        "The text uses placeholders that do not exist: {unknown}. The valid ones are: {valid}.",
+    ),
     "MESSAGE_BODY_REQUIRED": (
         422,
         "Escriba el texto del mensaje; no puede ir vacío.",

@@ -325,6 +325,32 @@ class PostgresRulesPages:
                                  edited_at = excluded.edited_at""", row)
 
 
+class PostgresCannedAnswers:
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    def get(self, desk: str, answer_id: str) -> dict | None:
+        return self.conn.execute("select * from canned_answers where desk = %s and answer_id = %s",
+                                 (desk, answer_id)).fetchone()
+
+    def of_desk(self, desk: str) -> list[dict]:
+        return self.conn.execute("select * from canned_answers where desk = %s order by lower(title), answer_id",
+                                 (desk,)).fetchall()
+
+    def save(self, row: dict) -> None:
+        self.conn.execute("""insert into canned_answers (desk, answer_id, title, body, version, retired, edited_by,
+                                                         edited_at)
+                             values (%(desk)s, %(answer_id)s, %(title)s, %(body)s, %(version)s, %(retired)s,
+                                     %(edited_by)s, %(edited_at)s)
+                             on conflict (desk, answer_id) do update set title = excluded.title, body = excluded.body,
+                                 version = excluded.version, retired = excluded.retired,
+                                 edited_by = excluded.edited_by, edited_at = excluded.edited_at""", row)
+
+    def count_use(self, desk: str, answer_id: str) -> None:
+        self.conn.execute("update canned_answers set uses = uses + 1 where desk = %s and answer_id = %s",
+                          (desk, answer_id))
+
+
 class PostgresIdempotencyKeys:
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
@@ -369,6 +395,7 @@ class PostgresUnitOfWork:
         self.uploads = PostgresUploads(conn)
         self.catalogs = PostgresCatalogs(conn)
         self.rules_pages = PostgresRulesPages(conn)
+        self.canned_answers = PostgresCannedAnswers(conn)
         self.idempotency_keys = PostgresIdempotencyKeys(conn)
         self.rate_limits = PostgresRateLimits(conn)
 

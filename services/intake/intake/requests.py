@@ -14,7 +14,7 @@ from helpdesk_shared.fields import (Choice, Count, Day, Email, Flag, Instant, It
                                     RequestSchema, Text, ends_after_starts)
 
 from helpdesk_shared.catalog import MODULE_CODE_MAX, MODULE_CODE_PATTERN, MODULE_NAME_MAX, MODULES_MAX
-from helpdesk_shared.schemas import LANGUAGES
+from helpdesk_shared.schemas import LANGUAGES, MINUTES_SPENT_MAX
 
 from .catalog import DESKS
 
@@ -86,6 +86,10 @@ class PostMessage(RequestSchema):
     internal = _optional(Flag())
     attachments = _optional(Items(Text(HASH_MAX), LIST_MAX))
     out_of_hours_requested = _optional(Flag())
+    minutes_spent = _optional(Count(1, MINUTES_SPENT_MAX, metadata={
+        "description": "staff only: minutes spent on this answer or note, ending now (time accounting)"}))
+    canned_answer_id = _optional(Text(ID_MAX, metadata={
+        "description": "staff only: the desk's canned answer the text was started from (its uses are counted)"}))
 
 
 class Assign(RequestSchema):
@@ -190,6 +194,24 @@ class RulesPageQuery(QuerySchema):
     """GET /api/desks/{desk}/rules-page?lang=: Spanish unless `en` is asked for."""
 
     lang = Choice(RULES_PAGE_LANGUAGES, metadata={"default": "es"})
+
+
+class CannedAnswersQuery(QuerySchema):
+    """GET /api/desks/{desk}/canned-answers?include_retired=true."""
+
+    include_retired = Choice(("true", "false"), metadata={"default": "false"})
+
+
+class CannedAnswerSave(RequestSchema):
+    """PUT /api/desks/{desk}/canned-answers/{answer_id}: staff of the desk create (version 0), edit or
+    retire one of its canned answers, against the version they read."""
+
+    title = Text(120, required=True)
+    body = Text(5_000, required=True, metadata={"description": "may hold the placeholders {cliente}, {ticket}, "
+                                                                "{plazo}, {telefonos}, {agente}"})
+    retired = _optional(Flag())
+    version = Count(0, 1_000_000, required=True,
+                    metadata={"description": "the version the editor read (0: a new answer)"})
 
 
 class RulesPageEdit(RequestSchema):

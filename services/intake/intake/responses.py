@@ -228,3 +228,24 @@ class Organisations(ResponseSchema):
 
 # The HTML pages a mail's link opens (one-click answers, setting a password).
 HTML = {"text/html": {"schema": {"type": "string"}}}
+
+
+class CannedAnswer(ResponseSchema):
+    """One of a desk's canned answers as last saved, with how many messages used it."""
+
+    desk = string()
+    answer_id = string()
+    title = string()
+    body = string()
+    version = integer()
+    retired = flag()
+    uses = integer()
+    edited_by = string()
+    edited_at = instant()
+
+
+class CannedAnswers(ResponseSchema):
+    """A desk's canned answers by title."""
+
+    desk = string()
+    items = list_of(CannedAnswer)

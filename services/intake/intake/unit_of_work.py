@@ -117,6 +117,18 @@ class Catalogs(Protocol):
         """Store the desk's catalog at its version (with the event that changed it)."""
 
 
+class CannedAnswers(Protocol):
+    """Each desk's canned answers as their last save left them, with how many messages used each."""
+
+    def get(self, desk: str, answer_id: str) -> dict | None:
+        """desk, answer_id, title, body, version, retired, uses, edited_by, edited_at."""
+    def of_desk(self, desk: str) -> list[dict]:
+        """The desk's answers by title (retired ones too)."""
+    def save(self, row: dict) -> None:
+        """Insert or replace (desk, answer_id)'s title, body, version, retired, edited_by, edited_at."""
+    def count_use(self, desk: str, answer_id: str) -> None: ...
+
+
 class RulesPages(Protocol):
     def get(self, desk: str, language: str) -> dict | None:
         """text, html, version, edited_by, edited_at of a page edited at least once."""
@@ -151,6 +163,7 @@ class UnitOfWork(Protocol):
     uploads: Uploads
     catalogs: Catalogs
     rules_pages: RulesPages
+    canned_answers: CannedAnswers
     idempotency_keys: IdempotencyKeys
     rate_limits: RateLimits
 

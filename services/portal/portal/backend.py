@@ -188,6 +188,16 @@ class Backend:
 
     # ------------------------------------------------------------------ content supervisors edit (portal.content)
 
+    def canned_answers(self, token: str, desk: str, cid=None, include_retired: bool = False) -> Reply:
+        """GET intake's /api/desks/{desk}/canned-answers (staff of the desk)."""
+        return self._call("GET", f"{self.config.intake_url}/api/desks/{desk}/canned-answers", token, cid,
+                          params={"include_retired": "true"} if include_retired else None)
+
+    def save_canned_answer(self, token: str, desk: str, answer_id: str, body: dict, cid=None) -> Reply:
+        """PUT intake's /api/desks/{desk}/canned-answers/{answer_id} (`{title, body, retired, version}`)."""
+        return self._call("PUT", f"{self.config.intake_url}/api/desks/{desk}/canned-answers/{answer_id}", token, cid,
+                          json=body)
+
     def rules_page(self, desk: str, language: str, cid=None) -> Reply:
         """GET intake's /api/desks/{desk}/rules-page?lang= (public: the entry page shows it)."""
         return self._call("GET", f"{self.config.intake_url}/api/desks/{desk}/rules-page", None, cid,

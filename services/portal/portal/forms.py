@@ -25,7 +25,7 @@ _FIELD_OF = {"subject": "case", "contact": "contact_name", "contact.name": "cont
              "menu_path": "menu_path", "description": "description", "urgency": "urgency", "desk": "desk",
              "previous_ticket": "previous_ticket", "out_of_hours_requested": "out_of_hours_requested",
              "body": "body", "solved": "body", "back_at": "back_on", "note": "away_note",
-             "starts_at": "starts_on", "ends_at": "ends_on", "kind": "kind"}
+             "starts_at": "starts_on", "ends_at": "ends_on", "kind": "kind", "minutes_spent": "minutes_spent"}
 _MODULE_CODES = ("R4_UNKNOWN_MODULE",)
 
 

@@ -366,6 +366,12 @@ def answer(number: str):
                                                        if uploaded else {})}
     if request.form.get("internal") == "1":  # staff's "internal note" box; intake refuses it from a customer
         body["internal"] = True
+    answer_id = (request.form.get("canned_answer_id") or "").strip()
+    if answer_id:  # the canned answer the text was started from: intake counts its use
+        body["canned_answer_id"] = answer_id
+    minutes = (request.form.get("minutes_spent") or "").strip()
+    if minutes:  # staff's time spent; a number goes as one, anything else as typed, for intake to refuse
+        body["minutes_spent"] = int(minutes) if minutes.isdecimal() and len(minutes) < 6 else minutes
     reply = _checked(_ctx().backend.post_message(session["token"], number, body,
                                                  key if _UUID.match(key) else str(uuid.uuid4()), _cid()))
     if not reply.ok:

@@ -15,6 +15,8 @@ from flask_babel import lazy_gettext as _l
 from helpdesk_shared.catalog import DESK_NAMES as DESKS  # the desks: the kernel's catalog data
 from helpdesk_shared.catalog import DESKS as CATALOG
 
+from helpdesk_shared import canned
+
 from . import forms
 from .backend import together
 from .pages import _UUID, _checked, _cid, _ctx, _number, _ticket_page, language, login_required
@@ -147,7 +149,27 @@ def staff_reads(number: str) -> dict:
     desk = _DESK_OF_PREFIX.get(number.split("-")[0])
     if desk:
         reads["agents"] = lambda: desk_agents(token, desk, cid)
+        reads["canned"] = lambda: backend.canned_answers(token, desk, cid)
     return reads
+
+
+def canned_values(ticket: dict) -> dict[str, str]:
+    """What a canned answer's placeholders (helpdesk_shared.canned) say on this ticket's page."""
+    from .pages import _when
+    nearest = ticket.get("next_deadline") or {}
+    return {"cliente": (ticket.get("contact") or {}).get("name") or ticket.get("opened_by_name") or "",
+            "ticket": ticket["number"], "plazo": _when(nearest.get("due_at")),
+            "telefonos": ", ".join(_ctx().config.office_phones.get(ticket["desk"], ())),
+            "agente": (session.get("user") or {}).get("name") or ""}
+
+
+def _canned_answers(ticket: dict, reply) -> list[dict]:
+    """The desk's canned answers offered on the ticket's answer form, their placeholders filled."""
+    if reply is None or not reply.ok:
+        return []  # none to offer is no reason to refuse the page
+    values = canned_values(ticket)
+    return [{"answer_id": a["answer_id"], "title": a["title"], "body": canned.fill(a["body"], values)}
+            for a in reply.body.get("items", [])]
 
 
 def ticket_context(ticket: dict, early: dict | None = None) -> dict:
@@ -160,7 +182,11 @@ def ticket_context(ticket: dict, early: dict | None = None) -> dict:
     read_early = _DESK_OF_PREFIX.get(ticket["number"].split("-")[0]) == ticket["desk"]
     agents = early.get("agents") if read_early else None
     agents = _checked(agents or desk_agents(token, ticket["desk"], _cid()))
-    return {"staff": True, "timeline": timeline.body.get("items", []) if timeline.ok else [],
+    canned_reply = early.get("canned") if read_early else None
+    answers = _canned_answers(ticket, canned_reply or backend.canned_answers(token, ticket["desk"], _cid()))
+    # Without JavaScript, "Insertar" is a link back to the page with the answer in the form.
+    chosen = next((a for a in answers if a["answer_id"] == request.args.get("respuesta")), None)
+    return {"staff": True, "canned_answers": answers, "canned_chosen": chosen, "timeline": timeline.body.get("items", []) if timeline.ok else [],
             "timeline_more": bool(timeline.body.get("next_cursor")) if timeline.ok else False,
             "agents": agents.body.get("items", []) if agents.ok else [], "staff_close_reasons": CLOSE_REASONS,
             "clock_labels": in_words(CLOCK_LABELS), "role_labels": in_words(ROLE_LABELS)}
@@ -205,6 +231,62 @@ def billable(number: str):
     return _done(number, _ctx().backend.mark_billable(session["token"], number, request.form["billable"] == "1",
                                                       note, _cid()),
                  _l("Marca de facturación guardada."))
+
+
+# ------------------------------------------------------------------ canned answers (issue 12)
+
+def new_answer_id(title: str, taken: set[str]) -> str:
+    """An identifier for a new canned answer from its title ("Cierre de lote" -> "cierre-de-lote"),
+    not one of `taken` ("-2", "-3"... after it); "" when the title has no letter or digit."""
+    import unicodedata
+    plain = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    base = "-".join("".join(c if c.isalnum() else " " for c in plain).split())[:56].strip("-")
+    if not base:
+        return ""
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def _canned_page(desk: str, errors: dict | None = None, form: dict | None = None, status: int = 200):
+    reply = _checked(_ctx().backend.canned_answers(session["token"], desk, _cid(), include_retired=True))
+    if not reply.ok:
+        abort(404)
+    return render_template("staff_canned.html", desk=desk, desks=[d for d in DESKS if d in session["user"]["desks"]],
+                           answers=reply.body.get("items", []), placeholders=canned.PLACEHOLDERS,
+                           errors=errors or {}, form=form or {}), status
+
+
+@bp.get("/desks/<desk>/canned-answers")
+@staff_required
+def canned_answers(desk: str):
+    """The desk's canned answers with their uses; a form to add one and one to edit each."""
+    return _canned_page(_desk(desk))
+
+
+@bp.post("/desks/<desk>/canned-answers")
+@staff_required
+def canned_answer_save(desk: str):
+    """Save a new canned answer (no `answer_id`), or edit or retire one against the version read."""
+    desk = _desk(desk)
+    form = request.form.to_dict()
+    answer_id = (form.get("answer_id") or "").strip()[:64]
+    title, text = (form.get("title") or "")[:200], (form.get("body") or "")[:6000]
+    if not answer_id:
+        current = _checked(_ctx().backend.canned_answers(session["token"], desk, _cid(), include_retired=True))
+        answer_id = new_answer_id(title, {a["answer_id"] for a in current.body.get("items", [])}) or "respuesta"
+    version = form.get("version") or "0"
+    body = {"title": title, "body": text, "retired": form.get("retired") == "1",
+            "version": int(version) if version.isdecimal() and len(version) < 8 else 0}
+    reply = _checked(_ctx().backend.save_canned_answer(session["token"], desk, answer_id, body, _cid()))
+    if reply.ok:
+        flash(_l("Respuesta predefinida guardada."))
+        return redirect(url_for("staff.canned_answers", desk=desk))
+    field = reply.body.get("field") if reply.body.get("field") in ("title", "body") else "title"
+    return _canned_page(desk, {field: [forms.text_of(reply.body, language())]},
+                        {**form, "editing": form.get("answer_id") or ""}, 422)
 
 
 @bp.post("/tickets/<number>/merge")

@@ -40,7 +40,8 @@ STATUS_NAMES = {"open": _l("Abierto"), "waiting_customer": _l("Esperando al clie
 # The filters each report page passes on to query (query refuses a wrong value with a 422).
 REPORT_FILTERS = {"compliance": ("from", "to", "desk", "module", "organisation_id", "agent"),
                   "backlog": ("from", "to", "desk", "module", "organisation_id"),
-                  "out_of_hours": ("from", "to", "desk", "organisation_id")}
+                  "out_of_hours": ("from", "to", "desk", "organisation_id"),
+                  "time": ("from", "to", "desk", "organisation_id", "agent")}
 MAX_FILTER_LENGTH = 100
 
 
@@ -399,6 +400,29 @@ def out_of_hours():
     return render_template("reports_out_of_hours.html", filters=filters, choices=_choices(), items=items,
                            chart=chart, period=(reply.body.get("from"), reply.body.get("to")), errors={},
                            **_report_labels())
+
+
+@bp.get("/reports/time")
+@staff_required
+def time_spent():
+    """The minutes staff recorded with answers and notes per agent, organisation and month, and the
+    part billed for out-of-hours work (issue 12)."""
+    filters = _filters("time")
+    reply = _read("/api/reports/time", filters)
+    if reply.status == 422:
+        return _report_refused("reports_time.html", reply, filters)
+    items = reply.body.get("items", [])
+    agents = sorted({i["agent_name"] or i["agent_id"] for i in items}, key=str.casefold)
+    chart = _svg(charts.bar_chart(str(_l("Horas registradas por agente")), agents,
+                                  [Series(str(_l("Horas")), [sum(i["hours"] or 0 for i in items
+                                                                 if (i["agent_name"] or i["agent_id"]) == a)
+                                                             for a in agents]),
+                                   Series(str(_l("Facturables")), [sum(i["billable_hours"] or 0 for i in items
+                                                                       if (i["agent_name"] or i["agent_id"]) == a)
+                                                                   for a in agents])],
+                                  value_format=lambda v: charts.decimal(v, language()), chart_id="time-chart"))
+    return render_template("reports_time.html", filters=filters, choices=_choices(), items=items, chart=chart,
+                           period=(reply.body.get("from"), reply.body.get("to")), errors={}, **_report_labels())
 
 
 @bp.get("/reports/out-of-hours.csv")

@@ -13,7 +13,7 @@ from helpdesk_shared.openapi import documented, query_param
 from helpdesk_shared.schemas import URGENCIES
 from helpdesk_shared.web import require_auth
 
-from . import filters, queue, queue_params, queue_store, reports, reports_store, responses, timeline_store, views
+from . import filters, queue, queue_params, queue_store, reports, reports_store, responses, timeline_store, views, work_time
 from .queue import check_desk_staff
 from .filters import parse_list_query
 
@@ -314,6 +314,17 @@ def report_auto_closed():
 def report_out_of_hours():
     """Out-of-hours billing per organisation and month (a customer: his organisation's)."""
     return _report("out_of_hours", reports_store.out_of_hours, customers=True)
+
+
+@bp.get("/reports/time")
+@documented("Staff: the minutes recorded with answers and notes per agent, organisation and Caracas month "
+           "(from..to, YYYY-MM), with the part outside business hours and the part billed for out-of-hours "
+           "work (tickets that asked for it, unless the desk marked them otherwise)",
+           query=_report_parameters("time"), responses={200: responses.Report}, refusals=_REPORT)
+@auth
+def report_time():
+    """Time recorded per agent, organisation and month, and its billable part (issue 12)."""
+    return _report("time", work_time.report)
 
 
 @bp.get("/reports/out-of-hours.csv")

@@ -207,6 +207,7 @@ PARAMETERS = {
     "breaches": ("from", "to", "desk", "module", "organisation_id", "agent", "cursor", "limit"),
     "auto_closed": ("from", "to", "desk", "module"),
     "out_of_hours": ("from", "to", "desk", "organisation_id"),
+    "time": ("from", "to", "desk", "organisation_id", "agent"),
 }
 DEFAULT_GROUP_BY = ("month", "desk")
 
@@ -447,10 +448,11 @@ def breach_kind(met_at, cleared_at) -> str:
 # ------------------------------------------------------------------ out-of-hours billing
 
 def billing_rows(requests: Iterable[Mapping], answers: Iterable[Mapping], organisations: Mapping[str, Mapping],
-                 billable: Iterable[Mapping] = ()) -> list[dict]:
-    """Per organisation and month: out-of-hours requests, staff answers outside hours and their time.
+                 billable: Iterable[Mapping] = (), work: Iterable[Mapping] = ()) -> list[dict]:
+    """Per organisation and month: out-of-hours requests, staff answers outside hours and their time,
+    and the time staff recorded outside hours on tickets billed for it (issue 12).
     `requests`: (organisation_id, month, n); `answers`: (organisation_id, month, n, seconds);
-    `organisations`: id -> {name, tax_id}."""
+    `work`: (organisation_id, month, seconds); `organisations`: id -> {name, tax_id}."""
     rows: dict[tuple[str, str], dict] = {}
 
     def row(org: str, month: str) -> dict:
@@ -458,7 +460,7 @@ def billing_rows(requests: Iterable[Mapping], answers: Iterable[Mapping], organi
         return rows.setdefault((org, month), {
             "organisation_id": org, "organisation_name": known.get("name"), "tax_id": known.get("tax_id"),
             "month": month, "requests": 0, "answers_outside_hours": 0, "outside_hours_seconds": 0,
-            "billable_tickets": 0})
+            "billable_tickets": 0, "billable_work_seconds": 0})
 
     for r in requests:
         row(r["organisation_id"], r["month"])["requests"] += r["n"]
@@ -468,14 +470,19 @@ def billing_rows(requests: Iterable[Mapping], answers: Iterable[Mapping], organi
         entry["outside_hours_seconds"] += a["seconds"]
     for b in billable:
         row(b["organisation_id"], b["month"])["billable_tickets"] += b["n"]
+    for w in work:
+        row(w["organisation_id"], w["month"])["billable_work_seconds"] += w["seconds"]
     for entry in rows.values():
         entry["outside_hours"] = hours(entry["outside_hours_seconds"])
+        entry["billable_work_minutes"] = round(entry["billable_work_seconds"] / 60, 2)
+        entry["billable_work_hours"] = hours(entry["billable_work_seconds"])
     return sorted(rows.values(), key=lambda e: ((e["organisation_name"] or e["organisation_id"]).casefold(),
                                                 e["organisation_id"], e["month"]))
 
 
 CSV_HEADERS = ("Organización", "RIF", "Mes", "Solicitudes fuera de horario", "Respuestas fuera de horario",
-               "Horas fuera de horario", "Tickets marcados facturables")
+               "Horas fuera de horario", "Tickets marcados facturables",
+               "Horas registradas fuera de horario (facturables)")
 # A cell a spreadsheet would read as a formula (=, +, -, @) is a CSV injection: quoted as text.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -495,7 +502,8 @@ def out_of_hours_csv(rows: Iterable[Mapping]) -> bytes:
     for r in rows:
         writer.writerow((_text_cell(r["organisation_name"] or r["organisation_id"]), _text_cell(r["tax_id"]),
                          r["month"], r["requests"], r["answers_outside_hours"],
-                         hours_text(r["outside_hours_seconds"]), r.get("billable_tickets", 0)))
+                         hours_text(r["outside_hours_seconds"]), r.get("billable_tickets", 0),
+                         hours_text(r.get("billable_work_seconds", 0))))
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

@@ -14,7 +14,7 @@ import psycopg
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.schemas import RESPONSE_CLOCKS
 
-from . import reports
+from . import reports, work_time
 from .batching import applies_batch, copy_rows
 from .report_cache import ReportCache
 from .reports import ReportQuery
@@ -426,8 +426,9 @@ def auto_closed(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> d
 
 def out_of_hours(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> dict:
     """Per organisation and month: tickets that asked for out-of-hours attention, the staff answers
-    given outside business hours on such tickets, the time (the SLA's outside_hours_seconds), and the
-    tickets the desk marked billable (their last mark, in its month)."""
+    given outside business hours on such tickets, the time (the SLA's outside_hours_seconds), the
+    tickets the desk marked billable (their last mark, in its month), and the time staff recorded
+    outside business hours on the tickets billed for it (work_time)."""
     where, params = _scope(desks, q, "k")
     requests = conn.execute(f"""select k.organisation_id, x.month, count(*)::int as n
                                 from report_ooh_requests x join report_tickets k on k.ticket_id = x.ticket_id
@@ -444,7 +445,8 @@ def out_of_hours(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> 
     billable = conn.execute(f"""select k.organisation_id, k.billable_month as month, count(*)::int as n
                                 from report_tickets k where k.billable and k.billable_month between %s and %s
                                   and {where} group by 1, 2""", [q.first, q.last] + params).fetchall()
-    ids = sorted({r["organisation_id"] for r in [*requests, *answers, *billable]})
+    work = work_time.billable_by_organisation(conn, where, params, q)
+    ids = sorted({r["organisation_id"] for r in [*requests, *answers, *billable, *work]})
     known = {o["id"]: o for o in conn.execute("select id, name, tax_id from organisations where id = any(%s)",
                                               (ids,)).fetchall()}
-    return {"from": q.first, "to": q.last, "items": reports.billing_rows(requests, answers, known, billable)}
+    return {"from": q.first, "to": q.last, "items": reports.billing_rows(requests, answers, known, billable, work)}

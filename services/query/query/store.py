@@ -12,7 +12,7 @@ from helpdesk_shared import revocations
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
 
-from . import catalogs, reports_store
+from . import catalogs, reports_store, work_time
 from .batching import applies_batch, copy_rows, data_json, list_json, takes_batches
 from .projector import project, project_account
 from .queue_store import TICKET_FACTS, apply_sla_fact
@@ -158,7 +158,7 @@ _APPLIERS: dict[str, list] = {
     NOTIFICATIONS: [("tickets", apply_notifications), ("timeline", apply_timeline)],
     ACCOUNTS: [("accounts", apply_account), (catalogs.PROJECTION, catalogs.apply_catalog_changed)],
     SLA: [("deadlines", apply_sla_fact), ("timeline", apply_timeline),
-          (reports_store.PROJECTION, reports_store.apply_sla_fact)],
+          (reports_store.PROJECTION, reports_store.apply_sla_fact), (work_time.PROJECTION, work_time.apply)],
 }
 
 

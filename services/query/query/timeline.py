@@ -168,6 +168,14 @@ def summary(type_: str, d: dict, who: str, names: dict[str, str]) -> dict[str, s
                       f"cliente (sobre la versión {d['based_on_version']} del ticket)",
                 "en": f"Auto-close decided: the deadline of {local(d['due_at'])} passed without the customer's "
                       f"answer (on version {d['based_on_version']} of the ticket)"}
+    if type_ == "WorkTimeRecorded":
+        agent = names.get(d["agent_id"], d["agent_id"])
+        outside = d["outside_hours_seconds"] / 60
+        out = f"{outside:.0f}" if outside == int(outside) else f"{outside:.1f}"
+        return {"es": f"{agent} registró {d['minutes']} min de trabajo, {out} fuera del horario "
+                      f"(calendario v{d['calendar_version']})",
+                "en": f"{agent} recorded {d['minutes']} min of work, {out} outside business hours "
+                      f"(calendar v{d['calendar_version']})"}
     if type_ == "NotificationSent":
         return {"es": f"Correo «{d['template']}» enviado a {d['recipient']}",
                 "en": f"Mail '{d['template']}' sent to {d['recipient']}"}
@@ -179,7 +187,7 @@ def summary(type_: str, d: dict, who: str, names: dict[str, str]) -> dict[str, s
 
 def people_named(rows: list[dict]) -> set[str]:
     """The user ids the entries' lines name besides their actors (assignees, a merged ticket's authors)."""
-    named = {r["data"]["agent_id"] for r in rows if r["type"] == "TicketAssigned"}
+    named = {r["data"]["agent_id"] for r in rows if r["type"] in ("TicketAssigned", "WorkTimeRecorded")}
     for r in rows:
         if r["type"] == "TicketMergedInto":
             named |= {r["data"]["opened_by"]} | {m["author_id"] for m in r["data"].get("messages") or []}

@@ -109,10 +109,13 @@ def ticket_with_thread(conn: psycopg.Connection, user: Claims, number: str) -> d
                                              and running and overdue) as overdue""",
                            (ticket["ticket_id"],)).fetchone()["overdue"]
     merged_into = _merged(thread, user.is_staff)
+    # The nearest running deadline, as the SLA service set it: staff fill a canned answer's {plazo} with it.
+    nearest = conn.execute("""select clock, due_at from deadlines where ticket_id = %s and running
+                              order by due_at limit 1""", (ticket["ticket_id"],)).fetchone() if user.is_staff else None
     # The files of the whole thread the caller may see (the opening ones first), not only the opening ones.
     return {**ticket, "merged_into": merged_into, "attachments": _attachments(thread), "thread": thread,
-            "notifications": told,
-            "first_response_overdue": overdue and ticket["status"] != "closed"}
+            "notifications": told, "first_response_overdue": overdue and ticket["status"] != "closed",
+            **({"next_deadline": nearest} if user.is_staff else {})}
 
 
 def desk_agents(conn: psycopg.Connection, desk: str) -> list[dict]:

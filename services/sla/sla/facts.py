@@ -7,6 +7,7 @@ computed on, so that no other service recomputes business time (issue 8):
     agent's public answer ────────────────▶ DeadlineMet(response clock) · ClockPaused · DeadlineSet(auto_close)
     customer's message (or "not solved") ─▶ DeadlineCleared(auto_close, customer_replied) · DeadlineSet(next_response)
     CustomerAway with a return date ──────▶ DeadlineMoved(auto_close, customer_away)
+    staff answer or note with minutes ────▶ WorkTimeRecorded (its part outside business hours)
     TicketClosed ─────────────────────────▶ DeadlineCleared(running clock, closed)
     a newer calendar of the desk ─────────▶ DeadlineMoved(running clock, calendar_changed)
 
@@ -22,7 +23,7 @@ published without them rather than not at all.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from helpdesk_shared.envelope import Envelope
 from helpdesk_shared.lifecycle import CLOSED, WAITING_CUSTOMER
@@ -98,6 +99,25 @@ def _met(clocks: TicketClocks, before: TicketClocks, event: Envelope) -> dict:
             "policy_version": clocks.policy.version, "calendar_version": calendar.version}
 
 
+def work_time(clocks: TicketClocks, event: Envelope) -> dict | None:
+    """WorkTimeRecorded of a staff message that records the minutes spent on it, or None.
+
+    The minutes are taken as the span that ends when the answer or note was posted; the part of
+    it the desk's calendar (the ticket's pinned versions) has closed is outside business hours."""
+    d = event.data
+    minutes = d.get("minutes_spent")
+    if event.type != "MessagePosted" or not minutes or d.get("author_role") == "customer":
+        return None
+    ended_at = event.occurred_at
+    started_at = ended_at - timedelta(minutes=minutes)
+    open_time = clocks.calendar.business_between(started_at, ended_at)
+    return {**_about(clocks), "desk": clocks.desk, "message_id": d["message_id"],
+            "agent_id": d.get("author_id") or event.actor.id, "internal": bool(d.get("internal")),
+            "minutes": minutes, "started_at": _iso(started_at), "ended_at": _iso(ended_at),
+            "outside_hours_seconds": max(0, int((timedelta(minutes=minutes) - open_time).total_seconds())),
+            "calendar_version": clocks.calendar.version}
+
+
 def _cleared(clocks: TicketClocks, clock: str, due_at: datetime, at: datetime, reason: str) -> dict:
     return {**_about(clocks), "clock": clock, "due_at": _iso(due_at), "at": _iso(at), "reason": reason}
 
@@ -134,6 +154,9 @@ def ticket_facts(before: TicketClocks | None, after: TicketClocks, event: Envelo
         elif (aw.close_at, aw.warn_at) != (bw.close_at, bw.warn_at):
             facts.append(("DeadlineMoved", {**_auto_close_deadline(after), "previous_due_at": _iso(bw.close_at),
                                             "reason": "customer_away"}))
+    worked = work_time(after, event)
+    if worked is not None:
+        facts.append(("WorkTimeRecorded", worked))
     return facts
 
 
