@@ -53,11 +53,12 @@ def test_the_target_thread_carries_the_duplicates_public_messages_and_files_for_
     assert ticket["merged_into"] is None and ticket["status"] != "closed"
     entry = next(e for e in ticket["thread"] if e["type"] == "TicketMergedInto")
     assert entry["merged"]["source_number"] == "SOP-4"
+    assert entry["body"] is None  # the merge note is for staff, like a close note
     assert [m["body"] for m in entry["merged"]["messages"]] == ["Otra captura adjunta."]  # not the internal note
     assert {"duplicado.png", "otra.png"} <= {a["name"] for a in ticket["attachments"]}
     as_agent = client.get("/api/tickets/SOP-1", headers=bearer(CARLOS, now)).get_json()
     entry = next(e for e in as_agent["thread"] if e["type"] == "TicketMergedInto")
-    assert len(entry["merged"]["messages"]) == 2
+    assert len(entry["merged"]["messages"]) == 2 and entry["body"] == "mismo caso"
 
 
 def test_the_target_timeline_shows_the_merge_then_the_duplicates_messages_marked_with_their_origin(client, merged, now):

@@ -89,9 +89,11 @@ def ticket_with_thread(conn: psycopg.Connection, user: Claims, number: str) -> d
         return None
     del ticket["search"]
     catalogs.named([ticket])
-    # An agent's close note is for staff: customers see that and why the ticket closed, not the note.
+    # An agent's close note is for staff: customers see that and why the ticket closed, not the note
+    # (nor the note of a merge, on either ticket).
     thread = conn.execute("""select e.stream_version, e.type, e.author_id, u.name as author_name, e.author_role,
-                                    case when %(staff)s or e.type <> 'TicketClosed' then e.body end as body,
+                                    case when %(staff)s or e.type not in ('TicketClosed', 'TicketMergedInto')
+                                         then e.body end as body,
                                     e.internal, e.attachments, e.occurred_at,
                                     case when e.type = 'TicketClosed' then e.data->>'merged_into' end as merged_into,
                                     case when e.type = 'TicketMergedInto' then e.data end as merged
