@@ -135,3 +135,22 @@ def record(event, offset: int = 0):
     """The event as a consumer would receive it."""
     from helpdesk_shared.kafka import Record
     return Record(topic="helpdesk.tickets", partition=0, offset=offset, event=event)
+
+
+# ---------------------------------------------------------------- knowledge base (issue 12)
+
+def article_events(now: datetime, desk: str = "SOPORTE", module: str = "BANCOS", *, title_es: str = "Conciliar",
+                   body_es: str = "Abra el módulo.", publish: bool = False, archive: bool = False,
+                   by: str = "u-carlos") -> list:
+    """An article's events as intake writes them (a fresh id): drafted, then published and archived if asked."""
+    from helpdesk_shared.envelope import Actor, new_event
+    article_id = str(uuid.uuid4())
+    stream, base = f"article-{article_id}", {"article_id": article_id, "desk": desk, "module": module, "by": by}
+    events = [new_event("ArticleDrafted", stream, 1, {**base, "version": 1, "title_es": title_es, "body_es": body_es},
+                        actor=Actor(by, "agent"), occurred_at=now)]
+    for wanted, type_ in ((publish, "ArticlePublished"), (archive, "ArticleArchived")):
+        if wanted:
+            version = len(events) + 1
+            events.append(new_event(type_, stream, version, {**base, "version": version},
+                                    actor=Actor(by, "agent"), occurred_at=now))
+    return events

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from .config import DEFAULT_KAFKA, DEFAULT_PG, env
 from .ops_report import EventFilter, event_lines, lag, text_table
-from .topics import ACCOUNTS, NOTIFICATIONS, OPERATIONS, SLA, TICKETS, TOPICS, WATERMARKS
+from .topics import ACCOUNTS, KNOWLEDGE, NOTIFICATIONS, OPERATIONS, SLA, TICKETS, TOPICS, WATERMARKS
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Consumer:
 
 
 CONSUMERS = {
-    "query": Consumer("query", "query-tickets", (TICKETS, NOTIFICATIONS, ACCOUNTS, SLA), True,
+    "query": Consumer("query", "query-tickets", (TICKETS, NOTIFICATIONS, ACCOUNTS, SLA, KNOWLEDGE), True,
                       "Idempotente: cada ticket recuerda la última versión aplicada, los correos y cuentas se "
                       "insertan por id; releer no cambia nada / Idempotent: each ticket remembers the last "
                       "version applied, mails and accounts are keyed by id; re-reading changes nothing."),

@@ -111,6 +111,9 @@ class TicketOpenedData(Schema):
     # Filed in the month's last business days as a payroll, cheque, SENIAT or accounting case:
     # the customer was warned on 201 and the received mail repeats it.
     month_end_warning = fields.Boolean(load_default=False)
+    # Issue 12: the new-ticket form's load this ticket came from (absent on tickets filed otherwise):
+    # query counts a deflection when an attempt opened a suggested article and no ticket carries it.
+    attempt_id = fields.String(validate=validate.Length(min=1, max=64))
 
 
 class MessagePostedData(Schema):
@@ -523,6 +526,62 @@ class DeliveryParkedData(Schema):
     error = _str()
 
 
+# --- helpdesk.knowledge (issue 12) --------------------------------------------------------
+
+ARTICLE_STATUSES = ("draft", "published", "archived")
+ARTICLE_TITLE_MAX = 200
+ARTICLE_BODY_MAX = 20_000
+ARTICLE_ID_MAX = 64
+
+
+class _ArticleFact(Schema):
+    """What every article event names: the article, its desk and module, the stream version it
+    makes, and who. `version` is the article's stream version (optimistic concurrency)."""
+    article_id = fields.String(required=True, validate=validate.Length(min=1, max=ARTICLE_ID_MAX))
+    desk = _one_of(DESKS)
+    module = fields.String(required=True, validate=validate.Regexp(MODULE_CODE_PATTERN))
+    version = _version(required=True)
+    by = fields.String(required=True, validate=validate.Length(min=1, max=ARTICLE_ID_MAX))
+
+
+class _ArticleContent(_ArticleFact):
+    """The article's whole text (Markdown, the small subset of helpdesk_shared.rich_text): Spanish
+    required, English optional ("" = show the Spanish)."""
+    title_es = fields.String(required=True, validate=validate.Length(min=1, max=ARTICLE_TITLE_MAX))
+    body_es = fields.String(required=True, validate=validate.Length(min=1, max=ARTICLE_BODY_MAX))
+    title_en = fields.String(load_default="", validate=validate.Length(max=ARTICLE_TITLE_MAX))
+    body_en = fields.String(load_default="", validate=validate.Length(max=ARTICLE_BODY_MAX))
+
+
+class ArticleDraftedData(_ArticleContent):
+    """A new article, as a draft (customers never see it)."""
+
+
+class ArticleEditedData(_ArticleContent):
+    """New text (and maybe module) for an article; `status` is its status after the edit: a published
+    one stays published, an archived one comes back as a draft."""
+    status = _one_of(("draft", "published"))
+
+
+class ArticlePublishedData(_ArticleFact):
+    """The article is now what customers see and what the new-ticket form suggests."""
+
+
+class ArticleArchivedData(_ArticleFact):
+    """The article is withdrawn: customers no longer see it; staff still do."""
+
+
+class ArticleSuggestionOpenedData(Schema):
+    """A customer opened an article the new-ticket form suggested, during the form's load
+    `attempt_id` (its stream: "attempt-<attempt_id>", so an editor's version never moves)."""
+    article_id = fields.String(required=True, validate=validate.Length(min=1, max=ARTICLE_ID_MAX))
+    desk = _one_of(DESKS)
+    module = fields.String(required=True, validate=validate.Regexp(MODULE_CODE_PATTERN))
+    attempt_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    opened_by = fields.String(required=True, validate=validate.Length(min=1, max=ARTICLE_ID_MAX))
+    organisation_id = fields.String(allow_none=True, validate=validate.Length(max=ARTICLE_ID_MAX))
+
+
 EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "TicketOpened": TicketOpenedData,
     "MessagePosted": MessagePostedData,
@@ -559,6 +618,12 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "OutboxDrained": OutboxDrainedData,
     "DeliveryParked": DeliveryParkedData,
     "TicketMergedInto": TicketMergedIntoData,
+    # knowledge base (issue 12)
+    "ArticleDrafted": ArticleDraftedData,
+    "ArticleEdited": ArticleEditedData,
+    "ArticlePublished": ArticlePublishedData,
+    "ArticleArchived": ArticleArchivedData,
+    "ArticleSuggestionOpened": ArticleSuggestionOpenedData,
 }
 
 # An event type with a topic but no schema (or the reverse) is a bug: fail at import.

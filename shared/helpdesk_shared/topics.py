@@ -17,6 +17,8 @@ NOTIFICATIONS = "helpdesk.notifications"
 WATERMARKS = "helpdesk.watermarks"
 # What operations must hear of (a row a relay parked); the notifier mails it to the supervisor.
 OPERATIONS = "helpdesk.operations"
+# The knowledge base (issue 12): every change of an article, keyed by its stream ("article-<id>").
+KNOWLEDGE = "helpdesk.knowledge"
 
 
 # The one place Kafka's size limit lives. Every topic is created with `max.message.bytes` =
@@ -49,6 +51,8 @@ TOPICS = (
     TopicSpec(NOTIFICATIONS, partitions=12, retention_ms=365 * 24 * 3600 * 1000),
     TopicSpec(WATERMARKS, partitions=1, retention_ms=24 * 3600 * 1000),
     TopicSpec(OPERATIONS, partitions=1, retention_ms=90 * 24 * 3600 * 1000),
+    # The articles' read model is rebuilt from it: kept forever, like the ticket log.
+    TopicSpec(KNOWLEDGE, partitions=3, retention_ms=-1),
 )
 
 TOPIC_OF_EVENT = {
@@ -87,6 +91,12 @@ TOPIC_OF_EVENT = {
     "OutboxDrained": WATERMARKS,
     "DeliveryParked": OPERATIONS,
     "TicketMergedInto": TICKETS,
+    # knowledge base (issue 12)
+    "ArticleDrafted": KNOWLEDGE,
+    "ArticleEdited": KNOWLEDGE,
+    "ArticlePublished": KNOWLEDGE,
+    "ArticleArchived": KNOWLEDGE,
+    "ArticleSuggestionOpened": KNOWLEDGE,
 }
 
 

@@ -97,6 +97,13 @@ PAGES = [
     Page("supervisor-organisations", SUPERVISOR, "/supervisor/organisations"),
     Page("supervisor-users", SUPERVISOR, "/supervisor/users?organisation=club-caracas"),
     Page("supervisor-catalog", SUPERVISOR, "/supervisor/catalog?desk=SOPORTE"),
+    # The knowledge base (issue 12)
+    Page("articles", MARIA, "/articles"),
+    Page("article", MARIA, lambda portal, known: portal.goto(f"/articles/{known['article']}")),
+    Page("articles-staff", CARLOS, "/articles"),
+    Page("article-new", CARLOS, "/articles/new"),
+    Page("article-edit", CARLOS, lambda portal, known: portal.goto(f"/articles/{known['article']}/edit")),
+    Page("article-deflections", SUPERVISOR, "/articles/deflections"),
     # A new page: add its row here.
 ]
 
@@ -133,7 +140,14 @@ def known(system) -> dict:
         "name": "Tomás Rivas", "email": "tomas.rivas@clubcaracas.com.ve", "phone": "+58 212 555 0142",
         "organisation_name": "Club Social Caracas", "desk": "SOPORTE", "note": "Soy el nuevo contador."})
     assert filed.status_code == 202, filed.text
-    return {"ticket": number}
+    article = requests.post(f"{system.urls['intake']}/api/articles", headers=agent, timeout=30, json={
+        "desk": "SOPORTE", "module": "REPORTES", "title_es": "Totales por página del libro de ventas",
+        "body_es": "## Pasos\n\n1. Abra **Reportes**.\n2. Marque *Totales por página*."}).json()["article_id"]
+    assert requests.post(f"{system.urls['intake']}/api/articles/{article}/publish", headers=agent, timeout=30,
+                         json={"version": 1}).status_code == 200
+    wait_until(lambda: requests.get(f"{system.urls['query']}/api/articles/{article}", headers=headers,
+                                    timeout=30).ok, 120, "the article in query")
+    return {"ticket": number, "article": article}
 
 
 @pytest.fixture(scope="module")

@@ -77,6 +77,14 @@ TABLE = [
     # Canned answers (issue 12): the desk's staff keep them; customers never see them.
     row("GET",  "/api/desks/<desk>/canned-answers",         "canned_answers",        401, 403, 403, 200, 403, 200, 403),
     row("PUT",  "/api/desks/<desk>/canned-answers/<answer_id>", "save_canned_answer", 401, 403, 403, 200, 403, 200, 403),
+    # Knowledge base (issue 12): agents of the article's desk and supervisors write; customers never;
+    # an agent of another desk is refused a new article (403) and does not find an existing one (404).
+    row("POST", "/api/articles",                            "draft_article",         401, 403, 403, 201, 403, 201, 201),
+    row("PUT",  "/api/articles/<article_id>",               "edit_article",          401, 403, 403, 200, 404, 200, 200),
+    row("POST", "/api/articles/<article_id>/publish",       "publish_article",       401, 403, 403, 200, 404, 200, 200),
+    row("POST", "/api/articles/<article_id>/archive",       "archive_article",       401, 403, 403, 200, 404, 200, 200),
+    # A suggestion opened: customers of the article's desk only (a published SOPORTE article).
+    row("POST", "/api/articles/<article_id>/opened",        "article_opened",        401, 204, 404, 403, 403, 403, 403),
     # One-click links: the signed token names the user, whatever bearer comes along.
     row("GET",  "/resolve/<token>",                         "resolve_page",          200, 200, 200, 200, 200, 200, 200),
     row("POST", "/resolve/<token>",                         "resolve",               200, 200, 200, 200, 200, 200, 200),
@@ -156,6 +164,22 @@ class World:
         modules = [{**m.as_dict(), "name": f"Sistema {uuid.uuid4().hex[:6]}"} if m.code == "SISTEMA" else m.as_dict()
                    for m in desk.entries]
         return {"expected_version": desk.version, "modules": modules}
+
+    def article(self) -> str:
+        """A fresh SOPORTE draft article by Carlos (version 1); its id."""
+        from intake import knowledge, postgres_uow
+        with pg.connect(self.url) as conn:
+            return knowledge.draft(postgres_uow.of(conn), self.people["agent"], {
+                "desk": "SOPORTE", "module": "BANCOS", "title_es": "Conciliar una cuenta",
+                "body_es": "Abra el módulo de bancos."}, NOW)["article_id"]
+
+    def published_article(self) -> str:
+        """A fresh SOPORTE article by Carlos, published (version 2); its id."""
+        from intake import knowledge, postgres_uow
+        article_id = self.article()
+        with pg.connect(self.url) as conn:
+            knowledge.change_status(postgres_uow.of(conn), self.people["agent"], article_id, "publish", 1, NOW)
+        return article_id
 
     def rules_page_version(self, desk: str = "SOPORTE") -> int:
         """The version of the desk's Spanish rules page an editor would have read."""
@@ -251,6 +275,14 @@ REQUESTS = {
         "email": f"nuevo-{uuid.uuid4().hex[:8]}@clubcaracas.com.ve", "name": "Nuevo Usuario", "role": "customer",
         "organisation_id": "club-caracas", "desks": ["IMPLANTACIONES"]}}),
 
+    "draft_article": lambda w: ("/api/articles", {"json": {
+        "desk": "SOPORTE", "module": "BANCOS", "title_es": "Conciliar", "body_es": "Abra **Bancos**."}}),
+    "edit_article": lambda w: (f"/api/articles/{w.article()}", {"json": {
+        "title_es": "Conciliar una cuenta", "body_es": "Abra **Bancos**.", "version": 1}}),
+    "publish_article": lambda w: (f"/api/articles/{w.article()}/publish", {"json": {"version": 1}}),
+    "archive_article": lambda w: (f"/api/articles/{w.article()}/archive", {"json": {"version": 1}}),
+    "article_opened": lambda w: (f"/api/articles/{w.published_article()}/opened", {"json": {
+        "attempt_id": str(uuid.uuid4())}}),
     "read_rules_page": lambda w: ("/api/desks/SOPORTE/rules-page", {}),
     "canned_answers": lambda w: ("/api/desks/SOPORTE/canned-answers", {}),
     "save_canned_answer": lambda w: (f"/api/desks/SOPORTE/canned-answers/a-{uuid.uuid4().hex[:8]}", {"json": {

@@ -12,8 +12,8 @@ from harness import Clock
 from helpdesk_shared import pg
 from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.envelope import Actor, new_event
-from permission_matrix import (CLAIMS, PRINCIPALS, assert_table_covers, bearer_of, cases, check, record, row,
-                               scratch_database, ticket_opened)
+from permission_matrix import (CLAIMS, PRINCIPALS, article_events, assert_table_covers, bearer_of, cases, check,
+                               record, row, scratch_database, ticket_opened)
 from query import store
 from query.app import create_app
 
@@ -51,6 +51,15 @@ TABLE = [
     # Time accounting (issue 12): staff time is a staff figure, even the customer's organisation's.
     row("GET", "/api/reports/time", "time", 401, 403, 403, 200, 200, 200, 200),
     row("GET", "/api/reports/time", "time_soporte", 401, 403, 403, 200, 403, 200, 403),
+    # Knowledge base (issue 12): everyone reads what his scope holds (customers: published, of their
+    # desks; agents: their desks; supervisors: all); an article outside it answers 404 like a missing one.
+    row("GET", "/api/articles", "articles", 401, 200, 200, 200, 200, 200, 200),
+    row("GET", "/api/articles/search", "search_articles", 401, 200, 200, 200, 200, 200, 200),
+    row("GET", "/api/articles/suggestions", "suggest_articles", 401, 200, 200, 200, 200, 200, 200),
+    row("GET", "/api/articles/<article_id>", "published_article", 401, 200, 404, 200, 404, 200, 200),
+    row("GET", "/api/articles/<article_id>", "draft_article", 401, 404, 404, 200, 404, 200, 200),
+    row("GET", "/api/reports/deflections", "deflections", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/deflections", "deflections_soporte", 401, 403, 403, 200, 403, 200, 200),
 ]
 
 _numbers = itertools.count(1)
@@ -61,6 +70,13 @@ class World:
 
     def __init__(self, app, database_url: str):
         self.app, self.url, self.client = app, database_url, app.test_client()
+
+    def article(self, **kwargs) -> str:
+        """A fresh SOPORTE article (a draft unless `publish=True`) in the read model; its id."""
+        events = article_events(NOW, **kwargs)
+        with pg.connect(self.url) as conn:
+            store.apply_batch(conn, [record(e) for e in events])
+        return events[0].data["article_id"]
 
     def ticket(self, desk: str = "SOPORTE", organisation_id: str = "club-caracas", *later) -> str:
         """A fresh ticket (SOPORTE, club-caracas unless said) with `later(ticket_id)` events applied."""
@@ -97,6 +113,13 @@ REQUESTS = {
     "out_of_hours_csv_club": lambda w: "/api/reports/out-of-hours.csv?organisation_id=club-caracas",
     "time": lambda w: "/api/reports/time",
     "time_soporte": lambda w: "/api/reports/time?desk=SOPORTE",
+    "articles": lambda w: "/api/articles",
+    "search_articles": lambda w: "/api/articles/search?q=conciliar",
+    "suggest_articles": lambda w: "/api/articles/suggestions?desk=SOPORTE&text=BANCOS%2C+no+concilia",
+    "published_article": lambda w: f"/api/articles/{w.article(publish=True)}",
+    "draft_article": lambda w: f"/api/articles/{w.article()}",
+    "deflections": lambda w: "/api/reports/deflections",
+    "deflections_soporte": lambda w: "/api/reports/deflections?desk=SOPORTE",
 }
 
 

@@ -328,7 +328,20 @@ def test_a_rebuild_of_a_log_feeding_every_read_model_equals_the_live_model_table
             {"code": "BANCOS", "name": "Bancos y conciliación", "retired": False},
             {"code": "CXP", "name": "Cuentas por pagar", "retired": True}]},
         actor=SYSTEM, occurred_at=synthetic_log.START)
-    events = accounts() + story() + moved_deadline_story() + _generated_story(11, 40) + [catalog]
+    # The knowledge base (issue 12): an article, a suggestion opened and the ticket its attempt filed.
+    import dataclasses
+    from helpdesk_shared.envelope import Actor
+    from permission_matrix import article_events, ticket_opened
+    article = article_events(synthetic_log.START, publish=True, title_es="Conciliar el banco",
+                             body_es="Abra **Bancos** y marque cada movimiento.")
+    suggestion = new_event("ArticleSuggestionOpened", "attempt-a1", 1, {
+        "article_id": article[0].data["article_id"], "desk": "SOPORTE", "module": "BANCOS", "attempt_id": "a1",
+        "opened_by": "u-maria", "organisation_id": "club-caracas"}, actor=Actor("u-maria", "customer"),
+        occurred_at=synthetic_log.START)
+    filed = ticket_opened("SOP-990001", synthetic_log.START)
+    filed = dataclasses.replace(filed, data={**filed.data, "attempt_id": "a1"})
+    knowledge = [*article, suggestion, filed]
+    events = accounts() + story() + moved_deadline_story() + _generated_story(11, 40) + [catalog] + knowledge
     producer = make_producer(kafka_bootstrap)
     for e in events:
         producer.send(topic_prefix + TOPIC_OF_EVENT[e.type], key=e.stream_id, value=to_json_bytes(e))

@@ -118,6 +118,18 @@ EXAMPLES = {
                          "messages": [{"message_id": "m-1", "author_id": "u-1", "author_role": "customer",
                                        "body": "Adjunto la captura.", "internal": False, "attachments": [],
                                        "occurred_at": "2025-03-10T13:05:00+00:00"}]},
+    # knowledge base (issue 12)
+    "ArticleDrafted": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "version": 1, "by": "u-2",
+                       "title_es": "Cómo conciliar una cuenta", "body_es": "1. Abra **Bancos**.",
+                       "title_en": "", "body_en": ""},
+    "ArticleEdited": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "version": 2, "by": "u-2",
+                      "title_es": "Cómo conciliar una cuenta bancaria", "body_es": "1. Abra **Bancos**.",
+                      "title_en": "How to reconcile a bank account", "body_en": "1. Open **Bancos**.",
+                      "status": "draft"},
+    "ArticlePublished": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "version": 3, "by": "u-9"},
+    "ArticleArchived": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "version": 4, "by": "u-9"},
+    "ArticleSuggestionOpened": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "attempt_id": "f-1",
+                                "opened_by": "u-1", "organisation_id": "org-1"},
 }
 
 OCCURRED_AT = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)

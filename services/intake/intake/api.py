@@ -18,6 +18,7 @@ from helpdesk_shared.openapi import documented, query_param
 from helpdesk_shared.catalog import DESK_NAMES
 
 from . import attachments, canned_answers, domain, handlers, postgres_uow, requests, responses, rules_page, throttle, unit_of_work
+from . import knowledge
 from .messages import message, violation
 
 bp = Blueprint("intake", __name__, url_prefix="/api")
@@ -474,6 +475,72 @@ def edit_rules_page(desk: str):
     """A supervisor of the desk replaces its page in one language (`{language, text, version}`)."""
     body = load_body(_RULES_PAGE_EDIT)
     return jsonify(_run(lambda uow: rules_page.edit(uow, g.user, desk, body, _now())))
+
+
+# ---------------------------------------------------------------- knowledge base (issue 12)
+
+_ARTICLE_DRAFT, _ARTICLE_EDIT = requests.ArticleDraft(), requests.ArticleEdit()
+_ARTICLE_STATUS = requests.ArticleStatusChange()
+ARTICLE_ID = {"type": "string", "maxLength": requests.ID_MAX}
+
+
+@bp.post("/articles")
+@documented("A new knowledge-base article, as a draft (agents of its desk, supervisors)",
+           body=requests.ArticleDraft, responses={201: responses.ArticleChanged}, refusals=(403, 422))
+@auth
+def draft_article():
+    """A new article of a desk and module (`{desk, module, title_es, body_es, title_en?, body_en?}`), a draft."""
+    body = load_body(_ARTICLE_DRAFT)
+    return jsonify(_run(lambda uow: knowledge.draft(uow, g.user, body, _now()))), 201
+
+
+@bp.put("/articles/<article_id>")
+@documented("Replace an article's texts (and module) against the version read; an archived article "
+           "comes back as a draft, a published one stays published", path={"article_id": ARTICLE_ID},
+           body=requests.ArticleEdit, responses={200: responses.ArticleChanged}, refusals=(403, 404, 409, 422))
+@auth
+def edit_article(article_id: str):
+    """New texts for the article (`{title_es, body_es, title_en?, body_en?, module?, version}`)."""
+    body = load_body(_ARTICLE_EDIT)
+    return jsonify(_run(lambda uow: knowledge.edit(uow, g.user, article_id, body, _now())))
+
+
+@bp.post("/articles/<article_id>/publish")
+@documented("Publish an article (a draft or an archived one): customers see it, the new-ticket form "
+           "suggests it", path={"article_id": ARTICLE_ID}, body=requests.ArticleStatusChange,
+           responses={200: responses.ArticleChanged}, refusals=(403, 404, 409))
+@auth
+def publish_article(article_id: str):
+    """Publish the article (`{version}`)."""
+    version = load_body(_ARTICLE_STATUS)["version"]
+    return jsonify(_run(lambda uow: knowledge.change_status(uow, g.user, article_id, "publish", version, _now())))
+
+
+@bp.post("/articles/<article_id>/archive")
+@documented("Archive an article (customers no longer see it)", path={"article_id": ARTICLE_ID},
+           body=requests.ArticleStatusChange, responses={200: responses.ArticleChanged},
+           refusals=(403, 404, 409))
+@auth
+def archive_article(article_id: str):
+    """Archive the article (`{version}`)."""
+    version = load_body(_ARTICLE_STATUS)["version"]
+    return jsonify(_run(lambda uow: knowledge.change_status(uow, g.user, article_id, "archive", version, _now())))
+
+
+_ARTICLE_OPENED = requests.ArticleOpened()
+
+
+@bp.post("/articles/<article_id>/opened")
+@documented("A customer opened the article from the new-ticket form's suggestions (`attempt_id`: the form's "
+           "load, carried on the ticket it opens): what query counts deflections from",
+           path={"article_id": ARTICLE_ID}, body=requests.ArticleOpened, responses={204: "recorded"},
+           refusals=(403, 404))
+@auth
+def article_opened(article_id: str):
+    """Record that the caller opened the article during the new-ticket form's load `attempt_id`."""
+    attempt_id = load_body(_ARTICLE_OPENED)["attempt_id"]
+    _run(lambda uow: knowledge.record_opened(uow, g.user, article_id, attempt_id, _now()))
+    return "", 204
 
 
 # ---------------------------------------------------------------- one-click answers from e-mail

@@ -505,7 +505,8 @@ def open_ticket(uow: UnitOfWork, user: Claims, body: dict, now: datetime,
         "member_number": body.get("member_number"), "dates": body.get("dates"), "vouchers": body.get("vouchers"),
         "menu_path": body.get("menu_path"), "attachments": files, "previous_ticket": previous,
         "confirmed_different_case": body.get("confirmed_different_case") is True,
-        "language": user.language, "month_end_warning": month_end}, actor=_actor(user), occurred_at=now,
+        "language": user.language, "month_end_warning": month_end,
+        **({"attempt_id": body["attempt_id"]} if body.get("attempt_id") else {})}, actor=_actor(user), occurred_at=now,
         correlation_id=correlation_id)
     uow.tickets.record([event], 0, lifecycle.apply(None, event), new_ticket={
         "ticket_id": ticket_id, "number": number, "desk": desk.name, "organisation_id": organisation_id,

@@ -414,6 +414,29 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "Someone else changed the rules page while you were editing it (current version: {current}). "
         "Reload it, check your changes and save again.",
     ),
+    # knowledge base (issue 12)
+    "ARTICLE_SPANISH_REQUIRED": (
+        422,
+        "El artículo necesita título y texto en español: es lo que leen todos los clientes.",
+        "The article needs a Spanish title and text: every customer reads them.",
+    ),
+    "ARTICLE_UNKNOWN_MODULE": (
+        422,
+        "El módulo no pertenece a la mesa del artículo. Escoja uno de estos: {modules}.",
+        "The module does not belong to the article's desk. Pick one of: {modules}.",
+    ),
+    "ARTICLE_CHANGED": (
+        409,
+        "Otra persona modificó el artículo mientras usted lo editaba (versión actual: {current}). "
+        "Recárguelo, revise sus cambios y vuelva a guardar.",
+        "Someone else changed the article while you were editing it (current version: {current}). "
+        "Reload it, check your changes and save again.",
+    ),
+    "ARTICLE_STATUS": (
+        409,
+        "El estado actual del artículo no admite ese cambio (por ejemplo, publicar uno ya publicado).",
+        "The article's current status does not allow that change (publishing a published one, say).",
+    ),
     "UNKNOWN_PARAMETER": (
         422,
         "El parámetro «{field}» no existe aquí. Los válidos son: {valid}.",

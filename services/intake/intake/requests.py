@@ -77,6 +77,7 @@ class OpenTicket(RequestSchema):
     previous_ticket = _optional(Text(NUMBER_MAX))
     confirmed_different_case = _optional(Flag())
     out_of_hours_requested = _optional(Flag())
+    attempt_id = _optional(Text(ID_MAX, metadata={"description": "the new-ticket form's load (issue 12's deflections)"}))
 
 
 class PostMessage(RequestSchema):
@@ -223,6 +224,47 @@ class RulesPageEdit(RequestSchema):
                                          "\"\" in English shows the Spanish text"})
     version = Count(0, 1_000_000, required=True,
                     metadata={"description": "the version the editor read (0: the default text)"})
+
+
+# ---------------------------------------------------------------- knowledge base (issue 12)
+
+ARTICLE_TITLE_MAX, ARTICLE_BODY_MAX = 200, 20_000
+
+
+class ArticleDraft(RequestSchema):
+    """POST /api/articles: a new article, as a draft (staff of its desk)."""
+
+    desk = Choice(DESKS, required=True)
+    module = Text(MODULE_CODE_MAX, required=True, metadata={"description": "a module code of the desk"})
+    title_es = Text(ARTICLE_TITLE_MAX, required=True)
+    body_es = Text(ARTICLE_BODY_MAX, required=True,
+                   metadata={"description": "the small Markdown subset (helpdesk_shared.rich_text)"})
+    title_en = _optional(Text(ARTICLE_TITLE_MAX))
+    body_en = _optional(Text(ARTICLE_BODY_MAX))
+
+
+class ArticleEdit(RequestSchema):
+    """PUT /api/articles/{id}: the article's new texts (and module), against the version read."""
+
+    module = _optional(Text(MODULE_CODE_MAX))
+    title_es = Text(ARTICLE_TITLE_MAX, required=True)
+    body_es = Text(ARTICLE_BODY_MAX, required=True)
+    title_en = _optional(Text(ARTICLE_TITLE_MAX))
+    body_en = _optional(Text(ARTICLE_BODY_MAX))
+    version = Count(1, 1_000_000, required=True, metadata={"description": "the version the editor read"})
+
+
+class ArticleOpened(RequestSchema):
+    """POST /api/articles/{id}/opened: a customer opened it from the new-ticket form's suggestions."""
+
+    attempt_id = Text(ID_MAX, required=True, allow_empty=False,
+                      metadata={"description": "the new-ticket form's load, carried on the ticket it opens"})
+
+
+class ArticleStatusChange(RequestSchema):
+    """POST /api/articles/{id}/publish or /archive: against the version read."""
+
+    version = Count(1, 1_000_000, required=True, metadata={"description": "the version the editor read"})
 
 
 # ---------------------------------------------------------------- supervisors: catalogs, organisations, users

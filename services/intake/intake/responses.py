@@ -249,3 +249,13 @@ class CannedAnswers(ResponseSchema):
 
     desk = string()
     items = list_of(CannedAnswer)
+
+
+class ArticleChanged(ResponseSchema):
+    """An article after a command: its id, desk, module, status and version (query has its texts)."""
+
+    article_id = string()
+    desk = string()
+    module = string()
+    status = string()
+    version = integer()

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from helpdesk_shared import logs, web
 from helpdesk_shared.errors import RuleViolation
 
-from . import access, admin, content, i18n, pages, staff, supervisor
+from . import access, admin, content, i18n, knowledge, pages, staff, supervisor
 from .backend import Backend, Unavailable
 from .config import Config
 
@@ -96,6 +96,7 @@ def create_app(config: Config | None = None, backend: Backend | None = None) -> 
     app.register_blueprint(supervisor.bp)  # staff: calendars, policies, reports (issue 9)
     app.register_blueprint(access.bp)  # staff: access requests (GET /access-requests)
     app.register_blueprint(admin.bp)  # supervisors: organisations, users, module catalogs
+    app.register_blueprint(knowledge.bp)  # the knowledge base (issue 12)
 
     @app.after_request
     def _security_headers(response):

@@ -229,6 +229,47 @@ class Backend:
         return self._call("DELETE", f"{self.config.notifier_url}/api/templates/{name}/{language}", token, cid,
                           params={"version": version})
 
+    # ------------------------------------------------------------------ knowledge base (issue 12)
+
+    def articles(self, token: str, params: dict, cid=None) -> Reply:
+        """GET /api/articles on query (desk, module, status, cursor, limit)."""
+        return self._call("GET", f"{self.config.query_url}/api/articles", token, cid, params=params)
+
+    def search_articles(self, token: str, params: dict, cid=None) -> Reply:
+        """GET /api/articles/search on query (q and the list's filters): ranked."""
+        return self._call("GET", f"{self.config.query_url}/api/articles/search", token, cid, params=params)
+
+    def suggest_articles(self, token: str, desk: str, text: str, cid=None) -> Reply:
+        """GET /api/articles/suggestions on query: the new-ticket form's top 5 for the text typed."""
+        return self._call("GET", f"{self.config.query_url}/api/articles/suggestions", token, cid,
+                          params={"desk": desk, "text": text})
+
+    def article(self, token: str, article_id: str, cid=None) -> Reply:
+        """GET /api/articles/{id} on query."""
+        return self._call("GET", f"{self.config.query_url}/api/articles/{article_id}", token, cid)
+
+    def draft_article(self, token: str, body: dict, cid=None) -> Reply:
+        """POST /api/articles on intake: a new draft."""
+        return self._call("POST", f"{self.config.intake_url}/api/articles", token, cid, json=body)
+
+    def edit_article(self, token: str, article_id: str, body: dict, cid=None) -> Reply:
+        """PUT /api/articles/{id} on intake (against the version read)."""
+        return self._call("PUT", f"{self.config.intake_url}/api/articles/{article_id}", token, cid, json=body)
+
+    def change_article_status(self, token: str, article_id: str, action: str, version: int, cid=None) -> Reply:
+        """POST /api/articles/{id}/publish or /archive on intake (against the version read)."""
+        return self._call("POST", f"{self.config.intake_url}/api/articles/{article_id}/{action}", token, cid,
+                          json={"version": version})
+
+    def deflections(self, token: str, params: dict, cid=None) -> Reply:
+        """GET /api/reports/deflections on query (desk): per article and module, as of now."""
+        return self._call("GET", f"{self.config.query_url}/api/reports/deflections", token, cid, params=params)
+
+    def article_opened(self, token: str, article_id: str, attempt_id: str, cid=None) -> Reply:
+        """POST /api/articles/{id}/opened on intake: a suggestion opened during a new-ticket form's load."""
+        return self._call("POST", f"{self.config.intake_url}/api/articles/{article_id}/opened", token, cid,
+                          json={"attempt_id": attempt_id})
+
     # ------------------------------------------------------------------ query and sla (reads)
 
     def tickets(self, token: str, params: dict, cid=None) -> Reply:

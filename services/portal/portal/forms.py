@@ -34,6 +34,9 @@ def _items(text: str) -> list[str]:
     return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
 
 
+_ATTEMPT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 def ticket_body(form: Mapping[str, str], desk: str, attachments: list[str]) -> dict:
     """Intake's POST /api/tickets body from the new-ticket form's fields."""
     module, case = (form.get("module") or "").strip(), (form.get("case") or "").strip()
@@ -56,6 +59,8 @@ def ticket_body(form: Mapping[str, str], desk: str, attachments: list[str]) -> d
         body["previous_ticket"] = form["previous_ticket"].strip().upper()
     if attachments:
         body["attachments"] = attachments
+    if _ATTEMPT.match(form.get("attempt_id") or ""):  # issue 12: the form's load, for deflections
+        body["attempt_id"] = form["attempt_id"]
     return body
 
 

@@ -269,7 +269,9 @@ def new_ticket():
     form = {"contact_name": user.get("name", ""), "contact_email": user.get("email", ""), "urgency": "normal",
             "idempotency_key": str(uuid.uuid4()),
             # Mails link with ?previous_ticket= (notifier), the closed-ticket page with ?previous=.
-            "previous_ticket": (request.args.get("previous_ticket") or request.args.get("previous", ""))[:32]}
+            "previous_ticket": (request.args.get("previous_ticket") or request.args.get("previous", ""))[:32],
+            # Issue 12: this load of the form; the suggestions it opens and the ticket it files carry it.
+            "attempt_id": str(uuid.uuid4())}
     return _new_ticket_page(form, {}, [])
 
 

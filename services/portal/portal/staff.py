@@ -186,7 +186,8 @@ def ticket_context(ticket: dict, early: dict | None = None) -> dict:
     answers = _canned_answers(ticket, canned_reply or backend.canned_answers(token, ticket["desk"], _cid()))
     # Without JavaScript, "Insertar" is a link back to the page with the answer in the form.
     chosen = next((a for a in answers if a["answer_id"] == request.args.get("respuesta")), None)
-    return {"staff": True, "canned_answers": answers, "canned_chosen": chosen, "timeline": timeline.body.get("items", []) if timeline.ok else [],
+    from .knowledge import module_articles  # issue 12: articles an agent may link in his answer
+    return {"staff": True, "kb_links": module_articles(ticket), "canned_answers": answers, "canned_chosen": chosen, "timeline": timeline.body.get("items", []) if timeline.ok else [],
             "timeline_more": bool(timeline.body.get("next_cursor")) if timeline.ok else False,
             "agents": agents.body.get("items", []) if agents.ok else [], "staff_close_reasons": CLOSE_REASONS,
             "clock_labels": in_words(CLOCK_LABELS), "role_labels": in_words(ROLE_LABELS)}

@@ -66,8 +66,11 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
     web.install(app, "query", CollectorRegistry(), health, pool=lambda: ctx.pool,
                 consumers={consumer.CONSUMER_NAME: [prefix + t for t in consumer.TOPICS]},
                 kafka_bootstrap=config.kafka_bootstrap_servers,
-                collectors=[metrics.open_tickets, with_now(metrics.compliance, clock)])
+                collectors=[metrics.open_tickets, with_now(metrics.compliance, clock),
+                            with_now(metrics.deflections, clock)])
     app.register_blueprint(api.bp)
+    from . import articles_api  # issue 12's knowledge base
+    app.register_blueprint(articles_api.bp)
     openapi.serve(app, "Mesa query", "Read API of Mesa's help desk. Every refusal is "
                   "`{code, field, message: {es, en}}`.")
     return app

@@ -6,7 +6,7 @@ import threading
 
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared.kafka import ConsumerLoop
-from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS
+from helpdesk_shared.topics import ACCOUNTS, KNOWLEDGE, NOTIFICATIONS, SLA, TICKETS
 
 from . import store
 from .app import require_migrated
@@ -14,8 +14,8 @@ from .config import Config
 
 CONSUMER_NAME = "query-tickets"
 # Accounts give the views the names of people and organisations; the SLA service's facts give
-# the deadlines (query never recomputes business time).
-TOPICS = (TICKETS, NOTIFICATIONS, ACCOUNTS, SLA)
+# the deadlines (query never recomputes business time); the knowledge base its articles (issue 12).
+TOPICS = (TICKETS, NOTIFICATIONS, ACCOUNTS, SLA, KNOWLEDGE)
 
 
 def build(config: Config, stop: threading.Event | None = None) -> ConsumerLoop:

@@ -41,3 +41,16 @@ def compliance(conn, now: datetime) -> Iterable[Metric]:
         responses.add_metric([r["desk"], r["clock"], "missed"], r["count"] - r["met"])
         ratio.add_metric([r["desk"], r["clock"]], r["met"] / r["count"])
     return [responses, ratio]
+
+
+def deflections(conn, now: datetime) -> Iterable[Metric]:
+    """mesa_kb_attempts{desk,module,outcome}: new-ticket forms that opened a suggested article of the
+    module, by outcome (deflected, ticketed, pending), as GET /api/reports/deflections counts them (issue 12)."""
+    from . import articles, articles_store  # only this collector needs them
+    report = articles_store.deflections(conn, None, now, articles.DEFLECTION_WINDOW)
+    family = GaugeMetricFamily("mesa_kb_attempts", "New-ticket forms that opened a suggested article, by outcome",
+                               labels=["desk", "module", "outcome"])
+    for m in report["modules"]:
+        for outcome in ("deflected", "ticketed", "pending"):
+            family.add_metric([m["desk"], m["module"], outcome], m[outcome])
+    return [family]

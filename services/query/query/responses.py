@@ -120,3 +120,77 @@ class Report(OpenSchema):
 
 
 CSV = {"text/csv": {"schema": {"type": "string"}}}
+
+
+# ---------------------------------------------------------------- knowledge base (issue 12)
+
+class ArticleRow(OpenSchema):
+    """An article in a list, a search (with its `rank`) or the suggestions."""
+
+    article_id = string()
+    desk = string()
+    module = string()
+    module_name = string()
+    status = string()
+    title_es = string()
+    title_en = string()
+    version = integer()
+    updated_at = instant()
+    published_at = fields.DateTime(required=True, allow_none=True)
+
+
+class ArticlePage(ResponseSchema):
+    """A page of articles; `next_cursor` is null on the last page."""
+
+    items = list_of(ArticleRow)
+    next_cursor = optional_string()
+
+
+class Suggestions(ResponseSchema):
+    """At most 5 published articles of the desk, best first."""
+
+    items = list_of(ArticleRow)
+
+
+class Article(ArticleRow):
+    """One article: its Markdown and sanitised HTML in both languages ("" in English: none)."""
+
+    body_es = string()
+    body_en = string()
+    html_es = string()
+    html_en = string()
+    created_at = instant()
+    updated_by = string()
+
+
+class DeflectionCounts(OpenSchema):
+    """Attempts that opened, were deflected, opened a ticket in the window, or are still within it."""
+
+    opened = integer()
+    deflected = integer()
+    ticketed = integer()
+    pending = integer()
+
+
+class ArticleDeflections(DeflectionCounts):
+    article_id = string()
+    title_es = string()
+    desk = string()
+    module = string()
+    module_name = string()
+
+
+class ModuleDeflections(DeflectionCounts):
+    desk = string()
+    module = string()
+    module_name = string()
+
+
+class Deflections(ResponseSchema):
+    """Deflections per article and module as of `as_of`, with the window used."""
+
+    window_minutes = integer()
+    as_of = instant()
+    articles = list_of(ArticleDeflections)
+    modules = list_of(ModuleDeflections)
+    total = fields.Nested(DeflectionCounts, required=True)

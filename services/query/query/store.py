@@ -10,9 +10,9 @@ from psycopg.types.json import Jsonb
 
 from helpdesk_shared import revocations
 from helpdesk_shared.kafka import Record
-from helpdesk_shared.topics import ACCOUNTS, NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
+from helpdesk_shared.topics import ACCOUNTS, KNOWLEDGE, NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
 
-from . import catalogs, reports_store, work_time
+from . import articles_store, catalogs, reports_store, work_time
 from .batching import applies_batch, copy_rows, data_json, list_json, takes_batches
 from .projector import project, project_account
 from .queue_store import TICKET_FACTS, apply_sla_fact
@@ -154,11 +154,13 @@ def apply_account(conn: psycopg.Connection, record: Record) -> bool:
 # apply(conn, records) -> int: a run of its topic's events in order, applied set-based.
 _APPLIERS: dict[str, list] = {
     TICKETS: [("tickets", apply_ticket_events), ("deadlines", queue_ticket_events), ("timeline", apply_timeline),
-              (reports_store.PROJECTION, reports_store.apply_ticket_events)],
+              (reports_store.PROJECTION, reports_store.apply_ticket_events),
+              (articles_store.PROJECTION, articles_store.apply_ticket_attempt)],  # issue 12: deflections
     NOTIFICATIONS: [("tickets", apply_notifications), ("timeline", apply_timeline)],
     ACCOUNTS: [("accounts", apply_account), (catalogs.PROJECTION, catalogs.apply_catalog_changed)],
     SLA: [("deadlines", apply_sla_fact), ("timeline", apply_timeline),
           (reports_store.PROJECTION, reports_store.apply_sla_fact), (work_time.PROJECTION, work_time.apply)],
+    KNOWLEDGE: [(articles_store.PROJECTION, articles_store.apply_article_event)],  # issue 12
 }
 
 
