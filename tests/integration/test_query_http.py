@@ -99,8 +99,9 @@ def feed(query_db, now) -> Feed:
     f.message(sop1, CARLOS, "Revisamos la conciliación.", attachments=[file("b", "corregido.png")])
     f.message(sop1, CARLOS, "Nota interna: lote 77 del banco.", internal=True, attachments=[file("c", "lote.png")])
     f.assign(sop1, CARLOS)
-    f.open("SOP-2", "club-caracas", "SOPORTE", "NOMINA", "Nómina no calcula el bono nocturno",
-           "La quincena sale sin el bono de los vigilantes.", urgency="platform_down", out_of_hours=True)
+    sop2 = f.open("SOP-2", "club-caracas", "SOPORTE", "NOMINA", "Nómina no calcula el bono nocturno",
+                  "La quincena sale sin el bono de los vigilantes.", urgency="platform_down", out_of_hours=True)
+    f.message(sop2, CARLOS, "Revisamos el banco de horas de los vigilantes.")
     f.open("SOP-3", "country-valencia", "SOPORTE", "FACTURACION", "Facturación de cuotas duplicada",
            "Cada socio recibió dos cuotas de mantenimiento.", by=ANA)
     f.open("IMP-1", "distribuidora-andina", "IMPLANTACIONES", "MIGRACION", "Migración de saldos iniciales",
@@ -178,6 +179,42 @@ def test_text_search_takes_any_printable_text_without_a_500(client, now, text):
     assert client.get("/api/tickets", headers=bearer(CARLOS, now), query_string={"q": text}).status_code == 200
 
 
+def in_order(client, who: Claims, now, **params) -> list[str]:
+    response = client.get("/api/tickets", headers=bearer(who, now), query_string=params)
+    assert response.status_code == 200, response.get_json()
+    return [t["number"] for t in response.get_json()["items"]]
+
+
+def test_text_search_finds_a_ticket_by_its_messages_and_a_customer_never_by_an_internal_note(client, now):
+    assert numbers(client, CARLOS, now, q="revisamos") == ["SOP-1", "SOP-2"]   # public answers of both
+    assert numbers(client, MARIA, now, q="revisamos") == ["SOP-1", "SOP-2"]
+    assert numbers(client, CARLOS, now, q="lote") == ["SOP-1"]                 # an internal note: staff only
+    assert numbers(client, MARIA, now, q="lote") == []
+    assert numbers(client, CARLOS, now, q="horas vigilantes") == ["SOP-2"]     # description and message together
+
+
+def test_text_search_ranks_a_ticket_about_the_words_above_one_that_only_mentions_them_in_a_message(client, now):
+    # SOP-2 is newer (listed first without a search), but "banco" is in SOP-1's subject and description
+    # and only in one message of SOP-2.
+    newest_first = in_order(client, ROSA, now)
+    assert newest_first.index("SOP-2") < newest_first.index("SOP-1")
+    assert in_order(client, ROSA, now, q="banco") == ["SOP-1", "SOP-2"]
+
+
+def test_a_modules_synonyms_widen_the_search_in_that_modules_tickets_only(client, now, feed):
+    # BANCOS groups "transferencia" with "deposito" (a payment); SOCIOS groups it with "traspaso" (a share
+    # changing hands): the kernel catalog's groups, the ones rule 6 compares cases with.
+    feed.open("SOP-9", "club-caracas", "SOPORTE", "BANCOS", "Transferencia no reflejada",
+              "La transferencia del socio no aparece en el estado de cuenta.")
+    feed.open("SOP-10", "club-caracas", "SOPORTE", "SOCIOS", "Transferencia de la acción",
+              "La transferencia de la acción 77 no figura a nombre del nuevo socio.")
+    assert numbers(client, CARLOS, now, q="deposito") == ["SOP-9"]
+    assert numbers(client, CARLOS, now, q="traspaso") == ["SOP-10"]
+    assert numbers(client, CARLOS, now, q="transferencia") == ["SOP-10", "SOP-9"]
+    assert numbers(client, CARLOS, now, q="deposito socio") == ["SOP-9"]     # every word still counts
+    assert numbers(client, ANA, now, q="deposito") == []                      # not her organisation's
+
+
 def test_every_filter_and_the_search_stay_within_what_the_caller_may_see(client, now):
     assert numbers(client, MARIA, now, q="factura") == ["SOP-1"]               # not Valencia's SOP-3 nor IMP-1
     assert numbers(client, MARIA, now, organisation_id="country-valencia") == []
@@ -205,7 +242,8 @@ def test_the_ticket_shows_who_wrote_each_entry_and_who_has_it(client, now):
 def test_an_unknown_author_has_no_name_rather_than_no_entry(client, now, feed):
     feed.message("t-SOP-2", Claims("u-nuevo", "agent", None, ("SOPORTE",), "", ""), "Hola")
     thread = client.get("/api/tickets/SOP-2", headers=bearer(CARLOS, now)).get_json()["thread"]
-    assert [(e["author_id"], e["author_name"]) for e in thread] == [("u-maria", "María Pérez"), ("u-nuevo", None)]
+    assert [(e["author_id"], e["author_name"]) for e in thread] == [("u-maria", "María Pérez"),
+                                                                    ("u-carlos", "Carlos Soporte"), ("u-nuevo", None)]
 
 
 # ------------------------------------------------------------------ 20: attachments of the whole thread

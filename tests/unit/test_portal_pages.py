@@ -202,6 +202,13 @@ def test_every_text_of_the_pages_has_an_english_translation():
     assert found and found - translated == set()
 
 
+def test_the_english_catalog_says_each_text_once():
+    """Two entries for one text: the compiled catalog keeps one silently, and an edit of the other is lost."""
+    ids = [line for line in (PORTAL / "translations" / "en" / "LC_MESSAGES" / "messages.po").read_text(
+        encoding="utf-8").splitlines() if line.startswith("msgid ")]
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
+
+
 def test_healthz_and_metrics_answer_like_every_service(client, backend):
     up = {"ok": True, "status": "ok"}
     assert client.get("/healthz").get_json() == {"service": "portal", "status": "ok",
@@ -222,3 +229,12 @@ def test_the_portal_refuses_to_start_without_its_session_secret():
     from portal.config import Config
     with mock.patch.dict(os.environ, {}, clear=True), pytest.raises(MissingSecret, match="PORTAL_SESSION_SECRET"):
         Config.from_env()
+
+
+def test_my_tickets_searches_the_words_typed_and_keeps_them_in_the_form_and_the_next_pages_link(client, backend):
+    logged_in(client)
+    page = client.get("/tickets?q=+conciliación   banco+&status=open").get_data(as_text=True)
+    assert backend.calls[-1] == ("tickets", {"page": 1, "per_page": 25, "status": "open", "q": "conciliación banco"})
+    assert 'name="q" type="search" maxlength="200" value="conciliación banco"' in page
+    client.get("/tickets?q=" + "x" * 500)
+    assert backend.calls[-1][1]["q"] == "x" * 200   # query's bound: never a 422 for a long paste

@@ -27,6 +27,7 @@ _FIELD_OF = {"subject": "case", "contact": "contact_name", "contact.name": "cont
              "body": "body", "solved": "body", "back_at": "back_on", "note": "away_note",
              "starts_at": "starts_on", "ends_at": "ends_on", "kind": "kind", "minutes_spent": "minutes_spent"}
 _MODULE_CODES = ("R4_UNKNOWN_MODULE",)
+SEARCH_MAX = 200  # query's limit on a list's text search (query.filters.MAX_TEXT)
 
 
 def _items(text: str) -> list[str]:

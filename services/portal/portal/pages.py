@@ -222,20 +222,22 @@ def request_access():
 @bp.get("/tickets")
 @login_required
 def my_tickets():
-    """The reader's tickets, newest first, filtered by status."""
+    """The reader's tickets, newest first, filtered by status and searched by words (`q`)."""
     status = request.args.get("status", "")
     status = status if status in forms.LIST_STATUSES else ""
     try:
         page = max(1, min(int(request.args.get("page", "1")), 10_000))
     except ValueError:
         page = 1
-    params = {"page": page, "per_page": 25, **({"status": status} if status else {})}
+    # Words to find in the ticket, its messages and (staff) its internal notes, best match first.
+    text = " ".join((request.args.get("q") or "").split())[:forms.SEARCH_MAX]
+    params = {"page": page, "per_page": 25, **({"status": status} if status else {}), **({"q": text} if text else {})}
     listing = _checked(_ctx().backend.tickets(session["token"], params, _cid()))
     if not listing.ok:
         abort(400)
     total = listing.body.get("total", 0)
     return render_template("tickets.html", tickets=listing.body.get("items", []), status=status, page=page,
-                           more=page * 25 < total, total=total, statuses=forms.LIST_STATUSES)
+                           more=page * 25 < total, total=total, statuses=forms.LIST_STATUSES, q=text)
 
 
 # ------------------------------------------------------------------ new ticket

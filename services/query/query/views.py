@@ -5,7 +5,7 @@ import psycopg
 
 from helpdesk_shared.auth_tokens import Claims
 
-from . import catalogs
+from . import articles, articles_store, catalogs
 from .filters import UNASSIGNED, ListQuery
 
 _LIST_COLUMNS = """t.number, t.desk, t.organisation_id, o.name as organisation_name, t.module, t.case_summary,
@@ -24,8 +24,20 @@ def _visibility(user: Claims) -> tuple[str, list]:
     return "t.desk = any(%s)", [list(user.desks)]
 
 
+def _synonym_branches(conn: psycopg.Connection, text: str) -> list[tuple[str, str]]:
+    """(module, tsquery) for each module whose synonym groups widen the search's words (every word
+    counts, as in the plain search); lexemes as the knowledge base's search reads them."""
+    words = articles.words_of(text)
+    if not words:
+        return []
+    known = articles_store.lexemes(conn, (*words, *articles.synonym_words()))
+    _, per_module = articles.tsqueries(words, known, any_word=False)
+    return sorted(per_module.items())
+
+
 def list_tickets(conn: psycopg.Connection, user: Claims, query: ListQuery) -> dict:
-    """A page of tickets, newest first, with the total count; filters narrow only what the caller may see."""
+    """A page of tickets, newest first (best match first for a text search), with the total count;
+    filters narrow only what the caller may see."""
     where, params = _visibility(user)
     clauses = [where]
     for column, value in query.filters.items():  # column names come from filters.FILTERS, never from the caller
@@ -34,15 +46,34 @@ def list_tickets(conn: psycopg.Connection, user: Claims, query: ListQuery) -> di
         else:
             clauses.append(f"t.{column} = %s")
             params.append(value)
+    order = "t.opened_at desc, t.number desc"
     if query.text:
         # websearch_to_tsquery reads any text (quotes, "or", "-word") and never raises a syntax error.
-        clauses.append("t.search @@ websearch_to_tsquery('pg_catalog.spanish', %s)")
-        params.append(query.text)
+        # A ticket matches by its subject, case and description or by one of its messages (a customer's
+        # search skips internal notes); each table is searched through its own index, then joined.
+        public = "" if user.is_staff else " and not e.internal"
+        # A word of one of a module's synonym groups (rule 6's, the kernel catalog's) also finds the
+        # group's other words in that module's tickets: "deposito" finds a BANCOS ticket about a transfer.
+        synonyms = _synonym_branches(conn, query.text)
+        clauses.append(f"""t.ticket_id in (
+            select k.ticket_id from tickets k where k.search @@ websearch_to_tsquery('pg_catalog.spanish', %s)
+            union
+            select e.ticket_id from thread e where e.type = 'MessagePosted' and e.search
+                @@ websearch_to_tsquery('pg_catalog.spanish', %s){public}
+            {''.join(f"union select k.ticket_id from tickets k where k.module = %s and k.search @@ %s::tsquery "
+                     for _ in synonyms)})""")
+        params += [query.text, query.text] + [v for pair in synonyms for v in pair]
+        # Ranked: the ticket's own text first, then its best message (half as much), newest on a tie.
+        order = f"""ts_rank(t.search, websearch_to_tsquery('pg_catalog.spanish', %s))
+                    + 0.5 * coalesce((select max(ts_rank(e.search, websearch_to_tsquery('pg_catalog.spanish', %s)))
+                                      from thread e where e.ticket_id = t.ticket_id and e.type = 'MessagePosted'
+                                        {public}), 0) desc, {order}"""
     sql_where = " and ".join(clauses)
     total = conn.execute(f"select count(*) as n from tickets t where {sql_where}", params).fetchone()["n"]
+    ranking = [query.text, query.text] if query.text else []
     rows = conn.execute(f"""select {_LIST_COLUMNS} from {_NAMED} where {sql_where}
-                            order by t.opened_at desc, t.number desc limit %s offset %s""",
-                        params + [query.per_page, (query.page - 1) * query.per_page]).fetchall()
+                            order by {order} limit %s offset %s""",
+                        params + ranking + [query.per_page, (query.page - 1) * query.per_page]).fetchall()
     return {"items": catalogs.named(rows), "page": query.page, "per_page": query.per_page, "total": total}
 
 
