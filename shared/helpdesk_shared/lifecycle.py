@@ -3,6 +3,9 @@
     open ──agent public message──▶ waiting_customer ──customer message──▶ open
       │                                   │
       └──────── TicketClosed ─────────────┴──▶ closed   (final: never reopened)
+
+A duplicate merged into the open ticket of its case (issue 12) closes like any other ticket, with
+reason "merged" and `merged_into`; the open ticket's TicketMergedInto leaves its status alone.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ class TicketState:
     attachment_hashes: frozenset[str] = frozenset()
     close_reason: str | None = None
     billable: bool | None = None  # the desk's mark; None: not decided (the customer's request stands)
+    merged_into: str | None = None  # closed as a duplicate (reason "merged"): the number it continues in
     rated: bool = False  # the customer gave his verdict (TicketRated): once per ticket
 
     @property
@@ -99,7 +103,7 @@ def apply(state: TicketState | None, event: Envelope) -> TicketState:
     if event.type == "CustomerAway":
         return replace(state, customer_away=True)
     if event.type == "TicketClosed":
-        return replace(state, close_reason=d["reason"])
+        return replace(state, close_reason=d["reason"], merged_into=d.get("merged_into"))
     if event.type == "BillableMarked":
         return replace(state, billable=d["billable"])
     if event.type == "TicketRated":

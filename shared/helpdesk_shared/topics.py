@@ -90,6 +90,7 @@ TOPIC_OF_EVENT = {
     "NotificationFailed": NOTIFICATIONS,
     "OutboxDrained": WATERMARKS,
     "DeliveryParked": OPERATIONS,
+    "TicketMergedInto": TICKETS,
     # knowledge base (issue 12)
     "ArticleDrafted": KNOWLEDGE,
     "ArticleEdited": KNOWLEDGE,

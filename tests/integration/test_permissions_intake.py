@@ -48,6 +48,9 @@ TABLE = [
     row("POST", "/api/tickets/<number>/away",               "customer_away",         401, 201, 404, 403, 403, 403, 403),
     row("POST", "/api/tickets/<number>/close",              "close",                 401, 403, 403, 201, 404, 201, 404),
     row("POST", "/api/tickets/<number>/billable",           "mark_billable",         401, 403, 403, 201, 404, 201, 404),
+    # Issue 12: staff of the desk merge a duplicate into the open ticket of its case, never across organisations.
+    row("POST", "/api/tickets/<number>/merge",              "merge",                 401, 403, 403, 201, 404, 201, 404),
+    row("POST", "/api/tickets/<number>/merge",              "merge_other_org",       401, 403, 403, 422, 404, 422, 404),
     row("POST", "/api/tickets/<number>/resolution",         "confirm_resolution",    401, 201, 404, 403, 403, 403, 403),
     row("POST", "/api/attachments",                         "upload",                401, 201, 201, 201, 201, 201, 201),
     row("GET",  "/api/tickets/<number>/attachments/<sha256>", "download",            401, 200, 404, 200, 404, 200, 404),
@@ -139,6 +142,12 @@ class World:
                                  ticket_body(desk="IMPLANTACIONES", attachments=[sha256],
                                              confirmed_different_case=True), NOW)
         return number, sha256
+
+    def other_org_ticket(self) -> str:
+        """A fresh open SOPORTE ticket of country-valencia (Ana): same desk, another organisation."""
+        with pg.connect(self.url) as conn:
+            ana = handlers.authenticate(conn, "ana@countryvalencia.com.ve", demo.PASSWORD)
+            return handlers.open_ticket(conn, ana, ticket_body(confirmed_different_case=True), NOW).data["number"]
 
     def access_request(self, desk: str = "SOPORTE") -> str:
         """A fresh pending access request for `desk`."""
@@ -240,6 +249,9 @@ REQUESTS = {
     "close": lambda w: (f"/api/tickets/{w.ticket()[0]}/close", {"json": {"reason": "closed_by_agent",
                                                                         "note": "Resuelto por teléfono"}}),
     "mark_billable": lambda w: (f"/api/tickets/{w.ticket()[0]}/billable", {"json": {"billable": True}}),
+    "merge": lambda w: (f"/api/tickets/{w.ticket()[0]}/merge", {"json": {"target": w.ticket()[0],
+                                                                         "note": "mismo caso"}}),
+    "merge_other_org": lambda w: (f"/api/tickets/{w.ticket()[0]}/merge", {"json": {"target": w.other_org_ticket()}}),
     "confirm_resolution": lambda w: (f"/api/tickets/{w.ticket(answered=True)[0]}/resolution",
                                      {"json": {"solved": True}}),
     "upload": lambda w: ("/api/attachments", {"data": {"file": (io.BytesIO(png(4, 4)), "captura.png")},

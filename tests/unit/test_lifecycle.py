@@ -122,3 +122,21 @@ def test_a_state_is_a_value_that_cannot_be_changed_in_place():
     state = lifecycle.fold([opened()])
     with pytest.raises(dataclasses.FrozenInstanceError):
         state.status = lifecycle.CLOSED
+
+
+def test_a_duplicate_merged_away_is_closed_with_reason_merged_and_names_its_target():
+    merged = new_event("TicketClosed", "t1", 2, {"reason": "merged", "merged_into": "SOP-9",
+                                                 "merged_into_ticket_id": "t9", "note": None},
+                       actor=AGENT, occurred_at=T0 + timedelta(hours=1))
+    state = lifecycle.fold([opened(), merged])
+    assert (state.status, state.close_reason, state.merged_into) == (lifecycle.CLOSED, "merged", "SOP-9")
+    assert lifecycle.status_set_by(merged) == lifecycle.CLOSED
+
+
+def test_the_open_ticket_that_receives_a_duplicate_keeps_its_status_and_moves_its_version():
+    received = new_event("TicketMergedInto", "t1", 3, {
+        "source_ticket_id": "t2", "source_number": "SOP-2", "merged_by": AGENT.id, "note": None,
+        "subject": "BANCOS, Factura", "description": "...", "opened_by": CUSTOMER.id, "opened_at": T0,
+        "attachments": [], "messages": []}, actor=AGENT, occurred_at=T0 + timedelta(hours=1))
+    state = lifecycle.fold([opened(), message(2, AGENT), received])
+    assert (state.status, state.version, state.merged_into) == (lifecycle.WAITING_CUSTOMER, 3, None)

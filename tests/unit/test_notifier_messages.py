@@ -109,6 +109,13 @@ def closed(reason: str):
                      occurred_at=at(2026, 12, 1, 11))
 
 
+def merged_away():
+    """TicketClosed of SOP-42 as a duplicate merged into SOP-41 (issue 12)."""
+    return new_event("TicketClosed", "t42", 5, {"reason": "merged", "merged_into": "SOP-41",
+                                                "merged_into_ticket_id": "t41"}, actor=AGENT,
+                     occurred_at=at(2026, 12, 1, 11))
+
+
 def access_requested():
     """A request for access to SOPORTE by someone without a login."""
     return new_event("AccessRequested", "access-r1", 1, {
@@ -450,7 +457,8 @@ def realistic_mails(language: str) -> list[Mail]:
               overdue(), warning(), closed("needs_training"), access_requested(),
               access_granted(view.opened_by), training_requested(view.opened_by),
               special_process(view.opened_by), delivery_parked(),
-              access_rejected(email="pedro@clubcaracas.ve", name="Pedro Díaz", desk="SOPORTE")]
+              access_rejected(email="pedro@clubcaracas.ve", name="Pedro Díaz", desk="SOPORTE"),
+              merged_away()]
     mails = [m for e in events for m in mails_for(e, view)] + [received(at(2026, 11, 28, 10), language=language)]
     mails += [m for m in mails_for(opened(at(2026, 11, 28, 10), urgency="platform_down", language=language),
                                    replace(view, urgency="platform_down")) if m.template == "ticket_urgent_oncall"]
@@ -609,3 +617,21 @@ def test_an_opened_event_that_names_no_language_or_urgency_reads_as_spanish_and_
     view = ticket_view_from_opened(event)
     assert (view.language, view.urgency, view.out_of_hours_requested, view.previous_ticket,
             view.month_end_warning) == ("es", "normal", False, None, False)
+
+
+# --- issue 12: a duplicate merged into the open ticket of its case ---------------------------
+
+@pytest.mark.parametrize("language, words", [("es", "Continúe en el ticket SOP-41"),
+                                             ("en", "Continue in ticket SOP-41")])
+def test_a_merged_duplicate_gets_one_mail_saying_where_to_continue_and_no_closing_mail(language, words):
+    mail = only(mails_for(merged_away(), ticket(language)))
+    assert mail.template == "ticket_merged"  # not ticket_closed as well: one mail
+    assert mail.recipient.email == ticket(language).contact["email"]
+    assert mail.context["merged_into"] == "SOP-41"
+    assert mail.context["merged_into_url"] == "https://mesa.example.ve/tickets/SOP-41"
+    assert mail.reply_ticket == "SOP-41"  # a reply continues where the case goes on
+    rendered = RENDERER.render(mail)
+    assert rendered.subject.startswith("[SOP-42] ") and "SOP-41" in rendered.subject
+    assert words in rendered.text
+    assert "https://mesa.example.ve/tickets/SOP-41" in rendered.text
+    assert "https://mesa.example.ve/tickets/SOP-41" in rendered.html

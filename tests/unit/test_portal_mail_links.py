@@ -42,7 +42,7 @@ def every_mail(language: str) -> list[Mail]:
               m.access_granted(view.opened_by), m.training_requested(view.opened_by),
               m.special_process(view.opened_by), m.delivery_parked(),
               m.access_rejected(email="pedro@clubcaracas.ve", name="Pedro Díaz", desk="SOPORTE"),
-              m.opened(m.at(2026, 11, 28, 10), urgency="platform_down", language=language)]
+              m.opened(m.at(2026, 11, 28, 10), urgency="platform_down", language=language), m.merged_away()]
     deadline = m.new_event("DeadlineSet", "sla-t42", 1, m.deadline_for(m.at(2026, 11, 28, 10)), actor=m.SYSTEM,
                            occurred_at=m.at(2026, 11, 28, 10))
     mails = [mail for e in events + [deadline]
@@ -77,7 +77,9 @@ class LinkBackend(FakeBackend):
     """The fake also answers for SOP-42 and checks link tokens as intake does."""
 
     def ticket(self, token, number, cid=None):
-        return Reply(200, {**TICKET, "number": number}) if number == "SOP-42" else super().ticket(token, number, cid)
+        # SOP-41: the open ticket the merged SOP-42 continues in (the ticket_merged mail links it).
+        return Reply(200, {**TICKET, "number": number}) if number in ("SOP-42", "SOP-41") \
+            else super().ticket(token, number, cid)
 
     def check_link(self, kind, token, cid=None):
         purpose = {"resolve": link_tokens.RESOLUTION, "set-password": link_tokens.PASSWORD,

@@ -124,7 +124,15 @@ def test_each_day_carries_the_open_count_forward_from_the_tickets_open_before_th
     assert [(d["day"], d["opened"], d["closed"], d["open_at_end"]) for d in days] == [
         ("2026-11-01", 0, 0, 4), ("2026-11-02", 3, 0, 7), ("2026-11-03", 0, 3, 4)]
     assert days[2]["closed_by_reason"] == {"solved_by_customer": 0, "auto_closed": 1, "closed_by_agent": 2,
-                                           "needs_training": 0}
+                                           "needs_training": 0, "merged": 0}
+
+
+def test_a_duplicate_merged_away_leaves_the_backlog_like_any_close():
+    rows = [{"day": date(2026, 11, 2), "movement": "opened", "n": 2},
+            {"day": date(2026, 11, 3), "movement": "merged", "n": 1}]
+    days = reports.daily_movement(rows, 0, date(2026, 11, 2), date(2026, 11, 3))
+    assert [(d["closed"], d["open_at_end"]) for d in days] == [(0, 2), (1, 1)]
+    assert days[1]["closed_by_reason"]["merged"] == 1
 
 
 def group(clock="first_response", agent="u-carlos", count=1, met=1, seconds=(3600,)):

@@ -111,6 +111,13 @@ EXAMPLES = {
     "NotificationFailed": {"cause_event_id": str(uuid.uuid4()), "recipient": "ana@",
                            "template": "ticket_opened", "error": "550 no such user",
                            "permanent": True},
+    "TicketMergedInto": {"source_ticket_id": "t-7", "source_number": "SOP-43", "merged_by": "u-2",
+                         "note": "mismo caso que SOP-42", "subject": "FACTURACION, recibo duplicado otra vez",
+                         "description": "El recibo 1234 sale dos veces.", "opened_by": "u-1",
+                         "opened_at": "2025-03-10T13:00:00+00:00", "attachments": [],
+                         "messages": [{"message_id": "m-1", "author_id": "u-1", "author_role": "customer",
+                                       "body": "Adjunto la captura.", "internal": False, "attachments": [],
+                                       "occurred_at": "2025-03-10T13:05:00+00:00"}]},
     # knowledge base (issue 12)
     "ArticleDrafted": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "version": 1, "by": "u-2",
                        "title_es": "Cómo conciliar una cuenta", "body_es": "1. Abra **Bancos**.",
@@ -246,3 +253,15 @@ def test_dumping_an_event_with_invalid_data_raises_value_error():
 def test_validate_data_refuses_an_unknown_event_type():
     with pytest.raises(ValidationError):
         validate_data("TicketTeleported", {})
+
+
+def test_a_merged_close_names_the_ticket_it_continues_in():
+    data = validate_data("TicketClosed", {"reason": "merged", "merged_into": "SOP-42", "note": None})
+    assert data["merged_into"] == "SOP-42"
+    with pytest.raises(ValidationError):
+        validate_data("TicketClosed", {"reason": "fusionado", "merged_into": "SOP-42"})
+
+
+def test_a_close_written_before_merging_existed_loads_unchanged():
+    assert validate_data("TicketClosed", {"reason": "auto_closed", "based_on_version": 4}) == \
+        {"reason": "auto_closed", "based_on_version": 4}

@@ -30,6 +30,7 @@ _SPECIAL_PROCESS, _ACCESS_REQUEST, _GRANT = requests.SpecialProcess(), requests.
 _TRAINING_REQUEST, _SET_PASSWORD, _REJECT = requests.TrainingRequest(), requests.SetPassword(), requests.Reject()
 _RULES_PAGE_EDIT = requests.RulesPageEdit()
 _BILLABLE = requests.Billable()
+_MERGE = requests.Merge()
 _RATING = requests.Rating()
 _USER_CHANGE, _RULES_PAGE_QUERY = requests.UserChange(), requests.RulesPageQuery()
 _CANNED_SAVE, _CANNED_QUERY = requests.CannedAnswerSave(), requests.CannedAnswersQuery()
@@ -286,6 +287,23 @@ def close(number: str):
     _run(lambda uow: handlers.close_by_agent(uow, g.user, number, body.get("reason") or "closed_by_agent",
                                              body.get("note") or "", _now()))
     return jsonify({"number": number, "status": "closed"}), 201
+
+
+@bp.post("/tickets/<number>/merge")
+@documented("Staff of the ticket's desk merge this duplicate into the open ticket of the same case (rule 6 after "
+           "the fact): it closes as merged and the target shows its messages", path={"number": NUMBER},
+           body=requests.Merge, responses={201: responses.Merged}, refusals=(401, 403, 404, 409))
+@auth
+def merge(number: str):
+    """Merge the duplicate `number` into `{"target": "SOP-12", "note"?: text}`; once per Idempotency-Key."""
+    body = load_body(_MERGE)
+
+    def command(uow):
+        closed, _ = handlers.merge_ticket(uow, g.user, number, body["target"], body.get("note"), _now())
+        target = closed.data["merged_into"]
+        return {"number": number, "status": "closed", "merged_into": target, "link": f"/api/tickets/{target}"}, 201
+
+    return _once(command)
 
 
 @bp.post("/tickets/<number>/billable")

@@ -535,7 +535,7 @@ def ticket_summary(uow: UnitOfWork, user: Claims, number: str) -> dict:
             "organisation_id": state.organisation_id, "module": state.module, "case": state.case,
             "subject": opened.data["subject"], "urgency": state.urgency, "status": state.status,
             "assigned_to": state.assigned_to, "customer_away": state.customer_away,
-            "close_reason": state.close_reason, "billable": state.billable, "version": state.version, "opened_at": opened.occurred_at,
+            "close_reason": state.close_reason, "merged_into": state.merged_into, "billable": state.billable, "version": state.version, "opened_at": opened.occurred_at,
             "updated_at": events[-1].occurred_at,
             "rated": state.rated, "may_rate": _rating_refusal(user, state, opened.data["opened_by"]) is None}
 
@@ -662,10 +662,15 @@ def mark_billable(uow: UnitOfWork, staff: Claims, number: str, billable: bool, n
 def attachment_for_download(uow: UnitOfWork, user: Claims, number: str, sha256: str) -> dict:
     """The attachment's metadata when it belongs to a ticket part the caller may see."""
     _, events = visible_ticket(uow, user, number)
+    parts = []
     for event in events:
-        if event.data.get("internal") and not user.is_staff:
+        parts.append(event.data)
+        if event.type == "TicketMergedInto":  # a merged duplicate's files are this ticket's now
+            parts.extend(event.data.get("messages") or [])
+    for part in parts:
+        if part.get("internal") and not user.is_staff:
             continue
-        for file in event.data.get("attachments") or []:
+        for file in part.get("attachments") or []:
             if file["sha256"] == sha256:
                 return file
     raise NotFound("attachment")
@@ -770,3 +775,68 @@ def accept_auto_close(uow: UnitOfWork, decision: Envelope) -> Envelope | None:
                       causation_id=decision.event_id)
     uow.tickets.record([event], state.version, lifecycle.apply(state, event))
     return event
+
+
+# ---------------------------------------------------------------- merging (issue 12: rule 6 after the fact)
+
+def _merged_content(events: list[Envelope]) -> dict:
+    """What a duplicate held, as the open ticket keeps it: its opening text and files and every
+    message (internal notes marked, so query shows them to staff only)."""
+    opened = events[0]
+    # Copied field by field (who owes the next answer is lifecycle's to read from author_role, not ours).
+    copied = ("message_id", "author_id", "author_role", "body", "internal")
+    messages = [{**{k: e.data[k] for k in copied}, "attachments": e.data.get("attachments") or [],
+                 "occurred_at": e.occurred_at}
+                for e in events if e.type == "MessagePosted"]
+    return {"subject": opened.data["subject"], "description": opened.data["description"],
+            "opened_by": opened.data["opened_by"], "opened_at": opened.occurred_at,
+            "attachments": opened.data.get("attachments") or [], "messages": messages}
+
+
+def merge_ticket(uow: UnitOfWork, staff: Claims, number: str, target: str, note: str | None,
+                 now: datetime) -> tuple[Envelope, Envelope]:
+    """Staff of the duplicate's desk merge it into the open ticket of the same case (rule 6 after the
+    fact): the duplicate closes with reason "merged" naming the target (TicketClosed, so every reader
+    that stops on a close, the SLA clocks first, needs nothing new), and the target records what it
+    received (TicketMergedInto). Both streams in one unit of work, each at the version it was read at.
+
+    Refusals: a customer (403, before any lookup); a duplicate the caller may not see (404 like any
+    ticket command); a target missing or not the caller's to see (404 MERGE_TARGET_NOT_FOUND, the same
+    for both so another desk's numbers tell nothing); a target of another organisation or desk, the
+    duplicate itself, a closed target, a duplicate already closed or merged."""
+    if not staff.is_staff:
+        raise violation("FORBIDDEN", None, status=403)
+    uow = _unit(uow)
+    target = (target or "").strip().upper()
+    source_row = uow.tickets.by_number(number)
+    if source_row is None or not _may_see(staff, source_row["organisation_id"], source_row["desk"]):
+        raise NotFound("ticket")
+    target_row = uow.tickets.by_number(target)
+    if target_row is None or not _may_see(staff, target_row["organisation_id"], target_row["desk"]):
+        raise violation("MERGE_TARGET_NOT_FOUND", "target", number=target)
+    if target_row["ticket_id"] == source_row["ticket_id"]:
+        raise violation("MERGE_INTO_ITSELF", "target")
+    # Both rows locked in one order (by id), so two merges of the same pair in opposite directions
+    # queue instead of deadlocking on each other's stream; the states are read after the locks.
+    for ticket_id in sorted((source_row["ticket_id"], target_row["ticket_id"])):
+        uow.tickets.lock(ticket_id)
+    source, into = uow.tickets.state_of(source_row["ticket_id"]), uow.tickets.state_of(target_row["ticket_id"])
+    if source.is_closed:
+        raise violation("MERGE_SOURCE_CLOSED", None, number=source.number)
+    if into.organisation_id != source.organisation_id:
+        raise violation("MERGE_ACROSS_ORGANISATIONS", "target", number=into.number)
+    if into.desk != source.desk:
+        raise violation("MERGE_ACROSS_DESKS", "target", number=into.number)
+    if into.is_closed:
+        raise violation("MERGE_TARGET_CLOSED", "target", number=into.number)
+    note = (note or "").strip() or None
+    closed = new_event("TicketClosed", source.ticket_id, source.version + 1, {
+        "reason": "merged", "merged_into": into.number, "merged_into_ticket_id": into.ticket_id, "note": note},
+        actor=_actor(staff), occurred_at=now)
+    received = new_event("TicketMergedInto", into.ticket_id, into.version + 1, {
+        "source_ticket_id": source.ticket_id, "source_number": source.number, "merged_by": staff.user_id,
+        "note": note, **_merged_content(uow.streams.load(source.ticket_id))}, actor=_actor(staff), occurred_at=now,
+        correlation_id=closed.correlation_id, causation_id=closed.event_id)
+    uow.tickets.record([closed], source.version, lifecycle.apply(source, closed))
+    uow.tickets.record([received], into.version, lifecycle.apply(into, received))
+    return closed, received

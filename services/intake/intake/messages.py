@@ -442,6 +442,38 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "El parámetro «{field}» no existe aquí. Los válidos son: {valid}.",
         "There is no parameter '{field}' here. The valid ones are: {valid}.",
     ),
+    # Issue 12, merge (rule 6 after the fact). A target that does not exist and one the caller may not
+    # see get the same answer, so the number of another desk's ticket tells nothing.
+    "MERGE_TARGET_NOT_FOUND": (
+        404,
+        "No existe el ticket {number} o no tiene acceso a él.",
+        "Ticket {number} does not exist or you have no access to it.",
+    ),
+    "MERGE_INTO_ITSELF": (
+        422,
+        "Un ticket no se puede fusionar consigo mismo: indique el ticket abierto del mismo caso.",
+        "A ticket cannot be merged into itself: give the open ticket of the same case.",
+    ),
+    "MERGE_ACROSS_ORGANISATIONS": (
+        422,
+        "Solo se fusionan tickets de la misma organización: el {number} es de otra (regla 6).",
+        "Only tickets of the same organisation are merged: {number} belongs to another one (rule 6).",
+    ),
+    "MERGE_ACROSS_DESKS": (
+        422,
+        "Solo se fusionan tickets de la misma mesa: el {number} es de otra.",
+        "Only tickets of the same desk are merged: {number} belongs to another desk.",
+    ),
+    "MERGE_TARGET_CLOSED": (
+        409,
+        "El ticket {number} está cerrado: fusione el duplicado con el ticket abierto del caso.",
+        "Ticket {number} is closed: merge the duplicate into the case's open ticket.",
+    ),
+    "MERGE_SOURCE_CLOSED": (
+        409,
+        "El ticket {number} ya está cerrado (o ya fue fusionado) y no se puede fusionar.",
+        "Ticket {number} is already closed (or already merged) and cannot be merged.",
+    ),
     # The customer's verdict (issue 12).
     "RATING_NOT_CLOSED": (
         409,

@@ -113,6 +113,13 @@ class Close(RequestSchema):
     note = _optional(Text(NOTE_MAX))
 
 
+class Merge(RequestSchema):
+    """POST /api/tickets/{number}/merge: the open ticket of the same case this duplicate continues in."""
+
+    target = Text(NUMBER_MAX, required=True, metadata={"description": "number of the open ticket, e.g. SOP-12"})
+    note = _optional(Text(NOTE_MAX))
+
+
 class Billable(RequestSchema):
     """POST /api/tickets/{number}/billable: the desk's billable mark (a JSON boolean, never "false")."""
 

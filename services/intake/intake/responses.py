@@ -66,6 +66,7 @@ class Ticket(ResponseSchema):
     assigned_to = optional_string()
     customer_away = flag()
     close_reason = optional_string()
+    merged_into = optional_string()  # closed as merged: the number the case continues in
     billable = fields.Boolean(required=True, allow_none=True)
     version = integer()
     opened_at = instant()
@@ -108,6 +109,15 @@ class Status(ResponseSchema):
 
     number = string()
     status = string()
+
+
+class Merged(ResponseSchema):
+    """The duplicate closed as merged, and the ticket it continues in."""
+
+    number = string()
+    status = string()
+    merged_into = string()
+    link = string()
 
 
 class BillableMark(ResponseSchema):

@@ -439,6 +439,8 @@ def plan_ticket_closed(event, ticket, users, desks, calendar, links) -> list[Mai
     """The customer learns why it closed and that a new case needs a new ticket."""
     reason = event.data["reason"]
     customer = _customer(ticket)
+    if reason == "merged":
+        return plan_ticket_merged(event, ticket, customer, calendar, links)
     context = {
         **_ticket_facts(ticket, links),
         "reason": reason,
@@ -452,6 +454,20 @@ def plan_ticket_closed(event, ticket, users, desks, calendar, links) -> list[Mai
     }
     # Closed is closed (SPEC §2): a reply would land nowhere, so none is invited.
     return [Mail("ticket_closed", customer, context, ticket.ticket_id, None)]
+
+
+def plan_ticket_merged(event, ticket, customer, calendar, links) -> list[Mail]:
+    """Issue 12, merge: a duplicate merged into the open ticket of its case gets ONE mail, saying where
+    to continue (instead of the "ticket closed" mail: it is not finished, it goes on elsewhere). A reply
+    to it lands in that ticket."""
+    target = event.data["merged_into"]
+    context = {
+        **_ticket_facts(ticket, links),
+        "merged_into": target,
+        "merged_into_url": links.ticket_url(target),
+        "closed_at": _instant(event.occurred_at, calendar, customer.language, event.occurred_at),
+    }
+    return [Mail("ticket_merged", customer, context, ticket.ticket_id, target)]
 
 
 def _rating_url(links: Links, ticket: TicketView, reason: str, rating: str) -> str | None:
@@ -588,7 +604,7 @@ TICKET_EVENTS = frozenset({"TicketOpened", "DeadlineSet", "MessagePosted", "Reso
 CUSTOMER_TEMPLATES = ("ticket_received", "agent_answered", "response_overdue_customer",
                       "auto_close_warning", "ticket_closed", "access_requested_requester",
                       "access_granted", "access_rejected", "training_requested_requester",
-                      "special_process_requester")
+                      "special_process_requester", "ticket_merged")
 STAFF_TEMPLATES = ("ticket_opened_queue", "ticket_urgent_oncall", "customer_answered",
                    "response_overdue_supervisor", "access_requested_staff", "training_requested_staff",
                    "special_process_staff", "delivery_parked")

@@ -101,6 +101,9 @@ def _events(language: str, view: TicketView) -> list:
         *[new_event("TicketClosed", "t-ejemplo", 5, {"reason": reason}, actor=_AGENT,
                     occurred_at=_at(2026, 12, 1, 11))
           for reason in ("solved_by_customer", "auto_closed", "closed_by_agent", "needs_training")],
+        new_event("TicketClosed", "t-ejemplo", 5, {"reason": "merged", "merged_into": "SOP-41",
+                                                   "merged_into_ticket_id": "t-ejemplo-41"}, actor=_AGENT,
+                  occurred_at=_at(2026, 12, 1, 11)),
         new_event("AccessRequested", "access-r1", 1, {
             "request_id": "r1", "name": "Pedro Díaz", "email": "pedro@club.example", "phone": "+58 412 555 0777",
             "organisation_name": "Club Ejemplo", "desk": "SOPORTE", "note": "Soy el nuevo contador."},

@@ -323,6 +323,12 @@ class Backend:
         """POST /api/tickets/{number}/billable on intake."""
         return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/billable", token, cid,
                           json={"billable": billable, **({"note": note} if note else {})})
+
+    def merge(self, token: str, number: str, target: str, note: str, idempotency_key: str, cid=None) -> Reply:
+        """POST /api/tickets/{number}/merge on intake (issue 12): the duplicate into the open ticket `target`."""
+        return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/merge", token, cid,
+                          json={"target": target, **({"note": note} if note else {})},
+                          headers={"Idempotency-Key": idempotency_key})
     # ------------------------------------------------------------------ supervisors' pages (portal.supervisor)
 
     def sla_read(self, token: str, path: str, cid=None) -> Reply:

@@ -40,14 +40,16 @@ URGENCY_LABELS = {"normal": _l("Normal"),
 CLOSE_REASONS = {"solved_by_customer": _l("usted confirmó que quedó solucionado"),
                  "closed_by_agent": _l("lo cerró la mesa"),
                  "needs_training": _l("el caso requiere un curso de inducción"),
-                 "auto_closed": _l("no recibimos su respuesta a tiempo")}
+                 "auto_closed": _l("no recibimos su respuesta a tiempo"),
+                 "merged": _l("era el mismo caso que otro ticket abierto y se fusionó con él")}
 # The reasons intake accepts a rating after (helpdesk_shared.schemas.SOLVED_CLOSE_REASONS).
 RATABLE_REASONS = ("solved_by_customer", "closed_by_agent")
 RATINGS = ("good", "bad")
 ENTRY_TYPES = {"TicketOpened": _l("abrió el ticket"), "MessagePosted": _l("escribió"),
                "ResolutionConfirmed": _l("respondió a la solución"), "TicketClosed": _l("cerró el ticket"),
                "CustomerAway": _l("avisó que debe ausentarse"), "TicketAssigned": _l("asignó el ticket"),
-               "BillableMarked": _l("marcó la facturación")}
+               "BillableMarked": _l("marcó la facturación"),
+               "TicketMergedInto": _l("fusionó aquí un ticket del mismo caso")}
 
 
 @dataclass

@@ -7,6 +7,7 @@ the staff pages do not tell a customer they exist.
 from __future__ import annotations
 
 import functools
+import uuid
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
@@ -18,7 +19,7 @@ from helpdesk_shared import canned
 
 from . import forms
 from .backend import together
-from .pages import _checked, _cid, _ctx, _number, language, login_required
+from .pages import _UUID, _checked, _cid, _ctx, _number, _ticket_page, language, login_required
 
 bp = Blueprint("staff", __name__)
 
@@ -287,3 +288,24 @@ def canned_answer_save(desk: str):
     field = reply.body.get("field") if reply.body.get("field") in ("title", "body") else "title"
     return _canned_page(desk, {field: [forms.text_of(reply.body, language())]},
                         {**form, "editing": form.get("answer_id") or ""}, 422)
+
+
+@bp.post("/tickets/<number>/merge")
+@staff_required
+def merge(number: str):
+    """"Fusionar con…" (issue 12, rule 6 after the fact): this duplicate into the open ticket of the
+    same case. Intake's refusal is shown beside the target field, in the reader's language."""
+    number = _number(number)
+    target = (request.form.get("merge_target") or "").strip().upper()[:32]
+    note = (request.form.get("merge_note") or "").strip()[:2000]
+    if not target:
+        return _ticket_page(number, {"merge_target": [_l("Indique el número del ticket abierto del mismo caso.")]},
+                            request.form.to_dict(), 422)
+    key = request.form.get("merge_key", "")
+    reply = _checked(_ctx().backend.merge(session["token"], number, target, note,
+                                          key if _UUID.match(key) else str(uuid.uuid4()), _cid()))
+    if not reply.ok:
+        return _ticket_page(number, {"merge_target": [forms.text_of(reply.body, language())]},
+                            request.form.to_dict(), reply.status if 400 <= reply.status < 500 else 422)
+    flash(_l("Ticket %(number)s fusionado con el %(target)s: el caso continúa allí.", number=number, target=target))
+    return redirect(url_for("portal.ticket", number=target))

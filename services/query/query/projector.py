@@ -58,6 +58,12 @@ def project(event: Envelope, status: str | None) -> Change:
     if event.type == "TicketClosed":
         return Change(ticket_updates={"status": lifecycle.next_status(status, event), "close_reason": d["reason"]},
                       thread_entry=_entry(event, d.get("note")))
+    if event.type == "TicketMergedInto":
+        # Issue 12: a duplicate's content lands in this ticket's thread as one entry whose files are the
+        # duplicate's public ones (so the ticket's file list offers them); its messages are in `data`.
+        public = list(d.get("attachments") or []) + [a for m in d.get("messages") or [] if not m["internal"]
+                                                     for a in m.get("attachments") or []]
+        return Change(thread_entry=_entry(event, d.get("note"), attachments=public))
     if event.type == "BillableMarked":
         # The desk's bookkeeping: internal, so the customer's thread never shows it.
         return Change(ticket_updates={"billable": d["billable"]}, thread_entry=_entry(event, d.get("note"),

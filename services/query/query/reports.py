@@ -27,7 +27,8 @@ from .filters import FILTERS, _invalid, single_values
 # Every desk's calendar is in Caracas (SPEC §3): a report's days and months are Caracas ones,
 # so a ticket closed on the 31st at 21:00 local (01:00 UTC the 1st) counts in the month it was closed.
 CARACAS = ZoneInfo("America/Caracas")
-CLOSE_REASONS = ("solved_by_customer", "auto_closed", "closed_by_agent", "needs_training")
+# "merged" (issue 12): a duplicate merged into the open ticket of its case leaves the backlog too.
+CLOSE_REASONS = ("solved_by_customer", "auto_closed", "closed_by_agent", "needs_training", "merged")
 DIMENSIONS = ("month", "desk", "module", "agent", "organisation")
 MAX_DAYS = 366
 MAX_MONTHS = 36

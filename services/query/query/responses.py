@@ -58,6 +58,8 @@ class TicketWithThread(OpenSchema):
     attachments = fields.List(fields.Dict(), required=True)
     notifications = fields.List(fields.Dict(), required=True)
     first_response_overdue = flag()
+    # Issue 12: closed as merged, where the case continues ({number, link}); null otherwise.
+    merged_into = fields.Dict(allow_none=True, required=True)
 
 
 class Agent(ResponseSchema):

@@ -29,7 +29,8 @@ _CLOSE_REASON = {"solved_by_customer": ("resuelto según el cliente", "solved, a
                  "auto_closed": ("cierre automático: el cliente no respondió a tiempo",
                                  "auto-closed: the customer did not answer in time"),
                  "closed_by_agent": ("cerrado por el agente", "closed by the agent"),
-                 "needs_training": ("requiere formación", "needs training")}
+                 "needs_training": ("requiere formación", "needs training"),
+                 "merged": ("fusionado con otro ticket del mismo caso", "merged into another ticket of the same case")}
 _MOVE_REASON = {"calendar_changed": ("cambió el calendario", "the calendar changed"),
                 "customer_away": ("el cliente está ausente", "the customer is away"),
                 "policy_changed": ("cambió la política", "the policy changed")}
@@ -113,8 +114,26 @@ def summary(type_: str, d: dict, who: str, names: dict[str, str]) -> dict[str, s
             return {"es": "El cliente confirmó que quedó resuelto", "en": "The customer confirmed it is solved"}
         return {"es": "El cliente indicó que no quedó resuelto", "en": "The customer said it is not solved"}
     if type_ == "TicketClosed":
+        if d["reason"] == "merged":
+            return {"es": f"{who} fusionó este ticket con el {d['merged_into']}: el caso continúa allí",
+                    "en": f"{who} merged this ticket into {d['merged_into']}: the case continues there"}
         es, en = _CLOSE_REASON.get(d["reason"], (d["reason"], d["reason"]))
         return {"es": f"Ticket cerrado: {es}", "en": f"Ticket closed: {en}"}
+    if type_ == "TicketMergedInto":
+        n = len(d.get("messages") or [])
+        files = len(d.get("attachments") or []) + sum(len(m.get("attachments") or []) for m in d.get("messages") or [])
+        return {"es": f"{who} fusionó aquí el ticket {d['source_number']} ({n} mensaje(s), {files} adjunto(s))",
+                "en": f"{who} merged ticket {d['source_number']} into this one ({n} message(s), {files} file(s))"}
+    if type_ == MERGED_MESSAGE:
+        source = d["merged_from"]
+        if d.get("opening"):
+            return {"es": f"Del ticket fusionado {source}: {who} lo abrió ({d['subject']})",
+                    "en": f"From merged ticket {source}: {who} opened it ({d['subject']})"}
+        if d["internal"]:
+            return {"es": f"Del ticket fusionado {source}: nota interna de {who}",
+                    "en": f"From merged ticket {source}: internal note by {who}"}
+        return {"es": f"Del ticket fusionado {source}: mensaje de {who}",
+                "en": f"From merged ticket {source}: message from {who}"}
     if type_ == "BillableMarked":
         es, en = ("como facturable", "billable") if d["billable"] else ("como no facturable", "not billable")
         why = f": {d['note']}" if d.get("note") else ""
@@ -171,8 +190,38 @@ def summary(type_: str, d: dict, who: str, names: dict[str, str]) -> dict[str, s
 
 
 def people_named(rows: list[dict]) -> set[str]:
-    """The user ids the entries' lines name besides their actors (assignees)."""
-    return {r["data"]["agent_id"] for r in rows if r["type"] in ("TicketAssigned", "WorkTimeRecorded")}
+    """The user ids the entries' lines name besides their actors (assignees, a merged ticket's authors)."""
+    named = {r["data"]["agent_id"] for r in rows if r["type"] in ("TicketAssigned", "WorkTimeRecorded")}
+    for r in rows:
+        if r["type"] == "TicketMergedInto":
+            named |= {r["data"]["opened_by"]} | {m["author_id"] for m in r["data"].get("messages") or []}
+    return named
+
+
+# Issue 12: the entries a TicketMergedInto carries, shown right after it (one per message of the
+# merged duplicate, its opening first), each marked with the ticket it came from.
+MERGED_MESSAGE = "MergedMessage"
+
+
+def merged_entries(row: dict, names: dict[str, str]) -> list[dict]:
+    """The merged duplicate's opening and messages as timeline entries of the receiving ticket."""
+    d = row["data"]
+    source = d["source_number"]
+    parts = [({"merged_from": source, "opening": True, "subject": d["subject"], "body": d["description"],
+               "internal": False, "attachments": d.get("attachments") or []}, d["opened_by"], "customer", d["opened_at"])]
+    parts += [({"merged_from": source, "opening": False, "message_id": m["message_id"], "body": m["body"],
+                "internal": m["internal"], "attachments": m.get("attachments") or []},
+               m["author_id"], m["author_role"], m["occurred_at"]) for m in d.get("messages") or []]
+    entries = []
+    for data, author, role, at in parts:
+        name = names.get(author)
+        entries.append({"event_id": row["event_id"], "type": MERGED_MESSAGE, "occurred_at": at,
+                        "who": {"id": author, "role": role, "name": name}, "merged_from": source,
+                        "correlation_id": row["correlation_id"], "causation_id": row["event_id"],
+                        "caused_by": {"event_id": row["event_id"], "type": row["type"]},
+                        "policy_version": None, "calendar_version": None,
+                        "summary": summary(MERGED_MESSAGE, data, name or author, names), "data": data})
+    return entries
 
 
 def entry(row: dict, names: dict[str, str]) -> dict:

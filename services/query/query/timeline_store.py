@@ -64,4 +64,9 @@ def ticket_timeline(conn: psycopg.Connection, user: Claims, number: str, query: 
     last = rows[-1] if rows else None
     cursor = encode_cursor([last["occurred_at"].isoformat(), last["causal_rank"], last["stream_version"],
                             str(last["event_id"])]) if more else None
-    return {"number": number, "items": [timeline.entry(r, names) for r in rows], "next_cursor": cursor}
+    items = []
+    for r in rows:
+        items.append(timeline.entry(r, names))
+        if r["type"] == "TicketMergedInto":  # the merged duplicate's messages follow the merge itself
+            items.extend(timeline.merged_entries(r, names))
+    return {"number": number, "items": items, "next_cursor": cursor}

@@ -91,6 +91,24 @@ def _attachments(thread: list[dict]) -> list[dict]:
     return found
 
 
+def _merged(thread: list[dict], staff: bool) -> dict | None:
+    """Issue 12. A duplicate merged away: where it continues ({number, link}). A ticket that received
+    duplicates: each TicketMergedInto entry keeps the duplicate's number, opening and messages (internal
+    notes for staff only) under `merged`. The helper columns leave the entries."""
+    merged_into = None
+    for entry in thread:
+        target = entry.pop("merged_into")
+        if target:
+            merged_into = {"number": target, "link": f"/api/tickets/{target}"}
+        merged = entry.pop("merged")
+        if merged:
+            entry["merged"] = {"source_number": merged["source_number"], "subject": merged["subject"],
+                               "description": merged["description"], "opened_by": merged["opened_by"],
+                               "opened_at": merged["opened_at"],
+                               "messages": [m for m in merged.get("messages") or [] if staff or not m["internal"]]}
+    return merged_into
+
+
 def ticket_with_thread(conn: psycopg.Connection, user: Claims, number: str) -> dict | None:
     """The ticket and its thread (internal notes for staff only), or None when not visible."""
     where, params = _visibility(user)
@@ -102,10 +120,14 @@ def ticket_with_thread(conn: psycopg.Connection, user: Claims, number: str) -> d
         return None
     del ticket["search"]
     catalogs.named([ticket])
-    # An agent's close note is for staff: customers see that and why the ticket closed, not the note.
+    # An agent's close note is for staff: customers see that and why the ticket closed, not the note
+    # (nor the note of a merge, on either ticket).
     thread = conn.execute("""select e.stream_version, e.type, e.author_id, u.name as author_name, e.author_role,
-                                    case when %(staff)s or e.type <> 'TicketClosed' then e.body end as body,
-                                    e.internal, e.attachments, e.occurred_at
+                                    case when %(staff)s or e.type not in ('TicketClosed', 'TicketMergedInto')
+                                         then e.body end as body,
+                                    e.internal, e.attachments, e.occurred_at,
+                                    case when e.type = 'TicketClosed' then e.data->>'merged_into' end as merged_into,
+                                    case when e.type = 'TicketMergedInto' then e.data end as merged
                              from thread e left join users u on u.id = e.author_id
                              where e.ticket_id = %(ticket)s and (%(staff)s or not e.internal)
                              order by e.stream_version""",
@@ -119,12 +141,13 @@ def ticket_with_thread(conn: psycopg.Connection, user: Claims, number: str) -> d
     overdue = conn.execute("""select exists (select 1 from deadlines where ticket_id = %s and clock = 'first_response'
                                              and running and overdue) as overdue""",
                            (ticket["ticket_id"],)).fetchone()["overdue"]
+    merged_into = _merged(thread, user.is_staff)
     # The nearest running deadline, as the SLA service set it: staff fill a canned answer's {plazo} with it.
     nearest = conn.execute("""select clock, due_at from deadlines where ticket_id = %s and running
                               order by due_at limit 1""", (ticket["ticket_id"],)).fetchone() if user.is_staff else None
     # The files of the whole thread the caller may see (the opening ones first), not only the opening ones.
-    return {**ticket, "attachments": _attachments(thread), "thread": thread, "notifications": told,
-            "first_response_overdue": overdue and ticket["status"] != "closed",
+    return {**ticket, "merged_into": merged_into, "attachments": _attachments(thread), "thread": thread,
+            "notifications": told, "first_response_overdue": overdue and ticket["status"] != "closed",
             **({"next_deadline": nearest} if user.is_staff else {})}
 
 

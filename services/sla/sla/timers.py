@@ -31,8 +31,10 @@ AUTO_CLOSED = "auto_closed"
 
 # The ticket stream's events; anything else (e.g. our own helpdesk.sla events) is not folded.
 # Every one of them moves the version an auto-close decision is based on (BillableMarked too).
+# A duplicate merged away closes with TicketClosed (reason "merged"): its clocks stop like any close.
+# The open ticket that receives it gets TicketMergedInto, which moves only its version (issue 12).
 TICKET_EVENTS = ("TicketOpened", "MessagePosted", "TicketAssigned", "CustomerAway",
-                 "ResolutionConfirmed", "TicketClosed", "BillableMarked")
+                 "ResolutionConfirmed", "TicketClosed", "BillableMarked", "TicketMergedInto")
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,8 @@ def apply(clocks: TicketClocks, event: Envelope) -> TicketClocks:
         return _closed(clocks, t)
     if event.type == "CustomerAway" and d.get("back_at") is not None:
         return _customer_away(clocks, _when(d["back_at"]), t)
-    return clocks  # internal notes, TicketAssigned, BillableMarked, CustomerAway without a date: only the version moves
+    return clocks  # internal notes, TicketAssigned, BillableMarked, TicketMergedInto, CustomerAway without a date:
+    #                only the version moves
 
 
 def fold(events: Iterable[Envelope], policy: Policy, calendar: "Calendar") -> TicketClocks | None:
