@@ -7,6 +7,7 @@ import pytest
 from helpdesk_shared import lifecycle
 from intake import handlers, unit_of_work
 from intake.unit_of_work import VersionConflict
+from samples import ticket_body
 from test_intake_handlers_in_memory import NOW, refused, unchanged, w  # noqa: F401  (w: the fixture)
 
 
@@ -142,3 +143,12 @@ def test_the_fold_of_a_rated_ticket_knows_it_was_rated_and_stays_closed(w):
     handlers.rate_ticket(w.uow, w.maria, number, "good", None, NOW)
     state = lifecycle.fold(w.uow.streams.load(w.uow.tickets.state(number).ticket_id))
     assert state.rated is True and state.status == lifecycle.CLOSED
+
+
+def test_a_duplicate_merged_into_another_ticket_cannot_be_rated(w):
+    """Merged is not solved: the case goes on in the target, whose own close may be rated."""
+    target = _answered(w)
+    duplicate = w.open(w.maria, ticket_body(confirmed_different_case=True))
+    handlers.merge_ticket(w.uow, w.carlos, duplicate, target, None, NOW)
+    unchanged(w, lambda: handlers.rate_ticket(w.uow, w.maria, duplicate, "good", None, NOW),
+              "RATING_NOT_SOLVED", status=409)
