@@ -166,3 +166,27 @@ def test_an_agent_is_offered_the_published_articles_of_the_tickets_module_to_lin
         f"/articles/{published}"]
     maria, _ = desk.browser("maria@clubcaracas.com.ve")
     assert 'id="kb-links"' not in page(maria, f"/tickets/{number}")
+
+
+def test_a_ticket_closed_as_needs_training_offers_its_customer_the_course_and_the_modules_articles(desk):
+    carlos, _ = desk.browser("carlos@mesa.example")
+    published = _created(desk, carlos, title_es="Conciliar el banco paso a paso")
+    carlos.post(f"/articles/{published}/edit", data={"action": "publish", "version": "1",
+                                                      "csrf_token": csrf(carlos, "/articles")})
+    _created(desk, carlos, title_es="Borrador sobre bancos")              # a draft: never offered
+    other = _created(desk, carlos, module="NOMINA", title_es="Bono nocturno")
+    carlos.post(f"/articles/{other}/edit", data={"action": "publish", "version": "1",
+                                                  "csrf_token": csrf(carlos, "/articles")})
+    trained, solved = desk.open_ticket(), desk.open_ticket(case="Saldo del banco Banesco no cuadra", module="BANCOS")
+    for number, reason in ((trained, "needs_training"), (solved, "closed_by_agent")):
+        closed = carlos.post(f"/tickets/{number}/close", data={"reason": reason,
+                                                               "csrf_token": csrf(carlos, f"/tickets/{number}")})
+        assert closed.status_code == 302
+    desk.pump()
+    maria, _ = desk.browser("maria@clubcaracas.com.ve")
+    html = page(maria, f"/tickets/{trained}")
+    offer = html[html.index('id="training-offer"'):html.index("</section>", html.index('id="training-offer"'))]
+    assert 'href="/training"' in offer
+    assert re.findall(r'<li><a href="(/articles/[^"]+)">([^<]+)</a></li>', offer) == [
+        (f"/articles/{published}", "Conciliar el banco paso a paso")]
+    assert 'id="training-offer"' not in page(maria, f"/tickets/{solved}")

@@ -170,11 +170,14 @@ def suggestions():
 
 def module_articles(ticket: dict) -> list[dict]:
     """The published articles of the ticket's desk and module (at most 5), each with the text an agent
-    inserts in his answer to link it: its title and its address on the portal. None when query does
-    not answer: the ticket page does not depend on them."""
+    inserts in his answer to link it: its title and its address on the portal (also offered to the
+    customer of a ticket closed as "needs training"). None when query does not answer: the ticket
+    page does not depend on them."""
     try:
+        # A customer reads only published articles anyway (and may not ask by status).
+        status = {"status": "published"} if is_staff(session.get("user")) else {}
         reply = _ctx().backend.articles(session["token"], {"desk": ticket["desk"], "module": ticket["module"],
-                                                           "status": "published", "limit": 5}, _cid())
+                                                           "limit": 5, **status}, _cid())
     except Unavailable:
         return []
     if not reply.ok:

@@ -346,8 +346,11 @@ def _ticket_page(number: str, errors: dict | None = None, form: dict | None = No
         return render_template("ticket_pending.html", number=number), 200
     ticket = _checked(reply).body
     phones = _ctx().config.office_phones.get(ticket.get("desk"), ()) if ticket.get("first_response_overdue") else ()
+    # Closed as "needs training" (rule 10): the course offer comes with the module's articles.
+    from .knowledge import module_articles
+    training = module_articles(ticket) if ticket.get("close_reason") == "needs_training" else []
     return render_template("ticket.html", ticket=ticket, number=number, errors=errors or {}, form=form or {},
-                           office_phones=phones, **staff.ticket_context(ticket, replies),
+                           office_phones=phones, training_articles=training, **staff.ticket_context(ticket, replies),
                            entry_types=ENTRY_TYPES, close_reasons=CLOSE_REASONS,
                            rating=_rating_state(ticket), idempotency_key=str(uuid.uuid4())), status
 
