@@ -41,6 +41,7 @@ class TicketState:
     close_reason: str | None = None
     billable: bool | None = None  # the desk's mark; None: not decided (the customer's request stands)
     merged_into: str | None = None  # closed as a duplicate (reason "merged"): the number it continues in
+    rated: bool = False  # the customer gave his verdict (TicketRated): once per ticket
 
     @property
     def is_closed(self) -> bool:
@@ -105,6 +106,8 @@ def apply(state: TicketState | None, event: Envelope) -> TicketState:
         return replace(state, close_reason=d["reason"], merged_into=d.get("merged_into"))
     if event.type == "BillableMarked":
         return replace(state, billable=d["billable"])
+    if event.type == "TicketRated":
+        return replace(state, rated=True)
     return state
 
 

@@ -48,3 +48,4 @@ def unverified_claims(token: str) -> dict:
 
 RESOLUTION = "resolve"  # /resolve/<token>: {"t": ticket number, "u": user id}
 PASSWORD = "password"   # /set-password/<token>: {"u": user id, "i": issued at (unix seconds)}
+RATING = "rate"         # /rate/<token>?rating=good|bad: {"t": ticket number, "u": user id} (its own key: HmacKey)

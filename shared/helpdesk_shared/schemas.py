@@ -196,6 +196,22 @@ class TicketMergedIntoData(Schema):
     messages = fields.List(fields.Nested(MergedMessageSchema), load_default=list)
 
 
+# The customer's verdict (issue 12): reasons of TicketClosed after which a ticket may be rated.
+# The desk answered and the case ended: the customer said so, or the agent closed it as done.
+# Not auto_closed (the customer went silent: there is nobody's verdict to ask for) nor needs_training
+# (the case went to a course, not to an answer); a later merge reason is not a solution either.
+SOLVED_CLOSE_REASONS = ("solved_by_customer", "closed_by_agent")
+RATINGS = ("good", "bad")
+RATING_COMMENT_MAX = 2_000
+
+
+class TicketRatedData(Schema):
+    # Once per ticket, by its requester, after it closed for a reason of SOLVED_CLOSE_REASONS.
+    rating = _one_of(RATINGS)
+    comment = fields.String(allow_none=True, validate=validate.Length(max=RATING_COMMENT_MAX))
+    rated_by = _str()
+
+
 # --- helpdesk.sla -----------------------------------------------------------------------
 
 # SLA events live in the stream "sla-<ticket_id>" (intake alone writes ticket streams);
@@ -624,6 +640,7 @@ EVENT_DATA_SCHEMAS: dict[str, type[Schema]] = {
     "ArticlePublished": ArticlePublishedData,
     "ArticleArchived": ArticleArchivedData,
     "ArticleSuggestionOpened": ArticleSuggestionOpenedData,
+    "TicketRated": TicketRatedData,
 }
 
 # An event type with a topic but no schema (or the reverse) is a bug: fail at import.

@@ -97,6 +97,7 @@ TOPIC_OF_EVENT = {
     "ArticlePublished": KNOWLEDGE,
     "ArticleArchived": KNOWLEDGE,
     "ArticleSuggestionOpened": KNOWLEDGE,
+    "TicketRated": TICKETS,
 }
 
 

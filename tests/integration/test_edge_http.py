@@ -266,7 +266,7 @@ def test_a_bearer_token_with_non_ascii_bytes_is_a_401(intake_app, token):
     assert_refused(response, 401)
 
 
-@pytest.mark.parametrize("path", ["/resolve/é.é", "/set-password/ü.ü", "/resolve/a%00b.c"])
+@pytest.mark.parametrize("path", ["/resolve/é.é", "/set-password/ü.ü", "/resolve/a%00b.c", "/rate/é.é", "/rate/a%00b.c"])
 def test_a_link_token_with_non_ascii_bytes_or_a_nul_is_a_400(intake_app, path):
     client = intake_app.test_client()
     assert_refused(client.get(path), 400)

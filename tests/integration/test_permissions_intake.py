@@ -90,6 +90,10 @@ TABLE = [
     row("POST", "/resolve/<token>",                         "resolve",               200, 200, 200, 200, 200, 200, 200),
     row("GET",  "/set-password/<token>",                    "set_password_page",     200, 200, 200, 200, 200, 200, 200),
     row("POST", "/set-password/<token>",                    "set_password",          200, 200, 200, 200, 200, 200, 200),
+    # The customer's verdict (issue 12): its requester only; staff are refused before any lookup.
+    row("POST", "/api/tickets/<number>/rating",             "rate",                  401, 201, 404, 403, 403, 403, 403),
+    row("GET",  "/rate/<token>",                            "rate_page",             200, 200, 200, 200, 200, 200, 200),
+    row("POST", "/rate/<token>",                            "rate_by_link",          200, 200, 200, 200, 200, 200, 200),
 ]
 
 
@@ -215,6 +219,14 @@ def _link(purpose: str, claims: dict) -> str:
     return link_token(purpose, claims, NOW)
 
 
+def _solved_ticket(w: World) -> str:
+    """A fresh ticket of María's that she confirmed solved (closed, not rated)."""
+    number, _ = w.ticket(answered=True)
+    with pg.connect(w.url) as conn:
+        handlers.confirm_resolution(conn, w.people["customer"], number, True, "", NOW)
+    return number
+
+
 # Each request: (path, keyword arguments of the test client's call), built on fresh seeds.
 REQUESTS = {
     "login": lambda w: ("/api/auth/login", {"json": {"email": EMAILS["customer"], "password": demo.PASSWORD}}),
@@ -297,6 +309,11 @@ REQUESTS = {
         "u": w.user_without_password(), "i": int(NOW.timestamp())}), {}),
     "set_password": lambda w: ("/set-password/" + _link(link_tokens.PASSWORD, {
         "u": w.user_without_password(), "i": int(NOW.timestamp())}), {"data": {"password": "una-clave-larga"}}),
+    "rate": lambda w: (f"/api/tickets/{_solved_ticket(w)}/rating", {"json": {"rating": "good"}}),
+    "rate_page": lambda w: ("/rate/" + _link(link_tokens.RATING, {"t": _solved_ticket(w), "u": w.user_id("customer")}),
+                            {"query_string": {"rating": "bad"}}),
+    "rate_by_link": lambda w: ("/rate/" + _link(link_tokens.RATING, {
+        "t": _solved_ticket(w), "u": w.user_id("customer")}), {"data": {"rating": "bad", "comment": ""}}),
 }
 
 

@@ -78,7 +78,8 @@ def _text_version(w, overridden: bool = False) -> int:
 
 
 _CLOSED_TEXT = {"subject": "Cerramos su ticket {{ number }}",
-                "body": "Cerrado. {{ ticket_url }} {{ new_ticket_url }}{% if course_url %} {{ course_url }}{% endif %}"}
+                "body": "Cerrado. {{ ticket_url }} {{ new_ticket_url }}{% if course_url %} {{ course_url }}{% endif %}"
+                        "{% if good_url %} {{ good_url }} {{ bad_url }}{% endif %}"}  # the rating links (issue 12)
 
 REQUESTS = {
     "template_text": lambda w: "/api/templates/ticket_closed/es",

@@ -60,6 +60,12 @@ TABLE = [
     row("GET", "/api/articles/<article_id>", "draft_article", 401, 404, 404, 200, 404, 200, 200),
     row("GET", "/api/reports/deflections", "deflections", 401, 403, 403, 200, 200, 200, 200),
     row("GET", "/api/reports/deflections", "deflections_soporte", 401, 403, 403, 200, 403, 200, 200),
+    # The customer's verdict (issue 12): staff figures and comments, never a customer's.
+    row("GET", "/api/reports/satisfaction", "satisfaction", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/satisfaction", "satisfaction_soporte", 401, 403, 403, 200, 403, 200, 403),
+    row("GET", "/api/reports/satisfaction/comments", "satisfaction_comments", 401, 403, 403, 200, 200, 200, 200),
+    row("GET", "/api/reports/satisfaction/comments", "satisfaction_comments_soporte",
+        401, 403, 403, 200, 403, 200, 403),
 ]
 
 _numbers = itertools.count(1)
@@ -120,6 +126,10 @@ REQUESTS = {
     "draft_article": lambda w: f"/api/articles/{w.article()}",
     "deflections": lambda w: "/api/reports/deflections",
     "deflections_soporte": lambda w: "/api/reports/deflections?desk=SOPORTE",
+    "satisfaction": lambda w: "/api/reports/satisfaction",
+    "satisfaction_soporte": lambda w: "/api/reports/satisfaction?desk=SOPORTE&group_by=month,agent",
+    "satisfaction_comments": lambda w: "/api/reports/satisfaction/comments",
+    "satisfaction_comments_soporte": lambda w: "/api/reports/satisfaction/comments?desk=SOPORTE",
 }
 
 

@@ -141,7 +141,8 @@ def template_form(client, name: str, action: str, **fields) -> dict:
 
 
 CLOSED_BODY = ("Cerramos su ticket {{ number }}. Historial: {{ ticket_url }}\n\nPara otro caso: {{ new_ticket_url }}"
-               "{% if course_url %}\nCurso: {{ course_url }}{% endif %}")
+               "{% if course_url %}\nCurso: {{ course_url }}{% endif %}"
+               "{% if good_url %}\nBuena: {{ good_url }} Mala: {{ bad_url }}{% endif %}")  # issue 12: kept links
 
 
 def test_a_supervisor_lists_the_mails_previews_an_edit_saves_it_and_resets_it(portal):

@@ -323,6 +323,7 @@ def test_a_rebuild_of_a_log_feeding_every_read_model_equals_the_live_model_table
     from helpdesk_shared.envelope import SYSTEM, new_event, to_json_bytes
     from helpdesk_shared.topics import TOPIC_OF_EVENT
     from test_query_reports import _generated_story, accounts, moved_deadline_story, story
+    from test_query_satisfaction import rated_story  # the customers' verdicts (issue 12)
     catalog = new_event("ModuleCatalogChanged", "catalog-SOPORTE", 1, {
         "desk": "SOPORTE", "version": 2, "changed_by": "u-supervisor", "modules": [
             {"code": "BANCOS", "name": "Bancos y conciliación", "retired": False},
@@ -342,6 +343,7 @@ def test_a_rebuild_of_a_log_feeding_every_read_model_equals_the_live_model_table
     filed = dataclasses.replace(filed, data={**filed.data, "attempt_id": "a1"})
     knowledge = [*article, suggestion, filed]
     events = accounts() + story() + moved_deadline_story() + _generated_story(11, 40) + [catalog] + knowledge
+    events += rated_story()  # the customers' verdicts (issue 12)
     producer = make_producer(kafka_bootstrap)
     for e in events:
         producer.send(topic_prefix + TOPIC_OF_EVENT[e.type], key=e.stream_id, value=to_json_bytes(e))

@@ -37,7 +37,8 @@ def every_mail(language: str) -> list[Mail]:
     m = notifier_cases
     view = m.ticket(language, assigned_to="u-carlos")
     events = [m.opened(m.at(2026, 11, 28, 10), language=language), m.message(m.AGENT), m.message(m.CUSTOMER),
-              m.overdue(), m.warning(), m.closed("needs_training"), m.access_requested(),
+              m.overdue(), m.warning(), m.closed("needs_training"), m.closed("solved_by_customer"),
+              m.access_requested(),
               m.access_granted(view.opened_by), m.training_requested(view.opened_by),
               m.special_process(view.opened_by), m.delivery_parked(),
               m.access_rejected(email="pedro@clubcaracas.ve", name="Pedro Díaz", desk="SOPORTE"),
@@ -81,7 +82,8 @@ class LinkBackend(FakeBackend):
             else super().ticket(token, number, cid)
 
     def check_link(self, kind, token, cid=None):
-        purpose = {"resolve": link_tokens.RESOLUTION, "set-password": link_tokens.PASSWORD}[kind]
+        purpose = {"resolve": link_tokens.RESOLUTION, "set-password": link_tokens.PASSWORD,
+                   "rate": link_tokens.RATING}[kind]
         try:
             link_tokens.verify(SECRETS["LINK_SECRET"], purpose, token, NOW)
         except link_tokens.InvalidLinkToken:
@@ -127,7 +129,8 @@ def test_every_template_of_the_notifier_is_rendered_and_its_links_all_point_at_t
     assert urls and all(u.startswith(PORTAL + "/") or u == PORTAL for u in urls), urls
     # The links a customer acts on are all there: respond, solved, not solved, training, set password, new ticket.
     paths = {(urlsplit(u).path + "/").split("/")[1] for u in urls}
-    assert {"tickets", "resolve", "set-password", "training"} <= paths
+    assert {"tickets", "resolve", "set-password", "training", "rate"} <= paths
+    assert any("rate/" in u and "rating=good" in u for u in urls) and any("rating=bad" in u for u in urls)
     assert any("answer=not_solved" in u for u in urls)
 
 
@@ -147,7 +150,7 @@ def test_every_link_of_every_mail_opens_a_page_for_its_reader_logging_in_first_w
             assert r.status_code == 200, (template, url, r.status_code)
             followed += 1
     assert followed >= 8
-    assert not [c for c in backend.calls if c[0] in ("resolve_link", "set_password")]  # following changed nothing
+    assert not [c for c in backend.calls if c[0] in ("resolve_link", "set_password", "rate_link")]  # following changed nothing
 
 
 def solved_link(answer: str) -> str:

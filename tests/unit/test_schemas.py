@@ -130,6 +130,7 @@ EXAMPLES = {
     "ArticleArchived": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "version": 4, "by": "u-9"},
     "ArticleSuggestionOpened": {"article_id": "a-1", "desk": "SOPORTE", "module": "BANCOS", "attempt_id": "f-1",
                                 "opened_by": "u-1", "organisation_id": "org-1"},
+    "TicketRated": {"rating": "bad", "comment": "Tardaron dos días en contestar.", "rated_by": "u-1"},
 }
 
 OCCURRED_AT = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)

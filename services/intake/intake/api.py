@@ -31,6 +31,7 @@ _TRAINING_REQUEST, _SET_PASSWORD, _REJECT = requests.TrainingRequest(), requests
 _RULES_PAGE_EDIT = requests.RulesPageEdit()
 _BILLABLE = requests.Billable()
 _MERGE = requests.Merge()
+_RATING = requests.Rating()
 _USER_CHANGE, _RULES_PAGE_QUERY = requests.UserChange(), requests.RulesPageQuery()
 _CANNED_SAVE, _CANNED_QUERY = requests.CannedAnswerSave(), requests.CannedAnswersQuery()
 
@@ -320,6 +321,18 @@ def mark_billable(number: str):
         201 if event is not None else 200
 
 
+@bp.post("/tickets/<number>/rating")
+@documented("The customer who opened the ticket rates it once, good or bad, after it closed as solved",
+           path={"number": NUMBER}, body=requests.Rating, responses={201: responses.Rated},
+           refusals=(401, 403, 404, 409))
+@auth
+def rate(number: str):
+    """The requester's verdict: `{"rating": "good" | "bad", "comment"?: text}`; 201, once per ticket."""
+    body = load_body(_RATING)
+    _run(lambda uow: handlers.rate_ticket(uow, g.user, number, body["rating"], body.get("comment"), _now()))
+    return jsonify({"number": number, "rating": body["rating"]}), 201
+
+
 @bp.post("/attachments")
 @documented("Upload a file to attach", request_body={"required": True, "content": {"multipart/form-data": {
                "schema": {"type": "object", "required": ["file"],
@@ -607,6 +620,62 @@ def resolve(token: str):
                                         "citando este número.",
                                 text_en="Thank you. Should the problem come back, open a new ticket quoting "
                                         "this number.")
+
+
+RATE_FORM = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+    "type": "object", "required": ["rating"], "properties": {"rating": {"enum": ["good", "bad"]},
+                                                             "comment": {"type": "string"}}}}}}
+_RATING_WORDS = {"good": ("Buena atención", "Good service"), "bad": ("Mala atención", "Bad service")}
+
+
+def _rating_claims(token: str):
+    """The ticket number and the user a rating link was signed for (its own purpose and key)."""
+    ascii_token(token, violation("RATING_LINK_INVALID", "token", status=400))
+    try:
+        claims = link_tokens.verify(_ctx().config.link_secret, link_tokens.RATING, token, _now())
+    except link_tokens.InvalidLinkToken:
+        raise violation("RATING_LINK_INVALID", "token", status=400) from None
+    user = _run(lambda uow: handlers.claims_of_user(uow, claims.get("u", "")))
+    if user is None or not isinstance(claims.get("t"), str):
+        raise violation("RATING_LINK_INVALID", "token", status=400)
+    return claims["t"], user
+
+
+def _rating_choice(value: str | None) -> str:
+    return value if value in _RATING_WORDS else "good"
+
+
+@resolve_bp.get("/rate/<token>")
+@documented("The page a closing mail's \"Buena atención\" / \"Mala atención\" link opens: the choice and a "
+           "button, so mail scanners change nothing; 409 when the ticket was already rated",
+           query=[query_param("rating", {"enum": ["good", "bad"]})],
+           responses={200: {"description": "the page", "content": responses.HTML}}, refusals=(400, 403, 404, 409))
+def rate_page(token: str):
+    """The page a rating link opens: the choice, an optional comment and a button (opening it rates nothing)."""
+    number, user = _rating_claims(token)
+    _run(lambda uow: handlers.check_ratable(uow, user, number))
+    rating = _rating_choice(request.args.get("rating"))
+    es, en = _RATING_WORDS[rating]
+    form = (f'<form method="post"><input type="hidden" name="rating" value="{rating}">'
+            '<label>Comentario (opcional) / Comment (optional) <textarea name="comment" maxlength="2000">'
+            f'</textarea></label> <button type="submit">Confirmar: {es} / Confirm: {en}</button></form>')
+    return _RESOLVE_PAGE.format(title_es=f"Ticket {escape(number)}", form=form,
+                                text_es=f"¿Cómo fue la atención? Usted escogió: {es}.",
+                                text_en=f"How was the service? You chose: {en}.")
+
+
+@resolve_bp.post("/rate/<token>")
+@documented("Record the verdict of a closing mail's rating link (form: `rating` good | bad, `comment`)",
+           request_body=RATE_FORM, responses={200: {"description": "the page", "content": responses.HTML}},
+           refusals=(400, 403, 404, 409, 422))
+def rate_by_link(token: str):
+    """Record the rating a mail's link carries (once per ticket: a second click is refused, 409)."""
+    number, user = _rating_claims(token)
+    form = load(_RATING, request.form.to_dict())
+    _run(lambda uow: handlers.rate_ticket(uow, user, number, form["rating"], form.get("comment"), _now()))
+    return _RESOLVE_PAGE.format(title_es="¡Gracias!", form="",
+                                text_es=f"Registramos su opinión sobre el ticket {escape(number)}.",
+                                text_en=f"We recorded your feedback on ticket {escape(number)}.")
 
 
 _PASSWORD_FORM = ('<form method="post"><label>Nueva contraseña / New password (10+): '

@@ -15,6 +15,7 @@ from helpdesk_shared import lifecycle, revocations
 from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.envelope import Actor, Envelope, new_event
 from helpdesk_shared.errors import NotFound, RuleViolation
+from helpdesk_shared.schemas import SOLVED_CLOSE_REASONS
 
 from . import attachments, canned_answers, domain, throttle
 from .catalog import DESKS
@@ -535,7 +536,8 @@ def ticket_summary(uow: UnitOfWork, user: Claims, number: str) -> dict:
             "subject": opened.data["subject"], "urgency": state.urgency, "status": state.status,
             "assigned_to": state.assigned_to, "customer_away": state.customer_away,
             "close_reason": state.close_reason, "merged_into": state.merged_into, "billable": state.billable, "version": state.version, "opened_at": opened.occurred_at,
-            "updated_at": events[-1].occurred_at}
+            "updated_at": events[-1].occurred_at,
+            "rated": state.rated, "may_rate": _rating_refusal(user, state, opened.data["opened_by"]) is None}
 
 
 def _ticket_state(uow: UnitOfWork, user: Claims, number: str) -> lifecycle.TicketState:
@@ -696,6 +698,57 @@ def confirm_resolution(uow: UnitOfWork, user: Claims, number: str, solved: bool,
                                 correlation_id=confirmed.correlation_id, causation_id=confirmed.event_id))
     uow.tickets.record(events, state.version, lifecycle.fold_onto(state, events))
     return events
+
+
+# ---------------------------------------------------------------- the customer's verdict (issue 12)
+
+def _rating_refusal(user: Claims, state: lifecycle.TicketState, opened_by: str) -> RuleViolation | None:
+    """Why `user` may not rate the ticket now (None: he may). Only its requester, once, after it
+    closed as solved (`SOLVED_CLOSE_REASONS`)."""
+    if user.is_staff:
+        return violation("FORBIDDEN", "rating", status=403)
+    if not state.is_closed:
+        return violation("RATING_NOT_CLOSED", "rating")
+    if state.close_reason not in SOLVED_CLOSE_REASONS:
+        return violation("RATING_NOT_SOLVED", "rating")
+    # The requester, not any user of his organisation: the verdict is on the answer he got (and
+    # the closing mail with its one-click links went to him).
+    if opened_by != user.user_id:
+        return violation("RATING_NOT_REQUESTER", "rating")
+    if state.rated:
+        return violation("RATING_ALREADY_GIVEN", "rating")
+    return None
+
+
+def _ratable_state(uow: UnitOfWork, user: Claims, number: str) -> lifecycle.TicketState:
+    if user.is_staff:  # before any lookup: says nothing about the ticket
+        raise violation("FORBIDDEN", "rating", status=403)
+    state = _ticket_state(uow, user, number)  # another organisation's ticket: 404, like a missing one
+    # The requester is in the stream's first event (the snapshot does not carry it); rating is rare.
+    opened_by = uow.streams.load(state.ticket_id)[0].data["opened_by"]
+    refusal = _rating_refusal(user, state, opened_by)
+    if refusal is not None:
+        raise refusal
+    return state
+
+
+def check_ratable(uow: UnitOfWork, user: Claims, number: str) -> None:
+    """Refuse (as `rate_ticket` would) unless `user` may rate the ticket now: the confirmation page of
+    the mailed link says "already rated" before the customer writes a comment for nothing."""
+    _ratable_state(_unit(uow), user, number)
+
+
+def rate_ticket(uow: UnitOfWork, user: Claims, number: str, rating: str, comment: str | None,
+                now: datetime) -> Envelope:
+    """The customer's verdict on a ticket closed as solved: good or bad, with an optional comment
+    (TicketRated), once. A second rating is refused and changes nothing; two at once conflict on the
+    stream's version, and the retry of the loser finds the ticket rated."""
+    uow = _unit(uow)
+    state = _ratable_state(uow, user, number)
+    if rating not in ("good", "bad"):
+        raise violation("INVALID_REQUEST", "rating", status=422, detail="rating")
+    return _append_to_ticket(uow, state, "TicketRated", {
+        "rating": rating, "comment": (comment or "").strip() or None, "rated_by": user.user_id}, user, now)
 
 
 def claims_of_user(uow: UnitOfWork, user_id: str) -> Claims | None:

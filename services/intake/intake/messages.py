@@ -474,6 +474,32 @@ TEXTS: dict[str, tuple[int, str, str]] = {
         "El ticket {number} ya está cerrado (o ya fue fusionado) y no se puede fusionar.",
         "Ticket {number} is already closed (or already merged) and cannot be merged.",
     ),
+    # The customer's verdict (issue 12).
+    "RATING_NOT_CLOSED": (
+        409,
+        "Este ticket sigue abierto: podrá calificar la atención cuando se cierre como resuelto.",
+        "This ticket is still open: you can rate the service once it is closed as solved.",
+    ),
+    "RATING_NOT_SOLVED": (
+        409,
+        "Este ticket no se cerró como resuelto, así que no se puede calificar la atención.",
+        "This ticket was not closed as solved, so the service cannot be rated.",
+    ),
+    "RATING_NOT_REQUESTER": (
+        403,
+        "Solo la persona que abrió el ticket puede calificar la atención.",
+        "Only the person who opened the ticket can rate the service.",
+    ),
+    "RATING_ALREADY_GIVEN": (
+        409,
+        "La atención de este ticket ya fue calificada. Gracias por su opinión.",
+        "The service on this ticket was already rated. Thank you for your feedback.",
+    ),
+    "RATING_LINK_INVALID": (
+        400,
+        "El enlace para calificar no es válido o ya venció. Entre al portal y califique desde el ticket.",
+        "The rating link is not valid or has expired. Log in to the portal and rate from the ticket.",
+    ),
 }
 
 

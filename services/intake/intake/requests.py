@@ -14,7 +14,7 @@ from helpdesk_shared.fields import (Choice, Count, Day, Email, Flag, Instant, It
                                     RequestSchema, Text, ends_after_starts)
 
 from helpdesk_shared.catalog import MODULE_CODE_MAX, MODULE_CODE_PATTERN, MODULE_NAME_MAX, MODULES_MAX
-from helpdesk_shared.schemas import LANGUAGES, MINUTES_SPENT_MAX
+from helpdesk_shared.schemas import LANGUAGES, MINUTES_SPENT_MAX, RATING_COMMENT_MAX
 
 from .catalog import DESKS
 
@@ -132,6 +132,13 @@ class Resolution(RequestSchema):
 
     solved = Flag(required=True)
     body = _optional(Text(TEXT_MAX))
+
+
+class Rating(RequestSchema):
+    """POST /api/tickets/{number}/rating: the customer's verdict on a ticket closed as solved."""
+
+    rating = Choice(("good", "bad"), required=True)
+    comment = _optional(Text(RATING_COMMENT_MAX))
 
 
 class SpecialProcess(RequestSchema):

@@ -71,6 +71,15 @@ class Ticket(ResponseSchema):
     version = integer()
     opened_at = instant()
     updated_at = instant()
+    rated = flag()      # the customer gave his verdict (issue 12)
+    may_rate = flag()   # the caller may rate it now: its requester, closed as solved, not rated yet
+
+
+class Rated(ResponseSchema):
+    """The customer's verdict, recorded."""
+
+    number = string()
+    rating = string()
 
 
 class Posted(ResponseSchema):

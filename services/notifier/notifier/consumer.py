@@ -33,7 +33,8 @@ def renderer(config: Config) -> Renderer:
 
 def links(config: Config, clock: Callable[[], datetime]) -> messages.Links:
     """Where mails point: the portal's pages (PUBLIC_URL), signed links for "solved" / "not solved"
-    (a confirmation page whose form posts the token to intake) and for choosing a password."""
+    (a confirmation page whose form posts the token to intake), for choosing a password and for
+    rating a ticket closed as solved ("Buena atención" / "Mala atención")."""
     base = config.public_url.rstrip("/")
 
     def resolution_url(number: str, user_id: str, answer: str) -> str:
@@ -47,9 +48,16 @@ def links(config: Config, clock: Callable[[], datetime]) -> messages.Links:
                                  now, 7 * 86400)
         return f"{base}/set-password/{token}"
 
+    def rating_url(number: str, user_id: str, rating: str) -> str:
+        # Its own purpose (link_tokens.RATING), hence its own key: a rating link answers nothing else.
+        token = link_tokens.sign(config.link_secret, link_tokens.RATING, {"t": number, "u": user_id}, clock(),
+                                 config.reply_token_days * 86400)
+        return f"{base}/rate/{token}?rating={rating}"
+
     return messages.Links(ticket_url=lambda n: f"{base}/tickets/{n}", resolution_url=resolution_url,
                           new_ticket_url=lambda n: f"{base}/tickets/new?previous_ticket={n}",
-                          course_url=f"{base}/training", portal_url=base, set_password_url=set_password_url)
+                          course_url=f"{base}/training", portal_url=base, set_password_url=set_password_url,
+                          rating_url=rating_url)
 
 
 def build(config: Config, clock: Callable[[], datetime] = utc_now,

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from helpdesk_shared.business_calendar import Calendar
 from helpdesk_shared.envelope import Envelope
+from helpdesk_shared.schemas import SOLVED_CLOSE_REASONS
 
 __all__ = [
     "CUSTOMER_TEMPLATES", "DeskContacts", "INBOUND_TEMPLATES", "LANGUAGES", "Links", "Mail",
@@ -89,6 +90,7 @@ class Links:
     course_url: str                                    # how to request an induction course
     portal_url: str | None = None                      # the login page, for access mails
     set_password_url: Callable[[str], str] | None = None  # (user_id) -> signed link to choose a password
+    rating_url: Callable[[str, str, str], str] | None = None  # (number, user_id, "good"|"bad") -> signed link
 
 
 @dataclass(frozen=True)
@@ -445,6 +447,10 @@ def plan_ticket_closed(event, ticket, users, desks, calendar, links) -> list[Mai
         "closed_at": _instant(event.occurred_at, calendar, customer.language, event.occurred_at),
         "new_ticket_url": links.new_ticket_url(ticket.number),
         "course_url": links.course_url if reason == "needs_training" else None,
+        # The customer's verdict (issue 12): one click on "Buena atención" / "Mala atención", when the
+        # ticket closed as solved (the reasons intake accepts a rating for).
+        "good_url": _rating_url(links, ticket, reason, "good"),
+        "bad_url": _rating_url(links, ticket, reason, "bad"),
     }
     # Closed is closed (SPEC §2): a reply would land nowhere, so none is invited.
     return [Mail("ticket_closed", customer, context, ticket.ticket_id, None)]
@@ -462,6 +468,12 @@ def plan_ticket_merged(event, ticket, customer, calendar, links) -> list[Mail]:
         "closed_at": _instant(event.occurred_at, calendar, customer.language, event.occurred_at),
     }
     return [Mail("ticket_merged", customer, context, ticket.ticket_id, target)]
+
+
+def _rating_url(links: Links, ticket: TicketView, reason: str, rating: str) -> str | None:
+    if reason not in SOLVED_CLOSE_REASONS or links.rating_url is None:
+        return None
+    return links.rating_url(ticket.number, ticket.opened_by, rating)
 
 
 MAX_REQUESTER_NAME = 60

@@ -26,7 +26,7 @@ SCHEMA = Path(__file__).with_name("schema.sql")
 NOTIFIER = Actor(id="notifier", role="system")
 
 TICKET_EVENTS = {"TicketOpened", "MessagePosted", "TicketAssigned", "CustomerAway", "ResolutionConfirmed",
-                 "TicketClosed", "BillableMarked", "TicketMergedInto"}
+                 "TicketClosed", "BillableMarked", "TicketMergedInto", "TicketRated"}
 
 Planner = Callable[[Envelope, TicketView | None, dict[str, Recipient]], list[Mail]]
 Renderer = Callable[[Mail], tuple[str, str, str]]

@@ -25,7 +25,8 @@ LINKS = Links(ticket_url=lambda n: f"{BASE}/tickets/{n}",
                                                                               "?answer=not_solved"),
               new_ticket_url=lambda n: f"{BASE}/tickets/new?previous_ticket={n}",
               course_url=f"{BASE}/training", portal_url=BASE,
-              set_password_url=lambda u: f"{BASE}/set-password/EJEMPLO")
+              set_password_url=lambda u: f"{BASE}/set-password/EJEMPLO",
+              rating_url=lambda n, u, r: f"{BASE}/rate/EJEMPLO?rating={r}")
 _USERS = {
     "u-cliente-es": Recipient("maria@club.example", "María Pérez", "es", "u-cliente-es"),
     "u-cliente-en": Recipient("john@club.example", "John Smith", "en", "u-cliente-en"),

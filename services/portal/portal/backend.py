@@ -143,6 +143,16 @@ class Backend:
         return self._call("POST", f"{self.config.intake_url}/resolve/{token}", None, cid,
                           data={"answer": answer, **({"body": text} if text else {})})
 
+    def rate_link(self, token: str, rating: str, comment: str, cid=None) -> Reply:
+        """POST intake's /rate/<token>: the closing mail's "Buena atención" / "Mala atención", signed by its link."""
+        return self._call("POST", f"{self.config.intake_url}/rate/{token}", None, cid,
+                          data={"rating": rating, **({"comment": comment} if comment else {})})
+
+    def rate(self, token: str, number: str, rating: str, comment: str, cid=None) -> Reply:
+        """POST /api/tickets/{number}/rating: the requester's verdict on a ticket closed as solved."""
+        body = {"rating": rating, **({"comment": comment} if comment else {})}
+        return self._call("POST", f"{self.config.intake_url}/api/tickets/{number}/rating", token, cid, json=body)
+
     def set_password(self, token: str, password: str, cid=None) -> Reply:
         """POST intake's /set-password/<token> (the access-granted mail's link)."""
         return self._call("POST", f"{self.config.intake_url}/set-password/{token}", None, cid,

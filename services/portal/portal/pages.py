@@ -42,6 +42,9 @@ CLOSE_REASONS = {"solved_by_customer": _l("usted confirmó que quedó solucionad
                  "needs_training": _l("el caso requiere un curso de inducción"),
                  "auto_closed": _l("no recibimos su respuesta a tiempo"),
                  "merged": _l("era el mismo caso que otro ticket abierto y se fusionó con él")}
+# The reasons intake accepts a rating after (helpdesk_shared.schemas.SOLVED_CLOSE_REASONS).
+RATABLE_REASONS = ("solved_by_customer", "closed_by_agent")
+RATINGS = ("good", "bad")
 ENTRY_TYPES = {"TicketOpened": _l("abrió el ticket"), "MessagePosted": _l("escribió"),
                "ResolutionConfirmed": _l("respondió a la solución"), "TicketClosed": _l("cerró el ticket"),
                "CustomerAway": _l("avisó que debe ausentarse"), "TicketAssigned": _l("asignó el ticket"),
@@ -349,7 +352,20 @@ def _ticket_page(number: str, errors: dict | None = None, form: dict | None = No
     return render_template("ticket.html", ticket=ticket, number=number, errors=errors or {}, form=form or {},
                            office_phones=phones, training_articles=training, **staff.ticket_context(ticket, replies),
                            entry_types=ENTRY_TYPES, close_reasons=CLOSE_REASONS,
-                           idempotency_key=str(uuid.uuid4())), status
+                           rating=_rating_state(ticket), idempotency_key=str(uuid.uuid4())), status
+
+
+def _rating_state(ticket: dict) -> str | None:
+    """For a customer's ticket closed as solved: "open" (he may rate it: the form shows), "rated",
+    or None (nothing to show). Intake's own summary knows (query's read model does not carry it)."""
+    from . import staff
+    if ticket.get("status") != "closed" or ticket.get("close_reason") not in RATABLE_REASONS \
+            or staff.is_staff(session.get("user")):
+        return None
+    reply = _ctx().backend.intake_ticket(session["token"], ticket["number"], _cid())
+    if not reply.ok:
+        return None
+    return "open" if reply.body.get("may_rate") else "rated" if reply.body.get("rated") else None
 
 
 @bp.get("/tickets/<number>")
@@ -481,6 +497,65 @@ def resolve_link_answer(token: str):
         return _invalid_link()
     return render_template("resolve.html", token=token, answer=answer, number=number, form=request.form,
                            errors={"body": [forms.text_of(reply.body, language())]}), 422
+
+
+def _rating_refused(reply: Reply) -> str | None:
+    """The page for intake's refusal of a rating link: already rated, or the link does not work."""
+    if reply.body.get("code") == "RATING_ALREADY_GIVEN":
+        return "already"
+    if reply.status in (400, 403, 404) or reply.body.get("code") in ("RATING_NOT_CLOSED", "RATING_NOT_SOLVED"):
+        return "invalid"
+    return None
+
+
+def _rating_refusal_page(kind: str, number: str, status: int):
+    if kind == "already":  # a second click on the mail's link: say so, kindly
+        return render_template("rate_done.html", number=number, already=True), status
+    return _invalid_link()
+
+
+@bp.get("/rate/<token>")
+def rate_link(token: str):
+    """The closing mail's "Buena atención" / "Mala atención": a confirmation page with the choice and
+    an optional comment. Opening it rates nothing (mail scanners follow links); its POST does."""
+    token = _link_token(token)
+    number = link_tokens.unverified_claims(token).get("t", "")
+    reply = _ctx().backend.check_link("rate", token, _cid())
+    if not reply.ok:
+        return _rating_refusal_page(_rating_refused(reply) or "invalid", number, 200)
+    rating = request.args.get("rating") if request.args.get("rating") in RATINGS else "good"
+    return render_template("rate.html", token=token, rating=rating, number=number, errors={}, form={})
+
+
+@bp.post("/rate/<token>")
+def rate_link_answer(token: str):
+    """Post the verdict to intake with the link's token; a thank-you page, or "already rated"."""
+    token = _link_token(token)
+    rating = request.form.get("rating") if request.form.get("rating") in RATINGS else "good"
+    comment = (request.form.get("comment") or "").strip()
+    reply = _ctx().backend.rate_link(token, rating, comment, _cid())
+    number = link_tokens.unverified_claims(token).get("t", "")
+    if reply.ok:
+        return render_template("rate_done.html", number=number, already=False)
+    refused = _rating_refused(reply)
+    if refused:
+        return _rating_refusal_page(refused, number, 409)
+    return render_template("rate.html", token=token, rating=rating, number=number, form=request.form,
+                           errors={"comment": [forms.text_of(reply.body, language())]}), 422
+
+
+@bp.post("/tickets/<number>/rating")
+@login_required
+def rating(number: str):
+    """The customer rates his ticket closed as solved from its page (once)."""
+    number = _number(number)
+    choice = request.form.get("rating") if request.form.get("rating") in RATINGS else ""
+    comment = (request.form.get("comment") or "").strip()
+    reply = _checked(_ctx().backend.rate(session["token"], number, choice, comment, _cid()))
+    if not reply.ok:
+        return _ticket_page(number, {"rating": [forms.text_of(reply.body, language())]}, request.form.to_dict(), 422)
+    flash(_l("Gracias por calificar la atención."))
+    return redirect(url_for("portal.ticket", number=number))
 
 
 @bp.get("/set-password/<token>")

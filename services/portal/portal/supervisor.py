@@ -320,10 +320,13 @@ def compliance():
                                                                                      if cursor else {})})
     if breaches.status == 422:  # a stale cursor: the first page instead
         breaches = _read("/api/reports/compliance/breaches", {**filters, "limit": 25})
+    # The customers' own words beside the figures (issue 12): the first ones of the period.
+    comments = _read("/api/reports/satisfaction/comments", {**filters, "limit": 25})
     items = by_month.body.get("items", [])
     return render_template("reports_compliance.html", filters=filters, group=group, choices=_choices(),
                            by_month=items, by_group=by_group.body.get("items", []), chart=_compliance_chart(items),
                            breaches=breaches.body.get("items", []), next_cursor=breaches.body.get("next_cursor"),
+                           comments=comments.body.get("items", []) if comments.ok else [],
                            period=(by_month.body.get("from"), by_month.body.get("to")), errors={},
                            **_report_labels())
 

@@ -14,6 +14,7 @@ from helpdesk_shared.schemas import URGENCIES
 from helpdesk_shared.web import require_auth
 
 from . import filters, queue, queue_params, queue_store, reports, reports_store, responses, timeline_store, views, work_time
+from . import satisfaction_store
 from .queue import check_desk_staff
 from .filters import parse_list_query
 
@@ -295,6 +296,27 @@ def report_compliance():
 def report_breaches():
     """Each response that missed its target, oldest deadline first, a page per `cursor`."""
     return _report("breaches", reports_store.breaches)
+
+
+@bp.get("/reports/satisfaction")
+@documented("Staff: the customers' verdicts on tickets closed as solved, good and bad and the share good, per "
+           "the group_by dimensions (month of the rating, desk, module, agent: who last answered publicly, else "
+           "the assignee at the close; organisation), months from..to; a page of `limit` groups by `cursor`",
+           query=_report_parameters("satisfaction"), responses={200: responses.Report}, refusals=_REPORT)
+@auth
+def report_satisfaction():
+    """Good and bad ratings and the share good per month, desk, module, agent and organisation (staff only)."""
+    return _report("satisfaction", satisfaction_store.report)
+
+
+@bp.get("/reports/satisfaction/comments")
+@documented("Staff: the customers' comments with their ratings, oldest first, each linking to its ticket's "
+           "timeline; a page per cursor", query=_report_parameters("satisfaction_comments"),
+           responses={200: responses.Report}, refusals=_REPORT)
+@auth
+def report_satisfaction_comments():
+    """The ratings that came with a comment, oldest first (staff only)."""
+    return _report("satisfaction_comments", satisfaction_store.comments)
 
 
 @bp.get("/reports/auto-closed")

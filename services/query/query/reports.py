@@ -208,7 +208,12 @@ PARAMETERS = {
     "auto_closed": ("from", "to", "desk", "module"),
     "out_of_hours": ("from", "to", "desk", "organisation_id"),
     "time": ("from", "to", "desk", "organisation_id", "agent"),
+    # The customer's verdict (issue 12): staff only, like compliance.
+    "satisfaction": ("from", "to", "desk", "module", "organisation_id", "agent", "group_by", "cursor", "limit"),
+    "satisfaction_comments": ("from", "to", "desk", "module", "organisation_id", "agent", "cursor", "limit"),
 }
+# The reports grouped by group_by and paged by reports.group_cursor.
+GROUPED_REPORTS = ("compliance", "satisfaction")
 DEFAULT_GROUP_BY = ("month", "desk")
 
 
@@ -230,7 +235,7 @@ def parse_report_query(report: str, args: Mapping[str, Sequence[str]], caller_id
     valid = PARAMETERS[report]
     single = _single(args, valid)
     # A compliance cursor names a group of the report's own group_by: checked once that is known.
-    checks = {**_CHECKS, "cursor": lambda value, caller: value} if report == "compliance" else _CHECKS
+    checks = {**_CHECKS, "cursor": lambda value, caller: value} if report in GROUPED_REPORTS else _CHECKS
     values = {name: checks[name](single[name], caller_id) for name in checks if single.get(name)}
     if report == "backlog":
         last = _day("to")(single["to"], caller_id) if single.get("to") else local_day(now)
@@ -247,9 +252,9 @@ def parse_report_query(report: str, args: Mapping[str, Sequence[str]], caller_id
         if span < 1 or span > MAX_MONTHS:
             raise _bad_period(MAX_MONTHS, "meses", "months")
     filters = {k: values[k] for k in ("desk", "module", "organisation_id", "agent") if k in values}
-    group_by = values.get("group_by", DEFAULT_GROUP_BY) if report == "compliance" else ()
+    group_by = values.get("group_by", DEFAULT_GROUP_BY) if report in GROUPED_REPORTS else ()
     cursor = values.get("cursor")
-    if report == "compliance" and cursor is not None:
+    if report in GROUPED_REPORTS and cursor is not None:
         cursor = group_cursor(cursor, group_by)
     return ReportQuery(first, last, filters, group_by, cursor, values.get("limit", 50))
 

@@ -14,7 +14,7 @@ import psycopg
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.schemas import RESPONSE_CLOCKS
 
-from . import reports, work_time
+from . import reports, satisfaction_store, work_time
 from .batching import applies_batch, copy_rows
 from .report_cache import ReportCache
 from .reports import ReportQuery
@@ -270,6 +270,8 @@ def compute_compliance(conn: psycopg.Connection, desks: list[str], q: ReportQuer
             names = _names(conn, table, {i[key] for i in items})
             for i in items:
                 i[f"{named}_name"] = names.get(i[key])
+    # The customer's verdict beside the response figures (issue 12), per the same group.
+    satisfaction_store.beside_compliance(conn, desks, q, items)
     return {"from": q.first, "to": q.last, "group_by": list(q.group_by), "items": items, "next_cursor": next_cursor}
 
 

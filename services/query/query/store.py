@@ -12,7 +12,7 @@ from helpdesk_shared import revocations
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import ACCOUNTS, KNOWLEDGE, NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
 
-from . import articles_store, catalogs, reports_store, work_time
+from . import articles_store, catalogs, reports_store, satisfaction_store, work_time
 from .batching import applies_batch, copy_rows, data_json, list_json, takes_batches
 from .projector import project, project_account
 from .queue_store import TICKET_FACTS, apply_sla_fact
@@ -155,7 +155,8 @@ def apply_account(conn: psycopg.Connection, record: Record) -> bool:
 _APPLIERS: dict[str, list] = {
     TICKETS: [("tickets", apply_ticket_events), ("deadlines", queue_ticket_events), ("timeline", apply_timeline),
               (reports_store.PROJECTION, reports_store.apply_ticket_events),
-              (articles_store.PROJECTION, articles_store.apply_ticket_attempt)],  # issue 12: deflections
+              (articles_store.PROJECTION, articles_store.apply_ticket_attempt),  # issue 12: deflections
+              (satisfaction_store.PROJECTION, satisfaction_store.apply_ticket_rated)],  # issue 12: the verdict
     NOTIFICATIONS: [("tickets", apply_notifications), ("timeline", apply_timeline)],
     ACCOUNTS: [("accounts", apply_account), (catalogs.PROJECTION, catalogs.apply_catalog_changed)],
     SLA: [("deadlines", apply_sla_fact), ("timeline", apply_timeline),

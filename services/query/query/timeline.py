@@ -138,6 +138,10 @@ def summary(type_: str, d: dict, who: str, names: dict[str, str]) -> dict[str, s
         es, en = ("como facturable", "billable") if d["billable"] else ("como no facturable", "not billable")
         why = f": {d['note']}" if d.get("note") else ""
         return {"es": f"{who} marcó el ticket {es}{why}", "en": f"{who} marked the ticket {en}{why}"}
+    if type_ == "TicketRated":
+        es, en = ("buena", "good") if d["rating"] == "good" else ("mala", "bad")
+        why = f": {d['comment']}" if d.get("comment") else ""
+        return {"es": f"{who} calificó la atención como {es}{why}", "en": f"{who} rated the service {en}{why}"}
     if type_ == "DeadlineSet":
         due = local(d["due_at"])
         return {"es": f"Plazo de {clock_es} fijado para el {due}{v_es}",
