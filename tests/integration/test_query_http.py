@@ -199,6 +199,10 @@ def test_text_search_ranks_a_ticket_about_the_words_above_one_that_only_mentions
     newest_first = in_order(client, ROSA, now)
     assert newest_first.index("SOP-2") < newest_first.index("SOP-1")
     assert in_order(client, ROSA, now, q="banco") == ["SOP-1", "SOP-2"]
+    for page, expected in ((1, ["SOP-1"]), (2, ["SOP-2"]), (5, [])):   # paged in rank order, counted on any page
+        body = client.get("/api/tickets", headers=bearer(ROSA, now),
+                          query_string={"q": "banco", "per_page": 1, "page": page}).get_json()
+        assert ([t["number"] for t in body["items"]], body["total"]) == (expected, 2)
 
 
 def test_a_modules_synonyms_widen_the_search_in_that_modules_tickets_only(client, now, feed):

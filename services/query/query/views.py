@@ -36,8 +36,8 @@ def _synonym_branches(conn: psycopg.Connection, text: str) -> list[tuple[str, st
 
 
 def list_tickets(conn: psycopg.Connection, user: Claims, query: ListQuery) -> dict:
-    """A page of tickets, newest first (best match first for a text search), with the total count;
-    filters narrow only what the caller may see."""
+    """A page of tickets, newest first (best match first for a text search: `_searched`), with the
+    total count; filters narrow only what the caller may see."""
     where, params = _visibility(user)
     clauses = [where]
     for column, value in query.filters.items():  # column names come from filters.FILTERS, never from the caller
@@ -46,34 +46,60 @@ def list_tickets(conn: psycopg.Connection, user: Claims, query: ListQuery) -> di
         else:
             clauses.append(f"t.{column} = %s")
             params.append(value)
-    order = "t.opened_at desc, t.number desc"
     if query.text:
-        # websearch_to_tsquery reads any text (quotes, "or", "-word") and never raises a syntax error.
-        # A ticket matches by its subject, case and description or by one of its messages (a customer's
-        # search skips internal notes); each table is searched through its own index, then joined.
-        public = "" if user.is_staff else " and not e.internal"
-        # A word of one of a module's synonym groups (rule 6's, the kernel catalog's) also finds the
-        # group's other words in that module's tickets: "deposito" finds a BANCOS ticket about a transfer.
-        synonyms = _synonym_branches(conn, query.text)
-        clauses.append(f"""t.ticket_id in (
-            select k.ticket_id from tickets k where k.search @@ websearch_to_tsquery('pg_catalog.spanish', %s)
-            union
-            select e.ticket_id from thread e where e.type = 'MessagePosted' and e.search
-                @@ websearch_to_tsquery('pg_catalog.spanish', %s){public}
-            {''.join(f"union select k.ticket_id from tickets k where k.module = %s and k.search @@ %s::tsquery "
-                     for _ in synonyms)})""")
-        params += [query.text, query.text] + [v for pair in synonyms for v in pair]
-        # Ranked: the ticket's own text first, then its best message (half as much), newest on a tie.
-        order = f"""ts_rank(t.search, websearch_to_tsquery('pg_catalog.spanish', %s))
-                    + 0.5 * coalesce((select max(ts_rank(e.search, websearch_to_tsquery('pg_catalog.spanish', %s)))
-                                      from thread e where e.ticket_id = t.ticket_id and e.type = 'MessagePosted'
-                                        {public}), 0) desc, {order}"""
+        return _searched(conn, user, query, " and ".join(clauses), params)
     sql_where = " and ".join(clauses)
     total = conn.execute(f"select count(*) as n from tickets t where {sql_where}", params).fetchone()["n"]
-    ranking = [query.text, query.text] if query.text else []
     rows = conn.execute(f"""select {_LIST_COLUMNS} from {_NAMED} where {sql_where}
-                            order by {order} limit %s offset %s""",
-                        params + ranking + [query.per_page, (query.page - 1) * query.per_page]).fetchall()
+                            order by t.opened_at desc, t.number desc limit %s offset %s""",
+                        params + [query.per_page, (query.page - 1) * query.per_page]).fetchall()
+    return {"items": catalogs.named(rows), "page": query.page, "per_page": query.per_page, "total": total}
+
+
+def _searched(conn: psycopg.Connection, user: Claims, query: ListQuery, where: str, params: list) -> dict:
+    """A page of the tickets the caller may see that match `query.text`, best match first, with their count.
+
+    websearch_to_tsquery reads any text (quotes, "or", "-word") and never raises a syntax error. A
+    ticket matches by its subject, case and description or by one of its messages (a customer's search
+    skips internal notes), each table through its own index; a word of one of a module's synonym groups
+    (rule 6's, the kernel catalog's) also finds the group's other words in that module's tickets
+    ("deposito" finds a BANCOS ticket about a transfer). Rank: the ticket's own text, plus half of each
+    matching message's; newest first on a tie. The matches are ranked and counted on narrow rows
+    (one pass, the count a window over it), and names are joined for the page's rows alone."""
+    public = "" if user.is_staff else " and not e.internal"
+    synonyms = _synonym_branches(conn, query.text)
+    q = "websearch_to_tsquery('pg_catalog.spanish', %s)"
+    branches = [f"select k.ticket_id, ts_rank(k.search, {q}) as r from tickets k where k.search @@ {q}",
+                f"""select e.ticket_id, 0.5 * ts_rank(e.search, {q}) from thread e
+                    where e.type = 'MessagePosted' and e.search @@ {q}{public}"""]
+    hit_params = [query.text] * 4
+    for module, tsquery in synonyms:
+        branches.append("select k.ticket_id, ts_rank(k.search, %s::tsquery) from tickets k "
+                        "where k.module = %s and k.search @@ %s::tsquery")
+        hit_params += [tsquery, module, tsquery]
+    hits = " union all ".join(branches)
+    page = conn.execute(f"""
+        with hits as ({hits}),
+             best as (select ticket_id, sum(r) as r from hits group by ticket_id)
+        select t.ticket_id, b.r, t.opened_at, t.number, count(*) over () as total
+        from best b join tickets t on t.ticket_id = b.ticket_id
+        where {where}
+        order by b.r desc, t.opened_at desc, t.number desc limit %s offset %s""",
+        hit_params + params + [query.per_page, (query.page - 1) * query.per_page]).fetchall()
+    if page:
+        total = page[0]["total"]
+    elif query.page > 1:  # past the last page: the window had no row to count on
+        total = conn.execute(f"""with hits as ({hits}) select count(distinct h.ticket_id) as n from hits h
+                                 join tickets t on t.ticket_id = h.ticket_id where {where}""",
+                             hit_params + params).fetchone()["n"]
+    else:
+        total = 0
+    order = {row["ticket_id"]: i for i, row in enumerate(page)}
+    rows = conn.execute(f"select t.ticket_id, {_LIST_COLUMNS} from {_NAMED} where t.ticket_id = any(%s)",
+                        (list(order),)).fetchall() if page else []
+    rows.sort(key=lambda r: order[r["ticket_id"]])
+    for r in rows:
+        del r["ticket_id"]
     return {"items": catalogs.named(rows), "page": query.page, "per_page": query.per_page, "total": total}
 
 
