@@ -118,3 +118,10 @@ def test_the_sla_services_other_clock_facts_plan_no_mail_and_keep_the_first_dead
     with pg.connect(notifier_db) as conn:
         kept = conn.execute("select data from first_deadlines where ticket_id = 't1'").fetchone()["data"]
     assert kept["clock"] == "first_response"
+
+
+def test_the_read_model_keeps_the_module_a_ticket_was_opened_for(notifier_db):
+    record(notifier_db, opened("t3"))
+    with pg.connect(notifier_db) as conn:
+        view = store._ticket_view(conn.execute(store._TICKET_VIEW, ("t3",)).fetchone())
+    assert (view.module, view.number) == ("NOMINA", "SOP-3")   # its closing mail links the module's articles

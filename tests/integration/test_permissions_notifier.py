@@ -79,6 +79,7 @@ def _text_version(w, overridden: bool = False) -> int:
 
 _CLOSED_TEXT = {"subject": "Cerramos su ticket {{ number }}",
                 "body": "Cerrado. {{ ticket_url }} {{ new_ticket_url }}{% if course_url %} {{ course_url }}{% endif %}"
+                        "{% if articles_url %} {{ articles_url }}{% endif %}"
                         "{% if good_url %} {{ good_url }} {{ bad_url }}{% endif %}"}  # the rating links (issue 12)
 
 REQUESTS = {

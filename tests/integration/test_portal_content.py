@@ -142,6 +142,7 @@ def template_form(client, name: str, action: str, **fields) -> dict:
 
 CLOSED_BODY = ("Cerramos su ticket {{ number }}. Historial: {{ ticket_url }}\n\nPara otro caso: {{ new_ticket_url }}"
                "{% if course_url %}\nCurso: {{ course_url }}{% endif %}"
+               "{% if articles_url %}\nArtículos: {{ articles_url }}{% endif %}"
                "{% if good_url %}\nBuena: {{ good_url }} Mala: {{ bad_url }}{% endif %}")  # issue 12: kept links
 
 

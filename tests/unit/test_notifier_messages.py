@@ -635,3 +635,21 @@ def test_a_merged_duplicate_gets_one_mail_saying_where_to_continue_and_no_closin
     assert words in rendered.text
     assert "https://mesa.example.ve/tickets/SOP-41" in rendered.text
     assert "https://mesa.example.ve/tickets/SOP-41" in rendered.html
+
+
+def test_a_ticket_closed_as_needs_training_mails_the_course_with_its_modules_articles_in_both_languages():
+    links = replace(LINKS, articles_url=lambda desk, module: f"https://mesa.example.ve/articles?desk={desk}"
+                                                                         f"&module={module}")
+    banks = replace(ticket(), module="BANCOS")
+    url = "https://mesa.example.ve/articles?desk=SOPORTE&amp;module=BANCOS"
+    for language, words in (("es", "los artículos de nuestra base de conocimiento"),
+                            ("en", "the articles of our knowledge base")):
+        mail = only(plan(closed("needs_training"), replace(banks, language=language), USERS, DESKS,
+                         CALENDAR, links))
+        assert mail.context["articles_url"] == "https://mesa.example.ve/articles?desk=SOPORTE&module=BANCOS"
+        rendered = RENDERER.render(mail)
+        assert words in rendered.text and "https://mesa.example.ve/articles?desk=SOPORTE&module=BANCOS" in rendered.text
+        assert url in rendered.html
+    # Another reason, or a ticket known from before its module was kept: the course alone, or nothing.
+    assert only(plan(closed("closed_by_agent"), banks, USERS, DESKS, CALENDAR, links)).context["articles_url"] is None
+    assert only(plan(closed("needs_training"), ticket(), USERS, DESKS, CALENDAR, links)).context["articles_url"] is None

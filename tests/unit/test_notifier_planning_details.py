@@ -312,6 +312,7 @@ def test_a_ticket_closed_for_training_says_when_and_points_at_the_course_and_a_n
         "new_ticket_url": "https://mesa.example.ve/tickets/new?previous=SOP-42",
         "course_url": "https://mesa.example.ve/cursos",
         "good_url": None, "bad_url": None,  # not closed as solved: no verdict asked (issue 12)
+        "articles_url": None,  # no knowledge-base link configured (nor a module kept) here
     }
 
 

@@ -73,7 +73,8 @@ def test_the_rendered_mail_shows_both_links_in_the_readers_language_in_text_and_
 @pytest.mark.parametrize("language", ["es", "en"])
 def test_a_supervisors_text_for_the_closing_mail_must_keep_the_rating_links(language):
     base = ("Cerramos {{ number }}. Abra otro: {{ new_ticket_url }} Portal: {{ ticket_url }}"
-            "{% if course_url %} Curso: {{ course_url }}{% endif %}")
+            "{% if course_url %} Curso: {{ course_url }}{% endif %}"
+            "{% if articles_url %} Artículos: {{ articles_url }}{% endif %}")
     renderer = Renderer([TEMPLATES_DIR])
     samples, default = template_samples.samples("ticket_closed", language), renderer.default_text("ticket_closed",
                                                                                                     language)

@@ -35,7 +35,7 @@ HREF = re.compile(r'href="([^"]+)"')
 def every_mail(language: str) -> list[Mail]:
     """One mail of every template the notifier has, planned from events as the consumer plans them."""
     m = notifier_cases
-    view = m.ticket(language, assigned_to="u-carlos")
+    view = m.replace(m.ticket(language, assigned_to="u-carlos"), module="BANCOS")  # its module: the KB link
     events = [m.opened(m.at(2026, 11, 28, 10), language=language), m.message(m.AGENT), m.message(m.CUSTOMER),
               m.overdue(), m.warning(), m.closed("needs_training"), m.closed("solved_by_customer"),
               m.access_requested(),
@@ -75,6 +75,11 @@ def all_links() -> dict[str, set[str]]:
 
 class LinkBackend(FakeBackend):
     """The fake also answers for SOP-42 and checks link tokens as intake does."""
+
+    def articles(self, token, params, cid=None):
+        # The needs-training mail's link: the knowledge base's articles of the ticket's module.
+        assert params == {"desk": "SOPORTE", "module": "BANCOS"}, params
+        return Reply(200, {"items": [], "next_cursor": None})
 
     def ticket(self, token, number, cid=None):
         # SOP-41: the open ticket the merged SOP-42 continues in (the ticket_merged mail links it).

@@ -57,9 +57,12 @@ def test_a_link_the_default_carries_only_in_one_case_is_required_in_that_case():
     # ...and the rating links only when it closed as solved (issue 12).
     rating = "{% if good_url %} Buena: {{ good_url }} Mala: {{ bad_url }}{% endif %}"
     assert refusal("ticket_closed", body=body + rating).code == "TEMPLATE_LINK_REQUIRED"
-    assert refusal("ticket_closed", body=body + "{% if course_url %} Curso: {{ course_url }}{% endif %}") \
-        .code == "TEMPLATE_LINK_REQUIRED"
-    assert refusal("ticket_closed", body=body + "{% if course_url %} Curso: {{ course_url }}{% endif %}" + rating) is None
+    # ...and the module's knowledge-base articles with the course (issue 12).
+    course = "{% if course_url %} Curso: {{ course_url }}{% endif %}"
+    articles = "{% if articles_url %} Artículos: {{ articles_url }}{% endif %}"
+    assert refusal("ticket_closed", body=body + course + rating).code == "TEMPLATE_LINK_REQUIRED"
+    assert refusal("ticket_closed", body=body + course + articles).code == "TEMPLATE_LINK_REQUIRED"
+    assert refusal("ticket_closed", body=body + course + articles + rating) is None
 
 
 def test_a_placeholder_that_may_be_missing_must_be_guarded():

@@ -57,7 +57,8 @@ def links(config: Config, clock: Callable[[], datetime]) -> messages.Links:
     return messages.Links(ticket_url=lambda n: f"{base}/tickets/{n}", resolution_url=resolution_url,
                           new_ticket_url=lambda n: f"{base}/tickets/new?previous_ticket={n}",
                           course_url=f"{base}/training", portal_url=base, set_password_url=set_password_url,
-                          rating_url=rating_url)
+                          rating_url=rating_url,
+                          articles_url=lambda desk, module: f"{base}/articles?desk={desk}&module={module}")
 
 
 def build(config: Config, clock: Callable[[], datetime] = utc_now,

@@ -67,6 +67,7 @@ class TicketView:
     month_end_warning: bool = False
     # The SLA service's DeadlineSet data for the first response, once it arrived.
     first_deadline: dict | None = None
+    module: str | None = None  # the module code it was opened for (None: known from before it was kept)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Links:
     course_url: str                                    # how to request an induction course
     portal_url: str | None = None                      # the login page, for access mails
     set_password_url: Callable[[str], str] | None = None  # (user_id) -> signed link to choose a password
+    articles_url: Callable[[str, str], str] | None = None  # (desk, module) -> the module's knowledge-base articles
     rating_url: Callable[[str, str, str], str] | None = None  # (number, user_id, "good"|"bad") -> signed link
 
 
@@ -113,7 +115,7 @@ def ticket_view_from_opened(event: Envelope) -> TicketView:
         contact=dict(d["contact"]), language=d.get("language") or "es", assigned_to=None,
         status="open", opened_at=event.occurred_at, urgency=d.get("urgency") or "normal",
         out_of_hours_requested=bool(d.get("out_of_hours_requested")), previous_ticket=d.get("previous_ticket"),
-        month_end_warning=bool(d.get("month_end_warning")))
+        month_end_warning=bool(d.get("month_end_warning")), module=d.get("module"))
 
 
 # --- formatting facts for people ---------------------------------------------------------
@@ -447,6 +449,9 @@ def plan_ticket_closed(event, ticket, users, desks, calendar, links) -> list[Mai
         "closed_at": _instant(event.occurred_at, calendar, customer.language, event.occurred_at),
         "new_ticket_url": links.new_ticket_url(ticket.number),
         "course_url": links.course_url if reason == "needs_training" else None,
+        # Rule 10: with the course, what the knowledge base already explains about the case's module.
+        "articles_url": (links.articles_url(ticket.desk, ticket.module)
+                         if reason == "needs_training" and ticket.module and links.articles_url else None),
         # The customer's verdict (issue 12): one click on "Buena atención" / "Mala atención", when the
         # ticket closed as solved (the reasons intake accepts a rating for).
         "good_url": _rating_url(links, ticket, reason, "good"),

@@ -55,7 +55,7 @@ def _ticket_view(row: dict | None) -> TicketView | None:
                       opened_at=row["opened_at"], urgency=row["urgency"],
                       out_of_hours_requested=bool(row["out_of_hours_requested"]),
                       previous_ticket=row["previous_ticket"], month_end_warning=bool(row["month_end_warning"]),
-                      first_deadline=row["first_deadline"])
+                      first_deadline=row["first_deadline"], module=row.get("module"))
 
 
 _TICKET_VIEW = """select t.*, d.data as first_deadline from tickets t
@@ -89,12 +89,13 @@ def _project(conn: psycopg.Connection, event: Envelope) -> bool:
         inserted = conn.execute(
             """insert into tickets (ticket_id, number, desk, subject, organisation_id, opened_by, contact, language,
                                     urgency, status, opened_at, version, out_of_hours_requested, previous_ticket,
-                                    month_end_warning)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', %s, 1, %s, %s, %s)
+                                    month_end_warning, module)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', %s, 1, %s, %s, %s, %s)
                on conflict (ticket_id) do nothing""",
             (d["ticket_id"], d["number"], d["desk"], d["subject"], d["organisation_id"], d["opened_by"],
              Jsonb(d["contact"]), d.get("language", "es"), d["urgency"], event.occurred_at,
-             bool(d.get("out_of_hours_requested")), d.get("previous_ticket"), bool(d.get("month_end_warning")))
+             bool(d.get("out_of_hours_requested")), d.get("previous_ticket"), bool(d.get("month_end_warning")),
+             d.get("module"))
         ).rowcount
         return inserted == 1
     if event.type == "DeadlineSet":

@@ -26,7 +26,8 @@ LINKS = Links(ticket_url=lambda n: f"{BASE}/tickets/{n}",
               new_ticket_url=lambda n: f"{BASE}/tickets/new?previous_ticket={n}",
               course_url=f"{BASE}/training", portal_url=BASE,
               set_password_url=lambda u: f"{BASE}/set-password/EJEMPLO",
-              rating_url=lambda n, u, r: f"{BASE}/rate/EJEMPLO?rating={r}")
+              rating_url=lambda n, u, r: f"{BASE}/rate/EJEMPLO?rating={r}",
+              articles_url=lambda d, m: f"{BASE}/articles?desk={d}&module={m}")
 _USERS = {
     "u-cliente-es": Recipient("maria@club.example", "María Pérez", "es", "u-cliente-es"),
     "u-cliente-en": Recipient("john@club.example", "John Smith", "en", "u-cliente-en"),
@@ -55,7 +56,7 @@ def _view(language: str, **changes) -> TicketView:
                               opened_by=opener, contact={"name": user.name, "email": user.email,
                                                          "phone": "+58 412 555 0123"},
                               language=language, assigned_to="u-agente", status="open",
-                              opened_at=_at(2026, 11, 25, 10)), **changes)
+                              opened_at=_at(2026, 11, 25, 10), module="BANCOS"), **changes)
 
 
 def _deadline(when: datetime, counts_from: datetime) -> dict:
