@@ -9,7 +9,6 @@ page that reloads itself, as a new ticket's page does.
 """
 from __future__ import annotations
 
-import functools
 import re
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, session, url_for
@@ -22,7 +21,7 @@ from helpdesk_shared.rich_text import sanitise, to_html
 from . import forms
 from .backend import Unavailable
 from .pages import _checked, _cid, _ctx, language, login_required
-from .staff import is_staff
+from .staff import is_staff, staff_required
 
 bp = Blueprint("knowledge", __name__)
 
@@ -45,17 +44,6 @@ def _staff_desks() -> list[str]:
     if user.get("role") == "supervisor":
         return list(DESKS)
     return [d for d in DESKS if d in (user.get("desks") or [])]
-
-
-def staff_required(view):
-    """Logged-in staff only; a customer gets the not-found page (he never learns the pages exist)."""
-    @functools.wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if not is_staff(session.get("user")):
-            abort(404)
-        return view(*args, **kwargs)
-    return wrapped
 
 
 def shown(article: dict) -> dict:

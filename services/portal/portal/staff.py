@@ -19,7 +19,7 @@ from helpdesk_shared import canned
 
 from . import forms
 from .backend import together
-from .pages import _UUID, _checked, _cid, _ctx, _number, _ticket_page, language, login_required
+from .pages import _UUID, _checked, _cid, _ctx, _number, _ticket_page, _when, language, login_required
 
 bp = Blueprint("staff", __name__)
 
@@ -155,7 +155,6 @@ def staff_reads(number: str) -> dict:
 
 def canned_values(ticket: dict) -> dict[str, str]:
     """What a canned answer's placeholders (helpdesk_shared.canned) say on this ticket's page."""
-    from .pages import _when
     nearest = ticket.get("next_deadline") or {}
     return {"cliente": (ticket.get("contact") or {}).get("name") or ticket.get("opened_by_name") or "",
             "ticket": ticket["number"], "plazo": _when(nearest.get("due_at")),
