@@ -2,6 +2,8 @@
 filters that fail loudly, text search, names beside ids, agents and organisations, attachments."""
 from __future__ import annotations
 
+import json
+import random
 from datetime import timedelta
 
 import pytest
@@ -203,6 +205,60 @@ def test_text_search_ranks_a_ticket_about_the_words_above_one_that_only_mentions
         body = client.get("/api/tickets", headers=bearer(ROSA, now),
                           query_string={"q": "banco", "per_page": 1, "page": page}).get_json()
         assert ([t["number"] for t in body["items"]], body["total"]) == (expected, 2)
+
+
+def test_a_search_matching_more_tickets_than_it_ranks_ranks_the_newest_and_says_so(client, now, monkeypatch):
+    # "banco" matches SOP-1 (subject) and the newer SOP-2 (a message); with room to rank one, the newest
+    # match is the one ranked, the total is what can be paged through, and `capped` tells to narrow.
+    from query import views
+    monkeypatch.setattr(views, "SEARCH_RANKED_MAX", 1)
+    for page, expected in ((1, ["SOP-2"]), (2, [])):
+        body = client.get("/api/tickets", headers=bearer(ROSA, now),
+                          query_string={"q": "banco", "page": page}).get_json()
+        assert ([t["number"] for t in body["items"]], body["total"], body["capped"]) == (expected, 1, True)
+    body = client.get("/api/tickets", headers=bearer(ROSA, now), query_string={"q": "nomina"}).get_json()
+    assert (body["total"], body["capped"]) == (1, False)
+    monkeypatch.setattr(views, "SEARCH_RANKED_MAX", 2)
+    body = client.get("/api/tickets", headers=bearer(ROSA, now), query_string={"q": "banco"}).get_json()
+    assert ([t["number"] for t in body["items"]], body["total"], body["capped"]) == (["SOP-1", "SOP-2"], 2, False)
+    plain = client.get("/api/tickets", headers=bearer(ROSA, now)).get_json()
+    assert (plain["total"], plain["capped"]) == (4, False)
+
+
+def test_a_tickets_search_vectors_never_reach_an_answer(client, now):
+    # thread_staff holds the words of internal notes ("lote"): neither it nor any vector is in the ticket.
+    tickets = {who: client.get("/api/tickets/SOP-1", headers=bearer(who, now)).get_json() for who in (MARIA, CARLOS)}
+    for ticket in tickets.values():
+        assert ticket["number"] == "SOP-1"
+        assert not {"search", "search_staff", "search_public", "thread_staff", "thread_public"} & set(ticket)
+    assert "lote" in json.dumps(tickets[CARLOS]) and "lote" not in json.dumps(tickets[MARIA])
+
+
+def test_a_long_thread_is_searched_whole_and_a_thread_past_the_vector_limit_still_applies(client, now, feed):
+    # 40 messages in one batch (more than one statement folds): each is found, as when applied one by one.
+    ticket = feed.open("SOP-20", "club-caracas", "SOPORTE", "BANCOS", "Conciliación de marzo", "Banco sin cuadrar.")
+    first = feed.versions[ticket]
+    feed(*[feed.ticket_event("MessagePosted", ticket, {
+        "message_id": f"long-{i}", "author_id": CARLOS.user_id, "author_role": CARLOS.role,
+        "body": f"Revisión número palabra{chr(97 + i % 26)}{chr(97 + i // 26)}", "internal": i % 2 == 1,
+        "attachments": []}, Actor(CARLOS.user_id, CARLOS.role)) for i in range(40)])
+    assert feed.versions[ticket] == first + 40
+    assert numbers(client, CARLOS, now, q="palabraaa") == ["SOP-20"]     # the first message
+    assert numbers(client, CARLOS, now, q="palabranb") == ["SOP-20"]     # the 40th (an internal note)
+    assert numbers(client, MARIA, now, q="palabranb") == []
+    assert numbers(client, MARIA, now, q="palabramb") == ["SOP-20"]      # the 39th, public
+    # Messages of thousands of distinct words: past about 800 kB of lexemes a message is left out of
+    # the vector (PostgreSQL refuses a tsvector over 1 MB); the batch applies and the ticket is found.
+    rng = random.Random(7)
+    for i in range(30):
+        words = " ".join("".join(rng.choice("bcdfghjklmnpqrstvz") for _ in range(9)) for _ in range(2000))
+        feed.message(ticket, CARLOS, f"registro{i} {words}"[:20_000])
+    with pg.connect(feed.url) as conn:
+        row = conn.execute("select last_version from tickets where ticket_id = %s", (ticket,)).fetchone()
+    assert row["last_version"] == first + 70
+    assert numbers(client, CARLOS, now, q="registro0") == ["SOP-20"]
+    assert numbers(client, CARLOS, now, q="registro29") == []
+    assert numbers(client, CARLOS, now, q="conciliación marzo") == ["SOP-20"]
 
 
 def test_a_modules_synonyms_widen_the_search_in_that_modules_tickets_only(client, now, feed):

@@ -48,7 +48,9 @@ class FakeBackend:
         if self.down:
             raise Unavailable("query")
         self.calls.append(("tickets", params))
-        return Reply(200, {"items": [{**TICKET, "updated_at": "2026-11-25T14:00:00+00:00"}], "total": 1})
+        capped = params.get("q") == "error"  # a word half the desk uses: more matches than query ranks
+        return Reply(200, {"items": [{**TICKET, "updated_at": "2026-11-25T14:00:00+00:00"}],
+                           "total": 2000 if capped else 1, "capped": capped})
 
     def ticket(self, token, number, cid=None):
         return Reply(200, TICKET) if number == "SOP-7" else Reply(404, {"code": "not_found"})
@@ -238,3 +240,11 @@ def test_my_tickets_searches_the_words_typed_and_keeps_them_in_the_form_and_the_
     assert 'name="q" type="search" maxlength="200" value="conciliación banco"' in page
     client.get("/tickets?q=" + "x" * 500)
     assert backend.calls[-1][1]["q"] == "x" * 200   # query's bound: never a 422 for a long paste
+    assert 'id="search-capped"' not in page
+
+
+def test_a_search_matching_more_tickets_than_query_ranks_tells_the_reader_to_add_words(client, backend):
+    logged_in(client)
+    page = client.get("/tickets?q=error").get_data(as_text=True)
+    assert "se muestran los 2000 más recientes" in page and "Añada palabras" in page
+    assert "Siguientes" in page   # the 2,000 are paged through

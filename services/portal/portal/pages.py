@@ -240,7 +240,8 @@ def my_tickets():
         abort(400)
     total = listing.body.get("total", 0)
     return render_template("tickets.html", tickets=listing.body.get("items", []), status=status, page=page,
-                           more=page * 25 < total, total=total, statuses=forms.LIST_STATUSES, q=text)
+                           more=page * 25 < total, total=total, statuses=forms.LIST_STATUSES, q=text,
+                           capped=bool(text and listing.body.get("capped")))
 
 
 # ------------------------------------------------------------------ new ticket

@@ -32,7 +32,9 @@ class TicketPage(ResponseSchema):
     items = list_of(TicketRow)
     page = integer()
     per_page = integer()
-    total = integer()
+    total = integer(metadata={"description": "tickets matching (a text search: at most the 2,000 it ranks)"})
+    capped = flag(metadata={"description": "a text search matched more tickets than it ranks: these are "
+                                           "the 2,000 most recent matches, best first; add words to narrow it"})
 
 
 class ThreadEntry(OpenSchema):

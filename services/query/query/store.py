@@ -27,10 +27,11 @@ def _value(column: str, value):
 
 
 # The columns of a ticket row its later events change (never subject, case or description: the
-# stored `search` vector is computed from those, so it is computed once, when the row is inserted).
+# search vectors are generated from those); its messages grow thread_staff/thread_public (_update_tickets).
 _MUTABLE = ("status", "assigned_to", "customer_away", "back_at", "out_of_hours", "billable", "close_reason",
             "updated_at", "last_version")
 _MUTABLE_SET = frozenset(_MUTABLE)
+_NESTED = 32  # messages of one ticket folded into its search vectors by one statement
 
 
 @applies_batch
@@ -81,13 +82,54 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
     if new:
         columns = tuple(next(iter(new.values())))
         copy_rows(conn, "tickets", columns, [[_value(c, row[c]) for c in columns] for row in new.values()])
+    messages = _messages_by_ticket(thread)
     if changed:
-        conn.cursor().executemany(f"update tickets set {', '.join(f'{c} = %s' for c in _MUTABLE)} where ticket_id = %s",
-                                  [[rows[t][c] for c in _MUTABLE] + [t] for t in sorted(changed)])
+        _update_tickets(conn, [(t, rows[t], messages.get(t, [])) for t in sorted(changed)])
+    opened_with_messages = sorted(t for t in new if t in messages)
+    if opened_with_messages:
+        _update_tickets(conn, [(t, None, messages[t]) for t in opened_with_messages])
     # Only events applied now have a thread entry, and each at its own stream version: all new.
     copy_rows(conn, "thread", ("ticket_id", "stream_version", "type", "author_id", "author_role", "body", "internal",
                                "attachments", "data", "occurred_at"), thread)
     return applied
+
+
+def _messages_by_ticket(thread: list[tuple]) -> dict[str, list[tuple[str, bool]]]:
+    """(body, internal) of each message a run adds, per ticket, in stream order."""
+    messages: dict[str, list[tuple[str, bool]]] = {}
+    for ticket_id, _version, type_, _author, _role, body, internal, *_ in thread:
+        if type_ == "MessagePosted":
+            messages.setdefault(ticket_id, []).append((body, internal))
+    return messages
+
+
+def _update_tickets(conn: psycopg.Connection, updates: list[tuple[str, dict | None, list[tuple[str, bool]]]]) -> None:
+    """Write each ticket's changed columns (`row`, None for a row inserted whole in this run) and grow
+    its search vectors by its new messages (migration 0007): `mesa_thread_search` once per message, in
+    stream order, so a replay in batches of any size builds the same vectors. One statement per
+    shape (how many messages, whether columns change), in the callers' ticket order; a ticket with
+    more than `_NESTED` new messages (a replay) takes one round per `_NESTED` of them."""
+    rounds: list[dict[tuple[bool, int], list[list]]] = []
+    for ticket_id, row, bodies in updates:
+        chunks = [bodies[i:i + _NESTED] for i in range(0, len(bodies), _NESTED)] or [[]]
+        for r, chunk in enumerate(chunks):
+            columns = row is not None and r == 0
+            if not columns and not chunk:
+                continue
+            params = [row[c] for c in _MUTABLE] if columns else []
+            params += [body for body, _ in chunk] + [None if internal else body for body, internal in chunk]
+            if r == len(rounds):
+                rounds.append({})
+            rounds[r].setdefault((columns, len(chunk)), []).append(params + [ticket_id])
+    for shapes in rounds:
+        for (columns, n), params in shapes.items():
+            sets = [f"{c} = %s" for c in _MUTABLE] if columns else []
+            if n:
+                staff, public = "thread_staff", "thread_public"
+                for _ in range(n):
+                    staff, public = f"mesa_thread_search({staff}, %s)", f"mesa_thread_search({public}, %s)"
+                sets += [f"thread_staff = {staff}", f"thread_public = {public}"]
+            conn.cursor().executemany(f"update tickets set {', '.join(sets)} where ticket_id = %s", params)
 
 
 def apply_event(conn: psycopg.Connection, record: Record) -> bool:

@@ -53,54 +53,66 @@ def list_tickets(conn: psycopg.Connection, user: Claims, query: ListQuery) -> di
     rows = conn.execute(f"""select {_LIST_COLUMNS} from {_NAMED} where {sql_where}
                             order by t.opened_at desc, t.number desc limit %s offset %s""",
                         params + [query.per_page, (query.page - 1) * query.per_page]).fetchall()
-    return {"items": catalogs.named(rows), "page": query.page, "per_page": query.per_page, "total": total}
+    return {"items": catalogs.named(rows), "page": query.page, "per_page": query.per_page, "total": total,
+            "capped": False}
+
+
+# The ticket row's search vectors (migration 0007), left out of every answer.
+_SEARCH_COLUMNS = ("thread_staff", "thread_public", "search_staff", "search_public")
+
+# A search ranks at most this many matches, the most recent ones: past it, the caller is told
+# (`capped`) to add words. Ranking every match of a word half the desk uses cost 0.5 s at 100,000
+# tickets (bench/search_bench.py); the newest 2,000 come from the opened_at index in a few ms.
+SEARCH_RANKED_MAX = 2000
 
 
 def _searched(conn: psycopg.Connection, user: Claims, query: ListQuery, where: str, params: list) -> dict:
     """A page of the tickets the caller may see that match `query.text`, best match first, with their count.
 
     websearch_to_tsquery reads any text (quotes, "or", "-word") and never raises a syntax error. A
-    ticket matches by its subject, case and description or by one of its messages (a customer's search
-    skips internal notes), each table through its own index; a word of one of a module's synonym groups
-    (rule 6's, the kernel catalog's) also finds the group's other words in that module's tickets
-    ("deposito" finds a BANCOS ticket about a transfer). Rank: the ticket's own text, plus half of each
-    matching message's; newest first on a tie. The matches are ranked and counted on narrow rows
-    (one pass, the count a window over it), and names are joined for the page's rows alone."""
-    public = "" if user.is_staff else " and not e.internal"
-    synonyms = _synonym_branches(conn, query.text)
+    ticket's vector (migration 0007) holds its subject, case and description at weight A and its
+    messages at weight B: staff read `search_staff`, a customer `search_public` (no internal note
+    finds a ticket for him). A word of one of a module's synonym groups (rule 6's, the kernel
+    catalog's) also finds the group's other words in that module's tickets ("deposito" finds a
+    BANCOS ticket about a transfer), and its rank adds to the ticket's. Rank ties: newest first.
+    When more than SEARCH_RANKED_MAX tickets match, the most recent SEARCH_RANKED_MAX are ranked,
+    `total` is that many and `capped` says there were more. Names are joined for the page's rows alone."""
+    vector = "t.search_staff" if user.is_staff else "t.search_public"
     q = "websearch_to_tsquery('pg_catalog.spanish', %s)"
-    branches = [f"select k.ticket_id, ts_rank(k.search, {q}) as r from tickets k where k.search @@ {q}",
-                f"""select e.ticket_id, 0.5 * ts_rank(e.search, {q}) from thread e
-                    where e.type = 'MessagePosted' and e.search @@ {q}{public}"""]
-    hit_params = [query.text] * 4
-    for module, tsquery in synonyms:
-        branches.append("select k.ticket_id, ts_rank(k.search, %s::tsquery) from tickets k "
-                        "where k.module = %s and k.search @@ %s::tsquery")
-        hit_params += [tsquery, module, tsquery]
-    hits = " union all ".join(branches)
+    match, match_params = [f"{vector} @@ {q}"], [query.text]
+    rank, rank_params = [f"ts_rank(n.v, {q})"], [query.text]
+    for module, tsquery in _synonym_branches(conn, query.text):
+        match.append(f"(t.module = %s and {vector} @@ %s::tsquery)")
+        match_params += [module, tsquery]
+        rank.append("case when n.module = %s then ts_rank(n.v, %s::tsquery) else 0 end")
+        rank_params += [module, tsquery]
+    matching = f"{where} and ({' or '.join(match)})"
     page = conn.execute(f"""
-        with hits as ({hits}),
-             best as (select ticket_id, sum(r) as r from hits group by ticket_id)
-        select t.ticket_id, b.r, t.opened_at, t.number, count(*) over () as total
-        from best b join tickets t on t.ticket_id = b.ticket_id
-        where {where}
-        order by b.r desc, t.opened_at desc, t.number desc limit %s offset %s""",
-        hit_params + params + [query.per_page, (query.page - 1) * query.per_page]).fetchall()
+        with newest as (select t.ticket_id, t.opened_at, t.number, {vector} as v, t.module
+                        from tickets t where {matching}
+                        order by t.opened_at desc, t.number desc limit {SEARCH_RANKED_MAX + 1}),
+             found as (select n.ticket_id, n.opened_at, n.number, count(*) over () as found,
+                              row_number() over (order by n.opened_at desc, n.number desc) as i,
+                              {' + '.join(rank)} as r
+                       from newest n)
+        select ticket_id, found from found where i <= {SEARCH_RANKED_MAX}
+        order by r desc, opened_at desc, number desc limit %s offset %s""",
+        params + match_params + rank_params + [query.per_page, (query.page - 1) * query.per_page]).fetchall()
     if page:
-        total = page[0]["total"]
+        found = page[0]["found"]
     elif query.page > 1:  # past the last page: the window had no row to count on
-        total = conn.execute(f"""with hits as ({hits}) select count(distinct h.ticket_id) as n from hits h
-                                 join tickets t on t.ticket_id = h.ticket_id where {where}""",
-                             hit_params + params).fetchone()["n"]
+        found = conn.execute(f"select count(*) as n from (select 1 from tickets t where {matching} "
+                             f"limit {SEARCH_RANKED_MAX + 1}) m", params + match_params).fetchone()["n"]
     else:
-        total = 0
+        found = 0
     order = {row["ticket_id"]: i for i, row in enumerate(page)}
     rows = conn.execute(f"select t.ticket_id, {_LIST_COLUMNS} from {_NAMED} where t.ticket_id = any(%s)",
                         (list(order),)).fetchall() if page else []
     rows.sort(key=lambda r: order[r["ticket_id"]])
     for r in rows:
         del r["ticket_id"]
-    return {"items": catalogs.named(rows), "page": query.page, "per_page": query.per_page, "total": total}
+    return {"items": catalogs.named(rows), "page": query.page, "per_page": query.per_page,
+            "total": min(found, SEARCH_RANKED_MAX), "capped": found > SEARCH_RANKED_MAX}
 
 
 def _attachments(thread: list[dict]) -> list[dict]:
@@ -144,7 +156,8 @@ def ticket_with_thread(conn: psycopg.Connection, user: Claims, number: str) -> d
                               where t.number = %s and {where}""", [number] + params).fetchone()
     if ticket is None:
         return None
-    del ticket["search"]
+    for vector in _SEARCH_COLUMNS:  # words for the index, never an answer (thread_staff holds internal notes')
+        del ticket[vector]
     catalogs.named([ticket])
     # An agent's close note is for staff: customers see that and why the ticket closed, not the note
     # (nor the note of a merge, on either ticket).
