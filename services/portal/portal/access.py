@@ -13,11 +13,11 @@ from flask_babel import lazy_gettext as _l
 
 from . import forms
 from .pages import _checked, _cid, _ctx, language, login_required
+from .staff import is_staff
 
 bp = Blueprint("access", __name__)
 
 _REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_STAFF = ("agent", "supervisor")
 # Words that name no particular organisation; they must not make "Club Caracas" match "Club Valencia".
 _GENERIC = {"club", "social", "de", "del", "la", "el", "los", "las", "y", "c", "a", "ca", "sa", "s", "compania",
             "empresa", "asociacion", "country", "centro"}
@@ -39,7 +39,7 @@ def suggested_organisation(requested_name: str, organisations: list[dict]) -> st
 
 
 def _staff_only() -> None:
-    if (session.get("user") or {}).get("role") not in _STAFF:
+    if not is_staff(session.get("user")):
         abort(404)  # a customer learns nothing about staff pages
 
 

@@ -21,10 +21,10 @@ from . import charts, forms, supervisor_forms
 from .backend import Reply
 from .charts import Series
 from .pages import TIMEZONE, _checked, _cid, _ctx, language, login_required
+from .staff import staff_required
 
 bp = Blueprint("supervisor", __name__)
 
-STAFF = ("agent", "supervisor")
 TARGET_LABELS = {"first_response": _l("Primera respuesta"), "next_response": _l("Respuesta siguiente"),
                  "auto_close_warning": _l("Aviso de cierre automático"), "auto_close": _l("Cierre automático")}
 CLOCK_LABELS = {"business": _l("Horario hábil del calendario"), "24x7": _l("Reloj corrido (24x7)")}
@@ -50,17 +50,6 @@ MAX_FILTER_LENGTH = 100
 
 def _role() -> str:
     return (session.get("user") or {}).get("role", "")
-
-
-def staff_required(view):
-    """Staff only: a customer (or anyone else) gets the not-found page."""
-    @functools.wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if _role() not in STAFF:
-            abort(404)
-        return view(*args, **kwargs)
-    return wrapped
 
 
 def supervisor_required(view):
