@@ -273,6 +273,8 @@ def test_a_modules_synonyms_widen_the_search_in_that_modules_tickets_only(client
     assert numbers(client, CARLOS, now, q="transferencia") == ["SOP-10", "SOP-9"]
     assert numbers(client, CARLOS, now, q="deposito socio") == ["SOP-9"]     # every word still counts
     assert numbers(client, ANA, now, q="deposito") == []                      # not her organisation's
+    # The module's own lexeme in the vectors (migration 0007) is out of reach of typed words.
+    assert numbers(client, CARLOS, now, q="mod:BANCOS") == numbers(client, CARLOS, now, q="'mod:BANCOS'") == []
 
 
 def test_every_filter_and_the_search_stay_within_what_the_caller_may_see(client, now):

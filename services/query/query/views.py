@@ -57,6 +57,7 @@ def list_tickets(conn: psycopg.Connection, user: Claims, query: ListQuery) -> di
             "capped": False}
 
 
+MODULE_LEXEME = "mod:"  # migration 0007: the module's lexeme in a ticket's search vectors
 # The ticket row's search vectors (migration 0007), left out of every answer.
 _SEARCH_COLUMNS = ("thread_staff", "thread_public", "search_staff", "search_public")
 
@@ -79,14 +80,16 @@ def _searched(conn: psycopg.Connection, user: Claims, query: ListQuery, where: s
     `total` is that many and `capped` says there were more. Names are joined for the page's rows alone."""
     vector = "t.search_staff" if user.is_staff else "t.search_public"
     q = "websearch_to_tsquery('pg_catalog.spanish', %s)"
-    match, match_params = [f"{vector} @@ {q}"], [query.text]
+    # One tsquery, so one GIN lookup: the words, or a synonym group's words together with the
+    # module's own lexeme (migration 0007), never a module filter read from each matching row.
+    match, match_params = [q], [query.text]
     rank, rank_params = [f"ts_rank(n.v, {q})"], [query.text]
     for module, tsquery in _synonym_branches(conn, query.text):
-        match.append(f"(t.module = %s and {vector} @@ %s::tsquery)")
-        match_params += [module, tsquery]
+        match.append("(%s::tsquery && %s::tsquery)")
+        match_params += [tsquery, "'" + MODULE_LEXEME + module.replace("'", "''") + "'"]
         rank.append("case when n.module = %s then ts_rank(n.v, %s::tsquery) else 0 end")
         rank_params += [module, tsquery]
-    matching = f"{where} and ({' or '.join(match)})"
+    matching = f"{where} and {vector} @@ ({' || '.join(match)})"
     page = conn.execute(f"""
         with newest as (select t.ticket_id, t.opened_at, t.number, {vector} as v, t.module
                         from tickets t where {matching}

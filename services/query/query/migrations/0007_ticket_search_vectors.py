@@ -9,7 +9,8 @@ ranked and grouped tens of thousands of rows (p95 525 ms, bench/search_bench.py)
   tsvector each, grown by the applier (query.store) one message at a time with
   `mesa_thread_search(vector, body)`, so a replay in batches of any size gives the same value.
 - `search_staff` / `search_public`: the ticket's own text at weight A and the messages at weight B
-  (ts_rank counts a B match 0.4 of an A one), generated, each with its GIN index. A customer's
+  (ts_rank counts a B match 0.4 of an A one), and the module as the lexeme 'mod:<code>'; generated,
+  each with its GIN index. A customer's
   search reads `search_public`, so an internal note never finds a ticket for him.
 - `tickets.search` and `thread.search` and their indexes go: nothing reads them any more.
 
@@ -20,12 +21,16 @@ generated columns add the ticket's own text) is left out of the vector, never a 
 """
 
 _TEXT = "subject || ' ' || case_summary || ' ' || description"
+# The ticket's module as one more lexeme ('mod:BANCOS'), so "these words in that module's tickets"
+# (a synonym group's, query.views) is one GIN lookup. No text makes it: the parser splits at ':' and
+# lower-cases, and a module code is upper case.
+MODULE_LEXEME = "mod:"
 
 
 def _generated(name: str, thread: str) -> str:
     return f"""alter table tickets add column if not exists {name} tsvector generated always as (
         setweight(to_tsvector('pg_catalog.spanish', {_TEXT}) || to_tsvector('mesa_search', {_TEXT}), 'A')
-        || setweight({thread}, 'B')) stored"""
+        || setweight({thread}, 'B') || array_to_tsvector(array['{MODULE_LEXEME}' || module])) stored"""
 
 
 DDL = (
