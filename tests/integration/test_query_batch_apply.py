@@ -7,6 +7,7 @@ as one event per batch and once in random slices, compared table by table on rea
 """
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -286,6 +287,23 @@ def test_one_batch_holding_a_whole_ticket_life_equals_its_events_applied_one_by_
     assert tables(batched) == tables(one_by_one)
 
 
+def test_migration_0007_backfills_the_search_rows_the_applier_builds(query_db):
+    # A database migrated before 0007 gets its ticket_search rows from the tickets and thread it
+    # holds: the same vectors the applier grows message by message.
+    import importlib
+    log = records(event_log(seed=5))
+    apply_in(query_db, slices(random.Random(5), log))
+    built = tables(query_db)["ticket_search"]
+    assert len(built) == len({r.event.stream_id for r in log if r.event.type == "TicketOpened"})
+    rows = [json.loads(row) for row in built]
+    assert any(r["staff"] != r["public"] for r in rows)                # an internal note folded into staff only
+    assert any(":" in r["public"] and "B" in r["public"] for r in rows)  # public answers at weight B
+    with pg.connect(query_db) as conn:
+        conn.execute("delete from ticket_search")
+        importlib.import_module("query.migrations.0007_ticket_search_vectors").upgrade(conn)
+    assert tables(query_db)["ticket_search"] == built
+
+
 def test_a_redelivered_batch_changes_no_read_model_and_counts_its_events_as_skipped(query_db):
     with pg.connect(query_db) as conn:
         conn.execute(revocations.DDL)
@@ -359,7 +377,7 @@ def test_a_rebuild_fills_its_tables_before_indexing_them_and_swaps_in_every_inde
     with pg.connect(query_db) as conn:
         conn.execute(revocations.DDL)
     declared = indexes()
-    assert ("tickets_search_staff" in dict(declared)) and ("timeline_ticket" in dict(declared))
+    assert ("ticket_search_staff" in dict(declared)) and ("timeline_ticket" in dict(declared))
     producer = make_producer(kafka_bootstrap)
     for topic, key, doc in [*synthetic_log.accounts(), *synthetic_log.tickets(5)]:
         producer.send(topic_prefix + topic, key=key, value=synthetic_log.encode(doc))
@@ -368,11 +386,11 @@ def test_a_rebuild_fills_its_tables_before_indexing_them_and_swaps_in_every_inde
     model = read_model(topic_prefix)
     deferred = rebuild.create_scratch(query_db, model, "scratch_indexes", rebuild.live_schema(query_db))
     rebuild.drop_schema(query_db, "scratch_indexes")
-    assert any("tickets_search_staff" in ddl for ddl in deferred)
+    assert any("ticket_search_staff" in ddl for ddl in deferred)
     assert not any("_pkey" in ddl or "unique" in ddl.lower() for ddl in deferred)  # the replay needs those
 
     rebuild.rebuild(query_db, kafka_bootstrap, model)
     assert indexes() == declared
     with pg.connect(query_db) as conn:
-        assert conn.execute("select count(*) as n from tickets where search_staff @@ to_tsquery('spanish', 'lote')"
+        assert conn.execute("select count(*) as n from ticket_search where staff @@ to_tsquery('spanish', 'lote')"
                             ).fetchone()["n"] == 5

@@ -26,8 +26,8 @@ def _value(column: str, value):
     return Jsonb(value) if column in _JSON_COLUMNS else value
 
 
-# The columns of a ticket row its later events change (never subject, case or description: the
-# search vectors are generated from those); its messages grow thread_staff/thread_public (_update_tickets).
+# The columns of a ticket row its later events change (never subject, case or description: its
+# ticket_search row is made from those when it opens, and grown by its messages).
 _MUTABLE = ("status", "assigned_to", "customer_away", "back_at", "out_of_hours", "billable", "close_reason",
             "updated_at", "last_version")
 _MUTABLE_SET = frozenset(_MUTABLE)
@@ -82,54 +82,56 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
     if new:
         columns = tuple(next(iter(new.values())))
         copy_rows(conn, "tickets", columns, [[_value(c, row[c]) for c in columns] for row in new.values()])
-    messages = _messages_by_ticket(thread)
+        _open_search_rows(conn, list(new.values()))
     if changed:
-        _update_tickets(conn, [(t, rows[t], messages.get(t, [])) for t in sorted(changed)])
-    opened_with_messages = sorted(t for t in new if t in messages)
-    if opened_with_messages:
-        _update_tickets(conn, [(t, None, messages[t]) for t in opened_with_messages])
+        conn.cursor().executemany(f"update tickets set {', '.join(f'{c} = %s' for c in _MUTABLE)} where ticket_id = %s",
+                                  [[rows[t][c] for c in _MUTABLE] + [t] for t in sorted(changed)])
+    _grow_search_rows(conn, thread)
     # Only events applied now have a thread entry, and each at its own stream version: all new.
     copy_rows(conn, "thread", ("ticket_id", "stream_version", "type", "author_id", "author_role", "body", "internal",
                                "attachments", "data", "occurred_at"), thread)
     return applied
 
 
-def _messages_by_ticket(thread: list[tuple]) -> dict[str, list[tuple[str, bool]]]:
-    """(body, internal) of each message a run adds, per ticket, in stream order."""
+def _open_search_rows(conn: psycopg.Connection, opened: list[dict]) -> None:
+    """A ticket_search row (migration 0007) for each ticket opened in this run: its own text."""
+    conn.execute("""
+        insert into ticket_search (ticket_id, desk, organisation_id, module, opened_at, number, staff, public)
+        select o.ticket_id, o.desk, o.organisation_id, o.module, o.opened_at, o.number, v, v
+        from unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[],
+                    %s::text[], %s::text[])
+             as o(ticket_id, desk, organisation_id, module, opened_at, number, subject, case_summary, description),
+             mesa_ticket_search(o.subject, o.case_summary, o.description, o.module) as v""",
+        [[row[c] for row in opened] for c in ("ticket_id", "desk", "organisation_id", "module", "opened_at",
+                                              "number", "subject", "case_summary", "description")])
+
+
+def _grow_search_rows(conn: psycopg.Connection, thread: list[tuple]) -> None:
+    """Fold the run's messages into their tickets' ticket_search vectors (every message into
+    `staff`, the public ones into `public`): `mesa_thread_search` once per message, in stream order,
+    so a replay in batches of any size builds the same vectors. One statement per number of
+    messages a ticket got; a ticket with more than `_NESTED` of them (a replay) takes one round per
+    `_NESTED`."""
     messages: dict[str, list[tuple[str, bool]]] = {}
     for ticket_id, _version, type_, _author, _role, body, internal, *_ in thread:
         if type_ == "MessagePosted":
             messages.setdefault(ticket_id, []).append((body, internal))
-    return messages
-
-
-def _update_tickets(conn: psycopg.Connection, updates: list[tuple[str, dict | None, list[tuple[str, bool]]]]) -> None:
-    """Write each ticket's changed columns (`row`, None for a row inserted whole in this run) and grow
-    its search vectors by its new messages (migration 0007): `mesa_thread_search` once per message, in
-    stream order, so a replay in batches of any size builds the same vectors. One statement per
-    shape (how many messages, whether columns change), in the callers' ticket order; a ticket with
-    more than `_NESTED` new messages (a replay) takes one round per `_NESTED` of them."""
-    rounds: list[dict[tuple[bool, int], list[list]]] = []
-    for ticket_id, row, bodies in updates:
-        chunks = [bodies[i:i + _NESTED] for i in range(0, len(bodies), _NESTED)] or [[]]
-        for r, chunk in enumerate(chunks):
-            columns = row is not None and r == 0
-            if not columns and not chunk:
-                continue
-            params = [row[c] for c in _MUTABLE] if columns else []
-            params += [body for body, _ in chunk] + [None if internal else body for body, internal in chunk]
+    rounds: list[dict[int, list[list]]] = []
+    for ticket_id in sorted(messages):
+        bodies = messages[ticket_id]
+        for r, i in enumerate(range(0, len(bodies), _NESTED)):
+            chunk = bodies[i:i + _NESTED]
             if r == len(rounds):
                 rounds.append({})
-            rounds[r].setdefault((columns, len(chunk)), []).append(params + [ticket_id])
+            rounds[r].setdefault(len(chunk), []).append(
+                [body for body, _ in chunk] + [None if internal else body for body, internal in chunk] + [ticket_id])
     for shapes in rounds:
-        for (columns, n), params in shapes.items():
-            sets = [f"{c} = %s" for c in _MUTABLE] if columns else []
-            if n:
-                staff, public = "thread_staff", "thread_public"
-                for _ in range(n):
-                    staff, public = f"mesa_thread_search({staff}, %s)", f"mesa_thread_search({public}, %s)"
-                sets += [f"thread_staff = {staff}", f"thread_public = {public}"]
-            conn.cursor().executemany(f"update tickets set {', '.join(sets)} where ticket_id = %s", params)
+        for n, params in shapes.items():
+            staff, public = "staff", "public"
+            for _ in range(n):
+                staff, public = f"mesa_thread_search({staff}, %s)", f"mesa_thread_search({public}, %s)"
+            conn.cursor().executemany(
+                f"update ticket_search set staff = {staff}, public = {public} where ticket_id = %s", params)
 
 
 def apply_event(conn: psycopg.Connection, record: Record) -> bool:

@@ -17,11 +17,23 @@ _NAMED = """tickets t left join users a on a.id = t.assigned_to
                       left join desk_modules m on m.desk = t.desk and m.code = t.module"""
 
 
-def _visibility(user: Claims) -> tuple[str, list]:
+def _visibility(user: Claims, alias: str = "t") -> tuple[str, list]:
     # A customer sees his organisation's tickets of the desks he is allowed on (SPEC §1: one or both).
     if user.role == "customer":
-        return "t.organisation_id = %s and t.desk = any(%s)", [user.organisation_id, list(user.desks)]
-    return "t.desk = any(%s)", [list(user.desks)]
+        return f"{alias}.organisation_id = %s and {alias}.desk = any(%s)", [user.organisation_id, list(user.desks)]
+    return f"{alias}.desk = any(%s)", [list(user.desks)]
+
+
+def _filtered(query: ListQuery, params: list) -> list[str]:
+    """The list's filters as conditions on `tickets t` (their values appended to `params`)."""
+    clauses = []
+    for column, value in query.filters.items():  # column names come from filters.FILTERS, never from the caller
+        if value is UNASSIGNED:
+            clauses.append(f"t.{column} is null")
+        else:
+            clauses.append(f"t.{column} = %s")
+            params.append(value)
+    return clauses
 
 
 def _synonym_branches(conn: psycopg.Connection, text: str) -> list[tuple[str, str]]:
@@ -38,16 +50,10 @@ def _synonym_branches(conn: psycopg.Connection, text: str) -> list[tuple[str, st
 def list_tickets(conn: psycopg.Connection, user: Claims, query: ListQuery) -> dict:
     """A page of tickets, newest first (best match first for a text search: `_searched`), with the
     total count; filters narrow only what the caller may see."""
-    where, params = _visibility(user)
-    clauses = [where]
-    for column, value in query.filters.items():  # column names come from filters.FILTERS, never from the caller
-        if value is UNASSIGNED:
-            clauses.append(f"t.{column} is null")
-        else:
-            clauses.append(f"t.{column} = %s")
-            params.append(value)
     if query.text:
-        return _searched(conn, user, query, " and ".join(clauses), params)
+        return _searched(conn, user, query)
+    where, params = _visibility(user)
+    clauses = [where, *_filtered(query, params)]
     sql_where = " and ".join(clauses)
     total = conn.execute(f"select count(*) as n from tickets t where {sql_where}", params).fetchone()["n"]
     rows = conn.execute(f"""select {_LIST_COLUMNS} from {_NAMED} where {sql_where}
@@ -58,8 +64,6 @@ def list_tickets(conn: psycopg.Connection, user: Claims, query: ListQuery) -> di
 
 
 MODULE_LEXEME = "mod:"  # migration 0007: the module's lexeme in a ticket's search vectors
-# The ticket row's search vectors (migration 0007), left out of every answer.
-_SEARCH_COLUMNS = ("thread_staff", "thread_public", "search_staff", "search_public")
 
 # A search ranks at most this many matches, the most recent ones: past it, the caller is told
 # (`capped`) to add words. Ranking every match of a word half the desk uses cost 0.5 s at 100,000
@@ -67,21 +71,25 @@ _SEARCH_COLUMNS = ("thread_staff", "thread_public", "search_staff", "search_publ
 SEARCH_RANKED_MAX = 2000
 
 
-def _searched(conn: psycopg.Connection, user: Claims, query: ListQuery, where: str, params: list) -> dict:
+def _searched(conn: psycopg.Connection, user: Claims, query: ListQuery) -> dict:
     """A page of the tickets the caller may see that match `query.text`, best match first, with their count.
 
     websearch_to_tsquery reads any text (quotes, "or", "-word") and never raises a syntax error. A
-    ticket's vector (migration 0007) holds its subject, case and description at weight A and its
-    messages at weight B: staff read `search_staff`, a customer `search_public` (no internal note
-    finds a ticket for him). A word of one of a module's synonym groups (rule 6's, the kernel
-    catalog's) also finds the group's other words in that module's tickets ("deposito" finds a
-    BANCOS ticket about a transfer), and its rank adds to the ticket's. Rank ties: newest first.
-    When more than SEARCH_RANKED_MAX tickets match, the most recent SEARCH_RANKED_MAX are ranked,
-    `total` is that many and `capped` says there were more. Names are joined for the page's rows alone."""
-    vector = "t.search_staff" if user.is_staff else "t.search_public"
+    ticket's ticket_search row (migration 0007) holds its subject, case and description at weight A
+    and its messages at weight B: staff read `staff`, a customer `public` (no internal note finds a
+    ticket for him). A word of one of a module's synonym groups (rule 6's, the kernel catalog's)
+    also finds the group's other words in that module's tickets ("deposito" finds a BANCOS ticket
+    about a transfer), and its rank adds to the ticket's. Rank ties: newest first. When more than
+    SEARCH_RANKED_MAX tickets match, the most recent SEARCH_RANKED_MAX are ranked, `total` is that
+    many and `capped` says there were more. The narrow search rows are read alone unless the list is
+    filtered further (then joined to `tickets`); names are joined for the page's rows alone."""
+    vector = "s.staff" if user.is_staff else "s.public"
+    where, params = _visibility(user, "s")
+    filters = _filtered(query, params)
+    source = "ticket_search s join tickets t on t.ticket_id = s.ticket_id" if filters else "ticket_search s"
     q = "websearch_to_tsquery('pg_catalog.spanish', %s)"
     # One tsquery, so one GIN lookup: the words, or a synonym group's words together with the
-    # module's own lexeme (migration 0007), never a module filter read from each matching row.
+    # module's own lexeme, never a module filter read from each matching row.
     match, match_params = [q], [query.text]
     rank, rank_params = [f"ts_rank(n.v, {q})"], [query.text]
     for module, tsquery in _synonym_branches(conn, query.text):
@@ -89,11 +97,11 @@ def _searched(conn: psycopg.Connection, user: Claims, query: ListQuery, where: s
         match_params += [tsquery, "'" + MODULE_LEXEME + module.replace("'", "''") + "'"]
         rank.append("case when n.module = %s then ts_rank(n.v, %s::tsquery) else 0 end")
         rank_params += [module, tsquery]
-    matching = f"{where} and {vector} @@ ({' || '.join(match)})"
+    matching = f"{source} where {' and '.join([where, *filters])} and {vector} @@ ({' || '.join(match)})"
     page = conn.execute(f"""
-        with newest as (select t.ticket_id, t.opened_at, t.number, {vector} as v, t.module
-                        from tickets t where {matching}
-                        order by t.opened_at desc, t.number desc limit {SEARCH_RANKED_MAX + 1}),
+        with newest as (select s.ticket_id, s.opened_at, s.number, {vector} as v, s.module
+                        from {matching}
+                        order by s.opened_at desc, s.number desc limit {SEARCH_RANKED_MAX + 1}),
              found as (select n.ticket_id, n.opened_at, n.number, count(*) over () as found,
                               row_number() over (order by n.opened_at desc, n.number desc) as i,
                               {' + '.join(rank)} as r
@@ -104,8 +112,8 @@ def _searched(conn: psycopg.Connection, user: Claims, query: ListQuery, where: s
     if page:
         found = page[0]["found"]
     elif query.page > 1:  # past the last page: the window had no row to count on
-        found = conn.execute(f"select count(*) as n from (select 1 from tickets t where {matching} "
-                             f"limit {SEARCH_RANKED_MAX + 1}) m", params + match_params).fetchone()["n"]
+        found = conn.execute(f"select count(*) as n from (select 1 from {matching} limit {SEARCH_RANKED_MAX + 1}) m",
+                             params + match_params).fetchone()["n"]
     else:
         found = 0
     order = {row["ticket_id"]: i for i, row in enumerate(page)}
@@ -159,8 +167,6 @@ def ticket_with_thread(conn: psycopg.Connection, user: Claims, number: str) -> d
                               where t.number = %s and {where}""", [number] + params).fetchone()
     if ticket is None:
         return None
-    for vector in _SEARCH_COLUMNS:  # words for the index, never an answer (thread_staff holds internal notes')
-        del ticket[vector]
     catalogs.named([ticket])
     # An agent's close note is for staff: customers see that and why the ticket closed, not the note
     # (nor the note of a merge, on either ticket).
