@@ -304,6 +304,20 @@ def test_migration_0007_backfills_the_search_rows_the_applier_builds(query_db):
     assert tables(query_db)["ticket_search"] == built
 
 
+def test_the_module_lexeme_a_vector_holds_is_the_one_a_search_asks_for(query_db):
+    # Migration 0008: the vectors and the search take 'mod:<code>' from one SQL function; a code
+    # with a quote or a backslash still makes a valid tsquery (never a syntax error).
+    with pg.connect(query_db) as conn:
+        def matches(vector_module: str, query_module: str) -> bool:
+            return conn.execute("""select mesa_ticket_search('Asunto', 'Caso', 'Detalle', %s)
+                                          @@ mesa_module_query(%s) as m""", (vector_module, query_module)).fetchone()["m"]
+        assert matches("BANCOS", "BANCOS") and not matches("BANCOS", "NOMINA")
+        assert matches("O'X\\Y", "O'X\\Y") and not matches("O'X\\Y", "O'X")
+        # No typed word reaches it: the parser splits at ':' and lower-cases.
+        assert not conn.execute("""select mesa_ticket_search('mod:BANCOS', '', '', 'NOMINA')
+                                          @@ mesa_module_query('BANCOS') as m""").fetchone()["m"]
+
+
 def test_a_redelivered_batch_changes_no_read_model_and_counts_its_events_as_skipped(query_db):
     with pg.connect(query_db) as conn:
         conn.execute(revocations.DDL)

@@ -225,6 +225,22 @@ def test_a_search_matching_more_tickets_than_it_ranks_ranks_the_newest_and_says_
     assert (plain["total"], plain["capped"]) == (4, False)
 
 
+def test_a_search_is_planned_for_its_own_words_each_time_never_from_a_cached_plan(query_db, feed):
+    # A word on most tickets wants the newest-first index, a rare one the GIN index: a plan PostgreSQL
+    # cached for the statement (psycopg prepares a query run 5 times on a connection; PostgreSQL then
+    # may keep one generic plan for every word) read 10x the pages for a common word (bench/search_bench.py).
+    from query import articles_store, views
+    from query.articles import ArticleQuery
+    from query.filters import ListQuery
+    with pg.connect(query_db) as conn:
+        for _ in range(12):
+            assert views.list_tickets(conn, ROSA, ListQuery(text="banco"))["total"] == 2
+            views.list_tickets(conn, MARIA, ListQuery(text="banco", page=3))
+            articles_store.search(conn, CARLOS, ArticleQuery(words=("banco",)))
+        prepared = [r["statement"] for r in conn.execute("select statement from pg_prepared_statements")]
+    assert [s for s in prepared if "@@" in s] == []
+
+
 def test_a_tickets_search_vectors_never_reach_an_answer(client, now):
     # thread_staff holds the words of internal notes ("lote"): neither it nor any vector is in the ticket.
     tickets = {who: client.get("/api/tickets/SOP-1", headers=bearer(who, now)).get_json() for who in (MARIA, CARLOS)}

@@ -1,4 +1,4 @@
-"""Query's schema (the baseline and migration 0007's search vectors) where the contrib extension
+"""Query's schema (the baseline and migrations 0007 and 0008, the search vectors) where the contrib extension
 unaccent cannot be created: search still works (stemmed)."""
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from helpdesk_shared import localstack, pg
 from query.app import SCHEMA
 
 search_vectors = importlib.import_module("query.migrations.0007_ticket_search_vectors")
+module_lexeme = importlib.import_module("query.migrations.0008_module_lexeme_in_one_place")
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,8 @@ def database_of_a_role_that_cannot_create_extensions():
 
 def test_the_schema_applies_without_unaccent_and_search_still_stems_spanish(database_of_a_role_that_cannot_create_extensions):
     admin_url, url = database_of_a_role_that_cannot_create_extensions
-    pg.apply_schema(url, SCHEMA, *search_vectors.DDL, *search_vectors.FUNCTIONS)
+    pg.apply_schema(url, SCHEMA, *search_vectors.DDL, *search_vectors.FUNCTIONS,
+                    *module_lexeme.FUNCTIONS)
     with pg.connect(url) as conn:
         assert conn.execute("select count(*) as n from pg_extension where extname = 'unaccent'").fetchone()["n"] == 0
         conn.execute("""insert into tickets (ticket_id, number, desk, organisation_id, module, case_summary, subject,

@@ -179,7 +179,9 @@ def _ranked(conn: psycopg.Connection, where: list, params: list, words, any_word
     statement = sql.SQL("select * from (select {}, {} as rank from {} where {}) r {} "
                         "order by r.rank desc, r.article_id limit %s").format(
         sql.SQL(_COLUMNS), rank, sql.SQL(_FROM), sql.SQL(" and ").join(where), outer)
-    return conn.execute(statement, [*rank_params, *params, *branch_params, *outer_params, limit]).fetchall()
+    # Planned for these words each time, never from a cached generic plan (see query.views._searched).
+    return conn.execute(statement, [*rank_params, *params, *branch_params, *outer_params, limit],
+                        prepare=False).fetchall()
 
 
 def search(conn: psycopg.Connection, user: Claims, query: ArticleQuery) -> dict:

@@ -63,8 +63,6 @@ def list_tickets(conn: psycopg.Connection, user: Claims, query: ListQuery) -> di
             "capped": False}
 
 
-MODULE_LEXEME = "mod:"  # migration 0007: the module's lexeme in a ticket's search vectors
-
 # A search ranks at most this many matches, the most recent ones: past it, the caller is told
 # (`capped`) to add words. Ranking every match of a word half the desk uses cost 0.5 s at 100,000
 # tickets (bench/search_bench.py); the newest 2,000 come from the opened_at index in a few ms.
@@ -93,11 +91,14 @@ def _searched(conn: psycopg.Connection, user: Claims, query: ListQuery) -> dict:
     match, match_params = [q], [query.text]
     rank, rank_params = [f"ts_rank(n.v, {q})"], [query.text]
     for module, tsquery in _synonym_branches(conn, query.text):
-        match.append("(%s::tsquery && %s::tsquery)")
-        match_params += [tsquery, "'" + MODULE_LEXEME + module.replace("'", "''") + "'"]
+        match.append("(%s::tsquery && mesa_module_query(%s))")  # migration 0008
+        match_params += [tsquery, module]
         rank.append("case when n.module = %s then ts_rank(n.v, %s::tsquery) else 0 end")
         rank_params += [module, tsquery]
     matching = f"{source} where {' and '.join([where, *filters])} and {vector} @@ ({' || '.join(match)})"
+    # prepare=False, here and below: each search is planned for its own words (a word on most tickets
+    # walks the newest-first index, a rare one the GIN index). A prepared statement would let
+    # PostgreSQL settle on one generic plan for every word: 10x the pages read for a common word.
     page = conn.execute(f"""
         with newest as (select s.ticket_id, s.opened_at, s.number, {vector} as v, s.module
                         from {matching}
@@ -108,12 +109,13 @@ def _searched(conn: psycopg.Connection, user: Claims, query: ListQuery) -> dict:
                        from newest n)
         select ticket_id, found from found where i <= {SEARCH_RANKED_MAX}
         order by r desc, opened_at desc, number desc limit %s offset %s""",
-        params + match_params + rank_params + [query.per_page, (query.page - 1) * query.per_page]).fetchall()
+        params + match_params + rank_params + [query.per_page, (query.page - 1) * query.per_page],
+        prepare=False).fetchall()
     if page:
         found = page[0]["found"]
     elif query.page > 1:  # past the last page: the window had no row to count on
         found = conn.execute(f"select count(*) as n from (select 1 from {matching} limit {SEARCH_RANKED_MAX + 1}) m",
-                             params + match_params).fetchone()["n"]
+                             params + match_params, prepare=False).fetchone()["n"]
     else:
         found = 0
     order = {row["ticket_id"]: i for i, row in enumerate(page)}
