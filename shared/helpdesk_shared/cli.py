@@ -351,7 +351,8 @@ class ProgressBar:
 
     def __init__(self, label: str, stream=None, every: float = 5.0):
         self.label, self.stream, self.every = label, stream or sys.stderr, every
-        self.started, self.last = time.monotonic(), 0.0
+        # `last` None: the first call always draws (time.monotonic() counts from an arbitrary point).
+        self.started, self.last = time.monotonic(), None
         self.done_before = 0  # events of earlier phases (catch-up rounds)
         self.phase_total = 0
 
@@ -363,7 +364,7 @@ class ProgressBar:
         now = time.monotonic()
         p = Progress(self.done_before + done, self.done_before + total, now - self.started)
         tty = self.stream.isatty()
-        if tty or now - self.last >= self.every or done >= total:
+        if tty or self.last is None or now - self.last >= self.every or done >= total:
             self.stream.write(("\r" if tty else "") + f"{self.label} {line(p)}" + ("" if tty else "\n"))
             self.stream.flush()
             self.last = now

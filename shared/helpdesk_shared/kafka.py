@@ -180,7 +180,7 @@ class ConsumerLoop:
         # How many times partitions were sought to their stored offsets (assigned, taken back, moved by
         # `mesa rebuild`): what a service caching state of the partitions it holds keys that cache on.
         self.seeks = 0
-        self._last_generation_check = 0.0
+        self._last_generation_check = float("-inf")  # the first poll checks (monotonic counts from boot)
         # The latest occurred_at read per partition since assignment: how far each
         # partition's event time has been seen (see `read_past`).
         self.read_until: dict[TopicPartition, datetime] = {}
@@ -192,7 +192,7 @@ class ConsumerLoop:
         # The partitions last logged as waiting for their lock: a wait is logged when it changes, not
         # at every poll (a member waiting on an owner that does not let go polls ten times a second).
         self._waiting_logged: set[TopicPartition] = set()
-        self._last_assignment_check = 0.0
+        self._last_assignment_check = float("-inf")
         self.monotonic = monotonic
         self.fetch_watch = FetchWatch(monotonic(), fetch_stall_s)
         self.conn: psycopg.Connection | None = None

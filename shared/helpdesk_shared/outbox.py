@@ -431,7 +431,9 @@ def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id
         source = relay_source(conn)
         conn.commit()
         # Watermark versions only grow, across restarts too: milliseconds since the epoch.
-        sequence, last_watermark, last_read = int(time.time() * 1000), 0.0, 0.0
+        # -inf: the first round reads and sends a watermark however long ago the machine booted
+        # (time.monotonic() counts from an arbitrary point, the boot here).
+        sequence, last_watermark, last_read = int(time.time() * 1000), float("-inf"), float("-inf")
         look = True  # a new session reads first: what was stored while no relay ran
         # Rounds published since the last watermark: one is owed within `watermark_every`. Not one
         # per round: under load a round publishes an event or two, and a watermark per round was a

@@ -150,3 +150,18 @@ def test_the_progress_bar_off_a_terminal_writes_a_line_per_interval_and_the_last
     lines = out.getvalue().splitlines()
     assert len(lines) == 3
     assert "1.000/1.000 eventos" in lines[1] and "1.020/1.020 eventos" in lines[2]
+
+
+def test_the_progress_bar_writes_its_first_line_whatever_the_monotonic_clock_reads(monkeypatch):
+    # The monotonic clock counts from an arbitrary point (the machine's boot here): on a machine up
+    # for less than `every` seconds the first line was never written (CI run 7, uptime 59 min).
+    import io
+
+    from helpdesk_shared import cli
+    monkeypatch.setattr(cli.time, "monotonic", lambda: 12.0)
+    out = io.StringIO()
+    bar = cli.ProgressBar("rebuilding query", stream=out, every=3600)
+    bar(0, 1000)
+    bar(500, 1000)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rebuilding query [") and " 0/1.000 eventos" in lines[0]
