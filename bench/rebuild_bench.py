@@ -43,7 +43,7 @@ for sub in ("shared", "services/intake", "services/query", "services/sla", "serv
 
 from machine import machine_info, machine_ticks, print_block, print_fields, save_results  # noqa: E402
 
-from helpdesk_shared import localstack, pg, revocations, synthetic_log  # noqa: E402
+from helpdesk_shared import localstack, synthetic_log  # noqa: E402
 from helpdesk_shared.config import DEFAULT_KAFKA, env  # noqa: E402
 from helpdesk_shared.envelope import from_json_bytes  # noqa: E402
 from helpdesk_shared.kafka import make_producer  # noqa: E402
@@ -166,9 +166,11 @@ def main() -> None:
     try:
         url = localstack.create_database(db)
         create_topics(bootstrap, prefix=prefix)
-        from query.app import SCHEMA
+        from query.app import migrate
         from query.rebuild import read_model
-        pg.apply_schema(url, SCHEMA, revocations.DDL)
+        # As `mesa migrate query` makes it: the rebuild's scratch schema takes the migrations' tables
+        # but finds their SQL functions (mesa_ticket_search, ...) in the live schema.
+        migrate(url)
         model = read_model(prefix)
         print(f"producing {args.events:,} events to {prefix}* ...", flush=True)
         results["produce"] = produce(bootstrap, prefix, args.events, args.events_per_ticket)
