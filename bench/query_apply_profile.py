@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 for sub in ("shared", "services/query"):
     sys.path.insert(0, str(ROOT / sub))
 
-from helpdesk_shared import localstack, pg, revocations, synthetic_log  # noqa: E402
+from helpdesk_shared import localstack, pg, synthetic_log  # noqa: E402
 from helpdesk_shared.envelope import from_json_bytes  # noqa: E402
 from helpdesk_shared.kafka import Record  # noqa: E402
 from query import reports_store, store, timeline_store  # noqa: E402
-from query.app import SCHEMA  # noqa: E402
+from query.app import migrate  # noqa: E402
 from query.batching import takes_batches  # noqa: E402
 
 spent: dict[str, list[float]] = {}
@@ -58,7 +58,7 @@ def main() -> None:
     db = f"mesa_profile{uuid.uuid4().hex[:8]}_query"
     url = localstack.create_database(db)
     try:
-        pg.apply_schema(url, SCHEMA, revocations.DDL)
+        migrate(url)  # as `mesa migrate query` makes it (the migrations' tables and SQL functions)
         raw = [(t, synthetic_log.encode(d)) for t, _, d in
                [*synthetic_log.accounts(), *synthetic_log.tickets(args.events // 10)]]
         cpu = time.process_time()
