@@ -60,9 +60,11 @@ def test_a_probe_waits_at_most_its_timeout_on_a_broker_that_hangs_and_one_fetch_
     started = time.monotonic()
     assert broker.get() == (None, "no answer from Kafka within 0.05 s")
     assert broker.get()[0] is None
-    assert time.monotonic() - started < 1
+    # Well under the 10 s the broker hangs for: the probes returned on their timeout, not on its answer
+    # (a bound this loose holds on a loaded machine; what it rules out is waiting for the broker).
+    assert time.monotonic() - started < 8 and not broker.answer.is_set()
     broker.answer.set()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while broker.get()[0] is None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert broker.get() == (OFFSETS, None) and broker.calls == 1
