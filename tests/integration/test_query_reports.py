@@ -842,6 +842,24 @@ def test_every_page_of_a_report_counted_from_the_responses_has_the_figures_of_th
         app.extensions["query"].pool.close()
 
 
+def test_the_memory_a_report_groups_with_is_its_transactions_and_the_connection_keeps_its_own(query_db):
+    # The per-response path raises work_mem to group by hashing (reports_store); a pooled connection
+    # must not carry that into the requests it serves next.
+    from query import reports_store
+    from query.reports import ReportQuery
+    feed(query_db, accounts() + story())
+    with pg.connect(query_db) as conn:
+        before = conn.execute("show work_mem").fetchone()["work_mem"]
+        conn.commit()
+        with conn.transaction():  # the report's own transaction, as the API runs it
+            groups = reports_store._compliance_from_responses(
+                conn, ["SOPORTE", "IMPLANTACIONES"], ReportQuery("2026-11", "2027-01", {}, ("organisation",)),
+                page=True)
+            assert conn.execute("show work_mem").fetchone()["work_mem"] == "64MB"
+        assert groups
+        assert conn.execute("show work_mem").fetchone()["work_mem"] == before != "64MB"
+
+
 def reports_keys(dims: tuple) -> list[str]:
     from query.reports import GROUP_KEYS
     return [GROUP_KEYS[d] for d in dims]

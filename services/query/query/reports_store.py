@@ -297,6 +297,14 @@ def _compliance_from_responses(conn: psycopg.Connection, desks: list[str], q: Re
     # Truncated to the minute as in report_compliance_minutes, so both paths give the same figures. The
     # minutes come in no order (reports.compliance sorts them): an ordered array_agg would make the
     # database sort every group's rows, most of a large report's time.
+    # Memory to group by hashing. The planner guesses ~7 responses a group (all five dimensions over a
+    # month: 11,331 groups guessed, 1,629 found) and, with an array per group, that 4 MB (work_mem)
+    # would not hold them; it then sorts every response by five texts before grouping, about twice as
+    # slow (PostgreSQL 15 sorts text in the database's C.UTF-8 collation by strcoll, without abbreviated
+    # keys). It guessed so only when it planned for the request's own values: a prepared statement's
+    # generic plan hashed, so the slow plan came on a connection's first executions only, the p99 of
+    # bench/query_endpoints.py. `set local`: for this transaction; the pooled connection keeps its own.
+    conn.execute("set local work_mem = '64MB'")
     return conn.execute(f"""select {", ".join([*chosen, "r.clock"])}, count(*)::int as count,
                                    (count(*) filter (where r.met_in_time))::int as met,
                                    array_agg(r.business_seconds / 60 * 60)
