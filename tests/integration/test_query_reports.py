@@ -818,10 +818,10 @@ def test_a_compliance_report_comes_in_pages_whose_items_follow_on_to_the_whole_r
 @pytest.mark.parametrize("group_by", ["organisation,module", "month,desk,module,agent,organisation",
                                       "agent,organisation", "organisation,desk"])
 def test_every_page_of_a_report_counted_from_the_responses_has_the_figures_of_the_whole_report(query_db, group_by):
-    # The paged path reads a page's answered minutes apart from its groups' counts (only the page's
-    # groups have their minutes gathered); its figures must be those of the whole report read at once.
+    # The paged path orders and limits the groups in SQL (after a cursor); each page's figures must be
+    # those of the whole report read unpaged.
     from query import reports_store
-    from query.reports import ReportQuery, compliance
+    from query.reports import GROUP_KEYS, ReportQuery, compliance
     feed(query_db, accounts() + _generated_story(7, 60) + story())
     dims = tuple(group_by.split(","))
     with pg.connect(query_db) as conn:
@@ -831,7 +831,7 @@ def test_every_page_of_a_report_counted_from_the_responses_has_the_figures_of_th
     if len(dims) == 5:  # groups with no answered response (an unanswered one's agent is None) are paged too
         assert any(i["answered"] == 0 for i in whole)
     figures = ("clock", "count", "met", "missed", "share", "answered", "median_business_hours",
-               "p90_business_hours", *(reports_keys(dims)))
+               "p90_business_hours", *(GROUP_KEYS[d] for d in dims))
     app = create_app(query_config(query_db), migrate_first=True, clock=Clock(NOW))
     try:
         client = app.test_client()
@@ -858,11 +858,6 @@ def test_the_memory_a_report_groups_with_is_its_transactions_and_the_connection_
             assert conn.execute("show work_mem").fetchone()["work_mem"] == "64MB"
         assert groups
         assert conn.execute("show work_mem").fetchone()["work_mem"] == before != "64MB"
-
-
-def reports_keys(dims: tuple) -> list[str]:
-    from query.reports import GROUP_KEYS
-    return [GROUP_KEYS[d] for d in dims]
 
 
 def test_a_compliance_report_answers_its_first_50_items_by_default_with_the_cursor_of_the_rest(query_db):
