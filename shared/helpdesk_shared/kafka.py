@@ -90,6 +90,21 @@ IDLE_POLL_MS = 500
 # The pause after a poll that came back empty at once (see poll_once): short, since records that
 # arrive meanwhile wait for it.
 EMPTY_POLL_PAUSE_S = 0.1
+# How long the loop waits, after a batch that did not fill max_records, before its next poll: the
+# next batch then holds what was published meanwhile. Every batch pays a Kafka fetch, the loop's
+# offset statements and a commit whatever it holds; with the pipeline saturated a loop that polled
+# again at once got one or two events a batch, and those fixed costs were most of a ticket's CPU.
+# bench/run, four runs alternated (bench/README.md, "Gathering batches"): 26-28 -> 52-54 accepted
+# tickets/s, 68-79 -> 34-35 ms of CPU a ticket. An idle consumer's first record is not delayed (the
+# fetch returns it at once); under load a record waits at most this long more per consumer hop.
+GATHER_S = 0.1
+
+
+def gather_after(done: int, full: int, gather_s: float) -> float:
+    """How long a loop waits before its next round after one that handled `done` records of at most
+    `full`: `gather_s` after a round that came and did not fill, nothing after an empty one (its wait
+    is the fetch's or the NOTIFY's) or a full one (more is waiting)."""
+    return gather_s if 0 < done < full else 0.0
 # How long a lag check (see _watch_fetches) waits for end offsets and positions: ten fetch waits (a
 # ListOffsets request may queue behind a fetch waiting at the broker, see fetch_max_wait_ms).
 LAG_CHECK_TIMEOUT_MS = 5_000
@@ -159,8 +174,10 @@ class ConsumerLoop:
                  handle_batch: HandleBatch, max_records: int = 500, poll_ms: int = IDLE_POLL_MS,
                  group_id: str | None = None, standby_poll_s: float = 1.0, backoff: Backoff | None = None,
                  mode: str = "group", stop: threading.Event | None = None, startup_wait_s: float = 30.0,
-                 fetch_stall_s: float = FETCH_STALL_S, monotonic: Callable[[], float] = time.monotonic):
+                 fetch_stall_s: float = FETCH_STALL_S, monotonic: Callable[[], float] = time.monotonic,
+                 gather_s: float = GATHER_S):
         self.name = consumer_name
+        self.gather_s = gather_s
         self.topics = topics
         self.handle_batch = handle_batch
         self.max_records = max_records
@@ -560,10 +577,13 @@ class ConsumerLoop:
                     if failure is not None:
                         self.recover(failure, stop)
                         failure = None
-                    self.poll_once()
+                    applied = self.poll_once()
                     if after_poll:
                         after_poll(self)
                     self.backoff.reset()
+                    pause = gather_after(applied, self.max_records, self.gather_s)
+                    if pause:
+                        stop.wait(pause)  # let the next batch gather (GATHER_S); a stop ends it at once
                 except TRANSIENT_ERRORS as exc:
                     failure = exc
                     if self.backoff.wait(stop, self.name, exc):

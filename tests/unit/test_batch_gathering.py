@@ -1,0 +1,97 @@
+"""Under load, a consumer loop and a relay let a batch gather before the next round (issue 11).
+
+Every consumer batch pays a Kafka fetch, the loop's offset statements and a commit, and every relay
+round a read of its table, a send and a flush, whatever they hold. With the pipeline saturated, a
+consumer that polls again the moment it committed gets one or two events a batch, and those fixed
+costs were most of a ticket's CPU (bench/README.md, "Gathering batches"). So after a batch that did
+not fill its maximum the loop waits a short while before the next poll; after an empty poll (the
+fetch already waited, and its first record ends that wait at once) or a full batch (more is
+waiting) it does not, so an idle desk's first event is not delayed.
+
+The pacing is pure: `gather_after` says how long to wait, `ConsumerLoop.run` waits it on its stop
+event (a stop ends the wait at once). The loop here is a ConsumerLoop whose poll is a script.
+"""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from helpdesk_shared import kafka
+from helpdesk_shared.kafka import GATHER_S, ConsumerLoop, gather_after
+from helpdesk_shared.outbox import RELAY_GATHER_S
+
+
+@pytest.mark.parametrize("done, full, expected", [
+    (0, 500, 0.0),      # nothing came: the fetch wait already paced the loop
+    (1, 500, 0.1),      # a batch of one under load: let the next one gather
+    (499, 500, 0.1),
+    (500, 500, 0.0),    # a full batch: more is waiting, poll again at once
+    (501, 500, 0.0),
+])
+def test_a_loop_waits_only_after_a_batch_that_came_and_did_not_fill(done, full, expected):
+    assert gather_after(done, full, 0.1) == expected
+
+
+def test_no_gathering_when_turned_off():
+    assert gather_after(3, 500, 0.0) == 0.0
+
+
+def test_the_gathering_is_short_beside_the_latency_the_issue_allows():
+    # p99 POST -> visible <= 250 ms crosses one relay and one consumer: each may add its wait.
+    assert 0 < GATHER_S <= 0.1 and 0 < RELAY_GATHER_S <= 0.05
+
+
+class ScriptedLoop(ConsumerLoop):
+    """A ConsumerLoop whose polls return a script of batch sizes (no Kafka, no database)."""
+
+    def __init__(self, script: list[int], max_records: int, gather_s: float, stop: threading.Event):
+        self.script, self.max_records, self.gather_s, self.stop = list(script), max_records, gather_s, stop
+        self.name, self.backoff, self.consumer, self.conn = "scripted", kafka.Backoff(), None, None
+
+    def poll_once(self) -> int:
+        if not self.script:
+            self.stop.set()
+            return 0
+        return self.script.pop(0)
+
+
+class RecordingStop(threading.Event):
+    """A stop event that records the waits asked of it (and does not sleep)."""
+
+    def __init__(self):
+        super().__init__()
+        self.waits: list[float] = []
+
+    def wait(self, timeout=None):
+        self.waits.append(timeout)
+        return self.is_set()
+
+
+def test_the_loop_waits_on_its_stop_event_after_each_partial_batch_only():
+    stop = RecordingStop()
+    loop = ScriptedLoop([0, 2, 500, 0, 7, 0], max_records=500, gather_s=0.1, stop=stop)
+    polls_seen = []
+    loop.run(stop, after_poll=lambda lp: polls_seen.append(len(lp.script)))
+    assert stop.waits == [0.1, 0.1]      # after the 2 and the 7; not after the empty polls or the full one
+    assert len(polls_seen) == 7          # the timers' check (after_poll) still follows every poll
+
+
+def test_a_stop_during_the_wait_ends_the_loop_without_another_poll():
+    stop = RecordingStop()
+
+    class StopsWhileWaiting(ScriptedLoop):
+        def poll_once(self) -> int:
+            self.polls = getattr(self, "polls", 0) + 1
+            return 3
+
+    loop = StopsWhileWaiting([], max_records=500, gather_s=0.1, stop=stop)
+    original = stop.wait
+
+    def wait_and_stop(timeout=None):
+        stop.set()
+        return original(timeout)
+
+    stop.wait = wait_and_stop
+    loop.run(stop)
+    assert loop.polls == 1
