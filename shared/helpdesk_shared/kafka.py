@@ -94,10 +94,13 @@ EMPTY_POLL_PAUSE_S = 0.1
 # next batch then holds what was published meanwhile. Every batch pays a Kafka fetch, the loop's
 # offset statements and a commit whatever it holds; with the pipeline saturated a loop that polled
 # again at once got one or two events a batch, and those fixed costs were most of a ticket's CPU.
-# bench/run, four runs alternated (bench/README.md, "Gathering batches"): 26-28 -> 52-54 accepted
-# tickets/s, 68-79 -> 34-35 ms of CPU a ticket. An idle consumer's first record is not delayed (the
+# bench/run, four runs alternated (bench/README.md, "Stop 16"): 24-28 -> 52-54 accepted tickets/s,
+# 68-78 -> 34-35 ms of CPU a ticket. An idle consumer's first record is not delayed (the
 # fetch returns it at once); under load a record waits at most this long more per consumer hop.
 GATHER_S = 0.1
+# How long a lag check (see _watch_fetches) waits for end offsets and positions: ten fetch waits (a
+# ListOffsets request may queue behind a fetch waiting at the broker, see fetch_max_wait_ms).
+LAG_CHECK_TIMEOUT_MS = 5_000
 
 
 def gather_after(done: int, full: int, gather_s: float) -> float:
@@ -105,9 +108,6 @@ def gather_after(done: int, full: int, gather_s: float) -> float:
     `full`: `gather_s` after a round that came and did not fill, nothing after an empty one (its wait
     is the fetch's or the NOTIFY's) or a full one (more is waiting)."""
     return gather_s if 0 < done < full else 0.0
-# How long a lag check (see _watch_fetches) waits for end offsets and positions: ten fetch waits (a
-# ListOffsets request may queue behind a fetch waiting at the broker, see fetch_max_wait_ms).
-LAG_CHECK_TIMEOUT_MS = 5_000
 
 
 class FetchStalled(KafkaError):
