@@ -443,18 +443,21 @@ def out_of_hours(conn: psycopg.Connection, desks: list[str], q: ReportQuery) -> 
     tickets the desk marked billable (their last mark, in its month), and the time staff recorded
     outside business hours on the tickets billed for it (work_time)."""
     where, params = _scope(desks, q, "k")
+    # prepare=False on the two joins: planned for each request's own months and desks. Prepared (psycopg
+    # does at a statement's fifth run on a connection), PostgreSQL soon took its generic plan, two to
+    # three times slower here, and a pooled connection kept it (bench/README.md, "Fifth pass").
     requests = conn.execute(f"""select k.organisation_id, x.month, count(*)::int as n
                                 from report_ooh_requests x join report_tickets k on k.ticket_id = x.ticket_id
                                 where x.month between %s and %s and {where}
                                   and k.out_of_hours_requested   -- always, for a request: lets its index serve
                                 group by 1, 2""",
-                            [q.first, q.last] + params).fetchall()
+                            [q.first, q.last] + params, prepare=False).fetchall()
     answers = conn.execute(f"""select k.organisation_id, r.month, count(*)::int as n,
                                       coalesce(sum(r.outside_hours_seconds), 0)::bigint as seconds
                                from report_responses r join report_tickets k on k.ticket_id = r.ticket_id
                                where k.out_of_hours_requested and r.answered_outside_hours
                                  and r.month between %s and %s and {where} group by 1, 2""",
-                           [q.first, q.last] + params).fetchall()
+                           [q.first, q.last] + params, prepare=False).fetchall()
     billable = conn.execute(f"""select k.organisation_id, k.billable_month as month, count(*)::int as n
                                 from report_tickets k where k.billable and k.billable_month between %s and %s
                                   and {where} group by 1, 2""", [q.first, q.last] + params).fetchall()
