@@ -3,7 +3,7 @@
 Every consumer batch pays a Kafka fetch, the loop's offset statements and a commit, and every relay
 round a read of its table, a send and a flush, whatever they hold. With the pipeline saturated, a
 consumer that polls again the moment it committed gets one or two events a batch, and those fixed
-costs were most of a ticket's CPU (bench/README.md, "Gathering batches"). So after a batch that did
+costs were most of a ticket's CPU (bench/README.md, issue 11's "Stop 16"). So after a batch that did
 not fill its maximum the loop waits a short while before the next poll; after an empty poll (the
 fetch already waited, and its first record ends that wait at once) or a full batch (more is
 waiting) it does not, so an idle desk's first event is not delayed.
@@ -17,8 +17,8 @@ import threading
 
 import pytest
 
-from helpdesk_shared import kafka
 from helpdesk_shared.kafka import GATHER_S, ConsumerLoop, gather_after
+from helpdesk_shared.outage import Backoff
 from helpdesk_shared.outbox import RELAY_GATHER_S
 
 
@@ -47,7 +47,7 @@ class ScriptedLoop(ConsumerLoop):
 
     def __init__(self, script: list[int], max_records: int, gather_s: float, stop: threading.Event):
         self.script, self.max_records, self.gather_s, self.stop = list(script), max_records, gather_s, stop
-        self.name, self.backoff, self.consumer, self.conn = "scripted", kafka.Backoff(), None, None
+        self.name, self.backoff, self.consumer, self.conn = "scripted", Backoff(), None, None
 
     def poll_once(self) -> int:
         if not self.script:
