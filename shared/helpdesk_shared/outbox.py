@@ -170,6 +170,15 @@ class OutboxTable:
                                from outbox where published_at is null""").fetchone()
 
 
+# The events after the relay's cursor. The cursor is read by two scalar subqueries (InitPlans), so
+# the row comparison is an index bound on events_relay_order whatever plan PostgreSQL caches; as a
+# join with relay_cursor it became a join filter, and every round read the store from its first
+# event (tests/integration/test_relay_reads_after_its_cursor.py).
+AFTER_CURSOR = """from events e
+    where (e.relay_xid, e.global_position) > ((select relay_xid from relay_cursor where relay = 'kafka'),
+                                             (select position from relay_cursor where relay = 'kafka'))"""
+
+
 class EventLog:
     """An event store that is its own outbox: the relay follows a position in `events`.
 
@@ -204,7 +213,7 @@ class EventLog:
     this database (idle in transaction) holds the relay back until it ends.
     """
 
-    pending_sql = """
+    pending_sql = f"""
         with snap as materialized (select pg_current_snapshot() as s),
              elsewhere as materialized (select backend_xid from pg_stat_activity
                                         where backend_xid is not null and datname <> current_database()),
@@ -213,9 +222,7 @@ class EventLog:
              horizon as (select coalesce((select min(x) from ours), (select pg_snapshot_xmax(s) from snap)) as h)
         select e.global_position as id, e.relay_xid, e.event_id, e.type, e.stream_id as key, e.payload,
                e.stored_at
-        from relay_cursor c, horizon, events e
-        where c.relay = 'kafka' and (e.relay_xid, e.global_position) > (c.relay_xid, c.position)
-          and e.relay_xid < horizon.h
+        {AFTER_CURSOR} and e.relay_xid < (select h from horizon)
         order by e.relay_xid, e.global_position
         limit %s"""
 
@@ -242,24 +249,28 @@ class EventLog:
         conn.execute(EVENT_INSERT + " on conflict do nothing", event_row(alert, payload))
         conn.execute("notify outbox")
 
-    _after_cursor = """from relay_cursor c, events e where c.relay = 'kafka'
-                       and (e.relay_xid, e.global_position) > (c.relay_xid, c.position)"""
+    # The first event in relay order, not `exists (...)`: PostgreSQL planned the `exists` as a scan
+    # from the store's start that stops at its first match, past every published event.
+    waiting_sql = f"""select (select e.global_position {AFTER_CURSOR}
+                              order by e.relay_xid, e.global_position limit 1) is not null as w"""
 
     def waiting(self, conn: psycopg.Connection) -> bool:
         """Whether events after the cursor wait (after a round that published none: behind an open transaction)."""
         with conn.transaction():
-            return conn.execute(f"select exists (select 1 {self._after_cursor}) as w").fetchone()["w"]
+            return conn.execute(self.waiting_sql).fetchone()["w"]
+
     watermark_sql = f"""
         select least(now(),
-                     (select min(e.stored_at) {_after_cursor}),
+                     (select min(e.stored_at) {AFTER_CURSOR}),
                      (select min(xact_start) from pg_stat_activity
                        where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null)
                     ) as through"""
 
+    backlog_sql = f"select count(*) as n, extract(epoch from now() - min(e.stored_at)) as age {AFTER_CURSOR}"
+
     def backlog(self, conn: psycopg.Connection) -> dict:
         """How many events wait, and the age in seconds of the oldest (None when none waits)."""
-        return conn.execute(f"""select count(*) as n, extract(epoch from now() - min(e.stored_at)) as age
-                                {self._after_cursor}""").fetchone()
+        return conn.execute(self.backlog_sql).fetchone()
 
 
 def relay_source(conn: psycopg.Connection) -> OutboxTable | EventLog:
