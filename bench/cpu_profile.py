@@ -40,7 +40,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from helpdesk_shared.localstack import PG_BASE_URL, LocalStack  # noqa: E402
-from intake_throughput import http_call, only_local, once, wait_for_catch_up  # noqa: E402
+from intake_throughput import http_call, only_local, once, settle_statistics, wait_for_catch_up  # noqa: E402
 from issue11 import (MIX_VOCAB, PipelineCpu, log_in_everyone, population, smtp_sink,  # noqa: E402
                      ticket_body)
 
@@ -208,6 +208,7 @@ def main(argv=None) -> int:
         mix = Mix(clients, agents, random.Random(7))
         offer(url, mix, args.rate, args.warmup)
         wait_for_catch_up(stack, 120)
+        settle_statistics(stack)
         if args.idle > 0:
             time.sleep(3)
             meter = SplitCpu(stack)

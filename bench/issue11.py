@@ -58,7 +58,8 @@ from helpdesk_shared.localstack import LocalStack, Process, create_database, dro
 from intake import demo, handlers
 from intake_throughput import ticket_body as throughput_ticket_body
 from intake_throughput import (VOCAB, Client, check_wrk, http_call, lua_literal, once, only_local, start_bare_app,
-                               throughput, ticket_counts, wait_for_catch_up, wait_for_quiet, wrk_version)
+                               settle_statistics, throughput, ticket_counts, wait_for_catch_up, wait_for_quiet,
+                               wrk_version)
 from machine import TICK, print_block, save_results, machine_info
 from proc_cpu import (cpu_seconds_by_group, descendants, merge_samples, mixed_counts, parse_stat, per_unit_ms,
                       percentile)
@@ -290,10 +291,14 @@ def latency_phase(stack: LocalStack, clients: list[Client], supervisor: dict, ra
                 time.sleep(poll_interval)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(senders)]
+    # Statistics as a service in production has them, from the end of the warm-up on (settle_statistics).
+    settle = threading.Timer(max(0.0, t0 + warmup - time.perf_counter()), settle_statistics, [stack])
+    settle.start()
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=warmup + duration + NEVER_VISIBLE_S + 120)
+    settle.join(timeout=60)
     measured = [p for p in plan if p["measured"]]
     statuses: dict[str, int] = {}
     for p in measured:
@@ -345,6 +350,7 @@ def mixed_throughput(stack: LocalStack, clients: list[Client], agents: dict[str,
 
     wrk(args.warmup)
     wait_for_catch_up(stack, 120)
+    settle_statistics(stack)
     before = ticket_counts(stack)["intake_tickets"]
     meter = PipelineCpu(stack)
     meter.start()
