@@ -32,7 +32,7 @@ from kafka.errors import (CorruptRecordError, InvalidRecordError, InvalidTopicEr
 
 from . import pg
 from .clock import as_clock_time, utc_now
-from .envelope import Actor, Envelope, new_event, to_json_bytes
+from .envelope import Actor, Envelope, encode_built, new_event, to_json_bytes
 from .errors import Message, RuleViolation
 from .kafka import STALL_DUMP_S, gather_after, make_producer
 from .outage import TRANSIENT_ERRORS, Backoff, watch_for_stall
@@ -95,9 +95,12 @@ def check_sizes(payloads: list[bytes]) -> None:
 
 
 def encode(events: list[Envelope], docs: list[dict] | None = None) -> list[bytes]:
-    """The Kafka payload of each event; raises EventTooLarge when one would not fit its topic."""
+    """The Kafka payload of each event; raises EventTooLarge when one would not fit its topic.
+
+    Every event queued here was built by `new_event`, which validated its data: it is written once,
+    without the schemas (`encode_built`, the same bytes as `to_json_bytes`)."""
     payloads = ([json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode() for d in docs] if docs
-                else [to_json_bytes(e) for e in events])
+                else [encode_built(e) for e in events])
     check_sizes(payloads)
     return payloads
 

@@ -26,3 +26,18 @@ def test_non_ascii_text_is_written_as_utf_8_not_escaped():
     event = new_event("MessagePosted", "ticket-1", 2, {**EXAMPLES["MessagePosted"], "body": "Señal ñandú €"},
                       actor=Actor("u-1", "customer"), occurred_at=datetime(2026, 3, 2, tzinfo=timezone.utc))
     assert "Señal ñandú €".encode() in encode_built(event)
+
+
+def test_the_outbox_of_sla_and_the_notifier_encodes_each_built_event_once_without_the_schemas(monkeypatch):
+    """Their events come from new_event, which validated the data: outbox.encode writes them with
+    encode_built (the schema dump and its re-validation cost the sender a fifth of a mail's CPU)."""
+    from helpdesk_shared import envelope, outbox
+    events = [new_event(type_, f"stream-{i}", 1, EXAMPLES[type_], actor=Actor("sla", "system"),
+                        occurred_at=datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc))
+              for i, type_ in enumerate(sorted(EXAMPLES))]
+    expected = [to_json_bytes(e) for e in events]
+
+    def no_schema_dump(event):
+        raise AssertionError("dumped through the schemas again")
+    monkeypatch.setattr(envelope, "dump_envelope", no_schema_dump)
+    assert outbox.encode(events) == expected

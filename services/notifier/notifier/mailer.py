@@ -156,6 +156,7 @@ class Mailer:
         self.config = config
         self.timeout = timeout
         self.smtp: smtplib.SMTP | None = None
+        self.envelope_from = parseaddr(config.mail_from)[1]  # parsed once, not per mail
 
     def _connect(self) -> smtplib.SMTP:
         smtp = smtplib.SMTP(self.config.smtp_host, self.config.smtp_port, timeout=self.timeout)
@@ -170,7 +171,7 @@ class Mailer:
         try:
             if self.smtp is None:
                 self.smtp = self._connect()
-            self.smtp.sendmail(parseaddr(self.config.mail_from)[1], [mail.recipient],
+            self.smtp.sendmail(self.envelope_from, [mail.recipient],
                                mime_bytes(mail, self.config.mail_from))
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]

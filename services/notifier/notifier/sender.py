@@ -30,7 +30,9 @@ def send_due(conn, mailer: Mailer, now: datetime, max_backoff: float, limit: int
     with conn.transaction():
         mails = store.due_mails(conn, now, limit)
     for mail in mails:
-        with conn.transaction():
+        # Two round trips a mail: BEGIN with the lock, then the mark, its outbox row and COMMIT
+        # together (pipeline mode queues them until the block ends).
+        with conn.pipeline(), conn.transaction():
             if conn.execute("select 1 from mails where key = %s and status = 'pending' for update skip locked",
                             (mail["key"],)).fetchone() is None:
                 continue  # another sender holds it, or has sent it since we listed it
