@@ -7,10 +7,12 @@ The shared server is never stopped: an outage is its backends being terminated
 from __future__ import annotations
 
 import threading
+from unittest import mock
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from psycopg_pool import ConnectionPool
 
 from helpdesk_shared import outbox, pg
 from helpdesk_shared.envelope import from_json_bytes
@@ -31,7 +33,7 @@ def kill_connections(database_url: str) -> int:
     """Terminate every server backend connected to the database (as a PostgreSQL restart does)."""
     name = urlsplit(database_url).path.lstrip("/")
     with psycopg.connect(f"{PG_BASE_URL}/postgres", autocommit=True) as admin:
-        rows = admin.execute("""select pg_terminate_backend(pid) from pg_stat_activity
+        rows = admin.execute("""select pg_terminate_backend(pid, 10000) from pg_stat_activity
                                 where datname = %s and pid <> pg_backend_pid()""", (name,)).fetchall()
     return len(rows)
 
@@ -139,3 +141,29 @@ def test_the_relay_rides_out_its_database_connections_being_killed(intake_db, ka
     assert len(expected) == len(first) + 3
     events = [from_json_bytes(m.value) for m in read_topic(kafka_bootstrap, topic_prefix + TICKETS, len(expected))]
     assert {e.event_id for e in events} == expected
+
+
+def test_a_pool_checks_a_connection_with_a_round_trip_only_when_the_server_spoke_while_it_was_idle(intake_db):
+    """Issue 11: the check on every borrow was a round trip, two per intake request. The server
+    talks to an idle connection when it ends it (a restart's or pg_terminate_backend's FATAL, then
+    end of file), so the pool asks it only then; a healthy idle connection is lent without a word."""
+    checked = []
+    real_check = ConnectionPool.check_connection
+    with mock.patch.object(ConnectionPool, "check_connection",
+                           side_effect=lambda conn: checked.append(conn) or real_check(conn)):
+        pool = pg.make_pool(intake_db, min_size=1, max_size=1)
+        try:
+            for _ in range(5):
+                with pool.connection() as conn:
+                    assert conn.execute("select 1 as one").fetchone()["one"] == 1
+            assert checked == []
+            with pool.connection() as conn:
+                pid = conn.info.backend_pid
+            with psycopg.connect(f"{PG_BASE_URL}/postgres", autocommit=True) as admin:
+                assert admin.execute("select pg_terminate_backend(%s, 10000)", (pid,)).fetchone()[0]
+            with pool.connection() as conn:
+                assert conn.execute("select 1 as one").fetchone()["one"] == 1
+                assert conn.info.backend_pid != pid
+            assert len(checked) == 1
+        finally:
+            pool.close()

@@ -61,7 +61,9 @@ def _run(command):
 
 
 def _revoked(claims) -> bool:
-    return _run(lambda uow: handlers.token_revoked(uow, claims))
+    # One read, nothing written: no transaction and no retry (postgres_uow.one_read).
+    with postgres_uow.one_read(_ctx().pool) as uow:
+        return handlers.token_revoked(uow, claims)
 
 
 # Intake checks its own tokens with the public half of its signing key, like every service.

@@ -412,6 +412,20 @@ def of(conn_or_uow) -> PostgresUnitOfWork:
 
 
 @contextmanager
+def one_read(pool: ConnectionPool) -> Iterator[PostgresUnitOfWork]:
+    """A unit of work for a single read (a bearer token's revocation check): autocommit, so the
+    statement is its own transaction, one round trip where BEGIN, the read and COMMIT took three.
+    The connection goes back to the pool out of autocommit, as every command expects it."""
+    with pool.connection() as conn:
+        conn.autocommit = True
+        try:
+            yield PostgresUnitOfWork(conn)
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
+
+
+@contextmanager
 def transaction(pool: ConnectionPool) -> Iterator[PostgresUnitOfWork]:
     """A unit of work on a pooled connection that commits when the block ends and rolls back when
     it raises (psycopg_pool's `connection()` does both): `start` for `unit_of_work.run`."""
