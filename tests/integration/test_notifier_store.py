@@ -125,3 +125,52 @@ def test_the_read_model_keeps_the_module_a_ticket_was_opened_for(notifier_db):
     with pg.connect(notifier_db) as conn:
         view = store._ticket_view(conn.execute(store._TICKET_VIEW, ("t3",)).fetchone())
     assert (view.module, view.number) == ("NOMINA", "SOP-3")   # its closing mail links the module's articles
+
+
+class _Counting:
+    """A connection that counts the statements sent through it (execute, and each row of executemany
+    in its one pipelined round trip counts once per call)."""
+
+    def __init__(self, conn):
+        self.conn, self.calls = conn, 0
+
+    def execute(self, *args, **kwargs):
+        self.calls += 1
+        return self.conn.execute(*args, **kwargs)
+
+    def cursor(self, *args, **kwargs):
+        counting = self
+
+        class Cursor:
+            def __init__(self, cur):
+                self.cur = cur
+
+            def executemany(self, *a, **k):
+                counting.calls += 1
+                return self.cur.executemany(*a, **k)
+
+            def __getattr__(self, name):
+                return getattr(self.cur, name)
+        return Cursor(self.conn.cursor(*args, **kwargs))
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+
+def test_a_batch_records_its_mails_in_a_few_statements_whatever_their_number(notifier_db):
+    """Issue 11: each mail cost three round trips of its own (is it recorded? its reply token, its
+    row). The batch now asks once which of its mails exist and writes tokens and rows in one
+    executemany each; the statements per event (its projection, the ticket, the users) remain."""
+    counts, ids = {}, iter(f"t{k}" for k in range(1, 10))  # one digit: the numbers are SOP-1 ... SOP-9
+    for tickets in (1, 8):
+        events = [e for ticket_id in [next(ids) for _ in range(tickets)] for e in (opened(ticket_id), deadline(ticket_id))]
+        with pg.connect(notifier_db) as conn:
+            counting = _Counting(conn)
+            recorded = store.record_batch(counting, [Record("t", 0, n, e) for n, e in enumerate(events)], PLAN,
+                                          lambda mail: tuple(RENDER.render(mail)), secret="s" * 32,
+                                          reply_domain="mesa.test", token_days=30, now=OPENED_AT)
+            conn.commit()
+        assert recorded == 2 * tickets  # the received mail (with its reply token) and the queue's
+        counts[tickets] = counting.calls
+    per_event = 3  # projection, ticket view, users
+    assert counts[8] - counts[1] <= per_event * (16 - 2), counts
