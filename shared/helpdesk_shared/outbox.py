@@ -407,7 +407,7 @@ def notified(listener: psycopg.Connection, timeout: float, stop: threading.Event
 def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event,
               watermark_source: str | None = None, watermark_every: float = 0.2,
               backoff: Backoff | None = None, idle_watermark_every: float = 1.0, idle_poll: float = 30.0,
-              clock: Callable[[], datetime] = utc_now) -> None:
+              clock: Callable[[], datetime] = utc_now, gather_s: float = RELAY_GATHER_S) -> None:
     """Publish until stopped, woken by NOTIFY outbox (sent by every append or enqueue at its commit).
 
     Idle costs nothing but the watermark: the relay reads its table only when notified, while
@@ -418,12 +418,14 @@ def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int
     `idle_watermark_every` when idle: time passing is itself news to the SLA timers, so it never
     stops, but it need not come five times a second when nothing happens.
 
+    After a round that published and did not fill its batch, the next waits `gather_s`.
+
     Only the holder of advisory lock `lock_id` publishes; a second relay waits as a hot standby.
     PostgreSQL or Kafka going away is waited out: back off, reconnect both, go on from the
     outbox (what was sent and not marked goes out again; consumers drop the duplicate).
     """
     backoff = backoff or Backoff()
-    pace = (watermark_every, idle_watermark_every, idle_poll)
+    pace = (watermark_every, idle_watermark_every, idle_poll, gather_s)
     while not stop.is_set():
         try:
             _relay_session(database_url, bootstrap, topic_prefix, lock_id, stop, watermark_source, pace, backoff,
@@ -434,10 +436,10 @@ def run_relay(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int
 
 
 def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id: int, stop: threading.Event,
-                   watermark_source: str | None, pace: tuple[float, float, float], backoff: Backoff,
+                   watermark_source: str | None, pace: tuple[float, float, float, float], backoff: Backoff,
                    clock: Callable[[], datetime] = utc_now) -> None:
     """One run of the relay on fresh connections, until stopped or an outage raises."""
-    watermark_every, idle_watermark_every, idle_poll = pace
+    watermark_every, idle_watermark_every, idle_poll, gather_s = pace
     producer = make_producer(bootstrap)
     listener = conn = None
     try:
@@ -478,7 +480,7 @@ def _relay_session(database_url: str, bootstrap: str, topic_prefix: str, lock_id
             backoff.reset()
             if published:
                 look = True
-                pause = gather_after(published, RELAY_BATCH, RELAY_GATHER_S)
+                pause = gather_after(published, RELAY_BATCH, gather_s)
                 if pause:
                     stop.wait(pause)  # let the next round gather; a stop ends the wait at once
                 continue

@@ -95,3 +95,37 @@ def test_a_stop_during_the_wait_ends_the_loop_without_another_poll():
     stop.wait = wait_and_stop
     loop.run(stop)
     assert loop.polls == 1
+
+
+def test_the_loops_no_one_waits_on_gather_longer_than_the_path_to_the_query_api(monkeypatch):
+    """POST -> visible crosses intake's relay and the query consumer only: they keep the short waits.
+    The SLA clocks, the notifier's mails, intake's auto-close decisions and the SLA's and notifier's
+    relays are off that path (a deadline or a mail half a second later is still at once for the
+    person who gets it), so they gather BACKGROUND_GATHER_S and pay their per-batch costs less often."""
+    from configs import intake_config, notifier_config, query_config, sla_config
+    from helpdesk_shared import entrypoint, kafka, outbox
+    from intake import relay as intake_relay, sla_consumer as intake_sla
+    from notifier import consumer as notifier_consumer, relay as notifier_relay, store as notifier_store
+    from query import consumer as query_consumer
+    from sla import consumer as sla_consumer, relay as sla_relay, store as sla_store
+
+    monkeypatch.setattr(kafka.ConsumerLoop, "_start", lambda self, stop, wait_s: None)  # no Kafka, no database
+    monkeypatch.setattr(intake_sla, "require_migrated", lambda url: None)
+    monkeypatch.setattr(notifier_store, "require_migrated", lambda url: None)
+    monkeypatch.setattr(sla_store, "require_migrated", lambda url: None)
+    monkeypatch.setattr(query_consumer, "require_migrated", lambda url: None)
+    url = "postgresql://mesa:mesa@127.0.0.1:9/mesa_nowhere"
+    assert 0.1 < kafka.BACKGROUND_GATHER_S <= 1.0
+    assert intake_sla.build(intake_config(url, "/tmp")).gather_s == kafka.BACKGROUND_GATHER_S
+    assert notifier_consumer.build(notifier_config(url)).gather_s == kafka.BACKGROUND_GATHER_S
+    assert sla_consumer.TimerService(sla_config(url)).loop.gather_s == kafka.BACKGROUND_GATHER_S
+    assert query_consumer.build(query_config(url)).gather_s == kafka.GATHER_S
+
+    relays = {}
+    monkeypatch.setattr(entrypoint, "serve_relay", lambda service, *a, **k: relays.update({service: k}))
+    for module in (intake_relay, sla_relay, notifier_relay):
+        monkeypatch.setattr(module, "serve_relay", entrypoint.serve_relay)
+        monkeypatch.setattr(module.Config, "from_env", classmethod(lambda cls: None))
+        module.main()
+    assert relays["intake-relay"].get("gather_s", outbox.RELAY_GATHER_S) == outbox.RELAY_GATHER_S
+    assert relays["sla-relay"]["gather_s"] == relays["notifier-relay"]["gather_s"] == kafka.BACKGROUND_GATHER_S

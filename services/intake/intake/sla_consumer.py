@@ -11,7 +11,7 @@ import threading
 
 from helpdesk_shared import logs
 from helpdesk_shared.entrypoint import serve
-from helpdesk_shared.kafka import ConsumerLoop
+from helpdesk_shared.kafka import BACKGROUND_GATHER_S, ConsumerLoop
 from helpdesk_shared.topics import SLA
 
 from . import handlers
@@ -41,7 +41,7 @@ def build(config: Config, stop: threading.Event | None = None) -> ConsumerLoop:
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                         consumer_name=CONSUMER_NAME, topics=[config.kafka_topic_prefix + t for t in TOPICS],
                         handle_batch=apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME,
-                        mode=config.consumer_mode, stop=stop)
+                        mode=config.consumer_mode, stop=stop, gather_s=BACKGROUND_GATHER_S)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from helpdesk_shared.clock import clock_from_env, utc_now
 from helpdesk_shared.entrypoint import serve
 from helpdesk_shared import link_tokens
 from helpdesk_shared.business_calendar import venezuela_default
-from helpdesk_shared.kafka import ConsumerLoop
+from helpdesk_shared.kafka import BACKGROUND_GATHER_S, ConsumerLoop
 from helpdesk_shared.topics import ACCOUNTS, OPERATIONS, SLA, TICKETS
 
 from . import messages, store, template_store
@@ -89,7 +89,7 @@ def build(config: Config, clock: Callable[[], datetime] = utc_now,
     return ConsumerLoop(bootstrap=config.kafka_bootstrap_servers, database_url=config.database_url,
                         consumer_name=CONSUMER_NAME, topics=[prefix + t for t in TOPICS],
                         handle_batch=handle_batch, group_id=prefix + CONSUMER_NAME,
-                        mode=config.consumer_mode, stop=stop)
+                        mode=config.consumer_mode, stop=stop, gather_s=BACKGROUND_GATHER_S)
 
 
 def main() -> None:

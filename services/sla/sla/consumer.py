@@ -14,7 +14,7 @@ from typing import Callable
 
 from helpdesk_shared.clock import clock_from_env, utc_now
 from helpdesk_shared.entrypoint import serve
-from helpdesk_shared.kafka import ConsumerLoop
+from helpdesk_shared.kafka import BACKGROUND_GATHER_S, ConsumerLoop
 from helpdesk_shared import revocations
 from helpdesk_shared.topics import ACCOUNTS, TICKETS, WATERMARKS
 
@@ -41,7 +41,7 @@ class TimerService:
                                  consumer_name=CONSUMER_NAME,
                                  topics=[config.kafka_topic_prefix + t for t in TOPICS],
                                  handle_batch=self.apply_batch, group_id=config.kafka_topic_prefix + CONSUMER_NAME,
-                                 mode=config.consumer_mode, stop=stop)
+                                 mode=config.consumer_mode, stop=stop, gather_s=BACKGROUND_GATHER_S)
         self.watch = DueWatch()
         self.checks = 0  # timer checks run (the database looked at), for tests and benches
         self._listening = None  # the database session LISTENing for CLOCKS_MOVED
