@@ -63,3 +63,27 @@ def test_a_token_issued_at_or_before_a_revocation_is_revoked_and_a_later_one_is_
     assert issued_too_early(token, NOW + timedelta(microseconds=1))
     assert not issued_too_early(token, NOW - timedelta(microseconds=1))
     assert not issued_too_early(token, None)
+
+
+def test_a_token_s_signature_is_checked_once_per_process_and_its_expiry_at_every_use(monkeypatch):
+    """Issue 11: the Ed25519 check was 7 % of an intake request's CPU, paid again at every request
+    of the same session. The claims of a token whose signature held are kept (same key, same bytes,
+    same answer); whether it expired is still decided at each use, and a forged one is never kept."""
+    from helpdesk_shared import signed_tokens
+    checks = []
+    real = signed_tokens.Ed25519Verifier.check
+    monkeypatch.setattr(signed_tokens.Ed25519Verifier, "check",
+                        lambda self, payload, signature: checks.append(1) or real(self, payload, signature))
+    token = issue(SIGNING, Claims(**{**MARIA.__dict__, "user_id": "u-cached"}), NOW, 3600)
+    for minutes in (1, 2, 30):
+        assert verify(VERIFY, token, NOW + timedelta(minutes=minutes)).user_id == "u-cached"
+    assert len(checks) == 1
+    with pytest.raises(InvalidToken, match="expired"):
+        verify(VERIFY, token, NOW + timedelta(hours=1))
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            verify(VERIFY, forged, NOW)
+    assert len(checks) == 3
+    with pytest.raises(InvalidToken):  # another key: checked again, and refused
+        verify(verify_key_of(new_signing_key()), token, NOW)
