@@ -121,3 +121,24 @@ def test_one_description_pasted_under_two_different_summaries_is_two_cases():
     pasted = "Al conciliar el Mercantil de octubre la factura 1234 del socio 55 aparece cargada dos veces."
     assert not is_similar_case("Socio sin carnet tras renovar cuota", "Conciliación bancaria descuadrada en noviembre",
                                module="BANCOS", description_a=pasted, description_b=pasted)
+
+
+def test_the_weighted_overlap_is_the_sum_over_the_union_to_the_last_bit():
+    """Issue 11: the overlap is computed from each case's kept mass (domain._mass) instead of a union
+    built for every pair. That is exact only while every weight adds up exactly in binary (1, 0.5,
+    0.25): a weight like 0.3 would move a borderline pair across SIMILAR_CASE_THRESHOLD."""
+    import random
+    from fractions import Fraction
+
+    from intake import domain
+    for weight in (1.0, domain._HALF_WEIGHT, domain._LIGHT_WEIGHT):
+        assert Fraction(weight).denominator in (1, 2, 4, 8, 16)
+    rng = random.Random(11)
+    words = [f"t{i}" for i in range(40)] + sorted(domain._HALF_CONCEPTS)[:10]
+    light = frozenset(rng.sample(words, 12))
+    for _ in range(2000):
+        a, b = frozenset(rng.sample(words, rng.randint(0, 25))), frozenset(rng.sample(words, rng.randint(0, 25)))
+        union = a | b
+        total = sum(domain._weight(t, light) for t in union)
+        expected = sum(domain._weight(t, light) for t in a & b) / total if total else 0.0
+        assert domain._weighted_jaccard(a, b, light) == expected

@@ -248,10 +248,24 @@ def _weight(term: str, light: frozenset[str]) -> float:
     return _HALF_WEIGHT if term in _HALF_CONCEPTS else 1.0
 
 
+@lru_cache(maxsize=16384)
+def _mass(terms: frozenset[str], light: frozenset[str]) -> float:
+    """The summed weight of a case's terms (kept: a case is compared again at every opening)."""
+    return sum(_weight(t, light) for t in terms)
+
+
 def _weighted_jaccard(a: frozenset[str], b: frozenset[str], light: frozenset[str]) -> float:
-    union = a | b
-    total = sum(_weight(t, light) for t in union)
-    return sum(_weight(t, light) for t in a & b) / total if total else 0.0
+    # The union's weight is the two masses less the shared one: the weights (1, 0.5, 0.25) add up
+    # exactly in binary, so this is the sum over a | b to the last bit, without building the union.
+    shared = sum(_weight(t, light) for t in a & b)
+    total = _mass(a, light) + _mass(b, light) - shared
+    return shared / total if total else 0.0
+
+
+@lru_cache(maxsize=16384)
+def _whole_terms(case: str, description: str, module: str | None) -> frozenset[str]:
+    """A case's summary and description terms together (one object per case, so _mass keeps it)."""
+    return _terms(case, module) | _terms(description, module)
 
 
 def case_similarity(case_a: str, description_a: str, case_b: str, description_b: str,
@@ -270,8 +284,8 @@ def case_similarity(case_a: str, description_a: str, case_b: str, description_b:
     by_summary = _weighted_jaccard(summary_a, summary_b, light)
     if not description_a or not description_b or by_summary < _SUMMARY_GATE:
         return by_summary
-    whole = _weighted_jaccard(summary_a | _terms(description_a, module), summary_b | _terms(description_b, module),
-                              light)
+    whole = _weighted_jaccard(_whole_terms(case_a or "", description_a, module),
+                              _whole_terms(case_b or "", description_b, module), light)
     return max(by_summary, (by_summary + whole) / 2)
 
 
