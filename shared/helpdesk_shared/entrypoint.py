@@ -37,14 +37,12 @@ def serve(service: str, run: Callable[[threading.Event], None]) -> None:
                 return
 
 
-def serve_relay(service: str, config, require_migrated: Callable[[str], None], lock_id: int,
-                watermark_source: str | None = None, gather_s: float | None = None) -> None:
-    """A service's outbox relay: its database checked to be migrated, then `outbox.run_relay` until stopped."""
+def serve_relay(service: str, config, require_migrated: Callable[[str], None], lock_id: int, **options) -> None:
+    """A service's outbox relay: its database checked to be migrated, then `outbox.run_relay` until stopped
+    (`options`, e.g. watermark_source or gather_s, are run_relay's own, with its defaults)."""
     from . import outbox
     from .clock import clock_from_env
     require_migrated(config.database_url)
     clock = clock_from_env()  # the watermark is told on the time line the service stamps its events with
     serve(service, lambda stop: outbox.run_relay(config.database_url, config.kafka_bootstrap_servers,
-                                                 config.kafka_topic_prefix, lock_id, stop,
-                                                 watermark_source=watermark_source, clock=clock,
-                                                 gather_s=outbox.RELAY_GATHER_S if gather_s is None else gather_s))
+                                                 config.kafka_topic_prefix, lock_id, stop, clock=clock, **options))

@@ -17,8 +17,7 @@ from intake import api
 pytestmark = pytest.mark.integration
 
 
-def test_a_token_check_sends_its_one_read_without_a_transaction_and_returns_the_connection_as_it_was(
-        intake_app, intake_db):
+def test_a_token_check_sends_its_one_read_without_a_transaction_and_returns_the_connection_as_it_was(intake_app):
     ctx = intake_app.extensions["intake"]
     with ctx.pool.connection() as conn:
         maria = conn.execute("select id from users where email = 'maria@clubcaracas.com.ve'").fetchone()["id"]
