@@ -210,6 +210,19 @@ def test_a_payroll_case_on_the_months_last_business_days_is_warned(w):
     assert early.data["month_end_warning"] is False
 
 
+def test_openings_of_one_day_walk_the_calendar_for_the_months_business_days_once(w, monkeypatch):
+    from helpdesk_shared.business_calendar import Calendar
+    walked = []
+    next_opening = Calendar.next_opening
+    monkeypatch.setattr(Calendar, "next_opening", lambda self, *a, **k: walked.append(1) or next_opening(self, *a, **k))
+    domain.default_business_days_left.cache_clear()
+    day = datetime(2026, 11, 18, 14, 0, tzinfo=timezone.utc)
+    w.open(w.maria, ticket_body("Nómina quincenal calcula mal el bono nocturno", "NOMINA"), day)
+    first = len(walked)
+    w.open(w.jose, ticket_body("Banco rechaza el archivo de pago de proveedores", "BANCOS"), day + timedelta(hours=1))
+    assert first > 0 and len(walked) == first
+
+
 # ---------------------------------------------------------------- rule 6: one case, one ticket
 
 def test_rule_6_the_same_case_open_again_answers_409_with_the_open_tickets_number(w):

@@ -354,3 +354,26 @@ def test_business_days_left_count_the_days_the_desk_opens_until_the_month_ends()
     assert business_days_left_in_month(calendar, date(2026, 11, 27)) == 2   # Friday 27 and Monday 30
     assert business_days_left_in_month(calendar, date(2026, 11, 28)) == 1   # a Saturday: only Monday 30
     assert business_days_left_in_month(calendar, date(2026, 12, 28)) == 3   # 31 December is a holiday
+
+
+def test_the_default_calendar_s_business_days_left_are_those_of_the_calendar_for_every_day_of_three_years():
+    from intake.domain import business_days_left_in_month, default_business_days_left, default_calendar
+    day = date(2025, 1, 1)
+    while day < date(2028, 1, 1):
+        assert default_business_days_left(day) == business_days_left_in_month(default_calendar(day.year), day), day
+        day += timedelta(days=1)
+
+
+def _fold_by_definition(text: str) -> str:
+    import unicodedata
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def test_folding_a_text_drops_exactly_the_marks_unicode_calls_combining_over_every_code_point():
+    from intake.domain import _fold
+    for start in range(0, 0x110000, 512):
+        chunk = "".join(chr(c) for c in range(start, start + 512) if not 0xD800 <= c < 0xE000)
+        assert _fold(chunk) == _fold_by_definition(chunk), hex(start)
+    for text in ("Facturación", "NÓMINA", "ÀÉÎÕÜ ñ ç", "ﬁ ㎏ ℌ", "e\u0301\u0327", "abc", "", "İstanbul ß"):
+        assert _fold(text) == _fold_by_definition(text), text

@@ -493,7 +493,7 @@ def open_ticket(uow: UnitOfWork, user: Claims, body: dict, now: datetime,
     # Rule "urgent, exclusively" (d): warned on 201, and repeated in the received mail.
     calendar = domain.default_calendar(now.year)
     today = now.astimezone(ZoneInfo(calendar.tz)).date()
-    month_end = domain.month_end_warning(module, today, domain.business_days_left_in_month(calendar, today),
+    month_end = domain.month_end_warning(module, today, domain.default_business_days_left(today),
                                          f"{case} {description}") is not None
 
     number = uow.tickets.next_number(desk)
