@@ -149,11 +149,48 @@ def schema_check(schema: Schema) -> Check | None:
     return check_dict
 
 
+def _copier(field: fields.Field) -> Callable[[Any], Any]:
+    """A copy of a checked value laid out as the schema's dump lays it out (nested fields in order)."""
+    if isinstance(field, fields.Nested):
+        return _schema_copier(field.schema)
+    if isinstance(field, fields.List):
+        inner = _copier(field.inner)
+        return lambda v: None if v is None else [inner(x) for x in v]
+    if isinstance(field, fields.Dict):
+        return lambda v: None if v is None else dict(v)
+    return lambda v: v
+
+
+def _schema_copier(schema: Schema) -> Callable[[Any], Any]:
+    copiers = tuple((name, _copier(field)) for name, field in schema.fields.items())
+
+    def copy(value: Any) -> Any:
+        if value is None:
+            return None
+        return {name: copier(value[name]) for name, copier in copiers if name in value}
+    return copy
+
+
 _DATA_CHECKS: dict[str, Check] = {}
+_DATA_COPIERS: dict[str, Callable[[Any], Any]] = {}
 for _type, _schema_class in EVENT_DATA_SCHEMAS.items():
     _check = schema_check(_schema_class())
     if _check is not None:
         _DATA_CHECKS[_type] = _check
+        _DATA_COPIERS[_type] = _schema_copier(_schema_class())
+
+
+def serialised_data(type_: str, data: Any) -> dict | None:
+    """`data` of an event `type_` a producer builds, as `schemas.validate_data` would return it (a
+    copy in the schema's field order), when it is already in the serialised form and valid; None
+    otherwise (a datetime or UUID object, a missing default, a refused value...: marshmallow's path).
+
+    Producers build most events' data from texts and numbers already in that form, and a
+    marshmallow load+dump of it was ~5 % of an opening's CPU in intake."""
+    check = _DATA_CHECKS.get(type_)
+    if check is None or not check(data):
+        return None
+    return _DATA_COPIERS[type_](data)
 
 _ENVELOPE_KEYS = frozenset({"event_id", "type", "schema_version", "stream_id", "stream_version", "occurred_at",
                             "correlation_id", "causation_id", "actor", "data"})

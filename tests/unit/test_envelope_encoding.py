@@ -41,3 +41,61 @@ def test_the_outbox_of_sla_and_the_notifier_encodes_each_built_event_once_withou
         raise AssertionError("dumped through the schemas again")
     monkeypatch.setattr(envelope, "dump_envelope", no_schema_dump)
     assert outbox.encode(events) == expected
+
+
+def _reversed(value):
+    """The same JSON value with every object's keys in reverse order."""
+    if isinstance(value, dict):
+        return {k: _reversed(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [_reversed(v) for v in value]
+    return value
+
+
+def _laid_out(value):
+    """A JSON value with its objects' key order made visible (dict equality ignores it)."""
+    if isinstance(value, dict):
+        return [(k, _laid_out(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [_laid_out(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("type_", sorted(EXAMPLES))
+def test_data_built_in_serialised_form_skips_the_schema_s_load_and_dump_and_comes_out_as_it_would_have(
+        type_, monkeypatch):
+    from helpdesk_shared import envelope as envelope_module
+    from helpdesk_shared.schemas import validate_data
+    serialised = validate_data(type_, EXAMPLES[type_])
+    hooked = type_ in {"UserRegistered", "UserUpdated", "SpecialProcessAnnounced"}  # cross-field rules
+    calls = []
+    monkeypatch.setattr(envelope_module, "validate_data", lambda t, d: calls.append(t) or validate_data(t, d))
+    given = _reversed(serialised)
+    event = new_event(type_, "stream-1", 1, given, actor=Actor("u-1", "agent"),
+                      occurred_at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+    assert calls == ([type_] if hooked else [])
+    assert _laid_out(event.data) == _laid_out(serialised)
+    assert encode_built(event) == to_json_bytes(event)
+    if not hooked:
+        assert event.data is not given  # a copy: the caller's later changes do not reach the event
+        assert all(event.data[k] is not given[k] for k in given if isinstance(given[k], (dict, list)))
+
+
+@pytest.mark.parametrize("type_", sorted(EXAMPLES))
+def test_new_event_refuses_what_the_schema_refuses_and_keeps_what_it_would_keep_for_every_mutation(type_):
+    import copy
+    from marshmallow import ValidationError
+    from helpdesk_shared.schemas import validate_data
+    from test_trusted_decode import example, mutations
+    for doc in mutations(example(type_)):
+        data = doc.get("data")
+        try:
+            expected = validate_data(type_, copy.deepcopy(data))
+        except (ValidationError, TypeError, AttributeError):
+            expected = "refused"
+        try:
+            built = new_event(type_, "stream-1", 1, copy.deepcopy(data), actor=Actor("u-1", "agent"),
+                              occurred_at=datetime(2026, 3, 2, tzinfo=timezone.utc)).data
+        except (ValidationError, TypeError, AttributeError):
+            built = "refused"
+        assert _laid_out(built) == _laid_out(expected), data
