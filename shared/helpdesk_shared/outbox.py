@@ -121,12 +121,12 @@ def enqueue(conn: psycopg.Connection, events: list[Envelope], docs: list[dict] |
 # One row per event of an event store that is its own outbox (intake's `events`, migration 0002).
 # relay_xid orders the relay (EventLog); it is the appending transaction's id, raised to the
 # previous event's relay_xid of the same stream when that one is larger (see EventLog, point 3).
-EVENT_INSERT = """
-insert into events (event_id, stream_id, stream_version, type, schema_version, occurred_at, correlation_id,
-                    causation_id, payload, relay_xid)
-values (%s, %s, %s, %s, %s, %s, %s, %s, %s,
+EVENT_COLUMNS = """event_id, stream_id, stream_version, type, schema_version, occurred_at, correlation_id,
+                    causation_id, payload, relay_xid"""
+EVENT_VALUES = """(%s, %s, %s, %s, %s, %s, %s, %s, %s,
         greatest(pg_current_xact_id(), (select p.relay_xid from events p
                                         where p.stream_id = %s and p.stream_version = %s)))"""
+EVENT_INSERT = f"insert into events ({EVENT_COLUMNS}) values {EVENT_VALUES}"
 
 
 def event_row(event: Envelope, payload: bytes) -> tuple:

@@ -213,6 +213,82 @@ def test_a_ticket_command_reads_its_snapshot_row_and_never_its_events(pool, monk
     assert (stored["version"], ticket_snapshot.from_document(stored["state"])) == (6, lifecycle.fold(events))
 
 
+def test_a_ticket_command_writes_its_events_index_row_snapshot_and_wake_up_in_one_statement(pool, monkeypatch):
+    """Issue 11: `record` sent a savepoint, the events, NOTIFY, the index row, the snapshot and the
+    release (six statements, pipelined); each statement costs the client and the server. It is one
+    statement now, whatever the number of events, and what it stores is what the six stored: the
+    events in order with one relay_xid, the index row, the snapshot of their fold, the wake-up."""
+    from unittest import mock
+    from psycopg import Cursor, _connection_base
+    monkeypatch.setattr(handlers, "_hasher", _cheap_hasher())
+    people = People(lambda: postgres_uow.transaction(pool))
+    sent, recording = [], [False]
+    execute, executemany, command = Cursor.execute, Cursor.executemany, _connection_base.BaseConnection._exec_command
+    record = postgres_uow.PostgresTickets.record
+
+    def recorded(self, *args, **kwargs):
+        recording[0] = True
+        try:
+            return record(self, *args, **kwargs)
+        finally:
+            recording[0] = False
+
+    def spy(kind, real):
+        def call(self, query, *args, **kwargs):
+            if recording[0]:
+                sent.append((kind, str(query)[:60]))
+            return real(self, query, *args, **kwargs)
+        return call
+
+    with pool.connection() as conn:
+        conn.execute("listen outbox")
+        conn.commit()
+        with mock.patch.object(postgres_uow.PostgresTickets, "record", recorded), \
+                mock.patch.object(Cursor, "execute", spy("execute", execute)), \
+                mock.patch.object(Cursor, "executemany", spy("executemany", executemany)), \
+                mock.patch.object(_connection_base.BaseConnection, "_exec_command", spy("command", command)):
+            number = people.run(lambda uow: handlers.open_ticket(uow, people.maria, ticket_body(), NOW).data["number"])
+            assert [kind for kind, _ in sent] == ["execute"], sent
+            people.run(lambda uow: handlers.post_message(uow, people.carlos, number, {"body": "¿Cuál factura?"}, NOW))
+            assert [kind for kind, _ in sent] == ["execute"] * 2, sent
+            events = people.run(lambda uow: handlers.confirm_resolution(uow, people.maria, number, True, "", NOW))
+            assert len(events) == 2 and [kind for kind, _ in sent] == ["execute"] * 3, sent
+        woken = list(conn.notifies(timeout=5, stop_after=1))
+        assert woken and woken[0].channel == "outbox"
+        ticket_id = conn.execute("select ticket_id, status, version from tickets where number = %s",
+                                 (number,)).fetchone()
+        rows = conn.execute("select stream_version, relay_xid::text as xid from events where stream_id = %s "
+                            "order by stream_version", (ticket_id["ticket_id"],)).fetchall()
+        stream = eventstore.load_stream(conn, ticket_id["ticket_id"])
+        stored = conn.execute("select version, state from ticket_snapshots where ticket_id = %s",
+                              (ticket_id["ticket_id"],)).fetchone()
+    assert [r["stream_version"] for r in rows] == [1, 2, 3, 4]
+    assert rows[2]["xid"] == rows[3]["xid"]  # the two events of one command: one transaction, one relay_xid
+    assert [e.type for e in stream][2:] == ["ResolutionConfirmed", "TicketClosed"]
+    assert (ticket_id["status"], ticket_id["version"]) == ("closed", 4)
+    assert (stored["version"], ticket_snapshot.from_document(stored["state"])) == (4, lifecycle.fold(stream))
+
+
+def test_a_conflicting_ticket_write_stores_none_of_its_statements(pool, monkeypatch):
+    monkeypatch.setattr(handlers, "_hasher", _cheap_hasher())
+    people = People(lambda: postgres_uow.transaction(pool))
+    number = people.run(lambda uow: handlers.open_ticket(uow, people.maria, ticket_body(), NOW).data["number"])
+    with postgres_uow.transaction(pool) as uow:
+        state = uow.tickets.state(number)
+    people.run(lambda uow: handlers.post_message(uow, people.carlos, number, {"body": "Primero"}, NOW))
+    stale = new_event("TicketAssigned", state.ticket_id, 2, {"agent_id": "x", "assigned_by": "x"},
+                      actor=SYSTEM, occurred_at=NOW)
+    with pytest.raises(VersionConflict):
+        with postgres_uow.transaction(pool) as uow:
+            uow.tickets.record([stale], 1, lifecycle.apply(state, stale))
+    with pool.connection() as conn:
+        row = conn.execute("select t.version, s.version as snapshot from tickets t join ticket_snapshots s "
+                           "using (ticket_id) where t.number = %s", (number,)).fetchone()
+        types = [r["type"] for r in conn.execute("select type from events where stream_id = %s order by "
+                                                 "stream_version", (state.ticket_id,)).fetchall()]
+    assert (row["version"], row["snapshot"], types) == (2, 2, ["TicketOpened", "MessagePosted"])
+
+
 def test_two_concurrent_commands_on_one_ticket_cannot_both_append_the_same_version(pool, monkeypatch):
     monkeypatch.setattr(handlers, "_hasher", _cheap_hasher())
     people = People(lambda: postgres_uow.transaction(pool))

@@ -180,6 +180,17 @@ def test_urgency_of_a_special_process_needs_an_announcement_covering_now(w):
               "URGENT_NO_ANNOUNCEMENT", field="urgency")
 
 
+def test_only_an_opening_that_names_a_special_process_reads_the_organisations_announcements(w, monkeypatch):
+    read = []
+    of_organisation = w.uow.special_processes.of_organisation
+    monkeypatch.setattr(w.uow.special_processes, "of_organisation", lambda org: read.append(org) or of_organisation(org))
+    w.open(w.maria)
+    refused(lambda: w.open(w.jose, ticket_body(urgency="muy_urgente")), "URGENT_NOT_ALLOWED")
+    assert read == []
+    refused(lambda: w.open(w.jose, ticket_body(urgency="announced_special_process")), "URGENT_NO_ANNOUNCEMENT")
+    assert read == ["club-caracas"]
+
+
 def test_an_announced_special_process_makes_urgency_possible_inside_its_window_only(w):
     announced = handlers.announce_special_process(w.uow, w.maria, {
         "kind": "carnetizacion", "description": "Carnetización anual de socios",

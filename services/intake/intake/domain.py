@@ -165,11 +165,14 @@ def check_contact(contact: dict | None) -> dict:
     return {"name": values["name"][:200], "email": email, "phone": ("+" if phone.startswith("+") else "") + digits}
 
 
+ANNOUNCED_SPECIAL_PROCESS = "announced_special_process"  # the one urgency that needs the announcements
+
+
 def check_urgency(urgency: str, announcements: list[Announcement], now: datetime) -> str | None:
     """The covering announcement's id for an announced special process, else None; refuse other urgencies."""
     if urgency not in URGENCIES:
         raise violation("URGENT_NOT_ALLOWED", "urgency")
-    if urgency != "announced_special_process":
+    if urgency != ANNOUNCED_SPECIAL_PROCESS:
         return None
     for announcement in announcements:
         if announcement.announced_at < announcement.starts_at <= now < announcement.ends_at:

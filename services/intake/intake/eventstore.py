@@ -16,34 +16,66 @@ from .messages import violation
 from .unit_of_work import VersionConflict  # the handlers' port defines it; this adapter raises it
 
 
-def append(conn: psycopg.Connection, events: list[Envelope], expected_version: int,
-           also: Sequence[tuple[str, Sequence]] = ()) -> None:
+def append(conn: psycopg.Connection, events: list[Envelope], expected_version: int) -> None:
     """Append events after `expected_version` (which queues them for Kafka), in the caller's transaction.
 
     Raises VersionConflict when the stream moved on: the unique (stream_id, stream_version)
-    index refuses the second of two writers that read the same version. Raises EventTooLarge
-    (413) before writing anything when an event would not fit its topic. The events are the
-    ones `new_event` built (their data validated there), so each is serialised once, unchecked.
-    `also`, statements (SQL, parameters) that must stand or fall with the events (a ticket's
-    snapshot and index row), run after them in the same round trip and savepoint.
+    index refuses the second of two writers that read the same version; the transaction stays
+    usable (an editor's command says so and goes on). Raises EventTooLarge (413) before writing
+    anything when an event would not fit its topic. The events are the ones `new_event` built
+    (their data validated there), so each is serialised once, unchecked.
     """
-    for i, event in enumerate(events, start=1):
-        if event.stream_version != expected_version + i:
-            raise ValueError(f"event {event.type} at version {event.stream_version}, expected {expected_version + i}")
-    payloads = [encode_built(event) for event in events]
-    outbox.check_sizes(payloads)
-    rows = [outbox.event_row(event, payload) for event, payload in zip(events, payloads)]
+    rows = _rows(events, expected_version)
     try:
         # One round trip: savepoint, inserts, NOTIFY (wakes the relay at commit) and release are
         # pipelined. The savepoint lets a conflict leave the caller's transaction usable.
         with conn.pipeline(), conn.transaction():
             conn.cursor().executemany(outbox.EVENT_INSERT, rows)
             conn.execute("notify outbox")
-            for sql, params in also:
-                conn.execute(sql, params)
     except psycopg.errors.UniqueViolation as exc:
-        v = violation("VERSION_CONFLICT", None, status=409)
-        raise VersionConflict(v.code, v.field, v.message, v.status) from exc
+        raise _conflict() from exc
+
+
+def append_in_one_statement(conn: psycopg.Connection, events: list[Envelope], expected_version: int,
+                            also: Sequence[tuple[str, Sequence]]) -> None:
+    """`append`, with the statements that must stand or fall with the events (a ticket's index row
+    and snapshot: INSERTs or UPDATEs, positional parameters), sent as one statement: each its own
+    CTE, and the wake-up of the relay as its query (`pg_notify`, delivered at commit).
+
+    One statement where `append` sends six (savepoint, events, NOTIFY, `also`, release) costs the
+    client ~250 µs and the server ~50 µs less (issue 11). There is no savepoint: a VersionConflict
+    leaves the transaction aborted, so it is for callers that let the conflict end the unit of work
+    (`unit_of_work.run` runs the command again in a new one), as every ticket command does.
+
+    Every event of the call takes the relay_xid its first would (the transaction's id, raised to that
+    of the stream's event at `expected_version`): the value the sequential inserts gave each, since
+    each raised to its predecessor's, and the predecessor in one statement cannot be seen.
+    """
+    rows = _rows(events, expected_version)
+    params = [value for row in rows for value in row[:-2] + (events[0].stream_id, expected_version)]
+    sql = f"with appended as (insert into events ({outbox.EVENT_COLUMNS}) values " \
+          + ", ".join([outbox.EVENT_VALUES] * len(rows)) + ")"
+    for i, (statement, statement_params) in enumerate(also):
+        sql += f", also_{i} as ({statement})"
+        params.extend(statement_params)
+    try:
+        conn.execute(sql + " select pg_notify('outbox', '')", params)
+    except psycopg.errors.UniqueViolation as exc:
+        raise _conflict() from exc
+
+
+def _rows(events: list[Envelope], expected_version: int) -> list[tuple]:
+    for i, event in enumerate(events, start=1):
+        if event.stream_version != expected_version + i:
+            raise ValueError(f"event {event.type} at version {event.stream_version}, expected {expected_version + i}")
+    payloads = [encode_built(event) for event in events]
+    outbox.check_sizes(payloads)
+    return [outbox.event_row(event, payload) for event, payload in zip(events, payloads)]
+
+
+def _conflict() -> VersionConflict:
+    v = violation("VERSION_CONFLICT", None, status=409)
+    return VersionConflict(v.code, v.field, v.message, v.status)
 
 
 STREAM_COLUMNS = """e.payload, e.event_id, e.type, e.schema_version, e.stream_id, e.stream_version, e.occurred_at,

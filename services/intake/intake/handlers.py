@@ -469,7 +469,9 @@ def open_ticket(uow: UnitOfWork, user: Claims, body: dict, now: datetime,
     domain.check_structured_fields(body.get("member_number"), body.get("dates"), body.get("vouchers"),
                                    body.get("menu_path"))
     urgency = body.get("urgency") or "normal"
-    special_process_id = domain.check_urgency(urgency, uow.special_processes.of_organisation(organisation_id), now)
+    announcements = (uow.special_processes.of_organisation(organisation_id)
+                     if urgency == domain.ANNOUNCED_SPECIAL_PROCESS else [])  # no other urgency needs them
+    special_process_id = domain.check_urgency(urgency, announcements, now)
     files = _attachments_of(uow, user, body.get("attachments") or [], now)
     attachments.check_ticket_total([f["size"] for f in files])
 

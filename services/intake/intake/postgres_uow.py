@@ -54,7 +54,7 @@ class PostgresTickets:
                                     from tickets where number = %s""", (number,)).fetchone()
 
     def add(self, row: dict) -> None:
-        self.conn.execute(_TICKET_INSERT, row)
+        self.conn.execute(_TICKET_INSERT, tuple(row[c] for c in _TICKET_COLUMNS))
 
     def set_status(self, ticket_id: str, status: str, version: int) -> None:
         self.conn.execute("update tickets set status = %s, version = %s where ticket_id = %s",
@@ -100,22 +100,22 @@ class PostgresTickets:
 
     def record(self, events: list[Envelope], expected_version: int, state: TicketState,
                new_ticket: dict | None = None) -> None:
-        # One round trip for the whole write (eventstore.append pipelines it): events, NOTIFY, the
-        # index row and the snapshot. A snapshot never moves back (a late writer of an older version).
+        # One statement for the whole write (eventstore.append_in_one_statement): events, the index
+        # row, the snapshot and the relay's wake-up. A snapshot never moves back (a late writer of an
+        # older version). A conflict aborts the transaction: the command runs again in a new one.
         if new_ticket is not None:
-            index = (_TICKET_INSERT, new_ticket)
+            index = (_TICKET_INSERT, tuple(new_ticket[c] for c in _TICKET_COLUMNS))
         else:
             index = ("update tickets set status = %s, version = %s where ticket_id = %s",
                      (state.status, state.version, state.ticket_id))
         snapshot = (_SNAPSHOT_UPSERT + " where ticket_snapshots.version < excluded.version",
                     (state.ticket_id, state.version, Jsonb(ticket_snapshot.to_document(state))))
-        eventstore.append(self.conn, events, expected_version, also=(index, snapshot))
+        eventstore.append_in_one_statement(self.conn, events, expected_version, also=(index, snapshot))
 
 
-_TICKET_INSERT = """insert into tickets (ticket_id, number, desk, organisation_id, module, case_summary, description,
-                                         status, version)
-                    values (%(ticket_id)s, %(number)s, %(desk)s, %(organisation_id)s, %(module)s,
-                            %(case_summary)s, %(description)s, %(status)s, %(version)s)"""
+_TICKET_COLUMNS = ("ticket_id", "number", "desk", "organisation_id", "module", "case_summary", "description",
+                   "status", "version")
+_TICKET_INSERT = f"insert into tickets ({', '.join(_TICKET_COLUMNS)}) values ({', '.join(['%s'] * len(_TICKET_COLUMNS))})"
 _SNAPSHOT_UPSERT = """insert into ticket_snapshots (ticket_id, version, state) values (%s, %s, %s)
                       on conflict (ticket_id) do update set version = excluded.version, state = excluded.state"""
 
