@@ -287,6 +287,34 @@ def test_one_batch_holding_a_whole_ticket_life_equals_its_events_applied_one_by_
     assert tables(batched) == tables(one_by_one)
 
 
+def test_a_batch_applies_its_sla_facts_to_the_deadlines_in_a_few_statements_whatever_their_number(two_query_dbs):
+    """Issue 11: each fact cost four statements (its deadline_facts row, its ticket's status, its
+    upsert, its ticket's queue place). A batch's facts now share three and keep their own upsert:
+    the same read models as one by one (the tests above), for far fewer statements."""
+    from unittest import mock
+    from psycopg import Cursor
+    one_by_one, batched = two_query_dbs
+    log = records(event_log(seed=11, tickets=12))
+    facts = [r for r in log if r.event.type in store.TICKET_FACTS]
+    assert len(facts) > 24
+    sent = []
+    execute = Cursor.execute
+
+    def counting(self, query, *args, **kwargs):
+        sent.append(" ".join(str(query).split()))
+        return execute(self, query, *args, **kwargs)
+
+    apply_in(one_by_one, [[r] for r in log])
+    with mock.patch.object(Cursor, "execute", counting):
+        apply_in(batched, [log])
+    assert tables(batched) == tables(one_by_one)
+    assert len([q for q in sent if "into deadline_facts" in q]) == 1
+    assert len([q for q in sent if "into queue_order (ticket_id, sort_due" in q]) == 1
+    assert len([q for q in sent if q.startswith("select status from tickets") or "status = 'closed'" in q]) == 1
+    upserts = [q for q in sent if "into deadlines" in q or q.startswith("update deadlines set running = false, sla")]
+    assert len(upserts) <= len(facts)
+
+
 def test_migration_0007_backfills_the_search_rows_the_applier_builds(query_db):
     # A database migrated before 0007 gets its ticket_search rows from the tickets and thread it
     # holds: the same vectors the applier grows message by message.

@@ -251,17 +251,17 @@ def test_two_instances_closing_and_timing_the_same_tickets_in_opposite_orders_do
     facts = batch(t4.deadline_set("next_response", 20, 8), t3.deadline_set("next_response", 20, 8))
     closes = batch(t3.closed(40), t4.closed(40))
 
-    # Instance one stops between its two facts (after ticket 4's queue row) until instance two is under way.
+    # Instance one stops between its two facts (after ticket 4's deadline row) until instance two is under way.
     halfway, go_on = threading.Event(), threading.Event()
-    refresh = queue_store._refresh_order
+    apply_fact = queue_store._apply_sla_fact
 
-    def refresh_then_pause(conn, ticket_id):
-        refresh(conn, ticket_id)
-        if ticket_id == t4.id and threading.current_thread().name == "one":
+    def apply_then_pause(conn, record, closed):
+        apply_fact(conn, record, closed)
+        if record.event.data["ticket_id"] == t4.id and threading.current_thread().name == "one":
             halfway.set()
             assert go_on.wait(30)
 
-    monkeypatch.setattr(queue_store, "_refresh_order", refresh_then_pause)
+    monkeypatch.setattr(queue_store, "_apply_sla_fact", apply_then_pause)
     crossing(shared, facts, closes, halfway, go_on, "instance one between its two facts")
     commit(single, facts, closes)
     assert tables(shared) == tables(single)

@@ -15,7 +15,7 @@ from helpdesk_shared.topics import ACCOUNTS, KNOWLEDGE, NOTIFICATIONS, SLA, TICK
 from . import articles_store, catalogs, reports_store, satisfaction_store, work_time
 from .batching import applies_batch, copy_rows, data_json, list_json, takes_batches
 from .projector import project, project_account
-from .queue_store import TICKET_FACTS, apply_sla_fact
+from .queue_store import TICKET_FACTS, apply_sla_facts
 from .queue_store import apply_ticket_events as queue_ticket_events
 from .timeline_store import apply_timeline
 
@@ -203,7 +203,7 @@ _APPLIERS: dict[str, list] = {
               (satisfaction_store.PROJECTION, satisfaction_store.apply_ticket_rated)],  # issue 12: the verdict
     NOTIFICATIONS: [("tickets", apply_notifications), ("timeline", apply_timeline)],
     ACCOUNTS: [("accounts", apply_account), (catalogs.PROJECTION, catalogs.apply_catalog_changed)],
-    SLA: [("deadlines", apply_sla_fact), ("timeline", apply_timeline),
+    SLA: [("deadlines", apply_sla_facts), ("timeline", apply_timeline),
           (reports_store.PROJECTION, reports_store.apply_sla_fact), (work_time.PROJECTION, work_time.apply)],
     KNOWLEDGE: [(articles_store.PROJECTION, articles_store.apply_article_event)],  # issue 12
 }
