@@ -175,3 +175,43 @@ def test_a_sender_that_dies_after_the_server_took_a_mail_sends_that_mail_again_w
     assert sorted(sink.ids.values()) == [1, 2]  # the mail in flight twice, as one Message-ID; the other once
     with pg.connect(notifier_db) as conn:
         assert conn.execute("select count(*) as n from mails where status = 'sent'").fetchone()["n"] == 2
+
+
+def test_a_mail_costs_its_lock_and_one_statement_that_marks_it_queues_its_event_and_wakes_the_relay(notifier_db):
+    """Issue 11: the mark, its outbox row and NOTIFY were three statements in pipeline mode, whose
+    bookkeeping in psycopg cost the sender more CPU than the round trips it saved. Now the lock,
+    then one statement (CTEs and pg_notify); the sent, failed and outbox rows are as before."""
+    from unittest import mock
+    from psycopg import Connection, Cursor
+    sink, port = Sink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    sent, pipelines = [], []
+    execute, executemany, pipeline = Cursor.execute, Cursor.executemany, Connection.pipeline
+
+    def counting(real):
+        def call(self, query, *args, **kwargs):
+            sent.append(" ".join(str(query).split())[:40])
+            return real(self, query, *args, **kwargs)
+        return call
+
+    try:
+        queue(notifier_db, ["socio1@club.test", "rechazado@club.test", "socio2@club.test"])
+        with pg.connect(notifier_db) as conn:
+            conn.execute("listen outbox")
+            conn.commit()
+            with mock.patch.object(Cursor, "execute", counting(execute)), \
+                    mock.patch.object(Cursor, "executemany", counting(executemany)), \
+                    mock.patch.object(Connection, "pipeline", lambda self: pipelines.append(1) or pipeline(self)):
+                drain(config_for(notifier_db, port), NOW)
+            woken = list(conn.notifies(timeout=5, stop_after=1))
+            statuses = dict((r["recipient"], r["status"]) for r in conn.execute("select recipient, status from mails"))
+            queued = conn.execute("select count(*) as n from outbox").fetchone()["n"]
+    finally:
+        controller.stop()
+    assert statuses == {"socio1@club.test": "sent", "rechazado@club.test": "failed", "socio2@club.test": "sent"}
+    assert queued == 3 and woken and woken[0].channel == "outbox"
+    assert sum(sink.ids.values()) == 2
+    assert not pipelines
+    per_mail = [q for q in sent if not q.startswith("select * from mails")]  # the list of due mails, per round
+    assert len(per_mail) == 2 * 3, sent

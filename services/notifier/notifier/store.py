@@ -253,16 +253,16 @@ def _notification(mail: dict, type_: str, data: dict, now: datetime) -> Envelope
 
 def mark_sent(conn: psycopg.Connection, mail: dict, now: datetime) -> None:
     """The server took the mail: record it and tell the timeline (NotificationSent)."""
-    conn.execute("update mails set status = 'sent', sent_at = %s, attempts = attempts + 1 where key = %s",
-                 (now, mail["key"]))
-    outbox.enqueue(conn, [_notification(mail, "NotificationSent", {"message_id": mail["message_id"]}, now)])
+    outbox.enqueue_with(conn, [_notification(mail, "NotificationSent", {"message_id": mail["message_id"]}, now)], (
+        "update mails set status = 'sent', sent_at = %s, attempts = attempts + 1 where key = %s", (now, mail["key"])))
 
 
 def mark_failed(conn: psycopg.Connection, mail: dict, error: str, now: datetime) -> None:
     """The address will never take it: record it as failed and show agents (NotificationFailed)."""
-    conn.execute("update mails set status = 'failed', last_error = %s, attempts = attempts + 1 where key = %s",
-                 (error, mail["key"]))
-    outbox.enqueue(conn, [_notification(mail, "NotificationFailed", {"error": error[:500], "permanent": True}, now)])
+    outbox.enqueue_with(conn, [_notification(mail, "NotificationFailed", {"error": error[:500], "permanent": True},
+                                             now)],
+                        ("update mails set status = 'failed', last_error = %s, attempts = attempts + 1 where key = %s",
+                         (error, mail["key"])))
 
 
 def postpone(conn: psycopg.Connection, mail: dict, error: str, now: datetime, max_backoff: float) -> None:
