@@ -174,3 +174,35 @@ def test_a_batch_records_its_mails_in_a_few_statements_whatever_their_number(not
         counts[tickets] = counting.calls
     per_event = 3  # projection, ticket view, users
     assert counts[8] - counts[1] <= per_event * (16 - 2), counts
+
+
+def test_events_are_queued_in_one_statement_in_their_order_and_the_relay_is_woken(notifier_db):
+    """Issue 11: `outbox.enqueue` sent a statement an event (executemany) and NOTIFY; the SLA service
+    queues one to three events a ticket. Now one statement, whatever their number."""
+    from unittest import mock
+    from psycopg import Cursor
+    from helpdesk_shared import outbox
+    from helpdesk_shared.envelope import encode_built
+    from helpdesk_shared.topics import TOPIC_OF_EVENT
+    events = [new_event("NotificationSent", f"mail-{i}", 1, {"cause_event_id": "5f0c3e0e-8d1c-4a3b-9f1e-2a7d7c1b9e10",
+                                                            "recipient": f"socio{i}@club.test", "template": "ticket_received",
+                                                            "ticket_id": "t-1", "message_id": f"<m{i}@mesa.test>"},
+                        actor=Actor("notifier", "system"), occurred_at=datetime(2026, 11, 25, 14, tzinfo=timezone.utc))
+              for i in range(7)]
+    sent = []
+    execute, executemany = Cursor.execute, Cursor.executemany
+    with pg.connect(notifier_db) as conn:
+        conn.execute("listen outbox")
+        conn.commit()
+        with mock.patch.object(Cursor, "execute", lambda self, q, *a, **k: sent.append("execute") or execute(self, q, *a, **k)), \
+                mock.patch.object(Cursor, "executemany",
+                                  lambda self, q, *a, **k: sent.append("executemany") or executemany(self, q, *a, **k)):
+            outbox.enqueue(conn, events[:1])
+            outbox.enqueue(conn, events[1:])
+        conn.commit()
+        woken = list(conn.notifies(timeout=5, stop_after=1))
+        rows = conn.execute("select event_id, topic, key, payload from outbox order by id").fetchall()
+    assert sent == ["execute", "execute"]
+    assert woken and woken[0].channel == "outbox"
+    assert [(r["event_id"], r["topic"], r["key"], bytes(r["payload"])) for r in rows] == \
+        [(e.event_id, TOPIC_OF_EVENT[e.type], e.stream_id, encode_built(e)) for e in events]
