@@ -377,3 +377,34 @@ def test_folding_a_text_drops_exactly_the_marks_unicode_calls_combining_over_eve
         assert _fold(chunk) == _fold_by_definition(chunk), hex(start)
     for text in ("Facturación", "NÓMINA", "ÀÉÎÕÜ ñ ç", "ﬁ ㎏ ℌ", "e\u0301\u0327", "abc", "", "İstanbul ß"):
         assert _fold(text) == _fold_by_definition(text), text
+
+
+def _terms_by_definition(text, module):
+    """Rule 6's terms of a text as they were defined before words were cached one by one."""
+    from intake import domain
+    from intake.vocabulary import MATCH_STOPWORDS
+    concepts = domain._MODULE_CONCEPTS.get(module, domain._GENERAL_CONCEPTS)
+    terms = set()
+    for word in domain._WORD.findall(domain._fold(text)):
+        if word.isdigit():
+            terms.add(word.lstrip("0") or "0")
+        elif len(word) >= 2 and word not in MATCH_STOPWORDS and not domain._is_help_word.__wrapped__(word):
+            terms.add(domain._term(word, concepts))
+    return frozenset(terms)
+
+
+def test_rule_6_terms_with_each_word_cached_are_those_of_the_definition_for_thousands_of_texts():
+    import random
+    from intake import domain
+    from intake.vocabulary import GENERAL_SYNONYMS, HELP_WORDS, MATCH_STOPWORDS, MODULE_SYNONYMS, MODULE_WORDS
+    words = sorted({*HELP_WORDS, *MATCH_STOPWORDS, *" ".join(MODULE_WORDS.values()).split(),
+                    *" ".join(GENERAL_SYNONYMS.values()).split(),
+                    *(w for groups in MODULE_SYNONYMS.values() for w in " ".join(groups.values()).split()),
+                    "ayudaaa", "urgenteee", "Conciliación", "NÓMINA", "0456", "00", "x", "é", "rapidito"})
+    modules = [None, *MODULE_WORDS, "DESCONOCIDO"]
+    rng = random.Random(6)
+    for _ in range(3000):
+        text = " ".join(rng.choice(words) for _ in range(rng.randrange(1, 25))) + rng.choice(["", ".", "!!", " 12"])
+        module = rng.choice(modules)
+        domain._terms.cache_clear()
+        assert domain._terms(text, module) == _terms_by_definition(text, module), (text, module)

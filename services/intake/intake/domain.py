@@ -82,6 +82,7 @@ _URGENCY = re.compile(r"[\s(\[]*[-–—:;,]?[\s(\[]*\b(?:" + "|".join(URGENCY_W
 _LOOSE_ENDS = " \t-–—:;,.!¡?¿"
 
 
+@lru_cache(maxsize=65536)  # customers' words repeat: each is looked at once per process
 def _is_help_word(word: str) -> bool:
     """Whether a folded word only asks for help, speed or courtesy ("ayúdenme", "rapidito", "please")."""
     word = _REPEATED.sub(r"\1", word)  # "ayudaaa" -> "ayuda"
@@ -251,14 +252,22 @@ _LIGHT_TERMS = {module: frozenset(_term(_fold(w), _MODULE_CONCEPTS.get(module, _
 def _terms(text: str, module: str | None) -> frozenset[str]:
     """A text reduced to what it means for rule 6: folded, without stop-words or pleas for help,
     stemmed, each stem replaced by its synonym group's concept; numbers kept as they are."""
-    concepts = _MODULE_CONCEPTS.get(module, _GENERAL_CONCEPTS)
     terms = set()
     for word in _WORD.findall(_fold(text)):
         if word.isdigit():
             terms.add(word.lstrip("0") or "0")  # a share, invoice or voucher number: "0456" is "456"
-        elif len(word) >= 2 and word not in MATCH_STOPWORDS and not _is_help_word(word):
-            terms.add(_term(word, concepts))
+        elif (term := _word_term(word, module)) is not None:
+            terms.add(term)
     return frozenset(terms)
+
+
+@lru_cache(maxsize=65536)  # a new case's words are mostly words seen before: one lookup each
+def _word_term(word: str, module: str | None) -> str | None:
+    """The concept a folded word stands for in `module`, or None for a stop-word, a plea for help
+    or a single letter."""
+    if len(word) < 2 or word in MATCH_STOPWORDS or _is_help_word(word):
+        return None
+    return _term(word, _MODULE_CONCEPTS.get(module, _GENERAL_CONCEPTS))
 
 
 def _weight(term: str, light: frozenset[str]) -> float:
