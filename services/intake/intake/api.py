@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from contextlib import ExitStack
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request, send_file
@@ -54,16 +55,46 @@ def _now():
     return _ctx().clock()
 
 
+def _held_connection():
+    """The request's one pooled connection, borrowed (and checked) at its first use and given back
+    when the request ends (`_give_back`): the token's revocation check and the command share it, so
+    a call pays one checkout, not two (issue 11; the query service does the same)."""
+    if "intake_conn" not in g:
+        stack = ExitStack()
+        g.intake_conn = stack.enter_context(_ctx().pool.connection())
+        g.intake_conn_stack = stack
+    return g.intake_conn
+
+
+@bp.teardown_app_request
+def _give_back(exc: BaseException | None = None) -> None:
+    """Return the request's connection as `with pool.connection()` ends: after an error rolled back
+    (a broken one is replaced by the pool), else committed (nothing is left open by then). Called at
+    once when a command fails, so a failed connection is never used again by the same request."""
+    stack = g.pop("intake_conn_stack", None)
+    g.pop("intake_conn", None)
+    if stack is not None:
+        stack.__exit__(type(exc), exc, exc.__traceback__) if exc is not None else stack.close()
+
+
 def _run(command):
-    """`command(uow)` in one transaction on a pooled connection, run again on a version conflict
+    """`command(uow)` in one transaction on the request's connection, run again on a version conflict
     (`unit_of_work.run`: the one place for the transaction and the retry)."""
-    return unit_of_work.run(lambda: postgres_uow.transaction(_ctx().pool), command)
+    try:
+        return unit_of_work.run(lambda: postgres_uow.on_connection(_held_connection()), command)
+    except BaseException as err:
+        _give_back(err)
+        raise
 
 
 def _revoked(claims) -> bool:
     # One read, nothing written: no transaction and no retry (postgres_uow.one_read).
-    with postgres_uow.one_read(_ctx().pool) as uow:
-        return handlers.token_revoked(uow, claims)
+    try:
+        with postgres_uow.one_read(_held_connection()) as uow:
+            return handlers.token_revoked(uow, claims)
+    except BaseException as err:
+        _give_back(err)
+        raise
 
 
 # Intake checks its own tokens with the public half of its signing key, like every service.

@@ -412,17 +412,29 @@ def of(conn_or_uow) -> PostgresUnitOfWork:
 
 
 @contextmanager
-def one_read(pool: ConnectionPool) -> Iterator[PostgresUnitOfWork]:
-    """A unit of work for a single read (a bearer token's revocation check): autocommit, so the
-    statement is its own transaction, one round trip where BEGIN, the read and COMMIT took three.
-    The connection goes back to the pool out of autocommit, as every command expects it."""
-    with pool.connection() as conn:
-        conn.autocommit = True
-        try:
-            yield PostgresUnitOfWork(conn)
-        finally:
-            if not conn.closed:
-                conn.autocommit = False
+def one_read(conn: psycopg.Connection) -> Iterator[PostgresUnitOfWork]:
+    """A unit of work for a single read (a bearer token's revocation check) on a connection the
+    caller holds: autocommit, so the statement is its own transaction, one round trip where BEGIN,
+    the read and COMMIT took three. The connection is left out of autocommit, as commands expect it."""
+    conn.autocommit = True
+    try:
+        yield PostgresUnitOfWork(conn)
+    finally:
+        if not conn.closed and not conn.broken:
+            conn.autocommit = False
+
+
+@contextmanager
+def on_connection(conn: psycopg.Connection) -> Iterator[PostgresUnitOfWork]:
+    """A unit of work on a connection the caller holds (an HTTP request's one connection): commits
+    when the block ends and rolls back when it raises; giving the connection back is the caller's."""
+    try:
+        yield PostgresUnitOfWork(conn)
+    except BaseException:
+        if not conn.closed and not conn.broken:
+            conn.rollback()
+        raise
+    conn.commit()
 
 
 @contextmanager
