@@ -133,22 +133,27 @@ def count_applied(conn: psycopg.Connection, consumer: str, types: list[str]) -> 
     counts: dict[str, int] = {}
     for t in types:
         counts[t] = counts.get(t, 0) + 1
-    # One statement from arrays, in the types' order (instances of one consumer add to the same rows):
-    # executemany ran a statement a type in pipeline mode, whose bookkeeping costs more than it saves.
-    conn.execute("""insert into consumer_events_applied (consumer, type, applied)
-                    select %s, t, n from unnest(%s::text[], %s::bigint[]) as counted (t, n) order by t
-                    on conflict (consumer, type) do update
-                    set applied = consumer_events_applied.applied + excluded.applied""",
-                 (consumer, sorted(counts), [counts[t] for t in sorted(counts)]))
+    # One statement, rows in the types' order (instances of one consumer add to the same rows): executemany
+    # ran a statement a type in pipeline mode, whose bookkeeping costs more than it saves; a VALUES list
+    # costs psycopg less than arrays to unnest. A batch holds a few types.
+    rows = sorted(counts.items())
+    if not rows:
+        return
+    conn.execute("insert into consumer_events_applied (consumer, type, applied) values "
+                 + ", ".join(["(%s, %s, %s)"] * len(rows))
+                 + " on conflict (consumer, type) do update set applied = consumer_events_applied.applied + excluded.applied",
+                 [v for t, n in rows for v in (consumer, t, n)])
 
 
 def save_offsets(conn: psycopg.Connection, consumer: str, offsets: dict[tuple[str, int], int]) -> None:
-    """Store next offsets; call inside the transaction that applied the batch (one statement, from arrays)."""
-    stored = sorted(offsets.items())
-    conn.execute("""insert into consumer_offsets (consumer, topic, partition, next_offset)
-                    select %s, t, p, o from unnest(%s::text[], %s::int[], %s::bigint[]) as saved (t, p, o) order by t, p
-                    on conflict (consumer, topic, partition) do update set next_offset = excluded.next_offset""",
-                 (consumer, [t for (t, _), _ in stored], [p for (_, p), _ in stored], [o for _, o in stored]))
+    """Store next offsets; call inside the transaction that applied the batch (one statement, in key order)."""
+    rows = sorted(offsets.items())
+    if not rows:
+        return
+    conn.execute("insert into consumer_offsets (consumer, topic, partition, next_offset) values "
+                 + ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+                 + " on conflict (consumer, topic, partition) do update set next_offset = excluded.next_offset",
+                 [v for (t, p), o in rows for v in (consumer, t, p, o)])
 
 
 def load_generation(conn: psycopg.Connection, consumer: str, share: bool = False) -> int:

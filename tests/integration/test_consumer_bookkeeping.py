@@ -29,6 +29,8 @@ def test_a_batch_counts_its_events_and_saves_its_offsets_in_one_statement_each(f
         pg.count_applied(conn, "c", ["TicketOpened", "TicketClosed"])
         pg.count_applied(conn, "other", ["TicketOpened"])
         pg.save_offsets(conn, "c", {("helpdesk.tickets", 3): 12})
+        pg.count_applied(conn, "c", [])  # a batch of parked messages only: nothing to count or store
+        pg.save_offsets(conn, "c", {})
         conn.commit()
         counts = {(r["consumer"], r["type"]): r["applied"]
                   for r in conn.execute("select consumer, type, applied from consumer_events_applied")}

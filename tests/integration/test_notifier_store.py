@@ -206,3 +206,17 @@ def test_events_are_queued_in_one_statement_in_their_order_and_the_relay_is_woke
     assert woken and woken[0].channel == "outbox"
     assert [(r["event_id"], r["topic"], r["key"], bytes(r["payload"])) for r in rows] == \
         [(e.event_id, TOPIC_OF_EVENT[e.type], e.stream_id, encode_built(e)) for e in events]
+
+
+def test_thousands_of_events_are_queued_in_chunks_in_their_order(notifier_db):
+    from helpdesk_shared import outbox
+    at = datetime(2026, 11, 25, 14, tzinfo=timezone.utc)
+    events = [new_event("NotificationSent", f"mail-{i}", 1, {"cause_event_id": "5f0c3e0e-8d1c-4a3b-9f1e-2a7d7c1b9e10",
+                                                            "recipient": "socio@club.test", "template": "ticket_received",
+                                                            "ticket_id": "t-1", "message_id": f"<m{i}@mesa.test>"},
+                        actor=Actor("notifier", "system"), occurred_at=at) for i in range(2 * outbox._QUEUE_CHUNK + 3)]
+    with pg.connect(notifier_db) as conn:
+        outbox.enqueue(conn, events)
+        conn.commit()
+        keys = [r["key"] for r in conn.execute("select key from outbox order by id")]
+    assert keys == [e.stream_id for e in events]
