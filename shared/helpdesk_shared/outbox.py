@@ -135,19 +135,31 @@ def enqueue(conn: psycopg.Connection, events: list[Envelope], docs: list[dict] |
         conn.execute(f"with queued as ({statement}) select pg_notify('outbox', '')", params)
 
 
-def enqueue_with(conn: psycopg.Connection, events: list[Envelope], change: tuple[str, Sequence]) -> None:
+def enqueue_with(conn: psycopg.Connection, events: list[Envelope], change: tuple[str, Sequence],
+                 only_if_changed: bool = False) -> int:
     """`enqueue` of a few events (at most one chunk), together with the caller's `change` (an UPDATE
-    or INSERT and its positional parameters) that must stand or fall with them, in the same one
-    statement (the change as a CTE).
+    or INSERT without RETURNING, and its positional parameters) that must stand or fall with them,
+    as one statement (the change as a CTE); returns how many rows the change wrote. `only_if_changed`
+    queues the events only when it wrote one (an INSERT ... ON CONFLICT DO NOTHING that did nothing
+    queues nothing).
 
     The sender marked a mail, queued its event and notified in three statements in pipeline mode,
     whose bookkeeping in psycopg cost more CPU than the round trips it saved (~250 µs a mail, issue 11)."""
-    if not 0 < len(events) <= _QUEUE_CHUNK:
-        raise ValueError(f"enqueue_with takes 1 to {_QUEUE_CHUNK} events, not {len(events)}")
-    [(queued, queued_params)] = _queue(events, encode(events))
     statement, params = change
-    conn.execute(f"with change as ({statement}), queued as ({queued}) select pg_notify('outbox', '')",
-                 [*params, *queued_params])
+    if not events:
+        return conn.execute(statement, params).rowcount
+    if len(events) > _QUEUE_CHUNK:
+        raise ValueError(f"enqueue_with takes at most {_QUEUE_CHUNK} events, not {len(events)}")
+    [(_, queued_params)] = _queue(events, encode(events))
+    rows = ", ".join(f"(%s::uuid, %s::text, %s::text, %s::bytea, {n})" for n in range(len(events)))
+    condition = " where exists (select from change)" if only_if_changed else ""
+    row = conn.execute(f"""with change as ({statement} returning 1),
+                               queued as (insert into outbox (event_id, topic, key, payload)
+                                          select e, t, k, p from (values {rows}) as queued (e, t, k, p, n){condition}
+                                          order by n)
+                          select (select count(*) from change) as changed, pg_notify('outbox', '')""",
+                       [*params, *queued_params]).fetchone()
+    return row["changed"] if isinstance(row, dict) else row[0]
 
 
 # One row per event of an event store that is its own outbox (intake's `events`, migration 0002).

@@ -209,3 +209,33 @@ def test_a_consumer_holding_settings_read_before_a_calendar_change_still_applies
     assert stale.calendars.keys() >= {("SOPORTE", 2)}
     met = [e for e in queued(sla_db) if e.type == "DeadlineMet"]
     assert [(e.data["calendar_version"], e.data["due_at"]) for e in met] == [(2, FRIDAY_10.isoformat())]
+
+
+def test_an_opening_costs_one_statement_and_a_later_event_two_and_a_republish_queues_nothing(sla_db):
+    """Issue 11: an opening was its clocks row, then an executemany of its facts and NOTIFY; a later
+    event its lock, its update, the facts and NOTIFY. Now the clocks row and the facts are one
+    statement (the facts only when the row is new) and a later event adds its lock."""
+    from unittest import mock
+    from psycopg import Cursor
+    sent = []
+    execute, executemany = Cursor.execute, Cursor.executemany
+    first = opened()
+    answer = message(2, AGENT, datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc))
+    with pg.connect(sla_db) as conn:
+        settings = store.load_settings(conn)
+
+        def batch(*events) -> list[str]:
+            sent.clear()
+            with mock.patch.object(Cursor, "execute", lambda self, q, *a, **k: sent.append("execute")
+                                   or execute(self, q, *a, **k)), \
+                    mock.patch.object(Cursor, "executemany", lambda self, q, *a, **k: sent.append("executemany")
+                                      or executemany(self, q, *a, **k)):
+                store.apply_batch(conn, [Record("t", 0, n, e) for n, e in enumerate(events)], settings)
+            conn.commit()
+            return list(sent)
+
+        assert batch(first) == ["execute"]
+        assert batch(first) == ["execute"]  # republished: the row exists, nothing queued
+        assert batch(answer) == ["execute"] * 2
+    assert [(e.type, e.stream_version) for e in queued(sla_db)] == [
+        ("DeadlineSet", 1), ("DeadlineMet", 2), ("ClockPaused", 3), ("DeadlineSet", 4)]

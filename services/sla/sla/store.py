@@ -292,17 +292,15 @@ def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Setti
                                         settings.calendar_from(d["desk"], event.occurred_at))
             opening = facts.ticket_facts(None, clocks, event)
             next_due = _next_unfired(clocks, ())
-            inserted = conn.execute(
-                """insert into clocks (ticket_id, number, partition, status, state, next_due, sla_version)
-                   values (%s, %s, %s, %s, %s, %s, %s) on conflict (ticket_id) do nothing""",
-                (clocks.ticket_id, clocks.number, record.partition, clocks.status, Jsonb(clocks_to_doc(clocks)),
-                 next_due, len(opening))).rowcount
-            if inserted:
+            # The clocks and the first deadline as computed here, for whoever quotes it (the notifier's
+            # received mail): closure days and edited calendars included. One statement, and the facts
+            # are queued only with the clocks, so a republished TicketOpened publishes nothing twice.
+            if outbox.enqueue_with(conn, _fact_events(opening, clocks.ticket_id, 0, **cause), (
+                    """insert into clocks (ticket_id, number, partition, status, state, next_due, sla_version)
+                       values (%s, %s, %s, %s, %s, %s, %s) on conflict (ticket_id) do nothing""",
+                    (clocks.ticket_id, clocks.number, record.partition, clocks.status, Jsonb(clocks_to_doc(clocks)),
+                     next_due, len(opening))), only_if_changed=True):
                 wrote(next_due)
-                # The first deadline as computed here, for whoever quotes it (the notifier's
-                # received mail): closure days and edited calendars included. Queued with the
-                # clocks, so a republished TicketOpened (not inserted again) does not publish it twice.
-                outbox.enqueue(conn, _fact_events(opening, clocks.ticket_id, 0, **cause))
             continue
         row = conn.execute("select state, fired, sla_version from clocks where ticket_id = %s for update",
                            (event.stream_id,)).fetchone()
@@ -316,10 +314,9 @@ def apply_batch(conn: psycopg.Connection, records: list[Record], settings: Setti
         events = _fact_events(facts.ticket_facts(before, after, event), after.ticket_id, row["sla_version"],
                               **cause)
         next_due = _next_unfired(after, row["fired"])
-        conn.execute("update clocks set status = %s, state = %s, next_due = %s, sla_version = %s where ticket_id = %s",
-                     (after.status, Jsonb(clocks_to_doc(after)), next_due,
-                      row["sla_version"] + len(events), event.stream_id))
-        outbox.enqueue(conn, events)
+        outbox.enqueue_with(conn, events, (
+            "update clocks set status = %s, state = %s, next_due = %s, sla_version = %s where ticket_id = %s",
+            (after.status, Jsonb(clocks_to_doc(after)), next_due, row["sla_version"] + len(events), event.stream_id)))
         wrote(next_due)
     return earliest
 
