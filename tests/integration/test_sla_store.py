@@ -239,3 +239,18 @@ def test_an_opening_costs_one_statement_and_a_later_event_two_and_a_republish_qu
         assert batch(answer) == ["execute"] * 2
     assert [(e.type, e.stream_version) for e in queued(sla_db)] == [
         ("DeadlineSet", 1), ("DeadlineMet", 2), ("ClockPaused", 3), ("DeadlineSet", 4)]
+
+
+def test_a_fired_timer_costs_its_record_and_one_statement_for_its_fact_and_its_clocks_row(sla_db):
+    from unittest import mock
+    from psycopg import Cursor
+    apply(sla_db, opened())
+    sent = []
+    execute = Cursor.execute
+    with mock.patch.object(Cursor, "execute", lambda self, q, *a, **k: sent.append(" ".join(str(q).split())[:30])
+                           or execute(self, q, *a, **k)):
+        assert fire(sla_db, datetime(2026, 11, 30, 21, 0, tzinfo=timezone.utc)) == 1  # ResponseOverdue
+    after_settings = sent[sent.index("select ticket_id, state, fired") + 1:]  # `fire` loads the settings first
+    assert after_settings == ["insert into fired_timers (key,", "with change as (update clocks"], sent
+    assert [e.type for e in queued(sla_db)] == ["DeadlineSet", "ResponseOverdue"]
+    assert fire(sla_db, datetime(2026, 11, 30, 21, 0, tzinfo=timezone.utc)) == 0

@@ -361,9 +361,9 @@ def fire_due(conn: psycopg.Connection, settings: Settings, partitions: list[int]
                          (timer.key, clocks.ticket_id, timer.kind, timer.due_at, now, event.event_id))
             fired.append(timer.key)
             events.append(event)
-        outbox.enqueue(conn, events)
-        conn.execute("update clocks set fired = %s, sla_version = %s, next_due = %s where ticket_id = %s",
-                     (fired, version, _next_unfired(clocks, fired), clocks.ticket_id))
+        outbox.enqueue_with(conn, events, ("update clocks set fired = %s, sla_version = %s, next_due = %s "
+                                           "where ticket_id = %s",
+                                           (fired, version, _next_unfired(clocks, fired), clocks.ticket_id)))
         count += len(events)
     return count
 
