@@ -251,6 +251,6 @@ def test_a_fired_timer_costs_its_record_and_one_statement_for_its_fact_and_its_c
                            or execute(self, q, *a, **k)):
         assert fire(sla_db, datetime(2026, 11, 30, 21, 0, tzinfo=timezone.utc)) == 1  # ResponseOverdue
     after_settings = sent[sent.index("select ticket_id, state, fired") + 1:]  # `fire` loads the settings first
-    assert after_settings == ["insert into fired_timers (key,", "with change as (update clocks"], sent
+    assert [q.strip() for q in after_settings] == ["insert into fired_timers (key,", "with change as (update clocks"], sent
     assert [e.type for e in queued(sla_db)] == ["DeadlineSet", "ResponseOverdue"]
     assert fire(sla_db, datetime(2026, 11, 30, 21, 0, tzinfo=timezone.utc)) == 0
