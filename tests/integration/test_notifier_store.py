@@ -220,3 +220,45 @@ def test_thousands_of_events_are_queued_in_chunks_in_their_order(notifier_db):
         conn.commit()
         keys = [r["key"] for r in conn.execute("select key from outbox order by id")]
     assert keys == [e.stream_id for e in events]
+
+
+def test_a_batch_reads_each_person_once_and_a_registration_in_it_is_seen_by_the_events_after_it(notifier_db):
+    """Issue 11: every event read its people (actor, author, assignee, opener) again, though a batch
+    is mostly the same customers and agents. The batch now keeps whom it read; only a user event in
+    it (a registration, an update) makes it read again."""
+    from unittest import mock
+    from psycopg import Cursor
+    reads, execute = [], Cursor.execute
+
+    def counting(self, query, *args, **kwargs):
+        if "from users where user_id" in " ".join(str(query).split()):
+            reads.append(1)
+        return execute(self, query, *args, **kwargs)
+
+    events = [e for ticket_id in ("t1", "t2", "t3", "t4") for e in (opened(ticket_id), deadline(ticket_id))]
+    with mock.patch.object(Cursor, "execute", counting):
+        record(notifier_db, *events)
+    assert len(reads) == 2  # maría at the first opening, the SLA's actor at the first deadline; then no one new
+    with pg.connect(notifier_db) as conn:
+        mails = conn.execute("select recipient, template from mails order by created_at, key").fetchall()
+    assert len(mails) == 8 and {m["recipient"] for m in mails if m["template"] == "ticket_received"} == \
+        {"maria@club.test"}
+    registered = new_event("UserRegistered", "user-u-maria", 1, {
+        "user_id": "u-maria", "email": "maria@club.test", "name": "María", "role": "customer",
+        "organisation_id": "club", "desks": ["SOPORTE"], "language": "es", "phone": None},
+        actor=SYSTEM, occurred_at=OPENED_AT)
+    reads.clear()
+    seen = []
+
+    def planning(event, ticket, people):
+        seen.append((event.type, sorted(people)))
+        return PLAN(event, ticket, people)
+
+    with mock.patch.object(Cursor, "execute", counting), pg.connect(notifier_db) as conn:
+        store.record_batch(conn, [Record("t", 0, n, e) for n, e in enumerate(
+            [opened("t5"), registered, opened("t6"), deadline("t6")])], planning,
+            lambda mail: tuple(RENDER.render(mail)), secret="s" * 32, reply_domain="mesa.test", token_days=30,
+            now=OPENED_AT)
+        conn.commit()
+    assert len(reads) == 2  # maría before her registration, and the people of the registration after it
+    assert seen[0] == ("TicketOpened", []) and seen[2] == ("TicketOpened", ["u-maria"])  # not the stale "no one"

@@ -62,6 +62,10 @@ _TICKET_VIEW = """select t.*, d.data as first_deadline from tickets t
                   left join first_deadlines d using (ticket_id) where t.ticket_id = %s"""
 
 
+# The events that change what `_users` reads (a registration adds a user; an update is taken as one too).
+_USER_EVENTS = frozenset({"UserRegistered", "UserUpdated"})
+
+
 def _users(conn: psycopg.Connection, ids: set[str]) -> dict[str, Recipient]:
     rows = conn.execute("select user_id, email, name, language from users where user_id = any(%s)",
                         (list(ids),)).fetchall()
@@ -192,20 +196,28 @@ def record_batch(conn: psycopg.Connection, records: list[Record], plan: Planner,
     """Apply a batch to the read model and record every mail it calls for (not sent yet); return how many.
 
     Each event is projected and planned in order (a plan reads the ticket as the events before it
-    left it). The mails owed are then recorded together: one query for those recorded before (a
+    left it, and the people the batch read before, read again after a user event). The mails owed
+    are then recorded together: one query for those recorded before (a
     replay), and their reply tokens and rows in one pipelined executemany each (issue 11: three
     round trips a mail before)."""
     _lock_received_mail_pairs(conn, records)
     owed = []
+    people: dict[str, Recipient | None] = {}  # whom the batch read (None: not a user), until a user event
     for record in records:
         event = record.event
         if not _project(conn, event):
             continue
+        if event.type in _USER_EVENTS:
+            people.clear()
         ticket_id = event.stream_id if event.type in TICKET_EVENTS else event.data.get("ticket_id")
         ticket = _ticket_view(conn.execute(_TICKET_VIEW, (ticket_id,)).fetchone() if ticket_id else None)
         ids = {event.actor.id, event.data.get("author_id"), event.data.get("user_id"), event.data.get("requested_by"),
                event.data.get("announced_by"), ticket and ticket.assigned_to, ticket and ticket.opened_by} - {None}
-        owed += [(event, mail, mail_key(event, mail)) for mail in plan(event, ticket, _users(conn, ids))]
+        if unknown := ids - people.keys():
+            found = _users(conn, unknown)
+            people.update((i, found.get(i)) for i in unknown)
+        known = {i: people[i] for i in ids if people[i] is not None}
+        owed += [(event, mail, mail_key(event, mail)) for mail in plan(event, ticket, known)]
     if not owed:
         return 0
     done = {r["key"] for r in conn.execute("select key from mails where key = any(%s)",
