@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from contextlib import ExitStack
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 import psycopg
 from flask import Flask, Response, current_app, g, jsonify, request
@@ -19,6 +20,9 @@ from . import auth_tokens, fields, logs, openapi
 from .health import KafkaOffsets, ServiceProbe
 from .metrics import SqlCollector, SqlMetrics, consumer_lag, dead_letters, events_applied, outbox_backlog
 from .errors import Message, RuleViolation
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
 
 AUTH_REQUIRED = RuleViolation("AUTH_REQUIRED", None, Message(
     es="Debe iniciar sesión: falta el token de acceso o ya venció.",
@@ -320,3 +324,29 @@ def ascii_token(token: str, refused: RuleViolation) -> str:
     if not token.isascii() or fields.has_bad_characters(token):
         raise refused
     return token
+
+
+class RequestConnection:
+    """An HTTP request's one pooled connection: borrowed (and checked) at its first use, given back
+    when the request ends. The token's revocation check and the view or command share it, so a call
+    pays one checkout, not two (issue 9's page bench for query, issue 11 for intake).
+
+    `give_back(exc)` returns it as `with pool.connection()` ends: after an error rolled back (a
+    broken one is replaced by the pool), else committed. A service calls it from its teardown, and at
+    once when a statement fails, so a failed connection is never used again by the same request."""
+
+    def __init__(self, name: str, pool: Callable[[], ConnectionPool]):
+        self._conn, self._stack, self._pool = f"{name}_conn", f"{name}_conn_stack", pool
+
+    def get(self) -> psycopg.Connection:
+        if self._conn not in g:
+            stack = ExitStack()
+            setattr(g, self._conn, stack.enter_context(self._pool().connection()))
+            setattr(g, self._stack, stack)
+        return getattr(g, self._conn)
+
+    def give_back(self, exc: BaseException | None = None) -> None:
+        stack = g.pop(self._stack, None)
+        g.pop(self._conn, None)
+        if stack is not None:
+            stack.__exit__(type(exc), exc, exc.__traceback__) if exc is not None else stack.close()

@@ -5,7 +5,6 @@ import hashlib
 import hmac
 import json
 import uuid
-from contextlib import ExitStack
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request, send_file
@@ -13,7 +12,8 @@ from markupsafe import escape
 
 from helpdesk_shared import auth_tokens, forwarding, link_tokens
 from helpdesk_shared.errors import RuleViolation
-from helpdesk_shared.web import AUTH_REQUIRED, ascii_token, load, load_body, load_query, require_auth
+from helpdesk_shared.web import (AUTH_REQUIRED, RequestConnection, ascii_token, load, load_body, load_query,
+                                  require_auth)
 from helpdesk_shared.openapi import documented, query_param
 
 from helpdesk_shared.catalog import DESK_NAMES
@@ -55,26 +55,15 @@ def _now():
     return _ctx().clock()
 
 
-def _held_connection():
-    """The request's one pooled connection, borrowed (and checked) at its first use and given back
-    when the request ends (`_give_back`): the token's revocation check and the command share it, so
-    a call pays one checkout, not two (issue 11; the query service does the same)."""
-    if "intake_conn" not in g:
-        stack = ExitStack()
-        g.intake_conn = stack.enter_context(_ctx().pool.connection())
-        g.intake_conn_stack = stack
-    return g.intake_conn
+# The request's one pooled connection (web.RequestConnection): the token check and the command share it.
+_REQUEST_CONNECTION = RequestConnection("intake", lambda: _ctx().pool)
+_held_connection = _REQUEST_CONNECTION.get
 
 
 @bp.teardown_app_request
 def _give_back(exc: BaseException | None = None) -> None:
-    """Return the request's connection as `with pool.connection()` ends: after an error rolled back
-    (a broken one is replaced by the pool), else committed (nothing is left open by then). Called at
-    once when a command fails, so a failed connection is never used again by the same request."""
-    stack = g.pop("intake_conn_stack", None)
-    g.pop("intake_conn", None)
-    if stack is not None:
-        stack.__exit__(type(exc), exc, exc.__traceback__) if exc is not None else stack.close()
+    """Give the request's connection back to the pool (every blueprint's requests: admin's too)."""
+    _REQUEST_CONNECTION.give_back(exc)
 
 
 def _run(command):

@@ -1,7 +1,7 @@
 """Query's HTTP API: ticket lists, a ticket with its thread, a desk's agents, the organisations."""
 from __future__ import annotations
 
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import replace
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -11,7 +11,7 @@ from helpdesk_shared.errors import Message, NotFound, RuleViolation
 from helpdesk_shared.schemas import DESKS
 from helpdesk_shared.openapi import documented, query_param
 from helpdesk_shared.schemas import URGENCIES
-from helpdesk_shared.web import require_auth
+from helpdesk_shared.web import RequestConnection, require_auth
 
 from . import filters, queue, queue_params, queue_store, reports, reports_store, responses, timeline_store, views, work_time
 from . import satisfaction_store
@@ -25,26 +25,15 @@ def _ctx():
     return current_app.extensions["query"]
 
 
-def _held_connection():
-    """The request's one pooled connection, borrowed (and checked) at its first use and given back
-    when the request ends (`_give_back`): the token's revocation check and the view share it, so a
-    call pays one checkout, not two (issue 9's page benchmark)."""
-    if "query_conn" not in g:
-        stack = ExitStack()
-        g.query_conn = stack.enter_context(_ctx().pool.connection())
-        g.query_conn_stack = stack
-    return g.query_conn
+# The request's one pooled connection (web.RequestConnection): the token check and the view share it.
+_REQUEST_CONNECTION = RequestConnection("query", lambda: _ctx().pool)
+_held_connection = _REQUEST_CONNECTION.get
 
 
 @bp.teardown_request
 def _give_back(exc: BaseException | None = None) -> None:
-    """Return the request's connection as `with pool.connection()` ends: after an error rolled back
-    (a broken one is replaced by the pool), else committed. Called at once on an error, so a
-    failed connection is never used again by the same request."""
-    stack = g.pop("query_conn_stack", None)
-    g.pop("query_conn", None)
-    if stack is not None:
-        stack.__exit__(type(exc), exc, exc.__traceback__) if exc is not None else stack.close()
+    """Give the request's connection back to the pool."""
+    _REQUEST_CONNECTION.give_back(exc)
 
 
 @contextmanager
