@@ -112,12 +112,11 @@ def encode(events: list[Envelope], docs: list[dict] | None = None) -> list[bytes
 _QUEUE_CHUNK = 1000
 
 
-def _queue(events: list[Envelope], payloads: list[bytes]) -> Iterator[tuple[str, list]]:
-    """(the INSERT of a chunk of the events, its parameters), chunk by chunk."""
+def _queued_rows(events: list[Envelope], payloads: list[bytes]) -> Iterator[list[tuple]]:
+    """The outbox rows (event_id, topic, key, payload) of the events, a chunk at a time."""
     for start in range(0, len(events), _QUEUE_CHUNK):
-        chunk = list(zip(events[start:start + _QUEUE_CHUNK], payloads[start:start + _QUEUE_CHUNK]))
-        yield ("insert into outbox (event_id, topic, key, payload) values " + ", ".join(["(%s, %s, %s, %s)"] * len(chunk)),
-               [v for e, p in chunk for v in (e.event_id, TOPIC_OF_EVENT[e.type], e.stream_id, p)])
+        yield [(e.event_id, TOPIC_OF_EVENT[e.type], e.stream_id, p)
+               for e, p in zip(events[start:start + _QUEUE_CHUNK], payloads[start:start + _QUEUE_CHUNK])]
 
 
 def enqueue(conn: psycopg.Connection, events: list[Envelope], docs: list[dict] | None = None) -> None:
@@ -131,8 +130,9 @@ def enqueue(conn: psycopg.Connection, events: list[Envelope], docs: list[dict] |
     payloads = encode(events, docs)
     if not events:
         conn.execute("select pg_notify('outbox', '')")
-    for statement, params in _queue(events, payloads):
-        conn.execute(f"with queued as ({statement}) select pg_notify('outbox', '')", params)
+    for rows in _queued_rows(events, payloads):
+        conn.execute(f"""with queued as (insert into outbox (event_id, topic, key, payload) values {pg.values_list(rows)})
+                         select pg_notify('outbox', '')""", [v for row in rows for v in row])
 
 
 def enqueue_with(conn: psycopg.Connection, events: list[Envelope], change: tuple[str, Sequence],
@@ -150,15 +150,15 @@ def enqueue_with(conn: psycopg.Connection, events: list[Envelope], change: tuple
         return conn.execute(statement, params).rowcount
     if len(events) > _QUEUE_CHUNK:
         raise ValueError(f"enqueue_with takes at most {_QUEUE_CHUNK} events, not {len(events)}")
-    [(_, queued_params)] = _queue(events, encode(events))
-    rows = ", ".join(f"(%s::uuid, %s::text, %s::text, %s::bytea, {n})" for n in range(len(events)))
+    [queued] = _queued_rows(events, encode(events))
+    rows = ", ".join(f"(%s::uuid, %s::text, %s::text, %s::bytea, {n})" for n in range(len(queued)))
     condition = " where exists (select from change)" if only_if_changed else ""
     row = conn.execute(f"""with change as ({statement} returning 1),
                                queued as (insert into outbox (event_id, topic, key, payload)
                                           select e, t, k, p from (values {rows}) as queued (e, t, k, p, n){condition}
                                           order by n)
                           select (select count(*) from change) as changed, pg_notify('outbox', '')""",
-                       [*params, *queued_params]).fetchone()
+                       [*params, *(v for row in queued for v in row)]).fetchone()
     return row["changed"] if isinstance(row, dict) else row[0]
 
 

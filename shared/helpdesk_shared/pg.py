@@ -134,26 +134,31 @@ def count_applied(conn: psycopg.Connection, consumer: str, types: list[str]) -> 
     for t in types:
         counts[t] = counts.get(t, 0) + 1
     # One statement, rows in the types' order (instances of one consumer add to the same rows): executemany
-    # ran a statement a type in pipeline mode, whose bookkeeping costs more than it saves; a VALUES list
-    # costs psycopg less than arrays to unnest. A batch holds a few types.
-    rows = sorted(counts.items())
-    if not rows:
-        return
-    conn.execute("insert into consumer_events_applied (consumer, type, applied) values "
-                 + ", ".join(["(%s, %s, %s)"] * len(rows))
-                 + " on conflict (consumer, type) do update set applied = consumer_events_applied.applied + excluded.applied",
-                 [v for t, n in rows for v in (consumer, t, n)])
+    # ran a statement a type in pipeline mode, whose bookkeeping costs more than it saves. A batch holds a
+    # few types.
+    rows = [(consumer, t, n) for t, n in sorted(counts.items())]
+    if rows:
+        conn.execute(f"""insert into consumer_events_applied (consumer, type, applied) values {values_list(rows)}
+                         on conflict (consumer, type) do update
+                         set applied = consumer_events_applied.applied + excluded.applied""",
+                     [v for row in rows for v in row])
 
 
 def save_offsets(conn: psycopg.Connection, consumer: str, offsets: dict[tuple[str, int], int]) -> None:
     """Store next offsets; call inside the transaction that applied the batch (one statement, in key order)."""
-    rows = sorted(offsets.items())
-    if not rows:
-        return
-    conn.execute("insert into consumer_offsets (consumer, topic, partition, next_offset) values "
-                 + ", ".join(["(%s, %s, %s, %s)"] * len(rows))
-                 + " on conflict (consumer, topic, partition) do update set next_offset = excluded.next_offset",
-                 [v for (t, p), o in rows for v in (consumer, t, p, o)])
+    rows = [(consumer, t, p, o) for (t, p), o in sorted(offsets.items())]
+    if rows:
+        conn.execute(f"""insert into consumer_offsets (consumer, topic, partition, next_offset) values {values_list(rows)}
+                         on conflict (consumer, topic, partition) do update set next_offset = excluded.next_offset""",
+                     [v for row in rows for v in row])
+
+
+def values_list(rows: list[tuple]) -> str:
+    """The placeholders of a VALUES list for `rows` (all of one width): "(%s, %s), (%s, %s)".
+
+    One statement of a few rows costs psycopg less than executemany (a statement a row, in pipeline
+    mode) or the same rows as arrays to unnest (dumped element by element in Python): issue 11."""
+    return ", ".join(["(" + ", ".join(["%s"] * len(rows[0])) + ")"] * len(rows))
 
 
 def load_generation(conn: psycopg.Connection, consumer: str, share: bool = False) -> int:
