@@ -14,7 +14,7 @@ from typing import Callable
 import psycopg
 from psycopg.types.json import Jsonb
 
-from helpdesk_shared import migrations, outbox, revocations
+from helpdesk_shared import migrations, outbox, pg, revocations
 from helpdesk_shared.envelope import Actor, Envelope, new_event
 from helpdesk_shared.kafka import Record
 
@@ -47,7 +47,7 @@ def require_migrated(database_url: str) -> None:
 # ---------------------------------------------------------------- read model
 
 def _ticket_view(row: dict | None) -> TicketView | None:
-    if row is None:
+    if row is None or row["ticket_id"] is None:  # no ticket; or a first deadline known before its ticket
         return None
     return TicketView(ticket_id=row["ticket_id"], number=row["number"], desk=row["desk"], subject=row["subject"],
                       organisation_id=row["organisation_id"], opened_by=row["opened_by"], contact=row["contact"],
@@ -60,6 +60,12 @@ def _ticket_view(row: dict | None) -> TicketView | None:
 
 _TICKET_VIEW = """select t.*, d.data as first_deadline from tickets t
                   left join first_deadlines d using (ticket_id) where t.ticket_id = %s"""
+# A projection's statement that also gives the ticket's view as it left it: the written row
+# (RETURNING, CTE `t`) and its first deadline; no row when it wrote nothing (a republish).
+_RETURNING_VIEW = """ returning *) select t.*, d.data as first_deadline from t
+                     left join first_deadlines d using (ticket_id)"""
+# Returned by `_project` for an event whose projection did not give the ticket's view (read it).
+READ_VIEW = object()
 
 
 # The events that change what `_users` reads (a registration adds a user; an update is taken as one too).
@@ -73,53 +79,57 @@ def _users(conn: psycopg.Connection, ids: set[str]) -> dict[str, Recipient]:
             for r in rows}
 
 
-def _project(conn: psycopg.Connection, event: Envelope) -> bool:
-    """Update the read model; False when a ticket event was already applied (a republish)."""
+def _project(conn: psycopg.Connection, event: Envelope) -> dict | object | None:
+    """Update the read model. None when a ticket event was already applied (a republish); else the
+    ticket's view row as the projection's own statement left it (RETURNING: issue 11, one statement
+    where a write and a read of the same row were two), or READ_VIEW when it wrote no ticket row."""
     d = event.data
     if event.type == "UserRegistered":
         conn.execute("""insert into users (user_id, email, name, role, language, organisation_id, desks)
                         values (%s, %s, %s, %s, %s, %s, %s) on conflict (user_id) do nothing""",
                      (d["user_id"], d["email"], d["name"], d["role"], d["language"], d.get("organisation_id"),
                       d["desks"]))
-        return True
+        return READ_VIEW
     if event.type == "UserUpdated":  # mails follow the user's current role, desks and organisation
         conn.execute("update users set role = %s, organisation_id = %s, desks = %s where user_id = %s",
                      (d["role"], d.get("organisation_id"), d["desks"], d["user_id"]))
-        return True
+        return READ_VIEW
     if event.type == revocations.EVENT:  # the notifier's API refuses the user's older tokens
         revocations.apply(conn, d["user_id"], d["valid_after"])
-        return True
+        return READ_VIEW
     if event.type == "TicketOpened":
-        inserted = conn.execute(
-            """insert into tickets (ticket_id, number, desk, subject, organisation_id, opened_by, contact, language,
-                                    urgency, status, opened_at, version, out_of_hours_requested, previous_ticket,
-                                    month_end_warning, module)
+        return conn.execute(
+            """with t as (insert into tickets (ticket_id, number, desk, subject, organisation_id, opened_by, contact,
+                                              language, urgency, status, opened_at, version, out_of_hours_requested,
+                                              previous_ticket, month_end_warning, module)
                values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', %s, 1, %s, %s, %s, %s)
-               on conflict (ticket_id) do nothing""",
+               on conflict (ticket_id) do nothing""" + _RETURNING_VIEW,
             (d["ticket_id"], d["number"], d["desk"], d["subject"], d["organisation_id"], d["opened_by"],
              Jsonb(d["contact"]), d.get("language", "es"), d["urgency"], event.occurred_at,
              bool(d.get("out_of_hours_requested")), d.get("previous_ticket"), bool(d.get("month_end_warning")),
              d.get("module"))
-        ).rowcount
-        return inserted == 1
+        ).fetchone()
     if event.type == "DeadlineSet":
         if d["clock"] != "first_response":
-            return False  # only the first deadline is quoted (in the received mail)
-        # Kept apart from `tickets`: it may arrive before the TicketOpened it follows (another topic).
-        inserted = conn.execute("""insert into first_deadlines (ticket_id, data) values (%s, %s)
-                                   on conflict (ticket_id) do nothing""", (d["ticket_id"], Jsonb(d))).rowcount
-        return inserted == 1
+            return None  # only the first deadline is quoted (in the received mail)
+        # Kept apart from `tickets`: it may arrive before the TicketOpened it follows (another topic);
+        # then the row's ticket columns are null, and there is no view yet.
+        return conn.execute("""with f as (insert into first_deadlines (ticket_id, data) values (%s, %s)
+                                          on conflict (ticket_id) do nothing returning ticket_id, data)
+                               select t.*, f.data as first_deadline from f
+                               left join tickets t on t.ticket_id = f.ticket_id""",
+                            (d["ticket_id"], Jsonb(d))).fetchone()
     if event.type in TICKET_EVENTS:
         updates = {"version": event.stream_version}
         if event.type == "TicketAssigned":
             updates["assigned_to"] = d["agent_id"]
         if event.type == "TicketClosed":
             updates["status"] = "closed"
-        changed = conn.execute(
-            f"update tickets set {', '.join(f'{c} = %s' for c in updates)} where ticket_id = %s and version < %s",
-            [*updates.values(), event.stream_id, event.stream_version]).rowcount
-        return changed == 1
-    return True
+        return conn.execute(
+            f"with t as (update tickets set {', '.join(f'{c} = %s' for c in updates)} "
+            f"where ticket_id = %s and version < %s" + _RETURNING_VIEW,
+            [*updates.values(), event.stream_id, event.stream_version]).fetchone()
+    return READ_VIEW
 
 
 # ---------------------------------------------------------------- recording the mails owed
@@ -205,12 +215,15 @@ def record_batch(conn: psycopg.Connection, records: list[Record], plan: Planner,
     people: dict[str, Recipient | None] = {}  # whom the batch read (None: not a user), until a user event
     for record in records:
         event = record.event
-        if not _project(conn, event):
+        row = _project(conn, event)
+        if row is None:
             continue
         if event.type in _USER_EVENTS:
             people.clear()
-        ticket_id = event.stream_id if event.type in TICKET_EVENTS else event.data.get("ticket_id")
-        ticket = _ticket_view(conn.execute(_TICKET_VIEW, (ticket_id,)).fetchone() if ticket_id else None)
+        if row is READ_VIEW:
+            ticket_id = event.stream_id if event.type in TICKET_EVENTS else event.data.get("ticket_id")
+            row = conn.execute(_TICKET_VIEW, (ticket_id,)).fetchone() if ticket_id else None
+        ticket = _ticket_view(row)
         ids = {event.actor.id, event.data.get("author_id"), event.data.get("user_id"), event.data.get("requested_by"),
                event.data.get("announced_by"), ticket and ticket.assigned_to, ticket and ticket.opened_by} - {None}
         if unknown := ids - people.keys():
@@ -236,15 +249,32 @@ def record_batch(conn: psycopg.Connection, records: list[Record], plan: Planner,
         subject, text, html = render(mail)
         rows.append((key, event.event_id, mail.template, mail.recipient.email, mail.recipient.language, mail.ticket_id,
                      subject, text, html, reply_to, message_id(key, reply_domain), now, now))
-    if tokens:
-        conn.cursor().executemany(_REPLY_TOKEN_INSERT, tokens)
     if rows:
-        conn.cursor().executemany(
-            """insert into mails (key, cause_event_id, template, recipient, language, ticket_id, subject,
-                                  body_text, body_html, reply_to, message_id, next_attempt_at, created_at)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""", rows)
-        conn.execute("notify mails")  # wakes the sender at commit
+        _write_mails(conn, tokens, rows)
     return len(rows)
+
+
+def _write_mails(conn: psycopg.Connection, tokens: list[tuple], rows: list[tuple]) -> None:
+    """The reply tokens, the mails and the sender's wake-up (at commit) in one statement (issue 11:
+    executemany sent a statement a row, in pipeline mode, whose bookkeeping cost more)."""
+    for start in range(0, len(rows), _WRITE_CHUNK):
+        chunk, some_tokens = rows[start:start + _WRITE_CHUNK], tokens[start:start + _WRITE_CHUNK]
+        parts, params = [], []
+        if some_tokens:
+            parts.append(f"""tokens as (insert into reply_tokens (token, ticket_number, user_id, email, expires_at)
+                                        values {pg.values_list(some_tokens)})""")
+            params += [v for token in some_tokens for v in token]
+        parts.append(f"""added as (insert into mails (key, cause_event_id, template, recipient, language, ticket_id,
+                                                      subject, body_text, body_html, reply_to, message_id,
+                                                      next_attempt_at, created_at)
+                                   values {pg.values_list(chunk)})""")
+        params += [v for row in chunk for v in row]
+        conn.execute(f"with {', '.join(parts)} select pg_notify('mails', '')", params)
+
+
+# Mails a statement, and as many reply tokens (at most one a mail): 18 parameters each, where
+# PostgreSQL takes at most 65,535 a statement.
+_WRITE_CHUNK = 1_000
 
 
 # ---------------------------------------------------------------- sending
