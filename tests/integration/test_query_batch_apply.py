@@ -315,6 +315,39 @@ def test_a_batch_applies_its_sla_facts_to_the_deadlines_in_a_few_statements_what
     assert len(upserts) <= len(facts)
 
 
+def test_a_batch_counts_its_movements_and_its_events_in_one_statement_each_whatever_their_number(two_query_dbs):
+    """Issue 11: the daily movements, the out-of-hours requests, the desk given to responses known
+    before their ticket and the events counted per read model were each an executemany (a statement
+    a row, in pipeline mode, whose bookkeeping costs more than it saves). Each is now one statement
+    a batch, rows in key order as before (instances of the consumer add to the same rows)."""
+    from unittest import mock
+    from psycopg import Cursor
+    one_by_one, batched = two_query_dbs
+    log = records(event_log(seed=5, tickets=16))
+    sent, many = [], []
+    execute, executemany = Cursor.execute, Cursor.executemany
+
+    def counting(self, query, *args, **kwargs):
+        sent.append(" ".join(str(query).split()))
+        return execute(self, query, *args, **kwargs)
+
+    def counting_many(self, query, *args, **kwargs):
+        many.append(" ".join(str(query).split()))
+        return executemany(self, query, *args, **kwargs)
+
+    apply_in(one_by_one, [[r] for r in log])
+    with mock.patch.object(Cursor, "execute", counting), mock.patch.object(Cursor, "executemany", counting_many):
+        apply_in(batched, [log])
+    assert tables(batched) == tables(one_by_one)
+    for table in ("report_daily", "report_ooh_requests", "report_responses set desk", "projection_stats"):
+        assert not [q for q in many if table in q], table
+    runs = len(list(store._runs(log)))
+    assert len([q for q in sent if "into report_daily" in q]) <= runs
+    assert len([q for q in sent if "projection_stats" in q]) == 1
+    with pg.connect(batched) as conn:
+        assert conn.execute("select count(*) as n from report_daily").fetchone()["n"] > 1
+
+
 def test_migration_0007_backfills_the_search_rows_the_applier_builds(query_db):
     # A database migrated before 0007 gets its ticket_search rows from the tickets and thread it
     # holds: the same vectors the applier grows message by message.

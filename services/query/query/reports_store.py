@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 
 import psycopg
 
+from helpdesk_shared import pg
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.schemas import RESPONSE_CLOCKS
 
@@ -84,9 +85,12 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
     if new:
         columns = tuple(next(iter(new.values())))
         copy_rows(conn, "report_tickets", columns, [[row[c] for c in columns] for row in new.values()])
-        # Facts of their responses that arrived first (another topic) now count.
-        cur.executemany("update report_responses set desk = %s, module = %s, organisation_id = %s where ticket_id = %s",
-                        [(row["desk"], row["module"], row["organisation_id"], t) for t, row in sorted(new.items())])
+        # Facts of their responses that arrived first (another topic) now count. One statement (issue
+        # 11); each ticket's rows are its own, behind the ticket's lock (store._lock_shared_rows).
+        opened = [(t, row["desk"], row["module"], row["organisation_id"]) for t, row in sorted(new.items())]
+        conn.execute(f"""update report_responses r set desk = v.desk, module = v.module, organisation_id = v.organisation
+                         from (values {pg.values_list(opened)}) as v (ticket_id, desk, module, organisation)
+                         where r.ticket_id = v.ticket_id""", [v for row in opened for v in row])
     if changed:
         cur.executemany("""update report_tickets set last_version = %s, closed_at = %s, close_reason = %s,
                                                      out_of_hours_requested = %s, billable = %s, billable_month = %s
@@ -94,15 +98,17 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
                         [(rows[t]["last_version"], rows[t]["closed_at"], rows[t]["close_reason"],
                           rows[t]["out_of_hours_requested"], rows[t]["billable"], rows[t]["billable_month"], t)
                          for t in sorted(changed)])
+    # One statement each, rows in key order (instances of the consumer add to the same daily rows).
     if daily:
-        cur.executemany("""insert into report_daily (day, desk, module, organisation_id, movement, n)
-                           values (%s, %s, %s, %s, %s, %s)
-                           on conflict (day, desk, module, organisation_id, movement)
-                           do update set n = report_daily.n + excluded.n""",
-                        [(*key, n) for key, n in sorted(daily.items())])
+        moved = [(*key, n) for key, n in sorted(daily.items())]
+        conn.execute(f"""insert into report_daily (day, desk, module, organisation_id, movement, n)
+                         values {pg.values_list(moved)}
+                         on conflict (day, desk, module, organisation_id, movement)
+                         do update set n = report_daily.n + excluded.n""", [v for row in moved for v in row])
     if requests:
-        cur.executemany("""insert into report_ooh_requests (ticket_id, month, first_at) values (%s, %s, %s)
-                           on conflict do nothing""", [(*key, at) for key, at in sorted(requests.items())])
+        asked = [(*key, at) for key, at in sorted(requests.items())]
+        conn.execute(f"""insert into report_ooh_requests (ticket_id, month, first_at) values {pg.values_list(asked)}
+                         on conflict do nothing""", [v for row in asked for v in row])
     return applied
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import psycopg
 from psycopg.types.json import Jsonb
 
-from helpdesk_shared import revocations
+from helpdesk_shared import pg, revocations
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.topics import ACCOUNTS, KNOWLEDGE, NOTIFICATIONS, SLA, TICKETS, TOPIC_OF_EVENT
 
@@ -302,10 +302,12 @@ def apply_batch(conn: psycopg.Connection, records: list[Record], *, sole_writer:
             count = counts.setdefault(projection, [0, 0])
             count[0] += applied
             count[1] += len(run) - applied
-    if counts:
-        conn.cursor().executemany(
-            "update projection_stats set applied = applied + %s, skipped = skipped + %s where name = %s",
-            [(applied, skipped, projection) for projection, (applied, skipped) in sorted(counts.items())])
+    if counts:  # one statement, rows in name order (issue 11: executemany sent one a read model)
+        rows = [(projection, applied, skipped) for projection, (applied, skipped) in sorted(counts.items())]
+        conn.execute(f"""insert into projection_stats (name, applied, skipped) values {pg.values_list(rows)}
+                         on conflict (name) do update set applied = projection_stats.applied + excluded.applied,
+                                                          skipped = projection_stats.skipped + excluded.skipped""",
+                     [v for row in rows for v in row])
 
 
 def stats(conn: psycopg.Connection) -> dict:
