@@ -131,7 +131,7 @@ def enqueue(conn: psycopg.Connection, events: list[Envelope], docs: list[dict] |
     if not events:
         conn.execute("select pg_notify('outbox', '')")
     for rows in _queued_rows(events, payloads):
-        conn.execute(f"""with queued as (insert into outbox (event_id, topic, key, payload) values {pg.values_list(rows)})
+        pg.execute(conn, f"""with queued as (insert into outbox (event_id, topic, key, payload) values {pg.values_list(rows)})
                          select pg_notify('outbox', '')""", [v for row in rows for v in row])
 
 
@@ -153,7 +153,7 @@ def enqueue_with(conn: psycopg.Connection, events: list[Envelope], change: tuple
     [queued] = _queued_rows(events, encode(events))
     rows = ", ".join(f"(%s::uuid, %s::text, %s::text, %s::bytea, {n})" for n in range(len(queued)))
     condition = " where exists (select from change)" if only_if_changed else ""
-    row = conn.execute(f"""with change as ({statement} returning 1),
+    row = pg.execute(conn, f"""with change as ({statement} returning 1),
                                queued as (insert into outbox (event_id, topic, key, payload)
                                           select e, t, k, p from (values {rows}) as queued (e, t, k, p, n){condition}
                                           order by n)

@@ -269,7 +269,7 @@ def _write_mails(conn: psycopg.Connection, tokens: list[tuple], rows: list[tuple
                                                       next_attempt_at, created_at)
                                    values {pg.values_list(chunk)})""")
         params += [v for row in chunk for v in row]
-        conn.execute(f"with {', '.join(parts)} select pg_notify('mails', '')", params)
+        pg.execute(conn, f"with {', '.join(parts)} select pg_notify('mails', '')", params)
 
 
 # Mails a statement, and as many reply tokens (at most one a mail): 18 parameters each, where

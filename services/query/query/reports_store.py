@@ -88,7 +88,7 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
         # Facts of their responses that arrived first (another topic) now count. One statement (issue
         # 11); each ticket's rows are its own, behind the ticket's lock (store._lock_shared_rows).
         opened = [(t, row["desk"], row["module"], row["organisation_id"]) for t, row in sorted(new.items())]
-        conn.execute(f"""update report_responses r set desk = v.desk, module = v.module, organisation_id = v.organisation
+        pg.execute(conn, f"""update report_responses r set desk = v.desk, module = v.module, organisation_id = v.organisation
                          from (values {pg.values_list(opened)}) as v (ticket_id, desk, module, organisation)
                          where r.ticket_id = v.ticket_id""", [v for row in opened for v in row])
     if changed:
@@ -101,13 +101,13 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
     # One statement each, rows in key order (instances of the consumer add to the same daily rows).
     if daily:
         moved = [(*key, n) for key, n in sorted(daily.items())]
-        conn.execute(f"""insert into report_daily (day, desk, module, organisation_id, movement, n)
+        pg.execute(conn, f"""insert into report_daily (day, desk, module, organisation_id, movement, n)
                          values {pg.values_list(moved)}
                          on conflict (day, desk, module, organisation_id, movement)
                          do update set n = report_daily.n + excluded.n""", [v for row in moved for v in row])
     if requests:
         asked = [(*key, at) for key, at in sorted(requests.items())]
-        conn.execute(f"""insert into report_ooh_requests (ticket_id, month, first_at) values {pg.values_list(asked)}
+        pg.execute(conn, f"""insert into report_ooh_requests (ticket_id, month, first_at) values {pg.values_list(asked)}
                          on conflict do nothing""", [v for row in asked for v in row])
     return applied
 

@@ -304,7 +304,7 @@ def apply_batch(conn: psycopg.Connection, records: list[Record], *, sole_writer:
             count[1] += len(run) - applied
     if counts:  # one statement, rows in name order (issue 11: executemany sent one a read model)
         rows = [(projection, applied, skipped) for projection, (applied, skipped) in sorted(counts.items())]
-        conn.execute(f"""insert into projection_stats (name, applied, skipped) values {pg.values_list(rows)}
+        pg.execute(conn, f"""insert into projection_stats (name, applied, skipped) values {pg.values_list(rows)}
                          on conflict (name) do update set applied = projection_stats.applied + excluded.applied,
                                                           skipped = projection_stats.skipped + excluded.skipped""",
                      [v for row in rows for v in row])
