@@ -171,10 +171,12 @@ def load_offsets(conn: psycopg.Connection, consumer: str) -> dict[tuple[str, int
 def lock_offsets(conn: psycopg.Connection, consumer: str, partitions: list[tuple[str, int]]
                  ) -> dict[tuple[str, int], int]:
     """The stored next offsets of `partitions`, their rows locked until the transaction ends."""
-    rows = conn.execute("""select topic, partition, next_offset from consumer_offsets
-                           where consumer = %s and (topic, partition) in (select * from unnest(%s::text[], %s::int[]))
-                           for update""",
-                        (consumer, [t for t, _ in partitions], [p for _, p in partitions])).fetchall()
+    if not partitions:
+        return {}
+    rows = execute(conn, f"""select topic, partition, next_offset from consumer_offsets
+                             where consumer = %s and (topic, partition) in ({values_list(partitions, ("text", "int"))})
+                             for update""",
+                   [consumer, *(v for partition in partitions for v in partition)]).fetchall()
     return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
 
@@ -211,12 +213,26 @@ def save_offsets(conn: psycopg.Connection, consumer: str, offsets: dict[tuple[st
                      [v for row in rows for v in row])
 
 
-def values_list(rows: list[tuple]) -> str:
-    """The placeholders of a VALUES list for `rows` (all of one width): "(%s, %s), (%s, %s)".
+def values_list(rows: list[tuple], types: Sequence[str] | None = None) -> str:
+    """The placeholders of a VALUES list for `rows` (all of one width): "(%s, %s), (%s, %s)";
+    with `types`, the first row's are cast ("(%s::text, %s::timestamptz), (%s, %s)"), which types
+    the list's columns where no INSERT target does (a NULL alone would be text).
 
     One statement of a few rows costs psycopg less than executemany (a statement a row, in pipeline
     mode) or the same rows as arrays to unnest (dumped element by element in Python): issue 11."""
-    return ", ".join(["(" + ", ".join(["%s"] * len(rows[0])) + ")"] * len(rows))
+    row = "(" + ", ".join(["%s"] * len(rows[0])) + ")"
+    if types is None:
+        return ", ".join([row] * len(rows))
+    first = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
+    return ", ".join([first] + [row] * (len(rows) - 1))
+
+
+def in_list(values: Sequence) -> str:
+    """The placeholders of an IN list for `values` (at least one): "%s, %s, %s". An IN list costs
+    psycopg less than the same values as an array for `= any(%s)` (issue 11, see values_list)."""
+    if not values:
+        raise ValueError("an IN list needs at least one value")
+    return ", ".join(["%s"] * len(values))
 
 
 def load_generation(conn: psycopg.Connection, consumer: str, share: bool = False) -> int:

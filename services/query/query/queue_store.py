@@ -14,6 +14,7 @@ from datetime import datetime
 import psycopg
 from psycopg.types.json import Jsonb
 
+from helpdesk_shared import pg
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.schemas import RESPONSE_CLOCKS
 
@@ -42,21 +43,26 @@ def _upsert(conn: psycopg.Connection, record: Record, clock: str, insert: dict, 
 def _refresh_order(conn: psycopg.Connection, ticket_ids: set[str]) -> None:
     """Keep each ticket's place in the queue: its nearest running deadline, and whether it was
     reported missed (one statement for the tickets a run of facts touched, in key order)."""
-    conn.execute("""insert into queue_order (ticket_id, sort_due, overdue)
+    ids = sorted(ticket_ids)
+    pg.execute(conn, f"""insert into queue_order (ticket_id, sort_due, overdue)
                     select t.ticket_id, coalesce(n.due_at, 'infinity'), coalesce(n.overdue, false)
-                    from unnest(%s::text[]) as t (ticket_id) left join lateral (
+                    from (values {pg.values_list([(i,) for i in ids])}) as t (ticket_id) left join lateral (
                         select due_at, overdue from deadlines d where d.ticket_id = t.ticket_id and running
                         order by due_at, clock limit 1) n on true
                     order by t.ticket_id
                     on conflict (ticket_id) do update set sort_due = excluded.sort_due, overdue = excluded.overdue""",
-                 (sorted(ticket_ids),))
+               ids)
 
 
 def _closed(conn: psycopg.Connection, ticket_ids: set[str]) -> set[str]:
     """Which of the tickets are closed."""
-    return {r["ticket_id"] for r in conn.execute(
-        "select ticket_id from tickets where ticket_id = any(%s) and status = 'closed'", (sorted(ticket_ids),))}
+    ids = sorted(ticket_ids)
+    return {r["ticket_id"] for r in pg.execute(
+        conn, f"select ticket_id from tickets where ticket_id in ({pg.in_list(ids)}) and status = 'closed'", ids)}
 
+
+# The response clocks as an SQL list of literals (constants of the schema, never input).
+_RESPONSE_CLOCKS = ", ".join(f"'{c}'" for c in RESPONSE_CLOCKS)
 
 # The helpdesk.sla facts about one ticket's clocks (data.ticket_id); store.apply_batch locks their tickets.
 TICKET_FACTS = ("DeadlineSet", "DeadlineMoved", "DeadlineMet", "DeadlineCleared", "ClockPaused", "ResponseOverdue",
@@ -76,9 +82,10 @@ def apply_sla_facts(conn: psycopg.Connection, records: list[Record]) -> int:
     facts = [r for r in records if r.event.type in TICKET_FACTS]
     if not facts:
         return 0
-    new = {row["event_id"] for row in conn.execute(
-        "insert into deadline_facts (event_id) select unnest(%s::uuid[]) on conflict do nothing returning event_id",
-        ([r.event.event_id for r in facts],))}
+    ids = [(r.event.event_id,) for r in facts]
+    new = {row["event_id"] for row in pg.execute(
+        conn, f"insert into deadline_facts (event_id) values {pg.values_list(ids)} on conflict do nothing returning event_id",
+        [i for i, in ids])}
     applied = []
     for record in facts:
         if record.event.event_id in new:
@@ -118,9 +125,9 @@ def _apply_sla_fact(conn: psycopg.Connection, record: Record, closed: bool) -> N
         _upsert(conn, record, "auto_close", {"running": False, "due_at": d["due_at"]}, ("running",))
     elif event.type == "ClockPaused":
         # The response clocks stop counting while the ticket waits for the customer.
-        conn.execute("""update deadlines set running = false, sla_version = %s, event_id = %s
-                        where ticket_id = %s and clock = any(%s) and running""",
-                     (event.stream_version, event.event_id, d["ticket_id"], list(RESPONSE_CLOCKS)))
+        conn.execute(f"""update deadlines set running = false, sla_version = %s, event_id = %s
+                         where ticket_id = %s and clock in ({_RESPONSE_CLOCKS}) and running""",
+                     (event.stream_version, event.event_id, d["ticket_id"]))
 
 
 @applies_batch
@@ -133,16 +140,18 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
     closes = [r.event.stream_id for r in records if r.event.type == "TicketClosed"]
     applied = 0
     if opened:
-        applied += conn.execute("""with changed as (
-                                       insert into queue_order (ticket_id, desk)
-                                       select * from unnest(%s::text[], %s::text[])
-                                       on conflict (ticket_id) do update set desk = excluded.desk
-                                       where queue_order.desk is distinct from excluded.desk returning 1)
-                                   select count(*) as n from changed""",
-                                (list(opened), list(opened.values()))).fetchone()["n"]
+        desks = sorted(opened.items())
+        applied += pg.execute(conn, f"""with changed as (
+                                           insert into queue_order (ticket_id, desk) values {pg.values_list(desks)}
+                                           on conflict (ticket_id) do update set desk = excluded.desk
+                                           where queue_order.desk is distinct from excluded.desk returning 1)
+                                       select count(*) as n from changed""",
+                              [v for row in desks for v in row]).fetchone()["n"]
     if closes:
         # Each ticket counted once however many of its closes the run holds (a republish changes nothing).
-        applied += conn.execute("""with closing as (select unnest(%(ids)s::text[]) as ticket_id),
+        closing = sorted(set(closes))
+        applied += pg.execute(conn, f"""with closing as (select * from (values {pg.values_list([(t,) for t in closing])})
+                                                   as v (ticket_id)),
                                    stopped as (update deadlines d set running = false from closing c
                                                where d.ticket_id = c.ticket_id and d.running returning d.ticket_id),
                                    closed as (insert into queue_order (ticket_id, open)
@@ -152,7 +161,7 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
                                               where queue_order.open returning ticket_id)
                                    select count(distinct ticket_id) as n
                                    from (select ticket_id from stopped union all select ticket_id from closed) x""",
-                                {"ids": sorted(set(closes))}).fetchone()["n"]
+                              closing).fetchone()["n"]
     return applied
 
 

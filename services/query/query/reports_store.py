@@ -31,11 +31,11 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
     ticket events set-based; return how many were applied. An event at or below its ticket's last
     version was applied before (a republish, a replay) and changes nothing."""
     ids = sorted({r.event.stream_id for r in records})
-    rows = {r["ticket_id"]: r for r in conn.execute(
-        """select ticket_id, desk, module, organisation_id, last_version, closed_at, close_reason,
-                  out_of_hours_requested, billable, billable_month
-           from report_tickets where ticket_id = any(%s) for update""",
-        (ids,)).fetchall()}
+    rows = {r["ticket_id"]: r for r in pg.execute(
+        conn, f"""select ticket_id, desk, module, organisation_id, last_version, closed_at, close_reason,
+                         out_of_hours_requested, billable, billable_month
+                  from report_tickets where ticket_id in ({pg.in_list(ids)}) for update""",
+        ids).fetchall()}
     new: dict[str, dict] = {}
     changed: set[str] = set()
     daily: dict[tuple, int] = {}

@@ -44,9 +44,9 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
     duplicate (a relay's republish, a replay) and changes nothing.
     """
     ids = sorted({r.event.stream_id for r in records})
-    rows = {r["ticket_id"]: r for r in conn.execute(
-        f"select ticket_id, {', '.join(_MUTABLE)} from tickets where ticket_id = any(%s) for update",
-        (ids,)).fetchall()}
+    rows = {r["ticket_id"]: r for r in pg.execute(
+        conn, f"select ticket_id, {', '.join(_MUTABLE)} from tickets where ticket_id in ({pg.in_list(ids)}) for update",
+        ids).fetchall()}
     new: dict[str, dict] = {}     # opened in this run: the whole row, inserted at the end
     changed: set[str] = set()     # existing rows to update
     thread: list[tuple] = []
@@ -95,15 +95,18 @@ def apply_ticket_events(conn: psycopg.Connection, records: list[Record]) -> int:
 
 def _open_search_rows(conn: psycopg.Connection, opened: list[dict]) -> None:
     """A ticket_search row (migration 0007) for each ticket opened in this run: its own text."""
-    conn.execute("""
+    rows = [tuple(row[c] for c in _SEARCH_SOURCE) for row in opened]
+    pg.execute(conn, f"""
         insert into ticket_search (ticket_id, desk, organisation_id, module, opened_at, number, staff, public)
         select o.ticket_id, o.desk, o.organisation_id, o.module, o.opened_at, o.number, v, v
-        from unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[],
-                    %s::text[], %s::text[])
-             as o(ticket_id, desk, organisation_id, module, opened_at, number, subject, case_summary, description),
+        from (values {pg.values_list(rows, _SEARCH_SOURCE_TYPES)}) as o ({', '.join(_SEARCH_SOURCE)}),
              mesa_ticket_search(o.subject, o.case_summary, o.description, o.module) as v""",
-        [[row[c] for row in opened] for c in ("ticket_id", "desk", "organisation_id", "module", "opened_at",
-                                              "number", "subject", "case_summary", "description")])
+        [v for row in rows for v in row])
+
+
+_SEARCH_SOURCE = ("ticket_id", "desk", "organisation_id", "module", "opened_at", "number", "subject", "case_summary",
+                  "description")
+_SEARCH_SOURCE_TYPES = ("text", "text", "text", "text", "timestamptz", "text", "text", "text", "text")
 
 
 def _grow_search_rows(conn: psycopg.Connection, thread: list[tuple]) -> None:
@@ -147,13 +150,12 @@ def apply_notifications(conn: psycopg.Connection, records: list[Record]) -> int:
             for r in records if r.event.data.get("ticket_id")]
     if not rows:
         return 0
-    return conn.execute("""with added as (
-                               insert into notifications (event_id, ticket_id, type, recipient, template, error,
-                                                          occurred_at)
-                               select * from unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[],
-                                                    %s::text[], %s::timestamptz[])
-                               on conflict (event_id) do nothing returning 1)
-                           select count(*) as n from added""", [list(c) for c in zip(*rows)]).fetchone()["n"]
+    return pg.execute(conn, f"""with added as (
+                                   insert into notifications (event_id, ticket_id, type, recipient, template, error,
+                                                              occurred_at)
+                                   values {pg.values_list(rows)}
+                                   on conflict (event_id) do nothing returning 1)
+                               select count(*) as n from added""", [v for row in rows for v in row]).fetchone()["n"]
 
 
 def apply_account(conn: psycopg.Connection, record: Record) -> bool:
@@ -271,9 +273,9 @@ def _lock_shared_rows(conn: psycopg.Connection, records: list[Record]) -> None:
     """
     tickets = sorted({t for t in map(_ticket_sharing_rows, records) if t is not None})
     if tickets:
-        conn.execute("""select pg_advisory_xact_lock(hashtext('query:ticket'), k)
-                        from (select distinct hashtext(t) as k from unnest(%s::text[]) as t order by k) as keys""",
-                     (tickets,))
+        pg.execute(conn, f"""select pg_advisory_xact_lock(hashtext('query:ticket'), k)
+                             from (select distinct hashtext(t) as k from (values {pg.values_list([(t,) for t in tickets])})
+                                   as v (t) order by k) as keys""", tickets)
     # Then, still before any row lock, the compliance counts when the batch will change them: by a
     # response fact, or by a ticket opening after facts of its responses. Asked after the tickets'
     # locks, so that the question sees what a batch this one waited for committed about them.

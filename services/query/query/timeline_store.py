@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import psycopg
 
+from helpdesk_shared import pg
 from helpdesk_shared.auth_tokens import Claims
 from helpdesk_shared.kafka import Record
 
@@ -30,8 +31,9 @@ def apply_timeline(conn: psycopg.Connection, records: list[Record]) -> int:
             events.setdefault(record.event.event_id, (record.event, ticket_id))
     if not events:
         return 0
-    stored = {r["event_id"] for r in conn.execute("select event_id from timeline where event_id = any(%s)",
-                                                  (list(events),), binary=True).fetchall()}
+    ids = list(events)
+    stored = {r["event_id"] for r in pg.execute(conn, f"select event_id from timeline where event_id in ({pg.in_list(ids)})",
+                                                ids).fetchall()}
     rows = [(event.event_id, ticket_id, event.occurred_at, timeline.causal_rank(event), event.stream_version,
              event.type, event.actor.id, event.actor.role, event.correlation_id, event.causation_id, data_json(event))
             for event_id, (event, ticket_id) in events.items() if event_id not in stored]
