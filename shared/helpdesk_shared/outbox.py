@@ -190,7 +190,8 @@ class OutboxTable:
 
     def done(self, conn: psycopg.Connection, rows: list[dict], published: list[int], parked: list) -> None:
         """Mark the acknowledged rows and park the refused ones, in the caller's transaction."""
-        conn.execute("update outbox set published_at = now() where id = any(%s)", (published,))
+        if published:  # an IN list: an array is dumped element by element in Python (issue 11)
+            pg.execute(conn, f"update outbox set published_at = now() where id in ({pg.in_list(published)})", published)
         for row, error in parked:
             conn.execute("delete from outbox where id = %s", (row["id"],))
             park(conn, row, error, self)

@@ -267,12 +267,13 @@ def test_a_batch_reads_each_person_once_and_a_registration_in_it_is_seen_by_the_
 def test_a_ticket_event_is_projected_and_read_back_in_one_statement_and_the_mails_in_one_more(notifier_db):
     """Issue 11: each event of a batch cost its projection and then a read of the ticket it had just
     written (its view for the planner), and the mails owed a statement each for their reply tokens
-    and rows (executemany) and a NOTIFY. The projection now returns the view it wrote (RETURNING),
+    and rows (executemany) and a NOTIFY; its lists went as arrays (dumped element by element). The projection now returns the view it wrote (RETURNING),
     and the tokens, the rows and the wake-up are one statement. Plans are unchanged: the received
     mail, planned by whichever of the opening and the first deadline comes second, quotes both."""
     from unittest import mock
     from psycopg import Cursor
-    sent, execute, executemany = [], Cursor.execute, Cursor.executemany
+    from psycopg.types import array
+    sent, execute, executemany, arrays = [], Cursor.execute, Cursor.executemany, []
 
     def counting(self, query, *args, **kwargs):
         sent.append(" ".join(str(query).split())[:40])
@@ -286,7 +287,9 @@ def test_a_ticket_event_is_projected_and_read_back_in_one_statement_and_the_mail
         conn.commit()
         with mock.patch.object(Cursor, "execute", counting), \
                 mock.patch.object(Cursor, "executemany",
-                                  lambda self, q, *a, **k: sent.append("executemany") or executemany(self, q, *a, **k)):
+                                  lambda self, q, *a, **k: sent.append("executemany") or executemany(self, q, *a, **k)), \
+                mock.patch.object(array.ListDumper, "dump", lambda self, obj: arrays.append(obj)), \
+                mock.patch.object(array.ListBinaryDumper, "dump", lambda self, obj: arrays.append(obj)):
             recorded = store.record_batch(conn, [Record("t", 0, n, e) for n, e in enumerate([*events, closed])],
                                           PLAN, lambda mail: tuple(RENDER.render(mail)), secret="s" * 32,
                                           reply_domain="mesa.test", token_days=30, now=OPENED_AT)
@@ -297,6 +300,7 @@ def test_a_ticket_event_is_projected_and_read_back_in_one_statement_and_the_mail
                              "order by m.created_at, m.key").fetchall()
         status = conn.execute("select status, version from tickets where ticket_id = 't3'").fetchone()
     assert "executemany" not in sent
+    assert arrays == []  # IN and VALUES lists: psycopg dumps an array element by element in Python
     users = [s for s in sent if s.startswith("select user_id, email, name")]
     locks, known, writes = 1, 1, 1  # the received-mail pairs' lock, which mails exist, the mails
     assert len(sent) == len(events) + 1 + len(users) + locks + known + writes, sent

@@ -73,8 +73,10 @@ _USER_EVENTS = frozenset({"UserRegistered", "UserUpdated"})
 
 
 def _users(conn: psycopg.Connection, ids: set[str]) -> dict[str, Recipient]:
-    rows = conn.execute("select user_id, email, name, language from users where user_id = any(%s)",
-                        (list(ids),)).fetchall()
+    # IN lists where arrays were: psycopg dumps an array element by element in Python (issue 11).
+    wanted = sorted(ids)
+    rows = pg.execute(conn, f"select user_id, email, name, language from users where user_id in ({pg.in_list(wanted)})",
+                      wanted).fetchall()
     return {r["user_id"]: Recipient(email=r["email"], name=r["name"], language=r["language"], user_id=r["user_id"])
             for r in rows}
 
@@ -196,9 +198,9 @@ def _lock_received_mail_pairs(conn: psycopg.Connection, records: list[Record]) -
     tickets = sorted({r.event.stream_id if r.event.type == "TicketOpened" else r.event.data["ticket_id"]
                       for r in records if r.event.type in RECEIVED_MAIL_FACTS})
     if tickets:
-        conn.execute("""select pg_advisory_xact_lock(hashtext('notifier:received-mail'), k)
-                        from (select distinct hashtext(t) as k from unnest(%s::text[]) as t order by k) as keys""",
-                     (tickets,))
+        pg.execute(conn, f"""select pg_advisory_xact_lock(hashtext('notifier:received-mail'), k)
+                             from (select distinct hashtext(t) as k from (values {pg.values_list([(t,) for t in tickets])})
+                                   as v (t) order by k) as keys""", tickets)
 
 
 def record_batch(conn: psycopg.Connection, records: list[Record], plan: Planner, render: Renderer, *,
@@ -233,8 +235,8 @@ def record_batch(conn: psycopg.Connection, records: list[Record], plan: Planner,
         owed += [(event, mail, mail_key(event, mail)) for mail in plan(event, ticket, known)]
     if not owed:
         return 0
-    done = {r["key"] for r in conn.execute("select key from mails where key = any(%s)",
-                                           ([key for _, _, key in owed],)).fetchall()}
+    keys = [key for _, _, key in owed]
+    done = {r["key"] for r in pg.execute(conn, f"select key from mails where key in ({pg.in_list(keys)})", keys)}
     tokens, rows = [], []
     for event, mail, key in owed:
         if key in done:

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 from psycopg.types.json import Jsonb
 
-from helpdesk_shared import migrations, outbox
+from helpdesk_shared import migrations, outbox, pg
 from helpdesk_shared.business_calendar import BEGINNING, Calendar, CalendarHistory
 from helpdesk_shared.envelope import Actor, new_event
 from helpdesk_shared.kafka import Record
@@ -342,10 +342,13 @@ def fire_due(conn: psycopg.Connection, settings: Settings, partitions: list[int]
     Each fired timer is recorded by its key and its event queued in the outbox, in the
     caller's transaction: a crash before commit fires nothing, after commit never again.
     """
-    rows = conn.execute("""select ticket_id, state, fired, sla_version from clocks
-                           where partition = any(%s) and next_due <= %s
-                           order by next_due limit %s for update skip locked""",
-                        (partitions, safe_time, limit)).fetchall()
+    if not partitions:
+        return 0
+    # An IN list: psycopg dumps an array parameter element by element in Python (issue 11).
+    rows = pg.execute(conn, f"""select ticket_id, state, fired, sla_version from clocks
+                                where partition in ({pg.in_list(partitions)}) and next_due <= %s
+                                order by next_due limit %s for update skip locked""",
+                      [*partitions, safe_time, limit]).fetchall()
     count = 0
     for row in rows:
         clocks = _clocks(conn, row["state"], settings)
@@ -370,8 +373,11 @@ def fire_due(conn: psycopg.Connection, settings: Settings, partitions: list[int]
 
 def earliest_due(conn: psycopg.Connection, partitions: list[int]) -> datetime | None:
     """The earliest unfired due instant on the partitions (index clocks_due); None when no timer is pending."""
-    return conn.execute("select min(next_due) as due from clocks where partition = any(%s) and next_due is not null",
-                        (partitions,)).fetchone()["due"]
+    if not partitions:
+        return None
+    return pg.execute(conn, f"""select min(next_due) as due from clocks
+                                where partition in ({pg.in_list(partitions)}) and next_due is not null""",
+                      partitions).fetchone()["due"]
 
 
 def explain(conn: psycopg.Connection, settings: Settings, number: str) -> dict | None:
