@@ -101,6 +101,15 @@ def intake_db(fresh_database) -> str:
 
 
 @pytest.fixture
+def notifier_db(fresh_database) -> str:
+    """A fresh notifier database, migrated."""
+    from notifier import store
+    url = fresh_database("notifier")
+    store.migrate(url)
+    return url
+
+
+@pytest.fixture
 def query_db(fresh_database) -> str:
     """A fresh query database, migrated (as `mesa migrate query`)."""
     from query.app import migrate

@@ -16,13 +16,6 @@ from test_notifier_store import PLAN, RENDER, deadline, opened
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def notifier_db(fresh_database) -> str:
-    url = fresh_database("notifier")
-    store.migrate(url)
-    return url
-
-
 def apply(conn, *events) -> None:
     """One instance's batch, left uncommitted (the caller commits, as the consumer loop does)."""
     store.record_batch(conn, [Record("t", 0, n, e) for n, e in enumerate(events)], PLAN,

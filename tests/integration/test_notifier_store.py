@@ -27,13 +27,6 @@ PLAN = functools.partial(messages.plan, desks=DESKS, calendar=venezuela_default(
 RENDER = Renderer([TEMPLATES_DIR])
 
 
-@pytest.fixture
-def notifier_db(fresh_database) -> str:
-    url = fresh_database("notifier")
-    store.migrate(url)
-    return url
-
-
 def opened(ticket_id: str, urgency: str = "normal"):
     return new_event("TicketOpened", ticket_id, 1, {
         "ticket_id": ticket_id, "number": f"SOP-{ticket_id[-1]}", "desk": "SOPORTE", "organisation_id": "club",

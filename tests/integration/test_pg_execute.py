@@ -19,14 +19,6 @@ from helpdesk_shared.envelope import Actor, new_event
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def db(fresh_database) -> str:
-    url = fresh_database("notifier")
-    from notifier import store
-    store.migrate(url)
-    return url
-
-
 def _counting_splits():
     real = psycopg._queries._split_query
     calls = []
@@ -37,7 +29,7 @@ def _counting_splits():
     return calls, mock.patch.object(psycopg._queries, "_split_query", split)
 
 
-def test_statements_of_many_rows_skip_psycopgs_placeholder_parsing_and_store_the_same_rows(db):
+def test_statements_of_many_rows_skip_psycopgs_placeholder_parsing_and_store_the_same_rows(notifier_db):
     at = datetime(2026, 11, 25, 14, tzinfo=timezone.utc)
     events = [new_event("NotificationSent", f"mail-{i}", 1, {"cause_event_id": str(uuid.uuid4()),
                                                             "recipient": f"socio{i}@club.test", "template": "x",
@@ -45,7 +37,7 @@ def test_statements_of_many_rows_skip_psycopgs_placeholder_parsing_and_store_the
                         actor=Actor("notifier", "system"), occurred_at=at) for i in range(40)]
     offsets = {("helpdesk.tickets", p): 100 + p for p in range(30)}
     calls, patched = _counting_splits()
-    with pg.connect(db) as conn, patched:
+    with pg.connect(notifier_db) as conn, patched:
         outbox.enqueue(conn, events)                                  # 160 parameters
         pg.save_offsets(conn, "c", offsets)                           # 120
         pg.count_applied(conn, "c", [f"T{i}" for i in range(20)])     # 60
@@ -59,18 +51,18 @@ def test_statements_of_many_rows_skip_psycopgs_placeholder_parsing_and_store_the
     assert rows == [{"n": 1, "tag": "x"}, {"n": 2, "tag": "x"}, {"n": 3, "tag": "x"}]
 
 
-def test_pg_execute_takes_only_positional_placeholders(db):
-    with pg.connect(db) as conn:
+def test_pg_execute_takes_only_positional_placeholders(notifier_db):
+    with pg.connect(notifier_db) as conn:
         for query, params in (("select %(a)s", {"a": 1}), ("select 100 %% 7, %s", (1,)), ("select %b", (1,))):
             with pytest.raises((ValueError, TypeError)):
                 pg.execute(conn, query, params)
         assert pg.execute(conn, "select 1 as one").fetchone() == {"one": 1}
 
 
-def test_json_goes_to_jsonb_and_back_whatever_it_holds(db):
+def test_json_goes_to_jsonb_and_back_whatever_it_holds(notifier_db):
     values = [{"nombre": "María José ñandú — «ok»", "n": [1, 2.5, None, True], "deep": {"a": {"b": ["c"]}}},
               {"big": 2 ** 70, "neg": -(2 ** 65)}, ["x", {"y": "\u2028"}], "texto", 12, None]
-    with pg.connect(db) as conn:
+    with pg.connect(notifier_db) as conn:
         conn.execute("create temporary table j (i int, v jsonb, t json)")
         for i, v in enumerate(values):
             conn.execute("insert into j values (%s, %s, %s)", (i, Jsonb(v), psycopg.types.json.Json(v)))

@@ -43,13 +43,6 @@ class FakeResponse:
 
 
 @pytest.fixture
-def notifier_db(fresh_database) -> str:
-    url = fresh_database("notifier")
-    store.migrate(url)
-    return url
-
-
-@pytest.fixture
 def setup(notifier_db):
     """A notifier database knowing María, her ticket SOP-7 (SOPORTE) and a reply token made for her."""
     from helpdesk_shared import pg

@@ -40,13 +40,6 @@ class Sink:
         return "250 OK"
 
 
-@pytest.fixture
-def notifier_db(fresh_database) -> str:
-    url = fresh_database("notifier")
-    store.migrate(url)
-    return url
-
-
 def config_for(url: str, port: int) -> Config:
     """A Config pointing at the test database and SMTP port."""
     return notifier_config(url, kafka_bootstrap_servers="", kafka_topic_prefix="", smtp_host="127.0.0.1",

@@ -12,7 +12,7 @@ from helpdesk_shared import pg
 from helpdesk_shared.envelope import SYSTEM, new_event
 from helpdesk_shared.kafka import Record
 from helpdesk_shared.localstack import free_port
-from notifier import consumer, sender, store
+from notifier import consumer, sender
 from notifier.app import create_app
 from notifier.mailer import Mailer
 from permission_matrix import CLAIMS
@@ -24,13 +24,6 @@ NOW = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)
 URL = "/api/templates/access_requested_requester/es"
 TEXT = {"subject": "Recibimos su pedido, {{ name }}",
         "body": "Hola {{ name }}:\n\nLa mesa {{ desk }} revisará su pedido. Texto escrito por la supervisora."}
-
-
-@pytest.fixture
-def notifier_db(fresh_database) -> str:
-    url = fresh_database("notifier")
-    store.migrate(url)
-    return url
 
 
 @pytest.fixture
