@@ -227,6 +227,15 @@ def values_list(rows: list[tuple], types: Sequence[str] | None = None) -> str:
     return ", ".join([first] + [row] * (len(rows) - 1))
 
 
+def lock_keys(conn: psycopg.Connection, namespace: str, keys: Sequence[str]) -> None:
+    """Hold a transaction-level advisory lock for each key (at least one) of `namespace`, taken in
+    one statement and in one order (the keys' hashes), so two transactions locking overlapping keys
+    wait for each other and never deadlock. `namespace` is a literal of the caller, never input."""
+    execute(conn, f"""select pg_advisory_xact_lock(hashtext('{namespace}'), k)
+                      from (select distinct hashtext(t) as k from (values {values_list([(k,) for k in keys])})
+                            as v (t) order by k) as keys""", keys)
+
+
 def in_list(values: Sequence) -> str:
     """The placeholders of an IN list for `values` (at least one): "%s, %s, %s". An IN list costs
     psycopg less than the same values as an array for `= any(%s)` (issue 11, see values_list)."""

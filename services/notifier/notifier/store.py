@@ -198,9 +198,7 @@ def _lock_received_mail_pairs(conn: psycopg.Connection, records: list[Record]) -
     tickets = sorted({r.event.stream_id if r.event.type == "TicketOpened" else r.event.data["ticket_id"]
                       for r in records if r.event.type in RECEIVED_MAIL_FACTS})
     if tickets:
-        pg.execute(conn, f"""select pg_advisory_xact_lock(hashtext('notifier:received-mail'), k)
-                             from (select distinct hashtext(t) as k from (values {pg.values_list([(t,) for t in tickets])})
-                                   as v (t) order by k) as keys""", tickets)
+        pg.lock_keys(conn, "notifier:received-mail", tickets)
 
 
 def record_batch(conn: psycopg.Connection, records: list[Record], plan: Planner, render: Renderer, *,

@@ -273,9 +273,7 @@ def _lock_shared_rows(conn: psycopg.Connection, records: list[Record]) -> None:
     """
     tickets = sorted({t for t in map(_ticket_sharing_rows, records) if t is not None})
     if tickets:
-        pg.execute(conn, f"""select pg_advisory_xact_lock(hashtext('query:ticket'), k)
-                             from (select distinct hashtext(t) as k from (values {pg.values_list([(t,) for t in tickets])})
-                                   as v (t) order by k) as keys""", tickets)
+        pg.lock_keys(conn, "query:ticket", tickets)
     # Then, still before any row lock, the compliance counts when the batch will change them: by a
     # response fact, or by a ticket opening after facts of its responses. Asked after the tickets'
     # locks, so that the question sees what a batch this one waited for committed about them.
