@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import functools
 import io
 import random
 import smtplib
@@ -10,7 +12,6 @@ import ssl
 import sys
 from dataclasses import dataclass
 from email import policy
-from email.contentmanager import _encode_text
 from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -77,7 +78,6 @@ def wire_bytes(msg: EmailMessage) -> bytes:
 # the standard library parses every header it is given into a token tree and folds it back on
 # output, 80 % of the sender's CPU in issue 11's profile (~3 ms a mail). build_message and
 # wire_bytes stay as the reference the tests hold mime_bytes to, byte for byte.
-_BODY_POLICY = policy.default  # what EmailMessage.set_content encodes bodies with
 _CRLF = b"\r\n"
 
 
@@ -100,6 +100,7 @@ def _header_value(value: str) -> str:
     return " ".join(f"=?utf-8?b?{base64.b64encode(w.encode()).decode('ascii')}?=" for w in words)
 
 
+@functools.lru_cache(maxsize=4096)  # the sender's own address on every mail, a desk's or customer's on many
 def _address(value: str) -> str:
     """An address header's value: a display name outside ASCII as encoded words, the address as written."""
     if value.isascii() and "=?" not in value:
@@ -110,10 +111,81 @@ def _address(value: str) -> str:
     return f"{_header_value(name)} <{address}>"
 
 
+# A text part's body, encoded as EmailMessage.set_content encodes it under policy.default
+# (email.contentmanager._encode_text with policy.default: lines of at most 78 characters, "\n"
+# line ends, 8bit allowed), in one pass. The standard library quotes every character through a
+# 256-entry table and, for a body of more than ten lines, quoted-printable-encodes its first ten
+# lines once to choose the encoding and then the whole body again: 37 % of the sender's CPU at
+# rate 80 (stop 19). Here binascii escapes, each line is wrapped once, and the choice is made
+# from the first ten lines' share of that result.
+# tests/unit/test_notifier_mime_bytes.py holds it to _encode_text byte for byte.
+_MAX_LINE = policy.default.max_line_length  # 78
+
+
+def _qp_wrap(line: str, out: list[str]) -> None:
+    """quoprimime.body_encode's wrapping of one escaped line: soft breaks ("=") under 78
+    characters, never inside an escape, a trailing space or tab escaped or kept before a break."""
+    start = 0
+    laststart = len(line) - 1 - _MAX_LINE
+    while start <= laststart:
+        stop = start + _MAX_LINE - 1
+        if line[stop - 2] == "=":
+            out.append(line[start:stop - 1])
+            start = stop - 2
+        elif line[stop - 1] == "=":
+            out.append(line[start:stop])
+            start = stop - 1
+        else:
+            out.append(line[start:stop] + "=")
+            start = stop
+    if line and line[-1] in " \t":
+        room = start - laststart
+        if room >= 3:
+            tail = "=%02X" % ord(line[-1])
+        elif room == 2:
+            tail = line[-1] + "=\n"
+        else:
+            tail = "=\n" + "=%02X" % ord(line[-1])
+        out.append(line[start:-1] + tail)
+    else:
+        out.append(line[start:])
+
+
+def _encode_body(content: str) -> tuple[str, str]:
+    """(Content-Transfer-Encoding, body) exactly as _encode_text(content, "utf-8", None, policy.default)."""
+    lines = content.encode("utf-8").splitlines()
+    body = b"\n".join(lines) + b"\n"
+    if max(map(len, lines), default=0) <= _MAX_LINE:
+        return ("7bit", body.decode("ascii")) if body.isascii() else ("8bit", body.decode("ascii", "surrogateescape"))
+    # Escaped by binascii (in C), asked to escape the line ends too ("=0A") so that its own
+    # soft breaks ("=\n") are the only raw line ends: they go, and the text splits at each "=0A"
+    # (a literal "=" is "=3D", so neither can be text). Its one escape quoprimime does not make,
+    # a lone "." at a line's start ("=2E"), is undone.
+    escaped = binascii.b2a_qp(body, istext=False).replace(b"=\n", b"").replace(b"=2E", b".").decode("ascii")
+    out: list[str] = []
+    sniffed = 0  # how many encoded lines the first ten input lines became
+    for number, line in enumerate(escaped.split("=0A")[:-1]):  # [-1]: the "" after the final line end
+        if len(line) <= _MAX_LINE and line[-1:] not in (" ", "\t"):
+            out.append(line)  # what _qp_wrap does with it
+        else:
+            _qp_wrap(line, out)
+        if number == 9:
+            sniffed = len(out)
+    if len(lines) <= 10:
+        sniffed = len(out)
+    sniff_qp = len("\n".join(out[:sniffed])) + 1  # + the final line end
+    if sniff_qp > len(binascii.b2a_base64(b"\n".join(lines[:10]) + b"\n")):
+        step = _MAX_LINE // 4 * 3
+        return "base64", "".join(binascii.b2a_base64(body[i:i + step]).decode("ascii")
+                                 for i in range(0, len(body), step))
+    out.append("")
+    return "quoted-printable", "\n".join(out)
+
+
 def _part(content: str, subtype: str) -> bytes:
     """A text part (headers and body) as EmailMessage.set_content encodes it: 7bit, 8bit,
-    quoted-printable or base64, by the same heuristics (the standard library's own function)."""
-    cte, body = _encode_text(content, "utf-8", None, _BODY_POLICY)
+    quoted-printable or base64, by the same heuristics (see _encode_body)."""
+    cte, body = _encode_body(content)
     if cte == "8bit":
         raw = body.encode("ascii", "surrogateescape")
     else:
