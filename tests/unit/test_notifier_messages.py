@@ -5,6 +5,7 @@ Caracas is UTC-4 all year; the default calendar opens Monday to Friday 09:00-17:
 """
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -653,3 +654,19 @@ def test_a_ticket_closed_as_needs_training_mails_the_course_with_its_modules_art
     # Another reason, or a ticket known from before its module was kept: the course alone, or nothing.
     assert only(plan(closed("closed_by_agent"), banks, USERS, DESKS, CALENDAR, links)).context["articles_url"] is None
     assert only(plan(closed("needs_training"), ticket(), USERS, DESKS, CALENDAR, links)).context["articles_url"] is None
+
+
+def test_a_template_file_is_read_once_and_not_looked_at_again_for_each_mail(tmp_path, monkeypatch):
+    # Issue 11: checking every file's mtime at every render (Jinja's auto_reload) was ~9 % of the
+    # notifier consumer. Files are deployment; a supervisor's live edits are texts in the database.
+    (tmp_path / "ticket_received.es.subject.txt").write_text("Ticket recibido: {{ subject }}\n")
+    renderer = Renderer([tmp_path, TEMPLATES_DIR])
+    mail = received(at(2026, 11, 25, 10))
+    first = renderer.render(mail)
+    looked = []
+    real_getmtime = os.path.getmtime
+    monkeypatch.setattr(os.path, "getmtime", lambda path: looked.append(path) or real_getmtime(path))
+    (tmp_path / "ticket_received.es.subject.txt").write_text("Otro asunto: {{ subject }}\n")
+    assert renderer.render(mail) == first
+    assert looked == []
+    assert Renderer([tmp_path, TEMPLATES_DIR]).render(mail).subject == "[SOP-42] Otro asunto: BANCOS, Factura mal cargada"
