@@ -208,3 +208,50 @@ def test_a_mail_costs_its_lock_and_one_statement_that_marks_it_queues_its_event_
     assert not pipelines
     per_mail = [q for q in sent if not q.startswith("select * from mails")]  # the list of due mails, per round
     assert len(per_mail) == 2 * 3, sent
+
+
+def _numbered(query: str) -> str:
+    """A psycopg statement's `%s` as PREPARE's `$1`, `$2`, ..."""
+    parts = query.split("%s")
+    return "".join(part + (f"${i}" if i < len(parts) else "") for i, part in enumerate(parts, 1))
+
+
+def _rows_read(plan: dict) -> int:
+    """Rows the plan's scans produced or threw away (EXPLAIN ANALYZE, FORMAT JSON)."""
+    own = 0
+    if "Scan" in plan["Node Type"]:
+        own = plan["Actual Rows"] + plan.get("Rows Removed by Filter", 0) + plan.get("Rows Removed by Index Recheck", 0)
+    return own + sum(_rows_read(child) for child in plan.get("Plans", []))
+
+
+def test_the_senders_statements_read_a_handful_of_rows_whatever_the_backlog(notifier_db):
+    """Issue 11: with mails waiting, the lock of one mail cost 1.7 ms and the list of due mails 11 ms
+    (pg_stat_statements, bench/cpu_profile.py at 40 tickets/s). The sender's connection lives long
+    and keeps its statements' plans; a plan made while the table was nearly empty took the lock of
+    one mail through the pending-mails index (`status = 'pending'` matched its predicate) and read
+    every pending mail to find one key; and the list sorted every due mail to return twenty. Both
+    are planned here as a kept plan is, on an empty table, then run over 2,000 pending mails."""
+    with pg.connect(notifier_db, autocommit=True) as conn:
+        conn.execute("set plan_cache_mode = force_generic_plan")
+        conn.execute(f"prepare lock_mail as {_numbered(store.LOCK_MAIL)}")
+        conn.execute(f"prepare due_mails as {_numbered(store.DUE_MAILS)}")
+        conn.execute("execute lock_mail('none')")  # planned now, on the empty table
+        conn.execute(f"execute due_mails('{NOW.isoformat()}', 20)")
+        conn.execute("""insert into mails (key, cause_event_id, template, recipient, language, subject, body_text,
+                                           body_html, message_id, next_attempt_at, created_at)
+                        select 'k' || g, gen_random_uuid(), 'ticket_received', 'socio' || g || '@club.test', 'es',
+                               'asunto', 'texto', '<p>texto</p>', '<m' || g || '@mesa.test>',
+                               %s - g / 4 * interval '1 second', %s - g / 4 * interval '1 second'
+                        from generate_series(1, 2000) g""", (NOW, NOW))  # an event's mails share their times
+        conn.execute("update mails set status = 'sent' where key like 'k1%%'")  # some sent, as a day leaves them
+        lock = conn.execute("explain (analyze, format json) execute lock_mail('k999')").fetchone()
+        listed = conn.execute(f"explain (analyze, format json) execute due_mails('{NOW.isoformat()}', 20)").fetchone()
+    lock_plan, list_plan = lock["QUERY PLAN"][0]["Plan"], listed["QUERY PLAN"][0]["Plan"]
+    assert lock_plan["Actual Rows"] == 1  # k999 is pending
+    assert _rows_read(lock_plan) <= 1, lock_plan
+    assert list_plan["Actual Rows"] == 20
+    assert _rows_read(list_plan) <= 20, list_plan
+    with pg.connect(notifier_db) as conn:
+        assert store.lock_mail(conn, "k999") and not store.lock_mail(conn, "k1999")  # pending; sent
+        with pg.connect(notifier_db) as other:
+            assert not store.lock_mail(other, "k999")  # held by `conn`

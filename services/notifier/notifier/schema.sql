@@ -48,7 +48,7 @@ create table if not exists mails (
     created_at      timestamptz not null,
     sent_at         timestamptz
 );
-create index if not exists mails_due on mails (next_attempt_at) where status = 'pending';
+create index if not exists mails_due on mails (next_attempt_at) where status = 'pending';  -- replaced by 0003
 
 create table if not exists reply_tokens (
     token         text primary key,

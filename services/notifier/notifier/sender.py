@@ -34,8 +34,7 @@ def send_due(conn, mailer: Mailer, now: datetime, max_backoff: float, limit: int
         # (store.mark_sent). Not pipeline mode: psycopg's bookkeeping there cost more CPU than the
         # two round trips it saved (tests/integration/test_sender.py, issue 11).
         with conn.transaction():
-            if conn.execute("select 1 from mails where key = %s and status = 'pending' for update skip locked",
-                            (mail["key"],)).fetchone() is None:
+            if not store.lock_mail(conn, mail["key"]):
                 continue  # another sender holds it, or has sent it since we listed it
             try:
                 mailer.send(Outgoing(recipient=mail["recipient"], subject=mail["subject"], text=mail["body_text"],
