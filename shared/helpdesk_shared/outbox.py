@@ -211,6 +211,11 @@ class OutboxTable:
                        where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null)
                     ) as through"""
 
+    def watermark(self, conn: psycopg.Connection) -> datetime:
+        """`through` on PostgreSQL's clock (see publish_watermark)."""
+        with conn.transaction():
+            return conn.execute(self.watermark_sql).fetchone()["through"]
+
     def backlog(self, conn: psycopg.Connection) -> dict:
         """How many rows wait, and the age in seconds of the oldest (None when none waits)."""
         # Both read the partial index outbox_unpublished; the age is the database's own clock.
@@ -219,9 +224,10 @@ class OutboxTable:
 
 
 # The events after the relay's cursor. The cursor is read by two scalar subqueries (InitPlans), so
-# the row comparison is an index bound on events_relay_order whatever plan PostgreSQL caches; as a
-# join with relay_cursor it became a join filter, and every round read the store from its first
-# event (tests/integration/test_relay_reads_after_its_cursor.py).
+# the row comparison can bound a scan of events_relay_order; as a join with relay_cursor it became a
+# join filter, and every round read the store from its first event. A statement in relay order with
+# a limit takes that scan by itself; one that reads all that follows does only when told to
+# (EventLog._INDEX_WALK; tests/integration/test_relay_reads_after_its_cursor.py).
 AFTER_CURSOR = """from events e
     where (e.relay_xid, e.global_position) > ((select relay_xid from relay_cursor where relay = 'kafka'),
                                              (select position from relay_cursor where relay = 'kafka'))"""
@@ -316,9 +322,32 @@ class EventLog:
 
     backlog_sql = f"select count(*) as n, extract(epoch from now() - min(e.stored_at)) as age {AFTER_CURSOR}"
 
+    # The watermark and the backlog read every event after the cursor, in no order. Known only when
+    # the statement runs, the cursor gives PostgreSQL no estimate: it guesses a third of the store
+    # follows it, and for a young store, or one without statistics, it planned a sequential scan of
+    # all of it, which the relay then kept (a round read 1,154 events to find none waiting, and the
+    # cost grows with the store: tests/integration/test_relay_reads_after_its_cursor.py). In their
+    # own transaction, with scans other than the index's switched off, every plan walks
+    # events_relay_order from the cursor. These two statements run nowhere else, so no plan of
+    # theirs is ever made without it.
+    _INDEX_WALK = "set local enable_seqscan = off; set local enable_bitmapscan = off"
+
+    def _walk(self, conn: psycopg.Connection, sql: str) -> dict:
+        nested = conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        with conn.transaction():
+            conn.execute(self._INDEX_WALK)
+            row = conn.execute(sql).fetchone()
+            if nested:  # the caller's transaction goes on: its statements get every scan back
+                conn.execute("reset enable_seqscan; reset enable_bitmapscan")
+        return row
+
+    def watermark(self, conn: psycopg.Connection) -> datetime:
+        """`through` on PostgreSQL's clock (see publish_watermark)."""
+        return self._walk(conn, self.watermark_sql)["through"]
+
     def backlog(self, conn: psycopg.Connection) -> dict:
         """How many events wait, and the age in seconds of the oldest (None when none waits)."""
-        return conn.execute(self.backlog_sql).fetchone()
+        return self._walk(conn, self.backlog_sql)
 
 
 def relay_source(conn: psycopg.Connection) -> OutboxTable | EventLog:
@@ -421,7 +450,7 @@ def publish_watermark(conn: psycopg.Connection, producer: KafkaProducer, source:
     """
     with conn.transaction():
         log = log or relay_source(conn)
-        through = as_clock_time(clock, conn.execute(log.watermark_sql).fetchone()["through"])
+    through = as_clock_time(clock, log.watermark(conn))
     event = new_event("OutboxDrained", f"watermark-{source}", sequence, {"source": source,
                                                                         "through": through.isoformat()},
                       actor=Actor(id=f"{source}-relay", role="system"), occurred_at=through)
