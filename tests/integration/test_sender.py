@@ -170,17 +170,20 @@ def test_a_sender_that_dies_after_the_server_took_a_mail_sends_that_mail_again_w
         assert conn.execute("select count(*) as n from mails where status = 'sent'").fetchone()["n"] == 2
 
 
-def test_a_mail_costs_its_lock_and_one_statement_that_marks_it_queues_its_event_and_wakes_the_relay(notifier_db):
+def test_a_mail_costs_one_statement_that_marks_it_queues_its_event_and_wakes_the_relay(notifier_db):
     """Issue 11: the mark, its outbox row and NOTIFY were three statements in pipeline mode, whose
-    bookkeeping in psycopg cost the sender more CPU than the round trips it saved. Now the lock,
-    then one statement (CTEs and pg_notify); the sent, failed and outbox rows are as before."""
+    bookkeeping in psycopg cost the sender more CPU than the round trips it saved; then BEGIN, the
+    row's lock, one statement and COMMIT a mail. Now the mails are held by session locks for the
+    round (claim, read, release) and a mail costs one autocommitted statement (CTEs and pg_notify);
+    the sent, failed and outbox rows are as before."""
     from unittest import mock
     from psycopg import Connection, Cursor
     sink, port = Sink(), free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
-    sent, pipelines = [], []
-    execute, executemany, pipeline = Cursor.execute, Cursor.executemany, Connection.pipeline
+    sent, pipelines, transactions = [], [], []
+    execute, executemany = Cursor.execute, Cursor.executemany
+    pipeline, transaction = Connection.pipeline, Connection.transaction
 
     def counting(real):
         def call(self, query, *args, **kwargs):
@@ -195,7 +198,9 @@ def test_a_mail_costs_its_lock_and_one_statement_that_marks_it_queues_its_event_
             conn.commit()
             with mock.patch.object(Cursor, "execute", counting(execute)), \
                     mock.patch.object(Cursor, "executemany", counting(executemany)), \
-                    mock.patch.object(Connection, "pipeline", lambda self: pipelines.append(1) or pipeline(self)):
+                    mock.patch.object(Connection, "pipeline", lambda self: pipelines.append(1) or pipeline(self)), \
+                    mock.patch.object(Connection, "transaction",
+                                      lambda self, *a, **k: transactions.append(1) or transaction(self, *a, **k)):
                 drain(config_for(notifier_db, port), NOW)
             woken = list(conn.notifies(timeout=5, stop_after=1))
             statuses = dict((r["recipient"], r["status"]) for r in conn.execute("select recipient, status from mails"))
@@ -205,9 +210,10 @@ def test_a_mail_costs_its_lock_and_one_statement_that_marks_it_queues_its_event_
     assert statuses == {"socio1@club.test": "sent", "rechazado@club.test": "failed", "socio2@club.test": "sent"}
     assert queued == 3 and woken and woken[0].channel == "outbox"
     assert sum(sink.ids.values()) == 2
-    assert not pipelines
-    per_mail = [q for q in sent if not q.startswith("select * from mails")]  # the list of due mails, per round
-    assert len(per_mail) == 2 * 3, sent
+    assert not pipelines and not transactions
+    marks = [q for q in sent if q.startswith("with change as")]
+    assert len(marks) == 3, sent
+    assert len(sent) == 3 + 3 + 1, sent  # claim, read, release and the marks; then a claim that holds nothing
 
 
 def _numbered(query: str) -> str:
@@ -229,14 +235,15 @@ def test_the_senders_statements_read_a_handful_of_rows_whatever_the_backlog(noti
     (pg_stat_statements, bench/cpu_profile.py at 40 tickets/s). The sender's connection lives long
     and keeps its statements' plans; a plan made while the table was nearly empty took the lock of
     one mail through the pending-mails index (`status = 'pending'` matched its predicate) and read
-    every pending mail to find one key; and the list sorted every due mail to return twenty. Both
-    are planned here as a kept plan is, on an empty table, then run over 2,000 pending mails."""
+    every pending mail to find one key; and the list sorted every due mail to return twenty. The
+    claim and the read of the held rows are planned here as a kept plan is, on an empty table, then
+    run over 2,000 pending mails."""
     with pg.connect(notifier_db, autocommit=True) as conn:
         conn.execute("set plan_cache_mode = force_generic_plan")
-        conn.execute(f"prepare lock_mail as {_numbered(store.LOCK_MAIL)}")
-        conn.execute(f"prepare due_mails as {_numbered(store.DUE_MAILS)}")
-        conn.execute("execute lock_mail('none')")  # planned now, on the empty table
-        conn.execute(f"execute due_mails('{NOW.isoformat()}', 20)")
+        conn.execute(f"prepare claim as {_numbered(store.CLAIM_MAILS)}")
+        conn.execute(f"prepare held as {_numbered(store.HELD_MAILS.format(keys='%s'))}")
+        conn.execute(f"execute claim('{NOW.isoformat()}', 20)")  # planned now, on the empty table
+        conn.execute("execute held('none')")
         conn.execute("""insert into mails (key, cause_event_id, template, recipient, language, subject, body_text,
                                            body_html, message_id, next_attempt_at, created_at)
                         select 'k' || g, gen_random_uuid(), 'ticket_received', 'socio' || g || '@club.test', 'es',
@@ -244,14 +251,27 @@ def test_the_senders_statements_read_a_handful_of_rows_whatever_the_backlog(noti
                                %s - g / 4 * interval '1 second', %s - g / 4 * interval '1 second'
                         from generate_series(1, 2000) g""", (NOW, NOW))  # an event's mails share their times
         conn.execute("update mails set status = 'sent' where key like 'k1%%'")  # some sent, as a day leaves them
-        lock = conn.execute("explain (analyze, format json) execute lock_mail('k999')").fetchone()
-        listed = conn.execute(f"explain (analyze, format json) execute due_mails('{NOW.isoformat()}', 20)").fetchone()
-    lock_plan, list_plan = lock["QUERY PLAN"][0]["Plan"], listed["QUERY PLAN"][0]["Plan"]
-    assert lock_plan["Actual Rows"] == 1  # k999 is pending
-    assert _rows_read(lock_plan) <= 1, lock_plan
-    assert list_plan["Actual Rows"] == 20
-    assert _rows_read(list_plan) <= 20, list_plan
-    with pg.connect(notifier_db) as conn:
-        assert store.lock_mail(conn, "k999") and not store.lock_mail(conn, "k1999")  # pending; sent
-        with pg.connect(notifier_db) as other:
-            assert not store.lock_mail(other, "k999")  # held by `conn`
+        claimed = conn.execute(f"explain (analyze, format json) execute claim('{NOW.isoformat()}', 20)").fetchone()
+        held = conn.execute("explain (analyze, format json) execute held('k999')").fetchone()
+        conn.execute("select pg_advisory_unlock_all()")
+    claim_plan, held_plan = claimed["QUERY PLAN"][0]["Plan"], held["QUERY PLAN"][0]["Plan"]
+    assert claim_plan["Actual Rows"] == 20
+    assert _rows_read(claim_plan) <= 20, claim_plan
+    assert held_plan["Actual Rows"] == 1
+    assert _rows_read(held_plan) <= 1, held_plan
+
+
+def test_senders_claim_different_mails_and_a_mail_let_go_of_after_its_mark_is_not_sent_again(notifier_db):
+    queue(notifier_db, [f"socio{i}@club.test" for i in range(30)])
+    with pg.connect(notifier_db, autocommit=True) as a, pg.connect(notifier_db, autocommit=True) as b, \
+            pg.connect(notifier_db, autocommit=True) as c:
+        held_a, mails_a = store.claim_mails(a, NOW, 20)
+        held_b, mails_b = store.claim_mails(b, NOW, 20)
+        assert (held_a, len(mails_a), held_b, len(mails_b)) == (20, 20, 10, 10)
+        assert not {m["key"] for m in mails_a} & {m["key"] for m in mails_b}
+        assert store.claim_mails(c, NOW, 20) == (0, [])  # every due mail is held
+        store.mark_sent(a, mails_a[0], NOW)
+        store.release_mails(a)
+        held_c, mails_c = store.claim_mails(c, NOW, 20)
+    assert (held_c, len(mails_c)) == (19, 19)  # what a let go of, but the mail it sent
+    assert mails_a[0]["key"] not in {m["key"] for m in mails_c}

@@ -1,8 +1,8 @@
 """The mail sender (entry point `python -m notifier.sender`): sends what the consumer recorded.
 
-Each mail is sent and marked in one transaction holding its row: a crash after the server
-took it and before the commit resends it once, with the same Message-ID, so mail clients
-show it once. SMTP down: mails wait with exponential backoff and nothing is dropped.
+Each mail is held (a session lock, store.claim_mails) while it is sent and until its mark
+committed: a crash after the server took it and before the mark resends it once, with the same
+Message-ID, so mail clients show it once. SMTP down: mails wait with exponential backoff and nothing is dropped.
 """
 from __future__ import annotations
 
@@ -25,17 +25,19 @@ log = logging.getLogger(__name__)
 
 
 def send_due(conn, mailer: Mailer, now: datetime, max_backoff: float, limit: int = 20) -> int:
-    """Send (or postpone, or fail) the mails due now; return how many were handled."""
+    """Send (or postpone, or fail) the mails due now; return how many were handled.
+
+    `conn` is the sender's own connection; it is put in autocommit, so each mail's mark commits by
+    itself, and the mails are held by session locks until the round ends (store.claim_mails)."""
+    if not conn.autocommit:
+        conn.commit()
+        conn.autocommit = True
+    held, mails = store.claim_mails(conn, now, limit)
+    if not held:
+        return 0
     handled = 0
-    with conn.transaction():
-        mails = store.due_mails(conn, now, limit)
-    for mail in mails:
-        # The lock, then one statement that marks the mail, queues its event and wakes the relay
-        # (store.mark_sent). Not pipeline mode: psycopg's bookkeeping there cost more CPU than the
-        # two round trips it saved (tests/integration/test_sender.py, issue 11).
-        with conn.transaction():
-            if not store.lock_mail(conn, mail["key"]):
-                continue  # another sender holds it, or has sent it since we listed it
+    try:
+        for mail in mails:
             try:
                 mailer.send(Outgoing(recipient=mail["recipient"], subject=mail["subject"], text=mail["body_text"],
                                      html=mail["body_html"], message_id=mail["message_id"],
@@ -49,7 +51,10 @@ def send_due(conn, mailer: Mailer, now: datetime, max_backoff: float, limit: int
                 store.postpone(conn, mail, str(exc), now, max_backoff)
             else:
                 store.mark_sent(conn, mail, now)
-        handled += 1
+            handled += 1
+    finally:
+        if not conn.closed:  # a dead connection took its locks with it
+            store.release_mails(conn)
     return handled
 
 
@@ -76,7 +81,8 @@ def run(config: Config, stop: threading.Event, clock: Callable[[], datetime] = u
 def _send_session(config: Config, stop: threading.Event, clock: Callable[[], datetime], mailer: Mailer,
                   backoff: Backoff) -> None:
     """Send on fresh connections until stopped or the database goes away."""
-    with pg.connect(config.database_url) as conn, pg.connect(config.database_url, autocommit=True) as listener:
+    with pg.connect(config.database_url, autocommit=True) as conn, \
+            pg.connect(config.database_url, autocommit=True) as listener:
         listener.execute("listen mails")
         while not stop.is_set():
             handled = send_due(conn, mailer, clock(), config.smtp_retry_max_seconds)

@@ -279,26 +279,44 @@ _WRITE_CHUNK = 1_000
 
 # ---------------------------------------------------------------- sending
 
+# A sender holds the mails it sends with session advisory locks, not row locks: a row lock lasts
+# one transaction, so each mail cost BEGIN, its lock, its mark and COMMIT (four round trips); a
+# session lock outlives the commits, so a round costs its claim, its read and its release, and a
+# mail one autocommitted statement (its mark, its event, the relay's wake-up). A lock is let go of
+# only after the marks committed (release_mails at the end of the round), and `claim_mails` reads
+# the held rows in a statement that starts after the locks are taken: a mail another sender sent
+# and let go of meanwhile reads as sent, and is dropped. The locks go with the session, so a
+# sender whose connection dies holds nothing (its mail in flight is sent again, as before).
+#
 # The sender's connection lives long and keeps its statements' plans, made when the table may have
 # been nearly empty. So each statement has one way to run that reads a handful of rows whatever the
-# backlog (tests/integration/test_sender.py, issue 11): the list walks the pending mails' index in
-# its order (migration 0003) and stops at `limit`; the lock of one mail names only its key, so no
-# plan can find it through the pending mails' index, whose predicate a status condition matched.
-DUE_MAILS = """select * from mails where status = 'pending' and next_attempt_at <= %s
-               order by next_attempt_at, created_at limit %s for update skip locked"""
-LOCK_MAIL = "select status from mails where key = %s for update skip locked"
+# backlog (tests/integration/test_sender.py, issue 11): the claim walks the pending mails' index in
+# its order (migration 0003) and stops at `limit`; the read names keys only, so no plan can find
+# them through the pending mails' index, whose predicate a status condition would match.
+# The lock is tried row by row as the index walk reaches it, so a mail another sender holds is
+# skipped and the walk goes on to `limit` mails of its own; should a plan ever take locks on rows
+# past the limit, release_mails lets go of them with the rest at the end of the round.
+CLAIM_MAILS = """select key from mails
+                 where status = 'pending' and next_attempt_at <= %s
+                   and pg_try_advisory_lock(hashtext('notifier-mail'), hashtext(key))
+                 order by next_attempt_at, created_at limit %s"""
+HELD_MAILS = "select * from mails where key in ({keys})"
 
 
-def due_mails(conn: psycopg.Connection, now: datetime, limit: int = 20) -> list[dict]:
-    """Pending mails whose time has come, locked for this sender until its transaction ends."""
-    return conn.execute(DUE_MAILS, (now, limit)).fetchall()
+def claim_mails(conn: psycopg.Connection, now: datetime, limit: int = 20) -> tuple[int, list[dict]]:
+    """Hold the due mails no other sender holds (up to `limit`) until release_mails: how many were
+    taken, and the ones still pending and due once held, in sending order. `conn` is in autocommit."""
+    keys = [row["key"] for row in conn.execute(CLAIM_MAILS, (now, limit))]
+    if not keys:
+        return 0, []
+    rows = pg.execute(conn, HELD_MAILS.format(keys=pg.in_list(keys)), keys).fetchall()
+    due = [r for r in rows if r["status"] == "pending" and r["next_attempt_at"] <= now]
+    return len(keys), sorted(due, key=lambda r: (r["next_attempt_at"], r["created_at"]))
 
 
-def lock_mail(conn: psycopg.Connection, key: str) -> bool:
-    """Hold a listed mail's row until the transaction ends; False when another sender holds it
-    or has sent it since it was listed."""
-    row = conn.execute(LOCK_MAIL, (key,)).fetchone()
-    return row is not None and row["status"] == "pending"
+def release_mails(conn: psycopg.Connection) -> None:
+    """Let go of every mail this session holds (after their marks committed)."""
+    conn.execute("select pg_advisory_unlock_all()")
 
 
 def _notification(mail: dict, type_: str, data: dict, now: datetime) -> Envelope:
