@@ -2,7 +2,8 @@
 
 Each mail is held (a session lock, store.claim_mails) while it is sent and until its mark
 committed: a crash after the server took it and before the mark resends it once, with the same
-Message-ID, so mail clients show it once. SMTP down: mails wait with exponential backoff and nothing is dropped.
+Message-ID, so mail clients show it once. SMTP down: mails wait with exponential backoff and
+nothing is dropped.
 """
 from __future__ import annotations
 
