@@ -14,25 +14,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
+from machine import machine_info
 from notifier import rendering
 from notifier.mailer import Outgoing, mime_bytes
+from notifier.messages import LANGUAGES, TEMPLATES
 from notifier.rendering import Renderer
-from notifier.template_samples import _all
+from notifier.template_samples import samples
 
 SENDER = "Mesa <soporte@mesa.test>"
 DATE = "Wed, 02 Dec 2026 12:00:00 -0000"
-
-
-def _machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    import os
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
 
 
 def _best(work, rounds: int, repeat: int, n: int) -> float:
@@ -52,7 +46,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=5)
     args = p.parse_args()
     renderer = Renderer([Path(rendering.__file__).with_name("templates")])
-    mails = [m for language in ("es", "en") for ms in _all(language).values() for m in ms]
+    mails = [m for language in LANGUAGES for template in TEMPLATES for m in samples(template, language)]
     rendered = [renderer.render(m) for m in mails]
     outgoing = [Outgoing(recipient=m.recipient.email or "socio@club.test", subject=r[0], text=r[1], html=r[2],
                          message_id=f"<{i}@mesa.test>", reply_to="respuesta+abc@mesa.test",
@@ -62,7 +56,7 @@ def main() -> None:
     mime_us = _best(lambda: [mime_bytes(o, SENDER, DATE, "b") for o in outgoing], args.rounds, args.repeat,
                     len(outgoing))
     print(json.dumps({"mails": len(outgoing), "render_us_per_mail": round(render_us, 1),
-                      "mime_bytes_us_per_mail": round(mime_us, 1), "machine": _machine(),
+                      "mime_bytes_us_per_mail": round(mime_us, 1), "machine": machine_info(stack=False),
                       "argv": sys.argv[1:]}, indent=1))
 
 

@@ -216,12 +216,6 @@ def test_a_mail_costs_one_statement_that_marks_it_queues_its_event_and_wakes_the
     assert len(sent) == 3 + 3 + 1, sent  # claim, read, release and the marks; then a claim that holds nothing
 
 
-def _numbered(query: str) -> str:
-    """A psycopg statement's `%s` as PREPARE's `$1`, `$2`, ..."""
-    parts = query.split("%s")
-    return "".join(part + (f"${i}" if i < len(parts) else "") for i, part in enumerate(parts, 1))
-
-
 def _rows_read(plan: dict) -> int:
     """Rows the plan's scans produced or threw away (EXPLAIN ANALYZE, FORMAT JSON)."""
     own = 0
@@ -240,8 +234,8 @@ def test_the_senders_statements_read_a_handful_of_rows_whatever_the_backlog(noti
     run over 2,000 pending mails."""
     with pg.connect(notifier_db, autocommit=True) as conn:
         conn.execute("set plan_cache_mode = force_generic_plan")
-        conn.execute(f"prepare claim as {_numbered(store.CLAIM_MAILS)}")
-        conn.execute(f"prepare held as {_numbered(store.HELD_MAILS.format(keys='%s'))}")
+        conn.execute(f"prepare claim as {pg._numbering(store.CLAIM_MAILS)}")
+        conn.execute(f"prepare held as {pg._numbering(store.HELD_MAILS.format(keys='%s'))}")
         conn.execute(f"execute claim('{NOW.isoformat()}', 20)")  # planned now, on the empty table
         conn.execute("execute held('none')")
         conn.execute("""insert into mails (key, cause_event_id, template, recipient, language, subject, body_text,

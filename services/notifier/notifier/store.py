@@ -293,7 +293,8 @@ _WRITE_CHUNK = 1_000
 # backlog (tests/integration/test_sender.py, issue 11): the claim walks the pending mails' index in
 # its order (migration 0003) and stops at `limit`; the read names keys only, so no plan can find
 # them through the pending mails' index, whose predicate a status condition would match.
-# The lock is tried row by row as the index walk reaches it, so a mail another sender holds is
+#
+# The claim tries each lock as the index walk reaches its row, so a mail another sender holds is
 # skipped and the walk goes on to `limit` mails of its own; should a plan ever take locks on rows
 # past the limit, release_mails lets go of them with the rest at the end of the round.
 CLAIM_MAILS = """select key from mails
