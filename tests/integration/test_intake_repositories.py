@@ -77,7 +77,6 @@ def test_tickets_index_finds_open_cases_by_organisation_desk_and_module(start):
         assert (row["organisation_id"], row["desk"], row["module"], row["status"], row["version"]) == \
             (organisation_id, "SOPORTE", "BANCOS", "open", 1)
         uow.tickets.lock(row["ticket_id"])
-        uow.tickets.lock_case(organisation_id, "SOPORTE", "BANCOS")
         uow.tickets.set_status(row["ticket_id"], "closed", 4)
         assert uow.tickets.by_number("SOP-0") is None
     with start() as uow:
@@ -202,6 +201,24 @@ def test_catalogs_answer_the_kernels_default_until_an_edit_is_saved(start):
     with start() as uow:
         current = uow.catalogs.current(soporte)
         assert current.version == 1 and current.retired == ("BANCOS",) and "BANCOS" not in current.modules
+
+
+def test_an_opening_reads_the_organisation_and_the_desks_current_catalog_together(start):
+    soporte = DESKS["SOPORTE"]
+    with start() as uow:
+        organisation_id = _organisation(uow, desks=("SOPORTE", "IMPLANTACIONES"))
+        organisation, desk = uow.tickets.prepare_opening(organisation_id, soporte)
+        assert organisation == {"id": organisation_id, "name": organisation_id, "tax_id": None,
+                                "desks": ["SOPORTE", "IMPLANTACIONES"]}
+        assert desk.modules == soporte.modules and desk.version == soporte.version
+        assert uow.tickets.prepare_opening(_id("nobody"), soporte)[0] is None
+        uow.catalogs.lock("SOPORTE")
+        uow.catalogs.save(soporte.with_modules([m.as_dict() | {"retired": m.code == "BANCOS"}
+                                                for m in soporte.entries], soporte.version + 1))
+    with start() as uow:
+        organisation, desk = uow.tickets.prepare_opening(organisation_id, soporte)
+        assert organisation["id"] == organisation_id
+        assert desk.version == soporte.version + 1 and desk.retired == ("BANCOS",)
 
 
 def test_rules_pages_are_stored_per_desk_and_language_and_replaced(start):

@@ -10,8 +10,13 @@ from helpdesk_shared.catalog import DESKS, Desk
 
 def current(conn: psycopg.Connection, desk: Desk) -> Desk:
     """`desk` with its catalog as last edited (the default at version 0 before any edit)."""
-    row = conn.execute("select modules, version from desk_catalogs where desk = %s", (desk.name,)).fetchone()
-    return desk.with_modules(row["modules"], row["version"]) if row else desk
+    return of_row(desk, conn.execute("select modules, version from desk_catalogs where desk = %s",
+                                     (desk.name,)).fetchone())
+
+
+def of_row(desk: Desk, row: dict | None) -> Desk:
+    """`desk` with the catalog of its `desk_catalogs` row (modules, version); the default when there is none."""
+    return desk.with_modules(row["modules"], row["version"]) if row and row["version"] is not None else desk
 
 
 def every_desk(conn: psycopg.Connection) -> list[Desk]:

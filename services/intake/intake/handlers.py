@@ -460,9 +460,12 @@ def open_ticket(uow: UnitOfWork, user: Claims, body: dict, now: datetime,
     if desk is None or desk.name not in user.desks:
         raise violation("DESK_NOT_ALLOWED", "desk", status=403)
     organisation_id = _organisation_of(uow, user, body, desk.name)
-    if uow.organisations.get(organisation_id) is None:
+    # The catalog as a supervisor last edited it (retired modules refused), and from here on no other
+    # opening of this organisation's desk until commit: two copies of one case sent at once cannot both
+    # pass rule 6's duplicate check below.
+    organisation, desk = uow.tickets.prepare_opening(organisation_id, desk)
+    if organisation is None:
         raise violation("INVALID_REQUEST", "organisation_id", status=400, detail="organisation_id")
-    desk = uow.catalogs.current(desk)  # as a supervisor last edited it: retired modules refused
     module, case = domain.parse_subject(body.get("subject") or "", desk.modules, desk.retired)
     description = domain.check_description(body.get("description") or "")
     contact = domain.check_contact(body.get("contact"))
@@ -481,10 +484,7 @@ def open_ticket(uow: UnitOfWork, user: Claims, body: dict, now: datetime,
         if row is None or row["organisation_id"] != organisation_id or row["status"] != lifecycle.CLOSED:
             raise violation("PREVIOUS_TICKET_INVALID", "previous_ticket")
 
-    # Serialise openings of one organisation's module, so two racing copies of the same
-    # case cannot both pass the duplicate check (released at commit).
-    uow.tickets.lock_case(organisation_id, desk.name, module)
-    if not body.get("confirmed_different_case"):
+    if not body.get("confirmed_different_case"):  # read after prepare_opening's lock
         open_cases = uow.tickets.open_cases(organisation_id, desk.name, module)
         duplicate = domain.find_duplicate(case, [(r["number"], r["case_summary"], r["description"]) for r in open_cases],
                                           module=module, description=description)

@@ -56,11 +56,12 @@ class MemoryStreams:
 
 
 class MemoryTickets:
-    def __init__(self, streams: MemoryStreams):
+    def __init__(self, streams: MemoryStreams, organisations: MemoryOrganisations, catalogs: MemoryCatalogs):
         self.rows: dict[str, dict] = {}
         self.snapshots: dict[str, dict] = {}  # ticket_id -> {"version", "state": the stored document}
         self.sequences: dict[str, itertools.count] = {}
         self._streams = streams  # the unit's event store, which `record` appends to (not state of its own)
+        self._organisations, self._catalogs = organisations, catalogs  # what `prepare_opening` reads with it
 
     def by_number(self, number: str) -> dict | None:
         return next((dict(r) for r in self.rows.values() if r["number"] == number), None)
@@ -77,8 +78,9 @@ class MemoryTickets:
     def lock(self, ticket_id: str) -> None:
         pass
 
-    def lock_case(self, organisation_id: str, desk: str, module: str) -> None:
-        pass
+    def prepare_opening(self, organisation_id: str, desk: Desk) -> tuple[dict | None, Desk]:
+        # No lock to take: tests run one writer at a time (see InMemoryUnitOfWork).
+        return self._organisations.get(organisation_id), self._catalogs.current(desk)
 
     def open_cases(self, organisation_id: str, desk: str, module: str) -> list[dict]:
         rows = [r for r in self.rows.values() if (r["organisation_id"], r["desk"], r["module"]) ==
@@ -335,13 +337,13 @@ class InMemoryUnitOfWork:
 
     def __init__(self):
         self.streams = MemoryStreams()
-        self.tickets = MemoryTickets(self.streams)
-        self.users = MemoryUsers()
         self.organisations = MemoryOrganisations()
+        self.catalogs = MemoryCatalogs()
+        self.tickets = MemoryTickets(self.streams, self.organisations, self.catalogs)
+        self.users = MemoryUsers()
         self.special_processes = MemorySpecialProcesses()
         self.access_requests = MemoryAccessRequests()
         self.uploads = MemoryUploads()
-        self.catalogs = MemoryCatalogs()
         self.rules_pages = MemoryRulesPages()
         self.canned_answers = MemoryCannedAnswers()
         self.idempotency_keys = MemoryIdempotencyKeys()

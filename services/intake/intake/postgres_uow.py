@@ -63,8 +63,21 @@ class PostgresTickets:
     def lock(self, ticket_id: str) -> None:
         self.conn.execute("select 1 from tickets where ticket_id = %s for update", (ticket_id,))
 
-    def lock_case(self, organisation_id: str, desk: str, module: str) -> None:
-        _lock(self.conn, f"{organisation_id}/{desk}/{module}")
+    # One statement: what an opening checks first, and the lock rule 6 needs before it reads the open
+    # cases (those follow in a statement of their own, whose snapshot is taken once the lock is held).
+    # The lock is the organisation's desk, not its module: the module is known only once the subject is
+    # parsed against the catalog read here. Openings of one organisation's desk are rarely concurrent.
+    _OPENING = """select o.id, o.name, o.tax_id, o.desks, c.modules, c.version,
+                         pg_advisory_xact_lock(hashtext(%s)) is null as lock_taken
+                  from (values (1)) as one (x)
+                  left join organisations o on o.id = %s
+                  left join desk_catalogs c on c.desk = %s"""
+
+    def prepare_opening(self, organisation_id: str, desk: Desk) -> tuple[dict | None, Desk]:
+        row = self.conn.execute(self._OPENING, (f"opening/{organisation_id}/{desk.name}", organisation_id,
+                                                desk.name)).fetchone()
+        organisation = {k: row[k] for k in ("id", "name", "tax_id", "desks")} if row["id"] is not None else None
+        return organisation, catalog_store.of_row(desk, row)
 
     def open_cases(self, organisation_id: str, desk: str, module: str) -> list[dict]:
         return self.conn.execute(
