@@ -24,8 +24,12 @@ from . import catalog_store, eventstore, throttle, ticket_snapshot
 from .domain import Announcement
 
 
+_LOCK = "pg_advisory_xact_lock(hashtext(%s))"  # a transaction's lock of a name, released at its end
+_ORGANISATION = ("id", "name", "tax_id", "desks")  # an organisation's row, as its repository gives it
+
+
 def _lock(conn: psycopg.Connection, name: str) -> None:
-    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (name,))
+    conn.execute(f"select {_LOCK}", (name,))
 
 
 class PostgresStreams:
@@ -67,8 +71,8 @@ class PostgresTickets:
     # cases (those follow in a statement of their own, whose snapshot is taken once the lock is held).
     # The lock is the organisation's desk, not its module: the module is known only once the subject is
     # parsed against the catalog read here. Openings of one organisation's desk are rarely concurrent.
-    _OPENING = """select o.id, o.name, o.tax_id, o.desks, c.modules, c.version,
-                         pg_advisory_xact_lock(hashtext(%s)) is null as lock_taken
+    _OPENING = f"""select {', '.join('o.' + c for c in _ORGANISATION)}, c.modules, c.version,
+                          {_LOCK} is null as lock_taken
                   from (values (1)) as one (x)
                   left join organisations o on o.id = %s
                   left join desk_catalogs c on c.desk = %s"""
@@ -76,7 +80,7 @@ class PostgresTickets:
     def prepare_opening(self, organisation_id: str, desk: Desk) -> tuple[dict | None, Desk]:
         row = self.conn.execute(self._OPENING, (f"opening/{organisation_id}/{desk.name}", organisation_id,
                                                 desk.name)).fetchone()
-        organisation = {k: row[k] for k in ("id", "name", "tax_id", "desks")} if row["id"] is not None else None
+        organisation = {k: row[k] for k in _ORGANISATION} if row["id"] is not None else None
         return organisation, catalog_store.of_row(desk, row)
 
     def open_cases(self, organisation_id: str, desk: str, module: str) -> list[dict]:
@@ -211,7 +215,7 @@ class PostgresOrganisations:
         self.conn = conn
 
     def get(self, organisation_id: str) -> dict | None:
-        return self.conn.execute("select id, name, tax_id, desks from organisations where id = %s",
+        return self.conn.execute(f"select {', '.join(_ORGANISATION)} from organisations where id = %s",
                                  (organisation_id,)).fetchone()
 
     def add(self, row: dict) -> None:
